@@ -1,0 +1,183 @@
+"""Read fund tables as users have them (CSV in any Chinese encoding, XLSX, Parquet) and write results atomically.
+
+Every cell is read as text and kept exactly as read (no NaN coercion), so that every input row and column comes back
+out unchanged beside the new columns. Errors name the file and, where it applies, the line or column.
+"""
+from __future__ import annotations
+
+import csv
+import io as _io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .columns import header_score
+from .errors import InputError
+
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+MAX_HEADER_SCAN = 10
+
+
+@dataclass
+class Table:
+    """A read table: the frame (all strings), where it came from, and what reading it took."""
+
+    frame: pd.DataFrame
+    path: str
+    encoding: str = ""
+    header_row: int = 0  # 0-based row of the header in the file
+    warnings: list[str] = field(default_factory=list)
+
+
+def _decode(data: bytes, path: str) -> tuple[str, str, list[str]]:
+    """Decode bytes line by line: UTF-8 (with or without BOM) first, else GB18030 (a superset of GBK/GB2312)."""
+    if b"\x00" in data[:65536]:
+        raise InputError(f"{path}: binary file (NUL bytes), not a CSV text table; for Excel use .xlsx")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), "utf-8", []
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030", []
+    except UnicodeDecodeError:
+        pass
+    out, warnings, used = [], [], set()
+    for no, line in enumerate(data.split(b"\n"), start=1):
+        for enc in ("utf-8", "gb18030"):
+            try:
+                out.append(line.decode(enc))
+                used.add(enc)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise InputError(f"{path}: line {no} is neither UTF-8 nor GBK/GB18030 text; re-export the file as UTF-8")
+    if len(used) > 1:
+        warnings.append(f"{path}: mixed encodings (UTF-8 and GBK lines); each line was decoded on its own")
+    return "\n".join(out), "+".join(sorted(used)), warnings
+
+
+def _frame_from_rows(rows: list[list[str]], path: str) -> tuple[pd.DataFrame, int]:
+    rows = [r for r in rows]
+    if not rows or all(not any(c.strip() for c in r) for r in rows):
+        raise InputError(f"{path}: empty file (no header, no rows)")
+    scan = rows[:MAX_HEADER_SCAN]
+    scores = [header_score(r) for r in scan]
+    hdr = max(range(len(scan)), key=lambda i: (scores[i], -i)) if max(scores) > 0 else 0
+    header = [str(c) for c in rows[hdr]]
+    width = max(len(header), max((len(r) for r in rows[hdr + 1:]), default=0))
+    header += [f"column_{i + 1}" for i in range(len(header), width)]
+    body = [list(r) + [""] * (width - len(r)) for r in rows[hdr + 1:]]
+    frame = pd.DataFrame(body, columns=header, dtype=object) if body else pd.DataFrame(columns=header, dtype=object)
+    return frame, hdr
+
+
+def read_table(path: str | Path) -> Table:
+    """Read CSV/TSV (UTF-8, UTF-8-BOM, GBK/GB18030, mixed), XLSX or Parquet into a :class:`Table` of strings.
+
+    A title row above the header (as in merged-header Excel exports) is skipped: the header is the row among the
+    first ten with the most known column aliases.
+    """
+    p = Path(path)
+    sp = str(p)
+    if not p.exists():
+        raise InputError(f"{sp}: no such file")
+    if p.is_dir():
+        raise InputError(f"{sp}: is a directory, not a table file")
+    suffix = p.suffix.lower()
+    try:
+        if suffix in EXCEL_SUFFIXES:
+            return _read_excel(p)
+        if suffix in PARQUET_SUFFIXES:
+            frame = pd.read_parquet(p)
+            frame = frame.astype(object).where(frame.notna(), "").astype(str)
+            return Table(frame, sp, "parquet")
+        if suffix not in CSV_SUFFIXES and suffix:
+            raise InputError(f"{sp}: unsupported file type '{suffix}'; use .csv, .xlsx or .parquet")
+        data = p.read_bytes()
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 — any reader failure becomes one clear message
+        raise InputError(f"{sp}: cannot read as {suffix.lstrip('.') or 'csv'}: {exc}") from exc
+    if not data.strip():
+        raise InputError(f"{sp}: empty file (no header, no rows)")
+    text, enc, warnings = _decode(data, sp)
+    sample = text[:8192]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
+        delim = dialect.delimiter
+    except csv.Error:
+        delim = "\t" if suffix == ".tsv" else ","
+    try:
+        rows = list(csv.reader(_io.StringIO(text, newline=""), delimiter=delim))
+    except csv.Error as exc:
+        raise InputError(f"{sp}: malformed CSV: {exc}") from exc
+    frame, hdr = _frame_from_rows(rows, sp)
+    return Table(frame, sp, enc, hdr, warnings)
+
+
+def _read_excel(p: Path) -> Table:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
+    ws = wb.worksheets[0]
+    rows = [["" if v is None else str(v) for v in r] for r in ws.iter_rows(values_only=True)]
+    wb.close()
+    frame, hdr = _frame_from_rows(rows, str(p))
+    warnings = [f"{p}: header found on row {hdr + 1} (rows above it skipped)"] if hdr else []
+    return Table(frame, str(p), "xlsx", hdr, warnings)
+
+
+def _atomic_target(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def atomic_write_bytes(path: str | Path, writer) -> None:
+    """Call ``writer(tmp_path)`` then rename onto ``path``: readers never see a half-written file."""
+    target = Path(path)
+    tmp = _atomic_target(target)
+    try:
+        writer(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, sheet: str = "funds") -> None:
+    """Write ``frame`` in the format named by the extension (.csv UTF-8 with BOM for Excel, .xlsx, .parquet).
+
+    XLSX cells are written as text, never as formulas, so a cell such as ``=1+1`` comes back as it went in.
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        sep = "\t" if suffix == ".tsv" else ","
+        atomic_write_bytes(target, lambda t: frame.to_csv(t, index=False, sep=sep, encoding="utf-8-sig"))
+    elif suffix in EXCEL_SUFFIXES:
+        def _xlsx(t: Path) -> None:
+            with pd.ExcelWriter(t, engine="xlsxwriter",
+                                engine_kwargs={"options": {"strings_to_formulas": False, "strings_to_urls": False,
+                                                           "strings_to_numbers": False}}) as xw:
+                frame.to_excel(xw, index=False, sheet_name=sheet)
+        atomic_write_bytes(target, _xlsx)
+    elif suffix in PARQUET_SUFFIXES:
+        if frame.columns.duplicated().any():
+            dup = sorted(set(frame.columns[frame.columns.duplicated()]))
+            raise InputError(f"{target}: Parquet cannot hold duplicate column names {dup}; write .csv or .xlsx")
+        atomic_write_bytes(target, lambda t: frame.to_parquet(t, index=False))
+    else:
+        raise InputError(f"{target}: unsupported output type '{suffix}'; use .csv, .xlsx or .parquet")

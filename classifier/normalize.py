@@ -1,0 +1,92 @@
+"""Text normalization before matching: one function per field kind, each applied once per distinct value.
+
+Full-width to half-width (NFKC), traditional to simplified (OpenCC), no spaces, upper-case Latin; then, per field,
+the fund-structure words (联接, 发起式, LOF, ETF, share-class letters) or index-name words (指数, 价格指数) are removed
+and Wind/Choice abbreviations (CS → 中证, SHS → 沪港深) expanded.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import pandas as pd
+
+from .vocabulary import Vocabulary
+
+_SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufeff\u200b-\u200f]")
+MAX_CHARS = 512  # longer cells are cut before matching (the original cell is kept in the output)
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc  # imported lazily: ~20 ms, only when text is normalized
+
+    return opencc.OpenCC("t2s")
+
+
+def clean(text: str) -> str:
+    """NFKC, simplified Chinese, no whitespace or control characters, upper-case Latin; '' for missing values."""
+    if not isinstance(text, str) or not text:
+        return ""
+    t = unicodedata.normalize("NFKC", text[: MAX_CHARS * 2])
+    t = _CONTROL.sub("", _SPACE.sub("", t))
+    if any("\u4e00" <= ch <= "\u9fff" for ch in t):
+        t = _t2s().convert(t)
+    return t.upper()[:MAX_CHARS]
+
+
+def _strip(t: str, words: tuple[str, ...]) -> str:
+    for w in words:
+        if w in t:
+            t = t.replace(w, "")
+    return t
+
+
+def _expand_aliases(t: str, vocab: Vocabulary) -> str:
+    for short, full in vocab.aliases.items():
+        if t.startswith(short) and not t[len(short):len(short) + 1].isascii():
+            return full + t[len(short):]
+    return t
+
+
+def fund_subject(name: str, vocab: Vocabulary) -> str:
+    """A fund name reduced to what it says about its theme: no manager, structure words or share class."""
+    t = clean(name)
+    for _ in range(2):
+        t = vocab.share_class.sub("", t)
+    for m in vocab.managers:
+        if t.startswith(m) and len(t) > len(m) + 1:
+            t = t[len(m):]
+            break
+    t = _strip(t, vocab.strip_words)
+    return _expand_aliases(vocab.share_class.sub("", t), vocab)
+
+
+def index_subject(name: str, vocab: Vocabulary) -> str:
+    """An index name reduced to its subject: 中证半导体产业指数 → 中证半导体产业; CS人工智能 → 中证人工智能."""
+    return _expand_aliases(_strip(clean(name), vocab.index_strip_words), vocab)
+
+
+_BENCH_SPLIT = re.compile(r"收益率|\*|×|X(?=\d)|\+|;|,|，|；")
+
+
+def benchmark_subject(text: str, vocab: Vocabulary) -> str:
+    """The main index of a benchmark text: '中证500指数收益率×95%+银行活期存款利率×5%' → '中证500'."""
+    t = clean(text)
+    if not t:
+        return ""
+    parts = [p for p in _BENCH_SPLIT.split(t) if p and not re.fullmatch(r"[\d.%()]+", p)]
+    for p in parts:
+        if "指数" in p or "价格" in p:
+            return index_subject(p, vocab)
+    return index_subject(parts[0], vocab) if parts else ""
+
+
+def apply_unique(series: pd.Series, fn) -> pd.Series:
+    """Apply ``fn`` once per distinct value (fund lists repeat names across share classes)."""
+    values = series.fillna("").astype(str)
+    uniq = pd.unique(values)
+    mapping = {u: fn(u) for u in uniq}
+    return values.map(mapping)

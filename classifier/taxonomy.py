@@ -1,0 +1,237 @@
+"""Load and validate a taxonomy file (TOML) into an immutable :class:`Taxonomy`.
+
+The taxonomy's words live in ``taxonomy/*.toml``; this module only reads them. Loading checks the whole file and
+raises one :class:`TaxonomyError` listing every problem with its place (file, line, table), so that a broken file can
+be fixed in one pass.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import TaxonomyError
+
+HEAD_RX = r"^\[taxonomy\]"
+DEFAULT_TAXONOMY = Path(__file__).resolve().parent.parent / "taxonomy" / "jrj2026.toml"
+
+
+@dataclass(frozen=True)
+class ClassDef:
+    primary: str
+    secondary: str
+    keywords: tuple[str, ...]
+    scope: str = ""
+    report_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    secondary: str
+    tier_name: str
+    tier: int
+    terms: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+    code: re.Pattern | None = None
+    note: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """A two-level taxonomy: classes, rules and out-of-scope asset classes, with a content hash."""
+
+    id: str
+    version: str
+    name: str
+    path: str
+    sha256: str
+    not_applicable: str
+    classes: tuple[ClassDef, ...]
+    rules: tuple[Rule, ...]
+    out_of_scope: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def secondaries(self) -> list[str]:
+        return [c.secondary for c in self.classes]
+
+    @property
+    def primaries(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for c in self.classes:
+            seen.setdefault(c.primary, None)
+        return list(seen)
+
+    def primary_of(self, secondary: str) -> str:
+        if secondary == self.not_applicable:
+            return self.not_applicable
+        for c in self.classes:
+            if c.secondary == secondary:
+                return c.primary
+        raise KeyError(secondary)
+
+    @property
+    def labels(self) -> list[str]:
+        """Every label a fund can carry: the secondaries plus the out-of-scope label."""
+        return self.secondaries + [self.not_applicable]
+
+    def terms(self) -> list[str]:
+        """All words of the taxonomy (keywords and rule terms), for the tokenizer's user dictionary."""
+        words = {k for c in self.classes for k in c.keywords} | {t for r in self.rules for t in r.terms}
+        return sorted(words)
+
+
+def _line_of(text_lines: list[str], pattern: str, start: int = 0) -> int:
+    rx = re.compile(pattern)
+    for i in range(start, len(text_lines)):
+        if rx.search(text_lines[i]):
+            return i + 1
+    return 0
+
+
+def _table_lines(text_lines: list[str], header: str) -> list[int]:
+    """1-based line numbers of each ``[[header]]`` table, in order."""
+    return [i + 1 for i, ln in enumerate(text_lines) if ln.strip() == f"[[{header}]]"]
+
+
+def _str_list(value, where: str, key: str, problems: list[str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        problems.append(f"{where}: '{key}' must be a list of non-empty strings")
+        return ()
+    return tuple(value)
+
+
+def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
+    """Read, validate and return the taxonomy at ``path`` (default: the shipped report taxonomy).
+
+    Raises
+    ------
+    TaxonomyError
+        listing every problem found, each with the file, line and table it is in.
+    """
+    p = Path(path) if path else DEFAULT_TAXONOMY
+    try:
+        raw_bytes = p.read_bytes()
+    except OSError as exc:
+        raise TaxonomyError(f"{p}: cannot read taxonomy file ({exc.strerror})") from exc
+    try:
+        text = raw_bytes.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise TaxonomyError(f"{p}: taxonomy file is not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise TaxonomyError(f"{p}: not valid TOML: {exc}") from exc
+
+    lines = text.splitlines()
+    problems: list[str] = []
+    head = data.get("taxonomy")
+    if not isinstance(head, dict):
+        raise TaxonomyError(f"{p}: missing [taxonomy] table (id, version, name)")
+    for key in ("id", "version", "name"):
+        if not isinstance(head.get(key), str) or not head[key].strip():
+            problems.append(f"{p}:{_line_of(lines, HEAD_RX)}: [taxonomy] needs a non-empty '{key}'")
+    na = head.get("not_applicable", "不适用")
+
+    tiers = data.get("tiers", {})
+    if not isinstance(tiers, dict) or not all(isinstance(v, int) for v in tiers.values()):
+        problems.append(f"{p}: [tiers] must map tier names to integers")
+        tiers = {}
+
+    # classes
+    classes: list[ClassDef] = []
+    class_lines = _table_lines(lines, "class")
+    seen_secondary: dict[str, int] = {}
+    keyword_owner: dict[str, tuple[str, int]] = {}
+    raw_classes = data.get("class", [])
+    if not raw_classes:
+        problems.append(f"{p}: no [[class]] tables")
+    for i, c in enumerate(raw_classes):
+        ln = class_lines[i] if i < len(class_lines) else 0
+        where = f"{p}:{ln}: [[class]] #{i + 1}"
+        prim, sec = c.get("primary"), c.get("secondary")
+        if not isinstance(sec, str) or not sec.strip():
+            problems.append(f"{where}: missing 'secondary' label")
+            continue
+        where = f"{where} '{sec}'"
+        if not isinstance(prim, str) or not prim.strip():
+            problems.append(f"{where}: secondary class without a 'primary'")
+            continue
+        if re.search(r"\s", sec) or re.search(r"\s", prim):
+            problems.append(f"{where}: labels must not contain spaces")
+        if sec == na or prim == na:
+            problems.append(f"{where}: '{na}' is reserved for out-of-scope funds")
+        if sec in seen_secondary:
+            problems.append(f"{where}: duplicate class (first defined at line {seen_secondary[sec]})")
+            continue
+        seen_secondary[sec] = ln
+        kws = _str_list(c.get("keywords"), where, "keywords", problems)
+        for k in kws:
+            if k in keyword_owner and keyword_owner[k][0] != sec:
+                other, oln = keyword_owner[k]
+                problems.append(f"{where}: keyword '{k}' also belongs to '{other}' (line {oln}); a keyword must name one class")
+            keyword_owner.setdefault(k, (sec, ln))
+        classes.append(ClassDef(prim, sec, kws, str(c.get("scope", "")), c.get("report_count")))
+
+    # rules
+    rules: list[Rule] = []
+    rule_lines = _table_lines(lines, "rule")
+    seen_rule: dict[str, int] = {}
+    term_owner: dict[tuple[int, str], tuple[str, str, int]] = {}
+    for i, r in enumerate(data.get("rule", [])):
+        ln = rule_lines[i] if i < len(rule_lines) else 0
+        rid = r.get("id")
+        where = f"{p}:{ln}: [[rule]] '{rid}'" if rid else f"{p}:{ln}: [[rule]] #{i + 1}"
+        if not isinstance(rid, str) or not rid:
+            problems.append(f"{where}: missing 'id'")
+            continue
+        if rid in seen_rule:
+            problems.append(f"{where}: duplicate rule id (first at line {seen_rule[rid]})")
+            continue
+        seen_rule[rid] = ln
+        sec = r.get("class")
+        if sec not in seen_secondary:
+            problems.append(f"{where}: class '{sec}' is not a [[class]] of this taxonomy")
+            continue
+        tier_name = r.get("tier")
+        if tier_name not in tiers:
+            problems.append(f"{where}: tier '{tier_name}' is not in [tiers] ({', '.join(tiers) or 'none defined'})")
+            continue
+        terms = _str_list(r.get("terms"), where, "terms", problems)
+        unless = _str_list(r.get("unless"), where, "unless", problems)
+        code = None
+        if r.get("code") is not None:
+            try:
+                code = re.compile(r["code"])
+            except (re.error, TypeError) as exc:
+                problems.append(f"{where}: 'code' is not a valid regular expression ({exc})")
+        if not terms and code is None:
+            problems.append(f"{where}: a rule needs 'terms' or 'code'")
+        tier = tiers[tier_name]
+        for t in terms:
+            key = (tier, t)
+            if key in term_owner and term_owner[key][0] != sec:
+                osec, orid, oln = term_owner[key]
+                problems.append(f"{where}: term '{t}' also votes for '{osec}' in rule '{orid}' (line {oln}) at the same "
+                                f"tier '{tier_name}'; give one rule another tier or drop the term")
+            term_owner.setdefault(key, (sec, rid, ln))
+        rules.append(Rule(rid, sec, tier_name, tier, terms, unless, code, str(r.get("note", "")), ln))
+
+    oos = {}
+    for i, o in enumerate(data.get("out_of_scope", [])):
+        ac = o.get("asset_class")
+        if not isinstance(ac, str) or not ac:
+            problems.append(f"{p}:{_table_lines(lines, 'out_of_scope')[i]}: [[out_of_scope]] needs 'asset_class'")
+            continue
+        oos[ac] = str(o.get("reason", f"{ac}不在分类体系内"))
+
+    if problems:
+        raise TaxonomyError(f"{p}: {len(problems)} problem(s) in taxonomy file:\n  " + "\n  ".join(problems))
+
+    return Taxonomy(id=head["id"], version=head["version"], name=head["name"], path=str(p),
+                    sha256=hashlib.sha256(raw_bytes).hexdigest(), not_applicable=na,
+                    classes=tuple(classes), rules=tuple(rules), out_of_scope=oos)

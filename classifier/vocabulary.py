@@ -1,0 +1,52 @@
+"""The shared, taxonomy-independent words in ``taxonomy/common.toml``: normalization, managers, asset classes."""
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import TaxonomyError
+
+DEFAULT_COMMON = Path(__file__).resolve().parent.parent / "taxonomy" / "common.toml"
+
+
+@dataclass(frozen=True)
+class AssetClassDef:
+    name: str
+    fund_types: tuple[str, ...]
+    names: tuple[str, ...]
+    unless: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    strip_words: tuple[str, ...]
+    index_strip_words: tuple[str, ...]
+    share_class: re.Pattern
+    aliases: dict[str, str]
+    managers: tuple[str, ...]
+    asset_classes: tuple[AssetClassDef, ...]
+    enhanced: tuple[str, ...]
+    passive_types: tuple[str, ...]
+    passive_names: tuple[str, ...]
+    sha256: str
+
+
+@lru_cache(maxsize=4)
+def load_vocabulary(path: str | Path | None = None) -> Vocabulary:
+    p = Path(path) if path else DEFAULT_COMMON
+    try:
+        raw = p.read_bytes()
+        d = tomllib.loads(raw.decode("utf-8"))
+        n, ms = d["normalize"], d["management_style"]
+        acs = tuple(AssetClassDef(a["name"], tuple(a.get("fund_types", [])), tuple(a.get("names", [])),
+                                  tuple(a.get("unless", []))) for a in d["asset_class"])
+        by_len = lambda ws: tuple(sorted(ws, key=len, reverse=True))  # noqa: E731
+        return Vocabulary(by_len(n["strip_words"]), by_len(n["index_strip_words"]), re.compile(n["share_class"]),
+                          dict(n.get("aliases", {})), by_len(n["managers"]), acs, tuple(ms["enhanced"]),
+                          tuple(ms["passive_types"]), tuple(ms["passive_names"]), hashlib.sha256(raw).hexdigest())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, re.error) as exc:
+        raise TaxonomyError(f"{p}: cannot load shared vocabulary: {exc!r}") from exc
