@@ -1,0 +1,62 @@
+"""Asset class (股票/债券/货币/商品/QDII/REITs/FOF/混合) and management style (被动指数/指数增强/主动管理, seed 001).
+
+Both are read from the fund's declared type when it has one, else from words in its names and tracked index; the
+words live in ``taxonomy/common.toml``.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .normalize import clean
+from .vocabulary import Vocabulary
+
+PASSIVE, ENHANCED, ACTIVE = "被动指数", "指数增强", "主动管理"
+
+
+def asset_class(fund_type: str, text: str, vocab: Vocabulary) -> tuple[str, str]:
+    """Return (asset class, reason). ``text`` is the fund's names and index name, already cleaned."""
+    ft = clean(fund_type)
+    if ft:
+        for ac in vocab.asset_classes:
+            if any(clean(t) in ft for t in ac.fund_types):
+                # a declared type of 股票/指数型/QDII still yields to an unmistakable name (货币/债 ETF share classes)
+                if ac.name in ("股票", "QDII", "混合"):
+                    named = _by_name(text, vocab, only=("货币", "REITs", "FOF", "债券"))
+                    if named:
+                        return named
+                return ac.name, f"基金类型 {fund_type}"
+    named = _by_name(text, vocab)
+    return named or ("股票", "默认: 未识别出其他资产类别")
+
+
+def _by_name(text: str, vocab: Vocabulary, only: tuple[str, ...] | None = None) -> tuple[str, str] | None:
+    for ac in vocab.asset_classes:
+        if only and ac.name not in only:
+            continue
+        hit = next((w for w in ac.names if clean(w) in text), None)
+        if hit and not any(clean(u) in text for u in ac.unless):
+            return ac.name, f"名称含「{hit}」"
+    return None
+
+
+def management_style(fund_type: str, text: str, has_index: bool, vocab: Vocabulary) -> str:
+    ft = clean(fund_type)
+    if any(w in text or w in ft for w in vocab.enhanced):
+        return ENHANCED
+    if has_index or any(clean(w) in ft for w in vocab.passive_types) or any(clean(w) in text for w in vocab.passive_names):
+        return PASSIVE
+    return ACTIVE
+
+
+def classify_frame(fund_type: pd.Series, text: pd.Series, has_index: pd.Series, vocab: Vocabulary) -> pd.DataFrame:
+    """Asset class, its reason and management style for every row; computed once per distinct input."""
+    key = pd.DataFrame({"t": fund_type, "x": text, "i": has_index})
+    uniq = key.drop_duplicates()
+    rows = []
+    for t, x, i in uniq.itertuples(index=False):
+        ac, why = asset_class(t, x, vocab)
+        rows.append((t, x, i, ac, why, management_style(t, x, bool(i), vocab)))
+    table = pd.DataFrame(rows, columns=["t", "x", "i", "asset_class", "asset_reason", "management_style"])
+    out = key.merge(table, on=["t", "x", "i"], how="left")
+    out.index = fund_type.index
+    return out[["asset_class", "asset_reason", "management_style"]]

@@ -1,0 +1,61 @@
+"""Fuse rules, text model and holdings model into one calibrated probability per class.
+
+``fuse`` is a conditional logit: for row i and class k,
+
+    score(i, k) = w · f(i, k),    P(k | i) = softmax_k score(i, k)
+
+with class-symmetric features f(i, k):
+
+    log p_text(i, k)                  the text model's probability (floored at 1e-3)
+    log p_hold(i, k) · has_holdings   the holdings model's probability, for funds with holdings
+    vote(i, k)                        the rule layer's best vote for k (tier/100, 0 when no rule voted for k)
+    winner(i, k)                      1 when the rule layer decided k
+    winner(i, k) · from_index         … and decided it on the tracked index
+    winner(i, k) · fuzzy              … and decided it on a near-miss term
+
+The weights are shared by all classes, so a class with few labels (or one added by a taxonomy change) is still
+reachable through the rules, and the six weights are fitted by maximum likelihood on out-of-fold base predictions,
+which is what makes the probabilities calibrated. Tie policy: the class with the highest probability wins; exact
+ties go to the class listed first in the taxonomy, and a tie necessarily has confidence ≤ 0.5, which sends it to
+review at any threshold above 0.5.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import log_softmax, softmax
+
+FLOOR = 1e-3
+N_FEATURES = 6
+L2 = 1e-3
+
+
+def fusion_features(p_text: np.ndarray, p_hold: np.ndarray, has: np.ndarray, votes: np.ndarray,
+                    winner: np.ndarray, from_index: np.ndarray, fuzzy: np.ndarray) -> np.ndarray:
+    """Stack the per-class features into an (n, K, 6) array. ``winner`` is (n, K) one-hot (all 0 on abstain)."""
+    h = has.astype(float)[:, None]
+    w = winner.astype(float)
+    return np.stack([np.log(p_text + FLOOR), np.log(p_hold + FLOOR) * h, votes, w,
+                     w * from_index.astype(float)[:, None], w * fuzzy.astype(float)[:, None]], axis=2)
+
+
+def _nll(w: np.ndarray, F: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    s = F @ w
+    ls = log_softmax(s, axis=1)
+    n = len(y)
+    nll = -ls[np.arange(n), y].sum() / n + L2 * (w @ w)
+    p = np.exp(ls)
+    grad = (np.einsum("nk,nkf->f", p, F) - F[np.arange(n), y].sum(axis=0)) / n + 2 * L2 * w
+    return nll, grad
+
+
+def fit_fusion(F: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Maximum-likelihood weights (deterministic: fixed start, L-BFGS)."""
+    w0 = np.array([1.0, 0.5, 1.0, 1.0, 0.5, -0.5])
+    res = minimize(_nll, w0, args=(F, y), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return res.x
+
+
+def fuse(w: np.ndarray, F: np.ndarray) -> np.ndarray:
+    """Calibrated class probabilities (n, K)."""
+    return softmax(F @ w, axis=1)

@@ -1,0 +1,108 @@
+"""Holdings features from a long holdings file and the Shenwan 2021 industry map.
+
+Input (long format, one row per fund × stock): fund code, stock code, weight in % of NAV, optional quarter and
+market. Per fund (latest quarter): Shenwan level-1 weights as a share of the disclosed holdings, concentration (HHI
+over industries, top-industry share), Hong Kong share and board shares (科创板/创业板/北交所). Seed 004's rule is
+reported in its own columns: ``holding_industry`` is the top Shenwan L1 industry and ``holding_industry_share`` its
+weight in % of NAV; a share above 30% marks an industry-theme fund (only the top ten holdings are disclosed, so the
+share is a lower bound).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .prepare import code6
+
+INDUSTRY_THEME_SHARE = 30.0  # seed 004: average single-industry holding above 30% of NAV → industry-theme fund
+HOLDING_ALIASES = {
+    "fund_code": ("fund_code", "基金代码", "代码"),
+    "stock_code": ("stock_code", "股票代码", "证券代码"),
+    "weight": ("weight_pct", "weight", "占净值比例", "仓位占比", "持仓占比"),
+    "quarter": ("quarter", "报告期", "季度"),
+    "market": ("stock_market", "market", "市场"),
+}
+
+
+@dataclass
+class HoldingsFeatures:
+    """Per-fund features (index: 6-digit fund code) and the Shenwan L1 names they use."""
+
+    table: pd.DataFrame
+    industries: list[str]
+
+    def columns(self) -> list[str]:
+        return [f"sw::{n}" for n in self.industries] + ["hhi", "top_share", "hk_share", "star_share", "chinext_share",
+                                                        "bse_share", "top10_weight"]
+
+
+def load_sw_map(path: str | Path) -> pd.Series:
+    """stock code (6 digits) → Shenwan 2021 level-1 name, from the open-ended rows of the mapping file."""
+    p = Path(path)
+    try:
+        m = pd.read_csv(p, dtype=str, usecols=["stock_code", "effective_end_date", "sw_l1_name"])
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{p}: cannot read Shenwan map (stock_code, effective_end_date, sw_l1_name): {exc}") from exc
+    m = m[(m.effective_end_date == "99991231") & m.sw_l1_name.notna()]
+    return m.drop_duplicates("stock_code", keep="last").set_index("stock_code").sw_l1_name
+
+
+def _find(cols: list[str], field: str, path: str, required: bool = True) -> str | None:
+    low = {c.lower(): c for c in cols}
+    for a in HOLDING_ALIASES[field]:
+        if a.lower() in low:
+            return low[a.lower()]
+    if required:
+        raise InputError(f"{path}: holdings file has no {field} column (one of {HOLDING_ALIASES[field]}); "
+                         f"columns are {cols[:15]}")
+    return None
+
+
+def holdings_features(path: str | Path, sw_map: pd.Series) -> HoldingsFeatures:
+    p = Path(path)
+    try:
+        h = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: cannot read holdings file: {exc}") from exc
+    cols = list(h.columns)
+    fc, sc, wc = (_find(cols, f, str(p)) for f in ("fund_code", "stock_code", "weight"))
+    qc, mc = _find(cols, "quarter", str(p), False), _find(cols, "market", str(p), False)
+    d = pd.DataFrame({"fund": h[fc].map(code6), "stock": h[sc].str.strip(),
+                      "w": pd.to_numeric(h[wc], errors="coerce").fillna(0.0).clip(lower=0.0)})
+    d["q"] = h[qc] if qc else ""
+    d["mkt"] = h[mc] if mc else ""
+    d = d[d.fund != ""]
+    if qc:  # latest quarter per fund
+        latest = d.groupby("fund").q.transform("max")
+        d = d[d.q == latest]
+    stock6 = d.stock.str.extract(r"(\d{5,6})")[0].fillna("")
+    is_hk = d.mkt.str.contains("港") | (stock6.str.len() == 5)
+    d["industry"] = np.where(is_hk, "港股", stock6.str.zfill(6).map(sw_map).fillna("其他"))
+    d["hk"] = is_hk
+    d["star"] = stock6.str.startswith("688")
+    d["chinext"] = stock6.str.startswith(("300", "301"))
+    d["bse"] = stock6.str.startswith(("43", "83", "87", "92")) & ~is_hk
+    industries = sorted(set(sw_map.unique()))
+    w_ind = d.pivot_table(index="fund", columns="industry", values="w", aggfunc="sum", fill_value=0.0)
+    total = d.groupby("fund").w.sum()
+    denom = total.replace(0, np.nan)
+    t = pd.DataFrame(index=w_ind.index)
+    for name in industries:
+        t[f"sw::{name}"] = (w_ind[name] / denom).fillna(0.0) if name in w_ind else 0.0
+    a_only = w_ind.drop(columns=[c for c in ("港股", "其他") if c in w_ind], errors="ignore")
+    shares = w_ind.div(denom, axis=0).fillna(0.0)
+    t["hhi"] = (shares ** 2).sum(axis=1)
+    t["top_share"] = shares.max(axis=1)
+    for flag, col in (("hk", "hk_share"), ("star", "star_share"), ("chinext", "chinext_share"), ("bse", "bse_share")):
+        t[col] = (d[d[flag]].groupby("fund").w.sum() / denom).reindex(t.index).fillna(0.0)
+    t["top10_weight"] = (total / 100.0).clip(upper=1.5)
+    if a_only.shape[1]:
+        t["holding_industry"] = a_only.idxmax(axis=1).where(a_only.max(axis=1) > 0, "")
+        t["holding_industry_share"] = a_only.max(axis=1).round(2)
+    else:
+        t["holding_industry"], t["holding_industry_share"] = "", 0.0
+    return HoldingsFeatures(t, industries)

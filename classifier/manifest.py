@@ -1,0 +1,91 @@
+"""Save and load a trained model directory: ``model.joblib`` plus ``manifest.json``.
+
+The manifest records what the model was trained for and from (taxonomy id/version/sha256, shared-vocabulary hash,
+labeled-data hash, library versions, metrics, review threshold) and the model file's sha256. Loading refuses a model
+whose file does not hash to its manifest, or whose taxonomy is not the one in use, and says what to run instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import joblib
+
+from .errors import ModelError
+from .io import atomic_write_bytes
+from .taxonomy import Taxonomy
+
+MODEL_FILE = "model.joblib"
+MANIFEST_FILE = "manifest.json"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "jieba", "rapidfuzz", "joblib", "opencc")
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for lib in LIBRARIES:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            out[lib] = "absent"
+    return out
+
+
+def save_model(model_dir: str | Path, model, manifest: dict) -> dict:
+    """Write the model file then the manifest (each atomically); returns the manifest as written."""
+    d = Path(model_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(d / MODEL_FILE, lambda t: joblib.dump(model, t, compress=3))
+    manifest = dict(manifest)
+    manifest["model_file"] = MODEL_FILE
+    manifest["model_sha256"] = sha256_file(d / MODEL_FILE)
+    manifest.setdefault("libraries", library_versions())
+    text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    atomic_write_bytes(d / MANIFEST_FILE, lambda t: Path(t).write_text(text, encoding="utf-8"))
+    return manifest
+
+
+def read_manifest(model_dir: str | Path) -> dict:
+    path = Path(model_dir) / MANIFEST_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: no manifest; train a model with `fundclass train -o {model_dir}`") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: unreadable manifest ({exc})") from exc
+
+
+def load_model(model_dir: str | Path, taxonomy: Taxonomy):
+    """Return (model, manifest) after checking the file hash and the taxonomy."""
+    d = Path(model_dir)
+    manifest = read_manifest(d)
+    path = d / manifest.get("model_file", MODEL_FILE)
+    if not path.exists():
+        raise ModelError(f"{path}: model file missing (named in {d / MANIFEST_FILE})")
+    actual = sha256_file(path)
+    if actual != manifest.get("model_sha256"):
+        raise ModelError(f"{path}: sha256 {actual[:12]}… does not match the manifest ({str(manifest.get('model_sha256'))[:12]}…); "
+                         f"the file was changed or corrupted — retrain with `fundclass train -o {d}`")
+    t = manifest.get("taxonomy", {})
+    if t.get("sha256") != taxonomy.sha256:
+        raise ModelError(
+            f"model {d} was trained for taxonomy {t.get('id')} {t.get('version')} (sha256 {str(t.get('sha256'))[:12]}…), "
+            f"but the taxonomy in use is {taxonomy.id} {taxonomy.version} (sha256 {taxonomy.sha256[:12]}…, {taxonomy.path}). "
+            f"Run `fundclass train --taxonomy {taxonomy.path} -o MODEL_DIR` to train for it, or tag with "
+            f"--taxonomy pointing to the file the model was trained for.")
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from exc
+    return model, manifest

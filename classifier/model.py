@@ -1,0 +1,187 @@
+"""The trained classifier: a text model and a holdings model, stacked on out-of-fold predictions.
+
+- :class:`TextModel` — logistic regression over character n-grams and domain-tokenizer words of the fund's
+  normalized texts, the rule layer's per-class votes (so it learns when to trust which rule), the field that decided
+  the rules, asset class and management style.
+- :class:`HoldingsModel` — logistic regression over Shenwan L1 weights, concentration and board shares.
+- :class:`FusedModel` — both fused with the rule layer by :func:`classifier.fusion.fuse`, whose weights are fitted
+  on out-of-fold predictions from folds grouped by tracked index (base models scored on data they were not trained
+  on). Its probabilities are the reported confidence; their calibration is measured on the fusion's own out-of-fold
+  predictions (``oof_proba_``), which also fix the review threshold.
+All follow the scikit-learn estimator contract: ``__init__`` stores parameters, learned state ends in ``_``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from .features import DomainTokenizer, vote_columns
+from .fusion import N_FEATURES, fit_fusion, fuse, fusion_features
+
+CATEGORICAL = ["rule_field", "asset_class", "style", "has_index"]
+
+
+def _align(proba: np.ndarray, have: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Columns of ``proba`` (ordered as ``have``) placed in the order of ``classes``; absent classes get 0."""
+    out = np.zeros((proba.shape[0], len(classes)))
+    idx = {c: i for i, c in enumerate(classes)}
+    for j, c in enumerate(have):
+        out[:, idx[c]] = proba[:, j]
+    return out
+
+
+class TextModel(BaseEstimator, ClassifierMixin):
+    """Text and rule-vote classifier over a :func:`classifier.features.model_frame`."""
+
+    def __init__(self, terms=(), C=20.0, vote_weight=3.0):
+        self.terms = terms
+        self.C = C
+        self.vote_weight = vote_weight
+
+    def _pipeline(self, votes: list[str]) -> Pipeline:
+        ct = ColumnTransformer([
+            ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, lowercase=False), "text"),
+            ("words", TfidfVectorizer(tokenizer=DomainTokenizer(self.terms), token_pattern=None, lowercase=False,
+                                      ngram_range=(1, 2), sublinear_tf=True), "text"),
+            ("votes", "passthrough", votes),
+            ("cats", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+        ], transformer_weights={"chars": 1.0, "words": 1.0, "votes": self.vote_weight, "cats": 1.0})
+        return Pipeline([("features", ct), ("clf", LogisticRegression(C=self.C, max_iter=5000))])
+
+    def fit(self, X: pd.DataFrame, y):
+        self.votes_ = vote_columns(X)
+        self.pipeline_ = self._pipeline(self.votes_).fit(X, np.asarray(y))
+        self.classes_ = self.pipeline_.classes_
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self)
+        key = X["text"] + "\x1f" + X["rule_field"] + X["asset_class"] + X["style"]
+        first = ~key.duplicated()
+        proba_u = self.pipeline_.predict_proba(X[first.values])
+        pos = pd.Series(np.arange(int(first.sum())), index=key[first.values].values)
+        return proba_u[pos.loc[key.values].values]
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+class HoldingsModel(BaseEstimator, ClassifierMixin):
+    """Classifier over holdings features (funds that disclose holdings)."""
+
+    def __init__(self, C=1.0):
+        self.C = C
+
+    def fit(self, H: pd.DataFrame, y):
+        self.columns_ = list(H.columns)
+        self.pipeline_ = Pipeline([("scale", StandardScaler()),
+                                   ("clf", LogisticRegression(C=self.C, max_iter=5000))]).fit(H.values, np.asarray(y))
+        self.classes_ = self.pipeline_.classes_
+        return self
+
+    def predict_proba(self, H: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self)
+        return self.pipeline_.predict_proba(H[self.columns_].values)
+
+
+class FusedModel(BaseEstimator, ClassifierMixin):
+    """Text + holdings models fused with the rule layer by :func:`classifier.fusion.fuse`.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        Every class of the taxonomy (also those with few or no training rows: the rules can still reach them).
+    terms : sequence of str
+        The taxonomy's terms, for the domain tokenizer.
+    n_splits : int
+        Folds (grouped by tracked index) that produce the out-of-fold predictions the fusion is fitted on.
+    C_text, C_hold : float
+        Inverse regularization of the two logistic regressions.
+    min_holdings : int
+        Fewest training funds with holdings needed to fit the holdings model at all.
+    """
+
+    def __init__(self, classes=(), terms=(), n_splits=5, C_text=20.0, C_hold=1.0, vote_weight=3.0, min_holdings=50):
+        self.classes = classes
+        self.terms = terms
+        self.n_splits = n_splits
+        self.C_text = C_text
+        self.C_hold = C_hold
+        self.vote_weight = vote_weight
+        self.min_holdings = min_holdings
+
+    def _text(self):
+        return TextModel(self.terms, self.C_text, self.vote_weight)
+
+    def _fit_hold(self, H, y, has):
+        if H is None or has.sum() < self.min_holdings or len(np.unique(y[has])) < 2:
+            return None
+        return HoldingsModel(self.C_hold).fit(H[has], y[has])
+
+    @staticmethod
+    def _has(H, n) -> np.ndarray:
+        if H is None:
+            return np.zeros(n, dtype=bool)
+        return H.notna().all(axis=1).values & (H.abs().sum(axis=1).values > 0)
+
+    def _rule_parts(self, X):
+        votes = X[[f"vote::{c}" for c in self.classes_]].to_numpy(float)
+        idx = {c: j for j, c in enumerate(self.classes_)}
+        winner = np.zeros_like(votes)
+        for i, w in enumerate(X["rule_winner"].tolist()):
+            if w in idx:
+                winner[i, idx[w]] = 1.0
+        return votes, winner, (X["rule_field"] == "index").to_numpy(), X["rule_fuzzy"].to_numpy(bool)
+
+    def _features(self, text_m, hold_m, X, H, has):
+        p_text = _align(text_m.predict_proba(X), text_m.classes_, self.classes_)
+        p_hold = np.full_like(p_text, 1.0 / len(self.classes_))
+        if hold_m is not None and has.any():
+            p_hold[has] = _align(hold_m.predict_proba(H[has]), hold_m.classes_, self.classes_)
+        return fusion_features(p_text, p_hold, has, *self._rule_parts(X)), p_text, p_hold
+
+    def fit(self, X: pd.DataFrame, y, groups, H: pd.DataFrame | None = None):
+        y = np.asarray(y, dtype=object)
+        groups = np.asarray(groups)
+        self.classes_ = np.array(list(self.classes) or sorted(set(y)), dtype=object)
+        yi = np.array([list(self.classes_).index(v) for v in y])
+        has = self._has(H, len(y))
+        folds = list(GroupKFold(n_splits=min(self.n_splits, len(np.unique(groups)))).split(X, y, groups))
+        F = np.zeros((len(y), len(self.classes_), N_FEATURES))
+        self.oof_text_proba_ = np.zeros((len(y), len(self.classes_)))
+        self.oof_hold_proba_ = np.full_like(self.oof_text_proba_, np.nan)
+        for tr, te in folds:
+            tm = self._text().fit(X.iloc[tr], y[tr])
+            hm = self._fit_hold(H.iloc[tr] if H is not None else None, y[tr], has[tr])
+            F[te], pt, ph = self._features(tm, hm, X.iloc[te], H.iloc[te] if H is not None else None, has[te])
+            self.oof_text_proba_[te] = pt
+            if hm is not None:
+                self.oof_hold_proba_[te[has[te]]] = ph[has[te]]
+        self.weights_ = fit_fusion(F, yi)
+        # the fusion's own out-of-fold probabilities: honest confidences for calibration and the review threshold
+        self.oof_proba_ = np.zeros_like(self.oof_text_proba_)
+        for tr, te in folds:
+            self.oof_proba_[te] = fuse(fit_fusion(F[tr], yi[tr]), F[te])
+        self.text_ = self._text().fit(X, y)
+        self.hold_ = self._fit_hold(H, y, has)
+        self.holdings_columns_ = list(H.columns) if (H is not None and self.hold_ is not None) else []
+        return self
+
+    def predict_proba(self, X: pd.DataFrame, H: pd.DataFrame | None = None) -> np.ndarray:
+        check_is_fitted(self)
+        if H is not None and self.holdings_columns_:
+            H = H.reindex(columns=self.holdings_columns_)
+        has = self._has(H, len(X)) if self.hold_ is not None else np.zeros(len(X), dtype=bool)
+        F, _, _ = self._features(self.text_, self.hold_, X, H, has)
+        return fuse(self.weights_, F)
+
+    def predict(self, X, H=None):
+        return self.classes_[self.predict_proba(X, H).argmax(axis=1)]

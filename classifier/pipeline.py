@@ -1,0 +1,211 @@
+"""Tag funds: read → normalize → rules + model → fuse → write. One object, :class:`Tagger`, does the middle.
+
+Output columns added beside every original column (an original column that already has one of these names is kept,
+renamed ``<name>_previous``):
+
+primary, secondary, confidence, needs_review, alternatives, evidence, asset_class, management_style, linked_fund,
+holding_industry, holding_industry_share, taxonomy_version, model_version
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .columns import detect_columns
+from .config import defaults, raw_data_dir
+from .errors import InputError
+from .features import model_frame
+from .fundtype import ACTIVE
+from .holdings import INDUSTRY_THEME_SHARE, HoldingsFeatures, holdings_features, load_sw_map
+from .linking import link
+from .manifest import DEFAULT_MODEL_DIR, load_model
+from .prepare import prepare, subjects
+from .rules import RuleLayer
+from .taxonomy import Taxonomy, load_taxonomy
+from .vocabulary import load_vocabulary
+
+OUTPUT_COLUMNS = ["primary", "secondary", "confidence", "needs_review", "alternatives", "evidence", "asset_class",
+                  "management_style", "linked_fund", "holding_industry", "holding_industry_share",
+                  "taxonomy_version", "model_version"]
+RULES_ONLY = "rules-only"
+
+
+@dataclass
+class TagSummary:
+    rows: int = 0
+    seconds: float = 0.0
+    per_class: dict = field(default_factory=dict)
+    review: int = 0
+    out_of_scope: int = 0
+    warnings: list = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"rows: {self.rows}  review: {self.review} ({self.review / max(self.rows, 1):.1%})  "
+               f"out of scope: {self.out_of_scope}  time: {self.seconds:.2f}s"]
+        out += [f"  {k}: {v}" for k, v in sorted(self.per_class.items(), key=lambda kv: -kv[1])]
+        return out
+
+
+class Tagger:
+    """Tag a DataFrame of fund listings with a taxonomy's classes.
+
+    Parameters
+    ----------
+    taxonomy : Taxonomy
+    model : FusedModel or None
+        Without a model the rule layer alone decides (``model_version`` = ``rules-only``; its confidences are
+        tier-based, not calibrated).
+    manifest : dict or None
+        The model's manifest (threshold, version).
+    threshold : float or None
+        Review threshold; default: the manifest's, else ``tag.review_threshold`` of the configuration.
+    holdings : HoldingsFeatures or None
+        Per-fund holdings features, joined on the 6-digit fund code.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = Tagger(load_taxonomy())
+    >>> t.tag(pd.DataFrame({"基金简称": ["华夏中证机器人ETF"]}))["secondary"].tolist()
+    ['科技成长主题ETF']
+    """
+
+    def __init__(self, taxonomy: Taxonomy, model=None, manifest: dict | None = None, threshold: float | None = None,
+                 holdings: HoldingsFeatures | None = None):
+        self.taxonomy = taxonomy
+        self.vocab = load_vocabulary()
+        self.rules = RuleLayer(taxonomy)
+        self.model = model
+        self.manifest = manifest or {}
+        cfg = defaults()["tag"]
+        self.threshold = float(threshold if threshold is not None else
+                               self.manifest.get("threshold", cfg["review_threshold"]))
+        self.n_alternatives = int(cfg["alternatives"])
+        self.holdings = holdings
+        self.model_version = self.manifest.get("model_version", RULES_ONLY) if model is not None else RULES_ONLY
+
+    @classmethod
+    def load(cls, model_dir: str | Path | None = DEFAULT_MODEL_DIR, taxonomy_path: str | Path | None = None,
+             threshold: float | None = None, holdings_path: str | Path | None = None,
+             sw_map_path: str | Path | None = None) -> "Tagger":
+        """Load the taxonomy, the model (checked against its manifest and the taxonomy) and optional holdings."""
+        tax = load_taxonomy(taxonomy_path)
+        model, manifest = (None, None)
+        if model_dir is not None:
+            model, manifest = load_model(model_dir, tax)
+        holdings = None
+        if holdings_path:
+            sw = Path(sw_map_path) if sw_map_path else raw_data_dir() / defaults()["paths"]["sw_map"]
+            holdings = holdings_features(holdings_path, load_sw_map(sw))
+        return cls(tax, model, manifest, threshold, holdings)
+
+    # ------------------------------------------------------------------ prediction
+    def _rule_proba(self, rr) -> np.ndarray:
+        """Rules-only confidences: the winner's share of tier-weighted votes (not calibrated)."""
+        s = rr.strength.astype(float)
+        w = np.where(s > 0, np.exp((s - s.max(axis=1, keepdims=True)) / 5.0), 0.0)
+        tot = w.sum(axis=1, keepdims=True)
+        k = s.shape[1]
+        return np.where(tot > 0, w / np.where(tot > 0, tot, 1), 1.0 / k)
+
+    def _holdings_rows(self, p: pd.DataFrame) -> pd.DataFrame | None:
+        if self.holdings is None:
+            return None
+        return self.holdings.table.reindex(p["code6"].values).set_axis(p.index)
+
+    def predict(self, p: pd.DataFrame) -> pd.DataFrame:
+        """Output columns for a prepared frame (see :func:`classifier.prepare.prepare`)."""
+        tax = self.taxonomy
+        rr = self.rules.apply(subjects(p))
+        hrows = self._holdings_rows(p)
+        if self.model is not None:
+            H = hrows[self.model.holdings_columns_] if (hrows is not None and self.model.holdings_columns_) else None
+            proba = self.model.predict_proba(model_frame(p, rr), H)
+            classes = list(self.model.classes_)
+        else:
+            proba, classes = self._rule_proba(rr), list(rr.classes_)
+        links = link(p)
+        # share classes follow their family's first member; feeders follow their ETF when it is in the batch
+        src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
+        proba = proba[src]
+        oos = p["asset_class"].isin(tax.out_of_scope).values
+        n = len(p)
+        top = proba.argmax(axis=1)
+        conf = proba[np.arange(n), top]
+        order = np.argsort(-proba, axis=1)[:, : self.n_alternatives]
+        cls = np.array(classes, dtype=object)
+        secondary = np.where(oos, tax.not_applicable, cls[top])
+        confidence = np.where(oos, 1.0, np.round(conf, 4))
+        no_signal = np.array([not h for h in rr.hits])
+        active = (p["management_style"] == ACTIVE).values
+        needs_review = ~oos & ((conf < self.threshold) | (no_signal & active))
+        alternatives, evidence, linked = [], [], []
+        codes = p["code6"].where(p["code6"] != "", p["code"]).tolist()
+        for i in range(n):
+            if oos[i]:
+                alternatives.append("")
+                evidence.append(f"{tax.out_of_scope[p['asset_class'].iat[i]]} ({p['asset_reason'].iat[i]})")
+            else:
+                alternatives.append(";".join(f"{cls[j]}:{proba[i, j]:.3f}" for j in order[i] if proba[i, j] >= 0.001))
+                ev = rr.evidence(src[i]) if src[i] != i else rr.evidence(i)
+                if not ev:
+                    ev = "无规则命中" + ("(主动管理基金)" if active[i] else "")
+                evidence.append(ev)
+            linked.append(codes[src[i]] if src[i] != i else "")
+        for i in range(n):
+            if linked[i]:
+                kind = "ETF" if links["etf"].iat[i] >= 0 else "份额"
+                evidence[i] += f"; 关联{kind}:{linked[i]}"
+        out = pd.DataFrame({
+            "primary": [tax.primary_of(s) for s in secondary], "secondary": secondary, "confidence": confidence,
+            "needs_review": needs_review, "alternatives": alternatives, "evidence": evidence,
+            "asset_class": p["asset_class"].values, "management_style": p["management_style"].values,
+            "linked_fund": linked}, index=p.index)
+        if hrows is not None:
+            share = hrows["holding_industry_share"]
+            out["holding_industry"] = hrows["holding_industry"].fillna("").values
+            out["holding_industry_share"] = share.values
+            theme = (share > INDUSTRY_THEME_SHARE).fillna(False).values
+            for i in np.flatnonzero(theme & ~oos):
+                out.iat[i, out.columns.get_loc("evidence")] += (
+                    f"; 持仓:{out['holding_industry'].iat[i]} {share.iat[i]:.1f}%>30% 行业主题(seed 004)")
+        else:
+            out["holding_industry"] = ""
+            out["holding_industry_share"] = np.nan
+        out["taxonomy_version"] = tax.version
+        out["model_version"] = self.model_version
+        return out
+
+    # ------------------------------------------------------------------ frames
+    def tag(self, frame: pd.DataFrame, name_column: str | None = None, source: str = "input",
+            summary: TagSummary | None = None) -> pd.DataFrame:
+        """Return ``frame`` with every original row and column, in order, plus the output columns."""
+        t0 = time.perf_counter()
+        columns = list(frame.columns)
+        colmap = detect_columns(columns, source)
+        if name_column is not None:
+            if name_column not in columns:
+                raise InputError(f"{source}: --name-column '{name_column}' not found; columns are {columns[:20]}")
+            colmap["name"] = columns.index(name_column)
+        body = frame.reset_index(drop=True)
+        pred = self.predict(prepare(body, colmap, self.vocab))
+        out = body.copy()
+        renamed = {c: f"{c}_previous" for c in columns if c in OUTPUT_COLUMNS}
+        if renamed:
+            out = out.rename(columns=renamed)
+            if summary is not None:
+                summary.warnings.append(f"{source}: input already had {sorted(renamed)}; kept as *_previous")
+        for c in OUTPUT_COLUMNS:
+            out[c] = pred[c].values
+        if summary is not None:
+            summary.rows += len(out)
+            for k, v in pred["secondary"].value_counts().items():
+                summary.per_class[k] = summary.per_class.get(k, 0) + int(v)
+            summary.review += int(pred["needs_review"].sum())
+            summary.out_of_scope += int((pred["secondary"] == self.taxonomy.not_applicable).sum())
+            summary.seconds += time.perf_counter() - t0
+        return out
