@@ -5,7 +5,20 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+_CHECKOUT = _PACKAGE.parent
+
+
+def project_path(rel: str) -> Path:
+    """A project file (taxonomy/…, models/…, data/labeled/…, examples/…): from the checkout when running from one,
+    else from the copy installed with the package (``pip install .`` ships them under ``classifier/_data``)."""
+    here = _CHECKOUT / rel
+    if here.exists() or not (_PACKAGE / "_data").exists():
+        return here
+    return _PACKAGE / "_data" / rel
+
+
+PROJECT_ROOT = _CHECKOUT
 
 
 @lru_cache(maxsize=1)
@@ -19,4 +32,4 @@ def raw_data_dir() -> Path:
     import os
 
     env = os.environ.get("FUNDCLASS_RAW")
-    return Path(env) if env else (PROJECT_ROOT / defaults()["paths"]["raw_data"]).resolve()
+    return Path(env) if env else (Path.cwd() / defaults()["paths"]["raw_data"]).resolve()

@@ -21,7 +21,7 @@ def asset_class(fund_type: str, text: str, vocab: Vocabulary) -> tuple[str, str]
             if any(clean(t) in ft for t in ac.fund_types):
                 # a declared type of 股票/指数型/QDII still yields to an unmistakable name (货币/债 ETF share classes)
                 if ac.name in ("股票", "QDII", "混合"):
-                    named = _by_name(text, vocab, only=("货币", "REITs", "FOF", "债券"))
+                    named = _by_name(text, vocab, only=("货币", "REITs", "FOF", "债券", "商品", "QDII"))
                     if named:
                         return named
                 return ac.name, f"基金类型 {fund_type}"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .config import project_path
 from .errors import InputError
 from .io import atomic_write_bytes
 from .taxonomy import Taxonomy
@@ -14,7 +15,7 @@ LABEL_COLUMNS = ["fund_code", "fund_name", "full_name", "index_code", "index_nam
                  "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "taxonomy_version", "group",
                  "note"]
 SOURCES = {"report", "hand", "review", "propagated", "migrated"}
-DEFAULT_LABELS = Path(__file__).resolve().parent.parent / "data" / "labeled" / "labels.csv"
+DEFAULT_LABELS = project_path("data/labeled/labels.csv")
 
 
 def read_labels(path: str | Path = DEFAULT_LABELS) -> pd.DataFrame:

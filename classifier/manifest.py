@@ -14,13 +14,14 @@ from pathlib import Path
 
 import joblib
 
+from .config import project_path
 from .errors import ModelError
 from .io import atomic_write_bytes
 from .taxonomy import Taxonomy
 
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+DEFAULT_MODEL_DIR = project_path("models/default")
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "jieba", "rapidfuzz", "joblib", "opencc")
 
 

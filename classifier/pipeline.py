@@ -140,9 +140,13 @@ class Tagger:
         cls = np.array(classes, dtype=object)
         secondary = np.where(oos, tax.not_applicable, cls[top])
         confidence = np.where(oos, 1.0, np.round(conf, 4))
-        no_signal = np.array([not h for h in rr.hits])
         active = (p["management_style"] == ACTIVE).values
-        needs_review = ~oos & ((conf < self.threshold) | (no_signal & active))
+        # The model is calibrated on index funds. An active fund's name is weaker evidence of what it holds, so it is
+        # accepted without review only when its holdings show an industry concentration above 30% (seed 004).
+        concentrated = np.zeros(n, dtype=bool)
+        if hrows is not None:
+            concentrated = (hrows["holding_industry_share"] > INDUSTRY_THEME_SHARE).fillna(False).to_numpy()
+        needs_review = ~oos & ((conf < self.threshold) | (active & ~concentrated))
         alternatives, evidence, linked = [], [], []
         codes = p["code6"].where(p["code6"] != "", p["code"]).tolist()
         for i in range(n):

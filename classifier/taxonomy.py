@@ -12,10 +12,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import project_path
 from .errors import TaxonomyError
 
 HEAD_RX = r"^\[taxonomy\]"
-DEFAULT_TAXONOMY = Path(__file__).resolve().parent.parent / "taxonomy" / "jrj2026.toml"
+DEFAULT_TAXONOMY = project_path("taxonomy/jrj2026.toml")
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .config import project_path
 from .errors import TaxonomyError
 
-DEFAULT_COMMON = Path(__file__).resolve().parent.parent / "taxonomy" / "common.toml"
+DEFAULT_COMMON = project_path("taxonomy/common.toml")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,195 @@
+"""The ``fundclass`` command line. Thin: every command parses options and calls one library function.
+
+Library errors (bad file, broken taxonomy, model mismatch) become one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from .config import defaults, project_path, raw_data_dir
+from .errors import FundClassifierError
+
+DEFAULT_MODEL = project_path(defaults()["paths"]["model_dir"])
+DEFAULT_LABELS = project_path(defaults()["paths"]["labeled"])
+
+
+def friendly_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except FundClassifierError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+    return wrapper
+
+
+def taxonomy_option(fn):
+    return click.option("--taxonomy", "taxonomy_path", type=click.Path(dir_okay=False), default=None,
+                        help="Taxonomy file (default: taxonomy/jrj2026.toml).")(fn)
+
+
+def holdings_options(fn):
+    fn = click.option("--sw-map", type=click.Path(dir_okay=False), default=None,
+                      help="Shenwan 2021 stock→industry map (default: under the raw data folder).")(fn)
+    return click.option("--holdings", type=click.Path(dir_okay=False), default=None,
+                        help="Long holdings file: fund code, stock code, weight %% of NAV, optional quarter.")(fn)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fund-classifier")
+def cli():
+    """Classify Chinese ETFs and index funds into a two-level taxonomy, with confidence and evidence."""
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Output file; its extension (.csv/.xlsx/.parquet) sets the format.")
+@click.option("--model", "model_dir", type=click.Path(file_okay=False), default=str(DEFAULT_MODEL), show_default=True)
+@click.option("--rules-only", is_flag=True, help="Use the keyword-rule layer alone (no trained model).")
+@taxonomy_option
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Review threshold (default: the model's, chosen in cross-validation).")
+@holdings_options
+@click.option("--name-column", default=None, help="Column holding the fund name, when aliases do not find it.")
+@click.option("-s", "--silent", is_flag=True, help="No progress bar or summary.")
+@friendly_errors
+def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, holdings, sw_map, name_column, silent):
+    """Tag every fund of INPUT and write it, with all its columns, plus category, confidence and evidence.
+
+    Example: fundclass tag examples/new_listings.csv -o tagged.xlsx
+    """
+    from .batch import tag_file
+
+    summary = tag_file(input_path, output, model_dir=None if rules_only else model_dir, taxonomy_path=taxonomy_path,
+                       threshold=threshold, holdings_path=holdings, sw_map_path=sw_map, name_column=name_column,
+                       progress=not silent)
+    for w in summary.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if not silent:
+        click.echo("\n".join(summary.lines()), err=True)
+        click.echo(f"wrote {output}", err=True)
+
+
+@cli.command()
+@click.option("--labeled", type=click.Path(dir_okay=False), default=str(DEFAULT_LABELS), show_default=True)
+@taxonomy_option
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default=str(DEFAULT_MODEL),
+              show_default=True)
+@holdings_options
+@click.option("--no-holdings", is_flag=True, help="Train without holdings even if the default file exists.")
+@click.option("--compare-to", type=click.Path(file_okay=False), default=None,
+              help="A previous model directory: print its cross-validated figures beside the new ones.")
+@friendly_errors
+def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to):
+    """Train the fused model from the labeled set and write it with its manifest.
+
+    Holdings default to the 2022 top-10 file under the raw data folder when it exists.
+
+    Example: fundclass train -o models/default
+    """
+    from .workflows import run_train
+
+    for line in run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to):
+        click.echo(line)
+
+
+@cli.command(name="eval")
+@click.option("--gold", required=True, type=click.Path(dir_okay=False), help="Labeled file (column 'secondary').")
+@click.option("--model", "model_dir", type=click.Path(file_okay=False), default=str(DEFAULT_MODEL), show_default=True)
+@click.option("--rules-only", is_flag=True)
+@taxonomy_option
+@holdings_options
+@click.option("--out-dir", type=click.Path(file_okay=False), default="eval_report", show_default=True,
+              help="Where the markdown report and reliability diagram go.")
+@friendly_errors
+def eval_cmd(gold, model_dir, rules_only, taxonomy_path, holdings, sw_map, out_dir):
+    """Accuracy, macro-F1, per-class precision/recall, confusion matrix and reliability diagram on a gold file.
+
+    Example: fundclass eval --gold data/labeled/report_examples.csv
+    """
+    from .workflows import run_eval
+
+    for line in run_eval(gold, None if rules_only else model_dir, taxonomy_path, holdings, sw_map, out_dir):
+        click.echo(line)
+
+
+@cli.group()
+def rules():
+    """Inspect the keyword-rule layer."""
+
+
+@rules.command(name="report")
+@click.argument("labeled", type=click.Path(dir_okay=False), default=str(DEFAULT_LABELS))
+@taxonomy_option
+@click.option("--show-errors", default=5, show_default=True, help="Wrong rows listed per rule.")
+@friendly_errors
+def rules_report(labeled, taxonomy_path, show_errors):
+    """Coverage, overlaps, conflicts and accuracy of every rule on LABELED, and the rows each rule gets wrong.
+
+    Example: fundclass rules report data/labeled/labels.csv
+    """
+    from .rules_report import report_text
+    from .taxonomy import load_taxonomy
+
+    click.echo(report_text(labeled, load_taxonomy(taxonomy_path), show_errors))
+
+
+@cli.group()
+def taxonomy():
+    """Check, compare and migrate taxonomy files."""
+
+
+@taxonomy.command(name="check")
+@click.argument("path", type=click.Path(dir_okay=False))
+@friendly_errors
+def taxonomy_check(path):
+    """Validate a taxonomy file and print its classes.
+
+    Example: fundclass taxonomy check taxonomy/jrj2026.toml
+    """
+    from .taxonomy import load_taxonomy
+
+    t = load_taxonomy(path)
+    click.echo(f"{t.id} {t.version}: {len(t.primaries)} primary, {len(t.classes)} secondary classes, "
+               f"{len(t.rules)} rules, sha256 {t.sha256[:12]}")
+    for c in t.classes:
+        click.echo(f"  {c.primary} / {c.secondary}")
+
+
+@cli.group()
+def labels():
+    """The labeled set."""
+
+
+@labels.command(name="audit")
+@click.argument("path", type=click.Path(dir_okay=False), default=str(DEFAULT_LABELS))
+@taxonomy_option
+@friendly_errors
+def labels_audit(path, taxonomy_path):
+    """Check the labeled set: duplicates, labels outside the taxonomy, one index or family with two labels.
+
+    Example: fundclass labels audit data/labeled/labels.csv
+    """
+    from .labeled import audit, read_labels
+    from .taxonomy import load_taxonomy
+
+    rep = audit(read_labels(path), load_taxonomy(taxonomy_path))
+    click.echo(f"{rep.n_funds} funds, {rep.n_groups} index/family groups, {len(rep.errors)} errors")
+    click.echo(rep.counts.to_string())
+    for e in rep.errors:
+        click.echo(f"error: {e}")
+    if rep.errors:
+        sys.exit(1)
+
+
+def main():  # pragma: no cover - console entry point
+    cli()
+
+
+__all__ = ["cli", "main", "raw_data_dir"]

@@ -1,0 +1,84 @@
+"""What ``fundclass train`` and ``fundclass eval`` do, as library functions returning report lines."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .config import defaults, raw_data_dir
+from .errors import InputError
+from .evaluate import confusion_table, markdown_report, metrics, reliability_diagram
+from .holdings import holdings_features, load_sw_map
+from .io import atomic_write_bytes, read_table
+from .manifest import read_manifest
+from .pipeline import Tagger
+from .taxonomy import load_taxonomy
+
+DEFAULT_HOLDINGS = "jackluson_anchor_fund_top10/fund_top10_holdings_2022Q2_2022Q4.csv"
+
+
+def _holdings(holdings, sw_map, allow_default: bool):
+    path = Path(holdings) if holdings else (raw_data_dir() / DEFAULT_HOLDINGS if allow_default else None)
+    if path is None or not path.exists():
+        if holdings:
+            raise InputError(f"{holdings}: no such holdings file")
+        return None, ""
+    sw = Path(sw_map) if sw_map else raw_data_dir() / defaults()["paths"]["sw_map"]
+    return holdings_features(path, load_sw_map(sw)), path.name
+
+
+def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to):
+    from .train import train
+
+    tax = load_taxonomy(taxonomy_path)
+    H, src = (None, "") if no_holdings else _holdings(holdings, sw_map, allow_default=True)
+    before = read_manifest(compare_to)["metrics_cv"] if compare_to else None
+    m = train(labeled, tax, out_dir, H, holdings_source=src)
+    cv = m["metrics_cv"]
+    lines = [f"model {m['model_version']} for {tax.id} {tax.version} -> {out_dir}",
+             f"training rows: {m['labeled_data']['training_rows']} of {m['labeled_data']['rows']}; "
+             f"holdings: {m['holdings']['funds']} funds ({src or 'none'})",
+             f"grouped {m['params']['n_splits']}-fold CV: accuracy {cv['accuracy']:.4f}  macro-F1 {cv['macro_f1']:.4f}  "
+             f"ECE {cv['ece']:.4f}",
+             f"review threshold {m['threshold']:.3f}: auto-accepted precision {cv['auto_precision']:.4f}, "
+             f"review rate {cv['review_rate']:.2%}"]
+    if before:
+        lines.append("compared with " + str(compare_to) + ":")
+        for k in ("accuracy", "macro_f1", "ece", "auto_precision", "review_rate"):
+            lines.append(f"  {k:15s} {before.get(k, float('nan')):.4f} -> {cv[k]:.4f}")
+    return lines
+
+
+def run_eval(gold_path, model_dir, taxonomy_path, holdings, sw_map, out_dir):
+    table = read_table(gold_path)
+    gold_frame = table.frame
+    if "secondary" not in gold_frame.columns:
+        raise InputError(f"{gold_path}: gold file needs a 'secondary' column with the true labels")
+    tagger = Tagger.load(model_dir, taxonomy_path)
+    if holdings:
+        tagger.holdings, _ = _holdings(holdings, sw_map, allow_default=False)
+    gold = gold_frame["secondary"].astype(str).str.replace(" ", "", regex=False).tolist()
+    inputs = gold_frame.drop(columns=[c for c in ("primary", "secondary") if c in gold_frame.columns])
+    tagged = tagger.tag(inputs, source=str(gold_path))
+    pred, conf = tagged["secondary"].tolist(), tagged["confidence"].astype(float).to_numpy()
+    tax = tagger.taxonomy
+    m = metrics(gold, pred, conf, labels=tax.labels)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = [lab for lab in tax.labels if lab in set(gold) | set(pred)]
+    cm = confusion_table(gold, pred, labels)
+    correct = np.array(gold, dtype=object) == np.array(pred, dtype=object)
+    reliability_diagram(conf, correct, out / "reliability.png", title=f"{tagger.model_version}")
+    review = tagged["needs_review"].astype(bool).to_numpy()
+    extra = [f"- model: {tagger.model_version}; taxonomy: {tax.version}; gold: {gold_path}",
+             f"- needs review: {review.mean():.2%}; accuracy of auto-accepted rows: "
+             f"{correct[~review].mean() if (~review).any() else float('nan'):.4f}"]
+    text = markdown_report(f"Evaluation on {Path(gold_path).name}", m, cm, extra)
+    atomic_write_bytes(out / "report.md", lambda t: Path(t).write_text(text, encoding="utf-8"))
+    lines = [f"rows {m['n']}  accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  ECE {m['ece']:.4f}",
+             extra[1].lstrip("- "), "", "per class (precision / recall / support):"]
+    lines += [f"  {k}: {v['precision']:.3f} / {v['recall']:.3f} / {v['support']}" for k, v in m["per_class"].items()
+              if v["support"] or v["precision"]]
+    lines += ["", "confusion matrix (rows gold, columns predicted):", cm.to_string(), "",
+              f"wrote {out / 'report.md'} and {out / 'reliability.png'}"]
+    return lines

@@ -1,0 +1,70 @@
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from classifier.cli import cli
+from classifier.pipeline import OUTPUT_COLUMNS
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def csv_in(tmp_path, small_frame):
+    p = tmp_path / "in.csv"
+    small_frame.to_csv(p, index=False)
+    return p
+
+
+@pytest.mark.parametrize("ext", ["csv", "xlsx", "parquet"])
+def test_tag_writes_the_outputs_format(runner, tmp_path, csv_in, small_frame, ext):
+    out = tmp_path / f"out.{ext}"
+    r = runner.invoke(cli, ["tag", str(csv_in), "-o", str(out), "-s"])
+    assert r.exit_code == 0, r.output
+    df = {"csv": lambda p: pd.read_csv(p, dtype=str, keep_default_na=False), "xlsx": lambda p: pd.read_excel(p, dtype=str),
+          "parquet": pd.read_parquet}[ext](out)
+    assert len(df) == len(small_frame)
+    assert list(df.columns) == list(small_frame.columns) + OUTPUT_COLUMNS
+
+
+def test_summary_is_printed(runner, tmp_path, csv_in):
+    out = tmp_path / "o.csv"
+    r = runner.invoke(cli, ["tag", str(csv_in), "-o", str(out)])
+    assert r.exit_code == 0
+    got = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert f"rows: {len(got)}  review: {(got.needs_review == 'True').sum()} " in r.output
+    for label, n in got["secondary"].value_counts().items():
+        assert f"  {label}: {n}\n" in r.output
+
+
+def test_bad_input_is_one_line_exit_2_and_no_output(runner, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,x\n1,2\n", encoding="utf-8")
+    out = tmp_path / "o.csv"
+    r = runner.invoke(cli, ["tag", str(bad), "-o", str(out)])
+    assert r.exit_code == 2
+    assert "bad.csv: no fund-name column" in r.output and "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_every_command_is_documented_with_an_example(runner):
+    def walk(group, prefix):
+        for name, cmd in group.commands.items():
+            if hasattr(cmd, "commands"):
+                yield from walk(cmd, prefix + [name])
+            else:
+                yield prefix + [name], cmd
+    for path, cmd in walk(cli, []):
+        r = runner.invoke(cli, path + ["--help"])
+        assert r.exit_code == 0, path
+        assert "Example:" in (cmd.help or ""), f"{' '.join(path)} has no example in its help"
+
+
+def test_taxonomy_check_and_labels_audit(runner):
+    r = runner.invoke(cli, ["taxonomy", "check", "taxonomy/jrj2026.toml"])
+    assert r.exit_code == 0 and "14 secondary classes" in r.output
+    r = runner.invoke(cli, ["labels", "audit"])
+    assert r.exit_code == 0, r.output
+    assert ", 0 errors" in r.output

@@ -1,0 +1,58 @@
+import pytest
+
+from classifier.columns import detect_columns
+from classifier.errors import InputError
+from classifier.normalize import benchmark_subject, clean, fund_subject, index_subject
+from classifier.vocabulary import load_vocabulary
+
+V = load_vocabulary()
+
+
+@pytest.mark.parametrize("cols,expected", [
+    (["fund_code", "fund_name", "index_code", "index_name"], {"code": 0, "name": 1, "index_code": 2, "index_name": 3}),
+    (["证券代码", "证券简称", "跟踪指数代码", "跟踪指数名称", "投资类型"],
+     {"code": 0, "name": 1, "index_code": 2, "index_name": 3, "fund_type": 4}),
+    (["ts_code", "csname", "cname", "index_code", "index_name"],
+     {"code": 0, "name": 1, "full_name": 2, "index_code": 3, "index_name": 4}),
+    (["代码", "基金简称", "基金全称", "业绩比较基准", "基金类型"],
+     {"code": 0, "name": 1, "full_name": 2, "benchmark": 3, "fund_type": 4}),
+    (["ＦＵＮＤ＿ＮＡＭＥ"], {"name": 0}),  # full-width header
+])
+def test_alias_detection(cols, expected):
+    assert detect_columns(cols) == expected
+
+
+def test_missing_name_column_lists_columns():
+    with pytest.raises(InputError, match=r"no fund-name column\. Columns are: 'code', 'x'"):
+        detect_columns(["code", "x"], "f.csv")
+
+
+def test_duplicate_headers_map_to_distinct_positions():
+    assert detect_columns(["基金简称", "基金简称"]) == {"name": 0}
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("华夏沪深３００ＥＴＦ", "华夏沪深300ETF"),          # full-width digits and letters
+    ("華夏國證半導體芯片ETF", "华夏国证半导体芯片ETF"),  # traditional → simplified
+    (" 易方达 创业板 ETF ", "易方达创业板ETF"),          # spaces
+    (None, ""),
+])
+def test_clean(raw, expected):
+    assert clean(raw) == expected
+
+
+@pytest.mark.parametrize("name,subject", [
+    ("华夏沪深300ETF联接A", "沪深300"),
+    ("易方达中证海外互联网50ETF(QDII)", "中证海外互联网50"),
+    ("申万菱信中证申万证券行业指数(LOF)C", "中证申万证券行业指数"),  # the manager 申万菱信 is removed, the index keeps 申万
+    ("富国中证新能源汽车指数发起式E", "中证新能源汽车指数"),
+])
+def test_fund_subject_drops_manager_structure_and_share_class(name, subject):
+    assert fund_subject(name, V) == subject
+
+
+def test_index_and_benchmark_subjects():
+    assert index_subject("CS人工智能", V) == "中证人工智能"
+    assert index_subject("SHS云计算", V) == "沪港深云计算"
+    assert index_subject("中证半导体产业指数", V) == "中证半导体产业"
+    assert benchmark_subject("中证500指数收益率×95%+银行活期存款利率(税后)×5%", V) == "中证500"

@@ -1,0 +1,112 @@
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from classifier.errors import ModelError
+from classifier.manifest import DEFAULT_MODEL_DIR, load_model
+from classifier.pipeline import OUTPUT_COLUMNS, Tagger
+from classifier.taxonomy import load_taxonomy
+
+
+def test_rows_columns_and_order_are_preserved(model_tagger, small_frame):
+    out = model_tagger.tag(small_frame)
+    assert len(out) == len(small_frame)
+    assert list(out.columns[: len(small_frame.columns)]) == list(small_frame.columns)
+    assert out[list(small_frame.columns)].equals(small_frame)
+    assert all(c in out.columns for c in OUTPUT_COLUMNS)
+    # a duplicate fund code is kept (once per input row) and tagged the same way
+    assert out.iloc[0]["secondary"] == out.iloc[4]["secondary"] == "科技成长主题ETF"
+
+
+def test_existing_output_columns_are_kept_as_previous(model_tagger):
+    df = pd.DataFrame({"基金简称": ["华夏中证机器人ETF"], "secondary": ["old label"]})
+    out = model_tagger.tag(df)
+    assert out["secondary_previous"].tolist() == ["old label"]
+    assert out["secondary"].tolist() == ["科技成长主题ETF"]
+
+
+@pytest.mark.parametrize("name,fund_type,asset", [
+    ("中海可转债债券A", "债券型-混合二级", "债券"),
+    ("银华日利", "", "货币"),
+    ("易方达保证金货币A", "", "货币"),
+    ("中金普洛斯REIT", "Reits", "REITs"),
+    ("华夏养老目标日期2040三年持有(FOF)", "FOF-稳健型", "FOF"),
+    ("南方中债7-10年国开行债券指数A", "指数型-固收", "债券"),
+])
+def test_out_of_scope_funds_are_explicit(model_tagger, name, fund_type, asset):
+    out = model_tagger.tag(pd.DataFrame({"基金简称": [name], "基金类型": [fund_type]})).iloc[0]
+    assert (out["primary"], out["secondary"], out["asset_class"]) == ("不适用", "不适用", asset)
+    assert out["needs_review"] == False  # noqa: E712
+    assert "不在分类体系内" in out["evidence"]
+
+
+def test_primary_always_owns_secondary(model_tagger, taxonomy):
+    names = ["华夏中证机器人ETF", "华泰柏瑞红利低波ETF", "易方达恒生科技ETF", "某某无名基金", "国泰中证煤炭ETF"]
+    out = model_tagger.tag(pd.DataFrame({"name": names}))
+    for p, s in zip(out["primary"], out["secondary"]):
+        assert taxonomy.primary_of(s) == p
+
+
+def test_confidence_alternatives_and_review(model_tagger):
+    out = model_tagger.tag(pd.DataFrame({"name": ["华夏中证机器人ETF", "某某稳健成长混合A"]}))
+    assert out["confidence"].between(0, 1).all()
+    alts = out.iloc[0]["alternatives"].split(";")
+    assert 1 <= len(alts) <= 3 and alts[0].startswith("科技成长主题ETF:")
+    probs = [float(a.split(":")[1]) for a in alts]
+    assert probs == sorted(probs, reverse=True)
+    # an active fund without holdings evidence is sent to review
+    assert out.iloc[1]["management_style"] == "主动管理" and out.iloc[1]["needs_review"]
+
+
+def test_management_style(model_tagger):
+    out = model_tagger.tag(pd.DataFrame({"name": ["易方达沪深300ETF", "华夏沪深300指数增强A", "华夏成长混合"]}))
+    assert out["management_style"].tolist() == ["被动指数", "指数增强", "主动管理"]
+
+
+def test_feeder_and_share_classes_are_linked(model_tagger):
+    df = pd.DataFrame({"code": ["510300", "460300", "006131"],
+                       "name": ["华泰柏瑞沪深300ETF", "华泰柏瑞沪深300ETF联接A", "华泰柏瑞沪深300ETF联接C"]})
+    out = model_tagger.tag(df)
+    assert out["linked_fund"].tolist() == ["", "510300", "510300"]
+    assert out["secondary"].nunique() == 1
+
+
+def test_threshold_is_the_manifests(model_tagger):
+    assert model_tagger.threshold == pytest.approx(model_tagger.manifest["threshold"])
+
+
+def test_same_input_same_output(model_tagger, small_frame):
+    a, b = model_tagger.tag(small_frame), model_tagger.tag(small_frame)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def _copy_model(tmp_path):
+    d = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL_DIR, d)
+    return d
+
+
+def test_model_refuses_a_file_that_does_not_match_its_manifest(tmp_path, taxonomy):
+    d = _copy_model(tmp_path)
+    with open(d / "model.joblib", "ab") as f:
+        f.write(b"tampered")
+    with pytest.raises(ModelError, match="does not match the manifest"):
+        load_model(d, taxonomy)
+
+
+def test_model_refuses_another_taxonomy(tmp_path):
+    from classifier.taxonomy import DEFAULT_TAXONOMY
+
+    other = tmp_path / "other.toml"
+    other.write_text(DEFAULT_TAXONOMY.read_text(encoding="utf-8").replace('version = "jrj-2026.01-r1"',
+                                                                           'version = "jrj-2026.01-r2"'), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"trained for taxonomy jrj2026 jrj-2026.01-r1.*fundclass train --taxonomy"):
+        Tagger.load(DEFAULT_MODEL_DIR, other)
+
+
+def test_rules_only_mode(rules_tagger):
+    out = rules_tagger.tag(pd.DataFrame({"name": ["华夏中证机器人ETF"]}))
+    assert out["model_version"].tolist() == ["rules-only"]
+    assert out["secondary"].tolist() == ["科技成长主题ETF"]
