@@ -13,12 +13,13 @@ from .vocabulary import Vocabulary
 PASSIVE, ENHANCED, ACTIVE = "被动指数", "指数增强", "主动管理"
 
 
-def asset_class(fund_type: str, text: str, vocab: Vocabulary) -> tuple[str, str]:
-    """Return (asset class, reason). ``text`` is the fund's names and index name, already cleaned."""
-    ft = clean(fund_type)
+def asset_class(fund_type: str, text: str, vocab: Vocabulary, ft: str | None = None) -> tuple[str, str]:
+    """Return (asset class, reason). ``text`` is the fund's names and index name, already cleaned; ``ft`` the
+    cleaned fund type when the caller has it."""
+    ft = clean(fund_type) if ft is None else ft
     if ft:
         for ac in vocab.asset_classes:
-            if any(clean(t) in ft for t in ac.fund_types):
+            if any(t in ft for t in ac.fund_types):
                 # a declared type of 股票/指数型/QDII still yields to an unmistakable name (货币/债 ETF share classes)
                 if ac.name in ("股票", "QDII", "混合"):
                     named = _by_name(text, vocab, only=("货币", "REITs", "FOF", "债券", "商品", "QDII"))
@@ -33,30 +34,32 @@ def _by_name(text: str, vocab: Vocabulary, only: tuple[str, ...] | None = None) 
     for ac in vocab.asset_classes:
         if only and ac.name not in only:
             continue
-        hit = next((w for w in ac.names if clean(w) in text), None)
-        if hit and not any(clean(u) in text for u in ac.unless):
+        hit = next((w for w in ac.names if w in text), None)
+        if hit and not any(u in text for u in ac.unless):
             return ac.name, f"名称含「{hit}」"
     return None
 
 
-def management_style(fund_type: str, text: str, has_index: bool, vocab: Vocabulary) -> str:
-    ft = clean(fund_type)
+def management_style(fund_type: str, text: str, has_index: bool, vocab: Vocabulary, ft: str | None = None) -> str:
+    ft = clean(fund_type) if ft is None else ft
     if any(w in text or w in ft for w in vocab.enhanced):
         return ENHANCED
-    if has_index or any(clean(w) in ft for w in vocab.passive_types) or any(clean(w) in text for w in vocab.passive_names):
+    if has_index or any(w in ft for w in vocab.passive_types) or any(w in text for w in vocab.passive_names):
         return PASSIVE
     return ACTIVE
 
 
 def classify_frame(fund_type: pd.Series, text: pd.Series, has_index: pd.Series, vocab: Vocabulary) -> pd.DataFrame:
-    """Asset class, its reason and management style for every row; computed once per distinct input."""
-    key = pd.DataFrame({"t": fund_type, "x": text, "i": has_index})
-    uniq = key.drop_duplicates()
+    """Asset class, its reason and management style for every row; computed once per distinct input.
+    ``text`` must already be cleaned (see :func:`classifier.normalize.clean`)."""
+    key = fund_type + "\x1f" + text + "\x1f" + has_index.astype(str)
+    seen: dict[str, tuple[str, str, str]] = {}
     rows = []
-    for t, x, i in uniq.itertuples(index=False):
-        ac, why = asset_class(t, x, vocab)
-        rows.append((t, x, i, ac, why, management_style(t, x, bool(i), vocab)))
-    table = pd.DataFrame(rows, columns=["t", "x", "i", "asset_class", "asset_reason", "management_style"])
-    out = key.merge(table, on=["t", "x", "i"], how="left")
-    out.index = fund_type.index
-    return out[["asset_class", "asset_reason", "management_style"]]
+    for k, t, x, i in zip(key.tolist(), fund_type.tolist(), text.tolist(), has_index.tolist()):
+        r = seen.get(k)
+        if r is None:
+            ft = clean(t)
+            ac, why = asset_class(t, x, vocab, ft)
+            r = seen[k] = (ac, why, management_style(t, x, bool(i), vocab, ft))
+        rows.append(r)
+    return pd.DataFrame(rows, columns=["asset_class", "asset_reason", "management_style"], index=fund_type.index)

@@ -13,17 +13,16 @@ with class-symmetric features f(i, k):
     winner(i, k) · from_index         … and decided it on the tracked index
     winner(i, k) · fuzzy              … and decided it on a near-miss term
 
-The weights are shared by all classes, so a class with few labels (or one added by a taxonomy change) is still
-reachable through the rules, and the six weights are fitted by maximum likelihood on out-of-fold base predictions,
-which is what makes the probabilities calibrated. Tie policy: the class with the highest probability wins; exact
+The six weights are shared by all classes (a class with few labels borrows the trust the rules earned on the others)
+and are fitted by maximum likelihood on out-of-fold base predictions, which is what makes the probabilities
+calibrated. A class with no labels at all is not reachable: the text model is confidently elsewhere; such classes
+(e.g. from a taxonomy split) get labels through review before retraining. Tie policy: the class with the highest probability wins; exact
 ties go to the class listed first in the taxonomy, and a tie necessarily has confidence ≤ 0.5, which sends it to
 review at any threshold above 0.5.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import log_softmax, softmax
 
 FLOOR = 1e-3
 N_FEATURES = 6
@@ -39,9 +38,14 @@ def fusion_features(p_text: np.ndarray, p_hold: np.ndarray, has: np.ndarray, vot
                      w * from_index.astype(float)[:, None], w * fuzzy.astype(float)[:, None]], axis=2)
 
 
+def _log_softmax(s: np.ndarray) -> np.ndarray:
+    s = s - s.max(axis=1, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+
+
 def _nll(w: np.ndarray, F: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     s = F @ w
-    ls = log_softmax(s, axis=1)
+    ls = _log_softmax(s)
     n = len(y)
     nll = -ls[np.arange(n), y].sum() / n + L2 * (w @ w)
     p = np.exp(ls)
@@ -51,6 +55,8 @@ def _nll(w: np.ndarray, F: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray
 
 def fit_fusion(F: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Maximum-likelihood weights (deterministic: fixed start, L-BFGS)."""
+    from scipy.optimize import minimize  # training only
+
     w0 = np.array([1.0, 0.5, 1.0, 1.0, 0.5, -0.5])
     res = minimize(_nll, w0, args=(F, y), jac=True, method="L-BFGS-B", options={"maxiter": 500})
     return res.x
@@ -58,4 +64,4 @@ def fit_fusion(F: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def fuse(w: np.ndarray, F: np.ndarray) -> np.ndarray:
     """Calibrated class probabilities (n, K)."""
-    return softmax(F @ w, axis=1)
+    return np.exp(_log_softmax(F @ w))

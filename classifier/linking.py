@@ -20,8 +20,8 @@ _NOISE = re.compile(r"\(LOF\)|LOF|\(QDII\)|QDII|发起式|发起|\(后端\)|后�
 FUZZ_CUTOFF = 92.0
 
 
-def family_key(name: str) -> str:
-    t = _NOISE.sub("", clean(name))
+def family_key(name: str, cleaned: bool = False) -> str:
+    t = _NOISE.sub("", name if cleaned else clean(name))
     for _ in range(2):
         t = _CLASS.sub("", t)
     return t
@@ -30,8 +30,7 @@ def family_key(name: str) -> str:
 def link(p: pd.DataFrame) -> pd.DataFrame:
     """For each row: ``family`` (key), ``head`` (row position of the family's first member) and ``etf`` (row position
     of the ETF a feeder follows, or -1)."""
-    names = p["name"].tolist()
-    fam = [family_key(n) for n in names]
+    fam = [family_key(n, cleaned=True) for n in p["n_name"].tolist()]
     first: dict[str, int] = {}
     head = np.array([first.setdefault(k, i) if k else i for i, k in enumerate(fam)])
     is_etf = np.array([("ETF" in k and FEEDER not in k) for k in fam])

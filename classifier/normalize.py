@@ -26,15 +26,27 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
-def clean(text: str) -> str:
-    """NFKC, simplified Chinese, no whitespace or control characters, upper-case Latin; '' for missing values."""
+def _pre(text) -> str:
     if not isinstance(text, str) or not text:
         return ""
     t = unicodedata.normalize("NFKC", text[: MAX_CHARS * 2])
-    t = _CONTROL.sub("", _SPACE.sub("", t))
-    if any("\u4e00" <= ch <= "\u9fff" for ch in t):
+    return _CONTROL.sub("", _SPACE.sub("", t))
+
+
+def clean(text: str) -> str:
+    """NFKC, simplified Chinese, no whitespace or control characters, upper-case Latin; '' for missing values."""
+    t = _pre(text)
+    if t and any("\u4e00" <= ch <= "\u9fff" for ch in t):
         t = _t2s().convert(t)
     return t.upper()[:MAX_CHARS]
+
+
+def clean_many(values) -> list[str]:
+    """:func:`clean` for many strings, with one OpenCC call over all of them (they hold no newline once cleaned)."""
+    pre = [_pre(v) for v in values]
+    if any(pre):
+        pre = _t2s().convert("\n".join(pre)).split("\n")
+    return [s.upper()[:MAX_CHARS] for s in pre]
 
 
 def _strip(t: str, words: tuple[str, ...]) -> str:
@@ -51,37 +63,36 @@ def _expand_aliases(t: str, vocab: Vocabulary) -> str:
     return t
 
 
-def fund_subject(name: str, vocab: Vocabulary) -> str:
+def fund_subject(name: str, vocab: Vocabulary, cleaned: bool = False) -> str:
     """A fund name reduced to what it says about its theme: no manager, structure words or share class."""
-    t = clean(name)
+    t = name if cleaned else clean(name)
     for _ in range(2):
         t = vocab.share_class.sub("", t)
-    for m in vocab.managers:
-        if t.startswith(m) and len(t) > len(m) + 1:
-            t = t[len(m):]
-            break
+    m = vocab.manager_prefix.match(t)
+    if m and len(t) > m.end() + 1:
+        t = t[m.end():]
     t = _strip(t, vocab.strip_words)
     return _expand_aliases(vocab.share_class.sub("", t), vocab)
 
 
-def index_subject(name: str, vocab: Vocabulary) -> str:
+def index_subject(name: str, vocab: Vocabulary, cleaned: bool = False) -> str:
     """An index name reduced to its subject: 中证半导体产业指数 → 中证半导体产业; CS人工智能 → 中证人工智能."""
-    return _expand_aliases(_strip(clean(name), vocab.index_strip_words), vocab)
+    return _expand_aliases(_strip(name if cleaned else clean(name), vocab.index_strip_words), vocab)
 
 
 _BENCH_SPLIT = re.compile(r"收益率|\*|×|X(?=\d)|\+|;|,|，|；")
 
 
-def benchmark_subject(text: str, vocab: Vocabulary) -> str:
+def benchmark_subject(text: str, vocab: Vocabulary, cleaned: bool = False) -> str:
     """The main index of a benchmark text: '中证500指数收益率×95%+银行活期存款利率×5%' → '中证500'."""
-    t = clean(text)
+    t = text if cleaned else clean(text)
     if not t:
         return ""
     parts = [p for p in _BENCH_SPLIT.split(t) if p and not re.fullmatch(r"[\d.%()]+", p)]
     for p in parts:
         if "指数" in p or "价格" in p:
-            return index_subject(p, vocab)
-    return index_subject(parts[0], vocab) if parts else ""
+            return index_subject(p, vocab, cleaned=True)
+    return index_subject(parts[0], vocab, cleaned=True) if parts else ""
 
 
 def apply_unique(series: pd.Series, fn) -> pd.Series:
@@ -90,3 +101,10 @@ def apply_unique(series: pd.Series, fn) -> pd.Series:
     uniq = pd.unique(values)
     mapping = {u: fn(u) for u in uniq}
     return values.map(mapping)
+
+
+def clean_column(series: pd.Series) -> pd.Series:
+    """:func:`clean` over a column, once per distinct value, with one OpenCC call."""
+    values = series.fillna("").astype(str)
+    uniq = pd.unique(values).tolist()
+    return values.map(dict(zip(uniq, clean_many(uniq))))

@@ -120,7 +120,9 @@ class Tagger:
     def predict(self, p: pd.DataFrame) -> pd.DataFrame:
         """Output columns for a prepared frame (see :func:`classifier.prepare.prepare`)."""
         tax = self.taxonomy
-        rr = self.rules.apply(subjects(p))
+        oos = p["asset_class"].isin(tax.out_of_scope).values
+        # near-miss search is for index products' names; out-of-scope and active funds skip it
+        rr = self.rules.apply(subjects(p), skip_fuzzy=oos | (p["management_style"] == ACTIVE).values)
         hrows = self._holdings_rows(p)
         if self.model is not None:
             H = hrows[self.model.holdings_columns_] if (hrows is not None and self.model.holdings_columns_) else None
@@ -132,7 +134,6 @@ class Tagger:
         # share classes follow their family's first member; feeders follow their ETF when it is in the batch
         src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
         proba = proba[src]
-        oos = p["asset_class"].isin(tax.out_of_scope).values
         n = len(p)
         top = proba.argmax(axis=1)
         conf = proba[np.arange(n), top]
@@ -149,10 +150,11 @@ class Tagger:
         needs_review = ~oos & ((conf < self.threshold) | (active & ~concentrated))
         alternatives, evidence, linked = [], [], []
         codes = p["code6"].where(p["code6"] != "", p["code"]).tolist()
+        asset, reason = p["asset_class"].tolist(), p["asset_reason"].tolist()
         for i in range(n):
             if oos[i]:
                 alternatives.append("")
-                evidence.append(f"{tax.out_of_scope[p['asset_class'].iat[i]]} ({p['asset_reason'].iat[i]})")
+                evidence.append(f"{tax.out_of_scope[asset[i]]} ({reason[i]})")
             else:
                 alternatives.append(";".join(f"{cls[j]}:{proba[i, j]:.3f}" for j in order[i] if proba[i, j] >= 0.001))
                 ev = rr.evidence(src[i]) if src[i] != i else rr.evidence(i)
@@ -160,9 +162,10 @@ class Tagger:
                     ev = "无规则命中" + ("(主动管理基金)" if active[i] else "")
                 evidence.append(ev)
             linked.append(codes[src[i]] if src[i] != i else "")
+        etf_link = links["etf"].to_numpy()
         for i in range(n):
             if linked[i]:
-                kind = "ETF" if links["etf"].iat[i] >= 0 else "份额"
+                kind = "ETF" if etf_link[i] >= 0 else "份额"
                 evidence[i] += f"; 关联{kind}:{linked[i]}"
         out = pd.DataFrame({
             "primary": [tax.primary_of(s) for s in secondary], "secondary": secondary, "confidence": confidence,

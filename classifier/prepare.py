@@ -13,15 +13,15 @@ import pandas as pd
 
 from .columns import FIELDS
 from .fundtype import classify_frame
-from .normalize import apply_unique, benchmark_subject, clean, fund_subject, index_subject
+from .normalize import apply_unique, benchmark_subject, clean, clean_column, fund_subject, index_subject
 from .vocabulary import Vocabulary, load_vocabulary
 
-_CODE6 = re.compile(r"(\d{6})")
+_CODE6 = r"(\d{6})"
 
 
 def code6(code: str) -> str:
     """The 6-digit fund code inside 159995.SZ / SZ159995 / 159995 / ' 159995 ' ('' when there is none)."""
-    m = _CODE6.search(clean(code))
+    m = re.search(_CODE6, clean(code))
     return m.group(1) if m else ""
 
 
@@ -35,14 +35,15 @@ def prepare(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | Non
         else:
             raw[fld] = pd.Series("", index=frame.index, dtype=object)
     p = pd.DataFrame(raw, index=frame.index)
-    p["code6"] = apply_unique(p["code"], code6)
-    p["index_code"] = apply_unique(p["index_code"], clean)
-    p["s_index"] = apply_unique(p["index_name"], lambda t: index_subject(t, vocab))
-    p["s_benchmark"] = apply_unique(p["benchmark"], lambda t: benchmark_subject(t, vocab))
-    p["s_name"] = apply_unique(p["name"], lambda t: fund_subject(t, vocab))
-    p["s_full_name"] = apply_unique(p["full_name"], lambda t: fund_subject(t, vocab))
-    p["n_name"] = apply_unique(p["name"], clean)
-    text = p["n_name"] + "|" + apply_unique(p["full_name"], clean) + "|" + p["s_index"]
+    c = {fld: clean_column(p[fld]) for fld in ("name", "full_name", "index_code", "index_name", "benchmark")}
+    p["code6"] = p["code"].str.extract(_CODE6, expand=False).fillna("")
+    p["index_code"] = c["index_code"]
+    p["s_index"] = apply_unique(c["index_name"], lambda t: index_subject(t, vocab, cleaned=True))
+    p["s_benchmark"] = apply_unique(c["benchmark"], lambda t: benchmark_subject(t, vocab, cleaned=True))
+    p["s_name"] = apply_unique(c["name"], lambda t: fund_subject(t, vocab, cleaned=True))
+    p["s_full_name"] = apply_unique(c["full_name"], lambda t: fund_subject(t, vocab, cleaned=True))
+    p["n_name"] = c["name"]
+    text = c["name"] + "|" + c["full_name"] + "|" + p["s_index"]
     has_index = (p["index_code"] != "") | (p["s_index"] != "")
     p = p.join(classify_frame(p["fund_type"], text, has_index, vocab))
     return p

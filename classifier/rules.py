@@ -128,13 +128,14 @@ class RuleLayer:
             return None, 0.0, strength
         order = np.argsort(-strength, kind="stable")
         top, second = strength[order[0]], strength[order[1]] if len(order) > 1 else 0.0
-        if np.isclose(top, second):
+        if abs(top - second) < 1e-6:
             return None, 0.0, strength
         return self.classes_[order[0]], float(top - second), strength
 
-    def apply(self, subjects: pd.DataFrame) -> "RuleResult":
+    def apply(self, subjects: pd.DataFrame, skip_fuzzy: np.ndarray | None = None) -> "RuleResult":
         """Apply the rules to prepared subjects (columns ``index``, ``index_code``, ``benchmark``, ``name``,
-        ``full_name``; see :mod:`classifier.prepare`)."""
+        ``full_name``; see :mod:`classifier.prepare`). Rows flagged in ``skip_fuzzy`` (funds already known to be out
+        of scope) get no near-miss search."""
         n = len(subjects)
         hits_per_row: list[tuple[Hit, ...]] = [()] * n
         decided_field = [""] * n
@@ -151,6 +152,8 @@ class RuleLayer:
                     nxt.append(i)
             pending = nxt
         # near misses, on the most authoritative non-empty field of each row still without a hit
+        if skip_fuzzy is not None:
+            pending = [i for i in pending if not skip_fuzzy[i]]
         for f in FIELDS:
             rows = [i for i in pending if cols[f][i]]
             if not rows:

@@ -19,6 +19,7 @@ from .config import defaults
 from .evaluate import expected_calibration_error, metrics, review_threshold
 from .features import model_frame
 from .holdings import HoldingsFeatures
+from .inference import CompiledModel
 from .labeled import read_labels
 from .manifest import library_versions, save_model
 from .model import FusedModel
@@ -115,4 +116,9 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
         "classes": list(model.classes_),
         "libraries": library_versions(),
     }
-    return save_model(out_dir, model, manifest)
+    compiled = CompiledModel(model)
+    check = td.X[td.in_scope].iloc[:500]
+    hcheck = td.H[td.in_scope].iloc[:500] if td.H is not None else None
+    if not np.allclose(compiled.predict_proba(check, hcheck), model.predict_proba(check, hcheck), atol=1e-6):
+        raise RuntimeError("compiled model disagrees with the fitted model")  # a bug, not a user error
+    return save_model(out_dir, compiled, manifest)

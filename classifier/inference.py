@@ -1,0 +1,206 @@
+"""A fitted :class:`classifier.model.FusedModel` compiled to NumPy arrays for tagging.
+
+Tagging the whole fund universe has a 3-second budget, and importing scikit-learn alone costs about a second. So the
+saved artifact is this compiled form: the vectorizers' vocabularies and idf weights, the one-hot categories, the
+logistic regressions' coefficients, the scaler and the fusion weights. It reproduces the scikit-learn model's
+``predict_proba`` to floating-point summation order (a test checks it to 1e-6) and needs only NumPy and the project's own tokenizer.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from .features import DomainTokenizer
+from .fusion import fuse, fusion_features
+
+_WHITE = re.compile(r"\s\s+")
+
+
+def _softmax(s: np.ndarray) -> np.ndarray:
+    s = s - s.max(axis=1, keepdims=True)
+    e = np.exp(s)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _lr_proba(scores: np.ndarray) -> np.ndarray:
+    if scores.shape[1] == 1:  # binary logistic regression: one column of log-odds for the second class
+        p1 = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+        return np.column_stack([1 - p1, p1])
+    return _softmax(scores)
+
+
+class _Tfidf:
+    """Vocabulary, idf and analyzer of a fitted TfidfVectorizer (sublinear tf, l2 norm)."""
+
+    def __init__(self, vec, kind: str):
+        self.kind = kind
+        self.vocab = dict(vec.vocabulary_)
+        self.idf = vec.idf_.astype(np.float64)
+        self.ngram_range = vec.ngram_range
+        self.tokenizer = vec.tokenizer if kind == "words" else None
+
+    def _terms(self, doc: str) -> list[str]:
+        lo, hi = self.ngram_range
+        if self.kind == "chars":
+            doc = _WHITE.sub(" ", doc)
+            n = len(doc)
+            return [doc[i:i + k] for k in range(lo, min(hi, n) + 1) for i in range(n - k + 1)]
+        toks = self.tokenizer(doc)
+        out = list(toks) if lo == 1 else []
+        for k in range(max(lo, 2), hi + 1):
+            out += [" ".join(toks[i:i + k]) for i in range(len(toks) - k + 1)]
+        return out
+
+    def transform(self, docs: list[str]):
+        """(row index, column index, value) triplets of the tf-idf matrix, rows l2-normalized."""
+        rows, cols, vals = [], [], []
+        vocab = self.vocab
+        for r, d in enumerate(docs):
+            counts: dict[int, int] = {}
+            for t in self._terms(d):
+                j = vocab.get(t)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            if not counts:
+                continue
+            js = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            v = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * self.idf[js]
+            v /= np.sqrt((v * v).sum())
+            rows.append(np.full(len(js), r))
+            cols.append(js)
+            vals.append(v)
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+
+
+def _sparse_scores(n: int, rows, cols, vals, W: np.ndarray) -> np.ndarray:
+    """Σ_j x_ij W_jk for a sparse x given as triplets (rows sorted ascending)."""
+    out = np.zeros((n, W.shape[1]))
+    if len(rows):
+        contrib = vals[:, None] * W[cols]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        out[rows[starts]] = np.add.reduceat(contrib, starts, axis=0)
+    return out
+
+
+class CompiledTextModel:
+    def __init__(self, text_model):
+        pipe = text_model.pipeline_
+        ct, lr = pipe.named_steps["features"], pipe.named_steps["clf"]
+        self.classes_ = np.array(text_model.classes_, dtype=object)
+        self.votes = list(text_model.votes_)
+        w = ct.transformer_weights or {}
+        coef = lr.coef_.T.astype(np.float64)  # D × K'
+        self.intercept = lr.intercept_.astype(np.float64)
+        offset = 0
+        self.blocks = []
+        for name, trans, cols in ct.transformers_:
+            if name == "remainder":
+                continue
+            weight = float(w.get(name, 1.0))
+            if name in ("chars", "words"):
+                t = _Tfidf(trans, name)
+                width = len(t.idf)
+                self.blocks.append((name, t, cols, weight, coef[offset:offset + width]))
+            elif name == "votes":
+                width = len(cols)
+                self.blocks.append((name, None, list(cols), weight, coef[offset:offset + width]))
+            elif name == "cats":
+                cats = [list(c) for c in trans.categories_]
+                width = sum(len(c) for c in cats)
+                self.blocks.append((name, cats, list(cols), weight, coef[offset:offset + width]))
+            else:  # pragma: no cover - only the four blocks above are built by TextModel
+                raise ValueError(f"cannot compile block {name}")
+            offset += width
+        if offset != coef.shape[0]:
+            raise ValueError(f"compiled width {offset} != model width {coef.shape[0]}")
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        key = X["text"] + "\x1f" + X["rule_field"] + X["asset_class"] + X["style"]
+        first = (~key.duplicated()).to_numpy()
+        U = X[first]
+        n = len(U)
+        scores = np.tile(self.intercept, (n, 1))
+        for name, obj, cols, weight, W in self.blocks:
+            if name in ("chars", "words"):
+                r, c, v = obj.transform(U[cols].tolist())
+                scores += _sparse_scores(n, r, c, v * weight, W)
+            elif name == "votes":
+                scores += (U[cols].to_numpy(np.float64) * weight) @ W
+            else:
+                off = 0
+                for col, cats in zip(cols, obj):
+                    pos = {c: i for i, c in enumerate(cats)}
+                    idx = np.array([pos.get(v, -1) for v in U[col].tolist()])
+                    hit = idx >= 0
+                    scores[hit] += weight * W[off + idx[hit]]
+                    off += len(cats)
+        proba_u = _lr_proba(scores)
+        pos = pd.Series(np.arange(n), index=key[first].values)
+        return proba_u[pos.loc[key.values].values]
+
+
+class CompiledHoldingsModel:
+    def __init__(self, hold_model):
+        pipe = hold_model.pipeline_
+        sc, lr = pipe.named_steps["scale"], pipe.named_steps["clf"]
+        self.classes_ = np.array(hold_model.classes_, dtype=object)
+        self.columns_ = list(hold_model.columns_)
+        self.mean, self.scale = sc.mean_.astype(np.float64), sc.scale_.astype(np.float64)
+        self.coef, self.intercept = lr.coef_.T.astype(np.float64), lr.intercept_.astype(np.float64)
+
+    def predict_proba(self, H: pd.DataFrame) -> np.ndarray:
+        Z = (H[self.columns_].to_numpy(np.float64) - self.mean) / self.scale
+        return _lr_proba(Z @ self.coef + self.intercept)
+
+
+class CompiledModel:
+    """Drop-in for a fitted FusedModel at tagging time: same ``classes_``, ``holdings_columns_``, ``predict_proba``."""
+
+    def __init__(self, fused):
+        from .model import FusedModel  # only the compiler needs scikit-learn
+
+        if not isinstance(fused, FusedModel):
+            raise TypeError("CompiledModel compiles a fitted FusedModel")
+        self.classes_ = np.array(fused.classes_, dtype=object)
+        self.weights_ = np.array(fused.weights_, dtype=np.float64)
+        self.holdings_columns_ = list(fused.holdings_columns_)
+        self.text_ = CompiledTextModel(fused.text_)
+        self.hold_ = CompiledHoldingsModel(fused.hold_) if fused.hold_ is not None else None
+
+    @staticmethod
+    def _has(H, n) -> np.ndarray:
+        if H is None:
+            return np.zeros(n, dtype=bool)
+        return H.notna().all(axis=1).values & (H.abs().sum(axis=1).values > 0)
+
+    def _align(self, proba, have):
+        out = np.zeros((proba.shape[0], len(self.classes_)))
+        idx = {c: i for i, c in enumerate(self.classes_)}
+        for j, c in enumerate(have):
+            out[:, idx[c]] = proba[:, j]
+        return out
+
+    def predict_proba(self, X: pd.DataFrame, H: pd.DataFrame | None = None) -> np.ndarray:
+        if H is not None and self.holdings_columns_:
+            H = H.reindex(columns=self.holdings_columns_)
+        has = self._has(H, len(X)) if self.hold_ is not None else np.zeros(len(X), dtype=bool)
+        p_text = self._align(self.text_.predict_proba(X), self.text_.classes_)
+        p_hold = np.full_like(p_text, 1.0 / len(self.classes_))
+        if has.any():
+            p_hold[has] = self._align(self.hold_.predict_proba(H[has]), self.hold_.classes_)
+        votes = X[[f"vote::{c}" for c in self.classes_]].to_numpy(float)
+        idx = {c: j for j, c in enumerate(self.classes_)}
+        winner = np.zeros_like(votes)
+        for i, w in enumerate(X["rule_winner"].tolist()):
+            if w in idx:
+                winner[i, idx[w]] = 1.0
+        F = fusion_features(p_text, p_hold, has, votes, winner, (X["rule_field"] == "index").to_numpy(),
+                            X["rule_fuzzy"].to_numpy(bool))
+        return fuse(self.weights_, F)
+
+
+__all__ = ["CompiledModel", "DomainTokenizer"]
