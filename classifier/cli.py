@@ -5,6 +5,7 @@ Library errors (bad file, broken taxonomy, model mismatch) become one line on st
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,14 @@ def friendly_errors(fn):
         except FundClassifierError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug: one line for the user, the traceback with FUNDCLASS_DEBUG=1
+            if os.environ.get("FUNDCLASS_DEBUG"):
+                raise
+            click.echo(f"error: internal error ({type(exc).__name__}: {exc}); rerun with FUNDCLASS_DEBUG=1 and report it",
+                       err=True)
+            sys.exit(1)
     return wrapper
 
 

@@ -1,8 +1,6 @@
 """Find the columns a fund file uses for each field, by English or Chinese alias (case- and width-insensitive)."""
 from __future__ import annotations
 
-import unicodedata
-
 from .errors import InputError
 
 # field → aliases, most specific first. Only `name` is required.
@@ -20,7 +18,9 @@ FIELDS = tuple(ALIASES)
 
 
 def _key(col: object) -> str:
-    return unicodedata.normalize("NFKC", str(col)).strip().lower().replace(" ", "")
+    from .normalize import clean  # width, traditional characters, spaces: 基金簡稱 and ＦＵＮＤ＿ＮＡＭＥ are aliases too
+
+    return clean(str(col)).lower()
 
 
 def detect_columns(columns: list, source: str = "input") -> dict[str, int]:

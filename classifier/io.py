@@ -21,6 +21,7 @@ CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 MAX_HEADER_SCAN = 10
+csv.field_size_limit(64 * 1024 * 1024)  # a 1 MB cell is a bad cell, not a reason to fail the file
 
 
 @dataclass
@@ -36,6 +37,11 @@ class Table:
 
 def _decode(data: bytes, path: str) -> tuple[str, str, list[str]]:
     """Decode bytes line by line: UTF-8 (with or without BOM) first, else GB18030 (a superset of GBK/GB2312)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16", []
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: starts like UTF-16 but does not decode ({exc.reason} at byte {exc.start})") from exc
     if b"\x00" in data[:65536]:
         raise InputError(f"{path}: binary file (NUL bytes), not a CSV text table; for Excel use .xlsx")
     if data.startswith(b"\xef\xbb\xbf"):

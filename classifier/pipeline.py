@@ -142,17 +142,26 @@ class Tagger:
         secondary = np.where(oos, tax.not_applicable, cls[top])
         confidence = np.where(oos, 1.0, np.round(conf, 4))
         active = (p["management_style"] == ACTIVE).values
+        no_text = ((p["s_index"] == "") & (p["s_name"] == "") & (p["s_full_name"] == "") & (p["s_benchmark"] == "")
+                   & (p["index_code"] == "")).values & ~oos
         # The model is calibrated on index funds. An active fund's name is weaker evidence of what it holds, so it is
         # accepted without review only when its holdings show an industry concentration above 30% (seed 004).
         concentrated = np.zeros(n, dtype=bool)
         if hrows is not None:
             concentrated = (hrows["holding_industry_share"] > INDUSTRY_THEME_SHARE).fillna(False).to_numpy()
-        needs_review = ~oos & ((conf < self.threshold) | (active & ~concentrated))
+        needs_review = ~oos & ((conf < self.threshold) | (active & ~concentrated) | no_text)
+        secondary = np.where(no_text, "", secondary)
+        confidence = np.where(no_text, 0.0, confidence)
         alternatives, evidence, linked = [], [], []
         codes = p["code6"].where(p["code6"] != "", p["code"]).tolist()
         asset, reason = p["asset_class"].tolist(), p["asset_reason"].tolist()
+        dup_codes = pd.Series(codes).where(pd.Series(codes) != "")
+        dup = dup_codes.duplicated(keep=False).to_numpy()
         for i in range(n):
-            if oos[i]:
+            if no_text[i]:
+                alternatives.append("")
+                evidence.append("无名称、全称、跟踪指数或业绩基准,无法分类")
+            elif oos[i]:
                 alternatives.append("")
                 evidence.append(f"{tax.out_of_scope[asset[i]]} ({reason[i]})")
             else:
@@ -162,13 +171,16 @@ class Tagger:
                     ev = "无规则命中" + ("(主动管理基金)" if active[i] else "")
                 evidence.append(ev)
             linked.append(codes[src[i]] if src[i] != i else "")
+        for i in np.flatnonzero(dup):
+            evidence[i] += "; 基金代码在本批次中重复"
         etf_link = links["etf"].to_numpy()
         for i in range(n):
             if linked[i]:
                 kind = "ETF" if etf_link[i] >= 0 else "份额"
                 evidence[i] += f"; 关联{kind}:{linked[i]}"
         out = pd.DataFrame({
-            "primary": [tax.primary_of(s) for s in secondary], "secondary": secondary, "confidence": confidence,
+            "primary": [tax.primary_of(s) if s else "" for s in secondary], "secondary": secondary,
+            "confidence": confidence,
             "needs_review": needs_review, "alternatives": alternatives, "evidence": evidence,
             "asset_class": p["asset_class"].values, "management_style": p["management_style"].values,
             "linked_fund": linked}, index=p.index)
@@ -199,7 +211,10 @@ class Tagger:
                 raise InputError(f"{source}: --name-column '{name_column}' not found; columns are {columns[:20]}")
             colmap["name"] = columns.index(name_column)
         body = frame.reset_index(drop=True)
-        pred = self.predict(prepare(body, colmap, self.vocab))
+        if len(body) == 0:
+            pred = pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
+        else:
+            pred = self.predict(prepare(body, colmap, self.vocab))
         out = body.copy()
         renamed = {c: f"{c}_previous" for c in columns if c in OUTPUT_COLUMNS}
         if renamed:
@@ -209,6 +224,10 @@ class Tagger:
         for c in OUTPUT_COLUMNS:
             out[c] = pred[c].values
         if summary is not None:
+            ndup = int(pred["evidence"].str.contains("基金代码在本批次中重复", regex=False).sum())
+            if ndup:
+                summary.warnings.append(f"{source}: {ndup} rows share a fund code with another row (all kept, "
+                                        f"flagged in evidence)")
             summary.rows += len(out)
             for k, v in pred["secondary"].value_counts().items():
                 summary.per_class[k] = summary.per_class.get(k, 0) + int(v)
