@@ -13,13 +13,14 @@ from .pipeline import TagSummary, Tagger
 
 
 def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, threshold=None, holdings_path=None,
-             sw_map_path=None, name_column=None, progress=True, tagger: Tagger | None = None) -> TagSummary:
+             sw_map_path=None, name_column=None, progress=True, tagger: Tagger | None = None,
+             labels_path=None) -> TagSummary:
     """Tag ``input_path`` into ``output_path``; nothing is written unless every row was tagged."""
     t0 = time.perf_counter()
     if Path(output_path).resolve() == Path(input_path).resolve():
         raise InputError(f"{output_path}: output would overwrite the input; choose another file")
     table = read_table(input_path)
-    tagger = tagger or Tagger.load(model_dir, taxonomy_path, threshold, holdings_path, sw_map_path)
+    tagger = tagger or Tagger.load(model_dir, taxonomy_path, threshold, holdings_path, sw_map_path, labels_path)
     summary = TagSummary(warnings=list(table.warnings))
     frame = table.frame
     if len(frame) == 0:

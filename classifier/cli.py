@@ -66,9 +66,12 @@ def cli():
               help="Review threshold (default: the model's, chosen in cross-validation).")
 @holdings_options
 @click.option("--name-column", default=None, help="Column holding the fund name, when aliases do not find it.")
+@click.option("--labeled", type=click.Path(dir_okay=False), default=str(DEFAULT_LABELS), show_default=True,
+              help="Labeled set whose review decisions (source=review) override the model for those funds.")
 @click.option("-s", "--silent", is_flag=True, help="No progress bar or summary.")
 @friendly_errors
-def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, holdings, sw_map, name_column, silent):
+def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, holdings, sw_map, name_column, labeled,
+        silent):
     """Tag every fund of INPUT and write it, with all its columns, plus category, confidence and evidence.
 
     Example: fundclass tag examples/new_listings.csv -o tagged.xlsx
@@ -77,7 +80,7 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
 
     summary = tag_file(input_path, output, model_dir=None if rules_only else model_dir, taxonomy_path=taxonomy_path,
                        threshold=threshold, holdings_path=holdings, sw_map_path=sw_map, name_column=name_column,
-                       progress=not silent)
+                       progress=not silent, labels_path=labeled)
     for w in summary.warnings:
         click.echo(f"warning: {w}", err=True)
     if not silent:
@@ -169,6 +172,88 @@ def taxonomy_check(path):
                f"{len(t.rules)} rules, sha256 {t.sha256[:12]}")
     for c in t.classes:
         click.echo(f"  {c.primary} / {c.secondary}")
+
+
+@taxonomy.command(name="diff")
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@friendly_errors
+def taxonomy_diff(old, new):
+    """Show what changed between two taxonomy files: classes, keywords, rules, scope.
+
+    Example: fundclass taxonomy diff taxonomy/jrj2026.toml new.toml
+    """
+    from .taxonomy import load_taxonomy
+    from .taxonomy_change import diff
+
+    click.echo("\n".join(diff(load_taxonomy(old), load_taxonomy(new))))
+
+
+@taxonomy.command(name="migrate")
+@click.argument("migration", type=click.Path(dir_okay=False))
+@click.option("--from", "old", required=True, type=click.Path(dir_okay=False), help="The old taxonomy file.")
+@click.option("--to", "new", required=True, type=click.Path(dir_okay=False), help="The new taxonomy file.")
+@click.option("--labeled", type=click.Path(dir_okay=False), default=str(DEFAULT_LABELS), show_default=True)
+@click.option("-o", "--queue", required=True, type=click.Path(dir_okay=False),
+              help="Review queue for rows whose class was split or removed (.xlsx or .csv).")
+@friendly_errors
+def taxonomy_migrate(migration, old, new, labeled, queue):
+    """Apply a migration file to the labeled set: renamed/merged classes move, split/removed ones go to review.
+
+    Example: fundclass taxonomy migrate split.toml --from taxonomy/jrj2026.toml --to new.toml -o queue.xlsx
+    """
+    from .taxonomy import load_taxonomy
+    from .taxonomy_change import load_migration, migrate
+
+    o, n = load_taxonomy(old), load_taxonomy(new)
+    res = migrate(labeled, load_migration(migration, o, n), o, n, queue)
+    click.echo("\n".join(res.lines()))
+    click.echo(f"review queue: {queue}; then `fundclass review import {queue} --taxonomy {new}` and "
+               f"`fundclass train --taxonomy {new}`")
+
+
+@cli.group()
+def review():
+    """Review the doubtful cases by hand and feed the decisions back."""
+
+
+@review.command(name="export")
+@click.argument("tagged", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="review.xlsx or .csv")
+@taxonomy_option
+@click.option("--all", "include_all", is_flag=True, help="Export every row, not only those that need review.")
+@friendly_errors
+def review_export(tagged, output, taxonomy_path, include_all):
+    """Write the rows of a tagged file that need review, most doubtful and most consequential first.
+
+    Example: fundclass review export tagged.xlsx -o review.xlsx
+    """
+    from .review import export_review
+    from .taxonomy import load_taxonomy
+
+    n = export_review(tagged, output, load_taxonomy(taxonomy_path), include_all)
+    click.echo(f"{n} rows to review -> {output}")
+
+
+@review.command(name="import")
+@click.argument("review_file", type=click.Path(dir_okay=False))
+@click.option("--labeled", type=click.Path(dir_okay=False), default=str(DEFAULT_LABELS), show_default=True)
+@taxonomy_option
+@click.option("--reviewer", default=None, help="Reviewer for rows whose reviewer cell is empty.")
+@click.option("--dry-run", is_flag=True, help="Validate and report, write nothing.")
+@friendly_errors
+def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run):
+    """Validate every decision and put the good ones into the labeled set (all or nothing).
+
+    Example: fundclass review import review.xlsx --reviewer 张三
+    """
+    from .review import import_review
+    from .taxonomy import load_taxonomy
+
+    res = import_review(review_file, load_taxonomy(taxonomy_path), labeled, reviewer, dry_run=dry_run)
+    click.echo("\n".join(res.lines()))
+    if not dry_run and (res.added or res.changed):
+        click.echo("retrain to use them: fundclass train")
 
 
 @cli.group()

@@ -87,12 +87,22 @@ class Tagger:
         self.n_alternatives = int(cfg["alternatives"])
         self.holdings = holdings
         self.model_version = self.manifest.get("model_version", RULES_ONLY) if model is not None else RULES_ONLY
+        self.reviewed: dict[str, tuple[str, str, str]] = {}
+
+    def use_reviewed(self, labels: pd.DataFrame) -> "Tagger":
+        """Remember people's review decisions (source=review, current taxonomy) so reviewed funds keep them."""
+        r = labels[(labels["source"] == "review") & (labels["taxonomy_version"] == self.taxonomy.version)
+                   & labels["secondary"].isin(self.taxonomy.labels)]
+        self.reviewed = {c: (s, b, a) for c, s, b, a in zip(r["fund_code"], r["secondary"], r["labeled_by"],
+                                                             r["labeled_at"]) if c}
+        return self
 
     @classmethod
     def load(cls, model_dir: str | Path | None = DEFAULT_MODEL_DIR, taxonomy_path: str | Path | None = None,
              threshold: float | None = None, holdings_path: str | Path | None = None,
-             sw_map_path: str | Path | None = None) -> "Tagger":
-        """Load the taxonomy, the model (checked against its manifest and the taxonomy) and optional holdings."""
+             sw_map_path: str | Path | None = None, labels_path: str | Path | None = None) -> "Tagger":
+        """Load the taxonomy, the model (checked against its manifest and the taxonomy), optional holdings, and the
+        review decisions of the labeled set at ``labels_path`` (if given)."""
         tax = load_taxonomy(taxonomy_path)
         model, manifest = (None, None)
         if model_dir is not None:
@@ -101,7 +111,12 @@ class Tagger:
         if holdings_path:
             sw = Path(sw_map_path) if sw_map_path else raw_data_dir() / defaults()["paths"]["sw_map"]
             holdings = holdings_features(holdings_path, load_sw_map(sw))
-        return cls(tax, model, manifest, threshold, holdings)
+        tagger = cls(tax, model, manifest, threshold, holdings)
+        if labels_path and Path(labels_path).exists():
+            from .labeled import read_labels
+
+            tagger.use_reviewed(read_labels(labels_path))
+        return tagger
 
     # ------------------------------------------------------------------ prediction
     def _rule_proba(self, rr) -> np.ndarray:
@@ -150,7 +165,7 @@ class Tagger:
         if hrows is not None:
             concentrated = (hrows["holding_industry_share"] > INDUSTRY_THEME_SHARE).fillna(False).to_numpy()
         needs_review = ~oos & ((conf < self.threshold) | (active & ~concentrated) | no_text)
-        secondary = np.where(no_text, "", secondary)
+        secondary = np.where(no_text, "", secondary).astype(object)
         confidence = np.where(no_text, 0.0, confidence)
         alternatives, evidence, linked = [], [], []
         codes = p["code6"].where(p["code6"] != "", p["code"]).tolist()
@@ -171,6 +186,13 @@ class Tagger:
                     ev = "无规则命中" + ("(主动管理基金)" if active[i] else "")
                 evidence.append(ev)
             linked.append(codes[src[i]] if src[i] != i else "")
+        if self.reviewed:
+            for i, c in enumerate(codes):
+                hit = self.reviewed.get(c)
+                if hit:
+                    secondary[i], confidence[i], needs_review[i] = hit[0], 1.0, False
+                    alternatives[i] = ""
+                    evidence[i] = f"人工复核: {hit[1]} {hit[2]}; " + evidence[i]
         for i in np.flatnonzero(dup):
             evidence[i] += "; 基金代码在本批次中重复"
         etf_link = links["etf"].to_numpy()

@@ -1,0 +1,155 @@
+"""Taxonomy changes: show what changed between two taxonomy files, and migrate the labeled set with a mapping file.
+
+A migration file maps every old class that does not keep its name to the new classes it becomes::
+
+    [migration]
+    from = "jrj-2026.01-r1"
+    to = "jrj-2026.02-r1"
+
+    [map]
+    "科技成长主题ETF" = ["科技主题ETF", "成长风格ETF"]   # split: rows go to the review queue
+    "周期主题ETF" = ["资源主题ETF"]                      # renamed or merged: rows move automatically
+    "民企主题ETF" = []                                   # removed: rows go to the review queue
+
+Rows whose class maps to exactly one new class are relabeled automatically (source=migrated, the old label kept in
+the history); rows whose class was split or removed are taken out of the labeled set and written to a review queue
+(the review file format, with the candidate classes as alternatives), never guessed.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import TaxonomyError
+from .labeled import read_labels, write_labels
+from .review import REVIEW_COLUMNS, append_history, write_review
+from .taxonomy import Taxonomy
+
+
+def diff(old: Taxonomy, new: Taxonomy) -> list[str]:
+    out = [f"{old.id} {old.version} → {new.id} {new.version}"]
+    o, n = {c.secondary: c for c in old.classes}, {c.secondary: c for c in new.classes}
+    for s in sorted(set(o) - set(n)):
+        out.append(f"- removed class {o[s].primary} / {s}")
+    for s in sorted(set(n) - set(o)):
+        out.append(f"+ added class   {n[s].primary} / {s}")
+    for s in sorted(set(o) & set(n)):
+        if o[s].primary != n[s].primary:
+            out.append(f"~ moved class   {s}: {o[s].primary} → {n[s].primary}")
+        add, rem = set(n[s].keywords) - set(o[s].keywords), set(o[s].keywords) - set(n[s].keywords)
+        if add or rem:
+            out.append(f"~ keywords of {s}: +{sorted(add)} -{sorted(rem)}")
+    orules, nrules = {r.id: r for r in old.rules}, {r.id: r for r in new.rules}
+    for rid in sorted(set(orules) - set(nrules)):
+        out.append(f"- removed rule {rid}")
+    for rid in sorted(set(nrules) - set(orules)):
+        out.append(f"+ added rule   {rid} → {nrules[rid].secondary}")
+    for rid in sorted(set(orules) & set(nrules)):
+        a, b = orules[rid], nrules[rid]
+        changes = []
+        if a.secondary != b.secondary:
+            changes.append(f"class {a.secondary} → {b.secondary}")
+        if a.tier != b.tier:
+            changes.append(f"tier {a.tier_name} → {b.tier_name}")
+        if set(a.terms) != set(b.terms):
+            changes.append(f"terms +{sorted(set(b.terms) - set(a.terms))} -{sorted(set(a.terms) - set(b.terms))}")
+        if set(a.unless) != set(b.unless):
+            changes.append("unless changed")
+        if changes:
+            out.append(f"~ rule {rid}: " + "; ".join(changes))
+    if set(old.out_of_scope) != set(new.out_of_scope):
+        out.append(f"~ out of scope: {sorted(old.out_of_scope)} → {sorted(new.out_of_scope)}")
+    if len(out) == 1:
+        out.append("(no changes)")
+    return out
+
+
+@dataclass
+class Migration:
+    path: str
+    from_version: str
+    to_version: str
+    map: dict[str, list[str]]
+
+
+def load_migration(path, old: Taxonomy, new: Taxonomy) -> Migration:
+    p = Path(path)
+    try:
+        d = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise TaxonomyError(f"{p}: cannot read migration file: {exc}") from exc
+    head, mp = d.get("migration", {}), d.get("map", {})
+    problems = []
+    if head.get("from") != old.version:
+        problems.append(f"[migration] from = '{head.get('from')}' but the old taxonomy is {old.version}")
+    if head.get("to") != new.version:
+        problems.append(f"[migration] to = '{head.get('to')}' but the new taxonomy is {new.version}")
+    norm = {}
+    for k, v in mp.items():
+        targets = [v] if isinstance(v, str) else list(v)
+        if k not in old.secondaries:
+            problems.append(f"[map] '{k}' is not a class of {old.version}")
+        for t in targets:
+            if t not in new.labels:
+                problems.append(f"[map] '{k}' → '{t}': '{t}' is not a class of {new.version}")
+        norm[k] = targets
+    for s in old.secondaries:
+        if s not in norm and s not in new.secondaries:
+            problems.append(f"[map] class '{s}' of {old.version} is not in {new.version}: map it (to [] if removed)")
+    if problems:
+        raise TaxonomyError(f"{p}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    return Migration(str(p), head["from"], head["to"], norm)
+
+
+@dataclass
+class MigrationResult:
+    kept: int
+    moved: int
+    queued: int
+
+    def lines(self) -> list[str]:
+        return [f"kept {self.kept} rows, relabeled {self.moved} automatically, queued {self.queued} for review"]
+
+
+def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, queue_path,
+            today: str | None = None) -> MigrationResult:
+    today = today or date.today().isoformat()
+    labels = read_labels(labels_path)
+    history, keep_mask, queue = [], [], []
+    kept = moved = 0
+    for i, r in labels.iterrows():
+        targets = migration.map.get(r.secondary)
+        if targets is None:  # class kept under the same name (or 不适用)
+            labels.at[i, "taxonomy_version"] = new.version
+            labels.at[i, "primary"] = new.primary_of(r.secondary)
+            keep_mask.append(True)
+            kept += 1
+            continue
+        history.append({"fund_code": r.fund_code, "old_primary": r.primary, "old_secondary": r.secondary,
+                        "old_source": r.source, "old_labeled_by": r.labeled_by, "old_labeled_at": r.labeled_at,
+                        "old_taxonomy_version": r.taxonomy_version,
+                        "new_secondary": targets[0] if len(targets) == 1 else "",
+                        "changed_by": "migration", "changed_at": today,
+                        "reason": f"{Path(migration.path).name}: {r.secondary} → {targets or 'removed'}"})
+        if len(targets) == 1:
+            labels.loc[i, ["primary", "secondary", "source", "labeled_by", "labeled_at", "taxonomy_version",
+                           "note"]] = [new.primary_of(targets[0]), targets[0], "migrated", "migration", today,
+                                       new.version, f"was {r.secondary} ({r.source})"]
+            keep_mask.append(True)
+            moved += 1
+        else:
+            keep_mask.append(False)
+            q = {c: r.get(c, "") for c in REVIEW_COLUMNS if c in labels.columns}
+            q.update(row="", secondary=r.secondary, primary=r.primary, confidence="", evidence=r.note,
+                     alternatives=";".join(targets) if targets else "(class removed)", taxonomy_version=new.version,
+                     decision="", reviewer="", comment="")
+            queue.append(q)
+    queue_frame = pd.DataFrame(queue, columns=REVIEW_COLUMNS)
+    write_review(queue_frame, queue_path, new.labels)
+    append_history(Path(labels_path).with_name("history.csv"), history)
+    write_labels(labels[keep_mask].reset_index(drop=True), labels_path)
+    return MigrationResult(kept, moved, len(queue_frame))

@@ -1,0 +1,159 @@
+"""The review loop and taxonomy changes, end to end (issue: review, feed back, retrain when the taxonomy changes)."""
+import hashlib
+import shutil
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from classifier.cli import cli
+from classifier.errors import InputError, ModelError
+from classifier.labeled import DEFAULT_LABELS, read_labels
+from classifier.pipeline import Tagger
+from classifier.review import import_review
+from classifier.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
+from classifier.train import train
+
+NEW_FUNDS = pd.DataFrame({
+    "基金代码": ["990001", "990002", "990003"],
+    "基金简称": ["示例优选成长混合A", "示例稳健回报混合A", "示例中证机器人ETF"],
+})
+
+
+def _fill(xlsx, decisions: dict[str, str], reviewer="张三"):
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb["review"]
+    head = [c.value for c in ws[1]]
+    ci, di, ri = head.index("fund_code") + 1, head.index("decision") + 1, head.index("reviewer") + 1
+    for row in range(2, ws.max_row + 1):
+        code = ws.cell(row, ci).value
+        if code in decisions:
+            ws.cell(row, di).value = decisions[code]
+            ws.cell(row, ri).value = reviewer
+    wb.save(xlsx)
+
+
+@pytest.fixture
+def labels_copy(tmp_path):
+    p = tmp_path / "labeled" / "labels.csv"
+    p.parent.mkdir()
+    shutil.copy(DEFAULT_LABELS, p)
+    return p
+
+
+def test_export_edit_import_train_tag(tmp_path, labels_copy):
+    r = CliRunner()
+    src, tagged, review = tmp_path / "new.csv", tmp_path / "tagged.csv", tmp_path / "review.xlsx"
+    NEW_FUNDS.to_csv(src, index=False)
+    assert r.invoke(cli, ["tag", str(src), "-o", str(tagged), "-s", "--labeled", str(labels_copy)]).exit_code == 0
+    res = r.invoke(cli, ["review", "export", str(tagged), "-o", str(review)])
+    assert res.exit_code == 0, res.output
+    sheet = pd.read_excel(review, sheet_name="review", dtype=str).fillna("")
+    # the two active funds need review; the index ETF does not
+    assert sorted(sheet["fund_code"]) == ["990001", "990002"]
+    ws = openpyxl.load_workbook(review)["review"]
+    dv = ws.data_validations.dataValidation
+    assert dv and dv[0].type == "list" and "labels!" in dv[0].formula1  # the drop-down of the taxonomy's labels
+    _fill(review, {"990001": "策略主题ETF", "990002": "宽基ETF"})
+    res = r.invoke(cli, ["review", "import", str(review), "--labeled", str(labels_copy)])
+    assert res.exit_code == 0, res.output
+    assert "added 2, changed 0" in res.output
+    labels = read_labels(labels_copy)
+    new = labels[labels.fund_code.isin(["990001", "990002"])]
+    assert new["source"].tolist() == ["review", "review"] and new["labeled_by"].tolist() == ["张三", "张三"]
+    model_dir = tmp_path / "model"
+    train(labels_copy, load_taxonomy(), model_dir, params={"n_splits": 3})
+    out = Tagger.load(model_dir, labels_path=labels_copy).tag(NEW_FUNDS)
+    assert out["secondary"].tolist()[:2] == ["策略主题ETF", "宽基ETF"]
+    assert not out["needs_review"].iloc[:2].any() and out["evidence"].str.startswith("人工复核: 张三").iloc[:2].all()
+    # a second decision that changes a label keeps the old one in the history
+    again = tmp_path / "again.csv"
+    pd.DataFrame({"fund_code": ["990001"], "decision": ["科技成长主题ETF"], "reviewer": ["李四"],
+                  "comment": ["名称含成长"]}).to_csv(again, index=False)
+    res = r.invoke(cli, ["review", "import", str(again), "--labeled", str(labels_copy)])
+    assert "changed 990001: 策略主题ETF → 科技成长主题ETF" in res.output
+    hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str)
+    assert hist[["fund_code", "old_secondary", "new_secondary", "changed_by"]].values.tolist() == [
+        ["990001", "策略主题ETF", "科技成长主题ETF", "李四"]]
+
+
+def test_an_import_with_bad_rows_changes_nothing(tmp_path, labels_copy):
+    before = hashlib.sha256(labels_copy.read_bytes()).hexdigest()
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"fund_code": ["990001", "990002", "159995"],
+                  "decision": ["策略主题ETF", "科技主题", "宽基ETF"],
+                  "reviewer": ["张三", "张三", ""]}).to_csv(bad, index=False)
+    with pytest.raises(InputError) as e:
+        import_review(bad, load_taxonomy(), labels_copy)
+    msg = str(e.value)
+    assert "2 bad row(s), nothing imported" in msg
+    assert "row 3 (990002): decision '科技主题' is not a label" in msg and "allowed: 制造业主题ETF" in msg
+    assert "row 4 (159995): no reviewer" in msg
+    assert hashlib.sha256(labels_copy.read_bytes()).hexdigest() == before
+    assert not labels_copy.with_name("history.csv").exists()
+    res = CliRunner().invoke(cli, ["review", "import", str(bad), "--labeled", str(labels_copy)])
+    assert res.exit_code == 2
+
+
+SPLIT_MIGRATION = """[migration]
+from = "jrj-2026.01-r1"
+to = "jrj-2026.02-split"
+
+[map]
+"科技成长主题ETF" = ["科技主题ETF", "成长风格ETF"]
+"""
+
+
+def split_taxonomy(path):
+    t = DEFAULT_TAXONOMY.read_text(encoding="utf-8")
+    t = t.replace('version = "jrj-2026.01-r1"', 'version = "jrj-2026.02-split"')
+    t = t.replace('secondary = "科技成长主题ETF"\nkeywords = ["科技", "成长", "创新",',
+                  'secondary = "科技主题ETF"\nkeywords = ["科技", "创新",')
+    t = t.replace('report_count = 87\n', 'report_count = 87\n\n[[class]]\nprimary = "产业趋势与升级"\n'
+                  'secondary = "成长风格ETF"\nkeywords = ["成长"]\nscope = "成长风格"\n', 1)
+    t = t.replace('id = "tech.core"\nclass = "科技成长主题ETF"', 'id = "tech.core"\nclass = "科技主题ETF"')
+    t = t.replace('id = "growth.style"\nclass = "科技成长主题ETF"', 'id = "growth.style"\nclass = "成长风格ETF"')
+    t = t.replace('id = "manufacturing.report_biotech"', 'id = "manufacturing.report_biotech"', 1)
+    assert "科技成长主题ETF" not in t
+    path.write_text(t, encoding="utf-8")
+    return path
+
+
+def test_taxonomy_split_migrate_review_retrain_tag(tmp_path, labels_copy):
+    r = CliRunner()
+    new_tax = split_taxonomy(tmp_path / "split.toml")
+    mig = tmp_path / "split_migration.toml"
+    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
+    d = r.invoke(cli, ["taxonomy", "diff", str(DEFAULT_TAXONOMY), str(new_tax)])
+    assert "- removed class 产业趋势与升级 / 科技成长主题ETF" in d.output
+    assert "+ added class   产业趋势与升级 / 成长风格ETF" in d.output and "~ rule growth.style" in d.output
+    n_tech = int((read_labels(labels_copy).secondary == "科技成长主题ETF").sum())
+    queue = tmp_path / "queue.xlsx"
+    res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
+                         "--labeled", str(labels_copy), "-o", str(queue)])
+    assert res.exit_code == 0, res.output
+    total = len(pd.read_csv(DEFAULT_LABELS, dtype=str))
+    assert f"kept {total - n_tech} rows, relabeled 0 automatically, queued {n_tech} for review" in res.output
+    # the old model refuses the new taxonomy and says what to run
+    with pytest.raises(ModelError, match="fundclass train --taxonomy"):
+        Tagger.load(taxonomy_path=new_tax)
+    # a reviewer decides the queued rows (here: growth-style indices vs the rest)
+    q = pd.read_excel(queue, sheet_name="review", dtype=str).fillna("")
+    assert len(q) == n_tech and set(q["alternatives"]) == {"科技主题ETF;成长风格ETF"}
+    growth = q["index_name"].str.contains("成长") | q["fund_name"].str.contains("成长")
+    _fill(queue, {c: ("成长风格ETF" if g else "科技主题ETF") for c, g in zip(q["fund_code"], growth)})
+    res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_copy), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0, res.output
+    assert f"added {n_tech}" in res.output
+    audit = r.invoke(cli, ["labels", "audit", str(labels_copy), "--taxonomy", str(new_tax)])
+    assert ", 0 errors" in audit.output, audit.output
+    model_dir = tmp_path / "model_split"
+    res = r.invoke(cli, ["train", "--labeled", str(labels_copy), "--taxonomy", str(new_tax), "-o", str(model_dir),
+                         "--no-holdings"])
+    assert res.exit_code == 0, res.output
+    funds = pd.DataFrame({"name": ["示例创成长ETF", "示例中证人工智能ETF"],
+                          "index_name": ["创业板动量成长指数", "中证人工智能主题指数"]})
+    out = Tagger.load(model_dir, new_tax).tag(funds)
+    assert out["secondary"].tolist() == ["成长风格ETF", "科技主题ETF"]
+    assert out["taxonomy_version"].unique().tolist() == ["jrj-2026.02-split"]
