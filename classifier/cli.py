@@ -28,6 +28,9 @@ def friendly_errors(fn):
             sys.exit(2)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:  # output piped into `head`: not an error
+            sys.stderr.close()
+            sys.exit(0)
         except Exception as exc:  # a bug: one line for the user, the traceback with FUNDCLASS_DEBUG=1
             if os.environ.get("FUNDCLASS_DEBUG"):
                 raise

@@ -30,10 +30,13 @@ def family_key(name: str, cleaned: bool = False) -> str:
 def link(p: pd.DataFrame) -> pd.DataFrame:
     """For each row: ``family`` (key), ``head`` (row position of the family's first member) and ``etf`` (row position
     of the ETF a feeder follows, or -1)."""
-    fam = [family_key(n, cleaned=True) for n in p["n_name"].tolist()]
+    # share classes of one fund track one index: two funds with the same short name but different indices
+    # (structured funds such as 一带一A of two managers) are different families
+    subject = (p["s_index"].where(p["s_index"] != "", p["s_benchmark"])).tolist()
+    fam = [family_key(n, cleaned=True) + ("#" + s if s else "") for n, s in zip(p["n_name"].tolist(), subject)]
     first: dict[str, int] = {}
     head = np.array([first.setdefault(k, i) if k else i for i, k in enumerate(fam)])
-    is_etf = np.array([("ETF" in k and FEEDER not in k) for k in fam])
+    is_etf = np.array([("ETF" in k.split("#")[0] and FEEDER not in k) for k in fam])
     etf_keys = {fam[i]: i for i in np.flatnonzero(is_etf)[::-1]}
     etf = np.full(len(fam), -1)
     feeders = [i for i, k in enumerate(fam) if FEEDER in k]

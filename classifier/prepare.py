@@ -43,7 +43,8 @@ def prepare(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | Non
     p["s_name"] = apply_unique(c["name"], lambda t: fund_subject(t, vocab, cleaned=True))
     p["s_full_name"] = apply_unique(c["full_name"], lambda t: fund_subject(t, vocab, cleaned=True))
     p["n_name"] = c["name"]
-    text = c["name"] + "|" + c["full_name"] + "|" + p["s_index"]
+    # the benchmark's main index (not its cash or bond legs) also says what a fund holds: 信用债指数 → 债券
+    text = c["name"] + "|" + c["full_name"] + "|" + p["s_index"] + "|" + p["s_benchmark"]
     has_index = (p["index_code"] != "") | (p["s_index"] != "")
     p = p.join(classify_frame(p["fund_type"], text, has_index, vocab))
     return p
