@@ -100,8 +100,10 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
 @click.option("--no-holdings", is_flag=True, help="Train without holdings even if the default file exists.")
 @click.option("--compare-to", type=click.Path(file_okay=False), default=None,
               help="A previous model directory: print its cross-validated figures beside the new ones.")
+@click.option("--target-precision", type=click.FloatRange(0.5, 1.0), default=None,
+              help="Precision of auto-accepted rows the review threshold must reach in CV (default: configuration).")
 @friendly_errors
-def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to):
+def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to, target_precision):
     """Train the fused model from the labeled set and write it with its manifest.
 
     Holdings default to the 2022 top-10 file under the raw data folder when it exists.
@@ -110,7 +112,8 @@ def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compar
     """
     from .workflows import run_train
 
-    for line in run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to):
+    params = {"target_precision": target_precision} if target_precision is not None else None
+    for line in run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to, params):
         click.echo(line)
 
 

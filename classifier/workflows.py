@@ -27,13 +27,13 @@ def _holdings(holdings, sw_map, allow_default: bool):
     return holdings_features(path, load_sw_map(sw)), path.name
 
 
-def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to):
+def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to, params=None):
     from .train import train
 
     tax = load_taxonomy(taxonomy_path)
     H, src = (None, "") if no_holdings else _holdings(holdings, sw_map, allow_default=True)
     before = read_manifest(compare_to)["metrics_cv"] if compare_to else None
-    m = train(labeled, tax, out_dir, H, holdings_source=src)
+    m = train(labeled, tax, out_dir, H, params=params, holdings_source=src)
     cv = m["metrics_cv"]
     lines = [f"model {m['model_version']} for {tax.id} {tax.version} -> {out_dir}",
              f"training rows: {m['labeled_data']['training_rows']} of {m['labeled_data']['rows']}; "

@@ -68,3 +68,20 @@ def test_taxonomy_check_and_labels_audit(runner):
     r = runner.invoke(cli, ["labels", "audit"])
     assert r.exit_code == 0, r.output
     assert ", 0 errors" in r.output
+
+
+def test_second_taxonomy_from_the_cli(runner, tmp_path):
+    out = tmp_path / "ef.csv"
+    r = runner.invoke(cli, ["tag", "examples/new_listings.csv", "-o", str(out), "-s", "--model", "models/efund",
+                            "--taxonomy", "taxonomy/efund2025.toml", "--labeled", "data/labeled/efund/labels.csv"])
+    assert r.exit_code == 0, r.output
+    got = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert set(got["primary"]) <= {"规模指数", "风格因子", "行业", "主题", "不适用"}
+    assert got["taxonomy_version"].unique().tolist() == ["efund-2025.1-r1"]
+    by_name = dict(zip(got["证券简称"], got["secondary"]))
+    assert by_name["示例中证A500ETF"] == "中国" and by_name["示例中证红利低波动ETF"] == "红利"
+    assert by_name["示例黄金ETF"] == "不适用"  # commodities are outside E Fund's passive-stock taxonomy
+    # and the default model refuses the E Fund taxonomy
+    r = runner.invoke(cli, ["tag", "examples/new_listings.csv", "-o", str(tmp_path / "x.csv"), "--taxonomy",
+                            "taxonomy/efund2025.toml"])
+    assert r.exit_code == 2 and "fundclass train --taxonomy" in r.output
