@@ -280,7 +280,8 @@ def labels_audit(path, taxonomy_path):
     from .taxonomy import load_taxonomy
 
     rep = audit(read_labels(path), load_taxonomy(taxonomy_path))
-    click.echo(f"{rep.n_funds} funds, {rep.n_groups} index/family groups, {len(rep.errors)} errors")
+    click.echo(f"{rep.n_funds} funds, {rep.n_indices} distinct tracked indices, {rep.n_groups} index/family groups, "
+               f"{len(rep.errors)} errors")
     click.echo(rep.counts.to_string())
     for e in rep.errors:
         click.echo(f"error: {e}")

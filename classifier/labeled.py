@@ -40,6 +40,7 @@ class AuditReport:
     counts: pd.DataFrame | None = None
     n_funds: int = 0
     n_groups: int = 0
+    n_indices: int = 0
 
     @property
     def ok(self) -> bool:
@@ -50,6 +51,12 @@ def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True) -> AuditR
     """Check the labeled set: duplicate codes, labels outside the taxonomy, primary/secondary mismatch, missing
     provenance, and one index or one family carrying two labels (ignoring rows the report itself labeled)."""
     rep = AuditReport(n_funds=len(df), n_groups=df["group"].nunique())
+    from .normalize import index_subject
+    from .vocabulary import load_vocabulary
+
+    vocab = load_vocabulary()
+    names = df["index_name"].map(lambda s: index_subject(s, vocab) if s else "")
+    rep.n_indices = int(names[names != ""].nunique())
     dup = df[df.fund_code.duplicated(keep=False)]
     for code, g in dup.groupby("fund_code"):
         rep.errors.append(f"duplicate fund_code {code} on rows {[int(i) + 2 for i in g.index]}")
@@ -75,7 +82,13 @@ def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True) -> AuditR
             seen = keyed[keyed[col] == key].secondary.value_counts().to_dict()
             rep.errors.append(f"{what} '{key}' carries {len(seen)} labels: {seen}")
     if report_counts:
-        by_class = df.groupby("secondary").agg(funds=("fund_code", "size"), indices=("group", "nunique"))
+        from .normalize import index_subject
+        from .vocabulary import load_vocabulary
+
+        vocab = load_vocabulary()
+        key = df["index_name"].map(lambda s: index_subject(s, vocab) if s else "")
+        df = df.assign(index_key=key.where(key != "", df["group"]))
+        by_class = df.groupby("secondary").agg(funds=("fund_code", "size"), indices=("index_key", "nunique"))
         report = {c.secondary: c.report_count for c in tax.classes}
         by_class["report_indices"] = [report.get(s) for s in by_class.index]
         rep.counts = by_class

@@ -85,3 +85,28 @@ def test_second_taxonomy_from_the_cli(runner, tmp_path):
     r = runner.invoke(cli, ["tag", "examples/new_listings.csv", "-o", str(tmp_path / "x.csv"), "--taxonomy",
                             "taxonomy/efund2025.toml"])
     assert r.exit_code == 2 and "fundclass train --taxonomy" in r.output
+
+
+def test_eval_writes_report_and_reliability_diagram(runner, tmp_path):
+    out = tmp_path / "ev"
+    r = runner.invoke(cli, ["eval", "--gold", "data/labeled/report_examples.csv", "--out-dir", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "rows 39  accuracy" in r.output and "confusion matrix" in r.output
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "| 科技成长主题ETF |" in report and "## Confusion matrix" in report
+    assert (out / "reliability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rules_report_lists_every_rule_with_its_statistics(runner, taxonomy):
+    r = runner.invoke(cli, ["rules", "report", "--show-errors", "2"])
+    assert r.exit_code == 0, r.output
+    for rule in taxonomy.rules:
+        assert rule.id in r.output
+    assert "coverage" in r.output and "decisive_accuracy" in r.output
+
+
+def test_tagging_twice_gives_byte_identical_files(runner, tmp_path, csv_in):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    for out in (a, b):
+        assert runner.invoke(cli, ["tag", str(csv_in), "-o", str(out), "-s"]).exit_code == 0
+    assert a.read_bytes() == b.read_bytes()
