@@ -32,7 +32,7 @@ def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, co
 
     tax = load_taxonomy(taxonomy_path)
     H, src = (None, "") if no_holdings else _holdings(holdings, sw_map, allow_default=True)
-    before = read_manifest(compare_to)["metrics_cv"] if compare_to else None
+    before = read_manifest(compare_to) if compare_to else None
     m = train(labeled, tax, out_dir, H, params=params, holdings_source=src)
     cv = m["metrics_cv"]
     lines = [f"model {m['model_version']} for {tax.id} {tax.version} -> {out_dir}",
@@ -43,9 +43,49 @@ def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, co
              f"review threshold {m['threshold']:.3f}: auto-accepted precision {cv['auto_precision']:.4f}, "
              f"review rate {cv['review_rate']:.2%}"]
     if before:
-        lines.append("compared with " + str(compare_to) + ":")
-        for k in ("accuracy", "macro_f1", "ece", "auto_precision", "review_rate"):
-            lines.append(f"  {k:15s} {before.get(k, float('nan')):.4f} -> {cv[k]:.4f}")
+        lines += compare_models(compare_to, before, out_dir, m, labeled, tax, H)
+    return lines
+
+
+def compare_models(old_dir, old_manifest, new_dir, new_manifest, labeled, tax, H) -> list[str]:
+    """The previous and the new model side by side: their cross-validated figures, and both scored on the same
+    rows of the current labeled set (both saw most of them in training: this shows what the retraining changed)."""
+    from sklearn.metrics import f1_score
+
+    from .labeled import read_labels
+    from .manifest import load_model
+    from .train import training_data
+
+    a, b = old_manifest["metrics_cv"], new_manifest["metrics_cv"]
+    lines = [f"compared with {old_dir} ({old_manifest['model_version']}):",
+             "  cross-validated (each on its own labeled set):"]
+    for k in ("accuracy", "macro_f1", "ece", "auto_precision", "review_rate"):
+        lines.append(f"    {k:15s} {a.get(k, float('nan')):.4f} -> {b[k]:.4f}")
+    if old_manifest["taxonomy"]["sha256"] != tax.sha256:
+        lines.append("  the previous model was trained for another taxonomy: no row-by-row comparison")
+        return lines
+    td = training_data(read_labels(labeled), tax, H)
+    X, y = td.X[td.in_scope], td.y[td.in_scope]
+    Hs = td.H[td.in_scope] if td.H is not None else None
+    scores = {}
+    for name, d, man in (("previous", old_dir, old_manifest), ("new", new_dir, new_manifest)):
+        model, _ = load_model(d, tax)
+        cols = model.holdings_columns_
+        proba = model.predict_proba(X, Hs[cols] if (Hs is not None and cols) else None)
+        pred = model.classes_[proba.argmax(1)]
+        scores[name] = (pred, proba.max(1) < man["threshold"])
+    (po, ro), (pn, rn) = scores["previous"], scores["new"]
+    lines.append(f"  on the same {len(y)} in-scope labeled funds (current labels):")
+    lines.append(f"    accuracy        {(po == y).mean():.4f} -> {(pn == y).mean():.4f}")
+    lines.append(f"    review rate     {ro.mean():.4f} -> {rn.mean():.4f}")
+    lines.append(f"    predictions changed: {(po != pn).sum()}")
+    labs = sorted(set(y))
+    fo = f1_score(y, po, labels=labs, average=None, zero_division=0)
+    fn = f1_score(y, pn, labels=labs, average=None, zero_division=0)
+    better = [f"{c} {x:.3f}→{z:.3f}" for c, x, z in zip(labs, fo, fn) if z > x + 1e-9]
+    worse = [f"{c} {x:.3f}→{z:.3f}" for c, x, z in zip(labs, fo, fn) if z < x - 1e-9]
+    lines.append(f"    classes better: {', '.join(better) or 'none'}")
+    lines.append(f"    classes worse:  {', '.join(worse) or 'none'}")
     return lines
 
 

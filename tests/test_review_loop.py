@@ -13,7 +13,6 @@ from classifier.labeled import DEFAULT_LABELS, read_labels
 from classifier.pipeline import Tagger
 from classifier.review import import_review
 from classifier.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
-from classifier.train import train
 
 NEW_FUNDS = pd.DataFrame({
     "基金代码": ["990001", "990002", "990003"],
@@ -63,7 +62,11 @@ def test_export_edit_import_train_tag(tmp_path, labels_copy):
     new = labels[labels.fund_code.isin(["990001", "990002"])]
     assert new["source"].tolist() == ["review", "review"] and new["labeled_by"].tolist() == ["张三", "张三"]
     model_dir = tmp_path / "model"
-    train(labels_copy, load_taxonomy(), model_dir, params={"n_splits": 3})
+    res = r.invoke(cli, ["train", "--labeled", str(labels_copy), "-o", str(model_dir), "--no-holdings",
+                         "--compare-to", "models/default"])
+    assert res.exit_code == 0, res.output
+    assert "compared with models/default" in res.output and "on the same" in res.output
+    assert "classes better:" in res.output and "classes worse:" in res.output
     out = Tagger.load(model_dir, labels_path=labels_copy).tag(NEW_FUNDS)
     assert out["secondary"].tolist()[:2] == ["策略主题ETF", "宽基ETF"]
     assert not out["needs_review"].iloc[:2].any() and out["evidence"].str.startswith("人工复核: 张三").iloc[:2].all()
