@@ -29,6 +29,33 @@ N_FEATURES = 6
 L2 = 1e-3
 
 
+def align(proba: np.ndarray, have, classes) -> np.ndarray:
+    """Columns of ``proba`` (ordered as ``have``) placed in the order of ``classes``; absent classes get 0."""
+    out = np.zeros((proba.shape[0], len(classes)))
+    idx = {c: i for i, c in enumerate(classes)}
+    for j, c in enumerate(have):
+        out[:, idx[c]] = proba[:, j]
+    return out
+
+
+def has_holdings(H, n: int) -> np.ndarray:
+    """Rows whose holdings features are all present and not all zero."""
+    if H is None:
+        return np.zeros(n, dtype=bool)
+    return H.notna().all(axis=1).values & (H.abs().sum(axis=1).values > 0)
+
+
+def rule_parts(X, classes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """From a model frame: per-class vote strengths, the rule winner one-hot, decided-on-index and fuzzy flags."""
+    votes = X[[f"vote::{c}" for c in classes]].to_numpy(float)
+    idx = {c: j for j, c in enumerate(classes)}
+    winner = np.zeros_like(votes)
+    for i, w in enumerate(X["rule_winner"].tolist()):
+        if w in idx:
+            winner[i, idx[w]] = 1.0
+    return votes, winner, (X["rule_field"] == "index").to_numpy(), X["rule_fuzzy"].to_numpy(bool)
+
+
 def fusion_features(p_text: np.ndarray, p_hold: np.ndarray, has: np.ndarray, votes: np.ndarray,
                     winner: np.ndarray, from_index: np.ndarray, fuzzy: np.ndarray) -> np.ndarray:
     """Stack the per-class features into an (n, K, 6) array. ``winner`` is (n, K) one-hot (all 0 on abstain)."""

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .features import DomainTokenizer
-from .fusion import fuse, fusion_features
+from .fusion import align, fuse, fusion_features, has_holdings, rule_parts
 
 _WHITE = re.compile(r"\s\s+")
 
@@ -171,35 +171,15 @@ class CompiledModel:
         self.text_ = CompiledTextModel(fused.text_)
         self.hold_ = CompiledHoldingsModel(fused.hold_) if fused.hold_ is not None else None
 
-    @staticmethod
-    def _has(H, n) -> np.ndarray:
-        if H is None:
-            return np.zeros(n, dtype=bool)
-        return H.notna().all(axis=1).values & (H.abs().sum(axis=1).values > 0)
-
-    def _align(self, proba, have):
-        out = np.zeros((proba.shape[0], len(self.classes_)))
-        idx = {c: i for i, c in enumerate(self.classes_)}
-        for j, c in enumerate(have):
-            out[:, idx[c]] = proba[:, j]
-        return out
-
     def predict_proba(self, X: pd.DataFrame, H: pd.DataFrame | None = None) -> np.ndarray:
         if H is not None and self.holdings_columns_:
             H = H.reindex(columns=self.holdings_columns_)
-        has = self._has(H, len(X)) if self.hold_ is not None else np.zeros(len(X), dtype=bool)
-        p_text = self._align(self.text_.predict_proba(X), self.text_.classes_)
+        has = has_holdings(H, len(X)) if self.hold_ is not None else np.zeros(len(X), dtype=bool)
+        p_text = align(self.text_.predict_proba(X), self.text_.classes_, self.classes_)
         p_hold = np.full_like(p_text, 1.0 / len(self.classes_))
         if has.any():
-            p_hold[has] = self._align(self.hold_.predict_proba(H[has]), self.hold_.classes_)
-        votes = X[[f"vote::{c}" for c in self.classes_]].to_numpy(float)
-        idx = {c: j for j, c in enumerate(self.classes_)}
-        winner = np.zeros_like(votes)
-        for i, w in enumerate(X["rule_winner"].tolist()):
-            if w in idx:
-                winner[i, idx[w]] = 1.0
-        F = fusion_features(p_text, p_hold, has, votes, winner, (X["rule_field"] == "index").to_numpy(),
-                            X["rule_fuzzy"].to_numpy(bool))
+            p_hold[has] = align(self.hold_.predict_proba(H[has]), self.hold_.classes_, self.classes_)
+        F = fusion_features(p_text, p_hold, has, *rule_parts(X, self.classes_))
         return fuse(self.weights_, F)
 
 

@@ -24,18 +24,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .features import DomainTokenizer, vote_columns
-from .fusion import N_FEATURES, fit_fusion, fuse, fusion_features
+from .fusion import N_FEATURES, align as _align, fit_fusion, fuse, fusion_features, has_holdings, rule_parts
 
 CATEGORICAL = ["rule_field", "asset_class", "style", "has_index"]
-
-
-def _align(proba: np.ndarray, have: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Columns of ``proba`` (ordered as ``have``) placed in the order of ``classes``; absent classes get 0."""
-    out = np.zeros((proba.shape[0], len(classes)))
-    idx = {c: i for i, c in enumerate(classes)}
-    for j, c in enumerate(have):
-        out[:, idx[c]] = proba[:, j]
-    return out
 
 
 class TextModel(BaseEstimator, ClassifierMixin):
@@ -126,34 +117,19 @@ class FusedModel(BaseEstimator, ClassifierMixin):
             return None
         return HoldingsModel(self.C_hold).fit(H[has], y[has])
 
-    @staticmethod
-    def _has(H, n) -> np.ndarray:
-        if H is None:
-            return np.zeros(n, dtype=bool)
-        return H.notna().all(axis=1).values & (H.abs().sum(axis=1).values > 0)
-
-    def _rule_parts(self, X):
-        votes = X[[f"vote::{c}" for c in self.classes_]].to_numpy(float)
-        idx = {c: j for j, c in enumerate(self.classes_)}
-        winner = np.zeros_like(votes)
-        for i, w in enumerate(X["rule_winner"].tolist()):
-            if w in idx:
-                winner[i, idx[w]] = 1.0
-        return votes, winner, (X["rule_field"] == "index").to_numpy(), X["rule_fuzzy"].to_numpy(bool)
-
     def _features(self, text_m, hold_m, X, H, has):
         p_text = _align(text_m.predict_proba(X), text_m.classes_, self.classes_)
         p_hold = np.full_like(p_text, 1.0 / len(self.classes_))
         if hold_m is not None and has.any():
             p_hold[has] = _align(hold_m.predict_proba(H[has]), hold_m.classes_, self.classes_)
-        return fusion_features(p_text, p_hold, has, *self._rule_parts(X)), p_text, p_hold
+        return fusion_features(p_text, p_hold, has, *rule_parts(X, self.classes_)), p_text, p_hold
 
     def fit(self, X: pd.DataFrame, y, groups, H: pd.DataFrame | None = None):
         y = np.asarray(y, dtype=object)
         groups = np.asarray(groups)
         self.classes_ = np.array(list(self.classes) or sorted(set(y)), dtype=object)
         yi = np.array([list(self.classes_).index(v) for v in y])
-        has = self._has(H, len(y))
+        has = has_holdings(H, len(y))
         folds = list(GroupKFold(n_splits=min(self.n_splits, len(np.unique(groups)))).split(X, y, groups))
         F = np.zeros((len(y), len(self.classes_), N_FEATURES))
         self.oof_text_proba_ = np.zeros((len(y), len(self.classes_)))
@@ -179,7 +155,7 @@ class FusedModel(BaseEstimator, ClassifierMixin):
         check_is_fitted(self)
         if H is not None and self.holdings_columns_:
             H = H.reindex(columns=self.holdings_columns_)
-        has = self._has(H, len(X)) if self.hold_ is not None else np.zeros(len(X), dtype=bool)
+        has = has_holdings(H, len(X)) if self.hold_ is not None else np.zeros(len(X), dtype=bool)
         F, _, _ = self._features(self.text_, self.hold_, X, H, has)
         return fuse(self.weights_, F)
 

@@ -7,6 +7,11 @@ the top make the layer abstain (a tie is reported, not guessed). When no rule fi
 tried with RapidFuzz (a truncated or variant term such as 中证半导 for 半导体) at a lower weight.
 
 Every vote is kept as evidence: rule id, matched text and field.
+
+Matching is one longest-first alternation over every taxonomy term rather than a jieba segmentation: a segmenter
+chooses one path through the whole string and can absorb a term into a neighbouring word, while the rules must see
+every term that occurs (科创|新能源, 工业|有色). jieba, with the taxonomy's terms as its dictionary, is used where
+segmentation is the point: the text model's word features (:class:`classifier.features.DomainTokenizer`).
 """
 from __future__ import annotations
 
