@@ -23,7 +23,7 @@ def _key(col: object) -> str:
     return clean(str(col)).lower()
 
 
-def detect_columns(columns: list, source: str = "input") -> dict[str, int]:
+def detect_columns(columns: list, source: str = "input", name_column: str | None = None) -> dict[str, int]:
     """Map each field to the position of its column.
 
     A field's alias list is tried in order; the first alias present wins. Positions (not names) are returned so that
@@ -42,7 +42,15 @@ def detect_columns(columns: list, source: str = "input") -> dict[str, int]:
     keys = [_key(c) for c in columns]
     found: dict[str, int] = {}
     used: set[int] = set()
+    if name_column is not None:
+        if name_column not in columns:
+            raise InputError(f"{source}: --name-column '{name_column}' not found; columns are "
+                             f"{', '.join(repr(str(c)) for c in columns[:20])}")
+        found["name"] = list(columns).index(name_column)
+        used.add(found["name"])
     for fld, aliases in ALIASES.items():
+        if fld in found:
+            continue
         for alias in aliases:
             a = _key(alias)
             pos = next((i for i, k in enumerate(keys) if k == a and i not in used), None)

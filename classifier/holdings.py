@@ -71,8 +71,14 @@ def holdings_features(path: str | Path, sw_map: pd.Series) -> HoldingsFeatures:
     cols = list(h.columns)
     fc, sc, wc = (_find(cols, f, str(p)) for f in ("fund_code", "stock_code", "weight"))
     qc, mc = _find(cols, "quarter", str(p), False), _find(cols, "market", str(p), False)
-    d = pd.DataFrame({"fund": h[fc].map(code6), "stock": h[sc].str.strip(),
-                      "w": pd.to_numeric(h[wc], errors="coerce").fillna(0.0).clip(lower=0.0)})
+    raw_w = h[wc].astype(str).str.strip().str.rstrip("%").str.replace(",", "", regex=False)
+    w = pd.to_numeric(raw_w, errors="coerce")
+    bad = w.isna() & (raw_w != "")
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(f"{p}: column '{wc}' row {i + 2}: weight '{h[wc].iat[i]}' is not a number "
+                         f"({int(bad.sum())} such rows); give weights in % of NAV, e.g. 10.1 or 10.1%")
+    d = pd.DataFrame({"fund": h[fc].map(code6), "stock": h[sc].str.strip(), "w": w.fillna(0.0).clip(lower=0.0)})
     d["q"] = h[qc] if qc else ""
     d["mkt"] = h[mc] if mc else ""
     d = d[d.fund != ""]

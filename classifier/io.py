@@ -133,22 +133,50 @@ def _read_excel(p: Path) -> Table:
     import openpyxl
 
     try:
-        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+        values = openpyxl.load_workbook(p, read_only=True, data_only=True)
+        formulas = openpyxl.load_workbook(p, read_only=True, data_only=False)
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
-    ws = wb.worksheets[0]
-    rows = [["" if v is None else str(v) for v in r] for r in ws.iter_rows(values_only=True)]
-    wb.close()
+    rows = []
+    # a formula cell keeps its cached value; a workbook written by a script has none, so the formula text is kept
+    for vr, fr in zip(values.worksheets[0].iter_rows(values_only=True),
+                      formulas.worksheets[0].iter_rows(values_only=True)):
+        rows.append(["" if (v is None and f is None) else str(f if v is None else v) for v, f in zip(vr, fr)])
+    values.close()
+    formulas.close()
     frame, hdr = _frame_from_rows(rows, str(p))
     warnings = [f"{p}: header found on row {hdr + 1} (rows above it skipped)"] if hdr else []
     return Table(frame, str(p), "xlsx", hdr, warnings)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _atomic_target(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; a written file gets the usual mode
     return Path(tmp)
+
+
+def staged_write(writes) -> None:
+    """Several files, each ``(path, writer)``: all written to temporary files first, then renamed in turn."""
+    staged = []
+    try:
+        for path, writer in writes:
+            tmp = _atomic_target(Path(path))
+            staged.append((tmp, Path(path)))
+            writer(tmp)
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_bytes(path: str | Path, writer) -> None:

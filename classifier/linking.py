@@ -33,7 +33,8 @@ def link(p: pd.DataFrame) -> pd.DataFrame:
     # share classes of one fund track one index: two funds with the same short name but different indices
     # (structured funds such as 一带一A of two managers) are different families
     subject = (p["s_index"].where(p["s_index"] != "", p["s_benchmark"])).tolist()
-    fam = [family_key(n, cleaned=True) + ("#" + s if s else "") for n, s in zip(p["n_name"].tolist(), subject)]
+    fam = [(k + ("#" + s if s else "")) if k else "" for k, s in
+           zip((family_key(n, cleaned=True) for n in p["n_name"].tolist()), subject)]
     first: dict[str, int] = {}
     head = np.array([first.setdefault(k, i) if k else i for i, k in enumerate(fam)])
     is_etf = np.array([("ETF" in k.split("#")[0] and FEEDER not in k) for k in fam])

@@ -85,6 +85,13 @@ def load_model(model_dir: str | Path, taxonomy: Taxonomy):
             f"but the taxonomy in use is {taxonomy.id} {taxonomy.version} (sha256 {taxonomy.sha256[:12]}…, {taxonomy.path}). "
             f"Run `fundclass train --taxonomy {taxonomy.path} -o MODEL_DIR` to train for it, or tag with "
             f"--taxonomy pointing to the file the model was trained for.")
+    from .vocabulary import load_vocabulary
+
+    vocab_sha = load_vocabulary().sha256
+    if manifest.get("vocabulary_sha256") and manifest["vocabulary_sha256"] != vocab_sha:
+        raise ModelError(f"model {d} was trained with another taxonomy/common.toml (sha256 "
+                         f"{manifest['vocabulary_sha256'][:12]}…, now {vocab_sha[:12]}…): its text processing would "
+                         f"differ. Run `fundclass train --taxonomy {taxonomy.path} -o MODEL_DIR`.")
     try:
         model = joblib.load(path)
     except Exception as exc:  # noqa: BLE001

@@ -17,7 +17,6 @@ import pandas as pd
 
 from .columns import detect_columns
 from .config import defaults, raw_data_dir
-from .errors import InputError
 from .features import model_frame
 from .fundtype import ACTIVE
 from .holdings import INDUSTRY_THEME_SHARE, HoldingsFeatures, holdings_features, load_sw_map
@@ -140,7 +139,10 @@ class Tagger:
         rr = self.rules.apply(subjects(p), skip_fuzzy=oos | (p["management_style"] == ACTIVE).values)
         hrows = self._holdings_rows(p)
         if self.model is not None:
-            H = hrows[self.model.holdings_columns_] if (hrows is not None and self.model.holdings_columns_) else None
+            cols = self.model.holdings_columns_
+            H = hrows.reindex(columns=cols) if (hrows is not None and cols) else None
+            if H is not None:  # an industry the Shenwan map in use lacks counts as 0, not as missing holdings
+                H = H.where(H.isna().all(axis=1).to_numpy()[:, None], H.fillna(0.0))
             proba = self.model.predict_proba(model_frame(p, rr), H)
             classes = list(self.model.classes_)
         else:
@@ -159,23 +161,30 @@ class Tagger:
         active = (p["management_style"] == ACTIVE).values
         no_text = ((p["s_index"] == "") & (p["s_name"] == "") & (p["s_full_name"] == "") & (p["s_benchmark"] == "")
                    & (p["index_code"] == "")).values & ~oos
+        # without a model, a row no rule decided is left blank for review (a tie abstains, it is not guessed)
+        abstain = (np.array([lab is None for lab in rr.labels])[src] & ~oos & ~no_text) if self.model is None \
+            else np.zeros(n, dtype=bool)
         # The model is calibrated on index funds. An active fund's name is weaker evidence of what it holds, so it is
         # accepted without review only when its holdings show an industry concentration above 30% (seed 004).
         concentrated = np.zeros(n, dtype=bool)
         if hrows is not None:
             concentrated = (hrows["holding_industry_share"] > INDUSTRY_THEME_SHARE).fillna(False).to_numpy()
-        needs_review = ~oos & ((conf < self.threshold) | (active & ~concentrated) | no_text)
-        secondary = np.where(no_text, "", secondary).astype(object)
-        confidence = np.where(no_text, 0.0, confidence)
+        needs_review = ~oos & ((conf < self.threshold) | (active & ~concentrated) | no_text | abstain)
+        secondary = np.where(no_text | abstain, "", secondary).astype(object)
+        confidence = np.where(no_text | abstain, 0.0, confidence)
         alternatives, evidence, linked = [], [], []
         codes = p["code6"].where(p["code6"] != "", p["code"]).tolist()
         asset, reason = p["asset_class"].tolist(), p["asset_reason"].tolist()
         dup_codes = pd.Series(codes).where(pd.Series(codes) != "")
-        dup = dup_codes.duplicated(keep=False).to_numpy()
+        dup = (dup_codes.duplicated(keep=False) & dup_codes.notna()).to_numpy()
         for i in range(n):
             if no_text[i]:
                 alternatives.append("")
                 evidence.append("无名称、全称、跟踪指数或业绩基准,无法分类")
+            elif abstain[i]:
+                alternatives.append("")
+                ev = rr.evidence(src[i]) if src[i] != i else rr.evidence(i)
+                evidence.append(("规则弃权(票数相同): " + ev) if ev else "无规则命中(仅规则模式)")
             elif oos[i]:
                 alternatives.append("")
                 evidence.append(f"{tax.out_of_scope[asset[i]]} ({reason[i]})")
@@ -186,13 +195,15 @@ class Tagger:
                     ev = "无规则命中" + ("(主动管理基金)" if active[i] else "")
                 evidence.append(ev)
             linked.append(codes[src[i]] if src[i] != i else "")
-        if self.reviewed:
+        if self.reviewed:  # a person's decision on a fund also settles its share classes and feeders
             for i, c in enumerate(codes):
-                hit = self.reviewed.get(c)
-                if hit:
+                via = c if c in self.reviewed else (codes[src[i]] if codes[src[i]] in self.reviewed else None)
+                if via:
+                    hit = self.reviewed[via]
                     secondary[i], confidence[i], needs_review[i] = hit[0], 1.0, False
                     alternatives[i] = ""
-                    evidence[i] = f"人工复核: {hit[1]} {hit[2]}; " + evidence[i]
+                    evidence[i] = f"人工复核: {hit[1]} {hit[2]}" + ("" if via == c else f"(经关联基金{via})") + \
+                        "; " + evidence[i]
         for i in np.flatnonzero(dup):
             evidence[i] += "; 基金代码在本批次中重复"
         etf_link = links["etf"].to_numpy()
@@ -227,11 +238,7 @@ class Tagger:
         """Return ``frame`` with every original row and column, in order, plus the output columns."""
         t0 = time.perf_counter()
         columns = list(frame.columns)
-        colmap = detect_columns(columns, source)
-        if name_column is not None:
-            if name_column not in columns:
-                raise InputError(f"{source}: --name-column '{name_column}' not found; columns are {columns[:20]}")
-            colmap["name"] = columns.index(name_column)
+        colmap = detect_columns(columns, source, name_column)
         body = frame.reset_index(drop=True)
         if len(body) == 0:
             pred = pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})

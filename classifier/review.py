@@ -20,7 +20,7 @@ import pandas as pd
 from .columns import detect_columns
 from .errors import InputError
 from .io import atomic_write_bytes, read_table, write_table
-from .labeled import LABEL_COLUMNS, read_labels, write_labels
+from .labeled import LABEL_COLUMNS, read_labels
 from .prepare import code6
 from .taxonomy import Taxonomy
 
@@ -156,7 +156,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     res = ImportResult()
     history, new_rows = [], []
     for r in decided.drop_duplicates("fund_code").itertuples():
-        code = str(r.fund_code).strip()
+        code = code6(str(r.fund_code)) or str(r.fund_code).strip()  # 159995.SZ and 159995 are one fund
         note = str(getattr(r, "comment", "") or "") or "review"
         new = {"primary": tax.primary_of(r.decision), "secondary": r.decision, "source": "review",
                "propagated_from": "", "labeled_by": r.reviewer, "labeled_at": today, "taxonomy_version": tax.version,
@@ -178,20 +178,30 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         else:
             row = {c: str(getattr(r, c, "") or "") for c in LABEL_COLUMNS}
             row.update(new, fund_code=code)
-            row["group"] = row["group"] or (f"idx:{row['index_code']}" if row["index_code"] else f"review:{code}")
+            # the same group keys as the rest of the set: ETF index code, else the index name, else the fund
+            row["group"] = row["group"] or row["index_code"] or (f"idx:{row['index_name']}" if row["index_name"]
+                                                                 else f"review:{code}")
             new_rows.append(row)
             res.added.append(code)
     if new_rows:
         labels = pd.concat([labels, pd.DataFrame(new_rows, columns=LABEL_COLUMNS)], ignore_index=True)
     if not dry_run:
-        append_history(Path(labels_path).with_name("history.csv"), history)
-        write_labels(labels, labels_path)
+        commit_labels(labels, labels_path, history)
     return res
 
 
-def append_history(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    old = pd.read_csv(path, dtype=str, keep_default_na=False) if path.exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
-    both = pd.concat([old, pd.DataFrame(rows, columns=HISTORY_COLUMNS)], ignore_index=True)
-    atomic_write_bytes(path, lambda t: both.to_csv(t, index=False, encoding="utf-8"))
+def commit_labels(labels: pd.DataFrame, labels_path, history: list[dict]) -> None:
+    """Write the labeled set and its history together: both are written to temporary files first and renamed one
+    right after the other, so an error while writing leaves both untouched."""
+    from .io import staged_write
+    from .labeled import LABEL_COLUMNS
+
+    labels_path = Path(labels_path)
+    hist_path = labels_path.with_name("history.csv")
+    writes = [(labels_path, lambda t: labels[LABEL_COLUMNS].to_csv(t, index=False, encoding="utf-8"))]
+    if history:
+        old = (pd.read_csv(hist_path, dtype=str, keep_default_na=False) if hist_path.exists()
+               else pd.DataFrame(columns=HISTORY_COLUMNS))
+        both = pd.concat([old, pd.DataFrame(history, columns=HISTORY_COLUMNS)], ignore_index=True)
+        writes.append((hist_path, lambda t: both.to_csv(t, index=False, encoding="utf-8")))
+    staged_write(writes)

@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import TaxonomyError
-from .labeled import read_labels, write_labels
-from .review import REVIEW_COLUMNS, append_history, write_review
+from .labeled import read_labels
+from .review import REVIEW_COLUMNS, commit_labels, write_review
 from .taxonomy import Taxonomy
 
 
@@ -150,6 +150,5 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
             queue.append(q)
     queue_frame = pd.DataFrame(queue, columns=REVIEW_COLUMNS)
     write_review(queue_frame, queue_path, new.labels)
-    append_history(Path(labels_path).with_name("history.csv"), history)
-    write_labels(labels[keep_mask].reset_index(drop=True), labels_path)
+    commit_labels(labels[keep_mask].reset_index(drop=True), labels_path, history)
     return MigrationResult(kept, moved, len(queue_frame))

@@ -102,7 +102,8 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
     rep = oof_report(model, td, tax, float(cfg["target_precision"]))
     dh = data_hash(labels_path)
     manifest = {
-        "model_version": f"{tax.id}-{dh[:8]}-{hashlib.sha256(repr(sorted(cfg.items())).encode()).hexdigest()[:6]}",
+        "model_version": f"{tax.id}-{dh[:8]}-" + hashlib.sha256(repr((sorted(cfg.items()), holdings_source,
+                                                                      model.holdings_columns_)).encode()).hexdigest()[:6],
         "taxonomy": {"id": tax.id, "version": tax.version, "sha256": tax.sha256, "path": Path(tax.path).name},
         "vocabulary_sha256": load_vocabulary().sha256,
         "labeled_data": {"path": str(labels_path), "sha256": dh, "rows": int(len(labels)),

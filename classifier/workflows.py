@@ -32,7 +32,12 @@ def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, co
 
     tax = load_taxonomy(taxonomy_path)
     H, src = (None, "") if no_holdings else _holdings(holdings, sw_map, allow_default=True)
-    before = read_manifest(compare_to) if compare_to else None
+    before = None
+    if compare_to:  # loaded before training: -o may be the same directory
+        from .manifest import load_model
+
+        before = read_manifest(compare_to)
+        previous = load_model(compare_to, tax)[0] if before["taxonomy"]["sha256"] == tax.sha256 else None
     m = train(labeled, tax, out_dir, H, params=params, holdings_source=src)
     cv = m["metrics_cv"]
     lines = [f"model {m['model_version']} for {tax.id} {tax.version} -> {out_dir}",
@@ -43,11 +48,11 @@ def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, co
              f"review threshold {m['threshold']:.3f}: auto-accepted precision {cv['auto_precision']:.4f}, "
              f"review rate {cv['review_rate']:.2%}"]
     if before:
-        lines += compare_models(compare_to, before, out_dir, m, labeled, tax, H)
+        lines += compare_models(compare_to, before, previous, out_dir, m, labeled, tax, H)
     return lines
 
 
-def compare_models(old_dir, old_manifest, new_dir, new_manifest, labeled, tax, H) -> list[str]:
+def compare_models(old_dir, old_manifest, old_model, new_dir, new_manifest, labeled, tax, H) -> list[str]:
     """The previous and the new model side by side: their cross-validated figures, and both scored on the same
     rows of the current labeled set (both saw most of them in training: this shows what the retraining changed)."""
     from sklearn.metrics import f1_score
@@ -61,15 +66,14 @@ def compare_models(old_dir, old_manifest, new_dir, new_manifest, labeled, tax, H
              "  cross-validated (each on its own labeled set):"]
     for k in ("accuracy", "macro_f1", "ece", "auto_precision", "review_rate"):
         lines.append(f"    {k:15s} {a.get(k, float('nan')):.4f} -> {b[k]:.4f}")
-    if old_manifest["taxonomy"]["sha256"] != tax.sha256:
+    if old_model is None:
         lines.append("  the previous model was trained for another taxonomy: no row-by-row comparison")
         return lines
     td = training_data(read_labels(labeled), tax, H)
     X, y = td.X[td.in_scope], td.y[td.in_scope]
     Hs = td.H[td.in_scope] if td.H is not None else None
     scores = {}
-    for name, d, man in (("previous", old_dir, old_manifest), ("new", new_dir, new_manifest)):
-        model, _ = load_model(d, tax)
+    for name, model, man in (("previous", old_model, old_manifest), ("new", load_model(new_dir, tax)[0], new_manifest)):
         cols = model.holdings_columns_
         proba = model.predict_proba(X, Hs[cols] if (Hs is not None and cols) else None)
         pred = model.classes_[proba.argmax(1)]

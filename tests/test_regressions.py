@@ -1,0 +1,115 @@
+"""Regressions from the code review, each named after what broke."""
+import os
+import shutil
+import stat
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from classifier.cli import cli
+from classifier.errors import InputError, ModelError
+from classifier.holdings import holdings_features
+from classifier.labeled import DEFAULT_LABELS, read_labels
+from classifier.manifest import DEFAULT_MODEL_DIR
+from classifier.pipeline import Tagger
+from classifier.review import import_review
+
+
+@pytest.fixture
+def labels_copy(tmp_path):
+    p = tmp_path / "labels.csv"
+    shutil.copy(DEFAULT_LABELS, p)
+    return p
+
+
+def test_review_of_a_wind_code_is_keyed_by_the_fund_code_and_reaches_feeders(tmp_path, labels_copy, taxonomy):
+    dec = tmp_path / "d.csv"
+    pd.DataFrame({"fund_code": ["159995.SZ"], "decision": ["宽基ETF"], "reviewer": ["张三"]}).to_csv(dec, index=False)
+    res = import_review(dec, taxonomy, labels_copy)
+    assert [c for c, _, _ in res.changed] == ["159995"] and not res.added
+    assert (read_labels(labels_copy).fund_code == "159995.SZ").sum() == 0
+    frame = pd.DataFrame({"证券代码": ["159995.SZ", "008887", "008888"],
+                          "证券简称": ["华夏国证半导体芯片ETF", "华夏国证半导体芯片ETF联接A", "华夏国证半导体芯片ETF联接C"]})
+    out = Tagger.load(labels_path=labels_copy).tag(frame)
+    assert out["secondary"].tolist() == ["宽基ETF"] * 3
+    assert out["evidence"].iloc[1].startswith("人工复核: 张三") and "经关联基金159995" in out["evidence"].iloc[1]
+
+
+def test_active_lof_is_not_an_index_fund(model_tagger):
+    out = model_tagger.tag(pd.DataFrame({"基金简称": ["中欧行业成长混合(LOF)E"], "基金类型": ["混合型-偏股"]}))
+    assert out["management_style"].tolist() == ["主动管理"] and out["needs_review"].tolist() == [True]
+
+
+def test_name_column_option(tmp_path):
+    src = tmp_path / "x.csv"
+    pd.DataFrame({"代码": ["159995"], "产品名称": ["华夏国证半导体芯片ETF"]}).to_csv(src, index=False)
+    r = CliRunner().invoke(cli, ["tag", str(src), "-o", str(tmp_path / "o.csv"), "-s", "--name-column", "产品名称"])
+    assert r.exit_code == 0, r.output
+    assert pd.read_csv(tmp_path / "o.csv")["secondary"].tolist() == ["科技成长主题ETF"]
+
+
+def test_no_code_column_flags_no_duplicates(model_tagger):
+    out = model_tagger.tag(pd.DataFrame({"name": ["华夏中证机器人ETF", "易方达沪深300ETF"]}))
+    assert not out["evidence"].str.contains("重复").any()
+
+
+def test_rules_only_abstains_instead_of_guessing(rules_tagger):
+    out = rules_tagger.tag(pd.DataFrame({"name": ["某某稳健收益"], "fund_type": ["指数型-股票"]}))
+    assert out["secondary"].tolist() == [""] and out["needs_review"].tolist() == [True]
+
+
+def test_blank_names_are_not_share_classes(model_tagger):
+    df = pd.DataFrame({"code": ["510300", "159919"], "name": ["", ""], "index_name": ["沪深300指数"] * 2})
+    assert model_tagger.tag(df)["linked_fund"].tolist() == ["", ""]
+
+
+def test_model_refuses_a_changed_shared_vocabulary(tmp_path, monkeypatch):
+    from classifier import vocabulary
+
+    common = tmp_path / "common.toml"
+    common.write_text(vocabulary.DEFAULT_COMMON.read_text(encoding="utf-8").replace('"CS" = "中证"', '"CS" = "中信"'),
+                      encoding="utf-8")
+    monkeypatch.setattr(vocabulary, "DEFAULT_COMMON", common)
+    vocabulary.load_vocabulary.cache_clear()
+    try:
+        with pytest.raises(ModelError, match="trained with another taxonomy/common.toml"):
+            Tagger.load(DEFAULT_MODEL_DIR)
+    finally:
+        monkeypatch.undo()
+        vocabulary.load_vocabulary.cache_clear()
+
+
+def test_holdings_weights_with_percent_signs_and_bad_weights(tmp_path):
+    sw = pd.Series({"000001": "银行", "300750": "电力设备"})
+    good = tmp_path / "h.csv"
+    pd.DataFrame({"fund_code": ["000001", "000001"], "stock_code": ["000001", "300750"],
+                  "weight_pct": ["10.5%", "35%"]}).to_csv(good, index=False)
+    t = holdings_features(good, sw).table
+    assert t.loc["000001", "holding_industry"] == "电力设备" and t.loc["000001", "holding_industry_share"] == 35.0
+    bad = tmp_path / "b.csv"
+    pd.DataFrame({"fund_code": ["000001"], "stock_code": ["000001"], "weight_pct": ["很多"]}).to_csv(bad, index=False)
+    with pytest.raises(InputError, match="column 'weight_pct' row 2: weight '很多' is not a number"):
+        holdings_features(bad, sw)
+
+
+def test_written_files_get_the_usual_mode(tmp_path, small_frame):
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    small_frame.to_csv(src, index=False)
+    CliRunner().invoke(cli, ["tag", str(src), "-o", str(out), "-s"])
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+
+
+def test_compare_to_the_output_directory_compares_with_the_previous_model(tmp_path):
+    import json
+
+    d = tmp_path / "m"
+    shutil.copytree(DEFAULT_MODEL_DIR, d)
+    before = json.loads((d / "manifest.json").read_text(encoding="utf-8"))["model_version"]
+    r = CliRunner().invoke(cli, ["train", "-o", str(d), "--compare-to", str(d), "--no-holdings"])
+    assert r.exit_code == 0, r.output
+    after = json.loads((d / "manifest.json").read_text(encoding="utf-8"))["model_version"]
+    assert f"compared with {d} ({before})" in r.output
+    assert after != before  # trained without holdings: another version, not the same one twice
