@@ -12,7 +12,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .rules import FIELDS, RuleResult
+from .rules import RuleResult
 
 TERM_FREQ = 1000
 STRUCTURE_WORDS = ("中证", "国证", "上证", "深证", "沪深", "恒生", "指数", "主题", "产业", "行业", "精选", "龙头", "策略")
@@ -70,4 +70,4 @@ def vote_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c.startswith("vote::")]
 
 
-__all__ = ["DomainTokenizer", "model_frame", "vote_columns", "FIELDS"]
+__all__ = ["DomainTokenizer", "model_frame", "vote_columns"]

@@ -8,9 +8,13 @@ from __future__ import annotations
 import argparse
 import glob
 import re
+import sys
 from pathlib import Path
 
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from classifier.taxonomy import load_taxonomy  # noqa: E402
 
 ROW = re.compile(r"<tr>(.*?)(?:</tr>|$)", re.S)  # the seed is cut inside its last row
 CELL = re.compile(r"<td[^>]*>(.*?)(?:</td>|<|$)", re.S)
@@ -47,6 +51,11 @@ def main() -> None:
     df = extract(Path(a.seed).read_text(encoding="utf-8"))
     df.insert(0, "fund_code", df.code.str[:6])
     df = df.drop(columns="code")
+    # provenance: these labels are the report authors', as printed in the report (2026-01-01)
+    df["source"] = "report"
+    df["labeled_by"] = "金融街证券研究所 (seed 002)"
+    df["labeled_at"] = "2026-01-01"
+    df["taxonomy_version"] = load_taxonomy().version
     df.to_csv(a.out, index=False)
     print(f"{len(df)} examples ({df['where'].value_counts().to_dict()}) -> {a.out}")
     print(df.secondary.value_counts().to_string())
