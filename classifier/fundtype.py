@@ -42,11 +42,10 @@ def _by_name(text: str, vocab: Vocabulary, only: tuple[str, ...] | None = None) 
 
 def management_style(fund_type: str, text: str, has_index: bool, vocab: Vocabulary, ft: str | None = None) -> str:
     ft = clean(fund_type) if ft is None else ft
-    if any(w in text or w in ft for w in vocab.enhanced):
-        return ENHANCED
-    if has_index or any(w in ft for w in vocab.passive_types) or any(w in text for w in vocab.passive_names):
-        return PASSIVE
-    return ACTIVE
+    passive = has_index or any(w in ft for w in vocab.passive_types) or any(w in text for w in vocab.passive_names)
+    if not passive:  # 增强 alone is also an active fund's word (研究增强混合): enhanced needs an index
+        return ACTIVE
+    return ENHANCED if any(w in text or w in ft for w in vocab.enhanced) else PASSIVE
 
 
 def classify_frame(fund_type: pd.Series, text: pd.Series, has_index: pd.Series, vocab: Vocabulary) -> pd.DataFrame:

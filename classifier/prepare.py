@@ -53,4 +53,5 @@ def prepare(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | Non
 def subjects(p: pd.DataFrame) -> pd.DataFrame:
     """The view the rule layer reads."""
     return pd.DataFrame({"index": p["s_index"], "index_code": p["index_code"], "benchmark": p["s_benchmark"],
-                         "name": p["s_name"], "full_name": p["s_full_name"]}, index=p.index)
+                         "name": p["s_name"], "full_name": p["s_full_name"], "asset_class": p["asset_class"]},
+                        index=p.index)

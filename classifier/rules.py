@@ -25,7 +25,8 @@ from rapidfuzz import fuzz, process
 from .taxonomy import Taxonomy
 
 FIELDS = ("index", "benchmark", "name", "full_name")
-FIELD_LABEL = {"index": "跟踪指数", "benchmark": "业绩基准", "name": "简称", "full_name": "全称"}
+FIELD_LABEL = {"index": "跟踪指数", "benchmark": "业绩基准", "name": "简称", "full_name": "全称",
+               "asset_class": "资产类别"}
 FUZZY_MIN_LEN = 3
 FUZZY_CUTOFF = 80.0
 
@@ -77,6 +78,7 @@ class RuleLayer:
                 self._term_rules.setdefault(t.upper(), []).append((r, unless))
             if r.code is not None:
                 self._code_rules.append((r, unless))
+        self._asset_rules = [r for r in taxonomy.rules if r.asset_class]
         terms = sorted(self._term_rules, key=len, reverse=True)
         self._rx = re.compile("|".join(re.escape(t) for t in terms)) if terms else None
         self._fuzzy_terms = [t for t in terms if sum("\u4e00" <= ch <= "\u9fff" for ch in t) >= FUZZY_MIN_LEN]
@@ -169,6 +171,15 @@ class RuleLayer:
                 if fz[cols[f][i]]:
                     hits_per_row[i], decided_field[i] = fz[cols[f][i]], f
             pending = [i for i in pending if not hits_per_row[i]]
+        # rules on the declared asset class (e.g. a commodity fund) vote beside whatever field decided the row
+        if self._asset_rules and "asset_class" in subjects:
+            assets = subjects["asset_class"].tolist()
+            for i in range(n):
+                extra = tuple(Hit(r.id, r.secondary, r.tier, assets[i], "asset_class")
+                              for r in self._asset_rules if r.asset_class == assets[i])
+                if extra:
+                    hits_per_row[i] = hits_per_row[i] + extra
+                    decided_field[i] = decided_field[i] or "asset_class"
         labels, margins = [], np.zeros(n, dtype=np.float32)
         strength = np.zeros((n, len(self.classes_)), dtype=np.float32)
         for i, h in enumerate(hits_per_row):

@@ -37,6 +37,7 @@ class Rule:
     terms: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
     code: re.Pattern | None = None
+    asset_class: str | None = None
     note: str = ""
     line: int = 0
 
@@ -210,8 +211,12 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
                 code = re.compile(r["code"])
             except (re.error, TypeError) as exc:
                 problems.append(f"{where}: 'code' is not a valid regular expression ({exc})")
-        if not terms and code is None:
-            problems.append(f"{where}: a rule needs 'terms' or 'code'")
+        asset = r.get("asset_class")
+        if asset is not None and not isinstance(asset, str):
+            problems.append(f"{where}: 'asset_class' must be a string")
+            asset = None
+        if not terms and code is None and asset is None:
+            problems.append(f"{where}: a rule needs 'terms', 'code' or 'asset_class'")
         tier = tiers[tier_name]
         for t in terms:
             key = (tier, t)
@@ -220,7 +225,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
                 problems.append(f"{where}: term '{t}' also votes for '{osec}' in rule '{orid}' (line {oln}) at the same "
                                 f"tier '{tier_name}'; give one rule another tier or drop the term")
             term_owner.setdefault(key, (sec, rid, ln))
-        rules.append(Rule(rid, sec, tier_name, tier, terms, unless, code, str(r.get("note", "")), ln))
+        rules.append(Rule(rid, sec, tier_name, tier, terms, unless, code, asset, str(r.get("note", "")), ln))
 
     oos = {}
     for i, o in enumerate(data.get("out_of_scope", [])):

@@ -113,3 +113,20 @@ def test_compare_to_the_output_directory_compares_with_the_previous_model(tmp_pa
     after = json.loads((d / "manifest.json").read_text(encoding="utf-8"))["model_version"]
     assert f"compared with {d} ({before})" in r.output
     assert after != before  # trained without holdings: another version, not the same one twice
+
+
+def test_active_fund_named_zengqiang_is_not_index_enhanced(model_tagger):
+    out = model_tagger.tag(pd.DataFrame({"基金简称": ["嘉实研究增强混合", "华夏沪深300指数增强A"],
+                                         "基金类型": ["混合型-灵活", "指数型-股票"]}))
+    assert out["management_style"].tolist() == ["主动管理", "指数增强"]
+
+
+def test_commodity_fund_type_votes_for_the_commodity_class(model_tagger):
+    out = model_tagger.tag(pd.DataFrame({"基金简称": ["博时抗通胀增强回报"], "基金类型": ["QDII-商品"]}))
+    assert out["secondary"].tolist() == ["商品主题ETF"]
+    assert "commodity.asset_class:资产类别「商品」" in out["evidence"].iloc[0]
+
+
+def test_yangtiao_abbreviation(model_tagger):
+    out = model_tagger.tag(pd.DataFrame({"基金简称": ["博时央调ETF联接C"], "基金类型": ["指数型-股票"]}))
+    assert out["secondary"].tolist() == ["国企主题ETF"]
