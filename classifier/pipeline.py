@@ -142,7 +142,9 @@ class Tagger:
             cols = self.model.holdings_columns_
             H = hrows.reindex(columns=cols) if (hrows is not None and cols) else None
             if H is not None:  # an industry the Shenwan map in use lacks counts as 0, not as missing holdings
-                H = H.where(H.isna().all(axis=1).to_numpy()[:, None], H.fillna(0.0))
+                no_holdings = H.isna().all(axis=1)
+                H = H.fillna(0.0)
+                H.loc[no_holdings] = np.nan
             proba = self.model.predict_proba(model_frame(p, rr), H)
             classes = list(self.model.classes_)
         else:

@@ -130,3 +130,24 @@ def test_commodity_fund_type_votes_for_the_commodity_class(model_tagger):
 def test_yangtiao_abbreviation(model_tagger):
     out = model_tagger.tag(pd.DataFrame({"基金简称": ["博时央调ETF联接C"], "基金类型": ["指数型-股票"]}))
     assert out["secondary"].tolist() == ["国企主题ETF"]
+
+
+def test_tagging_with_holdings_applies_seed_004(tmp_path):
+    sw = tmp_path / "sw.csv"
+    pd.DataFrame({"stock_code": ["600519", "000858", "300750", "601318"],
+                  "effective_end_date": ["99991231"] * 4,
+                  "sw_l1_name": ["食品饮料", "食品饮料", "电力设备", "非银金融"]}).to_csv(sw, index=False)
+    h = tmp_path / "h.csv"
+    pd.DataFrame({"fund_code": ["990010"] * 3 + ["990011"] * 3,
+                  "stock_code": ["600519", "000858", "601318", "600519", "300750", "601318"],
+                  "weight_pct": ["9.5", "9.0", "1.0", "4.0", "3.0", "3.0"]}).to_csv(h, index=False)
+    frame = pd.DataFrame({"基金代码": ["990010", "990011", "990012"],
+                          "基金简称": ["示例消费精选混合A", "示例价值精选混合A", "示例中证机器人ETF"],
+                          "基金类型": ["混合型-偏股", "混合型-偏股", "指数型-股票"]})
+    out = Tagger.load(DEFAULT_MODEL_DIR, holdings_path=h, sw_map_path=sw).tag(frame)
+    assert out["holding_industry"].tolist()[:2] == ["食品饮料", "食品饮料"]
+    assert out["holding_industry_share"].tolist()[:2] == [18.5, 4.0]
+    # seed 004: 18.5% of NAV in one industry is not a theme fund; the evidence says so only above 30%
+    assert not out["evidence"].str.contains("行业主题").any()
+    assert out["needs_review"].tolist()[:2] == [True, True]
+    assert out["secondary"].iloc[2] == "科技成长主题ETF" and pd.isna(out["holding_industry_share"].iloc[2])
