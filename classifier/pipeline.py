@@ -131,10 +131,11 @@ class Tagger:
             return None
         return self.holdings.table.reindex(p["code6"].values).set_axis(p.index)
 
-    def predict(self, p: pd.DataFrame) -> pd.DataFrame:
-        """Output columns for a prepared frame (see :func:`classifier.prepare.prepare`)."""
-        tax = self.taxonomy
-        oos = p["asset_class"].isin(tax.out_of_scope).values
+    def _score(self, p: pd.DataFrame, oos: np.ndarray):
+        """Rules, holdings and model for every row, then linked rows take their head's probabilities.
+
+        Returns (rule result, holdings rows or None, probabilities n × K, class names, links, source row per row).
+        """
         # near-miss search is for index products' names; out-of-scope and active funds skip it
         rr = self.rules.apply(subjects(p), skip_fuzzy=oos | (p["management_style"] == ACTIVE).values)
         hrows = self._holdings_rows(p)
@@ -152,7 +153,13 @@ class Tagger:
         links = link(p)
         # share classes follow their family's first member; feeders follow their ETF when it is in the batch
         src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
-        proba = proba[src]
+        return rr, hrows, proba[src], classes, links, src
+
+    def predict(self, p: pd.DataFrame) -> pd.DataFrame:
+        """Output columns for a prepared frame (see :func:`classifier.prepare.prepare`)."""
+        tax = self.taxonomy
+        oos = p["asset_class"].isin(tax.out_of_scope).values
+        rr, hrows, proba, classes, links, src = self._score(p, oos)
         n = len(p)
         top = proba.argmax(axis=1)
         conf = proba[np.arange(n), top]
@@ -185,14 +192,14 @@ class Tagger:
                 evidence.append("无名称、全称、跟踪指数或业绩基准,无法分类")
             elif abstain[i]:
                 alternatives.append("")
-                ev = rr.evidence(src[i]) if src[i] != i else rr.evidence(i)
+                ev = rr.evidence(src[i])
                 evidence.append(("规则弃权(票数相同): " + ev) if ev else "无规则命中(仅规则模式)")
             elif oos[i]:
                 alternatives.append("")
                 evidence.append(f"{tax.out_of_scope[asset[i]]} ({reason[i]})")
             else:
                 alternatives.append(";".join(f"{cls[j]}:{proba[i, j]:.3f}" for j in order[i] if proba[i, j] >= 0.001))
-                ev = rr.evidence(src[i]) if src[i] != i else rr.evidence(i)
+                ev = rr.evidence(src[i])
                 if not ev:
                     ev = "无规则命中" + ("(主动管理基金)" if active[i] else "")
                 evidence.append(ev)
