@@ -7,11 +7,10 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from pathlib import Path
 
 import click
 
-from .config import defaults, project_path, raw_data_dir
+from .config import defaults, project_path
 from .errors import FundClassifierError
 
 DEFAULT_MODEL = project_path(defaults()["paths"]["model_dir"])
@@ -293,4 +292,4 @@ def main():  # pragma: no cover - console entry point
     cli()
 
 
-__all__ = ["cli", "main", "raw_data_dir"]
+__all__ = ["cli", "main"]

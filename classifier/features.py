@@ -66,8 +66,18 @@ def model_frame(p: pd.DataFrame, rr: RuleResult) -> pd.DataFrame:
     return pd.concat([out, votes], axis=1)
 
 
+def per_distinct_row(X: pd.DataFrame, score) -> np.ndarray:
+    """``score`` applied once per distinct (text, rule field, asset class, style) row, spread back to every row:
+    share classes of a fund repeat the same text."""
+    key = X["text"] + "\x1f" + X["rule_field"] + X["asset_class"] + X["style"]
+    first = (~key.duplicated()).to_numpy()
+    out = score(X[first])
+    pos = pd.Series(np.arange(int(first.sum())), index=key[first].values)
+    return out[pos.loc[key.values].values]
+
+
 def vote_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c.startswith("vote::")]
 
 
-__all__ = ["DomainTokenizer", "model_frame", "vote_columns"]
+__all__ = ["DomainTokenizer", "model_frame", "per_distinct_row", "vote_columns"]

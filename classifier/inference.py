@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .features import DomainTokenizer
+from .features import DomainTokenizer, per_distinct_row
 from .fusion import align, fuse, fusion_features, has_holdings, rule_parts
 
 _WHITE = re.compile(r"\s\s+")
@@ -119,9 +119,9 @@ class CompiledTextModel:
             raise ValueError(f"compiled width {offset} != model width {coef.shape[0]}")
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        key = X["text"] + "\x1f" + X["rule_field"] + X["asset_class"] + X["style"]
-        first = (~key.duplicated()).to_numpy()
-        U = X[first]
+        return per_distinct_row(X, self._proba)
+
+    def _proba(self, U: pd.DataFrame) -> np.ndarray:
         n = len(U)
         scores = np.tile(self.intercept, (n, 1))
         for name, obj, cols, weight, W in self.blocks:
@@ -138,9 +138,7 @@ class CompiledTextModel:
                     hit = idx >= 0
                     scores[hit] += weight * W[off + idx[hit]]
                     off += len(cats)
-        proba_u = _lr_proba(scores)
-        pos = pd.Series(np.arange(n), index=key[first].values)
-        return proba_u[pos.loc[key.values].values]
+        return _lr_proba(scores)
 
 
 class CompiledHoldingsModel:

@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from .features import DomainTokenizer, vote_columns
+from .features import DomainTokenizer, per_distinct_row, vote_columns
 from .fusion import N_FEATURES, align as _align, fit_fusion, fuse, fusion_features, has_holdings, rule_parts
 
 CATEGORICAL = ["rule_field", "asset_class", "style", "has_index"]
@@ -55,11 +55,7 @@ class TextModel(BaseEstimator, ClassifierMixin):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self)
-        key = X["text"] + "\x1f" + X["rule_field"] + X["asset_class"] + X["style"]
-        first = ~key.duplicated()
-        proba_u = self.pipeline_.predict_proba(X[first.values])
-        pos = pd.Series(np.arange(int(first.sum())), index=key[first.values].values)
-        return proba_u[pos.loc[key.values].values]
+        return per_distinct_row(X, self.pipeline_.predict_proba)
 
     def predict(self, X):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]

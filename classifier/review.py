@@ -130,7 +130,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None) -> pd.DataFrame:
         if r.decision not in allowed:
             errors.append(f"row {r.line_no} ({r.fund_code}): decision '{r.decision}' is not a label of {tax.version}; "
                           f"allowed: {', '.join(allowed)}")
-        if not code6(str(r.fund_code)) and not str(r.fund_code).strip():
+        if not str(r.fund_code).strip():
             errors.append(f"row {r.line_no}: no fund_code")
         if not r.reviewer:
             errors.append(f"row {r.line_no} ({r.fund_code}): no reviewer (fill the reviewer column or pass --reviewer)")

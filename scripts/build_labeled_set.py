@@ -73,7 +73,6 @@ def main() -> None:
 
     # Off-exchange families: the head was read, the share classes are propagated.
     em_name = dict(zip(em.fund_code, em.fund_short_name))
-    fam_codes = pd.read_csv(lab / "reads/families.csv", dtype=str)  # codes are re-derived from the raw list below
     from build_label_worklist import family_key  # noqa: E402  (same grouping as the worklist)
     em_idx = em[em.fund_type.str.startswith("指数型")].copy()
     em_idx["family"] = em_idx.fund_short_name.map(family_key)
@@ -96,7 +95,6 @@ def main() -> None:
                 add(code, em_name.get(code, ""), "", "", r.index_name_read, em_type.get(code, ""),
                     rep.secondary if rep is not None else r.secondary, "propagated", "build_labeled_set",
                     "share class of the same family", frm=r.head_code, group=group)
-    del fam_codes
 
     out = pd.DataFrame(rows, columns=LABEL_COLUMNS)
     dup = out.fund_code.duplicated(keep="first")

@@ -1,13 +1,11 @@
 import shutil
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from classifier.errors import ModelError
 from classifier.manifest import DEFAULT_MODEL_DIR, load_model
 from classifier.pipeline import OUTPUT_COLUMNS, Tagger
-from classifier.taxonomy import load_taxonomy
 
 
 def test_rows_columns_and_order_are_preserved(model_tagger, small_frame):
