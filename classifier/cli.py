@@ -10,11 +10,29 @@ import sys
 
 import click
 
-from .config import defaults, project_path
+from .config import defaults
 from .errors import FundClassifierError
 
-DEFAULT_MODEL = project_path(defaults()["paths"]["model_dir"])
-DEFAULT_LABELS = project_path(defaults()["paths"]["labeled"])
+MODEL_REL = defaults()["paths"]["model_dir"]
+LABELS_REL = defaults()["paths"]["labeled"]
+READ_HELP = "(default: the workspace's, else the one shipped with the tool)"
+
+
+def _read_default(value, rel):
+    """A path a command reads: as given, else the workspace's copy, else the shipped one."""
+    from .workspace import data_path
+
+    return value if value else str(data_path(rel))
+
+
+def _write_default(value, rel, what):
+    """A path a command writes: as given, else the workspace's; never inside the installed package. Says where."""
+    from .workspace import check_writable, user_path
+
+    path = value if value else str(user_path(rel))
+    check_writable(path)
+    click.echo(f"{what}: {path}", err=True)
+    return path
 
 
 def friendly_errors(fn):
@@ -53,22 +71,43 @@ def holdings_options(fn):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fund-classifier")
-def cli():
+@click.option("--workspace", type=click.Path(file_okay=False), default=None, envvar="FUNDCLASS_WORKSPACE",
+              help="Folder that holds your labeled set, review history and models (default: the current folder).")
+def cli(workspace):
     """Classify Chinese ETFs and index funds into a two-level taxonomy, with confidence and evidence."""
+    if workspace:
+        os.environ["FUNDCLASS_WORKSPACE"] = workspace
+
+
+@cli.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+@friendly_errors
+def init(folder):
+    """Make a workspace: copy the shipped labeled set and default model into FOLDER (default: the workspace).
+
+    Review decisions, their history and retrained models are written there, never into the installed package.
+
+    Example: fundclass init my-funds && cd my-funds && fundclass review import review.xlsx
+    """
+    from .workspace import init as make_workspace, root
+
+    written = make_workspace(folder)
+    click.echo(f"workspace {folder or root()}: {len(written)} files (data/labeled/, models/default/)")
 
 
 @cli.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Output file; its extension (.csv/.xlsx/.parquet) sets the format.")
-@click.option("--model", "model_dir", type=click.Path(file_okay=False), default=str(DEFAULT_MODEL), show_default=True)
+@click.option("--model", "model_dir", type=click.Path(file_okay=False), default=None,
+              help=f"Model folder {READ_HELP}.")
 @click.option("--rules-only", is_flag=True, help="Use the keyword-rule layer alone (no trained model).")
 @taxonomy_option
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Review threshold (default: the model's, chosen in cross-validation).")
 @holdings_options
 @click.option("--name-column", default=None, help="Column holding the fund name, when aliases do not find it.")
-@click.option("--labeled", type=click.Path(dir_okay=False), default=str(DEFAULT_LABELS), show_default=True,
+@click.option("--labeled", type=click.Path(dir_okay=False), default=None,
               help="Labeled set whose review decisions (source=review) override the model for those funds.")
 @click.option("-s", "--silent", is_flag=True, help="No progress bar or summary.")
 @friendly_errors
@@ -80,7 +119,9 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
     """
     from .batch import tag_file
 
-    summary = tag_file(input_path, output, model_dir=None if rules_only else model_dir, taxonomy_path=taxonomy_path,
+    model_dir = None if rules_only else _read_default(model_dir, MODEL_REL)
+    labeled = _read_default(labeled, LABELS_REL)
+    summary = tag_file(input_path, output, model_dir=model_dir, taxonomy_path=taxonomy_path,
                        threshold=threshold, holdings_path=holdings, sw_map_path=sw_map, name_column=name_column,
                        progress=not silent, labels_path=labeled)
     for w in summary.warnings:
@@ -91,10 +132,10 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
 
 
 @cli.command()
-@click.option("--labeled", type=click.Path(dir_okay=False), default=str(DEFAULT_LABELS), show_default=True)
+@click.option("--labeled", type=click.Path(dir_okay=False), default=None, help=f"Labeled set {READ_HELP}.")
 @taxonomy_option
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default=str(DEFAULT_MODEL),
-              show_default=True)
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Model folder to write (default: models/default in the workspace).")
 @holdings_options
 @click.option("--no-holdings", is_flag=True, help="Train without holdings even if the default file exists.")
 @click.option("--compare-to", type=click.Path(file_okay=False), default=None,
@@ -112,13 +153,16 @@ def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compar
     from .workflows import run_train
 
     params = {"target_precision": target_precision} if target_precision is not None else None
+    labeled = _read_default(labeled, LABELS_REL)
+    out_dir = _write_default(out_dir, MODEL_REL, "writing the model to")
     for line in run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to, params):
         click.echo(line)
 
 
 @cli.command(name="eval")
 @click.option("--gold", required=True, type=click.Path(dir_okay=False), help="Labeled file (column 'secondary').")
-@click.option("--model", "model_dir", type=click.Path(file_okay=False), default=str(DEFAULT_MODEL), show_default=True)
+@click.option("--model", "model_dir", type=click.Path(file_okay=False), default=None,
+              help=f"Model folder {READ_HELP}.")
 @click.option("--rules-only", is_flag=True)
 @taxonomy_option
 @holdings_options
@@ -132,7 +176,8 @@ def eval_cmd(gold, model_dir, rules_only, taxonomy_path, holdings, sw_map, out_d
     """
     from .workflows import run_eval
 
-    for line in run_eval(gold, None if rules_only else model_dir, taxonomy_path, holdings, sw_map, out_dir):
+    model_dir = None if rules_only else _read_default(model_dir, MODEL_REL)
+    for line in run_eval(gold, model_dir, taxonomy_path, holdings, sw_map, out_dir):
         click.echo(line)
 
 
@@ -142,7 +187,7 @@ def rules():
 
 
 @rules.command(name="report")
-@click.argument("labeled", type=click.Path(dir_okay=False), default=str(DEFAULT_LABELS))
+@click.argument("labeled", type=click.Path(dir_okay=False), required=False)
 @taxonomy_option
 @click.option("--show-errors", default=5, show_default=True, help="Wrong rows listed per rule.")
 @friendly_errors
@@ -154,7 +199,7 @@ def rules_report(labeled, taxonomy_path, show_errors):
     from .rules_report import report_text
     from .taxonomy import load_taxonomy
 
-    click.echo(report_text(labeled, load_taxonomy(taxonomy_path), show_errors))
+    click.echo(report_text(_read_default(labeled, LABELS_REL), load_taxonomy(taxonomy_path), show_errors))
 
 
 @cli.group()
@@ -198,7 +243,8 @@ def taxonomy_diff(old, new):
 @click.argument("migration", type=click.Path(dir_okay=False))
 @click.option("--from", "old", required=True, type=click.Path(dir_okay=False), help="The old taxonomy file.")
 @click.option("--to", "new", required=True, type=click.Path(dir_okay=False), help="The new taxonomy file.")
-@click.option("--labeled", type=click.Path(dir_okay=False), default=str(DEFAULT_LABELS), show_default=True)
+@click.option("--labeled", type=click.Path(dir_okay=False), default=None,
+              help="Labeled set to change (default: the workspace's).")
 @click.option("-o", "--queue", required=True, type=click.Path(dir_okay=False),
               help="Review queue for rows whose class was split or removed (.xlsx or .csv).")
 @friendly_errors
@@ -211,6 +257,7 @@ def taxonomy_migrate(migration, old, new, labeled, queue):
     from .taxonomy_change import load_migration, migrate
 
     o, n = load_taxonomy(old), load_taxonomy(new)
+    labeled = _write_default(labeled, LABELS_REL, "changing the labeled set")
     res = migrate(labeled, load_migration(migration, o, n), o, n, queue)
     click.echo("\n".join(res.lines()))
     click.echo(f"review queue: {queue}; then `fundclass review import {queue} --taxonomy {new}` and "
@@ -242,7 +289,8 @@ def review_export(tagged, output, taxonomy_path, include_all):
 
 @review.command(name="import")
 @click.argument("review_file", type=click.Path(dir_okay=False))
-@click.option("--labeled", type=click.Path(dir_okay=False), default=str(DEFAULT_LABELS), show_default=True)
+@click.option("--labeled", type=click.Path(dir_okay=False), default=None,
+              help="Labeled set to change (default: the workspace's; history.csv is kept beside it).")
 @taxonomy_option
 @click.option("--reviewer", default=None, help="Reviewer for rows whose reviewer cell is empty.")
 @click.option("--dry-run", is_flag=True, help="Validate and report, write nothing.")
@@ -255,6 +303,7 @@ def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run):
     from .review import import_review
     from .taxonomy import load_taxonomy
 
+    labeled = _write_default(labeled, LABELS_REL, "checking decisions against" if dry_run else "writing decisions to")
     res = import_review(review_file, load_taxonomy(taxonomy_path), labeled, reviewer, dry_run=dry_run)
     click.echo("\n".join(res.lines()))
     if not dry_run and (res.added or res.changed):
@@ -267,7 +316,7 @@ def labels():
 
 
 @labels.command(name="audit")
-@click.argument("path", type=click.Path(dir_okay=False), default=str(DEFAULT_LABELS))
+@click.argument("path", type=click.Path(dir_okay=False), required=False)
 @taxonomy_option
 @friendly_errors
 def labels_audit(path, taxonomy_path):
@@ -278,7 +327,7 @@ def labels_audit(path, taxonomy_path):
     from .labeled import audit, read_labels
     from .taxonomy import load_taxonomy
 
-    rep = audit(read_labels(path), load_taxonomy(taxonomy_path))
+    rep = audit(read_labels(_read_default(path, LABELS_REL)), load_taxonomy(taxonomy_path))
     click.echo(f"{rep.n_funds} funds, {rep.n_indices} distinct tracked indices, {rep.n_groups} index/family groups, "
                f"{len(rep.errors)} errors")
     click.echo(rep.counts.to_string())

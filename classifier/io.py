@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io as _io
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,14 @@ def read_table(path: str | Path) -> Table:
     return Table(frame, sp, enc, hdr, warnings)
 
 
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _unescape_ooxml(text: str) -> str:
+    """XLSX stores control characters such as CR as ``_x000D_``; openpyxl's read-only mode leaves them escaped."""
+    return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
+
+
 def _read_excel(p: Path) -> Table:
     import openpyxl
 
@@ -141,7 +150,8 @@ def _read_excel(p: Path) -> Table:
     # a formula cell keeps its cached value; a workbook written by a script has none, so the formula text is kept
     for vr, fr in zip(values.worksheets[0].iter_rows(values_only=True),
                       formulas.worksheets[0].iter_rows(values_only=True)):
-        rows.append(["" if (v is None and f is None) else str(f if v is None else v) for v, f in zip(vr, fr)])
+        rows.append(["" if (v is None and f is None) else _unescape_ooxml(str(f if v is None else v))
+                     for v, f in zip(vr, fr)])
     values.close()
     formulas.close()
     frame, hdr = _frame_from_rows(rows, str(p))
@@ -191,6 +201,50 @@ def atomic_write_bytes(path: str | Path, writer) -> None:
         raise
 
 
+def csv_text(frame: pd.DataFrame, sep: str = ",") -> str:
+    r"""``frame`` as RFC 4180 CSV text with LF line ends, header first, no index.
+
+    A cell is quoted when it holds the separator, a quote, LF **or CR** (pandas' writer leaves a lone CR bare, and
+    every reader then splits the row there). Otherwise the text is what ``DataFrame.to_csv`` writes, so files written
+    before read and write back byte for byte.
+
+    >>> csv_text(pd.DataFrame({"a": ["x\ry", 'a "b" c'], "b": ["1", ""]}))
+    'a,b\n"x\ry",1\n"a ""b"" c",\n'
+    """
+    special = re.compile("[" + re.escape(sep) + '"\r\n]')
+
+    def cell(v) -> str:
+        if v is None or (isinstance(v, float) and v != v):
+            return ""
+        t = str(v)
+        return '"' + t.replace('"', '""') + '"' if special.search(t) else t
+
+    lines = [sep.join(cell(c) for c in frame.columns)]
+    for row in frame.itertuples(index=False, name=None):
+        lines.append(sep.join(cell(v) for v in row))
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, sep: str = ",", bom: bool = False) -> None:
+    """Write ``frame`` as CSV (see :func:`csv_text`) atomically; ``bom`` marks UTF-8 for Excel."""
+    data = csv_text(frame, sep).encode("utf-8-sig" if bom else "utf-8")
+    atomic_write_bytes(path, lambda t: Path(t).write_bytes(data))
+
+
+def check_not_input(output: str | Path, *inputs: str | Path | None) -> None:
+    """Refuse to write ``output`` over one of ``inputs`` (also through a symlink, a hard link or ``..``)."""
+    out = Path(output)
+    for i in inputs:
+        if i is None:
+            continue
+        src = Path(i)
+        same = out.resolve() == src.resolve()
+        if not same and out.exists() and src.exists():
+            same = os.path.samefile(out, src)
+        if same:
+            raise InputError(f"{output}: this would overwrite the input {i}; choose another output file")
+
+
 def write_table(frame: pd.DataFrame, path: str | Path, sheet: str = "funds") -> None:
     """Write ``frame`` in the format named by the extension (.csv UTF-8 with BOM for Excel, .xlsx, .parquet).
 
@@ -200,7 +254,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, sheet: str = "funds") -> 
     suffix = target.suffix.lower()
     if suffix in CSV_SUFFIXES:
         sep = "\t" if suffix == ".tsv" else ","
-        atomic_write_bytes(target, lambda t: frame.to_csv(t, index=False, sep=sep, encoding="utf-8-sig"))
+        write_csv(frame, target, sep=sep, bom=True)
     elif suffix in EXCEL_SUFFIXES:
         def _xlsx(t: Path) -> None:
             with pd.ExcelWriter(t, engine="xlsxwriter",

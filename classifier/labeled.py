@@ -1,37 +1,166 @@
-"""The labeled set (data/labeled/labels.csv): schema, reading, atomic writing and the audit."""
+"""The labeled set (``labels.csv`` with ``history.csv`` beside it): schema, reading, transactions and the audit.
+
+This module is the one owner of the labeled set. Every change (review import, taxonomy migration) goes through
+:func:`change_labels`, one transaction: take the set's lock (``filelock``: portable, and a process that dies releases
+it), finish any commit an earlier crash interrupted, re-read both files, let the caller validate and compute the
+change (an error there writes nothing), then write labels and history together.
+
+Why CSV files and not SQLite: the labeled set is the team's reviewable, diffable record, versioned in git and read by
+training; a database beside it would be a second copy that can drift. What SQLite would add (an all-or-nothing
+commit of two tables) is done here with a journal: both new files are written and synced under temporary names, a
+small journal naming them is written atomically, then both are renamed and the journal removed. A crash before the
+journal leaves the old pair; after it, the next reader rolls the renames forward and sees the new pair. History is
+append-only: its old bytes are kept as they are and the new rows added after them.
+"""
 from __future__ import annotations
 
+import json
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .config import project_path
 from .errors import InputError
-from .io import atomic_write_bytes
+from .io import atomic_write_bytes, csv_text
 from .taxonomy import Taxonomy
+from .config import project_path
+from .workspace import data_path
 
 LABEL_COLUMNS = ["fund_code", "fund_name", "full_name", "index_code", "index_name", "fund_type", "primary",
                  "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "taxonomy_version", "group",
                  "note"]
+HISTORY_COLUMNS = ["fund_code", "old_primary", "old_secondary", "old_source", "old_labeled_by", "old_labeled_at",
+                   "old_taxonomy_version", "new_secondary", "changed_by", "changed_at", "reason"]
 SOURCES = {"report", "hand", "review", "propagated", "migrated"}
-DEFAULT_LABELS = project_path("data/labeled/labels.csv")
+LABELS_REL = "data/labeled/labels.csv"
+SHIPPED_LABELS = project_path(LABELS_REL)
+LOCK_TIMEOUT = 120.0  # seconds a change waits for another one before it fails loudly
 
 
-def read_labels(path: str | Path = DEFAULT_LABELS) -> pd.DataFrame:
-    p = Path(path)
+def default_labels() -> Path:
+    """The labeled set a command reads by default: the workspace's, else the one shipped with the tool."""
+    return data_path(LABELS_REL)
+
+
+def _csv(path: Path, what: str) -> pd.DataFrame:
     try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: cannot read labeled set: {exc}") from exc
+        raise InputError(f"{path}: cannot read {what}: {exc}") from exc
+
+
+def read_labels(path: str | Path | None = None) -> pd.DataFrame:
+    p = Path(path) if path else default_labels()
+    if _journal(p).exists():  # a commit was interrupted: finish it before anyone reads a half-changed pair
+        with _locked(p):
+            _recover(p)
+    df = _csv(p, "labeled set")
     missing = [c for c in LABEL_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"{p}: labeled set lacks columns {missing}")
     return df
 
 
-def write_labels(df: pd.DataFrame, path: str | Path = DEFAULT_LABELS) -> None:
-    atomic_write_bytes(path, lambda t: df[LABEL_COLUMNS].to_csv(t, index=False, encoding="utf-8"))
+def write_labels(df: pd.DataFrame, path: str | Path) -> None:
+    """Write a whole new labeled set (the data builds in ``scripts/``); changes to an existing one use
+    :func:`change_labels`."""
+    data = csv_text(df[LABEL_COLUMNS]).encode("utf-8")
+    atomic_write_bytes(path, lambda t: Path(t).write_bytes(data))
+
+
+def history_path(labels_path: str | Path) -> Path:
+    return Path(labels_path).with_name("history.csv")
+
+
+def _journal(labels_path: Path) -> Path:
+    return labels_path.with_name(f".{labels_path.name}.journal")
+
+
+@contextmanager
+def _locked(labels_path: Path, timeout: float = LOCK_TIMEOUT):
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(labels_path.with_name(f".{labels_path.name}.lock")), timeout=timeout)
+    try:
+        with lock:
+            yield
+    except Timeout as exc:
+        raise InputError(f"{labels_path}: another change to the labeled set has held its lock for {timeout:.0f} s; "
+                         f"try again when it has finished") from exc
+
+
+def _recover(labels_path: Path) -> None:
+    """Roll an interrupted commit forward (its journal names the staged files), and drop stale staged files."""
+    j = _journal(labels_path)
+    if j.exists():
+        for tmp, target in json.loads(j.read_text(encoding="utf-8")):
+            if Path(tmp).exists():
+                os.replace(tmp, target)
+        j.unlink()
+    for stale in labels_path.parent.glob(".*.csv.*.tmp"):
+        if stale.name.startswith((f".{labels_path.name}.", ".history.csv.")):
+            stale.unlink(missing_ok=True)
+
+
+def _staged(target: Path, data: bytes) -> Path:
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+    os.chmod(tmp, mode)
+    return Path(tmp)
+
+
+def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict]) -> None:
+    files = [(labels_path, csv_text(labels[LABEL_COLUMNS]).encode("utf-8"))]
+    if new_history:
+        hp = history_path(labels_path)
+        rows = pd.DataFrame(new_history, columns=HISTORY_COLUMNS)
+        if hp.exists() and hp.stat().st_size:
+            old = hp.read_bytes()
+            old = old if old.endswith(b"\n") else old + b"\n"
+            files.append((hp, old + csv_text(rows).split("\n", 1)[1].encode("utf-8")))
+        else:
+            files.append((hp, csv_text(rows).encode("utf-8")))
+    staged = [(_staged(t, d), t) for t, d in files]
+    j = _journal(labels_path)
+    payload = json.dumps([[str(s), str(t)] for s, t in staged]).encode("utf-8")
+    atomic_write_bytes(j, lambda t: Path(t).write_bytes(payload))
+    for s, t in staged:
+        os.replace(s, t)
+    j.unlink()
+
+
+@dataclass
+class Change:
+    """What a transaction returns to :func:`change_labels`: the whole new labeled set and the history rows to add."""
+
+    labels: pd.DataFrame
+    history: list[dict] = field(default_factory=list)
+
+
+def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeout: float = LOCK_TIMEOUT):
+    """Change the labeled set at ``labels_path`` in one transaction.
+
+    ``compute(labels)`` receives the current set, read under the lock, and returns ``(Change, result)``; it raises
+    to abort (nothing is written). Concurrent callers wait for each other, so none loses another's rows. Returns
+    ``result``.
+    """
+    p = Path(labels_path)
+    if not p.exists():
+        raise InputError(f"{p}: no labeled set here; `fundclass init` makes a workspace with a copy of the shipped one")
+    with _locked(p, timeout):
+        _recover(p)
+        change, result = compute(read_labels(p))
+        if not dry_run:
+            _commit(p, change.labels, change.history)
+    return result
 
 
 @dataclass

@@ -21,7 +21,8 @@ from .taxonomy import Taxonomy
 
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
-DEFAULT_MODEL_DIR = project_path("models/default")
+DEFAULT_MODEL_REL = "models/default"
+DEFAULT_MODEL_DIR = project_path(DEFAULT_MODEL_REL)  # the model shipped with the tool
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "jieba", "rapidfuzz", "joblib", "opencc")
 
 

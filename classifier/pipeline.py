@@ -21,7 +21,8 @@ from .features import model_frame
 from .fundtype import ACTIVE
 from .holdings import INDUSTRY_THEME_SHARE, HoldingsFeatures, holdings_features, load_sw_map
 from .linking import link
-from .manifest import DEFAULT_MODEL_DIR, load_model
+from .manifest import DEFAULT_MODEL_REL, load_model
+from .workspace import data_path
 from .prepare import prepare, subjects
 from .rules import RuleLayer
 from .taxonomy import Taxonomy, load_taxonomy
@@ -97,12 +98,15 @@ class Tagger:
         return self
 
     @classmethod
-    def load(cls, model_dir: str | Path | None = DEFAULT_MODEL_DIR, taxonomy_path: str | Path | None = None,
+    def load(cls, model_dir: str | Path | None = "", taxonomy_path: str | Path | None = None,
              threshold: float | None = None, holdings_path: str | Path | None = None,
              sw_map_path: str | Path | None = None, labels_path: str | Path | None = None) -> "Tagger":
         """Load the taxonomy, the model (checked against its manifest and the taxonomy), optional holdings, and the
-        review decisions of the labeled set at ``labels_path`` (if given)."""
+        review decisions of the labeled set at ``labels_path`` (if given). ``model_dir=""`` is the workspace's model,
+        else the shipped one; ``None`` tags with the rules alone."""
         tax = load_taxonomy(taxonomy_path)
+        if model_dir == "":
+            model_dir = data_path(DEFAULT_MODEL_REL)
         model, manifest = (None, None)
         if model_dir is not None:
             model, manifest = load_model(model_dir, tax)

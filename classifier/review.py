@@ -10,18 +10,18 @@ decision that changes an existing label moves the old one into ``history.csv`` i
 """
 from __future__ import annotations
 
-import math
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .columns import detect_columns
 from .errors import InputError
-from .io import atomic_write_bytes, read_table, write_table
-from .labeled import LABEL_COLUMNS, read_labels
-from .prepare import code6
+from .io import atomic_write_bytes, check_not_input, read_table, write_table
+from .labeled import LABEL_COLUMNS, Change, change_labels
 from .taxonomy import Taxonomy
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
@@ -29,8 +29,9 @@ ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name",
 REVIEW_COLUMNS = ["row", "fund_code", "fund_name", "full_name", "index_code", "index_name", "fund_type", "primary",
                   "secondary", "confidence", "alternatives", "evidence", "taxonomy_version", "group", "decision",
                   "reviewer", "comment"]
-HISTORY_COLUMNS = ["fund_code", "old_primary", "old_secondary", "old_source", "old_labeled_by", "old_labeled_at",
-                   "old_taxonomy_version", "new_secondary", "changed_by", "changed_at", "reason"]
+REQUIRED = ("fund_code", "decision", "taxonomy_version")
+# a fund code as people write it: 159915, 159915.SZ, SZ159915, 159915.OF — six digits and an optional exchange tag
+_FUND_CODE = re.compile(r"^(?:(?:SH|SZ|BJ|OF)\.?)?(\d{6})(?:\.(?:SH|SZ|BJ|OF|SS|CSI))?$", re.IGNORECASE)
 
 
 def _truthy(s: pd.Series) -> pd.Series:
@@ -54,8 +55,8 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False) -> pd.DataFram
     conf = pd.to_numeric(out["confidence"], errors="coerce").fillna(0.0)
     linked = tagged["linked_fund"].astype(str) if "linked_fund" in tagged.columns else pd.Series([""] * len(tagged))
     followers = linked[linked != ""].value_counts()
-    reach = out["fund_code"].map(lambda c: 1 + int(followers.get(c, 0)))
-    out["priority"] = (1 - conf) * (1 + reach.map(math.log))
+    reach = np.array([1 + int(followers.get(c, 0)) for c in out["fund_code"]], dtype=float)
+    out["priority"] = (1 - conf.to_numpy(dtype=float)) * (1 + np.log(reach))
     out = out.sort_values(["priority", "row"], ascending=[False, True], kind="stable").drop(columns="priority")
     for c in ("decision", "reviewer", "comment"):
         out[c] = ""
@@ -94,9 +95,20 @@ def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str]) -> No
 
 
 def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = False) -> int:
+    check_not_input(out_path, tagged_path)
     frame = review_frame(read_table(tagged_path).frame, include_all)
     write_review(frame, out_path, tax.labels)
     return len(frame)
+
+
+def parse_fund_code(text: str) -> str | None:
+    """The six-digit code of a fund code as people write it, or None when the cell is not a fund code.
+
+    >>> [parse_fund_code(c) for c in ("159915", "159915.SZ", " sh510300 ", "1", "ABCDEF", "1.59915E+05")]
+    ['159915', '159915', '510300', None, None, None]
+    """
+    m = _FUND_CODE.match(str(text).strip().replace(" ", ""))
+    return m.group(1) if m else None
 
 
 @dataclass
@@ -113,10 +125,16 @@ class ImportResult:
 
 
 def _read_decisions(path, tax: Taxonomy, reviewer: str | None) -> pd.DataFrame:
+    """The decided rows of a review sheet, each with its normalized code; every problem is reported at once."""
     f = read_table(path).frame
-    if "decision" not in f.columns or "fund_code" not in f.columns:
-        raise InputError(f"{path}: a review file needs 'fund_code' and 'decision' columns (export one with "
-                         f"`fundclass review export`)")
+    cols = list(f.columns)
+    errors = [f"column '{c}' appears {cols.count(c)} times; keep one" for c in REQUIRED + ("reviewer",)
+              if cols.count(c) > 1]
+    missing = [c for c in REQUIRED if c not in cols]
+    if missing:
+        errors.append(f"missing column(s) {missing}; export the sheet with `fundclass review export`")
+    if errors:
+        raise InputError(f"{path}: " + "; ".join(errors) + ", nothing imported")
     f = f.copy()
     f["line_no"] = range(2, len(f) + 2)
     f["decision"] = f["decision"].astype(str).str.strip().str.replace(" ", "", regex=False)
@@ -124,84 +142,85 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None) -> pd.DataFrame:
     if "reviewer" not in decided.columns:
         decided["reviewer"] = ""
     decided["reviewer"] = decided["reviewer"].astype(str).str.strip().replace("", reviewer or "")
+    decided["code"] = [parse_fund_code(c) for c in decided["fund_code"]]
     allowed = tax.labels
-    errors = []
     for r in decided.itertuples():
+        where = f"row {r.line_no} ({str(r.fund_code).strip() or 'no code'})"
+        if not isinstance(r.code, str):
+            hint = (" (Excel turned the code into a number: format the column as text and type it again)"
+                    if re.fullmatch(r"[\d.]+E\+?\d+", str(r.fund_code).strip(), re.IGNORECASE) else "")
+            errors.append(f"{where}: '{r.fund_code}' is not a fund code (six digits, optionally .SH/.SZ/.OF){hint}")
         if r.decision not in allowed:
-            errors.append(f"row {r.line_no} ({r.fund_code}): decision '{r.decision}' is not a label of {tax.version}; "
+            errors.append(f"{where}: decision '{r.decision}' is not a label of {tax.version}; "
                           f"allowed: {', '.join(allowed)}")
-        if not str(r.fund_code).strip():
-            errors.append(f"row {r.line_no}: no fund_code")
         if not r.reviewer:
-            errors.append(f"row {r.line_no} ({r.fund_code}): no reviewer (fill the reviewer column or pass --reviewer)")
-        tv = getattr(r, "taxonomy_version", "")
-        if tv and tv != tax.version:
-            errors.append(f"row {r.line_no} ({r.fund_code}): exported for taxonomy {tv}, importing against {tax.version}")
-    dup = decided["fund_code"][decided["fund_code"].duplicated(keep=False)]
-    for code in sorted(set(dup)):
-        vals = decided.loc[decided["fund_code"] == code, "decision"].unique()
-        if len(vals) > 1:
-            errors.append(f"fund {code}: conflicting decisions {list(vals)}")
+            errors.append(f"{where}: no reviewer (fill the reviewer column or pass --reviewer)")
+        tv = str(r.taxonomy_version).strip()
+        if tv != tax.version:
+            errors.append(f"{where}: exported for taxonomy '{tv or 'none'}', importing against {tax.version}")
+    ok = decided[pd.Series([isinstance(c, str) for c in decided["code"]], index=decided.index, dtype=bool)]
+    for code, g in ok.groupby("code", sort=True):
+        if g["decision"].nunique() > 1:
+            rows = ", ".join(f"row {n}: {d}" for n, d in zip(g["line_no"], g["decision"]))
+            errors.append(f"fund {code}: conflicting decisions ({rows})")
     if errors:
-        raise InputError(f"{path}: {len(errors)} bad row(s), nothing imported:\n  " + "\n  ".join(errors))
-    return decided
+        raise InputError(f"{path}: {len(errors)} problem(s), nothing imported:\n  " + "\n  ".join(errors))
+    return decided.drop_duplicates("code")
+
+
+def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None:
+    versions = sorted(set(labels["taxonomy_version"]) - {""})
+    if versions and versions != [tax.version]:
+        raise InputError(f"{labels_path}: this labeled set holds labels of taxonomy {', '.join(versions)}, not "
+                         f"{tax.version}; pass the matching --taxonomy or --labeled, nothing imported")
 
 
 def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None, today: str | None = None,
                   dry_run: bool = False) -> ImportResult:
+    """Put the decisions of a review sheet into the labeled set at ``labels_path``: one transaction, all or nothing."""
     decided = _read_decisions(path, tax, reviewer)
     today = today or date.today().isoformat()
-    labels = read_labels(labels_path)
-    pos = {c: i for i, c in enumerate(labels["fund_code"])}
-    res = ImportResult()
-    history, new_rows = [], []
-    for r in decided.drop_duplicates("fund_code").itertuples():
-        code = code6(str(r.fund_code)) or str(r.fund_code).strip()  # 159995.SZ and 159995 are one fund
-        note = str(getattr(r, "comment", "") or "") or "review"
-        new = {"primary": tax.primary_of(r.decision), "secondary": r.decision, "source": "review",
-               "propagated_from": "", "labeled_by": r.reviewer, "labeled_at": today, "taxonomy_version": tax.version,
-               "note": note}
-        if code in pos:
-            i = pos[code]
-            old = labels.iloc[i]
-            if old["secondary"] == r.decision and old["taxonomy_version"] == tax.version:
-                res.confirmed.append(code)
-                continue
-            history.append({"fund_code": code, "old_primary": old["primary"], "old_secondary": old["secondary"],
-                            "old_source": old["source"], "old_labeled_by": old["labeled_by"],
-                            "old_labeled_at": old["labeled_at"], "old_taxonomy_version": old["taxonomy_version"],
-                            "new_secondary": r.decision, "changed_by": r.reviewer, "changed_at": today,
-                            "reason": note})
-            for k, v in new.items():
-                labels.iat[i, labels.columns.get_loc(k)] = v
-            res.changed.append((code, old["secondary"], r.decision))
-        else:
-            row = {c: str(getattr(r, c, "") or "") for c in LABEL_COLUMNS}
-            row.update(new, fund_code=code)
-            # the same group keys as the rest of the set: ETF index code, else the index name, else the fund
-            row["group"] = row["group"] or row["index_code"] or (f"idx:{row['index_name']}" if row["index_name"]
-                                                                 else f"review:{code}")
-            new_rows.append(row)
-            res.added.append(code)
-    if new_rows:
-        labels = pd.concat([labels, pd.DataFrame(new_rows, columns=LABEL_COLUMNS)], ignore_index=True)
-    if not dry_run:
-        commit_labels(labels, labels_path, history)
-    return res
 
+    def compute(labels: pd.DataFrame):
+        _check_labeled_set(labels, labels_path, tax)
+        res = ImportResult()
+        history, new_rows = [], []
+        pos = {c: i for i, c in enumerate(labels["fund_code"])}
+        labels = labels.copy()
+        for r in decided.itertuples():
+            code = r.code
+            note = str(getattr(r, "comment", "") or "") or "review"
+            new = {"primary": tax.primary_of(r.decision), "secondary": r.decision, "source": "review",
+                   "propagated_from": "", "labeled_by": r.reviewer, "labeled_at": today,
+                   "taxonomy_version": tax.version, "note": note}
+            if code in pos:
+                i = pos[code]
+                old = {c: labels.iat[i, labels.columns.get_loc(c)] for c in labels.columns}  # a copy, before writing
+                if old["secondary"] == r.decision and old["source"] == "review":
+                    res.confirmed.append(code)
+                    continue
+                history.append({"fund_code": code, "old_primary": old["primary"], "old_secondary": old["secondary"],
+                                "old_source": old["source"], "old_labeled_by": old["labeled_by"],
+                                "old_labeled_at": old["labeled_at"], "old_taxonomy_version": old["taxonomy_version"],
+                                "new_secondary": r.decision, "changed_by": r.reviewer, "changed_at": today,
+                                "reason": note})
+                for k, v in new.items():
+                    labels.iat[i, labels.columns.get_loc(k)] = v
+                if old["secondary"] == r.decision:
+                    res.confirmed.append(code)
+                else:
+                    res.changed.append((code, old["secondary"], r.decision))
+            else:
+                row = {c: str(getattr(r, c, "") or "") for c in LABEL_COLUMNS}
+                row.update(new, fund_code=code)
+                # the same group keys as the rest of the set: ETF index code, else the index name, else the fund
+                row["group"] = row["group"] or row["index_code"] or (f"idx:{row['index_name']}" if row["index_name"]
+                                                                     else f"review:{code}")
+                new_rows.append(row)
+                pos[code] = len(labels) + len(new_rows) - 1
+                res.added.append(code)
+        if new_rows:
+            labels = pd.concat([labels, pd.DataFrame(new_rows, columns=LABEL_COLUMNS)], ignore_index=True)
+        return Change(labels, history), res
 
-def commit_labels(labels: pd.DataFrame, labels_path, history: list[dict]) -> None:
-    """Write the labeled set and its history together: both are written to temporary files first and renamed one
-    right after the other, so an error while writing leaves both untouched."""
-    from .io import staged_write
-    from .labeled import LABEL_COLUMNS
-
-    labels_path = Path(labels_path)
-    hist_path = labels_path.with_name("history.csv")
-    writes = [(labels_path, lambda t: labels[LABEL_COLUMNS].to_csv(t, index=False, encoding="utf-8"))]
-    if history:
-        old = (pd.read_csv(hist_path, dtype=str, keep_default_na=False) if hist_path.exists()
-               else pd.DataFrame(columns=HISTORY_COLUMNS))
-        both = pd.concat([old, pd.DataFrame(history, columns=HISTORY_COLUMNS)], ignore_index=True)
-        writes.append((hist_path, lambda t: both.to_csv(t, index=False, encoding="utf-8")))
-    staged_write(writes)
+    return change_labels(labels_path, compute, dry_run=dry_run)

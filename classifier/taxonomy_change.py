@@ -24,9 +24,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import TaxonomyError
-from .labeled import read_labels
-from .review import REVIEW_COLUMNS, commit_labels, write_review
+from .errors import InputError, TaxonomyError
+from .io import check_not_input
+from .labeled import Change, change_labels
+from .review import REVIEW_COLUMNS, write_review
 from .taxonomy import Taxonomy
 
 
@@ -118,7 +119,24 @@ class MigrationResult:
 def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, queue_path,
             today: str | None = None) -> MigrationResult:
     today = today or date.today().isoformat()
-    labels = read_labels(labels_path)
+    check_not_input(queue_path, labels_path, migration.path, old.path, new.path)
+
+    def compute(labels: pd.DataFrame):
+        labels = labels.copy()
+        versions = sorted(set(labels["taxonomy_version"]) - {""})
+        if versions and versions != [old.version]:
+            raise InputError(f"{labels_path}: holds labels of taxonomy {', '.join(versions)}, not {old.version} "
+                             f"(--from); nothing migrated")
+        result, queue_frame, keep_mask, history = _plan(labels, migration, new, today)
+        write_review(queue_frame, queue_path, new.labels)
+        return Change(labels[keep_mask].reset_index(drop=True), history), result
+
+    return change_labels(labels_path, compute)
+
+
+def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str):
+    """Change ``labels`` in place for the 1:1 moves; return the result, the review queue, the rows kept and the
+    history rows."""
     history, keep_mask, queue = [], [], []
     kept = moved = 0
     for i, r in labels.iterrows():
@@ -149,6 +167,4 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
                      decision="", reviewer="", comment="")
             queue.append(q)
     queue_frame = pd.DataFrame(queue, columns=REVIEW_COLUMNS)
-    write_review(queue_frame, queue_path, new.labels)
-    commit_labels(labels[keep_mask].reset_index(drop=True), labels_path, history)
-    return MigrationResult(kept, moved, len(queue_frame))
+    return MigrationResult(kept, moved, len(queue_frame)), queue_frame, keep_mask, history

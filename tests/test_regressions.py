@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from classifier.cli import cli
 from classifier.errors import InputError, ModelError
 from classifier.holdings import holdings_features
-from classifier.labeled import DEFAULT_LABELS, read_labels
+from classifier.labeled import SHIPPED_LABELS, read_labels
 from classifier.manifest import DEFAULT_MODEL_DIR
 from classifier.pipeline import Tagger
 from classifier.review import import_review
@@ -19,13 +19,14 @@ from classifier.review import import_review
 @pytest.fixture
 def labels_copy(tmp_path):
     p = tmp_path / "labels.csv"
-    shutil.copy(DEFAULT_LABELS, p)
+    shutil.copy(SHIPPED_LABELS, p)
     return p
 
 
 def test_review_of_a_wind_code_is_keyed_by_the_fund_code_and_reaches_feeders(tmp_path, labels_copy, taxonomy):
     dec = tmp_path / "d.csv"
-    pd.DataFrame({"fund_code": ["159995.SZ"], "decision": ["宽基ETF"], "reviewer": ["张三"]}).to_csv(dec, index=False)
+    pd.DataFrame({"fund_code": ["159995.SZ"], "decision": ["宽基ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [taxonomy.version]}).to_csv(dec, index=False)
     res = import_review(dec, taxonomy, labels_copy)
     assert [c for c, _, _ in res.changed] == ["159995"] and not res.added
     assert (read_labels(labels_copy).fund_code == "159995.SZ").sum() == 0

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from classifier.cli import cli
 from classifier.errors import InputError, ModelError
-from classifier.labeled import DEFAULT_LABELS, read_labels
+from classifier.labeled import SHIPPED_LABELS, read_labels
 from classifier.pipeline import Tagger
 from classifier.review import import_review
 from classifier.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
@@ -37,7 +37,7 @@ def _fill(xlsx, decisions: dict[str, str], reviewer="张三"):
 def labels_copy(tmp_path):
     p = tmp_path / "labeled" / "labels.csv"
     p.parent.mkdir()
-    shutil.copy(DEFAULT_LABELS, p)
+    shutil.copy(SHIPPED_LABELS, p)
     return p
 
 
@@ -73,7 +73,7 @@ def test_export_edit_import_train_tag(tmp_path, labels_copy):
     # a second decision that changes a label keeps the old one in the history
     again = tmp_path / "again.csv"
     pd.DataFrame({"fund_code": ["990001"], "decision": ["科技成长主题ETF"], "reviewer": ["李四"],
-                  "comment": ["名称含成长"]}).to_csv(again, index=False)
+                  "comment": ["名称含成长"], "taxonomy_version": [load_taxonomy().version]}).to_csv(again, index=False)
     res = r.invoke(cli, ["review", "import", str(again), "--labeled", str(labels_copy)])
     assert "changed 990001: 策略主题ETF → 科技成长主题ETF" in res.output
     hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str)
@@ -86,11 +86,11 @@ def test_an_import_with_bad_rows_changes_nothing(tmp_path, labels_copy):
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"fund_code": ["990001", "990002", "159995"],
                   "decision": ["策略主题ETF", "科技主题", "宽基ETF"],
-                  "reviewer": ["张三", "张三", ""]}).to_csv(bad, index=False)
+                  "reviewer": ["张三", "张三", ""], "taxonomy_version": load_taxonomy().version}).to_csv(bad, index=False)
     with pytest.raises(InputError) as e:
         import_review(bad, load_taxonomy(), labels_copy)
     msg = str(e.value)
-    assert "2 bad row(s), nothing imported" in msg
+    assert "2 problem(s), nothing imported" in msg
     assert "row 3 (990002): decision '科技主题' is not a label" in msg and "allowed: 制造业主题ETF" in msg
     assert "row 4 (159995): no reviewer" in msg
     assert hashlib.sha256(labels_copy.read_bytes()).hexdigest() == before
@@ -136,7 +136,7 @@ def test_taxonomy_split_migrate_review_retrain_tag(tmp_path, labels_copy):
     res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
                          "--labeled", str(labels_copy), "-o", str(queue)])
     assert res.exit_code == 0, res.output
-    total = len(pd.read_csv(DEFAULT_LABELS, dtype=str))
+    total = len(pd.read_csv(SHIPPED_LABELS, dtype=str))
     assert f"kept {total - n_tech} rows, relabeled 0 automatically, queued {n_tech} for review" in res.output
     # the old model refuses the new taxonomy and says what to run
     with pytest.raises(ModelError, match="fundclass train --taxonomy"):

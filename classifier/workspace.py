@@ -1,0 +1,67 @@
+"""Where a user's data lives: the workspace (labeled set, review history, trained models), never the package.
+
+The workspace is ``--workspace DIR`` (or ``$FUNDCLASS_WORKSPACE``), else the current directory. ``fundclass init``
+fills it with a copy of the shipped labeled set and model. Reading falls back to what ships with the tool (so
+``fundclass tag`` works out of the box); writing goes to the workspace only, and a path inside the installed package
+is refused, since a reinstall would delete it. In a development checkout run from its root, the workspace is the
+checkout itself.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from .config import project_path
+from .errors import InputError
+
+ENV = "FUNDCLASS_WORKSPACE"
+_PACKAGE = Path(__file__).resolve().parent
+SHIPPED = ("data/labeled", "models/default")  # what `fundclass init` copies
+
+
+def root() -> Path:
+    """The workspace folder: ``$FUNDCLASS_WORKSPACE`` (set by ``--workspace``), else the current directory."""
+    env = os.environ.get(ENV)
+    return Path(env).expanduser() if env else Path.cwd()
+
+
+def user_path(rel: str) -> Path:
+    """Where the workspace keeps ``rel`` (written there, whether or not it exists yet)."""
+    return root() / rel
+
+
+def data_path(rel: str) -> Path:
+    """What a command reads by default: the workspace's copy of ``rel`` if there is one, else the shipped one."""
+    mine = user_path(rel)
+    return mine if mine.exists() else project_path(rel)
+
+
+def check_writable(path: str | Path) -> Path:
+    """Refuse to write inside the installed package (``site-packages``): a reinstall would lose it."""
+    p = Path(path).resolve()
+    if p == _PACKAGE or _PACKAGE in p.parents:
+        raise InputError(f"{path} is inside the installed package, where a reinstall would delete it; run "
+                         f"`fundclass init` to make a workspace (or pass --workspace DIR) and work there")
+    return p
+
+
+def init(target: str | Path | None = None) -> list[Path]:
+    """Copy the shipped labeled set and default model into ``target`` (default: the workspace); never overwrite."""
+    dest = Path(target) if target else root()
+    check_writable(dest)
+    plan = []
+    for rel in SHIPPED:
+        src = project_path(rel)
+        if not src.is_dir():
+            raise InputError(f"{src}: the shipped {rel} is missing from this installation")
+        for f in sorted(src.rglob("*")):
+            if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".py":
+                to = dest / rel / f.relative_to(src)
+                if to.exists():
+                    raise InputError(f"{to} exists already; `fundclass init` never overwrites a workspace")
+                plan.append((f, to))
+    for f, to in plan:
+        to.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, to)
+    return [to for _, to in plan]

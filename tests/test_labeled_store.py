@@ -1,0 +1,196 @@
+"""The labeled set as a transactional store: review decisions are never lost, doubled or corrupted (issue 14)."""
+import csv
+import multiprocessing as mp
+import os
+import shutil
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from classifier import labeled as store
+from classifier.cli import cli
+from classifier.errors import InputError
+from classifier.io import read_table, write_table
+from classifier.labeled import SHIPPED_LABELS, audit, read_labels
+from classifier.review import REVIEW_COLUMNS, import_review
+from classifier.taxonomy import load_taxonomy
+from classifier.workspace import check_writable, init
+
+TAX = load_taxonomy()
+EFUND = load_taxonomy(os.path.join(os.path.dirname(str(TAX.path)), "efund2025.toml"))
+
+
+@pytest.fixture
+def labels_copy(tmp_path):
+    p = tmp_path / "labeled" / "labels.csv"
+    p.parent.mkdir()
+    shutil.copy(SHIPPED_LABELS, p)
+    shutil.copy(SHIPPED_LABELS.with_name("history.csv"), p.with_name("history.csv"))
+    return p
+
+
+def _sheet(path, rows, columns=None):
+    """A review sheet with ``rows`` of (fund_code, decision, comment) — every other column as export writes it."""
+    df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS} for _ in rows])
+    for i, (code, decision, comment) in enumerate(rows):
+        df.loc[i, ["fund_code", "decision", "comment", "reviewer", "taxonomy_version"]] = [
+            code, decision, comment, "张三", TAX.version]
+    if columns is not None:
+        df = columns(df)
+    write_table(df, path)
+    return path
+
+
+def _import_one(args):
+    sheet, labels = args
+    return import_review(sheet, load_taxonomy(), labels, today="2026-11-30").added
+
+
+def test_concurrent_importers_lose_no_decision(tmp_path, labels_copy):
+    """Six importers at once, five new funds each: every decision of every import that reported success is there."""
+    sheets = []
+    for k in range(6):
+        rows = [(f"99{k}{j:03d}", "宽基ETF" if j % 2 else "策略主题ETF", f"import {k}") for j in range(5)]
+        sheets.append((str(_sheet(tmp_path / f"review{k}.csv", rows)), str(labels_copy)))
+    before = len(read_labels(labels_copy))
+    with mp.get_context("fork").Pool(6) as pool:
+        added = pool.map(_import_one, sheets)
+    final = read_labels(labels_copy)
+    assert sorted(sum(added, [])) == sorted(f"99{k}{j:03d}" for k in range(6) for j in range(5))
+    assert len(final) == before + 30
+    got = final.set_index("fund_code")
+    for k in range(6):
+        for j in range(5):
+            assert got.loc[f"99{k}{j:03d}", "note"] == f"import {k}"
+    assert audit(final, TAX, report_counts=False).ok
+
+
+@pytest.mark.parametrize("rows, columns, message", [
+    ([("900002.SH", "宽基ETF", ""), ("900002", "策略主题ETF", "")], None, "fund 900002: conflicting decisions"),
+    ([("1", "宽基ETF", "")], None, "'1' is not a fund code"),
+    ([("ABCDEF", "宽基ETF", "")], None, "'ABCDEF' is not a fund code"),
+    ([("1.59915E+05", "宽基ETF", "")], None, "Excel turned the code into a number"),
+    ([("159915", "宽基", "")], None, "decision '宽基' is not a label"),
+    ([("159915", "宽基ETF", "")], lambda d: d.drop(columns="taxonomy_version"), "missing column(s) ['taxonomy_version']"),
+    ([("159915", "宽基ETF", "")], lambda d: d.assign(taxonomy_version="efund-2025.1-r1"),
+     "exported for taxonomy 'efund-2025.1-r1'"),
+    ([("159915", "宽基ETF", "")], lambda d: pd.concat([d, d[["decision"]]], axis=1), "column 'decision' appears 2 times"),
+])
+def test_bad_sheets_change_nothing(tmp_path, labels_copy, rows, columns, message):
+    sheet = _sheet(tmp_path / "review.xlsx", rows, columns)
+    before = labels_copy.read_bytes(), labels_copy.with_name("history.csv").read_bytes()
+    with pytest.raises(InputError) as e:
+        import_review(sheet, TAX, labels_copy)
+    assert message in str(e.value) and "nothing imported" in str(e.value)
+    assert (labels_copy.read_bytes(), labels_copy.with_name("history.csv").read_bytes()) == before
+
+
+def test_all_problems_of_a_sheet_reported_at_once(tmp_path, labels_copy):
+    sheet = _sheet(tmp_path / "review.csv", [("1", "宽基ETF", ""), ("159915", "不存在", ""), ("510300", "宽基ETF", "")])
+    with pytest.raises(InputError) as e:
+        import_review(sheet, TAX, labels_copy)
+    assert "2 problem(s)" in str(e.value) and "row 2 (1)" in str(e.value) and "row 3 (159915)" in str(e.value)
+
+
+def test_other_taxonomy_cannot_write_into_this_labeled_set(tmp_path, labels_copy):
+    df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS}])
+    df.loc[0, ["fund_code", "decision", "reviewer", "taxonomy_version"]] = ["159915", "中国", "张三", EFUND.version]
+    write_table(df, tmp_path / "r.csv")
+    before = labels_copy.read_bytes()
+    with pytest.raises(InputError, match="holds labels of taxonomy jrj-2026.01-r1, not efund"):
+        import_review(tmp_path / "r.csv", EFUND, labels_copy)
+    assert labels_copy.read_bytes() == before
+
+
+def test_suffixed_and_plain_code_are_one_fund(tmp_path, labels_copy):
+    sheet = _sheet(tmp_path / "r.csv", [("159915.SZ", "宽基ETF", "a"), ("159915", "宽基ETF", "a")])
+    res = import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    lab = read_labels(labels_copy)
+    assert (lab.fund_code == "159915").sum() == 1 and lab.set_index("fund_code").loc["159915", "source"] == "review"
+    assert res.confirmed == ["159915"] and not res.added  # same class as before, now settled by a person
+
+
+def test_changed_label_goes_to_history_and_is_reported_truthfully(tmp_path, labels_copy):
+    sheet = _sheet(tmp_path / "r.csv", [("159915", "科技成长主题ETF", "成长风格")])
+    res = import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    assert res.changed == [("159915", "宽基ETF", "科技成长主题ETF")]
+    hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str, keep_default_na=False)
+    last = hist.iloc[-1]
+    assert (last.fund_code, last.old_secondary, last.new_secondary) == ("159915", "宽基ETF", "科技成长主题ETF")
+    assert read_labels(labels_copy).set_index("fund_code").loc["159915", "secondary"] == "科技成长主题ETF"
+
+
+def test_carriage_return_in_a_comment_keeps_rows_whole(tmp_path, labels_copy):
+    n = len(read_labels(labels_copy))
+    sheet = _sheet(tmp_path / "r.xlsx", [("990001", "宽基ETF", "line one\rline two"), ("990002", "宽基ETF", 'say "x"\n')])
+    import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    lab = read_labels(labels_copy)
+    assert len(lab) == n + 2 and audit(lab, TAX, report_counts=False).ok
+    assert lab.set_index("fund_code").loc["990001", "note"] == "line one\rline two"
+
+
+def test_labeled_set_round_trips_byte_for_byte(tmp_path, labels_copy):
+    before = labels_copy.read_bytes()
+    store.change_labels(labels_copy, lambda lab: (store.Change(lab), None))
+    assert labels_copy.read_bytes() == before
+
+
+def test_interrupted_commit_rolls_forward(tmp_path, labels_copy, monkeypatch):
+    """A crash between the two renames: the next reader sees the new pair, not labels without their history."""
+    real = os.replace
+    calls = []
+
+    def crash_after_first(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:  # journal, labels, then history: die before the history rename
+            raise KeyboardInterrupt("killed")
+        return real(src, dst)
+
+    sheet = _sheet(tmp_path / "r.csv", [("159915", "科技成长主题ETF", "x")])
+    monkeypatch.setattr(store.os, "replace", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    monkeypatch.setattr(store.os, "replace", real)
+    lab = read_labels(labels_copy)  # recovers
+    hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str)
+    assert lab.set_index("fund_code").loc["159915", "secondary"] == "科技成长主题ETF"
+    assert hist.iloc[-1].fund_code == "159915"
+    assert not list(labels_copy.parent.glob(".*journal")) and not list(labels_copy.parent.glob(".*.tmp"))
+
+
+def test_csv_outputs_quote_carriage_returns(tmp_path):
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"基金简称": ["华夏上证50ETF", "示例\r基金"], "备注": ["a\rb", "=1+1"]}).to_csv(
+        src, index=False, quoting=csv.QUOTE_ALL)  # pandas leaves a lone CR bare unless told to quote
+    out = tmp_path / "out.csv"
+    assert CliRunner().invoke(cli, ["tag", str(src), "-o", str(out), "-s", "--rules-only"]).exit_code == 0
+    back = read_table(out).frame
+    assert len(back) == 2 and back["备注"].tolist() == ["a\rb", "=1+1"] and back["基金简称"][1] == "示例\r基金"
+
+
+def test_no_command_overwrites_its_input(tmp_path):
+    r = CliRunner()
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"基金简称": ["华夏上证50ETF"]}).to_csv(src, index=False)
+    tagged = tmp_path / "tagged.xlsx"
+    assert r.invoke(cli, ["tag", str(src), "-o", str(tagged), "-s", "--rules-only"]).exit_code == 0
+    link = tmp_path / "link.xlsx"
+    link.symlink_to(tagged)
+    before = tagged.read_bytes()
+    for out in (tagged, link, tmp_path / "sub" / ".." / "tagged.xlsx"):
+        res = r.invoke(cli, ["review", "export", str(tagged), "-o", str(out), "--all"])
+        assert res.exit_code == 2 and "would overwrite the input" in res.output
+    assert tagged.read_bytes() == before
+
+
+def test_workspace_never_in_the_package(tmp_path):
+    import classifier
+
+    with pytest.raises(InputError, match="inside the installed package"):
+        check_writable(os.path.join(os.path.dirname(classifier.__file__), "_data", "labels.csv"))
+    written = init(tmp_path / "ws")
+    assert (tmp_path / "ws" / "data" / "labeled" / "labels.csv").exists()
+    assert (tmp_path / "ws" / "models" / "default" / "manifest.json").exists() and written
+    with pytest.raises(InputError, match="never overwrites"):
+        init(tmp_path / "ws")

@@ -1,0 +1,107 @@
+"""The user's path, as a user runs it: the installed ``fundclass`` command, in a folder that is not the checkout.
+
+tag → review export (also a batch where nothing needs review) → fill in decisions → import → train → tag, for
+CSV, XLSX and Parquet inputs. Nothing here reads ../shared: a user has no such folder.
+"""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+EXE = shutil.which("fundclass", path=os.path.dirname(sys.executable)) or shutil.which("fundclass")
+pytestmark = pytest.mark.skipif(EXE is None, reason="fundclass is not installed (pip install .)")
+
+ACTIVE = pd.DataFrame({"基金代码": ["990101", "990102", "990103"],
+                       "基金简称": ["示例优选成长混合A", "示例稳健回报混合A", "示例中证机器人ETF"],
+                       "基金类型": ["混合型-偏股", "混合型-偏股", "指数型-股票"]})
+CLEAR = pd.DataFrame({"基金代码": ["990201"], "基金简称": ["示例沪深300ETF"], "跟踪指数名称": ["沪深300指数"]})
+
+
+def run(ws: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("FUNDCLASS_RAW", "PYTHONPATH")}
+    env["FUNDCLASS_RAW"] = str(ws / "no-raw-data")  # as on a user's machine
+    p = subprocess.run([EXE, *args], cwd=ws, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, f"fundclass {' '.join(args)}\n{p.stdout}\n{p.stderr}"
+    return p
+
+
+def write(frame: pd.DataFrame, path: Path) -> Path:
+    {".csv": lambda: frame.to_csv(path, index=False), ".xlsx": lambda: frame.to_excel(path, index=False),
+     ".parquet": lambda: frame.to_parquet(path, index=False)}[path.suffix]()
+    return path
+
+
+def fill(review: Path, decisions: dict[str, str]) -> None:
+    wb = openpyxl.load_workbook(review)
+    ws = wb["review"]
+    head = [c.value for c in ws[1]]
+    for row in range(2, ws.max_row + 1):
+        code = ws.cell(row, head.index("fund_code") + 1).value
+        if code in decisions:
+            ws.cell(row, head.index("decision") + 1).value = decisions[code]
+            ws.cell(row, head.index("reviewer") + 1).value = "李四"
+    wb.save(review)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    ws = tmp_path_factory.mktemp("user") / "funds"
+    ws.mkdir()
+    assert CHECKOUT not in ws.parents
+    run(ws, "init")
+    return ws
+
+
+def test_nothing_to_review_is_an_empty_sheet(workspace):
+    write(CLEAR, workspace / "clear.csv")
+    run(workspace, "tag", "clear.csv", "-o", "clear_tagged.csv", "-s")
+    p = run(workspace, "review", "export", "clear_tagged.csv", "-o", "clear_review.xlsx")
+    assert "0 rows to review" in p.stdout
+    assert len(pd.read_excel(workspace / "clear_review.xlsx", sheet_name="review")) == 0
+
+
+@pytest.mark.parametrize("ext, prefix", [(".csv", "9901"), (".xlsx", "9902"), (".parquet", "9903")])
+def test_tag_review_import_round(workspace, ext, prefix):
+    batch = ACTIVE.assign(基金代码=[prefix + c[4:] for c in ACTIVE["基金代码"]])
+    src = write(batch, workspace / f"batch{ext}")
+    run(workspace, "tag", src.name, "-o", f"tagged{ext}", "-s")
+    run(workspace, "review", "export", f"tagged{ext}", "-o", f"review_{ext[1:]}.xlsx")
+    fill(workspace / f"review_{ext[1:]}.xlsx", {f"{prefix}01": "策略主题ETF", f"{prefix}02": "宽基ETF"})
+    p = run(workspace, "review", "import", f"review_{ext[1:]}.xlsx")
+    assert str(workspace / "data" / "labeled" / "labels.csv") in p.stderr  # says where it writes
+    assert "added 2, changed 0" in p.stdout
+    labels = pd.read_csv(workspace / "data" / "labeled" / "labels.csv", dtype=str).set_index("fund_code")
+    assert labels.loc[f"{prefix}01", "secondary"] == "策略主题ETF" and labels.loc[f"{prefix}01", "source"] == "review"
+    tagged_again = workspace / f"again{ext}"
+    run(workspace, "tag", src.name, "-o", tagged_again.name, "-s")
+    out = pd.read_excel(tagged_again, dtype=str) if ext == ".xlsx" else (
+        pd.read_parquet(tagged_again) if ext == ".parquet" else pd.read_csv(tagged_again, dtype=str))
+    assert out["secondary"].tolist()[:2] == ["策略主题ETF", "宽基ETF"]
+    assert out["evidence"].iloc[0].startswith("人工复核: 李四")
+
+
+def test_train_in_the_workspace_then_tag_with_it(workspace):
+    write(ACTIVE.assign(基金代码=["990401", "990402", "990403"]), workspace / "b.csv")
+    run(workspace, "tag", "b.csv", "-o", "t.csv", "-s")
+    run(workspace, "review", "export", "t.csv", "-o", "r.xlsx")
+    fill(workspace / "r.xlsx", {"990401": "策略主题ETF"})
+    run(workspace, "review", "import", "r.xlsx")
+    empty = run(workspace, "review", "export", "clear_tagged.csv", "-o", "empty_review.csv")  # nothing to review
+    assert "0 rows to review" in empty.stdout
+    assert "added 0, changed 0, confirmed 0" in run(workspace, "review", "import", "empty_review.csv").stdout
+    p = run(workspace, "train", "--no-holdings")
+    assert str(workspace / "models" / "default") in p.stderr
+    manifest = (workspace / "models" / "default" / "manifest.json").read_text(encoding="utf-8")
+    run(workspace, "tag", "b.csv", "-o", "t2.csv", "-s")
+    out = pd.read_csv(workspace / "t2.csv", dtype=str)
+    model_version = out["model_version"].iloc[0]
+    assert model_version and model_version in manifest  # the workspace's new model tagged it, not the shipped one
+    import classifier
+
+    assert not any(Path(classifier.__file__).parent.rglob("*.lock"))  # nothing written into the package
