@@ -36,6 +36,7 @@ HISTORY_COLUMNS = ["fund_code", "old_primary", "old_secondary", "old_source", "o
 SOURCES = {"report", "hand", "review", "propagated", "migrated"}
 LABELS_REL = "data/labeled/labels.csv"
 SHIPPED_LABELS = project_path(LABELS_REL)
+HOLDOUT_DIR = "holdout"  # data/holdout: the blind evaluation set, which no labeled-set reader accepts
 LOCK_TIMEOUT = 120.0  # seconds a change waits for another one before it fails loudly
 
 
@@ -53,6 +54,9 @@ def _csv(path: Path, what: str) -> pd.DataFrame:
 
 def read_labels(path: str | Path | None = None) -> pd.DataFrame:
     p = Path(path) if path else default_labels()
+    if HOLDOUT_DIR in p.resolve().parts:
+        raise InputError(f"{p}: this is the blind holdout; it is never used to train, tune or write rules — "
+                         f"evaluate on it with scripts/eval_holdout.py")
     if _journal(p).exists():  # a commit was interrupted: finish it before anyone reads a half-changed pair
         with _locked(p):
             _recover(p)
