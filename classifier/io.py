@@ -173,22 +173,6 @@ def _atomic_target(path: Path):
     return Path(tmp)
 
 
-def staged_write(writes) -> None:
-    """Several files, each ``(path, writer)``: all written to temporary files first, then renamed in turn."""
-    staged = []
-    try:
-        for path, writer in writes:
-            tmp = _atomic_target(Path(path))
-            staged.append((tmp, Path(path)))
-            writer(tmp)
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-
-
 def atomic_write_bytes(path: str | Path, writer) -> None:
     """Call ``writer(tmp_path)`` then rename onto ``path``: readers never see a half-written file."""
     target = Path(path)
