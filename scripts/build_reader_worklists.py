@@ -21,36 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from classifier.normalize import index_subject
-from classifier.vocabulary import load_vocabulary
+from classifier.agreement import head_keys
 
 SEED = 20261130
 HOLDOUT_HEADS = 160
 FUNDS_PER_HEAD = 4
 ID_COLUMNS = ["fund_code", "fund_name", "full_name", "index_code", "index_name", "fund_type"]
-
-
-def head_keys(labels: pd.DataFrame) -> pd.Series:
-    """One key per head: the labeled set's groups joined wherever two of them track the same index (an ETF's index
-    code group and the off-exchange family group of the same index are one head), so a drawn head leaves no fund of
-    its index behind in the training data."""
-    vocab = load_vocabulary()
-    subject = labels["index_name"].map(lambda s: index_subject(s, vocab) if s else "")
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    for g, s in zip(labels["group"], subject):
-        if s:
-            parent[find("g:" + g)] = find("s:" + s)
-    root = {g: find("g:" + g) for g in labels["group"].unique()}
-    first = {}
-    for g in sorted(root):  # name each head after its alphabetically first group
-        first.setdefault(root[g], g)
-    return labels["group"].map(lambda g: first[root[g]])
 
 
 def main() -> None:

@@ -11,16 +11,13 @@ Usage: python scripts/withhold_holdout.py
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).parent))
-from build_reader_worklists import head_keys  # noqa: E402
-
-from classifier.io import csv_text  # noqa: E402
-from classifier.labeled import Change, change_labels  # noqa: E402
+from classifier.agreement import head_keys
+from classifier.io import csv_text
+from classifier.labeled import Change, change_labels
 
 HOLDOUT = Path("data/holdout")
 SETS = {"labels.csv": Path("data/labeled/labels.csv"), "efund": Path("data/labeled/efund/labels.csv")}

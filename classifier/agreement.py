@@ -1,0 +1,67 @@
+"""Reader agreement per head of a labeled set: what independent careful readers chose for each index/family.
+
+``agreement.csv`` sits beside ``labels.csv`` (built by ``scripts/build_agreement.py`` from blind reads). A *head* is
+one tracked index: the labeled set's groups joined wherever two of them track the same index (an ETF's index-code
+group and the off-exchange family group of the same index are one head). Training uses the reads as targets for the
+confidence (the chance that an independent reader picks the tool's class) and the tagger uses them to keep a hand
+label's doubt on a contested head.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .normalize import index_subject
+from .vocabulary import load_vocabulary
+
+AGREEMENT_FILE = "agreement.csv"
+AGREEMENT_COLUMNS = ["head_id", "group", "index_code", "index_name", "n_funds", "label", "reads", "alts", "n_reads",
+                     "agreement", "alt_secondary", "contested"]
+
+
+def head_keys(labels: pd.DataFrame) -> pd.Series:
+    """One key per fund: its group, joined with every group that tracks the same index subject; each head is named
+    after its alphabetically first group."""
+    vocab = load_vocabulary()
+    subject = labels["index_name"].map(lambda s: index_subject(s, vocab) if s else "")
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for g, s in zip(labels["group"], subject):
+        if s:
+            parent[find("g:" + g)] = find("s:" + s)
+    root = {g: find("g:" + g) for g in labels["group"].unique()}
+    first: dict[str, str] = {}
+    for g in sorted(root):
+        first.setdefault(root[g], g)
+    return labels["group"].map(lambda g: first[root[g]])
+
+
+def agreement_path(labels_path: str | Path) -> Path:
+    return Path(labels_path).parent / AGREEMENT_FILE
+
+
+def read_agreement(labels_path: str | Path) -> pd.DataFrame | None:
+    """The agreement table beside a labeled set, indexed by head key; None when there is none."""
+    path = agreement_path(labels_path)
+    if not path.exists():
+        return None
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    missing = [c for c in AGREEMENT_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}")
+    if df["group"].duplicated().any():
+        raise ValueError(f"{path}: head {df['group'][df['group'].duplicated()].iloc[0]!r} appears twice")
+    return df.set_index("group")
+
+
+def reads_per_fund(labels: pd.DataFrame, agreement: pd.DataFrame) -> list[list[str]]:
+    """The readers' classes of each fund's head ([] where the head was not read)."""
+    keys = head_keys(labels)
+    reads = agreement["reads"].map(lambda s: [x for x in s.split(";") if x])
+    return [reads.get(k, []) for k in keys]

@@ -1,0 +1,89 @@
+"""Reader agreement per head of a labeled set (issue 12): ``agreement.csv`` beside ``labels.csv``.
+
+Input: the agreement worklist (one row per group of the labeled set) and two or more independent reads of it
+(``reader_<x>_part<k>.csv``: head_id, secondary, alt_secondary, sure, note), made by readers who saw the report but
+not GUIDE.md nor the tool's output. Output, one row per head (groups of the labeled set that track the same index, see
+``classifier.agreement.head_keys``):
+
+  head_id, group, index_code, index_name, n_funds   worklist ids (';'-joined), head key, identifying fields
+  label                                            the labeled set's class of the group (its most common label)
+  reads                                            the readers' classes, ';'-joined in reader order
+  alts                                             the classes readers named as also defensible
+  n_reads, agreement                               reads, and the share of reads that agree with ``label``
+  alt_secondary                                    the most named other class (reads first, then alts), or ''
+  contested                                        1 when agreement < 1 or a reader named another class
+
+Re-run after any label change: agreement is always measured against the current label.
+
+Usage: python scripts/build_agreement.py [--labels data/labeled/labels.csv] [--reads data/labeled/reads/agreement]
+       python scripts/build_agreement.py --labels data/labeled/efund/labels.csv \
+           --reads data/labeled/efund/reads/agreement
+"""
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from classifier.agreement import AGREEMENT_COLUMNS, AGREEMENT_FILE, head_keys
+from classifier.io import csv_text
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--labels", default="data/labeled/labels.csv")
+    ap.add_argument("--reads", default="data/labeled/reads/agreement")
+    a = ap.parse_args()
+    labels_path, reads_dir = Path(a.labels), Path(a.reads)
+    labels = read_csv(labels_path)
+    work = read_csv(reads_dir / "worklist.csv")
+    readers: dict[str, pd.DataFrame] = {}
+    for f in sorted(reads_dir.glob("reader_*_part*.csv")):
+        who = f.name.split("_")[1]
+        readers.setdefault(who, []).append(read_csv(f))
+    reads = {}
+    for who, parts in sorted(readers.items()):
+        r = pd.concat(parts, ignore_index=True)
+        dup = r.head_id[r.head_id.duplicated()].tolist()
+        if dup:
+            raise SystemExit(f"reader {who}: heads read twice: {dup[:5]}")
+        reads[who] = r.set_index("head_id")
+    labels["head"] = head_keys(labels)
+    head_of_group = labels.drop_duplicates("group").set_index("group")["head"]
+    label_of = labels.groupby("head")["secondary"].agg(lambda s: s.value_counts().index[0])
+    n_of = labels.groupby("head").size()
+    work = work[work.group.isin(head_of_group.index)].copy()  # groups since withheld or removed drop out
+    work["head"] = work.group.map(head_of_group)
+    rows = []
+    for head, part in work.groupby("head", sort=True):
+        label = label_of[head]
+        got = [(r.at[h, "secondary"].strip(), r.at[h, "alt_secondary"].strip())
+               for h in part.head_id for r in reads.values() if h in r.index]
+        classes = [g for g, _ in got]
+        alts = [x for _, x in got if x]
+        others = Counter([c for c in classes if c != label])
+        others_alt = Counter([c for c in alts if c != label])
+        alt = (others.most_common(1) or others_alt.most_common(1) or [("", 0)])[0][0]
+        agree = sum(c == label for c in classes) / len(classes) if classes else float("nan")
+        first = part.iloc[0]
+        rows.append({"head_id": ";".join(part.head_id), "group": head, "index_code": first.index_code,
+                     "index_name": first.index_name, "n_funds": int(n_of[head]), "label": label,
+                     "reads": ";".join(classes), "alts": ";".join(alts), "n_reads": len(classes),
+                     "agreement": f"{agree:.4g}", "alt_secondary": alt,
+                     "contested": int(bool(classes) and (agree < 1 or bool(alt)))})
+    out = pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
+    target = labels_path.parent / AGREEMENT_FILE
+    target.write_text(csv_text(out), encoding="utf-8")
+    ag = out.agreement.astype(float)
+    print(f"{len(out)} heads, {len(reads)} readers -> {target}: mean agreement {ag.mean():.4f}, "
+          f"unanimous {(ag == 1).mean():.3f}, contested {out.contested.mean():.3f}")
+
+
+if __name__ == "__main__":
+    main()
