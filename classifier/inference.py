@@ -158,7 +158,7 @@ class CompiledHoldingsModel:
 class CompiledModel:
     """Drop-in for a fitted FusedModel at tagging time: same ``classes_``, ``holdings_columns_``, ``predict_proba``."""
 
-    def __init__(self, fused):
+    def __init__(self, fused, agreement=None):
         from .model import FusedModel  # only the compiler needs scikit-learn
 
         if not isinstance(fused, FusedModel):
@@ -168,8 +168,13 @@ class CompiledModel:
         self.holdings_columns_ = list(fused.holdings_columns_)
         self.text_ = CompiledTextModel(fused.text_)
         self.hold_ = CompiledHoldingsModel(fused.hold_) if fused.hold_ is not None else None
+        self.agreement_ = agreement  # doubt signals → reader agreement (classifier.doubt), or None
 
     def predict_proba(self, X: pd.DataFrame, H: pd.DataFrame | None = None) -> np.ndarray:
+        return self.components(X, H)[0]
+
+    def components(self, X: pd.DataFrame, H: pd.DataFrame | None = None):
+        """(fused, text-model and holdings-model probabilities, has-holdings flags)."""
         if H is not None and self.holdings_columns_:
             H = H.reindex(columns=self.holdings_columns_)
         has = has_holdings(H, len(X)) if self.hold_ is not None else np.zeros(len(X), dtype=bool)
@@ -178,7 +183,7 @@ class CompiledModel:
         if has.any():
             p_hold[has] = align(self.hold_.predict_proba(H[has]), self.hold_.classes_, self.classes_)
         F = fusion_features(p_text, p_hold, has, *rule_parts(X, self.classes_))
-        return fuse(self.weights_, F)
+        return fuse(self.weights_, F), p_text, p_hold, has
 
 
 __all__ = ["CompiledModel", "DomainTokenizer"]

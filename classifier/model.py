@@ -148,12 +148,16 @@ class FusedModel(BaseEstimator, ClassifierMixin):
         return self
 
     def predict_proba(self, X: pd.DataFrame, H: pd.DataFrame | None = None) -> np.ndarray:
+        return self.components(X, H)[0]
+
+    def components(self, X: pd.DataFrame, H: pd.DataFrame | None = None):
+        """(fused, text-model and holdings-model probabilities, has-holdings flags)."""
         check_is_fitted(self)
         if H is not None and self.holdings_columns_:
             H = H.reindex(columns=self.holdings_columns_)
         has = has_holdings(H, len(X)) if self.hold_ is not None else np.zeros(len(X), dtype=bool)
-        F, _, _ = self._features(self.text_, self.hold_, X, H, has)
-        return fuse(self.weights_, F)
+        F, p_text, p_hold = self._features(self.text_, self.hold_, X, H, has)
+        return fuse(self.weights_, F), p_text, p_hold, has
 
     def predict(self, X, H=None):
         return self.classes_[self.predict_proba(X, H).argmax(axis=1)]

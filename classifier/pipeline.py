@@ -17,10 +17,13 @@ import pandas as pd
 
 from .columns import detect_columns
 from .config import defaults, raw_data_dir
+from .doubt import pattern_keys, signals
 from .features import model_frame
+from .fusion import align
 from .fundtype import ACTIVE
 from .holdings import INDUSTRY_THEME_SHARE, HoldingsFeatures, holdings_features, load_sw_map
 from .linking import link
+from .name_check import not_a_name_words
 from .manifest import DEFAULT_MODEL_REL, load_model
 from .workspace import data_path
 from .prepare import prepare, subjects
@@ -32,6 +35,7 @@ OUTPUT_COLUMNS = ["primary", "secondary", "confidence", "needs_review", "alterna
                   "management_style", "linked_fund", "holding_industry", "holding_industry_share",
                   "taxonomy_version", "model_version"]
 RULES_ONLY = "rules-only"
+ALTERNATIVE_MIN = 0.05  # a runner-up a reader would pick with at least this chance is named in `alternatives`
 
 
 @dataclass
@@ -136,44 +140,62 @@ class Tagger:
         return self.holdings.table.reindex(p["code6"].values).set_axis(p.index)
 
     def _score(self, p: pd.DataFrame, oos: np.ndarray):
-        """Rules, holdings and model for every row, then linked rows take their head's probabilities.
+        """Rules, holdings and model for every row, then linked rows take their head's scores.
 
-        Returns (rule result, holdings rows or None, probabilities n × K, class names, links, source row per row).
+        Returns (rule result, holdings rows or None, probabilities n × K, class names, links, source row per row,
+        confidence per row: the chance a reader agrees when the model carries an agreement calibrator, else the
+        chosen class's probability).
         """
         # near-miss search is for index products' names; out-of-scope and active funds skip it
         rr = self.rules.apply(subjects(p), skip_fuzzy=oos | (p["management_style"] == ACTIVE).values)
         hrows = self._holdings_rows(p)
-        if self.model is not None:
-            cols = self.model.holdings_columns_
-            H = hrows.reindex(columns=cols) if (hrows is not None and cols) else None
-            if H is not None:  # an industry the Shenwan map in use lacks counts as 0, not as missing holdings
-                no_holdings = H.isna().all(axis=1)
-                H = H.fillna(0.0)
-                H.loc[no_holdings] = np.nan
-            proba = self.model.predict_proba(model_frame(p, rr), H)
-            classes = list(self.model.classes_)
-        else:
-            proba, classes = self._rule_proba(rr), list(rr.classes_)
         links = link(p)
         # share classes follow their family's first member; feeders follow their ETF when it is in the batch
         src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
-        return rr, hrows, proba[src], classes, links, src
+        if self.model is None:
+            proba, classes = self._rule_proba(rr)[src], list(rr.classes_)
+            return rr, hrows, proba, classes, links, src, proba.max(axis=1)
+        cols = self.model.holdings_columns_
+        H = hrows.reindex(columns=cols) if (hrows is not None and cols) else None
+        if H is not None:  # an industry the Shenwan map in use lacks counts as 0, not as missing holdings
+            no_holdings = H.isna().all(axis=1)
+            H = H.fillna(0.0)
+            H.loc[no_holdings] = np.nan
+        X = model_frame(p, rr)
+        proba, p_text, p_hold, has = (a[src] for a in self.model.components(X, H))
+        classes = list(self.model.classes_)
+        cal = getattr(self.model, "agreement_", None)
+        if cal is None:
+            return rr, hrows, proba, classes, links, src, proba.max(axis=1)
+        pos = {c: j for j, c in enumerate(classes)}
+        winner = np.array([pos.get(rr.labels[s], -1) if rr.labels[s] else -1 for s in src])
+        hits = [rr.hits[s] for s in src]
+        keys = pattern_keys(proba.argmax(axis=1), classes, hits)
+        rate = np.array([cal.patterns_.rate(k) for k in keys])
+        S = signals(proba, p_text, p_hold, has, align(rr.strength, rr.classes_, classes)[src], winner,
+                    X["rule_fuzzy"].to_numpy(bool)[src], rate)
+        return rr, hrows, proba, classes, links, src, cal.predict(S)
 
     def predict(self, p: pd.DataFrame) -> pd.DataFrame:
         """Output columns for a prepared frame (see :func:`classifier.prepare.prepare`)."""
         tax = self.taxonomy
-        oos = p["asset_class"].isin(tax.out_of_scope).values
-        rr, hrows, proba, classes, links, src = self._score(p, oos)
+        not_name = (p["name_problem"] != "").to_numpy()
+        oos = p["asset_class"].isin(tax.out_of_scope).values & ~not_name
+        rr, hrows, proba, classes, links, src, conf = self._score(p, oos)
         n = len(p)
         top = proba.argmax(axis=1)
-        conf = proba[np.arange(n), top]
-        order = np.argsort(-proba, axis=1)[:, : self.n_alternatives]
+        # the chance a reader picks another class is shared among the runners-up in proportion to the model's
+        # probabilities; every runner-up with at least ALTERNATIVE_MIN of it is listed
+        rest = np.clip(1.0 - proba[np.arange(n), top], 1e-12, None)
+        alt_p = proba * ((1.0 - conf) / rest)[:, None]
+        alt_p[np.arange(n), top] = conf
+        order = np.argsort(-alt_p, axis=1)[:, : self.n_alternatives]
         cls = np.array(classes, dtype=object)
         secondary = np.where(oos, tax.not_applicable, cls[top])
         confidence = np.where(oos, 1.0, np.round(conf, 4))
         active = (p["management_style"] == ACTIVE).values
         no_text = ((p["s_index"] == "") & (p["s_name"] == "") & (p["s_full_name"] == "") & (p["s_benchmark"] == "")
-                   & (p["index_code"] == "")).values & ~oos
+                   & (p["index_code"] == "")).values & ~oos & ~not_name
         # without a model, a row no rule decided is left blank for review (a tie abstains, it is not guessed)
         abstain = (np.array([lab is None for lab in rr.labels])[src] & ~oos & ~no_text) if self.model is None \
             else np.zeros(n, dtype=bool)
@@ -182,16 +204,22 @@ class Tagger:
         concentrated = np.zeros(n, dtype=bool)
         if hrows is not None:
             concentrated = (hrows["holding_industry_share"] > INDUSTRY_THEME_SHARE).fillna(False).to_numpy()
-        needs_review = ~oos & ((conf < self.threshold) | (active & ~concentrated) | no_text | abstain)
-        secondary = np.where(no_text | abstain, "", secondary).astype(object)
-        confidence = np.where(no_text | abstain, 0.0, confidence)
+        blank = no_text | abstain | not_name
+        needs_review = ~oos & ((conf < self.threshold) | (active & ~concentrated) | blank)
+        secondary = np.where(blank, "", secondary).astype(object)
+        confidence = np.where(blank, 0.0, confidence)
+        problems = p["name_problem"].tolist()
+        why_not_name = not_a_name_words()["evidence"]
         alternatives, evidence, linked = [], [], []
         codes = p["code6"].where(p["code6"] != "", p["code"]).tolist()
         asset, reason = p["asset_class"].tolist(), p["asset_reason"].tolist()
         dup_codes = pd.Series(codes).where(pd.Series(codes) != "")
         dup = (dup_codes.duplicated(keep=False) & dup_codes.notna()).to_numpy()
         for i in range(n):
-            if no_text[i]:
+            if not_name[i]:
+                alternatives.append("")
+                evidence.append(why_not_name[problems[i]])
+            elif no_text[i]:
                 alternatives.append("")
                 evidence.append("无名称、全称、跟踪指数或业绩基准,无法分类")
             elif abstain[i]:
@@ -202,7 +230,8 @@ class Tagger:
                 alternatives.append("")
                 evidence.append(f"{tax.out_of_scope[asset[i]]} ({reason[i]})")
             else:
-                alternatives.append(";".join(f"{cls[j]}:{proba[i, j]:.3f}" for j in order[i] if proba[i, j] >= 0.001))
+                alternatives.append(";".join(f"{cls[j]}:{alt_p[i, j]:.3f}" for j in order[i]
+                                             if j != top[i] and alt_p[i, j] >= ALTERNATIVE_MIN))
                 ev = rr.evidence(src[i])
                 if not ev:
                     ev = "无规则命中" + ("(主动管理基金)" if active[i] else "")

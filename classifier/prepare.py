@@ -3,7 +3,8 @@
 The input frame is never modified; the prepared frame has one row per input row, same index, with:
 code, name, full_name, index_code, index_name, benchmark, fund_type (raw text, '' when absent),
 and the cleaned subjects index, benchmark, name (fund_subject of the short name), full_name, plus
-asset_class, asset_reason, management_style.
+asset_class, asset_reason, management_style, and name_problem (why the name is not a fund's name, '' when it is;
+see :mod:`classifier.name_check`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 
 from .columns import FIELDS
 from .fundtype import classify_frame
+from .name_check import name_problem
 from .normalize import apply_unique, benchmark_subject, clean, clean_column, fund_subject, index_subject
 from .vocabulary import Vocabulary, load_vocabulary
 
@@ -47,6 +49,13 @@ def prepare(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | Non
     text = c["name"] + "|" + c["full_name"] + "|" + p["s_index"] + "|" + p["s_benchmark"]
     has_index = (p["index_code"] != "") | (p["s_index"] != "")
     p = p.join(classify_frame(p["fund_type"], text, has_index, vocab))
+    # a row with nothing but a name (and perhaps a code) is classified only if that name reads as a fund's name
+    name_only = ~has_index & (p["s_benchmark"] == "") & (p["fund_type"].str.strip() == "")
+    first = p["name"].where(p["name"].str.strip() != "", p["full_name"])
+    key = first + "\x00" + (p["code6"] == "").map({True: "1", False: ""})
+    problem = apply_unique(key, lambda k: name_problem(k[:-2] if k.endswith("1") else k[:-1], vocab,
+                                                         k.endswith("1")))
+    p["name_problem"] = problem.where(name_only, "")
     return p
 
 

@@ -13,18 +13,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import GroupKFold
 
 from .columns import detect_columns
 from .config import defaults
+from .agreement import head_keys, read_agreement, reads_per_fund
+from .doubt import SIGNALS, AgreementCalibrator, PatternTable, agreement_threshold, pattern_keys, signals, weighted_ece
 from .evaluate import expected_calibration_error, metrics, review_threshold
 from .features import model_frame
 from .holdings import HoldingsFeatures
 from .inference import CompiledModel
 from .labeled import read_labels
 from .manifest import library_versions, save_model
+from .fusion import align
 from .model import FusedModel
 from .prepare import prepare, subjects
-from .rules import RuleLayer
+from .rules import RuleLayer, RuleResult
 from .taxonomy import Taxonomy
 from .vocabulary import load_vocabulary
 
@@ -41,6 +45,7 @@ class TrainingData:
     gate_oos: np.ndarray  # rows the gate sends out of scope
     rule_labels: list
     prepared: pd.DataFrame
+    rules: RuleResult
 
 
 def training_data(labels: pd.DataFrame, tax: Taxonomy, holdings: HoldingsFeatures | None = None) -> TrainingData:
@@ -56,7 +61,7 @@ def training_data(labels: pd.DataFrame, tax: Taxonomy, holdings: HoldingsFeature
         cols = holdings.columns()
         H = holdings.table.reindex(p["code6"].values)[cols].set_axis(p.index)
     groups = labels["group"].where(labels["group"] != "", labels["fund_code"]).to_numpy(dtype=object)
-    return TrainingData(X, y, groups, H, in_scope, gate_oos, rr.labels, p)
+    return TrainingData(X, y, groups, H, in_scope, gate_oos, rr.labels, p, rr)
 
 
 def data_hash(path: str | Path) -> str:
@@ -93,6 +98,56 @@ def oof_report(model: FusedModel, td: TrainingData, tax: Taxonomy, target_precis
     return out
 
 
+def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agreement: pd.DataFrame,
+                  goal: float) -> tuple[AgreementCalibrator, dict]:
+    """The second stage: doubt signals of the out-of-fold predictions → the chance a blind reader agrees.
+
+    Rows are the training rows whose head was read; target = share of the head's reads equal to the out-of-fold class;
+    each fund weighs min(n, 4)/n of its head's n training funds (a holdout samples at most four funds per head)."""
+    m = td.in_scope
+    reads = [r for r, keep in zip(reads_per_fund(labels, agreement), m) if keep]
+    heads = head_keys(labels)[m].to_numpy()
+    classes = list(model.classes_)
+    pred = model.oof_proba_.argmax(axis=1)
+    target = np.array([np.mean([x == classes[k] for x in r]) if r else np.nan for r, k in zip(reads, pred)])
+    read = ~np.isnan(target)
+    n_head = pd.Series(heads[read]).value_counts()
+    weight = np.array([min(n_head[h], 4) / n_head[h] if ok else 0.0 for h, ok in zip(heads, read)])
+    hits = [h for h, keep in zip(td.rules.hits, m) if keep]
+    keys = pattern_keys(pred, classes, hits)
+    table = PatternTable([k for k, ok in zip(keys, read) if ok], target[read], weight[read], heads[read])
+    rate_oof = np.array([table.rate(k, leave_out_head=h) for k, h in zip(keys, heads)])
+    S = oof_signals(model, td, rate_oof)
+    # the calibrator's own out-of-fold confidences (folds by head) fix the threshold and the reported figures
+    conf = np.zeros(len(S))
+    for tr, te in GroupKFold(n_splits=5).split(S, groups=heads):
+        tr = tr[read[tr]]
+        conf[te] = AgreementCalibrator().fit(S[tr], target[tr], weight[tr], table).predict(S[te])
+    cal = AgreementCalibrator().fit(S[read], target[read], weight[read], table)
+    t, agree, review = agreement_threshold(conf[read], target[read], weight[read], goal)
+    w = weight[read]
+    rep = {"rows_read": int(read.sum()), "heads_read": int(len(n_head)), "threshold": t,
+           "target_agreement": goal, "auto_agreement": agree, "review_rate": review,
+           "mean_agreement": float(np.average(target[read], weights=w)),
+           "ece_vs_readers": weighted_ece(conf[read], target[read], w),
+           "ece_fused_vs_readers": weighted_ece(model.oof_proba_.max(axis=1)[read], target[read], w),
+           "coef": dict(zip(SIGNALS, np.round(cal.coef_, 4).tolist())), "intercept": round(cal.intercept_, 4)}
+    return cal, rep
+
+
+def oof_signals(model: FusedModel, td: TrainingData, pattern_rate: np.ndarray) -> np.ndarray:
+    """Doubt signals of the training rows' out-of-fold predictions."""
+    m = td.in_scope
+    classes = list(model.classes_)
+    pos = {c: i for i, c in enumerate(classes)}
+    winner = [pos.get(w, -1) if w else -1 for w, keep in zip(td.rule_labels, m) if keep]
+    hold = model.oof_hold_proba_
+    has = ~np.isnan(hold).any(axis=1)
+    strength = align(td.rules.strength[m], td.rules.classes_, classes)
+    return signals(model.oof_proba_, model.oof_text_proba_, np.nan_to_num(hold), has, strength, winner,
+                   td.X["rule_fuzzy"].to_numpy(bool)[m], pattern_rate)
+
+
 def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings: HoldingsFeatures | None = None,
           params: dict | None = None, holdings_source: str = "") -> dict:
     cfg = {**defaults()["train"], **(params or {})}
@@ -100,6 +155,10 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
     td = training_data(labels, tax, holdings)
     model = fit(td, tax, cfg)
     rep = oof_report(model, td, tax, float(cfg["target_precision"]))
+    agreement = read_agreement(labels_path)
+    cal, agree_rep = (None, None)
+    if agreement is not None:
+        cal, agree_rep = fit_agreement(model, td, labels, agreement, float(cfg["target_agreement"]))
     dh = data_hash(labels_path)
     manifest = {
         "model_version": f"{tax.id}-{dh[:8]}-" + hashlib.sha256(repr((sorted(cfg.items()), holdings_source,
@@ -111,13 +170,15 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
         "holdings": {"source": holdings_source, "funds": int(holdings.table.shape[0]) if holdings else 0,
                      "columns": model.holdings_columns_},
         "params": {k: cfg[k] for k in sorted(cfg)},
-        "threshold": rep["threshold"],
+        "threshold": agree_rep["threshold"] if agree_rep else rep["threshold"],
+        "confidence": "reader agreement" if agree_rep else "label precision",
+        "metrics_agreement": agree_rep,
         "metrics_cv": {k: rep[k] for k in ("n", "accuracy", "macro_f1", "ece", "ece_in_scope", "auto_precision",
                                            "review_rate", "target_precision")},
         "classes": list(model.classes_),
         "libraries": library_versions(),
     }
-    compiled = CompiledModel(model)
+    compiled = CompiledModel(model, cal)
     check = td.X[td.in_scope].iloc[:500]
     hcheck = td.H[td.in_scope].iloc[:500] if td.H is not None else None
     if not np.allclose(compiled.predict_proba(check, hcheck), model.predict_proba(check, hcheck), atol=1e-6):

@@ -45,8 +45,18 @@ def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, co
              f"holdings: {m['holdings']['funds']} funds ({src or 'none'})",
              f"grouped {m['params']['n_splits']}-fold CV: accuracy {cv['accuracy']:.4f}  macro-F1 {cv['macro_f1']:.4f}  "
              f"ECE {cv['ece']:.4f}",
-             f"review threshold {m['threshold']:.3f}: auto-accepted precision {cv['auto_precision']:.4f}, "
+             f"label-precision cut: auto-accepted precision {cv['auto_precision']:.4f}, "
              f"review rate {cv['review_rate']:.2%}"]
+    ag = m.get("metrics_agreement")
+    if ag:
+        lines += [f"confidence = chance a blind reader agrees ({ag['heads_read']} heads read, out-of-fold mean agreement "
+                  f"{ag['mean_agreement']:.4f}): ECE vs readers {ag['ece_vs_readers']:.4f} "
+                  f"(fused probability alone {ag['ece_fused_vs_readers']:.4f})",
+                  f"review threshold {m['threshold']:.3f}: auto-accepted agree with readers {ag['auto_agreement']:.4f}, "
+                  f"review rate {ag['review_rate']:.2%} (target agreement {ag['target_agreement']})"]
+    else:
+        lines.append(f"review threshold {m['threshold']:.3f} (no agreement.csv beside the labels: confidence is the "
+                     f"fused probability, calibrated on the labels)")
     if before:
         lines += compare_models(compare_to, before, previous, out_dir, m, labeled, tax, H)
     return lines

@@ -1,0 +1,148 @@
+"""Confidence as the chance that an independent careful reader picks the tool's class (issue 12).
+
+The fused model's probability is calibrated against the team's own labels; careful readers dispute some of those
+conventions. This second stage turns the signals of doubt each row carries into the probability that a reader
+agrees, fitted on the labeled set's blind reads (``agreement.csv``) with the fused model's out-of-fold predictions:
+
+  logit_p        logit of the fused probability of the chosen class
+  margin         its lead over the runner-up
+  pattern        logit of the reader agreement seen where the same rule and term decided against the same runner-up
+                 (smoothed towards the overall agreement; e.g. a factor rule beating an ownership vote is contested)
+  two_classes    rules voted for two or more classes
+  rules_overruled the model chose another class than the rule layer
+  text_vs_rules  the text model's favourite differs from the rule layer's class
+  holdings_vs    the fund's holdings point to another class
+  no_rule        no rule voted at all
+  fuzzy          the deciding rule matched a near-miss term
+
+Every signal is a number computed from flags and probabilities, never from evidence text.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SIGNALS = ("logit_p", "margin", "pattern", "two_classes", "rules_overruled", "text_vs_rules", "holdings_vs",
+           "no_rule", "fuzzy")
+NONE = "-"
+CLIP = 6.0
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.clip(np.log(p / (1 - p)), -CLIP, CLIP)
+
+
+def pattern_keys(pred: np.ndarray, classes, hits: list) -> list[str]:
+    """Per row: '<rule>:<term> that voted for the chosen class|<strongest other class voted for>' ('-' for none).
+
+    The term matters: within one rule some words are settled (芯片 → 科技成长) and some contested (通信)."""
+    out = []
+    for k, hs in zip(pred, hits):
+        chosen = classes[k]
+        own = [h for h in hs if h.secondary == chosen]
+        other = [h for h in hs if h.secondary != chosen]
+        best = max(own, key=lambda h: h.strength) if own else None
+        runner = max(other, key=lambda h: h.strength).secondary if other else NONE
+        out.append(f"{best.rule}:{best.term if not best.fuzzy else '~'}|{runner}" if best else f"{NONE}|{runner}")
+    return out
+
+
+class PatternTable:
+    """Reader agreement per decision pattern, smoothed with ``prior_weight`` pseudo-reads at the overall rate."""
+
+    def __init__(self, keys, targets, weights, heads, prior_weight: float = 3.0):
+        self.prior_weight = prior_weight
+        self.prior = float(np.average(targets, weights=weights))
+        self.sums: dict[str, list[float]] = {}
+        self._by_head: dict[tuple[str, str], list[float]] = {}
+        for k, t, w, h in zip(keys, targets, weights, heads):
+            s = self.sums.setdefault(k, [0.0, 0.0])
+            s[0] += w * t
+            s[1] += w
+            b = self._by_head.setdefault((k, h), [0.0, 0.0])
+            b[0] += w * t
+            b[1] += w
+
+    def rate(self, key: str, leave_out_head: str | None = None) -> float:
+        s, n = self.sums.get(key, (0.0, 0.0))
+        if leave_out_head is not None:
+            b = self._by_head.get((key, leave_out_head), (0.0, 0.0))
+            s, n = s - b[0], n - b[1]
+        m = self.prior_weight
+        return (s + m * self.prior) / (n + m)
+
+    def __getstate__(self):  # the per-head sums are for training only
+        return {"prior_weight": self.prior_weight, "prior": self.prior, "sums": self.sums, "_by_head": {}}
+
+
+def signals(proba: np.ndarray, p_text: np.ndarray, p_hold: np.ndarray, has_holdings: np.ndarray,
+            strength: np.ndarray, rule_winner: list, fuzzy: np.ndarray, pattern_rate: np.ndarray) -> np.ndarray:
+    """The doubt signals (n × len(SIGNALS)) for rows whose chosen class is ``proba.argmax(1)``.
+
+    ``strength`` is the rule layer's per-class vote strength (0 where a class got no vote), ``rule_winner`` its class
+    index per row (-1 when it abstained or nothing fired), ``pattern_rate`` the pattern table's rate per row.
+    """
+    n = len(proba)
+    pred = proba.argmax(axis=1)
+    srt = np.sort(proba, axis=1)
+    p1, p2 = srt[:, -1], srt[:, -2] if proba.shape[1] > 1 else np.zeros(n)
+    winner = np.asarray(rule_winner)
+    has_rule = winner >= 0
+    voted = (strength > 0).sum(axis=1)
+    return np.column_stack([
+        _logit(p1), p1 - p2, _logit(pattern_rate), (voted >= 2).astype(float),
+        (has_rule & (winner != pred)).astype(float),
+        (has_rule & (p_text.argmax(axis=1) != winner)).astype(float),
+        (has_holdings & (p_hold.argmax(axis=1) != pred)).astype(float),
+        (voted == 0).astype(float), np.asarray(fuzzy, dtype=float)])
+
+
+class AgreementCalibrator:
+    """Logistic regression from doubt signals to the chance a reader agrees, fitted on soft targets (each row
+    enters twice: as agreeing with weight w·t and as disagreeing with weight w·(1−t))."""
+
+    def __init__(self, C: float = 1.0):
+        self.C = C
+
+    def fit(self, S: np.ndarray, target: np.ndarray, weight: np.ndarray, patterns: PatternTable):
+        from sklearn.linear_model import LogisticRegression  # training only
+
+        X = np.vstack([S, S])
+        y = np.r_[np.ones(len(S)), np.zeros(len(S))]
+        w = np.r_[weight * target, weight * (1 - target)]
+        lr = LogisticRegression(C=self.C, max_iter=2000).fit(X, y, sample_weight=w)
+        self.coef_ = lr.coef_[0].astype(np.float64)
+        self.intercept_ = float(lr.intercept_[0])
+        self.patterns_ = patterns
+        return self
+
+    def predict(self, S: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(S @ self.coef_ + self.intercept_)))
+
+
+def agreement_threshold(conf: np.ndarray, target: np.ndarray, weight: np.ndarray, goal: float) -> tuple[float, float, float]:
+    """Lowest threshold t at which the rows with confidence ≥ t agree with the readers on ≥ ``goal`` (weighted).
+
+    Returns (t, agreement of the accepted rows, weighted share sent to review)."""
+    order = np.argsort(-conf, kind="stable")
+    cw = np.cumsum(weight[order])
+    cum = np.cumsum((weight * target)[order]) / cw
+    good = np.flatnonzero(cum >= goal)
+    if len(good) == 0:
+        return 1.01, float("nan"), 1.0
+    k = good.max()
+    t = float(conf[order][k])
+    acc = conf >= t
+    return t, float(np.average(target[acc], weights=weight[acc])), float(weight[~acc].sum() / weight.sum())
+
+
+def weighted_ece(conf: np.ndarray, target: np.ndarray, weight: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of ``conf`` against soft targets, equal-width bins, weighted."""
+    idx = np.minimum((conf * bins).astype(int), bins - 1)
+    tot, err = weight.sum(), 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            w = weight[m]
+            err += w.sum() / tot * abs(np.average(conf[m], weights=w) - np.average(target[m], weights=w))
+    return float(err)

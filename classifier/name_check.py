@@ -1,0 +1,61 @@
+"""Is a cell a fund's name at all? Mojibake, placeholders, digits and everyday words get no class (issue 12).
+
+The words (placeholders, fund words) and the evidence texts live in ``taxonomy/common.toml`` ``[not_a_name]``; this
+module returns a reason code per name ('' when the text reads as a fund name).
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import lru_cache
+
+from .vocabulary import DEFAULT_COMMON, Vocabulary
+
+REASONS = ("mojibake", "no_letters", "placeholder", "fund_words")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN1_LETTERS = re.compile(r"[\u00c0-\u00ff]")
+_NO_LETTERS = re.compile(r"[\d\W_]*(?:\.(?:SH|SZ|OF|HK|BJ))?[\d\W_]*", re.IGNORECASE)
+# the encodings a UTF-8 file is most often misread as, in the order they are tried
+_MISREAD_AS = ("gbk", "cp1252", "latin-1")
+
+
+@lru_cache(maxsize=1)
+def not_a_name_words() -> dict:
+    with open(DEFAULT_COMMON, "rb") as f:
+        d = tomllib.load(f)["not_a_name"]
+    return {"placeholders": frozenset(w.upper() for w in d["placeholders"]),
+            "fund_words": tuple(w.upper() for w in d["fund_words"]), "evidence": dict(d["evidence"])}
+
+
+def is_mojibake(text: str) -> bool:
+    """UTF-8 text decoded with the wrong codec: replacement characters, bytes that re-decode as Chinese, or a run of
+    Latin-1 letters (å, ä, è …) where a Chinese name would be."""
+    if "\ufffd" in text:
+        return True
+    for enc in _MISREAD_AS:
+        try:
+            fixed = text.encode(enc).decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+        if fixed != text and _CJK.search(fixed):
+            return True
+    return not _CJK.search(text) and len(_LATIN1_LETTERS.findall(text)) >= 3
+
+
+def name_problem(name: str, vocab: Vocabulary, check_words: bool) -> str:
+    """Reason code why ``name`` is not a fund's name, or ''. ``check_words``: also require a fund word."""
+    t = name.strip()
+    if not t:
+        return ""
+    words = not_a_name_words()
+    if is_mojibake(t):
+        return "mojibake"
+    if _NO_LETTERS.fullmatch(t):
+        return "no_letters"
+    up = t.upper()
+    if up in words["placeholders"]:
+        return "placeholder"
+    if check_words and not (any(w in up for w in words["fund_words"]) or vocab.manager_prefix.match(t)
+                            or vocab.share_class.search(t)):
+        return "fund_words"
+    return ""
