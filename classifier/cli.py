@@ -141,9 +141,14 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
 @click.option("--compare-to", type=click.Path(file_okay=False), default=None,
               help="A previous model directory: print its cross-validated figures beside the new ones.")
 @click.option("--target-precision", type=click.FloatRange(0.5, 1.0), default=None,
-              help="Precision of auto-accepted rows the review threshold must reach in CV (default: configuration).")
+              help="Without reader agreement beside the labels: precision of auto-accepted rows the review threshold "
+                   "must reach in CV (default: configuration).")
+@click.option("--target-agreement", type=click.FloatRange(0.5, 1.0), default=None,
+              help="With reader agreement (agreement.csv beside the labels): share of auto-accepted rows a blind "
+                   "reader must agree with, out of fold, at the review threshold (default: configuration, 0.99).")
 @friendly_errors
-def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to, target_precision):
+def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to, target_precision,
+          target_agreement):
     """Train the fused model from the labeled set and write it with its manifest.
 
     Holdings default to the 2022 top-10 file under the raw data folder when it exists.
@@ -152,7 +157,8 @@ def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compar
     """
     from .workflows import run_train
 
-    params = {"target_precision": target_precision} if target_precision is not None else None
+    params = {k: v for k, v in (("target_precision", target_precision), ("target_agreement", target_agreement))
+              if v is not None} or None
     labeled = _read_default(labeled, LABELS_REL)
     out_dir = _write_default(out_dir, MODEL_REL, "writing the model to")
     for line in run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to, params):
@@ -307,7 +313,8 @@ def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run):
     res = import_review(review_file, load_taxonomy(taxonomy_path), labeled, reviewer, dry_run=dry_run)
     click.echo("\n".join(res.lines()))
     if not dry_run and (res.added or res.changed):
-        click.echo("retrain to use them: fundclass train")
+        click.echo("the next `fundclass tag` applies them to these funds, their share classes and feeders, and every "
+                   "fund tracking the same index; retrain (`fundclass train`) to let the model learn from them too")
 
 
 @cli.group()

@@ -24,7 +24,8 @@ def not_a_name_words() -> dict:
     with open(DEFAULT_COMMON, "rb") as f:
         d = tomllib.load(f)["not_a_name"]
     return {"placeholders": frozenset(w.upper() for w in d["placeholders"]),
-            "fund_words": tuple(w.upper() for w in d["fund_words"]), "evidence": dict(d["evidence"])}
+            "fund_words": tuple(w.upper() for w in d["fund_words"]), "share_class": re.compile(d["share_class"]),
+            "evidence": dict(d["evidence"])}
 
 
 def is_mojibake(text: str) -> bool:
@@ -43,7 +44,9 @@ def is_mojibake(text: str) -> bool:
 
 
 def name_problem(name: str, vocab: Vocabulary, check_words: bool) -> str:
-    """Reason code why ``name`` is not a fund's name, or ''. ``check_words``: also require a fund word."""
+    """Reason code why ``name`` is not a fund's name, or ''. ``check_words``: also require a fund word.
+
+    'fund_words' is provisional: the tagger withdraws it when a taxonomy rule term occurs in the name."""
     t = name.strip()
     if not t:
         return ""
@@ -56,6 +59,6 @@ def name_problem(name: str, vocab: Vocabulary, check_words: bool) -> str:
     if up in words["placeholders"]:
         return "placeholder"
     if check_words and not (any(w in up for w in words["fund_words"]) or vocab.manager_prefix.match(t)
-                            or vocab.share_class.search(t)):
+                            or words["share_class"].search(t)):
         return "fund_words"
     return ""

@@ -21,6 +21,7 @@ from .doubt import pattern_keys, signals
 from .features import model_frame
 from .fusion import align
 from .fundtype import ACTIVE
+from .index_key import code_keys, subject_keys
 from .holdings import INDUSTRY_THEME_SHARE, HoldingsFeatures, holdings_features, load_sw_map
 from .linking import link
 from .name_check import not_a_name_words
@@ -83,6 +84,7 @@ class Tagger:
         self.taxonomy = taxonomy
         self.vocab = load_vocabulary()
         self.rules = RuleLayer(taxonomy)
+        self._rule_contested = {r.id: r.contested for r in taxonomy.rules if r.contested}
         self.model = model
         self.manifest = manifest or {}
         cfg = defaults()["tag"]
@@ -92,13 +94,28 @@ class Tagger:
         self.holdings = holdings
         self.model_version = self.manifest.get("model_version", RULES_ONLY) if model is not None else RULES_ONLY
         self.reviewed: dict[str, tuple[str, str, str]] = {}
+        self.reviewed_index: dict[str, str] = {}  # index key → code of the reviewed fund that settles it
 
     def use_reviewed(self, labels: pd.DataFrame) -> "Tagger":
-        """Remember people's review decisions (source=review, current taxonomy) so reviewed funds keep them."""
+        """Remember people's review decisions (source=review, current taxonomy): a reviewed fund keeps its decision,
+        and so does every fund tracking the same index, in this batch and later ones (when two decisions on one index
+        disagree, neither settles the index; each still settles its own fund)."""
         r = labels[(labels["source"] == "review") & (labels["taxonomy_version"] == self.taxonomy.version)
-                   & labels["secondary"].isin(self.taxonomy.labels)]
+                   & labels["secondary"].isin(self.taxonomy.labels)].reset_index(drop=True)
         self.reviewed = {c: (s, b, a) for c, s, b, a in zip(r["fund_code"], r["secondary"], r["labeled_by"],
                                                              r["labeled_at"]) if c}
+        self.reviewed_index = {}
+        if len(r):
+            from .train import ID_COLUMNS
+
+            p = prepare(r[ID_COLUMNS], detect_columns(ID_COLUMNS), self.vocab)
+            decided: dict[str, set] = {}
+            for keys in (code_keys(p), subject_keys(p)):
+                for k, code, sec in zip(keys, r["fund_code"], r["secondary"]):
+                    if k:
+                        decided.setdefault(k, set()).add(sec)
+                        self.reviewed_index.setdefault(k, code)
+            self.reviewed_index = {k: c for k, c in self.reviewed_index.items() if len(decided[k]) == 1}
         return self
 
     @classmethod
@@ -176,18 +193,44 @@ class Tagger:
                     X["rule_fuzzy"].to_numpy(bool)[src], rate)
         return rr, hrows, proba, classes, links, src, cal.predict(S)
 
+    def _contested_class(self, rr, src: np.ndarray, top: np.ndarray, classes: list) -> np.ndarray:
+        """Per row, the index of the class a contested deciding rule names as also defensible (-1: none)."""
+        pos = {c: j for j, c in enumerate(classes)}
+        out = np.full(len(src), -1)
+        for i, s in enumerate(src):
+            own = [h for h in rr.hits[s] if h.secondary == classes[top[i]]]
+            if own:
+                alt = self._rule_contested.get(max(own, key=lambda h: h.strength).rule, "")
+                out[i] = pos.get(alt, -1)
+        return out
+
     def predict(self, p: pd.DataFrame) -> pd.DataFrame:
         """Output columns for a prepared frame (see :func:`classifier.prepare.prepare`)."""
         tax = self.taxonomy
-        not_name = (p["name_problem"] != "").to_numpy()
+        problem = p["name_problem"].to_numpy(dtype=object)
+        not_name = problem != ""
         oos = p["asset_class"].isin(tax.out_of_scope).values & ~not_name
         rr, hrows, proba, classes, links, src, conf = self._score(p, oos)
+        # a name without fund words is still a fund's name when a term of the taxonomy occurs in it (光伏50)
+        term_hit = np.array([any(not h.fuzzy and h.field in ("name", "full_name") for h in hs) for hs in rr.hits])
+        not_name &= ~((problem == "fund_words") & term_hit)
+        oos = p["asset_class"].isin(tax.out_of_scope).values & ~not_name
         n = len(p)
         top = proba.argmax(axis=1)
         # the chance a reader picks another class is shared among the runners-up in proportion to the model's
         # probabilities; every runner-up with at least ALTERNATIVE_MIN of it is listed
         rest = np.clip(1.0 - proba[np.arange(n), top], 1e-12, None)
         alt_p = proba * ((1.0 - conf) / rest)[:, None]
+        # where the deciding rule encodes a contested convention, the class readers also pick gets at least half of
+        # that chance (taxonomy: `contested` on the rule)
+        contested = self._contested_class(rr, src, top, classes)
+        for i in np.flatnonzero(contested >= 0):
+            j = contested[i]
+            alt_p[i, j] = max(alt_p[i, j], (1.0 - conf[i]) / 2)
+            others = np.arange(len(classes)) != j
+            others[top[i]] = False
+            left = max(1.0 - conf[i] - alt_p[i, j], 0.0)
+            alt_p[i, others] *= left / max(alt_p[i, others].sum(), 1e-12)
         alt_p[np.arange(n), top] = conf
         order = np.argsort(-alt_p, axis=1)[:, : self.n_alternatives]
         cls = np.array(classes, dtype=object)
@@ -237,15 +280,27 @@ class Tagger:
                     ev = "无规则命中" + ("(主动管理基金)" if active[i] else "")
                 evidence.append(ev)
             linked.append(codes[src[i]] if src[i] != i else "")
-        if self.reviewed:  # a person's decision on a fund also settles its share classes and feeders
+        if self.reviewed:  # a person's decision settles its fund, the fund's share classes and feeders, and its index
+            ckeys, skeys = code_keys(p).tolist(), subject_keys(p).tolist()
             for i, c in enumerate(codes):
-                via = c if c in self.reviewed else (codes[src[i]] if codes[src[i]] in self.reviewed else None)
+                if not_name[i]:
+                    continue
+                via, how = None, ""
+                if c in self.reviewed:
+                    via = c
+                elif codes[src[i]] in self.reviewed:
+                    via, how = codes[src[i]], f"(经关联基金{codes[src[i]]})"
+                else:
+                    for k in (ckeys[i], skeys[i]):
+                        if k and k in self.reviewed_index:
+                            via = self.reviewed_index[k]
+                            how = f"(同一跟踪指数 {k.split(':', 1)[1]},基金{via}的复核决定)"
+                            break
                 if via:
                     hit = self.reviewed[via]
                     secondary[i], confidence[i], needs_review[i] = hit[0], 1.0, False
                     alternatives[i] = ""
-                    evidence[i] = f"人工复核: {hit[1]} {hit[2]}" + ("" if via == c else f"(经关联基金{via})") + \
-                        "; " + evidence[i]
+                    evidence[i] = f"人工复核: {hit[1]} {hit[2]}{how}; " + evidence[i]
         for i in np.flatnonzero(dup):
             evidence[i] += "; 基金代码在本批次中重复"
         etf_link = links["etf"].to_numpy()

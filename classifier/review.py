@@ -1,8 +1,10 @@
 """The review loop: export the doubtful rows for people, import their decisions into the labeled set.
 
-Export writes the rows that need review, most doubtful and most consequential first (a fund whose decision also
-settles its share classes and feeders counts more), with evidence and alternatives and empty ``decision``,
-``reviewer`` and ``comment`` columns; in XLSX the decision cell offers the taxonomy's labels as a drop-down.
+Export writes the rows that need review grouped by tracked index (``group``, ``group_size``: one decision on any row
+of a group settles every fund tracking that index, in this batch and later ones), most doubtful and most
+consequential groups first (a fund whose decision also settles its share classes and feeders counts more), with
+evidence and alternatives and empty ``decision``, ``reviewer`` and ``comment`` columns; in XLSX the decision cell
+offers the taxonomy's labels as a drop-down.
 
 Import validates every decision against the taxonomy and reports all bad rows at once; if any row is bad nothing is
 written. Good decisions go into the labeled set with provenance (source=review, reviewer, date, taxonomy version); a
@@ -19,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from .columns import detect_columns
+from .index_key import display_key
+from .prepare import prepare
 from .errors import InputError
 from .io import atomic_write_bytes, check_not_input, read_table, write_table
 from .labeled import LABEL_COLUMNS, Change, change_labels
@@ -27,8 +31,8 @@ from .taxonomy import Taxonomy
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
              "index_name": "index_name", "fund_type": "fund_type"}
 REVIEW_COLUMNS = ["row", "fund_code", "fund_name", "full_name", "index_code", "index_name", "fund_type", "primary",
-                  "secondary", "confidence", "alternatives", "evidence", "taxonomy_version", "group", "decision",
-                  "reviewer", "comment"]
+                  "secondary", "confidence", "alternatives", "evidence", "taxonomy_version", "group", "group_size",
+                  "decision", "reviewer", "comment"]
 REQUIRED = ("fund_code", "decision", "taxonomy_version")
 # a fund code as people write it: 159915, 159915.SZ, SZ159915, 159915.OF — six digits and an optional exchange tag
 _FUND_CODE = re.compile(r"^(?:(?:SH|SZ|BJ|OF)\.?)?(\d{6})(?:\.(?:SH|SZ|BJ|OF|SS|CSI))?$", re.IGNORECASE)
@@ -49,15 +53,26 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False) -> pd.DataFram
         out[col] = tagged.iloc[:, colmap[fld]].astype(str).values if fld in colmap else ""
     for c in ("primary", "secondary", "confidence", "alternatives", "evidence", "taxonomy_version"):
         out[c] = tagged[c].astype(str).values if c in tagged.columns else ""
-    out["group"] = ""
+    # one group per tracked index (else per linked family, else per fund): a decision on one row settles the index
+    p = prepare(tagged.reset_index(drop=True), colmap)
+    linked = tagged["linked_fund"].astype(str).replace("nan", "") if "linked_fund" in tagged.columns \
+        else pd.Series([""] * len(tagged))
+    family = linked.where(linked != "", out["fund_code"].values)
+    group = display_key(p).where(display_key(p) != "", family.values)
+    # a share class or feeder joins the group of the fund it follows when that fund is in the file
+    at = {c: g for c, g in zip(out["fund_code"], group) if c}
+    out["group"] = [at.get(lk, g) if lk else g for lk, g in zip(linked, group)]
     if not include_all:
         out = out[_truthy(tagged["needs_review"]).values]
+    out["group_size"] = out.groupby("group")["row"].transform("size").astype(str)
     conf = pd.to_numeric(out["confidence"], errors="coerce").fillna(0.0)
-    linked = tagged["linked_fund"].astype(str) if "linked_fund" in tagged.columns else pd.Series([""] * len(tagged))
     followers = linked[linked != ""].value_counts()
     reach = np.array([1 + int(followers.get(c, 0)) for c in out["fund_code"]], dtype=float)
     out["priority"] = (1 - conf.to_numpy(dtype=float)) * (1 + np.log(reach))
-    out = out.sort_values(["priority", "row"], ascending=[False, True], kind="stable").drop(columns="priority")
+    # most doubtful groups first; within a group, its most doubtful row first
+    out["group_priority"] = out.groupby("group")["priority"].transform("max")
+    out = out.sort_values(["group_priority", "group", "priority", "row"], ascending=[False, True, False, True],
+                          kind="stable").drop(columns=["priority", "group_priority"])
     for c in ("decision", "reviewer", "comment"):
         out[c] = ""
     return out[REVIEW_COLUMNS].reset_index(drop=True)

@@ -40,6 +40,7 @@ class Rule:
     asset_class: str | None = None
     note: str = ""
     line: int = 0
+    contested: str = ""  # a class careful readers also pick where this rule decides (a genuine two-way split)
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,12 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
                 problems.append(f"{where}: term '{t}' also votes for '{osec}' in rule '{orid}' (line {oln}) at the same "
                                 f"tier '{tier_name}'; give one rule another tier or drop the term")
             term_owner.setdefault(key, (sec, rid, ln))
-        rules.append(Rule(rid, sec, tier_name, tier, terms, unless, code, asset, str(r.get("note", "")), ln))
+        contested = r.get("contested", "")
+        if contested and (contested not in seen_secondary or contested == sec):
+            problems.append(f"{where}: contested = '{contested}' must be another [[class]] of this taxonomy")
+            contested = ""
+        rules.append(Rule(rid, sec, tier_name, tier, terms, unless, code, asset, str(r.get("note", "")), ln,
+                          contested))
 
     oos = {}
     for i, o in enumerate(data.get("out_of_scope", [])):

@@ -131,8 +131,21 @@ def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agr
            "mean_agreement": float(np.average(target[read], weights=w)),
            "ece_vs_readers": weighted_ece(conf[read], target[read], w),
            "ece_fused_vs_readers": weighted_ece(model.oof_proba_.max(axis=1)[read], target[read], w),
+           "agreement_at_review_budget": {f"{b:.2f}": budget_agreement(conf[read], target[read], w, b)
+                                          for b in REVIEW_BUDGETS},
            "coef": dict(zip(SIGNALS, np.round(cal.coef_, 4).tolist())), "intercept": round(cal.intercept_, 4)}
     return cal, rep
+
+
+REVIEW_BUDGETS = (0.05, 0.10, 0.15, 0.25)
+
+
+def budget_agreement(conf: np.ndarray, target: np.ndarray, weight: np.ndarray, budget: float) -> float:
+    """Reader agreement of the accepted rows when the least confident ``budget`` share (by weight) goes to review."""
+    order = np.argsort(conf, kind="stable")
+    cut = np.cumsum(weight[order]) / weight.sum() > budget
+    acc = order[cut]
+    return float(np.average(target[acc], weights=weight[acc]))
 
 
 def oof_signals(model: FusedModel, td: TrainingData, pattern_rate: np.ndarray) -> np.ndarray:

@@ -53,7 +53,9 @@ def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, co
                   f"{ag['mean_agreement']:.4f}): ECE vs readers {ag['ece_vs_readers']:.4f} "
                   f"(fused probability alone {ag['ece_fused_vs_readers']:.4f})",
                   f"review threshold {m['threshold']:.3f}: auto-accepted agree with readers {ag['auto_agreement']:.4f}, "
-                  f"review rate {ag['review_rate']:.2%} (target agreement {ag['target_agreement']})"]
+                  f"review rate {ag['review_rate']:.2%} (target agreement {ag['target_agreement']})",
+                  "  reader agreement of auto-accepted rows at a review budget of " +
+                  ", ".join(f"{float(b):.0%}: {a:.4f}" for b, a in ag["agreement_at_review_budget"].items())]
     else:
         lines.append(f"review threshold {m['threshold']:.3f} (no agreement.csv beside the labels: confidence is the "
                      f"fused probability, calibrated on the labels)")
@@ -80,14 +82,13 @@ def compare_models(old_dir, old_manifest, old_model, new_dir, new_manifest, labe
         lines.append("  the previous model was trained for another taxonomy: no row-by-row comparison")
         return lines
     td = training_data(read_labels(labeled), tax, H)
-    X, y = td.X[td.in_scope], td.y[td.in_scope]
-    Hs = td.H[td.in_scope] if td.H is not None else None
+    y = td.y[td.in_scope]
+    prepared = td.prepared[td.in_scope]
     scores = {}
     for name, model, man in (("previous", old_model, old_manifest), ("new", load_model(new_dir, tax)[0], new_manifest)):
-        cols = model.holdings_columns_
-        proba = model.predict_proba(X, Hs[cols] if (Hs is not None and cols) else None)
-        pred = model.classes_[proba.argmax(1)]
-        scores[name] = (pred, proba.max(1) < man["threshold"])
+        # through the tagger, so each model's confidence and threshold mean what its manifest says
+        out = Tagger(tax, model, man, holdings=H).predict(prepared)
+        scores[name] = (out["secondary"].to_numpy(dtype=object), out["needs_review"].to_numpy(bool))
     (po, ro), (pn, rn) = scores["previous"], scores["new"]
     lines.append(f"  on the same {len(y)} in-scope labeled funds (current labels):")
     lines.append(f"    accuracy        {(po == y).mean():.4f} -> {(pn == y).mean():.4f}")

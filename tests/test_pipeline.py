@@ -48,12 +48,16 @@ def test_primary_always_owns_secondary(model_tagger, taxonomy):
 
 
 def test_confidence_alternatives_and_review(model_tagger):
-    out = model_tagger.tag(pd.DataFrame({"name": ["华夏中证机器人ETF", "某某稳健成长混合A"]}))
+    out = model_tagger.tag(pd.DataFrame({"name": ["华夏中证机器人ETF", "某某稳健成长混合A", "示例中证国有企业红利ETF"]}))
     assert out["confidence"].between(0, 1).all()
-    alts = out.iloc[0]["alternatives"].split(";")
-    assert 1 <= len(alts) <= 3 and alts[0].startswith("科技成长主题ETF:")
-    probs = [float(a.split(":")[1]) for a in alts]
-    assert probs == sorted(probs, reverse=True)
+    for sec, conf, alt in zip(out["secondary"], out["confidence"], out["alternatives"]):
+        pairs = [a.split(":") for a in alt.split(";") if a]
+        probs = [float(p) for _, p in pairs]
+        # runners-up only, each one a reader would pick with at least 5%, most likely first, within 1 - confidence
+        assert all(c != sec for c, _ in pairs) and all(p >= 0.05 for p in probs)
+        assert probs == sorted(probs, reverse=True) and conf + sum(probs) <= 1.0 + 1e-3
+    assert out.iloc[0]["secondary"] == "科技成长主题ETF" and not out.iloc[0]["needs_review"]
+    assert out.iloc[2]["alternatives"].startswith("国企主题ETF:")  # readers split on state-owned dividend indices
     # an active fund without holdings evidence is sent to review
     assert out.iloc[1]["management_style"] == "主动管理" and out.iloc[1]["needs_review"]
 

@@ -117,7 +117,8 @@ def split_taxonomy(path):
                   'secondary = "成长风格ETF"\nkeywords = ["成长"]\nscope = "成长风格"\n', 1)
     t = t.replace('id = "tech.core"\nclass = "科技成长主题ETF"', 'id = "tech.core"\nclass = "科技主题ETF"')
     t = t.replace('id = "growth.style"\nclass = "科技成长主题ETF"', 'id = "growth.style"\nclass = "成长风格ETF"')
-    t = t.replace('id = "manufacturing.report_biotech"', 'id = "manufacturing.report_biotech"', 1)
+    t = t.replace('class = "科技成长主题ETF"', 'class = "科技主题ETF"')  # the other tech rules
+    t = t.replace('contested = "科技成长主题ETF"', 'contested = "科技主题ETF"')
     assert "科技成长主题ETF" not in t
     path.write_text(t, encoding="utf-8")
     return path
@@ -160,3 +161,44 @@ def test_taxonomy_split_migrate_review_retrain_tag(tmp_path, labels_copy):
     out = Tagger.load(model_dir, new_tax).tag(funds)
     assert out["secondary"].tolist() == ["成长风格ETF", "科技主题ETF"]
     assert out["taxonomy_version"].unique().tolist() == ["jrj-2026.02-split"]
+
+
+def test_a_decision_settles_every_fund_tracking_its_index(tmp_path, labels_copy):
+    """Decided once on one fund, remembered for its index in later batches, without retraining (issue 12)."""
+    version = load_taxonomy().version
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990101"], "fund_name": ["示例上证红利ETF"], "index_code": ["000015.SH"],
+                  "index_name": ["上证红利指数"], "decision": ["国企主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [version]}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_copy)
+    later = pd.DataFrame({"基金代码": ["990201", "990202", "990203"],
+                          "基金简称": ["另一上证红利ETF", "另一上证红利ETF联接C", "另一中证红利ETF"],
+                          "跟踪指数代码": ["000015.SH", "", "000922.CSI"],
+                          "跟踪指数名称": ["上证红利指数", "上证红利", "中证红利指数"]})
+    out = Tagger.load(labels_path=labels_copy).tag(later)
+    # same index by code, and by name for the feeder that gives no code; another index is untouched
+    assert out["secondary"].tolist() == ["国企主题ETF", "国企主题ETF", "策略主题ETF"]
+    assert out["confidence"].tolist()[:2] == [1.0, 1.0] and not out["needs_review"].iloc[:2].any()
+    assert out["evidence"].iloc[0].startswith("人工复核: 张三") and "同一跟踪指数 000015" in out["evidence"].iloc[0]
+    # a second, conflicting decision on another fund of the index: each settles only its own fund
+    pd.DataFrame({"fund_code": ["990102"], "fund_name": ["又一上证红利ETF"], "index_code": ["000015.SH"],
+                  "index_name": ["上证红利指数"], "decision": ["策略主题ETF"], "reviewer": ["李四"],
+                  "taxonomy_version": [version]}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_copy)
+    out = Tagger.load(labels_path=labels_copy).tag(later)
+    assert out["secondary"].iloc[0] == "策略主题ETF" and not out["evidence"].iloc[0].startswith("人工复核")
+
+
+def test_review_export_groups_rows_by_index(tmp_path):
+    tagged = pd.DataFrame({"基金代码": ["1", "2", "3", "4"], "基金简称": ["a", "b", "c", "d"],
+                           "跟踪指数代码": ["000015.SH", "000922.CSI", "000015", ""],
+                           "跟踪指数名称": ["上证红利指数", "中证红利指数", "上证红利", "中证红利"],
+                           "secondary": ["策略主题ETF"] * 4, "confidence": [0.9, 0.5, 0.8, 0.7],
+                           "needs_review": [True] * 4, "evidence": [""] * 4, "linked_fund": ["", "", "", "2"]})
+    from classifier.review import review_frame
+
+    f = review_frame(tagged)
+    # the most doubtful group first (中证红利: 0.5), its rows together; 000015.SH and 000015 are one index
+    assert f["fund_code"].tolist() == ["2", "4", "3", "1"]
+    assert f["group"].tolist() == ["code:000922", "code:000922", "code:000015", "code:000015"]
+    assert f["group_size"].tolist() == ["2", "2", "2", "2"]

@@ -77,10 +77,11 @@ def test_every_problem_is_reported_at_once(tmp_path):
     p = _broken(tmp_path, 'secondary = "周期主题ETF"', 'secondary = "消费主题ETF"')
     text = p.read_text(encoding="utf-8").replace('tier = "ownership"\nterms = ["民企"', 'tier = "nope"\nterms = ["民企"')
     p.write_text(text, encoding="utf-8")
-    with pytest.raises(TaxonomyError, match=r"3 problem\(s\)") as e:
+    with pytest.raises(TaxonomyError, match=r"4 problem\(s\)") as e:
         load_taxonomy(p)
-    msg = str(e.value)  # the duplicate, the rule it orphans, and the unknown tier, each with its line
+    msg = str(e.value)  # the duplicate, the rule it orphans, the contested class it orphans, the unknown tier
     assert "duplicate class" in msg and "'cycle.core': class '周期主题ETF' is not a [[class]]" in msg
+    assert "'consumer.non_cyclical': contested = '周期主题ETF' must be another [[class]]" in msg
     assert "tier 'nope' is not in [tiers]" in msg
 
 

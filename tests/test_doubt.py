@@ -1,0 +1,113 @@
+"""Confidence as reader agreement (issue 12): doubt signals, the pattern table, the calibrator and its threshold."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from classifier.agreement import head_keys, read_agreement, reads_per_fund
+from classifier.doubt import (SIGNALS, AgreementCalibrator, PatternTable, agreement_threshold, pattern_keys, signals,
+                              weighted_ece)
+from classifier.labeled import SHIPPED_LABELS, read_labels
+from classifier.rules import Hit
+
+CLASSES = ["策略主题ETF", "国企主题ETF", "科技成长主题ETF"]
+
+
+def test_pattern_key_names_the_deciding_rule_term_and_the_runner_up():
+    hits = [(Hit("strategy.factor", "策略主题ETF", 30, "红利", "index"),
+             Hit("ownership.state_factor", "国企主题ETF", 20, "央企", "index")),
+            (Hit("tech.core", "科技成长主题ETF", 50, "芯片", "index"),),
+            ()]
+    keys = pattern_keys(np.array([0, 2, 2]), CLASSES, hits)
+    assert keys == ["strategy.factor:红利|国企主题ETF", "tech.core:芯片|-", "-|-"]
+    # the model overruled the rules: no rule voted for the chosen class, the rules' class is the runner-up
+    assert pattern_keys(np.array([1]), CLASSES, hits[1:2]) == ["-|科技成长主题ETF"]
+
+
+def test_pattern_table_smooths_and_leaves_the_own_head_out():
+    keys = ["a", "a", "b"]
+    t = PatternTable(keys, np.array([1.0, 0.0, 1.0]), np.ones(3), ["h1", "h2", "h3"], prior_weight=2.0)
+    assert t.prior == pytest.approx(2 / 3)
+    assert t.rate("a") == pytest.approx((1 + 2 * 2 / 3) / (2 + 2))
+    assert t.rate("a", leave_out_head="h1") == pytest.approx((0 + 2 * 2 / 3) / (1 + 2))  # only h2's 0 is left
+    assert t.rate("never seen") == pytest.approx(2 / 3)
+
+
+def test_signals_flag_each_kind_of_doubt():
+    proba = np.array([[0.9, 0.05, 0.05], [0.5, 0.45, 0.05], [0.1, 0.1, 0.8]])
+    p_text = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
+    p_hold = np.array([[0.9, 0.05, 0.05], [0.3, 0.3, 0.4], [0.8, 0.1, 0.1]])
+    has = np.array([True, False, True])
+    strength = np.array([[30.2, 20.2, 0], [30.2, 20.2, 0], [0, 0, 0]], dtype=float)
+    S = signals(proba, p_text, p_hold, has, strength, [0, 0, -1], np.array([False, True, False]),
+                np.array([0.5, 0.5, 0.5]))
+    col = {s: i for i, s in enumerate(SIGNALS)}
+    assert S.shape == (3, len(SIGNALS))
+    assert S[:, col["two_classes"]].tolist() == [1, 1, 0]
+    assert S[:, col["text_vs_rules"]].tolist() == [0, 1, 0]
+    assert S[:, col["holdings_vs"]].tolist() == [0, 0, 1]  # row 2 has no holdings
+    assert S[:, col["no_rule"]].tolist() == [0, 0, 1]
+    assert S[:, col["fuzzy"]].tolist() == [0, 1, 0]
+    assert S[:, col["margin"]] == pytest.approx([0.85, 0.05, 0.7])
+    assert S[0, col["logit_p"]] == pytest.approx(np.log(9)) and S[0, col["pattern"]] == pytest.approx(0.0)
+
+
+def test_calibrator_learns_soft_targets():
+    rng = np.random.default_rng(0)
+    contested = rng.random(4000) < 0.2
+    target = np.where(contested, 0.5, 1.0) * (rng.random(4000) < 0.98)  # contested rows: readers split 1:1
+    S = np.column_stack([contested.astype(float), rng.normal(size=4000)])
+    cal = AgreementCalibrator().fit(S, target, np.ones(4000), patterns=None)
+    conf = cal.predict(S)
+    assert conf[contested].mean() == pytest.approx(target[contested].mean(), abs=0.02)
+    assert conf[~contested].mean() == pytest.approx(target[~contested].mean(), abs=0.02)
+    assert weighted_ece(conf, target, np.ones(4000)) < 0.02
+
+
+def test_threshold_reaches_the_goal_with_the_fewest_rows_in_review():
+    conf = np.array([0.99, 0.98, 0.97, 0.6, 0.5])
+    target = np.array([1.0, 1.0, 1.0, 0.5, 0.0])
+    t, agree, review = agreement_threshold(conf, target, np.ones(5), 0.95)
+    assert t == 0.97 and agree == 1.0 and review == pytest.approx(0.4)
+    t, agree, review = agreement_threshold(conf, target, np.ones(5), 0.85)
+    assert t == 0.6 and agree == pytest.approx(3.5 / 4)
+    assert agreement_threshold(conf, np.zeros(5), np.ones(5), 0.9)[0] > 1  # goal unreachable: everything to review
+
+
+def test_ece_of_a_constant_offset():
+    conf = np.full(10, 0.9)
+    assert weighted_ece(conf, np.full(10, 0.7), np.ones(10)) == pytest.approx(0.2)
+    assert weighted_ece(conf, np.r_[np.ones(9), 0.0], np.ones(10)) == pytest.approx(0.0)
+
+
+def test_shipped_agreement_table_covers_the_labeled_set():
+    labels = read_labels(SHIPPED_LABELS)
+    agreement = read_agreement(SHIPPED_LABELS)
+    assert agreement is not None
+    reads = reads_per_fund(labels, agreement)
+    covered = np.mean([len(r) >= 2 for r in reads])
+    assert covered > 0.99, covered  # every head of the labeled set has at least two independent reads
+    keys = head_keys(labels)
+    label_of = labels.groupby(keys)["secondary"].agg(lambda s: s.value_counts().index[0])
+    # the stored agreement is the share of reads equal to the current label of the head
+    for head, row in agreement.iloc[::37].iterrows():
+        got = [x for x in row["reads"].split(";") if x]
+        assert float(row["agreement"]) == pytest.approx(np.mean([g == label_of[head] for g in got]), abs=1e-3)
+
+
+def test_the_shipped_model_states_what_its_confidence_means(model_tagger):
+    m = model_tagger.manifest
+    assert m["confidence"] == "reader agreement"
+    ag = m["metrics_agreement"]
+    assert m["threshold"] == ag["threshold"] and ag["auto_agreement"] >= ag["target_agreement"] - 0.002
+    assert ag["ece_vs_readers"] < ag["ece_fused_vs_readers"]  # the second stage calibrates better than fusion alone
+
+
+def test_a_contested_convention_is_less_certain_than_a_settled_one(model_tagger):
+    frame = pd.DataFrame({"基金简称": ["示例中证国有企业红利ETF", "示例中证半导体ETF"],
+                          "跟踪指数名称": ["中证国有企业红利指数", "中证半导体产业指数"]})
+    out = model_tagger.tag(frame)
+    assert out["secondary"].tolist() == ["策略主题ETF", "科技成长主题ETF"]
+    c = out["confidence"].astype(float).tolist()
+    assert c[0] < c[1] - 0.05, c  # readers split 1:1 on state-owned dividend indices; none doubt 半导体
+    assert out["needs_review"].tolist() == [True, False]
+    assert "国企主题ETF" in out["alternatives"].iloc[0]  # the defensible runner-up is named
