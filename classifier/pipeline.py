@@ -36,6 +36,7 @@ OUTPUT_COLUMNS = ["primary", "secondary", "confidence", "needs_review", "alterna
                   "management_style", "linked_fund", "holding_industry", "holding_industry_share",
                   "taxonomy_version", "model_version"]
 RULES_ONLY = "rules-only"
+HEAD_PRIOR_READS = 2.0  # weight of the model's confidence, in reads, against a known head's blind reads
 ALTERNATIVE_MIN = 0.05  # a runner-up a reader would pick with at least this chance is named in `alternatives`
 
 
@@ -193,6 +194,28 @@ class Tagger:
                     X["rule_fuzzy"].to_numpy(bool)[src], rate)
         return rr, hrows, proba, classes, links, src, cal.predict(S)
 
+    def _keep_head_doubt(self, p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: list):
+        """A fund of an index the labeled set holds, whose blind readers disputed the label, keeps that doubt: its
+        confidence is at most the readers' agreement with the chosen class, shrunk towards the model's confidence by
+        HEAD_PRIOR_READS pseudo-reads. Returns (confidence, per row the reads agreeing and the reads of a head whose
+        reads lowered the confidence, 0 and 0 elsewhere, and those rows' reads by row)."""
+        agree, reads_n = np.zeros(len(conf), dtype=int), np.zeros(len(conf), dtype=int)
+        doubting: dict[int, tuple[str, ...]] = {}
+        head_reads = getattr(getattr(self.model, "agreement_", None), "head_reads_", None)
+        if not head_reads:
+            return conf, agree, reads_n, doubting
+        conf = conf.copy()
+        for i, (ck, sk) in enumerate(zip(code_keys(p), subject_keys(p))):
+            reads = head_reads.get(ck) or head_reads.get(sk)
+            if not reads:
+                continue
+            k = sum(r == classes[top[i]] for r in reads)
+            capped = (k + HEAD_PRIOR_READS * conf[i]) / (len(reads) + HEAD_PRIOR_READS)
+            if capped < conf[i]:
+                conf[i], agree[i], reads_n[i] = capped, k, len(reads)
+                doubting[i] = reads
+        return conf, agree, reads_n, doubting
+
     def _contested_class(self, rr, src: np.ndarray, top: np.ndarray, classes: list) -> np.ndarray:
         """Per row, the index of the class a contested deciding rule names as also defensible (-1: none)."""
         pos = {c: j for j, c in enumerate(classes)}
@@ -217,6 +240,7 @@ class Tagger:
         oos = p["asset_class"].isin(tax.out_of_scope).values & ~not_name
         n = len(p)
         top = proba.argmax(axis=1)
+        conf, head_agree, head_reads_n, doubting = self._keep_head_doubt(p, conf, top, classes)
         # the chance a reader picks another class is shared among the runners-up in proportion to the model's
         # probabilities; every runner-up with at least ALTERNATIVE_MIN of it is listed
         rest = np.clip(1.0 - proba[np.arange(n), top], 1e-12, None)
@@ -231,6 +255,14 @@ class Tagger:
             others[top[i]] = False
             left = max(1.0 - conf[i] - alt_p[i, j], 0.0)
             alt_p[i, others] *= left / max(alt_p[i, others].sum(), 1e-12)
+        # on a known head the readers disputed, half of the doubt goes to the classes they read
+        pos = {c: j for j, c in enumerate(classes)}
+        for i, reads in doubting.items():
+            other = [pos[r] for r in reads if r in pos and pos[r] != top[i]]
+            if other:
+                alt_p[i] *= 0.5
+                for j in other:
+                    alt_p[i, j] += 0.5 * (1.0 - conf[i]) / len(other)
         alt_p[np.arange(n), top] = conf
         order = np.argsort(-alt_p, axis=1)[:, : self.n_alternatives]
         cls = np.array(classes, dtype=object)
@@ -278,6 +310,8 @@ class Tagger:
                 ev = rr.evidence(src[i])
                 if not ev:
                     ev = "无规则命中" + ("(主动管理基金)" if active[i] else "")
+                if head_reads_n[i]:
+                    ev += f"; 该指数的独立盲读有分歧({head_agree[i]}/{head_reads_n[i]} 选此类)"
                 evidence.append(ev)
             linked.append(codes[src[i]] if src[i] != i else "")
         if self.reviewed:  # a person's decision settles its fund, the fund's share classes and feeders, and its index

@@ -26,6 +26,7 @@ from .inference import CompiledModel
 from .labeled import read_labels
 from .manifest import library_versions, save_model
 from .fusion import align
+from .index_key import code_keys, subject_keys
 from .model import FusedModel
 from .prepare import prepare, subjects
 from .rules import RuleLayer, RuleResult
@@ -124,6 +125,7 @@ def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agr
         tr = tr[read[tr]]
         conf[te] = AgreementCalibrator().fit(S[tr], target[tr], weight[tr], table).predict(S[te])
     cal = AgreementCalibrator().fit(S[read], target[read], weight[read], table)
+    cal.head_reads_ = head_reads_by_index(td.prepared, reads_per_fund(labels, agreement))
     t, agree, review = agreement_threshold(conf[read], target[read], weight[read], goal)
     w = weight[read]
     rep = {"rows_read": int(read.sum()), "heads_read": int(len(n_head)), "threshold": t,
@@ -138,6 +140,21 @@ def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agr
 
 
 REVIEW_BUDGETS = (0.05, 0.10, 0.15, 0.25)
+
+
+def head_reads_by_index(prepared: pd.DataFrame, reads: list) -> dict[str, tuple[str, ...]]:
+    """Index key (code, and index/benchmark subject) → the blind reads of the labeled head tracking it, so that a
+    labeled fund's doubt survives when it is tagged again. A key two heads with different reads share is dropped."""
+    out: dict[str, tuple[str, ...]] = {}
+    clash = set()
+    for keys in (code_keys(prepared), subject_keys(prepared)):
+        for k, r in zip(keys, reads):
+            if not k or not r:
+                continue
+            r = tuple(sorted(r))
+            if out.setdefault(k, r) != r:
+                clash.add(k)
+    return {k: r for k, r in out.items() if k not in clash}
 
 
 def budget_agreement(conf: np.ndarray, target: np.ndarray, weight: np.ndarray, budget: float) -> float:
