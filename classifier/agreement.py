@@ -42,6 +42,20 @@ def head_keys(labels: pd.DataFrame) -> pd.Series:
     return labels["group"].map(lambda g: first[root[g]])
 
 
+def worklist_rows(labels: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """A readers' worklist: one row per group (head ids ``<prefix>0001``…, in group order) with identifying fields
+    only, never the label: up to four fund names and two full names."""
+    rows = []
+    for i, (g, funds) in enumerate(labels.groupby("group", sort=True), 1):
+        first = funds.iloc[0]
+        rows.append({"head_id": f"{prefix}{i:04d}", "group": g, "n_funds": len(funds),
+                     "index_code": first.index_code, "index_name": first.index_name,
+                     "fund_types": ";".join(sorted(set(funds.fund_type) - {""})),
+                     "fund_names": " / ".join(funds.fund_name.head(4)),
+                     "full_names": " / ".join(funds.full_name.head(2))})
+    return pd.DataFrame(rows)
+
+
 def agreement_path(labels_path: str | Path) -> Path:
     return Path(labels_path).parent / AGREEMENT_FILE
 

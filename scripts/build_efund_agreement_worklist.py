@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from classifier.agreement import worklist_rows
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -20,16 +22,9 @@ def main() -> None:
     ap.add_argument("--out", default="data/labeled/efund/reads/agreement/worklist.csv")
     a = ap.parse_args()
     labels = pd.read_csv(a.labels, dtype=str, keep_default_na=False)
-    rows = []
-    for i, (g, funds) in enumerate(labels.groupby("group", sort=True), 1):
-        first = funds.iloc[0]
-        rows.append({"head_id": f"E{i:04d}", "group": g, "n_funds": len(funds),
-                     "index_code": first.index_code, "index_name": first.index_name,
-                     "fund_types": ";".join(sorted(set(funds.fund_type) - {""})),
-                     "fund_names": " / ".join(funds.fund_name.head(4)),
-                     "full_names": " / ".join(funds.full_name.head(2))})
+    rows = worklist_rows(labels, "E")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(a.out, index=False, encoding="utf-8", lineterminator="\n")
+    rows.to_csv(a.out, index=False, encoding="utf-8", lineterminator="\n")
     print(f"{len(rows)} heads -> {a.out}")
 
 

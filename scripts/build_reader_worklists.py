@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from classifier.agreement import head_keys
+from classifier.agreement import head_keys, worklist_rows
 
 SEED = 20261130
 HOLDOUT_HEADS = 160
@@ -54,16 +54,9 @@ def main() -> None:
     holdout.to_csv(a.holdout, index=False, encoding="utf-8", lineterminator="\n")
 
     rest = labels[~labels["group"].isin(drawn)]
-    agg = []
-    for i, (g, funds) in enumerate(rest.groupby("group", sort=True), 1):
-        first = funds.iloc[0]
-        agg.append({"head_id": f"A{i:04d}", "group": g, "n_funds": len(funds),
-                    "index_code": first.index_code, "index_name": first.index_name,
-                    "fund_types": ";".join(sorted(set(funds.fund_type) - {""})),
-                    "fund_names": " / ".join(funds.fund_name.head(4)),
-                    "full_names": " / ".join(funds.full_name.head(2))})
+    agg = worklist_rows(rest, "A")
     Path(a.agreement).parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(agg).to_csv(a.agreement, index=False, encoding="utf-8", lineterminator="\n")
+    agg.to_csv(a.agreement, index=False, encoding="utf-8", lineterminator="\n")
     print(f"holdout: {len(holdout)} funds on {holdout.head_id.nunique()} heads -> {a.holdout}")
     print(f"agreement worklist: {len(agg)} heads -> {a.agreement}")
 
