@@ -18,6 +18,7 @@ import pandas as pd
 from .errors import InputError
 from .prepare import code6
 
+SHIPPED_SW_MAP = Path(__file__).resolve().parent / "reference" / "sw2021_l1_map.csv"  # scripts/build_sw_map.py
 INDUSTRY_THEME_SHARE = 30.0  # seed 004: average single-industry holding above 30% of NAV → industry-theme fund
 HOLDING_ALIASES = {
     "fund_code": ("fund_code", "基金代码", "代码"),
@@ -34,21 +35,26 @@ class HoldingsFeatures:
 
     table: pd.DataFrame
     industries: list[str]
+    sw_map_as_of: str = ""  # date of the Shenwan map's latest mapping update ('' when the map does not say)
 
     def columns(self) -> list[str]:
         return [f"sw::{n}" for n in self.industries] + ["hhi", "top_share", "hk_share", "star_share", "chinext_share",
                                                         "bse_share", "top10_weight"]
 
 
-def load_sw_map(path: str | Path) -> pd.Series:
-    """stock code (6 digits) → Shenwan 2021 level-1 name, from the open-ended rows of the mapping file."""
-    p = Path(path)
+def load_sw_map(path: str | Path | None = None) -> pd.Series:
+    """stock code (6 digits) → Shenwan 2021 level-1 name, from the open-ended rows of a mapping file (default: the
+    map shipped with the package). ``attrs["as_of"]`` is the date of its latest mapping update, when it has one."""
+    p = Path(path) if path else SHIPPED_SW_MAP
     try:
-        m = pd.read_csv(p, dtype=str, usecols=["stock_code", "effective_end_date", "sw_l1_name"])
-    except (OSError, ValueError) as exc:
+        m = pd.read_csv(p, dtype=str, usecols=lambda c: c in ("stock_code", "effective_end_date", "sw_l1_name",
+                                                               "mapping_update_time"))
+        m = m[(m["effective_end_date"] == "99991231") & m["sw_l1_name"].notna()]
+    except (OSError, ValueError, KeyError) as exc:
         raise InputError(f"{p}: cannot read Shenwan map (stock_code, effective_end_date, sw_l1_name): {exc}") from exc
-    m = m[(m.effective_end_date == "99991231") & m.sw_l1_name.notna()]
-    return m.drop_duplicates("stock_code", keep="last").set_index("stock_code").sw_l1_name
+    out = m.drop_duplicates("stock_code", keep="last").set_index("stock_code")["sw_l1_name"]
+    out.attrs["as_of"] = str(m["mapping_update_time"].max())[:10] if "mapping_update_time" in m and len(m) else ""
+    return out
 
 
 def _find(cols: list[str], field: str, path: str, required: bool = True) -> str | None:
@@ -111,4 +117,4 @@ def holdings_features(path: str | Path, sw_map: pd.Series) -> HoldingsFeatures:
         t["holding_industry_share"] = a_only.max(axis=1).round(2)
     else:
         t["holding_industry"], t["holding_industry_share"] = "", 0.0
-    return HoldingsFeatures(t, industries)
+    return HoldingsFeatures(t, industries, sw_map.attrs.get("as_of", ""))

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import detect_columns
-from .config import defaults, raw_data_dir
+from .config import defaults
 from .doubt import pattern_keys, signals
 from .features import model_frame
 from .fusion import align
@@ -134,8 +134,7 @@ class Tagger:
             model, manifest = load_model(model_dir, tax)
         holdings = None
         if holdings_path:
-            sw = Path(sw_map_path) if sw_map_path else raw_data_dir() / defaults()["paths"]["sw_map"]
-            holdings = holdings_features(holdings_path, load_sw_map(sw))
+            holdings = holdings_features(holdings_path, load_sw_map(sw_map_path))
         tagger = cls(tax, model, manifest, threshold, holdings)
         if labels_path and Path(labels_path).exists():
             from .labeled import read_labels
@@ -353,9 +352,10 @@ class Tagger:
             out["holding_industry"] = hrows["holding_industry"].fillna("").values
             out["holding_industry_share"] = share.values
             theme = (share > INDUSTRY_THEME_SHARE).fillna(False).values
+            sw_date = f"; 申万2021映射 {self.holdings.sw_map_as_of}" if self.holdings.sw_map_as_of else ""
             for i in np.flatnonzero(theme & ~oos):
                 out.iat[i, out.columns.get_loc("evidence")] += (
-                    f"; 持仓:{out['holding_industry'].iat[i]} {share.iat[i]:.1f}%>30% 行业主题(seed 004)")
+                    f"; 持仓:{out['holding_industry'].iat[i]} {share.iat[i]:.1f}%>30% 行业主题(seed 004{sw_date})")
         else:
             out["holding_industry"] = ""
             out["holding_industry_share"] = np.nan

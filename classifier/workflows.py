@@ -23,8 +23,7 @@ def _holdings(holdings, sw_map, allow_default: bool):
         if holdings:
             raise InputError(f"{holdings}: no such holdings file")
         return None, ""
-    sw = Path(sw_map) if sw_map else raw_data_dir() / defaults()["paths"]["sw_map"]
-    return holdings_features(path, load_sw_map(sw)), path.name
+    return holdings_features(path, load_sw_map(sw_map)), path.name
 
 
 def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to, params=None):

@@ -152,3 +152,20 @@ def test_tagging_with_holdings_applies_seed_004(tmp_path):
     assert not out["evidence"].str.contains("行业主题").any()
     assert out["needs_review"].tolist()[:2] == [True, True]
     assert out["secondary"].iloc[2] == "科技成长主题ETF" and pd.isna(out["holding_industry_share"].iloc[2])
+
+
+def test_holdings_need_no_development_data_the_shenwan_map_ships(tmp_path, monkeypatch):
+    """`tag --holdings` from any folder, without ../shared: the shipped map decodes the stocks and the evidence
+    names its date (issue 13)."""
+    monkeypatch.setenv("FUNDCLASS_RAW", str(tmp_path / "no-such-folder"))
+    monkeypatch.chdir(tmp_path)
+    h = tmp_path / "h.csv"
+    pd.DataFrame({"fund_code": ["990020"] * 4, "stock_code": ["600519", "000858", "000568", "600809"],
+                  "weight_pct": ["10", "9", "8", "7"]}).to_csv(h, index=False)
+    frame = pd.DataFrame({"基金代码": ["990020"], "基金简称": ["示例消费精选混合A"], "基金类型": ["混合型-偏股"]})
+    out = Tagger.load(DEFAULT_MODEL_DIR, holdings_path=h).tag(frame)
+    assert out["holding_industry"].iloc[0] == "食品饮料" and out["holding_industry_share"].iloc[0] == 34.0
+    assert "34.0%>30% 行业主题(seed 004; 申万2021映射 2026-06-05)" in out["evidence"].iloc[0]
+    from classifier.holdings import SHIPPED_SW_MAP
+
+    assert "markzhou-github/h5m80d50_priority" in SHIPPED_SW_MAP.with_name("SOURCE.md").read_text(encoding="utf-8")
