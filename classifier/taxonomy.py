@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import project_path
 from .errors import TaxonomyError
+from .normalize import clean
 
 HEAD_RX = r"^\[taxonomy\]"
 DEFAULT_TAXONOMY = project_path("taxonomy/jrj2026.toml")
@@ -109,6 +110,29 @@ def _str_list(value, where: str, key: str, problems: list[str]) -> tuple[str, ..
     return tuple(value)
 
 
+def _terms(value, where: str, key: str, problems: list[str]) -> tuple[str, ...]:
+    """Rule terms normalized exactly as input text is (NFKC, simplified Chinese, no spaces, upper-case Latin), so
+    that 醫藥, ｅｔｆ or 沪深 300 in a taxonomy file match what they say; duplicates once normalized are dropped."""
+    out: dict[str, None] = {}
+    for v in _str_list(value, where, key, problems):
+        c = clean(v)
+        if not c:
+            problems.append(f"{where}: {key} term {v!r} is empty once normalized")
+        else:
+            out.setdefault(c, None)
+    return tuple(out)
+
+
+def _tables(data: dict, key: str, p: Path, problems: list[str]) -> list[dict]:
+    """``[[key]]`` tables, or [] with a problem when the file gives something else under that name."""
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        problems.append(f"{p}: '{key}' must be written as [[{key}]] tables (an array of tables), not as "
+                        f"{type(value).__name__ if not isinstance(value, list) else 'a list of values'}")
+        return []
+    return value
+
+
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """Read, validate and return the taxonomy at ``path`` (default: the shipped report taxonomy).
 
@@ -139,6 +163,10 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         if not isinstance(head.get(key), str) or not head[key].strip():
             problems.append(f"{p}:{_line_of(lines, HEAD_RX)}: [taxonomy] needs a non-empty '{key}'")
     na = head.get("not_applicable", "不适用")
+    if not isinstance(na, str) or not na.strip() or re.search(r"[\s:;]", na):
+        problems.append(f"{p}:{_line_of(lines, HEAD_RX)}: [taxonomy] not_applicable must be a label (a non-empty "
+                        f"string without spaces, ':' or ';'), got {na!r}")
+        na = "不适用"
 
     tiers = data.get("tiers", {})
     if not isinstance(tiers, dict) or not all(isinstance(v, int) for v in tiers.values()):
@@ -150,7 +178,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     class_lines = _table_lines(lines, "class")
     seen_secondary: dict[str, int] = {}
     keyword_owner: dict[str, tuple[str, int]] = {}
-    raw_classes = data.get("class", [])
+    raw_classes = _tables(data, "class", p, problems)
     if not raw_classes:
         problems.append(f"{p}: no [[class]] tables")
     for i, c in enumerate(raw_classes):
@@ -166,6 +194,11 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
             continue
         if re.search(r"\s", sec) or re.search(r"\s", prim):
             problems.append(f"{where}: labels must not contain spaces")
+        if re.search(r"[:;]", sec + prim):
+            problems.append(f"{where}: labels must not contain ':' or ';' (they separate labels in `alternatives`)")
+        rc = c.get("report_count")
+        if rc is not None and (not isinstance(rc, int) or isinstance(rc, bool) or rc < 0):
+            problems.append(f"{where}: report_count must be a whole number, got {rc!r}")
         if sec == na or prim == na:
             problems.append(f"{where}: '{na}' is reserved for out-of-scope funds")
         if sec in seen_secondary:
@@ -185,7 +218,10 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     rule_lines = _table_lines(lines, "rule")
     seen_rule: dict[str, int] = {}
     term_owner: dict[tuple[int, str], tuple[str, str, int]] = {}
-    for i, r in enumerate(data.get("rule", [])):
+    raw_rules = _tables(data, "rule", p, problems)
+    if not raw_rules and not problems:
+        problems.append(f"{p}: no [[rule]] tables: the rule layer would decide nothing")
+    for i, r in enumerate(raw_rules):
         ln = rule_lines[i] if i < len(rule_lines) else 0
         rid = r.get("id")
         where = f"{p}:{ln}: [[rule]] '{rid}'" if rid else f"{p}:{ln}: [[rule]] #{i + 1}"
@@ -204,8 +240,8 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         if tier_name not in tiers:
             problems.append(f"{where}: tier '{tier_name}' is not in [tiers] ({', '.join(tiers) or 'none defined'})")
             continue
-        terms = _str_list(r.get("terms"), where, "terms", problems)
-        unless = _str_list(r.get("unless"), where, "unless", problems)
+        terms = _terms(r.get("terms"), where, "terms", problems)
+        unless = _terms(r.get("unless"), where, "unless", problems)
         code = None
         if r.get("code") is not None:
             try:
@@ -234,7 +270,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
                           contested))
 
     oos = {}
-    for i, o in enumerate(data.get("out_of_scope", [])):
+    for i, o in enumerate(_tables(data, "out_of_scope", p, problems)):
         ac = o.get("asset_class")
         if not isinstance(ac, str) or not ac:
             problems.append(f"{p}:{_table_lines(lines, 'out_of_scope')[i]}: [[out_of_scope]] needs 'asset_class'")

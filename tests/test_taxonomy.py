@@ -92,3 +92,50 @@ def test_not_toml_and_missing_file(tmp_path):
         load_taxonomy(bad)
     with pytest.raises(TaxonomyError, match="cannot read taxonomy file"):
         load_taxonomy(tmp_path / "missing.toml")
+
+
+def test_terms_are_normalized_as_input_text_is(tmp_path):
+    """Traditional, full-width, spaced or lower-case terms match what they say (issue 13)."""
+    p = _broken(tmp_path, 'terms = ["医药", "医疗",', 'terms = ["醫藥", "ｅｔｆ醫療", "沪深 300医药", "医疗",')
+    from classifier.rules import RuleLayer
+
+    tax = load_taxonomy(p)
+    rule = next(r for r in tax.rules if r.id == "industry.health")
+    assert rule.terms[:3] == ("医药", "ETF医疗", "沪深300医药")
+    hits = RuleLayer(tax).match_text("沪深300医药卫生", "index")
+    assert any(h.term == "沪深300医药" for h in hits)
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ('not_applicable = "不适用"', "not_applicable = 5", "not_applicable must be a label"),
+    ('secondary = "周期主题ETF"', 'secondary = "周期:主题ETF"', "must not contain ':' or ';'"),
+    ("report_count = 5\n", 'report_count = "lots"\n', "report_count must be a whole number, got 'lots'"),
+    ('terms = ["民企", "民营", "私企"]', 'terms = ["民企", " ", "私企"]', "must be a list of non-empty strings"),
+])
+def test_structural_mistakes_are_one_line_messages(tmp_path, old, new, message):
+    p = _broken(tmp_path, old, new)
+    with pytest.raises(TaxonomyError, match=re.escape(message)):
+        load_taxonomy(p)
+
+
+@pytest.mark.parametrize("text,message", [
+    ('class = ["a", "b"]\n', "'class' must be written as [[class]] tables"),
+    ('[rule]\nid = "x"\n', "'rule' must be written as [[rule]] tables"),
+    ('out_of_scope = ["债券"]\n', "'out_of_scope' must be written as [[out_of_scope]] tables"),
+    ("", "no [[class]] tables"),
+])
+def test_tables_of_the_wrong_shape_are_named(tmp_path, text, message):
+    p = tmp_path / "t.toml"
+    top, tables = (text, "") if not text.startswith("[") else ("", text)  # top-level keys come before any table
+    p.write_text(top + '[taxonomy]\nid = "t"\nversion = "t-1"\nname = "t"\n\n[tiers]\ntheme = 50\n\n' + tables,
+                 encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=re.escape(message)):
+        load_taxonomy(p)
+
+
+def test_a_taxonomy_without_rules_is_refused(tmp_path):
+    p = tmp_path / "t.toml"
+    p.write_text('[taxonomy]\nid = "t"\nversion = "t-1"\nname = "t"\n\n[[class]]\nprimary = "甲"\nsecondary = "乙"\n',
+                 encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=re.escape("no [[rule]] tables")):
+        load_taxonomy(p)
