@@ -3,6 +3,10 @@
 The manifest records what the model was trained for and from (taxonomy id/version/sha256, shared-vocabulary hash,
 labeled-data hash, library versions, metrics, review threshold) and the model file's sha256. Loading refuses a model
 whose file does not hash to its manifest, or whose taxonomy is not the one in use, and says what to run instead.
+
+What the hash does and does not do: it catches a corrupted, truncated or swapped model file and a model paired with
+the wrong manifest. It is not protection against tampering — whoever can write the model folder can rewrite the hash
+too, and ``model.joblib`` is a pickle, which runs code when loaded. Load models only from folders you trust.
 """
 from __future__ import annotations
 
@@ -59,13 +63,27 @@ def save_model(model_dir: str | Path, model, manifest: dict) -> dict:
 
 
 def read_manifest(model_dir: str | Path) -> dict:
+    """The manifest, checked for shape: a JSON object whose model file is a plain name inside the model folder,
+    whose taxonomy is an object and whose review threshold is a number in (0, 1.01]."""
     path = Path(model_dir) / MANIFEST_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        m = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ModelError(f"{path}: no manifest; train a model with `fundclass train -o {model_dir}`") from exc
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: unreadable manifest ({exc})") from exc
+    retrain = f"; retrain with `fundclass train -o {model_dir}`"
+    if not isinstance(m, dict):
+        raise ModelError(f"{path}: the manifest is a JSON {type(m).__name__}, not an object" + retrain)
+    mf = m.get("model_file", MODEL_FILE)
+    if not isinstance(mf, str) or not mf or Path(mf).name != mf or mf in (".", ".."):
+        raise ModelError(f"{path}: model_file {mf!r} must be a file name inside the model folder" + retrain)
+    if not isinstance(m.get("taxonomy", {}), dict):
+        raise ModelError(f"{path}: 'taxonomy' must be an object (id, version, sha256)" + retrain)
+    thr = m.get("threshold", 0.5)
+    if isinstance(thr, bool) or not isinstance(thr, (int, float)) or not 0 < thr <= 1.01:
+        raise ModelError(f"{path}: threshold {thr!r} is not a review threshold in (0, 1.01]" + retrain)
+    return m
 
 
 def load_model(model_dir: str | Path, taxonomy: Taxonomy):

@@ -1,5 +1,6 @@
 """Regressions from the code review, each named after what broke."""
 import os
+import re
 import shutil
 import stat
 
@@ -169,3 +170,24 @@ def test_holdings_need_no_development_data_the_shenwan_map_ships(tmp_path, monke
     from classifier.holdings import SHIPPED_SW_MAP
 
     assert "markzhou-github/h5m80d50_priority" in SHIPPED_SW_MAP.with_name("SOURCE.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda m: [m], "is a JSON list, not an object"),
+    (lambda m: {**m, "taxonomy": None}, "'taxonomy' must be an object"),
+    (lambda m: {**m, "threshold": 0}, "threshold 0 is not a review threshold"),
+    (lambda m: {**m, "threshold": "0.9"}, "threshold '0.9' is not a review threshold"),
+    (lambda m: {**m, "model_file": "../../etc/passwd"}, "must be a file name inside the model folder"),
+])
+def test_a_malformed_manifest_is_refused_with_its_cause(tmp_path, change, message):
+    import json
+    import shutil
+
+    from classifier.errors import ModelError
+
+    d = tmp_path / "m"
+    shutil.copytree(DEFAULT_MODEL_DIR, d)
+    m = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    (d / "manifest.json").write_text(json.dumps(change(m)), encoding="utf-8")
+    with pytest.raises(ModelError, match=re.escape(message)):
+        Tagger.load(d)
