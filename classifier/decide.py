@@ -1,0 +1,146 @@
+"""Steps 2 and 3 of tagging — decide the class, confidence and review flag of every row from its scores, then let
+people's review decisions override them. Both return a frame of flags and numbers; no text is written here.
+
+Decision columns: top (class index), secondary, confidence, needs_review; the flags that explain them —
+out_of_scope, name_problem (a reason code of :mod:`classifier.name_check`, '' for a fund name), no_text, abstain,
+active, concentrated (seed 004), duplicate_code, linked_row (-1: follows no other row), linked_etf; the runners-up
+alt_class_<k> (class index, -1: none) and alt_p_<k>; after :func:`override`, reviewed, review_via (the reviewed
+fund's code), review_how (fund / linked / index), review_key (the index key that matched).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .fundtype import ACTIVE
+from .holdings import INDUSTRY_THEME_SHARE
+from .index_key import code_keys, subject_keys
+from .score import Scores
+from .taxonomy import Taxonomy
+
+ALTERNATIVE_MIN = 0.05  # a runner-up a reader would pick with at least this chance is named in `alternatives`
+
+
+def _alternative_shares(s: Scores, conf: np.ndarray, top: np.ndarray, contested: np.ndarray) -> np.ndarray:
+    """Per row and class, the chance a reader picks that class instead (the chosen class holds the confidence).
+
+    The doubt, 1 − confidence, is shared among the runners-up in proportion to the model's probabilities; where the
+    deciding rule encodes a contested convention the class readers also pick gets at least half of it; on a known head
+    the readers disputed, half of it goes to the classes they read."""
+    n, k = s.proba.shape
+    rows = np.arange(n)
+    rest = np.clip(1.0 - s.proba[rows, top], 1e-12, None)
+    alt = s.proba * ((1.0 - conf) / rest)[:, None]
+    for i in np.flatnonzero(contested >= 0):
+        j = contested[i]
+        alt[i, j] = max(alt[i, j], (1.0 - conf[i]) / 2)
+        others = np.arange(k) != j
+        others[top[i]] = False
+        left = max(1.0 - conf[i] - alt[i, j], 0.0)
+        alt[i, others] *= left / max(alt[i, others].sum(), 1e-12)
+    pos = {c: j for j, c in enumerate(s.classes)}
+    for i, reads in s.doubting_reads.items():
+        other = [pos[r] for r in reads if r in pos and pos[r] != top[i]]
+        if other:
+            alt[i] *= 0.5
+            for j in other:
+                alt[i, j] += 0.5 * (1.0 - conf[i]) / len(other)
+    alt[rows, top] = conf
+    return alt
+
+
+def _contested_class(s: Scores, top: np.ndarray, rule_contested: dict[str, str]) -> np.ndarray:
+    """Per row, the index of the class a contested deciding rule names as also defensible (-1: none)."""
+    pos = {c: j for j, c in enumerate(s.classes)}
+    out = np.full(len(top), -1)
+    for i, src in enumerate(s.source_row):
+        own = [h for h in s.rules.hits[src] if h.secondary == s.classes[top[i]]]
+        if own:
+            out[i] = pos.get(rule_contested.get(max(own, key=lambda h: h.strength).rule, ""), -1)
+    return out
+
+
+def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_alternatives: int,
+           rule_contested: dict[str, str], rules_only: bool) -> pd.DataFrame:
+    n = len(p)
+    problem = p["name_problem"].to_numpy(dtype=object)
+    # a name without fund words is still a fund's name when a term of the taxonomy occurs in it (光伏50)
+    term_hit = np.array([any(not h.fuzzy and h.field in ("name", "full_name") for h in hs) for hs in s.rules.hits],
+                        dtype=bool)
+    problem = np.where((problem == "fund_words") & term_hit, "", problem)
+    not_name = problem != ""
+    oos = p["asset_class"].isin(tax.out_of_scope).to_numpy() & ~not_name
+    top, conf = s.top, s.confidence
+    contested = _contested_class(s, top, rule_contested)
+    alt = _alternative_shares(s, conf, top, contested)
+    order = np.argsort(-alt, axis=1)[:, :n_alternatives]
+    cls = np.array(s.classes, dtype=object)
+    active = (p["management_style"] == ACTIVE).to_numpy()
+    no_text = ((p["s_index"] == "") & (p["s_name"] == "") & (p["s_full_name"] == "") & (p["s_benchmark"] == "")
+               & (p["index_code"] == "")).to_numpy() & ~oos & ~not_name
+    # without a model, a row no rule decided is left blank for review (a tie abstains, it is not guessed)
+    abstain = (np.array([lab is None for lab in s.rules.labels], dtype=bool)[s.source_row] & ~oos & ~no_text) \
+        if rules_only else np.zeros(n, dtype=bool)
+    # The model is calibrated on index funds. An active fund's name is weaker evidence of what it holds, so it is
+    # accepted without review only when its holdings show an industry concentration above 30% (seed 004).
+    concentrated = np.zeros(n, dtype=bool)
+    if s.holdings is not None:
+        concentrated = (s.holdings["holding_industry_share"] > INDUSTRY_THEME_SHARE).fillna(False).to_numpy()
+    blank = no_text | abstain | not_name
+    secondary = np.where(oos, tax.not_applicable, cls[top])
+    codes = p["code6"].where(p["code6"] != "", p["code"])
+    dup = (codes.where(codes != "").duplicated(keep=False) & (codes != "")).to_numpy()
+    d = pd.DataFrame({
+        "top": top, "code": codes.to_numpy(dtype=object),
+        "secondary": np.where(blank, "", secondary).astype(object),
+        "confidence": np.where(blank, 0.0, np.where(oos, 1.0, np.round(conf, 4))),
+        "needs_review": ~oos & ((conf < threshold) | (active & ~concentrated) | blank),
+        "out_of_scope": oos, "name_problem": problem, "no_text": no_text, "abstain": abstain, "active": active,
+        "concentrated": concentrated, "duplicate_code": dup,
+        "linked_row": np.where(s.source_row != np.arange(n), s.source_row, -1),
+        "linked_etf": s.links["etf"].to_numpy() >= 0}, index=p.index)
+    listed = ~(oos | blank)
+    for k in range(n_alternatives):
+        j = order[:, k] if k < order.shape[1] else np.full(n, -1)
+        share = alt[np.arange(n), j] if k < order.shape[1] else np.zeros(n)
+        keep = listed & (j != top) & (share >= ALTERNATIVE_MIN)
+        d[f"alt_class_{k + 1}"] = np.where(keep, j, -1)
+        d[f"alt_p_{k + 1}"] = np.where(keep, share, 0.0)
+    return d
+
+
+def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, str, str]],
+             reviewed_index: dict[str, str], n_alternatives: int) -> pd.DataFrame:
+    """People's review decisions settle their fund, the fund's share classes and feeders, and its tracked index
+    (``reviewed``: code → (class, reviewer, date); ``reviewed_index``: index key → code of the fund that settles it).
+    A row that is not a fund's name is never settled by an index or a link."""
+    d = d.copy()
+    d["reviewed"], d["review_via"], d["review_how"], d["review_key"] = False, "", "", ""
+    if not reviewed:
+        return d
+    codes = d["code"].tolist()
+    linked = d["linked_row"].to_numpy()
+    ckeys, skeys = code_keys(p).tolist(), subject_keys(p).tolist()
+    problem = d["name_problem"].to_numpy()
+    for i, c in enumerate(codes):
+        if problem[i]:
+            continue
+        via, how, key = None, "", ""
+        head = codes[linked[i]] if linked[i] >= 0 else c
+        if c in reviewed:
+            via, how = c, "fund"
+        elif head in reviewed:
+            via, how = head, "linked"
+        else:
+            for k in (ckeys[i], skeys[i]):
+                if k and k in reviewed_index:
+                    via, how, key = reviewed_index[k], "index", k
+                    break
+        if via:
+            at = d.index[i]
+            d.at[at, "secondary"], d.at[at, "confidence"], d.at[at, "needs_review"] = reviewed[via][0], 1.0, False
+            d.at[at, "reviewed"], d.at[at, "review_via"], d.at[at, "review_how"] = True, via, how
+            d.at[at, "review_key"] = key
+            for k in range(n_alternatives):
+                d.at[at, f"alt_class_{k + 1}"], d.at[at, f"alt_p_{k + 1}"] = -1, 0.0
+    return d

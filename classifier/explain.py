@@ -1,0 +1,91 @@
+"""Step 4 of tagging — explain: the only step that writes text. ``alternatives`` and ``evidence`` are written from
+the decision's flags and numbers and the rule layer's hits; nothing after this step reads them."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .name_check import not_a_name_words
+from .score import Scores
+from .taxonomy import Taxonomy
+
+NO_TEXT = "无名称、全称、跟踪指数或业绩基准,无法分类"
+ABSTAIN = "规则弃权(票数相同): "
+NO_RULE_RULES_ONLY = "无规则命中(仅规则模式)"
+NO_RULE = "无规则命中"
+ACTIVE_FUND = "(主动管理基金)"
+HEAD_DOUBT = "; 该指数的独立盲读有分歧({agree}/{reads} 选此类)"
+REVIEWED = "人工复核: {by} {at}{how}; "
+VIA_LINK = "(经关联基金{code})"
+VIA_INDEX = "(同一跟踪指数 {index},基金{code}的复核决定)"
+DUPLICATE = "; 基金代码在本批次中重复"
+LINKED = "; 关联{kind}:{code}"
+HOLDINGS_THEME = "; 持仓:{industry} {share:.1f}%>30% 行业主题(seed 004{sw_date})"
+SW_DATE = "; 申万2021映射 {date}"
+
+
+def alternatives_text(d: pd.DataFrame, classes: list[str], n_alternatives: int) -> list[str]:
+    cols = [(d[f"alt_class_{k}"].to_numpy(), d[f"alt_p_{k}"].to_numpy()) for k in range(1, n_alternatives + 1)]
+    return [";".join(f"{classes[j[i]]}:{q[i]:.3f}" for j, q in cols if j[i] >= 0) for i in range(len(d))]
+
+
+def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, reviewed: dict,
+                  sw_map_as_of: str) -> list[str]:
+    why_not_name = not_a_name_words()["evidence"]
+    asset, reason = p["asset_class"].tolist(), p["asset_reason"].tolist()
+    codes = d["code"].tolist()
+    linked = d["linked_row"].to_numpy()
+    out = []
+    for i, r in enumerate(d.itertuples(index=False)):
+        src = s.source_row[i]
+        if r.name_problem:
+            ev = why_not_name[r.name_problem]
+        elif r.no_text:
+            ev = NO_TEXT
+        elif r.abstain:
+            rules = s.rules.evidence(src)
+            ev = (ABSTAIN + rules) if rules else NO_RULE_RULES_ONLY
+        elif r.out_of_scope:
+            ev = f"{tax.out_of_scope[asset[i]]} ({reason[i]})"
+        else:
+            ev = s.rules.evidence(src) or (NO_RULE + (ACTIVE_FUND if r.active else ""))
+            if s.head_reads[i]:
+                ev += HEAD_DOUBT.format(agree=s.head_agree[i], reads=s.head_reads[i])
+        if r.reviewed:
+            _, by, at = reviewed[r.review_via]
+            how = ("" if r.review_how == "fund" else VIA_LINK.format(code=r.review_via) if r.review_how == "linked"
+                   else VIA_INDEX.format(index=r.review_key.split(":", 1)[1], code=r.review_via))
+            ev = REVIEWED.format(by=by, at=at, how=how) + ev
+        if r.duplicate_code:
+            ev += DUPLICATE
+        if linked[i] >= 0:
+            ev += LINKED.format(kind="ETF" if r.linked_etf else "份额", code=codes[linked[i]])
+        if r.concentrated and not r.out_of_scope:
+            ev += HOLDINGS_THEME.format(industry=s.holdings["holding_industry"].iat[i],
+                                        share=s.holdings["holding_industry_share"].iat[i],
+                                        sw_date=SW_DATE.format(date=sw_map_as_of) if sw_map_as_of else "")
+        out.append(ev)
+    return out
+
+
+def output_frame(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, reviewed: dict, n_alternatives: int,
+                 sw_map_as_of: str, model_version: str) -> pd.DataFrame:
+    """The output columns (see :data:`classifier.pipeline.OUTPUT_COLUMNS`) of a prepared frame."""
+    codes = d["code"].tolist()
+    out = pd.DataFrame({
+        "primary": [tax.primary_of(x) if x else "" for x in d["secondary"]], "secondary": d["secondary"].to_numpy(),
+        "confidence": d["confidence"].to_numpy(), "needs_review": d["needs_review"].to_numpy(),
+        "alternatives": alternatives_text(d, s.classes, n_alternatives),
+        "evidence": evidence_text(p, s, d, tax, reviewed, sw_map_as_of),
+        "asset_class": p["asset_class"].values, "management_style": p["management_style"].values,
+        "linked_fund": [codes[j] if j >= 0 else "" for j in d["linked_row"]]}, index=p.index)
+    if s.holdings is not None:
+        out["holding_industry"] = s.holdings["holding_industry"].fillna("").values
+        out["holding_industry_share"] = s.holdings["holding_industry_share"].values
+    else:
+        out["holding_industry"] = ""
+        out["holding_industry_share"] = np.nan
+    out["taxonomy_version"] = tax.version
+    out["model_version"] = model_version
+    return out
+

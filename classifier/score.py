@@ -1,0 +1,114 @@
+"""Step 1 of tagging — score: rules, holdings and model for every row, as numbers.
+
+Linked rows (share classes, feeders) take the scores of the fund they follow. Confidence is the chance an independent
+reader agrees (the model's agreement calibrator, :mod:`classifier.doubt`) when the model carries one, capped by the
+blind reads of a known head the readers disputed; else the chosen class's probability.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .doubt import pattern_keys, signals
+from .features import model_frame
+from .fundtype import ACTIVE
+from .fusion import align
+from .index_key import code_keys, subject_keys
+from .linking import link
+from .prepare import subjects
+from .rules import RuleLayer, RuleResult
+
+HEAD_PRIOR_READS = 2.0  # weight of the model's confidence, in reads, against a known head's blind reads
+
+
+@dataclass
+class Scores:
+    """What the score step knows about each row (all arrays in row order)."""
+
+    rules: RuleResult
+    holdings: pd.DataFrame | None  # holdings features per row, or None when no holdings were given
+    proba: np.ndarray  # n × K class probabilities (of the row the row follows)
+    classes: list[str]
+    links: pd.DataFrame  # linking.link: columns head (share-class family) and etf (feeder → ETF), row numbers
+    source_row: np.ndarray  # the row whose scores a row took (itself when it follows none)
+    confidence: np.ndarray
+    head_agree: np.ndarray  # reads agreeing with the chosen class on a disputed known head (0 elsewhere)
+    head_reads: np.ndarray  # reads of that head (0 where the head's reads did not lower the confidence)
+    doubting_reads: dict = field(default_factory=dict)  # row → the readers' classes, where head_reads > 0
+
+    @property
+    def top(self) -> np.ndarray:
+        return self.proba.argmax(axis=1)
+
+
+def _rule_proba(rr: RuleResult) -> np.ndarray:
+    """Rules-only confidences: the winner's share of tier-weighted votes (not calibrated)."""
+    s = rr.strength.astype(float)
+    w = np.where(s > 0, np.exp((s - s.max(axis=1, keepdims=True)) / 5.0), 0.0)
+    tot = w.sum(axis=1, keepdims=True)
+    k = s.shape[1]
+    return np.where(tot > 0, w / np.where(tot > 0, tot, 1), 1.0 / k)
+
+
+def _model_inputs(p: pd.DataFrame, rr: RuleResult, model, hrows: pd.DataFrame | None):
+    cols = model.holdings_columns_
+    H = hrows.reindex(columns=cols) if (hrows is not None and cols) else None
+    if H is not None:  # an industry the Shenwan map in use lacks counts as 0, not as missing holdings
+        no_holdings = H.isna().all(axis=1)
+        H = H.fillna(0.0)
+        H.loc[no_holdings] = np.nan
+    return model_frame(p, rr), H
+
+
+def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: list, head_reads: dict | None):
+    """A fund of an index the labeled set holds, whose blind readers disputed the label, keeps that doubt: its
+    confidence is at most the readers' agreement with the chosen class, shrunk towards the model's confidence by
+    HEAD_PRIOR_READS pseudo-reads."""
+    agree, n_reads = np.zeros(len(conf), dtype=int), np.zeros(len(conf), dtype=int)
+    doubting: dict[int, tuple[str, ...]] = {}
+    if not head_reads:
+        return conf, agree, n_reads, doubting
+    conf = conf.copy()
+    for i, (ck, sk) in enumerate(zip(code_keys(p), subject_keys(p))):
+        reads = head_reads.get(ck) or head_reads.get(sk)
+        if not reads:
+            continue
+        k = sum(r == classes[top[i]] for r in reads)
+        capped = (k + HEAD_PRIOR_READS * conf[i]) / (len(reads) + HEAD_PRIOR_READS)
+        if capped < conf[i]:
+            conf[i], agree[i], n_reads[i] = capped, k, len(reads)
+            doubting[i] = reads
+    return conf, agree, n_reads, doubting
+
+
+def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.ndarray) -> Scores:
+    """Scores of a prepared frame. ``skip_fuzzy``: rows the near-miss search skips (out of scope, not a name);
+    active funds skip it too (it is for index products' names)."""
+    rr = rules.apply(subjects(p), skip_fuzzy=skip_fuzzy | (p["management_style"] == ACTIVE).values)
+    hrows = holdings.table.reindex(p["code6"].values).set_axis(p.index) if holdings is not None else None
+    links = link(p)
+    # share classes follow their family's first member; feeders follow their ETF when it is in the batch
+    src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
+    if model is None:
+        proba, classes = _rule_proba(rr)[src], list(rr.classes_)
+        conf = proba.max(axis=1)
+    else:
+        X, H = _model_inputs(p, rr, model, hrows)
+        proba, p_text, p_hold, has = (a[src] for a in model.components(X, H))
+        classes = list(model.classes_)
+        cal = getattr(model, "agreement_", None)
+        if cal is None:
+            conf = proba.max(axis=1)
+        else:
+            pos = {c: j for j, c in enumerate(classes)}
+            winner = np.array([pos.get(rr.labels[s], -1) if rr.labels[s] else -1 for s in src])
+            keys = pattern_keys(proba.argmax(axis=1), classes, [rr.hits[s] for s in src])
+            rate = np.array([cal.patterns_.rate(k) for k in keys])
+            S = signals(proba, p_text, p_hold, has, align(rr.strength, rr.classes_, classes)[src], winner,
+                        X["rule_fuzzy"].to_numpy(bool)[src], rate)
+            conf = cal.predict(S)
+    head_reads = getattr(getattr(model, "agreement_", None), "head_reads_", None)
+    conf, agree, n_reads, doubting = _head_doubt(p, conf, proba.argmax(axis=1), classes, head_reads)
+    return Scores(rr, hrows, proba, classes, links, src, conf, agree, n_reads, doubting)
