@@ -155,6 +155,23 @@ class Tagger:
         """Output columns for a prepared frame (see :func:`classifier.prepare.prepare`)."""
         return self._predict(p)[0]
 
+    @property
+    def classes_(self):
+        """The classes, in the column order of :meth:`predict_proba`."""
+        import numpy as np
+
+        return np.array(self.model.classes_ if self.model is not None else self.rules.classes_, dtype=object)
+
+    def predict_proba(self, frame: pd.DataFrame, name_column: str | None = None):
+        """Class probabilities (n × len(classes_)) of the model (or, rules only, of the tier-weighted votes) for every
+        row of ``frame``; linked rows carry the probabilities of the fund they follow. Out-of-scope gates and review
+        decisions are not applied here: :meth:`tag` applies them."""
+        body = frame.reset_index(drop=True)
+        p = prepare(body, detect_columns(list(frame.columns), "input", name_column), self.vocab)
+        asset_oos = p["asset_class"].isin(self.taxonomy.out_of_scope).to_numpy()
+        return score(p, self.rules, self.model, self.holdings,
+                     skip_fuzzy=asset_oos & (p["name_problem"] == "").to_numpy()).proba
+
     # ------------------------------------------------------------------ frames
     def tag(self, frame: pd.DataFrame, name_column: str | None = None, source: str = "input",
             summary: TagSummary | None = None) -> pd.DataFrame:

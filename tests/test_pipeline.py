@@ -1,5 +1,6 @@
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -112,3 +113,10 @@ def test_rules_only_mode(rules_tagger):
     out = rules_tagger.tag(pd.DataFrame({"name": ["华夏中证机器人ETF"]}))
     assert out["model_version"].tolist() == ["rules-only"]
     assert out["secondary"].tolist() == ["科技成长主题ETF"]
+
+
+def test_api_users_get_classes_and_probabilities(model_tagger):
+    frame = pd.DataFrame({"基金简称": ["华夏中证机器人ETF", "华泰柏瑞沪深300ETF", "示例中证红利ETF"]})
+    proba = model_tagger.predict_proba(frame)
+    assert proba.shape == (3, len(model_tagger.classes_)) and np.allclose(proba.sum(axis=1), 1.0)
+    assert model_tagger.classes_[proba.argmax(axis=1)].tolist() == model_tagger.tag(frame)["secondary"].tolist()
