@@ -109,25 +109,36 @@ def init(folder):
 @click.option("--name-column", default=None, help="Column holding the fund name, when aliases do not find it.")
 @click.option("--labeled", type=click.Path(dir_okay=False), default=None,
               help="Labeled set whose review decisions (source=review) override the model for those funds.")
+@click.option("--previous", type=click.Path(dir_okay=False), default=None,
+              help="The last tagged run of these funds: a fund keeps its previous class unless the new one is "
+                   "confident (needs_review false) and different; the evidence says where a class was kept.")
 @click.option("-s", "--silent", is_flag=True, help="No progress bar or summary.")
 @friendly_errors
 def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, holdings, sw_map, name_column, labeled,
-        silent):
+        previous, silent):
     """Tag every fund of INPUT and write it, with all its columns, plus category, confidence and evidence.
 
-    Example: fundclass tag examples/new_listings.csv -o tagged.xlsx
+    Example: fundclass tag examples/new_listings.csv -o tagged.xlsx [--previous last_month.xlsx]
     """
     from .batch import tag_file
 
     model_dir = None if rules_only else _read_default(model_dir, MODEL_REL)
     labeled = _read_default(labeled, LABELS_REL)
-    summary = tag_file(input_path, output, model_dir=model_dir, taxonomy_path=taxonomy_path,
-                       threshold=threshold, holdings_path=holdings, sw_map_path=sw_map, name_column=name_column,
-                       progress=not silent, labels_path=labeled)
-    for w in summary.warnings:
+    kwargs = dict(model_dir=model_dir, taxonomy_path=taxonomy_path, threshold=threshold, holdings_path=holdings,
+                  sw_map_path=sw_map, name_column=name_column, progress=not silent, labels_path=labeled)
+    stability = None
+    if previous:
+        from .stability import tag_file_stable
+
+        summary, stability = tag_file_stable(input_path, output, previous, **kwargs)
+    else:
+        summary = tag_file(input_path, output, **kwargs)
+    for w in summary.warnings + (stability.warnings if stability else []):
         click.echo(f"warning: {w}", err=True)
     if not silent:
         click.echo("\n".join(summary.lines()), err=True)
+        if stability:
+            click.echo(stability.lines()[0], err=True)
         click.echo(f"wrote {output}", err=True)
 
 
@@ -185,6 +196,51 @@ def eval_cmd(gold, model_dir, rules_only, taxonomy_path, holdings, sw_map, out_d
     model_dir = None if rules_only else _read_default(model_dir, MODEL_REL)
     for line in run_eval(gold, model_dir, taxonomy_path, holdings, sw_map, out_dir):
         click.echo(line)
+
+
+@cli.command()
+@click.argument("tagged", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="summary.xlsx (sheets), summary.md, or a folder for one CSV per table; the chart goes beside it "
+                   "as .png and .html.")
+@taxonomy_option
+@click.option("--indices", "index_list", type=click.Path(dir_okay=False), default=None,
+              help="A table of fund code → tracked index code/name (e.g. an ETF list) for funds whose row names no "
+                   "index; without it, an index fund's index is read from its name.")
+@friendly_errors
+def summary(tagged, output, taxonomy_path, index_list):
+    """The report's tables from a tagged file: one row per tracked index (the appendix), indices and funds per
+    class beside 表3's counts, and the chart of indices per class (图3) as PNG and HTML.
+
+    Example: fundclass summary tagged.xlsx -o summary.xlsx
+    """
+    from .summary import summary_file
+
+    result = summary_file(tagged, output, taxonomy_path, index_list)
+    click.echo("\n".join(result.lines()))
+    click.echo("wrote " + ", ".join(str(p) for p in result.written), err=True)
+
+
+@cli.command()
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="changes.xlsx (sheets), changes.md, or a folder for one CSV per table (default: only the summary "
+                   "on the terminal).")
+@click.option("--examples", default=12, show_default=True, help="Changed funds listed on the terminal.")
+@friendly_errors
+def diff(old, new, output, examples):
+    """What moved between two tagged runs (CSV/XLSX/Parquet, any model or taxonomy): funds added and gone, funds
+    whose class changed (with both classes, confidences and evidence), funds that crossed the review threshold.
+
+    Example: fundclass diff last_month.xlsx tagged.xlsx -o changes.xlsx
+    """
+    from .changes import diff_files
+
+    ch = diff_files(old, new, output)
+    click.echo("\n".join(ch.lines(examples=examples)))
+    if output:
+        click.echo("wrote " + ", ".join(str(p) for p in ch.written), err=True)
 
 
 @cli.group()

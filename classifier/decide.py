@@ -26,7 +26,7 @@ def _alternative_shares(s: Scores, conf: np.ndarray, top: np.ndarray, contested:
 
     The doubt, 1 − confidence, is shared among the runners-up in proportion to the model's probabilities; where the
     deciding rule encodes a contested convention the class readers also pick gets at least half of it; on a known head
-    the readers disputed, half of it goes to the classes they read."""
+    the readers disputed, half of it goes to the classes they read. No runner-up gets more than the confidence."""
     n, k = s.proba.shape
     rows = np.arange(n)
     rest = np.clip(1.0 - s.proba[rows, top], 1e-12, None)
@@ -45,6 +45,12 @@ def _alternative_shares(s: Scores, conf: np.ndarray, top: np.ndarray, contested:
             alt[i] *= 0.5
             for j in other:
                 alt[i, j] += 0.5 * (1.0 - conf[i]) / len(other)
+    # no runner-up is shown as likelier than the chosen class: where one would be (the doubt is large and the model's
+    # runner-up strong), the runners-up are scaled down to at most the confidence and the rest is left unassigned
+    alt[rows, top] = 0.0
+    high = alt.max(axis=1)
+    scale = np.where(high > conf, conf / np.where(high > 0, high, 1.0), 1.0)
+    alt *= scale[:, None]
     alt[rows, top] = conf
     return alt
 

@@ -253,3 +253,69 @@ def write_table(frame: pd.DataFrame, path: str | Path, sheet: str = "funds") -> 
         atomic_write_bytes(target, lambda t: frame.to_parquet(t, index=False))
     else:
         raise InputError(f"{target}: unsupported output type '{suffix}'; use .csv, .xlsx or .parquet")
+
+
+def is_folder_output(path: str | Path) -> bool:
+    """An output path that names a folder: an existing directory, a trailing slash, or no extension."""
+    return str(path).endswith(("/", os.sep)) or Path(path).is_dir() or not Path(path).suffix
+
+
+def output_files(path: str | Path, sheets) -> list[Path]:
+    """The files :func:`write_sheets` writes for ``sheets`` at ``path`` (to check none of them is an input)."""
+    return [Path(path) / f"{s}.csv" for s in sheets] if is_folder_output(path) else [Path(path)]
+
+
+def _markdown_cell(v) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    return str(v).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def write_sheets(sheets: dict[str, pd.DataFrame], path: str | Path, images: dict[str, Path] | None = None,
+                 title: str = "", notes: list[str] | None = None) -> list[Path]:
+    """Write several tables as one output, chosen by ``path``: ``.xlsx`` (a sheet per table, each image on a sheet of
+    its own), ``.md`` (a section per table, images linked), or a folder (``<name>.csv`` per table, UTF-8 with BOM).
+
+    ``images`` maps a name to a PNG already written (beside the output). Every file is written atomically. Returns
+    the files written.
+    """
+    images = images or {}
+    target = Path(path)
+    if is_folder_output(target):
+        target.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, frame in sheets.items():
+            write_csv(frame, target / f"{name}.csv", bom=True)
+            written.append(target / f"{name}.csv")
+        return written
+    suffix = target.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        def _xlsx(t: Path) -> None:
+            with pd.ExcelWriter(t, engine="xlsxwriter",
+                                engine_kwargs={"options": {"strings_to_formulas": False, "strings_to_urls": False,
+                                                           "strings_to_numbers": False}}) as xw:
+                for name, frame in sheets.items():
+                    frame.to_excel(xw, index=False, sheet_name=name[:31])
+                    ws = xw.sheets[name[:31]]
+                    ws.freeze_panes(1, 0)
+                    for i, c in enumerate(frame.columns):
+                        longest = max([len(str(c))] + [len(str(v)) for v in frame[c].head(200)])
+                        ws.set_column(i, i, min(max(8, longest * 1.6), 60))
+                for name, png in images.items():
+                    ws = xw.book.add_worksheet(name[:31])
+                    ws.insert_image(0, 0, str(png), {"object_position": 3})
+        atomic_write_bytes(target, _xlsx)
+    elif suffix == ".md":
+        parts = [f"# {title}", ""] if title else []
+        parts += [f"- {n}" for n in (notes or [])] + ([""] if notes else [])
+        for name, png in images.items():
+            parts += [f"![{name}]({Path(png).name})", ""]
+        for name, frame in sheets.items():
+            shown = frame.astype(object).map(_markdown_cell) if len(frame) else frame
+            parts += [f"## {name}", "", shown.to_markdown(index=False) if len(frame.columns) else "", ""]
+        text = "\n".join(parts)
+        atomic_write_bytes(target, lambda t: Path(t).write_text(text, encoding="utf-8"))
+    else:
+        raise InputError(f"{target}: unsupported output type '{suffix}'; use .xlsx, .md or a folder (one CSV per "
+                         f"table, e.g. -o {target.with_suffix('')}/)")
+    return [target]

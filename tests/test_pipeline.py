@@ -120,3 +120,10 @@ def test_api_users_get_classes_and_probabilities(model_tagger):
     proba = model_tagger.predict_proba(frame)
     assert proba.shape == (3, len(model_tagger.classes_)) and np.allclose(proba.sum(axis=1), 1.0)
     assert model_tagger.classes_[proba.argmax(axis=1)].tolist() == model_tagger.tag(frame)["secondary"].tolist()
+
+
+def test_no_runner_up_is_shown_likelier_than_the_chosen_class(model_tagger):
+    names = ["华夏回报", "某某稳健成长混合A", "示例中证国有企业红利ETF", "华夏中证机器人ETF", "示例全球精选混合", "长安沪深300非周期A"]
+    out = model_tagger.tag(pd.DataFrame({"基金简称": names}))
+    for conf, alt in zip(out["confidence"], out["alternatives"]):
+        assert all(float(a.split(":")[1]) <= conf + 1e-3 for a in alt.split(";") if a), (conf, alt)

@@ -1,0 +1,197 @@
+"""Stable labels on re-tagging (issue 11): ``fundclass tag INPUT -o OUT --previous OLD``.
+
+Users of Morningstar-style categories expect a fund's category not to flicker from one run to the next. With
+``--previous``, a post-step after tagging compares each fund (by six-digit fund code) with the class it had in the
+previous tagged run of the same taxonomy:
+
+* same class: nothing changes;
+* a different class the new run is confident of (``needs_review`` false: confidence at or above the review threshold,
+  or a review decision, or an out-of-scope asset class): the new class is taken, and the evidence says so
+  (``稳定性: 上次 … 已更新``);
+* a different class the new run is not confident of (``needs_review`` true), or no class at all: the previous class is
+  kept, with ``primary`` to match; ``confidence`` becomes the chance a reader picks the kept class (its share in this
+  run's ``alternatives``, 0 when it is not listed there, i.e. below 0.05); the new class joins ``alternatives`` in
+  its place (by probability); the row stays in review, and the evidence starts ``稳定性: 保留上次分类 …``.
+
+The step reads only the new frame's flags and numbers (``secondary``, ``confidence``, ``needs_review``,
+``alternatives``) and the previous run's ``secondary`` by fund code; it never parses evidence text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .columns import detect_columns
+from .errors import InputError
+from .io import check_not_input
+from .tagged import read_tagged
+from .taxonomy import Taxonomy
+
+KEPT_NOTE = "稳定性: 保留上次分类"
+UPDATED_NOTE = "稳定性: 上次"
+
+
+@dataclass
+class Previous:
+    """The classes of a previous run, by fund code (codes whose rows disagree are left out)."""
+
+    path: str
+    labels: dict[str, str]
+    ambiguous: int = 0
+    other_taxonomy: int = 0
+
+
+def load_previous(path, tax: Taxonomy) -> Previous:
+    """Read the previous tagged run: its ``secondary`` by fund code, for rows tagged with ``tax``.
+
+    Raises
+    ------
+    InputError
+        when the file is not a tagged file, has no fund-code column, was tagged with another taxonomy, or holds a
+        label that is not one of ``tax`` (the lines are named).
+    """
+    run = read_tagged(path, ("secondary",))
+    if "code" not in run.colmap:
+        raise InputError(f"{path}: no fund-code column; --previous matches funds by their code")
+    sec = run.column("secondary").str.strip()
+    versions = run.versions("taxonomy_version")
+    same = run.column("taxonomy_version").str.strip() == tax.version if versions else pd.Series(True, index=sec.index)
+    if versions and not same.any():
+        raise InputError(f"{path}: tagged with taxonomy {', '.join(versions)}, this run uses {tax.version}; its "
+                         f"classes cannot be carried over (tag without --previous, or migrate the labels first)")
+    bad = same & (sec != "") & ~sec.isin(tax.labels)
+    if bad.any():
+        rows = ", ".join(f"line {run.line.iat[i]} ({sec.iat[i]!r})" for i in np.flatnonzero(bad.to_numpy())[:5])
+        raise InputError(f"{path}: column 'secondary' holds labels that are not classes of {tax.version}: {rows}")
+    use = same & (sec != "") & (run.code != "")
+    pairs = pd.DataFrame({"code": run.code[use], "secondary": sec[use]}).drop_duplicates()
+    counts = pairs["code"].value_counts()
+    clash = set(counts[counts > 1].index)
+    labels = {c: s for c, s in zip(pairs["code"], pairs["secondary"]) if c not in clash}
+    return Previous(str(path), labels, len(clash), int((~same).sum()))
+
+
+@dataclass
+class StabilityReport:
+    previous: str
+    same: int = 0
+    kept: int = 0
+    updated: int = 0
+    not_before: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [f"stability (--previous {self.previous}): {self.same} funds kept their class; {self.kept} kept their "
+                f"previous class because the new one was not confident (they stay in review, evidence "
+                f"'{KEPT_NOTE}'); {self.updated} changed class with confidence; {self.not_before} were not in the "
+                f"previous run"] + [f"warning: {w}" for w in self.warnings]
+
+
+def _alternatives(text: str) -> dict[str, float]:
+    """``label:prob;label:prob`` (the ``alternatives`` column) as a dict.
+
+    >>> _alternatives("宽基ETF:0.120;策略主题ETF:0.050")
+    {'宽基ETF': 0.12, '策略主题ETF': 0.05}
+    """
+    out = {}
+    for part in str(text).split(";"):
+        label, _, prob = part.rpartition(":")
+        try:
+            out[label.strip()] = float(prob)
+        except ValueError:
+            continue
+    return out
+
+
+def stabilize(tagged: pd.DataFrame, codes: pd.Series, previous: Previous, tax: Taxonomy,
+              report: StabilityReport | None = None) -> tuple[pd.DataFrame, StabilityReport]:
+    """Apply the stability rule (module docstring) to a frame ``Tagger.tag`` returned; ``codes`` are the rows'
+    six-digit fund codes ('' where none). Returns a new frame and the counts."""
+    report = report or StabilityReport(previous.path)
+    out = tagged.copy()
+    sec = out["secondary"].astype(str).to_numpy(dtype=object).copy()
+    prim = out["primary"].astype(str).to_numpy(dtype=object).copy()
+    conf = pd.to_numeric(out["confidence"], errors="coerce").to_numpy(dtype=float).copy()
+    review = out["needs_review"].astype(bool).to_numpy().copy()
+    alts = out["alternatives"].astype(str).to_numpy(dtype=object).copy()
+    evidence = out["evidence"].astype(str).to_numpy(dtype=object).copy()
+    for i, code in enumerate(codes.to_numpy(dtype=object)):
+        before = previous.labels.get(code) if code else None
+        if before is None:
+            report.not_before += bool(code)
+            continue
+        now = sec[i]
+        if now == before:
+            report.same += 1
+            continue
+        shown = now or "无分类"
+        if not review[i]:
+            report.updated += 1
+            evidence[i] = f"{UPDATED_NOTE} {before},本次 {shown} 置信度 {conf[i]:.3f} 不需复核,已更新; {evidence[i]}"
+            continue
+        report.kept += 1
+        probs = _alternatives(alts[i])
+        p_before = probs.pop(before, None)
+        if now:
+            probs[now] = conf[i]
+        rest = [f"{k}:{v:.3f}" for k, v in sorted(probs.items(), key=lambda kv: -kv[1])]
+        why = f"上次分类在本次备选中的概率 {p_before:.3f}" if p_before is not None else "上次分类不在本次备选中(<0.05)"
+        evidence[i] = (f"{KEPT_NOTE} {before}(本次 {shown} 置信度 {conf[i]:.3f},需复核,不替换; {why}); "
+                       f"{evidence[i]}")
+        sec[i], prim[i], conf[i], alts[i] = before, tax.primary_of(before), p_before or 0.0, ";".join(rest)
+    out["secondary"], out["primary"], out["alternatives"], out["evidence"] = sec, prim, alts, evidence
+    out["confidence"] = conf
+    return out, report
+
+
+class StableTagger:
+    """A :class:`~classifier.pipeline.Tagger` whose ``tag`` applies :func:`stabilize` to each chunk it tags (and
+    keeps the run's per-class counts in step), for :func:`classifier.batch.tag_file`."""
+
+    def __init__(self, tagger, previous: Previous):
+        self.tagger = tagger
+        self.previous = previous
+        self.report = StabilityReport(previous.path)
+        if previous.ambiguous:
+            self.report.warnings.append(f"{previous.path}: {previous.ambiguous} fund codes carry two classes there; "
+                                        f"not carried over")
+        if previous.other_taxonomy:
+            self.report.warnings.append(f"{previous.path}: {previous.other_taxonomy} rows of another taxonomy "
+                                        f"ignored")
+
+    def __getattr__(self, name):
+        return getattr(self.tagger, name)
+
+    def tag(self, frame: pd.DataFrame, name_column: str | None = None, source: str = "input", summary=None):
+        colmap = detect_columns(list(frame.columns), source, name_column)
+        if "code" not in colmap:
+            raise InputError(f"{source}: no fund-code column; --previous matches funds by their code")
+        codes = frame.iloc[:, colmap["code"]].astype(str).str.extract(r"(\d{6})", expand=False).fillna("")
+        out = self.tagger.tag(frame, name_column=name_column, source=source, summary=summary)
+        before = out["secondary"].astype(str).to_numpy(dtype=object)
+        out, _ = stabilize(out, codes.reset_index(drop=True), self.previous, self.tagger.taxonomy, self.report)
+        if summary is not None:
+            na = self.tagger.taxonomy.not_applicable
+            for old, new in zip(before, out["secondary"].to_numpy(dtype=object)):
+                if old != new:
+                    summary.per_class[old] = summary.per_class.get(old, 0) - 1
+                    summary.per_class[new] = summary.per_class.get(new, 0) + 1
+                    summary.out_of_scope += (new == na) - (old == na)
+            summary.per_class = {k: v for k, v in summary.per_class.items() if v}
+        return out
+
+
+def tag_file_stable(input_path, output_path, previous_path, model_dir=None, taxonomy_path=None, threshold=None,
+                    holdings_path=None, sw_map_path=None, name_column=None, progress=True, labels_path=None):
+    """``fundclass tag --previous``: tag ``input_path`` into ``output_path`` keeping the classes of
+    ``previous_path`` where the new run is not confident. Returns the tag summary and the stability report."""
+    from .batch import tag_file
+    from .pipeline import Tagger
+
+    check_not_input(output_path, previous_path)
+    tagger = Tagger.load(model_dir, taxonomy_path, threshold, holdings_path, sw_map_path, labels_path)
+    stable = StableTagger(tagger, load_previous(previous_path, tagger.taxonomy))
+    summary = tag_file(input_path, output_path, progress=progress, name_column=name_column, tagger=stable)
+    return summary, stable.report

@@ -1,0 +1,146 @@
+"""`fundclass tag --previous OLD`: a fund keeps its class unless the new one is confident and different (issue 11)."""
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from classifier.cli import cli
+from classifier.errors import InputError
+from classifier.io import write_table
+from classifier.stability import KEPT_NOTE, UPDATED_NOTE, Previous, load_previous, stabilize
+from classifier.taxonomy import load_taxonomy
+
+TAX = load_taxonomy()
+LISTINGS = "examples/new_listings.csv"
+
+
+def new_run():
+    """What Tagger.tag returns for four funds (only the columns the step reads or writes matter)."""
+    return pd.DataFrame({
+        "基金代码": ["159995", "510300", "515080", "000001", "588000"],
+        "primary": ["产业趋势与升级", "市场基准与分析框架", "企业属性与治理", "", "市场基准与分析框架"],
+        "secondary": ["科技成长主题ETF", "宽基ETF", "国企主题ETF", "", "宽基ETF"],
+        "confidence": [0.99, 0.62, 0.97, 0.0, 0.99],
+        "needs_review": [False, True, False, True, False],
+        "alternatives": ["", "策略主题ETF:0.300;(申万)行业ETF:0.080", "", "", ""],
+        "evidence": ["e1", "e2", "e3", "不是基金名称: 乱码", "e5"],
+    })
+
+
+PREVIOUS = Previous("last.csv", {"159995": "科技成长主题ETF", "510300": "策略主题ETF", "515080": "策略主题ETF",
+                                 "000001": "消费主题ETF"})
+
+
+def test_a_doubtful_new_class_keeps_the_previous_one_and_says_so():
+    out, rep = stabilize(new_run(), new_run()["基金代码"], PREVIOUS, TAX)
+    r = out.set_index("基金代码")
+    # 510300: the new class (0.62, in review) differs: the previous class is kept, with its own reader probability
+    assert (r.loc["510300", "primary"], r.loc["510300", "secondary"]) == ("策略与配置工具", "策略主题ETF")
+    assert r.loc["510300", "confidence"] == pytest.approx(0.30) and r.loc["510300", "needs_review"]
+    assert r.loc["510300", "alternatives"] == "宽基ETF:0.620;(申万)行业ETF:0.080"
+    assert r.loc["510300", "evidence"].startswith(f"{KEPT_NOTE} 策略主题ETF(本次 宽基ETF 置信度 0.620,需复核,不替换; "
+                                                  f"上次分类在本次备选中的概率 0.300); e2")
+    # 000001: no class this time (not a fund name): the previous class is kept, still in review
+    assert r.loc["000001", "secondary"] == "消费主题ETF" and r.loc["000001", "confidence"] == 0.0
+    assert "上次分类不在本次备选中(<0.05)" in r.loc["000001", "evidence"]
+    assert r.loc["000001", "alternatives"] == ""
+    # 515080: a confident new class replaces the previous one, and the evidence says what it was
+    assert r.loc["515080", "secondary"] == "国企主题ETF"
+    assert r.loc["515080", "evidence"] == f"{UPDATED_NOTE} 策略主题ETF,本次 国企主题ETF 置信度 0.970 不需复核,已更新; e3"
+    # same class, or not in the previous run: untouched
+    assert r.loc["159995", "evidence"] == "e1" and r.loc["588000", "evidence"] == "e5"
+    assert (rep.same, rep.kept, rep.updated, rep.not_before) == (1, 2, 1, 1)
+    assert list(out.columns) == list(new_run().columns)
+
+
+def test_only_flags_and_numbers_are_read_never_evidence():
+    a = new_run()
+    b = new_run().assign(evidence=[f"{KEPT_NOTE} 宽基ETF; 人工复核"] * 5)
+    out_a, _ = stabilize(a, a["基金代码"], PREVIOUS, TAX)
+    out_b, _ = stabilize(b, b["基金代码"], PREVIOUS, TAX)
+    assert out_a.drop(columns="evidence").equals(out_b.drop(columns="evidence"))
+
+
+def previous_file(tmp_path, rows, taxonomy=TAX.version, name="last.csv"):
+    f = pd.DataFrame(rows, columns=["基金代码", "基金简称", "secondary"])
+    f["taxonomy_version"] = taxonomy
+    p = tmp_path / name
+    write_table(f, p)
+    return p
+
+
+def test_load_previous(tmp_path):
+    p = previous_file(tmp_path, [("159995.SZ", "a", "科技成长主题ETF"), ("510300", "b", "宽基ETF"),
+                                 ("510300", "b2", "策略主题ETF"), ("000001", "c", "")])
+    prev = load_previous(p, TAX)
+    assert prev.labels == {"159995": "科技成长主题ETF"} and prev.ambiguous == 1
+    with pytest.raises(InputError, match=r"other\.csv: tagged with taxonomy efund-2025\.1-r1, this run uses "
+                                         r"jrj-2026\.01-r1; its classes cannot be carried over"):
+        load_previous(previous_file(tmp_path, [("159995", "a", "中国")], "efund-2025.1-r1", "other.csv"), TAX)
+    with pytest.raises(InputError, match=r"bad\.csv: column 'secondary' holds labels that are not classes of "
+                                         r"jrj-2026\.01-r1: line 2 \('芯片'\)"):
+        load_previous(previous_file(tmp_path, [("159995", "a", "芯片")], name="bad.csv"), TAX)
+    nocode = tmp_path / "nocode.csv"
+    write_table(pd.DataFrame({"基金简称": ["a"], "secondary": ["宽基ETF"]}), nocode)
+    with pytest.raises(InputError, match=r"nocode\.csv: no fund-code column; --previous matches funds by their code"):
+        load_previous(nocode, TAX)
+    untagged = tmp_path / "untagged.csv"
+    write_table(pd.DataFrame({"基金代码": ["1"], "基金简称": ["a"]}), untagged)
+    with pytest.raises(InputError, match=r"untagged\.csv: not a tagged file \(missing column\(s\) \['secondary'\]\)"):
+        load_previous(untagged, TAX)
+
+
+@pytest.fixture
+def last_run(tmp_path):
+    """Tag the sample listings, then make the previous run say otherwise for two funds."""
+    out = tmp_path / "last.xlsx"
+    r = CliRunner().invoke(cli, ["tag", LISTINGS, "-o", str(out), "-s"])
+    assert r.exit_code == 0, r.output
+    f = pd.read_excel(out, dtype=str).fillna("")
+    f.loc[f["证券简称"] == "示例中证机器人ETF", ["primary", "secondary"]] = ["产业趋势与升级", "制造业主题ETF"]
+    f.loc[f["证券简称"] == "示例恒生科技ETF", ["primary", "secondary"]] = ["市场基准与分析框架", "宽基ETF"]
+    write_table(f, out)
+    return out
+
+
+def _tag(tmp_path, last_run, *extra):
+    out = tmp_path / "now.csv"
+    r = CliRunner().invoke(cli, ["tag", LISTINGS, "-o", str(out), "--previous", str(last_run), *extra])
+    assert r.exit_code == 0, r.output
+    return pd.read_csv(out, dtype=str, keep_default_na=False).set_index("证券简称"), r.output
+
+
+def test_tag_previous_takes_a_confident_new_class(tmp_path, last_run):
+    got, output = _tag(tmp_path, last_run)
+    assert got.loc["示例中证机器人ETF", "secondary"] == "科技成长主题ETF"
+    assert got.loc["示例中证机器人ETF", "evidence"].startswith(f"{UPDATED_NOTE} 制造业主题ETF,本次 科技成长主题ETF")
+    assert got.loc["示例恒生科技ETF", "secondary"] == "跨境主题ETF"
+    assert "2 changed class with confidence" in output and "0 kept their previous class" in output
+
+
+def test_tag_previous_keeps_the_old_class_when_the_new_one_needs_review(tmp_path, last_run):
+    # a review threshold of 1 sends every classified fund to review: no new class is confident enough
+    got, output = _tag(tmp_path, last_run, "--threshold", "1")
+    robot = got.loc["示例中证机器人ETF"]
+    assert (robot["primary"], robot["secondary"], robot["needs_review"]) == ("产业趋势与升级", "制造业主题ETF", "True")
+    assert robot["evidence"].startswith(f"{KEPT_NOTE} 制造业主题ETF(本次 科技成长主题ETF")
+    assert robot["alternatives"].startswith("科技成长主题ETF:")
+    assert got.loc["示例恒生科技ETF", "secondary"] == "宽基ETF"
+    assert got.loc["示例中证A500ETF", "evidence"].find("稳定性") == -1  # unchanged funds carry no note
+    assert "2 kept their previous class" in output
+    # the printed per-class counts follow the kept classes
+    assert "  制造业主题ETF: 2\n" in output and "  跨境主题ETF" not in output
+    cols = pd.read_csv(LISTINGS, nrows=0).columns.tolist()
+    assert pd.read_csv(tmp_path / "now.csv", nrows=0).columns.tolist()[: len(cols)] == cols
+
+
+def test_tag_previous_refuses_to_overwrite_the_previous_run(tmp_path, last_run):
+    r = CliRunner().invoke(cli, ["tag", LISTINGS, "-o", str(last_run), "--previous", str(last_run)])
+    assert r.exit_code == 2 and "this would overwrite the input" in r.output
+
+
+def test_tag_previous_needs_fund_codes_in_the_input(tmp_path, last_run):
+    src = tmp_path / "names.csv"
+    src.write_text("基金简称\n华夏中证机器人ETF\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["tag", str(src), "-o", str(tmp_path / "o.csv"), "--previous", str(last_run)])
+    assert r.exit_code == 2 and "names.csv: no fund-code column; --previous matches funds by their code" in r.output
+    assert not (tmp_path / "o.csv").exists()
