@@ -3,7 +3,7 @@ people's review decisions override them. Both return a frame of flags and number
 
 Decision columns: top (class index), secondary, confidence, needs_review; the flags that explain them —
 out_of_scope, name_problem (a reason code of :mod:`classifier.name_check`, '' for a fund name), no_text, abstain,
-active, concentrated (seed 004), duplicate_code, linked_row (-1: follows no other row), linked_etf; the runners-up
+active, concentrated (seed 004), no_signal (an active fund with no class word and no concentration), duplicate_code, linked_row (-1: follows no other row), linked_etf; the runners-up
 alt_class_<k> (class index, -1: none) and alt_p_<k>; after :func:`override`, reviewed, review_via (the reviewed
 fund's code), review_how (fund / linked / index), review_key (the index key that matched).
 """
@@ -92,7 +92,11 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
     concentrated = np.zeros(n, dtype=bool)
     if s.holdings is not None:
         concentrated = (s.holdings["holding_industry_share"] > INDUSTRY_THEME_SHARE).fillna(False).to_numpy()
-    blank = no_text | abstain | not_name
+    # an active fund whose names carry no class word and whose holdings show no industry concentration gives nothing
+    # to classify by: the model's guess there is noise (it flips with every retraining), so no class is given
+    no_rule = np.array([not hs for hs in s.rules.hits], dtype=bool)[s.source_row]
+    no_signal = active & ~concentrated & no_rule & ~oos & ~not_name & ~no_text & ~abstain
+    blank = no_text | abstain | not_name | no_signal
     secondary = np.where(oos, tax.not_applicable, cls[top])
     codes = p["code6"].where(p["code6"] != "", p["code"])
     dup = (codes.where(codes != "").duplicated(keep=False) & (codes != "")).to_numpy()
@@ -102,7 +106,7 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
         "confidence": np.where(blank, 0.0, np.where(oos, 1.0, np.round(conf, 4))),
         "needs_review": ~oos & ((conf < threshold) | (active & ~concentrated) | blank),
         "out_of_scope": oos, "name_problem": problem, "no_text": no_text, "abstain": abstain, "active": active,
-        "concentrated": concentrated, "duplicate_code": dup,
+        "concentrated": concentrated, "no_signal": no_signal, "duplicate_code": dup,
         "linked_row": np.where(s.source_row != np.arange(n), s.source_row, -1),
         "linked_etf": s.links["etf"].to_numpy() >= 0}, index=p.index)
     listed = ~(oos | blank)

@@ -13,6 +13,7 @@ NO_TEXT = "无名称、全称、跟踪指数或业绩基准,无法分类"
 ABSTAIN = "规则弃权(票数相同): "
 NO_RULE_RULES_ONLY = "无规则命中(仅规则模式)"
 NO_RULE = "无规则命中"
+NO_SIGNAL = "主动管理基金: 名称无分类词,持仓无单一行业集中(>30%,seed 004)证据;不猜测分类,请复核或提供持仓"
 ACTIVE_FUND = "(主动管理基金)"
 HEAD_DOUBT = "; 该指数的独立盲读有分歧({agree}/{reads} 选此类)"
 REVIEWED = "人工复核: {by} {at}{how}; "
@@ -47,6 +48,8 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
             ev = (ABSTAIN + rules) if rules else NO_RULE_RULES_ONLY
         elif r.out_of_scope:
             ev = f"{tax.out_of_scope[asset[i]]} ({reason[i]})"
+        elif r.no_signal:
+            ev = NO_SIGNAL
         else:
             ev = s.rules.evidence(src) or (NO_RULE + (ACTIVE_FUND if r.active else ""))
             if s.head_reads[i]:
