@@ -37,7 +37,7 @@ class Rule:
     tier: int
     terms: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
-    code: re.Pattern | None = None
+    code: object = None  # a compiled RE2 pattern (search, pattern)
     asset_class: str | None = None
     note: str = ""
     line: int = 0
@@ -121,6 +121,26 @@ def _terms(value, where: str, key: str, problems: list[str]) -> tuple[str, ...]:
         else:
             out.setdefault(c, None)
     return tuple(out)
+
+
+def _code_pattern(pattern, where: str, problems: list[str]):
+    """A rule's index-code pattern, compiled by RE2: matching takes time linear in the text whatever the pattern
+    (``^(A+)+$`` cannot hang tagging on ``AAAA…!``). RE2 has no backreferences or look-arounds; a pattern that
+    needs them is refused with the reason."""
+    import re2  # google-re2
+
+    if not isinstance(pattern, str) or not pattern:
+        problems.append(f"{where}: 'code' must be a non-empty regular expression string")
+        return None
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options=options)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        problems.append(f"{where}: 'code' is not a regular expression RE2 accepts ({reason}); no backreferences "
+                        f"or look-arounds")
+        return None
 
 
 def _tables(data: dict, key: str, p: Path, problems: list[str]) -> list[dict]:
@@ -244,10 +264,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         unless = _terms(r.get("unless"), where, "unless", problems)
         code = None
         if r.get("code") is not None:
-            try:
-                code = re.compile(r["code"])
-            except (re.error, TypeError) as exc:
-                problems.append(f"{where}: 'code' is not a valid regular expression ({exc})")
+            code = _code_pattern(r["code"], where, problems)
         asset = r.get("asset_class")
         if asset is not None and not isinstance(asset, str):
             problems.append(f"{where}: 'asset_class' must be a string")

@@ -60,6 +60,8 @@ def diff(old: Taxonomy, new: Taxonomy) -> list[str]:
             changes.append(f"terms +{sorted(set(b.terms) - set(a.terms))} -{sorted(set(a.terms) - set(b.terms))}")
         if set(a.unless) != set(b.unless):
             changes.append("unless changed")
+        if (a.code.pattern if a.code else None) != (b.code.pattern if b.code else None):
+            changes.append("code pattern changed")
         if changes:
             out.append(f"~ rule {rid}: " + "; ".join(changes))
     if set(old.out_of_scope) != set(new.out_of_scope):

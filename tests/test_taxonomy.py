@@ -139,3 +139,20 @@ def test_a_taxonomy_without_rules_is_refused(tmp_path):
                  encoding="utf-8")
     with pytest.raises(TaxonomyError, match=re.escape("no [[rule]] tables")):
         load_taxonomy(p)
+
+
+def test_index_code_patterns_match_in_linear_time(tmp_path):
+    """A rule code such as ^(A+)+$ used to hang tagging on an index code like AAAA…! (issue 13)."""
+    p = _broken(tmp_path, "code = '^801\\d{3}'", "code = '^(A+)+$'")
+    tax = load_taxonomy(p)
+    rule = next(r for r in tax.rules if r.id == "shenwan.code")
+    assert type(rule.code).__module__.startswith("re2")  # the linear-time engine, checked before the slow case
+    from classifier.rules import RuleLayer
+
+    assert RuleLayer(tax).match_text("中证某指数", "index", code="A" * 5000 + "!") == ()
+
+
+def test_a_code_pattern_re2_cannot_run_is_refused(tmp_path):
+    p = _broken(tmp_path, "code = '^801\\d{3}'", "code = '(8)\\1'")
+    with pytest.raises(TaxonomyError, match=r"'code' is not a regular expression RE2 accepts .*backreferences"):
+        load_taxonomy(p)
