@@ -4,6 +4,7 @@ Library errors (bad file, broken taxonomy, model mismatch) become one line on st
 """
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -35,6 +36,10 @@ def _write_default(value, rel, what):
     return path
 
 
+# errors of the machine, not of the tool: a read-only folder, no permission, a full disk, an interrupted write
+_USER_OS_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EINTR}
+
+
 def friendly_errors(fn):
     @functools.wraps(fn)
     def wrapper(*a, **kw):
@@ -49,6 +54,10 @@ def friendly_errors(fn):
             sys.stderr.close()
             sys.exit(0)
         except Exception as exc:  # a bug: one line for the user, the traceback with FUNDCLASS_DEBUG=1
+            if isinstance(exc, OSError) and exc.errno in _USER_OS_ERRORS:  # not a bug: the cause, on one line
+                where = f"{exc.filename}: " if exc.filename else ""
+                click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+                sys.exit(2)
             if os.environ.get("FUNDCLASS_DEBUG"):
                 raise
             click.echo(f"error: internal error ({type(exc).__name__}: {exc}); rerun with FUNDCLASS_DEBUG=1 and report it",
@@ -112,20 +121,28 @@ def init(folder):
 @click.option("--previous", type=click.Path(dir_okay=False), default=None,
               help="The last tagged run of these funds: a fund keeps its previous class unless the new one is "
                    "confident (needs_review false) and different; the evidence says where a class was kept.")
+@click.option("--sheet", default=None,
+              help="Worksheet of an .xlsx INPUT to read (default: its only visible sheet that holds data).")
+@click.option("--raw-csv", is_flag=True,
+              help="CSV output for programs: cells as they are, without the ' put before cells that Excel would run "
+                   "as formulas (=, +, -, @).")
 @click.option("-s", "--silent", is_flag=True, help="No progress bar or summary.")
 @friendly_errors
 def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, holdings, sw_map, name_column, labeled,
-        previous, silent):
+        previous, sheet, raw_csv, silent):
     """Tag every fund of INPUT and write it, with all its columns, plus category, confidence and evidence.
 
     Example: fundclass tag examples/new_listings.csv -o tagged.xlsx [--previous last_month.xlsx]
     """
     from .batch import tag_file
+    from .io import check_output
 
+    check_output(output)  # before any work: a read-only folder is reported now, not after the run
     model_dir = None if rules_only else _read_default(model_dir, MODEL_REL)
     labeled = _read_default(labeled, LABELS_REL)
     kwargs = dict(model_dir=model_dir, taxonomy_path=taxonomy_path, threshold=threshold, holdings_path=holdings,
-                  sw_map_path=sw_map, name_column=name_column, progress=not silent, labels_path=labeled)
+                  sw_map_path=sw_map, name_column=name_column, progress=not silent, labels_path=labeled,
+                  sheet=sheet, raw_csv=raw_csv)
     stability = None
     if previous:
         from .stability import tag_file_stable
@@ -133,7 +150,7 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
         summary, stability = tag_file_stable(input_path, output, previous, **kwargs)
     else:
         summary = tag_file(input_path, output, **kwargs)
-    for w in summary.warnings + (stability.warnings if stability else []):
+    for w in dict.fromkeys(summary.warnings + (stability.warnings if stability else [])):  # once, not per chunk
         click.echo(f"warning: {w}", err=True)
     if not silent:
         click.echo("\n".join(summary.lines()), err=True)
@@ -191,8 +208,10 @@ def eval_cmd(gold, model_dir, rules_only, taxonomy_path, holdings, sw_map, out_d
 
     Example: fundclass eval --gold data/labeled/report_examples.csv
     """
+    from .io import check_writable_folder
     from .workflows import run_eval
 
+    check_writable_folder(out_dir, "eval: cannot write the report in", "choose another folder with --out-dir")
     model_dir = None if rules_only else _read_default(model_dir, MODEL_REL)
     for line in run_eval(gold, model_dir, taxonomy_path, holdings, sw_map, out_dir):
         click.echo(line)
@@ -336,16 +355,21 @@ def review():
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="review.xlsx or .csv")
 @taxonomy_option
 @click.option("--all", "include_all", is_flag=True, help="Export every row, not only those that need review.")
+@click.option("--raw-csv", is_flag=True,
+              help="CSV output for programs: cells as they are, without the ' put before cells that Excel would run "
+                   "as formulas.")
 @friendly_errors
-def review_export(tagged, output, taxonomy_path, include_all):
+def review_export(tagged, output, taxonomy_path, include_all, raw_csv):
     """Write the rows of a tagged file that need review, most doubtful and most consequential first.
 
     Example: fundclass review export tagged.xlsx -o review.xlsx
     """
+    from .io import check_output
     from .review import export_review
     from .taxonomy import load_taxonomy
 
-    n = export_review(tagged, output, load_taxonomy(taxonomy_path), include_all)
+    check_output(output)
+    n = export_review(tagged, output, load_taxonomy(taxonomy_path), include_all, raw_csv)
     click.echo(f"{n} rows to review -> {output}")
 
 

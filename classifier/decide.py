@@ -15,6 +15,7 @@ import pandas as pd
 from .fundtype import ACTIVE
 from .holdings import INDUSTRY_THEME_SHARE
 from .index_key import code_keys, subject_keys
+from .linking import duplicate_codes, fund_codes
 from .score import Scores
 from .taxonomy import Taxonomy
 
@@ -67,7 +68,8 @@ def _contested_class(s: Scores, top: np.ndarray, rule_contested: dict[str, str])
 
 
 def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_alternatives: int,
-           rule_contested: dict[str, str], rules_only: bool) -> pd.DataFrame:
+           rule_contested: dict[str, str], rules_only: bool, duplicate: np.ndarray | None = None) -> pd.DataFrame:
+    """``duplicate``: duplicate_code of every row, found over a whole file; by default within the frame."""
     n = len(p)
     problem = p["name_problem"].to_numpy(dtype=object)
     # a name without fund words is still a fund's name when a term of the taxonomy occurs in it (光伏50)
@@ -98,8 +100,8 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
     no_signal = active & ~concentrated & no_rule & ~oos & ~not_name & ~no_text & ~abstain
     blank = no_text | abstain | not_name | no_signal
     secondary = np.where(oos, tax.not_applicable, cls[top])
-    codes = p["code6"].where(p["code6"] != "", p["code"])
-    dup = (codes.where(codes != "").duplicated(keep=False) & (codes != "")).to_numpy()
+    codes = fund_codes(p)
+    dup = duplicate_codes(codes=codes) if duplicate is None else np.asarray(duplicate, dtype=bool)
     d = pd.DataFrame({
         "top": top, "code": codes.to_numpy(dtype=object),
         "secondary": np.where(blank, "", secondary).astype(object),

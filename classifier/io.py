@@ -6,10 +6,16 @@ out unchanged beside the new columns. Errors name the file and, where it applies
 from __future__ import annotations
 
 import csv
+import errno
 import io as _io
 import os
 import re
+import signal
 import tempfile
+import threading
+import time
+import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,28 +28,93 @@ CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 MAX_HEADER_SCAN = 10
+EXCEL_CELL_MAX = 32767  # Excel's limit for a cell, in UTF-16 code units
 csv.field_size_limit(64 * 1024 * 1024)  # a 1 MB cell is a bad cell, not a reason to fail the file
+
+# What a Chinese fund file is in when it is not UTF-8 or UTF-16: GB18030 (a superset of GBK and GB2312) or Big5
+# (traditional; the pipeline turns it into simplified later). charset-normalizer ranks the two for each file; Big5 is
+# decoded as cp950, the Windows code page that Big5 files really are (a superset).
+LEGACY_ENCODINGS = {"gb18030": ("gb18030", "GBK/GB18030"), "big5": ("cp950", "Big5")}
+DETECT_SAMPLE = 65536  # bytes of the non-UTF-8 lines that charset-normalizer reads
+SHOWN_LINES = 10
 
 
 @dataclass
 class Table:
-    """A read table: the frame (all strings), where it came from, and what reading it took."""
+    """A read table: the frame (all strings), where it came from, and what reading it took.
+
+    ``typed`` is the table with its own column types (Parquet input only, its index as leading columns), written back
+    in place of the text columns when the output is Parquet too.
+    """
 
     frame: pd.DataFrame
     path: str
     encoding: str = ""
     header_row: int = 0  # 0-based row of the header in the file
     warnings: list[str] = field(default_factory=list)
+    typed: pd.DataFrame | None = None
+
+
+def _lines(numbers: list[int]) -> str:
+    """'line 4 is' / 'lines 4, 9 are' (the first ten numbers, then a count).
+
+    >>> _lines([4]), _lines(list(range(1, 13)))
+    ('line 4 is', 'lines 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more are')
+    """
+    shown = ", ".join(str(n) for n in numbers[:SHOWN_LINES])
+    shown += f" and {len(numbers) - SHOWN_LINES} more" if len(numbers) > SHOWN_LINES else ""
+    return f"line {shown} is" if len(numbers) == 1 else f"lines {shown} are"
+
+
+def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
+    """UTF-16 text without a byte-order mark (NUL bytes are then half of every ASCII character), or None."""
+    if len(data) % 2:
+        return None
+    for enc in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if any(c in text for c in "\n,\t") and all(unicodedata.category(c)[0] != "C" or c in "\t\r\n"
+                                                  for c in text[:4096]):
+            return text, enc
+    return None
+
+
+def _legacy_ranking(lines: list[bytes]) -> list[str]:
+    """The Chinese legacy encodings, most likely first for these lines (which are not UTF-8), by charset-normalizer."""
+    from charset_normalizer import from_bytes
+
+    sample, size = [], 0
+    for line in lines:
+        if size >= DETECT_SAMPLE:
+            break
+        sample.append(line)
+        size += len(line) + 1
+    ranked = [m.encoding for m in from_bytes(b"\n".join(sample), cp_isolation=list(LEGACY_ENCODINGS))]
+    return [e for e in ranked if e in LEGACY_ENCODINGS] + [e for e in LEGACY_ENCODINGS if e not in ranked]
 
 
 def _decode(data: bytes, path: str) -> tuple[str, str, list[str]]:
-    """Decode bytes line by line: UTF-8 (with or without BOM) first, else GB18030 (a superset of GBK/GB2312)."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16"), "utf-16", []
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: starts like UTF-16 but does not decode ({exc.reason} at byte {exc.start})") from exc
+    """Decode a text table: a BOM's encoding; else UTF-8; else line by line, each line UTF-8 when it decodes as
+    UTF-8 and otherwise the file's legacy encoding (GB18030 or Big5, detected on those lines).
+
+    A file whose lines mix UTF-8 and a legacy encoding is read line by line with a warning naming the legacy lines;
+    a line that neither decodes is refused with its number. Nothing is ever decoded whole in a legacy encoding when
+    some of its lines are UTF-8 (UTF-8 Chinese often decodes "cleanly" as GB18030 into mojibake).
+    """
+    for bom, enc in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                     (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(enc), enc, []
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}: starts like {enc.upper()} but does not decode ({exc.reason} at byte "
+                                 f"{exc.start})") from exc
     if b"\x00" in data[:65536]:
+        found = _utf16_without_bom(data)
+        if found:
+            return found[0], found[1], []
         raise InputError(f"{path}: binary file (NUL bytes), not a CSV text table; for Excel use .xlsx")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -51,33 +122,52 @@ def _decode(data: bytes, path: str) -> tuple[str, str, list[str]]:
         return data.decode("utf-8"), "utf-8", []
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("gb18030"), "gb18030", []
-    except UnicodeDecodeError:
-        pass
-    out, warnings, used = [], [], set()
-    for no, line in enumerate(data.split(b"\n"), start=1):
-        for enc in ("utf-8", "gb18030"):
+    lines = data.split(b"\n")
+    text: list[str | None] = []
+    for line in lines:
+        try:
+            text.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            text.append(None)
+    legacy = [i for i, t in enumerate(text) if t is None]
+    ranked = _legacy_ranking([lines[i] for i in legacy])
+    failed: dict[str, list[int]] = {}
+    for enc in ranked:
+        codec = LEGACY_ENCODINGS[enc][0]
+        failed[enc] = []
+        decoded = {}
+        for i in legacy:
             try:
-                out.append(line.decode(enc))
-                used.add(enc)
-                break
+                decoded[i] = lines[i].decode(codec)
             except UnicodeDecodeError:
-                continue
-        else:
-            raise InputError(f"{path}: line {no} is neither UTF-8 nor GBK/GB18030 text; re-export the file as UTF-8")
-    if len(used) > 1:
-        warnings.append(f"{path}: mixed encodings (UTF-8 and GBK lines); each line was decoded on its own")
-    return "\n".join(out), "+".join(sorted(used)), warnings
+                failed[enc].append(i + 1)
+        if not failed[enc]:
+            break
+    else:
+        enc = ranked[0]
+        names = " or ".join(LEGACY_ENCODINGS[e][1] for e in ranked)
+        raise InputError(f"{path}: {_lines(failed[enc])} neither UTF-8 nor {names} text; re-export the file as "
+                         f"UTF-8")
+    name = LEGACY_ENCODINGS[enc][1]
+    utf8 = [i + 1 for i, t in enumerate(text) if t is not None and not t.isascii()]
+    warnings = []
+    if utf8:
+        warnings.append(f"{path}: mixed encodings: {_lines([i + 1 for i in legacy])} {name}, the others UTF-8; "
+                        f"each line was decoded on its own")
+    out = [decoded[i] if t is None else t for i, t in enumerate(text)]
+    return "\n".join(out), ("utf-8+" if utf8 else "") + enc, warnings
+
+
+def _header_row(rows: list[list[str]]) -> int:
+    """The row among the first ten with the most known column aliases (0 when none has any)."""
+    scores = [header_score(r) for r in rows[:MAX_HEADER_SCAN]]
+    return max(range(len(scores)), key=lambda i: (scores[i], -i)) if scores and max(scores) > 0 else 0
 
 
 def _frame_from_rows(rows: list[list[str]], path: str) -> tuple[pd.DataFrame, int]:
-    rows = [r for r in rows]
     if not rows or all(not any(c.strip() for c in r) for r in rows):
         raise InputError(f"{path}: empty file (no header, no rows)")
-    scan = rows[:MAX_HEADER_SCAN]
-    scores = [header_score(r) for r in scan]
-    hdr = max(range(len(scan)), key=lambda i: (scores[i], -i)) if max(scores) > 0 else 0
+    hdr = _header_row(rows)
     header = [str(c) for c in rows[hdr]]
     width = max(len(header), max((len(r) for r in rows[hdr + 1:]), default=0))
     header += [f"column_{i + 1}" for i in range(len(header), width)]
@@ -86,11 +176,55 @@ def _frame_from_rows(rows: list[list[str]], path: str) -> tuple[pd.DataFrame, in
     return frame, hdr
 
 
-def read_table(path: str | Path) -> Table:
-    """Read CSV/TSV (UTF-8, UTF-8-BOM, GBK/GB18030, mixed), XLSX or Parquet into a :class:`Table` of strings.
+ONE_COLUMN = "\x00"  # the "delimiter" of a one-column file: a character a text table never holds
 
-    A title row above the header (as in merged-header Excel exports) is skipped: the header is the row among the
-    first ten with the most known column aliases.
+
+def _delimiter(text: str, suffix: str) -> str:
+    r"""The delimiter of a CSV text: the sniffed one if it splits the header into several columns and at least half of
+    the rows below it into as many; else the default (``,``, or TAB for .tsv) if it splits the header; else none
+    (one column), so that a list of names that contain ``;`` stays one column.
+
+    >>> _delimiter("基金简称\n华夏;中证;500;ETF\n易方达;沪深;300;ETF\n", ".csv") == ONE_COLUMN
+    True
+    >>> _delimiter("基金代码;基金简称\n159995;芯片ETF\n510300;沪深300ETF\n", ".csv")
+    ';'
+    """
+    sample = text[:8192]
+    if len(text) > len(sample) and "\n" in sample:
+        sample = sample[:sample.rindex("\n")]  # whole rows only
+
+    def split(d: str) -> tuple[int, list[int]]:
+        rows = [r for r in csv.reader(_io.StringIO(sample, newline=""), delimiter=d) if any(c.strip() for c in r)]
+        if not rows:
+            return 0, []
+        hdr = _header_row(rows)
+        return len(rows[hdr]), [len(r) for r in rows[hdr + 1:]]
+
+    default = "\t" if suffix == ".tsv" else ","
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+    except csv.Error:
+        sniffed = None
+    try:
+        if sniffed:
+            width, body = split(sniffed)
+            if width > 1 and 2 * sum(n == width for n in body) >= len(body):
+                return sniffed
+        if split(default)[0] > 1:
+            return default
+    except csv.Error:
+        return default  # malformed: reported when the whole file is read
+    return ONE_COLUMN
+
+
+def read_table(path: str | Path, sheet: str | None = None) -> Table:
+    """Read CSV/TSV (UTF-8 with or without BOM, UTF-16, GBK/GB18030, Big5, lines mixing UTF-8 and one of these), XLSX
+    or Parquet into a :class:`Table` of strings.
+
+    A title row above the header (as in merged-header exports) is skipped with a warning: the header is the row among
+    the first ten with the most known column aliases. ``sheet`` names the worksheet of a workbook to read (default:
+    the only visible sheet that holds data). A Parquet file's index, unless it is an unnamed RangeIndex, comes first
+    as columns, and ``Table.typed`` keeps the columns' own types.
     """
     p = Path(path)
     sp = str(p)
@@ -99,13 +233,15 @@ def read_table(path: str | Path) -> Table:
     if p.is_dir():
         raise InputError(f"{sp}: is a directory, not a table file")
     suffix = p.suffix.lower()
+    if sheet is not None and suffix not in EXCEL_SUFFIXES:
+        raise InputError(f"{sp}: --sheet applies to .xlsx workbooks, not to '{suffix or 'csv'}' files")
     try:
         if suffix in EXCEL_SUFFIXES:
-            return _read_excel(p)
+            return _read_excel(p, sheet)
         if suffix in PARQUET_SUFFIXES:
-            frame = pd.read_parquet(p)
-            frame = frame.astype(object).where(frame.notna(), "").astype(str)
-            return Table(frame, sp, "parquet")
+            typed = _index_as_columns(pd.read_parquet(p))
+            frame = typed.astype(object).where(typed.notna(), "").astype(str)
+            return Table(frame, sp, "parquet", typed=typed)
         if suffix not in CSV_SUFFIXES and suffix:
             raise InputError(f"{sp}: unsupported file type '{suffix}'; use .csv, .xlsx or .parquet")
         data = p.read_bytes()
@@ -116,18 +252,32 @@ def read_table(path: str | Path) -> Table:
     if not data.strip():
         raise InputError(f"{sp}: empty file (no header, no rows)")
     text, enc, warnings = _decode(data, sp)
-    sample = text[:8192]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
-        delim = dialect.delimiter
-    except csv.Error:
-        delim = "\t" if suffix == ".tsv" else ","
+    delim = _delimiter(text, suffix)
     try:
         rows = list(csv.reader(_io.StringIO(text, newline=""), delimiter=delim))
     except csv.Error as exc:
         raise InputError(f"{sp}: malformed CSV: {exc}") from exc
     frame, hdr = _frame_from_rows(rows, sp)
+    if hdr:
+        warnings.append(f"{sp}: header found on row {hdr + 1} (rows above it skipped)")
     return Table(frame, sp, enc, hdr, warnings)
+
+
+def _index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame's index as its first columns (a fund code kept as the index must not get lost), unless it is an
+    unnamed RangeIndex, which holds nothing but row positions. A name already taken by a column gets ``_index``."""
+    idx = frame.index
+    if isinstance(idx, pd.RangeIndex) and idx.name is None:
+        return frame
+    taken = {str(c) for c in frame.columns}
+    names = []
+    for i, n in enumerate(idx.names):
+        n = str(n) if n is not None else ("index" if idx.nlevels == 1 else f"level_{i}")
+        while n in taken:
+            n += "_index"
+        taken.add(n)
+        names.append(n)
+    return frame.set_axis(idx.set_names(names), axis=0).reset_index()
 
 
 _OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
@@ -138,7 +288,38 @@ def _unescape_ooxml(text: str) -> str:
     return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
 
 
-def _read_excel(p: Path) -> Table:
+def _has_data(ws) -> bool:
+    return any(v is not None and str(v).strip() for row in ws.iter_rows(values_only=True) for v in row)
+
+
+def _choose_sheet(book, p: Path, sheet: str | None) -> tuple[str, list[str]]:
+    """The worksheet to read: ``sheet`` if given; else the only visible sheet that holds data (else the active one,
+    else the first visible one). Refuses a workbook with several visible sheets holding data, naming them. Returns
+    the sheet's name and warnings (hidden sheets with data that were skipped)."""
+    sheets = book.worksheets
+    listed = ", ".join(repr(ws.title) + ("" if ws.sheet_state == "visible" else f" ({ws.sheet_state})")
+                       for ws in sheets)
+    if sheet is not None:
+        if sheet not in [ws.title for ws in sheets]:
+            raise InputError(f"{p}: no worksheet '{sheet}'; its sheets are {listed}")
+        return sheet, []
+    visible = [ws for ws in sheets if ws.sheet_state == "visible"]
+    filled = [ws for ws in visible if _has_data(ws)]
+    if len(filled) > 1:
+        raise InputError(f"{p}: {len(filled)} visible sheets hold data ({', '.join(repr(ws.title) for ws in filled)}); "
+                         f"choose one with --sheet NAME, or hide or delete the others")
+    hidden = [ws.title for ws in sheets if ws.sheet_state != "visible" and _has_data(ws)]
+    if filled:
+        chosen = filled[0]
+    else:
+        active = book.active
+        chosen = active if active is not None and active.sheet_state == "visible" else (visible or sheets)[0]
+    notes = [f"{p}: read sheet '{chosen.title}'; hidden sheet(s) {', '.join(repr(h) for h in hidden)} skipped "
+             f"(--sheet NAME reads one)"] if hidden else []
+    return chosen.title, notes
+
+
+def _read_excel(p: Path, sheet: str | None = None) -> Table:
     import openpyxl
 
     try:
@@ -146,16 +327,19 @@ def _read_excel(p: Path) -> Table:
         formulas = openpyxl.load_workbook(p, read_only=True, data_only=False)
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
-    rows = []
-    # a formula cell keeps its cached value; a workbook written by a script has none, so the formula text is kept
-    for vr, fr in zip(values.worksheets[0].iter_rows(values_only=True),
-                      formulas.worksheets[0].iter_rows(values_only=True)):
-        rows.append(["" if (v is None and f is None) else _unescape_ooxml(str(f if v is None else v))
-                     for v, f in zip(vr, fr)])
-    values.close()
-    formulas.close()
+    try:
+        name, warnings = _choose_sheet(formulas, p, sheet)
+        rows = []
+        # a formula cell keeps its cached value; a workbook written by a script has none, so the formula text is kept
+        for vr, fr in zip(values[name].iter_rows(values_only=True), formulas[name].iter_rows(values_only=True)):
+            rows.append(["" if (v is None and f is None) else _unescape_ooxml(str(f if v is None else v))
+                         for v, f in zip(vr, fr)])
+    finally:
+        values.close()
+        formulas.close()
     frame, hdr = _frame_from_rows(rows, str(p))
-    warnings = [f"{p}: header found on row {hdr + 1} (rows above it skipped)"] if hdr else []
+    if hdr:
+        warnings.append(f"{p}: header found on row {hdr + 1} (rows above it skipped)")
     return Table(frame, str(p), "xlsx", hdr, warnings)
 
 
@@ -165,35 +349,171 @@ def _umask() -> int:
     return mask
 
 
+# A temp file of ours: ``.<output name>.<pid>-<8 random>.tmp`` (before: ``.<output name>.<8 random>.tmp``, no pid)
+STALE_LEGACY_SECONDS = 600
+
+
+def _temp_pattern(name: str) -> re.Pattern:
+    return re.compile(r"\." + re.escape(name) + r"\.(?:(\d+)-)?[a-z0-9_]{8}\.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True  # someone else's process, or a pid we cannot ask about: leave its file alone
+    return True
+
+
+def remove_stale_temps(path: str | Path) -> list[Path]:
+    """Remove the temp files an interrupted write of ``path`` left beside it (killed, crashed, power cut): those whose
+    writing process has ended, and those of the older name format untouched for ten minutes, unless a journal of an
+    unfinished commit (:mod:`classifier.labeled` stages files under that format) lies in the folder. Returns them."""
+    target = Path(path)
+    folder = target.parent
+    if not folder.is_dir():
+        return []
+    pattern = _temp_pattern(target.name)
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    journal = any(e.name.endswith(".journal") for e in entries)
+    for e in entries:
+        m = pattern.fullmatch(e.name)
+        if not m or (journal and not m.group(1)):
+            continue
+        try:
+            stale = (not _pid_alive(int(m.group(1)))) if m.group(1) else \
+                time.time() - e.stat().st_mtime > STALE_LEGACY_SECONDS
+            if stale and e.is_file(follow_symlinks=False):
+                os.unlink(e.path)
+                removed.append(Path(e.path))
+        except OSError:
+            continue
+    return removed
+
+
 def _atomic_target(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; a written file gets the usual mode
     return Path(tmp)
 
 
-def atomic_write_bytes(path: str | Path, writer) -> None:
-    """Call ``writer(tmp_path)`` then rename onto ``path``: readers never see a half-written file."""
-    target = Path(path)
-    tmp = _atomic_target(target)
+class _Terminated(BaseException):
+    """SIGTERM arrived during an atomic write (raised by the temporary handler, so the temp file is removed)."""
+
+
+@contextmanager
+def _sigterm_unwinds():
+    """While inside, SIGTERM raises :class:`_Terminated` instead of ending the process where it stands; the previous
+    handler is restored on the way out. Only in the main thread, and not when SIGTERM is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_IGN or previous is None:
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Terminated(signum)
+
+    signal.signal(signal.SIGTERM, handler)
     try:
-        writer(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def csv_text(frame: pd.DataFrame, sep: str = ",") -> str:
+def atomic_write_bytes(path: str | Path, writer) -> None:
+    """Call ``writer(tmp_path)`` then rename onto ``path``: readers never see a half-written file.
+
+    The temp file is removed when the writer fails, and when SIGTERM arrives meanwhile (the signal is then delivered
+    again to the handler that was in place, by default ending the process as SIGTERM does). Temp files that earlier
+    interrupted writes of ``path`` left (kill -9, a crash) are removed first.
+    """
+    target = Path(path)
+    remove_stale_temps(target)
+    try:
+        with _sigterm_unwinds():
+            tmp = _atomic_target(target)
+            try:
+                writer(tmp)
+                os.replace(tmp, target)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+    except _Terminated:
+        signal.raise_signal(signal.SIGTERM)
+        raise InterruptedError(errno.EINTR, "interrupted by SIGTERM; nothing written", str(target)) from None
+
+
+def check_output(path: str | Path) -> list[Path]:
+    """Before any work: check that ``path`` can be written (its folder, or the nearest existing folder above it,
+    takes a new file) and remove temp files that interrupted writes of it left. Returns the files removed.
+
+    Raises
+    ------
+    InputError
+        naming the folder and the cause (read-only, no permission, not a folder).
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{path}: is a folder; name an output file")
+    check_writable_folder(target.parent, f"{path}: cannot write the output in", "choose another output folder")
+    return remove_stale_temps(target)
+
+
+def check_writable_folder(folder: str | Path, what: str, fix: str) -> None:
+    """Raise :class:`InputError` ("<what> <folder> (<cause>); <fix>") unless a file can be made in ``folder`` (or,
+    when it does not exist yet, in the nearest existing folder above it, where it would be created)."""
+    probe = Path(folder) if str(folder) else Path(".")
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"{what} {folder} ({probe} is not a folder); {fix}")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".fundclass-probe-", suffix=".tmp", dir=probe)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise InputError(f"{what} {probe} ({exc.strerror or exc}); {fix}") from exc
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?")
+
+
+def neutralize(text: str) -> str:
+    r"""``text`` with a ``'`` in front when a spreadsheet would run it as a formula (it begins with = + - @, TAB or
+    CR and is not a number): Excel then shows the text and runs nothing. Numbers such as -1.5 stay as they are.
+
+    >>> [neutralize(t) for t in ("=1+1", "+cmd|' /C calc'!A0", "@SUM(A1)", "-1.5", "+3", "-", "华夏", "\tx")]
+    ["'=1+1", "'+cmd|' /C calc'!A0", "'@SUM(A1)", '-1.5', '+3', "'-", '华夏', "'\tx"]
+    """
+    return "'" + text if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text) else text
+
+
+def csv_text(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = False) -> str:
     r"""``frame`` as RFC 4180 CSV text with LF line ends, header first, no index.
 
     A cell is quoted when it holds the separator, a quote, LF **or CR** (pandas' writer leaves a lone CR bare, and
     every reader then splits the row there). Otherwise the text is what ``DataFrame.to_csv`` writes, so files written
-    before read and write back byte for byte.
+    before read and write back byte for byte. ``neutralize_formulas`` puts a ``'`` before every cell a spreadsheet
+    would run as a formula (see :func:`neutralize`), for files people open in Excel.
 
     >>> csv_text(pd.DataFrame({"a": ["x\ry", 'a "b" c'], "b": ["1", ""]}))
     'a,b\n"x\ry",1\n"a ""b"" c",\n'
+    >>> csv_text(pd.DataFrame({"a": ["=1+1"], "b": [-1.5]}), neutralize_formulas=True)
+    "a,b\n'=1+1,-1.5\n"
     """
     special = re.compile("[" + re.escape(sep) + '"\r\n]')
 
@@ -201,6 +521,8 @@ def csv_text(frame: pd.DataFrame, sep: str = ",") -> str:
         if v is None or (isinstance(v, float) and v != v):
             return ""
         t = str(v)
+        if neutralize_formulas and t.startswith(_FORMULA_START):
+            t = neutralize(t)
         return '"' + t.replace('"', '""') + '"' if special.search(t) else t
 
     lines = [sep.join(cell(c) for c in frame.columns)]
@@ -209,9 +531,10 @@ def csv_text(frame: pd.DataFrame, sep: str = ",") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path, sep: str = ",", bom: bool = False) -> None:
+def write_csv(frame: pd.DataFrame, path: str | Path, sep: str = ",", bom: bool = False,
+              neutralize_formulas: bool = False) -> None:
     """Write ``frame`` as CSV (see :func:`csv_text`) atomically; ``bom`` marks UTF-8 for Excel."""
-    data = csv_text(frame, sep).encode("utf-8-sig" if bom else "utf-8")
+    data = csv_text(frame, sep, neutralize_formulas).encode("utf-8-sig" if bom else "utf-8")
     atomic_write_bytes(path, lambda t: Path(t).write_bytes(data))
 
 
@@ -229,17 +552,57 @@ def check_not_input(output: str | Path, *inputs: str | Path | None) -> None:
             raise InputError(f"{output}: this would overwrite the input {i}; choose another output file")
 
 
-def write_table(frame: pd.DataFrame, path: str | Path, sheet: str = "funds") -> None:
-    """Write ``frame`` in the format named by the extension (.csv UTF-8 with BOM for Excel, .xlsx, .parquet).
+def _utf16_units(text: str) -> int:
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF) if len(text) > EXCEL_CELL_MAX // 2 else len(text)
 
-    XLSX cells are written as text, never as formulas, so a cell such as ``=1+1`` comes back as it went in.
+
+def fit_excel_cells(frame: pd.DataFrame, path: str | Path = "") -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` with every text cell longer than Excel's limit (32,767 UTF-16 units) cut to it, and one warning
+    per cut cell naming its sheet row and column (the first five, then a count)."""
+    cut: list[tuple[int, object, int]] = []
+    out = frame
+    for j in range(frame.shape[1]):
+        values = frame.iloc[:, j].to_numpy(dtype=object)
+        long = [i for i, v in enumerate(values) if isinstance(v, str) and len(v) > EXCEL_CELL_MAX // 2
+                and _utf16_units(v) > EXCEL_CELL_MAX]
+        if not long:
+            continue
+        if out is frame:
+            out = frame.copy()
+        col = values.copy()
+        for i in long:
+            cut.append((i, frame.columns[j], len(col[i])))
+            col[i] = col[i].encode("utf-16-le")[:2 * EXCEL_CELL_MAX].decode("utf-16-le", errors="ignore")
+        out.isetitem(j, col)
+    cut.sort(key=lambda t: t[0])
+    notes = [f"{path}: row {i + 2}, column '{c}': {n:,} characters cut to {EXCEL_CELL_MAX:,}, Excel's limit for a "
+             f"cell (write .csv or .parquet to keep it whole)" for i, c, n in cut[:5]]
+    if len(cut) > 5:
+        notes.append(f"{path}: {len(cut) - 5} more cells cut to {EXCEL_CELL_MAX:,} characters")
+    return out, notes
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, sheet: str = "funds", raw_csv: bool = False,
+                typed: pd.DataFrame | None = None) -> list[str]:
+    """Write ``frame`` in the format named by the extension (.csv UTF-8 with BOM for Excel, .xlsx, .parquet); returns
+    warnings for the user.
+
+    CSV cells that a spreadsheet would run as formulas (``=HYPERLINK(…)``, ``+cmd|…``, ``@SUM(…)``) get a leading
+    ``'`` unless ``raw_csv`` (for programs that read the file). XLSX cells are written as text, never as formulas, so
+    a cell such as ``=1+1`` comes back as it went in; a cell over Excel's 32,767 characters is cut, with a warning
+    naming its row and column. Parquet: ``typed`` (the input's own typed columns, see :attr:`Table.typed`) replaces
+    the first columns of ``frame``, which hold the same values as text, so numbers, dates, booleans and lists keep
+    their types.
     """
     target = Path(path)
     suffix = target.suffix.lower()
+    notes: list[str] = []
     if suffix in CSV_SUFFIXES:
         sep = "\t" if suffix == ".tsv" else ","
-        write_csv(frame, target, sep=sep, bom=True)
+        write_csv(frame, target, sep=sep, bom=True, neutralize_formulas=not raw_csv)
     elif suffix in EXCEL_SUFFIXES:
+        frame, notes = fit_excel_cells(frame, target)
+
         def _xlsx(t: Path) -> None:
             with pd.ExcelWriter(t, engine="xlsxwriter",
                                 engine_kwargs={"options": {"strings_to_formulas": False, "strings_to_urls": False,
@@ -250,9 +613,14 @@ def write_table(frame: pd.DataFrame, path: str | Path, sheet: str = "funds") -> 
         if frame.columns.duplicated().any():
             dup = sorted(set(frame.columns[frame.columns.duplicated()]))
             raise InputError(f"{target}: Parquet cannot hold duplicate column names {dup}; write .csv or .xlsx")
+        if typed is not None and len(typed) == len(frame) and typed.shape[1] <= frame.shape[1]:
+            n = typed.shape[1]
+            frame = pd.concat([typed.set_axis(frame.columns[:n], axis=1).reset_index(drop=True),
+                               frame.iloc[:, n:].reset_index(drop=True)], axis=1)
         atomic_write_bytes(target, lambda t: frame.to_parquet(t, index=False))
     else:
         raise InputError(f"{target}: unsupported output type '{suffix}'; use .csv, .xlsx or .parquet")
+    return notes
 
 
 def is_folder_output(path: str | Path) -> bool:
@@ -285,7 +653,7 @@ def write_sheets(sheets: dict[str, pd.DataFrame], path: str | Path, images: dict
         target.mkdir(parents=True, exist_ok=True)
         written = []
         for name, frame in sheets.items():
-            write_csv(frame, target / f"{name}.csv", bom=True)
+            write_csv(frame, target / f"{name}.csv", bom=True, neutralize_formulas=True)
             written.append(target / f"{name}.csv")
         return written
     suffix = target.suffix.lower()

@@ -1,12 +1,25 @@
-"""Link feeder funds (联接) to their ETF and share classes (A/C/E/I/Y) to their family, within one batch.
+"""Link feeder funds (联接) to their ETF and share classes (A/C/E/I/Y) to their family, and flag duplicate codes.
 
 A share class and its siblings have the same family key (name without the class letter); a feeder's key, once 联接 is
-removed, is its ETF's name. Keys are compared exactly first, then with RapidFuzz (``ratio`` ≥ 92) among ETFs of the
-same batch, so that variant spellings (华夏中证机器人ETF发起式联接A ↔ 华夏中证机器人ETF) still link.
+removed, is its ETF's name. Keys are compared exactly first, then with RapidFuzz (``ratio`` ≥ 92) among the ETFs, so
+that variant spellings (华夏中证机器人ETF发起式联接A ↔ 华夏中证机器人ETF) still link.
+
+The fuzzy step is blocked on character bigrams (:class:`NearKeys`): a key within the cutoff of a feeder's target
+shares one of the target's 2k+1 rarest bigrams with it (k: the most insertions and deletions the cutoff allows), so
+only the ETFs holding one of those bigrams are scored. No ETF the cutoff accepts is left out, and the candidates are
+scored in the order of the full list, so the links are those of scoring every feeder against every ETF; the work
+grows with the rows, not with feeders × ETFs.
+
+:func:`link` links the rows of one frame. :func:`file_links` does it for a whole file from its identifying columns
+alone (:func:`classifier.prepare.identify`, a light first pass), and :meth:`FileLinks.chunk` hands each chunk its
+rows' links, with the rows outside the chunk they follow appended as context, so a share class or feeder links to
+its head or ETF in another chunk and a code repeated in two chunks is flagged.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,6 +31,7 @@ FEEDER = "联接"
 _CLASS = re.compile(r"(?<=[\u4e00-\u9fff)])[A-Z]$")
 _NOISE = re.compile(r"\(LOF\)|LOF|\(QDII\)|QDII|发起式|发起|\(后端\)|后端|人民币|美元现汇|美元现钞|美元")
 FUZZ_CUTOFF = 92.0
+_PAD = "\x00"  # bigrams are taken of the key padded on both sides, so one-character keys have some too
 
 
 def family_key(name: str, cleaned: bool = False) -> str:
@@ -27,33 +41,164 @@ def family_key(name: str, cleaned: bool = False) -> str:
     return t
 
 
-def link(p: pd.DataFrame) -> pd.DataFrame:
-    """For each row: ``family`` (key), ``head`` (row position of the family's first member) and ``etf`` (row position
-    of the ETF a feeder follows, or -1)."""
+def family_keys(p: pd.DataFrame) -> list[str]:
+    """Per row, the family key ('' when the row has no name), qualified by the tracked index or benchmark."""
     # share classes of one fund track one index: two funds with the same short name but different indices
     # (structured funds such as 一带一A of two managers) are different families
     subject = (p["s_index"].where(p["s_index"] != "", p["s_benchmark"])).tolist()
-    fam = [(k + ("#" + s if s else "")) if k else "" for k, s in
-           zip((family_key(n, cleaned=True) for n in p["n_name"].tolist()), subject)]
+    return [(k + ("#" + s if s else "")) if k else "" for k, s in
+            zip((family_key(n, cleaned=True) for n in p["n_name"].tolist()), subject)]
+
+
+def fund_codes(p: pd.DataFrame) -> pd.Series:
+    """Per row, the fund code duplicates are judged by: the 6-digit code, else the raw code."""
+    return p["code6"].where(p["code6"] != "", p["code"])
+
+
+def duplicate_codes(p: pd.DataFrame | None = None, codes: pd.Series | None = None) -> np.ndarray:
+    """Per row, whether its fund code (:func:`fund_codes` of ``p``, or ``codes``) occurs on another row."""
+    codes = fund_codes(p) if codes is None else codes
+    return (codes.where(codes != "").duplicated(keep=False) & (codes != "")).to_numpy()
+
+
+def _bigrams(key: str) -> set[str]:
+    t = _PAD + key + _PAD
+    return {t[i:i + 2] for i in range(len(t) - 1)}
+
+
+class NearKeys:
+    """Keys indexed by their bigrams, to find the best key within ``fuzz.ratio`` ≥ ``cutoff`` of a query the way
+    ``process.extractOne(query, keys, scorer=fuzz.ratio, score_cutoff=cutoff)`` does, without scoring every key.
+
+    ratio = 100·(1 − d / (m + n)) for the insertions and deletions d that turn a query of length m into a key of
+    length n, so a key within the cutoff has |m − n| ≤ d ≤ s·(m + n), s = 1 − cutoff/100. Each insertion or deletion
+    breaks at most two of the query's (padded) bigrams, so such a key holds all but at most 2k of the query's
+    distinct bigrams, k the largest d allowed: it holds at least one of any 2k + 1 of them. The rarest 2k + 1 are
+    looked up; a query with fewer distinct bigrams is compared with every key of a compatible length.
+    """
+
+    def __init__(self, keys: list[str], cutoff: float = FUZZ_CUTOFF):
+        self.keys = keys
+        self.cutoff = cutoff
+        self._slack = 1.0 - cutoff / 100.0
+        self._len = np.array([len(k) for k in keys], dtype=np.int64)
+        postings: dict[str, list[int]] = {}
+        for j, k in enumerate(keys):
+            for g in _bigrams(k):
+                postings.setdefault(g, []).append(j)
+        self._postings = {g: np.array(v, dtype=np.int64) for g, v in postings.items()}
+        self.scored = 0  # keys scored so far (for tests and benchmarks)
+
+    def candidates(self, query: str) -> np.ndarray:
+        """Positions (ascending) of the keys that may be within the cutoff of ``query``."""
+        m, s = len(query), self._slack
+        longest = m * (1 + s) / (1 - s) + 1e-6
+        shortest = m * (1 - s) / (1 + s) - 1e-6
+        k = int(s * (m + longest) + 1e-6)
+        grams = sorted(_bigrams(query), key=lambda g: len(self._postings.get(g, ())))
+        if len(grams) > 2 * k:
+            hits = [self._postings[g] for g in grams[:2 * k + 1] if g in self._postings]
+            cand = np.unique(np.concatenate(hits)) if hits else np.empty(0, dtype=np.int64)
+        else:
+            cand = np.arange(len(self.keys))
+        n = self._len[cand]
+        return cand[(n >= shortest) & (n <= longest)]
+
+    def best(self, query: str) -> int:
+        """Position of the key ``extractOne`` would pick among all keys, or -1 when none reaches the cutoff."""
+        cand = self.candidates(query)
+        if not len(cand):
+            return -1
+        self.scored += len(cand)
+        m = process.extractOne(query, [self.keys[j] for j in cand], scorer=fuzz.ratio, score_cutoff=self.cutoff)
+        return int(cand[m[2]]) if m is not None else -1
+
+
+def link_keys(fam: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``head`` (position of the first row with the same family key; itself without a key) and ``etf`` (position of
+    the ETF a feeder follows, -1 when none) of every row, from the family keys."""
     first: dict[str, int] = {}
-    head = np.array([first.setdefault(k, i) if k else i for i, k in enumerate(fam)])
-    is_etf = np.array([("ETF" in k.split("#")[0] and FEEDER not in k) for k in fam])
-    etf_keys = {fam[i]: i for i in np.flatnonzero(is_etf)[::-1]}
-    etf = np.full(len(fam), -1)
-    feeders = [i for i, k in enumerate(fam) if FEEDER in k]
-    unresolved = []
-    for i in feeders:
-        target = fam[i].replace(FEEDER, "")
+    head = np.array([first.setdefault(k, i) if k else i for i, k in enumerate(fam)], dtype=np.int64)
+    is_etf = np.array([("ETF" in k.split("#")[0] and FEEDER not in k) for k in fam], dtype=bool)
+    etf_keys = {fam[i]: i for i in np.flatnonzero(is_etf)[::-1]}  # a key's first row; keys in extractOne's order
+    etf = np.full(len(fam), -1, dtype=np.int64)
+    near = None
+    found: dict[str, int] = {}
+    for i, k in enumerate(fam):
+        if FEEDER not in k:
+            continue
+        target = k.replace(FEEDER, "")
         target = target if "ETF" in target else target + "ETF"
         j = etf_keys.get(target)
-        if j is not None:
+        if j is None and etf_keys:
+            if target not in found:
+                near = near or NearKeys(list(etf_keys))
+                b = near.best(target)
+                found[target] = etf_keys[near.keys[b]] if b >= 0 else -1
+            j = found[target]
+        if j is not None and j >= 0:
             etf[i] = j
-        else:
-            unresolved.append((i, target))
-    if unresolved and etf_keys:
-        choices = list(etf_keys)
-        for i, target in unresolved:
-            m = process.extractOne(target, choices, scorer=fuzz.ratio, score_cutoff=FUZZ_CUTOFF)
-            if m is not None:
-                etf[i] = etf_keys[m[0]]
+    return head, etf
+
+
+def link(p: pd.DataFrame) -> pd.DataFrame:
+    """For each row: ``family`` (key), ``head`` (row position of the family's first member) and ``etf`` (row position
+    of the ETF a feeder follows, or -1)."""
+    fam = family_keys(p)
+    head, etf = link_keys(fam)
     return pd.DataFrame({"family": fam, "head": head, "etf": etf}, index=p.index)
+
+
+@dataclass
+class ChunkLinks:
+    """What one chunk needs to be tagged as part of its file (see :meth:`FileLinks.chunk`)."""
+
+    context: np.ndarray  # file positions of the rows outside the chunk that its rows follow, tagged after the chunk
+    links: pd.DataFrame  # head, etf for the chunk's rows and then the context rows (positions in that order)
+    duplicate: np.ndarray  # duplicate_code of the same rows, over the whole file
+
+
+@dataclass
+class FileLinks:
+    """Links and duplicate-code flags of a whole file, as file row positions (int32/bool: flat in memory)."""
+
+    head: np.ndarray
+    etf: np.ndarray
+    duplicate: np.ndarray
+
+    def chunk(self, start: int, stop: int) -> ChunkLinks:
+        """The links of rows ``start:stop``; the rows they follow outside that range are the context."""
+        head, etf = self.head[start:stop].astype(np.int64), self.etf[start:stop].astype(np.int64)
+        src = np.where(etf >= 0, etf, head)
+        context = np.unique(src[(src < start) | (src >= stop)])
+        n = stop - start
+
+        def local(g: np.ndarray) -> np.ndarray:
+            """Positions in chunk + context; -1 for none, or for a row neither holds."""
+            at = np.minimum(np.searchsorted(context, g), max(len(context) - 1, 0))
+            in_context = (context[at] == g) if len(context) else np.zeros(len(g), dtype=bool)
+            return np.where((g >= start) & (g < stop), g - start, np.where(in_context & (g >= 0), n + at, -1))
+
+        # a feeder's family head outside the chunk is not needed (it follows its ETF): it stands for itself; context
+        # rows are tagged only for the scores their followers take, so each follows no other row
+        own, ctx = np.arange(n), np.arange(n, n + len(context))
+        h = local(head)
+        links = pd.DataFrame({"head": np.concatenate([np.where(h >= 0, h, own), ctx]),
+                              "etf": np.concatenate([local(etf), np.full(len(context), -1)])})
+        dup = np.concatenate([self.duplicate[start:stop], self.duplicate[context]])
+        return ChunkLinks(context, links, dup)
+
+
+def file_links(parts: Iterable[pd.DataFrame]) -> FileLinks:
+    """Links and duplicate flags of every row of a file, from its identifying columns
+    (:func:`classifier.prepare.identify`) given part by part, in file order; only the family keys and codes of the
+    parts are kept meanwhile."""
+    fam: list[str] = []
+    codes = []
+    for ids in parts:
+        fam += family_keys(ids)
+        codes.append(fund_codes(ids).astype(object))
+    head, etf = link_keys(fam)
+    del fam
+    dup = duplicate_codes(codes=pd.concat(codes, ignore_index=True)) if codes else np.zeros(0, dtype=bool)
+    return FileLinks(head.astype(np.int32), etf.astype(np.int32), dup)

@@ -22,6 +22,7 @@ from .config import defaults
 from .decide import decide, override
 from .explain import output_frame
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
+from .linking import ChunkLinks
 from .index_key import code_keys, subject_keys
 from .manifest import DEFAULT_MODEL_REL, load_model
 from .prepare import prepare
@@ -140,12 +141,14 @@ class Tagger:
         return tagger
 
     # ------------------------------------------------------------------ prediction
-    def _predict(self, p: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """score → decide → override → explain; returns (output columns, the decision's flags and numbers)."""
+    def _predict(self, p: pd.DataFrame, links: ChunkLinks | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """score → decide → override → explain; returns (output columns, the decision's flags and numbers).
+        ``links``: the rows' links and duplicate flags over their whole file (default: found within ``p``)."""
         asset_oos = p["asset_class"].isin(self.taxonomy.out_of_scope).to_numpy()
-        s = score(p, self.rules, self.model, self.holdings, skip_fuzzy=asset_oos & (p["name_problem"] == "").to_numpy())
+        s = score(p, self.rules, self.model, self.holdings, skip_fuzzy=asset_oos & (p["name_problem"] == "").to_numpy(),
+                  links=links.links if links is not None else None)
         d = decide(p, s, self.taxonomy, self.threshold, self.n_alternatives, self._rule_contested,
-                   rules_only=self.model is None)
+                   rules_only=self.model is None, duplicate=links.duplicate if links is not None else None)
         d = override(p, d, self.reviewed, self.reviewed_index, self.n_alternatives)
         as_of = self.holdings.sw_map_as_of if self.holdings is not None else ""
         out = output_frame(p, s, d, self.taxonomy, self.reviewed, self.n_alternatives, as_of, self.model_version)
@@ -174,8 +177,13 @@ class Tagger:
 
     # ------------------------------------------------------------------ frames
     def tag(self, frame: pd.DataFrame, name_column: str | None = None, source: str = "input",
-            summary: TagSummary | None = None) -> pd.DataFrame:
-        """Return ``frame`` with every original row and column, in order, plus the output columns."""
+            summary: TagSummary | None = None, links: ChunkLinks | None = None,
+            context: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Return ``frame`` with every original row and column, in order, plus the output columns.
+
+        ``frame`` may be one chunk of a file: ``links`` (:meth:`classifier.linking.FileLinks.chunk`) then gives its
+        rows' links and duplicate flags over the whole file, and ``context`` the rows of the file they follow
+        (``links.context``), which are scored with the chunk and not returned."""
         t0 = time.perf_counter()
         columns = list(frame.columns)
         colmap = detect_columns(columns, source, name_column)
@@ -184,14 +192,27 @@ class Tagger:
         if len(body) == 0:
             pred = pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
         else:
-            pred, decision = self._predict(prepare(body, colmap, self.vocab))
+            work = body if context is None else pd.concat([body, context.set_axis(body.columns, axis=1)],
+                                                           ignore_index=True)
+            pred, decision = self._predict(prepare(work, colmap, self.vocab), links)
+            if len(work) > len(body):
+                pred, decision = pred.iloc[:len(body)], decision.iloc[:len(body)]
             ndup = int(decision["duplicate_code"].sum())
         out = body.copy()
-        renamed = {c: f"{c}_previous" for c in columns if c in OUTPUT_COLUMNS}
+        renamed, taken = {}, set(columns) | set(OUTPUT_COLUMNS)
+        for c in columns:
+            if c in OUTPUT_COLUMNS and c not in renamed:  # a free name: secondary_previous, else secondary_previous_2 …
+                new, k = f"{c}_previous", 2
+                while new in taken:
+                    new, k = f"{c}_previous_{k}", k + 1
+                renamed[c] = new
+                taken.add(new)
         if renamed:
             out = out.rename(columns=renamed)
             if summary is not None:
                 summary.warnings.append(f"{source}: input already had {sorted(renamed)}; kept as *_previous")
+                summary.warnings += [f"{source}: input column '{c}' kept as '{n}' ('{c}_previous' was taken)"
+                                     for c, n in renamed.items() if n != f"{c}_previous"]
         for c in OUTPUT_COLUMNS:
             out[c] = pred[c].values
         if summary is not None:

@@ -18,30 +18,55 @@ from .name_check import name_problem
 from .normalize import apply_unique, benchmark_subject, clean, clean_column, fund_subject, index_subject
 from .vocabulary import Vocabulary, load_vocabulary
 
-_CODE6 = r"(\d{6})"
+_CODE6 = r"(?<!\d)(\d{6})(?!\d)"  # six digits, not part of a longer number: 0000012 is not fund 000001
 
 
 def code6(code: str) -> str:
-    """The 6-digit fund code inside 159995.SZ / SZ159995 / 159995 / ' 159995 ' ('' when there is none)."""
+    """The 6-digit fund code inside 159995.SZ / SZ159995 / 159995 / ' 159995 ' ('' when there is none; a run of
+    seven or more digits is not a fund code).
+
+    >>> [code6(c) for c in ("159995.SZ", "SZ159995", " 159995 ", "0000012", "12345")]
+    ['159995', '159995', '159995', '', '']
+    """
     m = re.search(_CODE6, clean(code))
     return m.group(1) if m else ""
 
 
-def prepare(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | None = None) -> pd.DataFrame:
-    vocab = vocab or load_vocabulary()
+def _raw(frame: pd.DataFrame, colmap: dict[str, int], fields=FIELDS) -> pd.DataFrame:
     raw = {}
-    for fld in FIELDS:
+    for fld in fields:
         if fld in colmap:
             s = frame.iloc[:, colmap[fld]]
             raw[fld] = s.where(s.notna(), "").astype(str).str.slice(0, 4096)
         else:
             raw[fld] = pd.Series("", index=frame.index, dtype=object)
-    p = pd.DataFrame(raw, index=frame.index)
-    c = {fld: clean_column(p[fld]) for fld in ("name", "full_name", "index_code", "index_name", "benchmark")}
+    return pd.DataFrame(raw, index=frame.index)
+
+
+def _identity(p: pd.DataFrame, c: dict[str, pd.Series], vocab: Vocabulary) -> None:
     p["code6"] = p["code"].str.extract(_CODE6, expand=False).fillna("")
-    p["index_code"] = c["index_code"]
     p["s_index"] = apply_unique(c["index_name"], lambda t: index_subject(t, vocab, cleaned=True))
     p["s_benchmark"] = apply_unique(c["benchmark"], lambda t: benchmark_subject(t, vocab, cleaned=True))
+
+
+def identify(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | None = None) -> pd.DataFrame:
+    """Only the columns that identify a fund and link it to others — code, code6, n_name, s_index, s_benchmark, as
+    :func:`prepare` makes them: the light pass over a whole file that finds links and duplicate codes across chunks
+    (:func:`classifier.linking.file_links`)."""
+    vocab = vocab or load_vocabulary()
+    p = _raw(frame, colmap, ("code", "name", "index_name", "benchmark"))
+    c = {fld: clean_column(p[fld]) for fld in ("name", "index_name", "benchmark")}
+    _identity(p, c, vocab)
+    p["n_name"] = c["name"]
+    return p[["code", "code6", "n_name", "s_index", "s_benchmark"]]
+
+
+def prepare(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | None = None) -> pd.DataFrame:
+    vocab = vocab or load_vocabulary()
+    p = _raw(frame, colmap)
+    c = {fld: clean_column(p[fld]) for fld in ("name", "full_name", "index_code", "index_name", "benchmark")}
+    _identity(p, c, vocab)
+    p["index_code"] = c["index_code"]
     p["s_name"] = apply_unique(c["name"], lambda t: fund_subject(t, vocab, cleaned=True))
     p["s_full_name"] = apply_unique(c["full_name"], lambda t: fund_subject(t, vocab, cleaned=True))
     p["n_name"] = c["name"]

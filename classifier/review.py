@@ -78,11 +78,12 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False) -> pd.DataFram
     return out[REVIEW_COLUMNS].reset_index(drop=True)
 
 
-def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str]) -> None:
-    """XLSX with a drop-down of ``labels`` on the decision column (Excel data validation), or CSV."""
+def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_csv: bool = False) -> None:
+    """XLSX with a drop-down of ``labels`` on the decision column (Excel data validation), or CSV (formulas
+    neutralised unless ``raw_csv``, see :func:`classifier.io.write_table`)."""
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
-        write_table(frame, path)
+        write_table(frame, path, raw_csv=raw_csv)
         return
 
     def _write(tmp: Path) -> None:
@@ -109,10 +110,10 @@ def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str]) -> No
     atomic_write_bytes(path, _write)
 
 
-def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = False) -> int:
+def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = False, raw_csv: bool = False) -> int:
     check_not_input(out_path, tagged_path)
     frame = review_frame(read_table(tagged_path).frame, include_all)
-    write_review(frame, out_path, tax.labels)
+    write_review(frame, out_path, tax.labels, raw_csv)
     return len(frame)
 
 

@@ -83,12 +83,14 @@ def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: lis
     return conf, agree, n_reads, doubting
 
 
-def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.ndarray) -> Scores:
+def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.ndarray,
+          links: pd.DataFrame | None = None) -> Scores:
     """Scores of a prepared frame. ``skip_fuzzy``: rows the near-miss search skips (out of scope, not a name);
-    active funds skip it too (it is for index products' names)."""
+    active funds skip it too (it is for index products' names). ``links``: head and etf of every row, found over a
+    whole file (:meth:`classifier.linking.FileLinks.chunk`); by default the frame's own (:func:`link`)."""
     rr = rules.apply(subjects(p), skip_fuzzy=skip_fuzzy | (p["management_style"] == ACTIVE).values)
     hrows = holdings.table.reindex(p["code6"].values).set_axis(p.index) if holdings is not None else None
-    links = link(p)
+    links = link(p) if links is None else links.set_axis(p.index)
     # share classes follow their family's first member; feeders follow their ETF when it is in the batch
     src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
     if model is None:

@@ -164,12 +164,13 @@ class StableTagger:
     def __getattr__(self, name):
         return getattr(self.tagger, name)
 
-    def tag(self, frame: pd.DataFrame, name_column: str | None = None, source: str = "input", summary=None):
+    def tag(self, frame: pd.DataFrame, name_column: str | None = None, source: str = "input", summary=None,
+            **chunk):  # links, context: see Tagger.tag
         colmap = detect_columns(list(frame.columns), source, name_column)
         if "code" not in colmap:
             raise InputError(f"{source}: no fund-code column; --previous matches funds by their code")
         codes = frame.iloc[:, colmap["code"]].astype(str).str.extract(r"(\d{6})", expand=False).fillna("")
-        out = self.tagger.tag(frame, name_column=name_column, source=source, summary=summary)
+        out = self.tagger.tag(frame, name_column=name_column, source=source, summary=summary, **chunk)
         before = out["secondary"].astype(str).to_numpy(dtype=object)
         out, _ = stabilize(out, codes.reset_index(drop=True), self.previous, self.tagger.taxonomy, self.report)
         if summary is not None:
@@ -184,7 +185,8 @@ class StableTagger:
 
 
 def tag_file_stable(input_path, output_path, previous_path, model_dir=None, taxonomy_path=None, threshold=None,
-                    holdings_path=None, sw_map_path=None, name_column=None, progress=True, labels_path=None):
+                    holdings_path=None, sw_map_path=None, name_column=None, progress=True, labels_path=None,
+                    sheet=None, raw_csv=False):
     """``fundclass tag --previous``: tag ``input_path`` into ``output_path`` keeping the classes of
     ``previous_path`` where the new run is not confident. Returns the tag summary and the stability report."""
     from .batch import tag_file
@@ -193,5 +195,6 @@ def tag_file_stable(input_path, output_path, previous_path, model_dir=None, taxo
     check_not_input(output_path, previous_path)
     tagger = Tagger.load(model_dir, taxonomy_path, threshold, holdings_path, sw_map_path, labels_path)
     stable = StableTagger(tagger, load_previous(previous_path, tagger.taxonomy))
-    summary = tag_file(input_path, output_path, progress=progress, name_column=name_column, tagger=stable)
+    summary = tag_file(input_path, output_path, progress=progress, name_column=name_column, tagger=stable,
+                       sheet=sheet, raw_csv=raw_csv)
     return summary, stable.report

@@ -1,9 +1,24 @@
-"""Speed and memory on the whole fund universe, in one run: reading and writing the same file with pandas alone (the
-floor), the bare 表 4 keyword baseline, and `fundclass tag` — each as a fresh process (start-up and model load
-included), for 1k, 10k and all rows, so the growth with size is visible. Wall time is the median of --repeat runs;
-peak memory is the child process's maximum resident set size.
+"""Speed and memory, each as a fresh process (start-up and model load included), beside the pandas read+write floor.
 
-Usage: python scripts/benchmark_speed.py [--input FUND_LIST.csv] [--repeat 3]
+Sets (``--sets``):
+
+- ``list``: the whole fund list and its first 1k and 10k rows: the floor, the bare 表 4 keyword baseline,
+  `fundclass tag` and `fundclass tag --rules-only`.
+- ``realistic``: the fund list resampled to ``--sizes`` rows (default 25k and 250k) with new codes. Each extra copy
+  of a fund carries a mark after its manager's name (华夏甲中证机器人ETF联接A), so share classes, feeders and their
+  ETFs occur as in reality, each copy's among its own; codes interleave the copies (the ETFs, 5xxxxx/159xxx in the
+  list, stay at the end), so in a 250k file the feeders at the front follow ETFs two chunks later. CSV and XLSX.
+- ``unique``: the same rows, each name made unique by three rare characters after the manager's name (feeders draw
+  them from another set than every other fund): no share-class families, and no feeder has an ETF, so every feeder
+  goes through the fuzzy search (the case that was quadratic). CSV.
+
+Wall time is the median of ``--repeat`` runs; peak memory the child process's maximum resident set size. With several
+sizes, a second table gives, per set and method, how time and memory grew from the smallest size to the largest
+against the rows' growth (≤ 1: no worse than linear), also net of start-up (`fundclass tag` of a one-row file:
+imports, model and labels).
+
+Usage: python scripts/benchmark_speed.py [--sets list,realistic,unique] [--sizes 25000,250000] [--formats csv,xlsx]
+       [--repeat 1] [--input FUND_LIST.csv] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -15,18 +30,22 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from classifier.config import defaults
+from classifier.config import defaults, project_path
 
 DEFAULT_INPUT = "eastmoney_fundcode_20251117/fundcode_search_20251117.csv"
 PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
-FLOOR = "import sys, pandas as pd; pd.read_csv(sys.argv[1], dtype=str).to_csv(sys.argv[2], index=False)"
+FLOOR = {"csv": "import sys, pandas as pd; pd.read_csv(sys.argv[1], dtype=str).to_csv(sys.argv[2], index=False)",
+         "xlsx": "import sys, pandas as pd; pd.read_excel(sys.argv[1], dtype=str).to_excel(sys.argv[2], index=False)"}
 KEYWORDS = ("import sys, pandas as pd; from classifier.taxonomy import load_taxonomy; "
             "from classifier.rules import KeywordBaseline; df = pd.read_csv(sys.argv[1], dtype=str); "
             "df['secondary'] = KeywordBaseline(load_taxonomy()).predict(df['fund_short_name']); "
             "df.to_csv(sys.argv[2], index=False)")
+MARKS = "甲乙丙丁戊己辛壬癸子丑寅卯辰巳午未申酉戌亥"  # one per extra copy; no taxonomy term holds any of them
+NAME = "fund_short_name"
 
 
 def measure(cmd: list[str], repeat: int) -> tuple[float, float]:
@@ -41,28 +60,148 @@ def measure(cmd: list[str], repeat: int) -> tuple[float, float]:
     return statistics.median(walls), max(peaks)
 
 
+def _after_manager(names: list[str], inserts: list[str]) -> list[str]:
+    """Each name with its insert placed after the manager's name (at the start when none is known)."""
+    from classifier.vocabulary import load_vocabulary
+
+    prefix = load_vocabulary().manager_prefix
+    out = []
+    for name, ins in zip(names, inserts):
+        m = prefix.match(name)
+        k = m.end() if m else 0
+        out.append(name[:k] + ins + name[k:])
+    return out
+
+
+def realistic(full: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` rows resampled from the fund list: ⌈n / len⌉ copies (copy r > 0 marked by MARKS[r-1] after the
+    manager), codes interleaved copy by copy, then rows dropped at random down to ``n`` (order kept)."""
+    size = len(full)
+    copies = -(-n // size)
+    if copies > len(MARKS) + 1:
+        raise SystemExit(f"at most {(len(MARKS) + 1) * size} realistic rows")
+    parts = []
+    for r in range(copies):
+        c = full.copy()
+        c[NAME] = _after_manager(c[NAME].tolist(), [MARKS[r - 1] if r else ""] * size)
+        c["_order"] = np.arange(size) * copies + r
+        parts.append(c)
+    out = pd.concat(parts, ignore_index=True).sort_values("_order", kind="stable")
+    keep = np.sort(np.random.default_rng(seed).choice(len(out), n, replace=False))
+    out = out.iloc[keep].reset_index(drop=True)
+    out["fund_code"] = [f"{k:06d}" for k in out.pop("_order")]
+    return out
+
+
+def _rare_characters(full: pd.DataFrame, k: int) -> list[str]:
+    """``k`` CJK characters that occur in no fund name of the list and no taxonomy file, and that normalization
+    (traditional → simplified) keeps as they are."""
+    seen = set("".join(full[NAME].tolist()))
+    for f in project_path("taxonomy").glob("*.toml"):
+        seen |= set(f.read_text(encoding="utf-8"))
+    from classifier.normalize import clean_many
+
+    chars = [chr(c) for c in range(0x4E00, 0x9FA6) if chr(c) not in seen]
+    return [c for c, cl in zip(chars, clean_many(chars)) if c == cl][:k]  # kept as they are by normalization
+
+
+def unique_names(full: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
+    """The realistic rows with every name made unique: three characters (row number in base 200) after the manager;
+    feeders (联接) take theirs from another 200 characters than the other funds, so no feeder's name is within
+    fuzzy reach of an ETF's."""
+    out = realistic(full, n, seed)
+    rare = _rare_characters(full, 400)
+    pools = (rare[:200], rare[200:])
+    feeder = out[NAME].str.contains("联接").to_numpy()
+
+    def serial(i: int, pool: list[str]) -> str:
+        return pool[i // 40000 % 200] + pool[i // 200 % 200] + pool[i % 200]
+
+    out[NAME] = _after_manager(out[NAME].tolist(), [serial(i, pools[int(f)]) for i, f in enumerate(feeder)])
+    return out
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    if path.suffix == ".xlsx":
+        frame.to_excel(path, index=False, engine="xlsxwriter")
+    else:
+        frame.to_csv(path, index=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", default=str(Path(defaults()["paths"]["raw_data"]) / DEFAULT_INPUT))
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sets", default="list,realistic,unique")
+    ap.add_argument("--sizes", default="25000,250000")
+    ap.add_argument("--formats", default="csv,xlsx", help="formats of the realistic set (the others are CSV)")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--keep", default=None, help="keep the generated inputs and the outputs in this folder")
     a = ap.parse_args()
     full = pd.read_csv(a.input, dtype=str, keep_default_na=False)
+    sizes = [int(s) for s in a.sizes.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for n in (1000, 10000, len(full)):
-            src = Path(tmp) / f"in_{n}.csv"
-            full.head(n).to_csv(src, index=False)
-            out = Path(tmp) / f"out_{n}.csv"
-            for method, cmd in (("pandas read+write (floor)", [sys.executable, "-c", FLOOR, str(src), str(out)]),
-                                ("bare 表4 keywords", [sys.executable, "-c", KEYWORDS, str(src), str(out)]),
-                                ("fundclass tag (fused model)", ["fundclass", "tag", str(src), "-o", str(out), "-s"]),
-                                ("fundclass tag --rules-only",
-                                 ["fundclass", "tag", str(src), "-o", str(out), "-s", "--rules-only"])):
+        work = Path(a.keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+
+        def run(label: str, fmt: str, frame: pd.DataFrame, methods) -> None:
+            n = len(frame)
+            src, out = work / f"{label}_{n}.{fmt}", work / f"{label}_{n}_tagged.{fmt}"
+            _write(frame, src)
+            for method, cmd in methods(src, out):
                 wall, peak = measure(cmd, a.repeat)
-                rows.append({"rows": n, "method": method, "wall s": round(wall, 2), "rows/s": int(n / wall),
-                             "peak MB": round(peak)})
-    print(f"input: {a.input}; median of {a.repeat} runs; each a fresh process (start-up and model load included)\n")
-    print(pd.DataFrame(rows).to_markdown(index=False))
+                rows.append({"set": label, "format": fmt, "rows": n, "method": method, "wall s": round(wall, 1),
+                             "rows/s": int(n / wall), "peak MB": round(peak)})
+                print(rows[-1], file=sys.stderr, flush=True)
+
+        def tag_only(fmt):
+            return lambda src, out: (
+                ("pandas read+write (floor)", [sys.executable, "-c", FLOOR[fmt], str(src), str(out)]),
+                ("fundclass tag", ["fundclass", "tag", str(src), "-o", str(out), "-s"]))
+
+        sets = a.sets.split(",")
+        startup = None
+        if len(sizes) > 1 and ({"realistic", "unique"} & set(sets)):
+            src, out = work / "one_row.csv", work / "one_row_tagged.csv"
+            full.head(1).to_csv(src, index=False)
+            startup = measure(["fundclass", "tag", str(src), "-o", str(out), "-s"], max(a.repeat, 3))[0]
+        if "list" in sets:
+            for n in (1000, 10000, len(full)):
+                run("list", "csv", full.head(n), lambda src, out: (
+                    ("pandas read+write (floor)", [sys.executable, "-c", FLOOR["csv"], str(src), str(out)]),
+                    ("bare 表4 keywords", [sys.executable, "-c", KEYWORDS, str(src), str(out)]),
+                    ("fundclass tag", ["fundclass", "tag", str(src), "-o", str(out), "-s"]),
+                    ("fundclass tag --rules-only", ["fundclass", "tag", str(src), "-o", str(out), "-s",
+                                                    "--rules-only"])))
+        for n in sizes:
+            if "realistic" in sets:
+                frame = realistic(full, n)
+                for fmt in a.formats.split(","):
+                    run("realistic", fmt, frame, tag_only(fmt))
+            if "unique" in sets:
+                run("unique", "csv", unique_names(full, n), tag_only("csv"))
+    print(f"input: {a.input}; chunk_rows {defaults()['tag']['chunk_rows']}; median of {a.repeat} run(s); each a "
+          f"fresh process (start-up and model load included)" +
+          (f"; start-up (fundclass tag of one row) {startup:.1f} s" if startup is not None else "") + "\n")
+    table = pd.DataFrame(rows)
+    print(table.to_markdown(index=False))
+    if len(sizes) > 1:
+        lo, hi = min(sizes), max(sizes)
+        g = table[table["rows"].isin([lo, hi]) & (table["set"] != "list")]
+        growth = []
+        for (s, f, m), part in g.groupby(["set", "format", "method"], sort=False):
+            x = part.set_index("rows")
+            if lo in x.index and hi in x.index:
+                t_lo, t_hi = x.at[lo, "wall s"], x.at[hi, "wall s"]
+                row = {"set": s, "format": f, "method": m, f"time ×{hi / lo:g} rows": round(t_hi / t_lo, 1),
+                       "time growth / rows growth": round(t_hi / t_lo / (hi / lo), 2)}
+                if m == "fundclass tag" and startup is not None and t_lo > startup:
+                    row["same, net of start-up"] = round((t_hi - startup) / (t_lo - startup) / (hi / lo), 2)
+                row["memory ×"] = round(x.at[hi, "peak MB"] / x.at[lo, "peak MB"], 1)
+                growth.append(row)
+        g = pd.DataFrame(growth)
+        first = [c for c in g.columns if c != "memory ×"]
+        print("\n" + g[first + ["memory ×"]].to_markdown(index=False))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,22 @@ EXPECTED = {
     "formulas.xlsx": ("ok", 2),
     "xlsx_no_name.xlsx": ("error", "xlsx_no_name.xlsx: no fund-name column"),
     "missing.csv": ("error", "missing.csv: no such file"),
+    # issue 13
+    "mixed_utf8_gbk.csv": ("ok", 3),
+    "big5.csv": ("ok", 2),
+    "gb18030.csv": ("ok", 2),
+    "utf8_bom.csv": ("ok", 2),
+    "utf16_no_bom.csv": ("ok", 2),
+    "undecodable_lines.csv": ("error", "undecodable_lines.csv: lines 4, 6 are neither UTF-8 nor GBK/GB18030 or Big5 "
+                                       "text; re-export the file as UTF-8"),
+    "semicolon_names.csv": ("ok", 40),
+    "seven_digit_code.csv": ("ok", 2),
+    "title_lines.csv": ("ok", 2),
+    "previous_columns.csv": ("ok", 1),
+    "hidden_first_sheet.xlsx": ("ok", 2),
+    "two_sheets.xlsx": ("error", "two_sheets.xlsx: 2 visible sheets hold data ('ETF', 'LOF'); choose one with "
+                                 "--sheet NAME"),
+    "code_index.parquet": ("ok", 2),
 }
 
 
@@ -92,8 +108,8 @@ def test_specific_outcomes(tmp_path):
     assert dup["evidence"].str.contains("基金代码在本批次中重复").tolist() == [True, False, True]
     only = run("only_code.csv")
     assert only["secondary"].tolist() == ["", ""] and only["needs_review"].tolist() == ["True", "True"]
-    f = run("formulas.csv")
-    assert f["基金简称"].tolist()[1] == "@SUM(A1)" and f["跟踪指数名称"].tolist()[0] == "=1+1"
+    f = run("formulas.csv")  # neutralised for Excel (see test_formula_injection)
+    assert f["基金简称"].tolist()[1] == "'@SUM(A1)" and f["跟踪指数名称"].tolist()[0] == "'=1+1"
     twice = run("duplicate_columns.csv")
     assert list(twice.columns[:3]) == ["基金代码", "基金简称", "基金简称.1"]  # pandas re-reads the duplicate name
 
@@ -119,3 +135,150 @@ def test_random_unicode_rows_never_crash_and_keep_every_row(model_tagger, rows):
     assert len(out) == len(df)
     assert out[list(df.columns)].equals(df)
     assert out["confidence"].between(0, 1).all()
+
+
+# ---------------------------------------------------------------- issue 13: what each bad input now ends in
+def _tag(tmp_path, name, *extra, out="out.csv"):
+    target = tmp_path / out
+    r = CliRunner().invoke(cli, ["tag", str(CORPUS / name), "-o", str(target), "-s", *extra])
+    return r, target
+
+
+def _read(path):
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def test_mixed_utf8_and_gbk_lines_are_each_decoded_right(tmp_path):
+    # before: decoded whole as GB18030 (the UTF-8 lines too), so the header lost 基金名称 and the run failed
+    r, out = _tag(tmp_path, "mixed_utf8_gbk.csv")
+    assert r.exit_code == 0, r.output
+    assert "mixed encodings: line 4 is GBK/GB18030, the others UTF-8" in r.output
+    got = _read(out)
+    assert list(got.columns[:3]) == ["基金代码", "基金名称", "跟踪指数名称"]
+    assert got["基金名称"].tolist() == ["芯片ETF", "华泰柏瑞沪深300ETF", "华宝中证医疗ETF"]
+    assert got["secondary"].tolist() == ["科技成长主题ETF", "宽基ETF", "(申万)行业ETF"]
+
+
+@pytest.mark.parametrize("name,column,names", [
+    ("big5.csv", "基金簡稱", ["華夏國證半導體芯片ETF", "易方達滬深300醫藥衛生ETF"]),
+    ("gb18030.csv", "基金简称", ["华夏国证半导体芯片ETF", "华泰柏瑞沪深300ETF㐀"]),
+    ("utf8_bom.csv", "基金简称", ["华夏国证半导体芯片ETF", "华泰柏瑞沪深300ETF"]),
+    ("utf16.csv", "基金简称", ["华夏国证半导体芯片ETF", "华泰柏瑞沪深300ETF"]),
+    ("utf16_no_bom.csv", "基金简称", ["华夏国证半导体芯片ETF", "华泰柏瑞沪深300ETF"]),
+    ("gbk.csv", "基金简称", ["华夏国证半导体芯片ETF", "华泰柏瑞沪深300ETF"]),
+])
+def test_each_encoding_reads_right(tmp_path, name, column, names):
+    r, out = _tag(tmp_path, name)
+    assert r.exit_code == 0 and "warning" not in r.output, r.output
+    got = _read(out)
+    assert got[column].tolist() == names
+    assert got["secondary"].iloc[0] == "科技成长主题ETF"
+
+
+def test_big5_is_classified_like_its_simplified_text(tmp_path):
+    got = _read(_tag(tmp_path, "big5.csv")[1])
+    assert got["secondary"].tolist() == ["科技成长主题ETF", "(申万)行业ETF"]
+
+
+def test_a_hidden_first_sheet_is_not_read(tmp_path):
+    r, out = _tag(tmp_path, "hidden_first_sheet.xlsx")
+    assert r.exit_code == 0, r.output
+    assert "read sheet 'data'; hidden sheet(s) 'junk' skipped" in r.output
+    assert _read(out)["基金简称"].tolist() == ["华夏国证半导体芯片ETF", "华泰柏瑞沪深300ETF"]
+
+
+def test_two_visible_sheets_need_a_choice(tmp_path):
+    r, out = _tag(tmp_path, "two_sheets.xlsx", "--sheet", "LOF")
+    assert r.exit_code == 0, r.output
+    assert _read(out)["基金代码"].tolist() == ["510300"]
+    r, out = _tag(tmp_path, "two_sheets.xlsx", "--sheet", "QDII", out="none.csv")
+    assert r.exit_code == 2 and "no worksheet 'QDII'; its sheets are 'ETF', 'LOF'" in r.output and not out.exists()
+    r, out = _tag(tmp_path, "gbk.csv", "--sheet", "ETF", out="none.csv")
+    assert r.exit_code == 2 and "--sheet applies to .xlsx workbooks" in r.output
+
+
+def test_cells_over_excels_limit_are_cut_with_a_warning_naming_row_and_column(tmp_path):
+    import warnings
+
+    src = tmp_path / "huge_name.csv"
+    make_corpus.huge_name(src)
+    out = tmp_path / "out.xlsx"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = CliRunner().invoke(cli, ["tag", str(src), "-o", str(out), "-s"])
+    assert r.exit_code == 0, r.output
+    assert "row 2, column '基金简称': 1,000,000 characters cut to 32,767, Excel's limit for a cell" in r.output
+    assert not [w for w in caught if "truncated" in str(w.message) or "32767" in str(w.message)]
+    assert "UserWarning" not in r.output
+    import openpyxl
+
+    ws = openpyxl.load_workbook(out, read_only=True).active
+    assert len(next(ws.iter_rows(min_row=2, max_row=2, values_only=True))[1]) == 32767
+
+
+def test_parquet_keeps_its_index_and_its_types(tmp_path):
+    r, out = _tag(tmp_path, "code_index.parquet", out="out.parquet")
+    assert r.exit_code == 0, r.output
+    got = pd.read_parquet(out)
+    assert list(got.columns[:7]) == ["基金代码", "基金简称", "规模", "份额", "成立日期", "上市", "标签"]
+    assert got["基金代码"].tolist() == ["159995", "510300"]
+    assert got["规模"].dtype == "float64" and got["份额"].dtype == "int64" and got["上市"].dtype == bool
+    assert str(got["成立日期"].dtype).startswith("datetime64")
+    assert [list(v) for v in got["标签"]] == [["芯片", "半导体"], ["宽基"]]
+    assert got["secondary"].tolist() == ["科技成长主题ETF", "宽基ETF"]
+    assert list(got.columns[-len(OUTPUT_COLUMNS):]) == OUTPUT_COLUMNS
+    as_text = _read(_tag(tmp_path, "code_index.parquet")[1])  # CSV output: the code comes out too
+    assert as_text["基金代码"].tolist() == ["159995", "510300"]
+
+
+def test_a_one_column_file_whose_names_hold_semicolons_stays_one_column(tmp_path):
+    got = _read(_tag(tmp_path, "semicolon_names.csv")[1])
+    assert list(got.columns[:-len(OUTPUT_COLUMNS)]) == ["基金简称"]
+    assert got["基金简称"].iloc[0] == "示例1;中证100;增强;ETF"
+    real = _read(_tag(tmp_path, "semicolon.csv", out="real.csv")[1])  # a real ';' file still splits
+    assert list(real.columns[:3]) == ["基金代码", "基金简称", "跟踪指数名称"]
+
+
+def test_seven_digits_are_not_a_fund_code(tmp_path):
+    got = _read(_tag(tmp_path, "seven_digit_code.csv")[1])
+    assert not got["evidence"].str.contains("基金代码在本批次中重复").any()
+
+
+def test_title_lines_above_a_csv_header_are_skipped_with_a_warning(tmp_path):
+    r, out = _tag(tmp_path, "title_lines.csv")
+    assert "title_lines.csv: header found on row 3 (rows above it skipped)" in r.output
+    assert _read(out)["基金代码"].tolist() == ["159995", "510300"]
+
+
+def test_input_with_secondary_and_secondary_previous_keeps_both(tmp_path):
+    r, out = _tag(tmp_path, "previous_columns.csv")
+    assert "input column 'secondary' kept as 'secondary_previous_2' ('secondary_previous' was taken)" in r.output
+    got = _read(out)
+    assert list(got.columns[3:6]) == ["secondary_previous_2", "secondary_previous", "primary"]
+    assert got[["secondary_previous_2", "secondary_previous"]].iloc[0].tolist() == ["宽基ETF", "制造业主题ETF"]
+    assert not got.columns.duplicated().any()
+
+
+def test_formula_injection(tmp_path):
+    """CSV for Excel: a cell Excel would run gets a leading '; numbers stay; --raw-csv writes cells as they are;
+    XLSX cells are text, never formulas."""
+    src = tmp_path / "in.csv"
+    src.write_text('基金代码,基金简称,备注,规模\n159995,"=HYPERLINK(""http://x"",""芯片"")",'
+                   "\"+cmd|' /C calc'!A0\",-1.5\n510300,华泰柏瑞沪深300ETF,@SUM(A1),+2\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert CliRunner().invoke(cli, ["tag", str(src), "-o", str(out), "-s"]).exit_code == 0
+    got = _read(out)
+    assert got["基金简称"].iloc[0] == "'=HYPERLINK(\"http://x\",\"芯片\")"
+    assert got["备注"].tolist() == ["'+cmd|' /C calc'!A0", "'@SUM(A1)"]
+    assert got["规模"].tolist() == ["-1.5", "+2"]
+    raw = tmp_path / "raw.csv"
+    assert CliRunner().invoke(cli, ["tag", str(src), "-o", str(raw), "-s", "--raw-csv"]).exit_code == 0
+    assert _read(raw)["备注"].tolist() == ["+cmd|' /C calc'!A0", "@SUM(A1)"]
+    # review export: the same, and --raw-csv there too
+    tagged = tmp_path / "tagged.xlsx"
+    assert CliRunner().invoke(cli, ["tag", str(src), "-o", str(tagged), "-s"]).exit_code == 0
+    for flag, expected in (([], "'=HYPERLINK"), (["--raw-csv"], "=HYPERLINK")):
+        review = tmp_path / f"review{len(flag)}.csv"
+        r = CliRunner().invoke(cli, ["review", "export", str(tagged), "-o", str(review), "--all", *flag])
+        assert r.exit_code == 0, r.output
+        assert [n for n in _read(review)["fund_name"] if "HYPERLINK" in n][0].startswith(expected)

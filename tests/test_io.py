@@ -95,3 +95,230 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
     with pytest.raises(InputError, match="duplicate column names"):
         write_table(df, p)
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- issue 13
+TRADITIONAL = [["基金代碼", "基金簡稱"], ["159995", "華夏國證半導體芯片ETF"], ["512010", "易方達滬深300醫藥衛生ETF"]]
+
+
+@pytest.mark.parametrize("encoding,rows", [("big5", TRADITIONAL), ("cp950", TRADITIONAL), ("utf-16", ROWS),
+                                           ("utf-16-le", ROWS), ("utf-16-be", ROWS), ("utf-32", ROWS)])
+def test_more_encodings(tmp_path, encoding, rows):
+    p = tmp_path / "f.csv"
+    p.write_bytes(_csv_bytes(encoding, rows))
+    t = read_table(p)
+    assert t.frame.values.tolist() == [r for r in rows[1:]] and not t.warnings
+
+
+def test_utf8_lines_that_decode_as_gb18030_are_not_garbled(tmp_path):
+    lines = ["基金代码,基金名称", "159995,芯片ETF"]
+    assert "\n".join(lines).encode().decode("gb18030") != "\n".join(lines)  # the trap: it decodes, as mojibake
+    p = tmp_path / "m.csv"
+    p.write_bytes("\n".join(lines).encode() + b"\n" + "512170,华宝中证医疗ETF".encode("gbk"))
+    t = read_table(p)
+    assert list(t.frame.columns) == ["基金代码", "基金名称"]
+    assert t.frame["基金名称"].tolist() == ["芯片ETF", "华宝中证医疗ETF"]
+    assert t.encoding == "utf-8+gb18030" and "line 3 is GBK/GB18030" in t.warnings[0]
+
+
+def test_lines_in_no_known_encoding_are_refused_by_number(tmp_path):
+    p = tmp_path / "bad.csv"
+    p.write_bytes(_csv_bytes("utf-8") + b"\n000001,\xff\xfe\xff\n")
+    with pytest.raises(InputError, match=r"bad.csv: line 4 is neither UTF-8 nor"):
+        read_table(p)
+
+
+def test_ragged_rows_keep_the_comma(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_text("基金代码,基金简称,x\n159995,芯片ETF\n510300,沪深300ETF,a,b,c\n", encoding="utf-8")
+    f = read_table(p).frame
+    assert list(f.columns) == ["基金代码", "基金简称", "x", "column_4", "column_5"]
+
+
+def test_parquet_index_and_types_round_trip(tmp_path):
+    src = pd.DataFrame({"基金简称": ["芯片ETF", None], "规模": [1.5, float("nan")], "n": [1, 2],
+                        "d": pd.to_datetime(["2020-01-01", "2021-02-03"]).date, "ok": [True, False],
+                        "tags": [["a"], []]}, index=pd.Index(["159995", "510300"], name="code"))
+    p = tmp_path / "in.parquet"
+    src.to_parquet(p)
+    t = read_table(p)
+    assert t.frame.columns.tolist() == ["code", "基金简称", "规模", "n", "d", "ok", "tags"]
+    assert t.frame.iloc[1].tolist()[:4] == ["510300", "", "", "2"]  # text for tagging
+    out = t.frame.assign(secondary=["x", "y"])
+    write_table(out, tmp_path / "out.parquet", typed=t.typed)
+    back = pd.read_parquet(tmp_path / "out.parquet")
+    assert back.columns.tolist() == ["code", "基金简称", "规模", "n", "d", "ok", "tags", "secondary"]
+    assert back["n"].dtype == "int64" and back["ok"].dtype == bool and back["规模"].isna().iloc[1]
+    assert back["d"].tolist() == src["d"].tolist() and [list(v) for v in back["tags"]] == [["a"], []]
+    plain = tmp_path / "plain.parquet"
+    pd.DataFrame({"基金简称": ["芯片ETF", "x"]}).iloc[1:].to_parquet(plain)  # an unnamed RangeIndex adds no column
+    assert read_table(plain).frame.columns.tolist() == ["基金简称"]
+
+
+def test_neutralised_csv_and_raw_csv(tmp_path):
+    df = pd.DataFrame({"=x": ["=1+1", "-1.5", "-", "\tcmd", "华夏", "1e-3"], "n": [-2.5, 3, 0, 1, 2, 4]})
+    write_table(df, tmp_path / "n.csv")
+    back = pd.read_csv(tmp_path / "n.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert back.columns.tolist() == ["'=x", "n"]
+    assert back["'=x"].tolist() == ["'=1+1", "-1.5", "'-", "'\tcmd", "华夏", "1e-3"]
+    assert back["n"].tolist() == ["-2.5", "3.0", "0.0", "1.0", "2.0", "4.0"]
+    write_table(df, tmp_path / "r.csv", raw_csv=True)
+    raw = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert raw["=x"].tolist() == df["=x"].tolist()
+
+
+# ---------------------------------------------------------------- interrupted writes
+SLOW_WRITER = """
+import sys, time
+from pathlib import Path
+from classifier.io import atomic_write_bytes
+
+def slow(tmp):
+    Path(tmp).write_bytes(b"half a file")
+    print("writing", flush=True)
+    time.sleep(60)
+
+atomic_write_bytes(sys.argv[1], slow)
+"""
+
+
+def _start_slow_write(target):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    return proc
+
+
+def _temps(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_sigterm_during_a_write_removes_the_temp_file(tmp_path):
+    import signal
+
+    target = tmp_path / "out.csv"
+    proc = _start_slow_write(target)
+    assert len(_temps(tmp_path)) == 1
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == -signal.SIGTERM  # still ends as SIGTERM ends a process
+    assert _temps(tmp_path) == [] and not target.exists()
+
+
+def test_the_sigterm_handler_is_restored_after_a_write(tmp_path):
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    write_table(pd.DataFrame({"a": ["1"]}), tmp_path / "a.csv")
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_temp_file_left_by_kill_9_is_removed_on_the_next_run(tmp_path):
+    import signal
+
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    target = tmp_path / "out.csv"
+    proc = _start_slow_write(target)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    left = _temps(tmp_path)
+    assert len(left) == 1 and left[0].startswith(".out.csv.")
+    (tmp_path / ".other.csv.12345-abcdefgh.tmp").write_text("not a temp of this output")
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv_bytes("utf-8"))
+    r = CliRunner().invoke(cli, ["tag", str(src), "-o", str(target), "-s", "--rules-only"])
+    assert r.exit_code == 0, r.output
+    assert _temps(tmp_path) == [".other.csv.12345-abcdefgh.tmp"] and target.exists()
+
+
+def test_a_live_writers_temp_file_is_left_alone(tmp_path):
+    import os
+
+    from classifier.io import remove_stale_temps
+
+    mine = tmp_path / f".out.csv.{os.getpid()}-abcdefgh.tmp"
+    mine.write_text("being written")
+    assert remove_stale_temps(tmp_path / "out.csv") == [] and mine.exists()
+
+
+def test_old_style_temp_files_are_removed_when_old_unless_a_journal_still_needs_them(tmp_path):
+    import os
+    import time
+
+    from classifier.io import remove_stale_temps
+
+    old, fresh = tmp_path / ".out.csv.abcdefgh.tmp", tmp_path / ".out.csv.abcdefgi.tmp"
+    for f in (old, fresh):
+        f.write_text("x")
+    os.utime(old, (time.time() - 3600,) * 2)
+    journal = tmp_path / ".labels.csv.journal"
+    journal.write_text("[]")
+    assert remove_stale_temps(tmp_path / "out.csv") == []  # an unfinished labeled-set commit may name them
+    journal.unlink()
+    assert remove_stale_temps(tmp_path / "out.csv") == [old] and fresh.exists()
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder no file can be made in: a mode-0555 folder, or, as root (whom modes do not stop), /sys."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    def writable(d):
+        try:
+            fd, t = tempfile.mkstemp(dir=d)
+        except OSError:
+            return False
+        os.close(fd)
+        os.unlink(t)
+        return True
+
+    d = tmp_path / "ro"
+    d.mkdir()
+    d.chmod(0o555)
+    if not writable(d):
+        yield d
+        d.chmod(0o755)
+        return
+    d.chmod(0o755)
+    if Path("/sys").is_dir() and not writable("/sys"):
+        yield Path("/sys")
+        return
+    pytest.skip("no read-only folder on this machine")
+
+
+def test_a_read_only_output_folder_is_reported_before_any_work(tmp_path, read_only_dir, monkeypatch):
+    from click.testing import CliRunner
+
+    import classifier.batch
+    from classifier.cli import cli
+
+    def no_work(*a, **kw):
+        raise AssertionError("tagging started")
+
+    monkeypatch.setattr(classifier.batch, "tag_file", no_work)
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv_bytes("utf-8"))
+    r = CliRunner().invoke(cli, ["tag", str(src), "-o", str(read_only_dir / "out.csv"), "-s"])
+    assert r.exit_code == 2, r.output
+    assert "cannot write the output in" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_eval_in_a_read_only_working_folder_says_why(read_only_dir, monkeypatch):
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    gold = Path("data/labeled/report_examples.csv").resolve()
+    monkeypatch.chdir(read_only_dir)
+    r = CliRunner().invoke(cli, ["eval", "--gold", str(gold), "--rules-only"])
+    assert r.exit_code == 2, r.output
+    assert r.output.startswith("error: eval: cannot write the report in") and "--out-dir" in r.output
+    assert len(r.output.strip().splitlines()) == 1

@@ -55,6 +55,56 @@ def main() -> None:
     wb = openpyxl.Workbook()
     wb.active.append(["代码"])
     wb.save(HERE / "xlsx_no_name.xlsx")
+    issue13()
+
+
+def issue13() -> None:
+    """Issue 13: encodings, sheets, Parquet, CSV details."""
+    # UTF-8 lines that also decode "cleanly" as GB18030 (as UTF-8 Chinese often does) and one GBK line: before, the
+    # whole file was decoded as GB18030, every UTF-8 name became mojibake and the header lost its 基金名称
+    utf8 = ["基金代码,基金名称,跟踪指数名称", "159995,芯片ETF,国证芯片指数", "510300,华泰柏瑞沪深300ETF,沪深300指数"]
+    w("mixed_utf8_gbk.csv", "\n".join(utf8).encode() + b"\n" + "512170,华宝中证医疗ETF,中证医疗指数".encode("gbk") + b"\n")
+    w("big5.csv", "基金代碼,基金簡稱,跟蹤指數名稱\n159995,華夏國證半導體芯片ETF,國證半導體芯片指數\n"
+                  "512010,易方達滬深300醫藥衛生ETF,滬深300醫藥衛生指數\n".encode("big5"))
+    w("gb18030.csv", (HEAD + "\n159995,华夏国证半导体芯片ETF,国证半导体芯片指数\n510300,华泰柏瑞沪深300ETF㐀,"
+                      "沪深300指数\n").encode("gb18030"))  # 㐀 (CJK Ext. A) is four bytes in GB18030, not in GBK
+    w("utf8_bom.csv", ("\n".join([HEAD] + ROWS)).encode("utf-8-sig"))
+    w("utf16_no_bom.csv", ("\n".join([HEAD] + ROWS)).encode("utf-16-le"))
+    w("undecodable_lines.csv", ("\n".join([HEAD] + ROWS)).encode() + b"\n510500,\xff\x80\xff,x\n"
+                               + ROWS[0].encode() + b"\n512000,\x80\xff,y\n")
+    # one column of names that hold ";" three times each: enough rows (40) for the sniffer to call ";" the delimiter
+    names = [f"示例{i};中证{i}00;增强;ETF" for i in range(1, 41)]
+    w("semicolon_names.csv", "\n".join(["基金简称"] + names).encode() + b"\n")
+    w("seven_digit_code.csv", (HEAD + "\n000001,华夏成长混合,\n0000012,华夏回报混合,\n").encode())
+    w("title_lines.csv", ("2026年11月新发基金,,\n数据来源: 示例,,\n" + "\n".join([HEAD] + ROWS)).encode())
+    w("previous_columns.csv", (HEAD + ",secondary,secondary_previous\n" + ROWS[0] + ",宽基ETF,制造业主题ETF\n").encode())
+    wb = openpyxl.Workbook()
+    junk = wb.active
+    junk.title = "junk"
+    junk.append(["基金简称"])
+    junk.append(["测试数据请勿使用"])
+    junk.sheet_state = "hidden"
+    data = wb.create_sheet("data")
+    data.append(HEAD.split(","))
+    for r in ROWS:
+        data.append(r.split(","))
+    wb.active = 1
+    wb.save(HERE / "hidden_first_sheet.xlsx")
+    wb = openpyxl.Workbook()
+    wb.active.title = "ETF"
+    wb.active.append(HEAD.split(","))
+    wb.active.append(ROWS[0].split(","))
+    other = wb.create_sheet("LOF")
+    other.append(HEAD.split(","))
+    other.append(ROWS[1].split(","))
+    wb.save(HERE / "two_sheets.xlsx")
+    import pandas as pd
+
+    frame = pd.DataFrame({"基金简称": ["华夏国证半导体芯片ETF", "华泰柏瑞沪深300ETF"], "规模": [286.5, 1200.0],
+                          "份额": [10, 20], "成立日期": pd.to_datetime(["2020-01-20", "2012-05-04"]),
+                          "上市": [True, False], "标签": [["芯片", "半导体"], ["宽基"]]},
+                         index=pd.Index(["159995", "510300"], name="基金代码"))
+    frame.to_parquet(HERE / "code_index.parquet")
 
 
 if __name__ == "__main__":

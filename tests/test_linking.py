@@ -1,0 +1,150 @@
+"""Share-class and feeder links, and duplicate codes: the blocked fuzzy search finds what scoring every ETF finds,
+without scoring every ETF; and a file tagged in chunks links and flags across chunks as if tagged at once."""
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+from rapidfuzz import fuzz, process
+
+import classifier.linking as linking
+from classifier.batch import tag_file
+from classifier.columns import detect_columns
+from classifier.linking import FEEDER, FUZZ_CUTOFF, FileLinks, NearKeys, family_key, family_keys, link_keys
+from classifier.prepare import prepare
+
+from conftest import ETF_LIST, FUND_LIST, needs_raw
+
+DUPLICATE = "基金代码在本批次中重复"
+
+
+def _variant(rng: random.Random, key: str, alphabet: str, edits: int) -> str:
+    t = list(key)
+    for _ in range(edits):
+        if t and rng.random() < 0.5:
+            del t[rng.randrange(len(t))]
+        else:
+            t.insert(rng.randrange(len(t) + 1), rng.choice(alphabet))
+    return "".join(t)
+
+
+@pytest.mark.parametrize("alphabet", ["中证沪深港股通科技医药红利ETF0123456789", "AB"])
+def test_near_keys_pick_what_scoring_every_key_picks(alphabet):
+    # near variants of the keys (0-4 insertions/deletions), ties, duplicates, short and repetitive keys (alphabet AB)
+    rng = random.Random(7)
+    keys = list(dict.fromkeys("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30))) for _ in range(600)))
+    near = NearKeys(keys)
+    queries = [_variant(rng, rng.choice(keys), alphabet, rng.randint(0, 4)) for _ in range(1500)]
+    for q in queries:
+        m = process.extractOne(q, keys, scorer=fuzz.ratio, score_cutoff=FUZZ_CUTOFF)
+        assert near.best(q) == (m[2] if m is not None else -1), q
+
+
+def test_links_are_today_links_on_variant_spellings():
+    names = ["华夏中证机器人ETF", "华安黄金易ETF", "华夏中证机器人ETF发起式联接A", "华安黄金ETF联接C", "华安黄金ETF联接A",
+             "某某成长混合A", "某某成长混合C", "国泰中证煤炭联接A"]
+    head, etf = link_keys([family_key(n) for n in names])
+    assert etf.tolist() == [-1, -1, 0, 1, 1, -1, -1, -1]  # 华安黄金ETF ↔ 华安黄金易ETF: ratio 94
+    assert head.tolist() == [0, 1, 2, 3, 3, 5, 5, 7]
+
+
+def _links_scoring_every_etf(fam: list[str]) -> list[int]:
+    """The feeder links as they were found before blocking: exact key, else every ETF scored."""
+    is_etf = [("ETF" in k.split("#")[0] and FEEDER not in k) for k in fam]
+    etf_keys = {fam[i]: i for i in np.flatnonzero(is_etf)[::-1]}
+    out = [-1] * len(fam)
+    for i, k in enumerate(fam):
+        if FEEDER in k:
+            t = k.replace(FEEDER, "")
+            t = t if "ETF" in t else t + "ETF"
+            m = None if t in etf_keys else process.extractOne(t, list(etf_keys), scorer=fuzz.ratio,
+                                                              score_cutoff=FUZZ_CUTOFF)
+            out[i] = etf_keys[t] if t in etf_keys else (etf_keys[m[0]] if m is not None else -1)
+    return out
+
+
+@needs_raw
+@pytest.mark.parametrize("path, linked", [(FUND_LIST, 1558), (ETF_LIST, 0)])
+def test_real_lists_link_as_when_every_etf_was_scored(path, linked):
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    fam = family_keys(prepare(frame, detect_columns(list(frame.columns))))
+    head, etf = link_keys(fam)
+    assert etf.tolist() == _links_scoring_every_etf(fam)
+    assert (etf >= 0).sum() == linked
+
+
+def test_unmatched_feeders_are_not_scored_against_every_etf(monkeypatch):
+    # 20,000 ETFs and 20,000 feeders of other indices: scoring every pair would be 4e8 comparisons
+    scored = []
+
+    class Counting:
+        @staticmethod
+        def extractOne(query, choices, **kw):
+            scored.append(len(choices))
+            return process.extractOne(query, choices, **kw)
+
+    monkeypatch.setattr(linking, "process", Counting)
+    rng = np.random.default_rng(0)
+    chars = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
+
+    def names(n):
+        return {"".join(rng.choice(chars, 6)) for _ in range(n)}
+
+    etfs, feeders = sorted(names(20000)), sorted(names(20000))
+    fam = [f"易方达{x}ETF" for x in etfs] + [f"易方达{x}ETF联接A" for x in feeders]
+    head, etf = link_keys(fam)
+    assert (etf == -1).all()
+    assert len(scored) <= len(feeders) and sum(scored) < 0.001 * len(etfs) * len(feeders)
+
+
+def test_chunk_links_map_file_rows_to_chunk_and_context():
+    # rows 0-5; row 4 follows ETF row 1, row 5 follows head row 2; rows 0 and 5 share a code
+    fl = FileLinks(head=np.array([0, 1, 2, 3, 4, 2], dtype=np.int32), etf=np.array([-1, -1, -1, -1, 1, -1], np.int32),
+                   duplicate=np.array([True, False, False, False, False, True]))
+    c = fl.chunk(4, 6)
+    assert c.context.tolist() == [1, 2]  # appended after the chunk's two rows: local 2 and 3
+    assert c.links["etf"].tolist() == [2, -1, -1, -1]
+    assert c.links["head"].tolist() == [0, 3, 2, 3]
+    assert c.duplicate.tolist() == [False, True, False, False]
+    own = fl.chunk(0, 3)
+    assert len(own.context) == 0 and own.links["head"].tolist() == [0, 1, 2]
+    # a feeder whose family head is elsewhere follows its ETF; the head is not brought in
+    fl = FileLinks(head=np.array([0, 1, 0, 3], np.int32), etf=np.array([-1, -1, 3, -1], np.int32),
+                   duplicate=np.zeros(4, dtype=bool))
+    c = fl.chunk(2, 4)
+    assert c.context.tolist() == [] and c.links["head"].tolist() == [0, 1] and c.links["etf"].tolist() == [1, -1]
+
+
+@pytest.fixture
+def chunked_file(tmp_path):
+    rows = [("562500", "华夏中证机器人ETF", "中证机器人"),
+            ("000001", "华夏成长混合A", ""),
+            ("159995", "华夏国证半导体芯片ETF", "国证半导体芯片"),
+            ("000002", "某某稳健债券A", ""),
+            ("014880", "华夏中证机器人ETF发起式联接A", "中证机器人"),   # chunk 3: its ETF is in chunk 1
+            ("014881", "华夏中证机器人ETF发起式联接C", "中证机器人"),
+            ("000003", "华夏成长混合C", ""),                            # chunk 4: its head is in chunk 1
+            ("159995", "华夏国证半导体芯片ETF", "国证半导体芯片")]      # chunk 4: code of a row in chunk 2
+    src = tmp_path / "funds.csv"
+    pd.DataFrame(rows, columns=["基金代码", "基金简称", "跟踪指数"]).to_csv(src, index=False)
+    return src
+
+
+def test_links_and_duplicates_cross_chunks(model_tagger, chunked_file, tmp_path):
+    whole, chunked = tmp_path / "whole.csv", tmp_path / "chunked.csv"
+    tag_file(chunked_file, whole, progress=False, tagger=model_tagger)
+    summary = tag_file(chunked_file, chunked, progress=False, tagger=model_tagger, chunk_rows=2)
+    assert whole.read_bytes() == chunked.read_bytes()
+    out = pd.read_csv(chunked, dtype=str, keep_default_na=False)
+    assert out["linked_fund"].tolist() == ["", "", "", "", "562500", "562500", "000001", "159995"]
+    assert "关联ETF:562500" in out.at[4, "evidence"] and "关联份额:000001" in out.at[6, "evidence"]
+    assert out.at[4, "secondary"] == out.at[0, "secondary"] == "科技成长主题ETF"
+    assert [DUPLICATE in e for e in out["evidence"]] == [False, False, True, False, False, False, False, True]
+    assert summary.rows == 8
+
+
+def test_a_file_tagged_in_chunks_is_the_file_tagged_at_once(model_tagger, tmp_path):
+    whole, chunked = tmp_path / "whole.csv", tmp_path / "chunked.csv"
+    tag_file("examples/new_listings.csv", whole, progress=False, tagger=model_tagger)
+    tag_file("examples/new_listings.csv", chunked, progress=False, tagger=model_tagger, chunk_rows=3)
+    assert whole.read_bytes() == chunked.read_bytes()
