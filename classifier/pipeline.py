@@ -22,8 +22,8 @@ from .config import defaults
 from .decide import decide, override
 from .explain import output_frame
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
-from .linking import ChunkLinks
 from .index_key import code_keys, subject_keys
+from .linking import ChunkLinks
 from .manifest import DEFAULT_MODEL_REL, load_model
 from .prepare import prepare
 from .rules import RuleLayer

@@ -91,7 +91,7 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
     rr = rules.apply(subjects(p), skip_fuzzy=skip_fuzzy | (p["management_style"] == ACTIVE).values)
     hrows = holdings.table.reindex(p["code6"].values).set_axis(p.index) if holdings is not None else None
     links = link(p) if links is None else links.set_axis(p.index)
-    # share classes follow their family's first member; feeders follow their ETF when it is in the batch
+    # share classes follow their family's first member; feeders follow their ETF when it is in the file
     src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
     if model is None:
         proba, classes = _rule_proba(rr)[src], list(rr.classes_)

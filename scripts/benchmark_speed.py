@@ -7,7 +7,7 @@ Sets (``--sets``):
 - ``realistic``: the fund list resampled to ``--sizes`` rows (default 25k and 250k) with new codes. Each extra copy
   of a fund carries a mark after its manager's name (华夏甲中证机器人ETF联接A), so share classes, feeders and their
   ETFs occur as in reality, each copy's among its own; codes interleave the copies (the ETFs, 5xxxxx/159xxx in the
-  list, stay at the end), so in a 250k file the feeders at the front follow ETFs two chunks later. CSV and XLSX.
+  list, stay at the end), so in a 250k file the feeders at the front follow ETFs several chunks later. CSV and XLSX.
 - ``unique``: the same rows, each name made unique by three rare characters after the manager's name (feeders draw
   them from another set than every other fund): no share-class families, and no feeder has an ETF, so every feeder
   goes through the fuzzy search (the case that was quadratic). CSV.
