@@ -53,6 +53,7 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
     if len(frame) > size:
         colmap = detect_columns(list(frame.columns), str(input_path), name_column)
         links = file_links(identify(frame.iloc[s:s + size], colmap, tagger.vocab) for s in starts)
+        _release_free_memory()  # what the light pass left free goes back before the chunks' work
     bar = None
     if progress and len(frame) > size:
         from tqdm import tqdm

@@ -4,11 +4,12 @@ A share class and its siblings have the same family key (name without the class 
 removed, is its ETF's name. Keys are compared exactly first, then with RapidFuzz (``ratio`` ≥ 92) among the ETFs, so
 that variant spellings (华夏中证机器人ETF发起式联接A ↔ 华夏中证机器人ETF) still link.
 
-The fuzzy step is blocked on character bigrams (:class:`NearKeys`): a key within the cutoff of a feeder's target
-shares one of the target's 2k+1 rarest bigrams with it (k: the most insertions and deletions the cutoff allows), so
-only the ETFs holding one of those bigrams are scored. No ETF the cutoff accepts is left out, and the candidates are
+The fuzzy step is blocked on the keys' characters and bigrams (:class:`NearKeys`): a key within the cutoff of a
+feeder's target holds one of the target's rarest characters (enough of them to exceed the characters the cutoff lets
+differ), and one of its 2k+1 rarest bigrams (k: the most insertions and deletions the cutoff allows), so only the
+ETFs holding the cheaper of these two are scored. No ETF the cutoff accepts is left out, and the candidates are
 scored in the order of the full list, so the links are those of scoring every feeder against every ETF; the work
-grows with the rows, not with feeders × ETFs.
+grows with the rows and the number of ETFs sharing a feeder's rare characters, not with feeders × ETFs.
 
 :func:`link` links the rows of one frame. :func:`file_links` does it for a whole file from its identifying columns
 alone (:func:`classifier.prepare.identify`, a light first pass), and :meth:`FileLinks.chunk` hands each chunk its
@@ -67,14 +68,21 @@ def _bigrams(key: str) -> set[str]:
 
 
 class NearKeys:
-    """Keys indexed by their bigrams, to find the best key within ``fuzz.ratio`` ≥ ``cutoff`` of a query the way
-    ``process.extractOne(query, keys, scorer=fuzz.ratio, score_cutoff=cutoff)`` does, without scoring every key.
+    """Keys indexed by their characters and bigrams, to find the best key within ``fuzz.ratio`` ≥ ``cutoff`` of a
+    query the way ``process.extractOne(query, keys, scorer=fuzz.ratio, score_cutoff=cutoff)`` does, without scoring
+    every key.
 
     ratio = 100·(1 − d / (m + n)) for the insertions and deletions d that turn a query of length m into a key of
-    length n, so a key within the cutoff has |m − n| ≤ d ≤ s·(m + n), s = 1 − cutoff/100. Each insertion or deletion
-    breaks at most two of the query's (padded) bigrams, so such a key holds all but at most 2k of the query's
-    distinct bigrams, k the largest d allowed: it holds at least one of any 2k + 1 of them. The rarest 2k + 1 are
-    looked up; a query with fewer distinct bigrams is compared with every key of a compatible length.
+    length n, so a key within the cutoff has |m − n| ≤ d ≤ s·(m + n), s = 1 − cutoff/100, and two signatures hold:
+
+    - characters: the longest common subsequence, (m + n − d) / 2 ≥ (m + n)(1 − s) / 2, is made of characters both
+      hold, so at most ``missing`` = m − (m + n_min)(1 − s) / 2 of the query's characters are absent from the key: the
+      key holds one of the query's rarest characters that account for ``missing`` + 1 of its characters;
+    - bigrams: each insertion or deletion breaks at most two of the query's (padded) bigrams, so the key holds all but
+      at most 2k of the query's distinct bigrams (k the largest d allowed): it holds one of the rarest 2k + 1.
+
+    The keys holding the cheaper signature are scored (in their order in ``keys``); a query too short or repetitive
+    for either is compared with every key of a compatible length.
     """
 
     def __init__(self, keys: list[str], cutoff: float = FUZZ_CUTOFF):
@@ -82,22 +90,45 @@ class NearKeys:
         self.cutoff = cutoff
         self._slack = 1.0 - cutoff / 100.0
         self._len = np.array([len(k) for k in keys], dtype=np.int64)
-        postings: dict[str, list[int]] = {}
+        chars: dict[str, list[int]] = {}
+        grams: dict[str, list[int]] = {}
         for j, k in enumerate(keys):
+            for c in set(k):
+                chars.setdefault(c, []).append(j)
             for g in _bigrams(k):
-                postings.setdefault(g, []).append(j)
-        self._postings = {g: np.array(v, dtype=np.int64) for g, v in postings.items()}
+                grams.setdefault(g, []).append(j)
+        self._chars = {c: np.array(v, dtype=np.int64) for c, v in chars.items()}
+        self._grams = {g: np.array(v, dtype=np.int64) for g, v in grams.items()}
         self.scored = 0  # keys scored so far (for tests and benchmarks)
+
+    def _holding(self, index: dict[str, np.ndarray], signs: list[str]) -> list[np.ndarray]:
+        return [index[x] for x in signs if x in index]
 
     def candidates(self, query: str) -> np.ndarray:
         """Positions (ascending) of the keys that may be within the cutoff of ``query``."""
         m, s = len(query), self._slack
         longest = m * (1 + s) / (1 - s) + 1e-6
-        shortest = m * (1 - s) / (1 + s) - 1e-6
+        shortest = max(m * (1 - s) / (1 + s) - 1e-6, 0.0)
         k = int(s * (m + longest) + 1e-6)
-        grams = sorted(_bigrams(query), key=lambda g: len(self._postings.get(g, ())))
-        if len(grams) > 2 * k:
-            hits = [self._postings[g] for g in grams[:2 * k + 1] if g in self._postings]
+        missing = int(m - (m + shortest) * (1 - s) / 2 + 1e-6)
+        options = []
+        counts: dict[str, int] = {}
+        for c in query:
+            counts[c] = counts.get(c, 0) + 1
+        if m > missing:
+            chosen, need = [], missing + 1
+            for c in sorted(counts, key=lambda c: len(self._chars.get(c, ()))):
+                chosen.append(c)
+                need -= counts[c]
+                if need <= 0:
+                    break
+            options.append(self._holding(self._chars, chosen))
+        if not options or options[0]:  # no key holds the rare characters: nothing to look up
+            grams = sorted(_bigrams(query), key=lambda g: len(self._grams.get(g, ())))
+            if len(grams) > 2 * k:
+                options.append(self._holding(self._grams, grams[:2 * k + 1]))
+        if options:
+            hits = min(options, key=lambda h: sum(len(x) for x in h))
             cand = np.unique(np.concatenate(hits)) if hits else np.empty(0, dtype=np.int64)
         else:
             cand = np.arange(len(self.keys))

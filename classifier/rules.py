@@ -29,6 +29,7 @@ FIELD_LABEL = {"index": "跟踪指数", "benchmark": "业绩基准", "name": "�
                "asset_class": "资产类别"}
 FUZZY_MIN_LEN = 3
 FUZZY_CUTOFF = 80.0
+CACHE_TEXTS = 50_000  # texts whose hits are remembered (250k distinct names kept ~100 MB when the bound was 500k)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class RuleLayer:
         terms = sorted(self._term_rules, key=len, reverse=True)
         self._rx = re.compile("|".join(re.escape(t) for t in terms)) if terms else None
         self._fuzzy_terms = [t for t in terms if sum("\u4e00" <= ch <= "\u9fff" for ch in t) >= FUZZY_MIN_LEN]
-        self._cache: dict[tuple[str, str], tuple[Hit, ...]] = {}
+        self._cache: dict[tuple[str, str, str], tuple[Hit, ...]] = {}
 
     # ------------------------------------------------------------------ matching
     def match_text(self, text: str, field: str, code: str = "") -> tuple[Hit, ...]:
@@ -101,8 +102,9 @@ class RuleLayer:
                 if r.code.search(code) and not any(u in text for u in unless):
                     hits.append(Hit(r.id, r.secondary, r.tier, code, field))
         out = tuple(hits)
-        if len(self._cache) < 500_000:
-            self._cache[key] = out
+        if len(self._cache) >= CACHE_TEXTS:  # a memo of recent texts: memory stays flat over a long file
+            self._cache.clear()
+        self._cache[key] = out
         return out
 
     def _fuzzy(self, texts: list[str], field: str) -> list[tuple[Hit, ...]]:

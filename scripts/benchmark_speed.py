@@ -13,10 +13,10 @@ Sets (``--sets``):
   families, and every feeder goes through the fuzzy search against every ETF's key (the case that was quadratic:
   100k feeders × 100k ETFs at 250k rows). CSV.
 
-Wall time is the median of ``--repeat`` runs; peak memory the child process's maximum resident set size. With several
-sizes, a second table gives, per set and method, how time and memory grew from the smallest size to the largest
-against the rows' growth (≤ 1: no worse than linear), also net of start-up (`fundclass tag` of a one-row file:
-imports, model and labels).
+Wall and CPU time (user + system: steadier on a shared machine) are medians of ``--repeat`` runs; peak memory the
+child process's maximum resident set size. With several sizes, a second table gives, per set and method, how time and
+memory grew from the smallest size to the largest against the rows' growth (≤ 1: no worse than linear), CPU also net
+of start-up (`fundclass tag` of a one-row file: imports, model and labels).
 
 Usage: python scripts/benchmark_speed.py [--sets list,realistic,unique] [--sizes 25000,250000] [--formats csv,xlsx]
        [--repeat 1] [--input FUND_LIST.csv] [--keep DIR]
@@ -38,7 +38,8 @@ from classifier.config import defaults, project_path
 
 DEFAULT_INPUT = "eastmoney_fundcode_20251117/fundcode_search_20251117.csv"
 PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN); print(u.ru_maxrss, u.ru_utime + u.ru_stime); "
+        "sys.exit(r.returncode)")
 FLOOR = {"csv": "import sys, pandas as pd; pd.read_csv(sys.argv[1], dtype=str).to_csv(sys.argv[2], index=False)",
          "xlsx": "import sys, pandas as pd; pd.read_excel(sys.argv[1], dtype=str).to_excel(sys.argv[2], index=False)"}
 KEYWORDS = ("import sys, pandas as pd; from classifier.taxonomy import load_taxonomy; "
@@ -49,16 +50,19 @@ MARKS = "甲乙丙丁戊己辛壬癸子丑寅卯辰巳午未申酉戌亥"  # one
 NAME = "fund_short_name"
 
 
-def measure(cmd: list[str], repeat: int) -> tuple[float, float]:
-    walls, peaks = [], []
+def measure(cmd: list[str], repeat: int) -> tuple[float, float, float]:
+    """Median wall time, median CPU time (user + system) and largest peak memory (MB) of ``repeat`` runs."""
+    walls, cpus, peaks = [], [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
         r = subprocess.run([sys.executable, "-c", PEAK, *cmd], capture_output=True, text=True)
         walls.append(time.perf_counter() - t0)
         if r.returncode != 0:
             raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stderr[-2000:]}")
-        peaks.append(int(r.stdout.strip().splitlines()[-1]) / 1024)
-    return statistics.median(walls), max(peaks)
+        rss, cpu = r.stdout.strip().splitlines()[-1].split()
+        peaks.append(int(rss) / 1024)
+        cpus.append(float(cpu))
+    return statistics.median(walls), statistics.median(cpus), max(peaks)
 
 
 def _after_manager(names: list[str], inserts: list[str]) -> list[str]:
@@ -161,9 +165,9 @@ def main() -> None:
             src, out = work / f"{label}_{n}.{fmt}", work / f"{label}_{n}_tagged.{fmt}"
             _write(frame, src)
             for method, cmd in methods(src, out):
-                wall, peak = measure(cmd, a.repeat)
+                wall, cpu, peak = measure(cmd, a.repeat)
                 rows.append({"set": label, "format": fmt, "rows": n, "method": method, "wall s": round(wall, 1),
-                             "rows/s": int(n / wall), "peak MB": round(peak)})
+                             "cpu s": round(cpu, 1), "rows/s": int(n / wall), "peak MB": round(peak)})
                 print(rows[-1], file=sys.stderr, flush=True)
 
         def tag_only(fmt):
@@ -176,7 +180,7 @@ def main() -> None:
         if len(sizes) > 1 and ({"realistic", "unique"} & set(sets)):
             src, out = work / "one_row.csv", work / "one_row_tagged.csv"
             full.head(1).to_csv(src, index=False)
-            startup = measure(["fundclass", "tag", str(src), "-o", str(out), "-s"], max(a.repeat, 3))[0]
+            startup = measure(["fundclass", "tag", str(src), "-o", str(out), "-s"], max(a.repeat, 3))[1]
         if "list" in sets:
             for n in (1000, 10000, len(full)):
                 run("list", "csv", full.head(n), lambda src, out: (
@@ -194,7 +198,7 @@ def main() -> None:
                 run("unique", "csv", unique_names(full, n), tag_only("csv"))
     print(f"input: {a.input}; chunk_rows {defaults()['tag']['chunk_rows']}; median of {a.repeat} run(s); each a "
           f"fresh process (start-up and model load included)" +
-          (f"; start-up (fundclass tag of one row) {startup:.1f} s" if startup is not None else "") + "\n")
+          (f"; start-up (fundclass tag of one row) {startup:.1f} s CPU" if startup is not None else "") + "\n")
     table = pd.DataFrame(rows)
     print(table.to_markdown(index=False))
     if len(sizes) > 1:
@@ -205,10 +209,12 @@ def main() -> None:
             x = part.set_index("rows")
             if lo in x.index and hi in x.index:
                 t_lo, t_hi = x.at[lo, "wall s"], x.at[hi, "wall s"]
-                row = {"set": s, "format": f, "method": m, f"time ×{hi / lo:g} rows": round(t_hi / t_lo, 1),
-                       "time growth / rows growth": round(t_hi / t_lo / (hi / lo), 2)}
-                if m == "fundclass tag" and startup is not None and t_lo > startup:
-                    row["same, net of start-up"] = round((t_hi - startup) / (t_lo - startup) / (hi / lo), 2)
+                c_lo, c_hi = x.at[lo, "cpu s"], x.at[hi, "cpu s"]
+                row = {"set": s, "format": f, "method": m, f"wall ×{hi / lo:g} rows": round(t_hi / t_lo, 1),
+                       "wall growth / rows growth": round(t_hi / t_lo / (hi / lo), 2),
+                       "cpu growth / rows growth": round(c_hi / c_lo / (hi / lo), 2)}
+                if m == "fundclass tag" and startup is not None and c_lo > startup:
+                    row["cpu, net of start-up"] = round((c_hi - startup) / (c_lo - startup) / (hi / lo), 2)
                 row["memory ×"] = round(x.at[hi, "peak MB"] / x.at[lo, "peak MB"], 1)
                 growth.append(row)
         g = pd.DataFrame(growth)

@@ -73,8 +73,10 @@ def test_real_lists_link_as_when_every_etf_was_scored(path, linked):
     assert (etf >= 0).sum() == linked
 
 
-def test_unmatched_feeders_are_not_scored_against_every_etf(monkeypatch):
-    # 20,000 ETFs and 20,000 feeders of other indices: scoring every pair would be 4e8 comparisons
+@pytest.mark.parametrize("shape", ["random", "same index, other serial"])
+def test_unmatched_feeders_are_not_scored_against_every_etf(monkeypatch, shape):
+    # 20,000 ETFs and 20,000 feeders none of them follows: scoring every pair would be 4e8 comparisons. "same index":
+    # a few index names shared by 400 ETFs and 400 feeders each, told apart only by three characters
     scored = []
 
     class Counting:
@@ -86,12 +88,20 @@ def test_unmatched_feeders_are_not_scored_against_every_etf(monkeypatch):
     monkeypatch.setattr(linking, "process", Counting)
     rng = np.random.default_rng(0)
     chars = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
+    if shape == "random":
+        def names(pool, n):
+            return sorted({"".join(rng.choice(pool, 6)) for _ in range(n)})
 
-    def names(n):
-        return {"".join(rng.choice(chars, 6)) for _ in range(n)}
+        etfs, feeders = names(chars, 20000), names(chars, 20000)
+    else:
+        indices = ["中证机器人", "沪深300", "中证半导体产业", "恒生科技", "科创板50成份"] * 10
+        indices = [f"{x}{i}" for i, x in enumerate(indices)]
 
-    etfs, feeders = sorted(names(20000)), sorted(names(20000))
-    fam = [f"易方达{x}ETF" for x in etfs] + [f"易方达{x}ETF联接A" for x in feeders]
+        def names(pool, n):
+            return sorted({"".join(rng.choice(pool, 3)) + indices[i % len(indices)] for i in range(n)})
+
+        etfs, feeders = names(chars[:1500], 20000), names(chars[1500:], 20000)
+    fam = [f"易方达{x}ETF" for x in etfs] + [f"易方达{x}ETF联接" for x in feeders]
     head, etf = link_keys(fam)
     assert (etf == -1).all()
     assert len(scored) <= len(feeders) and sum(scored) < 0.001 * len(etfs) * len(feeders)
