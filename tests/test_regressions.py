@@ -66,20 +66,21 @@ def test_blank_names_are_not_share_classes(model_tagger):
     assert model_tagger.tag(df)["linked_fund"].tolist() == ["", ""]
 
 
-def test_model_refuses_a_changed_shared_vocabulary(tmp_path, monkeypatch):
-    from classifier import vocabulary
+def test_model_refuses_a_changed_shared_vocabulary(tmp_path):
+    from classifier import config, vocabulary
 
     common = tmp_path / "common.toml"
     common.write_text(vocabulary.DEFAULT_COMMON.read_text(encoding="utf-8").replace('"CS" = "中证"', '"CS" = "中信"'),
                       encoding="utf-8")
-    monkeypatch.setattr(vocabulary, "DEFAULT_COMMON", common)
-    vocabulary.load_vocabulary.cache_clear()
+    user = tmp_path / "config.toml"
+    user.write_text(f"[paths]\nvocabulary = '{common.as_posix()}'\n", encoding="utf-8")
+    config.use_config(user)  # the shared vocabulary is one of the configurable default paths
     try:
+        assert vocabulary.load_vocabulary().aliases["CS"] == "中信"
         with pytest.raises(ModelError, match="trained with another taxonomy/common.toml"):
             Tagger.load(DEFAULT_MODEL_DIR)
     finally:
-        monkeypatch.undo()
-        vocabulary.load_vocabulary.cache_clear()
+        config.use_config(None)
 
 
 def test_holdings_weights_with_percent_signs_and_bad_weights(tmp_path):
