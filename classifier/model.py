@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from .features import DomainTokenizer, holdings_matrix, per_distinct_row, text_part, vote_columns
@@ -29,7 +30,7 @@ from .fusion import N_FEATURES, align as _align, fit_fusion, fuse, fusion_featur
 CATEGORICAL = ["rule_field", "asset_class", "style", "has_index"]
 
 
-class TextModel(BaseEstimator, ClassifierMixin):
+class TextModel(ClassifierMixin, BaseEstimator):
     """Text and rule-vote classifier over the text, rule and category columns of a
     :func:`classifier.features.featurize` frame."""
 
@@ -59,10 +60,11 @@ class TextModel(BaseEstimator, ClassifierMixin):
         return per_distinct_row(X, self.pipeline_.predict_proba)
 
     def predict(self, X):
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: an unfitted model raises NotFittedError, not AttributeError
+        return self.classes_[proba.argmax(axis=1)]
 
 
-class HoldingsModel(BaseEstimator, ClassifierMixin):
+class HoldingsModel(ClassifierMixin, BaseEstimator):
     """Classifier over holdings features (funds that disclose holdings)."""
 
     def __init__(self, C=1.0):
@@ -80,7 +82,7 @@ class HoldingsModel(BaseEstimator, ClassifierMixin):
         return self.pipeline_.predict_proba(H[self.columns_].values)
 
 
-class FusedModel(BaseEstimator, ClassifierMixin):
+class FusedModel(ClassifierMixin, BaseEstimator):
     """Text + holdings models fused with the rule layer by :func:`classifier.fusion.fuse`.
 
     A scikit-learn classifier over one frame X from :func:`classifier.features.featurize`: the text model reads its
@@ -140,9 +142,12 @@ class FusedModel(BaseEstimator, ClassifierMixin):
     def fit(self, X: pd.DataFrame, y, groups=None):
         """Fit on a featurized frame. ``groups``: fold groups (rows of one group never split between train and
         test folds); None: every row its own group."""
+        check_classification_targets(y)  # ValueError for a continuous, NaN/inf or multi-output target
+        y = np.asarray(y, dtype=object)
+        if len(np.unique(y)) < 2:
+            raise ValueError("FusedModel needs labels of at least 2 classes to fit")
         if not isinstance(X, pd.DataFrame):
             raise TypeError(f"FusedModel reads a DataFrame from classifier.features.featurize, not {type(X).__name__}")
-        y = np.asarray(y, dtype=object)
         if len(y) != len(X):
             raise ValueError(f"X has {len(X)} rows, y has {len(y)}")
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
@@ -186,4 +191,5 @@ class FusedModel(BaseEstimator, ClassifierMixin):
         return fuse(self.weights_, F), p_text, p_hold, has
 
     def predict(self, X):
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: an unfitted model raises NotFittedError, not AttributeError
+        return self.classes_[proba.argmax(axis=1)]
