@@ -46,7 +46,7 @@ def has_holdings(H, n: int) -> np.ndarray:
 
 
 def rule_parts(X, classes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """From a model frame: per-class vote strengths, the rule winner one-hot, decided-on-index and fuzzy flags."""
+    """From a featurized frame (:func:`classifier.features.featurize`): per-class vote strengths, the rule winner one-hot, decided-on-index and fuzzy flags."""
     votes = X[[f"vote::{c}" for c in classes]].to_numpy(float)
     idx = {c: j for j, c in enumerate(classes)}
     winner = np.zeros_like(votes)

@@ -17,7 +17,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .features import DomainTokenizer, per_distinct_row
+from .features import DomainTokenizer, holdings_matrix, per_distinct_row
 from .fusion import align, fuse, fusion_features, has_holdings, rule_parts
 
 _WHITE = re.compile(r"\s\s+")
@@ -320,14 +320,14 @@ class CompiledModel:
             raise ValueError(f"arrays no part of the model reads: {stray}")
         return self
 
-    def predict_proba(self, X: pd.DataFrame, H: pd.DataFrame | None = None) -> np.ndarray:
-        return self.components(X, H)[0]
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.components(X)[0]
 
-    def components(self, X: pd.DataFrame, H: pd.DataFrame | None = None):
-        """(fused, text-model and holdings-model probabilities, has-holdings flags)."""
-        if H is not None and self.holdings_columns_:
-            H = H.reindex(columns=self.holdings_columns_)
-        has = has_holdings(H, len(X)) if self.hold_ is not None else np.zeros(len(X), dtype=bool)
+    def components(self, X: pd.DataFrame):
+        """(fused, text-model and holdings-model probabilities, has-holdings flags) of a
+        :func:`classifier.features.featurize` frame; holdings are its ``hold::`` columns."""
+        H = holdings_matrix(X, self.holdings_columns_) if self.hold_ is not None else None
+        has = has_holdings(H, len(X))
         p_text = align(self.text_.predict_proba(X), self.text_.classes_, self.classes_)
         p_hold = np.full_like(p_text, 1.0 / len(self.classes_))
         if has.any():

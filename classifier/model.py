@@ -21,16 +21,18 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .features import DomainTokenizer, per_distinct_row, vote_columns
+from .features import DomainTokenizer, holdings_matrix, per_distinct_row, text_part, vote_columns
 from .fusion import N_FEATURES, align as _align, fit_fusion, fuse, fusion_features, has_holdings, rule_parts
 
 CATEGORICAL = ["rule_field", "asset_class", "style", "has_index"]
 
 
-class TextModel(BaseEstimator, ClassifierMixin):
-    """Text and rule-vote classifier over a :func:`classifier.features.model_frame`."""
+class TextModel(ClassifierMixin, BaseEstimator):
+    """Text and rule-vote classifier over the text, rule and category columns of a
+    :func:`classifier.features.featurize` frame."""
 
     def __init__(self, terms=(), C=20.0, vote_weight=3.0):
         self.terms = terms
@@ -58,10 +60,11 @@ class TextModel(BaseEstimator, ClassifierMixin):
         return per_distinct_row(X, self.pipeline_.predict_proba)
 
     def predict(self, X):
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: an unfitted model raises NotFittedError, not AttributeError
+        return self.classes_[proba.argmax(axis=1)]
 
 
-class HoldingsModel(BaseEstimator, ClassifierMixin):
+class HoldingsModel(ClassifierMixin, BaseEstimator):
     """Classifier over holdings features (funds that disclose holdings)."""
 
     def __init__(self, C=1.0):
@@ -79,19 +82,28 @@ class HoldingsModel(BaseEstimator, ClassifierMixin):
         return self.pipeline_.predict_proba(H[self.columns_].values)
 
 
-class FusedModel(BaseEstimator, ClassifierMixin):
+class FusedModel(ClassifierMixin, BaseEstimator):
     """Text + holdings models fused with the rule layer by :func:`classifier.fusion.fuse`.
+
+    A scikit-learn classifier over one frame X from :func:`classifier.features.featurize`: the text model reads its
+    text, rule and category columns, the holdings model its ``hold::`` columns (none: no holdings model). It fits in a
+    :class:`sklearn.pipeline.Pipeline`; the folds' groups are a fit parameter (``fit(X, y, groups=g)``, in a pipeline
+    ``pipe.fit(X, y, model__groups=g)``; metadata routing is not used).
 
     Parameters
     ----------
     classes : sequence of str
         Every class of the taxonomy (also those with few or no training rows: the rules can still reach them).
+        Empty: the classes of ``y``.
     terms : sequence of str
         The taxonomy's terms, for the domain tokenizer.
     n_splits : int
-        Folds (grouped by tracked index) that produce the out-of-fold predictions the fusion is fitted on.
+        Folds (grouped by ``groups``, e.g. the tracked index) that produce the out-of-fold predictions the fusion is
+        fitted on.
     C_text, C_hold : float
         Inverse regularization of the two logistic regressions.
+    vote_weight : float
+        Weight of the rule votes beside the text features in the text model.
     min_holdings : int
         Fewest training funds with holdings needed to fit the holdings model at all.
     """
@@ -104,6 +116,13 @@ class FusedModel(BaseEstimator, ClassifierMixin):
         self.C_hold = C_hold
         self.vote_weight = vote_weight
         self.min_holdings = min_holdings
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True  # the text column
+        tags.input_tags.categorical = True  # rule field, asset class, style
+        tags.input_tags.allow_nan = True  # holdings columns of funds without holdings
+        return tags
 
     def _text(self):
         return TextModel(self.terms, self.C_text, self.vote_weight)
@@ -120,20 +139,32 @@ class FusedModel(BaseEstimator, ClassifierMixin):
             p_hold[has] = _align(hold_m.predict_proba(H[has]), hold_m.classes_, self.classes_)
         return fusion_features(p_text, p_hold, has, *rule_parts(X, self.classes_)), p_text, p_hold
 
-    def fit(self, X: pd.DataFrame, y, groups, H: pd.DataFrame | None = None):
+    def fit(self, X: pd.DataFrame, y, groups=None):
+        """Fit on a featurized frame. ``groups``: fold groups (rows of one group never split between train and
+        test folds); None: every row its own group."""
+        check_classification_targets(y)  # ValueError for a continuous, NaN/inf or multi-output target
         y = np.asarray(y, dtype=object)
-        groups = np.asarray(groups)
+        if len(np.unique(y)) < 2:
+            raise ValueError("FusedModel needs labels of at least 2 classes to fit")
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"FusedModel reads a DataFrame from classifier.features.featurize, not {type(X).__name__}")
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} rows, y has {len(y)}")
+        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.classes_ = np.array(list(self.classes) or sorted(set(y)), dtype=object)
         yi = np.array([list(self.classes_).index(v) for v in y])
+        T, H = text_part(X), holdings_matrix(X)
         has = has_holdings(H, len(y))
-        folds = list(GroupKFold(n_splits=min(self.n_splits, len(np.unique(groups)))).split(X, y, groups))
+        folds = list(GroupKFold(n_splits=min(self.n_splits, len(np.unique(groups)))).split(T, y, groups))
         F = np.zeros((len(y), len(self.classes_), N_FEATURES))
         self.oof_text_proba_ = np.zeros((len(y), len(self.classes_)))
         self.oof_hold_proba_ = np.full_like(self.oof_text_proba_, np.nan)
         for tr, te in folds:
-            tm = self._text().fit(X.iloc[tr], y[tr])
+            tm = self._text().fit(T.iloc[tr], y[tr])
             hm = self._fit_hold(H.iloc[tr] if H is not None else None, y[tr], has[tr])
-            F[te], pt, ph = self._features(tm, hm, X.iloc[te], H.iloc[te] if H is not None else None, has[te])
+            F[te], pt, ph = self._features(tm, hm, T.iloc[te], H.iloc[te] if H is not None else None, has[te])
             self.oof_text_proba_[te] = pt
             if hm is not None:
                 self.oof_hold_proba_[te[has[te]]] = ph[has[te]]
@@ -142,22 +173,23 @@ class FusedModel(BaseEstimator, ClassifierMixin):
         self.oof_proba_ = np.zeros_like(self.oof_text_proba_)
         for tr, te in folds:
             self.oof_proba_[te] = fuse(fit_fusion(F[tr], yi[tr]), F[te])
-        self.text_ = self._text().fit(X, y)
+        self.text_ = self._text().fit(T, y)
         self.hold_ = self._fit_hold(H, y, has)
+        # the holdings features the model reads (names without the hold:: prefix), [] without a holdings model
         self.holdings_columns_ = list(H.columns) if (H is not None and self.hold_ is not None) else []
         return self
 
-    def predict_proba(self, X: pd.DataFrame, H: pd.DataFrame | None = None) -> np.ndarray:
-        return self.components(X, H)[0]
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.components(X)[0]
 
-    def components(self, X: pd.DataFrame, H: pd.DataFrame | None = None):
-        """(fused, text-model and holdings-model probabilities, has-holdings flags)."""
+    def components(self, X: pd.DataFrame):
+        """(fused, text-model and holdings-model probabilities, has-holdings flags) of a featurized frame."""
         check_is_fitted(self)
-        if H is not None and self.holdings_columns_:
-            H = H.reindex(columns=self.holdings_columns_)
-        has = has_holdings(H, len(X)) if self.hold_ is not None else np.zeros(len(X), dtype=bool)
-        F, p_text, p_hold = self._features(self.text_, self.hold_, X, H, has)
+        H = holdings_matrix(X, self.holdings_columns_) if self.hold_ is not None else None
+        has = has_holdings(H, len(X))
+        F, p_text, p_hold = self._features(self.text_, self.hold_, text_part(X), H, has)
         return fuse(self.weights_, F), p_text, p_hold, has
 
-    def predict(self, X, H=None):
-        return self.classes_[self.predict_proba(X, H).argmax(axis=1)]
+    def predict(self, X):
+        proba = self.predict_proba(X)  # first: an unfitted model raises NotFittedError, not AttributeError
+        return self.classes_[proba.argmax(axis=1)]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .doubt import pattern_keys, signals
-from .features import model_frame
+from .features import featurize
 from .fundtype import ACTIVE
 from .fusion import align
 from .index_key import code_keys, subject_keys
@@ -51,16 +51,6 @@ def _rule_proba(rr: RuleResult) -> np.ndarray:
     return np.where(tot > 0, w / np.where(tot > 0, tot, 1), 1.0 / k)
 
 
-def _model_inputs(p: pd.DataFrame, rr: RuleResult, model, hrows: pd.DataFrame | None):
-    cols = model.holdings_columns_
-    H = hrows.reindex(columns=cols) if (hrows is not None and cols) else None
-    if H is not None:  # an industry the Shenwan map in use lacks counts as 0, not as missing holdings
-        no_holdings = H.isna().all(axis=1)
-        H = H.fillna(0.0)
-        H.loc[no_holdings] = np.nan
-    return model_frame(p, rr), H
-
-
 def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: list, head_reads: dict | None):
     """A fund of an index the labeled set holds, whose blind readers disputed the label, keeps that doubt: its
     confidence is at most the readers' agreement with the chosen class, shrunk towards the model's confidence by
@@ -96,8 +86,8 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
         proba, classes = _rule_proba(rr)[src], list(rr.classes_)
         conf = proba.max(axis=1)
     else:
-        X, H = _model_inputs(p, rr, model, hrows)
-        proba, p_text, p_hold, has = (a[src] for a in model.components(X, H))
+        X = featurize(p, rr, holdings)
+        proba, p_text, p_hold, has = (a[src] for a in model.components(X))
         classes = list(model.classes_)
         cal = getattr(model, "agreement_", None)
         if cal is None:

@@ -19,7 +19,7 @@ from .config import defaults
 from .agreement import head_keys, read_agreement, reads_per_fund
 from .doubt import SIGNALS, AgreementCalibrator, PatternTable, agreement_threshold, pattern_keys, signals, weighted_ece
 from .evaluate import expected_calibration_error, metrics, review_threshold
-from .features import model_frame
+from .features import featurize
 from .holdings import HoldingsFeatures
 from .inference import CompiledModel
 from .labeled import ID_COLUMNS, read_labels
@@ -33,10 +33,9 @@ from .vocabulary import load_vocabulary
 
 @dataclass
 class TrainingData:
-    X: pd.DataFrame
+    X: pd.DataFrame  # classifier.features.featurize: text, rule and category columns, and hold:: columns
     y: np.ndarray
     groups: np.ndarray
-    H: pd.DataFrame | None
     in_scope: np.ndarray  # rows the gate keeps in scope and whose label is a class (training rows)
     gate_oos: np.ndarray  # rows the gate sends out of scope
     rule_labels: list
@@ -46,16 +45,12 @@ class TrainingData:
 
 def training_data(labels: pd.DataFrame, tax: Taxonomy, holdings: HoldingsFeatures | None = None) -> TrainingData:
     p, rr = prepare_and_apply(labels[ID_COLUMNS].reset_index(drop=True), RuleLayer(tax), load_vocabulary())
-    X = model_frame(p, rr)
+    X = featurize(p, rr, holdings)
     y = labels["secondary"].to_numpy(dtype=object)
     gate_oos = p["asset_class"].isin(tax.out_of_scope).to_numpy()
     in_scope = ~gate_oos & (y != tax.not_applicable)
-    H = None
-    if holdings is not None:
-        cols = holdings.columns()
-        H = holdings.table.reindex(p["code6"].values)[cols].set_axis(p.index)
     groups = labels["group"].where(labels["group"] != "", labels["fund_code"]).to_numpy(dtype=object)
-    return TrainingData(X, y, groups, H, in_scope, gate_oos, rr.labels, p, rr)
+    return TrainingData(X, y, groups, in_scope, gate_oos, rr.labels, p, rr)
 
 
 def data_hash(path: str | Path) -> str:
@@ -68,7 +63,7 @@ def fit(td: TrainingData, tax: Taxonomy, params: dict | None = None) -> FusedMod
     model = FusedModel(classes=tuple(tax.secondaries), terms=tuple(tax.terms()), n_splits=int(cfg["n_splits"]),
                        C_text=float(cfg["C_text"]), C_hold=float(cfg["C_hold"]),
                        vote_weight=float(cfg["vote_weight"]), min_holdings=int(cfg["min_holdings"]))
-    return model.fit(td.X[m], td.y[m], td.groups[m], td.H[m] if td.H is not None else None)
+    return model.fit(td.X[m], td.y[m], groups=td.groups[m])
 
 
 def oof_report(model: FusedModel, td: TrainingData, tax: Taxonomy, target_precision: float) -> dict:
@@ -203,7 +198,6 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
     }
     compiled = CompiledModel(model, cal)
     check = td.X[td.in_scope].iloc[:500]
-    hcheck = td.H[td.in_scope].iloc[:500] if td.H is not None else None
-    if not np.allclose(compiled.predict_proba(check, hcheck), model.predict_proba(check, hcheck), atol=1e-6):
+    if not np.allclose(compiled.predict_proba(check), model.predict_proba(check), atol=1e-6):
         raise RuntimeError("compiled model disagrees with the fitted model")  # a bug, not a user error
     return save_model(out_dir, compiled, manifest)

@@ -2,11 +2,20 @@
 
 The model these tests read is fitted once per session on a subset of whole labeled groups (``small_model`` in
 conftest.py); only the determinism test fits a second one, to compare."""
+import json
+
 import numpy as np
 import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import HOLDINGS, needs_raw
 
+from classifier.cli import cli
+from classifier.holdings import holdings_features, load_sw_map
 from classifier.inference import CompiledModel
-from classifier.train import fit
+from classifier.labeled import read_labels, write_labels
+from classifier.pipeline import Tagger
+from classifier.train import fit, training_data
 
 
 def test_compiled_model_matches_the_fitted_model(small_model, small_training):
@@ -42,3 +51,30 @@ def test_a_class_with_a_single_labeled_index_is_predicted(model_tagger):
     # 民企主题ETF has one labeled index (国证民企领先100); the shared fusion weights still reach it
     out = model_tagger.tag(pd.DataFrame({"name": ["示例国证民企领先100ETF"], "index_name": ["国证民企领先100指数"]}))
     assert out["secondary"].tolist() == ["民企主题ETF"]
+
+
+@needs_raw
+def test_train_and_tag_with_holdings(tmp_path, taxonomy):
+    """`fundclass train --holdings` fits a holdings model on the featurized frame's hold:: columns and stores its
+    features by name; tagging with --holdings reads them back through featurize (issue 10)."""
+    labels = read_labels()
+    groups = sorted(labels["group"].unique())
+    keep = set(np.random.default_rng(2).choice(groups, size=150, replace=False))
+    sub = labels[labels["group"].isin(keep)].reset_index(drop=True)
+    path = tmp_path / "labels.csv"
+    write_labels(sub, path)
+    res = CliRunner().invoke(cli, ["train", "--labeled", str(path), "-o", str(tmp_path / "m"), "--holdings",
+                                   str(HOLDINGS)])
+    assert res.exit_code == 0, res.output
+    hf = holdings_features(HOLDINGS, load_sw_map())
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["holdings"]["columns"] == hf.columns() and manifest["holdings"]["funds"] == len(hf.table)
+    frame = pd.DataFrame({"基金代码": sub["fund_code"], "基金简称": sub["fund_name"], "基金类型": sub["fund_type"]})
+    with_h = Tagger.load(tmp_path / "m", labels_path=path, holdings_path=HOLDINGS)
+    assert with_h.model.hold_ is not None and with_h.model.holdings_columns_ == hf.columns()
+    a = with_h.tag(frame)
+    b = Tagger.load(tmp_path / "m", labels_path=path).tag(frame)
+    held = a["holding_industry"].fillna("").ne("").to_numpy()
+    assert held.any() and not b["holding_industry"].fillna("").ne("").any()
+    conf_a, conf_b = a["confidence"].to_numpy(float), b["confidence"].to_numpy(float)
+    assert not np.allclose(conf_a[held], conf_b[held])  # the holdings model moved the funds with holdings
