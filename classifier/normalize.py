@@ -98,7 +98,7 @@ def benchmark_subject(text: str, vocab: Vocabulary, cleaned: bool = False) -> st
 def apply_unique(series: pd.Series, fn) -> pd.Series:
     """Apply ``fn`` once per distinct value (fund lists repeat names across share classes)."""
     values = series.fillna("").astype(str)
-    uniq = pd.unique(values)
+    uniq = pd.unique(values).tolist()  # a list: iterating an Arrow-backed array element by element is slow
     mapping = {u: fn(u) for u in uniq}
     return values.map(mapping)
 
