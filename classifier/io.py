@@ -489,6 +489,7 @@ def check_writable_folder(folder: str | Path, what: str, fix: str) -> None:
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_CELL = re.compile("\n[=+\\-@\t\r]")  # a cell beginning as in _FORMULA_START, in a column joined by LF
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?")
 
 
@@ -522,7 +523,7 @@ def csv_text(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = Fa
         """One column's cells as CSV text; the per-cell checks run only on columns that need them."""
         out = ["" if v is None or (isinstance(v, float) and v != v) else v if isinstance(v, str) else str(v)
                for v in values]
-        if neutralize_formulas and any(t.startswith(_FORMULA_START) for t in out):
+        if neutralize_formulas and _FORMULA_CELL.search("\n" + "\n".join(out)):
             out = [neutralize(t) if t.startswith(_FORMULA_START) else t for t in out]
         if special.search("".join(out)):
             out = ['"' + t.replace('"', '""') + '"' if special.search(t) else t for t in out]
