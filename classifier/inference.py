@@ -54,26 +54,37 @@ class _Tfidf:
         return out
 
     def transform(self, docs: list[str]):
-        """(row index, column index, value) triplets of the tf-idf matrix, rows l2-normalized."""
-        rows, cols, vals = [], [], []
+        """(row index, column index, value) triplets of the tf-idf matrix, rows l2-normalized.
+
+        Terms are counted per document in Python; the weights and norms are computed for all documents at once, each
+        row's sum of squares as NumPy sums a row on its own (pairwise), so the values are those of a row-by-row loop
+        to the last bit."""
         vocab = self.vocab
-        for r, d in enumerate(docs):
+        cols: list[int] = []
+        tf: list[int] = []
+        lengths: list[int] = []
+        for d in docs:
             counts: dict[int, int] = {}
             for t in self._terms(d):
                 j = vocab.get(t)
                 if j is not None:
                     counts[j] = counts.get(j, 0) + 1
-            if not counts:
-                continue
-            js = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            v = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * self.idf[js]
-            v /= np.sqrt((v * v).sum())
-            rows.append(np.full(len(js), r))
-            cols.append(js)
-            vals.append(v)
-        if not rows:
+            cols += counts.keys()
+            tf += counts.values()
+            lengths.append(len(counts))
+        if not cols:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+        js = np.array(cols, dtype=np.int64)
+        v = (1.0 + np.log(np.array(tf, dtype=np.float64))) * self.idf[js]
+        n_terms = np.array(lengths, dtype=np.int64)
+        starts = np.cumsum(n_terms) - n_terms
+        sq = v * v
+        norm = np.zeros(len(docs))
+        for k in np.unique(n_terms[n_terms > 0]):  # rows with k terms: one (rows × k) block, summed along each row
+            r = np.flatnonzero(n_terms == k)
+            norm[r] = sq[starts[r][:, None] + np.arange(k)].sum(axis=1)
+        v /= np.repeat(np.sqrt(norm), n_terms)
+        return np.repeat(np.arange(len(docs)), n_terms), js, v
 
 
 def _sparse_scores(n: int, rows, cols, vals, W: np.ndarray) -> np.ndarray:
