@@ -72,7 +72,7 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
             bar.close()
 
     suffix = Path(output_path).suffix.lower()
-    if suffix in CSV_SUFFIXES:  # each chunk is written as it is tagged: memory stays flat however long the file
+    if suffix in CSV_SUFFIXES and len(starts) > 1:  # each chunk written as it is tagged: memory stays flat
         write_csv_parts(tagged(), output_path, sep="\t" if suffix == ".tsv" else ",", bom=True,
                         neutralize_formulas=not raw_csv)
     else:

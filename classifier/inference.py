@@ -16,6 +16,7 @@ from .features import DomainTokenizer, per_distinct_row
 from .fusion import align, fuse, fusion_features, has_holdings, rule_parts
 
 _WHITE = re.compile(r"\s\s+")
+TFIDF_BATCH = 2000  # documents whose terms are held as Python lists at once
 
 
 def _softmax(s: np.ndarray) -> np.ndarray:
@@ -56,9 +57,16 @@ class _Tfidf:
     def transform(self, docs: list[str]):
         """(row index, column index, value) triplets of the tf-idf matrix, rows l2-normalized.
 
-        Terms are counted per document in Python; the weights and norms are computed for all documents at once, each
+        Terms are counted per document in Python; weights and norms are computed a batch of documents at a time, each
         row's sum of squares as NumPy sums a row on its own (pairwise), so the values are those of a row-by-row loop
         to the last bit."""
+        parts = [self._batch(docs[s:s + TFIDF_BATCH], s) for s in range(0, len(docs), TFIDF_BATCH)]
+        parts = [p for p in parts if len(p[0])]
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        return tuple(np.concatenate(x) for x in zip(*parts))
+
+    def _batch(self, docs: list[str], first: int):
         vocab = self.vocab
         cols: list[int] = []
         tf: list[int] = []
@@ -72,8 +80,6 @@ class _Tfidf:
             cols += counts.keys()
             tf += counts.values()
             lengths.append(len(counts))
-        if not cols:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
         js = np.array(cols, dtype=np.int64)
         v = (1.0 + np.log(np.array(tf, dtype=np.float64))) * self.idf[js]
         n_terms = np.array(lengths, dtype=np.int64)
@@ -84,7 +90,7 @@ class _Tfidf:
             r = np.flatnonzero(n_terms == k)
             norm[r] = sq[starts[r][:, None] + np.arange(k)].sum(axis=1)
         v /= np.repeat(np.sqrt(norm), n_terms)
-        return np.repeat(np.arange(len(docs)), n_terms), js, v
+        return first + np.repeat(np.arange(len(docs)), n_terms), js, v
 
 
 def _sparse_scores(n: int, rows, cols, vals, W: np.ndarray) -> np.ndarray:

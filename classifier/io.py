@@ -489,6 +489,7 @@ def check_writable_folder(folder: str | Path, what: str, fix: str) -> None:
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_BLOCK_ROWS = 5000
 _FORMULA_CELL = re.compile("\n[=+\\-@\t\r]")  # a cell beginning as in _FORMULA_START, in a column joined by LF
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?")
 
@@ -529,9 +530,10 @@ def csv_text(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = Fa
             out = ['"' + t.replace('"', '""') + '"' if special.search(t) else t for t in out]
         return out
 
-    columns = [cells(frame.iloc[:, j].tolist()) for j in range(frame.shape[1])]
     lines = [sep.join(cells(list(frame.columns)))] if header else []
-    lines += map(sep.join, zip(*columns))
+    for s in range(0, len(frame), CSV_BLOCK_ROWS):  # a block of rows at a time: its cells only are Python strings
+        block = frame.iloc[s:s + CSV_BLOCK_ROWS]
+        lines.append("\n".join(map(sep.join, zip(*(cells(block.iloc[:, j].tolist()) for j in range(block.shape[1]))))))
     return "\n".join(lines) + "\n" if lines else ""
 
 
