@@ -71,6 +71,24 @@ class PatternTable:
         m = self.prior_weight
         return (s + m * self.prior) / (n + m)
 
+    def to_arrays(self) -> tuple[dict, dict]:
+        """The saved table: pattern keys (sorted) in the JSON fields, their [Σ w·t, Σ w] sums as one array (the
+        per-head sums are for training only)."""
+        keys = sorted(self.sums)
+        sums = np.array([[float(x) for x in self.sums[k]] for k in keys], dtype=np.float64).reshape(len(keys), 2)
+        return {"sums": sums}, {"prior_weight": float(self.prior_weight), "prior": float(self.prior), "keys": keys}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, fields: dict) -> "PatternTable":
+        self = cls.__new__(cls)
+        self.prior_weight, self.prior = float(fields["prior_weight"]), float(fields["prior"])
+        keys, sums = fields["keys"], arrays["sums"]
+        if sums.dtype != np.float64 or sums.shape != (len(keys), 2) or not all(isinstance(k, str) for k in keys):
+            raise ValueError(f"pattern table: {len(keys)} keys but sums of shape {sums.shape} ({sums.dtype})")
+        self.sums = {k: [float(a), float(b)] for k, (a, b) in zip(keys, sums.tolist())}
+        self._by_head = {}
+        return self
+
     def __getstate__(self):  # the per-head sums are for training only
         return {"prior_weight": self.prior_weight, "prior": self.prior, "sums": self.sums, "_by_head": {}}
 
@@ -114,6 +132,35 @@ class AgreementCalibrator:
         self.coef_ = lr.coef_[0].astype(np.float64)
         self.intercept_ = float(lr.intercept_[0])
         self.patterns_ = patterns
+        return self
+
+    FIELDS = ("C", "coef_", "intercept_", "patterns_", "head_reads_")
+
+    def to_arrays(self) -> tuple[dict, dict]:
+        """(arrays, JSON fields) of the fitted calibrator, its pattern table and ``head_reads_`` (index key → the
+        blind reads of the labeled head tracking it, attached by training; None when absent)."""
+        extra = set(vars(self)) - set(self.FIELDS)
+        if extra:  # a new attribute would be silently lost on save
+            raise ValueError(f"AgreementCalibrator.to_arrays does not know the attributes {sorted(extra)}")
+        pa, pf = self.patterns_.to_arrays()
+        reads = getattr(self, "head_reads_", None)
+        fields = {"C": float(self.C), "intercept": float(self.intercept_), "patterns": pf,
+                  "head_reads": None if reads is None else {k: list(v) for k, v in reads.items()}}
+        return {"coef": np.asarray(self.coef_, dtype=np.float64), **{f"patterns.{k}": v for k, v in pa.items()}}, fields
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, fields: dict) -> "AgreementCalibrator":
+        self = cls(C=float(fields["C"]))
+        coef = arrays["coef"]
+        if coef.dtype != np.float64 or coef.shape != (len(SIGNALS),):
+            raise ValueError(f"agreement coefficients: shape {coef.shape} ({coef.dtype}), expected ({len(SIGNALS)},)")
+        self.coef_ = coef
+        self.intercept_ = float(fields["intercept"])
+        self.patterns_ = PatternTable.from_arrays({k[9:]: v for k, v in arrays.items() if k.startswith("patterns.")},
+                                                  fields["patterns"])
+        reads = fields["head_reads"]
+        if reads is not None:
+            self.head_reads_ = {str(k): tuple(str(x) for x in v) for k, v in reads.items()}
         return self
 
     def predict(self, S: np.ndarray) -> np.ndarray:

@@ -4,6 +4,11 @@ Tagging the whole fund universe has a 3-second budget, and importing scikit-lear
 saved artifact is this compiled form: the vectorizers' vocabularies and idf weights, the one-hot categories, the
 logistic regressions' coefficients, the scaler and the fusion weights. It reproduces the scikit-learn model's
 ``predict_proba`` to floating-point summation order (a test checks it to 1e-6) and needs only NumPy and the project's own tokenizer.
+
+Each compiled class has ``to_arrays()`` → (numeric arrays by name, plain JSON fields) and ``from_arrays(arrays, fields)``,
+written out field by field (no pickle, no reflection); :mod:`classifier.model_store` writes them as ``model.npz`` +
+``model.json``. A loaded model computes with arrays of the same values, dtype and memory order, so its probabilities are
+bit-identical to the saved one's.
 """
 from __future__ import annotations
 
@@ -41,6 +46,39 @@ class _Tfidf:
         self.idf = vec.idf_.astype(np.float64)
         self.ngram_range = vec.ngram_range
         self.tokenizer = vec.tokenizer if kind == "words" else None
+
+    def to_arrays(self) -> tuple[dict, dict]:
+        n = len(self.idf)
+        terms = [None] * n
+        for t, j in self.vocab.items():
+            terms[j] = t
+        if any(t is None for t in terms) or len(self.vocab) != n:
+            raise ValueError(f"{self.kind}: vocabulary is not a column numbering 0..{n - 1}")
+        fields = {"kind": self.kind, "ngram_range": [int(x) for x in self.ngram_range], "vocabulary": terms}
+        if self.kind == "words":
+            fields["tokenizer_terms"] = list(self.tokenizer.terms)
+        return {"idf": self.idf}, fields
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, fields: dict) -> "_Tfidf":
+        self = cls.__new__(cls)
+        self.kind = fields["kind"]
+        if self.kind not in ("chars", "words"):
+            raise ValueError(f"unknown vectorizer kind {self.kind!r}")
+        terms = fields["vocabulary"]
+        self.vocab = {t: j for j, t in enumerate(terms)}
+        self.idf = _float_array(arrays["idf"], (len(terms),), f"{self.kind} idf")
+        if len(self.vocab) != len(terms) or not all(isinstance(t, str) for t in terms):
+            raise ValueError(f"{self.kind}: vocabulary terms must be distinct strings")
+        lo, hi = fields["ngram_range"]
+        self.ngram_range = (int(lo), int(hi))
+        self.tokenizer = None
+        if self.kind == "words":
+            # the tokenizer exactly as trained (its terms already hold the structure words of that day)
+            tok = DomainTokenizer.__new__(DomainTokenizer)
+            tok.__setstate__({"terms": tuple(str(t) for t in fields["tokenizer_terms"])})
+            self.tokenizer = tok
+        return self
 
     def _terms(self, doc: str) -> list[str]:
         lo, hi = self.ngram_range
@@ -93,6 +131,21 @@ class _Tfidf:
         return first + np.repeat(np.arange(len(docs)), n_terms), js, v
 
 
+def _plain_str(v) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"category {v!r} is a {type(v).__name__}, not text: the JSON model file keeps text only")
+    return str(v)
+
+
+def _float_array(a, shape: tuple | None, what: str) -> np.ndarray:
+    """A loaded array checked to be float64 of the expected shape (None in ``shape``: any length)."""
+    if not isinstance(a, np.ndarray) or a.dtype != np.float64:
+        raise ValueError(f"{what}: expected a float64 array, got {getattr(a, 'dtype', type(a).__name__)}")
+    if shape is not None and (a.ndim != len(shape) or any(w is not None and w != n for w, n in zip(shape, a.shape))):
+        raise ValueError(f"{what}: shape {a.shape}, expected {shape}")
+    return a
+
+
 def _sparse_scores(n: int, rows, cols, vals, W: np.ndarray) -> np.ndarray:
     """Σ_j x_ij W_jk for a sparse x given as triplets (rows sorted ascending)."""
     out = np.zeros((n, W.shape[1]))
@@ -135,6 +188,48 @@ class CompiledTextModel:
         if offset != coef.shape[0]:
             raise ValueError(f"compiled width {offset} != model width {coef.shape[0]}")
 
+    def to_arrays(self) -> tuple[dict, dict]:
+        arrays = {"intercept": self.intercept}
+        blocks = []
+        for name, obj, cols, weight, W in self.blocks:
+            arrays[f"{name}.coef"] = W
+            b = {"name": name, "columns": cols, "weight": float(weight)}
+            if name in ("chars", "words"):
+                a, f = obj.to_arrays()
+                arrays.update({f"{name}.{k}": v for k, v in a.items()})
+                b["vectorizer"] = f
+            elif name == "cats":
+                b["categories"] = [[_plain_str(c) for c in cats] for cats in obj]
+            blocks.append(b)
+        fields = {"classes": [str(c) for c in self.classes_], "votes": list(self.votes), "blocks": blocks}
+        return arrays, fields
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, fields: dict) -> "CompiledTextModel":
+        self = cls.__new__(cls)
+        self.classes_ = np.array(fields["classes"], dtype=object)
+        self.votes = list(fields["votes"])
+        k = len(self.classes_) if len(self.classes_) > 2 else 1
+        self.intercept = _float_array(arrays["intercept"], (k,), "text intercept")
+        self.blocks = []
+        for b in fields["blocks"]:
+            name, cols, weight = b["name"], b["columns"], float(b["weight"])
+            if name in ("chars", "words"):
+                obj = _Tfidf.from_arrays({k2[len(name) + 1:]: v for k2, v in arrays.items()
+                                          if k2.startswith(name + ".") and k2 != f"{name}.coef"}, b["vectorizer"])
+                width = len(obj.idf)
+            elif name == "votes":
+                obj, cols = None, list(cols)
+                width = len(cols)
+            elif name == "cats":
+                obj, cols = [list(c) for c in b["categories"]], list(cols)
+                width = sum(len(c) for c in obj)
+            else:
+                raise ValueError(f"unknown text-model block {name!r}")
+            W = _float_array(arrays[f"{name}.coef"], (width, k), f"text {name} coefficients")
+            self.blocks.append((name, obj, cols, weight, W))
+        return self
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         return per_distinct_row(X, self._proba)
 
@@ -167,6 +262,22 @@ class CompiledHoldingsModel:
         self.mean, self.scale = sc.mean_.astype(np.float64), sc.scale_.astype(np.float64)
         self.coef, self.intercept = lr.coef_.T.astype(np.float64), lr.intercept_.astype(np.float64)
 
+    def to_arrays(self) -> tuple[dict, dict]:
+        return ({"mean": self.mean, "scale": self.scale, "coef": self.coef, "intercept": self.intercept},
+                {"classes": [str(c) for c in self.classes_], "columns": list(self.columns_)})
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, fields: dict) -> "CompiledHoldingsModel":
+        self = cls.__new__(cls)
+        self.classes_ = np.array(fields["classes"], dtype=object)
+        self.columns_ = list(fields["columns"])
+        d, k = len(self.columns_), len(self.classes_) if len(self.classes_) > 2 else 1
+        self.mean = _float_array(arrays["mean"], (d,), "holdings mean")
+        self.scale = _float_array(arrays["scale"], (d,), "holdings scale")
+        self.coef = _float_array(arrays["coef"], (d, k), "holdings coefficients")
+        self.intercept = _float_array(arrays["intercept"], (k,), "holdings intercept")
+        return self
+
     def predict_proba(self, H: pd.DataFrame) -> np.ndarray:
         Z = (H[self.columns_].to_numpy(np.float64) - self.mean) / self.scale
         return _lr_proba(Z @ self.coef + self.intercept)
@@ -176,9 +287,8 @@ class CompiledModel:
     """Drop-in for a fitted FusedModel at tagging time: same ``classes_``, ``holdings_columns_``, ``predict_proba``."""
 
     def __init__(self, fused, agreement=None):
-        from .model import FusedModel  # only the compiler needs scikit-learn
-
-        if not isinstance(fused, FusedModel):
+        # duck-typed: inference sits below the training code (classifier.model) and does not import it
+        if not all(hasattr(fused, a) for a in ("classes_", "weights_", "text_", "hold_", "holdings_columns_")):
             raise TypeError("CompiledModel compiles a fitted FusedModel")
         self.classes_ = np.array(fused.classes_, dtype=object)
         self.weights_ = np.array(fused.weights_, dtype=np.float64)
@@ -186,6 +296,46 @@ class CompiledModel:
         self.text_ = CompiledTextModel(fused.text_)
         self.hold_ = CompiledHoldingsModel(fused.hold_) if fused.hold_ is not None else None
         self.agreement_ = agreement  # doubt signals → reader agreement (classifier.doubt), or None
+
+    FIELDS = ("classes_", "weights_", "holdings_columns_", "text_", "hold_", "agreement_")
+
+    def to_arrays(self) -> tuple[dict, dict]:
+        """(numeric arrays by name, JSON-ready fields): everything :meth:`from_arrays` needs, nothing pickled."""
+        extra = set(vars(self)) - set(self.FIELDS)
+        if extra:  # a new attribute would be silently lost on save
+            raise ValueError(f"CompiledModel.to_arrays does not know the attributes {sorted(extra)}")
+        arrays = {"fusion.weights": self.weights_}
+        fields = {"classes": [str(c) for c in self.classes_], "holdings_columns": list(self.holdings_columns_)}
+        parts = (("text", self.text_), ("hold", self.hold_), ("agreement", self.agreement_))
+        for name, part in parts:
+            if part is None:
+                fields[name] = None
+                continue
+            a, f = part.to_arrays()
+            arrays.update({f"{name}.{k}": v for k, v in a.items()})
+            fields[name] = f
+        return arrays, fields
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, fields: dict) -> "CompiledModel":
+        from .doubt import AgreementCalibrator
+
+        def part(name):
+            return {k[len(name) + 1:]: v for k, v in arrays.items() if k.startswith(name + ".")}
+
+        self = cls.__new__(cls)
+        self.classes_ = np.array(fields["classes"], dtype=object)
+        self.weights_ = _float_array(arrays["fusion.weights"], (None,), "fusion weights")
+        self.holdings_columns_ = list(fields["holdings_columns"])
+        self.text_ = CompiledTextModel.from_arrays(part("text"), fields["text"])
+        self.hold_ = CompiledHoldingsModel.from_arrays(part("hold"), fields["hold"]) if fields["hold"] else None
+        self.agreement_ = (AgreementCalibrator.from_arrays(part("agreement"), fields["agreement"])
+                           if fields["agreement"] else None)
+        known = {f"{n}." for n in ("fusion", "text", "hold", "agreement")}
+        stray = sorted(k for k in arrays if not any(k.startswith(p) for p in known))
+        if stray:
+            raise ValueError(f"arrays no part of the model reads: {stray}")
+        return self
 
     def predict_proba(self, X: pd.DataFrame, H: pd.DataFrame | None = None) -> np.ndarray:
         return self.components(X, H)[0]

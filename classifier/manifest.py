@@ -1,12 +1,18 @@
-"""Save and load a trained model directory: ``model.joblib`` plus ``manifest.json``.
+"""Save and load a trained model directory: ``model.npz`` + ``model.json`` (no pickle), then ``manifest.json``.
 
 The manifest records what the model was trained for and from (taxonomy id/version/sha256, shared-vocabulary hash,
-labeled-data hash, library versions, metrics, review threshold) and the model file's sha256. Loading refuses a model
-whose file does not hash to its manifest, or whose taxonomy is not the one in use, and says what to run instead.
+labeled-data hash, library versions, metrics, review threshold) and, in ``model_files``, the name and sha256 of each of
+the model's two files (:mod:`classifier.model_store`: the numeric arrays, and every other field as JSON). It is written
+last, after both files, so a folder always holds a consistent pair or is refused. Loading reads each file once, checks
+its bytes against the manifest's sha256 before parsing anything, and refuses a model whose taxonomy or shared
+vocabulary is not the one in use, saying what to run instead. A folder holding only an old ``model.joblib`` is refused
+with the command to retrain: this version never unpickles a model.
 
-What the hash does and does not do: it catches a corrupted, truncated or swapped model file and a model paired with
-the wrong manifest. It is not protection against tampering — whoever can write the model folder can rewrite the hash
-too, and ``model.joblib`` is a pickle, which runs code when loaded. Load models only from folders you trust.
+What the hashes protect against: a corrupted or truncated file, a file from another training (a mismatched
+``model.npz``/``model.json`` pair, or a file swapped in from another folder), and a model trained for another taxonomy.
+What they do not: whoever can write the model folder can rewrite the files and the hashes together, so the folder
+must still be one you trust for its predictions. But nothing in the folder runs code on load any more: the arrays are
+read with ``allow_pickle=False`` and the rest is JSON.
 """
 from __future__ import annotations
 
@@ -16,18 +22,23 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-import joblib
-
 from .config import project_path
 from .errors import ModelError
 from .io import atomic_write_bytes
-from .taxonomy import Taxonomy
+from .model_store import ARRAYS_FILE, FIELDS_FILE, model_bytes, sha256_bytes
+from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
-MODEL_FILE = "model.joblib"
+MODEL_FILES = {"arrays": ARRAYS_FILE, "fields": FIELDS_FILE}  # role → file name written by save_model
+OLD_PICKLE_FILE = "model.joblib"  # the format before issue 13: a pickle, never loaded
 MANIFEST_FILE = "manifest.json"
 DEFAULT_MODEL_REL = "models/default"
 DEFAULT_MODEL_DIR = project_path(DEFAULT_MODEL_REL)  # the model shipped with the tool
-LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "jieba", "rapidfuzz", "joblib", "opencc")
+LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "jieba", "rapidfuzz", "opencc")
+_HEX = set("0123456789abcdef")
+
+
+class OldPickleModelError(ModelError):
+    """The folder holds a model in the old pickle format (``model.joblib``), which is not loaded."""
 
 
 def sha256_file(path: str | Path) -> str:
@@ -49,35 +60,86 @@ def library_versions() -> dict[str, str]:
 
 
 def save_model(model_dir: str | Path, model, manifest: dict) -> dict:
-    """Write the model file then the manifest (each atomically); returns the manifest as written."""
+    """Write ``model.npz`` and ``model.json`` (each atomically), then the manifest naming both with their sha256;
+    returns the manifest as written. An old ``model.joblib`` in the folder is removed once the manifest is written."""
     d = Path(model_dir)
     d.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(d / MODEL_FILE, lambda t: joblib.dump(model, t, compress=3))
-    manifest = dict(manifest)
-    manifest["model_file"] = MODEL_FILE
-    manifest["model_sha256"] = sha256_file(d / MODEL_FILE)
+    data = model_bytes(model)
+    files = {}
+    for role, name in MODEL_FILES.items():
+        atomic_write_bytes(d / name, lambda t, b=data[name]: Path(t).write_bytes(b))
+        files[role] = {"file": name, "sha256": sha256_bytes(data[name])}
+    manifest = {k: v for k, v in manifest.items() if k not in ("model_file", "model_sha256")}
+    manifest["model_files"] = files
     manifest.setdefault("libraries", library_versions())
     text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     atomic_write_bytes(d / MANIFEST_FILE, lambda t: Path(t).write_text(text, encoding="utf-8"))
+    (d / OLD_PICKLE_FILE).unlink(missing_ok=True)
     return manifest
 
 
+def _retrain_command(model_dir, manifest: dict | None = None) -> str:
+    """The command that retrains ``model_dir``: with the taxonomy and labeled set its manifest names, when those are
+    not the defaults."""
+    cmd = "fundclass train"
+    tax = ((manifest or {}).get("taxonomy") or {}).get("path") if isinstance(manifest, dict) else None
+    if isinstance(tax, str) and tax and Path(tax).name != Path(DEFAULT_TAXONOMY).name:
+        cmd += f" --taxonomy taxonomy/{Path(tax).name}"
+        labeled = ((manifest or {}).get("labeled_data") or {}).get("path")
+        cmd += f" --labeled {labeled}" if isinstance(labeled, str) and labeled else " --labeled LABELS.csv"
+    return f"`{cmd} -o {model_dir}`"
+
+
+def _old_pickle(model_dir, manifest: dict | None = None) -> OldPickleModelError:
+    return OldPickleModelError(
+        f"{Path(model_dir)}: {OLD_PICKLE_FILE} is an old pickle model, which this version of fundclass will not load "
+        f"(loading a pickle can run code); retrain it with {_retrain_command(model_dir, manifest)}")
+
+
+def _plain_name(name) -> bool:
+    return isinstance(name, str) and bool(name) and Path(name).name == name and name not in (".", "..") \
+        and "/" not in name and "\\" not in name
+
+
 def read_manifest(model_dir: str | Path) -> dict:
-    """The manifest, checked for shape: a JSON object whose model file is a plain name inside the model folder,
-    whose taxonomy is an object and whose review threshold is a number in (0, 1.01]."""
+    """The manifest, checked for shape: a JSON object whose ``model_files`` name the arrays and fields files by plain
+    names inside the model folder, each with a sha256; whose taxonomy is an object and whose review threshold is a
+    number in (0, 1.01]. A manifest of the old pickle format is refused (:class:`OldPickleModelError`)."""
     path = Path(model_dir) / MANIFEST_FILE
     try:
         m = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
+        if (Path(model_dir) / OLD_PICKLE_FILE).exists():
+            raise _old_pickle(model_dir) from exc
         raise ModelError(f"{path}: no manifest; train a model with `fundclass train -o {model_dir}`") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: unreadable manifest ({exc})") from exc
     retrain = f"; retrain with `fundclass train -o {model_dir}`"
     if not isinstance(m, dict):
         raise ModelError(f"{path}: the manifest is a JSON {type(m).__name__}, not an object" + retrain)
-    mf = m.get("model_file", MODEL_FILE)
-    if not isinstance(mf, str) or not mf or Path(mf).name != mf or mf in (".", ".."):
+    mf = m.get("model_file")  # the old format's single file
+    if mf is not None and not _plain_name(mf):
         raise ModelError(f"{path}: model_file {mf!r} must be a file name inside the model folder" + retrain)
+    files = m.get("model_files")
+    if files is None:
+        if mf is not None or (Path(model_dir) / OLD_PICKLE_FILE).exists():
+            raise _old_pickle(model_dir, m)
+        raise ModelError(f"{path}: the manifest names no model files (model_files)" + retrain)
+    if not isinstance(files, dict) or set(files) != set(MODEL_FILES):
+        raise ModelError(f"{path}: model_files must be an object with exactly {sorted(MODEL_FILES)}" + retrain)
+    names = []
+    for role in MODEL_FILES:
+        f = files[role]
+        name = f.get("file") if isinstance(f, dict) else None
+        if not _plain_name(name):
+            raise ModelError(f"{path}: model_files.{role} {name!r} must be a file name inside the model folder"
+                             + retrain)
+        sha = f.get("sha256")
+        if not isinstance(sha, str) or len(sha) != 64 or not set(sha) <= _HEX:
+            raise ModelError(f"{path}: model_files.{role} has no sha256 (64 hex digits)" + retrain)
+        names.append(name)
+    if len(set(names)) != len(names) or MANIFEST_FILE in names:
+        raise ModelError(f"{path}: model_files must name two different files, neither the manifest" + retrain)
     if not isinstance(m.get("taxonomy", {}), dict):
         raise ModelError(f"{path}: 'taxonomy' must be an object (id, version, sha256)" + retrain)
     thr = m.get("threshold", 0.5)
@@ -87,16 +149,26 @@ def read_manifest(model_dir: str | Path) -> dict:
 
 
 def load_model(model_dir: str | Path, taxonomy: Taxonomy):
-    """Return (model, manifest) after checking the file hash and the taxonomy."""
+    """Return (model, manifest) after checking both files' hashes, the taxonomy and the shared vocabulary.
+
+    Each file is read once; its bytes are hashed and only then parsed (JSON, and ``np.load`` with
+    ``allow_pickle=False``). Nothing is unpickled."""
     d = Path(model_dir)
     manifest = read_manifest(d)
-    path = d / manifest.get("model_file", MODEL_FILE)
-    if not path.exists():
-        raise ModelError(f"{path}: model file missing (named in {d / MANIFEST_FILE})")
-    actual = sha256_file(path)
-    if actual != manifest.get("model_sha256"):
-        raise ModelError(f"{path}: sha256 {actual[:12]}… does not match the manifest ({str(manifest.get('model_sha256'))[:12]}…); "
-                         f"the file was changed or corrupted — retrain with `fundclass train -o {d}`")
+    data = {}
+    for role, f in manifest["model_files"].items():
+        path = d / f["file"]
+        try:
+            data[role] = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise ModelError(f"{path}: model file missing (named in {d / MANIFEST_FILE})") from exc
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read the model file ({exc})") from exc
+        actual = sha256_bytes(data[role])
+        if actual != f["sha256"]:
+            raise ModelError(f"{path}: sha256 {actual[:12]}… does not match the manifest ({f['sha256'][:12]}…); "
+                             f"the file was changed, corrupted or comes from another training — retrain with "
+                             f"{_retrain_command(d, manifest)}")
     t = manifest.get("taxonomy", {})
     if t.get("sha256") != taxonomy.sha256:
         raise ModelError(
@@ -111,8 +183,22 @@ def load_model(model_dir: str | Path, taxonomy: Taxonomy):
         raise ModelError(f"model {d} was trained with another taxonomy/common.toml (sha256 "
                          f"{manifest['vocabulary_sha256'][:12]}…, now {vocab_sha[:12]}…): its text processing would "
                          f"differ. Run `fundclass train --taxonomy {taxonomy.path} -o MODEL_DIR`.")
+    from .model_store import read_json, read_npz
+
+    files = manifest["model_files"]
     try:
-        model = joblib.load(path)
+        arrays = read_npz(data["arrays"])
+    except Exception as exc:  # noqa: BLE001 - any failure to read is the file's
+        raise ModelError(f"{d / files['arrays']['file']}: cannot read the model arrays ({type(exc).__name__}: {exc})") from exc
+    try:
+        fields = read_json(data["fields"])
     except Exception as exc:  # noqa: BLE001
-        raise ModelError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from exc
+        raise ModelError(f"{d / files['fields']['file']}: cannot read the model fields ({type(exc).__name__}: {exc})") from exc
+    from .inference import CompiledModel
+
+    try:
+        model = CompiledModel.from_arrays(arrays, fields)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"{d / files['arrays']['file']} and {files['fields']['file']} do not describe a model "
+                         f"({type(exc).__name__}: {exc}); retrain with {_retrain_command(d, manifest)}") from exc
     return model, manifest

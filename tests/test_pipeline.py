@@ -94,7 +94,7 @@ def _copy_model(tmp_path):
 
 def test_model_refuses_a_file_that_does_not_match_its_manifest(tmp_path, taxonomy):
     d = _copy_model(tmp_path)
-    with open(d / "model.joblib", "ab") as f:
+    with open(d / "model.npz", "ab") as f:
         f.write(b"tampered")
     with pytest.raises(ModelError, match="does not match the manifest"):
         load_model(d, taxonomy)

@@ -1,0 +1,241 @@
+"""The saved model has no pickle: model.npz + model.json, hashed in the manifest, the same bytes on every save (issue 13)."""
+import io
+import json
+import os
+import pickle
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+
+from classifier.errors import ModelError
+from classifier.manifest import DEFAULT_MODEL_DIR, MANIFEST_FILE, OldPickleModelError, load_model, save_model
+from classifier.model_store import ARRAYS_FILE, FIELDS_FILE, npz_bytes, read_npz
+
+
+@pytest.fixture(scope="module")
+def shipped(taxonomy):
+    return load_model(DEFAULT_MODEL_DIR, taxonomy)
+
+
+@pytest.fixture
+def no_unpickling(monkeypatch):
+    """Every way to unpickle raises: a test that passes with this fixture never unpickled anything."""
+    def refuse(*a, **k):
+        raise AssertionError("something was unpickled")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    try:
+        import joblib
+    except ImportError:  # pragma: no cover - scikit-learn installs it
+        return
+    monkeypatch.setattr(joblib, "load", refuse)
+
+
+def _copy(tmp_path, name="m"):
+    d = tmp_path / name
+    shutil.copytree(DEFAULT_MODEL_DIR, d)
+    return d
+
+
+def _rehash(d, **files):
+    """Write ``files`` (name → bytes) into model folder ``d`` and its manifest's hashes (what someone who can write
+    the folder can do)."""
+    import hashlib
+
+    m = json.loads((d / MANIFEST_FILE).read_text(encoding="utf-8"))
+    for name, data in files.items():
+        (d / name).write_bytes(data)
+        for f in m["model_files"].values():
+            if f["file"] == name:
+                f["sha256"] = hashlib.sha256(data).hexdigest()
+    (d / MANIFEST_FILE).write_text(json.dumps(m), encoding="utf-8")
+
+
+def _frames():
+    from classifier.labeled import read_labels
+    from classifier.taxonomy import load_taxonomy
+    from classifier.train import training_data
+
+    labels = read_labels()
+    return training_data(labels.iloc[::7].reset_index(drop=True), load_taxonomy())
+
+
+def test_shipped_model_is_two_files_and_no_pickle():
+    names = sorted(p.name for p in DEFAULT_MODEL_DIR.iterdir() if not p.name.startswith("."))
+    assert names == sorted([MANIFEST_FILE, FIELDS_FILE, ARRAYS_FILE])
+    m = json.loads((DEFAULT_MODEL_DIR / MANIFEST_FILE).read_text(encoding="utf-8"))
+    assert {f["file"] for f in m["model_files"].values()} == {ARRAYS_FILE, FIELDS_FILE}
+    assert "model_file" not in m and "model_sha256" not in m
+
+
+def test_round_trip_gives_bit_identical_probabilities(shipped, taxonomy, tmp_path, no_unpickling):
+    model, manifest = shipped
+    save_model(tmp_path / "again", model, manifest)
+    again, _ = load_model(tmp_path / "again", taxonomy)
+    td = _frames()
+    for a, b in zip(model.components(td.X, td.H), again.components(td.X, td.H)):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert list(again.classes_) == list(model.classes_)
+    assert again.agreement_.head_reads_ == model.agreement_.head_reads_
+    assert again.agreement_.patterns_.sums == model.agreement_.patterns_.sums
+
+
+def test_a_freshly_compiled_model_round_trips_bit_identically(tmp_path, taxonomy):
+    """A model straight from training (no holdings model, no calibrator: the None branches) saves and loads back
+    to the same probabilities, bit for bit."""
+    from classifier.inference import CompiledModel
+    from classifier.train import fit
+
+    td = _frames()
+    compiled = CompiledModel(fit(td, taxonomy, {"n_splits": 3}))
+    assert compiled.hold_ is None and compiled.agreement_ is None
+    save_model(tmp_path / "fresh", compiled, {"taxonomy": {"sha256": taxonomy.sha256}, "threshold": 0.9})
+    loaded, _ = load_model(tmp_path / "fresh", taxonomy)
+    assert loaded.hold_ is None and loaded.agreement_ is None
+    assert np.array_equal(compiled.predict_proba(td.X), loaded.predict_proba(td.X))
+
+
+def test_two_saves_give_the_same_bytes(shipped, tmp_path):
+    model, manifest = shipped
+    a, b = save_model(tmp_path / "a", model, manifest), save_model(tmp_path / "b", model, manifest)
+    assert a["model_files"] == b["model_files"] == manifest["model_files"]
+    for name in (ARRAYS_FILE, FIELDS_FILE):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    with zipfile.ZipFile(tmp_path / "a" / ARRAYS_FILE) as z:
+        infos = z.infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+
+
+@pytest.mark.parametrize("name", [ARRAYS_FILE, FIELDS_FILE])
+@pytest.mark.parametrize("change", ["flip", "truncate"])
+def test_a_changed_byte_in_either_file_is_refused_by_its_hash(tmp_path, taxonomy, name, change, no_unpickling):
+    d = _copy(tmp_path)
+    data = bytearray((d / name).read_bytes())
+    if change == "flip":
+        data[len(data) // 2] ^= 0x01
+    else:
+        data = data[:-100]
+    (d / name).write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=f"{name}: sha256 .* does not match the manifest"):
+        load_model(d, taxonomy)
+
+
+def test_an_object_array_is_refused_naming_the_file(tmp_path, taxonomy, no_unpickling):
+    d = _copy(tmp_path)
+    with zipfile.ZipFile(d / ARRAYS_FILE) as z:
+        members = {i.filename: z.read(i) for i in z.infolist()}
+    bomb = io.BytesIO()
+    np.lib.format.write_array(bomb, np.array([os.getcwd, 1], dtype=object), allow_pickle=True)  # object → pickle
+    members["text.intercept.npy"] = bomb.getvalue()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for n, v in members.items():
+            z.writestr(n, v)
+    _rehash(d, **{ARRAYS_FILE: buf.getvalue()})
+    with pytest.raises(ModelError, match=f"{ARRAYS_FILE}: cannot read the model arrays.*allow_pickle=False"):
+        load_model(d, taxonomy)
+
+
+def test_npz_writer_refuses_object_arrays():
+    with pytest.raises(ValueError, match="not a numeric NumPy array"):
+        npz_bytes({"x": np.array(["a", None], dtype=object)})
+    assert read_npz(npz_bytes({"x": np.arange(3.0)}))["x"].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_a_mismatched_pair_with_rewritten_hashes_is_refused(tmp_path, taxonomy):
+    """Someone who can write the folder can rewrite the hashes; a pair from two trainings still does not load."""
+    d = _copy(tmp_path)
+    efund = DEFAULT_MODEL_DIR.parent / "efund"
+    _rehash(d, **{ARRAYS_FILE: (efund / ARRAYS_FILE).read_bytes()})
+    with pytest.raises(ModelError, match="do not describe a model"):
+        load_model(d, taxonomy)
+
+
+@pytest.mark.parametrize("role", ["arrays", "fields"])
+@pytest.mark.parametrize("bad", ["../x", "/etc/passwd", "..", "", "sub/model.npz", None, MANIFEST_FILE])
+def test_model_files_must_be_plain_names_inside_the_folder(tmp_path, taxonomy, role, bad):
+    d = _copy(tmp_path)
+    m = json.loads((d / MANIFEST_FILE).read_text(encoding="utf-8"))
+    m["model_files"][role]["file"] = bad
+    (d / MANIFEST_FILE).write_text(json.dumps(m), encoding="utf-8")
+    with pytest.raises(ModelError, match=f"model_files.{role} .* must be a file name inside the model folder"
+                       if bad != MANIFEST_FILE else "two different files, neither the manifest"):
+        load_model(d, taxonomy)
+
+
+def test_a_manifest_without_a_hash_is_refused(tmp_path, taxonomy):
+    d = _copy(tmp_path)
+    m = json.loads((d / MANIFEST_FILE).read_text(encoding="utf-8"))
+    del m["model_files"]["fields"]["sha256"]
+    (d / MANIFEST_FILE).write_text(json.dumps(m), encoding="utf-8")
+    with pytest.raises(ModelError, match="model_files.fields has no sha256"):
+        load_model(d, taxonomy)
+
+
+def _old_pickle_folder(tmp_path, with_manifest: bool):
+    """A model folder of the old format whose model.joblib, if unpickled, makes a directory."""
+    import hashlib
+
+    d = tmp_path / "old"
+    d.mkdir()
+    marker = tmp_path / "unpickled"
+    data = pickle.dumps(_MakesDir(str(marker)))
+    (d / "model.joblib").write_bytes(data)
+    if with_manifest:
+        m = json.loads((DEFAULT_MODEL_DIR / MANIFEST_FILE).read_text(encoding="utf-8"))
+        del m["model_files"]
+        m.update(model_file="model.joblib", model_sha256=hashlib.sha256(data).hexdigest())
+        (d / MANIFEST_FILE).write_text(json.dumps(m), encoding="utf-8")
+    return d, marker
+
+
+class _MakesDir:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+@pytest.mark.parametrize("with_manifest", [True, False])
+def test_an_old_pickle_model_is_refused_and_never_unpickled(tmp_path, taxonomy, with_manifest, no_unpickling):
+    d, marker = _old_pickle_folder(tmp_path, with_manifest)
+    with pytest.raises(OldPickleModelError) as e:
+        load_model(d, taxonomy)
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert "model.joblib is an old pickle model" in msg and "will not load" in msg
+    assert f"`fundclass train -o {d}`" in msg
+    assert not marker.exists()
+
+
+def test_the_old_pickle_refusal_names_the_taxonomy_to_retrain_with(tmp_path, taxonomy):
+    d, _ = _old_pickle_folder(tmp_path, True)
+    m = json.loads((d / MANIFEST_FILE).read_text(encoding="utf-8"))
+    m["taxonomy"]["path"] = "efund2025.toml"
+    m["labeled_data"]["path"] = "data/labeled/efund/labels.csv"
+    (d / MANIFEST_FILE).write_text(json.dumps(m), encoding="utf-8")
+    with pytest.raises(OldPickleModelError, match="`fundclass train --taxonomy taxonomy/efund2025.toml "
+                                                  "--labeled data/labeled/efund/labels.csv -o "):
+        load_model(d, taxonomy)
+
+
+def test_the_tagger_refuses_an_old_pickle_model(tmp_path, no_unpickling):
+    from classifier.pipeline import Tagger
+
+    d, marker = _old_pickle_folder(tmp_path, True)
+    with pytest.raises(OldPickleModelError):
+        Tagger.load(d)
+    assert not marker.exists()
+
+
+def test_saving_over_an_old_model_removes_its_pickle(shipped, tmp_path, taxonomy):
+    d, _ = _old_pickle_folder(tmp_path, True)
+    save_model(d, *shipped)
+    assert not (d / "model.joblib").exists()
+    load_model(d, taxonomy)
