@@ -11,26 +11,26 @@ import sys
 
 import click
 
-from .config import defaults
+from .config import ENV_CONFIG, default_path, use_config
 from .errors import FundClassifierError
 
-MODEL_REL = defaults()["paths"]["model_dir"]
-LABELS_REL = defaults()["paths"]["labeled"]
 READ_HELP = "(default: the workspace's, else the one shipped with the tool)"
 
 
-def _read_default(value, rel):
-    """A path a command reads: as given, else the workspace's copy, else the shipped one."""
+def _read_default(value, key):
+    """A path a command reads: as given, else the workspace's copy of the configured ``[paths].key``, else the
+    shipped one."""
     from .workspace import data_path
 
-    return value if value else str(data_path(rel))
+    return value if value else str(data_path(default_path(key)))
 
 
-def _write_default(value, rel, what):
-    """A path a command writes: as given, else the workspace's; never inside the installed package. Says where."""
+def _write_default(value, key, what):
+    """A path a command writes: as given, else the workspace's ``[paths].key``; never inside the installed package.
+    Says where."""
     from .workspace import check_writable, user_path
 
-    path = value if value else str(user_path(rel))
+    path = value if value else str(user_path(default_path(key)))
     check_writable(path)
     click.echo(f"{what}: {path}", err=True)
     return path
@@ -68,7 +68,7 @@ def friendly_errors(fn):
 
 def taxonomy_option(fn):
     return click.option("--taxonomy", "taxonomy_path", type=click.Path(dir_okay=False), default=None,
-                        help="Taxonomy file (default: taxonomy/jrj2026.toml).")(fn)
+                        help="Taxonomy file (default: [paths].taxonomy of the configuration, taxonomy/jrj2026.toml).")(fn)
 
 
 def holdings_options(fn):
@@ -82,8 +82,12 @@ def holdings_options(fn):
 @click.version_option(package_name="fund-classifier")
 @click.option("--workspace", type=click.Path(file_okay=False), default=None, envvar="FUNDCLASS_WORKSPACE",
               help="Folder that holds your labeled set, review history and models (default: the current folder).")
-def cli(workspace):
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, envvar=ENV_CONFIG,
+              help="TOML file overriding any key of classifier/defaults.toml (same sections and keys; "
+                   "also $FUNDCLASS_CONFIG).")
+def cli(workspace, config_file):
     """Classify Chinese ETFs and index funds into a two-level taxonomy, with confidence and evidence."""
+    use_config(config_file)
     if workspace:
         os.environ["FUNDCLASS_WORKSPACE"] = workspace
 
@@ -138,8 +142,8 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
     from .io import check_output
 
     check_output(output)  # before any work: a read-only folder is reported now, not after the run
-    model_dir = None if rules_only else _read_default(model_dir, MODEL_REL)
-    labeled = _read_default(labeled, LABELS_REL)
+    model_dir = None if rules_only else _read_default(model_dir, "model_dir")
+    labeled = _read_default(labeled, "labeled")
     kwargs = dict(model_dir=model_dir, taxonomy_path=taxonomy_path, threshold=threshold, holdings_path=holdings,
                   sw_map_path=sw_map, name_column=name_column, progress=not silent, labels_path=labeled,
                   sheet=sheet, raw_csv=raw_csv)
@@ -187,8 +191,8 @@ def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compar
 
     params = {k: v for k, v in (("target_precision", target_precision), ("target_agreement", target_agreement))
               if v is not None} or None
-    labeled = _read_default(labeled, LABELS_REL)
-    out_dir = _write_default(out_dir, MODEL_REL, "writing the model to")
+    labeled = _read_default(labeled, "labeled")
+    out_dir = _write_default(out_dir, "model_dir", "writing the model to")
     for line in run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to, params):
         click.echo(line)
 
@@ -212,7 +216,7 @@ def eval_cmd(gold, model_dir, rules_only, taxonomy_path, holdings, sw_map, out_d
     from .workflows import run_eval
 
     check_writable_folder(out_dir, "eval: cannot write the report in", "choose another folder with --out-dir")
-    model_dir = None if rules_only else _read_default(model_dir, MODEL_REL)
+    model_dir = None if rules_only else _read_default(model_dir, "model_dir")
     for line in run_eval(gold, model_dir, taxonomy_path, holdings, sw_map, out_dir):
         click.echo(line)
 
@@ -280,7 +284,7 @@ def rules_report(labeled, taxonomy_path, show_errors):
     from .rules_report import report_text
     from .taxonomy import load_taxonomy
 
-    click.echo(report_text(_read_default(labeled, LABELS_REL), load_taxonomy(taxonomy_path), show_errors))
+    click.echo(report_text(_read_default(labeled, "labeled"), load_taxonomy(taxonomy_path), show_errors))
 
 
 @cli.group()
@@ -338,7 +342,7 @@ def taxonomy_migrate(migration, old, new, labeled, queue):
     from .taxonomy_change import load_migration, migrate
 
     o, n = load_taxonomy(old), load_taxonomy(new)
-    labeled = _write_default(labeled, LABELS_REL, "changing the labeled set")
+    labeled = _write_default(labeled, "labeled", "changing the labeled set")
     res = migrate(labeled, load_migration(migration, o, n), o, n, queue)
     click.echo("\n".join(res.lines()))
     click.echo(f"review queue: {queue}; then `fundclass review import {queue} --taxonomy {new}` and "
@@ -389,7 +393,7 @@ def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run):
     from .review import import_review
     from .taxonomy import load_taxonomy
 
-    labeled = _write_default(labeled, LABELS_REL, "checking decisions against" if dry_run else "writing decisions to")
+    labeled = _write_default(labeled, "labeled", "checking decisions against" if dry_run else "writing decisions to")
     res = import_review(review_file, load_taxonomy(taxonomy_path), labeled, reviewer, dry_run=dry_run)
     click.echo("\n".join(res.lines()))
     if not dry_run and (res.added or res.changed):
@@ -414,7 +418,7 @@ def labels_audit(path, taxonomy_path):
     from .labeled import audit, read_labels
     from .taxonomy import load_taxonomy
 
-    rep = audit(read_labels(_read_default(path, LABELS_REL)), load_taxonomy(taxonomy_path))
+    rep = audit(read_labels(_read_default(path, "labeled")), load_taxonomy(taxonomy_path))
     click.echo(f"{rep.n_funds} funds, {rep.n_indices} distinct tracked indices, {rep.n_groups} index/family groups, "
                f"{len(rep.errors)} errors")
     click.echo(rep.counts.to_string())

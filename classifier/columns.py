@@ -18,7 +18,7 @@ FIELDS = tuple(ALIASES)
 
 
 def _key(col: object) -> str:
-    from .normalize import clean  # width, traditional characters, spaces: 基金簡稱 and ＦＵＮＤ＿ＮＡＭＥ are aliases too
+    from .text import clean  # width, traditional characters, spaces: 基金簡稱 and ＦＵＮＤ＿ＮＡＭＥ are aliases too
 
     return clean(str(col)).lower()
 

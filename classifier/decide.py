@@ -13,14 +13,10 @@ import numpy as np
 import pandas as pd
 
 from .fundtype import ACTIVE
-from .holdings import INDUSTRY_THEME_SHARE
 from .index_key import code_keys, subject_keys
 from .linking import duplicate_codes, fund_codes
 from .score import Scores
 from .taxonomy import Taxonomy
-
-ALTERNATIVE_MIN = 0.05  # a runner-up a reader would pick with at least this chance is named in `alternatives`
-
 
 def _alternative_shares(s: Scores, conf: np.ndarray, top: np.ndarray, contested: np.ndarray) -> np.ndarray:
     """Per row and class, the chance a reader picks that class instead (the chosen class holds the confidence).
@@ -68,8 +64,11 @@ def _contested_class(s: Scores, top: np.ndarray, rule_contested: dict[str, str])
 
 
 def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_alternatives: int,
-           rule_contested: dict[str, str], rules_only: bool, duplicate: np.ndarray | None = None) -> pd.DataFrame:
-    """``duplicate``: duplicate_code of every row, found over a whole file; by default within the frame."""
+           rule_contested: dict[str, str], rules_only: bool, duplicate: np.ndarray | None = None,
+           *, industry_theme_share: float, alternative_min: float) -> pd.DataFrame:
+    """``duplicate``: duplicate_code of every row, found over a whole file; by default within the frame.
+    ``industry_theme_share`` (% of NAV, seed 004) and ``alternative_min`` (least share of a listed runner-up): the
+    configuration's ``tag`` keys of the same names."""
     n = len(p)
     problem = p["name_problem"].to_numpy(dtype=object)
     # a name without fund words is still a fund's name when a term of the taxonomy occurs in it (光伏50)
@@ -90,10 +89,11 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
     abstain = (np.array([lab is None for lab in s.rules.labels], dtype=bool)[s.source_row] & ~oos & ~no_text) \
         if rules_only else np.zeros(n, dtype=bool)
     # The model is calibrated on index funds. An active fund's name is weaker evidence of what it holds, so it is
-    # accepted without review only when its holdings show an industry concentration above 30% (seed 004).
+    # accepted without review only when its holdings show an industry concentration above industry_theme_share
+    # (seed 004).
     concentrated = np.zeros(n, dtype=bool)
     if s.holdings is not None:
-        concentrated = (s.holdings["holding_industry_share"] > INDUSTRY_THEME_SHARE).fillna(False).to_numpy()
+        concentrated = (s.holdings["holding_industry_share"] > industry_theme_share).fillna(False).to_numpy()
     # an active fund whose names carry no class word and whose holdings show no industry concentration gives nothing
     # to classify by: the model's guess there is noise (it flips with every retraining), so no class is given
     no_rule = np.array([not hs for hs in s.rules.hits], dtype=bool)[s.source_row]
@@ -115,7 +115,7 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
     for k in range(n_alternatives):
         j = order[:, k] if k < order.shape[1] else np.full(n, -1)
         share = alt[np.arange(n), j] if k < order.shape[1] else np.zeros(n)
-        keep = listed & (j != top) & (share >= ALTERNATIVE_MIN)
+        keep = listed & (j != top) & (share >= alternative_min)
         d[f"alt_class_{k + 1}"] = np.where(keep, j, -1)
         d[f"alt_p_{k + 1}"] = np.where(keep, share, 0.0)
     return d

@@ -8,15 +8,15 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .name_check import not_a_name_words
 from .score import Scores
 from .taxonomy import Taxonomy
+from .vocabulary import load_vocabulary
 
 NO_TEXT = "无名称、全称、跟踪指数或业绩基准,无法分类"
 ABSTAIN = "规则弃权(票数相同): "
 NO_RULE_RULES_ONLY = "无规则命中(仅规则模式)"
 NO_RULE = "无规则命中"
-NO_SIGNAL = "主动管理基金: 名称无分类词,持仓无单一行业集中(>30%,seed 004)证据;不猜测分类,请复核或提供持仓"
+NO_SIGNAL = "主动管理基金: 名称无分类词,持仓无单一行业集中(>{share:g}%,seed 004)证据;不猜测分类,请复核或提供持仓"
 ACTIVE_FUND = "(主动管理基金)"
 HEAD_DOUBT = "; 该指数的独立盲读有分歧({agree}/{reads} 选此类)"
 REVIEWED = "人工复核: {by} {at}{how}; "
@@ -24,7 +24,7 @@ VIA_LINK = "(经关联基金{code})"
 VIA_INDEX = "(同一跟踪指数 {index},基金{code}的复核决定)"
 DUPLICATE = "; 基金代码在本批次中重复"
 LINKED = "; 关联{kind}:{code}"
-HOLDINGS_THEME = "; 持仓:{industry} {share:.1f}%>30% 行业主题(seed 004{sw_date})"
+HOLDINGS_THEME = "; 持仓:{industry} {share:.1f}%>{threshold:g}% 行业主题(seed 004{sw_date})"
 SW_DATE = "; 申万2021映射 {date}"
 
 
@@ -40,8 +40,9 @@ def _row_type(columns: tuple[str, ...]):
 
 
 def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, reviewed: dict,
-                  sw_map_as_of: str) -> list[str]:
-    why_not_name = not_a_name_words()["evidence"]
+                  sw_map_as_of: str, industry_theme_share: float) -> list[str]:
+    """``industry_theme_share``: the seed-004 threshold decide used (% of NAV), quoted in the evidence."""
+    why_not_name = load_vocabulary().not_a_name.evidence
     asset, reason = p["asset_class"].tolist(), p["asset_reason"].tolist()
     codes = d["code"].tolist()
     linked = d["linked_row"].to_numpy()
@@ -59,7 +60,7 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
         elif r.out_of_scope:
             ev = f"{tax.out_of_scope[asset[i]]} ({reason[i]})"
         elif r.no_signal:
-            ev = NO_SIGNAL
+            ev = NO_SIGNAL.format(share=industry_theme_share)
         else:
             ev = s.rules.evidence(src) or (NO_RULE + (ACTIVE_FUND if r.active else ""))
             if s.head_reads[i]:
@@ -76,20 +77,21 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
         if r.concentrated and not r.out_of_scope:
             ev += HOLDINGS_THEME.format(industry=s.holdings["holding_industry"].iat[i],
                                         share=s.holdings["holding_industry_share"].iat[i],
+                                        threshold=industry_theme_share,
                                         sw_date=SW_DATE.format(date=sw_map_as_of) if sw_map_as_of else "")
         out.append(ev)
     return out
 
 
 def output_frame(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, reviewed: dict, n_alternatives: int,
-                 sw_map_as_of: str, model_version: str) -> pd.DataFrame:
+                 sw_map_as_of: str, model_version: str, industry_theme_share: float) -> pd.DataFrame:
     """The output columns (see :data:`classifier.pipeline.OUTPUT_COLUMNS`) of a prepared frame."""
     codes = d["code"].tolist()
     out = pd.DataFrame({
         "primary": [tax.primary_of(x) if x else "" for x in d["secondary"].tolist()], "secondary": d["secondary"].to_numpy(),
         "confidence": d["confidence"].to_numpy(), "needs_review": d["needs_review"].to_numpy(),
         "alternatives": alternatives_text(d, s.classes, n_alternatives),
-        "evidence": evidence_text(p, s, d, tax, reviewed, sw_map_as_of),
+        "evidence": evidence_text(p, s, d, tax, reviewed, sw_map_as_of, industry_theme_share),
         "asset_class": p["asset_class"].values, "management_style": p["management_style"].values,
         "linked_fund": [codes[j] if j >= 0 else "" for j in d["linked_row"]]}, index=p.index)
     if s.holdings is not None:

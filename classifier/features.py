@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from .rules import RuleResult
+from .vocabulary import load_vocabulary
 
 TERM_FREQ = 1000
 MEMO_FIELDS = 200_000  # distinct fields whose words are remembered
-STRUCTURE_WORDS = ("中证", "国证", "上证", "深证", "沪深", "恒生", "指数", "主题", "产业", "行业", "精选", "龙头", "策略")
 
 
 class DomainTokenizer:
@@ -29,7 +29,8 @@ class DomainTokenizer:
     """
 
     def __init__(self, terms):
-        self.terms = tuple(sorted(set(terms) | set(STRUCTURE_WORDS)))
+        # with the shared vocabulary's structure words (taxonomy/common.toml [model]); a trained model keeps its own
+        self.terms = tuple(sorted(set(terms) | set(load_vocabulary().structure_words)))
         self._tk = None
 
     def _build(self):

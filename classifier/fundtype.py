@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .normalize import clean
+from .text import clean
 from .vocabulary import Vocabulary
 
 PASSIVE, ENHANCED, ACTIVE = "被动指数", "指数增强", "主动管理"
@@ -20,14 +20,14 @@ def asset_class(fund_type: str, text: str, vocab: Vocabulary, ft: str | None = N
     if ft:
         for ac in vocab.asset_classes:
             if any(t in ft for t in ac.fund_types):
-                # a declared type of 股票/指数型/QDII still yields to an unmistakable name (货币/债 ETF share classes)
-                if ac.name in ("股票", "QDII", "混合"):
-                    named = _by_name(text, vocab, only=("货币", "REITs", "FOF", "债券", "商品", "QDII"))
+                # a declared type may still yield to an unmistakable name (common.toml [asset_class_precedence])
+                if ac.name in vocab.declared_yields:
+                    named = _by_name(text, vocab, only=vocab.names_override)
                     if named:
                         return named
                 return ac.name, f"基金类型 {fund_type}"
     named = _by_name(text, vocab)
-    return named or ("股票", "默认: 未识别出其他资产类别")
+    return named or (vocab.default_asset_class, "默认: 未识别出其他资产类别")
 
 
 def _by_name(text: str, vocab: Vocabulary, only: tuple[str, ...] | None = None) -> tuple[str, str] | None:

@@ -4,7 +4,7 @@ Input (long format, one row per fund × stock): fund code, stock code, weight in
 market. Per fund (latest quarter): Shenwan level-1 weights as a share of the disclosed holdings, concentration (HHI
 over industries, top-industry share), Hong Kong share and board shares (科创板/创业板/北交所). Seed 004's rule is
 reported in its own columns: ``holding_industry`` is the top Shenwan L1 industry and ``holding_industry_share`` its
-weight in % of NAV; a share above 30% marks an industry-theme fund (only the top ten holdings are disclosed, so the
+weight in % of NAV; a share above ``tag.industry_theme_share`` (30%, seed 004) marks an industry-theme fund (only the top ten holdings are disclosed, so the
 share is a lower bound).
 """
 from __future__ import annotations
@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .prepare import code6
+from .text import code6
+from .vocabulary import load_vocabulary
 
 SHIPPED_SW_MAP = Path(__file__).resolve().parent / "reference" / "sw2021_l1_map.csv"  # scripts/build_sw_map.py
-INDUSTRY_THEME_SHARE = 30.0  # seed 004: average single-industry holding above 30% of NAV → industry-theme fund
 HOLDING_ALIASES = {
     "fund_code": ("fund_code", "基金代码", "代码"),
     "stock_code": ("stock_code", "股票代码", "证券代码"),
@@ -91,13 +91,14 @@ def holdings_features(path: str | Path, sw_map: pd.Series) -> HoldingsFeatures:
     if qc:  # latest quarter per fund
         latest = d.groupby("fund").q.transform("max")
         d = d[d.q == latest]
+    v = load_vocabulary()  # market word, industry names of non-A-share holdings, board prefixes: common.toml [holdings]
     stock6 = d.stock.str.extract(r"(\d{5,6})")[0].fillna("")
-    is_hk = d.mkt.str.contains("港") | (stock6.str.len() == 5)
-    d["industry"] = np.where(is_hk, "港股", stock6.str.zfill(6).map(sw_map).fillna("其他"))
+    is_hk = d.mkt.str.contains(v.hong_kong_market, regex=False) | (stock6.str.len() == 5)
+    d["industry"] = np.where(is_hk, v.hong_kong, stock6.str.zfill(6).map(sw_map).fillna(v.other_industry))
     d["hk"] = is_hk
-    d["star"] = stock6.str.startswith("688")
-    d["chinext"] = stock6.str.startswith(("300", "301"))
-    d["bse"] = stock6.str.startswith(("43", "83", "87", "92")) & ~is_hk
+    d["star"] = stock6.str.startswith(v.star_prefixes)
+    d["chinext"] = stock6.str.startswith(v.chinext_prefixes)
+    d["bse"] = stock6.str.startswith(v.bse_prefixes) & ~is_hk
     industries = sorted(set(sw_map.unique()))
     w_ind = d.pivot_table(index="fund", columns="industry", values="w", aggfunc="sum", fill_value=0.0)
     total = d.groupby("fund").w.sum()
@@ -105,7 +106,7 @@ def holdings_features(path: str | Path, sw_map: pd.Series) -> HoldingsFeatures:
     t = pd.DataFrame(index=w_ind.index)
     for name in industries:
         t[f"sw::{name}"] = (w_ind[name] / denom).fillna(0.0) if name in w_ind else 0.0
-    a_only = w_ind.drop(columns=[c for c in ("港股", "其他") if c in w_ind], errors="ignore")
+    a_only = w_ind.drop(columns=[c for c in (v.hong_kong, v.other_industry) if c in w_ind], errors="ignore")
     shares = w_ind.div(denom, axis=0).fillna(0.0)
     t["hhi"] = (shares ** 2).sum(axis=1)
     t["top_share"] = shares.max(axis=1)

@@ -25,7 +25,7 @@ import pandas as pd
 from .errors import InputError
 from .io import atomic_write_bytes, csv_text
 from .taxonomy import Taxonomy
-from .config import project_path
+from .config import default_path, shipped_path
 from .workspace import data_path
 
 LABEL_COLUMNS = ["fund_code", "fund_name", "full_name", "index_code", "index_name", "fund_type", "primary",
@@ -33,16 +33,16 @@ LABEL_COLUMNS = ["fund_code", "fund_name", "full_name", "index_code", "index_nam
                  "note"]
 HISTORY_COLUMNS = ["fund_code", "old_primary", "old_secondary", "old_source", "old_labeled_by", "old_labeled_at",
                    "old_taxonomy_version", "new_secondary", "changed_by", "changed_at", "reason"]
+ID_COLUMNS = LABEL_COLUMNS[:6]  # what identifies a labeled fund: the columns training and rule reports prepare
 SOURCES = {"report", "hand", "review", "propagated", "migrated"}
-LABELS_REL = "data/labeled/labels.csv"
-SHIPPED_LABELS = project_path(LABELS_REL)
+SHIPPED_LABELS = shipped_path("labeled")  # the labeled set shipped with the tool (defaults.toml [paths])
 HOLDOUT_DIR = "holdout"  # data/holdout: the blind evaluation set, which no labeled-set reader accepts
 LOCK_TIMEOUT = 120.0  # seconds a change waits for another one before it fails loudly
 
 
 def default_labels() -> Path:
     """The labeled set a command reads by default: the workspace's, else the one shipped with the tool."""
-    return data_path(LABELS_REL)
+    return data_path(default_path("labeled"))
 
 
 def _csv(path: Path, what: str) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Link feeder funds (联接) to their ETF and share classes (A/C/E/I/Y) to their family, and flag duplicate codes.
 
 A share class and its siblings have the same family key (name without the class letter); a feeder's key, once 联接 is
-removed, is its ETF's name. Keys are compared exactly first, then with RapidFuzz (``ratio`` ≥ 92) among the ETFs, so
+removed, is its ETF's name. Keys are compared exactly first, then with RapidFuzz (``ratio`` ≥ ``tag.feeder_ratio``, 92) among the ETFs, so
 that variant spellings (华夏中证机器人ETF发起式联接A ↔ 华夏中证机器人ETF) still link.
 
 The fuzzy step is blocked on the keys' characters and bigrams (:class:`NearKeys`): a key within the cutoff of a
@@ -18,7 +18,6 @@ its head or ETF in another chunk and a code repeated in two chunks is flagged.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -26,19 +25,24 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from .normalize import clean
+from .config import defaults
+from .text import clean
+from .vocabulary import Vocabulary, load_vocabulary
 
-FEEDER = "联接"
-_CLASS = re.compile(r"(?<=[\u4e00-\u9fff)])[A-Z]$")
-_NOISE = re.compile(r"\(LOF\)|LOF|\(QDII\)|QDII|发起式|发起|\(后端\)|后端|人民币|美元现汇|美元现钞|美元")
-FUZZ_CUTOFF = 92.0
 _PAD = "\x00"  # bigrams are taken of the key padded on both sides, so one-character keys have some too
 
 
-def family_key(name: str, cleaned: bool = False) -> str:
-    t = _NOISE.sub("", name if cleaned else clean(name))
+def feeder_cutoff() -> float:
+    """The RapidFuzz ``ratio`` a feeder's name must reach against an ETF's (configuration ``tag.feeder_ratio``)."""
+    return float(defaults()["tag"]["feeder_ratio"])
+
+
+def family_key(name: str, cleaned: bool = False, vocab: Vocabulary | None = None) -> str:
+    """The name without family-noise words and share-class letter (taxonomy/common.toml [linking], [normalize])."""
+    v = vocab or load_vocabulary()
+    t = v.family_noise.sub("", name if cleaned else clean(name))
     for _ in range(2):
-        t = _CLASS.sub("", t)
+        t = v.share_class.sub("", t)
     return t
 
 
@@ -47,8 +51,9 @@ def family_keys(p: pd.DataFrame) -> list[str]:
     # share classes of one fund track one index: two funds with the same short name but different indices
     # (structured funds such as 一带一A of two managers) are different families
     subject = (p["s_index"].where(p["s_index"] != "", p["s_benchmark"])).tolist()
+    v = load_vocabulary()
     return [(k + ("#" + s if s else "")) if k else "" for k, s in
-            zip((family_key(n, cleaned=True) for n in p["n_name"].tolist()), subject)]
+            zip((family_key(n, cleaned=True, vocab=v) for n in p["n_name"].tolist()), subject)]
 
 
 def fund_codes(p: pd.DataFrame) -> pd.Series:
@@ -85,7 +90,8 @@ class NearKeys:
     for either is compared with every key of a compatible length.
     """
 
-    def __init__(self, keys: list[str], cutoff: float = FUZZ_CUTOFF):
+    def __init__(self, keys: list[str], cutoff: float | None = None):
+        cutoff = feeder_cutoff() if cutoff is None else cutoff
         self.keys = keys
         self.cutoff = cutoff
         self._slack = 1.0 - cutoff / 100.0
@@ -148,18 +154,20 @@ class NearKeys:
 def link_keys(fam: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """``head`` (position of the first row with the same family key; itself without a key) and ``etf`` (position of
     the ETF a feeder follows, -1 when none) of every row, from the family keys."""
+    v = load_vocabulary()
+    feeder, etf_word = v.feeder, v.etf
     first: dict[str, int] = {}
     head = np.array([first.setdefault(k, i) if k else i for i, k in enumerate(fam)], dtype=np.int64)
-    is_etf = np.array([("ETF" in k.split("#")[0] and FEEDER not in k) for k in fam], dtype=bool)
+    is_etf = np.array([(etf_word in k.split("#")[0] and feeder not in k) for k in fam], dtype=bool)
     etf_keys = {fam[i]: i for i in np.flatnonzero(is_etf)[::-1]}  # a key's first row; keys in extractOne's order
     etf = np.full(len(fam), -1, dtype=np.int64)
     near = None
     found: dict[str, int] = {}
     for i, k in enumerate(fam):
-        if FEEDER not in k:
+        if feeder not in k:
             continue
-        target = k.replace(FEEDER, "")
-        target = target if "ETF" in target else target + "ETF"
+        target = k.replace(feeder, "")
+        target = target if etf_word in target else target + etf_word
         j = etf_keys.get(target)
         if j is None and etf_keys:
             if target not in found:

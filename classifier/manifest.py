@@ -22,7 +22,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-from .config import project_path
+from .config import shipped_path
 from .errors import ModelError
 from .io import atomic_write_bytes
 from .model_store import ARRAYS_FILE, FIELDS_FILE, model_bytes, sha256_bytes
@@ -31,8 +31,7 @@ from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
 MODEL_FILES = {"arrays": ARRAYS_FILE, "fields": FIELDS_FILE}  # role → file name written by save_model
 OLD_PICKLE_FILE = "model.joblib"  # the format before issue 13: a pickle, never loaded
 MANIFEST_FILE = "manifest.json"
-DEFAULT_MODEL_REL = "models/default"
-DEFAULT_MODEL_DIR = project_path(DEFAULT_MODEL_REL)  # the model shipped with the tool
+DEFAULT_MODEL_DIR = shipped_path("model_dir")  # the model shipped with the tool (defaults.toml [paths])
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "jieba", "rapidfuzz", "opencc")
 _HEX = set("0123456789abcdef")
 

@@ -6,10 +6,8 @@ module returns a reason code per name ('' when the text reads as a fund name).
 from __future__ import annotations
 
 import re
-import tomllib
-from functools import lru_cache
 
-from .vocabulary import DEFAULT_COMMON, Vocabulary
+from .vocabulary import Vocabulary
 
 REASONS = ("mojibake", "no_letters", "placeholder", "fund_words")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -17,15 +15,6 @@ _LATIN1_LETTERS = re.compile(r"[\u00c0-\u00ff]")
 _NO_LETTERS = re.compile(r"[\d\W_]*(?:\.(?:SH|SZ|OF|HK|BJ))?[\d\W_]*", re.IGNORECASE)
 # the encodings a UTF-8 file is most often misread as, in the order they are tried
 _MISREAD_AS = ("gbk", "cp1252", "latin-1")
-
-
-@lru_cache(maxsize=1)
-def not_a_name_words() -> dict:
-    with open(DEFAULT_COMMON, "rb") as f:
-        d = tomllib.load(f)["not_a_name"]
-    return {"placeholders": frozenset(w.upper() for w in d["placeholders"]),
-            "fund_words": tuple(w.upper() for w in d["fund_words"]), "share_class": re.compile(d["share_class"]),
-            "evidence": dict(d["evidence"])}
 
 
 def is_mojibake(text: str) -> bool:
@@ -50,15 +39,15 @@ def name_problem(name: str, vocab: Vocabulary, check_words: bool) -> str:
     t = name.strip()
     if not t:
         return ""
-    words = not_a_name_words()
+    words = vocab.not_a_name
     if is_mojibake(t):
         return "mojibake"
     if _NO_LETTERS.fullmatch(t):
         return "no_letters"
     up = t.upper()
-    if up in words["placeholders"]:
+    if up in words.placeholders:
         return "placeholder"
-    if check_words and not (any(w in up for w in words["fund_words"]) or vocab.manager_prefix.match(t)
-                            or words["share_class"].search(t)):
+    if check_words and not (any(w in up for w in words.fund_words) or vocab.manager_prefix.match(t)
+                            or words.share_class.search(t)):
         return "fund_words"
     return ""

@@ -7,46 +7,11 @@ and Wind/Choice abbreviations (CS → 中证, SHS → 沪港深) expanded.
 from __future__ import annotations
 
 import re
-import unicodedata
-from functools import lru_cache
 
 import pandas as pd
 
+from .text import MAX_CHARS, clean, clean_many  # noqa: F401  (clean lives in .text, below the vocabulary)
 from .vocabulary import Vocabulary
-
-_SPACE = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufeff\u200b-\u200f]")
-MAX_CHARS = 512  # longer cells are cut before matching (the original cell is kept in the output)
-
-
-@lru_cache(maxsize=1)
-def _t2s():
-    import opencc  # imported lazily: ~20 ms, only when text is normalized
-
-    return opencc.OpenCC("t2s")
-
-
-def _pre(text) -> str:
-    if not isinstance(text, str) or not text:
-        return ""
-    t = unicodedata.normalize("NFKC", text[: MAX_CHARS * 2])
-    return _CONTROL.sub("", _SPACE.sub("", t))
-
-
-def clean(text: str) -> str:
-    """NFKC, simplified Chinese, no whitespace or control characters, upper-case Latin; '' for missing values."""
-    t = _pre(text)
-    if t and any("\u4e00" <= ch <= "\u9fff" for ch in t):
-        t = _t2s().convert(t)
-    return t.upper()[:MAX_CHARS]
-
-
-def clean_many(values) -> list[str]:
-    """:func:`clean` for many strings, with one OpenCC call over all of them (they hold no newline once cleaned)."""
-    pre = [_pre(v) for v in values]
-    if any(pre):
-        pre = _t2s().convert("\n".join(pre)).split("\n")
-    return [s.upper()[:MAX_CHARS] for s in pre]
 
 
 def _strip(t: str, words: tuple[str, ...]) -> str:
@@ -80,17 +45,14 @@ def index_subject(name: str, vocab: Vocabulary, cleaned: bool = False) -> str:
     return _expand_aliases(_strip(name if cleaned else clean(name), vocab.index_strip_words), vocab)
 
 
-_BENCH_SPLIT = re.compile(r"收益率|\*|×|X(?=\d)|\+|;|,|，|；")
-
-
 def benchmark_subject(text: str, vocab: Vocabulary, cleaned: bool = False) -> str:
     """The main index of a benchmark text: '中证500指数收益率×95%+银行活期存款利率×5%' → '中证500'."""
     t = text if cleaned else clean(text)
     if not t:
         return ""
-    parts = [p for p in _BENCH_SPLIT.split(t) if p and not re.fullmatch(r"[\d.%()]+", p)]
+    parts = [p for p in vocab.benchmark_split.split(t) if p and not re.fullmatch(r"[\d.%()]+", p)]
     for p in parts:
-        if "指数" in p or "价格" in p:
+        if any(w in p for w in vocab.benchmark_index_words):
             return index_subject(p, vocab, cleaned=True)
     return index_subject(parts[0], vocab, cleaned=True) if parts else ""
 

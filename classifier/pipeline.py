@@ -18,13 +18,13 @@ from pathlib import Path
 import pandas as pd
 
 from .columns import detect_columns
-from .config import defaults
+from .config import default_path, defaults
 from .decide import decide, override
 from .explain import output_frame
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
 from .index_key import code_keys, subject_keys
 from .linking import ChunkLinks
-from .manifest import DEFAULT_MODEL_REL, load_model
+from .manifest import load_model
 from .prepare import prepare
 from .rules import RuleLayer
 from .score import score
@@ -90,6 +90,8 @@ class Tagger:
         self.threshold = float(threshold if threshold is not None else
                                self.manifest.get("threshold", cfg["review_threshold"]))
         self.n_alternatives = int(cfg["alternatives"])
+        self.alternative_min = float(cfg["alternative_min"])
+        self.industry_theme_share = float(cfg["industry_theme_share"])
         self.holdings = holdings
         self.model_version = self.manifest.get("model_version", RULES_ONLY) if model is not None else RULES_ONLY
         self.reviewed: dict[str, tuple[str, str, str]] = {}
@@ -105,7 +107,7 @@ class Tagger:
                                                              r["labeled_at"]) if c}
         self.reviewed_index = {}
         if len(r):
-            from .train import ID_COLUMNS
+            from .labeled import ID_COLUMNS
 
             p = prepare(r[ID_COLUMNS], detect_columns(ID_COLUMNS), self.vocab)
             decided: dict[str, set] = {}
@@ -126,7 +128,7 @@ class Tagger:
         else the shipped one; ``None`` tags with the rules alone."""
         tax = load_taxonomy(taxonomy_path)
         if model_dir == "":
-            model_dir = data_path(DEFAULT_MODEL_REL)
+            model_dir = data_path(default_path("model_dir"))
         model, manifest = (None, None)
         if model_dir is not None:
             model, manifest = load_model(model_dir, tax)
@@ -148,10 +150,12 @@ class Tagger:
         s = score(p, self.rules, self.model, self.holdings, skip_fuzzy=asset_oos & (p["name_problem"] == "").to_numpy(),
                   links=links.links if links is not None else None)
         d = decide(p, s, self.taxonomy, self.threshold, self.n_alternatives, self._rule_contested,
-                   rules_only=self.model is None, duplicate=links.duplicate if links is not None else None)
+                   rules_only=self.model is None, duplicate=links.duplicate if links is not None else None,
+                   industry_theme_share=self.industry_theme_share, alternative_min=self.alternative_min)
         d = override(p, d, self.reviewed, self.reviewed_index, self.n_alternatives)
         as_of = self.holdings.sw_map_as_of if self.holdings is not None else ""
-        out = output_frame(p, s, d, self.taxonomy, self.reviewed, self.n_alternatives, as_of, self.model_version)
+        out = output_frame(p, s, d, self.taxonomy, self.reviewed, self.n_alternatives, as_of, self.model_version,
+                           self.industry_theme_share)
         return out, d
 
     def predict(self, p: pd.DataFrame) -> pd.DataFrame:

@@ -8,29 +8,14 @@ see :mod:`classifier.name_check`).
 """
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from .columns import FIELDS
 from .fundtype import classify_frame
 from .name_check import name_problem
-from .normalize import apply_unique, benchmark_subject, clean, clean_column, fund_subject, index_subject
+from .normalize import apply_unique, benchmark_subject, clean_column, fund_subject, index_subject
+from .text import code6, code6_column  # noqa: F401  (code6 re-exported for callers of prepare)
 from .vocabulary import Vocabulary, load_vocabulary
-
-_CODE6 = r"(?<!\d)(\d{6})(?!\d)"  # six digits, not part of a longer number: 0000012 is not fund 000001
-
-
-def code6(code: str) -> str:
-    """The 6-digit fund code inside 159995.SZ / SZ159995 / 159995 / ' 159995 ' ('' when there is none; a run of
-    seven or more digits is not a fund code).
-
-    >>> [code6(c) for c in ("159995.SZ", "SZ159995", " 159995 ", "0000012", "12345")]
-    ['159995', '159995', '159995', '', '']
-    """
-    m = re.search(_CODE6, clean(code))
-    return m.group(1) if m else ""
-
 
 def _raw(frame: pd.DataFrame, colmap: dict[str, int], fields=FIELDS) -> pd.DataFrame:
     raw = {}
@@ -44,7 +29,7 @@ def _raw(frame: pd.DataFrame, colmap: dict[str, int], fields=FIELDS) -> pd.DataF
 
 
 def _identity(p: pd.DataFrame, c: dict[str, pd.Series], vocab: Vocabulary) -> None:
-    p["code6"] = p["code"].str.extract(_CODE6, expand=False).fillna("")
+    p["code6"] = code6_column(p["code"])
     p["s_index"] = apply_unique(c["index_name"], lambda t: index_subject(t, vocab, cleaned=True))
     p["s_benchmark"] = apply_unique(c["benchmark"], lambda t: benchmark_subject(t, vocab, cleaned=True))
 

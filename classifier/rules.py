@@ -22,7 +22,10 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
+from .columns import detect_columns
+from .prepare import prepare, subjects
 from .taxonomy import Taxonomy
+from .vocabulary import Vocabulary
 
 FIELDS = ("index", "benchmark", "name", "full_name")
 FIELD_LABEL = {"index": "跟踪指数", "benchmark": "业绩基准", "name": "简称", "full_name": "全称",
@@ -141,6 +144,10 @@ class RuleLayer:
             return None, 0.0, strength
         return self.classes_[order[0]], float(top - second), strength
 
+    def apply_prepared(self, p: pd.DataFrame, skip_fuzzy: np.ndarray | None = None) -> "RuleResult":
+        """:meth:`apply` to a frame :func:`classifier.prepare.prepare` made."""
+        return self.apply(subjects(p), skip_fuzzy=skip_fuzzy)
+
     def apply(self, subjects: pd.DataFrame, skip_fuzzy: np.ndarray | None = None) -> "RuleResult":
         """Apply the rules to prepared subjects (columns ``index``, ``index_code``, ``benchmark``, ``name``,
         ``full_name``; see :mod:`classifier.prepare`). Rows flagged in ``skip_fuzzy`` (funds already known to be out
@@ -209,6 +216,15 @@ class RuleResult:
     def vote_features(self) -> np.ndarray:
         """Per-class features for a model: the tier-scaled strength of each class's best vote, in [0, 1]."""
         return self.strength / 100.0
+
+
+def prepare_and_apply(frame: pd.DataFrame, layer: RuleLayer, vocab: Vocabulary | None = None,
+                      colmap: dict[str, int] | None = None) -> tuple[pd.DataFrame, RuleResult]:
+    """The one prepare → rules sequence: ``frame`` (columns found by :func:`classifier.columns.detect_columns` unless
+    ``colmap`` is given) prepared, and the rule layer's result on it. Tagging prepares once and applies the rules
+    inside its score step (:meth:`RuleLayer.apply_prepared`, with its own near-miss skips)."""
+    p = prepare(frame, colmap if colmap is not None else detect_columns(list(frame.columns)), vocab)
+    return p, layer.apply_prepared(p)
 
 
 class KeywordBaseline:

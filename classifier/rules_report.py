@@ -10,20 +10,15 @@ from collections import defaultdict
 
 import pandas as pd
 
-from .labeled import read_labels
-from .prepare import prepare, subjects
-from .rules import RuleLayer
+from .labeled import ID_COLUMNS, read_labels
+from .rules import RuleLayer, prepare_and_apply
 from .taxonomy import Taxonomy
-from .train import ID_COLUMNS
-from .columns import detect_columns
 from .vocabulary import load_vocabulary
 
 
 def rule_summary(labels: pd.DataFrame, tax: Taxonomy) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(one row per rule with its statistics, one row per (rule, wrong row))."""
-    ids = labels[ID_COLUMNS].reset_index(drop=True)
-    p = prepare(ids, detect_columns(ID_COLUMNS), load_vocabulary())
-    rr = RuleLayer(tax).apply(subjects(p))
+    p, rr = prepare_and_apply(labels[ID_COLUMNS].reset_index(drop=True), RuleLayer(tax), load_vocabulary())
     gold = labels["secondary"].reset_index(drop=True)
     in_scope = ~p["asset_class"].isin(tax.out_of_scope) & (gold != tax.not_applicable)
     n = len(labels)

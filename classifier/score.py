@@ -17,7 +17,6 @@ from .fundtype import ACTIVE
 from .fusion import align
 from .index_key import code_keys, subject_keys
 from .linking import link
-from .prepare import subjects
 from .rules import RuleLayer, RuleResult
 
 HEAD_PRIOR_READS = 2.0  # weight of the model's confidence, in reads, against a known head's blind reads
@@ -88,7 +87,7 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
     """Scores of a prepared frame. ``skip_fuzzy``: rows the near-miss search skips (out of scope, not a name);
     active funds skip it too (it is for index products' names). ``links``: head and etf of every row, found over a
     whole file (:meth:`classifier.linking.FileLinks.chunk`); by default the frame's own (:func:`link`)."""
-    rr = rules.apply(subjects(p), skip_fuzzy=skip_fuzzy | (p["management_style"] == ACTIVE).values)
+    rr = rules.apply_prepared(p, skip_fuzzy=skip_fuzzy | (p["management_style"] == ACTIVE).values)
     hrows = holdings.table.reindex(p["code6"].values).set_axis(p.index) if holdings is not None else None
     links = link(p) if links is None else links.set_axis(p.index)
     # share classes follow their family's first member; feeders follow their ETF when it is in the file

@@ -27,6 +27,7 @@ from .columns import detect_columns
 from .errors import InputError
 from .io import check_not_input
 from .tagged import read_tagged
+from .text import code6_column
 from .taxonomy import Taxonomy
 
 KEPT_NOTE = "稳定性: 保留上次分类"
@@ -169,7 +170,7 @@ class StableTagger:
         colmap = detect_columns(list(frame.columns), source, name_column)
         if "code" not in colmap:
             raise InputError(f"{source}: no fund-code column; --previous matches funds by their code")
-        codes = frame.iloc[:, colmap["code"]].astype(str).str.extract(r"(\d{6})", expand=False).fillna("")
+        codes = code6_column(frame.iloc[:, colmap["code"]])
         out = self.tagger.tag(frame, name_column=name_column, source=source, summary=summary, **chunk)
         before = out["secondary"].astype(str).to_numpy(dtype=object)
         out, _ = stabilize(out, codes.reset_index(drop=True), self.previous, self.tagger.taxonomy, self.report)

@@ -39,7 +39,8 @@ from .errors import InputError
 from .fundtype import ENHANCED, PASSIVE
 from .index_key import code_keys
 from .io import atomic_write_bytes, check_not_input, is_folder_output, output_files, write_sheets
-from .normalize import apply_unique, clean, index_subject
+from .normalize import apply_unique, index_subject
+from .text import clean, code6_column
 from .prepare import prepare
 from .tagged import TaggedRun, read_tagged
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy
@@ -57,12 +58,7 @@ SIZE_ALIASES = ("fund_size", "size", "aum", "net_asset", "total_asset", "基金�
 _UNITS = {"万亿": 1e12, "亿": 1e8, "万": 1e4}
 _NUMBER = re.compile(r"^([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(万亿|亿|万)?(?:元|RMB|CNY)?$")
 _EMPTY_PARENS = re.compile(r"\(\s*[-—]*\s*\)")
-_TYPE_WORD = re.compile(r"(指数|增强)型")
-_CURRENCY_TAIL = re.compile(r"(人民币|美元|港币|现汇|现钞)+$")
 _CLASS_AFTER_DIGIT = re.compile(r"(?<=\d)[A-EHIY]$")
-# Words an index-enhanced fund's name adds after its index (沪深300量化增强, 中证500优选增强): the fund tracks the index
-# before them. Dropped only where what is left is an index the file already knows (see `tracked_indices`).
-VARIANT_WORDS = ("量化优选", "量化", "优选", "精选", "研究", "六个月持有", "持有")
 MAX_PREFIX = 4  # leading characters (a manager the vocabulary does not know: 人保, 泓德, 东方红) dropped the same way
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#bab0ac"]
@@ -110,24 +106,26 @@ def name_index_subject(s_name: str, vocab: Vocabulary) -> str:
     ...                                   "中证高端制造指数增强型")]
     ['中证500', '沪深300', '纳斯达克100', '标普500', '中证A500', '中证高端制造']
     """
-    t = index_subject(_TYPE_WORD.sub(r"\1", s_name), vocab, cleaned=True)
+    t = index_subject(vocab.type_words.sub(r"\1", s_name), vocab, cleaned=True)
     t = _EMPTY_PARENS.sub("", t)
     for w in sorted(vocab.enhanced, key=len, reverse=True):
         t = t.replace(w, "")
-    t = _CURRENCY_TAIL.sub("", t)
+    t = vocab.currency_tail.sub("", t)
     return _CLASS_AFTER_DIGIT.sub("", t) if re.search(r"[\u4e00-\u9fff]", t) else t
 
 
-def _known_subject(subject: str, known: set[str]) -> str:
-    """``subject`` itself when known, else the known index it names once a variant word (end) or up to
-    MAX_PREFIX leading characters are dropped, else ``subject``.
+def _known_subject(subject: str, known: set[str], variant_words: tuple[str, ...] | None = None) -> str:
+    """``subject`` itself when known, else the known index it names once a variant word (end; common.toml
+    [index_from_name]: 沪深300量化增强 tracks 沪深300) or up to MAX_PREFIX leading characters are dropped, else
+    ``subject``. Variant words are dropped only where what is left is an index the file already knows.
 
     >>> _known_subject("人保沪深300量化", {"沪深300"}), _known_subject("中证全指证券公司", {"中证全指"})
     ('沪深300', '中证全指证券公司')
     """
     if subject in known:
         return subject
-    stems = [subject] + [subject[: -len(w)] for w in VARIANT_WORDS if subject.endswith(w) and len(subject) > len(w)]
+    variant_words = load_vocabulary().variant_words if variant_words is None else variant_words
+    stems = [subject] + [subject[: -len(w)] for w in variant_words if subject.endswith(w) and len(subject) > len(w)]
     for stem in stems:
         for k in range(0, MAX_PREFIX + 1):
             rest = stem[k:]
@@ -171,7 +169,7 @@ def tracked_indices(run: TaggedRun, vocab: Vocabulary | None = None) -> pd.DataF
 
     put(ck != "", ck, "index_code", s_index)
     put(s_index != "", np.array([to_code.get(s, "idx:" + s) for s in s_index], dtype=object), "index_name", s_index)
-    linked = run.column("linked_fund").str.extract(r"(\d{6})", expand=False).fillna("").to_numpy(dtype=object)
+    linked = code6_column(run.column("linked_fund")).to_numpy(dtype=object)
     if linked.any():
         at: dict[str, int] = {}
         for i, c in enumerate(run.code):
@@ -186,9 +184,9 @@ def tracked_indices(run: TaggedRun, vocab: Vocabulary | None = None) -> pd.DataF
         "benchmark", s_bench)
     # an index a name states is matched to one the file knows (by a code, an index name or an ETF's name) after
     # dropping variant words and an unknown manager's name: 人保沪深300 and 沪深300量化 track 沪深300
-    etf = np.array([("ETF" in n.upper() and "联接" not in n) for n in run.name], dtype=bool)
+    etf = np.array([(vocab.etf in n.upper() and vocab.feeder not in n) for n in run.name], dtype=bool)
     known = set(to_code) | set(s_index[s_index != ""]) | set(s_name[tracks & etf & (s_name != "")])
-    canon = {s: _known_subject(s, known) for s in set(s_name[tracks & (s_name != "")])}
+    canon = {s: _known_subject(s, known, vocab.variant_words) for s in set(s_name[tracks & (s_name != "")])}
     s_name = np.array([canon.get(s, s) for s in s_name], dtype=object)
     put(tracks & (s_name != ""), np.array([to_code.get(s, "idx:" + s) for s in s_name], dtype=object),
         "fund_name", s_name)
@@ -225,7 +223,7 @@ def with_index_list(run: TaggedRun, path) -> TaggedRun:
     if "code" not in cm or not ({"index_code", "index_name"} & set(cm)):
         raise InputError(f"{path}: --indices needs a fund-code column and an index code or index name column "
                          f"(e.g. 基金代码, 跟踪指数代码, 跟踪指数名称); columns are {list(t.columns)[:12]}")
-    code = t.iloc[:, cm["code"]].astype(str).str.extract(r"(\d{6})", expand=False).fillna("")
+    code = code6_column(t.iloc[:, cm["code"]])
     frame = run.frame.copy()
     colmap = dict(run.colmap)
     for fld in ("index_code", "index_name"):
@@ -310,9 +308,10 @@ def _representative(rows: np.ndarray, size: np.ndarray | None, names: np.ndarray
         s = size[rows]
         if np.isfinite(s).any():
             return int(rows[int(np.nanargmax(s))]), "size"
+    v = load_vocabulary()
     for i in rows:
         n = names[i].upper()
-        if "ETF" in n and "联接" not in n:
+        if v.etf in n and v.feeder not in n:
             return int(i), "first ETF"
     return int(rows[0]), "first fund"
 

@@ -15,6 +15,7 @@ import pandas as pd
 from .columns import detect_columns
 from .errors import InputError
 from .io import read_table
+from .text import code6_column
 
 TAGGED_COLUMNS = ("primary", "secondary", "confidence", "needs_review", "evidence")
 _TRUE = {"true", "1", "1.0", "yes", "y", "是", "t"}
@@ -103,7 +104,7 @@ def read_tagged(path: str | Path, required: tuple[str, ...] = TAGGED_COLUMNS) ->
     colmap = detect_columns(list(frame.columns), sp)
     line = pd.Series(np.arange(len(frame)) + table.header_row + 2, index=frame.index)
     code_col = frame.iloc[:, colmap["code"]].astype(str) if "code" in colmap else pd.Series("", index=frame.index)
-    code = code_col.str.extract(r"(\d{6})", expand=False).fillna("")
+    code = code6_column(code_col)
     name = frame.iloc[:, colmap["name"]].astype(str).str.strip()
     run = TaggedRun(sp, frame, colmap, code, name, pd.Series(np.nan, index=frame.index),
                     pd.Series(False, index=frame.index), line, list(table.warnings))

@@ -12,12 +12,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import project_path
+from .config import default_path, shipped_path
+from .workspace import data_path
 from .errors import TaxonomyError
-from .normalize import clean
+from .text import clean
 
 HEAD_RX = r"^\[taxonomy\]"
-DEFAULT_TAXONOMY = project_path("taxonomy/jrj2026.toml")
+DEFAULT_TAXONOMY = shipped_path("taxonomy")  # the report taxonomy shipped with the tool (defaults.toml [paths])
 
 
 @dataclass(frozen=True)
@@ -154,14 +155,14 @@ def _tables(data: dict, key: str, p: Path, problems: list[str]) -> list[dict]:
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
-    """Read, validate and return the taxonomy at ``path`` (default: the shipped report taxonomy).
+    """Read, validate and return the taxonomy at ``path`` (default: ``[paths].taxonomy`` of the configuration).
 
     Raises
     ------
     TaxonomyError
         listing every problem found, each with the file, line and table it is in.
     """
-    p = Path(path) if path else DEFAULT_TAXONOMY
+    p = Path(path) if path else data_path(default_path("taxonomy"))
     try:
         raw_bytes = p.read_bytes()
     except OSError as exc:

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
-from .columns import detect_columns
 from .config import defaults
 from .agreement import head_keys, read_agreement, reads_per_fund
 from .doubt import SIGNALS, AgreementCalibrator, PatternTable, agreement_threshold, pattern_keys, signals, weighted_ece
@@ -23,18 +22,14 @@ from .evaluate import expected_calibration_error, metrics, review_threshold
 from .features import model_frame
 from .holdings import HoldingsFeatures
 from .inference import CompiledModel
-from .labeled import read_labels
+from .labeled import ID_COLUMNS, read_labels
 from .manifest import library_versions, save_model
 from .fusion import align
 from .index_key import code_keys, subject_keys
 from .model import FusedModel
-from .prepare import prepare, subjects
-from .rules import RuleLayer, RuleResult
+from .rules import RuleLayer, RuleResult, prepare_and_apply
 from .taxonomy import Taxonomy
 from .vocabulary import load_vocabulary
-
-ID_COLUMNS = ["fund_code", "fund_name", "full_name", "index_code", "index_name", "fund_type"]
-
 
 @dataclass
 class TrainingData:
@@ -50,9 +45,7 @@ class TrainingData:
 
 
 def training_data(labels: pd.DataFrame, tax: Taxonomy, holdings: HoldingsFeatures | None = None) -> TrainingData:
-    ids = labels[ID_COLUMNS].reset_index(drop=True)
-    p = prepare(ids, detect_columns(ID_COLUMNS), load_vocabulary())
-    rr = RuleLayer(tax).apply(subjects(p))
+    p, rr = prepare_and_apply(labels[ID_COLUMNS].reset_index(drop=True), RuleLayer(tax), load_vocabulary())
     X = model_frame(p, rr)
     y = labels["secondary"].to_numpy(dtype=object)
     gate_oos = p["asset_class"].isin(tax.out_of_scope).to_numpy()

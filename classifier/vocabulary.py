@@ -1,4 +1,5 @@
-"""The shared, taxonomy-independent words in ``taxonomy/common.toml``: normalization, managers, asset classes."""
+"""The shared, taxonomy-independent words in ``taxonomy/common.toml``: normalization, managers, asset classes, what
+is not a fund name. The one loader of that file: every module takes its words from :func:`load_vocabulary`."""
 from __future__ import annotations
 
 import hashlib
@@ -8,10 +9,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .config import project_path
+from .config import default_path, shipped_path
 from .errors import TaxonomyError
+from .text import clean  # words are matched against cleaned text, so they are cleaned once here
 
-DEFAULT_COMMON = project_path("taxonomy/common.toml")
+DEFAULT_COMMON = shipped_path("vocabulary")  # the shipped file; load_vocabulary reads the configured one
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,15 @@ class AssetClassDef:
     fund_types: tuple[str, ...]
     names: tuple[str, ...]
     unless: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NotANameWords:
+    """``[not_a_name]``: what marks a cell as not a fund's name (see :mod:`classifier.name_check`)."""
+    placeholders: frozenset[str]
+    fund_words: tuple[str, ...]
+    share_class: re.Pattern
+    evidence: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -34,25 +45,72 @@ class Vocabulary:
     enhanced: tuple[str, ...]
     passive_types: tuple[str, ...]
     passive_names: tuple[str, ...]
+    not_a_name: NotANameWords
+    declared_yields: tuple[str, ...]  # [asset_class_precedence]
+    names_override: tuple[str, ...]
+    default_asset_class: str
+    benchmark_split: re.Pattern  # [benchmark]
+    benchmark_index_words: tuple[str, ...]
+    feeder: str  # [linking]
+    etf: str
+    family_noise: re.Pattern
+    hong_kong_market: str  # [holdings]
+    hong_kong: str
+    other_industry: str
+    star_prefixes: tuple[str, ...]
+    chinext_prefixes: tuple[str, ...]
+    bse_prefixes: tuple[str, ...]
+    structure_words: tuple[str, ...]  # [model]
+    type_words: re.Pattern  # [index_from_name]
+    currency_tail: re.Pattern
+    variant_words: tuple[str, ...]
     sha256: str
 
 
-@lru_cache(maxsize=4)
 def load_vocabulary(path: str | Path | None = None) -> Vocabulary:
-    p = Path(path) if path else DEFAULT_COMMON
+    """The shared vocabulary at ``path`` (default: the configured ``[paths].vocabulary``: the workspace's copy when it
+    has one, else the shipped one)."""
+    if not path:
+        from .workspace import data_path  # the workspace module sits beside this one, not below it
+
+        path = data_path(default_path("vocabulary"))
+    return _load(str(path))
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> Vocabulary:
+    p = Path(path)
     try:
         raw = p.read_bytes()
         d = tomllib.loads(raw.decode("utf-8"))
         n, ms = d["normalize"], d["management_style"]
-        from .normalize import clean  # words are matched against cleaned text, so they are cleaned once here
-
         cl = lambda ws: tuple(clean(w) for w in ws)  # noqa: E731
         acs = tuple(AssetClassDef(a["name"], cl(a.get("fund_types", [])), cl(a.get("names", [])),
                                   cl(a.get("unless", []))) for a in d["asset_class"])
         by_len = lambda ws: tuple(sorted(ws, key=len, reverse=True))  # noqa: E731
+        nn = d["not_a_name"]
+        not_a_name = NotANameWords(frozenset(w.upper() for w in nn["placeholders"]),
+                                   tuple(w.upper() for w in nn["fund_words"]), re.compile(nn["share_class"]),
+                                   dict(nn["evidence"]))
+        pr, bm, lk, hd, ifn = (d["asset_class_precedence"], d["benchmark"], d["linking"], d["holdings"],
+                               d["index_from_name"])
+        names = {a.name for a in acs}
+        unknown = [c for c in (*pr["declared_yields"], *pr["names_override"], pr["default"]) if c not in names]
+        if unknown:
+            raise KeyError(f"[asset_class_precedence] names {unknown}, which no [[asset_class]] defines")
+        alternation = lambda ws: "|".join(re.escape(w) for w in ws)  # noqa: E731  (in the file's order)
         return Vocabulary(by_len(n["strip_words"]), by_len(n["index_strip_words"]), re.compile(n["share_class"]),
                           dict(n.get("aliases", {})), by_len(n["managers"]),
                           re.compile("|".join(re.escape(m) for m in by_len(n["managers"]))), acs, cl(ms["enhanced"]),
-                          cl(ms["passive_types"]), cl(ms["passive_names"]), hashlib.sha256(raw).hexdigest())
+                          cl(ms["passive_types"]), cl(ms["passive_names"]), not_a_name,
+                          tuple(pr["declared_yields"]), tuple(pr["names_override"]), pr["default"],
+                          re.compile(bm["split"]), tuple(bm["index_words"]),
+                          lk["feeder"], lk["etf"], re.compile(alternation(lk["family_noise"])),
+                          hd["hong_kong_market"], hd["hong_kong"], hd["other"], tuple(hd["star_prefixes"]),
+                          tuple(hd["chinext_prefixes"]), tuple(hd["bse_prefixes"]),
+                          tuple(d["model"]["structure_words"]),
+                          re.compile(f"({alternation(ifn['type_words'])})型"),
+                          re.compile(f"({alternation(ifn['currency_tail'])})+$"), tuple(ifn["variant_words"]),
+                          hashlib.sha256(raw).hexdigest())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, re.error) as exc:
         raise TaxonomyError(f"{p}: cannot load shared vocabulary: {exc!r}") from exc

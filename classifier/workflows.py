@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import defaults, raw_data_dir
+from .config import default_path, raw_data_dir
 from .errors import InputError
 from .evaluate import confusion_table, markdown_report, metrics, reliability_diagram
 from .holdings import holdings_features, load_sw_map
@@ -14,11 +14,8 @@ from .manifest import read_manifest
 from .pipeline import Tagger
 from .taxonomy import load_taxonomy
 
-DEFAULT_HOLDINGS = "jackluson_anchor_fund_top10/fund_top10_holdings_2022Q2_2022Q4.csv"
-
-
 def _holdings(holdings, sw_map, allow_default: bool):
-    path = Path(holdings) if holdings else (raw_data_dir() / DEFAULT_HOLDINGS if allow_default else None)
+    path = Path(holdings) if holdings else (raw_data_dir() / default_path("holdings") if allow_default else None)
     if path is None or not path.exists():
         if holdings:
             raise InputError(f"{holdings}: no such holdings file")

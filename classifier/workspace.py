@@ -12,12 +12,17 @@ import os
 import shutil
 from pathlib import Path
 
-from .config import project_path
+from .config import project_path, shipped_defaults
 from .errors import InputError
 
 ENV = "FUNDCLASS_WORKSPACE"
 _PACKAGE = Path(__file__).resolve().parent
-SHIPPED = ("data/labeled", "models/default")  # what `fundclass init` copies
+
+
+def shipped() -> tuple[str, str]:
+    """What `fundclass init` copies: the labeled set's folder and the default model (defaults.toml [paths])."""
+    paths = shipped_defaults()["paths"]
+    return str(Path(paths["labeled"]).parent.as_posix()), paths["model_dir"]
 
 
 def root() -> Path:
@@ -51,7 +56,7 @@ def init(target: str | Path | None = None) -> list[Path]:
     dest = Path(target) if target else root()
     check_writable(dest)
     plan = []
-    for rel in SHIPPED:
+    for rel in shipped():
         src = project_path(rel)
         if not src.is_dir():
             raise InputError(f"{src}: the shipped {rel} is missing from this installation")

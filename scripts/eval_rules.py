@@ -10,18 +10,16 @@ import argparse
 
 import pandas as pd
 
-from classifier.columns import detect_columns
-from classifier.labeled import read_labels
-from classifier.prepare import prepare, subjects
-from classifier.rules import KeywordBaseline, RuleLayer
+from classifier.labeled import ID_COLUMNS, read_labels
+from classifier.rules import KeywordBaseline, RuleLayer, prepare_and_apply
 from classifier.taxonomy import load_taxonomy
 
 
 def score(frame: pd.DataFrame, gold: pd.Series, tax) -> dict:
-    p = prepare(frame.reset_index(drop=True), detect_columns(list(frame.columns)))
+    p, rr = prepare_and_apply(frame.reset_index(drop=True), RuleLayer(tax))
     gold = gold.reset_index(drop=True)
     oos = p["asset_class"].isin(tax.out_of_scope)
-    rules = pd.Series(RuleLayer(tax).apply(subjects(p)).labels).where(~oos, tax.not_applicable)
+    rules = pd.Series(rr.labels).where(~oos, tax.not_applicable)
     text = p["n_name"] + " " + p["s_index"]
     naive = pd.Series(KeywordBaseline(tax).predict(text))
     out = {}
@@ -43,11 +41,10 @@ def main() -> None:
     for what, frame, gold in (
             ("report examples (附录 + 图3)", ex[["fund_code", "name", "index_name", "index_code"]].rename(
                 columns={"name": "fund_name"}), ex["secondary"]),
-            ("labeled set, all funds", lab[["fund_code", "fund_name", "full_name", "index_code", "index_name", "fund_type"]],
+            ("labeled set, all funds", lab[ID_COLUMNS],
              lab["secondary"]),
             ("labeled set, in-scope funds", lab.loc[lab.secondary != tax.not_applicable,
-                                                     ["fund_code", "fund_name", "full_name", "index_code", "index_name",
-                                                      "fund_type"]], lab.loc[lab.secondary != tax.not_applicable,
+                                                     ID_COLUMNS], lab.loc[lab.secondary != tax.not_applicable,
                                                                              "secondary"])):
         for method, s in score(frame, gold, tax).items():
             rows.append(dict(data=what, method=method, n=s["n"], correct=s["correct"], accuracy=round(s["accuracy"], 4),

@@ -1,8 +1,20 @@
 import os
-from pathlib import Path
 
-import pandas as pd
-import pytest
+# One BLAS thread per test process, set before numpy loads. Training fits many small logistic regressions; with
+# OpenBLAS's default threads on a busy 2-core machine each tiny BLAS call waits on thread hand-offs, and a training
+# costs ~4x the CPU (fit of the test subset: 7.2 s CPU with default threads, 0.8 s with one). Results do not depend on
+# it. pytest-xdist workers inherit it, and so do the `fundclass` subprocesses of test_user_path.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")  # in case numpy was loaded before us
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = Path(os.environ.get("FUNDCLASS_RAW", ROOT.parent / "shared" / "data" / "raw"))
@@ -12,6 +24,7 @@ HOLDINGS = RAW / "jackluson_anchor_fund_top10" / "fund_top10_holdings_2022Q2_202
 SW_MAP = RAW / "markzhou_sw2021" / "stock_sw2021_l2_mapping_since_2023.csv"
 
 needs_raw = pytest.mark.skipif(not ETF_LIST.exists(), reason=f"shared raw data not found at {RAW}")
+
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +55,62 @@ def small_frame():
         "基金简称": ["华夏国证半导体芯片ETF", "华泰柏瑞沪深300ETF", "银华日利", "华夏成长混合", "华夏国证半导体芯片ETF"],
         "备注": ["a", "b", "c", "d", "e"],
     })
+
+
+# ------------------------------------------------------------------------------------------------ shared, costly
+# Session-scoped: built once per test process (once per pytest-xdist worker; `--dist loadfile` keeps a file's tests,
+# and its module fixtures, on one worker), read by every test that needs them.
+# Tests must not change what these return: they copy before they write.
+
+
+@pytest.fixture(scope="session")
+def small_labels():
+    """A reproducible subset of whole labeled groups (260 of ~1,100): real labels, folds still grouped."""
+    from classifier.labeled import read_labels
+
+    labels = read_labels()
+    groups = sorted(labels["group"].unique())
+    keep = set(np.random.default_rng(0).choice(groups, size=260, replace=False))
+    return labels[labels["group"].isin(keep)].reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def small_training(small_labels, taxonomy):
+    from classifier.train import training_data
+
+    return training_data(small_labels, taxonomy)
+
+
+@pytest.fixture(scope="session")
+def small_model(small_training, taxonomy):
+    """A FusedModel fitted once on :func:`small_labels` (3 grouped folds), for the tests that need *a* fitted model
+    rather than the shipped one."""
+    from classifier.train import fit
+
+    return fit(small_training, taxonomy, {"n_splits": 3})
+
+
+def _tag_with_the_cli(src, out):
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    r = CliRunner().invoke(cli, ["tag", str(src), "-o", str(out), "-s"])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def tagged_etf_list(tmp_path_factory):
+    """The listed-ETF list (~1,400 rows) tagged once by `fundclass tag` with the shipped model, as CSV."""
+    if not ETF_LIST.exists():
+        pytest.skip(f"shared raw data not found at {RAW}")
+    return _tag_with_the_cli(ETF_LIST, tmp_path_factory.mktemp("etf") / "tagged.csv")
+
+
+@pytest.fixture(scope="session")
+def tagged_fund_list(tmp_path_factory):
+    """The whole fund list (25k rows) tagged once by `fundclass tag` with the shipped model, as Parquet."""
+    if not FUND_LIST.exists():
+        pytest.skip(f"shared raw data not found at {RAW}")
+    return _tag_with_the_cli(FUND_LIST, tmp_path_factory.mktemp("funds") / "all.parquet")

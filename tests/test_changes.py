@@ -152,16 +152,29 @@ def test_cli_diff(tmp_path, pair):
 
 
 def test_diff_of_two_real_tag_runs(tmp_path, rules_tagger, model_tagger):
-    """The same listings tagged by the rules alone and by the model: every change comes with its evidence."""
+    """The same listings tagged by the rules alone and by the model: every change comes with its evidence. The sample
+    listings alone give no class change (rules and model agree on each), so an index fund no rule reads is added:
+    the rules abstain, the model guesses."""
     from classifier.batch import tag_file
 
+    src = tmp_path / "listings.csv"
+    listings = pd.read_csv("examples/new_listings.csv", dtype=str, keep_default_na=False)
+    pd.concat([listings, pd.DataFrame({"证券代码": ["990501.SZ"], "证券简称": ["某某稳健收益"],
+                                       "投资类型": ["被动指数型"]})]).fillna("").to_csv(src, index=False)
     a, b = tmp_path / "rules.parquet", tmp_path / "model.xlsx"
-    tag_file("examples/new_listings.csv", a, progress=False, tagger=rules_tagger)
-    tag_file("examples/new_listings.csv", b, progress=False, tagger=model_tagger)
+    tag_file(src, a, progress=False, tagger=rules_tagger)
+    tag_file(src, b, progress=False, tagger=model_tagger)
     ch = compare(read_tagged(a), read_tagged(b))
-    assert ch.old_models == ["rules-only"] and ch.new_models != ["rules-only"]
+    assert ch.old_models == ["rules-only"] and ch.new_models == [model_tagger.model_version]
     assert len(ch.added) == len(ch.gone) == 0
-    assert (ch.changed["new_evidence"].str.len() > 0).all()
+    # the changed funds are exactly those whose class differs between the two files, each with the new run's evidence
+    old = pd.read_parquet(a).set_index("证券代码")
+    new = pd.read_excel(b, dtype=str).fillna("").set_index("证券代码")
+    differ = old.index[old["secondary"] != new.loc[old.index, "secondary"]].tolist()
+    assert differ == ["990501.SZ"] and old.at["990501.SZ", "secondary"] == ""
+    row = ch.changed.set_index("fund_code").loc["990501"]
+    assert len(ch.changed) == 1 and row["new_secondary"] == new.at["990501.SZ", "secondary"] != ""
+    assert row["new_evidence"] == new.at["990501.SZ", "evidence"] != ""
 
 
 def test_changes_to_a_confident_class_come_first(tmp_path):

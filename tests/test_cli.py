@@ -19,14 +19,19 @@ def csv_in(tmp_path, small_frame):
 
 
 @pytest.mark.parametrize("ext", ["csv", "xlsx", "parquet"])
-def test_tag_writes_the_outputs_format(runner, tmp_path, csv_in, small_frame, ext):
+def test_tag_writes_the_outputs_format(runner, tmp_path, csv_in, small_frame, model_tagger, ext):
     out = tmp_path / f"out.{ext}"
     r = runner.invoke(cli, ["tag", str(csv_in), "-o", str(out), "-s"])
     assert r.exit_code == 0, r.output
-    df = {"csv": lambda p: pd.read_csv(p, dtype=str, keep_default_na=False), "xlsx": lambda p: pd.read_excel(p, dtype=str),
-          "parquet": pd.read_parquet}[ext](out)
-    assert len(df) == len(small_frame)
+    df = {"csv": lambda p: pd.read_csv(p, dtype=str, keep_default_na=False),
+          "xlsx": lambda p: pd.read_excel(p, dtype=str).fillna(""), "parquet": pd.read_parquet}[ext](out)
     assert list(df.columns) == list(small_frame.columns) + OUTPUT_COLUMNS
+    # every input cell and every class comes back as tagged, in each format
+    assert df[list(small_frame.columns)].astype(str).equals(small_frame)
+    want = model_tagger.tag(small_frame)
+    for col in ("primary", "secondary", "asset_class", "linked_fund", "evidence"):
+        assert df[col].astype(str).tolist() == want[col].astype(str).tolist(), col
+    assert df["confidence"].astype(float).round(6).tolist() == want["confidence"].astype(float).round(6).tolist()
 
 
 def test_summary_is_printed(runner, tmp_path, csv_in):

@@ -10,8 +10,9 @@ from rapidfuzz import fuzz, process
 import classifier.linking as linking
 from classifier.batch import tag_file
 from classifier.columns import detect_columns
-from classifier.linking import FEEDER, FUZZ_CUTOFF, FileLinks, NearKeys, family_key, family_keys, link_keys
+from classifier.linking import FileLinks, NearKeys, family_key, family_keys, feeder_cutoff, link_keys
 from classifier.prepare import prepare
+from classifier.vocabulary import load_vocabulary
 
 from conftest import ETF_LIST, FUND_LIST, needs_raw
 
@@ -36,7 +37,7 @@ def test_near_keys_pick_what_scoring_every_key_picks(alphabet):
     near = NearKeys(keys)
     queries = [_variant(rng, rng.choice(keys), alphabet, rng.randint(0, 4)) for _ in range(1500)]
     for q in queries:
-        m = process.extractOne(q, keys, scorer=fuzz.ratio, score_cutoff=FUZZ_CUTOFF)
+        m = process.extractOne(q, keys, scorer=fuzz.ratio, score_cutoff=feeder_cutoff())
         assert near.best(q) == (m[2] if m is not None else -1), q
 
 
@@ -50,6 +51,7 @@ def test_links_are_today_links_on_variant_spellings():
 
 def _links_scoring_every_etf(fam: list[str]) -> list[int]:
     """The feeder links as they were found before blocking: exact key, else every ETF scored."""
+    FEEDER = load_vocabulary().feeder
     is_etf = [("ETF" in k.split("#")[0] and FEEDER not in k) for k in fam]
     etf_keys = {fam[i]: i for i in np.flatnonzero(is_etf)[::-1]}
     out = [-1] * len(fam)
@@ -58,7 +60,7 @@ def _links_scoring_every_etf(fam: list[str]) -> list[int]:
             t = k.replace(FEEDER, "")
             t = t if "ETF" in t else t + "ETF"
             m = None if t in etf_keys else process.extractOne(t, list(etf_keys), scorer=fuzz.ratio,
-                                                              score_cutoff=FUZZ_CUTOFF)
+                                                              score_cutoff=feeder_cutoff())
             out[i] = etf_keys[t] if t in etf_keys else (etf_keys[m[0]] if m is not None else -1)
     return out
 

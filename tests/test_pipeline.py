@@ -74,11 +74,25 @@ def test_feeder_and_share_classes_are_linked(model_tagger):
                        "name": ["华泰柏瑞沪深300ETF", "华泰柏瑞沪深300ETF联接A", "华泰柏瑞沪深300ETF联接C"]})
     out = model_tagger.tag(df)
     assert out["linked_fund"].tolist() == ["", "510300", "510300"]
-    assert out["secondary"].nunique() == 1
+    assert out["secondary"].tolist() == ["宽基ETF"] * 3  # the feeders take their ETF's class
+    assert out["evidence"].iloc[1:].str.contains("关联ETF:510300").all()
 
 
 def test_threshold_is_the_manifests(model_tagger):
-    assert model_tagger.threshold == pytest.approx(model_tagger.manifest["threshold"])
+    """The review threshold that decides `needs_review` is the manifest's: a row is sent to review exactly when its
+    confidence is below it (for index funds, whose review has no other cause), and moving the threshold across a
+    row's confidence moves the row."""
+    frame = pd.DataFrame({"基金简称": ["华夏中证机器人ETF", "示例中证国有企业红利ETF", "华泰柏瑞沪深300ETF", "长安沪深300非周期A"],
+                          "跟踪指数名称": ["中证机器人指数", "中证国有企业红利指数", "沪深300指数", "沪深300非周期"]})
+    t = model_tagger.manifest["threshold"]
+    out = model_tagger.tag(frame)
+    conf = out["confidence"].astype(float)
+    assert out["needs_review"].tolist() == (conf < t).tolist()
+    assert out["needs_review"].any() and not out["needs_review"].all()  # both sides of the threshold are exercised
+    # a tagger told another threshold (between two rows' confidences) decides by that one instead
+    lo, hi = sorted(conf)[0], sorted(conf)[-1]
+    other = Tagger(model_tagger.taxonomy, model_tagger.model, model_tagger.manifest, threshold=(lo + hi) / 2)
+    assert other.tag(frame)["needs_review"].tolist() == (conf < (lo + hi) / 2).tolist()
 
 
 def test_same_input_same_output(model_tagger, small_frame):

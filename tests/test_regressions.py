@@ -66,20 +66,21 @@ def test_blank_names_are_not_share_classes(model_tagger):
     assert model_tagger.tag(df)["linked_fund"].tolist() == ["", ""]
 
 
-def test_model_refuses_a_changed_shared_vocabulary(tmp_path, monkeypatch):
-    from classifier import vocabulary
+def test_model_refuses_a_changed_shared_vocabulary(tmp_path):
+    from classifier import config, vocabulary
 
     common = tmp_path / "common.toml"
     common.write_text(vocabulary.DEFAULT_COMMON.read_text(encoding="utf-8").replace('"CS" = "中证"', '"CS" = "中信"'),
                       encoding="utf-8")
-    monkeypatch.setattr(vocabulary, "DEFAULT_COMMON", common)
-    vocabulary.load_vocabulary.cache_clear()
+    user = tmp_path / "config.toml"
+    user.write_text(f"[paths]\nvocabulary = '{common.as_posix()}'\n", encoding="utf-8")
+    config.use_config(user)  # the shared vocabulary is one of the configurable default paths
     try:
+        assert vocabulary.load_vocabulary().aliases["CS"] == "中信"
         with pytest.raises(ModelError, match="trained with another taxonomy/common.toml"):
             Tagger.load(DEFAULT_MODEL_DIR)
     finally:
-        monkeypatch.undo()
-        vocabulary.load_vocabulary.cache_clear()
+        config.use_config(None)
 
 
 def test_holdings_weights_with_percent_signs_and_bad_weights(tmp_path):
@@ -105,16 +106,25 @@ def test_written_files_get_the_usual_mode(tmp_path, small_frame):
 
 
 def test_compare_to_the_output_directory_compares_with_the_previous_model(tmp_path):
+    import hashlib
     import json
 
     d = tmp_path / "m"
     shutil.copytree(DEFAULT_MODEL_DIR, d)
-    before = json.loads((d / "manifest.json").read_text(encoding="utf-8"))["model_version"]
+    before = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
     r = CliRunner().invoke(cli, ["train", "-o", str(d), "--compare-to", str(d), "--no-holdings"])
     assert r.exit_code == 0, r.output
-    after = json.loads((d / "manifest.json").read_text(encoding="utf-8"))["model_version"]
-    assert f"compared with {d} ({before})" in r.output
-    assert after != before  # trained without holdings: another version, not the same one twice
+    after = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    assert f"compared with {d} ({before['model_version']})" in r.output
+    # the "previous" side is the model that was in the folder before training (read before it was overwritten), the
+    # new side the one trained now: had the comparison re-read the folder, each line would show the new figures twice
+    figures = ("accuracy", "macro_f1", "ece")
+    assert any(f"{before['metrics_cv'][k]:.4f}" != f"{after['metrics_cv'][k]:.4f}" for k in figures)
+    for k in figures:
+        assert f"    {k:15s} {before['metrics_cv'][k]:.4f} -> {after['metrics_cv'][k]:.4f}" in r.output
+    # and the folder now holds the model trained as asked: without holdings, on the shipped labeled set
+    assert before["holdings"]["funds"] > 0 and after["holdings"]["funds"] == 0
+    assert after["labeled_data"]["sha256"] == hashlib.sha256(SHIPPED_LABELS.read_bytes()).hexdigest()
 
 
 def test_active_fund_named_zengqiang_is_not_index_enhanced(model_tagger):

@@ -17,7 +17,7 @@ from classifier.summary import (FONT_FAMILY, FONT_PATH, INDEX_COLUMNS, TOTAL, UN
 from classifier.tagged import read_tagged
 from classifier.taxonomy import load_taxonomy
 
-from conftest import ETF_LIST, needs_raw
+from conftest import needs_raw
 
 TAX = load_taxonomy()
 EFUND = load_taxonomy("taxonomy/efund2025.toml")
@@ -301,12 +301,8 @@ def test_html_chart_embeds_the_glyphs_it_needs_and_names_indices_on_hover(tmp_pa
 
 
 @needs_raw
-def test_summary_of_the_listed_etfs(tmp_path, model_tagger):
-    from classifier.batch import tag_file
-
-    tagged = tmp_path / "etf.parquet"
-    tag_file(ETF_LIST, tagged, progress=False, tagger=model_tagger)
-    s = summary_file(tagged, tmp_path / "s.xlsx")
+def test_summary_of_the_listed_etfs(tmp_path, tagged_etf_list):
+    s = summary_file(tagged_etf_list, tmp_path / "s.xlsx")  # the list tagged once per session (conftest.py)
     in_scope = s.in_scope
     assert (in_scope["indices"] > 0).sum() >= 12
     assert 300 < in_scope["indices"].sum() < 900

@@ -1,0 +1,68 @@
+"""Cell text, the bottom of the import graph: :func:`clean` (width, script, spaces, case) and the six-digit fund code.
+
+Imports nothing of the package, so every module can use it: the vocabulary loader cleans its words with it, the
+normalizers build on it, and every reader of fund codes (prepare, holdings, tagged files, summary, stability) takes
+the code with :func:`code6` / :func:`code6_column`, one definition of what a fund code is.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import pandas as pd
+
+_SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufeff\u200b-\u200f]")
+MAX_CHARS = 512  # longer cells are cut before matching (the original cell is kept in the output)
+CODE6 = r"(?<!\d)(\d{6})(?!\d)"  # six digits, not part of a longer number: 0000012 is not fund 000001
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc  # imported lazily: ~20 ms, only when text is normalized
+
+    return opencc.OpenCC("t2s")
+
+
+def _pre(text) -> str:
+    if not isinstance(text, str) or not text:
+        return ""
+    t = unicodedata.normalize("NFKC", text[: MAX_CHARS * 2])
+    return _CONTROL.sub("", _SPACE.sub("", t))
+
+
+def clean(text: str) -> str:
+    """NFKC, simplified Chinese, no whitespace or control characters, upper-case Latin; '' for missing values."""
+    t = _pre(text)
+    if t and any("\u4e00" <= ch <= "\u9fff" for ch in t):
+        t = _t2s().convert(t)
+    return t.upper()[:MAX_CHARS]
+
+
+def clean_many(values) -> list[str]:
+    """:func:`clean` for many strings, with one OpenCC call over all of them (they hold no newline once cleaned)."""
+    pre = [_pre(v) for v in values]
+    if any(pre):
+        pre = _t2s().convert("\n".join(pre)).split("\n")
+    return [s.upper()[:MAX_CHARS] for s in pre]
+
+
+def code6(code: str) -> str:
+    """The 6-digit fund code inside 159995.SZ / SZ159995 / 159995 / ' 159995 ' ('' when there is none; a run of
+    seven or more digits is not a fund code).
+
+    >>> [code6(c) for c in ("159995.SZ", "SZ159995", " 159995 ", "0000012", "12345")]
+    ['159995', '159995', '159995', '', '']
+    """
+    m = re.search(CODE6, clean(code))
+    return m.group(1) if m else ""
+
+
+def code6_column(codes: pd.Series) -> pd.Series:
+    """:func:`code6` of a column of raw code cells, vectorised ('' where a cell holds no fund code).
+
+    >>> code6_column(pd.Series(["159995.SZ", "0000012", None])).tolist()
+    ['159995', '', '']
+    """
+    return codes.astype(str).str.extract(CODE6, expand=False).fillna("")
