@@ -14,7 +14,7 @@ import pandas as pd
 from .columns import detect_columns
 from .config import defaults
 from .errors import InputError
-from .io import read_table, write_table
+from .io import CSV_SUFFIXES, read_table, write_csv_parts, write_table
 from .linking import file_links
 from .pipeline import TagSummary, Tagger
 from .prepare import identify
@@ -59,23 +59,32 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
         from tqdm import tqdm
 
         bar = tqdm(total=len(frame), unit="fund", desc="tagging", leave=False)
-    parts = []
-    for s in starts:
-        chunk = frame.iloc[s:s + size]
-        cl = links.chunk(s, s + len(chunk)) if links is not None else None
-        parts.append(tagger.tag(chunk, name_column=name_column, source=str(input_path), summary=summary, links=cl,
-                                context=frame.iloc[cl.context] if cl is not None else None))
+
+    def tagged():
+        for s in starts:
+            chunk = frame.iloc[s:s + size]
+            cl = links.chunk(s, s + len(chunk)) if links is not None else None
+            yield tagger.tag(chunk, name_column=name_column, source=str(input_path), summary=summary, links=cl,
+                             context=frame.iloc[cl.context] if cl is not None else None)
+            if bar is not None:
+                bar.update(len(chunk))
         if bar is not None:
-            bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
-    # only the output is kept while it is written: the input rows (copied into it) and the chunks are let go, and the
-    # pages the chunks' work left free go back to the system, so that the write's own peak does not stack on theirs
-    frame = table.frame = links = None
-    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    del parts
-    if len(out) > size:
-        _release_free_memory()
-    summary.warnings += write_table(out, output_path, raw_csv=raw_csv, typed=table.typed)
+            bar.close()
+
+    suffix = Path(output_path).suffix.lower()
+    if suffix in CSV_SUFFIXES and len(starts) > 1:  # each chunk written as it is tagged: memory stays flat
+        write_csv_parts(tagged(), output_path, sep="\t" if suffix == ".tsv" else ",", bom=True,
+                        neutralize_formulas=not raw_csv)
+    else:
+        parts = list(tagged())
+        # only the output is kept while it is written: the input rows (copied into it) and the chunks are let go, and
+        # the pages the chunks' work left free go back to the system, so that the write's own peak does not stack on
+        # theirs
+        frame = table.frame = links = None
+        out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        del parts
+        if len(out) > size:
+            _release_free_memory()
+        summary.warnings += write_table(out, output_path, raw_csv=raw_csv, typed=table.typed)
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -2,6 +2,9 @@
 the decision's flags and numbers and the rule layer's hits; nothing after this step reads them."""
 from __future__ import annotations
 
+from collections import namedtuple
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -30,6 +33,12 @@ def alternatives_text(d: pd.DataFrame, classes: list[str], n_alternatives: int) 
     return [";".join(f"{classes[j[i]]}:{q[i]:.3f}" for j, q in cols if j[i] >= 0) for i in range(len(d))]
 
 
+@lru_cache(maxsize=8)
+def _row_type(columns: tuple[str, ...]):
+    """A named tuple of the decision frame's columns (what ``itertuples`` gives)."""
+    return namedtuple("Row", columns)
+
+
 def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, reviewed: dict,
                   sw_map_as_of: str, industry_theme_share: float) -> list[str]:
     """``industry_theme_share``: the seed-004 threshold decide used (% of NAV), quoted in the evidence."""
@@ -38,7 +47,8 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
     codes = d["code"].tolist()
     linked = d["linked_row"].to_numpy()
     out = []
-    for i, r in enumerate(d.itertuples(index=False)):
+    rows = zip(*(d[c].tolist() for c in d.columns))  # lists: iterating Arrow-backed columns cell by cell is slow
+    for i, r in enumerate(map(_row_type(tuple(d.columns))._make, rows)):
         src = s.source_row[i]
         if r.name_problem:
             ev = why_not_name[r.name_problem]
@@ -78,7 +88,7 @@ def output_frame(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, rev
     """The output columns (see :data:`classifier.pipeline.OUTPUT_COLUMNS`) of a prepared frame."""
     codes = d["code"].tolist()
     out = pd.DataFrame({
-        "primary": [tax.primary_of(x) if x else "" for x in d["secondary"]], "secondary": d["secondary"].to_numpy(),
+        "primary": [tax.primary_of(x) if x else "" for x in d["secondary"].tolist()], "secondary": d["secondary"].to_numpy(),
         "confidence": d["confidence"].to_numpy(), "needs_review": d["needs_review"].to_numpy(),
         "alternatives": alternatives_text(d, s.classes, n_alternatives),
         "evidence": evidence_text(p, s, d, tax, reviewed, sw_map_as_of, industry_theme_share),

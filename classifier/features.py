@@ -17,6 +17,7 @@ from .rules import RuleResult
 from .vocabulary import load_vocabulary
 
 TERM_FREQ = 1000
+MEMO_FIELDS = 200_000  # distinct fields whose words are remembered
 
 
 class DomainTokenizer:
@@ -44,9 +45,21 @@ class DomainTokenizer:
         return tk
 
     def __call__(self, text: str) -> list[str]:
+        """The words of ``text``, cut once per distinct ``|``-separated field: jieba cuts at every character outside
+        its word alphabet (``|`` among them) anyway, so the fields' words joined are the whole text's words, and a
+        field shared by many texts (an index name, a benchmark) is cut once."""
         if self._tk is None:
-            self._tk = self._build()
-        return [w for w in self._tk.lcut(text, HMM=False) if w.strip() and w != "|"]
+            self._tk, self._memo = self._build(), {}
+        out: list[str] = []
+        for part in text.split("|"):
+            words = self._memo.get(part)
+            if words is None:
+                words = [w for w in self._tk.lcut(part, HMM=False) if w.strip()]
+                if len(self._memo) >= MEMO_FIELDS:  # bounded: memory stays flat over a long file
+                    self._memo.clear()
+                self._memo[part] = words
+            out += words
+        return out
 
     def __getstate__(self):
         return {"terms": self.terms}

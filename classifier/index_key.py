@@ -11,9 +11,16 @@ from __future__ import annotations
 import pandas as pd
 
 
+def _code_key(index_code: str) -> str:
+    code = index_code.upper().split(".")[0].strip()
+    return "code:" + code if code else ""
+
+
 def code_keys(p: pd.DataFrame) -> pd.Series:
-    code = p["index_code"].str.upper().str.split(".").str[0].str.strip()
-    return ("code:" + code).where(code != "", "")
+    """``code:<index code without exchange suffix>`` per row ('' without a code); worked out once per distinct code."""
+    codes = p["index_code"]
+    distinct = pd.unique(codes).tolist()
+    return codes.map(dict(zip(distinct, map(_code_key, distinct))))
 
 
 def subject_keys(p: pd.DataFrame) -> pd.Series:

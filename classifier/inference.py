@@ -21,6 +21,7 @@ from .features import DomainTokenizer, holdings_matrix, per_distinct_row
 from .fusion import align, fuse, fusion_features, has_holdings, rule_parts
 
 _WHITE = re.compile(r"\s\s+")
+TFIDF_BATCH = 2000  # documents whose terms are held as Python lists at once
 
 
 def _softmax(s: np.ndarray) -> np.ndarray:
@@ -92,26 +93,42 @@ class _Tfidf:
         return out
 
     def transform(self, docs: list[str]):
-        """(row index, column index, value) triplets of the tf-idf matrix, rows l2-normalized."""
-        rows, cols, vals = [], [], []
+        """(row index, column index, value) triplets of the tf-idf matrix, rows l2-normalized.
+
+        Terms are counted per document in Python; weights and norms are computed a batch of documents at a time, each
+        row's sum of squares as NumPy sums a row on its own (pairwise), so the values are those of a row-by-row loop
+        to the last bit."""
+        parts = [self._batch(docs[s:s + TFIDF_BATCH], s) for s in range(0, len(docs), TFIDF_BATCH)]
+        parts = [p for p in parts if len(p[0])]
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        return tuple(np.concatenate(x) for x in zip(*parts))
+
+    def _batch(self, docs: list[str], first: int):
         vocab = self.vocab
-        for r, d in enumerate(docs):
+        cols: list[int] = []
+        tf: list[int] = []
+        lengths: list[int] = []
+        for d in docs:
             counts: dict[int, int] = {}
             for t in self._terms(d):
                 j = vocab.get(t)
                 if j is not None:
                     counts[j] = counts.get(j, 0) + 1
-            if not counts:
-                continue
-            js = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            v = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * self.idf[js]
-            v /= np.sqrt((v * v).sum())
-            rows.append(np.full(len(js), r))
-            cols.append(js)
-            vals.append(v)
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+            cols += counts.keys()
+            tf += counts.values()
+            lengths.append(len(counts))
+        js = np.array(cols, dtype=np.int64)
+        v = (1.0 + np.log(np.array(tf, dtype=np.float64))) * self.idf[js]
+        n_terms = np.array(lengths, dtype=np.int64)
+        starts = np.cumsum(n_terms) - n_terms
+        sq = v * v
+        norm = np.zeros(len(docs))
+        for k in np.unique(n_terms[n_terms > 0]):  # rows with k terms: one (rows × k) block, summed along each row
+            r = np.flatnonzero(n_terms == k)
+            norm[r] = sq[starts[r][:, None] + np.arange(k)].sum(axis=1)
+        v /= np.repeat(np.sqrt(norm), n_terms)
+        return first + np.repeat(np.arange(len(docs)), n_terms), js, v
 
 
 def _plain_str(v) -> str:

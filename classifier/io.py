@@ -489,6 +489,8 @@ def check_writable_folder(folder: str | Path, what: str, fix: str) -> None:
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_BLOCK_ROWS = 5000
+_FORMULA_CELL = re.compile("\n[=+\\-@\t\r]")  # a cell beginning as in _FORMULA_START, in a column joined by LF
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?")
 
 
@@ -502,13 +504,14 @@ def neutralize(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text) else text
 
 
-def csv_text(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = False) -> str:
+def csv_text(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = False, header: bool = True) -> str:
     r"""``frame`` as RFC 4180 CSV text with LF line ends, header first, no index.
 
     A cell is quoted when it holds the separator, a quote, LF **or CR** (pandas' writer leaves a lone CR bare, and
     every reader then splits the row there). Otherwise the text is what ``DataFrame.to_csv`` writes, so files written
     before read and write back byte for byte. ``neutralize_formulas`` puts a ``'`` before every cell a spreadsheet
-    would run as a formula (see :func:`neutralize`), for files people open in Excel.
+    would run as a formula (see :func:`neutralize`), for files people open in Excel. ``header=False``: the rows
+    alone (a later part of a file written in parts).
 
     >>> csv_text(pd.DataFrame({"a": ["x\ry", 'a "b" c'], "b": ["1", ""]}))
     'a,b\n"x\ry",1\n"a ""b"" c",\n'
@@ -517,18 +520,21 @@ def csv_text(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = Fa
     """
     special = re.compile("[" + re.escape(sep) + '"\r\n]')
 
-    def cell(v) -> str:
-        if v is None or (isinstance(v, float) and v != v):
-            return ""
-        t = str(v)
-        if neutralize_formulas and t.startswith(_FORMULA_START):
-            t = neutralize(t)
-        return '"' + t.replace('"', '""') + '"' if special.search(t) else t
+    def cells(values) -> list[str]:
+        """One column's cells as CSV text; the per-cell checks run only on columns that need them."""
+        out = ["" if v is None or (isinstance(v, float) and v != v) else v if isinstance(v, str) else str(v)
+               for v in values]
+        if neutralize_formulas and _FORMULA_CELL.search("\n" + "\n".join(out)):
+            out = [neutralize(t) if t.startswith(_FORMULA_START) else t for t in out]
+        if special.search("".join(out)):
+            out = ['"' + t.replace('"', '""') + '"' if special.search(t) else t for t in out]
+        return out
 
-    lines = [sep.join(cell(c) for c in frame.columns)]
-    for row in frame.itertuples(index=False, name=None):
-        lines.append(sep.join(cell(v) for v in row))
-    return "\n".join(lines) + "\n"
+    lines = [sep.join(cells(list(frame.columns)))] if header else []
+    for s in range(0, len(frame), CSV_BLOCK_ROWS):  # a block of rows at a time: its cells only are Python strings
+        block = frame.iloc[s:s + CSV_BLOCK_ROWS]
+        lines.append("\n".join(map(sep.join, zip(*(cells(block.iloc[:, j].tolist()) for j in range(block.shape[1]))))))
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, sep: str = ",", bom: bool = False,
@@ -536,6 +542,20 @@ def write_csv(frame: pd.DataFrame, path: str | Path, sep: str = ",", bom: bool =
     """Write ``frame`` as CSV (see :func:`csv_text`) atomically; ``bom`` marks UTF-8 for Excel."""
     data = csv_text(frame, sep, neutralize_formulas).encode("utf-8-sig" if bom else "utf-8")
     atomic_write_bytes(path, lambda t: Path(t).write_bytes(data))
+
+
+def write_csv_parts(frames, path: str | Path, sep: str = ",", bom: bool = False,
+                    neutralize_formulas: bool = False) -> None:
+    """Write the frames of the iterable ``frames`` (same columns) one after the other as one CSV file, atomically:
+    the bytes are those :func:`write_csv` writes for the frames concatenated, but only one frame's text is in memory
+    at a time, and nothing replaces ``path`` unless every frame came through."""
+    def _write(t: Path) -> None:
+        with open(t, "wb") as f:
+            if bom:
+                f.write(b"\xef\xbb\xbf")
+            for i, frame in enumerate(frames):
+                f.write(csv_text(frame, sep, neutralize_formulas, header=i == 0).encode("utf-8"))
+    atomic_write_bytes(path, _write)
 
 
 def check_not_input(output: str | Path, *inputs: str | Path | None) -> None:

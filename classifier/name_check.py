@@ -15,6 +15,7 @@ _LATIN1_LETTERS = re.compile(r"[\u00c0-\u00ff]")
 _NO_LETTERS = re.compile(r"[\d\W_]*(?:\.(?:SH|SZ|OF|HK|BJ))?[\d\W_]*", re.IGNORECASE)
 # the encodings a UTF-8 file is most often misread as, in the order they are tried
 _MISREAD_AS = ("gbk", "cp1252", "latin-1")
+_NO_CJK = {"cp1252", "latin-1"}  # of those, the ones with no Chinese characters
 
 
 def is_mojibake(text: str) -> bool:
@@ -22,14 +23,17 @@ def is_mojibake(text: str) -> bool:
     Latin-1 letters (å, ä, è …) where a Chinese name would be."""
     if "\ufffd" in text:
         return True
+    has_cjk = _CJK.search(text) is not None
     for enc in _MISREAD_AS:
+        if has_cjk and enc in _NO_CJK:  # cannot encode: the attempt would fail
+            continue
         try:
             fixed = text.encode(enc).decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
             continue
         if fixed != text and _CJK.search(fixed):
             return True
-    return not _CJK.search(text) and len(_LATIN1_LETTERS.findall(text)) >= 3
+    return not has_cjk and len(_LATIN1_LETTERS.findall(text)) >= 3
 
 
 def name_problem(name: str, vocab: Vocabulary, check_words: bool) -> str:

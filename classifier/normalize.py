@@ -7,6 +7,7 @@ and Wind/Choice abbreviations (CS → 中证, SHS → 沪港深) expanded.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import pandas as pd
 
@@ -21,7 +22,14 @@ def _strip(t: str, words: tuple[str, ...]) -> str:
     return t
 
 
+@lru_cache(maxsize=4)
+def _alias_starts(shorts: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(s[:1] for s in shorts)
+
+
 def _expand_aliases(t: str, vocab: Vocabulary) -> str:
+    if t[:1] not in _alias_starts(tuple(vocab.aliases)):  # most subjects begin with no abbreviation at all
+        return t
     for short, full in vocab.aliases.items():
         if t.startswith(short) and not t[len(short):len(short) + 1].isascii():
             return full + t[len(short):]
@@ -60,7 +68,7 @@ def benchmark_subject(text: str, vocab: Vocabulary, cleaned: bool = False) -> st
 def apply_unique(series: pd.Series, fn) -> pd.Series:
     """Apply ``fn`` once per distinct value (fund lists repeat names across share classes)."""
     values = series.fillna("").astype(str)
-    uniq = pd.unique(values)
+    uniq = pd.unique(values).tolist()  # a list: iterating an Arrow-backed array element by element is slow
     mapping = {u: fn(u) for u in uniq}
     return values.map(mapping)
 

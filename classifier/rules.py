@@ -191,8 +191,9 @@ class RuleLayer:
                     decided_field[i] = decided_field[i] or "asset_class"
         labels, margins = [], np.zeros(n, dtype=np.float32)
         strength = np.zeros((n, len(self.classes_)), dtype=np.float32)
+        decided: dict[int, tuple] = {}  # by the hits tuple's identity: rows of one text share the memo's tuple
         for i, h in enumerate(hits_per_row):
-            lab, margin, s = self.decide(h)
+            lab, margin, s = decided.get(id(h)) or decided.setdefault(id(h), self.decide(h))
             labels.append(lab)
             margins[i] = margin
             strength[i] = s

@@ -60,7 +60,7 @@ def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: lis
     if not head_reads:
         return conf, agree, n_reads, doubting
     conf = conf.copy()
-    for i, (ck, sk) in enumerate(zip(code_keys(p), subject_keys(p))):
+    for i, (ck, sk) in enumerate(zip(code_keys(p).tolist(), subject_keys(p).tolist())):
         reads = head_reads.get(ck) or head_reads.get(sk)
         if not reads:
             continue
