@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 
 import numpy as np
 import pandas as pd
@@ -34,15 +35,14 @@ class DomainTokenizer:
         self.terms = tuple(sorted(set(terms) | set(load_vocabulary().structure_words)))
         self._tk = None
 
-    def _build(self):
+    def _build(self) -> "_Cutter":
         import jieba
 
         jieba.setLogLevel(logging.WARNING)
         tk = jieba.Tokenizer()
         data = "\n".join(f"{t} {TERM_FREQ}" for t in self.terms if " " not in t).encode("utf-8")
-        tk.FREQ, tk.total = tk.gen_pfdict(io.BytesIO(data))
-        tk.initialized = True
-        return tk
+        freq, total = tk.gen_pfdict(io.BytesIO(data))
+        return _Cutter(freq, total, jieba.re_han_default, jieba.re_skip_default)
 
     def __call__(self, text: str) -> list[str]:
         """The words of ``text``, cut once per distinct ``|``-separated field: jieba cuts at every character outside
@@ -54,7 +54,7 @@ class DomainTokenizer:
         for part in text.split("|"):
             words = self._memo.get(part)
             if words is None:
-                words = [w for w in self._tk.lcut(part, HMM=False) if w.strip()]
+                words = [w for w in self._tk.cut(part) if w.strip()]
                 if len(self._memo) >= MEMO_FIELDS:  # bounded: memory stays flat over a long file
                     self._memo.clear()
                 self._memo[part] = words
@@ -67,6 +67,75 @@ class DomainTokenizer:
     def __setstate__(self, state):
         self.terms = state["terms"]
         self._tk = None
+
+
+class _Cutter:
+    """jieba's accurate mode without HMM (``jieba.Tokenizer.lcut(text, HMM=False)``) over a prefix dictionary built
+    by jieba (``gen_pfdict``), in one function per block: the same blocks, the same word graph, the same scores added
+    in the same order and the same tie-breaking, so the same words (checked against jieba in the tests); only jieba's
+    generator layers and per-call set-up are gone.
+    """
+
+    def __init__(self, freq: dict[str, int], total: int, re_han, re_skip):
+        self.freq = freq
+        logtotal = math.log(total)
+        self.score = {w: math.log(f) - logtotal for w, f in freq.items() if f}  # a dictionary word's score
+        self.single = math.log(1) - logtotal  # any other one-character step
+        self.re_han, self.re_skip = re_han, re_skip
+
+    def cut(self, sentence: str) -> list[str]:
+        out: list[str] = []
+        for blk in self.re_han.split(sentence):
+            if not blk:
+                continue
+            if self.re_han.match(blk):
+                out += self._block(blk)
+            else:
+                for x in self.re_skip.split(blk):
+                    if self.re_skip.match(x):
+                        out.append(x)
+                    else:
+                        out += x
+        return out
+
+    def _block(self, s: str) -> list[str]:
+        freq, score, single = self.freq, self.score, self.single
+        n = len(s)
+        val = [0.0] * (n + 1)
+        nxt = list(range(n + 1))
+        for k in range(n - 1, -1, -1):
+            frag = s[k]
+            ends = []
+            i = k
+            while i < n and frag in freq:
+                if freq[frag]:
+                    ends.append(i)
+                i += 1
+                frag = s[k:i + 1]
+            if not ends:
+                val[k] = single + val[k + 1]  # s[k] is no dictionary word: log(1) - log(total)
+                continue
+            val[k], nxt[k] = max((score.get(s[k:x + 1], single) + val[x + 1], x) for x in ends)
+        words: list[str] = []
+        buf = ""
+        x = 0
+        while x < n:
+            y = nxt[x] + 1
+            w = s[x:y]
+            if y - x == 1 and w in _ASCII_ALNUM:  # single Latin letters and digits run together
+                buf += w
+            else:
+                if buf:
+                    words.append(buf)
+                    buf = ""
+                words.append(w)
+            x = y
+        if buf:
+            words.append(buf)
+        return words
+
+
+_ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
 HOLD_PREFIX = "hold::"  # holdings feature columns of a featurized frame: ``hold::`` + the feature's name

@@ -504,6 +504,16 @@ def neutralize(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text) else text
 
 
+def _cell_texts(column: pd.Series) -> list[str]:
+    """A column's cells as text: missing values (None, NaN) empty, others ``str(v)``. A text column comes out of
+    Arrow in one step (``pd.NA`` of a ``string`` column reads as ``str(pd.NA)``, as cell by cell)."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return column.to_numpy(dtype=object, na_value="<NA>" if dtype.na_value is pd.NA else "").tolist()
+    return ["" if v is None or (isinstance(v, float) and v != v) else v if isinstance(v, str) else str(v)
+            for v in column.tolist()]
+
+
 def csv_text(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = False, header: bool = True) -> str:
     r"""``frame`` as RFC 4180 CSV text with LF line ends, header first, no index.
 
@@ -520,20 +530,19 @@ def csv_text(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = Fa
     """
     special = re.compile("[" + re.escape(sep) + '"\r\n]')
 
-    def cells(values) -> list[str]:
-        """One column's cells as CSV text; the per-cell checks run only on columns that need them."""
-        out = ["" if v is None or (isinstance(v, float) and v != v) else v if isinstance(v, str) else str(v)
-               for v in values]
+    def cells(out: list[str]) -> list[str]:
+        """One column's cells (see :func:`_cell_texts`) as CSV text; the per-cell checks run only on columns that
+        need them."""
         if neutralize_formulas and _FORMULA_CELL.search("\n" + "\n".join(out)):
             out = [neutralize(t) if t.startswith(_FORMULA_START) else t for t in out]
         if special.search("".join(out)):
             out = ['"' + t.replace('"', '""') + '"' if special.search(t) else t for t in out]
         return out
 
-    lines = [sep.join(cells(list(frame.columns)))] if header else []
+    lines = [sep.join(cells(_cell_texts(pd.Series(frame.columns, dtype=object))))] if header else []
     for s in range(0, len(frame), CSV_BLOCK_ROWS):  # a block of rows at a time: its cells only are Python strings
         block = frame.iloc[s:s + CSV_BLOCK_ROWS]
-        lines.append("\n".join(map(sep.join, zip(*(cells(block.iloc[:, j].tolist()) for j in range(block.shape[1]))))))
+        lines.append("\n".join(map(sep.join, zip(*(cells(_cell_texts(block.iloc[:, j])) for j in range(block.shape[1]))))))
     return "\n".join(lines) + "\n" if lines else ""
 
 

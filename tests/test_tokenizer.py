@@ -1,0 +1,53 @@
+"""The model's word tokenizer cuts exactly as jieba does (accurate mode, no HMM) over the taxonomy's terms."""
+import io
+import logging
+import random
+
+import jieba
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+
+from classifier.features import DomainTokenizer
+from classifier.labeled import read_labels
+from classifier.manifest import load_model
+
+TERMS_FROM_MODEL = "models/default"
+
+
+@pytest.fixture(scope="module")
+def tokenizers(taxonomy):
+    model, _ = load_model(ROOT / TERMS_FROM_MODEL, taxonomy)
+    terms = next(b[1].tokenizer.terms for b in model.text_.blocks if b[0] == "words")
+    ours = DomainTokenizer.__new__(DomainTokenizer)
+    ours.__setstate__({"terms": terms})
+    jieba.setLogLevel(logging.WARNING)
+    ref = jieba.Tokenizer()
+    ref.FREQ, ref.total = ref.gen_pfdict(io.BytesIO("\n".join(f"{t} 1000" for t in terms if " " not in t).encode()))
+    ref.initialized = True
+    return ours, ref, terms
+
+
+def _strings(terms):
+    labels = read_labels(ROOT / "data/labeled/labels.csv")
+    real = pd.concat([labels[c] for c in ("fund_name", "full_name", "index_name")]).drop_duplicates().tolist()
+    rng = random.Random(7)
+    alphabet = (list("中证半导体沪深300ETF联接AaBb 12\t\r\n.%-+#&_x国证指数科技医药()（）,;|")
+                + [chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(40)] + list(terms[:300]))
+    made = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(2000)]
+    return real + made + ["", " ", "ABC123中证500", "5G通信", "a b", "沪深300\r\n红利"]
+
+
+def test_cuts_every_string_as_jieba_does(tokenizers):
+    ours, ref, terms = tokenizers
+    cutter = ours._build()
+    strings = _strings(terms)
+    differ = [s for s in strings if cutter.cut(s) != ref.lcut(s, HMM=False)]
+    assert len(strings) > 3000 and differ == []
+
+
+def test_fields_are_cut_as_the_whole_text(tokenizers):
+    ours, ref, _ = tokenizers
+    text = "中证半导体产业|华夏中证半导体ETF联接A|华夏中证半导体产业交易型开放式指数证券投资基金联接基金|中证500"
+    assert ours(text) == [w for w in ref.lcut(text, HMM=False) if w.strip() and w != "|"]
