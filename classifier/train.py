@@ -57,7 +57,21 @@ def data_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def one_blas_thread():
+    """Training's linear algebra on one BLAS thread: a multi-threaded BLAS sums in an order that depends on the
+    machine's cores, so the fitted weights differed in the 11th digit between machines; on one thread a training run
+    gives the same bytes everywhere (and on a busy 2-core machine it was ~4x less CPU: threads waited on each other)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def fit(td: TrainingData, tax: Taxonomy, params: dict | None = None) -> FusedModel:
+    with one_blas_thread():
+        return _fit(td, tax, params)
+
+
+def _fit(td: TrainingData, tax: Taxonomy, params: dict | None = None) -> FusedModel:
     cfg = {**defaults()["train"], **(params or {})}
     m = td.in_scope
     model = FusedModel(classes=tuple(tax.secondaries), terms=tuple(tax.terms()), n_splits=int(cfg["n_splits"]),
@@ -176,7 +190,8 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
     agreement = read_agreement(labels_path)
     cal, agree_rep = (None, None)
     if agreement is not None:
-        cal, agree_rep = fit_agreement(model, td, labels, agreement, float(cfg["target_agreement"]))
+        with one_blas_thread():
+            cal, agree_rep = fit_agreement(model, td, labels, agreement, float(cfg["target_agreement"]))
     dh = data_hash(labels_path)
     manifest = {
         "model_version": f"{tax.id}-{dh[:8]}-" + hashlib.sha256(repr((sorted(cfg.items()), holdings_source,
