@@ -510,8 +510,11 @@ def _cell_texts(column: pd.Series) -> list[str]:
     dtype = column.dtype
     if isinstance(dtype, pd.StringDtype):
         return column.to_numpy(dtype=object, na_value="<NA>" if dtype.na_value is pd.NA else "").tolist()
+    values = column.tolist()
+    if set(map(type, values)) <= {str}:  # text in an object column (the output's own columns)
+        return values
     return ["" if v is None or (isinstance(v, float) and v != v) else v if isinstance(v, str) else str(v)
-            for v in column.tolist()]
+            for v in values]
 
 
 def csv_text(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = False, header: bool = True) -> str:
