@@ -56,10 +56,15 @@ def _contested_class(s: Scores, top: np.ndarray, rule_contested: dict[str, str])
     """Per row, the index of the class a contested deciding rule names as also defensible (-1: none)."""
     pos = {c: j for j, c in enumerate(s.classes)}
     out = np.full(len(top), -1)
+    seen: dict[tuple[int, int], int] = {}  # by the hits tuple's identity (rows of one text share it) and class
     for i, src in enumerate(s.source_row):
-        own = [h for h in s.rules.hits[src] if h.secondary == s.classes[top[i]]]
-        if own:
-            out[i] = pos.get(rule_contested.get(max(own, key=lambda h: h.strength).rule, ""), -1)
+        hits = s.rules.hits[src]
+        j = seen.get((id(hits), top[i]))
+        if j is None:
+            own = [h for h in hits if h.secondary == s.classes[top[i]]]
+            j = seen[(id(hits), top[i])] = (pos.get(rule_contested.get(max(own, key=lambda h: h.strength).rule, ""), -1)
+                                            if own else -1)
+        out[i] = j
     return out
 
 

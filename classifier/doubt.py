@@ -37,13 +37,18 @@ def pattern_keys(pred: np.ndarray, classes, hits: list) -> list[str]:
 
     The term matters: within one rule some words are settled (芯片 → 科技成长) and some contested (通信)."""
     out = []
+    seen: dict[tuple[int, int], str] = {}  # by the hits tuple's identity (rows of one text share it) and class
     for k, hs in zip(pred, hits):
-        chosen = classes[k]
-        own = [h for h in hs if h.secondary == chosen]
-        other = [h for h in hs if h.secondary != chosen]
-        best = max(own, key=lambda h: h.strength) if own else None
-        runner = max(other, key=lambda h: h.strength).secondary if other else NONE
-        out.append(f"{best.rule}:{best.term if not best.fuzzy else '~'}|{runner}" if best else f"{NONE}|{runner}")
+        key = seen.get((id(hs), k))
+        if key is None:
+            chosen = classes[k]
+            own = [h for h in hs if h.secondary == chosen]
+            other = [h for h in hs if h.secondary != chosen]
+            best = max(own, key=lambda h: h.strength) if own else None
+            runner = max(other, key=lambda h: h.strength).secondary if other else NONE
+            key = seen[(id(hs), k)] = (f"{best.rule}:{best.term if not best.fuzzy else '~'}|{runner}" if best
+                                       else f"{NONE}|{runner}")
+        out.append(key)
     return out
 
 

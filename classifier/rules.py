@@ -210,8 +210,12 @@ class RuleResult:
     field: list[str]
 
     def evidence(self, i: int, limit: int = 3) -> str:
-        hs = sorted(self.hits[i], key=lambda h: -h.strength)[:limit]
-        return "; ".join(h.describe() for h in hs)
+        hits = self.hits[i]
+        memo = self.__dict__.setdefault("_evidence", {})  # by the hits tuple's identity: rows of one text share it
+        key = (id(hits), limit)
+        if key not in memo:
+            memo[key] = "; ".join(h.describe() for h in sorted(hits, key=lambda h: -h.strength)[:limit])
+        return memo[key]
 
     def vote_features(self) -> np.ndarray:
         """Per-class features for a model: the tier-scaled strength of each class's best vote, in [0, 1]."""
