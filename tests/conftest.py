@@ -74,6 +74,23 @@ def small_labels():
     return labels[labels["group"].isin(keep)].reset_index(drop=True)
 
 
+def write_labeled_subset(src, dest, n_groups=250, seed=0, keep=None):
+    """Write at ``dest`` a labeled set made of whole groups of the one at ``src``: ``n_groups`` drawn reproducibly,
+    plus every group holding a row ``keep(labels)`` selects (the rows a test edits). For the workflow tests that
+    train: what they assert (the command's output, a decision surviving retraining, the new model being used, a
+    split class learned) does not need all ~1,100 groups, and a fit on all of them costs ~8 s."""
+    from classifier.labeled import read_labels, write_labels
+
+    labels = read_labels(src)
+    groups = sorted(labels["group"].unique())
+    chosen = set(np.random.default_rng(seed).choice(groups, size=n_groups, replace=False))
+    if keep is not None:
+        chosen |= set(labels.loc[keep(labels), "group"])
+    sub = labels[labels["group"].isin(chosen)].reset_index(drop=True)
+    write_labels(sub, dest)
+    return sub
+
+
 @pytest.fixture(scope="session")
 def small_training(small_labels, taxonomy):
     from classifier.train import training_data

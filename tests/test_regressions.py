@@ -105,10 +105,17 @@ def test_written_files_get_the_usual_mode(tmp_path, small_frame):
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
 
 
-def test_compare_to_the_output_directory_compares_with_the_previous_model(tmp_path):
+def test_compare_to_the_output_directory_compares_with_the_previous_model(tmp_path, monkeypatch):
     import hashlib
     import json
 
+    from conftest import write_labeled_subset
+
+    # a workspace whose labeled set is whole groups of the shipped one (a fit on all of it costs ~8 s)
+    ws_labels = tmp_path / "ws" / "data" / "labeled" / "labels.csv"
+    ws_labels.parent.mkdir(parents=True)
+    write_labeled_subset(SHIPPED_LABELS, ws_labels)
+    monkeypatch.setenv("FUNDCLASS_WORKSPACE", str(tmp_path / "ws"))
     d = tmp_path / "m"
     shutil.copytree(DEFAULT_MODEL_DIR, d)
     before = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
@@ -122,9 +129,9 @@ def test_compare_to_the_output_directory_compares_with_the_previous_model(tmp_pa
     assert any(f"{before['metrics_cv'][k]:.4f}" != f"{after['metrics_cv'][k]:.4f}" for k in figures)
     for k in figures:
         assert f"    {k:15s} {before['metrics_cv'][k]:.4f} -> {after['metrics_cv'][k]:.4f}" in r.output
-    # and the folder now holds the model trained as asked: without holdings, on the shipped labeled set
+    # and the folder now holds the model trained as asked: without holdings, on the workspace's labeled set
     assert before["holdings"]["funds"] > 0 and after["holdings"]["funds"] == 0
-    assert after["labeled_data"]["sha256"] == hashlib.sha256(SHIPPED_LABELS.read_bytes()).hexdigest()
+    assert after["labeled_data"]["sha256"] == hashlib.sha256(ws_labels.read_bytes()).hexdigest()
 
 
 def test_active_fund_named_zengqiang_is_not_index_enhanced(model_tagger):

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest import HOLDINGS, needs_raw
 
 from classifier.cli import cli
-from classifier.holdings import holdings_features, load_sw_map
+from classifier.holdings import HoldingsFeatures
 from classifier.inference import CompiledModel
 from classifier.labeled import read_labels, write_labels
 from classifier.pipeline import Tagger
@@ -66,11 +66,14 @@ def test_train_and_tag_with_holdings(tmp_path, taxonomy):
     res = CliRunner().invoke(cli, ["train", "--labeled", str(path), "-o", str(tmp_path / "m"), "--holdings",
                                    str(HOLDINGS)])
     assert res.exit_code == 0, res.output
-    hf = holdings_features(HOLDINGS, load_sw_map())
-    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["holdings"]["columns"] == hf.columns() and manifest["holdings"]["funds"] == len(hf.table)
     frame = pd.DataFrame({"基金代码": sub["fund_code"], "基金简称": sub["fund_name"], "基金类型": sub["fund_type"]})
     with_h = Tagger.load(tmp_path / "m", labels_path=path, holdings_path=HOLDINGS)
+    # the features Tagger.load built: holdings_features(HOLDINGS, load_sw_map()), as this test computed them itself
+    # before (~2 s each time on the 486k-row file)
+    hf = with_h.holdings
+    assert type(hf) is HoldingsFeatures and hf.table.shape[0] > 0
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["holdings"]["columns"] == hf.columns() and manifest["holdings"]["funds"] == len(hf.table)
     assert with_h.model.hold_ is not None and with_h.model.holdings_columns_ == hf.columns()
     a = with_h.tag(frame)
     b = Tagger.load(tmp_path / "m", labels_path=path).tag(frame)

@@ -12,6 +12,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from conftest import write_labeled_subset
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 EXE = shutil.which("fundclass", path=os.path.dirname(sys.executable)) or shutil.which("fundclass")
@@ -55,6 +56,10 @@ def workspace(tmp_path_factory):
     ws.mkdir()
     assert CHECKOUT not in ws.parents
     run(ws, "init")
+    # the labeled set init copied, cut to whole groups (conftest.write_labeled_subset): the train test's fit on all of
+    # it costs ~8 s, and what it checks (where train writes, that tag then uses the new model) needs no more
+    labels = ws / "data" / "labeled" / "labels.csv"
+    write_labeled_subset(labels, labels)
     return ws
 
 
