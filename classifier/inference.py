@@ -13,6 +13,8 @@ bit-identical to the saved one's.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from operator import add
 
 import numpy as np
 import pandas as pd
@@ -84,6 +86,9 @@ class _Tfidf:
         lo, hi = self.ngram_range
         if self.kind == "chars":
             doc = _WHITE.sub(" ", doc)
+            if (lo, hi) == (1, 3):  # the model's n-grams, built by joining shifted copies (same terms, same order)
+                two = list(map(add, doc, doc[1:]))
+                return [*doc, *two, *map(add, two, doc[2:])]
             n = len(doc)
             return [doc[i:i + k] for k in range(lo, min(hi, n) + 1) for i in range(n - k + 1)]
         toks = self.tokenizer(doc)
@@ -110,11 +115,8 @@ class _Tfidf:
         tf: list[int] = []
         lengths: list[int] = []
         for d in docs:
-            counts: dict[int, int] = {}
-            for t in self._terms(d):
-                j = vocab.get(t)
-                if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
+            # column → count, in the order the columns first occur (the order the row is summed in)
+            counts = Counter([j for j in map(vocab.get, self._terms(d)) if j is not None])
             cols += counts.keys()
             tf += counts.values()
             lengths.append(len(counts))
