@@ -175,7 +175,8 @@ def write_changes(ch: Changes, out_path: str | Path) -> list[Path]:
     """The tables as ``.xlsx`` sheets, ``.md`` sections or a folder of CSVs."""
     frames = {"summary": ch.figures(), "changed": ch.changed, "review": ch.review, "flows": ch.flows,
               "added": ch.added, "gone": ch.gone}
-    ch.written = write_sheets(frames, out_path, title=f"{Path(ch.old_path).name} → {Path(ch.new_path).name}")
+    ch.written, cut = write_sheets(frames, out_path, title=f"{Path(ch.old_path).name} → {Path(ch.new_path).name}")
+    ch.warnings += cut
     return ch.written
 
 

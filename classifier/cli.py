@@ -373,7 +373,9 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv):
     from .taxonomy import load_taxonomy
 
     check_output(output)
-    n = export_review(tagged, output, load_taxonomy(taxonomy_path), include_all, raw_csv)
+    n, notes = export_review(tagged, output, load_taxonomy(taxonomy_path), include_all, raw_csv)
+    for w in notes:
+        click.echo(f"warning: {w}", err=True)
     click.echo(f"{n} rows to review -> {output}")
 
 

@@ -504,6 +504,54 @@ def neutralize(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text) else text
 
 
+def unneutralize(text: str) -> str:
+    r"""Undo :func:`neutralize`: ``text`` without its leading ``'`` when that is the ``'`` neutralize puts there
+    (``text`` is ``'`` + t with ``neutralize(t) == text``); any other text as it is.
+
+    >>> [unneutralize(t) for t in ("'=1+1", "'+cmd", "'-", "'\tx", "'-1.5", "''=x", "'华夏", "=1+1", "'")]
+    ['=1+1', '+cmd', '-', '\tx', "'-1.5", "''=x", "'华夏", '=1+1', "'"]
+    """
+    return text[1:] if text.startswith("'") and neutralize(text[1:]) == text else text
+
+
+_NEUTRALIZED_CELL = re.compile("\n'[=+\\-@\t\r]")  # a cell neutralize may have written, in a column joined by LF
+
+
+def unneutralize_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (all text, as :func:`read_table` returns) with :func:`unneutralize` applied to every cell and column
+    name; only columns that hold a candidate are copied and checked cell by cell."""
+    out = frame
+    names = [str(c) for c in frame.columns]
+    if _NEUTRALIZED_CELL.search("\n" + "\n".join(names)):
+        out = frame.set_axis([unneutralize(c) for c in names], axis=1)
+    for j in range(frame.shape[1]):
+        values = frame.iloc[:, j].tolist()
+        try:
+            joined = "\n".join(values)  # read_table's cells are all text
+        except TypeError:
+            joined = "\n".join(map(str, values))
+        if not _NEUTRALIZED_CELL.search("\n" + joined):
+            continue
+        if out is frame:
+            out = frame.copy()
+        out.isetitem(j, pd.Series([unneutralize(v) if isinstance(v, str) else v for v in values], index=frame.index,
+                                  dtype=object))
+    return out
+
+
+def read_output(path: str | Path) -> Table:
+    """Read back a table this tool wrote (a tagged file, a review sheet): :func:`read_table`, and for a CSV every cell
+    that :func:`neutralize` gave a ``'`` loses it again (see :func:`unneutralize`), so that ``=SUM(A1)`` written as
+    ``'=SUM(A1)`` comes back as ``=SUM(A1)``. XLSX and Parquet outputs hold every cell as it is and are not changed.
+
+    Not for a user's input file (``fundclass tag``), whose cells come out exactly as they went in.
+    """
+    table = read_table(path)
+    if Path(path).suffix.lower() in CSV_SUFFIXES or not Path(path).suffix:
+        table.frame = unneutralize_frame(table.frame)
+    return table
+
+
 def _cell_texts(column: pd.Series) -> list[str]:
     """A column's cells as text: missing values (None, NaN) empty, others ``str(v)``. A text column comes out of
     Arrow in one step (``pd.NA`` of a ``string`` column reads as ``str(pd.NA)``, as cell by cell)."""
@@ -588,11 +636,32 @@ def _utf16_units(text: str) -> int:
     return len(text) + sum(1 for c in text if ord(c) > 0xFFFF) if len(text) > EXCEL_CELL_MAX // 2 else len(text)
 
 
-def fit_excel_cells(frame: pd.DataFrame, path: str | Path = "") -> tuple[pd.DataFrame, list[str]]:
-    """``frame`` with every text cell longer than Excel's limit (32,767 UTF-16 units) cut to it, and one warning
-    per cut cell naming its sheet row and column (the first five, then a count)."""
-    cut: list[tuple[int, object, int]] = []
+EXCEL_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+SHOWN_CUTS = 5
+
+
+def excel_writer(path: str | Path) -> pd.ExcelWriter:
+    """An XLSX writer that writes every text cell as text (never a formula, URL or number). Cut cells over Excel's
+    limit first (:func:`fit_excel_sheets`)."""
+    return pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": EXCEL_OPTIONS})
+
+
+def _cut_utf16(text: str) -> str:
+    return text.encode("utf-16-le")[:2 * EXCEL_CELL_MAX].decode("utf-16-le", errors="ignore")
+
+
+def _fit_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[int, str, int]]]:
+    """``frame`` with its text cells and column names over Excel's limit cut, and the cuts as (sheet row, column
+    label, characters before), rows counted as in the sheet (the header is row 1)."""
+    cut: list[tuple[int, str, int]] = []
     out = frame
+    names = list(frame.columns)
+    long_names = [j for j, c in enumerate(names) if isinstance(c, str) and _utf16_units(c) > EXCEL_CELL_MAX]
+    if long_names:
+        for j in long_names:
+            cut.append((1, f"{j + 1} (its header)", len(names[j])))
+            names[j] = _cut_utf16(names[j])
+        out = frame.set_axis(names, axis=1)
     for j in range(frame.shape[1]):
         values = frame.iloc[:, j].to_numpy(dtype=object)
         long = [i for i, v in enumerate(values) if isinstance(v, str) and len(v) > EXCEL_CELL_MAX // 2
@@ -603,15 +672,34 @@ def fit_excel_cells(frame: pd.DataFrame, path: str | Path = "") -> tuple[pd.Data
             out = frame.copy()
         col = values.copy()
         for i in long:
-            cut.append((i, frame.columns[j], len(col[i])))
-            col[i] = col[i].encode("utf-16-le")[:2 * EXCEL_CELL_MAX].decode("utf-16-le", errors="ignore")
+            cut.append((i + 2, f"'{names[j]}'", len(col[i])))
+            col[i] = _cut_utf16(col[i])
         out.isetitem(j, col)
-    cut.sort(key=lambda t: t[0])
-    notes = [f"{path}: row {i + 2}, column '{c}': {n:,} characters cut to {EXCEL_CELL_MAX:,}, Excel's limit for a "
-             f"cell (write .csv or .parquet to keep it whole)" for i, c, n in cut[:5]]
-    if len(cut) > 5:
-        notes.append(f"{path}: {len(cut) - 5} more cells cut to {EXCEL_CELL_MAX:,} characters")
-    return out, notes
+    return out, cut
+
+
+def fit_excel_sheets(sheets: dict[str, pd.DataFrame], path: str | Path = "") -> tuple[dict[str, pd.DataFrame],
+                                                                                      list[str]]:
+    """The sheets (name → frame, in order) with every text cell longer than Excel's limit (32,767 UTF-16 units) cut to
+    it, and warnings for the user naming the file, sheet, row and column of each cut cell (the first five, then a
+    count). Every XLSX this tool writes goes through here: Excel (and xlsxwriter) would cut or refuse them otherwise."""
+    fitted: dict[str, pd.DataFrame] = {}
+    cuts: list[tuple[str, int, str, int]] = []
+    for name, frame in sheets.items():
+        fitted[name], cut = _fit_frame(frame)
+        cuts += [(name, *c) for c in sorted(cut, key=lambda t: t[0])]
+    notes = [f"{path}: sheet '{s[:31]}', row {r}, column {c}: {n:,} characters cut to {EXCEL_CELL_MAX:,}, Excel's "
+             f"limit for a cell (write .csv or .parquet to keep it whole)" for s, r, c, n in cuts[:SHOWN_CUTS]]
+    if len(cuts) > SHOWN_CUTS:
+        notes.append(f"{path}: {len(cuts) - SHOWN_CUTS} more cells cut to {EXCEL_CELL_MAX:,} characters")
+    return fitted, notes
+
+
+def fit_excel_cells(frame: pd.DataFrame, path: str | Path = "", sheet: str = "funds") -> tuple[pd.DataFrame,
+                                                                                                list[str]]:
+    """One sheet's :func:`fit_excel_sheets`."""
+    fitted, notes = fit_excel_sheets({sheet: frame}, path)
+    return fitted[sheet], notes
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, sheet: str = "funds", raw_csv: bool = False,
@@ -633,12 +721,10 @@ def write_table(frame: pd.DataFrame, path: str | Path, sheet: str = "funds", raw
         sep = "\t" if suffix == ".tsv" else ","
         write_csv(frame, target, sep=sep, bom=True, neutralize_formulas=not raw_csv)
     elif suffix in EXCEL_SUFFIXES:
-        frame, notes = fit_excel_cells(frame, target)
+        frame, notes = fit_excel_cells(frame, target, sheet)
 
         def _xlsx(t: Path) -> None:
-            with pd.ExcelWriter(t, engine="xlsxwriter",
-                                engine_kwargs={"options": {"strings_to_formulas": False, "strings_to_urls": False,
-                                                           "strings_to_numbers": False}}) as xw:
+            with excel_writer(t) as xw:
                 frame.to_excel(xw, index=False, sheet_name=sheet)
         atomic_write_bytes(target, _xlsx)
     elif suffix in PARQUET_SUFFIXES:
@@ -672,12 +758,13 @@ def _markdown_cell(v) -> str:
 
 
 def write_sheets(sheets: dict[str, pd.DataFrame], path: str | Path, images: dict[str, Path] | None = None,
-                 title: str = "", notes: list[str] | None = None) -> list[Path]:
+                 title: str = "", notes: list[str] | None = None) -> tuple[list[Path], list[str]]:
     """Write several tables as one output, chosen by ``path``: ``.xlsx`` (a sheet per table, each image on a sheet of
     its own), ``.md`` (a section per table, images linked), or a folder (``<name>.csv`` per table, UTF-8 with BOM).
 
     ``images`` maps a name to a PNG already written (beside the output). Every file is written atomically. Returns
-    the files written.
+    the files written and warnings for the user: an XLSX cell over Excel's 32,767 characters is cut, with a warning
+    naming the file, sheet, row and column (see :func:`fit_excel_sheets`).
     """
     images = images or {}
     target = Path(path)
@@ -687,19 +774,20 @@ def write_sheets(sheets: dict[str, pd.DataFrame], path: str | Path, images: dict
         for name, frame in sheets.items():
             write_csv(frame, target / f"{name}.csv", bom=True, neutralize_formulas=True)
             written.append(target / f"{name}.csv")
-        return written
+        return written, []
     suffix = target.suffix.lower()
+    warnings: list[str] = []
     if suffix in EXCEL_SUFFIXES:
+        sheets, warnings = fit_excel_sheets(sheets, target)
+
         def _xlsx(t: Path) -> None:
-            with pd.ExcelWriter(t, engine="xlsxwriter",
-                                engine_kwargs={"options": {"strings_to_formulas": False, "strings_to_urls": False,
-                                                           "strings_to_numbers": False}}) as xw:
+            with excel_writer(t) as xw:
                 for name, frame in sheets.items():
                     frame.to_excel(xw, index=False, sheet_name=name[:31])
                     ws = xw.sheets[name[:31]]
                     ws.freeze_panes(1, 0)
                     for i, c in enumerate(frame.columns):
-                        longest = max([len(str(c))] + [len(str(v)) for v in frame[c].head(200)])
+                        longest = max([len(str(c))] + [len(str(v)) for v in frame.iloc[:200, i]])
                         ws.set_column(i, i, min(max(8, longest * 1.6), 60))
                 for name, png in images.items():
                     ws = xw.book.add_worksheet(name[:31])
@@ -718,4 +806,4 @@ def write_sheets(sheets: dict[str, pd.DataFrame], path: str | Path, images: dict
     else:
         raise InputError(f"{target}: unsupported output type '{suffix}'; use .xlsx, .md or a folder (one CSV per "
                          f"table, e.g. -o {target.with_suffix('')}/)")
-    return [target]
+    return [target], warnings

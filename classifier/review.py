@@ -24,7 +24,7 @@ from .columns import detect_columns
 from .index_key import display_key
 from .prepare import prepare
 from .errors import InputError
-from .io import atomic_write_bytes, check_not_input, read_table, write_table
+from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
 from .labeled import LABEL_COLUMNS, Change, change_labels
 from .taxonomy import Taxonomy
 
@@ -78,18 +78,18 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False) -> pd.DataFram
     return out[REVIEW_COLUMNS].reset_index(drop=True)
 
 
-def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_csv: bool = False) -> None:
+def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_csv: bool = False) -> list[str]:
     """XLSX with a drop-down of ``labels`` on the decision column (Excel data validation), or CSV (formulas
-    neutralised unless ``raw_csv``, see :func:`classifier.io.write_table`)."""
+    neutralised unless ``raw_csv``, see :func:`classifier.io.write_table`). Returns warnings for the user (XLSX cells
+    over Excel's limit cut, see :func:`classifier.io.fit_excel_sheets`)."""
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
-        write_table(frame, path, raw_csv=raw_csv)
-        return
+        return write_table(frame, path, raw_csv=raw_csv)
+    sheets, notes = fit_excel_sheets({"review": frame}, path)
+    frame = sheets["review"]
 
     def _write(tmp: Path) -> None:
-        with pd.ExcelWriter(tmp, engine="xlsxwriter",
-                            engine_kwargs={"options": {"strings_to_formulas": False, "strings_to_urls": False,
-                                                       "strings_to_numbers": False}}) as xw:
+        with excel_writer(tmp) as xw:
             frame.to_excel(xw, index=False, sheet_name="review")
             book, ws = xw.book, xw.sheets["review"]
             lab = book.add_worksheet("labels")
@@ -108,13 +108,15 @@ def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_c
             for i, c in enumerate(REVIEW_COLUMNS):
                 ws.set_column(i, i, widths.get(c, 12))
     atomic_write_bytes(path, _write)
+    return notes
 
 
-def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = False, raw_csv: bool = False) -> int:
+def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = False,
+                  raw_csv: bool = False) -> tuple[int, list[str]]:
+    """Write the review sheet of a tagged file; returns the rows written and warnings for the user."""
     check_not_input(out_path, tagged_path)
-    frame = review_frame(read_table(tagged_path).frame, include_all)
-    write_review(frame, out_path, tax.labels, raw_csv)
-    return len(frame)
+    frame = review_frame(read_output(tagged_path).frame, include_all)
+    return len(frame), write_review(frame, out_path, tax.labels, raw_csv)
 
 
 def parse_fund_code(text: str) -> str | None:
@@ -142,7 +144,7 @@ class ImportResult:
 
 def _read_decisions(path, tax: Taxonomy, reviewer: str | None) -> pd.DataFrame:
     """The decided rows of a review sheet, each with its normalized code; every problem is reported at once."""
-    f = read_table(path).frame
+    f = read_output(path).frame  # a CSV's cells without the ' that export put before formula-like text
     cols = list(f.columns)
     errors = [f"column '{c}' appears {cols.count(c)} times; keep one" for c in REQUIRED + ("reviewer",)
               if cols.count(c) > 1]

@@ -678,7 +678,8 @@ def write_summary(summary: Summary, out_path: str | Path) -> list[Path]:
     title, sub = _titles(summary)
     notes = [sub, f"{summary.n_funds} funds, {len(summary.indices)} tracked indices, "
                   f"{summary.n_without_index} funds without a tracked index (counted apart)"]
-    written = write_sheets(sheets, out, images={"chart": png}, title=title, notes=notes)
+    written, cut = write_sheets(sheets, out, images={"chart": png}, title=title, notes=notes)
+    summary.warnings += cut
     summary.written = written + [png, page]
     return summary.written
 

@@ -1,8 +1,9 @@
 """Read back a file that ``fundclass tag`` wrote (CSV, XLSX or Parquet), for the commands that work on tagged runs:
 ``summary``, ``diff`` and ``tag --previous``.
 
-Every cell comes back as text (see :func:`classifier.io.read_table`); this module turns the columns those commands
-read into typed values once, and names the file, column and rows when one is not what ``tag`` writes.
+Every cell comes back as text (see :func:`classifier.io.read_table`), and in a CSV without the ``'`` that ``tag`` put
+before cells a spreadsheet would run as formulas (:func:`classifier.io.read_output`); this module turns the columns
+those commands read into typed values once, and names the file, column and rows when one is not what ``tag`` writes.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from .columns import detect_columns
 from .errors import InputError
-from .io import read_table
+from .io import read_output
 from .text import code6_column
 
 TAGGED_COLUMNS = ("primary", "secondary", "confidence", "needs_review", "evidence")
@@ -95,7 +96,7 @@ def read_tagged(path: str | Path, required: tuple[str, ...] = TAGGED_COLUMNS) ->
         when the file cannot be read, has no fund-name column, lacks one of ``required`` (all missing ones are named),
         or holds a confidence that is not a number or a needs_review flag that is not True/False.
     """
-    table = read_table(path)
+    table = read_output(path)
     frame = table.frame.reset_index(drop=True)
     sp = str(path)
     missing = [c for c in required if c not in frame.columns]

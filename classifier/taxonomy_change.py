@@ -18,7 +18,7 @@ the history); rows whose class was split or removed are taken out of the labeled
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -113,9 +113,11 @@ class MigrationResult:
     kept: int
     moved: int
     queued: int
+    warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        return [f"kept {self.kept} rows, relabeled {self.moved} automatically, queued {self.queued} for review"]
+        return ([f"kept {self.kept} rows, relabeled {self.moved} automatically, queued {self.queued} for review"]
+                + [f"warning: {w}" for w in self.warnings])
 
 
 def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, queue_path,
@@ -130,7 +132,7 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
             raise InputError(f"{labels_path}: holds labels of taxonomy {', '.join(versions)}, not {old.version} "
                              f"(--from); nothing migrated")
         result, queue_frame, keep_mask, history = _plan(labels, migration, new, today)
-        write_review(queue_frame, queue_path, new.labels)
+        result.warnings += write_review(queue_frame, queue_path, new.labels)
         return Change(labels[keep_mask].reset_index(drop=True), history), result
 
     return change_labels(labels_path, compute)
