@@ -84,7 +84,8 @@ def holdings_features(path: str | Path, sw_map: pd.Series) -> HoldingsFeatures:
         i = int(bad.to_numpy().nonzero()[0][0])
         raise InputError(f"{p}: column '{wc}' row {i + 2}: weight '{h[wc].iat[i]}' is not a number "
                          f"({int(bad.sum())} such rows); give weights in % of NAV, e.g. 10.1 or 10.1%")
-    d = pd.DataFrame({"fund": h[fc].map(code6), "stock": h[sc].str.strip(), "w": w.fillna(0.0).clip(lower=0.0)})
+    funds = pd.unique(h[fc]).tolist()  # a fund has many holding rows: each distinct code is read once
+    d = pd.DataFrame({"fund": h[fc].map(dict(zip(funds, map(code6, funds)))), "stock": h[sc].str.strip(), "w": w.fillna(0.0).clip(lower=0.0)})
     d["q"] = h[qc] if qc else ""
     d["mkt"] = h[mc] if mc else ""
     d = d[d.fund != ""]

@@ -1,4 +1,5 @@
 import os
+import shutil
 
 # One BLAS thread per test process, set before numpy loads. Training fits many small logistic regressions; with
 # OpenBLAS's default threads on a busy 2-core machine each tiny BLAS call waits on thread hand-offs, and a training
@@ -144,3 +145,16 @@ def tagged_fund_list(tmp_path_factory):
     if not FUND_LIST.exists():
         pytest.skip(f"shared raw data not found at {RAW}")
     return _tag_with_the_cli(FUND_LIST, tmp_path_factory.mktemp("funds") / "all.parquet")
+
+
+@pytest.fixture
+def labels_copy(tmp_path):
+    """A copy of the shipped labeled set and its history that a test may change (test_review_loop has its own,
+    without the history)."""
+    from classifier.labeled import SHIPPED_LABELS
+
+    p = tmp_path / "labeled" / "labels.csv"
+    p.parent.mkdir()
+    shutil.copy(SHIPPED_LABELS, p)
+    shutil.copy(SHIPPED_LABELS.with_name("history.csv"), p.with_name("history.csv"))
+    return p

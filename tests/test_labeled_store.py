@@ -2,7 +2,6 @@
 import csv
 import multiprocessing as mp
 import os
-import shutil
 
 import pandas as pd
 import pytest
@@ -12,22 +11,13 @@ from classifier import labeled as store
 from classifier.cli import cli
 from classifier.errors import InputError
 from classifier.io import read_table, write_table
-from classifier.labeled import SHIPPED_LABELS, audit, read_labels
+from classifier.labeled import audit, read_labels
 from classifier.review import REVIEW_COLUMNS, import_review
 from classifier.taxonomy import load_taxonomy
 from classifier.workspace import check_writable, init
 
 TAX = load_taxonomy()
 EFUND = load_taxonomy(os.path.join(os.path.dirname(str(TAX.path)), "efund2025.toml"))
-
-
-@pytest.fixture
-def labels_copy(tmp_path):
-    p = tmp_path / "labeled" / "labels.csv"
-    p.parent.mkdir()
-    shutil.copy(SHIPPED_LABELS, p)
-    shutil.copy(SHIPPED_LABELS.with_name("history.csv"), p.with_name("history.csv"))
-    return p
 
 
 def _sheet(path, rows, columns=None):

@@ -8,7 +8,6 @@
   value comes back as it went in. A user's input file read by ``tag`` is never changed.
 """
 import csv
-import shutil
 import warnings
 
 import openpyxl
@@ -19,7 +18,7 @@ from click.testing import CliRunner
 from classifier.cli import cli
 from classifier.io import (EXCEL_CELL_MAX, neutralize, read_output, read_table, unneutralize, write_sheets,
                            write_table)
-from classifier.labeled import SHIPPED_LABELS, read_labels
+from classifier.labeled import read_labels
 from classifier.review import REVIEW_COLUMNS, write_review
 from classifier.tagged import read_tagged
 from classifier.taxonomy import load_taxonomy
@@ -188,15 +187,6 @@ def test_a_users_input_cells_come_out_of_tag_as_they_went_in(tmp_path):
                else read_table(out).frame)
         assert got["基金简称"].tolist()[0] == "'=x 芯片ETF", name
         assert got["备注"].tolist() == ["'+1", "=1+1" if flags or not name.endswith(".csv") else "'=1+1"], name
-
-
-@pytest.fixture
-def labels_copy(tmp_path):
-    p = tmp_path / "labeled" / "labels.csv"
-    p.parent.mkdir()
-    shutil.copy(SHIPPED_LABELS, p)
-    shutil.copy(SHIPPED_LABELS.with_name("history.csv"), p.with_name("history.csv"))
-    return p
 
 
 def test_review_round_trip_through_csv_keeps_the_original_text(tmp_path, labels_copy):
