@@ -61,8 +61,14 @@ def fusion_features(p_text: np.ndarray, p_hold: np.ndarray, has: np.ndarray, vot
     """Stack the per-class features into an (n, K, 6) array. ``winner`` is (n, K) one-hot (all 0 on abstain)."""
     h = has.astype(float)[:, None]
     w = winner.astype(float)
-    return np.stack([np.log(p_text + FLOOR), np.log(p_hold + FLOOR) * h, votes, w,
-                     w * from_index.astype(float)[:, None], w * fuzzy.astype(float)[:, None]], axis=2)
+    F = np.empty(p_text.shape + (N_FEATURES,))  # filled in place: no second copy of the six (n, K) planes
+    np.log(p_text + FLOOR, out=F[:, :, 0])
+    np.multiply(np.log(p_hold + FLOOR), h, out=F[:, :, 1])
+    F[:, :, 2] = votes
+    F[:, :, 3] = w
+    np.multiply(w, from_index.astype(float)[:, None], out=F[:, :, 4])
+    np.multiply(w, fuzzy.astype(float)[:, None], out=F[:, :, 5])
+    return F
 
 
 def _log_softmax(s: np.ndarray) -> np.ndarray:

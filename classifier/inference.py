@@ -24,6 +24,7 @@ from .fusion import align, fuse, fusion_features, has_holdings, rule_parts
 
 _WHITE = re.compile(r"\s\s+")
 TFIDF_BATCH = 2000  # documents whose terms are held as Python lists at once
+SCORE_BLOCK_ROWS = 2000  # documents whose term × class products are held at once
 
 
 def _softmax(s: np.ndarray) -> np.ndarray:
@@ -152,9 +153,14 @@ def _sparse_scores(n: int, rows, cols, vals, W: np.ndarray) -> np.ndarray:
     """Σ_j x_ij W_jk for a sparse x given as triplets (rows sorted ascending)."""
     out = np.zeros((n, W.shape[1]))
     if len(rows):
-        contrib = vals[:, None] * W[cols]
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        out[rows[starts]] = np.add.reduceat(contrib, starts, axis=0)
+        # a block of whole rows at a time: each row's terms × classes products exist only while its block is summed
+        # (all at once they were ~100 MB for the fund list); each row is summed over its own terms as before
+        for b in range(0, len(starts), SCORE_BLOCK_ROWS):
+            first = starts[b:b + SCORE_BLOCK_ROWS]
+            lo, hi = first[0], (starts[b + SCORE_BLOCK_ROWS] if b + SCORE_BLOCK_ROWS < len(starts) else len(rows))
+            contrib = vals[lo:hi, None] * W[cols[lo:hi]]
+            out[rows[first]] = np.add.reduceat(contrib, first - lo, axis=0)
     return out
 
 
