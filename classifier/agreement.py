@@ -18,6 +18,7 @@ from .vocabulary import load_vocabulary
 AGREEMENT_FILE = "agreement.csv"
 AGREEMENT_COLUMNS = ["head_id", "group", "index_code", "index_name", "n_funds", "label", "reads", "alts", "n_reads",
                      "agreement", "alt_secondary", "contested"]
+PROVENANCE_COLUMNS = ["source", "labeled_by", "labeled_at", "taxonomy_version"]  # who read, when, against what
 
 
 def head_keys(labels: pd.DataFrame) -> pd.Series:

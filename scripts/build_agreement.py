@@ -12,6 +12,9 @@ not GUIDE.md nor the tool's output. Output, one row per head (groups of the labe
   n_reads, agreement                               reads, and the share of reads that agree with ``label``
   alt_secondary                                    the most named other class (reads first, then alts), or ''
   contested                                        1 when agreement < 1 or a reader named another class
+  source, labeled_by, labeled_at, taxonomy_version provenance: 'blind reads', the readers who read the head and the
+                                                   date of their reads (``readers.csv`` in the reads folder: reader,
+                                                   labeled_by, labeled_at), the labels' taxonomy version
 
 Re-run after any label change: agreement is always measured against the current label.
 
@@ -27,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from classifier.agreement import AGREEMENT_COLUMNS, AGREEMENT_FILE, head_keys
+from classifier.agreement import AGREEMENT_COLUMNS, AGREEMENT_FILE, PROVENANCE_COLUMNS, head_keys
 from classifier.io import csv_text
 
 
@@ -47,6 +50,10 @@ def main() -> None:
     for f in sorted(reads_dir.glob("reader_*_part*.csv")):
         who = f.name.split("_")[1]
         readers.setdefault(who, []).append(read_csv(f))
+    who_read = read_csv(reads_dir / "readers.csv").set_index("reader")
+    missing = sorted(set(readers) - set(who_read.index))
+    if missing:
+        raise SystemExit(f"{reads_dir / 'readers.csv'}: no row for reader(s) {missing}")
     reads = {}
     for who, parts in sorted(readers.items()):
         r = pd.concat(parts, ignore_index=True)
@@ -58,6 +65,7 @@ def main() -> None:
     head_of_group = labels.drop_duplicates("group").set_index("group")["head"]
     label_of = labels.groupby("head")["secondary"].agg(lambda s: s.value_counts().index[0])
     n_of = labels.groupby("head").size()
+    version_of = labels.groupby("head")["taxonomy_version"].agg(lambda s: s.value_counts().index[0])
     work = work[work.group.isin(head_of_group.index)].copy()  # groups since withheld or removed drop out
     work["head"] = work.group.map(head_of_group)
     rows = []
@@ -65,6 +73,7 @@ def main() -> None:
         label = label_of[head]
         got = [(r.at[h, "secondary"].strip(), r.at[h, "alt_secondary"].strip())
                for h in part.head_id for r in reads.values() if h in r.index]
+        by = list(dict.fromkeys(w for h in part.head_id for w, r in reads.items() if h in r.index))
         classes = [g for g, _ in got]
         alts = [x for _, x in got if x]
         others = Counter([c for c in classes if c != label])
@@ -76,8 +85,11 @@ def main() -> None:
                      "index_name": first.index_name, "n_funds": int(n_of[head]), "label": label,
                      "reads": ";".join(classes), "alts": ";".join(alts), "n_reads": len(classes),
                      "agreement": f"{agree:.4g}", "alt_secondary": alt,
-                     "contested": int(bool(classes) and (agree < 1 or bool(alt)))})
-    out = pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
+                     "contested": int(bool(classes) and (agree < 1 or bool(alt))),
+                     "source": "blind reads", "labeled_by": ";".join(who_read.at[w, "labeled_by"] for w in by),
+                     "labeled_at": max((who_read.at[w, "labeled_at"] for w in by), default=""),
+                     "taxonomy_version": version_of[head]})
+    out = pd.DataFrame(rows, columns=AGREEMENT_COLUMNS + PROVENANCE_COLUMNS)
     target = labels_path.parent / AGREEMENT_FILE
     target.write_text(csv_text(out), encoding="utf-8")
     ag = out.agreement.astype(float)
