@@ -77,7 +77,7 @@ def use_config(path: str | Path | None) -> None:
     The file is read, and checked, on the next :func:`defaults`."""
     global _user_config
     _user_config = str(path) if path else None
-    defaults.cache_clear()
+    _configured.cache_clear()
 
 
 def config_file() -> str | None:
@@ -85,10 +85,14 @@ def config_file() -> str | None:
     return _user_config or os.environ.get(ENV_CONFIG) or None
 
 
-@lru_cache(maxsize=1)
 def defaults() -> dict:
-    """The configuration in use: defaults.toml, overlaid by the user file (:func:`config_file`) when there is one."""
-    path = config_file()
+    """The configuration in use: defaults.toml, overlaid by the user file (:func:`config_file`) when there is one
+    (read and checked once per file; ``$FUNDCLASS_CONFIG`` is looked at on every call)."""
+    return _configured(config_file())
+
+
+@lru_cache(maxsize=4)
+def _configured(path: str | None) -> dict:
     return overlay(shipped_defaults(), path) if path else shipped_defaults()
 
 

@@ -72,15 +72,6 @@ class _Reader:
         return ENHANCED if enhanced else PASSIVE
 
 
-def asset_class(fund_type: str, text: str, vocab: Vocabulary) -> tuple[str, str]:
-    """(asset class, reason) of one fund; ``text`` is its names and index name, already cleaned."""
-    return _Reader(vocab).asset_class(fund_type, text)
-
-
-def management_style(fund_type: str, text: str, has_index: bool, vocab: Vocabulary) -> str:
-    return _Reader(vocab).management_style(fund_type, text, has_index)
-
-
 def classify_frame(fund_type: pd.Series, text: pd.Series, has_index: pd.Series, vocab: Vocabulary) -> pd.DataFrame:
     """Asset class, its reason and management style for every row; computed once per distinct input.
     ``text`` must already be cleaned (see :func:`classifier.normalize.clean`)."""

@@ -14,7 +14,7 @@ from .columns import FIELDS
 from .fundtype import classify_frame
 from .name_check import name_problem
 from .normalize import apply_unique, benchmark_subject, clean_column, fund_subject, index_subject
-from .text import code6, code6_column  # noqa: F401  (code6 re-exported for callers of prepare)
+from .text import code6_column
 from .vocabulary import Vocabulary, load_vocabulary
 
 def _raw(frame: pd.DataFrame, colmap: dict[str, int], fields=FIELDS) -> pd.DataFrame:

@@ -60,9 +60,18 @@ def code6(code: str) -> str:
 
 
 def code6_column(codes: pd.Series) -> pd.Series:
-    """:func:`code6` of a column of raw code cells, vectorised ('' where a cell holds no fund code).
+    """:func:`code6` of every cell of a column ('' where a cell holds no fund code); a cell that is not text is read as
+    its text (an integer 159995 is fund 159995). Cells of plain ASCII with no space are what :func:`clean` leaves
+    as they are (but for case, which digits do not have), so those are searched at once; the rest go through
+    :func:`code6` (full-width ``１５９９９５``, inner spaces).
 
-    >>> code6_column(pd.Series(["159995.SZ", "0000012", None])).tolist()
-    ['159995', '', '']
+    >>> code6_column(pd.Series(["159995.SZ", "0000012", None, "１５９９９５", "159 995", 510300])).tolist()
+    ['159995', '', '', '159995', '159995', '510300']
     """
-    return codes.astype(str).str.extract(CODE6, expand=False).fillna("")
+    text = pd.Series(["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in codes.tolist()],
+                     index=codes.index, dtype=object)
+    out = text.str.extract(CODE6, expand=False).fillna("")
+    other = ~text.str.fullmatch(r"[!-~]*")
+    if other.any():
+        out[other] = text[other].map(code6)
+    return out

@@ -23,7 +23,7 @@ from .features import featurize
 from .holdings import HoldingsFeatures
 from .inference import CompiledModel
 from .labeled import ID_COLUMNS, read_labels
-from .manifest import library_versions, save_model
+from .manifest import library_versions, save_model, sha256_file
 from .fusion import align
 from .index_key import code_keys, subject_keys
 from .model import FusedModel
@@ -54,7 +54,7 @@ def training_data(labels: pd.DataFrame, tax: Taxonomy, holdings: HoldingsFeature
 
 
 def data_hash(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return sha256_file(path)
 
 
 def one_blas_thread():

@@ -56,3 +56,16 @@ def test_index_and_benchmark_subjects():
     assert index_subject("SHS云计算", V) == "沪港深云计算"
     assert index_subject("中证半导体产业指数", V) == "中证半导体产业"
     assert benchmark_subject("中证500指数收益率×95%+银行活期存款利率(税后)×5%", V) == "中证500"
+
+
+def test_a_full_width_code_is_the_same_fund_everywhere():
+    # one rule for what a fund code is: the prepared frame's code6 (linking, duplicates) and code6 (holdings) agree
+    import pandas as pd
+
+    from classifier.prepare import prepare
+    from classifier.text import code6
+
+    cells = ["１５９９９５", "159995.SZ", " 159 995 ", "0000012", "ＳＺ１５９９９５"]
+    frame = pd.DataFrame({"基金代码": cells, "基金简称": ["华夏芯片ETF"] * len(cells)})
+    p = prepare(frame, detect_columns(list(frame.columns)), V)
+    assert p["code6"].tolist() == [code6(c) for c in cells] == ["159995", "159995", "159995", "", "159995"]

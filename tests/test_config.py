@@ -85,3 +85,14 @@ def test_the_seed_004_share_is_a_setting_and_the_evidence_quotes_it(tmp_path):
     cfg.write_text("[tag]\nindustry_theme_share = 15.0\n", encoding="utf-8")
     config.use_config(cfg)
     assert "持仓:食品饮料 18.5%>15% 行业主题(seed 004" in evidence()
+
+
+def test_the_environment_variable_is_read_on_every_call(tmp_path, monkeypatch):
+    # a library user who sets $FUNDCLASS_CONFIG after the configuration was first read gets the new file
+    assert config.defaults()["tag"]["alternatives"] == config.shipped_defaults()["tag"]["alternatives"]
+    user = tmp_path / "mine.toml"
+    user.write_text("[tag]\nalternatives = 1\n", encoding="utf-8")
+    monkeypatch.setenv(config.ENV_CONFIG, str(user))
+    assert config.defaults()["tag"]["alternatives"] == 1
+    monkeypatch.delenv(config.ENV_CONFIG)
+    assert config.defaults()["tag"]["alternatives"] == config.shipped_defaults()["tag"]["alternatives"]
