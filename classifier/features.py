@@ -189,7 +189,7 @@ def holdings_matrix(X: pd.DataFrame, columns: list[str] | None = None) -> pd.Dat
 
 def text_part(X: pd.DataFrame) -> pd.DataFrame:
     """X without its holdings columns: what the text model reads."""
-    hold = [c for c in X.columns if isinstance(c, str) and c.startswith(HOLD_PREFIX)]
+    hold = [HOLD_PREFIX + c for c in holdings_columns(X)]
     return X.drop(columns=hold) if hold else X
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .normalize import apply_unique
 from .text import code6
 from .vocabulary import load_vocabulary
 
@@ -84,8 +85,8 @@ def holdings_features(path: str | Path, sw_map: pd.Series) -> HoldingsFeatures:
         i = int(bad.to_numpy().nonzero()[0][0])
         raise InputError(f"{p}: column '{wc}' row {i + 2}: weight '{h[wc].iat[i]}' is not a number "
                          f"({int(bad.sum())} such rows); give weights in % of NAV, e.g. 10.1 or 10.1%")
-    funds = pd.unique(h[fc]).tolist()  # a fund has many holding rows: each distinct code is read once
-    d = pd.DataFrame({"fund": h[fc].map(dict(zip(funds, map(code6, funds)))), "stock": h[sc].str.strip(), "w": w.fillna(0.0).clip(lower=0.0)})
+    # a fund has many holding rows: each distinct code is read once
+    d = pd.DataFrame({"fund": apply_unique(h[fc], code6), "stock": h[sc].str.strip(), "w": w.fillna(0.0).clip(lower=0.0)})
     d["q"] = h[qc] if qc else ""
     d["mkt"] = h[mc] if mc else ""
     d = d[d.fund != ""]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .normalize import apply_unique
+
 
 def _code_key(index_code: str) -> str:
     code = index_code.upper().split(".")[0].strip()
@@ -18,9 +20,7 @@ def _code_key(index_code: str) -> str:
 
 def code_keys(p: pd.DataFrame) -> pd.Series:
     """``code:<index code without exchange suffix>`` per row ('' without a code); worked out once per distinct code."""
-    codes = p["index_code"]
-    distinct = pd.unique(codes).tolist()
-    return codes.map(dict(zip(distinct, map(_code_key, distinct))))
+    return apply_unique(p["index_code"], _code_key)
 
 
 def subject_keys(p: pd.DataFrame) -> pd.Series:
