@@ -3,10 +3,21 @@
 A file longer than one chunk is first read once for its identifying columns alone (code, name, tracked index,
 benchmark: :func:`classifier.prepare.identify`), to link share classes and feeders and flag duplicate codes over the
 whole file (:func:`classifier.linking.file_links`); each chunk is then tagged with the rows it follows from other
-chunks beside it, so its output is what tagging the whole file at once would give."""
+chunks beside it, so its output is what tagging the whole file at once would give.
+
+Where processes fork (Linux), a file of ``tag.parallel_rows`` rows or more is cut into chunks for ``tag.jobs``
+processes (default: one per CPU core this process may use), which tag them side by side: each is forked after the
+model and the file are loaded, so it reads both without copying them; chunks come back in file order, a CSV output as
+its text. The output is the same bytes as with one process (the chunks' outputs do not depend on the chunking).
+"""
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -14,10 +25,13 @@ import pandas as pd
 from .columns import detect_columns
 from .config import defaults
 from .errors import InputError
-from .io import CSV_SUFFIXES, read_table, write_csv_parts, write_table
-from .linking import file_links
+from .io import CSV_SUFFIXES, csv_text, read_table, write_bytes_parts, write_table
+from .linking import file_links, part_keys
 from .pipeline import TagSummary, Tagger
 from .prepare import identify
+
+# What the chunk tasks read: set before the worker processes fork (they inherit it, nothing is pickled), cleared after.
+_WORK: dict = {}
 
 
 def _release_free_memory() -> None:
@@ -30,14 +44,89 @@ def _release_free_memory() -> None:
         pass
 
 
+def cpu_count() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def workers(rows: int, jobs: int | None = None) -> int:
+    """How many processes tag a file of ``rows`` rows: ``jobs`` (default ``tag.jobs``; 0 = :func:`cpu_count`), but
+    one for files under ``tag.parallel_rows`` rows and where processes cannot be forked (Windows; macOS, where forking
+    a process that has loaded system frameworks is unsafe)."""
+    cfg = defaults()["tag"]
+    jobs = int(cfg["jobs"] if jobs is None else jobs)
+    if jobs < 0:
+        raise InputError(f"jobs = {jobs}: give 0 (one process per CPU core) or a positive number")
+    if rows < int(cfg["parallel_rows"]) or sys.platform == "darwin" \
+            or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return jobs or cpu_count()
+
+
+def _chunk_size(rows: int, chunk_rows: int, n_workers: int) -> int:
+    """Rows per chunk: ``chunk_rows`` rows are tagged at once over all the workers (memory stays that of one process
+    tagging ``chunk_rows``), in a number of chunks that is a multiple of the workers (none idles while another tags
+    the last chunk)."""
+    if n_workers <= 1:
+        return chunk_rows
+    k = -(-rows // max(1, chunk_rows // n_workers))
+    k = -(-k // n_workers) * n_workers
+    return max(1, -(-rows // k))
+
+
+def _init_worker() -> None:
+    # the parent handles Ctrl-C and SIGTERM (and removes its temp file); a worker just ends
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _identify_task(start: int):
+    w = _WORK
+    chunk = w["frame"].iloc[start:start + w["size"]]
+    return part_keys(identify(chunk, w["colmap"], w["tagger"].vocab))
+
+
+def _tag_task(task):
+    """Tag one chunk; returns (its output: CSV bytes for a CSV file, else the frame; its summary)."""
+    start, cl = task
+    w = _WORK
+    frame = w["frame"]
+    chunk = frame.iloc[start:start + w["size"]]
+    summary = TagSummary()
+    out = w["tagger"].tag(chunk, name_column=w["name_column"], source=w["source"], summary=summary, links=cl,
+                          context=frame.iloc[cl.context] if cl is not None else None)
+    if w["csv"] is not None:
+        sep, neutralize = w["csv"]
+        out = csv_text(out, sep, neutralize, header=start == 0).encode("utf-8")
+    return out, summary
+
+
+@contextmanager
+def _runner(n_workers: int, **work):
+    """``map`` over the chunk tasks: in this process, or in ``n_workers`` forked ones (results in task order)."""
+    _WORK.update(work)
+    try:
+        if n_workers <= 1:
+            yield map
+        else:
+            # a fresh worker per chunk: what one chunk's work leaves in a process (caches, a fragmented heap) is not
+            # carried into the next
+            with multiprocessing.get_context("fork").Pool(n_workers, initializer=_init_worker,
+                                                          maxtasksperchild=1) as pool:
+                yield pool.imap
+    finally:
+        _WORK.clear()
+
+
 def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, threshold=None, holdings_path=None,
              sw_map_path=None, name_column=None, progress=True, tagger: Tagger | None = None,
-             labels_path=None, sheet=None, raw_csv=False, chunk_rows: int | None = None) -> TagSummary:
+             labels_path=None, sheet=None, raw_csv=False, chunk_rows: int | None = None,
+             jobs: int | None = None) -> TagSummary:
     """Tag ``input_path`` into ``output_path``; nothing is written unless every row was tagged.
 
     ``sheet``: the worksheet of an XLSX input; ``raw_csv``: a CSV output without formula neutralisation (see
     :func:`classifier.io.write_table`, whose warnings join the summary's); ``chunk_rows``: rows per chunk (default
-    ``tag.chunk_rows`` of the configuration)."""
+    ``tag.chunk_rows`` of the configuration); ``jobs``: processes (see :func:`workers`)."""
     t0 = time.perf_counter()
     if Path(output_path).resolve() == Path(input_path).resolve():
         raise InputError(f"{output_path}: output would overwrite the input; choose another file")
@@ -47,40 +136,45 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
     frame = table.frame
     if len(frame) == 0:
         summary.warnings.append(f"{input_path}: header only, no rows; writing an empty output with the new columns")
-    size = int(chunk_rows or defaults()["tag"]["chunk_rows"])
+    n_workers = workers(len(frame), jobs)
+    size = _chunk_size(len(frame), int(chunk_rows or defaults()["tag"]["chunk_rows"]), n_workers)
     starts = range(0, max(len(frame), 1), size)
-    links = None
-    if len(frame) > size:
-        colmap = detect_columns(list(frame.columns), str(input_path), name_column)
-        links = file_links(identify(frame.iloc[s:s + size], colmap, tagger.vocab) for s in starts)
-        _release_free_memory()  # what the light pass left free goes back before the chunks' work
-    bar = None
-    if progress and len(frame) > size:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(frame), unit="fund", desc="tagging", leave=False)
-
-    def tagged():
-        for s in starts:
-            chunk = frame.iloc[s:s + size]
-            cl = links.chunk(s, s + len(chunk)) if links is not None else None
-            yield tagger.tag(chunk, name_column=name_column, source=str(input_path), summary=summary, links=cl,
-                             context=frame.iloc[cl.context] if cl is not None else None)
-            if bar is not None:
-                bar.update(len(chunk))
-        if bar is not None:
-            bar.close()
-
+    n_workers = min(n_workers, len(starts))
     suffix = Path(output_path).suffix.lower()
-    if suffix in CSV_SUFFIXES and len(starts) > 1:  # each chunk written as it is tagged: memory stays flat
-        write_csv_parts(tagged(), output_path, sep="\t" if suffix == ".tsv" else ",", bom=True,
-                        neutralize_formulas=not raw_csv)
-    else:
-        parts = list(tagged())
-        # only the output is kept while it is written: the input rows (copied into it) and the chunks are let go, and
-        # the pages the chunks' work left free go back to the system, so that the write's own peak does not stack on
-        # theirs
-        frame = table.frame = links = None
+    csv = ("\t" if suffix == ".tsv" else ",", not raw_csv) if suffix in CSV_SUFFIXES else None
+    colmap = detect_columns(list(frame.columns), str(input_path), name_column) if len(starts) > 1 else None
+    with _runner(n_workers, frame=frame, tagger=tagger, size=size, colmap=colmap, name_column=name_column,
+                 source=str(input_path), csv=csv) as run:
+        links = None
+        if len(starts) > 1:
+            links = file_links(run(_identify_task, starts))
+            _release_free_memory()  # what the light pass left free goes back before the chunks' work
+        tasks = [(s, links.chunk(s, min(s + size, len(frame))) if links is not None else None) for s in starts]
+        bar = None
+        if progress and len(starts) > 1:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(frame), unit="fund", desc="tagging", leave=False)
+
+        def tagged():
+            for (s, _), (out, part) in zip(tasks, run(_tag_task, tasks)):
+                summary.add(part)
+                if bar is not None:
+                    bar.update(min(size, len(frame) - s))
+                yield out
+            if bar is not None:
+                bar.close()
+
+        if csv is not None:  # each chunk written as it comes: memory stays flat
+            write_bytes_parts(tagged(), output_path, bom=True)
+            parts = None
+        else:
+            parts = list(tagged())
+    if parts is not None:
+        # only the output is kept while it is written (the worker processes have ended): the input rows (copied into
+        # it) and the chunks are let go, and the pages the chunks' work left free go back to the system, so that the
+        # write's own peak does not stack on theirs
+        frame = table.frame = links = tasks = None
         out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         del parts
         if len(out) > size:

@@ -130,10 +130,13 @@ def init(folder):
 @click.option("--raw-csv", is_flag=True,
               help="CSV output for programs: cells as they are, without the ' put before cells that Excel would run "
                    "as formulas (=, +, -, @).")
+@click.option("--jobs", type=click.IntRange(0), default=None,
+              help="Processes tagging a large file side by side (0: one per CPU core; default: configuration, 0). "
+                   "The output is the same.")
 @click.option("-s", "--silent", is_flag=True, help="No progress bar or summary.")
 @friendly_errors
 def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, holdings, sw_map, name_column, labeled,
-        previous, sheet, raw_csv, silent):
+        previous, sheet, raw_csv, jobs, silent):
     """Tag every fund of INPUT and write it, with all its columns, plus category, confidence and evidence.
 
     Example: fundclass tag examples/new_listings.csv -o tagged.xlsx [--previous last_month.xlsx]
@@ -146,7 +149,7 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
     labeled = _read_default(labeled, "labeled")
     kwargs = dict(model_dir=model_dir, taxonomy_path=taxonomy_path, threshold=threshold, holdings_path=holdings,
                   sw_map_path=sw_map, name_column=name_column, progress=not silent, labels_path=labeled,
-                  sheet=sheet, raw_csv=raw_csv)
+                  sheet=sheet, raw_csv=raw_csv, jobs=jobs)
     stability = None
     if previous:
         from .stability import tag_file_stable

@@ -604,17 +604,16 @@ def write_csv(frame: pd.DataFrame, path: str | Path, sep: str = ",", bom: bool =
     atomic_write_bytes(path, lambda t: Path(t).write_bytes(data))
 
 
-def write_csv_parts(frames, path: str | Path, sep: str = ",", bom: bool = False,
-                    neutralize_formulas: bool = False) -> None:
-    """Write the frames of the iterable ``frames`` (same columns) one after the other as one CSV file, atomically:
-    the bytes are those :func:`write_csv` writes for the frames concatenated, but only one frame's text is in memory
-    at a time, and nothing replaces ``path`` unless every frame came through."""
+def write_bytes_parts(parts, path: str | Path, bom: bool = False) -> None:
+    """Write the byte strings of the iterable ``parts`` one after the other as one file, atomically: only one part is
+    in memory at a time, and nothing replaces ``path`` unless every part came through. ``bom``: begin with UTF-8's
+    byte-order mark (CSV for Excel; the parts are :func:`csv_text` of frames, the first with its header)."""
     def _write(t: Path) -> None:
         with open(t, "wb") as f:
             if bom:
                 f.write(b"\xef\xbb\xbf")
-            for i, frame in enumerate(frames):
-                f.write(csv_text(frame, sep, neutralize_formulas, header=i == 0).encode("utf-8"))
+            for part in parts:
+                f.write(part)
     atomic_write_bytes(path, _write)
 
 

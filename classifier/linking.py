@@ -228,15 +228,19 @@ class FileLinks:
         return ChunkLinks(context, links, dup)
 
 
-def file_links(parts: Iterable[pd.DataFrame]) -> FileLinks:
-    """Links and duplicate flags of every row of a file, from its identifying columns
-    (:func:`classifier.prepare.identify`) given part by part, in file order; only the family keys and codes of the
-    parts are kept meanwhile."""
+def part_keys(ids: pd.DataFrame) -> tuple[list[str], pd.Series]:
+    """What :func:`file_links` keeps of one part of a file: its rows' family keys and fund codes (from the identifying
+    columns, :func:`classifier.prepare.identify`)."""
+    return family_keys(ids), fund_codes(ids).astype(object)
+
+
+def file_links(parts: Iterable[tuple[list[str], pd.Series]]) -> FileLinks:
+    """Links and duplicate flags of every row of a file, from :func:`part_keys` of its parts given in file order."""
     fam: list[str] = []
     codes = []
-    for ids in parts:
-        fam += family_keys(ids)
-        codes.append(fund_codes(ids).astype(object))
+    for keys, part_codes in parts:
+        fam += keys
+        codes.append(part_codes)
     head, etf = link_keys(fam)
     del fam
     dup = duplicate_codes(codes=pd.concat(codes, ignore_index=True)) if codes else np.zeros(0, dtype=bool)

@@ -46,6 +46,18 @@ class TagSummary:
     review: int = 0
     out_of_scope: int = 0
     warnings: list = field(default_factory=list)
+    counts: dict = field(default_factory=dict)  # a wrapping tagger's own counts (e.g. --previous's), summed by add
+
+    def add(self, part: "TagSummary") -> None:
+        """Count ``part`` (one chunk's summary) in, its warnings after these."""
+        self.rows += part.rows
+        for k, v in part.per_class.items():
+            self.per_class[k] = self.per_class.get(k, 0) + v
+        self.review += part.review
+        self.out_of_scope += part.out_of_scope
+        self.warnings += part.warnings
+        for k, v in part.counts.items():
+            self.counts[k] = self.counts.get(k, 0) + v
 
     def lines(self) -> list[str]:
         out = [f"rows: {self.rows}  review: {self.review} ({self.review / max(self.rows, 1):.1%})  "

@@ -61,11 +61,13 @@ def prepare(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | Non
     p = p.join(classify_frame(p["fund_type"], text, has_index, vocab))
     # a row with nothing but a name (and perhaps a code) is classified only if that name reads as a fund's name
     name_only = ~has_index & (p["s_benchmark"] == "") & (p["fund_type"].str.strip() == "")
-    first = p["name"].where(p["name"].str.strip() != "", p["full_name"])
-    key = first + "\x00" + (p["code6"] == "").map({True: "1", False: ""})
-    problem = apply_unique(key, lambda k: name_problem(k[:-2] if k.endswith("1") else k[:-1], vocab,
-                                                         k.endswith("1")))
-    p["name_problem"] = problem.where(name_only, "")
+    p["name_problem"] = ""
+    if name_only.any():  # read only where it decides: most files say what each fund is
+        q = p[name_only]
+        first = q["name"].where(q["name"].str.strip() != "", q["full_name"])
+        key = first + "\x00" + (q["code6"] == "").map({True: "1", False: ""})
+        p.loc[name_only, "name_problem"] = apply_unique(
+            key, lambda k: name_problem(k[:-2] if k.endswith("1") else k[:-1], vocab, k.endswith("1")))
     return p
 
 

@@ -74,6 +74,9 @@ def load_previous(path, tax: Taxonomy) -> Previous:
     return Previous(str(path), labels, len(clash), int((~same).sum()))
 
 
+REPORT_COUNTS = ("same", "kept", "updated", "not_before")
+
+
 @dataclass
 class StabilityReport:
     previous: str
@@ -173,7 +176,13 @@ class StableTagger:
         codes = code6_column(frame.iloc[:, colmap["code"]])
         out = self.tagger.tag(frame, name_column=name_column, source=source, summary=summary, **chunk)
         before = out["secondary"].astype(str).to_numpy(dtype=object)
-        out, _ = stabilize(out, codes.reset_index(drop=True), self.previous, self.tagger.taxonomy, self.report)
+        part = StabilityReport(self.previous.path)
+        out, _ = stabilize(out, codes.reset_index(drop=True), self.previous, self.tagger.taxonomy, part)
+        for k in REPORT_COUNTS:  # in the summary when there is one: a chunk tagged in another process reports there
+            if summary is not None:
+                summary.counts[k] = summary.counts.get(k, 0) + getattr(part, k)
+            else:
+                setattr(self.report, k, getattr(self.report, k) + getattr(part, k))
         if summary is not None:
             na = self.tagger.taxonomy.not_applicable
             for old, new in zip(before, out["secondary"].to_numpy(dtype=object)):
@@ -187,7 +196,7 @@ class StableTagger:
 
 def tag_file_stable(input_path, output_path, previous_path, model_dir=None, taxonomy_path=None, threshold=None,
                     holdings_path=None, sw_map_path=None, name_column=None, progress=True, labels_path=None,
-                    sheet=None, raw_csv=False):
+                    sheet=None, raw_csv=False, jobs=None, chunk_rows=None):
     """``fundclass tag --previous``: tag ``input_path`` into ``output_path`` keeping the classes of
     ``previous_path`` where the new run is not confident. Returns the tag summary and the stability report."""
     from .batch import tag_file
@@ -197,5 +206,7 @@ def tag_file_stable(input_path, output_path, previous_path, model_dir=None, taxo
     tagger = Tagger.load(model_dir, taxonomy_path, threshold, holdings_path, sw_map_path, labels_path)
     stable = StableTagger(tagger, load_previous(previous_path, tagger.taxonomy))
     summary = tag_file(input_path, output_path, progress=progress, name_column=name_column, tagger=stable,
-                       sheet=sheet, raw_csv=raw_csv)
+                       sheet=sheet, raw_csv=raw_csv, jobs=jobs, chunk_rows=chunk_rows)
+    for k in REPORT_COUNTS:
+        setattr(stable.report, k, summary.counts.get(k, 0))
     return summary, stable.report

@@ -13,8 +13,11 @@ Sets (``--sets``):
   families, and every feeder goes through the fuzzy search against every ETF's key (the case that was quadratic:
   100k feeders × 100k ETFs at 250k rows). CSV.
 
-Wall and CPU time (user + system: steadier on a shared machine) are medians of ``--repeat`` runs; peak memory the
-child process's maximum resident set size. With several sizes, a second table gives, per set and method, how time and
+Wall and CPU time (user + system: steadier on a shared machine; the CPU of every process, workers included) are
+medians of ``--repeat`` runs. `fundclass tag` tags a large file in one process per CPU core (``tag.jobs``); the list
+set also shows it with ``--jobs 1``. Peak memory: of the whole process tree (its processes' proportional set sizes
+summed, sampled every 50 ms: a page a forked worker shares with its parent counts once; at least the largest
+process's), and of the largest single process (its maximum resident set size). With several sizes, a second table gives, per set and method, how time and
 memory grew from the smallest size to the largest against the rows' growth (≤ 1: no worse than linear), CPU also net
 of start-up (`fundclass tag` of a one-row file: imports, model and labels).
 
@@ -24,6 +27,8 @@ Usage: python scripts/benchmark_speed.py [--sets list,realistic,unique] [--sizes
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,9 +42,6 @@ import pandas as pd
 from classifier.config import defaults, project_path
 
 DEFAULT_INPUT = "eastmoney_fundcode_20251117/fundcode_search_20251117.csv"
-PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-        "u = resource.getrusage(resource.RUSAGE_CHILDREN); print(u.ru_maxrss, u.ru_utime + u.ru_stime); "
-        "sys.exit(r.returncode)")
 FLOOR = {"csv": "import sys, pandas as pd; pd.read_csv(sys.argv[1], dtype=str).to_csv(sys.argv[2], index=False)",
          "xlsx": "import sys, pandas as pd; pd.read_excel(sys.argv[1], dtype=str).to_excel(sys.argv[2], index=False)"}
 KEYWORDS = ("import sys, pandas as pd; from classifier.taxonomy import load_taxonomy; "
@@ -50,19 +52,61 @@ MARKS = "甲乙丙丁戊己辛壬癸子丑寅卯辰巳午未申酉戌亥"  # one
 NAME = "fund_short_name"
 
 
-def measure(cmd: list[str], repeat: int) -> tuple[float, float, float]:
-    """Median wall time, median CPU time (user + system) and largest peak memory (MB) of ``repeat`` runs."""
-    walls, cpus, peaks = [], [], []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        r = subprocess.run([sys.executable, "-c", PEAK, *cmd], capture_output=True, text=True)
-        walls.append(time.perf_counter() - t0)
-        if r.returncode != 0:
-            raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stderr[-2000:]}")
-        rss, cpu = r.stdout.strip().splitlines()[-1].split()
-        peaks.append(int(rss) / 1024)
-        cpus.append(float(cpu))
-    return statistics.median(walls), statistics.median(cpus), max(peaks)
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (Linux /proc)."""
+    out, i = [pid], 0
+    while i < len(out):
+        try:
+            for task in os.listdir(f"/proc/{out[i]}/task"):
+                with open(f"/proc/{out[i]}/task/{task}/children") as f:
+                    out += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+        i += 1
+    return out
+
+
+def _pss_kb(pid: int) -> int:
+    """The proportional set size of ``pid``: its private resident pages, plus each page it shares with n processes
+    as 1/n (summed over a process tree, every page counts once)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
+    except OSError:
+        return 0
+
+
+def run_once(cmd: list[str]) -> tuple[float, float, float, float]:
+    """Wall time, CPU time (user + system, of the process and every process it waited for), the largest single
+    process's peak resident memory (MB), and the peak memory of the whole process tree (MB): the larger of that and
+    the tree's proportional set sizes summed, sampled every 50 ms (a process that forks workers is counted with them,
+    each page they share once)."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        tree_kb = 0
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            tree_kb = max(tree_kb, sum(_pss_kb(p) for p in _tree(proc.pid)))
+            time.sleep(0.05)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{err.read().decode('utf-8', 'replace')[-2000:]}")
+    # wait4's usage of a child includes the processes it waited for itself (the workers a pool ends)
+    largest = usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, largest, max(tree_kb / 1024, largest)
+
+
+def measure(cmd: list[str], repeat: int) -> tuple[float, float, float, float]:
+    """Median wall time, median CPU time (user + system), and the largest peak memory (MB) of ``repeat`` runs: of the
+    largest single process, and of the process tree (see :func:`run_once`)."""
+    runs = [run_once(cmd) for _ in range(repeat)]
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), max(r[2] for r in runs),
+            max(r[3] for r in runs))
 
 
 def _after_manager(names: list[str], inserts: list[str]) -> list[str]:
@@ -165,9 +209,10 @@ def main() -> None:
             src, out = work / f"{label}_{n}.{fmt}", work / f"{label}_{n}_tagged.{fmt}"
             _write(frame, src)
             for method, cmd in methods(src, out):
-                wall, cpu, peak = measure(cmd, a.repeat)
+                wall, cpu, largest, peak = measure(cmd, a.repeat)
                 rows.append({"set": label, "format": fmt, "rows": n, "method": method, "wall s": round(wall, 1),
-                             "cpu s": round(cpu, 1), "rows/s": int(n / wall), "peak MB": round(peak)})
+                             "cpu s": round(cpu, 1), "rows/s": int(n / wall), "peak MB": round(peak),
+                             "largest process MB": round(largest)})
                 print(rows[-1], file=sys.stderr, flush=True)
 
         def tag_only(fmt):
@@ -187,6 +232,7 @@ def main() -> None:
                     ("pandas read+write (floor)", [sys.executable, "-c", FLOOR["csv"], str(src), str(out)]),
                     ("bare 表4 keywords", [sys.executable, "-c", KEYWORDS, str(src), str(out)]),
                     ("fundclass tag", ["fundclass", "tag", str(src), "-o", str(out), "-s"]),
+                    ("fundclass tag --jobs 1", ["fundclass", "tag", str(src), "-o", str(out), "-s", "--jobs", "1"]),
                     ("fundclass tag --rules-only", ["fundclass", "tag", str(src), "-o", str(out), "-s",
                                                     "--rules-only"])))
         for n in sizes:

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 
-from classifier.features import DomainTokenizer
+from classifier.features import RE_HAN, RE_SKIP, DomainTokenizer, prefix_dict
 from classifier.labeled import read_labels
 from classifier.manifest import load_model
 
@@ -51,3 +51,16 @@ def test_fields_are_cut_as_the_whole_text(tokenizers):
     ours, ref, _ = tokenizers
     text = "中证半导体产业|华夏中证半导体ETF联接A|华夏中证半导体产业交易型开放式指数证券投资基金联接基金|中证500"
     assert ours(text) == [w for w in ref.lcut(text, HMM=False) if w.strip() and w != "|"]
+
+
+def test_dictionary_and_alphabet_are_jiebas(tokenizers):
+    _, ref, terms = tokenizers
+    assert prefix_dict(terms) == (ref.FREQ, ref.total)
+    assert len(ref.FREQ) > len(terms) > 100
+    assert (RE_HAN.pattern, RE_HAN.flags) == (jieba.re_han_default.pattern, jieba.re_han_default.flags)
+    assert (RE_SKIP.pattern, RE_SKIP.flags) == (jieba.re_skip_default.pattern, jieba.re_skip_default.flags)
+
+
+def test_a_term_jieba_would_refuse_is_refused():
+    with pytest.raises(ValueError, match="line 2"):
+        prefix_dict(["半导体", "", "沪深300"])
