@@ -86,12 +86,12 @@ def _identify_task(start: int):
     return part_keys(identify(chunk, w["colmap"], w["tagger"].vocab))
 
 
-def _tag_task(task):
+def _tag_task(start: int):
     """Tag one chunk; returns (its output: CSV bytes for a CSV file, else the frame; its summary)."""
-    start, cl = task
     w = _WORK
-    frame = w["frame"]
+    frame, links = w["frame"], w["links"]
     chunk = frame.iloc[start:start + w["size"]]
+    cl = links.chunk(start, start + len(chunk)) if links is not None else None
     summary = TagSummary()
     out = w["tagger"].tag(chunk, name_column=w["name_column"], source=w["source"], summary=summary, links=cl,
                           context=frame.iloc[cl.context] if cl is not None else None)
@@ -102,20 +102,15 @@ def _tag_task(task):
 
 
 @contextmanager
-def _runner(n_workers: int, **work):
-    """``map`` over the chunk tasks: in this process, or in ``n_workers`` forked ones (results in task order)."""
-    _WORK.update(work)
-    try:
-        if n_workers <= 1:
-            yield map
-        else:
-            # a fresh worker per chunk: what one chunk's work leaves in a process (caches, a fragmented heap) is not
-            # carried into the next
-            with multiprocessing.get_context("fork").Pool(n_workers, initializer=_init_worker,
-                                                          maxtasksperchild=1) as pool:
-                yield pool.imap
-    finally:
-        _WORK.clear()
+def _runner(n_workers: int):
+    """``map`` over chunk tasks: in this process, or in ``n_workers`` processes forked now (so they see ``_WORK`` as
+    it is now), a fresh one for each chunk: what one chunk's work leaves in a process (caches, a fragmented heap) is
+    not carried into the next. Results come in task order."""
+    if n_workers <= 1:
+        yield map
+        return
+    with multiprocessing.get_context("fork").Pool(n_workers, initializer=_init_worker, maxtasksperchild=1) as pool:
+        yield pool.imap
 
 
 def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, threshold=None, holdings_path=None,
@@ -143,21 +138,20 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
     suffix = Path(output_path).suffix.lower()
     csv = ("\t" if suffix == ".tsv" else ",", not raw_csv) if suffix in CSV_SUFFIXES else None
     colmap = detect_columns(list(frame.columns), str(input_path), name_column) if len(starts) > 1 else None
-    with _runner(n_workers, frame=frame, tagger=tagger, size=size, colmap=colmap, name_column=name_column,
-                 source=str(input_path), csv=csv) as run:
-        links = None
+    _WORK.update(frame=frame, tagger=tagger, size=size, colmap=colmap, name_column=name_column, source=str(input_path),
+                 csv=csv, links=None)
+    try:
         if len(starts) > 1:
-            links = file_links(run(_identify_task, starts))
+            with _runner(n_workers) as run:
+                _WORK["links"] = file_links(run(_identify_task, starts))
             _release_free_memory()  # what the light pass left free goes back before the chunks' work
-        tasks = [(s, links.chunk(s, min(s + size, len(frame))) if links is not None else None) for s in starts]
-        bar = None
-        if progress and len(starts) > 1:
-            from tqdm import tqdm
+        def tagged(run):
+            bar = None
+            if progress and len(starts) > 1:  # made after the workers fork: its monitor thread is not forked
+                from tqdm import tqdm
 
-            bar = tqdm(total=len(frame), unit="fund", desc="tagging", leave=False)
-
-        def tagged():
-            for (s, _), (out, part) in zip(tasks, run(_tag_task, tasks)):
+                bar = tqdm(total=len(frame), unit="fund", desc="tagging", leave=False)
+            for s, (out, part) in zip(starts, run(_tag_task, starts)):
                 summary.add(part)
                 if bar is not None:
                     bar.update(min(size, len(frame) - s))
@@ -165,16 +159,19 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
             if bar is not None:
                 bar.close()
 
-        if csv is not None:  # each chunk written as it comes: memory stays flat
-            write_bytes_parts(tagged(), output_path, bom=True)
-            parts = None
-        else:
-            parts = list(tagged())
+        with _runner(n_workers) as run:  # forked after the links: each worker finds its own chunk's ETFs
+            if csv is not None:  # each chunk written as it comes: memory stays flat
+                write_bytes_parts(tagged(run), output_path, bom=True)
+                parts = None
+            else:
+                parts = list(tagged(run))
+    finally:
+        _WORK.clear()
     if parts is not None:
         # only the output is kept while it is written (the worker processes have ended): the input rows (copied into
         # it) and the chunks are let go, and the pages the chunks' work left free go back to the system, so that the
         # write's own peak does not stack on theirs
-        frame = table.frame = links = tasks = None
+        frame = table.frame = None
         out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         del parts
         if len(out) > size:

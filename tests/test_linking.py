@@ -10,7 +10,7 @@ from rapidfuzz import fuzz, process
 import classifier.linking as linking
 from classifier.batch import tag_file
 from classifier.columns import detect_columns
-from classifier.linking import FileLinks, NearKeys, family_key, family_keys, feeder_cutoff, link_keys
+from classifier.linking import FileLinks, NearKeys, family_key, family_keys, feeder_cutoff, file_links, link_keys
 from classifier.prepare import prepare
 from classifier.vocabulary import load_vocabulary
 
@@ -111,10 +111,34 @@ def test_unmatched_feeders_are_not_scored_against_every_etf(monkeypatch, shape):
     assert len(scored) <= len(feeders) and sum(scored) < 0.001 * len(etfs) * len(feeders)
 
 
+def _file_links(fam, duplicate):
+    return file_links([(fam, pd.Series([f"{i:06d}" for i in range(len(fam))], dtype=object))]) if duplicate is None \
+        else FileLinks(fam, linking.head_positions(fam).astype(np.int32), np.array(duplicate))
+
+
+@pytest.mark.parametrize("alphabet", ["中证沪深港股通科技医药红利ETF0123456789", "AB"])
+def test_near_keys_index_every_character_and_bigram_of_every_key(alphabet):
+    rng = random.Random(3)
+    keys = ["", "a", "ETF", "甲乙甲乙", "𠀀𠀁"] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+                                           for _ in range(400)]
+    nk = NearKeys(keys)
+    chars, grams = {}, {}
+    for j, k in enumerate(keys):  # the plain reading of the index
+        for c in set(k):
+            chars.setdefault(c, []).append(j)
+        for g in linking._bigrams(k):
+            grams.setdefault(g, []).append(j)
+    for built, want in ((nk._chars, chars), (nk._grams, grams)):
+        assert built.keys() == want.keys()
+        assert all(v.dtype == np.int64 and v.tolist() == want[k] for k, v in built.items())
+    assert NearKeys([])._chars == {} and NearKeys([]).best("ETF") == -1
+
+
 def test_chunk_links_map_file_rows_to_chunk_and_context():
-    # rows 0-5; row 4 follows ETF row 1, row 5 follows head row 2; rows 0 and 5 share a code
-    fl = FileLinks(head=np.array([0, 1, 2, 3, 4, 2], dtype=np.int32), etf=np.array([-1, -1, -1, -1, 1, -1], np.int32),
-                   duplicate=np.array([True, False, False, False, False, True]))
+    # rows 0-5; row 4 (a feeder) follows ETF row 1, row 5 follows head row 2; rows 0 and 5 share a code
+    fam = ["甲混合", "机器人ETF", "成长混合", "乙混合", "机器人ETF联接", "成长混合"]
+    fl = _file_links(fam, [True, False, False, False, False, True])
+    assert fl.head.tolist() == [0, 1, 2, 3, 4, 2]
     c = fl.chunk(4, 6)
     assert c.context.tolist() == [1, 2]  # appended after the chunk's two rows: local 2 and 3
     assert c.links["etf"].tolist() == [2, -1, -1, -1]
@@ -123,10 +147,26 @@ def test_chunk_links_map_file_rows_to_chunk_and_context():
     own = fl.chunk(0, 3)
     assert len(own.context) == 0 and own.links["head"].tolist() == [0, 1, 2]
     # a feeder whose family head is elsewhere follows its ETF; the head is not brought in
-    fl = FileLinks(head=np.array([0, 1, 0, 3], np.int32), etf=np.array([-1, -1, 3, -1], np.int32),
-                   duplicate=np.zeros(4, dtype=bool))
+    fl = _file_links(["半导体ETF联接", "甲混合", "半导体ETF联接", "半导体ETF"], [False] * 4)
     c = fl.chunk(2, 4)
     assert c.context.tolist() == [] and c.links["head"].tolist() == [0, 1] and c.links["etf"].tolist() == [1, -1]
+    # codes: duplicates over the whole file
+    assert _file_links(fam, None).duplicate.tolist() == [False] * 6
+
+
+def test_a_chunk_finds_its_feeders_etfs_as_the_whole_file_does():
+    v = load_vocabulary()
+    etfs = [f"{c}{d}{v.etf}" for c in "甲乙丙丁" for d in "一二三"]
+    feeders = [k.replace(v.etf, f"{v.etf}{v.feeder}") for k in etfs] + ["甲一二ETF发起联接", "无此ETF联接"]
+    fam = [k for pair in zip(feeders, etfs) for k in pair] + feeders[len(etfs):]
+    _, etf = link_keys(fam)
+    assert (etf[:2 * len(etfs):2] == np.arange(1, 2 * len(etfs), 2)).all() and etf[-1] == -1
+    fl = _file_links(fam, [False] * len(fam))
+    for s in range(0, len(fam), 5):  # each chunk's links, as file rows, are the whole file's
+        c = fl.chunk(s, min(s + 5, len(fam)))
+        n = len(c.links) - len(c.context)
+        rows = np.concatenate([np.arange(s, s + n), c.context])  # the file row of each local position
+        assert [int(rows[j]) if j >= 0 else -1 for j in c.links["etf"].to_numpy()[:n]] == etf[s:s + n].tolist()
 
 
 @pytest.fixture
