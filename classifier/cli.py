@@ -18,11 +18,12 @@ READ_HELP = "(default: the workspace's, else the one shipped with the tool)"
 
 
 def _read_default(value, key):
-    """A path a command reads: as given, else the workspace's copy of the configured ``[paths].key``, else the
+    """A path a command reads: as given (a relative one not found here: the workspace's or the shipped copy, see
+    :func:`classifier.workspace.readable`), else the workspace's copy of the configured ``[paths].key``, else the
     shipped one."""
-    from .workspace import data_path
+    from .workspace import data_path, readable
 
-    return value if value else str(data_path(default_path(key)))
+    return str(readable(value)) if value else str(data_path(default_path(key)))
 
 
 def _write_default(value, key, what):
@@ -73,7 +74,7 @@ def taxonomy_option(fn):
 
 def holdings_options(fn):
     fn = click.option("--sw-map", type=click.Path(dir_okay=False), default=None,
-                      help="Shenwan 2021 stock→industry map (default: under the raw data folder).")(fn)
+                      help="Shenwan 2021 stock→industry map (default: the dated map shipped with the tool).")(fn)
     return click.option("--holdings", type=click.Path(dir_okay=False), default=None,
                         help="Long holdings file: fund code, stock code, weight %% of NAV, optional quarter.")(fn)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import default_path, shipped_path
-from .workspace import data_path
+from .workspace import data_path, readable
 from .errors import TaxonomyError
 from .text import clean
 
@@ -162,7 +162,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     TaxonomyError
         listing every problem found, each with the file, line and table it is in.
     """
-    p = Path(path) if path else data_path(default_path("taxonomy"))
+    p = readable(path) if path else data_path(default_path("taxonomy"))
     try:
         raw_bytes = p.read_bytes()
     except OSError as exc:

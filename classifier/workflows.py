@@ -15,11 +15,13 @@ from .pipeline import Tagger
 from .taxonomy import load_taxonomy
 
 def _holdings(holdings, sw_map, allow_default: bool):
+    """(holdings features or None, the file's name, or — none found — why: a sentence beginning with "none")."""
     path = Path(holdings) if holdings else (raw_data_dir() / default_path("holdings") if allow_default else None)
     if path is None or not path.exists():
         if holdings:
             raise InputError(f"{holdings}: no such holdings file")
-        return None, ""
+        return None, (f"none: no --holdings given, and the default file {path} does not exist (pass --holdings "
+                      f"FILE, or set $FUNDCLASS_RAW to the raw data folder)" if path is not None else "")
     return holdings_features(path, load_sw_map(sw_map)), path.name
 
 
@@ -34,11 +36,11 @@ def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, co
 
         before = read_manifest(compare_to)
         previous = load_model(compare_to, tax)[0] if before["taxonomy"]["sha256"] == tax.sha256 else None
-    m = train(labeled, tax, out_dir, H, params=params, holdings_source=src)
+    m = train(labeled, tax, out_dir, H, params=params, holdings_source=src if H is not None else "")
     cv = m["metrics_cv"]
+    held = f"{m['holdings']['funds']} funds ({src})" if H is not None else (src or "none (--no-holdings)")
     lines = [f"model {m['model_version']} for {tax.id} {tax.version} -> {out_dir}",
-             f"training rows: {m['labeled_data']['training_rows']} of {m['labeled_data']['rows']}; "
-             f"holdings: {m['holdings']['funds']} funds ({src or 'none'})",
+             f"training rows: {m['labeled_data']['training_rows']} of {m['labeled_data']['rows']}; holdings: {held}",
              f"grouped {m['params']['n_splits']}-fold CV: accuracy {cv['accuracy']:.4f}  macro-F1 {cv['macro_f1']:.4f}  "
              f"ECE {cv['ece']:.4f}",
              f"label-precision cut: auto-accepted precision {cv['auto_precision']:.4f}, "

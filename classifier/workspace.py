@@ -42,6 +42,19 @@ def data_path(rel: str) -> Path:
     return mine if mine.exists() else project_path(rel)
 
 
+def readable(path: str | Path) -> Path:
+    """A path a command reads, as the user gave it: itself when it exists; a relative path that does not exist from
+    here is looked for in the workspace, then among the files shipped with the tool, so that `--taxonomy
+    taxonomy/efund2025.toml --model models/efund` works from any folder; else itself (the error then names it)."""
+    p = Path(path)
+    if p.exists() or p.is_absolute():
+        return p
+    for alt in (user_path(str(p)), project_path(str(p))):
+        if alt.exists():
+            return alt
+    return p
+
+
 def check_writable(path: str | Path) -> Path:
     """Refuse to write inside the installed package (``site-packages``): a reinstall would lose it."""
     p = Path(path).resolve()

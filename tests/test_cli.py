@@ -3,6 +3,7 @@ import pytest
 from click.testing import CliRunner
 
 from classifier.cli import cli
+from classifier.config import project_path
 from classifier.pipeline import OUTPUT_COLUMNS
 
 
@@ -75,9 +76,13 @@ def test_taxonomy_check_and_labels_audit(runner):
     assert ", 0 errors" in r.output
 
 
-def test_second_taxonomy_from_the_cli(runner, tmp_path):
+def test_second_taxonomy_from_the_cli(runner, tmp_path, monkeypatch):
+    # from a folder that is not the checkout: the relative paths are found among the files shipped with the tool (the
+    # checkout's in development; classifier/_data in an installed package, as in CI)
+    monkeypatch.chdir(tmp_path)
+    sample = str(project_path("examples/new_listings.csv"))
     out = tmp_path / "ef.csv"
-    r = runner.invoke(cli, ["tag", "examples/new_listings.csv", "-o", str(out), "-s", "--model", "models/efund",
+    r = runner.invoke(cli, ["tag", sample, "-o", str(out), "-s", "--model", "models/efund",
                             "--taxonomy", "taxonomy/efund2025.toml", "--labeled", "data/labeled/efund/labels.csv"])
     assert r.exit_code == 0, r.output
     got = pd.read_csv(out, dtype=str, keep_default_na=False)
@@ -87,9 +92,11 @@ def test_second_taxonomy_from_the_cli(runner, tmp_path):
     assert by_name["示例中证A500ETF"] == "中国" and by_name["示例中证红利低波动ETF"] == "红利"
     assert by_name["示例黄金ETF"] == "不适用"  # commodities are outside E Fund's passive-stock taxonomy
     # and the default model refuses the E Fund taxonomy
-    r = runner.invoke(cli, ["tag", "examples/new_listings.csv", "-o", str(tmp_path / "x.csv"), "--taxonomy",
-                            "taxonomy/efund2025.toml"])
-    assert r.exit_code == 2 and "fundclass train --taxonomy" in r.output
+    r = runner.invoke(cli, ["tag", sample, "-o", str(tmp_path / "x.csv"), "--taxonomy", "taxonomy/efund2025.toml"])
+    assert r.exit_code == 2 and "fundclass train --taxonomy " in r.output and "efund2025.toml -o MODEL_DIR" in r.output
+    # a relative path found nowhere is named as given
+    r = runner.invoke(cli, ["tag", sample, "-o", str(tmp_path / "y.csv"), "--taxonomy", "taxonomy/nosuch.toml"])
+    assert r.exit_code == 2 and "taxonomy/nosuch.toml: cannot read taxonomy file" in r.output
 
 
 def test_eval_writes_report_and_reliability_diagram(runner, tmp_path):
@@ -115,3 +122,15 @@ def test_tagging_twice_gives_byte_identical_files(runner, tmp_path, csv_in):
     for out in (a, b):
         assert runner.invoke(cli, ["tag", str(csv_in), "-o", str(out), "-s"]).exit_code == 0
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_train_says_when_it_found_no_holdings(tmp_path, monkeypatch):
+    # outside the development machine there is no raw data folder: training goes on without holdings, and says why
+    from classifier.workflows import _holdings
+
+    monkeypatch.setenv("FUNDCLASS_RAW", str(tmp_path / "no_raw"))
+    H, why = _holdings(None, None, allow_default=True)
+    assert H is None and why.startswith("none: no --holdings given, and the default file ")
+    assert str(tmp_path / "no_raw") in why and "--holdings FILE" in why
+    with pytest.raises(Exception, match="nosuch.csv: no such holdings file"):
+        _holdings(str(tmp_path / "nosuch.csv"), None, allow_default=True)
