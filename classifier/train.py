@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from .config import defaults
-from .agreement import head_keys, read_agreement, reads_per_fund
+from .agreement import agreement_path, head_keys, read_agreement, reads_per_fund
 from .doubt import SIGNALS, AgreementCalibrator, PatternTable, agreement_threshold, pattern_keys, signals, weighted_ece
 from .evaluate import expected_calibration_error, metrics, review_threshold
 from .features import featurize
@@ -193,13 +193,17 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
         with one_blas_thread():
             cal, agree_rep = fit_agreement(model, td, labels, agreement, float(cfg["target_agreement"]))
     dh = data_hash(labels_path)
+    # the reads the confidence is fitted on are part of what the model is: new reads, a new version
+    ah = data_hash(agreement_path(labels_path)) if agreement is not None else ""
     manifest = {
         "model_version": f"{tax.id}-{dh[:8]}-" + hashlib.sha256(repr((sorted(cfg.items()), holdings_source,
-                                                                      model.holdings_columns_)).encode()).hexdigest()[:6],
+                                                                      model.holdings_columns_, ah)).encode()
+                                                                ).hexdigest()[:6],
         "taxonomy": {"id": tax.id, "version": tax.version, "sha256": tax.sha256, "path": Path(tax.path).name},
         "vocabulary_sha256": load_vocabulary().sha256,
         "labeled_data": {"path": str(labels_path), "sha256": dh, "rows": int(len(labels)),
-                         "training_rows": int(td.in_scope.sum())},
+                         "training_rows": int(td.in_scope.sum()),
+                         "agreement_sha256": ah},
         "holdings": {"source": holdings_source, "funds": int(holdings.table.shape[0]) if holdings else 0,
                      "columns": model.holdings_columns_},
         "params": {k: cfg[k] for k in sorted(cfg)},

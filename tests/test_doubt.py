@@ -114,13 +114,13 @@ def test_a_contested_convention_is_less_certain_than_a_settled_one(model_tagger)
 
 
 def test_a_hand_label_on_a_disputed_head_keeps_its_doubt(model_tagger):
-    """Both blind readers read 沪深300非周期 as 周期; the labeled set says 消费. Tagged again, the fund is not
+    """All four blind readers read 沪深300非周期 as 周期; the labeled set says 消费. Tagged again, the fund is not
     certain: it goes to review, says why, and names the readers' class first."""
     frame = pd.DataFrame({"基金简称": ["长安沪深300非周期A", "华泰柏瑞沪深300ETF"],
                           "跟踪指数名称": ["沪深300非周期", "沪深300指数"]})
     out = model_tagger.tag(frame)
     assert out["secondary"].tolist() == ["消费主题ETF", "宽基ETF"]
     assert out["confidence"].iloc[0] < 0.5 and out["needs_review"].iloc[0]
-    assert "独立盲读有分歧(0/2" in out["evidence"].iloc[0]
+    assert "独立盲读有分歧(0/4" in out["evidence"].iloc[0]
     assert out["alternatives"].iloc[0].startswith("周期主题ETF:")
     assert out["confidence"].iloc[1] > model_tagger.threshold and "分歧" not in out["evidence"].iloc[1]
