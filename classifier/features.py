@@ -123,6 +123,9 @@ class _Cutter:
         nxt = list(range(n + 1))
         for k in range(n - 1, -1, -1):
             frag = s[k]
+            if frag not in freq:  # most characters begin no dictionary word
+                val[k] = single + val[k + 1]
+                continue
             ends = []
             i = k
             while i < n and frag in freq:
@@ -132,8 +135,11 @@ class _Cutter:
                 frag = s[k:i + 1]
             if not ends:
                 val[k] = single + val[k + 1]  # s[k] is no dictionary word: log(1) - log(total)
-                continue
-            val[k], nxt[k] = max((score.get(s[k:x + 1], single) + val[x + 1], x) for x in ends)
+            elif len(ends) == 1:
+                x = ends[0]
+                val[k], nxt[k] = score[s[k:x + 1]] + val[x + 1], x
+            else:
+                val[k], nxt[k] = max((score[s[k:x + 1]] + val[x + 1], x) for x in ends)
         words: list[str] = []
         buf = ""
         x = 0

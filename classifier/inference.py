@@ -94,8 +94,8 @@ class _Tfidf:
             return [doc[i:i + k] for k in range(lo, min(hi, n) + 1) for i in range(n - k + 1)]
         toks = self.tokenizer(doc)
         out = list(toks) if lo == 1 else []
-        for k in range(max(lo, 2), hi + 1):
-            out += [" ".join(toks[i:i + k]) for i in range(len(toks) - k + 1)]
+        for k in range(max(lo, 2), hi + 1):  # each run of k words, in order
+            out += map(" ".join, zip(*(toks[j:] for j in range(k))))
         return out
 
     def transform(self, docs: list[str]):
@@ -117,7 +117,8 @@ class _Tfidf:
         lengths: list[int] = []
         for d in docs:
             # column → count, in the order the columns first occur (the order the row is summed in)
-            counts = Counter([j for j in map(vocab.get, self._terms(d)) if j is not None])
+            counts = Counter(map(vocab.get, self._terms(d)))
+            counts.pop(None, None)  # terms outside the vocabulary (the others keep their order)
             cols += counts.keys()
             tf += counts.values()
             lengths.append(len(counts))
