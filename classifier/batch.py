@@ -26,7 +26,7 @@ import pandas as pd
 from .columns import detect_columns
 from .config import defaults
 from .errors import InputError
-from .io import CSV_SUFFIXES, csv_text, read_table, write_bytes_parts, write_table
+from .io import CSV_SUFFIXES, csv_text, ends_on_sigterm, read_table, write_bytes_parts, write_table
 from .linking import file_links, part_keys
 from .pipeline import TagSummary, Tagger
 from .prepare import identify
@@ -103,6 +103,14 @@ def _tag_task(start: int):
 
 
 @contextmanager
+def _cleared():
+    try:
+        yield
+    finally:
+        _WORK.clear()
+
+
+@contextmanager
 def _runner(n_workers: int):
     """``map`` over chunk tasks: in this process, or in ``n_workers`` processes forked now (so they see ``_WORK`` as
     it is now), a fresh one for each chunk: what one chunk's work leaves in a process (caches, a fragmented heap) is
@@ -149,11 +157,12 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
     colmap = detect_columns(list(frame.columns), str(input_path), name_column) if len(starts) > 1 else None
     _WORK.update(frame=frame, tagger=tagger, size=size, colmap=colmap, name_column=name_column, source=str(input_path),
                  csv=csv, links=None)
-    try:
+    with ends_on_sigterm(), _cleared():  # SIGTERM: the workers are ended and waited for, the temp file removed
         if len(starts) > 1:
             with _runner(n_workers) as run:
                 _WORK["links"] = file_links(run(_identify_task, starts))
             _release_free_memory()  # what the light pass left free goes back before the chunks' work
+
         def tagged(run):
             bar = None
             if progress and len(starts) > 1:  # made after the workers fork: its monitor thread is not forked
@@ -174,8 +183,6 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
                 parts = None
             else:
                 parts = list(tagged(run))
-    finally:
-        _WORK.clear()
     if parts is not None:
         # only the output is kept while it is written (the worker processes have ended): the input rows (copied into
         # it) and the chunks are let go, and the pages the chunks' work left free go back to the system, so that the

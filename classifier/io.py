@@ -453,6 +453,19 @@ def _sigterm_unwinds():
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def ends_on_sigterm():
+    """Run the block so that SIGTERM unwinds it first (its ``finally`` blocks and context managers run: temp files
+    removed, worker processes ended and waited for), then ends the process as SIGTERM does. Nested atomic writes
+    re-deliver the signal here after removing their temp files."""
+    try:
+        with _sigterm_unwinds():
+            yield
+    except _Terminated:
+        signal.raise_signal(signal.SIGTERM)
+        raise InterruptedError(errno.EINTR, "interrupted by SIGTERM") from None
+
+
 def atomic_write_bytes(path: str | Path, writer) -> None:
     """Call ``writer(tmp_path)`` then rename onto ``path``: readers never see a half-written file.
 

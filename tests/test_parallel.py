@@ -104,3 +104,45 @@ def test_the_chunks_keep_every_worker_busy():
     assert batch._chunk_size(250_000, 50_000, 2) == 25_000  # 50k rows at once over both workers
     assert batch._chunk_size(260_000, 50_000, 2) == 21_667  # 12 chunks, not 11: no worker waits alone for the last
     assert batch._chunk_size(250_000, 50_000, 1) == 50_000
+
+
+SLOW_PARALLEL_TAG = """
+import os, sys, time
+from classifier import batch, config
+from classifier.pipeline import Tagger
+
+config.use_config(sys.argv[3])
+real = Tagger.tag
+
+def slow(self, *args, **kwargs):  # each chunk announces its worker, then takes its time
+    with open(sys.argv[4], "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    time.sleep(30)
+    return real(self, *args, **kwargs)
+
+Tagger.tag = slow
+batch.tag_file(sys.argv[1], sys.argv[2], progress=False, tagger=Tagger.load(None), jobs=2, chunk_rows=4)
+"""
+
+
+@forks
+def test_sigterm_ends_the_workers_and_leaves_no_temp_file(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    cfg = tmp_path / "parallel.toml"
+    cfg.write_text("[tag]\nparallel_rows = 2\n", encoding="utf-8")
+    pids, out = tmp_path / "pids.txt", tmp_path / "out" / "tagged.csv"
+    out.parent.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_PARALLEL_TAG, LISTINGS, str(out), str(cfg), str(pids)])
+    deadline = time.time() + 60
+    while (not pids.exists() or len(pids.read_text().split()) < 2) and time.time() < deadline:
+        time.sleep(0.1)
+    workers_ = [int(p) for p in pids.read_text().split()]
+    assert len(workers_) == 2 and all(os.path.exists(f"/proc/{p}") for p in workers_)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == -signal.SIGTERM  # ends as SIGTERM ends a process
+    assert list(out.parent.iterdir()) == []  # no output, no temp file
+    # the workers were ended and waited for before the parent went: none is left running or unreaped
+    assert not [p for p in workers_ if os.path.exists(f"/proc/{p}")]
