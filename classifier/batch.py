@@ -5,17 +5,16 @@ benchmark: :func:`classifier.prepare.identify`), to link share classes and feede
 whole file (:func:`classifier.linking.file_links`); each chunk is then tagged with the rows it follows from other
 chunks beside it, so its output is what tagging the whole file at once would give.
 
-Where processes fork (Linux), a file of ``tag.parallel_rows`` rows or more is cut into chunks for ``tag.jobs``
-processes (default: one per CPU core this process may use), which tag them side by side: each is forked after the
-model and the file are loaded, so it reads both without copying them; chunks come back in file order, a CSV output as
-its text. The output is the same bytes as with one process (the chunks' outputs do not depend on the chunking).
+Where processes fork (Linux), a file of ``tag.parallel_rows`` rows or more is cut into chunks that up to ``tag.jobs``
+processes (default: one per CPU core this process may use) tag side by side: each chunk in a process forked for it
+after the model, the file and the links are loaded, so it reads them without copying (:mod:`classifier.forked`);
+chunks come back in file order, a CSV output as its text. The output is the same bytes as with one process (the
+chunks' outputs do not depend on the chunking).
 """
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
-import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ import pandas as pd
 from .columns import detect_columns
 from .config import defaults
 from .errors import InputError
+from .forked import forked_map
 from .io import CSV_SUFFIXES, csv_text, ends_on_sigterm, read_table, write_bytes_parts, write_table
 from .linking import file_links, part_keys
 from .pipeline import TagSummary, Tagger
@@ -75,12 +75,6 @@ def _chunk_size(rows: int, chunk_rows: int, n_workers: int) -> int:
     return max(1, -(-rows // k))
 
 
-def _init_worker() -> None:
-    # the parent handles Ctrl-C and SIGTERM (and removes its temp file); a worker just ends
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 def _identify_task(start: int):
     w = _WORK
     chunk = w["frame"].iloc[start:start + w["size"]]
@@ -112,22 +106,23 @@ def _cleared():
 
 @contextmanager
 def _runner(n_workers: int):
-    """``map`` over chunk tasks: in this process, or in ``n_workers`` processes forked now (so they see ``_WORK`` as
-    it is now), a fresh one for each chunk: what one chunk's work leaves in a process (caches, a fragmented heap) is
-    not carried into the next. Results come in task order."""
+    """A ``map`` over chunk tasks, results in task order: in this process, or each task in a process forked for it
+    (:func:`classifier.forked.forked_map`), which sees ``_WORK`` as it is when the task starts. Every forked map still
+    running when the block ends is closed (its processes ended and waited for)."""
     if n_workers <= 1:
         yield map
         return
-    # what this process holds now (model, file, links) is left out of the workers' garbage collections, which would
-    # otherwise touch every object and so copy the pages the workers share with this process (Python's advice for
-    # fork without exec); this process takes its objects back afterwards
-    gc.freeze()
+    maps = []
+
+    def run(fn, tasks):
+        maps.append(forked_map(fn, tasks, n_workers))
+        return maps[-1]
+
     try:
-        with multiprocessing.get_context("fork").Pool(n_workers, initializer=_init_worker,
-                                                      maxtasksperchild=1) as pool:
-            yield pool.imap
+        yield run
     finally:
-        gc.unfreeze()
+        for m in maps:
+            m.close()
 
 
 def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, threshold=None, holdings_path=None,
@@ -165,10 +160,13 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
 
         def tagged(run):
             bar = None
-            if progress and len(starts) > 1:  # made after the workers fork: its monitor thread is not forked
+            if progress and len(starts) > 1:
                 from tqdm import tqdm
 
-                bar = tqdm(total=len(frame), unit="fund", desc="tagging", leave=False)
+                class Bar(tqdm):
+                    monitor_interval = 0  # no monitor thread: this process forks while the bar is shown
+
+                bar = Bar(total=len(frame), unit="fund", desc="tagging", leave=False)
             for s, (out, part) in zip(starts, run(_tag_task, starts)):
                 summary.add(part)
                 if bar is not None:
