@@ -36,6 +36,14 @@ LONGEST_FIRST = ("test_user_path.py", "test_bad_inputs.py", "test_summary.py", "
                  "test_training.py", "test_linking.py", "test_labeled_store.py", "test_estimator.py")
 
 
+def pytest_configure(config):
+    # pytest-xdist >= 3.6 re-sorts the files of `--dist loadfile` by their number of tests (most first) unless told
+    # not to: test_bad_inputs.py (58 short tests) then went first and test_user_path.py (5 long ones) near the end, and
+    # the order below was never used
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
