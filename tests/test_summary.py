@@ -17,7 +17,6 @@ from classifier.summary import (FONT_FAMILY, FONT_PATH, INDEX_COLUMNS, TOTAL, UN
 from classifier.tagged import read_tagged
 from classifier.taxonomy import load_taxonomy
 
-from conftest import needs_raw
 
 TAX = load_taxonomy()
 EFUND = load_taxonomy("taxonomy/efund2025.toml")
@@ -308,15 +307,7 @@ def test_html_chart_embeds_the_glyphs_it_needs_and_names_indices_on_hover(summar
 
 
 # ------------------------------------------------------------------------------------------------ real data
-
-
-@needs_raw
-def test_summary_of_the_listed_etfs(tmp_path, tagged_etf_list):
-    s = summary_file(tagged_etf_list, tmp_path / "s.xlsx")  # the list tagged once per session (conftest.py)
-    in_scope = s.in_scope
-    assert (in_scope["indices"] > 0).sum() >= 12
-    assert 300 < in_scope["indices"].sum() < 900
-    assert s.indices["index_from"].eq("index_code").mean() > 0.9
+# test_summary_of_the_listed_etfs is in test_real_data.py, beside the other readers of the tagged ETF list
 
 
 def test_a_file_without_any_index_fund_still_gives_every_table_and_the_chart(tmp_path):
