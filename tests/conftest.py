@@ -28,12 +28,22 @@ needs_raw = pytest.mark.skipif(not ETF_LIST.exists(), reason=f"shared raw data n
 
 
 
-# The longest files first (CPU seconds on this 2-core machine, roughly in this order). `--dist loadfile` hands whole
-# files to the workers in collection order, a couple ahead; collected alphabetically, test_user_path.py (~30 s) came
+# The longest files first (seconds on a worker of this 2-core machine: test_user_path.py ~27-34, test_summary.py ~13,
+# test_bad_inputs.py ~11, test_review_loop.py ~10, then ~7 down to ~4; the rest are shorter). `--dist loadfile` hands
+# whole files to the workers in collection order, a couple ahead; collected alphabetically, test_user_path.py came
 # last and ran alone while the other worker idled. Stable sort: each file's tests keep their order, and the other
-# files theirs.
-LONGEST_FIRST = ("test_user_path.py", "test_bad_inputs.py", "test_summary.py", "test_review_loop.py",
-                 "test_training.py", "test_linking.py", "test_labeled_store.py", "test_estimator.py")
+# files theirs (see pytest_configure: xdist must be told to keep this order).
+LONGEST_FIRST = ("test_user_path.py", "test_summary.py", "test_bad_inputs.py", "test_review_loop.py",
+                 "test_estimator.py", "test_real_data.py", "test_linking.py", "test_training.py", "test_cli.py",
+                 "test_own_outputs.py", "test_regressions.py", "test_parallel.py", "test_labeled_store.py")
+
+
+def pytest_configure(config):
+    # pytest-xdist >= 3.6 re-sorts the files of `--dist loadfile` by their number of tests (most first) unless told
+    # not to: test_bad_inputs.py (58 short tests) then went first and test_user_path.py (5 long ones) near the end, and
+    # the order above was never used
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(config, items):

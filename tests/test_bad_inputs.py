@@ -69,23 +69,39 @@ def test_the_corpus_is_complete():
     assert on_disk | generated == set(EXPECTED), "every corpus file has an expectation and vice versa"
 
 
+@pytest.fixture(scope="module")
+def tagged(tmp_path_factory):
+    """``tagged(name)``: `fundclass tag <corpus file> -o out.csv -s`, run once per corpus file for the whole module
+    (test_bad_input and the tests of what each input ends in ran the same command on the same file, up to three
+    times); returns the run's result and its output path, in a folder of its own. Tests read it, never change it."""
+    runs = {}
+
+    def run(name):
+        if name not in runs:
+            folder = tmp_path_factory.mktemp("tagged")
+            src = CORPUS / name
+            if name == "huge_name.csv":
+                src = folder / name
+                make_corpus.huge_name(src)
+            elif name == "missing.csv":
+                src = folder / name
+            out = folder / "out.csv"
+            runs[name] = CliRunner().invoke(cli, ["tag", str(src), "-o", str(out), "-s"]), out
+        return runs[name]
+
+    return run
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_bad_input(tmp_path, name):
+def test_bad_input(tagged, name):
     kind, what = EXPECTED[name]
-    src = CORPUS / name
-    if name == "huge_name.csv":
-        src = tmp_path / name
-        make_corpus.huge_name(src)
-    elif name == "missing.csv":
-        src = tmp_path / name
-    out = tmp_path / "out.csv"
-    r = CliRunner().invoke(cli, ["tag", str(src), "-o", str(out), "-s"])
+    r, out = tagged(name)
     assert "Traceback" not in r.output
     if kind == "error":
         assert r.exit_code == 2, r.output
         assert what in r.output
         assert len(r.output.strip().splitlines()) == 1, "one line"
-        assert not out.exists() and not list(tmp_path.glob(".out.csv.*")), "no output, no temp file left"
+        assert not out.exists() and not list(out.parent.glob(".out.csv.*")), "no output, no temp file left"
         return
     assert r.exit_code == 0, r.output
     got = pd.read_csv(out, dtype=str, keep_default_na=False)
@@ -93,11 +109,9 @@ def test_bad_input(tmp_path, name):
     assert list(got.columns[-len(OUTPUT_COLUMNS):]) == OUTPUT_COLUMNS
 
 
-def test_specific_outcomes(tmp_path):
+def test_specific_outcomes(tagged):
     def run(name):
-        out = tmp_path / f"{name}.csv"
-        CliRunner().invoke(cli, ["tag", str(CORPUS / name), "-o", str(out), "-s"])
-        return pd.read_csv(out, dtype=str, keep_default_na=False)
+        return pd.read_csv(tagged(name)[1], dtype=str, keep_default_na=False)
 
     trad = run("traditional.csv")
     assert trad["secondary"].tolist() == ["科技成长主题ETF", "(申万)行业ETF"]
@@ -127,7 +141,10 @@ def test_formulas_are_not_written_as_formulas(tmp_path):
 cell = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# 30 random frames of 1-25 rows (~230 rows in all; 60 frames before, a search half as wide): a tagging call on a
+# small frame costs ~75 ms whatever its rows, and the property (no crash; every row back once, in order, with its
+# columns) is checked on each
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(cell, cell, cell), min_size=1, max_size=25))
 def test_random_unicode_rows_never_crash_and_keep_every_row(model_tagger, rows):
     df = pd.DataFrame(rows, columns=["基金代码", "基金简称", "跟踪指数"])
@@ -148,9 +165,9 @@ def _read(path):
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def test_mixed_utf8_and_gbk_lines_are_each_decoded_right(tmp_path):
+def test_mixed_utf8_and_gbk_lines_are_each_decoded_right(tagged):
     # before: decoded whole as GB18030 (the UTF-8 lines too), so the header lost 基金名称 and the run failed
-    r, out = _tag(tmp_path, "mixed_utf8_gbk.csv")
+    r, out = tagged("mixed_utf8_gbk.csv")
     assert r.exit_code == 0, r.output
     assert "mixed encodings: line 4 is GBK/GB18030, the others UTF-8" in r.output
     got = _read(out)
@@ -167,21 +184,21 @@ def test_mixed_utf8_and_gbk_lines_are_each_decoded_right(tmp_path):
     ("utf16_no_bom.csv", "基金简称", ["华夏国证半导体芯片ETF", "华泰柏瑞沪深300ETF"]),
     ("gbk.csv", "基金简称", ["华夏国证半导体芯片ETF", "华泰柏瑞沪深300ETF"]),
 ])
-def test_each_encoding_reads_right(tmp_path, name, column, names):
-    r, out = _tag(tmp_path, name)
+def test_each_encoding_reads_right(tagged, name, column, names):
+    r, out = tagged(name)
     assert r.exit_code == 0 and "warning" not in r.output, r.output
     got = _read(out)
     assert got[column].tolist() == names
     assert got["secondary"].iloc[0] == "科技成长主题ETF"
 
 
-def test_big5_is_classified_like_its_simplified_text(tmp_path):
-    got = _read(_tag(tmp_path, "big5.csv")[1])
+def test_big5_is_classified_like_its_simplified_text(tagged):
+    got = _read(tagged("big5.csv")[1])
     assert got["secondary"].tolist() == ["科技成长主题ETF", "(申万)行业ETF"]
 
 
-def test_a_hidden_first_sheet_is_not_read(tmp_path):
-    r, out = _tag(tmp_path, "hidden_first_sheet.xlsx")
+def test_a_hidden_first_sheet_is_not_read(tagged):
+    r, out = tagged("hidden_first_sheet.xlsx")
     assert r.exit_code == 0, r.output
     assert "read sheet 'data'; hidden sheet(s) 'junk' skipped" in r.output
     assert _read(out)["基金简称"].tolist() == ["华夏国证半导体芯片ETF", "华泰柏瑞沪深300ETF"]
@@ -216,7 +233,7 @@ def test_cells_over_excels_limit_are_cut_with_a_warning_naming_row_and_column(tm
     assert len(next(ws.iter_rows(min_row=2, max_row=2, values_only=True))[1]) == 32767
 
 
-def test_parquet_keeps_its_index_and_its_types(tmp_path):
+def test_parquet_keeps_its_index_and_its_types(tmp_path, tagged):
     r, out = _tag(tmp_path, "code_index.parquet", out="out.parquet")
     assert r.exit_code == 0, r.output
     got = pd.read_parquet(out)
@@ -227,31 +244,31 @@ def test_parquet_keeps_its_index_and_its_types(tmp_path):
     assert [list(v) for v in got["标签"]] == [["芯片", "半导体"], ["宽基"]]
     assert got["secondary"].tolist() == ["科技成长主题ETF", "宽基ETF"]
     assert list(got.columns[-len(OUTPUT_COLUMNS):]) == OUTPUT_COLUMNS
-    as_text = _read(_tag(tmp_path, "code_index.parquet")[1])  # CSV output: the code comes out too
+    as_text = _read(tagged("code_index.parquet")[1])  # CSV output: the code comes out too
     assert as_text["基金代码"].tolist() == ["159995", "510300"]
 
 
-def test_a_one_column_file_whose_names_hold_semicolons_stays_one_column(tmp_path):
-    got = _read(_tag(tmp_path, "semicolon_names.csv")[1])
+def test_a_one_column_file_whose_names_hold_semicolons_stays_one_column(tagged):
+    got = _read(tagged("semicolon_names.csv")[1])
     assert list(got.columns[:-len(OUTPUT_COLUMNS)]) == ["基金简称"]
     assert got["基金简称"].iloc[0] == "示例1;中证100;增强;ETF"
-    real = _read(_tag(tmp_path, "semicolon.csv", out="real.csv")[1])  # a real ';' file still splits
+    real = _read(tagged("semicolon.csv")[1])  # a real ';' file still splits
     assert list(real.columns[:3]) == ["基金代码", "基金简称", "跟踪指数名称"]
 
 
-def test_seven_digits_are_not_a_fund_code(tmp_path):
-    got = _read(_tag(tmp_path, "seven_digit_code.csv")[1])
+def test_seven_digits_are_not_a_fund_code(tagged):
+    got = _read(tagged("seven_digit_code.csv")[1])
     assert not got["evidence"].str.contains("基金代码在本批次中重复").any()
 
 
-def test_title_lines_above_a_csv_header_are_skipped_with_a_warning(tmp_path):
-    r, out = _tag(tmp_path, "title_lines.csv")
+def test_title_lines_above_a_csv_header_are_skipped_with_a_warning(tagged):
+    r, out = tagged("title_lines.csv")
     assert "title_lines.csv: header found on row 3 (rows above it skipped)" in r.output
     assert _read(out)["基金代码"].tolist() == ["159995", "510300"]
 
 
-def test_input_with_secondary_and_secondary_previous_keeps_both(tmp_path):
-    r, out = _tag(tmp_path, "previous_columns.csv")
+def test_input_with_secondary_and_secondary_previous_keeps_both(tagged):
+    r, out = tagged("previous_columns.csv")
     assert "input column 'secondary' kept as 'secondary_previous_2' ('secondary_previous' was taken)" in r.output
     got = _read(out)
     assert list(got.columns[3:6]) == ["secondary_previous_2", "secondary_previous", "primary"]

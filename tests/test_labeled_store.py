@@ -2,6 +2,7 @@
 import csv
 import multiprocessing as mp
 import os
+import shutil
 
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ from classifier.labeled import audit, read_labels
 from classifier.review import REVIEW_COLUMNS, import_review
 from classifier.taxonomy import load_taxonomy
 from classifier.workspace import check_writable, init
+from conftest import write_labeled_subset
 
 TAX = load_taxonomy()
 EFUND = load_taxonomy(os.path.join(os.path.dirname(str(TAX.path)), "efund2025.toml"))
@@ -32,21 +34,35 @@ def _sheet(path, rows, columns=None):
     return path
 
 
+@pytest.fixture
+def small_labels_copy(tmp_path):
+    """Like conftest's labels_copy, with whole groups of the shipped labeled set (~1,100 of ~5,000 rows;
+    conftest.write_labeled_subset), for the tests that audit the whole set after changing it: audit reads it row by
+    row (~1.5 s on all of it)."""
+    from classifier.labeled import SHIPPED_LABELS
+
+    p = tmp_path / "labeled" / "labels.csv"
+    p.parent.mkdir()
+    write_labeled_subset(SHIPPED_LABELS, p)
+    shutil.copy(SHIPPED_LABELS.with_name("history.csv"), p.with_name("history.csv"))
+    return p
+
+
 def _import_one(args):
     sheet, labels = args
     return import_review(sheet, load_taxonomy(), labels, today="2026-11-30").added
 
 
-def test_concurrent_importers_lose_no_decision(tmp_path, labels_copy):
+def test_concurrent_importers_lose_no_decision(tmp_path, small_labels_copy):
     """Six importers at once, five new funds each: every decision of every import that reported success is there."""
     sheets = []
     for k in range(6):
         rows = [(f"99{k}{j:03d}", "宽基ETF" if j % 2 else "策略主题ETF", f"import {k}") for j in range(5)]
-        sheets.append((str(_sheet(tmp_path / f"review{k}.csv", rows)), str(labels_copy)))
-    before = len(read_labels(labels_copy))
+        sheets.append((str(_sheet(tmp_path / f"review{k}.csv", rows)), str(small_labels_copy)))
+    before = len(read_labels(small_labels_copy))
     with mp.get_context("fork").Pool(6) as pool:
         added = pool.map(_import_one, sheets)
-    final = read_labels(labels_copy)
+    final = read_labels(small_labels_copy)
     assert sorted(sum(added, [])) == sorted(f"99{k}{j:03d}" for k in range(6) for j in range(5))
     assert len(final) == before + 30
     got = final.set_index("fund_code")
@@ -111,11 +127,11 @@ def test_changed_label_goes_to_history_and_is_reported_truthfully(tmp_path, labe
     assert read_labels(labels_copy).set_index("fund_code").loc["159915", "secondary"] == "科技成长主题ETF"
 
 
-def test_carriage_return_in_a_comment_keeps_rows_whole(tmp_path, labels_copy):
-    n = len(read_labels(labels_copy))
+def test_carriage_return_in_a_comment_keeps_rows_whole(tmp_path, small_labels_copy):
+    n = len(read_labels(small_labels_copy))
     sheet = _sheet(tmp_path / "r.xlsx", [("990001", "宽基ETF", "line one\rline two"), ("990002", "宽基ETF", 'say "x"\n')])
-    import_review(sheet, TAX, labels_copy, today="2026-11-30")
-    lab = read_labels(labels_copy)
+    import_review(sheet, TAX, small_labels_copy, today="2026-11-30")
+    lab = read_labels(small_labels_copy)
     assert len(lab) == n + 2 and audit(lab, TAX, report_counts=False).ok
     assert lab.set_index("fund_code").loc["990001", "note"] == "line one\rline two"
 

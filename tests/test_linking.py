@@ -89,12 +89,13 @@ def test_unmatched_feeders_are_not_scored_against_every_etf(monkeypatch, shape):
 
     monkeypatch.setattr(linking, "process", Counting)
     rng = np.random.default_rng(0)
-    # an array, not a list: rng.choice converts a list to an array on every call (20 s of the test's 23 s); the
-    # names drawn are the same
+    # an array, not a list: rng.choice converts a list to an array on every call (20 s of the test's 23 s); and all
+    # of a list's characters drawn in one call, n rows at once: the same draws in the same order as one call per name
+    # (the same names), without 40,000 calls (~2.5 s of the two cases' ~5 s)
     chars = np.array([chr(c) for c in range(0x4E00, 0x4E00 + 3000)])
     if shape == "random":
         def names(pool, n):
-            return sorted({"".join(rng.choice(pool, 6)) for _ in range(n)})
+            return sorted({"".join(r) for r in rng.choice(pool, (n, 6))})
 
         etfs, feeders = names(chars, 20000), names(chars, 20000)
     else:
@@ -102,7 +103,7 @@ def test_unmatched_feeders_are_not_scored_against_every_etf(monkeypatch, shape):
         indices = [f"{x}{i}" for i, x in enumerate(indices)]
 
         def names(pool, n):
-            return sorted({"".join(rng.choice(pool, 3)) + indices[i % len(indices)] for i in range(n)})
+            return sorted({"".join(r) + indices[i % len(indices)] for i, r in enumerate(rng.choice(pool, (n, 3)))})
 
         etfs, feeders = names(chars[:1500], 20000), names(chars[1500:], 20000)
     fam = [f"易方达{x}ETF" for x in etfs] + [f"易方达{x}ETF联接" for x in feeders]

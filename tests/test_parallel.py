@@ -47,10 +47,10 @@ def test_workers_write_what_one_process_writes(model_tagger, tmp_path, parallel_
     s1 = tag_file(LISTINGS, one, progress=False, tagger=model_tagger, jobs=1)
     assert pids.read_text().split() == [str(os.getpid())]  # one process, one chunk: the file fits in one
     pids.unlink()
-    s2 = tag_file(LISTINGS, many, progress=False, tagger=model_tagger, jobs=2, chunk_rows=4)
+    s2 = tag_file(LISTINGS, many, progress=False, tagger=model_tagger, jobs=2, chunk_rows=8)
     by = pids.read_text().split()
     n = len(pd.read_csv(LISTINGS))
-    chunks = -(-n // batch._chunk_size(n, 4, 2))
+    chunks = -(-n // batch._chunk_size(n, 8, 2))
     assert chunks >= 4 and len(by) == chunks and str(os.getpid()) not in by
     assert len(set(by)) == chunks  # a fresh worker process for each chunk
     if suffix == ".csv":
@@ -68,7 +68,7 @@ def test_previous_run_counts_come_back_from_the_workers(tmp_path, parallel_small
     f.loc[0, "secondary"] = "宽基ETF" if f.loc[0, "secondary"] != "宽基ETF" else "跨境主题ETF"
     f.to_csv(last, index=False)
     reports = []
-    for jobs, chunk in ((1, None), (2, 3)):
+    for jobs, chunk in ((1, None), (2, 8)):
         out = tmp_path / f"now{jobs}.csv"
         summary, report = tag_file_stable(LISTINGS, out, last, progress=False, jobs=jobs, chunk_rows=chunk)
         reports.append((report.same, report.kept, report.updated, report.not_before, _summary(summary)))

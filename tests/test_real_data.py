@@ -2,13 +2,16 @@
 
 The ETF list and the whole fund list are tagged once per session (``tagged_etf_list``, ``tagged_fund_list`` in
 conftest.py) and read by every test here; the XLSX and GBK variants of the ETF list are tagged on their own, since
-reading those formats is what they test, and must give the CSV's result."""
+reading those formats is what they test, and must give the CSV's result. The summary of the tagged ETF list
+(`fundclass summary`, test_summary.py's subject) is here too: with `--dist loadfile` a file runs on one worker, and
+the list is then tagged once, not once in each worker."""
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from classifier.cli import cli
 from classifier.pipeline import OUTPUT_COLUMNS
+from classifier.summary import summary_file
 
 from conftest import ETF_LIST, FUND_LIST, needs_raw
 
@@ -64,3 +67,11 @@ def test_tag_the_whole_fund_universe_keeps_every_row(tagged_fund_list):
     assert got[list(src.columns)].equals(src)
     oos = got[got["fund_type"].str.startswith(("债券", "货币"))]
     assert (oos["secondary"] == "不适用").mean() > 0.99
+
+
+def test_summary_of_the_listed_etfs(tmp_path, tagged_etf_list):
+    s = summary_file(tagged_etf_list, tmp_path / "s.xlsx")  # the list tagged once per session (conftest.py)
+    in_scope = s.in_scope
+    assert (in_scope["indices"] > 0).sum() >= 12
+    assert 300 < in_scope["indices"].sum() < 900
+    assert s.indices["index_from"].eq("index_code").mean() > 0.9

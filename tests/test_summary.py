@@ -17,7 +17,6 @@ from classifier.summary import (FONT_FAMILY, FONT_PATH, INDEX_COLUMNS, TOTAL, UN
 from classifier.tagged import read_tagged
 from classifier.taxonomy import load_taxonomy
 
-from conftest import needs_raw
 
 TAX = load_taxonomy()
 EFUND = load_taxonomy("taxonomy/efund2025.toml")
@@ -52,6 +51,17 @@ def tagged_csv(tmp_path):
     p = tmp_path / "tagged.csv"
     write_table(tagged_frame(), p)
     return p
+
+
+@pytest.fixture(scope="module")
+def summary_xlsx(tmp_path_factory):
+    """``summary_file`` of :func:`tagged_frame` to an XLSX workbook, made once for the tests that read what it wrote
+    (the workbook, the PNG and the HTML chart beside it); returns the summary and the workbook's path."""
+    folder = tmp_path_factory.mktemp("summary")
+    tagged = folder / "tagged.csv"
+    write_table(tagged_frame(), tagged)
+    out = folder / "summary.xlsx"
+    return summary_file(tagged, out), out
 
 
 def summary_of(frame, tmp_path, name="t.csv", tax=TAX):
@@ -172,16 +182,16 @@ def test_primaries_sheet_and_a_taxonomy_without_report_counts(tmp_path):
 # ------------------------------------------------------------------------------------------------ files
 
 
-def test_xlsx_has_every_sheet_and_the_chart_beside_it(tmp_path, tagged_csv):
-    out = tmp_path / "summary.xlsx"
-    s = summary_file(tagged_csv, out)
+def test_xlsx_has_every_sheet_and_the_chart_beside_it(summary_xlsx):
+    s, out = summary_xlsx
+    folder = out.parent
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames == ["indices", "classes", "primaries", "chart"]
     assert [c.value for c in wb["indices"][1]] == INDEX_COLUMNS
     assert len(wb["chart"]._images) == 1
-    assert (tmp_path / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (tmp_path / "summary.html").exists()
-    assert s.written == [out, tmp_path / "summary.png", tmp_path / "summary.html"]
+    assert (folder / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (folder / "summary.html").exists()
+    assert s.written == [out, folder / "summary.png", folder / "summary.html"]
     back = pd.read_excel(out, sheet_name="classes")
     assert back.loc[back["secondary"] == "宽基ETF", "report_count"].item() == 56
 
@@ -281,11 +291,10 @@ def test_the_missing_glyph_check_would_catch_boxes(tmp_path):
     assert any("missing from" in str(w.message) for w in caught)
 
 
-def test_html_chart_embeds_the_glyphs_it_needs_and_names_indices_on_hover(tmp_path, tagged_csv):
+def test_html_chart_embeds_the_glyphs_it_needs_and_names_indices_on_hover(summary_xlsx):
     from fontTools.ttLib import TTFont
 
-    summary_file(tagged_csv, tmp_path / "s.xlsx")
-    page = (tmp_path / "s.html").read_text(encoding="utf-8")
+    page = summary_xlsx[1].with_suffix(".html").read_text(encoding="utf-8")
     m = re.search(r"url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)", page)
     assert m, "no embedded font"
     cmap = TTFont(io.BytesIO(base64.b64decode(m.group(1))))["cmap"].getBestCmap()
@@ -298,15 +307,7 @@ def test_html_chart_embeds_the_glyphs_it_needs_and_names_indices_on_hover(tmp_pa
 
 
 # ------------------------------------------------------------------------------------------------ real data
-
-
-@needs_raw
-def test_summary_of_the_listed_etfs(tmp_path, tagged_etf_list):
-    s = summary_file(tagged_etf_list, tmp_path / "s.xlsx")  # the list tagged once per session (conftest.py)
-    in_scope = s.in_scope
-    assert (in_scope["indices"] > 0).sum() >= 12
-    assert 300 < in_scope["indices"].sum() < 900
-    assert s.indices["index_from"].eq("index_code").mean() > 0.9
+# test_summary_of_the_listed_etfs is in test_real_data.py, beside the other readers of the tagged ETF list
 
 
 def test_a_file_without_any_index_fund_still_gives_every_table_and_the_chart(tmp_path):
