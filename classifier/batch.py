@@ -132,8 +132,8 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
     """Tag ``input_path`` into ``output_path``; nothing is written unless every row was tagged.
 
     ``sheet``: the worksheet of an XLSX input; ``raw_csv``: a CSV output without formula neutralisation (see
-    :func:`classifier.io.write_table`, whose warnings join the summary's); ``chunk_rows``: rows per chunk (default
-    ``tag.chunk_rows`` of the configuration); ``jobs``: processes (see :func:`workers`)."""
+    :func:`classifier.io.write_table`, whose warnings join the summary's); ``chunk_rows``: rows tagged at once, over all processes
+    (default ``tag.chunk_rows`` of the configuration); ``jobs``: processes (see :func:`workers`)."""
     t0 = time.perf_counter()
     if Path(output_path).resolve() == Path(input_path).resolve():
         raise InputError(f"{output_path}: output would overwrite the input; choose another file")
@@ -152,10 +152,11 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
     colmap = detect_columns(list(frame.columns), str(input_path), name_column) if len(starts) > 1 else None
     _WORK.update(frame=frame, tagger=tagger, size=size, colmap=colmap, name_column=name_column, source=str(input_path),
                  csv=csv, links=None)
-    with ends_on_sigterm(), _cleared():  # SIGTERM: the workers are ended and waited for, the temp file removed
+    # SIGTERM: the workers are ended and waited for, the temp file removed. Each task's process forks when the task
+    # starts, so the tagging processes see the links found before them.
+    with ends_on_sigterm(), _cleared(), _runner(n_workers) as run:
         if len(starts) > 1:
-            with _runner(n_workers) as run:
-                _WORK["links"] = file_links(run(_identify_task, starts))
+            _WORK["links"] = file_links(run(_identify_task, starts))
             _release_free_memory()  # what the light pass left free goes back before the chunks' work
 
         def tagged(run):
@@ -175,12 +176,11 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
             if bar is not None:
                 bar.close()
 
-        with _runner(n_workers) as run:  # forked after the links: each worker finds its own chunk's ETFs
-            if csv is not None:  # each chunk written as it comes: memory stays flat
-                write_bytes_parts(tagged(run), output_path, bom=True)
-                parts = None
-            else:
-                parts = list(tagged(run))
+        if csv is not None:  # each chunk written as it comes: memory stays flat
+            write_bytes_parts(tagged(run), output_path, bom=True)
+            parts = None
+        else:
+            parts = list(tagged(run))
     if parts is not None:
         # only the output is kept while it is written (the worker processes have ended): the input rows (copied into
         # it) and the chunks are let go, and the pages the chunks' work left free go back to the system, so that the
