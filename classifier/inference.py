@@ -49,6 +49,7 @@ class _Tfidf:
         self.idf = vec.idf_.astype(np.float64)
         self.ngram_range = vec.ngram_range
         self.tokenizer = vec.tokenizer if kind == "words" else None
+        self._char_keys = None  # the vocabulary as sorted n-gram numbers, made on first use
 
     def to_arrays(self) -> tuple[dict, dict]:
         n = len(self.idf)
@@ -76,6 +77,7 @@ class _Tfidf:
         lo, hi = fields["ngram_range"]
         self.ngram_range = (int(lo), int(hi))
         self.tokenizer = None
+        self._char_keys = None
         if self.kind == "words":
             # the tokenizer exactly as trained (its terms already hold the structure words of that day)
             tok = DomainTokenizer.__new__(DomainTokenizer)
@@ -110,21 +112,60 @@ class _Tfidf:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
         return tuple(np.concatenate(x) for x in zip(*parts))
 
-    def _batch(self, docs: list[str], first: int):
+    def _counts(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per document, its vocabulary columns with their counts, in the order the columns first occur (the order
+        the row is summed in): (columns, counts, columns per document)."""
+        if self.kind == "chars" and tuple(self.ngram_range) == (1, 3):
+            return self._char_counts(docs)
         vocab = self.vocab
         cols: list[int] = []
         tf: list[int] = []
         lengths: list[int] = []
         for d in docs:
-            # column → count, in the order the columns first occur (the order the row is summed in)
             counts = Counter(map(vocab.get, self._terms(d)))
             counts.pop(None, None)  # terms outside the vocabulary (the others keep their order)
             cols += counts.keys()
             tf += counts.values()
             lengths.append(len(counts))
-        js = np.array(cols, dtype=np.int64)
-        v = (1.0 + np.log(np.array(tf, dtype=np.float64))) * self.idf[js]
-        n_terms = np.array(lengths, dtype=np.int64)
+        return (np.array(cols, dtype=np.int64), np.array(tf, dtype=np.int64), np.array(lengths, dtype=np.int64))
+
+    def _char_counts(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_counts` of character 1–3-grams, in NumPy: each n-gram is a number (its code points + 1, 21 bits
+        each), looked up in the sorted numbers of the vocabulary's terms. A document's n-grams are its characters,
+        then its pairs, then its triples, each in text order, as :meth:`_terms` lists them."""
+        if self._char_keys is None:
+            keys = np.array([_ngram_key(t) for t in self.vocab], dtype=np.int64)
+            order = np.argsort(keys, kind="stable")
+            self._char_keys = (keys[order], np.fromiter(self.vocab.values(), np.int64, len(self.vocab))[order])
+        vkeys, vcols = self._char_keys
+        if len(vkeys) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(len(docs), np.int64)
+        texts = [_WHITE.sub(" ", d) for d in docs]
+        n = len(texts)
+        lens = np.fromiter(map(len, texts), np.int64, n)
+        cp = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64) + 1
+        doc = np.repeat(np.arange(n, dtype=np.int64), lens)
+        pos = np.arange(len(cp), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+        rest = np.repeat(lens, lens) - pos  # characters from this one to the end of its document
+        two, three = np.flatnonzero(rest >= 2), np.flatnonzero(rest >= 3)
+        key = np.concatenate([cp, (cp[two] << 21) | cp[two + 1],
+                              (cp[three] << 42) | (cp[three + 1] << 21) | cp[three + 2]])
+        doc = np.concatenate([doc, doc[two], doc[three]])
+        seq = np.argsort(doc, kind="stable")  # each document's characters, pairs, triples, in order
+        key, doc = key[seq], doc[seq]
+        at = np.minimum(np.searchsorted(vkeys, key), len(vkeys) - 1)
+        known = vkeys[at] == key
+        col, doc = vcols[at[known]], doc[known]
+        # distinct (document, column) pairs, each at its first occurrence, in document then first-occurrence order
+        pair = doc * len(vkeys) + col
+        _, first, tf = np.unique(pair, return_index=True, return_counts=True)
+        order = np.argsort(first, kind="stable")
+        first, tf = first[order], tf[order]
+        return col[first], tf, np.bincount(doc[first], minlength=n)
+
+    def _batch(self, docs: list[str], first: int):
+        js, tf, n_terms = self._counts(docs)
+        v = (1.0 + np.log(tf.astype(np.float64))) * self.idf[js]
         starts = np.cumsum(n_terms) - n_terms
         sq = v * v
         norm = np.zeros(len(docs))
@@ -133,6 +174,16 @@ class _Tfidf:
             norm[r] = sq[starts[r][:, None] + np.arange(k)].sum(axis=1)
         v /= np.repeat(np.sqrt(norm), n_terms)
         return first + np.repeat(np.arange(len(docs)), n_terms), js, v
+
+
+def _ngram_key(term: str) -> int:
+    """The number :meth:`_Tfidf._char_counts` gives a 1–3-character n-gram (-1 for a longer term: never matched)."""
+    if not 1 <= len(term) <= 3:
+        return -1
+    key = 0
+    for ch in term:
+        key = (key << 21) | (ord(ch) + 1)
+    return key
 
 
 def _plain_str(v) -> str:

@@ -64,3 +64,28 @@ def test_dictionary_and_alphabet_are_jiebas(tokenizers):
 def test_a_term_jieba_would_refuse_is_refused():
     with pytest.raises(ValueError, match="line 2"):
         prefix_dict(["半导体", "", "沪深300"])
+
+
+def test_character_ngrams_are_counted_as_the_analyzer_lists_them(taxonomy):
+    """The NumPy count of character 1–3-grams gives the columns, counts and order of counting the analyzer's terms
+    one by one (the order matters: a row's weights are summed in it)."""
+    from collections import Counter
+
+    import numpy as np
+
+    model, _ = load_model(ROOT / TERMS_FROM_MODEL, taxonomy)
+    chars = next(b[1] for b in model.text_.blocks if b[0] == "chars")
+    vocab = chars.vocab
+    strings = _strings(list(vocab)) + ["\x00a\x00", "\U0010FFFF" * 4, "😀😀ETF", "ＥＴＦ\u3000\u3000基金", "  x  y  "]
+    for s in range(0, len(strings), 500):
+        docs = strings[s:s + 500]
+        cols, tf, lengths = [], [], []
+        for d in docs:
+            counts = Counter(map(vocab.get, chars._terms(d)))
+            counts.pop(None, None)
+            cols += counts.keys()
+            tf += counts.values()
+            lengths.append(len(counts))
+        got = chars._char_counts(docs)
+        for want, have in zip((cols, tf, lengths), got):
+            assert np.array_equal(np.array(want, dtype=np.int64), have)
