@@ -130,19 +130,37 @@ class RuleLayer:
         return out
 
     # ------------------------------------------------------------------ decision
-    def decide(self, hits: tuple[Hit, ...]) -> tuple[str | None, float, np.ndarray]:
-        """(winning class or None, margin over the runner-up, strength per class)."""
-        strength = np.zeros(len(self.classes_), dtype=np.float32)
-        for h in hits:
-            j = self._col[h.secondary]
-            strength[j] = max(strength[j], h.strength)
-        if not strength.any():
-            return None, 0.0, strength
-        order = np.argsort(-strength, kind="stable")
-        top, second = strength[order[0]], strength[order[1]] if len(order) > 1 else 0.0
-        if abs(top - second) < 1e-6:
-            return None, 0.0, strength
-        return self.classes_[order[0]], float(top - second), strength
+    def _strength(self, hits_per_row: list[tuple[Hit, ...]]) -> np.ndarray:
+        """n × K: each class's strongest vote per row (0 where the class got none)."""
+        strength = np.zeros((len(hits_per_row), len(self.classes_)), dtype=np.float32)
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        memo: dict[int, tuple[list, list]] = {}  # by the hits tuple's identity: rows of one text share the memo's
+        for i, hs in enumerate(hits_per_row):
+            if not hs:
+                continue
+            cv = memo.get(id(hs))
+            if cv is None:
+                cv = memo[id(hs)] = ([self._col[h.secondary] for h in hs], [h.strength for h in hs])
+            rows += [i] * len(hs)
+            cols += cv[0]
+            vals += cv[1]
+        if rows:
+            np.maximum.at(strength, (np.array(rows), np.array(cols)), np.array(vals, dtype=np.float32))
+        return strength
+
+    def winners(self, strength: np.ndarray) -> tuple[list[str | None], np.ndarray]:
+        """Per row of ``strength``: the winning class (None when no class got a vote or the two strongest tie) and
+        its margin over the runner-up (0 without a winner)."""
+        n, k = strength.shape
+        srt = np.sort(strength, axis=1)
+        top = srt[:, -1] if k else np.zeros(n, dtype=np.float32)
+        margin = top - (srt[:, -2] if k > 1 else np.float32(0.0))
+        won = (top != 0) & ~(np.abs(margin) < 1e-6)
+        best = strength.argmax(axis=1) if k else np.zeros(n, dtype=np.int64)
+        labels = [self.classes_[j] if w else None for j, w in zip(best.tolist(), won.tolist())]
+        return labels, np.where(won, margin, np.float32(0.0)).astype(np.float32)
 
     def apply_prepared(self, p: pd.DataFrame, skip_fuzzy: np.ndarray | None = None) -> "RuleResult":
         """:meth:`apply` to a frame :func:`classifier.prepare.prepare` made."""
@@ -189,14 +207,8 @@ class RuleLayer:
                 if extra:
                     hits_per_row[i] = hits_per_row[i] + extra
                     decided_field[i] = decided_field[i] or "asset_class"
-        labels, margins = [], np.zeros(n, dtype=np.float32)
-        strength = np.zeros((n, len(self.classes_)), dtype=np.float32)
-        decided: dict[int, tuple] = {}  # by the hits tuple's identity: rows of one text share the memo's tuple
-        for i, h in enumerate(hits_per_row):
-            lab, margin, s = decided.get(id(h)) or decided.setdefault(id(h), self.decide(h))
-            labels.append(lab)
-            margins[i] = margin
-            strength[i] = s
+        strength = self._strength(hits_per_row)
+        labels, margins = self.winners(strength)
         return RuleResult(self.classes_, labels, margins, strength, hits_per_row, decided_field)
 
 

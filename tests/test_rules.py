@@ -73,6 +73,19 @@ def test_tie_abstains(layer):
     assert label is None and len({h.secondary for h in rr.hits[0]}) == 2
 
 
+def test_winners_of_a_strength_matrix(layer):
+    import numpy as np
+
+    k = len(layer.classes_)
+    s = np.zeros((4, k), dtype=np.float32)
+    s[0, 2], s[0, 5] = 3.4, 2.2        # a winner, margin 1.2
+    s[1, 1], s[1, 3] = 2.3, 2.3        # a tie: no winner
+    s[3, k - 1] = 0.05                 # a lone weak vote still wins
+    labels, margins = layer.winners(s)
+    assert labels == [layer.classes_[2], None, None, layer.classes_[k - 1]]
+    assert margins.dtype == np.float32 and np.allclose(margins, [1.2, 0, 0, 0.05])
+
+
 def test_nothing_matches_abstains(layer):
     label, rr = decide(layer, name="华夏成长混合XYZ" * 0 + "某某稳健")
     assert label is None and rr.hits[0] == ()
