@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -44,7 +45,7 @@ class Hit:
     field: str
     fuzzy: bool = False
 
-    @property
+    @cached_property  # read several times per hit; kept in the instance's dict (not a field: not in eq or hash)
     def strength(self) -> float:
         """Tier first, then term length; a fuzzy hit ranks just below an exact one of the same tier."""
         return self.tier + min(len(self.term), 9) / 10 - (0.05 if self.fuzzy else 0.0)
@@ -87,6 +88,7 @@ class RuleLayer:
         self._rx = re.compile("|".join(re.escape(t) for t in terms)) if terms else None
         self._fuzzy_terms = [t for t in terms if sum("\u4e00" <= ch <= "\u9fff" for ch in t) >= FUZZY_MIN_LEN]
         self._cache: dict[tuple[str, str, str], tuple[Hit, ...]] = {}
+        self._shared: dict[tuple[Hit, ...], tuple[Hit, ...]] = {}
 
     # ------------------------------------------------------------------ matching
     def match_text(self, text: str, field: str, code: str = "") -> tuple[Hit, ...]:
@@ -107,7 +109,9 @@ class RuleLayer:
         out = tuple(hits)
         if len(self._cache) >= CACHE_TEXTS:  # a memo of recent texts: memory stays flat over a long file
             self._cache.clear()
-        self._cache[key] = out
+            self._shared.clear()
+        # texts with the same hits share one tuple: the later steps' memos (by the tuple's identity) then serve them
+        out = self._cache[key] = self._shared.setdefault(out, out)
         return out
 
     def _fuzzy(self, texts: list[str], field: str) -> list[tuple[Hit, ...]]:
