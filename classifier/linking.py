@@ -84,6 +84,11 @@ def _positions(sign: np.ndarray, owner: np.ndarray, text) -> dict[str, np.ndarra
     return {text(int(sign[i])): part for i, part in zip(firsts, np.split(owner, cut))}
 
 
+class _Counts(dict):
+    def __missing__(self, key) -> int:
+        return 0
+
+
 class NearKeys:
     """Keys indexed by their characters and bigrams, to find the best key within ``fuzz.ratio`` ≥ ``cutoff`` of a
     query the way ``process.extractOne(query, keys, scorer=fuzz.ratio, score_cutoff=cutoff)`` does, without scoring
@@ -120,6 +125,9 @@ class NearKeys:
         gram = padded[:-1].astype(np.int64) << 21 | padded[1:]  # a bigram within one padded key (not across two)
         same = owner[:-1] == owner[1:]
         self._grams = _positions(gram[same], owner[:-1][same], lambda g: chr(g >> 21) + chr(g & 0x1FFFFF))
+        # how many keys hold each character and bigram (0 for none), the order in which signatures are tried
+        self._n_chars = _Counts({c: len(v) for c, v in self._chars.items()})
+        self._n_grams = _Counts({g: len(v) for g, v in self._grams.items()})
         self.scored = 0  # keys scored so far (for tests and benchmarks)
 
     def _holding(self, index: dict[str, np.ndarray], signs: list[str]) -> list[np.ndarray]:
@@ -138,14 +146,14 @@ class NearKeys:
             counts[c] = counts.get(c, 0) + 1
         if m > missing:
             chosen, need = [], missing + 1
-            for c in sorted(counts, key=lambda c: len(self._chars.get(c, ()))):
+            for c in sorted(counts, key=self._n_chars.__getitem__):
                 chosen.append(c)
                 need -= counts[c]
                 if need <= 0:
                     break
             options.append(self._holding(self._chars, chosen))
         if not options or options[0]:  # no key holds the rare characters: nothing to look up
-            grams = sorted(_bigrams(query), key=lambda g: len(self._grams.get(g, ())))
+            grams = sorted(_bigrams(query), key=self._n_grams.__getitem__)
             if len(grams) > 2 * k:
                 options.append(self._holding(self._grams, grams[:2 * k + 1]))
         if options:
