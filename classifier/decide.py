@@ -2,7 +2,8 @@
 people's review decisions override them. Both return a frame of flags and numbers; no text is written here.
 
 Decision columns: top (class index), secondary, confidence, needs_review; the flags that explain them —
-out_of_scope, name_problem (a reason code of :mod:`classifier.name_check`, '' for a fund name), no_text, abstain,
+out_of_scope, name_problem (a reason code of :mod:`classifier.name_check`, '' for a fund name), term_only_name (a
+name-only row read as a fund's name only through a taxonomy term), no_text, abstain,
 active, concentrated (seed 004), no_signal (an active fund with no class word and no concentration), duplicate_code, linked_row (-1: follows no other row), linked_etf; the runners-up
 alt_class_<k> (class index, -1: none) and alt_p_<k>; after :func:`override`, reviewed, review_via (the reviewed
 fund's code), review_how (fund / linked / index), review_key (the index key that matched).
@@ -70,21 +71,26 @@ def _contested_class(s: Scores, top: np.ndarray, rule_contested: dict[str, str])
 
 def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_alternatives: int,
            rule_contested: dict[str, str], rules_only: bool, duplicate: np.ndarray | None = None,
-           *, industry_theme_share: float, alternative_min: float) -> pd.DataFrame:
+           *, industry_theme_share: float, alternative_min: float, term_only_prior: float) -> pd.DataFrame:
     """``duplicate``: duplicate_code of every row, found over a whole file; by default within the frame.
     ``industry_theme_share`` (% of NAV, seed 004) and ``alternative_min`` (least share of a listed runner-up): the
-    configuration's ``tag`` keys of the same names."""
+    configuration's ``tag`` keys of the same names; ``term_only_prior``: the chance that a name-only row without any
+    fund word, read as a fund's name only through a taxonomy term, is a fund at all (``tag.term_only_name_prior``)."""
     n = len(p)
     problem = p["name_problem"].to_numpy(dtype=object)
     # a name without fund words is still a fund's name when a term of the taxonomy occurs in it (光伏50)
     term_hit = np.array([any(not h.fuzzy and h.field in ("name", "full_name") for h in hs) for hs in s.rules.hits],
                         dtype=bool)
-    problem = np.where((problem == "fund_words") & term_hit, "", problem)
+    # ... but text that reads as a fund's name only through such a term may be no fund at all (上海市, 百万医疗险): the
+    # chance a reader picks the class is at most the chance it is a fund (``term_only_prior``), and a person decides
+    term_only = (problem == "fund_words") & term_hit
+    problem = np.where(term_only, "", problem)
     not_name = problem != ""
     oos = p["asset_class"].isin(tax.out_of_scope).to_numpy() & ~not_name
-    top, conf = s.top, s.confidence
+    top = s.top
     contested = _contested_class(s, top, rule_contested)
-    alt = _alternative_shares(s, conf, top, contested)
+    alt = _alternative_shares(s, s.confidence, top, contested)  # among the classes, whether or not it is a fund
+    conf = np.where(term_only, s.confidence * term_only_prior, s.confidence)
     order = np.argsort(-alt, axis=1)[:, :n_alternatives]
     cls = np.array(s.classes, dtype=object)
     active = (p["management_style"] == ACTIVE).to_numpy()
@@ -111,8 +117,8 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
         "top": top, "code": codes.to_numpy(dtype=object),
         "secondary": np.where(blank, "", secondary).astype(object),
         "confidence": np.where(blank, 0.0, np.where(oos, 1.0, np.round(conf, 4))),
-        "needs_review": ~oos & ((conf < threshold) | (active & ~concentrated) | blank),
-        "out_of_scope": oos, "name_problem": problem, "no_text": no_text, "abstain": abstain, "active": active,
+        "needs_review": ~oos & ((conf < threshold) | (active & ~concentrated) | blank | term_only),
+        "out_of_scope": oos, "name_problem": problem, "term_only_name": term_only & ~oos, "no_text": no_text, "abstain": abstain, "active": active,
         "concentrated": concentrated, "no_signal": no_signal, "duplicate_code": dup,
         "linked_row": np.where(s.source_row != np.arange(n), s.source_row, -1),
         "linked_etf": s.links["etf"].to_numpy() >= 0}, index=p.index)

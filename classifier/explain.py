@@ -18,6 +18,7 @@ NO_RULE_RULES_ONLY = "无规则命中(仅规则模式)"
 NO_RULE = "无规则命中"
 NO_SIGNAL = "主动管理基金: 名称无分类词,持仓无单一行业集中(>{share:g}%,seed 004)证据;不猜测分类,请复核或提供持仓"
 ACTIVE_FUND = "(主动管理基金)"
+TERM_ONLY = "; 名称只凭分类词像基金名(无基金用语、代码、指数或类型),请确认它是基金"
 HEAD_DOUBT = "; 该指数的独立盲读有分歧({agree}/{reads} 选此类)"
 REVIEWED = "人工复核: {by} {at}{how}; "
 VIA_LINK = "(经关联基金{code})"
@@ -70,6 +71,8 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
             how = ("" if r.review_how == "fund" else VIA_LINK.format(code=r.review_via) if r.review_how == "linked"
                    else VIA_INDEX.format(index=r.review_key.split(":", 1)[1], code=r.review_via))
             ev = REVIEWED.format(by=by, at=at, how=how) + ev
+        if r.term_only_name and not r.reviewed:
+            ev += TERM_ONLY
         if r.duplicate_code:
             ev += DUPLICATE
         if linked[i] >= 0:

@@ -104,6 +104,7 @@ class Tagger:
         self.n_alternatives = int(cfg["alternatives"])
         self.alternative_min = float(cfg["alternative_min"])
         self.industry_theme_share = float(cfg["industry_theme_share"])
+        self.term_only_prior = float(cfg["term_only_name_prior"])
         self.holdings = holdings
         self.model_version = self.manifest.get("model_version", RULES_ONLY) if model is not None else RULES_ONLY
         self.reviewed: dict[str, tuple[str, str, str]] = {}
@@ -163,7 +164,8 @@ class Tagger:
                   links=links.links if links is not None else None)
         d = decide(p, s, self.taxonomy, self.threshold, self.n_alternatives, self._rule_contested,
                    rules_only=self.model is None, duplicate=links.duplicate if links is not None else None,
-                   industry_theme_share=self.industry_theme_share, alternative_min=self.alternative_min)
+                   industry_theme_share=self.industry_theme_share, alternative_min=self.alternative_min,
+                   term_only_prior=self.term_only_prior)
         d = override(p, d, self.reviewed, self.reviewed_index, self.n_alternatives)
         as_of = self.holdings.sw_map_as_of if self.holdings is not None else ""
         out = output_frame(p, s, d, self.taxonomy, self.reviewed, self.n_alternatives, as_of, self.model_version,

@@ -53,3 +53,25 @@ def test_a_row_with_an_index_is_classified_by_its_index(model_tagger):
     # the name is a placeholder, but the tracked index says what the fund holds
     out = model_tagger.tag(pd.DataFrame({"基金简称": ["N/A"], "跟踪指数名称": ["中证半导体产业指数"]}))
     assert out["secondary"].iloc[0] == "科技成长主题ETF"
+
+
+def test_a_name_that_reads_as_a_fund_only_through_a_term_is_asked_about(model_tagger):
+    # 上海市 has no fund word; only the region term 上海 makes it look like a fund: the class is given, but its confidence
+    # is at most the configured chance that it is a fund at all, and a person decides
+    import copy
+
+    from classifier.explain import TERM_ONLY
+
+    frame = pd.DataFrame({"基金简称": ["上海市", "百万医疗险", "华夏上证50ETF"]})
+    out = model_tagger.tag(frame)
+    assert out["secondary"].tolist() == ["地域经济主题ETF", "(申万)行业ETF", "宽基ETF"]
+    assert out["needs_review"].tolist()[:2] == [True, True]
+    assert (out["confidence"].iloc[:2] < 0.5).all() and out["confidence"].iloc[2] > 0.9
+    assert [TERM_ONLY in e for e in out["evidence"]] == [True, True, False]
+    sure = copy.copy(model_tagger)
+    sure.term_only_prior = 1.0  # the prior is what scales the class's confidence
+    full = sure.tag(frame)["confidence"].iloc[:2].to_numpy()
+    assert abs(full - out["confidence"].iloc[:2].to_numpy() * 2).max() <= 2e-4 and (full > 0.9).all()
+    # with a fund code the cell is a fund's name whatever its words
+    coded = model_tagger.tag(pd.DataFrame({"基金代码": ["000001"], "基金简称": ["上海市"]}))
+    assert TERM_ONLY not in coded["evidence"].iloc[0]
