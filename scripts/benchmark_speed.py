@@ -262,9 +262,10 @@ def main() -> None:
                     row["cpu, net of start-up"] = round((c_hi - startup) / (c_lo - startup) / (hi / lo), 2)
                 row["memory ×"] = round(x.at[hi, "peak MB"] / x.at[lo, "peak MB"], 1)
                 growth.append(row)
-        g = pd.DataFrame(growth)
-        first = [c for c in g.columns if c != "memory ×"]
-        print("\n" + g[first + ["memory ×"]].to_markdown(index=False))
+        if growth:  # sizes of the realistic or unique set (the list set has no growth row)
+            g = pd.DataFrame(growth)
+            first = [c for c in g.columns if c != "memory ×"]
+            print("\n" + g[first + ["memory ×"]].to_markdown(index=False))
 
 
 if __name__ == "__main__":
