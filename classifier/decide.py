@@ -118,7 +118,8 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
         "secondary": np.where(blank, "", secondary).astype(object),
         "confidence": np.where(blank, 0.0, np.where(oos, 1.0, np.round(conf, 4))),
         "needs_review": ~oos & ((conf < threshold) | (active & ~concentrated) | blank | term_only),
-        "out_of_scope": oos, "name_problem": problem, "term_only_name": term_only & ~oos, "no_text": no_text, "abstain": abstain, "active": active,
+        "out_of_scope": oos, "name_problem": problem, "term_only_name": term_only & ~oos, "no_text": no_text,
+        "abstain": abstain, "active": active,
         "concentrated": concentrated, "no_signal": no_signal, "duplicate_code": dup,
         "linked_row": np.where(s.source_row != np.arange(n), s.source_row, -1),
         "linked_etf": s.links["etf"].to_numpy() >= 0}, index=p.index)

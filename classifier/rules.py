@@ -140,7 +140,7 @@ class RuleLayer:
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
-        memo: dict[int, tuple[list, list]] = {}  # by the hits tuple's identity: rows of one text share the memo's
+        memo: dict[int, tuple[list, list]] = {}  # by the hits tuple's identity: rows with equal hits share one tuple
         for i, hs in enumerate(hits_per_row):
             if not hs:
                 continue
