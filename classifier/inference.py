@@ -158,8 +158,10 @@ class _Tfidf:
         col, doc = vcols[at[known]], doc[known]
         # distinct (document, column) pairs, each at its first occurrence, in document then first-occurrence order
         pair = doc * len(vkeys) + col
-        _, first, tf = np.unique(pair, return_index=True, return_counts=True)
-        order = np.argsort(first, kind="stable")
+        by_pair = np.argsort(pair, kind="stable")  # stable: each pair's run begins at its first occurrence
+        run = np.flatnonzero(np.r_[True, pair[by_pair][1:] != pair[by_pair][:-1]])
+        first, tf = by_pair[run], np.diff(np.r_[run, len(pair)])
+        order = np.argsort(first)
         first, tf = first[order], tf[order]
         return col[first], tf, np.bincount(doc[first], minlength=n)
 
