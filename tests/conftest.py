@@ -18,6 +18,11 @@ if "numpy" in sys.modules:  # numpy was loaded before us: its BLAS read the envi
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+# Python's cyclic garbage collector runs a young-generation pass every 700 new container objects by default; tests
+# that build DataFrames, workbooks and models make millions, and the passes (and the full ones they trigger, over
+# every object of pandas, scikit-learn and the fitted models) took ~5 s of the two workers' CPU. Every 10,000: ~2 s.
+# What is collected is the same, only later; a test process lives about a minute.
+gc.set_threshold(10_000, 10, 10)
 # numpy and pandas are imported where they are used, not here: the pytest-xdist controller loads this file too, runs
 # no test, and starts the workers only once it has (importing pandas here cost it ~0.8 s before any worker started)
 
