@@ -15,7 +15,6 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
-from sklearn.utils.estimator_checks import check_estimator
 from sklearn.utils.validation import check_is_fitted
 
 from classifier.features import HOLD_PREFIX
@@ -108,6 +107,9 @@ def test_sklearn_common_checks(taxonomy):
     it cannot apply: all of them build random numeric (or sparse, 1-d, complex, memmap) arrays as X, and a
     featurized frame's text, rule and vote columns cannot be made of those. What they check is tested below on a
     featurized frame (the test each entry names)."""
+    # imported here, not at the top: ~0.6 s, and every pytest-xdist worker imports every test file to collect it
+    from sklearn.utils.estimator_checks import check_estimator
+
     results = {}
 
     def record(*, check_name, status, **_):
