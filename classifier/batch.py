@@ -26,7 +26,7 @@ from .columns import detect_columns
 from .config import defaults
 from .errors import InputError
 from .forked import forked_map
-from .io import CSV_SUFFIXES, csv_text, ends_on_sigterm, read_table, write_bytes_parts, write_table
+from .io import CSV_SUFFIXES, csv_blocks, ends_on_sigterm, read_table, write_bytes_parts, write_table
 from .linking import file_links, part_keys
 from .pipeline import TagSummary, Tagger
 from .prepare import identify
@@ -82,7 +82,8 @@ def _identify_task(start: int):
 
 
 def _tag_task(start: int):
-    """Tag one chunk; returns (its output: CSV bytes for a CSV file, else the frame; its summary)."""
+    """Tag one chunk; returns (its output: for a CSV file its text as UTF-8 pieces of up to ``CSV_BLOCK_ROWS`` rows,
+    else the frame; its summary)."""
     w = _WORK
     frame, links = w["frame"], w["links"]
     chunk = frame.iloc[start:start + w["size"]]
@@ -92,7 +93,7 @@ def _tag_task(start: int):
                           context=frame.iloc[cl.context] if cl is not None else None)
     if w["csv"] is not None:
         sep, neutralize = w["csv"]
-        out = csv_text(out, sep, neutralize, header=start == 0).encode("utf-8")
+        out = [t.encode("utf-8") for t in csv_blocks(out, sep, neutralize, header=start == 0)]
     return out, summary
 
 
@@ -177,7 +178,7 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
                 bar.close()
 
         if csv is not None:  # each chunk written as it comes: memory stays flat
-            write_bytes_parts(tagged(run), output_path, bom=True)
+            write_bytes_parts((piece for pieces in tagged(run) for piece in pieces), output_path, bom=True)
             parts = None
         else:
             parts = list(tagged(run))

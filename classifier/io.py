@@ -612,6 +612,12 @@ def csv_text(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = Fa
     >>> csv_text(pd.DataFrame({"a": ["=1+1"], "b": [-1.5]}), neutralize_formulas=True)
     "a,b\n'=1+1,-1.5\n"
     """
+    return "".join(csv_blocks(frame, sep, neutralize_formulas, header))
+
+
+def csv_blocks(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = False, header: bool = True):
+    """:func:`csv_text` of ``frame`` in pieces (the header line, then up to ``CSV_BLOCK_ROWS`` rows each, every piece
+    ending with its line end): only one piece's cells are Python strings at a time."""
     special = re.compile("[" + re.escape(sep) + '"\r\n]')
 
     def cells(out: list[str]) -> list[str]:
@@ -623,11 +629,12 @@ def csv_text(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = Fa
             out = ['"' + t.replace('"', '""') + '"' if special.search(t) else t for t in out]
         return out
 
-    lines = [sep.join(cells(_cell_texts(pd.Series(frame.columns, dtype=object))))] if header else []
-    for s in range(0, len(frame), CSV_BLOCK_ROWS):  # a block of rows at a time: its cells only are Python strings
+    if header:
+        yield sep.join(cells(_cell_texts(pd.Series(frame.columns, dtype=object)))) + "\n"
+    for s in range(0, len(frame), CSV_BLOCK_ROWS):
         block = frame.iloc[s:s + CSV_BLOCK_ROWS]
-        lines.append("\n".join(map(sep.join, zip(*(cells(_cell_texts(block.iloc[:, j])) for j in range(block.shape[1]))))))
-    return "\n".join(lines) + "\n" if lines else ""
+        yield "\n".join(map(sep.join, zip(*(cells(_cell_texts(block.iloc[:, j]))
+                                             for j in range(block.shape[1]))))) + "\n"
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, sep: str = ",", bom: bool = False,

@@ -233,6 +233,12 @@ class RuleResult:
             memo[key] = "; ".join(h.describe() for h in sorted(hits, key=lambda h: -h.strength)[:limit])
         return memo[key]
 
+    def take(self, rows: np.ndarray) -> "RuleResult":
+        """The result of the rows ``rows`` (positions), in that order."""
+        r = rows.tolist()
+        return RuleResult(self.classes_, [self.labels[i] for i in r], self.margins[rows], self.strength[rows],
+                          [self.hits[i] for i in r], [self.field[i] for i in r])
+
     def vote_features(self) -> np.ndarray:
         """Per-class features for a model: the tier-scaled strength of each class's best vote, in [0, 1]."""
         return self.strength / 100.0

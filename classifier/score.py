@@ -82,24 +82,28 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
     links = link(p) if links is None else links.set_axis(p.index)
     # share classes follow their family's first member; feeders follow their ETF when it is in the file
     src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
+    # the model scores only the rows others follow (each row is scored on its own: the numbers do not depend on
+    # which other rows are scored with it); every row then takes its source's
+    own, back = np.unique(src, return_inverse=True)
     if model is None:
         proba, classes = _rule_proba(rr)[src], list(rr.classes_)
         conf = proba.max(axis=1)
     else:
-        X = featurize(p, rr, holdings)
-        proba, p_text, p_hold, has = (a[src] for a in model.components(X))
+        X = featurize(p.iloc[own], rr.take(own), holdings)
+        proba, p_text, p_hold, has = model.components(X)
         classes = list(model.classes_)
         cal = getattr(model, "agreement_", None)
         if cal is None:
             conf = proba.max(axis=1)
         else:
             pos = {c: j for j, c in enumerate(classes)}
-            winner = np.array([pos.get(rr.labels[s], -1) if rr.labels[s] else -1 for s in src])
-            keys = pattern_keys(proba.argmax(axis=1), classes, [rr.hits[s] for s in src])
+            winner = np.array([pos.get(rr.labels[s], -1) if rr.labels[s] else -1 for s in own.tolist()], dtype=int)
+            keys = pattern_keys(proba.argmax(axis=1), classes, [rr.hits[s] for s in own.tolist()])
             rate = np.array([cal.patterns_.rate(k) for k in keys])
-            S = signals(proba, p_text, p_hold, has, align(rr.strength, rr.classes_, classes)[src], winner,
-                        X["rule_fuzzy"].to_numpy(bool)[src], rate)
+            S = signals(proba, p_text, p_hold, has, align(rr.strength[own], rr.classes_, classes), winner,
+                        X["rule_fuzzy"].to_numpy(bool), rate)
             conf = cal.predict(S)
+        proba, conf = proba[back], conf[back]
     head_reads = getattr(getattr(model, "agreement_", None), "head_reads_", None)
     conf, agree, n_reads, doubting = _head_doubt(p, conf, proba.argmax(axis=1), classes, head_reads)
     return Scores(rr, hrows, proba, classes, links, src, conf, agree, n_reads, doubting)

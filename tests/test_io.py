@@ -322,3 +322,23 @@ def test_eval_in_a_read_only_working_folder_says_why(read_only_dir, monkeypatch)
     assert r.exit_code == 2, r.output
     assert r.output.startswith("error: eval: cannot write the report in") and "--out-dir" in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_csv_comes_in_blocks_of_rows_that_make_the_whole_text(monkeypatch):
+    """A tagged chunk's CSV is kept as pieces of up to CSV_BLOCK_ROWS rows (the whole text is never one string); the
+    pieces, joined, are the text pandas' reader reads back as the frame."""
+    import io as _io
+
+    import classifier.io as cio
+
+    monkeypatch.setattr(cio, "CSV_BLOCK_ROWS", 3)
+    frame = pd.DataFrame({"a": [f"x{i}" for i in range(7)], "b": ["1,2", 'q"', "a\nb", "", "=1", "-", "z"]})
+    pieces = list(cio.csv_blocks(frame, neutralize_formulas=True))
+    assert [p.count("\n") - p.count("a\nb") for p in pieces] == [1, 3, 3, 1]  # header, then 3 + 3 + 1 rows
+    assert all(p.endswith("\n") for p in pieces)
+    text = "".join(pieces)
+    assert text == cio.csv_text(frame, neutralize_formulas=True)
+    back = pd.read_csv(_io.StringIO(text), dtype=str, keep_default_na=False)
+    assert back["a"].tolist() == frame["a"].tolist()
+    assert back["b"].tolist() == ["1,2", 'q"', "a\nb", "", "'=1", "'-", "z"]  # text starting with = or - is neutralised
+    assert list(cio.csv_blocks(frame.iloc[:0], header=False)) == []

@@ -78,6 +78,28 @@ def test_feeder_and_share_classes_are_linked(model_tagger):
     assert out["evidence"].iloc[1:].str.contains("关联ETF:510300").all()
 
 
+def test_the_model_scores_only_the_rows_others_follow(model_tagger, monkeypatch):
+    """Share classes and feeders take the scores of the fund they follow, so the model scores that fund alone; the
+    numbers are those of scoring every row (each row is scored on its own)."""
+    df = pd.DataFrame({"code": ["510300", "460300", "006131", "159995", "008887", "008888"],
+                       "name": ["华泰柏瑞沪深300ETF", "华泰柏瑞沪深300ETF联接A", "华泰柏瑞沪深300ETF联接C",
+                                "华夏国证半导体芯片ETF", "华夏国证半导体芯片ETF联接A", "华夏国证半导体芯片ETF联接C"]})
+    model = model_tagger.model
+    seen = []
+    original = type(model).components
+
+    def components(self, X):
+        seen.append(len(X))
+        return original(self, X)
+
+    monkeypatch.setattr(type(model), "components", components)
+    out = model_tagger.tag(df)
+    assert seen == [2]  # the two ETFs; the four feeders follow them
+    alone = model_tagger.tag(df.iloc[[0, 3]])  # the two ETFs scored without their feeders
+    assert out["confidence"].tolist() == [alone["confidence"].iloc[0]] * 3 + [alone["confidence"].iloc[1]] * 3
+    assert out["secondary"].tolist() == [alone["secondary"].iloc[0]] * 3 + [alone["secondary"].iloc[1]] * 3
+
+
 def test_threshold_is_the_manifests(model_tagger):
     """The review threshold that decides `needs_review` is the manifest's: a row is sent to review exactly when its
     confidence is below it (for index funds, whose review has no other cause), and moving the threshold across a
