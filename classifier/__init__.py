@@ -9,9 +9,24 @@ index fund.
 [['科技成长主题ETF', '股票'], ['不适用', '货币']]
 """
 from .errors import FundClassifierError, InputError, ModelError, TaxonomyError
-from .pipeline import OUTPUT_COLUMNS, Tagger
-from .taxonomy import Taxonomy, load_taxonomy
 
 __version__ = "0.1.0"
 __all__ = ["Tagger", "Taxonomy", "load_taxonomy", "OUTPUT_COLUMNS", "FundClassifierError", "InputError", "ModelError",
            "TaxonomyError", "__version__"]
+
+# imported when first used (PEP 562): a command that needs no pandas (``fundclass --help``, ``init``) starts without it
+_LAZY = {"Tagger": "pipeline", "OUTPUT_COLUMNS": "pipeline", "Taxonomy": "taxonomy", "load_taxonomy": "taxonomy"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

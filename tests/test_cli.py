@@ -134,3 +134,23 @@ def test_train_says_when_it_found_no_holdings(tmp_path, monkeypatch):
     assert str(tmp_path / "no_raw") in why and "--holdings FILE" in why
     with pytest.raises(Exception, match="nosuch.csv: no such holdings file"):
         _holdings(str(tmp_path / "nosuch.csv"), None, allow_default=True)
+
+
+def test_help_and_init_start_without_pandas(tmp_path):
+    """`import classifier` loads the library's parts when first used: `fundclass --help` and `init` need neither
+    pandas nor the model (they start in ~0.15 s instead of ~1.2 s)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from classifier.cli import main\n"
+            "sys.argv = ['fundclass'] + sys.argv[1:]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "heavy = sorted(m for m in ('pandas', 'numpy', 'sklearn', 'classifier.pipeline') if m in sys.modules)\n"
+            "assert not heavy, heavy\n")
+    for args in (["--help"], ["init"]):
+        p = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True)
+        assert p.returncode == 0, (args, p.stdout, p.stderr)
+    assert (tmp_path / "models" / "default" / "manifest.json").exists()  # init made the workspace
+    import classifier
+
+    assert classifier.Tagger.__module__ == "classifier.pipeline"  # the names are still there when used
