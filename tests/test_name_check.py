@@ -21,7 +21,9 @@ def test_every_common_misreading_of_a_utf8_name_is_mojibake(name):
 @pytest.mark.parametrize("text,reason", [("12345", "no_letters"), ("510300.SH", "no_letters"), ("2025-01-01", "no_letters"),
                                          ("@#$%", "no_letters"), ("N/A", "placeholder"), ("待定", "placeholder"),
                                          ("null", "placeholder"), ("苹果公司", "fund_words"), ("hello world", "fund_words"),
-                                         ("华夏回报", ""), ("同辉100A", ""), ("示例中证机器人ETF", "")])
+                                         ("华夏回报", ""), ("同辉100A", ""), ("示例中证机器人ETF", ""),
+                                         # one character that fund names often hold is no fund word by itself
+                                         ("国寿鑫享宝年金保险", "fund_words"), ("长安街", "fund_words")])
 def test_reasons(text, reason):
     assert name_problem(text, load_vocabulary(), check_words=True) == reason
 
