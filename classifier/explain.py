@@ -18,6 +18,7 @@ NO_RULE_RULES_ONLY = "无规则命中(仅规则模式)"
 NO_RULE = "无规则命中"
 NO_SIGNAL = "主动管理基金: 名称无分类词,持仓无单一行业集中(>{share:g}%,seed 004)证据;不猜测分类,请复核或提供持仓"
 ACTIVE_FUND = "(主动管理基金)"
+ACTIVE_NAME_ONLY = "; 主动管理基金: 持仓未显示单一行业占比>{share:g}%(seed 004),此类别只凭名称,请复核或提供持仓"
 TERM_ONLY = "; 名称只凭分类词像基金名(无基金用语、代码、指数或类型),请确认它是基金"
 HEAD_DOUBT = "; 该指数的独立盲读有分歧({agree}/{reads} 选此类)"
 REVIEWED = "人工复核: {by} {at}{how}; "
@@ -66,6 +67,8 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
             ev = s.rules.evidence(src) or (NO_RULE + (ACTIVE_FUND if r.active else ""))
             if s.head_reads[i]:
                 ev += HEAD_DOUBT.format(agree=s.head_agree[i], reads=s.head_reads[i])
+            if r.active and not r.concentrated and r.needs_review and not r.term_only_name:  # whatever its confidence
+                ev += ACTIVE_NAME_ONLY.format(share=industry_theme_share)
         if r.reviewed:
             _, by, at = reviewed[r.review_via]
             how = ("" if r.review_how == "fund" else VIA_LINK.format(code=r.review_via) if r.review_how == "linked"

@@ -173,3 +173,21 @@ def test_an_active_fund_with_nothing_to_classify_by_gets_no_guess(model_tagger):
                                          "基金类型": ["混合型-偏股", "混合型-偏股"]}))
     assert out["secondary"].tolist() == ["", "消费主题ETF"] and out["confidence"].iloc[0] == 0.0
     assert out["needs_review"].all() and out["evidence"].iloc[0].startswith("主动管理基金: 名称无分类词")
+    # the named one is in review for want of holdings, whatever its confidence, and its evidence says so
+    assert "主动管理基金: 持仓未显示单一行业占比>30%(seed 004)" in out["evidence"].iloc[1]
+
+
+def test_an_active_fund_whose_holdings_show_a_concentration_is_not_asked_about(tmp_path):
+    """With holdings concentrated in one industry (seed 004) an active fund is accepted on its confidence alone, and
+    its evidence carries no request for holdings."""
+    from classifier.holdings import load_sw_map
+
+    sw = load_sw_map()  # the shipped map: stock code → Shenwan L1 industry
+    stocks = sw[sw == "医药生物"].index[:10].tolist()
+    h = tmp_path / "h.csv"
+    pd.DataFrame({"fund_code": "990501", "stock_code": stocks, "weight": 8.0}).to_csv(h, index=False)
+    tagger = Tagger.load(holdings_path=h)
+    out = tagger.tag(pd.DataFrame({"基金代码": ["990501"], "基金简称": ["示例医疗健康混合A"],
+                                   "基金类型": ["混合型-偏股"]}))
+    assert out["holding_industry"].iloc[0] == "医药生物" and out["holding_industry_share"].iloc[0] > 30
+    assert "持仓未显示" not in out["evidence"].iloc[0]
