@@ -82,13 +82,13 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
     links = link(p) if links is None else links.set_axis(p.index)
     # share classes follow their family's first member; feeders follow their ETF when it is in the file
     src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
-    # the model scores only the rows others follow (each row is scored on its own: the numbers do not depend on
-    # which other rows are scored with it); every row then takes its source's
-    own, back = np.unique(src, return_inverse=True)
     if model is None:
         proba, classes = _rule_proba(rr)[src], list(rr.classes_)
         conf = proba.max(axis=1)
     else:
+        # the model scores only the rows others follow (each row is scored on its own: the numbers do not depend on
+        # which other rows are scored with it); every row then takes its source's
+        own, back = np.unique(src, return_inverse=True)
         X = featurize(p.iloc[own], rr.take(own), holdings)
         proba, p_text, p_hold, has = model.components(X)
         classes = list(model.classes_)
