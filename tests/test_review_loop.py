@@ -13,7 +13,7 @@ from classifier.labeled import SHIPPED_LABELS, read_labels
 from classifier.pipeline import Tagger
 from classifier.review import import_review
 from classifier.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
-from conftest import write_labeled_subset
+from conftest import TRAINING_GROUPS, write_labeled_subset
 
 NEW_FUNDS = pd.DataFrame({
     "基金代码": ["990001", "990002", "990003"],
@@ -46,7 +46,7 @@ def _small_labels_copy(tmp_path, keep=None):
     """For the tests that train: whole groups of the shipped labeled set (see conftest.write_labeled_subset)."""
     p = tmp_path / "labeled" / "labels.csv"
     p.parent.mkdir()
-    write_labeled_subset(SHIPPED_LABELS, p, keep=keep)
+    write_labeled_subset(SHIPPED_LABELS, p, n_groups=TRAINING_GROUPS, keep=keep)
     return p
 
 

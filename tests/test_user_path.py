@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import write_labeled_subset
+from conftest import TRAINING_GROUPS, write_labeled_subset
 
 from classifier.pipeline import OUTPUT_COLUMNS
 
@@ -61,7 +61,7 @@ def workspace(tmp_path_factory):
     # the labeled set init copied, cut to whole groups (conftest.write_labeled_subset): the train test's fit on all of
     # it costs ~8 s, and what it checks (where train writes, that tag then uses the new model) needs no more
     labels = ws / "data" / "labeled" / "labels.csv"
-    write_labeled_subset(labels, labels)
+    write_labeled_subset(labels, labels, n_groups=TRAINING_GROUPS)
     return ws
 
 
