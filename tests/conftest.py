@@ -122,8 +122,8 @@ def small_labels():
 
 
 # Whole labeled groups the workflow tests that run `fundclass train` fit on (test_review_loop, test_regressions,
-# test_user_path): ~450 rows of ~5,000. What they assert does not depend on how many (see write_labeled_subset); a
-# train on 250 groups cost ~2.2 s CPU, on 100 ~1.45 s.
+# test_user_path; test_training's holdings test draws its own): ~450 rows of ~5,000. What they assert does not
+# depend on how many (see write_labeled_subset); a train on 250 groups cost ~2.2 s CPU, on 100 ~1.45 s.
 TRAINING_GROUPS = 100
 
 
