@@ -121,6 +121,12 @@ def small_labels():
     return labels[labels["group"].isin(keep)].reset_index(drop=True)
 
 
+# Whole labeled groups the workflow tests that run `fundclass train` fit on (test_review_loop, test_regressions,
+# test_user_path; test_training's holdings test draws its own): ~450 rows of ~5,000. What they assert does not
+# depend on how many (see write_labeled_subset); a train on 250 groups cost ~2.2 s CPU, on 100 ~1.45 s.
+TRAINING_GROUPS = 100
+
+
 def write_labeled_subset(src, dest, n_groups=250, seed=0, keep=None):
     """Write at ``dest`` a labeled set made of whole groups of the one at ``src``: ``n_groups`` drawn reproducibly,
     plus every group holding a row ``keep(labels)`` selects (the rows a test edits). For the workflow tests that

@@ -63,6 +63,28 @@ EXPECTED = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def model_loaded_once():
+    """Every `fundclass tag` run of this module loads the same model, taxonomy and labeled set (none of them is
+    changed here): ``Tagger.load`` runs once for each set of arguments and its tagger serves the module's later runs
+    with those arguments (~0.15 s each, ~30 runs). A tagger is not changed by tagging (conftest.model_tagger is shared
+    the same way); what these tests check, how each input file is read and ends, is still each run's own."""
+    from classifier.pipeline import Tagger
+
+    real = Tagger.load.__func__
+    loaded = {}
+
+    def load(cls, *args, **kwargs):
+        key = (cls, args, tuple(sorted(kwargs.items())))
+        if key not in loaded:
+            loaded[key] = real(cls, *args, **kwargs)
+        return loaded[key]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Tagger, "load", classmethod(load))
+        yield
+
+
 def test_the_corpus_is_complete():
     on_disk = {p.name for p in CORPUS.iterdir() if p.suffix != ".py"}
     generated = {"huge_name.csv", "missing.csv"}

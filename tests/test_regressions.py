@@ -109,12 +109,12 @@ def test_compare_to_the_output_directory_compares_with_the_previous_model(tmp_pa
     import hashlib
     import json
 
-    from conftest import write_labeled_subset
+    from conftest import TRAINING_GROUPS, write_labeled_subset
 
     # a workspace whose labeled set is whole groups of the shipped one (a fit on all of it costs ~8 s)
     ws_labels = tmp_path / "ws" / "data" / "labeled" / "labels.csv"
     ws_labels.parent.mkdir(parents=True)
-    write_labeled_subset(SHIPPED_LABELS, ws_labels)
+    write_labeled_subset(SHIPPED_LABELS, ws_labels, n_groups=TRAINING_GROUPS)
     monkeypatch.setenv("FUNDCLASS_WORKSPACE", str(tmp_path / "ws"))
     d = tmp_path / "m"
     shutil.copytree(DEFAULT_MODEL_DIR, d)

@@ -55,13 +55,16 @@ def tagged_csv(tmp_path):
 
 @pytest.fixture(scope="module")
 def summary_xlsx(tmp_path_factory):
-    """``summary_file`` of :func:`tagged_frame` to an XLSX workbook, made once for the tests that read what it wrote
-    (the workbook, the PNG and the HTML chart beside it); returns the summary and the workbook's path."""
+    """`fundclass summary` of :func:`tagged_frame` to an XLSX workbook, run once for the tests that read what it wrote
+    or said (the workbook, the PNG and the HTML chart beside it, the terminal's lines: test_cli_summary ran the same
+    command on the same file); returns the run's result and the workbook's path."""
     folder = tmp_path_factory.mktemp("summary")
     tagged = folder / "tagged.csv"
     write_table(tagged_frame(), tagged)
     out = folder / "summary.xlsx"
-    return summary_file(tagged, out), out
+    r = CliRunner().invoke(cli, ["summary", str(tagged), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    return r, out
 
 
 def summary_of(frame, tmp_path, name="t.csv", tax=TAX):
@@ -183,7 +186,7 @@ def test_primaries_sheet_and_a_taxonomy_without_report_counts(tmp_path):
 
 
 def test_xlsx_has_every_sheet_and_the_chart_beside_it(summary_xlsx):
-    s, out = summary_xlsx
+    r, out = summary_xlsx
     folder = out.parent
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames == ["indices", "classes", "primaries", "chart"]
@@ -191,7 +194,8 @@ def test_xlsx_has_every_sheet_and_the_chart_beside_it(summary_xlsx):
     assert len(wb["chart"]._images) == 1
     assert (folder / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (folder / "summary.html").exists()
-    assert s.written == [out, folder / "summary.png", folder / "summary.html"]
+    # the files summary_file says it wrote (Summary.written), as the command prints them: these three, in this order
+    assert f"wrote {out}, {folder / 'summary.png'}, {folder / 'summary.html'}" in r.output.splitlines()
     back = pd.read_excel(out, sheet_name="classes")
     assert back.loc[back["secondary"] == "宽基ETF", "report_count"].item() == 56
 
@@ -238,8 +242,8 @@ def test_bad_inputs_name_the_file_and_column(tmp_path):
         summary_file(inside, tmp_path)  # a folder output writes indices.csv there
 
 
-def test_cli_summary(tmp_path, tagged_csv):
-    r = CliRunner().invoke(cli, ["summary", str(tagged_csv), "-o", str(tmp_path / "s.xlsx")])
+def test_cli_summary(tmp_path, summary_xlsx):
+    r = summary_xlsx[0]  # `fundclass summary tagged.csv -o summary.xlsx`, tagged.csv written from tagged_frame()
     assert r.exit_code == 0, r.output
     assert "8 funds; 5 track one of 2 indices; 3 have no tracked index" in r.output
     assert re.search(r"市场基准与分析框架 / 宽基ETF\s+1 \|\s+56 \|\s+-55", r.output)

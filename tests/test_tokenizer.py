@@ -3,7 +3,6 @@ import io
 import logging
 import random
 
-import jieba
 import pandas as pd
 import pytest
 
@@ -22,6 +21,9 @@ def tokenizers(taxonomy):
     terms = next(b[1].tokenizer.terms for b in model.text_.blocks if b[0] == "words")
     ours = DomainTokenizer.__new__(DomainTokenizer)
     ours.__setstate__({"terms": terms})
+    # imported here, not at the top: ~0.35 s, and every pytest-xdist worker imports every test file to collect it
+    import jieba
+
     jieba.setLogLevel(logging.WARNING)
     ref = jieba.Tokenizer()
     ref.FREQ, ref.total = ref.gen_pfdict(io.BytesIO("\n".join(f"{t} 1000" for t in terms if " " not in t).encode()))
@@ -54,6 +56,8 @@ def test_fields_are_cut_as_the_whole_text(tokenizers):
 
 
 def test_dictionary_and_alphabet_are_jiebas(tokenizers):
+    import jieba
+
     _, ref, terms = tokenizers
     assert prefix_dict(terms) == (ref.FREQ, ref.total)
     assert len(ref.FREQ) > len(terms) > 100

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import HOLDINGS, needs_raw
+from conftest import HOLDINGS, TRAINING_GROUPS, needs_raw
 
 from classifier.cli import cli
 from classifier.holdings import HoldingsFeatures
@@ -59,7 +59,7 @@ def test_train_and_tag_with_holdings(tmp_path, taxonomy):
     features by name; tagging with --holdings reads them back through featurize (issue 10)."""
     labels = read_labels()
     groups = sorted(labels["group"].unique())
-    keep = set(np.random.default_rng(2).choice(groups, size=150, replace=False))
+    keep = set(np.random.default_rng(2).choice(groups, size=TRAINING_GROUPS, replace=False))
     sub = labels[labels["group"].isin(keep)].reset_index(drop=True)
     path = tmp_path / "labels.csv"
     write_labels(sub, path)

@@ -12,7 +12,9 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import write_labeled_subset
+from conftest import TRAINING_GROUPS, write_labeled_subset
+
+from classifier.pipeline import OUTPUT_COLUMNS
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 EXE = shutil.which("fundclass", path=os.path.dirname(sys.executable)) or shutil.which("fundclass")
@@ -59,7 +61,7 @@ def workspace(tmp_path_factory):
     # the labeled set init copied, cut to whole groups (conftest.write_labeled_subset): the train test's fit on all of
     # it costs ~8 s, and what it checks (where train writes, that tag then uses the new model) needs no more
     labels = ws / "data" / "labeled" / "labels.csv"
-    write_labeled_subset(labels, labels)
+    write_labeled_subset(labels, labels, n_groups=TRAINING_GROUPS)
     return ws
 
 
@@ -71,11 +73,20 @@ def test_nothing_to_review_is_an_empty_sheet(workspace):
     assert len(pd.read_excel(workspace / "clear_review.xlsx", sheet_name="review")) == 0
 
 
+def read(path: Path) -> pd.DataFrame:
+    return {".csv": lambda: pd.read_csv(path, dtype=str), ".xlsx": lambda: pd.read_excel(path, dtype=str),
+            ".parquet": lambda: pd.read_parquet(path)}[path.suffix]()
+
+
 @pytest.mark.parametrize("ext, prefix", [(".csv", "9901"), (".xlsx", "9902"), (".parquet", "9903")])
 def test_tag_review_import_round(workspace, ext, prefix):
     batch = ACTIVE.assign(基金代码=[prefix + c[4:] for c in ACTIVE["基金代码"]])
     src = write(batch, workspace / f"batch{ext}")
     run(workspace, "tag", src.name, "-o", f"tagged{ext}", "-s")
+    # the output, in the input's format: every input row and cell as it was, then the output columns
+    tagged = read(workspace / f"tagged{ext}")
+    assert tagged[list(batch.columns)].values.tolist() == batch.values.tolist()
+    assert list(tagged.columns) == list(batch.columns) + OUTPUT_COLUMNS
     run(workspace, "review", "export", f"tagged{ext}", "-o", f"review_{ext[1:]}.xlsx")
     fill(workspace / f"review_{ext[1:]}.xlsx", {f"{prefix}01": "策略主题ETF", f"{prefix}02": "宽基ETF"})
     p = run(workspace, "review", "import", f"review_{ext[1:]}.xlsx")
@@ -83,28 +94,39 @@ def test_tag_review_import_round(workspace, ext, prefix):
     assert "added 2, changed 0" in p.stdout
     labels = pd.read_csv(workspace / "data" / "labeled" / "labels.csv", dtype=str).set_index("fund_code")
     assert labels.loc[f"{prefix}01", "secondary"] == "策略主题ETF" and labels.loc[f"{prefix}01", "source"] == "review"
-    tagged_again = workspace / f"again{ext}"
-    run(workspace, "tag", src.name, "-o", tagged_again.name, "-s")
-    out = pd.read_excel(tagged_again, dtype=str) if ext == ".xlsx" else (
-        pd.read_parquet(tagged_again) if ext == ".parquet" else pd.read_csv(tagged_again, dtype=str))
+    if ext != ".csv":
+        # the XLSX and Parquet rounds' decisions are checked where the workspace tags next, after training
+        # (test_train_in_the_workspace_then_tag_with_it): tagging again here, as the CSV round does, cost a process
+        return
+    # tagged again at once, before any training: the decisions just imported decide their funds
+    run(workspace, "tag", src.name, "-o", "again.csv", "-s")
+    out = read(workspace / "again.csv")
     assert out["secondary"].tolist()[:2] == ["策略主题ETF", "宽基ETF"]
     assert out["evidence"].iloc[0].startswith("人工复核: 李四")
 
 
 def test_train_in_the_workspace_then_tag_with_it(workspace):
-    # the workspace's labeled set holds the decisions test_tag_review_import_round imported (tag, export, fill,
-    # import: the same commands this test ran again before, on a CSV like round[.csv]'s)
-    write(ACTIVE.assign(基金代码=["990401", "990402", "990403"]), workspace / "b.csv")
+    # the workspace holds what the tests above left: clear_tagged.csv (nothing to review) and, in its labeled set,
+    # the decisions of each test_tag_review_import_round
+    decided = {"990201": "策略主题ETF", "990202": "宽基ETF", "990301": "策略主题ETF", "990302": "宽基ETF"}
+    batch = pd.concat([ACTIVE.assign(基金代码=["990401", "990402", "990403"]),
+                       ACTIVE.iloc[:2].assign(基金代码=["990201", "990202"]),
+                       ACTIVE.iloc[:2].assign(基金代码=["990301", "990302"])], ignore_index=True)
+    write(batch, workspace / "b.csv")
     empty = run(workspace, "review", "export", "clear_tagged.csv", "-o", "empty_review.csv")  # nothing to review
     assert "0 rows to review" in empty.stdout
     assert "added 0, changed 0, confirmed 0" in run(workspace, "review", "import", "empty_review.csv").stdout
     p = run(workspace, "train", "--no-holdings")
     assert str(workspace / "models" / "default") in p.stderr
     manifest = (workspace / "models" / "default" / "manifest.json").read_text(encoding="utf-8")
-    run(workspace, "tag", "b.csv", "-o", "t2.csv", "-s")
-    out = pd.read_csv(workspace / "t2.csv", dtype=str)
+    run(workspace, "tag", "b.csv", "-o", "t2.xlsx", "-s")
+    out = read(workspace / "t2.xlsx")
     model_version = out["model_version"].iloc[0]
     assert model_version and model_version in manifest  # the workspace's new model tagged it, not the shipped one
+    # the decisions imported in the XLSX and Parquet rounds decide their funds (the CSV round tags again itself)
+    got = out.set_index("基金代码").loc[list(decided)]
+    assert got["secondary"].tolist() == list(decided.values())
+    assert got["evidence"].str.startswith("人工复核: 李四").all()
     import classifier
 
     assert not any(Path(classifier.__file__).parent.rglob("*.lock"))  # nothing written into the package
