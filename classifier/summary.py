@@ -577,7 +577,9 @@ def embedded_font_css(text: str) -> str:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    font = TTFont(str(FONT_PATH))
+    # the shipped font's own date and bounding boxes are kept: the page is the same bytes on every run (a new
+    # timestamp would change it each second), and no glyph outline is re-measured
+    font = TTFont(str(FONT_PATH), recalcBBoxes=False, recalcTimestamp=False)
     opts = subset.Options()
     opts.flavor = "woff"
     opts.layout_features = []

@@ -325,3 +325,15 @@ def test_a_file_without_any_index_fund_still_gives_every_table_and_the_chart(tmp
     assert len(s.indices) == 0 and list(s.indices.columns) == [c for c in INDEX_COLUMNS if c != "size"]
     assert s.n_without_index == 2 and s.classes["indices"].sum() == 0
     assert (tmp_path / "s.png").exists() and (tmp_path / "s.html").exists()
+
+
+def test_the_embedded_font_is_the_same_bytes_on_every_run(monkeypatch):
+    """The HTML chart's font is cut from the shipped font with that font's own date: a later run (another second)
+    writes the same page, byte for byte."""
+    from fontTools.ttLib.tables import _h_e_a_d
+
+    from classifier.summary import embedded_font_css
+
+    clock = iter([3_900_000_000, 3_900_086_400])  # two 'now's a day apart (seconds since 1904, as fonts count)
+    monkeypatch.setattr(_h_e_a_d, "timestampNow", lambda: next(clock))
+    assert embedded_font_css("科技成长主题ETF") == embedded_font_css("科技成长主题ETF")
