@@ -333,8 +333,12 @@ def not_names_metrics(path: Path, n_input: int | None) -> dict:
     tool = tool_columns(tagged)
     withheld = (tool["secondary"] == "") | tool["needs_review"]
     confident = tool["confidence"] >= 0.5
-    offending = tagged.loc[~withheld | confident, ["fund_name"]].assign(
-        secondary=tool["secondary"], confidence=tool["confidence"], needs_review=tool["needs_review"].astype(object))
+    bad = (~withheld | confident).to_numpy()
+    # built from the offending rows alone: assigning whole columns to an empty frame would bring every row back
+    offending = pd.DataFrame({"fund_name": tagged["fund_name"].to_numpy()[bad],
+                              "secondary": tool["secondary"].to_numpy()[bad],
+                              "confidence": tool["confidence"].to_numpy()[bad],
+                              "needs_review": tool["needs_review"].astype(object).to_numpy()[bad]})
     return {
         "rows": len(tagged),
         "blank secondary or in review": ratio(withheld.sum(), len(tagged)),
