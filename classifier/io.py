@@ -679,10 +679,27 @@ EXCEL_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "string
 SHOWN_CUTS = 5
 
 
+def xlsx_date():
+    """The date an XLSX of this tool records as created and modified: ``$SOURCE_DATE_EPOCH`` (the reproducible-builds
+    convention) when set, else 1980-01-01, the date xlsxwriter gives the file's zip members. Not the clock: the same
+    rows make the same bytes on every run (the file's own modification time still says when it was written)."""
+    from datetime import datetime, timezone
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise InputError(f"SOURCE_DATE_EPOCH={epoch!r}: expected whole seconds since 1970-01-01") from None
+    return datetime(1980, 1, 1, tzinfo=timezone.utc)
+
+
 def excel_writer(path: str | Path) -> pd.ExcelWriter:
-    """An XLSX writer that writes every text cell as text (never a formula, URL or number). Cut cells over Excel's
-    limit first (:func:`fit_excel_sheets`)."""
-    return pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": EXCEL_OPTIONS})
+    """An XLSX writer that writes every text cell as text (never a formula, URL or number), dated by
+    :func:`xlsx_date`. Cut cells over Excel's limit first (:func:`fit_excel_sheets`)."""
+    xw = pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": EXCEL_OPTIONS})
+    xw.book.set_properties({"created": xlsx_date()})
+    return xw
 
 
 def _cut_utf16(text: str) -> str:

@@ -43,6 +43,39 @@ def test_xlsx_and_parquet_round_trip(tmp_path):
         assert read_table(p).frame.values.tolist() == df.values.tolist()
 
 
+def test_an_xlsx_is_the_same_bytes_on_every_run(tmp_path, monkeypatch):
+    """The workbook's recorded date is not the clock: the same rows written a day apart are the same file; with
+    $SOURCE_DATE_EPOCH set, that date is recorded."""
+    import zipfile
+    from datetime import datetime, timedelta, timezone
+
+    import xlsxwriter.core
+
+    days = iter(range(100))
+
+    class Real(type):  # a real datetime (the date the tool sets) still counts as one
+        def __instancecheck__(cls, obj):
+            return isinstance(obj, datetime)
+
+    class Clock(datetime, metaclass=Real):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 11, 30, tzinfo=timezone.utc) + timedelta(days=next(days))
+
+    monkeypatch.setattr(xlsxwriter.core, "datetime", Clock)
+    df = pd.DataFrame({"基金代码": ["510300"], "基金简称": ["华泰柏瑞沪深300ETF"]})
+    write_table(df, tmp_path / "a.xlsx")
+    write_table(df, tmp_path / "b.xlsx")
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01
+    write_table(df, tmp_path / "c.xlsx")
+    with zipfile.ZipFile(tmp_path / "c.xlsx") as z:
+        assert "<dcterms:created xsi:type=\"dcterms:W3CDTF\">2026-01-01T00:00:00Z" in z.read("docProps/core.xml").decode()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(InputError, match="SOURCE_DATE_EPOCH"):
+        write_table(df, tmp_path / "d.xlsx")
+
+
 def test_merged_title_row_in_excel_is_skipped(tmp_path):
     import openpyxl
 
