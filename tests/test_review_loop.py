@@ -220,3 +220,36 @@ def test_review_export_groups_rows_by_index(tmp_path):
     assert f["fund_code"].tolist() == ["2", "4", "3", "1"]
     assert f["group"].tolist() == ["code:000922", "code:000922", "code:000015", "code:000015"]
     assert f["group_size"].tolist() == ["2", "2", "2", "2"]
+
+
+RENAME_MIGRATION = """[migration]
+from = "jrj-2026.01-r1"
+to = "jrj-2026.02-rename"
+
+[map]
+"周期主题ETF" = ["周期行业ETF"]
+"""
+
+
+def test_a_decision_on_a_renamed_class_still_settles_its_fund_and_index(tmp_path, labels_copy):
+    """A migration renames a class: a review decision for it moves to the new name and stays a review decision, so
+    the next tag still gives it to the reviewed fund and to every fund tracking the same index."""
+    new_tax = tmp_path / "rename.toml"
+    new_tax.write_text(DEFAULT_TAXONOMY.read_text(encoding="utf-8").replace("周期主题ETF", "周期行业ETF").replace(
+        'version = "jrj-2026.01-r1"', 'version = "jrj-2026.02-rename"'), encoding="utf-8")
+    mig = tmp_path / "rename_migration.toml"
+    mig.write_text(RENAME_MIGRATION, encoding="utf-8")
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990401"], "fund_name": ["示例中证浙江国资ETF"], "index_code": ["931372.CSI"],
+                  "index_name": ["中证浙江国资创新发展指数"], "decision": ["周期主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [load_taxonomy().version]}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    res = CliRunner().invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to",
+                                   str(new_tax), "--labeled", str(labels_copy), "-o", str(tmp_path / "queue.xlsx")])
+    assert res.exit_code == 0, res.output
+    later = pd.DataFrame({"基金代码": ["990401", "990402"], "基金简称": ["示例中证浙江国资ETF", "另一中证浙江国资ETF"],
+                          "跟踪指数代码": ["931372.CSI", "931372.CSI"],
+                          "跟踪指数名称": ["中证浙江国资创新发展指数", "中证浙江国资创新发展指数"]})
+    out = Tagger.load(None, new_tax, labels_path=labels_copy).tag(later)
+    assert out["secondary"].tolist() == ["周期行业ETF", "周期行业ETF"]
+    assert out["confidence"].tolist() == [1.0, 1.0] and out["evidence"].str.startswith("人工复核: 张三").all()
