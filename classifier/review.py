@@ -144,7 +144,8 @@ class ImportResult:
 
 def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None = None) -> pd.DataFrame:
     """The decided rows of a review sheet, each with its normalized code; every problem is reported at once."""
-    f = read_output(path, sheet).frame  # a CSV's cells without the ' that export put before formula-like text
+    table = read_output(path, sheet)  # a CSV's cells without the ' that export put before formula-like text
+    f = table.frame
     cols = list(f.columns)
     errors = [f"column '{c}' appears {cols.count(c)} times; keep one" for c in REQUIRED + ("reviewer",)
               if cols.count(c) > 1]
@@ -154,7 +155,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     if errors:
         raise InputError(f"{path}: " + "; ".join(errors) + ", nothing imported")
     f = f.copy()
-    f["line_no"] = range(2, len(f) + 2)
+    f["line_no"] = range(table.header_row + 2, table.header_row + len(f) + 2)  # the sheet's rows, title lines included
     f["decision"] = f["decision"].astype(str).str.strip().str.replace(" ", "", regex=False)
     decided = f[f["decision"] != ""].copy()
     if "reviewer" not in decided.columns:
