@@ -366,8 +366,10 @@ def review():
 @click.option("--raw-csv", is_flag=True,
               help="CSV output for programs: cells as they are, without the ' put before cells that Excel would run "
                    "as formulas.")
+@click.option("--sheet", default=None,
+              help="Worksheet of an .xlsx TAGGED file to read (default: its only visible sheet that holds data).")
 @friendly_errors
-def review_export(tagged, output, taxonomy_path, include_all, raw_csv):
+def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet):
     """Write the rows of a tagged file that need review, most doubtful and most consequential first.
 
     Example: fundclass review export tagged.xlsx -o review.xlsx
@@ -377,7 +379,7 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv):
     from .taxonomy import load_taxonomy
 
     check_output(output)
-    n, notes = export_review(tagged, output, load_taxonomy(taxonomy_path), include_all, raw_csv)
+    n, notes = export_review(tagged, output, load_taxonomy(taxonomy_path), include_all, raw_csv, sheet)
     for w in notes:
         click.echo(f"warning: {w}", err=True)
     click.echo(f"{n} rows to review -> {output}")
@@ -390,8 +392,10 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv):
 @taxonomy_option
 @click.option("--reviewer", default=None, help="Reviewer for rows whose reviewer cell is empty.")
 @click.option("--dry-run", is_flag=True, help="Validate and report, write nothing.")
+@click.option("--sheet", default=None,
+              help="Worksheet of an .xlsx REVIEW_FILE to read (default: its only visible sheet that holds data).")
 @friendly_errors
-def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run):
+def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run, sheet):
     """Validate every decision and put the good ones into the labeled set (all or nothing).
 
     Example: fundclass review import review.xlsx --reviewer 张三
@@ -400,7 +404,7 @@ def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run):
     from .taxonomy import load_taxonomy
 
     labeled = _write_default(labeled, "labeled", "checking decisions against" if dry_run else "writing decisions to")
-    res = import_review(review_file, load_taxonomy(taxonomy_path), labeled, reviewer, dry_run=dry_run)
+    res = import_review(review_file, load_taxonomy(taxonomy_path), labeled, reviewer, dry_run=dry_run, sheet=sheet)
     click.echo("\n".join(res.lines()))
     if not dry_run and (res.added or res.changed):
         click.echo("the next `fundclass tag` applies them to these funds, their share classes and feeders, and every "

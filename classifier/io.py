@@ -572,14 +572,15 @@ def unneutralize_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def read_output(path: str | Path) -> Table:
-    """Read back a table this tool wrote (a tagged file, a review sheet): :func:`read_table`, and for a CSV every cell
+def read_output(path: str | Path, sheet: str | None = None) -> Table:
+    """Read back a table this tool wrote (a tagged file, a review sheet): :func:`read_table` (``sheet``: the worksheet
+    of a workbook, as there), and for a CSV every cell
     that :func:`neutralize` gave a ``'`` loses it again (see :func:`unneutralize`), so that ``=SUM(A1)`` written as
     ``'=SUM(A1)`` comes back as ``=SUM(A1)``. XLSX and Parquet outputs hold every cell as it is and are not changed.
 
     Not for a user's input file (``fundclass tag``), whose cells come out exactly as they went in.
     """
-    table = read_table(path)
+    table = read_table(path, sheet)
     if Path(path).suffix.lower() in CSV_SUFFIXES or not Path(path).suffix:
         table.frame = unneutralize_frame(table.frame)
     return table

@@ -112,10 +112,10 @@ def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_c
 
 
 def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = False,
-                  raw_csv: bool = False) -> tuple[int, list[str]]:
+                  raw_csv: bool = False, sheet: str | None = None) -> tuple[int, list[str]]:
     """Write the review sheet of a tagged file; returns the rows written and warnings for the user."""
     check_not_input(out_path, tagged_path)
-    frame = review_frame(read_output(tagged_path).frame, include_all)
+    frame = review_frame(read_output(tagged_path, sheet).frame, include_all)
     return len(frame), write_review(frame, out_path, tax.labels, raw_csv)
 
 
@@ -142,9 +142,10 @@ class ImportResult:
         return out
 
 
-def _read_decisions(path, tax: Taxonomy, reviewer: str | None) -> pd.DataFrame:
+def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None = None) -> pd.DataFrame:
     """The decided rows of a review sheet, each with its normalized code; every problem is reported at once."""
-    f = read_output(path).frame  # a CSV's cells without the ' that export put before formula-like text
+    table = read_output(path, sheet)  # a CSV's cells without the ' that export put before formula-like text
+    f = table.frame
     cols = list(f.columns)
     errors = [f"column '{c}' appears {cols.count(c)} times; keep one" for c in REQUIRED + ("reviewer",)
               if cols.count(c) > 1]
@@ -154,7 +155,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None) -> pd.DataFrame:
     if errors:
         raise InputError(f"{path}: " + "; ".join(errors) + ", nothing imported")
     f = f.copy()
-    f["line_no"] = range(2, len(f) + 2)
+    f["line_no"] = range(table.header_row + 2, table.header_row + len(f) + 2)  # the sheet's rows, title lines included
     f["decision"] = f["decision"].astype(str).str.strip().str.replace(" ", "", regex=False)
     decided = f[f["decision"] != ""].copy()
     if "reviewer" not in decided.columns:
@@ -194,9 +195,10 @@ def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None
 
 
 def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None, today: str | None = None,
-                  dry_run: bool = False) -> ImportResult:
-    """Put the decisions of a review sheet into the labeled set at ``labels_path``: one transaction, all or nothing."""
-    decided = _read_decisions(path, tax, reviewer)
+                  dry_run: bool = False, sheet: str | None = None) -> ImportResult:
+    """Put the decisions of a review sheet into the labeled set at ``labels_path``: one transaction, all or nothing.
+    ``sheet``: the worksheet of a workbook to read (default: its only visible sheet that holds data)."""
+    decided = _read_decisions(path, tax, reviewer, sheet)
     today = today or date.today().isoformat()
 
     def compute(labels: pd.DataFrame):

@@ -12,8 +12,9 @@ A migration file maps every old class that does not keep its name to the new cla
     "民企主题ETF" = []                                   # removed: rows go to the review queue
 
 Rows whose class maps to exactly one new class are relabeled automatically (source=migrated, the old label kept in
-the history); rows whose class was split or removed are taken out of the labeled set and written to a review queue
-(the review file format, with the candidate classes as alternatives), never guessed.
+the history; a review decision keeps its source, reviewer and date, so the next tag still applies it); rows whose
+class was split or removed are taken out of the labeled set and written to a review queue (the review file format,
+with the candidate classes as alternatives), never guessed.
 """
 from __future__ import annotations
 
@@ -158,9 +159,11 @@ def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str)
                         "changed_by": "migration", "changed_at": today,
                         "reason": f"{Path(migration.path).name}: {r.secondary} → {targets or 'removed'}"})
         if len(targets) == 1:
-            labels.loc[i, ["primary", "secondary", "source", "labeled_by", "labeled_at", "taxonomy_version",
-                           "note"]] = [new.primary_of(targets[0]), targets[0], "migrated", "migration", today,
-                                       new.version, f"was {r.secondary} ({r.source})"]
+            labels.loc[i, ["primary", "secondary", "taxonomy_version"]] = [new.primary_of(targets[0]), targets[0],
+                                                                           new.version]
+            if r.source != "review":  # a review decision stays the reviewer's: tagging applies only those
+                labels.loc[i, ["source", "labeled_by", "labeled_at", "note"]] = ["migrated", "migration", today,
+                                                                                 f"was {r.secondary} ({r.source})"]
             keep_mask.append(True)
             moved += 1
         else:

@@ -200,3 +200,37 @@ def test_workspace_never_in_the_package(tmp_path):
     assert (tmp_path / "ws" / "models" / "default" / "manifest.json").exists() and written
     with pytest.raises(InputError, match="never overwrites"):
         init(tmp_path / "ws")
+
+
+def test_a_review_workbook_with_another_visible_sheet_imports_with_the_sheet_it_names(tmp_path, labels_copy):
+    """A reviewer adds a notes sheet (or unhides the labels list): the refusal says to choose one with --sheet, and
+    review import (and export) accept it."""
+    import openpyxl
+
+    from classifier.review import write_review
+
+    df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS}])
+    df.loc[0, ["fund_code", "decision", "reviewer", "taxonomy_version"]] = ["990001", "宽基ETF", "张三", TAX.version]
+    sheet = tmp_path / "review.xlsx"
+    write_review(df, sheet, TAX.labels)
+    wb = openpyxl.load_workbook(sheet)
+    wb.create_sheet("备注")["A1"] = "第二轮复核"
+    wb.save(sheet)
+    r = CliRunner()
+    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_copy)])
+    assert res.exit_code == 2 and "choose one with --sheet NAME" in res.output
+    res = r.invoke(cli, ["review", "import", str(sheet), "--sheet", "review", "--labeled", str(labels_copy)])
+    assert res.exit_code == 0, res.output
+    assert "added 1" in res.output and "990001" in set(read_labels(labels_copy).fund_code)
+    res = r.invoke(cli, ["review", "export", str(sheet), "--sheet", "备注", "-o", str(tmp_path / "again.csv")])
+    assert "not a tagged file" in res.output  # the sheet named was read
+
+
+def test_a_bad_decision_is_named_by_its_row_in_a_sheet_with_a_title_line(tmp_path, labels_copy):
+    """A title line above the header is skipped on reading; the rows an error names are still the sheet's own."""
+    sheet = tmp_path / "r.csv"
+    sheet.write_text(f"第二轮复核 2026-11\nfund_code,decision,reviewer,taxonomy_version\n159915,宽基ETF,张三,{TAX.version}\n"
+                     f"510500,宽基,张三,{TAX.version}\n", encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        import_review(sheet, TAX, labels_copy)
+    assert "row 4 (510500): decision '宽基' is not a label" in str(e.value)
