@@ -15,7 +15,7 @@ import pandas as pd
 
 from .fundtype import ACTIVE
 from .index_key import code_keys, subject_keys
-from .linking import duplicate_codes, fund_codes
+from .linking import ReviewedFamilies, duplicate_codes, family_keys, fund_codes
 from .score import Scores
 from .taxonomy import Taxonomy
 
@@ -134,10 +134,14 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
 
 
 def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, str, str]],
-             reviewed_index: dict[str, str], n_alternatives: int) -> pd.DataFrame:
+             reviewed_index: dict[str, str], n_alternatives: int,
+             reviewed_families: ReviewedFamilies | None = None, family: list[str] | None = None) -> pd.DataFrame:
     """People's review decisions settle their fund, the fund's share classes and feeders, and its tracked index
-    (``reviewed``: code → (class, reviewer, date); ``reviewed_index``: index key → code of the fund that settles it).
-    A row that is not a fund's name is never settled by an index or a link."""
+    (``reviewed``: code → (class, reviewer, date); ``reviewed_index``: index key → code of the fund that settles it;
+    ``reviewed_families``: the reviewed funds' family keys, which reach share classes and feeders whether or not the
+    reviewed fund is in this batch, or first in its family; ``family``: the rows' family keys, as linking found them,
+    by default :func:`classifier.linking.family_keys` of ``p``). A row that is not a fund's name is never settled by
+    an index or a link."""
     d = d.copy()
     d["reviewed"], d["review_via"], d["review_how"], d["review_key"] = False, "", "", ""
     if not reviewed:
@@ -145,6 +149,10 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
     codes = d["code"].tolist()
     linked = d["linked_row"].to_numpy()
     ckeys, skeys = code_keys(p).tolist(), subject_keys(p).tolist()
+    if reviewed_families:
+        family = reviewed_families.find(family_keys(p) if family is None else family)
+    else:
+        family = [""] * len(codes)
     problem = d["name_problem"].to_numpy()
     for i, c in enumerate(codes):
         if problem[i]:
@@ -155,6 +163,8 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
             via, how = c, "fund"
         elif head in reviewed:
             via, how = head, "linked"
+        elif family[i] in reviewed:
+            via, how = family[i], "linked"
         else:
             for k in (ckeys[i], skeys[i]):
                 if k and k in reviewed_index:

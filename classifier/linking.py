@@ -219,6 +219,54 @@ class EtfFinder:
         return etf
 
 
+class ReviewedFamilies:
+    """The family keys of reviewed funds, so that a decision reaches the fund's share classes and feeders in any batch,
+    not only in the one that holds the reviewed fund (or where the reviewed fund comes first in its family).
+
+    A row follows a reviewed fund when its family key names the same family (the names equal; the tracked subjects
+    equal, or one of them unknown: a later file may lack the index columns), or, for a feeder, when the ETF it follows
+    (:class:`EtfFinder` over the reviewed funds' names) is a reviewed fund with a compatible subject. A family whose
+    reviewed members were given different classes is settled by none of them (each still settles its own fund)."""
+
+    def __init__(self, fam: list[str], codes: list[str], classes: list[str]):
+        split = [k.partition("#")[::2] for k in fam]
+        decided: dict[str, set] = {}
+        for (name, _), c in zip(split, classes):
+            if name:
+                decided.setdefault(name, set()).add(c)
+        keep = [bool(name) and len(decided[name]) == 1 for name, _ in split]
+        self.names = [n for (n, _), k in zip(split, keep) if k]
+        self.subjects = [s for (_, s), k in zip(split, keep) if k]
+        self.codes = [c for c, k in zip(codes, keep) if k]
+        self.first: dict[str, list[int]] = {}
+        for i, n in enumerate(self.names):
+            self.first.setdefault(n, []).append(i)
+        self.etfs = EtfFinder(self.names)
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
+
+    def _compatible(self, i: int, subject: str) -> bool:
+        return not subject or not self.subjects[i] or self.subjects[i] == subject
+
+    def find(self, fam: list[str]) -> list[str]:
+        """Per family key of ``fam`` (:func:`family_keys`), the code of the reviewed fund the row follows ('' none)."""
+        out = [""] * len(fam)
+        if not self.names:
+            return out
+        split = [k.partition("#")[::2] for k in fam]
+        feeders = [j for j, (name, _) in enumerate(split) if self.etfs.feeder in name]
+        etf = self.etfs.find([split[j][0] for j in feeders])
+        for j, e in zip(feeders, etf.tolist()):
+            if e >= 0 and self._compatible(e, split[j][1]):
+                out[j] = self.codes[e]
+        for j, (name, subject) in enumerate(split):
+            if not out[j] and name in self.first:
+                hit = next((i for i in self.first[name] if self._compatible(i, subject)), -1)
+                out[j] = self.codes[hit] if hit >= 0 else ""
+        return out
+
+
 def head_positions(fam: list[str]) -> np.ndarray:
     """Per row, the position of the first row with the same family key (itself without a key)."""
     first: dict[str, int] = {}
@@ -244,7 +292,7 @@ class ChunkLinks:
     """What one chunk needs to be tagged as part of its file (see :meth:`FileLinks.chunk`)."""
 
     context: np.ndarray  # file positions of the rows outside the chunk that its rows follow, tagged after the chunk
-    links: pd.DataFrame  # head, etf for the chunk's rows and then the context rows (positions in that order)
+    links: pd.DataFrame  # family, head, etf for the chunk's rows and then the context rows (positions in that order)
     duplicate: np.ndarray  # duplicate_code of the same rows, over the whole file
 
 
@@ -277,7 +325,8 @@ class FileLinks:
         # rows are tagged only for the scores their followers take, so each follows no other row
         own, ctx = np.arange(n), np.arange(n, n + len(context))
         h = local(head)
-        links = pd.DataFrame({"head": np.concatenate([np.where(h >= 0, h, own), ctx]),
+        links = pd.DataFrame({"family": self.fam[start:stop] + [self.fam[c] for c in context.tolist()],
+                              "head": np.concatenate([np.where(h >= 0, h, own), ctx]),
                               "etf": np.concatenate([local(etf), np.full(len(context), -1)])})
         dup = np.concatenate([self.duplicate[start:stop], self.duplicate[context]])
         return ChunkLinks(context, links, dup)

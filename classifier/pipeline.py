@@ -23,7 +23,7 @@ from .decide import decide, override
 from .explain import output_frame
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
 from .index_key import code_keys, subject_keys
-from .linking import ChunkLinks
+from .linking import ChunkLinks, ReviewedFamilies, family_keys
 from .manifest import load_model
 from .prepare import prepare
 from .rules import RuleLayer
@@ -109,20 +109,23 @@ class Tagger:
         self.model_version = self.manifest.get("model_version", RULES_ONLY) if model is not None else RULES_ONLY
         self.reviewed: dict[str, tuple[str, str, str]] = {}
         self.reviewed_index: dict[str, str] = {}  # index key → code of the reviewed fund that settles it
+        self.reviewed_families = ReviewedFamilies([], [], [])  # their share classes and feeders, in any batch
 
     def use_reviewed(self, labels: pd.DataFrame) -> "Tagger":
         """Remember people's review decisions (source=review, current taxonomy): a reviewed fund keeps its decision,
-        and so does every fund tracking the same index, in this batch and later ones (when two decisions on one index
-        disagree, neither settles the index; each still settles its own fund)."""
+        and so do its share classes and feeders and every fund tracking the same index, in this batch and later ones
+        (when two decisions on one index or family disagree, neither settles it; each still settles its own fund)."""
         r = labels[(labels["source"] == "review") & (labels["taxonomy_version"] == self.taxonomy.version)
                    & labels["secondary"].isin(self.taxonomy.labels)].reset_index(drop=True)
         self.reviewed = {c: (s, b, a) for c, s, b, a in zip(r["fund_code"], r["secondary"], r["labeled_by"],
                                                              r["labeled_at"]) if c}
         self.reviewed_index = {}
+        self.reviewed_families = ReviewedFamilies([], [], [])
         if len(r):
             from .labeled import ID_COLUMNS
 
             p = prepare(r[ID_COLUMNS], detect_columns(ID_COLUMNS), self.vocab)
+            self.reviewed_families = ReviewedFamilies(family_keys(p), r["fund_code"].tolist(), r["secondary"].tolist())
             decided: dict[str, set] = {}
             for keys in (code_keys(p), subject_keys(p)):
                 for k, code, sec in zip(keys, r["fund_code"], r["secondary"]):
@@ -166,7 +169,8 @@ class Tagger:
                    rules_only=self.model is None, duplicate=links.duplicate if links is not None else None,
                    industry_theme_share=self.industry_theme_share, alternative_min=self.alternative_min,
                    term_only_prior=self.term_only_prior)
-        d = override(p, d, self.reviewed, self.reviewed_index, self.n_alternatives)
+        d = override(p, d, self.reviewed, self.reviewed_index, self.n_alternatives, self.reviewed_families,
+                     s.links["family"].tolist())
         as_of = self.holdings.sw_map_as_of if self.holdings is not None else ""
         out = output_frame(p, s, d, self.taxonomy, self.reviewed, self.n_alternatives, as_of, self.model_version,
                            self.industry_theme_share)

@@ -263,8 +263,6 @@ def _decide(tmp_path, labels_copy, rows):
     import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
 
 
-@pytest.mark.xfail(strict=True, reason="decide.override settles a share class only through its family's first row "
-                                       "in the batch (the fix belongs in decide.py, see the review audit)")
 def test_a_decision_settles_share_classes_listed_before_the_reviewed_fund(tmp_path, labels_copy):
     _decide(tmp_path, labels_copy, [("990501", "示例医疗健康混合A", "消费主题ETF")])
     batch = pd.DataFrame({"基金代码": ["990502", "990501", "990503"],
@@ -275,9 +273,6 @@ def test_a_decision_settles_share_classes_listed_before_the_reviewed_fund(tmp_pa
     assert out["secondary"].tolist() == ["消费主题ETF"] * 3 and out["confidence"].tolist() == [1.0] * 3
 
 
-@pytest.mark.xfail(strict=True, reason="a share class or feeder is linked only to funds of its own file, so in a "
-                                       "later batch without the reviewed fund the decision does not reach it (the "
-                                       "fix belongs in linking/decide, see the review audit)")
 def test_a_decision_settles_share_classes_and_feeders_in_later_batches(tmp_path, labels_copy):
     _decide(tmp_path, labels_copy, [("990501", "示例医疗健康混合A", "消费主题ETF"),
                                     ("990601", "示例中证A500ETF", "策略主题ETF")])
@@ -285,3 +280,31 @@ def test_a_decision_settles_share_classes_and_feeders_in_later_batches(tmp_path,
                           "投资类型": ["偏股混合型", "被动指数型"]})
     out = Tagger.load(labels_path=labels_copy).tag(later)
     assert out["secondary"].tolist() == ["消费主题ETF", "策略主题ETF"] and out["confidence"].tolist() == [1.0, 1.0]
+    assert out["evidence"].str.startswith("人工复核: 张三").all()
+    assert "经关联基金990501" in out["evidence"][0] and "经关联基金990601" in out["evidence"][1]
+
+
+def test_a_family_whose_members_were_decided_differently_settles_only_those_members(tmp_path, labels_copy):
+    _decide(tmp_path, labels_copy, [("990501", "示例医疗健康混合A", "消费主题ETF"),
+                                    ("990502", "示例医疗健康混合C", "(申万)行业ETF")])
+    batch = pd.DataFrame({"基金代码": ["990503", "990501", "990502"],
+                          "基金简称": ["示例医疗健康混合E", "示例医疗健康混合A", "示例医疗健康混合C"],
+                          "投资类型": ["偏股混合型"] * 3})
+    out = Tagger.load(labels_path=labels_copy).tag(batch)
+    assert out["secondary"].tolist()[1:] == ["消费主题ETF", "(申万)行业ETF"]
+    assert out["confidence"].tolist()[1:] == [1.0, 1.0]
+    assert out["confidence"][0] < 1.0 and not out["evidence"][0].startswith("人工复核")  # the reviewers disagree
+
+
+def test_a_decision_does_not_reach_a_same_named_fund_tracking_another_index(tmp_path, labels_copy):
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990701"], "fund_name": ["示例一带A"], "index_code": ["000001.SH"],
+                  "index_name": ["上证综合指数"], "decision": ["宽基ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [load_taxonomy().version]}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    later = pd.DataFrame({"基金代码": ["990702", "990703"], "基金简称": ["示例一带B", "示例一带C"],
+                          "跟踪指数代码": ["000300.SH", ""], "跟踪指数名称": ["沪深300指数", ""]})
+    out = Tagger.load(labels_path=labels_copy).tag(later)
+    # another index: another family; no index given: the same family as far as anyone can tell
+    assert out["evidence"][0].startswith("人工复核") is False
+    assert out["secondary"][1] == "宽基ETF" and out["evidence"][1].startswith("人工复核: 张三")
