@@ -135,24 +135,31 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
 
 def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, str, str]],
              reviewed_index: dict[str, str], n_alternatives: int,
-             reviewed_families: ReviewedFamilies | None = None, family: list[str] | None = None) -> pd.DataFrame:
+             reviewed_families: ReviewedFamilies | None = None, family: list[str] | None = None,
+             reviewed_disputes: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
     """People's review decisions settle their fund, the fund's share classes and feeders, and its tracked index
     (``reviewed``: code → (class, reviewer, date); ``reviewed_index``: index key → code of the fund that settles it;
     ``reviewed_families``: the reviewed funds' family keys, which reach share classes and feeders whether or not the
     reviewed fund is in this batch, or first in its family; ``family``: the rows' family keys, as linking found them,
-    by default :func:`classifier.linking.family_keys` of ``p``). A row that is not a fund's name is never settled by
-    an index or a link."""
+    by default :func:`classifier.linking.family_keys` of ``p``; ``reviewed_disputes``: index key → codes of reviewed
+    funds given different classes). A row that is not a fund's name is never settled by an index or a link. A row
+    that no decision settles but whose index or family reviewers decided two ways goes to review, its
+    ``review_dispute`` naming those funds' codes: reviewers disagreeing is a dispute."""
     d = d.copy()
     d["reviewed"], d["review_via"], d["review_how"], d["review_key"] = False, "", "", ""
+    d["review_dispute"] = pd.Series([()] * len(d), index=d.index, dtype=object)
     if not reviewed:
         return d
     codes = d["code"].tolist()
     linked = d["linked_row"].to_numpy()
     ckeys, skeys = code_keys(p).tolist(), subject_keys(p).tolist()
     if reviewed_families:
-        family = reviewed_families.find(family_keys(p) if family is None else family)
+        fam = family_keys(p) if family is None else family
+        family, fam_disputes = reviewed_families.find(fam), reviewed_families.disputes(fam)
     else:
-        family = [""] * len(codes)
+        family, fam_disputes = [""] * len(codes), [()] * len(codes)
+    disputes = reviewed_disputes or {}
+    disputed: list[tuple[str, ...]] = [()] * len(codes)
     problem = d["name_problem"].to_numpy()
     for i, c in enumerate(codes):
         if problem[i]:
@@ -177,4 +184,11 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
             d.at[at, "review_key"] = key
             for k in range(n_alternatives):
                 d.at[at, f"alt_class_{k + 1}"], d.at[at, f"alt_p_{k + 1}"] = -1, 0.0
+        else:
+            dispute = tuple(dict.fromkeys(x for k in (ckeys[i], skeys[i]) if k for x in disputes.get(k, ())))
+            dispute = dispute or fam_disputes[i]
+            if dispute:
+                disputed[i] = dispute
+                d.at[d.index[i], "needs_review"] = True
+    d["review_dispute"] = pd.Series(disputed, index=d.index, dtype=object)
     return d

@@ -24,6 +24,8 @@ HEAD_DOUBT = "; 该指数的独立盲读有分歧({agree}/{reads} 选此类)"
 REVIEWED = "人工复核: {by} {at}{how}; "
 VIA_LINK = "(经关联基金{code})"
 VIA_INDEX = "(同一跟踪指数 {index},基金{code}的复核决定)"
+REVIEW_DISPUTE = "; 复核决定不一致(同一指数或同一基金的份额): {decisions},请复核"
+DECISION = "基金{code} {secondary}({by} {at})"
 DUPLICATE = "; 基金代码在本批次中重复"
 LINKED = "; 关联{kind}:{code}"
 HOLDINGS_THEME = "; 持仓:{industry} {share:.1f}%>{threshold:g}% 行业主题(seed 004{sw_date})"
@@ -74,6 +76,10 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
             how = ("" if r.review_how == "fund" else VIA_LINK.format(code=r.review_via) if r.review_how == "linked"
                    else VIA_INDEX.format(index=r.review_key.split(":", 1)[1], code=r.review_via))
             ev = REVIEWED.format(by=by, at=at, how=how) + ev
+        if r.review_dispute:
+            ev += REVIEW_DISPUTE.format(decisions="、".join(
+                DECISION.format(code=c, secondary=reviewed[c][0], by=reviewed[c][1], at=reviewed[c][2])
+                for c in r.review_dispute))
         if r.term_only_name and not r.reviewed:
             ev += TERM_ONLY
         if r.duplicate_code:

@@ -235,6 +235,10 @@ class ReviewedFamilies:
             if name:
                 decided.setdefault(name, set()).add(c)
         keep = [bool(name) and len(decided[name]) == 1 for name, _ in split]
+        self.disputed: dict[str, list[tuple[str, str]]] = {}  # family name → (subject, code) of its disagreeing members
+        for (name, subject), c, k in zip(split, codes, keep):
+            if name and not k:
+                self.disputed.setdefault(name, []).append((subject, c))
         self.names = [n for (n, _), k in zip(split, keep) if k]
         self.subjects = [s for (_, s), k in zip(split, keep) if k]
         self.codes = [c for c, k in zip(codes, keep) if k]
@@ -244,7 +248,17 @@ class ReviewedFamilies:
         self.etfs = EtfFinder(self.names)
 
     def __bool__(self) -> bool:
-        return bool(self.names)
+        return bool(self.names or self.disputed)
+
+    def disputes(self, fam: list[str]) -> list[tuple[str, ...]]:
+        """Per family key of ``fam``, the codes of the reviewed members of its family that were given different
+        classes (() when none): such a row is settled by none of them, and goes to review."""
+        out: list[tuple[str, ...]] = []
+        for k in fam:
+            name, _, subject = k.partition("#")
+            members = self.disputed.get(name, ()) if name else ()
+            out.append(tuple(c for s, c in members if not subject or not s or s == subject))
+        return out
 
     def _compatible(self, i: int, subject: str) -> bool:
         return not subject or not self.subjects[i] or self.subjects[i] == subject

@@ -110,16 +110,18 @@ class Tagger:
         self.reviewed: dict[str, tuple[str, str, str]] = {}
         self.reviewed_index: dict[str, str] = {}  # index key → code of the reviewed fund that settles it
         self.reviewed_families = ReviewedFamilies([], [], [])  # their share classes and feeders, in any batch
+        self.reviewed_disputes: dict[str, tuple[str, ...]] = {}  # index key → codes of reviewed funds that disagree
 
     def use_reviewed(self, labels: pd.DataFrame) -> "Tagger":
         """Remember people's review decisions (source=review, current taxonomy): a reviewed fund keeps its decision,
         and so do its share classes and feeders and every fund tracking the same index, in this batch and later ones
-        (when two decisions on one index or family disagree, neither settles it; each still settles its own fund)."""
+        (when two decisions on one index or family disagree, neither settles it: each still settles its own fund, and
+        the index's or family's other funds go to review, their evidence naming both decisions)."""
         r = labels[(labels["source"] == "review") & (labels["taxonomy_version"] == self.taxonomy.version)
                    & labels["secondary"].isin(self.taxonomy.labels)].reset_index(drop=True)
         self.reviewed = {c: (s, b, a) for c, s, b, a in zip(r["fund_code"], r["secondary"], r["labeled_by"],
                                                              r["labeled_at"]) if c}
-        self.reviewed_index = {}
+        self.reviewed_index, self.reviewed_disputes = {}, {}
         self.reviewed_families = ReviewedFamilies([], [], [])
         if len(r):
             from .labeled import ID_COLUMNS
@@ -127,12 +129,14 @@ class Tagger:
             p = prepare(r[ID_COLUMNS], detect_columns(ID_COLUMNS), self.vocab)
             self.reviewed_families = ReviewedFamilies(family_keys(p), r["fund_code"].tolist(), r["secondary"].tolist())
             decided: dict[str, set] = {}
+            deciders: dict[str, list] = {}
             for keys in (code_keys(p), subject_keys(p)):
                 for k, code, sec in zip(keys, r["fund_code"], r["secondary"]):
                     if k:
                         decided.setdefault(k, set()).add(sec)
-                        self.reviewed_index.setdefault(k, code)
-            self.reviewed_index = {k: c for k, c in self.reviewed_index.items() if len(decided[k]) == 1}
+                        deciders.setdefault(k, []).append(code)
+            self.reviewed_index = {k: c[0] for k, c in deciders.items() if len(decided[k]) == 1}
+            self.reviewed_disputes = {k: tuple(dict.fromkeys(c)) for k, c in deciders.items() if len(decided[k]) > 1}
         return self
 
     @classmethod
@@ -170,7 +174,7 @@ class Tagger:
                    industry_theme_share=self.industry_theme_share, alternative_min=self.alternative_min,
                    term_only_prior=self.term_only_prior)
         d = override(p, d, self.reviewed, self.reviewed_index, self.n_alternatives, self.reviewed_families,
-                     s.links["family"].tolist())
+                     s.links["family"].tolist(), self.reviewed_disputes)
         as_of = self.holdings.sw_map_as_of if self.holdings is not None else ""
         out = output_frame(p, s, d, self.taxonomy, self.reviewed, self.n_alternatives, as_of, self.model_version,
                            self.industry_theme_share)

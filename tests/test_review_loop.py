@@ -308,3 +308,23 @@ def test_a_decision_does_not_reach_a_same_named_fund_tracking_another_index(tmp_
     # another index: another family; no index given: the same family as far as anyone can tell
     assert out["evidence"][0].startswith("人工复核") is False
     assert out["secondary"][1] == "宽基ETF" and out["evidence"][1].startswith("人工复核: 张三")
+
+
+def test_funds_whose_index_reviewers_decided_two_ways_go_to_review_naming_both_decisions(tmp_path, labels_copy):
+    """Two reviewers gave two funds of one index different classes: each keeps its own decision, and every other fund
+    of that index (or of their families) is in review, its evidence naming both decisions, however sure the model is."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990801", "990802"], "fund_name": ["甲中证A500ETF", "乙中证A500ETF"],
+                  "index_code": ["000510.SH", "000510.SH"], "index_name": ["中证A500指数", "中证A500指数"],
+                  "decision": ["宽基ETF", "策略主题ETF"], "reviewer": ["张三", "李四"],
+                  "taxonomy_version": [load_taxonomy().version] * 2}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    later = pd.DataFrame({"基金代码": ["990803", "990801", "990804"],
+                          "基金简称": ["丙中证A500ETF", "甲中证A500ETF", "丁沪深300ETF"],
+                          "跟踪指数代码": ["000510.SH", "000510.SH", "000300.SH"]})
+    out = Tagger.load(labels_path=labels_copy).tag(later)
+    assert out["needs_review"].tolist() == [True, False, False]
+    assert out["secondary"][1] == "宽基ETF" and out["confidence"][1] == 1.0
+    ev = out["evidence"][0]
+    assert "复核决定不一致" in ev and "基金990801 宽基ETF(张三 2026-11-30)" in ev and "基金990802 策略主题ETF(李四" in ev
+    assert "复核决定不一致" not in out["evidence"][2]
