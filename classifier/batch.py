@@ -140,7 +140,8 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
         raise InputError(f"{output_path}: output would overwrite the input; choose another file")
     table = read_table(input_path, sheet=sheet)
     tagger = tagger or Tagger.load(model_dir, taxonomy_path, threshold, holdings_path, sw_map_path, labels_path)
-    summary = TagSummary(warnings=list(table.warnings))
+    summary = TagSummary(warnings=list(table.warnings), decisions=len(tagger.reviewed),
+                         decisions_from=str(labels_path) if labels_path and Path(labels_path).exists() else "")
     frame = table.frame
     if len(frame) == 0:
         summary.warnings.append(f"{input_path}: header only, no rows; writing an empty output with the new columns")

@@ -26,6 +26,13 @@ def _read_default(value, key):
     return str(readable(value)) if value else str(data_path(default_path(key)))
 
 
+def _in_workspace(key) -> bool:
+    """Whether the workspace has its own copy of the configured ``[paths].key`` (else the shipped one is read)."""
+    from .workspace import user_path
+
+    return user_path(default_path(key)).exists()
+
+
 def _write_default(value, key, what):
     """A path a command writes: as given, else the workspace's ``[paths].key``; never inside the installed package.
     Says where."""
@@ -147,6 +154,7 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
 
     check_output(output)  # before any work: a read-only folder is reported now, not after the run
     model_dir = None if rules_only else _read_default(model_dir, "model_dir")
+    shipped_labels = not labeled and not _in_workspace("labeled")
     labeled = _read_default(labeled, "labeled")
     kwargs = dict(model_dir=model_dir, taxonomy_path=taxonomy_path, threshold=threshold, holdings_path=holdings,
                   sw_map_path=sw_map, name_column=name_column, progress=not silent, labels_path=labeled,
@@ -162,6 +170,12 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
         click.echo(f"warning: {w}", err=True)
     if not silent:
         click.echo("\n".join(summary.lines()), err=True)
+        if shipped_labels:
+            from .workspace import user_path
+
+            click.echo(f"  (the labeled set shipped with the tool: this workspace has no "
+                       f"{user_path(default_path('labeled'))}; decisions you imported live in the workspace where "
+                       f"you ran `fundclass init`: run from there, or pass --workspace DIR or --labeled FILE)", err=True)
         if stability:
             click.echo(stability.lines()[0], err=True)
         click.echo(f"wrote {output}", err=True)

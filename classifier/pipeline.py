@@ -47,6 +47,9 @@ class TagSummary:
     out_of_scope: int = 0
     warnings: list = field(default_factory=list)
     counts: dict = field(default_factory=dict)  # a wrapping tagger's own counts (e.g. --previous's), summed by add
+    settled: int = 0  # rows a review decision settled (the fund's own, a linked fund's or the index's)
+    decisions: int = 0  # review decisions the tagger knew
+    decisions_from: str = ""  # the labeled set they came from ('' when none was read)
 
     def add(self, part: "TagSummary") -> None:
         """Count ``part`` (one chunk's summary) in, its warnings after these."""
@@ -55,6 +58,7 @@ class TagSummary:
             self.per_class[k] = self.per_class.get(k, 0) + v
         self.review += part.review
         self.out_of_scope += part.out_of_scope
+        self.settled += part.settled
         self.warnings += part.warnings
         for k, v in part.counts.items():
             self.counts[k] = self.counts.get(k, 0) + v
@@ -63,6 +67,9 @@ class TagSummary:
         out = [f"rows: {self.rows}  review: {self.review} ({self.review / max(self.rows, 1):.1%})  "
                f"out of scope: {self.out_of_scope}  time: {self.seconds:.2f}s"]
         out += [f"  {k}: {v}" for k, v in sorted(self.per_class.items(), key=lambda kv: -kv[1])]
+        if self.decisions_from:
+            out.append(f"review decisions: {self.decisions} in {self.decisions_from}; {self.settled} rows settled by "
+                       f"them")
         return out
 
 
@@ -224,6 +231,8 @@ class Tagger:
             if len(work) > len(body):
                 pred, decision = pred.iloc[:len(body)], decision.iloc[:len(body)]
             ndup = int(decision["duplicate_code"].sum())
+            if summary is not None:
+                summary.settled += int(decision["reviewed"].sum())
         out = body.copy()
         renamed, taken = {}, set(columns) | set(OUTPUT_COLUMNS)
         for c in columns:

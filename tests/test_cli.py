@@ -154,3 +154,26 @@ def test_help_and_init_start_without_pandas(tmp_path):
     import classifier
 
     assert classifier.Tagger.__module__ == "classifier.pipeline"  # the names are still there when used
+
+
+def test_tag_says_whose_review_decisions_it_applied(runner, tmp_path, monkeypatch):
+    """Run outside a workspace, tag reads the shipped labeled set: it says so, and where a user's decisions live;
+    in a workspace it names the workspace's labeled set and counts the rows its decisions settled."""
+    monkeypatch.delenv("FUNDCLASS_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    batch = tmp_path / "in.csv"
+    pd.DataFrame({"基金代码": ["990901", "990902"], "基金简称": ["示例机器人ETF", "示例机器人ETF联接A"]}).to_csv(batch,
+                                                                                                 index=False)
+    r = runner.invoke(cli, ["tag", str(batch), "-o", str(tmp_path / "a.csv")])
+    assert r.exit_code == 0, r.output
+    assert "review decisions: " in r.output and "the labeled set shipped with the tool" in r.output
+    assert r.output.count("--workspace DIR") == 1
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    sheet = tmp_path / "d.csv"
+    pd.DataFrame({"fund_code": ["990901"], "fund_name": ["示例机器人ETF"], "decision": ["制造业主题ETF"],
+                  "reviewer": ["张三"], "taxonomy_version": ["jrj-2026.01-r1"]}).to_csv(sheet, index=False)
+    assert runner.invoke(cli, ["review", "import", str(sheet)]).exit_code == 0
+    r = runner.invoke(cli, ["tag", str(batch), "-o", str(tmp_path / "b.csv")])
+    assert r.exit_code == 0, r.output
+    mine = tmp_path / "data" / "labeled" / "labels.csv"
+    assert f"in {mine}; 2 rows settled by them" in r.output and "shipped with the tool" not in r.output

@@ -23,6 +23,13 @@ pytestmark = pytest.mark.skipif(EXE is None, reason="fundclass is not installed 
 ACTIVE = pd.DataFrame({"基金代码": ["990101", "990102", "990103"],
                        "基金简称": ["示例优选成长混合A", "示例稳健回报混合A", "示例中证机器人ETF"],
                        "基金类型": ["混合型-偏股", "混合型-偏股", "指数型-股票"]})
+def funds(prefix: str) -> pd.DataFrame:
+    """ACTIVE as other funds: codes and names of their own (one name would make them share classes of one family,
+    which a review decision on one of them settles)."""
+    return ACTIVE.assign(基金代码=[prefix + c[4:] for c in ACTIVE["基金代码"]],
+                         基金简称=[n.replace("示例", "示例" + prefix) for n in ACTIVE["基金简称"]])
+
+
 CLEAR = pd.DataFrame({"基金代码": ["990201"], "基金简称": ["示例沪深300ETF"], "跟踪指数名称": ["沪深300指数"]})
 
 
@@ -80,7 +87,7 @@ def read(path: Path) -> pd.DataFrame:
 
 @pytest.mark.parametrize("ext, prefix", [(".csv", "9901"), (".xlsx", "9902"), (".parquet", "9903")])
 def test_tag_review_import_round(workspace, ext, prefix):
-    batch = ACTIVE.assign(基金代码=[prefix + c[4:] for c in ACTIVE["基金代码"]])
+    batch = funds(prefix)
     src = write(batch, workspace / f"batch{ext}")
     run(workspace, "tag", src.name, "-o", f"tagged{ext}", "-s")
     # the output, in the input's format: every input row and cell as it was, then the output columns
@@ -109,9 +116,7 @@ def test_train_in_the_workspace_then_tag_with_it(workspace):
     # the workspace holds what the tests above left: clear_tagged.csv (nothing to review) and, in its labeled set,
     # the decisions of each test_tag_review_import_round
     decided = {"990201": "策略主题ETF", "990202": "宽基ETF", "990301": "策略主题ETF", "990302": "宽基ETF"}
-    batch = pd.concat([ACTIVE.assign(基金代码=["990401", "990402", "990403"]),
-                       ACTIVE.iloc[:2].assign(基金代码=["990201", "990202"]),
-                       ACTIVE.iloc[:2].assign(基金代码=["990301", "990302"])], ignore_index=True)
+    batch = pd.concat([funds("9904"), funds("9902").iloc[:2], funds("9903").iloc[:2]], ignore_index=True)
     write(batch, workspace / "b.csv")
     empty = run(workspace, "review", "export", "clear_tagged.csv", "-o", "empty_review.csv")  # nothing to review
     assert "0 rows to review" in empty.stdout
