@@ -10,10 +10,12 @@ training; a database beside it would be a second copy that can drift. What SQLit
 commit of two tables) is done here with a journal: both new files are written and synced under temporary names, a
 small journal naming them is written atomically, then both are renamed and the journal removed. A crash before the
 journal leaves the old pair; after it, the next reader rolls the renames forward and sees the new pair. History is
-append-only: its old bytes are kept as they are and the new rows added after them.
+append-only: its old bytes are kept as they are and the new rows added after them. Each file keeps its own line end
+and byte-order mark (a set saved by Excel on Windows has CRLF), so a row no change touched keeps its bytes.
 """
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from contextlib import contextmanager
@@ -38,6 +40,7 @@ SOURCES = {"report", "hand", "review", "propagated", "migrated"}
 SHIPPED_LABELS = shipped_path("labeled")  # the labeled set shipped with the tool (defaults.toml [paths])
 HOLDOUT_DIR = "holdout"  # data/holdout: the blind evaluation set, which no labeled-set reader accepts
 LOCK_TIMEOUT = 120.0  # seconds a change waits for another one before it fails loudly
+BOM = codecs.BOM_UTF8
 
 
 def default_labels() -> Path:
@@ -121,17 +124,34 @@ def _staged(target: Path, data: bytes) -> Path:
     return Path(tmp)
 
 
+def _form(path: Path, default: tuple[bytes, str] = (b"", "\n")) -> tuple[bytes, str]:
+    """The byte-order mark (``b""`` without one) and line end of an existing CSV file, read from its header line, so
+    that it is written back in its own form: Excel on Windows saves CSV with CRLF, its "CSV UTF-8" with a mark too.
+    ``default`` for a file that does not exist or is empty."""
+    if not path.exists():
+        return default
+    with open(path, "rb") as f:
+        head = f.readline()
+    if not head:
+        return default
+    return (BOM if head.startswith(BOM) else b""), ("\r\n" if head.endswith(b"\r\n") else "\n")
+
+
 def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict]) -> None:
-    files = [(labels_path, csv_text(labels[LABEL_COLUMNS]).encode("utf-8"))]
+    """Write ``labels`` and the history rows added, each file in its own form (:func:`_form`): every row the change
+    did not touch keeps its bytes."""
+    bom, eol = _form(labels_path)
+    files = [(labels_path, bom + csv_text(labels[LABEL_COLUMNS], line_end=eol).encode("utf-8"))]
     if new_history:
         hp = history_path(labels_path)
         rows = pd.DataFrame(new_history, columns=HISTORY_COLUMNS)
+        hbom, heol = _form(hp, (bom, eol))  # a new history takes the labeled set's form
         if hp.exists() and hp.stat().st_size:
             old = hp.read_bytes()
-            old = old if old.endswith(b"\n") else old + b"\n"
-            files.append((hp, old + csv_text(rows).split("\n", 1)[1].encode("utf-8")))
+            old = old if old.endswith(b"\n") else old + heol.encode("ascii")
+            files.append((hp, old + csv_text(rows, header=False, line_end=heol).encode("utf-8")))
         else:
-            files.append((hp, csv_text(rows).encode("utf-8")))
+            files.append((hp, hbom + csv_text(rows, line_end=heol).encode("utf-8")))
     staged = [(_staged(t, d), t) for t, d in files]
     j = _journal(labels_path)
     payload = json.dumps([[str(s), str(t)] for s, t in staged]).encode("utf-8")

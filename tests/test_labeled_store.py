@@ -142,6 +142,38 @@ def test_labeled_set_round_trips_byte_for_byte(tmp_path, labels_copy):
     assert labels_copy.read_bytes() == before
 
 
+@pytest.mark.parametrize("labels_form, history_form", [
+    ((b"", b"\r\n"), (b"", b"\n")),
+    ((b"", b"\n"), (b"", b"\r\n")),
+    ((b"\xef\xbb\xbf", b"\r\n"), (b"\xef\xbb\xbf", b"\r\n")),  # Excel's "CSV UTF-8": byte-order mark and CRLF
+], ids=["crlf-labels", "crlf-history", "excel-utf8"])
+def test_an_import_keeps_each_files_line_ends_and_every_row_it_did_not_touch(tmp_path, labels_copy, labels_form,
+                                                                             history_form):
+    """A labeled set saved by Excel on Windows (CRLF, maybe a byte-order mark): the import rewrites only the row it
+    changes and adds its rows in the file's own form; history.csv keeps its old bytes and its own line end."""
+    hist = labels_copy.with_name("history.csv")
+    for path, (bom, eol) in ((labels_copy, labels_form), (hist, history_form)):
+        path.write_bytes(bom + path.read_bytes().replace(b"\n", eol))  # the shipped files hold no line break in a cell
+    before, hist_before = labels_copy.read_bytes(), hist.read_bytes()
+    sheet = _sheet(tmp_path / "r.csv", [("159915", "科技成长主题ETF", "成长风格"), ("990001", "宽基ETF", "new")])
+    res = import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    assert res.changed and res.added == ["990001"]
+    bom, eol = labels_form
+    old, new = before.splitlines(keepends=True), labels_copy.read_bytes().splitlines(keepends=True)
+    assert len(new) == len(old) + 1 and new[0] == old[0] and new[0].startswith(bom)
+    assert [i for i, (a, b) in enumerate(zip(old, new)) if a != b] == [old.index(next(
+        line for line in old if line.startswith(b"159915,")))]  # only the decided fund's row changed
+    assert new[-1].startswith(b"990001,") and all(line.endswith(eol) and not line[:-len(eol)].endswith(b"\r")
+                                                  for line in new)
+    after = hist.read_bytes()
+    bom, eol = history_form
+    assert after.startswith(hist_before)
+    added = after[len(hist_before):].splitlines(keepends=True)
+    assert len(added) == 1 and added[0].startswith(b"159915,") and added[0].endswith(eol)
+    assert not added[0][:-len(eol)].endswith(b"\r")
+    assert read_labels(labels_copy).set_index("fund_code").loc["990001", "note"] == "new"
+
+
 def test_interrupted_commit_rolls_forward(tmp_path, labels_copy, monkeypatch):
     """A crash between the two renames: the next reader sees the new pair, not labels without their history."""
     real = os.replace
