@@ -16,6 +16,7 @@ and byte-order mark (a set saved by Excel on Windows has CRLF), so a row no chan
 from __future__ import annotations
 
 import codecs
+import csv
 import json
 import os
 from contextlib import contextmanager
@@ -33,8 +34,9 @@ from .workspace import data_path
 LABEL_COLUMNS = ["fund_code", "fund_name", "full_name", "index_code", "index_name", "fund_type", "primary",
                  "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "taxonomy_version", "group",
                  "note"]
+# old_note came last, after the first histories were written: a history without it keeps its rows (see _commit)
 HISTORY_COLUMNS = ["fund_code", "old_primary", "old_secondary", "old_source", "old_labeled_by", "old_labeled_at",
-                   "old_taxonomy_version", "new_secondary", "changed_by", "changed_at", "reason"]
+                   "old_taxonomy_version", "new_secondary", "changed_by", "changed_at", "reason", "old_note"]
 ID_COLUMNS = LABEL_COLUMNS[:6]  # what identifies a labeled fund: the columns training and rule reports prepare
 SOURCES = {"report", "hand", "review", "propagated", "migrated"}
 SHIPPED_LABELS = shipped_path("labeled")  # the labeled set shipped with the tool (defaults.toml [paths])
@@ -144,13 +146,20 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict]) ->
     files = [(labels_path, bom + csv_text(labels[LABEL_COLUMNS], line_end=eol).encode("utf-8"))]
     if new_history:
         hp = history_path(labels_path)
-        rows = pd.DataFrame(new_history, columns=HISTORY_COLUMNS)
         hbom, heol = _form(hp, (bom, eol))  # a new history takes the labeled set's form
         if hp.exists() and hp.stat().st_size:
             old = hp.read_bytes()
             old = old if old.endswith(b"\n") else old + heol.encode("ascii")
+            head, rest = old.split(b"\n", 1)
+            columns = next(csv.reader([head[len(hbom):].rstrip(b"\r").decode("utf-8")]))
+            added = [c for c in HISTORY_COLUMNS if c not in columns]
+            if added:  # a history of an older form: its header gains the columns at the end, its rows stay as they are
+                columns += added
+                old = hbom + csv_text(pd.DataFrame(columns=columns), line_end=heol).encode("utf-8") + rest
+            rows = pd.DataFrame(new_history, columns=columns)
             files.append((hp, old + csv_text(rows, header=False, line_end=heol).encode("utf-8")))
         else:
+            rows = pd.DataFrame(new_history, columns=HISTORY_COLUMNS)
             files.append((hp, hbom + csv_text(rows, line_end=heol).encode("utf-8")))
     staged = [(_staged(t, d), t) for t, d in files]
     j = _journal(labels_path)

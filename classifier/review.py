@@ -223,7 +223,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                                 "old_source": old["source"], "old_labeled_by": old["labeled_by"],
                                 "old_labeled_at": old["labeled_at"], "old_taxonomy_version": old["taxonomy_version"],
                                 "new_secondary": r.decision, "changed_by": r.reviewer, "changed_at": today,
-                                "reason": note})
+                                "reason": note, "old_note": old["note"]})
                 for k, v in new.items():
                     labels.iat[i, labels.columns.get_loc(k)] = v
                 if old["secondary"] == r.decision:

@@ -127,6 +127,32 @@ def test_changed_label_goes_to_history_and_is_reported_truthfully(tmp_path, labe
     assert read_labels(labels_copy).set_index("fund_code").loc["159915", "secondary"] == "科技成长主题ETF"
 
 
+def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, labels_copy):
+    """The note of the row a decision replaces (a labeler's or an earlier reviewer's reason) goes to history.csv's
+    old_note. A history written before that column keeps every row's bytes; its header gains the column at the end,
+    and it reads as before (old rows: empty old_note)."""
+    hist = labels_copy.with_name("history.csv")
+    old_header, old_rows = hist.read_bytes().split(b"\n", 1)
+    assert b"old_note" not in old_header  # the shipped history is of the older form
+    old_note = read_labels(labels_copy).set_index("fund_code").loc["159215", "note"]
+    assert old_note
+    import_review(_sheet(tmp_path / "r.csv", [("159215", "策略主题ETF", "增强策略")]), TAX, labels_copy,
+                  today="2026-11-30")
+    header, rows = hist.read_bytes().split(b"\n", 1)
+    assert header == old_header + b",old_note" and rows.startswith(old_rows)
+    got = pd.read_csv(hist, dtype=str, keep_default_na=False)
+    assert list(got.columns) == store.HISTORY_COLUMNS
+    assert (got.iloc[-1].fund_code, got.iloc[-1].reason, got.iloc[-1].old_note) == ("159215", "增强策略", old_note)
+    assert (got.old_note.iloc[:-1] == "").all()
+    # the next change appends to the new form as it is, and that row's old note is the first decision's comment
+    before = hist.read_bytes()
+    import_review(_sheet(tmp_path / "r2.csv", [("159215", "宽基ETF", "回到宽基")]), TAX, labels_copy, today="2026-12-01")
+    assert hist.read_bytes().startswith(before)
+    assert pd.read_csv(hist, dtype=str, keep_default_na=False).iloc[-1].old_note == "增强策略"
+    with open(hist, encoding="utf-8", newline="") as f:  # a reader of the csv module too
+        assert [r["old_note"] for r in csv.DictReader(f)][-2:] == [old_note, "增强策略"]
+
+
 def test_carriage_return_in_a_comment_keeps_rows_whole(tmp_path, small_labels_copy):
     n = len(read_labels(small_labels_copy))
     sheet = _sheet(tmp_path / "r.xlsx", [("990001", "宽基ETF", "line one\rline two"), ("990002", "宽基ETF", 'say "x"\n')])
@@ -165,10 +191,12 @@ def test_an_import_keeps_each_files_line_ends_and_every_row_it_did_not_touch(tmp
         line for line in old if line.startswith(b"159915,")))]  # only the decided fund's row changed
     assert new[-1].startswith(b"990001,") and all(line.endswith(eol) and not line[:-len(eol)].endswith(b"\r")
                                                   for line in new)
-    after = hist.read_bytes()
     bom, eol = history_form
-    assert after.startswith(hist_before)
-    added = after[len(hist_before):].splitlines(keepends=True)
+    (head, rows), (_, old_rows) = hist.read_bytes().split(b"\n", 1), hist_before.split(b"\n", 1)
+    # the header of a history of the older form gains old_note (test_a_changed_label_keeps_the_old_rows_note_in_history)
+    assert head.startswith(bom) and head.endswith(b"\r") == (eol == b"\r\n") and head.count(b"\r") <= 1
+    assert rows.startswith(old_rows)
+    added = rows[len(old_rows):].splitlines(keepends=True)
     assert len(added) == 1 and added[0].startswith(b"159915,") and added[0].endswith(eol)
     assert not added[0][:-len(eol)].endswith(b"\r")
     assert read_labels(labels_copy).set_index("fund_code").loc["990001", "note"] == "new"
