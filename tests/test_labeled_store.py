@@ -153,6 +153,31 @@ def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, labels_cop
         assert [r["old_note"] for r in csv.DictReader(f)][-2:] == [old_note, "增强策略"]
 
 
+def test_an_added_fund_takes_the_labeled_sets_group_not_the_sheets(tmp_path, labels_copy):
+    """The review sheet groups by its own key (code:000510, idx:<subject>, a fund code); the labeled set groups by
+    tracked index code (000510.SH), else idx:<index name>. A fund a decision adds joins the set's group of its index,
+    so grouped cross-validation and the audit see one index as one group."""
+    rows = {"990001": ("000510.SH", "中证A500指数", "code:000510"),  # an index the set has, as export writes it
+            "990002": ("000510", "", "code:000510"),  # the same code without its exchange
+            "990003": ("931999.CSI", "示例新指数", "code:931999"),  # an index the set does not have
+            "990004": ("", "示例新主题", "idx:示例新主题"),
+            "990005": ("", "", "990005"),
+            "990006": ("", "示例基准指数", "bench:示例基准指数")}  # a migration queue's row: its own group, kept
+
+    def fill(df):
+        for col, k in (("index_code", 0), ("index_name", 1), ("group", 2)):
+            df[col] = [rows[c][k] for c in df["fund_code"]]
+        return df
+
+    n_groups = audit(read_labels(labels_copy), TAX, report_counts=False).n_groups
+    sheet = _sheet(tmp_path / "r.csv", [(c, "宽基ETF", "") for c in rows], fill)
+    import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    lab = read_labels(labels_copy)
+    got = lab.set_index("fund_code").loc[list(rows), "group"].tolist()
+    assert got == ["000510.SH", "000510.SH", "931999.CSI", "idx:示例新主题", "review:990005", "bench:示例基准指数"]
+    assert audit(lab, TAX, report_counts=False).n_groups == n_groups + 4  # the indices or funds it did not have
+
+
 def test_carriage_return_in_a_comment_keeps_rows_whole(tmp_path, small_labels_copy):
     n = len(read_labels(small_labels_copy))
     sheet = _sheet(tmp_path / "r.xlsx", [("990001", "宽基ETF", "line one\rline two"), ("990002", "宽基ETF", 'say "x"\n')])
