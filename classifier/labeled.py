@@ -182,16 +182,18 @@ def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeo
     """Change the labeled set at ``labels_path`` in one transaction.
 
     ``compute(labels)`` receives the current set, read under the lock, and returns ``(Change, result)``; it raises
-    to abort (nothing is written). Concurrent callers wait for each other, so none loses another's rows. Returns
-    ``result``.
+    to abort (nothing is written). Concurrent callers wait for each other, so none loses another's rows. A change
+    that changes nothing (no history, the same labels) writes nothing. Returns ``result``.
     """
     p = Path(labels_path)
     if not p.exists():
         raise InputError(f"{p}: no labeled set here; `fundclass init` makes a workspace with a copy of the shipped one")
     with _locked(p, timeout):
         _recover(p)
-        change, result = compute(read_labels(p))
-        if not dry_run:
+        labels = read_labels(p)
+        change, result = compute(labels.copy())
+        same = change.labels[LABEL_COLUMNS].reset_index(drop=True).equals(labels[LABEL_COLUMNS])
+        if not dry_run and (change.history or not same):
             _commit(p, change.labels, change.history)
     return result
 

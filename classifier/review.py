@@ -158,6 +158,10 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     f["line_no"] = range(table.header_row + 2, table.header_row + len(f) + 2)  # the sheet's rows, title lines included
     f["decision"] = f["decision"].astype(str).str.strip().str.replace(" ", "", regex=False)
     decided = f[f["decision"] != ""].copy()
+    if len(f) and decided.empty:  # an empty sheet (nothing needed review) is no mistake; rows without decisions are
+        raise InputError(f"{path}: no decisions found: the `decision` column is empty in all {len(f)} row(s); write "
+                         f"each decision (a label of {tax.version}) in the `decision` column, not in `secondary` "
+                         f"(the tool's answer, not read on import), nothing imported")
     if "reviewer" not in decided.columns:
         decided["reviewer"] = ""
     decided["reviewer"] = decided["reviewer"].astype(str).str.strip().replace("", reviewer or "")

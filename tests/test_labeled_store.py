@@ -99,6 +99,41 @@ def test_all_problems_of_a_sheet_reported_at_once(tmp_path, labels_copy):
     assert "2 problem(s)" in str(e.value) and "row 2 (1)" in str(e.value) and "row 3 (159915)" in str(e.value)
 
 
+def _untouched(path):
+    """What shows a file was not written again, even with the same bytes: the same file (inode) and time."""
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns, path.read_bytes()
+
+
+def test_a_sheet_without_decisions_says_where_they_go_and_writes_nothing(tmp_path, labels_copy):
+    """A reviewer typed the classes into `secondary` (the tool's answer) and left `decision` empty: the import names
+    the file, says no decision was found and that decisions go in the decision column, fails (exit 2) and leaves the
+    labeled set and its history as they were, not rewritten."""
+    sheet = _sheet(tmp_path / "review.csv", [("159915", "", ""), ("510300", "", "")],
+                   lambda d: d.assign(secondary="策略主题ETF"))
+    hist = labels_copy.with_name("history.csv")
+    before = _untouched(labels_copy), _untouched(hist)
+    res = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_copy)])
+    assert res.exit_code == 2, res.output
+    assert str(sheet) in res.output and "no decision" in res.output and "`decision` column" in res.output
+    assert "added 0" not in res.output
+    assert (_untouched(labels_copy), _untouched(hist)) == before
+
+
+def test_an_import_that_changes_nothing_does_not_rewrite_the_labeled_set(tmp_path, labels_copy):
+    """An empty review sheet (nothing needed review) or decisions that only repeat earlier review decisions: the
+    import reports it and succeeds, and writes nothing."""
+    lab = read_labels(labels_copy)
+    reviewed = lab[lab.source == "review"].iloc[0]
+    empty = tmp_path / "empty.csv"
+    write_table(pd.DataFrame(columns=REVIEW_COLUMNS), empty)  # as `review export` writes it
+    same = _sheet(tmp_path / "same.csv", [(reviewed.fund_code, reviewed.secondary, "again")])
+    before = _untouched(labels_copy)
+    assert import_review(empty, TAX, labels_copy).lines()[0] == "added 0, changed 0, confirmed 0"
+    assert import_review(same, TAX, labels_copy).confirmed == [reviewed.fund_code]
+    assert _untouched(labels_copy) == before
+
+
 def test_other_taxonomy_cannot_write_into_this_labeled_set(tmp_path, labels_copy):
     df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS}])
     df.loc[0, ["fund_code", "decision", "reviewer", "taxonomy_version"]] = ["159915", "中国", "张三", EFUND.version]
