@@ -599,24 +599,30 @@ def _cell_texts(column: pd.Series) -> list[str]:
             for v in values]
 
 
-def csv_text(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = False, header: bool = True) -> str:
-    r"""``frame`` as RFC 4180 CSV text with LF line ends, header first, no index.
+def csv_text(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = False, header: bool = True,
+             line_end: str = "\n") -> str:
+    r"""``frame`` as RFC 4180 CSV text with LF line ends (``line_end="\r\n"``: CRLF, as Excel on Windows saves CSV),
+    header first, no index.
 
     A cell is quoted when it holds the separator, a quote, LF **or CR** (pandas' writer leaves a lone CR bare, and
     every reader then splits the row there). Otherwise the text is what ``DataFrame.to_csv`` writes, so files written
     before read and write back byte for byte. ``neutralize_formulas`` puts a ``'`` before every cell a spreadsheet
     would run as a formula (see :func:`neutralize`), for files people open in Excel. ``header=False``: the rows
-    alone (a later part of a file written in parts).
+    alone (a later part of a file written in parts). ``line_end`` ends the rows only; a line break inside a cell is
+    kept as it is (quoted).
 
     >>> csv_text(pd.DataFrame({"a": ["x\ry", 'a "b" c'], "b": ["1", ""]}))
     'a,b\n"x\ry",1\n"a ""b"" c",\n'
+    >>> csv_text(pd.DataFrame({"a": ["x\ny"], "b": ["1"]}), line_end="\r\n")
+    'a,b\r\n"x\ny",1\r\n'
     >>> csv_text(pd.DataFrame({"a": ["=1+1"], "b": [-1.5]}), neutralize_formulas=True)
     "a,b\n'=1+1,-1.5\n"
     """
-    return "".join(csv_blocks(frame, sep, neutralize_formulas, header))
+    return "".join(csv_blocks(frame, sep, neutralize_formulas, header, line_end))
 
 
-def csv_blocks(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = False, header: bool = True):
+def csv_blocks(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = False, header: bool = True,
+               line_end: str = "\n"):
     """:func:`csv_text` of ``frame`` in pieces (the header line, then up to ``CSV_BLOCK_ROWS`` rows each, every piece
     ending with its line end): only one piece's cells are Python strings at a time."""
     special = re.compile("[" + re.escape(sep) + '"\r\n]')
@@ -631,11 +637,11 @@ def csv_blocks(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = 
         return out
 
     if header:
-        yield sep.join(cells(_cell_texts(pd.Series(frame.columns, dtype=object)))) + "\n"
+        yield sep.join(cells(_cell_texts(pd.Series(frame.columns, dtype=object)))) + line_end
     for s in range(0, len(frame), CSV_BLOCK_ROWS):
         block = frame.iloc[s:s + CSV_BLOCK_ROWS]
-        yield "\n".join(map(sep.join, zip(*(cells(_cell_texts(block.iloc[:, j]))
-                                             for j in range(block.shape[1]))))) + "\n"
+        yield line_end.join(map(sep.join, zip(*(cells(_cell_texts(block.iloc[:, j]))
+                                                for j in range(block.shape[1]))))) + line_end
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, sep: str = ",", bom: bool = False,

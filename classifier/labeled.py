@@ -10,10 +10,13 @@ training; a database beside it would be a second copy that can drift. What SQLit
 commit of two tables) is done here with a journal: both new files are written and synced under temporary names, a
 small journal naming them is written atomically, then both are renamed and the journal removed. A crash before the
 journal leaves the old pair; after it, the next reader rolls the renames forward and sees the new pair. History is
-append-only: its old bytes are kept as they are and the new rows added after them.
+append-only: its old bytes are kept as they are and the new rows added after them. Each file keeps its own line end
+and byte-order mark (a set saved by Excel on Windows has CRLF), so a row no change touched keeps its bytes.
 """
 from __future__ import annotations
 
+import codecs
+import csv
 import json
 import os
 from contextlib import contextmanager
@@ -31,13 +34,15 @@ from .workspace import data_path
 LABEL_COLUMNS = ["fund_code", "fund_name", "full_name", "index_code", "index_name", "fund_type", "primary",
                  "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "taxonomy_version", "group",
                  "note"]
+# old_note came last, after the first histories were written: a history without it keeps its rows (see _commit)
 HISTORY_COLUMNS = ["fund_code", "old_primary", "old_secondary", "old_source", "old_labeled_by", "old_labeled_at",
-                   "old_taxonomy_version", "new_secondary", "changed_by", "changed_at", "reason"]
+                   "old_taxonomy_version", "new_secondary", "changed_by", "changed_at", "reason", "old_note"]
 ID_COLUMNS = LABEL_COLUMNS[:6]  # what identifies a labeled fund: the columns training and rule reports prepare
 SOURCES = {"report", "hand", "review", "propagated", "migrated"}
 SHIPPED_LABELS = shipped_path("labeled")  # the labeled set shipped with the tool (defaults.toml [paths])
 HOLDOUT_DIR = "holdout"  # data/holdout: the blind evaluation set, which no labeled-set reader accepts
 LOCK_TIMEOUT = 120.0  # seconds a change waits for another one before it fails loudly
+BOM = codecs.BOM_UTF8
 
 
 def default_labels() -> Path:
@@ -121,17 +126,41 @@ def _staged(target: Path, data: bytes) -> Path:
     return Path(tmp)
 
 
+def _form(path: Path, default: tuple[bytes, str] = (b"", "\n")) -> tuple[bytes, str]:
+    """The byte-order mark (``b""`` without one) and line end of an existing CSV file, read from its header line, so
+    that it is written back in its own form: Excel on Windows saves CSV with CRLF, its "CSV UTF-8" with a mark too.
+    ``default`` for a file that does not exist or is empty."""
+    if not path.exists():
+        return default
+    with open(path, "rb") as f:
+        head = f.readline()
+    if not head:
+        return default
+    return (BOM if head.startswith(BOM) else b""), ("\r\n" if head.endswith(b"\r\n") else "\n")
+
+
 def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict]) -> None:
-    files = [(labels_path, csv_text(labels[LABEL_COLUMNS]).encode("utf-8"))]
+    """Write ``labels`` and the history rows added, each file in its own form (:func:`_form`): every row the change
+    did not touch keeps its bytes."""
+    bom, eol = _form(labels_path)
+    files = [(labels_path, bom + csv_text(labels[LABEL_COLUMNS], line_end=eol).encode("utf-8"))]
     if new_history:
         hp = history_path(labels_path)
-        rows = pd.DataFrame(new_history, columns=HISTORY_COLUMNS)
+        hbom, heol = _form(hp, (bom, eol))  # a new history takes the labeled set's form
         if hp.exists() and hp.stat().st_size:
             old = hp.read_bytes()
-            old = old if old.endswith(b"\n") else old + b"\n"
-            files.append((hp, old + csv_text(rows).split("\n", 1)[1].encode("utf-8")))
+            old = old if old.endswith(b"\n") else old + heol.encode("ascii")
+            head, rest = old.split(b"\n", 1)
+            columns = next(csv.reader([head[len(hbom):].rstrip(b"\r").decode("utf-8")]))
+            added = [c for c in HISTORY_COLUMNS if c not in columns]
+            if added:  # a history of an older form: its header gains the columns at the end, its rows stay as they are
+                columns += added
+                old = hbom + csv_text(pd.DataFrame(columns=columns), line_end=heol).encode("utf-8") + rest
+            rows = pd.DataFrame(new_history, columns=columns)
+            files.append((hp, old + csv_text(rows, header=False, line_end=heol).encode("utf-8")))
         else:
-            files.append((hp, csv_text(rows).encode("utf-8")))
+            rows = pd.DataFrame(new_history, columns=HISTORY_COLUMNS)
+            files.append((hp, hbom + csv_text(rows, line_end=heol).encode("utf-8")))
     staged = [(_staged(t, d), t) for t, d in files]
     j = _journal(labels_path)
     payload = json.dumps([[str(s), str(t)] for s, t in staged]).encode("utf-8")
@@ -153,16 +182,18 @@ def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeo
     """Change the labeled set at ``labels_path`` in one transaction.
 
     ``compute(labels)`` receives the current set, read under the lock, and returns ``(Change, result)``; it raises
-    to abort (nothing is written). Concurrent callers wait for each other, so none loses another's rows. Returns
-    ``result``.
+    to abort (nothing is written). Concurrent callers wait for each other, so none loses another's rows. A change
+    that changes nothing (no history, the same labels) writes nothing. Returns ``result``.
     """
     p = Path(labels_path)
     if not p.exists():
         raise InputError(f"{p}: no labeled set here; `fundclass init` makes a workspace with a copy of the shipped one")
     with _locked(p, timeout):
         _recover(p)
-        change, result = compute(read_labels(p))
-        if not dry_run:
+        labels = read_labels(p)
+        change, result = compute(labels.copy())
+        same = change.labels[LABEL_COLUMNS].reset_index(drop=True).equals(labels[LABEL_COLUMNS])
+        if not dry_run and (change.history or not same):
             _commit(p, change.labels, change.history)
     return result
 

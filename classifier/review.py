@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import detect_columns
-from .index_key import display_key
+from .index_key import code_keys, display_key
 from .prepare import prepare
 from .errors import InputError
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
@@ -158,6 +158,10 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     f["line_no"] = range(table.header_row + 2, table.header_row + len(f) + 2)  # the sheet's rows, title lines included
     f["decision"] = f["decision"].astype(str).str.strip().str.replace(" ", "", regex=False)
     decided = f[f["decision"] != ""].copy()
+    if len(f) and decided.empty:  # an empty sheet (nothing needed review) is no mistake; rows without decisions are
+        raise InputError(f"{path}: no decisions found: the `decision` column is empty in all {len(f)} row(s); write "
+                         f"each decision (a label of {tax.version}) in the `decision` column, not in `secondary` "
+                         f"(the tool's answer, not read on import), nothing imported")
     if "reviewer" not in decided.columns:
         decided["reviewer"] = ""
     decided["reviewer"] = decided["reviewer"].astype(str).str.strip().replace("", reviewer or "")
@@ -199,6 +203,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     """Put the decisions of a review sheet into the labeled set at ``labels_path``: one transaction, all or nothing.
     ``sheet``: the worksheet of a workbook to read (default: its only visible sheet that holds data)."""
     decided = _read_decisions(path, tax, reviewer, sheet)
+    decided["index_key"] = code_keys(decided) if "index_code" in decided.columns else ""
     today = today or date.today().isoformat()
 
     def compute(labels: pd.DataFrame):
@@ -206,6 +211,10 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         res = ImportResult()
         history, new_rows = [], []
         pos = {c: i for i, c in enumerate(labels["fund_code"])}
+        group_of = {}  # the set's group of each tracked index code (000510 and 000510.SH are one index)
+        for key, g in zip(code_keys(labels), labels["group"]):
+            if key and g:
+                group_of.setdefault(key, g)
         labels = labels.copy()
         for r in decided.itertuples():
             code = r.code
@@ -223,7 +232,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                                 "old_source": old["source"], "old_labeled_by": old["labeled_by"],
                                 "old_labeled_at": old["labeled_at"], "old_taxonomy_version": old["taxonomy_version"],
                                 "new_secondary": r.decision, "changed_by": r.reviewer, "changed_at": today,
-                                "reason": note})
+                                "reason": note, "old_note": old["note"]})
                 for k, v in new.items():
                     labels.iat[i, labels.columns.get_loc(k)] = v
                 if old["secondary"] == r.decision:
@@ -233,9 +242,16 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
             else:
                 row = {c: str(getattr(r, c, "") or "") for c in LABEL_COLUMNS}
                 row.update(new, fund_code=code)
-                # the same group keys as the rest of the set: ETF index code, else the index name, else the fund
-                row["group"] = row["group"] or row["index_code"] or (f"idx:{row['index_name']}" if row["index_name"]
-                                                                     else f"review:{code}")
+                # the set's own group, never the review sheet's key (code:000510 where the set has 000510.SH): the
+                # set's group of the same tracked index code; else the sheet's group when the set's rule makes it for
+                # this row (a migration queue carries the row's own); else the index code, the index name, the fund
+                own = {row["index_code"], f"idx:{row['index_name']}", f"bench:{row['index_name']}", f"money:{code}",
+                       f"review:{code}"} - {"", "idx:", "bench:"}
+                row["group"] = (group_of.get(r.index_key) or (row["group"] if row["group"] in own else "")
+                                or row["index_code"] or (f"idx:{row['index_name']}" if row["index_name"]
+                                                         else f"review:{code}"))
+                if r.index_key:
+                    group_of.setdefault(r.index_key, row["group"])
                 new_rows.append(row)
                 pos[code] = len(labels) + len(new_rows) - 1
                 res.added.append(code)

@@ -157,7 +157,8 @@ def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str)
                         "old_taxonomy_version": r.taxonomy_version,
                         "new_secondary": targets[0] if len(targets) == 1 else "",
                         "changed_by": "migration", "changed_at": today,
-                        "reason": f"{Path(migration.path).name}: {r.secondary} → {targets or 'removed'}"})
+                        "reason": f"{Path(migration.path).name}: {r.secondary} → {targets or 'removed'}",
+                        "old_note": r.note})
         if len(targets) == 1:
             labels.loc[i, ["primary", "secondary", "taxonomy_version"]] = [new.primary_of(targets[0]), targets[0],
                                                                            new.version]

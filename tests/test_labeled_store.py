@@ -99,6 +99,41 @@ def test_all_problems_of_a_sheet_reported_at_once(tmp_path, labels_copy):
     assert "2 problem(s)" in str(e.value) and "row 2 (1)" in str(e.value) and "row 3 (159915)" in str(e.value)
 
 
+def _untouched(path):
+    """What shows a file was not written again, even with the same bytes: the same file (inode) and time."""
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns, path.read_bytes()
+
+
+def test_a_sheet_without_decisions_says_where_they_go_and_writes_nothing(tmp_path, labels_copy):
+    """A reviewer typed the classes into `secondary` (the tool's answer) and left `decision` empty: the import names
+    the file, says no decision was found and that decisions go in the decision column, fails (exit 2) and leaves the
+    labeled set and its history as they were, not rewritten."""
+    sheet = _sheet(tmp_path / "review.csv", [("159915", "", ""), ("510300", "", "")],
+                   lambda d: d.assign(secondary="策略主题ETF"))
+    hist = labels_copy.with_name("history.csv")
+    before = _untouched(labels_copy), _untouched(hist)
+    res = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_copy)])
+    assert res.exit_code == 2, res.output
+    assert str(sheet) in res.output and "no decision" in res.output and "`decision` column" in res.output
+    assert "added 0" not in res.output
+    assert (_untouched(labels_copy), _untouched(hist)) == before
+
+
+def test_an_import_that_changes_nothing_does_not_rewrite_the_labeled_set(tmp_path, labels_copy):
+    """An empty review sheet (nothing needed review) or decisions that only repeat earlier review decisions: the
+    import reports it and succeeds, and writes nothing."""
+    lab = read_labels(labels_copy)
+    reviewed = lab[lab.source == "review"].iloc[0]
+    empty = tmp_path / "empty.csv"
+    write_table(pd.DataFrame(columns=REVIEW_COLUMNS), empty)  # as `review export` writes it
+    same = _sheet(tmp_path / "same.csv", [(reviewed.fund_code, reviewed.secondary, "again")])
+    before = _untouched(labels_copy)
+    assert import_review(empty, TAX, labels_copy).lines()[0] == "added 0, changed 0, confirmed 0"
+    assert import_review(same, TAX, labels_copy).confirmed == [reviewed.fund_code]
+    assert _untouched(labels_copy) == before
+
+
 def test_other_taxonomy_cannot_write_into_this_labeled_set(tmp_path, labels_copy):
     df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS}])
     df.loc[0, ["fund_code", "decision", "reviewer", "taxonomy_version"]] = ["159915", "中国", "张三", EFUND.version]
@@ -127,6 +162,57 @@ def test_changed_label_goes_to_history_and_is_reported_truthfully(tmp_path, labe
     assert read_labels(labels_copy).set_index("fund_code").loc["159915", "secondary"] == "科技成长主题ETF"
 
 
+def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, labels_copy):
+    """The note of the row a decision replaces (a labeler's or an earlier reviewer's reason) goes to history.csv's
+    old_note. A history written before that column keeps every row's bytes; its header gains the column at the end,
+    and it reads as before (old rows: empty old_note)."""
+    hist = labels_copy.with_name("history.csv")
+    old_header, old_rows = hist.read_bytes().split(b"\n", 1)
+    assert b"old_note" not in old_header  # the shipped history is of the older form
+    old_note = read_labels(labels_copy).set_index("fund_code").loc["159215", "note"]
+    assert old_note
+    import_review(_sheet(tmp_path / "r.csv", [("159215", "策略主题ETF", "增强策略")]), TAX, labels_copy,
+                  today="2026-11-30")
+    header, rows = hist.read_bytes().split(b"\n", 1)
+    assert header == old_header + b",old_note" and rows.startswith(old_rows)
+    got = pd.read_csv(hist, dtype=str, keep_default_na=False)
+    assert list(got.columns) == store.HISTORY_COLUMNS
+    assert (got.iloc[-1].fund_code, got.iloc[-1].reason, got.iloc[-1].old_note) == ("159215", "增强策略", old_note)
+    assert (got.old_note.iloc[:-1] == "").all()
+    # the next change appends to the new form as it is, and that row's old note is the first decision's comment
+    before = hist.read_bytes()
+    import_review(_sheet(tmp_path / "r2.csv", [("159215", "宽基ETF", "回到宽基")]), TAX, labels_copy, today="2026-12-01")
+    assert hist.read_bytes().startswith(before)
+    assert pd.read_csv(hist, dtype=str, keep_default_na=False).iloc[-1].old_note == "增强策略"
+    with open(hist, encoding="utf-8", newline="") as f:  # a reader of the csv module too
+        assert [r["old_note"] for r in csv.DictReader(f)][-2:] == [old_note, "增强策略"]
+
+
+def test_an_added_fund_takes_the_labeled_sets_group_not_the_sheets(tmp_path, labels_copy):
+    """The review sheet groups by its own key (code:000510, idx:<subject>, a fund code); the labeled set groups by
+    tracked index code (000510.SH), else idx:<index name>. A fund a decision adds joins the set's group of its index,
+    so grouped cross-validation and the audit see one index as one group."""
+    rows = {"990001": ("000510.SH", "中证A500指数", "code:000510"),  # an index the set has, as export writes it
+            "990002": ("000510", "", "code:000510"),  # the same code without its exchange
+            "990003": ("931999.CSI", "示例新指数", "code:931999"),  # an index the set does not have
+            "990004": ("", "示例新主题", "idx:示例新主题"),
+            "990005": ("", "", "990005"),
+            "990006": ("", "示例基准指数", "bench:示例基准指数")}  # a migration queue's row: its own group, kept
+
+    def fill(df):
+        for col, k in (("index_code", 0), ("index_name", 1), ("group", 2)):
+            df[col] = [rows[c][k] for c in df["fund_code"]]
+        return df
+
+    n_groups = audit(read_labels(labels_copy), TAX, report_counts=False).n_groups
+    sheet = _sheet(tmp_path / "r.csv", [(c, "宽基ETF", "") for c in rows], fill)
+    import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    lab = read_labels(labels_copy)
+    got = lab.set_index("fund_code").loc[list(rows), "group"].tolist()
+    assert got == ["000510.SH", "000510.SH", "931999.CSI", "idx:示例新主题", "review:990005", "bench:示例基准指数"]
+    assert audit(lab, TAX, report_counts=False).n_groups == n_groups + 4  # the indices or funds it did not have
+
+
 def test_carriage_return_in_a_comment_keeps_rows_whole(tmp_path, small_labels_copy):
     n = len(read_labels(small_labels_copy))
     sheet = _sheet(tmp_path / "r.xlsx", [("990001", "宽基ETF", "line one\rline two"), ("990002", "宽基ETF", 'say "x"\n')])
@@ -140,6 +226,40 @@ def test_labeled_set_round_trips_byte_for_byte(tmp_path, labels_copy):
     before = labels_copy.read_bytes()
     store.change_labels(labels_copy, lambda lab: (store.Change(lab), None))
     assert labels_copy.read_bytes() == before
+
+
+@pytest.mark.parametrize("labels_form, history_form", [
+    ((b"", b"\r\n"), (b"", b"\n")),
+    ((b"", b"\n"), (b"", b"\r\n")),
+    ((b"\xef\xbb\xbf", b"\r\n"), (b"\xef\xbb\xbf", b"\r\n")),  # Excel's "CSV UTF-8": byte-order mark and CRLF
+], ids=["crlf-labels", "crlf-history", "excel-utf8"])
+def test_an_import_keeps_each_files_line_ends_and_every_row_it_did_not_touch(tmp_path, labels_copy, labels_form,
+                                                                             history_form):
+    """A labeled set saved by Excel on Windows (CRLF, maybe a byte-order mark): the import rewrites only the row it
+    changes and adds its rows in the file's own form; history.csv keeps its old bytes and its own line end."""
+    hist = labels_copy.with_name("history.csv")
+    for path, (bom, eol) in ((labels_copy, labels_form), (hist, history_form)):
+        path.write_bytes(bom + path.read_bytes().replace(b"\n", eol))  # the shipped files hold no line break in a cell
+    before, hist_before = labels_copy.read_bytes(), hist.read_bytes()
+    sheet = _sheet(tmp_path / "r.csv", [("159915", "科技成长主题ETF", "成长风格"), ("990001", "宽基ETF", "new")])
+    res = import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    assert res.changed and res.added == ["990001"]
+    bom, eol = labels_form
+    old, new = before.splitlines(keepends=True), labels_copy.read_bytes().splitlines(keepends=True)
+    assert len(new) == len(old) + 1 and new[0] == old[0] and new[0].startswith(bom)
+    assert [i for i, (a, b) in enumerate(zip(old, new)) if a != b] == [old.index(next(
+        line for line in old if line.startswith(b"159915,")))]  # only the decided fund's row changed
+    assert new[-1].startswith(b"990001,") and all(line.endswith(eol) and not line[:-len(eol)].endswith(b"\r")
+                                                  for line in new)
+    bom, eol = history_form
+    (head, rows), (_, old_rows) = hist.read_bytes().split(b"\n", 1), hist_before.split(b"\n", 1)
+    # the header of a history of the older form gains old_note (test_a_changed_label_keeps_the_old_rows_note_in_history)
+    assert head.startswith(bom) and head.endswith(b"\r") == (eol == b"\r\n") and head.count(b"\r") <= 1
+    assert rows.startswith(old_rows)
+    added = rows[len(old_rows):].splitlines(keepends=True)
+    assert len(added) == 1 and added[0].startswith(b"159915,") and added[0].endswith(eol)
+    assert not added[0][:-len(eol)].endswith(b"\r")
+    assert read_labels(labels_copy).set_index("fund_code").loc["990001", "note"] == "new"
 
 
 def test_interrupted_commit_rolls_forward(tmp_path, labels_copy, monkeypatch):
