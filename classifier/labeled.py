@@ -139,11 +139,13 @@ def _form(path: Path, default: tuple[bytes, str] = (b"", "\n")) -> tuple[bytes, 
     return (BOM if head.startswith(BOM) else b""), ("\r\n" if head.endswith(b"\r\n") else "\n")
 
 
-def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict]) -> None:
-    """Write ``labels`` and the history rows added, each file in its own form (:func:`_form`): every row the change
-    did not touch keeps its bytes."""
+def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], columns: list[str]) -> None:
+    """Write ``labels`` and the history rows added, each file in its own form (:func:`_form`) and the labeled set
+    with its own ``columns``, in their order (a column the user added is kept; a new row has it empty): every row the
+    change did not touch keeps its bytes."""
     bom, eol = _form(labels_path)
-    files = [(labels_path, bom + csv_text(labels[LABEL_COLUMNS], line_end=eol).encode("utf-8"))]
+    body = labels.reindex(columns=columns).fillna("")
+    files = [(labels_path, bom + csv_text(body, line_end=eol).encode("utf-8"))]
     if new_history:
         hp = history_path(labels_path)
         hbom, heol = _form(hp, (bom, eol))  # a new history takes the labeled set's form
@@ -194,7 +196,7 @@ def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeo
         change, result = compute(labels.copy())
         same = change.labels[LABEL_COLUMNS].reset_index(drop=True).equals(labels[LABEL_COLUMNS])
         if not dry_run and (change.history or not same):
-            _commit(p, change.labels, change.history)
+            _commit(p, change.labels, change.history, list(labels.columns))
     return result
 
 

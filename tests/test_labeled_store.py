@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from classifier import labeled as store
 from classifier.cli import cli
 from classifier.errors import InputError
-from classifier.io import read_table, write_table
+from classifier.io import csv_text, read_table, write_table
 from classifier.labeled import audit, read_labels
 from classifier.review import REVIEW_COLUMNS, import_review
 from classifier.taxonomy import load_taxonomy
@@ -354,3 +354,20 @@ def test_a_bad_decision_is_named_by_its_row_in_a_sheet_with_a_title_line(tmp_pat
     with pytest.raises(InputError) as e:
         import_review(sheet, TAX, labels_copy)
     assert "row 4 (510500): decision '宽基' is not a label" in str(e.value)
+
+
+def test_a_column_the_user_added_to_the_labeled_set_survives_an_import(tmp_path, small_labels_copy):
+    """A user keeps a column of their own in labels.csv (here between two of the tool's): an import keeps it, in its
+    place, with every value; the row the import adds has it empty."""
+    lab = read_labels(small_labels_copy)
+    cols = list(lab.columns)
+    cols.insert(cols.index("secondary"), "我的备注")
+    lab["我的备注"] = [f"n{i}" for i in range(len(lab))]
+    small_labels_copy.write_text(csv_text(lab[cols]), encoding="utf-8")
+    code = lab["fund_code"].iloc[3]
+    sheet = _sheet(tmp_path / "r.csv", [(code, "宽基ETF", ""), ("990001", "宽基ETF", "")])
+    import_review(sheet, TAX, small_labels_copy, today="2026-11-30")
+    after = read_labels(small_labels_copy)
+    assert list(after.columns) == cols
+    assert after["我的备注"].tolist() == lab["我的备注"].tolist() + [""]
+    assert after.loc[3, "secondary"] == "宽基ETF"
