@@ -170,8 +170,11 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     for r in decided.itertuples():
         where = f"row {r.line_no} ({str(r.fund_code).strip() or 'no code'})"
         if not isinstance(r.code, str):
+            raw = str(r.fund_code).strip()
             hint = (" (Excel turned the code into a number: format the column as text and type it again)"
-                    if re.fullmatch(r"[\d.]+E\+?\d+", str(r.fund_code).strip(), re.IGNORECASE) else "")
+                    if re.fullmatch(r"[\d.]+E\+?\d+", raw, re.IGNORECASE) else
+                    f" (Excel drops a code's leading zeros: did you mean {raw.zfill(6)}? Format the column as text "
+                    f"and type it again)" if re.fullmatch(r"\d{1,5}", raw) else "")
             errors.append(f"{where}: '{r.fund_code}' is not a fund code (six digits, optionally .SH/.SZ/.OF){hint}")
         if r.decision not in allowed:
             errors.append(f"{where}: decision '{r.decision}' is not a label of {tax.version}; "

@@ -77,6 +77,7 @@ def test_concurrent_importers_lose_no_decision(tmp_path, small_labels_copy):
     ([("1", "宽基ETF", "")], None, "'1' is not a fund code"),
     ([("ABCDEF", "宽基ETF", "")], None, "'ABCDEF' is not a fund code"),
     ([("1.59915E+05", "宽基ETF", "")], None, "Excel turned the code into a number"),
+    ([("17040", "宽基ETF", "")], None, "did you mean 017040?"),  # a code Excel kept as a number, zero dropped
     ([("159915", "宽基", "")], None, "decision '宽基' is not a label"),
     ([("159915", "宽基ETF", "")], lambda d: d.drop(columns="taxonomy_version"), "missing column(s) ['taxonomy_version']"),
     ([("159915", "宽基ETF", "")], lambda d: d.assign(taxonomy_version="efund-2025.1-r1"),
