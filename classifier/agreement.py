@@ -76,7 +76,16 @@ def read_agreement(labels_path: str | Path) -> pd.DataFrame | None:
 
 
 def reads_per_fund(labels: pd.DataFrame, agreement: pd.DataFrame) -> list[list[str]]:
-    """The readers' classes of each fund's head ([] where the head was not read)."""
+    """The readers' classes of each fund's head ([] where the head was not read).
+
+    The table names each head by the group it was read under. A head is found by that group wherever the group now
+    is: a fund added later (a review decision) whose group joins the head and sorts first renames the head
+    (:func:`head_keys`), and its reads must not be lost with the old name. Where groups read apart have since joined
+    one head, that head takes the reads of its alphabetically first read group."""
     keys = head_keys(labels)
-    reads = agreement["reads"].map(lambda s: [x for x in s.split(";") if x])
+    head_of = dict(zip(labels["group"], keys))
+    reads: dict[str, list[str]] = {}
+    for g, r in sorted(agreement["reads"].items()):
+        if g in head_of:
+            reads.setdefault(head_of[g], [x for x in r.split(";") if x])
     return [reads.get(k, []) for k in keys]

@@ -124,3 +124,16 @@ def test_a_hand_label_on_a_disputed_head_keeps_its_doubt(model_tagger):
     assert "独立盲读有分歧(0/4" in out["evidence"].iloc[0]
     assert out["alternatives"].iloc[0].startswith("周期主题ETF:")
     assert out["confidence"].iloc[1] > model_tagger.threshold and "分歧" not in out["evidence"].iloc[1]
+
+
+def test_a_head_keeps_its_reads_when_a_new_group_joins_it_and_renames_it():
+    """agreement.csv names a head by the group it was read under. A fund added later (a review decision) whose group
+    joins that head by its index and sorts first renames the head: its reads must still reach every fund of it."""
+    labels = pd.DataFrame({"group": ["000510.SH", "000510.SH", "idx:中证A500指数"],
+                           "index_name": ["中证A500指数", "中证A500指数", "中证A500指数"]})
+    agreement = pd.DataFrame({"reads": ["宽基ETF;宽基ETF;策略主题ETF;宽基ETF"]}, index=pd.Index(["idx:中证A500指数"],
+                                                                                          name="group"))
+    before = reads_per_fund(labels.iloc[2:], agreement)
+    assert before == [["宽基ETF", "宽基ETF", "策略主题ETF", "宽基ETF"]]
+    assert head_keys(labels).tolist() == ["000510.SH"] * 3  # the joined head is named after 000510.SH now
+    assert reads_per_fund(labels, agreement) == before * 3
