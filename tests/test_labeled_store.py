@@ -189,10 +189,15 @@ def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, labels_cop
         assert [r["old_note"] for r in csv.DictReader(f)][-2:] == [old_note, "增强策略"]
 
 
-def test_an_added_fund_takes_the_labeled_sets_group_not_the_sheets(tmp_path, labels_copy):
+def test_an_added_fund_takes_the_labeled_sets_group_not_the_sheets(tmp_path):
     """The review sheet groups by its own key (code:000510, idx:<subject>, a fund code); the labeled set groups by
     tracked index code (000510.SH), else idx:<index name>. A fund a decision adds joins the set's group of its index,
     so grouped cross-validation and the audit see one index as one group."""
+    from classifier.labeled import SHIPPED_LABELS
+
+    labels_copy = tmp_path / "labeled" / "labels.csv"  # whole groups, 000510.SH's among them (the audit reads it all)
+    labels_copy.parent.mkdir()
+    write_labeled_subset(SHIPPED_LABELS, labels_copy, keep=lambda lab: lab["index_code"].str.startswith("000510"))
     rows = {"990001": ("000510.SH", "中证A500指数", "code:000510"),  # an index the set has, as export writes it
             "990002": ("000510", "", "code:000510"),  # the same code without its exchange
             "990003": ("931999.CSI", "示例新指数", "code:931999"),  # an index the set does not have

@@ -231,9 +231,10 @@ to = "jrj-2026.02-rename"
 """
 
 
-def test_a_decision_on_a_renamed_class_still_settles_its_fund_and_index(tmp_path, labels_copy):
+def test_a_decision_on_a_renamed_class_still_settles_its_fund_and_index(tmp_path):
     """A migration renames a class: a review decision for it moves to the new name and stays a review decision, so
     the next tag still gives it to the reviewed fund and to every fund tracking the same index."""
+    labels_copy = _small_labels_copy(tmp_path)  # the migration reads and rewrites the whole set: whole groups suffice
     new_tax = tmp_path / "rename.toml"
     new_tax.write_text(DEFAULT_TAXONOMY.read_text(encoding="utf-8").replace("周期主题ETF", "周期行业ETF").replace(
         'version = "jrj-2026.01-r1"', 'version = "jrj-2026.02-rename"'), encoding="utf-8")
