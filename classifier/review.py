@@ -34,6 +34,8 @@ REVIEW_COLUMNS = ["row", "fund_code", "fund_name", "full_name", "index_code", "i
                   "secondary", "confidence", "alternatives", "evidence", "taxonomy_version", "group", "group_size",
                   "decision", "reviewer", "comment"]
 REQUIRED = ("fund_code", "decision", "taxonomy_version")
+# the output columns of `fundclass tag` an export needs: taxonomy_version goes to the sheet, where import checks it
+TAGGED_REQUIRED = ("secondary", "confidence", "needs_review", "evidence", "taxonomy_version")
 # a fund code as people write it: 159915, 159915.SZ, SZ159915, 159915.OF — six digits and an optional exchange tag
 _FUND_CODE = re.compile(r"^(?:(?:SH|SZ|BJ|OF)\.?)?(\d{6})(?:\.(?:SH|SZ|BJ|OF|SS|CSI))?$", re.IGNORECASE)
 
@@ -42,11 +44,17 @@ def _truthy(s: pd.Series) -> pd.Series:
     return s.astype(str).str.strip().str.lower().isin(["true", "1", "yes", "是"])
 
 
-def review_frame(tagged: pd.DataFrame, include_all: bool = False) -> pd.DataFrame:
-    """The rows to review, in priority order, with identifying fields, the tool's answer and empty decision columns."""
-    missing = [c for c in ("secondary", "confidence", "needs_review", "evidence") if c not in tagged.columns]
+def _require_columns(tagged: pd.DataFrame, columns, source: str) -> None:
+    missing = [c for c in columns if c not in tagged.columns]
     if missing:
-        raise InputError(f"not a tagged file (missing {missing}); run `fundclass tag` on it first")
+        raise InputError(f"{source}: not a tagged file (missing column(s) {missing}); run `fundclass tag` on it "
+                         f"first (if the columns were deleted from a tagged file, tag its input again)")
+
+
+def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = "tagged file") -> pd.DataFrame:
+    """The rows to review, in priority order, with identifying fields, the tool's answer and empty decision columns.
+    ``source``: the file's name, for errors."""
+    _require_columns(tagged, ("secondary", "confidence", "needs_review", "evidence"), source)
     colmap = detect_columns(list(tagged.columns))
     out = pd.DataFrame({"row": range(2, len(tagged) + 2)})
     for fld, col in ID_FIELDS.items():
@@ -115,7 +123,16 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
                   raw_csv: bool = False, sheet: str | None = None) -> tuple[int, list[str]]:
     """Write the review sheet of a tagged file; returns the rows written and warnings for the user."""
     check_not_input(out_path, tagged_path)
-    frame = review_frame(read_output(tagged_path, sheet).frame, include_all)
+    tagged = read_output(tagged_path, sheet).frame
+    _require_columns(tagged, TAGGED_REQUIRED, str(tagged_path))
+    # the drop-down offers tax's labels and import checks the sheet's version: both must be the file's taxonomy
+    versions = sorted(set(tagged["taxonomy_version"].astype(str).str.strip()))
+    if versions and versions != [tax.version]:
+        found = ", ".join(v or "none" for v in versions)
+        raise InputError(f"{tagged_path}: tagged with taxonomy {found}, exporting for {tax.version}: the sheet's "
+                         f"drop-down would offer {tax.version}'s labels and no import could take it back; pass the "
+                         f"--taxonomy the file was tagged with, nothing written")
+    frame = review_frame(tagged, include_all, str(tagged_path))
     return len(frame), write_review(frame, out_path, tax.labels, raw_csv)
 
 

@@ -328,3 +328,41 @@ def test_funds_whose_index_reviewers_decided_two_ways_go_to_review_naming_both_d
     ev = out["evidence"][0]
     assert "复核决定不一致" in ev and "基金990801 宽基ETF(张三 2026-11-30)" in ev and "基金990802 策略主题ETF(李四" in ev
     assert "复核决定不一致" not in out["evidence"][2]
+
+
+def _tagged_frame(**overrides) -> pd.DataFrame:
+    """A small tagged file as `fundclass tag` writes it (the columns `review export` reads)."""
+    f = pd.DataFrame({"基金代码": ["990901", "990902", "990903", "990904"],
+                      "基金简称": ["甲中证军工ETF", "乙中证军工ETF", "丙中证军工ETF", "丁中证绿色能源ETF"],
+                      "跟踪指数代码": ["399967.SZ", "399967.SZ", "399967.SZ", "931733.CSI"],
+                      "跟踪指数名称": ["中证军工指数", "中证军工指数", "中证军工指数", "中证绿色能源指数"],
+                      "primary": ["市场基准与分析框架"] * 3 + ["产业趋势与升级"],
+                      "secondary": ["(申万)行业ETF"] * 3 + ["绿色主题ETF"],
+                      "confidence": [0.6, 0.6, 0.6, 0.55], "needs_review": [True] * 4,
+                      "alternatives": [""] * 4, "evidence": ["x"] * 4,
+                      "taxonomy_version": [load_taxonomy().version] * 4})
+    return f.assign(**overrides)
+
+
+def test_review_export_refuses_a_file_tagged_with_another_taxonomy(tmp_path):
+    """A file tagged with the E Fund taxonomy, exported without its --taxonomy, would offer the default taxonomy's
+    labels in the drop-down, and no import could take the sheet back (wrong labels, or wrong version)."""
+    tagged = tmp_path / "tagged.csv"
+    _tagged_frame(taxonomy_version="efund-2025.1-r1").to_csv(tagged, index=False)
+    res = CliRunner().invoke(cli, ["review", "export", str(tagged), "-o", str(tmp_path / "review.xlsx")])
+    assert res.exit_code == 2, res.output
+    assert "efund-2025.1-r1" in res.output and "--taxonomy" in res.output
+    assert not (tmp_path / "review.xlsx").exists()
+
+
+@pytest.mark.parametrize("deleted", ["taxonomy_version", "evidence"])
+def test_review_export_names_an_output_column_deleted_from_a_tagged_file(tmp_path, deleted):
+    """Without `taxonomy_version` the sheet was written and every decision then refused on import; a missing column
+    is named, with the file, before anything is written."""
+    tagged = tmp_path / "tagged.csv"
+    _tagged_frame().drop(columns=[deleted]).to_csv(tagged, index=False)
+    res = CliRunner().invoke(cli, ["review", "export", str(tagged), "-o", str(tmp_path / "review.xlsx")])
+    assert res.exit_code == 2, res.output
+    assert f"'{deleted}'" in res.output and "tagged.csv" in res.output
+    assert not (tmp_path / "review.xlsx").exists()
+
