@@ -94,7 +94,11 @@ def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_c
     if path.suffix.lower() != ".xlsx":
         return write_table(frame, path, raw_csv=raw_csv)
     sheets, notes = fit_excel_sheets({"review": frame}, path)
-    frame = sheets["review"]
+    frame = sheets["review"].copy()
+    for c in ("confidence", "group_size"):  # numbers, so that Excel filters and sorts them as numbers
+        if c in frame.columns:
+            num = pd.to_numeric(frame[c], errors="coerce")
+            frame[c] = num.astype(object).where(num.notna(), frame[c])
 
     def _write(tmp: Path) -> None:
         with excel_writer(tmp) as xw:

@@ -366,3 +366,13 @@ def test_review_export_names_an_output_column_deleted_from_a_tagged_file(tmp_pat
     assert f"'{deleted}'" in res.output and "tagged.csv" in res.output
     assert not (tmp_path / "review.xlsx").exists()
 
+
+def test_review_sheet_holds_confidence_and_group_size_as_numbers(tmp_path):
+    """In Excel a reviewer filters `confidence` < 0.6 or `group_size` > 1: text cells ('0.6') allow neither."""
+    tagged, review = tmp_path / "tagged.xlsx", tmp_path / "review.xlsx"
+    _tagged_frame().to_excel(tagged, index=False)
+    assert CliRunner().invoke(cli, ["review", "export", str(tagged), "-o", str(review)]).exit_code == 0
+    ws = openpyxl.load_workbook(review)["review"]
+    head = [c.value for c in ws[1]]
+    conf, size = ws.cell(2, head.index("confidence") + 1), ws.cell(2, head.index("group_size") + 1)
+    assert (conf.data_type, conf.value) == ("n", 0.55) and (size.data_type, size.value) == ("n", 1)
