@@ -27,6 +27,7 @@ from .errors import InputError
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
 from .labeled import LABEL_COLUMNS, Change, change_labels
 from .taxonomy import Taxonomy
+from .text import code6_column
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
              "index_name": "index_name", "fund_type": "fund_type"}
@@ -65,17 +66,20 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     p = prepare(tagged.reset_index(drop=True), colmap)
     linked = tagged["linked_fund"].astype(str).replace("nan", "") if "linked_fund" in tagged.columns \
         else pd.Series([""] * len(tagged))
-    family = linked.where(linked != "", out["fund_code"].values)
+    # six digits, as linked_fund holds them (the file's own codes may carry an exchange tag: 159915.SZ)
+    code = code6_column(out["fund_code"])
+    code = code.where(code != "", out["fund_code"])
+    family = linked.where(linked != "", code.values)
     group = display_key(p).where(display_key(p) != "", family.values)
     # a share class or feeder joins the group of the fund it follows when that fund is in the file
-    at = {c: g for c, g in zip(out["fund_code"], group) if c}
+    at = {c: g for c, g in zip(code, group) if c}
     out["group"] = [at.get(lk, g) if lk else g for lk, g in zip(linked, group)]
     if not include_all:
         out = out[_truthy(tagged["needs_review"]).values]
     out["group_size"] = out.groupby("group")["row"].transform("size").astype(str)
     conf = pd.to_numeric(out["confidence"], errors="coerce").fillna(0.0)
     followers = linked[linked != ""].value_counts()
-    reach = np.array([1 + int(followers.get(c, 0)) for c in out["fund_code"]], dtype=float)
+    reach = np.array([1 + int(followers.get(c, 0)) for c in code[out.index]], dtype=float)
     out["priority"] = (1 - conf.to_numpy(dtype=float)) * (1 + np.log(reach))
     # most doubtful groups first; within a group, its most doubtful row first
     out["group_priority"] = out.groupby("group")["priority"].transform("max")

@@ -376,3 +376,17 @@ def test_review_sheet_holds_confidence_and_group_size_as_numbers(tmp_path):
     head = [c.value for c in ws[1]]
     conf, size = ws.cell(2, head.index("confidence") + 1), ws.cell(2, head.index("group_size") + 1)
     assert (conf.data_type, conf.value) == ("n", 0.55) and (size.data_type, size.value) == ("n", 1)
+
+
+def test_review_export_groups_share_classes_whose_codes_carry_an_exchange_tag(tmp_path):
+    """Codes as Wind writes them (900103.OF) while linked_fund holds six digits: the C class, which a decision on
+    its A class settles, sat in a group of its own."""
+    from classifier.review import review_frame
+
+    tagged = pd.DataFrame({"证券代码": ["900103.OF", "900104.OF"],
+                           "证券简称": ["示例优选成长混合A", "示例优选成长混合C"],
+                           "secondary": ["科技成长主题ETF"] * 2, "confidence": [0.55, 0.55],
+                           "needs_review": [True] * 2, "evidence": [""] * 2, "linked_fund": ["", "900103"]})
+    f = review_frame(tagged)
+    assert f["group"].nunique() == 1 and f["group_size"].tolist() == ["2", "2"]
+    assert f["fund_code"].tolist() == ["900103.OF", "900104.OF"]  # the A class, which the C class follows, first
