@@ -2,7 +2,8 @@
 
 Export writes the rows that need review grouped by tracked index (``group``, ``group_size``: one decision on any row
 of a group settles every fund tracking that index, in this batch and later ones), most doubtful and most
-consequential groups first (a fund whose decision also settles its share classes and feeders counts more), with
+consequential groups first (a group's doubt weighs more the more funds of the file its decision settles: every fund
+of the index, with their share classes and feeders; within a group, the fund others follow first), with
 evidence and alternatives and empty ``decision``, ``reviewer`` and ``comment`` columns; in XLSX the decision cell
 offers the taxonomy's labels as a drop-down.
 
@@ -74,6 +75,7 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     # a share class or feeder joins the group of the fund it follows when that fund is in the file
     at = {c: g for c, g in zip(code, group) if c}
     out["group"] = [at.get(lk, g) if lk else g for lk, g in zip(linked, group)]
+    settles = out["group"].value_counts()  # the funds of the file one decision on the group settles
     if not include_all:
         out = out[_truthy(tagged["needs_review"]).values]
     out["group_size"] = out.groupby("group")["row"].transform("size").astype(str)
@@ -81,8 +83,10 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     followers = linked[linked != ""].value_counts()
     reach = np.array([1 + int(followers.get(c, 0)) for c in code[out.index]], dtype=float)
     out["priority"] = (1 - conf.to_numpy(dtype=float)) * (1 + np.log(reach))
-    # most doubtful groups first; within a group, its most doubtful row first
-    out["group_priority"] = out.groupby("group")["priority"].transform("max")
+    # the groups whose decision is likeliest to change the most funds first; within a group, its most doubtful row
+    # (and the fund others follow) first
+    doubt = pd.Series(1 - conf.to_numpy(dtype=float), index=out.index)
+    out["group_priority"] = doubt.groupby(out["group"]).transform("max") * (1 + np.log(out["group"].map(settles)))
     out = out.sort_values(["group_priority", "group", "priority", "row"], ascending=[False, True, False, True],
                           kind="stable").drop(columns=["priority", "group_priority"])
     for c in ("decision", "reviewer", "comment"):

@@ -374,8 +374,10 @@ def test_review_sheet_holds_confidence_and_group_size_as_numbers(tmp_path):
     assert CliRunner().invoke(cli, ["review", "export", str(tagged), "-o", str(review)]).exit_code == 0
     ws = openpyxl.load_workbook(review)["review"]
     head = [c.value for c in ws[1]]
-    conf, size = ws.cell(2, head.index("confidence") + 1), ws.cell(2, head.index("group_size") + 1)
-    assert (conf.data_type, conf.value) == ("n", 0.55) and (size.data_type, size.value) == ("n", 1)
+    conf = [r[head.index("confidence")] for r in ws.iter_rows(min_row=2)]
+    size = [r[head.index("group_size")] for r in ws.iter_rows(min_row=2)]
+    assert {c.data_type for c in conf + size} == {"n"}
+    assert sorted(c.value for c in conf) == [0.55, 0.6, 0.6, 0.6] and sorted(c.value for c in size) == [1, 3, 3, 3]
 
 
 def test_review_export_groups_share_classes_whose_codes_carry_an_exchange_tag(tmp_path):
@@ -390,3 +392,12 @@ def test_review_export_groups_share_classes_whose_codes_carry_an_exchange_tag(tm
     f = review_frame(tagged)
     assert f["group"].nunique() == 1 and f["group_size"].tolist() == ["2", "2"]
     assert f["fund_code"].tolist() == ["900103.OF", "900104.OF"]  # the A class, which the C class follows, first
+
+
+def test_review_export_puts_the_group_a_decision_settles_more_funds_of_first(tmp_path):
+    """One decision settles every fund of an index: three funds at 0.60 (1.2 funds expected wrong) come before one
+    fund at 0.55 (0.45 expected wrong)."""
+    from classifier.review import review_frame
+
+    f = review_frame(_tagged_frame())
+    assert f["fund_code"].tolist() == ["990901", "990902", "990903", "990904"]
