@@ -2,7 +2,8 @@
 
 Export writes the rows that need review grouped by tracked index (``group``, ``group_size``: one decision on any row
 of a group settles every fund tracking that index, in this batch and later ones), most doubtful and most
-consequential groups first (a fund whose decision also settles its share classes and feeders counts more), with
+consequential groups first (a group's doubt weighs more the more funds of the file its decision settles: every fund
+of the index, with their share classes and feeders; within a group, the fund others follow first), with
 evidence and alternatives and empty ``decision``, ``reviewer`` and ``comment`` columns; in XLSX the decision cell
 offers the taxonomy's labels as a drop-down.
 
@@ -27,6 +28,7 @@ from .errors import InputError
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
 from .labeled import LABEL_COLUMNS, Change, change_labels
 from .taxonomy import Taxonomy
+from .text import code6_column
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
              "index_name": "index_name", "fund_type": "fund_type"}
@@ -34,6 +36,8 @@ REVIEW_COLUMNS = ["row", "fund_code", "fund_name", "full_name", "index_code", "i
                   "secondary", "confidence", "alternatives", "evidence", "taxonomy_version", "group", "group_size",
                   "decision", "reviewer", "comment"]
 REQUIRED = ("fund_code", "decision", "taxonomy_version")
+# the output columns of `fundclass tag` an export needs: taxonomy_version goes to the sheet, where import checks it
+TAGGED_REQUIRED = ("secondary", "confidence", "needs_review", "evidence", "taxonomy_version")
 # a fund code as people write it: 159915, 159915.SZ, SZ159915, 159915.OF — six digits and an optional exchange tag
 _FUND_CODE = re.compile(r"^(?:(?:SH|SZ|BJ|OF)\.?)?(\d{6})(?:\.(?:SH|SZ|BJ|OF|SS|CSI))?$", re.IGNORECASE)
 
@@ -42,11 +46,17 @@ def _truthy(s: pd.Series) -> pd.Series:
     return s.astype(str).str.strip().str.lower().isin(["true", "1", "yes", "是"])
 
 
-def review_frame(tagged: pd.DataFrame, include_all: bool = False) -> pd.DataFrame:
-    """The rows to review, in priority order, with identifying fields, the tool's answer and empty decision columns."""
-    missing = [c for c in ("secondary", "confidence", "needs_review", "evidence") if c not in tagged.columns]
+def _require_columns(tagged: pd.DataFrame, columns, source: str) -> None:
+    missing = [c for c in columns if c not in tagged.columns]
     if missing:
-        raise InputError(f"not a tagged file (missing {missing}); run `fundclass tag` on it first")
+        raise InputError(f"{source}: not a tagged file (missing column(s) {missing}); run `fundclass tag` on it "
+                         f"first (if the columns were deleted from a tagged file, tag its input again)")
+
+
+def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = "tagged file") -> pd.DataFrame:
+    """The rows to review, in priority order, with identifying fields, the tool's answer and empty decision columns.
+    ``source``: the file's name, for errors."""
+    _require_columns(tagged, ("secondary", "confidence", "needs_review", "evidence"), source)
     colmap = detect_columns(list(tagged.columns))
     out = pd.DataFrame({"row": range(2, len(tagged) + 2)})
     for fld, col in ID_FIELDS.items():
@@ -57,20 +67,26 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False) -> pd.DataFram
     p = prepare(tagged.reset_index(drop=True), colmap)
     linked = tagged["linked_fund"].astype(str).replace("nan", "") if "linked_fund" in tagged.columns \
         else pd.Series([""] * len(tagged))
-    family = linked.where(linked != "", out["fund_code"].values)
+    # six digits, as linked_fund holds them (the file's own codes may carry an exchange tag: 159915.SZ)
+    code = code6_column(out["fund_code"])
+    code = code.where(code != "", out["fund_code"])
+    family = linked.where(linked != "", code.values)
     group = display_key(p).where(display_key(p) != "", family.values)
     # a share class or feeder joins the group of the fund it follows when that fund is in the file
-    at = {c: g for c, g in zip(out["fund_code"], group) if c}
+    at = {c: g for c, g in zip(code, group) if c}
     out["group"] = [at.get(lk, g) if lk else g for lk, g in zip(linked, group)]
+    settles = out["group"].value_counts()  # the funds of the file one decision on the group settles
     if not include_all:
         out = out[_truthy(tagged["needs_review"]).values]
     out["group_size"] = out.groupby("group")["row"].transform("size").astype(str)
     conf = pd.to_numeric(out["confidence"], errors="coerce").fillna(0.0)
     followers = linked[linked != ""].value_counts()
-    reach = np.array([1 + int(followers.get(c, 0)) for c in out["fund_code"]], dtype=float)
+    reach = np.array([1 + int(followers.get(c, 0)) for c in code[out.index]], dtype=float)
     out["priority"] = (1 - conf.to_numpy(dtype=float)) * (1 + np.log(reach))
-    # most doubtful groups first; within a group, its most doubtful row first
-    out["group_priority"] = out.groupby("group")["priority"].transform("max")
+    # the groups whose decision is likeliest to change the most funds first; within a group, its most doubtful row
+    # (and the fund others follow) first
+    doubt = pd.Series(1 - conf.to_numpy(dtype=float), index=out.index)
+    out["group_priority"] = doubt.groupby(out["group"]).transform("max") * (1 + np.log(out["group"].map(settles)))
     out = out.sort_values(["group_priority", "group", "priority", "row"], ascending=[False, True, False, True],
                           kind="stable").drop(columns=["priority", "group_priority"])
     for c in ("decision", "reviewer", "comment"):
@@ -86,7 +102,11 @@ def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_c
     if path.suffix.lower() != ".xlsx":
         return write_table(frame, path, raw_csv=raw_csv)
     sheets, notes = fit_excel_sheets({"review": frame}, path)
-    frame = sheets["review"]
+    frame = sheets["review"].copy()
+    for c in ("confidence", "group_size"):  # numbers, so that Excel filters and sorts them as numbers
+        if c in frame.columns:
+            num = pd.to_numeric(frame[c], errors="coerce")
+            frame[c] = num.astype(object).where(num.notna(), frame[c])
 
     def _write(tmp: Path) -> None:
         with excel_writer(tmp) as xw:
@@ -115,7 +135,16 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
                   raw_csv: bool = False, sheet: str | None = None) -> tuple[int, list[str]]:
     """Write the review sheet of a tagged file; returns the rows written and warnings for the user."""
     check_not_input(out_path, tagged_path)
-    frame = review_frame(read_output(tagged_path, sheet).frame, include_all)
+    tagged = read_output(tagged_path, sheet).frame
+    _require_columns(tagged, TAGGED_REQUIRED, str(tagged_path))
+    # the drop-down offers tax's labels and import checks the sheet's version: both must be the file's taxonomy
+    versions = sorted(set(tagged["taxonomy_version"].astype(str).str.strip()))
+    if versions and versions != [tax.version]:
+        found = ", ".join(v or "none" for v in versions)
+        raise InputError(f"{tagged_path}: tagged with taxonomy {found}, exporting for {tax.version}: the sheet's "
+                         f"drop-down would offer {tax.version}'s labels and no import could take it back; pass the "
+                         f"--taxonomy the file was tagged with, nothing written")
+    frame = review_frame(tagged, include_all, str(tagged_path))
     return len(frame), write_review(frame, out_path, tax.labels, raw_csv)
 
 

@@ -329,3 +329,76 @@ def test_funds_whose_index_reviewers_decided_two_ways_go_to_review_naming_both_d
     ev = out["evidence"][0]
     assert "复核决定不一致" in ev and "基金990801 宽基ETF(张三 2026-11-30)" in ev and "基金990802 策略主题ETF(李四" in ev
     assert "复核决定不一致" not in out["evidence"][2]
+
+
+def _tagged_frame(**overrides) -> pd.DataFrame:
+    """A small tagged file as `fundclass tag` writes it (the columns `review export` reads)."""
+    f = pd.DataFrame({"基金代码": ["990901", "990902", "990903", "990904"],
+                      "基金简称": ["甲中证军工ETF", "乙中证军工ETF", "丙中证军工ETF", "丁中证绿色能源ETF"],
+                      "跟踪指数代码": ["399967.SZ", "399967.SZ", "399967.SZ", "931733.CSI"],
+                      "跟踪指数名称": ["中证军工指数", "中证军工指数", "中证军工指数", "中证绿色能源指数"],
+                      "primary": ["市场基准与分析框架"] * 3 + ["产业趋势与升级"],
+                      "secondary": ["(申万)行业ETF"] * 3 + ["绿色主题ETF"],
+                      "confidence": [0.6, 0.6, 0.6, 0.55], "needs_review": [True] * 4,
+                      "alternatives": [""] * 4, "evidence": ["x"] * 4,
+                      "taxonomy_version": [load_taxonomy().version] * 4})
+    return f.assign(**overrides)
+
+
+def test_review_export_refuses_a_file_tagged_with_another_taxonomy(tmp_path):
+    """A file tagged with the E Fund taxonomy, exported without its --taxonomy, would offer the default taxonomy's
+    labels in the drop-down, and no import could take the sheet back (wrong labels, or wrong version)."""
+    tagged = tmp_path / "tagged.csv"
+    _tagged_frame(taxonomy_version="efund-2025.1-r1").to_csv(tagged, index=False)
+    res = CliRunner().invoke(cli, ["review", "export", str(tagged), "-o", str(tmp_path / "review.xlsx")])
+    assert res.exit_code == 2, res.output
+    assert "efund-2025.1-r1" in res.output and "--taxonomy" in res.output
+    assert not (tmp_path / "review.xlsx").exists()
+
+
+@pytest.mark.parametrize("deleted", ["taxonomy_version", "evidence"])
+def test_review_export_names_an_output_column_deleted_from_a_tagged_file(tmp_path, deleted):
+    """Without `taxonomy_version` the sheet was written and every decision then refused on import; a missing column
+    is named, with the file, before anything is written."""
+    tagged = tmp_path / "tagged.csv"
+    _tagged_frame().drop(columns=[deleted]).to_csv(tagged, index=False)
+    res = CliRunner().invoke(cli, ["review", "export", str(tagged), "-o", str(tmp_path / "review.xlsx")])
+    assert res.exit_code == 2, res.output
+    assert f"'{deleted}'" in res.output and "tagged.csv" in res.output
+    assert not (tmp_path / "review.xlsx").exists()
+
+
+def test_review_sheet_holds_confidence_and_group_size_as_numbers(tmp_path):
+    """In Excel a reviewer filters `confidence` < 0.6 or `group_size` > 1: text cells ('0.6') allow neither."""
+    tagged, review = tmp_path / "tagged.xlsx", tmp_path / "review.xlsx"
+    _tagged_frame().to_excel(tagged, index=False)
+    assert CliRunner().invoke(cli, ["review", "export", str(tagged), "-o", str(review)]).exit_code == 0
+    ws = openpyxl.load_workbook(review)["review"]
+    head = [c.value for c in ws[1]]
+    conf = [r[head.index("confidence")] for r in ws.iter_rows(min_row=2)]
+    size = [r[head.index("group_size")] for r in ws.iter_rows(min_row=2)]
+    assert {c.data_type for c in conf + size} == {"n"}
+    assert sorted(c.value for c in conf) == [0.55, 0.6, 0.6, 0.6] and sorted(c.value for c in size) == [1, 3, 3, 3]
+
+
+def test_review_export_groups_share_classes_whose_codes_carry_an_exchange_tag(tmp_path):
+    """Codes as Wind writes them (900103.OF) while linked_fund holds six digits: the C class, which a decision on
+    its A class settles, sat in a group of its own."""
+    from classifier.review import review_frame
+
+    tagged = pd.DataFrame({"证券代码": ["900103.OF", "900104.OF"],
+                           "证券简称": ["示例优选成长混合A", "示例优选成长混合C"],
+                           "secondary": ["科技成长主题ETF"] * 2, "confidence": [0.55, 0.55],
+                           "needs_review": [True] * 2, "evidence": [""] * 2, "linked_fund": ["", "900103"]})
+    f = review_frame(tagged)
+    assert f["group"].nunique() == 1 and f["group_size"].tolist() == ["2", "2"]
+    assert f["fund_code"].tolist() == ["900103.OF", "900104.OF"]  # the A class, which the C class follows, first
+
+
+def test_review_export_puts_the_group_a_decision_settles_more_funds_of_first(tmp_path):
+    """One decision settles every fund of an index: three funds at 0.60 (1.2 funds expected wrong) come before one
+    fund at 0.55 (0.45 expected wrong)."""
+    from classifier.review import review_frame
+
+    f = review_frame(_tagged_frame())
+    assert f["fund_code"].tolist() == ["990901", "990902", "990903", "990904"]
