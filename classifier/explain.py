@@ -67,7 +67,7 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
             ev = NO_SIGNAL.format(share=industry_theme_share)
         else:
             ev = s.rules.evidence(src) or (NO_RULE + (ACTIVE_FUND if r.active else ""))
-            if s.head_reads[i]:
+            if s.head_reads[i] and not r.reviewed:  # the readers' split counts the model's class, which a decision replaced
                 ev += HEAD_DOUBT.format(agree=s.head_agree[i], reads=s.head_reads[i])
             if r.active and not r.concentrated and r.needs_review and not r.term_only_name:  # whatever its confidence
                 ev += ACTIVE_NAME_ONLY.format(share=industry_theme_share)

@@ -402,3 +402,14 @@ def test_review_export_puts_the_group_a_decision_settles_more_funds_of_first(tmp
 
     f = review_frame(_tagged_frame())
     assert f["fund_code"].tolist() == ["990901", "990902", "990903", "990904"]
+
+
+def test_a_decision_on_a_head_readers_disputed_drops_their_split_from_the_evidence(tmp_path, labels_copy):
+    """The readers' split (0/4 chose the model's class on 沪深300非周期) counts the model's class: once a reviewer
+    decides, that count describes a class the fund no longer has, so the evidence leaves it out."""
+    _decide(tmp_path, labels_copy, [("990951", "长安沪深300非周期A", "周期主题ETF")])
+    frame = pd.DataFrame({"基金代码": ["990951"], "基金简称": ["长安沪深300非周期A"], "跟踪指数名称": ["沪深300非周期"]})
+    out = Tagger.load(labels_path=labels_copy).tag(frame)
+    assert out["secondary"][0] == "周期主题ETF" and out["evidence"][0].startswith("人工复核: 张三")
+    assert "盲读有分歧" not in out["evidence"][0]
+    assert "盲读有分歧" in Tagger.load().tag(frame)["evidence"][0]  # without the decision the split is shown
