@@ -32,9 +32,12 @@ from .text import code6_column
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
              "index_name": "index_name", "fund_type": "fund_type"}
-REVIEW_COLUMNS = ["row", "fund_code", "fund_name", "full_name", "index_code", "index_name", "fund_type", "primary",
-                  "secondary", "confidence", "alternatives", "evidence", "taxonomy_version", "group", "group_size",
-                  "decision", "reviewer", "comment"]
+# what a reviewer reads and types, left to right: the fund, the tool's answer and its runners-up, the decision cells,
+# why (evidence), then the context; import reads the columns by name, so sheets of the earlier order still import
+REVIEW_COLUMNS = ["fund_code", "fund_name", "secondary", "confidence", "alternatives", "decision", "reviewer", "comment",
+                  "evidence", "group", "group_size", "index_code", "index_name", "full_name", "fund_type", "primary",
+                  "taxonomy_version", "row"]
+FROZEN_COLUMNS = 2  # fund_code and fund_name stay in view while scrolling right
 REQUIRED = ("fund_code", "decision", "taxonomy_version")
 # the output columns of `fundclass tag` an export needs: taxonomy_version goes to the sheet, where import checks it
 TAGGED_REQUIRED = ("secondary", "confidence", "needs_review", "evidence", "taxonomy_version")
@@ -121,7 +124,7 @@ def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_c
                 "validate": "list", "source": f"=labels!$A$1:$A${len(labels)}",
                 "input_title": "分类决定", "input_message": "从列表中选择二级分类",
                 "error_title": "不在分类体系内", "error_message": "请选择分类体系中的标签"})
-            ws.freeze_panes(1, 2)
+            ws.freeze_panes(1, FROZEN_COLUMNS)
             ws.autofilter(0, 0, len(frame), len(REVIEW_COLUMNS) - 1)
             widths = {"fund_name": 28, "index_name": 24, "alternatives": 40, "evidence": 60, "decision": 18,
                       "comment": 30}

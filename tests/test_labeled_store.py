@@ -377,3 +377,15 @@ def test_a_column_the_user_added_to_the_labeled_set_survives_an_import(tmp_path,
     assert list(after.columns) == cols
     assert after["我的备注"].tolist() == lab["我的备注"].tolist() + [""]
     assert after.loc[3, "secondary"] == "宽基ETF"
+
+
+def test_a_review_sheet_imports_whatever_the_order_of_its_columns(tmp_path, small_labels_copy):
+    """Import reads the sheet's columns by name: a sheet exported in the earlier column order (decision near the
+    end), or one whose columns a reviewer rearranged, imports the same."""
+    earlier = ["row", "fund_code", "fund_name", "full_name", "index_code", "index_name", "fund_type", "primary",
+               "secondary", "confidence", "alternatives", "evidence", "taxonomy_version", "group", "group_size",
+               "decision", "reviewer", "comment"]
+    assert sorted(earlier) == sorted(REVIEW_COLUMNS)
+    for i, order in enumerate((earlier, REVIEW_COLUMNS[::-1])):
+        sheet = _sheet(tmp_path / f"r{i}.xlsx", [(f"99000{i}", "宽基ETF", "")], lambda d, order=order: d[order])
+        assert import_review(sheet, TAX, small_labels_copy, today="2026-11-30").added == [f"99000{i}"]
