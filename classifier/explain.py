@@ -21,6 +21,7 @@ ACTIVE_FUND = "(主动管理基金)"
 ACTIVE_NAME_ONLY = "; 主动管理基金: 持仓未显示单一行业占比>{share:g}%(seed 004),此类别只凭名称,请复核或提供持仓"
 TERM_ONLY = "; 名称只凭分类词像基金名(无基金用语、代码、指数或类型),请确认它是基金"
 HEAD_DOUBT = "; 该指数的独立盲读有分歧({agree}/{reads} 选此类)"
+HEAD_AGREE = "; 该指数的独立盲读一致({agree}/{reads} 选此类)"
 REVIEWED = "人工复核: {by} {at}{how}; "
 VIA_LINK = "(经关联基金{code})"
 VIA_INDEX = "(同一跟踪指数 {index},基金{code}的复核决定)"
@@ -67,8 +68,9 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
             ev = NO_SIGNAL.format(share=industry_theme_share)
         else:
             ev = s.rules.evidence(src) or (NO_RULE + (ACTIVE_FUND if r.active else ""))
-            if s.head_reads[i] and not r.reviewed:  # the readers' split counts the model's class, which a decision replaced
-                ev += HEAD_DOUBT.format(agree=s.head_agree[i], reads=s.head_reads[i])
+            if s.head_reads[i] and not r.reviewed:  # the readers' count is of the model's class, which a decision replaces
+                said = HEAD_AGREE if s.head_agree[i] == s.head_reads[i] else HEAD_DOUBT
+                ev += said.format(agree=s.head_agree[i], reads=s.head_reads[i])
             if r.active and not r.concentrated and r.needs_review and not r.term_only_name:  # whatever its confidence
                 ev += ACTIVE_NAME_ONLY.format(share=industry_theme_share)
         if r.reviewed:

@@ -33,9 +33,9 @@ class Scores:
     links: pd.DataFrame  # linking.link: columns head (share-class family) and etf (feeder → ETF), row numbers
     source_row: np.ndarray  # the row whose scores a row took (itself when it follows none)
     confidence: np.ndarray
-    head_agree: np.ndarray  # reads agreeing with the chosen class on a disputed known head (0 elsewhere)
-    head_reads: np.ndarray  # reads of that head (0 where the head's reads did not lower the confidence)
-    doubting_reads: dict = field(default_factory=dict)  # row → the readers' classes, where head_reads > 0
+    head_agree: np.ndarray  # reads agreeing with the chosen class on a known head (one the labeled set's readers read)
+    head_reads: np.ndarray  # reads of that head (0 for a fund of no known head)
+    doubting_reads: dict = field(default_factory=dict)  # row → the readers' classes, where they split
 
     @property
     def top(self) -> np.ndarray:
@@ -52,9 +52,10 @@ def _rule_proba(rr: RuleResult) -> np.ndarray:
 
 
 def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: list, head_reads: dict | None):
-    """A fund of an index the labeled set holds, whose blind readers disputed the label, keeps that doubt: its
-    confidence is at most the readers' agreement with the chosen class, shrunk towards the model's confidence by
-    HEAD_PRIOR_READS pseudo-reads."""
+    """A fund of an index the labeled set holds has that head's blind reads: its confidence becomes the readers'
+    agreement with the chosen class, with the model's confidence counted as HEAD_PRIOR_READS reads (a beta posterior's
+    mean). Readers who all chose the class raise it; a split lowers it, or (the model being less sure still) raises it
+    no higher than the split allows: with four reads, 3/4 gives at most 5/6, never the review threshold."""
     agree, n_reads = np.zeros(len(conf), dtype=int), np.zeros(len(conf), dtype=int)
     doubting: dict[int, tuple[str, ...]] = {}
     if not head_reads:
@@ -65,9 +66,9 @@ def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: lis
         if not reads:
             continue
         k = sum(r == classes[top[i]] for r in reads)
-        capped = (k + HEAD_PRIOR_READS * conf[i]) / (len(reads) + HEAD_PRIOR_READS)
-        if capped < conf[i]:
-            conf[i], agree[i], n_reads[i] = capped, k, len(reads)
+        conf[i] = (k + HEAD_PRIOR_READS * conf[i]) / (len(reads) + HEAD_PRIOR_READS)
+        agree[i], n_reads[i] = k, len(reads)
+        if k < len(reads):
             doubting[i] = reads
     return conf, agree, n_reads, doubting
 

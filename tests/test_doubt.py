@@ -137,3 +137,17 @@ def test_a_head_keeps_its_reads_when_a_new_group_joins_it_and_renames_it():
     assert before == [["宽基ETF", "宽基ETF", "策略主题ETF", "宽基ETF"]]
     assert head_keys(labels).tolist() == ["000510.SH"] * 3  # the joined head is named after 000510.SH now
     assert reads_per_fund(labels, agreement) == before * 3
+
+
+def test_readers_who_all_chose_the_class_raise_a_known_heads_confidence(model_tagger, monkeypatch):
+    """Confidence is the chance an independent reader agrees: on an index the labeled set's readers all read as the
+    tool does (国证通信: 4/4 行业), their reads count with the model's confidence (two pseudo-reads), so it rises and
+    the evidence says why."""
+    frame = pd.DataFrame({"基金简称": ["示例国证通信ETF"], "跟踪指数代码": ["399389.SZ"], "跟踪指数名称": ["国证通信指数"]})
+    out = model_tagger.tag(frame)
+    assert out["secondary"][0] == "(申万)行业ETF" and "独立盲读一致(4/4 选此类)" in out["evidence"][0]
+    monkeypatch.setattr(model_tagger.model.agreement_, "head_reads_", {})  # the model alone, no reads
+    alone = model_tagger.tag(frame)
+    assert "盲读" not in alone["evidence"][0]
+    assert out["confidence"][0] == pytest.approx((4 + 2 * alone["confidence"][0]) / 6, abs=1e-4)  # 4 decimals
+    assert out["confidence"][0] > alone["confidence"][0]
