@@ -8,6 +8,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from .config import defaults
+from .doubt import SIGNALS
 from .score import Scores
 from .taxonomy import Taxonomy
 from .vocabulary import load_vocabulary
@@ -27,6 +29,12 @@ VIA_LINK = "(经关联基金{code})"
 VIA_INDEX = "(同一跟踪指数 {index},基金{code}的复核决定)"
 REVIEW_DISPUTE = "; 复核决定不一致(同一指数或同一基金的份额): {decisions},请复核"
 DECISION = "基金{code} {secondary}({by} {at})"
+DOUBTS = "; 疑点: {reasons}"
+# what each doubt signal (classifier/doubt.py) says when it is set and lowers the confidence
+DOUBT_REASONS = {"two_classes": "规则投票给两个以上类别", "rules_overruled": "模型推翻了规则的类别",
+                 "text_vs_rules": "文本模型与规则不一致", "holdings_vs": "持仓指向另一类别", "fuzzy": "分类词为近似匹配",
+                 "no_rule": "无规则命中"}
+DOUBT_PATTERN = "同一规则与词的判定处读者一致率 {rate:.0%}"
 DUPLICATE = "; 基金代码在本批次中重复"
 LINKED = "; 关联{kind}:{code}"
 HOLDINGS_THEME = "; 持仓:{industry} {share:.1f}%>{threshold:g}% 行业主题(seed 004{sw_date})"
@@ -51,6 +59,10 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
     asset, reason = p["asset_class"].tolist(), p["asset_reason"].tolist()
     codes = d["code"].tolist()
     linked = d["linked_row"].to_numpy()
+    doubt, lowers = s.doubt, s.doubt_lowers
+    pos = {n: j for j, n in enumerate(SIGNALS)}
+    rate = 1.0 / (1.0 + np.exp(-doubt[:, pos["pattern"]])) if doubt is not None else None
+    pattern_rate = float(defaults()["tag"]["doubt_pattern_rate"])
     out = []
     rows = zip(*(d[c].tolist() for c in d.columns))  # lists: iterating Arrow-backed columns cell by cell is slow
     for i, r in enumerate(map(_row_type(tuple(d.columns))._make, rows)):
@@ -73,6 +85,13 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
                 ev += said.format(agree=s.head_agree[i], reads=s.head_reads[i])
             if r.active and not r.concentrated and r.needs_review and not r.term_only_name:  # whatever its confidence
                 ev += ACTIVE_NAME_ONLY.format(share=industry_theme_share)
+            if r.needs_review and not r.reviewed and doubt is not None:
+                reasons = [DOUBT_REASONS[n] for n in lowers if doubt[i, pos[n]] == 1.0 and n in DOUBT_REASONS
+                           and not (n == "no_rule" and ev.startswith(NO_RULE))]
+                if rate[i] < pattern_rate:
+                    reasons.append(DOUBT_PATTERN.format(rate=rate[i]))
+                if reasons:
+                    ev += DOUBTS.format(reasons=", ".join(reasons))
         if r.reviewed:
             _, by, at = reviewed[r.review_via]
             how = ("" if r.review_how == "fund" else VIA_LINK.format(code=r.review_via) if r.review_how == "linked"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .doubt import pattern_keys, signals
+from .doubt import SIGNALS, pattern_keys, signals
 from .features import featurize
 from .fundtype import ACTIVE
 from .fusion import align
@@ -36,6 +36,8 @@ class Scores:
     head_agree: np.ndarray  # reads agreeing with the chosen class on a known head (one the labeled set's readers read)
     head_reads: np.ndarray  # reads of that head (0 for a fund of no known head)
     doubting_reads: dict = field(default_factory=dict)  # row → the readers' classes, where they split
+    doubt: np.ndarray | None = None  # n × len(doubt.SIGNALS): the signals the agreement calibrator read (None: none)
+    doubt_lowers: tuple = ()  # the signals whose calibrator coefficient is negative (being set lowers confidence)
 
     @property
     def top(self) -> np.ndarray:
@@ -83,6 +85,7 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
     links = link(p) if links is None else links.set_axis(p.index)
     # share classes follow their family's first member; feeders follow their ETF when it is in the file
     src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
+    S, lowers = None, ()
     if model is None:
         proba, classes = _rule_proba(rr)[src], list(rr.classes_)
         conf = proba.max(axis=1)
@@ -104,7 +107,8 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
             S = signals(proba, p_text, p_hold, has, align(rr.strength[own], rr.classes_, classes), winner,
                         X["rule_fuzzy"].to_numpy(bool), rate)
             conf = cal.predict(S)
+            S, lowers = S[back], tuple(n for n, c in zip(SIGNALS, cal.coef_) if c < 0)
         proba, conf = proba[back], conf[back]
     head_reads = getattr(getattr(model, "agreement_", None), "head_reads_", None)
     conf, agree, n_reads, doubting = _head_doubt(p, conf, proba.argmax(axis=1), classes, head_reads)
-    return Scores(rr, hrows, proba, classes, links, src, conf, agree, n_reads, doubting)
+    return Scores(rr, hrows, proba, classes, links, src, conf, agree, n_reads, doubting, S, lowers)

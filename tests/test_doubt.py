@@ -151,3 +151,22 @@ def test_readers_who_all_chose_the_class_raise_a_known_heads_confidence(model_ta
     assert "盲读" not in alone["evidence"][0]
     assert out["confidence"][0] == pytest.approx((4 + 2 * alone["confidence"][0]) / 6, abs=1e-4)  # 4 decimals
     assert out["confidence"][0] > alone["confidence"][0]
+
+
+def test_a_row_in_review_names_the_doubts_that_lowered_its_confidence(model_tagger, monkeypatch):
+    """The reviewer sees why a row is in review: the doubt signals that are set and lower the confidence (rules voting
+    for two classes), and the readers' agreement where the same rule and term decided against the same runner-up
+    when it is below tag.doubt_pattern_rate. A confident row names none."""
+    frame = pd.DataFrame({"基金简称": ["示例中证国有企业红利ETF", "示例中证半导体ETF"],
+                          "跟踪指数名称": ["中证国有企业红利指数", "中证半导体产业指数"]})
+    out = model_tagger.tag(frame)
+    assert out["needs_review"].tolist() == [True, False]
+    ev = out["evidence"][0].split("; 疑点: ")[1]
+    assert ev.startswith("规则投票给两个以上类别") and "读者一致率" in ev
+    assert "疑点" not in out["evidence"][1]
+    from classifier import explain
+
+    monkeypatch.setitem(explain.DOUBT_REASONS, "two_classes", "TWO")  # the text comes from the signal, not elsewhere
+    cfg = {**explain.defaults()["tag"], "doubt_pattern_rate": 0.0}  # no agreement rate is below 0: none is named
+    monkeypatch.setattr(explain, "defaults", lambda: {"tag": cfg})
+    assert model_tagger.tag(frame)["evidence"][0].endswith("; 疑点: TWO")
