@@ -166,9 +166,13 @@ class ImportResult:
     added: list[str] = field(default_factory=list)
     changed: list[tuple[str, str, str]] = field(default_factory=list)  # code, old, new
     confirmed: list[str] = field(default_factory=list)
+    split_groups: list[tuple[str, dict]] = field(default_factory=list)  # sheet group → {decision: [codes]}, 2+ classes
 
     def lines(self) -> list[str]:
         out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"]
+        out += [f"warning: group {g} was given {len(d)} classes ("
+                + "; ".join(f"{c}: {', '.join(codes)}" for c, codes in d.items())
+                + "): each settles its own funds; the group's other funds stay in review" for g, d in self.split_groups]
         out += [f"  changed {c}: {o} → {n}" for c, o, n in self.changed]
         out += [f"  added {c}" for c in self.added[:50]]
         return out
@@ -239,11 +243,17 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     ``sheet``: the worksheet of a workbook to read (default: its only visible sheet that holds data)."""
     decided = _read_decisions(path, tax, reviewer, sheet)
     decided["index_key"] = code_keys(decided) if "index_code" in decided.columns else ""
+    split = []  # one decision is meant to cover a group: two classes in one group settle none of its other funds
+    if "group" in decided.columns:
+        for g, rows in decided[decided["group"].astype(str).str.strip() != ""].groupby("group", sort=True):
+            if rows["decision"].nunique() > 1:
+                split.append((g, {c: rows.loc[rows["decision"] == c, "code"].tolist()
+                                  for c in sorted(rows["decision"].unique())}))
     today = today or date.today().isoformat()
 
     def compute(labels: pd.DataFrame):
         _check_labeled_set(labels, labels_path, tax)
-        res = ImportResult()
+        res = ImportResult(split_groups=split)
         history, new_rows = [], []
         pos = {c: i for i, c in enumerate(labels["fund_code"])}
         group_of = {}  # the set's group of each tracked index code (000510 and 000510.SH are one index)

@@ -389,3 +389,19 @@ def test_a_review_sheet_imports_whatever_the_order_of_its_columns(tmp_path, smal
     for i, order in enumerate((earlier, REVIEW_COLUMNS[::-1])):
         sheet = _sheet(tmp_path / f"r{i}.xlsx", [(f"99000{i}", "宽基ETF", "")], lambda d, order=order: d[order])
         assert import_review(sheet, TAX, small_labels_copy, today="2026-11-30").added == [f"99000{i}"]
+
+
+def test_an_import_warns_when_one_group_was_given_two_classes(tmp_path, small_labels_copy):
+    """One decision is meant to cover a sheet's group (one tracked index): two classes in one group are imported,
+    each for its own fund, and the import says that the group's other funds stay in review."""
+    def grouped(df):
+        df["group"] = ["code:000510", "code:000510", "code:000300"]
+        return df
+
+    sheet = _sheet(tmp_path / "r.csv", [("990001", "宽基ETF", ""), ("990002", "策略主题ETF", ""),
+                                        ("990003", "宽基ETF", "")], grouped)
+    res = import_review(sheet, TAX, small_labels_copy, today="2026-11-30")
+    assert res.added == ["990001", "990002", "990003"]
+    warned = [x for x in res.lines() if x.startswith("warning:")]
+    assert warned == ["warning: group code:000510 was given 2 classes (宽基ETF: 990001; 策略主题ETF: 990002): each "
+                      "settles its own funds; the group's other funds stay in review"]
