@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .fundtype import ACTIVE
-from .index_key import code_keys, subject_keys
+from .index_key import code_keys, name_keys, subject_keys
 from .linking import ReviewedFamilies, duplicate_codes, family_keys, fund_codes
 from .score import Scores
 from .taxonomy import Taxonomy
@@ -152,7 +152,7 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
         return d
     codes = d["code"].tolist()
     linked = d["linked_row"].to_numpy()
-    ckeys, skeys = code_keys(p).tolist(), subject_keys(p).tolist()
+    ckeys, skeys, nkeys = code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist()
     if reviewed_families:
         fam = family_keys(p) if family is None else family
         family, fam_disputes = reviewed_families.find(fam), reviewed_families.disputes(fam)
@@ -173,7 +173,7 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
         elif family[i] in reviewed:
             via, how = family[i], "linked"
         else:
-            for k in (ckeys[i], skeys[i]):
+            for k in (ckeys[i], skeys[i], nkeys[i]):
                 if k and k in reviewed_index:
                     via, how, key = reviewed_index[k], "index", k
                     break
@@ -185,7 +185,8 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
             for k in range(n_alternatives):
                 d.at[at, f"alt_class_{k + 1}"], d.at[at, f"alt_p_{k + 1}"] = -1, 0.0
         else:
-            dispute = tuple(dict.fromkeys(x for k in (ckeys[i], skeys[i]) if k for x in disputes.get(k, ())))
+            dispute = tuple(dict.fromkeys(x for k in (ckeys[i], skeys[i], nkeys[i]) if k
+                                          for x in disputes.get(k, ())))
             dispute = dispute or fam_disputes[i]
             if dispute:
                 disputed[i] = dispute

@@ -4,13 +4,16 @@ review sheet (rows of one index side by side).
 A prepared row (see :mod:`classifier.prepare`) yields up to two keys: ``code:<index code without exchange suffix>``
 and ``idx:<index subject>`` (the index name with structure words stripped); rows without an index fall back to
 ``bench:<benchmark subject>``. A batch row matches a decision by code first, then by subject, so a feeder that names
-only its index (上证红利) finds the decision made on the ETF that carries the code (000015.SH).
+only its index (上证红利) finds the decision made on the ETF that carries the code (000015.SH); an index fund known
+by its name alone matches by the subject its name gives (:func:`name_keys`).
 """
 from __future__ import annotations
 
 import pandas as pd
 
-from .normalize import apply_unique
+from .fundtype import ENHANCED, PASSIVE
+from .normalize import apply_unique, index_subject
+from .vocabulary import load_vocabulary
 
 
 def _code_key(index_code: str) -> str:
@@ -29,7 +32,31 @@ def subject_keys(p: pd.DataFrame) -> pd.Series:
     return idx.where(idx != "", bench)
 
 
+def name_keys(p: pd.DataFrame) -> pd.Series:
+    """``idx:<index subject>`` read from the name of an index fund (passive or enhanced) that gives no index code,
+    index or benchmark, '' for every other row. A fund list gives names alone, and 华夏中证A500ETF联接C tracks 中证A500
+    as surely as a row whose index column says so: a review decision on that index reaches it."""
+    vocab = load_vocabulary()
+    out = pd.Series("", index=p.index, dtype=object)
+    bare = ((p["index_code"] == "") & (p["s_index"] == "") & (p["s_benchmark"] == "") & (p["s_name"] != "")
+            & p["management_style"].isin([PASSIVE, ENHANCED]))
+    if bare.any():
+        subject = apply_unique(p.loc[bare, "s_name"], lambda t: index_subject(_unenhanced(t, vocab.enhanced), vocab,
+                                                                              cleaned=True))
+        out[bare] = ("idx:" + subject).where(subject != "", "")
+    return out
+
+
+def _unenhanced(name: str, words) -> str:
+    """The name without a trailing enhanced-fund word (taxonomy/common.toml: 增强, 指增): 中证A500指数增强 → 中证A500指数."""
+    for w in sorted(words, key=len, reverse=True):
+        if name.endswith(w) and len(name) > len(w):
+            return name[:-len(w)]
+    return name
+
+
 def display_key(p: pd.DataFrame) -> pd.Series:
-    """The one key a person reads: the index code when there is one, else the index (or benchmark) subject."""
-    c, s = code_keys(p), subject_keys(p)
-    return c.where(c != "", s)
+    """The one key a person reads: the index code when there is one, else the index (or benchmark) subject, else the
+    subject an index fund's name gives (:func:`name_keys`): the rows one review decision settles."""
+    c, s, n = code_keys(p), subject_keys(p), name_keys(p)
+    return c.where(c != "", s).where(lambda k: k != "", n)

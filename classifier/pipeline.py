@@ -22,7 +22,7 @@ from .config import default_path, defaults
 from .decide import decide, override
 from .explain import output_frame
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
-from .index_key import code_keys, subject_keys
+from .index_key import code_keys, name_keys, subject_keys
 from .linking import ChunkLinks, ReviewedFamilies, family_keys
 from .manifest import load_model
 from .prepare import prepare
@@ -137,7 +137,7 @@ class Tagger:
             self.reviewed_families = ReviewedFamilies(family_keys(p), r["fund_code"].tolist(), r["secondary"].tolist())
             decided: dict[str, set] = {}
             deciders: dict[str, list] = {}
-            for keys in (code_keys(p), subject_keys(p)):
+            for keys in (code_keys(p), subject_keys(p), name_keys(p)):
                 for k, code, sec in zip(keys, r["fund_code"], r["secondary"]):
                     if k:
                         decided.setdefault(k, set()).add(sec)

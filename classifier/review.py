@@ -74,7 +74,8 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     code = code6_column(out["fund_code"])
     code = code.where(code != "", out["fund_code"])
     family = linked.where(linked != "", code.values)
-    group = display_key(p).where(display_key(p) != "", family.values)
+    key = display_key(p)
+    group = key.where(key != "", family.values)
     # a share class or feeder joins the group of the fund it follows when that fund is in the file
     at = {c: g for c, g in zip(code, group) if c}
     out["group"] = [at.get(lk, g) if lk else g for lk, g in zip(linked, group)]

@@ -11,7 +11,8 @@ from classifier.cli import cli
 from classifier.errors import InputError, ModelError
 from classifier.labeled import SHIPPED_LABELS, read_labels
 from classifier.pipeline import Tagger
-from classifier.review import import_review
+from classifier.io import read_table, write_table
+from classifier.review import import_review, review_frame
 from classifier.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
 from conftest import TRAINING_GROUPS, write_labeled_subset
 
@@ -413,3 +414,33 @@ def test_a_decision_on_a_head_readers_disputed_drops_their_split_from_the_eviden
     assert out["secondary"][0] == "周期主题ETF" and out["evidence"][0].startswith("人工复核: 张三")
     assert "盲读有分歧" not in out["evidence"][0]
     assert "盲读有分歧" in Tagger.load().tag(frame)["evidence"][0]  # without the decision the split is shown
+
+
+def test_a_decision_on_an_index_reaches_index_funds_known_by_their_name_alone(tmp_path, labels_copy):
+    """A fund list gives names alone: a decision on 中证A500 (an ETF whose index column says so) reaches the index
+    funds whose names say 中证A500, and no active fund whose name merely holds the words."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990961"], "fund_name": ["甲中证A500ETF"], "index_code": ["000510.SH"],
+                  "index_name": ["中证A500指数"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [load_taxonomy().version]}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    later = pd.DataFrame({"基金代码": ["990962", "990963", "990964"],
+                          "基金简称": ["华夏中证A500ETF联接C", "易方达中证A500指数增强A", "华夏中证A500精选混合A"],
+                          "基金类型": ["指数型-股票", "指数型-股票", "混合型-偏股"]})
+    out = Tagger.load(labels_path=labels_copy).tag(later)
+    assert out["secondary"].tolist()[:2] == ["策略主题ETF", "策略主题ETF"]
+    assert out["evidence"][0].startswith("人工复核: 张三") and "同一跟踪指数 中证A500" in out["evidence"][0]
+    assert not out["evidence"][2].startswith("人工复核")  # an active fund is not settled by the words in its name
+
+
+def test_review_export_groups_index_funds_known_by_name_with_their_index(tmp_path):
+    """In a fund list (names alone) the index funds of one index are one group of the sheet, as one decision on them
+    settles them all; an active fund stays a group of its own."""
+    tagged = tmp_path / "t.csv"
+    frame = pd.DataFrame({"基金代码": ["990971", "990972", "990973"],
+                          "基金简称": ["华夏中证A500ETF联接C", "易方达中证A500指数增强A", "华夏中证A500精选混合A"],
+                          "基金类型": ["指数型-股票", "指数型-股票", "混合型-偏股"]})
+    write_table(Tagger.load().tag(frame), tagged)
+    sheet = review_frame(read_table(tagged).frame, include_all=True)
+    group = dict(zip(sheet["fund_code"], sheet["group"]))
+    assert group["990971"] == group["990972"] == "idx:中证A500" and group["990973"] != "idx:中证A500"
