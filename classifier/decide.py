@@ -184,7 +184,7 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
             d.at[at, "review_key"] = key
             for k in range(n_alternatives):
                 d.at[at, f"alt_class_{k + 1}"], d.at[at, f"alt_p_{k + 1}"] = -1, 0.0
-        else:
+        elif disputes or fam_disputes[i]:
             dispute = tuple(dict.fromkeys(x for k in (ckeys[i], skeys[i], nkeys[i]) if k
                                           for x in disputes.get(k, ())))
             dispute = dispute or fam_disputes[i]

@@ -253,11 +253,14 @@ class ReviewedFamilies:
     def disputes(self, fam: list[str]) -> list[tuple[str, ...]]:
         """Per family key of ``fam``, the codes of the reviewed members of its family that were given different
         classes (() when none): such a row is settled by none of them, and goes to review."""
-        out: list[tuple[str, ...]] = []
-        for k in fam:
+        out: list[tuple[str, ...]] = [()] * len(fam)
+        if not self.disputed:
+            return out
+        for j, k in enumerate(fam):
             name, _, subject = k.partition("#")
             members = self.disputed.get(name, ()) if name else ()
-            out.append(tuple(c for s, c in members if not subject or not s or s == subject))
+            if members:
+                out[j] = tuple(c for s, c in members if not subject or not s or s == subject)
         return out
 
     def _compatible(self, i: int, subject: str) -> bool:
