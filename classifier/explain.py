@@ -8,7 +8,6 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .config import defaults
 from .doubt import SIGNALS
 from .score import Scores
 from .taxonomy import Taxonomy
@@ -53,8 +52,9 @@ def _row_type(columns: tuple[str, ...]):
 
 
 def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, reviewed: dict,
-                  sw_map_as_of: str, industry_theme_share: float) -> list[str]:
-    """``industry_theme_share``: the seed-004 threshold decide used (% of NAV), quoted in the evidence."""
+                  sw_map_as_of: str, industry_theme_share: float, doubt_pattern_rate: float = 0.0) -> list[str]:
+    """``industry_theme_share``: the seed-004 threshold decide used (% of NAV), quoted in the evidence;
+    ``doubt_pattern_rate``: a review row names the readers' agreement on its rule and term when below it."""
     why_not_name = load_vocabulary().not_a_name.evidence
     asset, reason = p["asset_class"].tolist(), p["asset_reason"].tolist()
     codes = d["code"].tolist()
@@ -62,7 +62,6 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
     doubt, lowers = s.doubt, s.doubt_lowers
     pos = {n: j for j, n in enumerate(SIGNALS)}
     rate = 1.0 / (1.0 + np.exp(-doubt[:, pos["pattern"]])) if doubt is not None else None
-    pattern_rate = float(defaults()["tag"]["doubt_pattern_rate"])
     out = []
     rows = zip(*(d[c].tolist() for c in d.columns))  # lists: iterating Arrow-backed columns cell by cell is slow
     for i, r in enumerate(map(_row_type(tuple(d.columns))._make, rows)):
@@ -88,7 +87,7 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
             if r.needs_review and not r.reviewed and doubt is not None:
                 reasons = [DOUBT_REASONS[n] for n in lowers if doubt[i, pos[n]] == 1.0 and n in DOUBT_REASONS
                            and not (n == "no_rule" and ev.startswith(NO_RULE))]
-                if rate[i] < pattern_rate:
+                if rate[i] < doubt_pattern_rate:
                     reasons.append(DOUBT_PATTERN.format(rate=rate[i]))
                 if reasons:
                     ev += DOUBTS.format(reasons=", ".join(reasons))
@@ -117,14 +116,15 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
 
 
 def output_frame(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, reviewed: dict, n_alternatives: int,
-                 sw_map_as_of: str, model_version: str, industry_theme_share: float) -> pd.DataFrame:
+                 sw_map_as_of: str, model_version: str, industry_theme_share: float,
+                 doubt_pattern_rate: float = 0.0) -> pd.DataFrame:
     """The output columns (see :data:`classifier.pipeline.OUTPUT_COLUMNS`) of a prepared frame."""
     codes = d["code"].tolist()
     out = pd.DataFrame({
         "primary": [tax.primary_of(x) if x else "" for x in d["secondary"].tolist()], "secondary": d["secondary"].to_numpy(),
         "confidence": d["confidence"].to_numpy(), "needs_review": d["needs_review"].to_numpy(),
         "alternatives": alternatives_text(d, s.classes, n_alternatives),
-        "evidence": evidence_text(p, s, d, tax, reviewed, sw_map_as_of, industry_theme_share),
+        "evidence": evidence_text(p, s, d, tax, reviewed, sw_map_as_of, industry_theme_share, doubt_pattern_rate),
         "asset_class": p["asset_class"].values, "management_style": p["management_style"].values,
         "linked_fund": [codes[j] if j >= 0 else "" for j in d["linked_row"]]}, index=p.index)
     if s.holdings is not None:

@@ -111,6 +111,7 @@ class Tagger:
         self.n_alternatives = int(cfg["alternatives"])
         self.alternative_min = float(cfg["alternative_min"])
         self.industry_theme_share = float(cfg["industry_theme_share"])
+        self.doubt_pattern_rate = float(cfg["doubt_pattern_rate"])
         self.term_only_prior = float(cfg["term_only_name_prior"])
         self.holdings = holdings
         self.model_version = self.manifest.get("model_version", RULES_ONLY) if model is not None else RULES_ONLY
@@ -184,7 +185,7 @@ class Tagger:
                      s.links["family"].tolist(), self.reviewed_disputes)
         as_of = self.holdings.sw_map_as_of if self.holdings is not None else ""
         out = output_frame(p, s, d, self.taxonomy, self.reviewed, self.n_alternatives, as_of, self.model_version,
-                           self.industry_theme_share)
+                           self.industry_theme_share, self.doubt_pattern_rate)
         return out, d
 
     def predict(self, p: pd.DataFrame) -> pd.DataFrame:

@@ -30,7 +30,7 @@ class Scores:
     holdings: pd.DataFrame | None  # holdings features per row, or None when no holdings were given
     proba: np.ndarray  # n × K class probabilities (of the row the row follows)
     classes: list[str]
-    links: pd.DataFrame  # linking.link: columns head (share-class family) and etf (feeder → ETF), row numbers
+    links: pd.DataFrame  # linking.link: family (key), head (share-class family) and etf (feeder → ETF), row numbers
     source_row: np.ndarray  # the row whose scores a row took (itself when it follows none)
     confidence: np.ndarray
     head_agree: np.ndarray  # reads agreeing with the chosen class on a known head (one the labeled set's readers read)

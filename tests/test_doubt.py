@@ -167,6 +167,5 @@ def test_a_row_in_review_names_the_doubts_that_lowered_its_confidence(model_tagg
     from classifier import explain
 
     monkeypatch.setitem(explain.DOUBT_REASONS, "two_classes", "TWO")  # the text comes from the signal, not elsewhere
-    cfg = {**explain.defaults()["tag"], "doubt_pattern_rate": 0.0}  # no agreement rate is below 0: none is named
-    monkeypatch.setattr(explain, "defaults", lambda: {"tag": cfg})
+    monkeypatch.setattr(model_tagger, "doubt_pattern_rate", 0.0)  # no agreement rate is below 0: none is named
     assert model_tagger.tag(frame)["evidence"][0].endswith("; 疑点: TWO")
