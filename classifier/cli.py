@@ -417,7 +417,8 @@ def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run, sheet)
     from .review import import_review
     from .taxonomy import load_taxonomy
 
-    labeled = _write_default(labeled, "labeled", "checking decisions against" if dry_run else "labeled set to update (nothing is written unless every decision is valid)")
+    labeled = _write_default(labeled, "labeled", "checking decisions against" if dry_run else
+                             "labeled set to update (nothing is written unless every decision is valid)")
     res = import_review(review_file, load_taxonomy(taxonomy_path), labeled, reviewer, dry_run=dry_run, sheet=sheet)
     click.echo("\n".join(res.lines()))
     if not dry_run and (res.added or res.changed):
