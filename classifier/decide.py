@@ -124,10 +124,15 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
         "linked_row": np.where(s.source_row != np.arange(n), s.source_row, -1),
         "linked_etf": s.links["etf"].to_numpy() >= 0}, index=p.index)
     listed = ~(oos | blank)
+    # a row in review always shows its likeliest runner-up, however small its share: where the confidence is low,
+    # the runners-up are capped at it (none is shown likelier than the chosen class) and may all fall below
+    # alternative_min, which would leave the reviewer no choice to see
+    review, shown = d["needs_review"].to_numpy(), np.zeros(n, dtype=bool)
     for k in range(n_alternatives):
         j = order[:, k] if k < order.shape[1] else np.full(n, -1)
         share = alt[np.arange(n), j] if k < order.shape[1] else np.zeros(n)
-        keep = listed & (j != top) & (share >= alternative_min)
+        keep = listed & (j != top) & ((share >= alternative_min) | (review & ~shown & (share > 0)))
+        shown |= keep
         d[f"alt_class_{k + 1}"] = np.where(keep, j, -1)
         d[f"alt_p_{k + 1}"] = np.where(keep, share, 0.0)
     return d

@@ -169,3 +169,18 @@ def test_a_row_in_review_names_the_doubts_that_lowered_its_confidence(model_tagg
     monkeypatch.setitem(explain.DOUBT_REASONS, "two_classes", "TWO")  # the text comes from the signal, not elsewhere
     monkeypatch.setattr(model_tagger, "doubt_pattern_rate", 0.0)  # no agreement rate is below 0: none is named
     assert model_tagger.tag(frame)["evidence"][0].endswith("; 疑点: TWO")
+
+
+def test_a_row_in_review_always_shows_its_likeliest_runner_up(model_tagger):
+    """A reviewer must see the choice: a row in review lists its likeliest runner-up even when its share is below
+    tag.alternative_min (here an active fund known by its name alone); an accepted row lists only shares at or above
+    it."""
+    frame = pd.DataFrame({"基金简称": ["示例医疗健康混合A", "示例中证半导体ETF"], "投资类型": ["偏股混合型", ""],
+                          "跟踪指数名称": ["", "中证半导体产业指数"]})
+    out = model_tagger.tag(frame)
+    assert out["needs_review"].tolist() == [True, False]
+    shown = [x.split(":") for x in out["alternatives"][0].split(";")]
+    assert len(shown) >= 1 and shown[0][0] != out["secondary"][0]
+    assert float(shown[0][1]) < model_tagger.alternative_min  # shown although below the usual cut
+    accepted = [x for x in out["alternatives"][1].split(";") if x]
+    assert all(float(x.split(":")[1]) >= model_tagger.alternative_min for x in accepted)
