@@ -1,6 +1,7 @@
 """The review loop: export the doubtful rows for people, import their decisions into the labeled set.
 
-Export writes the rows that need review grouped by tracked index (``group``, ``group_size``: one decision on any row
+Export writes the rows that need review grouped by tracked index (``group``, ``group_size``, and ``settles``: the
+funds of the file, in review or not, that the group's decision covers; one decision on any row
 of a group settles every fund tracking that index, in this batch and later ones), most doubtful and most
 consequential groups first (a group's doubt weighs more the more funds of the file its decision settles: every fund
 of the index, with their share classes and feeders; within a group, the fund others follow first), with
@@ -35,7 +36,7 @@ ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name",
 # what a reviewer reads and types, left to right: the fund, the tool's answer and its runners-up, the decision cells,
 # why (evidence), then the context; import reads the columns by name, so sheets of the earlier order still import
 REVIEW_COLUMNS = ["fund_code", "fund_name", "secondary", "confidence", "alternatives", "decision", "reviewer", "comment",
-                  "evidence", "group", "group_size", "index_code", "index_name", "full_name", "fund_type", "primary",
+                  "evidence", "group", "group_size", "settles", "index_code", "index_name", "full_name", "fund_type", "primary",
                   "taxonomy_version", "row"]
 FROZEN_COLUMNS = 2  # fund_code and fund_name stay in view while scrolling right
 REQUIRED = ("fund_code", "decision", "taxonomy_version")
@@ -83,6 +84,7 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     if not include_all:
         out = out[_truthy(tagged["needs_review"]).values]
     out["group_size"] = out.groupby("group")["row"].transform("size").astype(str)
+    out["settles"] = out["group"].map(settles).astype(str)  # the file's funds one decision on the group covers
     conf = pd.to_numeric(out["confidence"], errors="coerce").fillna(0.0)
     followers = linked[linked != ""].value_counts()
     reach = np.array([1 + int(followers.get(c, 0)) for c in code[out.index]], dtype=float)
@@ -107,7 +109,7 @@ def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_c
         return write_table(frame, path, raw_csv=raw_csv)
     sheets, notes = fit_excel_sheets({"review": frame}, path)
     frame = sheets["review"].copy()
-    for c in ("confidence", "group_size"):  # numbers, so that Excel filters and sorts them as numbers
+    for c in ("confidence", "group_size", "settles"):  # numbers, so that Excel filters and sorts them as numbers
         if c in frame.columns:
             num = pd.to_numeric(frame[c], errors="coerce")
             frame[c] = num.astype(object).where(num.notna(), frame[c])

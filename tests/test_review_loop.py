@@ -223,6 +223,20 @@ def test_review_export_groups_rows_by_index(tmp_path):
     assert f["group_size"].tolist() == ["2", "2", "2", "2"]
 
 
+def test_review_sheet_says_how_many_funds_of_the_file_a_groups_decision_settles(tmp_path):
+    """group_size counts the rows in review; settles counts every fund of the file the group's decision covers,
+    the accepted ones too: what a reviewer changes by deciding."""
+    tagged = pd.DataFrame({"基金代码": ["1", "2", "3", "4"], "基金简称": ["a", "b", "c", "d"],
+                           "跟踪指数代码": ["000015.SH", "000015.SH", "000015.SH", "000922.CSI"],
+                           "secondary": ["策略主题ETF"] * 4, "confidence": [0.9, 0.99, 0.99, 0.5],
+                           "needs_review": [True, False, False, True], "evidence": [""] * 4})
+    from classifier.review import review_frame
+
+    f = review_frame(tagged).set_index("fund_code")
+    assert f.loc["1", "group_size"] == "1" and f.loc["1", "settles"] == "3"
+    assert f.loc["4", "group_size"] == "1" and f.loc["4", "settles"] == "1"
+
+
 RENAME_MIGRATION = """[migration]
 from = "jrj-2026.01-r1"
 to = "jrj-2026.02-rename"
