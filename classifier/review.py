@@ -36,12 +36,14 @@ ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name",
 # what a reviewer reads and types, left to right: the fund, the tool's answer and its runners-up, the decision cells,
 # why (evidence), then the context; import reads the columns by name, so sheets of the earlier order still import
 REVIEW_COLUMNS = ["fund_code", "fund_name", "secondary", "confidence", "alternatives", "decision", "reviewer", "comment",
-                  "evidence", "group", "group_size", "settles", "index_code", "index_name", "full_name", "fund_type", "primary",
-                  "taxonomy_version", "row"]
+                  "evidence", "group", "group_size", "settles", "index_code", "index_name", "full_name", "fund_type",
+                  "primary", "taxonomy_version", "row"]
 FROZEN_COLUMNS = 2  # fund_code and fund_name stay in view while scrolling right
 REQUIRED = ("fund_code", "decision", "taxonomy_version")
-# the output columns of `fundclass tag` an export needs: taxonomy_version goes to the sheet, where import checks it
-TAGGED_REQUIRED = ("secondary", "confidence", "needs_review", "evidence", "taxonomy_version")
+# the output columns of `fundclass tag` a review frame is made of; an exported file needs taxonomy_version too (it goes
+# to the sheet, where import checks it)
+FRAME_REQUIRED = ("secondary", "confidence", "needs_review", "evidence")
+TAGGED_REQUIRED = FRAME_REQUIRED + ("taxonomy_version",)
 # a fund code as people write it: 159915, 159915.SZ, SZ159915, 159915.OF — six digits and an optional exchange tag
 _FUND_CODE = re.compile(r"^(?:(?:SH|SZ|BJ|OF)\.?)?(\d{6})(?:\.(?:SH|SZ|BJ|OF|SS|CSI))?$", re.IGNORECASE)
 
@@ -60,7 +62,7 @@ def _require_columns(tagged: pd.DataFrame, columns, source: str) -> None:
 def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = "tagged file") -> pd.DataFrame:
     """The rows to review, in priority order, with identifying fields, the tool's answer and empty decision columns.
     ``source``: the file's name, for errors."""
-    _require_columns(tagged, ("secondary", "confidence", "needs_review", "evidence"), source)
+    _require_columns(tagged, FRAME_REQUIRED, source)
     colmap = detect_columns(list(tagged.columns))
     out = pd.DataFrame({"row": range(2, len(tagged) + 2)})
     for fld, col in ID_FIELDS.items():
