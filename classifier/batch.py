@@ -128,11 +128,12 @@ def _runner(n_workers: int):
 
 def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, threshold=None, holdings_path=None,
              sw_map_path=None, name_column=None, progress=True, tagger: Tagger | None = None,
-             labels_path=None, sheet=None, raw_csv=False, chunk_rows: int | None = None,
+             labels_path="", sheet=None, raw_csv=False, chunk_rows: int | None = None,
              jobs: int | None = None) -> TagSummary:
     """Tag ``input_path`` into ``output_path``; nothing is written unless every row was tagged.
 
-    ``sheet``: the worksheet of an XLSX input; ``raw_csv``: a CSV output without formula neutralisation (see
+    ``labels_path``: the labeled set whose review decisions apply ('' the workspace's, else the shipped one; None
+    none; see :meth:`Tagger.load`); ``sheet``: the worksheet of an XLSX input; ``raw_csv``: a CSV output without formula neutralisation (see
     :func:`classifier.io.write_table`, whose warnings join the summary's); ``chunk_rows``: rows tagged at once, over all processes
     (default ``tag.chunk_rows`` of the configuration); ``jobs``: processes (see :func:`workers`)."""
     t0 = time.perf_counter()
@@ -141,7 +142,7 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
     table = read_table(input_path, sheet=sheet)
     tagger = tagger or Tagger.load(model_dir, taxonomy_path, threshold, holdings_path, sw_map_path, labels_path)
     summary = TagSummary(warnings=list(table.warnings), decisions=len(tagger.reviewed),
-                         decisions_from=str(labels_path) if labels_path and Path(labels_path).exists() else "")
+                         decisions_from=tagger.decisions_from)
     frame = table.frame
     if len(frame) == 0:
         summary.warnings.append(f"{input_path}: header only, no rows; writing an empty output with the new columns")

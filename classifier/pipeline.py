@@ -119,6 +119,7 @@ class Tagger:
         self.reviewed_index: dict[str, str] = {}  # index key → code of the reviewed fund that settles it
         self.reviewed_families = ReviewedFamilies([], [], [])  # their share classes and feeders, in any batch
         self.reviewed_disputes: dict[str, tuple[str, ...]] = {}  # index key → codes of reviewed funds that disagree
+        self.decisions_from = ""  # the labeled set whose review decisions use_reviewed was given by load ('' none)
 
     def use_reviewed(self, labels: pd.DataFrame) -> "Tagger":
         """Remember people's review decisions (source=review, current taxonomy): a reviewed fund keeps its decision,
@@ -150,10 +151,12 @@ class Tagger:
     @classmethod
     def load(cls, model_dir: str | Path | None = "", taxonomy_path: str | Path | None = None,
              threshold: float | None = None, holdings_path: str | Path | None = None,
-             sw_map_path: str | Path | None = None, labels_path: str | Path | None = None) -> "Tagger":
+             sw_map_path: str | Path | None = None, labels_path: str | Path | None = "") -> "Tagger":
         """Load the taxonomy, the model (checked against its manifest and the taxonomy), optional holdings, and the
-        review decisions of the labeled set at ``labels_path`` (if given). ``model_dir=""`` is the workspace's model,
-        else the shipped one; ``None`` tags with the rules alone."""
+        review decisions of the labeled set at ``labels_path``. ``model_dir=""`` is the workspace's model, else the
+        shipped one; ``None`` tags with the rules alone. ``labels_path=""`` is the workspace's labeled set, else the
+        shipped one, as `fundclass tag` reads it; ``None`` applies no decisions. ``decisions_from`` names the file
+        read ('' when none)."""
         tax = load_taxonomy(taxonomy_path)
         if model_dir == "":
             model_dir = data_path(default_path("model_dir"))
@@ -164,10 +167,13 @@ class Tagger:
         if holdings_path:
             holdings = holdings_features(holdings_path, load_sw_map(sw_map_path))
         tagger = cls(tax, model, manifest, threshold, holdings)
+        if labels_path == "":
+            labels_path = data_path(default_path("labeled"))
         if labels_path and Path(labels_path).exists():
             from .labeled import read_labels
 
             tagger.use_reviewed(read_labels(labels_path))
+            tagger.decisions_from = str(labels_path)
         return tagger
 
     # ------------------------------------------------------------------ prediction

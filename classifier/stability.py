@@ -195,7 +195,7 @@ class StableTagger:
 
 
 def tag_file_stable(input_path, output_path, previous_path, model_dir=None, taxonomy_path=None, threshold=None,
-                    holdings_path=None, sw_map_path=None, name_column=None, progress=True, labels_path=None,
+                    holdings_path=None, sw_map_path=None, name_column=None, progress=True, labels_path="",
                     sheet=None, raw_csv=False, jobs=None, chunk_rows=None):
     """``fundclass tag --previous``: tag ``input_path`` into ``output_path`` keeping the classes of
     ``previous_path`` where the new run is not confident. Returns the tag summary and the stability report."""

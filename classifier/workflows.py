@@ -107,7 +107,7 @@ def run_eval(gold_path, model_dir, taxonomy_path, holdings, sw_map, out_dir):
     gold_frame = table.frame
     if "secondary" not in gold_frame.columns:
         raise InputError(f"{gold_path}: gold file needs a 'secondary' column with the true labels")
-    tagger = Tagger.load(model_dir, taxonomy_path)
+    tagger = Tagger.load(model_dir, taxonomy_path, labels_path=None)  # the model judged, not the review decisions
     if holdings:
         tagger.holdings, _ = _holdings(holdings, sw_map, allow_default=False)
     gold = gold_frame["secondary"].astype(str).str.replace(" ", "", regex=False).tolist()

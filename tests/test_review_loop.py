@@ -1,6 +1,7 @@
 """The review loop and taxonomy changes, end to end (issue: review, feed back, retrain when the taxonomy changes)."""
 import hashlib
 import shutil
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -427,7 +428,7 @@ def test_a_decision_on_a_head_readers_disputed_drops_their_split_from_the_eviden
     out = Tagger.load(labels_path=labels_copy).tag(frame)
     assert out["secondary"][0] == "周期主题ETF" and out["evidence"][0].startswith("人工复核: 张三")
     assert "盲读有分歧" not in out["evidence"][0]
-    assert "盲读有分歧" in Tagger.load().tag(frame)["evidence"][0]  # without the decision the split is shown
+    assert "盲读有分歧" in Tagger.load(labels_path=None).tag(frame)["evidence"][0]  # without the decision the split is shown
 
 
 def test_a_decision_on_an_index_reaches_index_funds_known_by_their_name_alone(tmp_path, labels_copy):
@@ -458,3 +459,33 @@ def test_review_export_groups_index_funds_known_by_name_with_their_index(tmp_pat
     sheet = review_frame(read_table(tagged).frame, include_all=True)
     group = dict(zip(sheet["fund_code"], sheet["group"]))
     assert group["990971"] == group["990972"] == "idx:中证A500" and group["990973"] != "idx:中证A500"
+
+
+def test_the_python_api_applies_the_workspaces_review_decisions(tmp_path, monkeypatch):
+    """`Tagger.load()` and `tag_file` with no labeled set given read the workspace's decisions, as `fundclass tag`
+    does: a notebook user of a workspace where a fund's index was decided gets the decision, not the model's class;
+    `labels_path=None` asks for the model alone."""
+    from classifier.batch import tag_file
+
+    ws = tmp_path / "ws"
+    labels = ws / "data" / "labeled" / "labels.csv"
+    labels.parent.mkdir(parents=True)
+    shutil.copy(SHIPPED_LABELS, labels)
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990101"], "fund_name": ["示例上证红利ETF"], "index_code": ["000015.SH"],
+                  "index_name": ["上证红利指数"], "decision": ["国企主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [load_taxonomy().version]}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels)
+    later = pd.DataFrame({"基金代码": ["990201"], "基金简称": ["另一上证红利ETF"], "跟踪指数代码": ["000015.SH"]})
+    monkeypatch.chdir(ws)
+    monkeypatch.delenv("FUNDCLASS_WORKSPACE", raising=False)
+    tagger = Tagger.load()
+    assert Path(tagger.decisions_from).resolve() == labels.resolve()
+    out = tagger.tag(later)
+    assert out["secondary"].iloc[0] == "国企主题ETF" and out["evidence"].iloc[0].startswith("人工复核: 张三")
+    later.to_csv(tmp_path / "later.csv", index=False)
+    summary = tag_file(tmp_path / "later.csv", tmp_path / "out.csv", progress=False)
+    assert Path(summary.decisions_from).resolve() == labels.resolve()
+    assert pd.read_csv(tmp_path / "out.csv", dtype=str)["secondary"].iloc[0] == "国企主题ETF"
+    alone = Tagger.load(labels_path=None)
+    assert alone.decisions_from == "" and alone.tag(later)["secondary"].iloc[0] != "国企主题ETF"
