@@ -78,6 +78,9 @@ def test_nothing_to_review_is_an_empty_sheet(workspace):
     p = run(workspace, "review", "export", "clear_tagged.csv", "-o", "clear_review.xlsx")
     assert "0 rows to review" in p.stdout
     assert len(pd.read_excel(workspace / "clear_review.xlsx", sheet_name="review")) == 0
+    before = (workspace / "data" / "labeled" / "labels.csv").read_bytes()
+    assert "added 0, changed 0, confirmed 0" in run(workspace, "review", "import", "clear_review.xlsx").stdout
+    assert (workspace / "data" / "labeled" / "labels.csv").read_bytes() == before  # nothing to write, nothing written
 
 
 def read(path: Path) -> pd.DataFrame:
@@ -113,14 +116,11 @@ def test_tag_review_import_round(workspace, ext, prefix):
 
 
 def test_train_in_the_workspace_then_tag_with_it(workspace):
-    # the workspace holds what the tests above left: clear_tagged.csv (nothing to review) and, in its labeled set,
-    # the decisions of each test_tag_review_import_round
+    # the workspace holds what the tests above left: in its labeled set, the decisions of each
+    # test_tag_review_import_round
     decided = {"990201": "策略主题ETF", "990202": "宽基ETF", "990301": "策略主题ETF", "990302": "宽基ETF"}
     batch = pd.concat([funds("9904"), funds("9902").iloc[:2], funds("9903").iloc[:2]], ignore_index=True)
     write(batch, workspace / "b.csv")
-    empty = run(workspace, "review", "export", "clear_tagged.csv", "-o", "empty_review.csv")  # nothing to review
-    assert "0 rows to review" in empty.stdout
-    assert "added 0, changed 0, confirmed 0" in run(workspace, "review", "import", "empty_review.csv").stdout
     p = run(workspace, "train", "--no-holdings")
     assert str(workspace / "models" / "default") in p.stderr
     manifest = (workspace / "models" / "default" / "manifest.json").read_text(encoding="utf-8")
