@@ -15,7 +15,7 @@ from .doubt import SIGNALS, pattern_keys, signals
 from .features import featurize
 from .fundtype import ACTIVE
 from .fusion import align
-from .index_key import code_keys, subject_keys
+from .index_key import code_keys, name_keys, subject_keys
 from .linking import link
 from .rules import RuleLayer, RuleResult
 
@@ -54,7 +54,8 @@ def _rule_proba(rr: RuleResult) -> np.ndarray:
 
 
 def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: list, head_reads: dict | None):
-    """A fund of an index the labeled set holds has that head's blind reads: its confidence becomes the readers'
+    """A fund of an index the labeled set holds (by its index code or name, or, for an index fund known by its name
+    alone, by the index that name gives: :func:`classifier.index_key.name_keys`) has that head's blind reads: its confidence becomes the readers'
     agreement with the chosen class, with the model's confidence counted as HEAD_PRIOR_READS reads (a beta posterior's
     mean). Readers who all chose the class raise it; a split lowers it, or (the model being less sure still) raises it
     no higher than the split allows: with four reads, 3/4 gives at most 5/6, never the review threshold."""
@@ -63,8 +64,9 @@ def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: lis
     if not head_reads:
         return conf, agree, n_reads, doubting
     conf = conf.copy()
-    for i, (ck, sk) in enumerate(zip(code_keys(p).tolist(), subject_keys(p).tolist())):
-        reads = head_reads.get(ck) or head_reads.get(sk)
+    keys = zip(code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist())
+    for i, (ck, sk, nk) in enumerate(keys):
+        reads = head_reads.get(ck) or head_reads.get(sk) or head_reads.get(nk)
         if not reads:
             continue
         k = sum(r == classes[top[i]] for r in reads)
