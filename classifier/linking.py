@@ -18,6 +18,7 @@ its head or ETF in another chunk and a code repeated in two chunks is flagged.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -164,9 +165,12 @@ class NearKeys:
         n = self._len[cand]
         return cand[(n >= shortest) & (n <= longest)]
 
-    def best(self, query: str) -> int:
-        """Position of the key ``extractOne`` would pick among all keys, or -1 when none reaches the cutoff."""
+    def best(self, query: str, accept=None) -> int:
+        """Position of the key ``extractOne`` would pick among all keys (those ``accept(key)`` holds true of, when
+        given), or -1 when none reaches the cutoff."""
         cand = self.candidates(query)
+        if accept is not None and len(cand):
+            cand = cand[np.fromiter((accept(self.keys[j]) for j in cand), dtype=bool, count=len(cand))]
         if not len(cand):
             return -1
         self.scored += len(cand)
@@ -174,10 +178,19 @@ class NearKeys:
         return int(cand[m[2]]) if m is not None else -1
 
 
+_NUMBER = re.compile(r"[A-Za-z]*\d+(?:[-.]\d+)*")
+
+
+def _numbers(key: str) -> list[str]:
+    """The numbers of a key with the letters written before them (中证A500ETF → ['A500']), in order."""
+    return _NUMBER.findall(key)
+
+
 class EtfFinder:
     """The ETF each feeder follows, from the family keys of a file: its key without 联接 equal to an ETF's key, else
-    the ETF key within ``tag.feeder_ratio`` (:class:`NearKeys`). Positions are the file's; a feeder found once is not
-    searched again. The fuzzy index is built on first need (:meth:`ready` builds it beforehand, for forked workers to
+    the ETF key within ``tag.feeder_ratio`` (:class:`NearKeys`) that names the same numbers: 中证500ETF联接 is no feeder
+    of 中证A500ETF, nor 上证580ETF联接 of 上证50ETF, though one character apart. Positions are the file's; a feeder found
+    once is not searched again. The fuzzy index is built on first need (:meth:`ready` builds it beforehand, for forked workers to
     share)."""
 
     def __init__(self, fam: list[str]):
@@ -211,7 +224,8 @@ class EtfFinder:
             if j is None and etf_keys:
                 if target not in found:
                     self.near = self.near or NearKeys(list(etf_keys))
-                    b = self.near.best(target)
+                    numbers = _numbers(target)
+                    b = self.near.best(target, accept=lambda key, numbers=numbers: _numbers(key) == numbers)
                     found[target] = etf_keys[self.near.keys[b]] if b >= 0 else -1
                 j = found[target]
             if j is not None and j >= 0:
