@@ -69,6 +69,11 @@ def read_labels(path: str | Path | None = None) -> pd.DataFrame:
     missing = [c for c in LABEL_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"{p}: labeled set lacks columns {missing}")
+    # a set opened and saved in Excel holds its codes as numbers, without their leading zeros (004433 → 4433): they
+    # are that fund's, which every reader (tagging's decisions by code, the next import's row of the fund) needs whole
+    short = df["fund_code"].str.fullmatch(r"\d{1,5}")
+    if short.any():
+        df.loc[short, "fund_code"] = df.loc[short, "fund_code"].str.zfill(6)
     return df
 
 

@@ -405,3 +405,24 @@ def test_an_import_warns_when_one_group_was_given_two_classes(tmp_path, small_la
     warned = [x for x in res.lines() if x.startswith("warning:")]
     assert warned == ["warning: group code:000510 was given 2 classes (宽基ETF: 990001; 策略主题ETF: 990002): each "
                       "settles its own funds; the group's other funds stay in review"]
+
+
+def test_a_labeled_set_saved_by_excel_keeps_its_funds_codes(tmp_path, small_labels_copy):
+    """Excel opens labels.csv with the fund codes as numbers and saves them without their leading zeros (004433 →
+    4433): the set still holds fund 004433, so a decision on it changes its row (no second row for the same fund)
+    and tagging applies it by its code."""
+    from classifier.pipeline import Tagger
+
+    lab = read_labels(small_labels_copy)
+    zero = lab[lab.fund_code.str.startswith("0") & (lab.secondary != "宽基ETF") & (lab.secondary != "不适用")]
+    code = zero.fund_code.iloc[0]
+    excel = pd.read_csv(small_labels_copy, keep_default_na=False)  # what Excel shows: codes as numbers
+    assert str(excel.fund_code.iloc[lab.index[lab.fund_code == code][0]]) == code.lstrip("0")
+    excel.to_csv(small_labels_copy, index=False, lineterminator="\r\n")
+    assert (read_labels(small_labels_copy).fund_code == code).sum() == 1
+    res = import_review(_sheet(tmp_path / "r.csv", [(code, "宽基ETF", "excel")]), TAX, small_labels_copy,
+                        today="2026-11-30")
+    assert [c for c, _, _ in res.changed] == [code] and not res.added
+    after = read_labels(small_labels_copy)
+    assert after.fund_code.str.fullmatch(r"\d{6}").all() and (after.fund_code == code).sum() == 1
+    assert Tagger(TAX).use_reviewed(after).reviewed[code][0] == "宽基ETF"
