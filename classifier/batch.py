@@ -142,6 +142,7 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
     tagger = tagger or Tagger.load(model_dir, taxonomy_path, threshold, holdings_path, sw_map_path, labels_path)
     summary = TagSummary(warnings=list(table.warnings), decisions=len(tagger.reviewed),
                          decisions_from=str(labels_path) if labels_path and Path(labels_path).exists() else "")
+    summary.warnings += [f"{labels_path}: {w}" for w in tagger.reviewed_ignored]
     frame = table.frame
     if len(frame) == 0:
         summary.warnings.append(f"{input_path}: header only, no rows; writing an empty output with the new columns")

@@ -458,3 +458,22 @@ def test_review_export_groups_index_funds_known_by_name_with_their_index(tmp_pat
     sheet = review_frame(read_table(tagged).frame, include_all=True)
     group = dict(zip(sheet["fund_code"], sheet["group"]))
     assert group["990971"] == group["990972"] == "idx:中证A500" and group["990973"] != "idx:中证A500"
+
+
+def test_tagging_says_when_the_labeled_set_holds_no_decision_of_its_taxonomy(tmp_path, labels_copy):
+    """A workspace with two taxonomies: tagging with E Fund's against the jrj labeled set (no --labeled, or a
+    labeled set migrated away from the run's taxonomy) applies none of its decisions; the run says so and names what
+    to pass, instead of sending the reviewed funds back to review in silence. A --labeled file that is not there is
+    refused, not read as a set without decisions."""
+    _decide(tmp_path, labels_copy, [("990501", "示例中证机器人ETF", "制造业主题ETF")])
+    src = tmp_path / "new.csv"
+    pd.DataFrame({"基金代码": ["990501"], "基金简称": ["示例中证机器人ETF"]}).to_csv(src, index=False)
+    r = CliRunner()
+    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--taxonomy",
+                         "taxonomy/efund2025.toml", "--labeled", str(labels_copy)])
+    assert res.exit_code == 0, res.output
+    assert "decisions of taxonomy jrj-2026.01-r1" in res.output and "not applied" in res.output
+    assert "--labeled" in res.output
+    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t2.csv"), "--rules-only", "--labeled",
+                         str(tmp_path / "no_such_labels.csv")])
+    assert res.exit_code == 2 and "no_such_labels.csv" in res.output and not (tmp_path / "t2.csv").exists()
