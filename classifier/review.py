@@ -172,13 +172,17 @@ class ImportResult:
     changed: list[tuple[str, str, str]] = field(default_factory=list)  # code, old, new
     confirmed: list[str] = field(default_factory=list)
     split_groups: list[tuple[str, dict]] = field(default_factory=list)  # sheet group → {decision: [codes]}, 2+ classes
+    followed: list[tuple[str, str, str, str]] = field(default_factory=list)  # code, old, new, the decided fund
 
     def lines(self) -> list[str]:
-        out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"]
+        out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"
+               + (f"; {len(self.followed)} funds propagated from a decided fund relabeled with it"
+                  if self.followed else "")]
         out += [f"warning: group {g} was given {len(d)} classes ("
                 + "; ".join(f"{c}: {', '.join(codes)}" for c, codes in d.items())
                 + "): each settles its own funds; the group's other funds stay in review" for g, d in self.split_groups]
         out += [f"  changed {c}: {o} → {n}" for c, o, n in self.changed]
+        out += [f"  relabeled {c}: {o} → {n} (propagated from {h})" for c, o, n, h in self.followed[:50]]
         out += [f"  added {c}" for c in self.added[:50]]
         return out
 
@@ -289,6 +293,22 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                     res.confirmed.append(code)
                 else:
                     res.changed.append((code, old["secondary"], r.decision))
+                    # the rows that carry this fund's label along an identity link (same index, share classes) take
+                    # the decision too; a fund the sheet decides itself keeps its own decision
+                    follow = ((labels["source"] == "propagated") & (labels["propagated_from"] == code)
+                              & ~labels["fund_code"].isin(decided["code"]) & (labels["secondary"] != r.decision))
+                    for j in np.flatnonzero(follow.to_numpy()):
+                        fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
+                        history.append({"fund_code": fo["fund_code"], "old_primary": fo["primary"],
+                                        "old_secondary": fo["secondary"], "old_source": fo["source"],
+                                        "old_labeled_by": fo["labeled_by"], "old_labeled_at": fo["labeled_at"],
+                                        "old_taxonomy_version": fo["taxonomy_version"], "new_secondary": r.decision,
+                                        "changed_by": r.reviewer, "changed_at": today,
+                                        "reason": f"propagated from {code}: {note}", "old_note": fo["note"]})
+                        for k, v in {**new, "source": "propagated", "propagated_from": code,
+                                     "note": f"propagated from {code}'s review decision"}.items():
+                            labels.iat[j, labels.columns.get_loc(k)] = v
+                        res.followed.append((fo["fund_code"], fo["secondary"], r.decision, code))
             else:
                 row = {c: str(getattr(r, c, "") or "") for c in LABEL_COLUMNS}
                 row.update(new, fund_code=code)

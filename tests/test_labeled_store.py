@@ -178,15 +178,19 @@ def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, labels_cop
     assert header == old_header + b",old_note" and rows.startswith(old_rows)
     got = pd.read_csv(hist, dtype=str, keep_default_na=False)
     assert list(got.columns) == store.HISTORY_COLUMNS
-    assert (got.iloc[-1].fund_code, got.iloc[-1].reason, got.iloc[-1].old_note) == ("159215", "增强策略", old_note)
-    assert (got.old_note.iloc[:-1] == "").all()
+    n_old = old_rows.count(b"\n")
+    # the decided fund's row comes first among the new ones (rows propagated from it follow it, see test_review_loop)
+    mine = got.iloc[n_old]
+    assert (mine.fund_code, mine.reason, mine.old_note) == ("159215", "增强策略", old_note)
+    assert (got.old_note.iloc[:n_old] == "").all()
     # the next change appends to the new form as it is, and that row's old note is the first decision's comment
     before = hist.read_bytes()
     import_review(_sheet(tmp_path / "r2.csv", [("159215", "宽基ETF", "回到宽基")]), TAX, labels_copy, today="2026-12-01")
     assert hist.read_bytes().startswith(before)
-    assert pd.read_csv(hist, dtype=str, keep_default_na=False).iloc[-1].old_note == "增强策略"
+    again = pd.read_csv(hist, dtype=str, keep_default_na=False)
+    assert again[again.fund_code == "159215"].iloc[-1].old_note == "增强策略"
     with open(hist, encoding="utf-8", newline="") as f:  # a reader of the csv module too
-        assert [r["old_note"] for r in csv.DictReader(f)][-2:] == [old_note, "增强策略"]
+        assert [r["old_note"] for r in csv.DictReader(f) if r["fund_code"] == "159215"][-2:] == [old_note, "增强策略"]
 
 
 def test_an_added_fund_takes_the_labeled_sets_group_not_the_sheets(tmp_path):

@@ -477,3 +477,30 @@ def test_tagging_says_when_the_labeled_set_holds_no_decision_of_its_taxonomy(tmp
     res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t2.csv"), "--rules-only", "--labeled",
                          str(tmp_path / "no_such_labels.csv")])
     assert res.exit_code == 2 and "no_such_labels.csv" in res.output and not (tmp_path / "t2.csv").exists()
+
+
+def test_a_decision_on_a_head_relabels_the_funds_propagated_from_it(tmp_path):
+    """159606 heads index 930939.CSI; 560500 and 562340 carry its label as `propagated` rows. A decision that
+    changes 159606's class changes theirs too (their old labels into history): before, they kept the old class, so
+    `labels audit` failed after an ordinary import and training went on learning the class the reviewer overruled
+    for two of the index's three funds."""
+    labels_copy = _small_labels_copy(tmp_path, keep=lambda lab: lab["fund_code"] == "159606")
+    before = read_labels(labels_copy).set_index("fund_code")
+    followers = before.index[(before["source"] == "propagated") & (before["propagated_from"] == "159606")].tolist()
+    assert sorted(followers) == ["560500", "562340"] and set(before.loc[followers, "secondary"]) == {"科技成长主题ETF"}
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["159606"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [load_taxonomy().version]}).to_csv(sheet, index=False)
+    res = import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    assert res.changed == [("159606", "科技成长主题ETF", "策略主题ETF")]
+    assert sorted(c for c, *_ in res.followed) == followers
+    after = read_labels(labels_copy).set_index("fund_code")
+    assert set(after.loc[followers, "secondary"]) == {"策略主题ETF"}
+    assert set(after.loc[followers, "primary"]) == {"策略与配置工具"}
+    assert set(after.loc[followers, "source"]) == {"propagated"} and set(after.loc[followers, "propagated_from"]) == {
+        "159606"}
+    hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str, keep_default_na=False)
+    assert sorted(hist["fund_code"]) == sorted(["159606"] + followers)
+    assert set(hist["old_secondary"]) == {"科技成长主题ETF"}
+    audit = CliRunner().invoke(cli, ["labels", "audit", str(labels_copy)])
+    assert "930939.CSI" not in audit.output, audit.output
