@@ -39,6 +39,7 @@ HISTORY_COLUMNS = ["fund_code", "old_primary", "old_secondary", "old_source", "o
                    "old_taxonomy_version", "new_secondary", "changed_by", "changed_at", "reason", "old_note"]
 ID_COLUMNS = LABEL_COLUMNS[:6]  # what identifies a labeled fund: the columns training and rule reports prepare
 SOURCES = {"report", "hand", "review", "propagated", "migrated"}
+MIGRATION_BY = "migration"  # history's changed_by (and labeled_by) of what `taxonomy migrate` changed
 SHIPPED_LABELS = shipped_path("labeled")  # the labeled set shipped with the tool (defaults.toml [paths])
 HOLDOUT_DIR = "holdout"  # data/holdout: the blind evaluation set, which no labeled-set reader accepts
 LOCK_TIMEOUT = 120.0  # seconds a change waits for another one before it fails loudly

@@ -27,7 +27,7 @@ from .index_key import code_keys, display_key
 from .prepare import prepare
 from .errors import InputError
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
-from .labeled import LABEL_COLUMNS, Change, change_labels
+from .labeled import LABEL_COLUMNS, MIGRATION_BY, Change, change_labels, history_path
 from .taxonomy import Taxonomy
 from .text import code6_column
 
@@ -173,6 +173,7 @@ class ImportResult:
     confirmed: list[str] = field(default_factory=list)
     split_groups: list[tuple[str, dict]] = field(default_factory=list)  # sheet group → {decision: [codes]}, 2+ classes
     followed: list[tuple[str, str, str, str]] = field(default_factory=list)  # code, old, new, the decided fund
+    pending: list[str] = field(default_factory=list)  # funds a migration queued for review, still out of the set
 
     def lines(self) -> list[str]:
         out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"
@@ -181,6 +182,11 @@ class ImportResult:
         out += [f"warning: group {g} was given {len(d)} classes ("
                 + "; ".join(f"{c}: {', '.join(codes)}" for c, codes in d.items())
                 + "): each settles its own funds; the group's other funds stay in review" for g, d in self.split_groups]
+        if self.pending:
+            out.append(f"warning: {len(self.pending)} funds the taxonomy migration took out of the labeled set are "
+                       f"still undecided and stay out of it (not learned from, not settled) until their decisions are "
+                       f"imported: {', '.join(self.pending[:20])}{' …' if len(self.pending) > 20 else ''}; decide "
+                       f"them in the migration's review queue and import it again")
         out += [f"  changed {c}: {o} → {n}" for c, o, n in self.changed]
         out += [f"  relabeled {c}: {o} → {n} (propagated from {h})" for c, o, n, h in self.followed[:50]]
         out += [f"  added {c}" for c in self.added[:50]]
@@ -244,6 +250,20 @@ def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None
     if versions and versions != [tax.version]:
         raise InputError(f"{labels_path}: this labeled set holds labels of taxonomy {', '.join(versions)}, not "
                          f"{tax.version}; pass the matching --taxonomy or --labeled, nothing imported")
+
+
+def _migration_pending(labels_path, labeled: set[str]) -> list[str]:
+    """The funds a taxonomy migration took out of the labeled set for review (history: changed by the migration, no
+    new class) that are not back in it."""
+    hp = history_path(labels_path)
+    if not Path(hp).exists():
+        return []
+    h = pd.read_csv(hp, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                    usecols=lambda c: c in ("fund_code", "new_secondary", "changed_by"))
+    if not {"fund_code", "new_secondary", "changed_by"} <= set(h.columns):
+        return []
+    out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"]
+    return sorted(set(out) - labeled)
 
 
 def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None, today: str | None = None,
@@ -327,6 +347,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 res.added.append(code)
         if new_rows:
             labels = pd.concat([labels, pd.DataFrame(new_rows, columns=LABEL_COLUMNS)], ignore_index=True)
+        res.pending = _migration_pending(labels_path, set(labels["fund_code"]))
         return Change(labels, history), res
 
     return change_labels(labels_path, compute, dry_run=dry_run)

@@ -504,3 +504,30 @@ def test_a_decision_on_a_head_relabels_the_funds_propagated_from_it(tmp_path):
     assert set(hist["old_secondary"]) == {"科技成长主题ETF"}
     audit = CliRunner().invoke(cli, ["labels", "audit", str(labels_copy)])
     assert "930939.CSI" not in audit.output, audit.output
+
+
+def test_importing_part_of_a_migration_queue_says_which_funds_are_still_out_of_the_labeled_set(tmp_path):
+    """`taxonomy migrate` takes the rows of a split class out of the labeled set into a queue. An import that decides
+    only some of them said 'added 1' and nothing of the rest, which were silently no longer labeled (and `labels
+    audit` found nothing): it now counts and names them, and says how to bring them back."""
+    labels_copy = _small_labels_copy(tmp_path)
+    new_tax = split_taxonomy(tmp_path / "split.toml")
+    mig = tmp_path / "split_migration.toml"
+    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
+    queue = tmp_path / "queue.xlsx"
+    r = CliRunner()
+    res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
+                         "--labeled", str(labels_copy), "-o", str(queue)])
+    assert res.exit_code == 0, res.output
+    q = pd.read_excel(queue, sheet_name="review", dtype=str).fillna("")
+    first = q["fund_code"].iloc[0]
+    _fill(queue, {first: "科技主题ETF"})
+    res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_copy), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0, res.output
+    assert "added 1" in res.output
+    assert f"{len(q) - 1} funds the taxonomy migration took out of the labeled set are still undecided" in res.output
+    assert min(set(q["fund_code"]) - {first}) in res.output
+    # deciding the rest (the queue imported again) brings them back; then nothing is pending
+    _fill(queue, dict.fromkeys(q["fund_code"], "科技主题ETF"))
+    res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_copy), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0 and "still undecided" not in res.output, res.output
