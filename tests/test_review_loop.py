@@ -531,3 +531,16 @@ def test_importing_part_of_a_migration_queue_says_which_funds_are_still_out_of_t
     _fill(queue, dict.fromkeys(q["fund_code"], "科技主题ETF"))
     res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_copy), "--taxonomy", str(new_tax)])
     assert res.exit_code == 0 and "still undecided" not in res.output, res.output
+
+
+def test_a_decision_settles_its_fund_whose_name_cell_is_garbled(tmp_path, labels_copy):
+    """A later list gives a decided fund's code with a name cell that reads as no fund's name (mojibake, a
+    placeholder): the fund's own decision, made on its code, still settles it, instead of sending it back to review
+    with no class; such a row still takes no decision by index or link."""
+    _decide(tmp_path, labels_copy, [("159606", "易方达中证500质量成长ETF", "策略主题ETF")])
+    garbled = "易方达中证500质量成长ETF".encode("utf-8").decode("latin-1")
+    later = pd.DataFrame({"基金代码": ["159606", "159606", "990601"], "基金简称": [garbled, "N/A", garbled]})
+    out = Tagger.load(labels_path=labels_copy).tag(later)
+    assert out["secondary"].tolist()[:2] == ["策略主题ETF", "策略主题ETF"] and out["secondary"].iloc[2] == ""
+    assert out["needs_review"].tolist() == [False, False, True]
+    assert out["evidence"].iloc[0].startswith("人工复核: 张三")
