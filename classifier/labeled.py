@@ -110,8 +110,12 @@ def _recover(labels_path: Path) -> None:
     """Roll an interrupted commit forward (its journal names the staged files), and drop stale staged files."""
     j = _journal(labels_path)
     if j.exists():
+        # the files are the set's folder's, wherever it is now (a workspace moved or copied since the crash): a
+        # journal names them by name (one of an earlier version by full path: its name is taken)
+        here = labels_path.parent
         for tmp, target in json.loads(j.read_text(encoding="utf-8")):
-            if Path(tmp).exists():
+            tmp, target = here / Path(tmp).name, here / Path(target).name
+            if tmp.exists():
                 os.replace(tmp, target)
         j.unlink()
     for stale in labels_path.parent.glob(".*.csv.*.tmp"):
@@ -171,7 +175,7 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
             files.append((hp, hbom + csv_text(rows, line_end=heol).encode("utf-8")))
     staged = [(_staged(t, d), t) for t, d in files]
     j = _journal(labels_path)
-    payload = json.dumps([[str(s), str(t)] for s, t in staged]).encode("utf-8")
+    payload = json.dumps([[s.name, t.name] for s, t in staged]).encode("utf-8")
     atomic_write_bytes(j, lambda t: Path(t).write_bytes(payload))
     for s, t in staged:
         os.replace(s, t)

@@ -430,3 +430,32 @@ def test_a_labeled_set_saved_by_excel_keeps_its_funds_codes(tmp_path, small_labe
     after = read_labels(small_labels_copy)
     assert after.fund_code.str.fullmatch(r"\d{6}").all() and (after.fund_code == code).sum() == 1
     assert Tagger(TAX).use_reviewed(after).reviewed[code][0] == "宽基ETF"
+
+
+def test_an_interrupted_commit_rolls_forward_in_a_workspace_moved_since(tmp_path, labels_copy, monkeypatch):
+    """A crash between the renames, then the workspace is moved (or copied) elsewhere: the journal names its files
+    beside it, so the next reader there finishes the commit with the decision and its history, and never touches
+    the folder the workspace came from."""
+    real = os.replace
+    calls = []
+
+    def crash_after_first(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        return real(src, dst)
+
+    sheet = _sheet(tmp_path / "r.csv", [("159915", "科技成长主题ETF", "x")])
+    monkeypatch.setattr(store.os, "replace", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    monkeypatch.setattr(store.os, "replace", real)
+    moved = tmp_path / "moved" / "labeled"
+    shutil.copytree(labels_copy.parent, moved)  # a copy: the old folder stays as the crash left it
+    old = {p.name: p.read_bytes() for p in labels_copy.parent.iterdir()}
+    lab = read_labels(moved / "labels.csv")
+    hist = pd.read_csv(moved / "history.csv", dtype=str)
+    assert lab.set_index("fund_code").loc["159915", "secondary"] == "科技成长主题ETF"
+    assert hist.iloc[-1].fund_code == "159915"
+    assert not list(moved.glob(".*journal")) and not list(moved.glob(".*.tmp"))
+    assert {p.name: p.read_bytes() for p in labels_copy.parent.iterdir()} == old
