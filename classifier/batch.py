@@ -143,6 +143,7 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
     tagger = tagger or Tagger.load(model_dir, taxonomy_path, threshold, holdings_path, sw_map_path, labels_path)
     summary = TagSummary(warnings=list(table.warnings), decisions=len(tagger.reviewed),
                          decisions_from=tagger.decisions_from)
+    summary.warnings += [f"{tagger.decisions_from}: {w}" for w in tagger.reviewed_ignored]
     frame = table.frame
     if len(frame) == 0:
         summary.warnings.append(f"{input_path}: header only, no rows; writing an empty output with the new columns")

@@ -147,7 +147,8 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
     ``reviewed_families``: the reviewed funds' family keys, which reach share classes and feeders whether or not the
     reviewed fund is in this batch, or first in its family; ``family``: the rows' family keys, as linking found them,
     by default :func:`classifier.linking.family_keys` of ``p``; ``reviewed_disputes``: index key → codes of reviewed
-    funds given different classes). A row that is not a fund's name is never settled by an index or a link. A row
+    funds given different classes). A row that is not a fund's name is never settled by an index or a link (its own
+    code's decision still settles it: the decision was made on that fund). A row
     that no decision settles but whose index or family reviewers decided two ways goes to review, its
     ``review_dispute`` naming those funds' codes: reviewers disagreeing is a dispute."""
     d = d.copy()
@@ -167,7 +168,7 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
     disputed: list[tuple[str, ...]] = [()] * len(codes)
     problem = d["name_problem"].to_numpy()
     for i, c in enumerate(codes):
-        if problem[i]:
+        if problem[i] and c not in reviewed:  # the fund's own decision is by its code, whatever its name cell holds
             continue
         via, how, key = None, "", ""
         head = codes[linked[i]] if linked[i] >= 0 else c

@@ -39,6 +39,7 @@ HISTORY_COLUMNS = ["fund_code", "old_primary", "old_secondary", "old_source", "o
                    "old_taxonomy_version", "new_secondary", "changed_by", "changed_at", "reason", "old_note"]
 ID_COLUMNS = LABEL_COLUMNS[:6]  # what identifies a labeled fund: the columns training and rule reports prepare
 SOURCES = {"report", "hand", "review", "propagated", "migrated"}
+MIGRATION_BY = "migration"  # history's changed_by (and labeled_by) of what `taxonomy migrate` changed
 SHIPPED_LABELS = shipped_path("labeled")  # the labeled set shipped with the tool (defaults.toml [paths])
 HOLDOUT_DIR = "holdout"  # data/holdout: the blind evaluation set, which no labeled-set reader accepts
 LOCK_TIMEOUT = 120.0  # seconds a change waits for another one before it fails loudly
@@ -69,6 +70,11 @@ def read_labels(path: str | Path | None = None) -> pd.DataFrame:
     missing = [c for c in LABEL_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"{p}: labeled set lacks columns {missing}")
+    # a set opened and saved in Excel holds its codes as numbers, without their leading zeros (004433 → 4433): they
+    # are that fund's, which every reader (tagging's decisions by code, the next import's row of the fund) needs whole
+    short = df["fund_code"].str.fullmatch(r"\d{1,5}")
+    if short.any():
+        df.loc[short, "fund_code"] = df.loc[short, "fund_code"].str.zfill(6)
     return df
 
 
@@ -104,8 +110,12 @@ def _recover(labels_path: Path) -> None:
     """Roll an interrupted commit forward (its journal names the staged files), and drop stale staged files."""
     j = _journal(labels_path)
     if j.exists():
+        # the files are the set's folder's, wherever it is now (a workspace moved or copied since the crash): a
+        # journal names them by name (one of an earlier version by full path: its name is taken)
+        here = labels_path.parent
         for tmp, target in json.loads(j.read_text(encoding="utf-8")):
-            if Path(tmp).exists():
+            tmp, target = here / Path(tmp).name, here / Path(target).name
+            if tmp.exists():
                 os.replace(tmp, target)
         j.unlink()
     for stale in labels_path.parent.glob(".*.csv.*.tmp"):
@@ -165,7 +175,7 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
             files.append((hp, hbom + csv_text(rows, line_end=heol).encode("utf-8")))
     staged = [(_staged(t, d), t) for t, d in files]
     j = _journal(labels_path)
-    payload = json.dumps([[str(s), str(t)] for s, t in staged]).encode("utf-8")
+    payload = json.dumps([[s.name, t.name] for s, t in staged]).encode("utf-8")
     atomic_write_bytes(j, lambda t: Path(t).write_bytes(payload))
     for s, t in staged:
         os.replace(s, t)

@@ -20,6 +20,7 @@ import pandas as pd
 from .columns import detect_columns
 from .config import default_path, defaults
 from .decide import decide, override
+from .errors import InputError
 from .explain import output_frame
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
 from .index_key import code_keys, name_keys, subject_keys
@@ -120,14 +121,31 @@ class Tagger:
         self.reviewed_families = ReviewedFamilies([], [], [])  # their share classes and feeders, in any batch
         self.reviewed_disputes: dict[str, tuple[str, ...]] = {}  # index key → codes of reviewed funds that disagree
         self.decisions_from = ""  # the labeled set whose review decisions use_reviewed was given by load ('' none)
+        self.reviewed_ignored: list[str] = []  # why review decisions of the labeled set read are not applied
 
     def use_reviewed(self, labels: pd.DataFrame) -> "Tagger":
         """Remember people's review decisions (source=review, current taxonomy): a reviewed fund keeps its decision,
         and so do its share classes and feeders and every fund tracking the same index, in this batch and later ones
         (when two decisions on one index or family disagree, neither settles it: each still settles its own fund, and
         the index's or family's other funds go to review, their evidence naming both decisions)."""
-        r = labels[(labels["source"] == "review") & (labels["taxonomy_version"] == self.taxonomy.version)
-                   & labels["secondary"].isin(self.taxonomy.labels)].reset_index(drop=True)
+        review = labels["source"] == "review"
+        other = review & (labels["taxonomy_version"] != self.taxonomy.version)
+        unknown = review & ~other & ~labels["secondary"].isin(self.taxonomy.labels)
+        # decisions this run cannot apply, said in the run's warnings (else their funds go back to review in silence)
+        self.reviewed_ignored = []
+        if other.any():
+            versions = ", ".join(sorted(set(labels.loc[other, "taxonomy_version"]) - {""}) or ["none"])
+            self.reviewed_ignored.append(
+                f"{int(other.sum())} review decisions of taxonomy {versions} are not applied: this run uses "
+                f"{self.taxonomy.version}; pass the labeled set of {self.taxonomy.version} with --labeled (after a "
+                f"taxonomy change, tag with the taxonomy the set was migrated to)")
+        if unknown.any():
+            lines = ", ".join(f"line {i + 2} ({labels.at[i, 'fund_code']}: {labels.at[i, 'secondary']!r})"
+                              for i in labels.index[unknown][:5])
+            self.reviewed_ignored.append(f"{int(unknown.sum())} review decisions carry a label that is not a class "
+                                         f"of {self.taxonomy.version} and are not applied: {lines} (`fundclass "
+                                         f"labels audit` lists them)")
+        r = labels[review & ~other & ~unknown].reset_index(drop=True)
         self.reviewed = {c: (s, b, a) for c, s, b, a in zip(r["fund_code"], r["secondary"], r["labeled_by"],
                                                              r["labeled_at"]) if c}
         self.reviewed_index, self.reviewed_disputes = {}, {}
@@ -167,11 +185,15 @@ class Tagger:
         if holdings_path:
             holdings = holdings_features(holdings_path, load_sw_map(sw_map_path))
         tagger = cls(tax, model, manifest, threshold, holdings)
-        if labels_path == "":
+        if labels_path == "":  # the workspace's, else the shipped one: none when neither is there
             labels_path = data_path(default_path("labeled"))
-        if labels_path and Path(labels_path).exists():
+            labels_path = labels_path if labels_path.exists() else None
+        if labels_path:
             from .labeled import read_labels
 
+            if not Path(labels_path).exists():  # a set given but not there holds decisions nobody would apply
+                raise InputError(f"{labels_path}: no labeled set here; pass the labeled set whose review decisions "
+                                 f"this run applies (or none: the workspace's, else the shipped one)")
             tagger.use_reviewed(read_labels(labels_path))
             tagger.decisions_from = str(labels_path)
         return tagger

@@ -27,7 +27,7 @@ from .index_key import code_keys, display_key
 from .prepare import prepare
 from .errors import InputError
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
-from .labeled import LABEL_COLUMNS, Change, change_labels
+from .labeled import LABEL_COLUMNS, MIGRATION_BY, Change, change_labels, history_path
 from .taxonomy import Taxonomy
 from .text import code6_column
 
@@ -172,13 +172,23 @@ class ImportResult:
     changed: list[tuple[str, str, str]] = field(default_factory=list)  # code, old, new
     confirmed: list[str] = field(default_factory=list)
     split_groups: list[tuple[str, dict]] = field(default_factory=list)  # sheet group → {decision: [codes]}, 2+ classes
+    followed: list[tuple[str, str, str, str]] = field(default_factory=list)  # code, old, new, the decided fund
+    pending: list[str] = field(default_factory=list)  # funds a migration queued for review, still out of the set
 
     def lines(self) -> list[str]:
-        out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"]
+        out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"
+               + (f"; {len(self.followed)} funds propagated from a decided fund relabeled with it"
+                  if self.followed else "")]
         out += [f"warning: group {g} was given {len(d)} classes ("
                 + "; ".join(f"{c}: {', '.join(codes)}" for c, codes in d.items())
                 + "): each settles its own funds; the group's other funds stay in review" for g, d in self.split_groups]
+        if self.pending:
+            out.append(f"warning: {len(self.pending)} funds the taxonomy migration took out of the labeled set are "
+                       f"still undecided and stay out of it (not learned from, not settled) until their decisions are "
+                       f"imported: {', '.join(self.pending[:20])}{' …' if len(self.pending) > 20 else ''}; decide "
+                       f"them in the migration's review queue and import it again")
         out += [f"  changed {c}: {o} → {n}" for c, o, n in self.changed]
+        out += [f"  relabeled {c}: {o} → {n} (propagated from {h})" for c, o, n, h in self.followed[:50]]
         out += [f"  added {c}" for c in self.added[:50]]
         return out
 
@@ -242,6 +252,20 @@ def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None
                          f"{tax.version}; pass the matching --taxonomy or --labeled, nothing imported")
 
 
+def _migration_pending(labels_path, labeled: set[str]) -> list[str]:
+    """The funds a taxonomy migration took out of the labeled set for review (history: changed by the migration, no
+    new class) that are not back in it."""
+    hp = history_path(labels_path)
+    if not Path(hp).exists():
+        return []
+    h = pd.read_csv(hp, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                    usecols=lambda c: c in ("fund_code", "new_secondary", "changed_by"))
+    if not {"fund_code", "new_secondary", "changed_by"} <= set(h.columns):
+        return []
+    out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"]
+    return sorted(set(out) - labeled)
+
+
 def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None, today: str | None = None,
                   dry_run: bool = False, sheet: str | None = None) -> ImportResult:
     """Put the decisions of a review sheet into the labeled set at ``labels_path``: one transaction, all or nothing.
@@ -289,6 +313,22 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                     res.confirmed.append(code)
                 else:
                     res.changed.append((code, old["secondary"], r.decision))
+                    # the rows that carry this fund's label along an identity link (same index, share classes) take
+                    # the decision too; a fund the sheet decides itself keeps its own decision
+                    follow = ((labels["source"] == "propagated") & (labels["propagated_from"] == code)
+                              & ~labels["fund_code"].isin(decided["code"]) & (labels["secondary"] != r.decision))
+                    for j in np.flatnonzero(follow.to_numpy()):
+                        fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
+                        history.append({"fund_code": fo["fund_code"], "old_primary": fo["primary"],
+                                        "old_secondary": fo["secondary"], "old_source": fo["source"],
+                                        "old_labeled_by": fo["labeled_by"], "old_labeled_at": fo["labeled_at"],
+                                        "old_taxonomy_version": fo["taxonomy_version"], "new_secondary": r.decision,
+                                        "changed_by": r.reviewer, "changed_at": today,
+                                        "reason": f"propagated from {code}: {note}", "old_note": fo["note"]})
+                        for k, v in {**new, "source": "propagated", "propagated_from": code,
+                                     "note": f"propagated from {code}'s review decision"}.items():
+                            labels.iat[j, labels.columns.get_loc(k)] = v
+                        res.followed.append((fo["fund_code"], fo["secondary"], r.decision, code))
             else:
                 row = {c: str(getattr(r, c, "") or "") for c in LABEL_COLUMNS}
                 row.update(new, fund_code=code)
@@ -307,6 +347,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 res.added.append(code)
         if new_rows:
             labels = pd.concat([labels, pd.DataFrame(new_rows, columns=LABEL_COLUMNS)], ignore_index=True)
+        res.pending = _migration_pending(labels_path, set(labels["fund_code"]))
         return Change(labels, history), res
 
     return change_labels(labels_path, compute, dry_run=dry_run)

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .errors import InputError, TaxonomyError
 from .io import check_not_input
-from .labeled import Change, change_labels
+from .labeled import MIGRATION_BY, Change, change_labels
 from .review import REVIEW_COLUMNS, write_review
 from .taxonomy import Taxonomy
 
@@ -156,14 +156,14 @@ def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str)
                         "old_source": r.source, "old_labeled_by": r.labeled_by, "old_labeled_at": r.labeled_at,
                         "old_taxonomy_version": r.taxonomy_version,
                         "new_secondary": targets[0] if len(targets) == 1 else "",
-                        "changed_by": "migration", "changed_at": today,
+                        "changed_by": MIGRATION_BY, "changed_at": today,
                         "reason": f"{Path(migration.path).name}: {r.secondary} → {targets or 'removed'}",
                         "old_note": r.note})
         if len(targets) == 1:
             labels.loc[i, ["primary", "secondary", "taxonomy_version"]] = [new.primary_of(targets[0]), targets[0],
                                                                            new.version]
             if r.source != "review":  # a review decision stays the reviewer's: tagging applies only those
-                labels.loc[i, ["source", "labeled_by", "labeled_at", "note"]] = ["migrated", "migration", today,
+                labels.loc[i, ["source", "labeled_by", "labeled_at", "note"]] = ["migrated", MIGRATION_BY, today,
                                                                                  f"was {r.secondary} ({r.source})"]
             keep_mask.append(True)
             moved += 1

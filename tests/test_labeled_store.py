@@ -178,15 +178,19 @@ def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, labels_cop
     assert header == old_header + b",old_note" and rows.startswith(old_rows)
     got = pd.read_csv(hist, dtype=str, keep_default_na=False)
     assert list(got.columns) == store.HISTORY_COLUMNS
-    assert (got.iloc[-1].fund_code, got.iloc[-1].reason, got.iloc[-1].old_note) == ("159215", "增强策略", old_note)
-    assert (got.old_note.iloc[:-1] == "").all()
+    n_old = old_rows.count(b"\n")
+    # the decided fund's row comes first among the new ones (rows propagated from it follow it, see test_review_loop)
+    mine = got.iloc[n_old]
+    assert (mine.fund_code, mine.reason, mine.old_note) == ("159215", "增强策略", old_note)
+    assert (got.old_note.iloc[:n_old] == "").all()
     # the next change appends to the new form as it is, and that row's old note is the first decision's comment
     before = hist.read_bytes()
     import_review(_sheet(tmp_path / "r2.csv", [("159215", "宽基ETF", "回到宽基")]), TAX, labels_copy, today="2026-12-01")
     assert hist.read_bytes().startswith(before)
-    assert pd.read_csv(hist, dtype=str, keep_default_na=False).iloc[-1].old_note == "增强策略"
+    again = pd.read_csv(hist, dtype=str, keep_default_na=False)
+    assert again[again.fund_code == "159215"].iloc[-1].old_note == "增强策略"
     with open(hist, encoding="utf-8", newline="") as f:  # a reader of the csv module too
-        assert [r["old_note"] for r in csv.DictReader(f)][-2:] == [old_note, "增强策略"]
+        assert [r["old_note"] for r in csv.DictReader(f) if r["fund_code"] == "159215"][-2:] == [old_note, "增强策略"]
 
 
 def test_an_added_fund_takes_the_labeled_sets_group_not_the_sheets(tmp_path):
@@ -405,3 +409,53 @@ def test_an_import_warns_when_one_group_was_given_two_classes(tmp_path, small_la
     warned = [x for x in res.lines() if x.startswith("warning:")]
     assert warned == ["warning: group code:000510 was given 2 classes (宽基ETF: 990001; 策略主题ETF: 990002): each "
                       "settles its own funds; the group's other funds stay in review"]
+
+
+def test_a_labeled_set_saved_by_excel_keeps_its_funds_codes(tmp_path, small_labels_copy):
+    """Excel opens labels.csv with the fund codes as numbers and saves them without their leading zeros (004433 →
+    4433): the set still holds fund 004433, so a decision on it changes its row (no second row for the same fund)
+    and tagging applies it by its code."""
+    from classifier.pipeline import Tagger
+
+    lab = read_labels(small_labels_copy)
+    zero = lab[lab.fund_code.str.startswith("0") & (lab.secondary != "宽基ETF") & (lab.secondary != "不适用")]
+    code = zero.fund_code.iloc[0]
+    excel = pd.read_csv(small_labels_copy, keep_default_na=False)  # what Excel shows: codes as numbers
+    assert str(excel.fund_code.iloc[lab.index[lab.fund_code == code][0]]) == code.lstrip("0")
+    excel.to_csv(small_labels_copy, index=False, lineterminator="\r\n")
+    assert (read_labels(small_labels_copy).fund_code == code).sum() == 1
+    res = import_review(_sheet(tmp_path / "r.csv", [(code, "宽基ETF", "excel")]), TAX, small_labels_copy,
+                        today="2026-11-30")
+    assert [c for c, _, _ in res.changed] == [code] and not res.added
+    after = read_labels(small_labels_copy)
+    assert after.fund_code.str.fullmatch(r"\d{6}").all() and (after.fund_code == code).sum() == 1
+    assert Tagger(TAX).use_reviewed(after).reviewed[code][0] == "宽基ETF"
+
+
+def test_an_interrupted_commit_rolls_forward_in_a_workspace_moved_since(tmp_path, labels_copy, monkeypatch):
+    """A crash between the renames, then the workspace is moved (or copied) elsewhere: the journal names its files
+    beside it, so the next reader there finishes the commit with the decision and its history, and never touches
+    the folder the workspace came from."""
+    real = os.replace
+    calls = []
+
+    def crash_after_first(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        return real(src, dst)
+
+    sheet = _sheet(tmp_path / "r.csv", [("159915", "科技成长主题ETF", "x")])
+    monkeypatch.setattr(store.os, "replace", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    monkeypatch.setattr(store.os, "replace", real)
+    moved = tmp_path / "moved" / "labeled"
+    shutil.copytree(labels_copy.parent, moved)  # a copy: the old folder stays as the crash left it
+    old = {p.name: p.read_bytes() for p in labels_copy.parent.iterdir()}
+    lab = read_labels(moved / "labels.csv")
+    hist = pd.read_csv(moved / "history.csv", dtype=str)
+    assert lab.set_index("fund_code").loc["159915", "secondary"] == "科技成长主题ETF"
+    assert hist.iloc[-1].fund_code == "159915"
+    assert not list(moved.glob(".*journal")) and not list(moved.glob(".*.tmp"))
+    assert {p.name: p.read_bytes() for p in labels_copy.parent.iterdir()} == old

@@ -489,3 +489,89 @@ def test_the_python_api_applies_the_workspaces_review_decisions(tmp_path, monkey
     assert pd.read_csv(tmp_path / "out.csv", dtype=str)["secondary"].iloc[0] == "国企主题ETF"
     alone = Tagger.load(labels_path=None)
     assert alone.decisions_from == "" and alone.tag(later)["secondary"].iloc[0] != "国企主题ETF"
+
+
+def test_tagging_says_when_the_labeled_set_holds_no_decision_of_its_taxonomy(tmp_path, labels_copy):
+    """A workspace with two taxonomies: tagging with E Fund's against the jrj labeled set (no --labeled, or a
+    labeled set migrated away from the run's taxonomy) applies none of its decisions; the run says so and names what
+    to pass, instead of sending the reviewed funds back to review in silence. A --labeled file that is not there is
+    refused, not read as a set without decisions."""
+    _decide(tmp_path, labels_copy, [("990501", "示例中证机器人ETF", "制造业主题ETF")])
+    src = tmp_path / "new.csv"
+    pd.DataFrame({"基金代码": ["990501"], "基金简称": ["示例中证机器人ETF"]}).to_csv(src, index=False)
+    r = CliRunner()
+    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--taxonomy",
+                         "taxonomy/efund2025.toml", "--labeled", str(labels_copy)])
+    assert res.exit_code == 0, res.output
+    assert "decisions of taxonomy jrj-2026.01-r1" in res.output and "not applied" in res.output
+    assert "--labeled" in res.output
+    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t2.csv"), "--rules-only", "--labeled",
+                         str(tmp_path / "no_such_labels.csv")])
+    assert res.exit_code == 2 and "no_such_labels.csv" in res.output and not (tmp_path / "t2.csv").exists()
+
+
+def test_a_decision_on_a_head_relabels_the_funds_propagated_from_it(tmp_path):
+    """159606 heads index 930939.CSI; 560500 and 562340 carry its label as `propagated` rows. A decision that
+    changes 159606's class changes theirs too (their old labels into history): before, they kept the old class, so
+    `labels audit` failed after an ordinary import and training went on learning the class the reviewer overruled
+    for two of the index's three funds."""
+    labels_copy = _small_labels_copy(tmp_path, keep=lambda lab: lab["fund_code"] == "159606")
+    before = read_labels(labels_copy).set_index("fund_code")
+    followers = before.index[(before["source"] == "propagated") & (before["propagated_from"] == "159606")].tolist()
+    assert sorted(followers) == ["560500", "562340"] and set(before.loc[followers, "secondary"]) == {"科技成长主题ETF"}
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["159606"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [load_taxonomy().version]}).to_csv(sheet, index=False)
+    res = import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    assert res.changed == [("159606", "科技成长主题ETF", "策略主题ETF")]
+    assert sorted(c for c, *_ in res.followed) == followers
+    after = read_labels(labels_copy).set_index("fund_code")
+    assert set(after.loc[followers, "secondary"]) == {"策略主题ETF"}
+    assert set(after.loc[followers, "primary"]) == {"策略与配置工具"}
+    assert set(after.loc[followers, "source"]) == {"propagated"} and set(after.loc[followers, "propagated_from"]) == {
+        "159606"}
+    hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str, keep_default_na=False)
+    assert sorted(hist["fund_code"]) == sorted(["159606"] + followers)
+    assert set(hist["old_secondary"]) == {"科技成长主题ETF"}
+    audit = CliRunner().invoke(cli, ["labels", "audit", str(labels_copy)])
+    assert "930939.CSI" not in audit.output, audit.output
+
+
+def test_importing_part_of_a_migration_queue_says_which_funds_are_still_out_of_the_labeled_set(tmp_path):
+    """`taxonomy migrate` takes the rows of a split class out of the labeled set into a queue. An import that decides
+    only some of them said 'added 1' and nothing of the rest, which were silently no longer labeled (and `labels
+    audit` found nothing): it now counts and names them, and says how to bring them back."""
+    labels_copy = _small_labels_copy(tmp_path)
+    new_tax = split_taxonomy(tmp_path / "split.toml")
+    mig = tmp_path / "split_migration.toml"
+    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
+    queue = tmp_path / "queue.xlsx"
+    r = CliRunner()
+    res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
+                         "--labeled", str(labels_copy), "-o", str(queue)])
+    assert res.exit_code == 0, res.output
+    q = pd.read_excel(queue, sheet_name="review", dtype=str).fillna("")
+    first = q["fund_code"].iloc[0]
+    _fill(queue, {first: "科技主题ETF"})
+    res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_copy), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0, res.output
+    assert "added 1" in res.output
+    assert f"{len(q) - 1} funds the taxonomy migration took out of the labeled set are still undecided" in res.output
+    assert min(set(q["fund_code"]) - {first}) in res.output
+    # deciding the rest (the queue imported again) brings them back; then nothing is pending
+    _fill(queue, dict.fromkeys(q["fund_code"], "科技主题ETF"))
+    res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_copy), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0 and "still undecided" not in res.output, res.output
+
+
+def test_a_decision_settles_its_fund_whose_name_cell_is_garbled(tmp_path, labels_copy):
+    """A later list gives a decided fund's code with a name cell that reads as no fund's name (mojibake, a
+    placeholder): the fund's own decision, made on its code, still settles it, instead of sending it back to review
+    with no class; such a row still takes no decision by index or link."""
+    _decide(tmp_path, labels_copy, [("159606", "易方达中证500质量成长ETF", "策略主题ETF")])
+    garbled = "易方达中证500质量成长ETF".encode("utf-8").decode("latin-1")
+    later = pd.DataFrame({"基金代码": ["159606", "159606", "990601"], "基金简称": [garbled, "N/A", garbled]})
+    out = Tagger.load(labels_path=labels_copy).tag(later)
+    assert out["secondary"].tolist()[:2] == ["策略主题ETF", "策略主题ETF"] and out["secondary"].iloc[2] == ""
+    assert out["needs_review"].tolist() == [False, False, True]
+    assert out["evidence"].iloc[0].startswith("人工复核: 张三")
