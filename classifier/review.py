@@ -242,11 +242,31 @@ def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None
                          f"{tax.version}; pass the matching --taxonomy or --labeled, nothing imported")
 
 
+def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool) -> str:
+    """Why row ``r`` may not replace the review decision ``old`` ('' when it may): a sheet that shows the tool's
+    answer (``secondary``) shows a fund's review decision once it was made, so a sheet showing another answer was
+    exported before that decision (or from another labeled set), and importing it would revert a later decision."""
+    if not shows_answer or old["source"] != "review" or old["taxonomy_version"] != tax.version \
+            or old["secondary"] == r.decision:
+        return ""
+    shown = str(getattr(r, "secondary", "") or "").strip()
+    if shown == old["secondary"]:
+        return ""
+    return (f"row {r.line_no} ({r.code}): the labeled set holds a later review decision, {old['secondary']} "
+            f"({old['labeled_by']}, {old['labeled_at']}), that this sheet did not show (its answer: {shown or 'none'}): "
+            f"it was exported before that decision, and importing it would revert it to {r.decision}; export a new "
+            f"sheet from a fresh `fundclass tag` to review the fund again, or pass --overrule to replace the later "
+            f"decision")
+
+
 def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None, today: str | None = None,
-                  dry_run: bool = False, sheet: str | None = None) -> ImportResult:
+                  dry_run: bool = False, sheet: str | None = None, overrule: bool = False) -> ImportResult:
     """Put the decisions of a review sheet into the labeled set at ``labels_path``: one transaction, all or nothing.
-    ``sheet``: the worksheet of a workbook to read (default: its only visible sheet that holds data)."""
+    ``sheet``: the worksheet of a workbook to read (default: its only visible sheet that holds data). A decision that
+    would replace a review decision the sheet did not show (it was exported before it) is refused unless
+    ``overrule``."""
     decided = _read_decisions(path, tax, reviewer, sheet)
+    shows_answer = "secondary" in decided.columns and not overrule
     decided["index_key"] = code_keys(decided) if "index_code" in decided.columns else ""
     split = []  # one decision is meant to cover a group: two classes in one group settle none of its other funds
     if "group" in decided.columns:
@@ -259,7 +279,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     def compute(labels: pd.DataFrame):
         _check_labeled_set(labels, labels_path, tax)
         res = ImportResult(split_groups=split)
-        history, new_rows = [], []
+        history, new_rows, unseen = [], [], []
         pos = {c: i for i, c in enumerate(labels["fund_code"])}
         group_of = {}  # the set's group of each tracked index code (000510 and 000510.SH are one index)
         for key, g in zip(code_keys(labels), labels["group"]):
@@ -277,6 +297,10 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 old = {c: labels.iat[i, labels.columns.get_loc(c)] for c in labels.columns}  # a copy, before writing
                 if old["secondary"] == r.decision and old["source"] == "review":
                     res.confirmed.append(code)
+                    continue
+                why = _unseen_decision(r, old, tax, shows_answer)
+                if why:
+                    unseen.append(why)
                     continue
                 history.append({"fund_code": code, "old_primary": old["primary"], "old_secondary": old["secondary"],
                                 "old_source": old["source"], "old_labeled_by": old["labeled_by"],
@@ -305,6 +329,8 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 new_rows.append(row)
                 pos[code] = len(labels) + len(new_rows) - 1
                 res.added.append(code)
+        if unseen:
+            raise InputError(f"{path}: {len(unseen)} problem(s), nothing imported:\n  " + "\n  ".join(unseen))
         if new_rows:
             labels = pd.concat([labels, pd.DataFrame(new_rows, columns=LABEL_COLUMNS)], ignore_index=True)
         return Change(labels, history), res

@@ -182,7 +182,9 @@ def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, labels_cop
     assert (got.old_note.iloc[:-1] == "").all()
     # the next change appends to the new form as it is, and that row's old note is the first decision's comment
     before = hist.read_bytes()
-    import_review(_sheet(tmp_path / "r2.csv", [("159215", "宽基ETF", "回到宽基")]), TAX, labels_copy, today="2026-12-01")
+    # (a sheet exported after the first decision, so it shows that decision as the tool's answer)
+    import_review(_sheet(tmp_path / "r2.csv", [("159215", "宽基ETF", "回到宽基")],
+                         columns=lambda df: df.assign(secondary="策略主题ETF")), TAX, labels_copy, today="2026-12-01")
     assert hist.read_bytes().startswith(before)
     assert pd.read_csv(hist, dtype=str, keep_default_na=False).iloc[-1].old_note == "增强策略"
     with open(hist, encoding="utf-8", newline="") as f:  # a reader of the csv module too

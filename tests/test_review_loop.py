@@ -12,7 +12,7 @@ from classifier.errors import InputError, ModelError
 from classifier.labeled import SHIPPED_LABELS, read_labels
 from classifier.pipeline import Tagger
 from classifier.io import read_table, write_table
-from classifier.review import import_review, review_frame
+from classifier.review import REVIEW_COLUMNS, import_review, review_frame
 from classifier.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
 from conftest import TRAINING_GROUPS, write_labeled_subset
 
@@ -458,3 +458,37 @@ def test_review_export_groups_index_funds_known_by_name_with_their_index(tmp_pat
     sheet = review_frame(read_table(tagged).frame, include_all=True)
     group = dict(zip(sheet["fund_code"], sheet["group"]))
     assert group["990971"] == group["990972"] == "idx:中证A500" and group["990973"] != "idx:中证A500"
+
+
+def _review_sheet(path, rows):
+    """A review sheet as `review export` writes it: rows of (fund_code, the tool's answer shown, decision, reviewer)."""
+    version = load_taxonomy().version
+    df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS} for _ in rows])
+    for i, (code, shown, decision, reviewer) in enumerate(rows):
+        df.loc[i, ["fund_code", "fund_name", "secondary", "primary", "decision", "reviewer", "taxonomy_version",
+                   "group"]] = [code, f"示例{code}ETF", shown, load_taxonomy().primary_of(shown) if shown else "",
+                                decision, reviewer, version, code]
+    write_table(df, path)
+    return path
+
+
+def test_an_older_sheet_does_not_silently_revert_a_later_decision(tmp_path, labels_copy):
+    """A sheet exported before a fund's review decision (it shows the tool's answer, not that decision) and imported
+    after it would put the older decision back without a word: it is refused, naming the later decision, unless
+    --overrule; a sheet exported after the decision (it shows it) changes it, and importing it twice writes nothing."""
+    old = _review_sheet(tmp_path / "old.csv", [("990901", "宽基ETF", "策略主题ETF", "张三")])
+    import_review(old, load_taxonomy(), labels_copy, today="2026-11-30")
+    new = _review_sheet(tmp_path / "new.csv", [("990901", "策略主题ETF", "国企主题ETF", "李四")])
+    assert import_review(new, load_taxonomy(), labels_copy, today="2026-12-01").changed == [
+        ("990901", "策略主题ETF", "国企主题ETF")]
+    before = (labels_copy.read_bytes(), labels_copy.with_name("history.csv").read_bytes())
+    assert import_review(new, load_taxonomy(), labels_copy, today="2026-12-02").confirmed == ["990901"]
+    with pytest.raises(InputError) as e:
+        import_review(old, load_taxonomy(), labels_copy, today="2026-12-02")
+    msg = str(e.value)
+    assert "row 2 (990901)" in msg and "国企主题ETF (李四, 2026-12-01)" in msg and "--overrule" in msg
+    assert (labels_copy.read_bytes(), labels_copy.with_name("history.csv").read_bytes()) == before
+    res = CliRunner().invoke(cli, ["review", "import", str(old), "--labeled", str(labels_copy)])
+    assert res.exit_code == 2 and "later review decision" in res.output
+    res = CliRunner().invoke(cli, ["review", "import", str(old), "--labeled", str(labels_copy), "--overrule"])
+    assert res.exit_code == 0 and "changed 990901: 国企主题ETF → 策略主题ETF" in res.output
