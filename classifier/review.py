@@ -183,6 +183,22 @@ class ImportResult:
         return out
 
 
+def _typed_over_answer(undecided: pd.DataFrame, tax: Taxonomy) -> list[str]:
+    """The rows without a decision whose ``secondary`` (the tool's answer, not read on import) a reviewer overwrote
+    with a class: export writes ``primary`` as the answer's primary class (blank beside a blank answer), so a label
+    of ``tax`` beside another ``primary`` is an edit, a decision that would otherwise be dropped without a word."""
+    if not {"secondary", "primary", "taxonomy_version"} <= set(undecided.columns):
+        return []
+    out = []
+    for r in undecided.itertuples():
+        sec, pri = str(r.secondary).strip(), str(r.primary).strip()
+        if sec in tax.labels and tax.primary_of(sec) != pri and str(r.taxonomy_version).strip() == tax.version:
+            out.append(f"row {r.line_no} ({str(r.fund_code).strip() or 'no code'}): `secondary` was changed to "
+                       f"'{sec}', but the tool's answer is not read on import; write your decision in the `decision` "
+                       f"column (and put back the answer, or leave it)")
+    return out
+
+
 def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None = None) -> pd.DataFrame:
     """The decided rows of a review sheet, each with its normalized code; every problem is reported at once."""
     table = read_output(path, sheet)  # a CSV's cells without the ' that export put before formula-like text
@@ -225,6 +241,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
         tv = str(r.taxonomy_version).strip()
         if tv != tax.version:
             errors.append(f"{where}: exported for taxonomy '{tv or 'none'}', importing against {tax.version}")
+    errors += _typed_over_answer(f[f["decision"] == ""], tax)
     ok = decided[pd.Series([isinstance(c, str) for c in decided["code"]], index=decided.index, dtype=bool)]
     for code, g in ok.groupby("code", sort=True):
         if g["decision"].nunique() > 1:

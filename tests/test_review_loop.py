@@ -492,3 +492,23 @@ def test_an_older_sheet_does_not_silently_revert_a_later_decision(tmp_path, labe
     assert res.exit_code == 2 and "later review decision" in res.output
     res = CliRunner().invoke(cli, ["review", "import", str(old), "--labeled", str(labels_copy), "--overrule"])
     assert res.exit_code == 0 and "changed 990901: 国企主题ETF → 策略主题ETF" in res.output
+
+
+def test_a_class_typed_over_the_tools_answer_is_not_silently_ignored(tmp_path, labels_copy):
+    """A reviewer decided one row in `decision` and, on two others, typed the class over `secondary` (the tool's
+    answer, which import does not read): those two would be dropped without a word. The import names them and writes
+    nothing; `primary` beside an unchanged answer (or a blank one) tells the answer apart from an edit."""
+    sheet = _review_sheet(tmp_path / "r.csv", [("990911", "宽基ETF", "策略主题ETF", "张三"),
+                                              ("990912", "宽基ETF", "", ""), ("990913", "宽基ETF", "", ""),
+                                              ("990914", "", "", "")])
+    f = read_table(sheet).frame
+    f.loc[1, "secondary"] = "国企主题ETF"  # another primary class's label over the answer
+    f.loc[3, "secondary"] = "消费主题ETF"  # a class typed where the tool gave none
+    write_table(f, sheet)
+    before = labels_copy.read_bytes()
+    with pytest.raises(InputError) as e:
+        import_review(sheet, load_taxonomy(), labels_copy)
+    msg = str(e.value)
+    assert "2 problem(s)" in msg and "row 3 (990912)" in msg and "row 5 (990914)" in msg and "990913" not in msg
+    assert "`decision`" in msg and "消费主题ETF" in msg
+    assert labels_copy.read_bytes() == before
