@@ -27,7 +27,7 @@ from .index_key import code_keys, display_key
 from .prepare import prepare
 from .errors import InputError
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
-from .labeled import LABEL_COLUMNS, Change, change_labels
+from .labeled import ID_COLUMNS, LABEL_COLUMNS, Change, change_labels
 from .taxonomy import Taxonomy
 from .text import code6_column
 
@@ -284,6 +284,8 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     ``overrule``."""
     decided = _read_decisions(path, tax, reviewer, sheet)
     shows_answer = "secondary" in decided.columns and not overrule
+    # what identifies a fund the import adds to the labeled set; an exported sheet (it has `group`) holds them all
+    deleted = [c for c in ID_COLUMNS[1:] if c not in decided.columns] if "group" in decided.columns else []
     decided["index_key"] = code_keys(decided) if "index_code" in decided.columns else ""
     split = []  # one decision is meant to cover a group: two classes in one group settle none of its other funds
     if "group" in decided.columns:
@@ -346,6 +348,12 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 new_rows.append(row)
                 pos[code] = len(labels) + len(new_rows) - 1
                 res.added.append(code)
+        if new_rows and deleted:
+            codes = ", ".join(r["fund_code"] for r in new_rows[:10]) + (" …" if len(new_rows) > 10 else "")
+            unseen.append(f"column(s) {', '.join(deleted)} were deleted from this review sheet, and the decisions on "
+                          f"{len(new_rows)} fund(s) new to the labeled set ({codes}) reach the other funds of their "
+                          f"index, share classes and feeders only through them: put the columns back (copy them from "
+                          f"the exported sheet), or the decisions would settle those funds alone")
         if unseen:
             raise InputError(f"{path}: {len(unseen)} problem(s), nothing imported:\n  " + "\n  ".join(unseen))
         if new_rows:

@@ -512,3 +512,32 @@ def test_a_class_typed_over_the_tools_answer_is_not_silently_ignored(tmp_path, l
     assert "2 problem(s)" in msg and "row 3 (990912)" in msg and "row 5 (990914)" in msg and "990913" not in msg
     assert "`decision`" in msg and "消费主题ETF" in msg
     assert labels_copy.read_bytes() == before
+
+
+def test_a_sheet_whose_index_columns_were_deleted_does_not_silently_narrow_a_decision(tmp_path, labels_copy):
+    """A decision on a fund new to the labeled set reaches the other funds of its index through the sheet's index
+    columns. With them deleted (a reviewer tidying the wide sheet) the fund would be added without its index, and
+    the decision would settle it alone, without a word: the import names the deleted columns and writes nothing. A
+    fund the labeled set already holds keeps its own columns, so its decision imports."""
+    version = load_taxonomy().version
+    full = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS}])
+    full.loc[0, ["fund_code", "fund_name", "secondary", "primary", "decision", "reviewer", "taxonomy_version", "group",
+                 "index_code", "index_name", "fund_type"]] = [
+        "990921", "甲中证机器人ETF", "科技成长主题ETF", "产业趋势与升级", "制造业主题ETF", "张三", version, "code:H30590",
+        "H30590.CSI", "中证机器人指数", "被动指数型"]
+    sheet = tmp_path / "r.csv"
+    write_table(full.drop(columns=["index_code", "index_name", "full_name"]), sheet)
+    before = labels_copy.read_bytes()
+    with pytest.raises(InputError) as e:
+        import_review(sheet, load_taxonomy(), labels_copy)
+    assert "990921" in str(e.value) and "column(s) full_name, index_code, index_name were deleted" in str(e.value)
+    assert labels_copy.read_bytes() == before
+    known = read_labels(labels_copy).iloc[0]
+    write_table(full.assign(fund_code=known.fund_code, secondary=known.secondary,
+                            primary=load_taxonomy().primary_of(known.secondary))
+                .drop(columns=["index_code", "index_name", "full_name"]), sheet)
+    import_review(sheet, load_taxonomy(), labels_copy)  # no error: the labeled set knows the fund
+    write_table(full, sheet)  # with the columns: the decision reaches another fund of the index
+    import_review(sheet, load_taxonomy(), labels_copy)
+    later = pd.DataFrame({"基金代码": ["990922"], "基金简称": ["乙中证机器人ETF"], "跟踪指数代码": ["H30590.CSI"]})
+    assert Tagger.load(labels_path=labels_copy).tag(later)["secondary"].tolist() == ["制造业主题ETF"]
