@@ -15,6 +15,7 @@ decision that changes an existing label moves the old one into ``history.csv`` i
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -183,6 +184,12 @@ class ImportResult:
         return out
 
 
+def _folded(text: str) -> str:
+    """``text`` as compared with the taxonomy's labels: NFKC (full-width letters, digits, brackets and spaces as
+    their ASCII forms), no whitespace, case folded."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
+
+
 def _typed_over_answer(undecided: pd.DataFrame, tax: Taxonomy) -> list[str]:
     """The rows without a decision whose ``secondary`` (the tool's answer, not read on import) a reviewer overwrote
     with a class: export writes ``primary`` as the answer's primary class (blank beside a blank answer), so a label
@@ -213,7 +220,9 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
         raise InputError(f"{path}: " + "; ".join(errors) + ", nothing imported")
     f = f.copy()
     f["line_no"] = range(table.header_row + 2, table.header_row + len(f) + 2)  # the sheet's rows, title lines included
-    f["decision"] = f["decision"].astype(str).str.strip().str.replace(" ", "", regex=False)
+    # a label as typed rather than picked: an IME's full-width （）, ＥＴＦ or space, lower case; each is the label
+    labels = {_folded(label): label for label in tax.labels}
+    f["decision"] = [labels.get(_folded(d), d) for d in f["decision"].astype(str).str.strip().str.replace(" ", "")]
     decided = f[f["decision"] != ""].copy()
     if len(f) and decided.empty:  # an empty sheet (nothing needed review) is no mistake; rows without decisions are
         raise InputError(f"{path}: no decisions found: the `decision` column is empty in all {len(f)} row(s); write "
@@ -224,6 +233,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     decided["reviewer"] = decided["reviewer"].astype(str).str.strip().replace("", reviewer or "")
     decided["code"] = [parse_fund_code(c) for c in decided["fund_code"]]
     allowed = tax.labels
+    primaries = {_folded(p): p for p in tax.primaries}
     for r in decided.itertuples():
         where = f"row {r.line_no} ({str(r.fund_code).strip() or 'no code'})"
         if not isinstance(r.code, str):
@@ -233,7 +243,13 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
                     f" (Excel drops a code's leading zeros: did you mean {raw.zfill(6)}? Format the column as text "
                     f"and type it again)" if re.fullmatch(r"\d{1,5}", raw) else "")
             errors.append(f"{where}: '{r.fund_code}' is not a fund code (six digits, optionally .SH/.SZ/.OF){hint}")
-        if r.decision not in allowed:
+        if r.decision in allowed:
+            pass
+        elif _folded(r.decision) in primaries:
+            primary = primaries[_folded(r.decision)]
+            errors.append(f"{where}: '{r.decision}' is a primary class; the decision is one of its secondary classes: "
+                          + ", ".join(c.secondary for c in tax.classes if c.primary == primary))
+        else:
             errors.append(f"{where}: decision '{r.decision}' is not a label of {tax.version}; "
                           f"allowed: {', '.join(allowed)}")
         if not r.reviewer:

@@ -541,3 +541,20 @@ def test_a_sheet_whose_index_columns_were_deleted_does_not_silently_narrow_a_dec
     import_review(sheet, load_taxonomy(), labels_copy)
     later = pd.DataFrame({"基金代码": ["990922"], "基金简称": ["乙中证机器人ETF"], "跟踪指数代码": ["H30590.CSI"]})
     assert Tagger.load(labels_path=labels_copy).tag(later)["secondary"].tolist() == ["制造业主题ETF"]
+
+
+def test_a_decision_typed_with_full_width_characters_or_another_case_is_its_label(tmp_path, labels_copy):
+    """Typed rather than picked from the drop-down, a label comes with an IME's full-width parentheses or letters,
+    in lower case, or with a full-width space: each is the label it looks like (the error listing the labels showed
+    the reviewer no difference). A primary class is not a decision: the error says so and names its classes."""
+    sheet = _review_sheet(tmp_path / "r.csv", [("990931", "宽基ETF", "（申万）行业ETF", "张三"),
+                                              ("990932", "宽基ETF", "策略主题etf", "张三"),
+                                              ("990933", "宽基ETF", "国企主题ＥＴＦ\u3000", "张三")])
+    res = import_review(sheet, load_taxonomy(), labels_copy)
+    assert res.added == ["990931", "990932", "990933"]
+    got = read_labels(labels_copy).set_index("fund_code")["secondary"]
+    assert got[["990931", "990932", "990933"]].tolist() == ["(申万)行业ETF", "策略主题ETF", "国企主题ETF"]
+    bad = _review_sheet(tmp_path / "bad.csv", [("990934", "宽基ETF", "企业属性与治理", "张三")])
+    with pytest.raises(InputError) as e:
+        import_review(bad, load_taxonomy(), labels_copy)
+    assert "'企业属性与治理' is a primary class" in str(e.value) and "国企主题ETF, 民企主题ETF" in str(e.value)
