@@ -160,10 +160,13 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
 def parse_fund_code(text: str) -> str | None:
     """The six-digit code of a fund code as people write it, or None when the cell is not a fund code.
 
-    >>> [parse_fund_code(c) for c in ("159915", "159915.SZ", " sh510300 ", "1", "ABCDEF", "1.59915E+05")]
-    ['159915', '159915', '510300', None, None, None]
+    A leading ``'`` (a code kept as text: '001234) and full-width digits are the code's.
+
+    >>> [parse_fund_code(c) for c in ("159915", "159915.SZ", " sh510300 ", "1", "ABCDEF", "1.59915E+05", "'001234",
+    ...                               "００１２３４")]
+    ['159915', '159915', '510300', None, None, None, '001234', '001234']
     """
-    m = _FUND_CODE.match(str(text).strip().replace(" ", ""))
+    m = _FUND_CODE.match(unicodedata.normalize("NFKC", str(text)).strip().lstrip("'").replace(" ", ""))
     return m.group(1) if m else None
 
 

@@ -558,3 +558,11 @@ def test_a_decision_typed_with_full_width_characters_or_another_case_is_its_labe
     with pytest.raises(InputError) as e:
         import_review(bad, load_taxonomy(), labels_copy)
     assert "'企业属性与治理' is a primary class" in str(e.value) and "国企主题ETF, 民企主题ETF" in str(e.value)
+
+
+def test_a_fund_code_kept_as_text_with_an_apostrophe_is_its_code(tmp_path, labels_copy):
+    """A code pasted as '001234 (how Wind and hand-typed cells mark a code as text, so Excel keeps its zeros) or in
+    full-width digits is that fund, not 'not a fund code'."""
+    sheet = _review_sheet(tmp_path / "r.xlsx", [("'990941", "宽基ETF", "策略主题ETF", "张三"),
+                                               ("９９０９４２", "宽基ETF", "策略主题ETF", "张三")])
+    assert import_review(sheet, load_taxonomy(), labels_copy).added == ["990941", "990942"]
