@@ -69,6 +69,11 @@ def read_labels(path: str | Path | None = None) -> pd.DataFrame:
     missing = [c for c in LABEL_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"{p}: labeled set lacks columns {missing}")
+    # a set Excel opened and saved has lost the leading zeros of its codes (017040 → 17040): read them as the six
+    # digits they are, so that decisions, the tagger and the audit find the fund (the next change writes them back)
+    short = df["fund_code"].str.fullmatch(r"\d{1,5}")
+    if short.any():
+        df.loc[short, "fund_code"] = df.loc[short, "fund_code"].str.zfill(6)
     return df
 
 

@@ -407,3 +407,22 @@ def test_an_import_warns_when_one_group_was_given_two_classes(tmp_path, small_la
     warned = [x for x in res.lines() if x.startswith("warning:")]
     assert warned == ["warning: group code:000510 was given 2 classes (宽基ETF: 990001; 策略主题ETF: 990002): each "
                       "settles its own funds; the group's other funds stay in review"]
+
+
+def test_a_labeled_set_saved_by_excel_without_leading_zeros_still_takes_a_decision_on_its_fund(tmp_path,
+                                                                                              small_labels_copy):
+    """Excel opens labels.csv with the codes as numbers and saves 017040 as 17040. A decision on 017040 then added a
+    second row for the fund beside the old label (no history, and one family with two review labels) instead of
+    changing it: the labeled set's codes are read as six digits, so the decision changes the fund's row, and the
+    write puts the zeros back."""
+    lab = read_labels(small_labels_copy)
+    fund = lab[lab.fund_code.str.startswith("0") & (lab.secondary != "宽基ETF")].iloc[0]
+    excel = lab.assign(fund_code=lab.fund_code.map(lambda c: str(int(c)) if c.isdigit() else c))
+    small_labels_copy.write_bytes(csv_text(excel, line_end="\r\n").encode("utf-8"))
+    assert (read_labels(small_labels_copy).fund_code == fund.fund_code).sum() == 1
+    res = import_review(_sheet(tmp_path / "r.csv", [(fund.fund_code, "宽基ETF", "")]), TAX, small_labels_copy,
+                        today="2026-11-30")
+    assert res.changed == [(fund.fund_code, fund.secondary, "宽基ETF")] and not res.added
+    raw = pd.read_csv(small_labels_copy, dtype=str, keep_default_na=False)
+    assert len(raw) == len(lab) and (raw.fund_code == fund.fund_code).sum() == 1
+    assert raw.fund_code.tolist() == lab.fund_code.tolist()
