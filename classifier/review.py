@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import detect_columns
-from .index_key import code_keys, display_key
+from .index_key import code_keys, display_key, name_keys, subject_keys
 from .prepare import prepare
 from .errors import InputError
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
@@ -176,12 +176,15 @@ class ImportResult:
     changed: list[tuple[str, str, str]] = field(default_factory=list)  # code, old, new
     confirmed: list[str] = field(default_factory=list)
     split_groups: list[tuple[str, dict]] = field(default_factory=list)  # sheet group → {decision: [codes]}, 2+ classes
+    disputes: list[tuple[str, str, str]] = field(default_factory=list)  # code, decision, the earlier decisions it meets
 
     def lines(self) -> list[str]:
         out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"]
         out += [f"warning: group {g} was given {len(d)} classes ("
                 + "; ".join(f"{c}: {', '.join(codes)}" for c, codes in d.items())
                 + "): each settles its own funds; the group's other funds stay in review" for g, d in self.split_groups]
+        out += [f"warning: fund {c} ({d}) tracks the index of an earlier review decision of another class ({e}): "
+                f"each settles its own funds, and the index's other funds go to review" for c, d, e in self.disputes]
         out += [f"  changed {c}: {o} → {n}" for c, o, n in self.changed]
         out += [f"  added {c}" for c in self.added[:50]]
         return out
@@ -271,6 +274,34 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     return decided.drop_duplicates("code")
 
 
+def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame, tax: Taxonomy) -> list[tuple[str, str, str]]:
+    """The decisions that meet an earlier review decision of another class on the same tracked index (the keys the
+    tagger settles an index by: :meth:`classifier.pipeline.Tagger.use_reviewed`): from the next tag on, neither
+    settles that index, and its other funds go to review."""
+    earlier = labels[(labels["source"] == "review") & (labels["taxonomy_version"] == tax.version)
+                     & ~labels["fund_code"].isin(set(decided["code"]))].reset_index(drop=True)
+    if earlier.empty or decided.empty:
+        return []
+    rows = pd.DataFrame({c: (decided[c].astype(str).str.strip().to_numpy() if c in decided.columns else "")
+                         for c in ID_COLUMNS}).assign(fund_code=decided["code"].to_numpy())
+    both = pd.concat([earlier[ID_COLUMNS], rows], ignore_index=True).fillna("")
+    p = prepare(both, detect_columns(ID_COLUMNS))
+    keys = [set(k) - {""} for k in zip(code_keys(p), subject_keys(p), name_keys(p))]
+    n = len(earlier)
+    at: dict[str, list[int]] = {}
+    for i in range(n):
+        for k in keys[i]:
+            at.setdefault(k, []).append(i)
+    out = []
+    for j, r in enumerate(decided.itertuples()):
+        other = sorted({i for k in keys[n + j] for i in at.get(k, ()) if earlier.at[i, "secondary"] != r.decision})
+        if other:
+            out.append((r.code, r.decision, "; ".join(
+                f"{earlier.at[i, 'fund_code']} {earlier.at[i, 'secondary']} ({earlier.at[i, 'labeled_by']}, "
+                f"{earlier.at[i, 'labeled_at']})" for i in other)))
+    return out
+
+
 def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None:
     versions = sorted(set(labels["taxonomy_version"]) - {""})
     if versions and versions != [tax.version]:
@@ -316,7 +347,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
 
     def compute(labels: pd.DataFrame):
         _check_labeled_set(labels, labels_path, tax)
-        res = ImportResult(split_groups=split)
+        res = ImportResult(split_groups=split, disputes=_index_disputes(labels, decided, tax))
         history, new_rows, unseen = [], [], []
         pos = {c: i for i, c in enumerate(labels["fund_code"])}
         group_of = {}  # the set's group of each tracked index code (000510 and 000510.SH are one index)

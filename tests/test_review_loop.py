@@ -566,3 +566,24 @@ def test_a_fund_code_kept_as_text_with_an_apostrophe_is_its_code(tmp_path, label
     sheet = _review_sheet(tmp_path / "r.xlsx", [("'990941", "宽基ETF", "策略主题ETF", "张三"),
                                                ("９９０９４２", "宽基ETF", "策略主题ETF", "张三")])
     assert import_review(sheet, load_taxonomy(), labels_copy).added == ["990941", "990942"]
+
+
+def test_a_decision_that_disputes_an_earlier_one_on_its_index_says_so(tmp_path, labels_copy):
+    """A second reviewer, on a copy of the same sheet, decides another fund of an index an earlier decision settled,
+    differently: from the next tag on, neither decision settles the index and its other funds go back to review. The
+    import said only 'added 1'; it now warns, naming the earlier decision. The same class gives no warning."""
+    version = load_taxonomy().version
+
+    def sheet(code, decision, reviewer):
+        path = tmp_path / f"{code}.csv"
+        pd.DataFrame({"fund_code": [code], "fund_name": [f"示例{code}上证红利ETF"], "index_code": ["000015.SH"],
+                      "index_name": ["上证红利指数"], "decision": [decision], "reviewer": [reviewer],
+                      "taxonomy_version": [version]}).to_csv(path, index=False)
+        return path
+
+    import_review(sheet("990951", "国企主题ETF", "张三"), load_taxonomy(), labels_copy, today="2026-11-30")
+    same = import_review(sheet("990952", "国企主题ETF", "李四"), load_taxonomy(), labels_copy, today="2026-12-01")
+    assert not [line for line in same.lines() if line.startswith("warning")]
+    res = import_review(sheet("990953", "策略主题ETF", "王五"), load_taxonomy(), labels_copy, today="2026-12-01")
+    warnings = [line for line in res.lines() if line.startswith("warning")]
+    assert len(warnings) == 1 and "990953" in warnings[0] and "990951 国企主题ETF (张三, 2026-11-30)" in warnings[0]
