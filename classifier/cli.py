@@ -408,8 +408,11 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet):
 @click.option("--dry-run", is_flag=True, help="Validate and report, write nothing.")
 @click.option("--sheet", default=None,
               help="Worksheet of an .xlsx REVIEW_FILE to read (default: its only visible sheet that holds data).")
+@click.option("--overrule", is_flag=True,
+              help="Replace review decisions made after the sheet was exported (refused by default: an older sheet "
+                   "would revert them).")
 @friendly_errors
-def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run, sheet):
+def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run, sheet, overrule):
     """Validate every decision and put the good ones into the labeled set (all or nothing).
 
     Example: fundclass review import review.xlsx --reviewer 张三
@@ -419,7 +422,8 @@ def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run, sheet)
 
     labeled = _write_default(labeled, "labeled", "checking decisions against" if dry_run else
                              "labeled set to update (nothing is written unless every decision is valid)")
-    res = import_review(review_file, load_taxonomy(taxonomy_path), labeled, reviewer, dry_run=dry_run, sheet=sheet)
+    res = import_review(review_file, load_taxonomy(taxonomy_path), labeled, reviewer, dry_run=dry_run, sheet=sheet,
+                        overrule=overrule)
     click.echo("\n".join(res.lines()))
     if not dry_run and (res.added or res.changed):
         click.echo("the next `fundclass tag` applies them to these funds, their share classes and feeders, and every "

@@ -15,6 +15,7 @@ decision that changes an existing label moves the old one into ``history.csv`` i
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from .columns import detect_columns
-from .index_key import code_keys, display_key
+from .index_key import code_keys, display_key, name_keys, subject_keys
 from .prepare import prepare
 from .errors import InputError
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
-from .labeled import LABEL_COLUMNS, MIGRATION_BY, Change, change_labels, history_path
+from .labeled import ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, Change, change_labels, history_path
 from .taxonomy import Taxonomy
 from .text import code6_column
 
@@ -159,10 +160,13 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
 def parse_fund_code(text: str) -> str | None:
     """The six-digit code of a fund code as people write it, or None when the cell is not a fund code.
 
-    >>> [parse_fund_code(c) for c in ("159915", "159915.SZ", " sh510300 ", "1", "ABCDEF", "1.59915E+05")]
-    ['159915', '159915', '510300', None, None, None]
+    A leading ``'`` (a code kept as text: '001234) and full-width digits are the code's.
+
+    >>> [parse_fund_code(c) for c in ("159915", "159915.SZ", " sh510300 ", "1", "ABCDEF", "1.59915E+05", "'001234",
+    ...                               "００１２３４")]
+    ['159915', '159915', '510300', None, None, None, '001234', '001234']
     """
-    m = _FUND_CODE.match(str(text).strip().replace(" ", ""))
+    m = _FUND_CODE.match(unicodedata.normalize("NFKC", str(text)).strip().lstrip("'").replace(" ", ""))
     return m.group(1) if m else None
 
 
@@ -174,6 +178,7 @@ class ImportResult:
     split_groups: list[tuple[str, dict]] = field(default_factory=list)  # sheet group → {decision: [codes]}, 2+ classes
     followed: list[tuple[str, str, str, str]] = field(default_factory=list)  # code, old, new, the decided fund
     pending: list[str] = field(default_factory=list)  # funds a migration queued for review, still out of the set
+    disputes: list[tuple[str, str, str]] = field(default_factory=list)  # code, decision, the earlier decisions it meets
 
     def lines(self) -> list[str]:
         out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"
@@ -187,10 +192,34 @@ class ImportResult:
                        f"still undecided and stay out of it (not learned from, not settled) until their decisions are "
                        f"imported: {', '.join(self.pending[:20])}{' …' if len(self.pending) > 20 else ''}; decide "
                        f"them in the migration's review queue and import it again")
+        out += [f"warning: fund {c} ({d}) tracks the index of an earlier review decision of another class ({e}): "
+                f"each settles its own funds, and the index's other funds go to review" for c, d, e in self.disputes]
         out += [f"  changed {c}: {o} → {n}" for c, o, n in self.changed]
         out += [f"  relabeled {c}: {o} → {n} (propagated from {h})" for c, o, n, h in self.followed[:50]]
         out += [f"  added {c}" for c in self.added[:50]]
         return out
+
+
+def _folded(text: str) -> str:
+    """``text`` as compared with the taxonomy's labels: NFKC (full-width letters, digits, brackets and spaces as
+    their ASCII forms), no whitespace, case folded."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
+
+
+def _typed_over_answer(undecided: pd.DataFrame, tax: Taxonomy) -> list[str]:
+    """The rows without a decision whose ``secondary`` (the tool's answer, not read on import) a reviewer overwrote
+    with a class: export writes ``primary`` as the answer's primary class (blank beside a blank answer), so a label
+    of ``tax`` beside another ``primary`` is an edit, a decision that would otherwise be dropped without a word."""
+    if not {"secondary", "primary", "taxonomy_version"} <= set(undecided.columns):
+        return []
+    out = []
+    for r in undecided.itertuples():
+        sec, pri = str(r.secondary).strip(), str(r.primary).strip()
+        if sec in tax.labels and tax.primary_of(sec) != pri and str(r.taxonomy_version).strip() == tax.version:
+            out.append(f"row {r.line_no} ({str(r.fund_code).strip() or 'no code'}): `secondary` was changed to "
+                       f"'{sec}', but the tool's answer is not read on import; write your decision in the `decision` "
+                       f"column (and put back the answer, or leave it)")
+    return out
 
 
 def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None = None) -> pd.DataFrame:
@@ -207,7 +236,9 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
         raise InputError(f"{path}: " + "; ".join(errors) + ", nothing imported")
     f = f.copy()
     f["line_no"] = range(table.header_row + 2, table.header_row + len(f) + 2)  # the sheet's rows, title lines included
-    f["decision"] = f["decision"].astype(str).str.strip().str.replace(" ", "", regex=False)
+    # a label as typed rather than picked: an IME's full-width （）, ＥＴＦ or space, lower case; each is the label
+    labels = {_folded(label): label for label in tax.labels}
+    f["decision"] = [labels.get(_folded(d), d) for d in f["decision"].astype(str).str.strip().str.replace(" ", "")]
     decided = f[f["decision"] != ""].copy()
     if len(f) and decided.empty:  # an empty sheet (nothing needed review) is no mistake; rows without decisions are
         raise InputError(f"{path}: no decisions found: the `decision` column is empty in all {len(f)} row(s); write "
@@ -218,6 +249,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     decided["reviewer"] = decided["reviewer"].astype(str).str.strip().replace("", reviewer or "")
     decided["code"] = [parse_fund_code(c) for c in decided["fund_code"]]
     allowed = tax.labels
+    primaries = {_folded(p): p for p in tax.primaries}
     for r in decided.itertuples():
         where = f"row {r.line_no} ({str(r.fund_code).strip() or 'no code'})"
         if not isinstance(r.code, str):
@@ -227,7 +259,13 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
                     f" (Excel drops a code's leading zeros: did you mean {raw.zfill(6)}? Format the column as text "
                     f"and type it again)" if re.fullmatch(r"\d{1,5}", raw) else "")
             errors.append(f"{where}: '{r.fund_code}' is not a fund code (six digits, optionally .SH/.SZ/.OF){hint}")
-        if r.decision not in allowed:
+        if r.decision in allowed:
+            pass
+        elif _folded(r.decision) in primaries:
+            primary = primaries[_folded(r.decision)]
+            errors.append(f"{where}: '{r.decision}' is a primary class; the decision is one of its secondary classes: "
+                          + ", ".join(c.secondary for c in tax.classes if c.primary == primary))
+        else:
             errors.append(f"{where}: decision '{r.decision}' is not a label of {tax.version}; "
                           f"allowed: {', '.join(allowed)}")
         if not r.reviewer:
@@ -235,6 +273,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
         tv = str(r.taxonomy_version).strip()
         if tv != tax.version:
             errors.append(f"{where}: exported for taxonomy '{tv or 'none'}', importing against {tax.version}")
+    errors += _typed_over_answer(f[f["decision"] == ""], tax)
     ok = decided[pd.Series([isinstance(c, str) for c in decided["code"]], index=decided.index, dtype=bool)]
     for code, g in ok.groupby("code", sort=True):
         if g["decision"].nunique() > 1:
@@ -243,6 +282,34 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     if errors:
         raise InputError(f"{path}: {len(errors)} problem(s), nothing imported:\n  " + "\n  ".join(errors))
     return decided.drop_duplicates("code")
+
+
+def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame, tax: Taxonomy) -> list[tuple[str, str, str]]:
+    """The decisions that meet an earlier review decision of another class on the same tracked index (the keys the
+    tagger settles an index by: :meth:`classifier.pipeline.Tagger.use_reviewed`): from the next tag on, neither
+    settles that index, and its other funds go to review."""
+    earlier = labels[(labels["source"] == "review") & (labels["taxonomy_version"] == tax.version)
+                     & ~labels["fund_code"].isin(set(decided["code"]))].reset_index(drop=True)
+    if earlier.empty or decided.empty:
+        return []
+    rows = pd.DataFrame({c: (decided[c].astype(str).str.strip().to_numpy() if c in decided.columns else "")
+                         for c in ID_COLUMNS}).assign(fund_code=decided["code"].to_numpy())
+    both = pd.concat([earlier[ID_COLUMNS], rows], ignore_index=True).fillna("")
+    p = prepare(both, detect_columns(ID_COLUMNS))
+    keys = [set(k) - {""} for k in zip(code_keys(p), subject_keys(p), name_keys(p))]
+    n = len(earlier)
+    at: dict[str, list[int]] = {}
+    for i in range(n):
+        for k in keys[i]:
+            at.setdefault(k, []).append(i)
+    out = []
+    for j, r in enumerate(decided.itertuples()):
+        other = sorted({i for k in keys[n + j] for i in at.get(k, ()) if earlier.at[i, "secondary"] != r.decision})
+        if other:
+            out.append((r.code, r.decision, "; ".join(
+                f"{earlier.at[i, 'fund_code']} {earlier.at[i, 'secondary']} ({earlier.at[i, 'labeled_by']}, "
+                f"{earlier.at[i, 'labeled_at']})" for i in other)))
+    return out
 
 
 def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None:
@@ -266,11 +333,33 @@ def _migration_pending(labels_path, labeled: set[str]) -> list[str]:
     return sorted(set(out) - labeled)
 
 
+def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool) -> str:
+    """Why row ``r`` may not replace the review decision ``old`` ('' when it may): a sheet that shows the tool's
+    answer (``secondary``) shows a fund's review decision once it was made, so a sheet showing another answer was
+    exported before that decision (or from another labeled set), and importing it would revert a later decision."""
+    if not shows_answer or old["source"] != "review" or old["taxonomy_version"] != tax.version \
+            or old["secondary"] == r.decision:
+        return ""
+    shown = str(getattr(r, "secondary", "") or "").strip()
+    if shown == old["secondary"]:
+        return ""
+    return (f"row {r.line_no} ({r.code}): the labeled set holds a later review decision, {old['secondary']} "
+            f"({old['labeled_by']}, {old['labeled_at']}), that this sheet did not show (its answer: {shown or 'none'}): "
+            f"it was exported before that decision, and importing it would revert it to {r.decision}; export a new "
+            f"sheet from a fresh `fundclass tag` to review the fund again, or pass --overrule to replace the later "
+            f"decision")
+
+
 def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None, today: str | None = None,
-                  dry_run: bool = False, sheet: str | None = None) -> ImportResult:
+                  dry_run: bool = False, sheet: str | None = None, overrule: bool = False) -> ImportResult:
     """Put the decisions of a review sheet into the labeled set at ``labels_path``: one transaction, all or nothing.
-    ``sheet``: the worksheet of a workbook to read (default: its only visible sheet that holds data)."""
+    ``sheet``: the worksheet of a workbook to read (default: its only visible sheet that holds data). A decision that
+    would replace a review decision the sheet did not show (it was exported before it) is refused unless
+    ``overrule``."""
     decided = _read_decisions(path, tax, reviewer, sheet)
+    shows_answer = "secondary" in decided.columns and not overrule
+    # what identifies a fund the import adds to the labeled set; an exported sheet (it has `group`) holds them all
+    deleted = [c for c in ID_COLUMNS[1:] if c not in decided.columns] if "group" in decided.columns else []
     decided["index_key"] = code_keys(decided) if "index_code" in decided.columns else ""
     split = []  # one decision is meant to cover a group: two classes in one group settle none of its other funds
     if "group" in decided.columns:
@@ -282,8 +371,8 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
 
     def compute(labels: pd.DataFrame):
         _check_labeled_set(labels, labels_path, tax)
-        res = ImportResult(split_groups=split)
-        history, new_rows = [], []
+        res = ImportResult(split_groups=split, disputes=_index_disputes(labels, decided, tax))
+        history, new_rows, unseen = [], [], []
         pos = {c: i for i, c in enumerate(labels["fund_code"])}
         group_of = {}  # the set's group of each tracked index code (000510 and 000510.SH are one index)
         for key, g in zip(code_keys(labels), labels["group"]):
@@ -301,6 +390,10 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 old = {c: labels.iat[i, labels.columns.get_loc(c)] for c in labels.columns}  # a copy, before writing
                 if old["secondary"] == r.decision and old["source"] == "review":
                     res.confirmed.append(code)
+                    continue
+                why = _unseen_decision(r, old, tax, shows_answer)
+                if why:
+                    unseen.append(why)
                     continue
                 history.append({"fund_code": code, "old_primary": old["primary"], "old_secondary": old["secondary"],
                                 "old_source": old["source"], "old_labeled_by": old["labeled_by"],
@@ -345,6 +438,14 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 new_rows.append(row)
                 pos[code] = len(labels) + len(new_rows) - 1
                 res.added.append(code)
+        if new_rows and deleted:
+            codes = ", ".join(r["fund_code"] for r in new_rows[:10]) + (" …" if len(new_rows) > 10 else "")
+            unseen.append(f"column(s) {', '.join(deleted)} were deleted from this review sheet, and the decisions on "
+                          f"{len(new_rows)} fund(s) new to the labeled set ({codes}) reach the other funds of their "
+                          f"index, share classes and feeders only through them: put the columns back (copy them from "
+                          f"the exported sheet), or the decisions would settle those funds alone")
+        if unseen:
+            raise InputError(f"{path}: {len(unseen)} problem(s), nothing imported:\n  " + "\n  ".join(unseen))
         if new_rows:
             labels = pd.concat([labels, pd.DataFrame(new_rows, columns=LABEL_COLUMNS)], ignore_index=True)
         res.pending = _migration_pending(labels_path, set(labels["fund_code"]))

@@ -13,7 +13,7 @@ from classifier.errors import InputError, ModelError
 from classifier.labeled import SHIPPED_LABELS, read_labels
 from classifier.pipeline import Tagger
 from classifier.io import read_table, write_table
-from classifier.review import import_review, review_frame
+from classifier.review import REVIEW_COLUMNS, import_review, review_frame
 from classifier.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
 from conftest import TRAINING_GROUPS, write_labeled_subset
 
@@ -575,3 +575,132 @@ def test_a_decision_settles_its_fund_whose_name_cell_is_garbled(tmp_path, labels
     assert out["secondary"].tolist()[:2] == ["策略主题ETF", "策略主题ETF"] and out["secondary"].iloc[2] == ""
     assert out["needs_review"].tolist() == [False, False, True]
     assert out["evidence"].iloc[0].startswith("人工复核: 张三")
+
+
+def _review_sheet(path, rows):
+    """A review sheet as `review export` writes it: rows of (fund_code, the tool's answer shown, decision, reviewer)."""
+    version = load_taxonomy().version
+    df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS} for _ in rows])
+    for i, (code, shown, decision, reviewer) in enumerate(rows):
+        df.loc[i, ["fund_code", "fund_name", "secondary", "primary", "decision", "reviewer", "taxonomy_version",
+                   "group"]] = [code, f"示例{code}ETF", shown, load_taxonomy().primary_of(shown) if shown else "",
+                                decision, reviewer, version, code]
+    write_table(df, path)
+    return path
+
+
+def test_an_older_sheet_does_not_silently_revert_a_later_decision(tmp_path, labels_copy):
+    """A sheet exported before a fund's review decision (it shows the tool's answer, not that decision) and imported
+    after it would put the older decision back without a word: it is refused, naming the later decision, unless
+    --overrule; a sheet exported after the decision (it shows it) changes it, and importing it twice writes nothing."""
+    old = _review_sheet(tmp_path / "old.csv", [("990901", "宽基ETF", "策略主题ETF", "张三")])
+    import_review(old, load_taxonomy(), labels_copy, today="2026-11-30")
+    new = _review_sheet(tmp_path / "new.csv", [("990901", "策略主题ETF", "国企主题ETF", "李四")])
+    assert import_review(new, load_taxonomy(), labels_copy, today="2026-12-01").changed == [
+        ("990901", "策略主题ETF", "国企主题ETF")]
+    before = (labels_copy.read_bytes(), labels_copy.with_name("history.csv").read_bytes())
+    assert import_review(new, load_taxonomy(), labels_copy, today="2026-12-02").confirmed == ["990901"]
+    with pytest.raises(InputError) as e:
+        import_review(old, load_taxonomy(), labels_copy, today="2026-12-02")
+    msg = str(e.value)
+    assert "row 2 (990901)" in msg and "国企主题ETF (李四, 2026-12-01)" in msg and "--overrule" in msg
+    assert (labels_copy.read_bytes(), labels_copy.with_name("history.csv").read_bytes()) == before
+    res = CliRunner().invoke(cli, ["review", "import", str(old), "--labeled", str(labels_copy)])
+    assert res.exit_code == 2 and "later review decision" in res.output
+    res = CliRunner().invoke(cli, ["review", "import", str(old), "--labeled", str(labels_copy), "--overrule"])
+    assert res.exit_code == 0 and "changed 990901: 国企主题ETF → 策略主题ETF" in res.output
+
+
+def test_a_class_typed_over_the_tools_answer_is_not_silently_ignored(tmp_path, labels_copy):
+    """A reviewer decided one row in `decision` and, on two others, typed the class over `secondary` (the tool's
+    answer, which import does not read): those two would be dropped without a word. The import names them and writes
+    nothing; `primary` beside an unchanged answer (or a blank one) tells the answer apart from an edit."""
+    sheet = _review_sheet(tmp_path / "r.csv", [("990911", "宽基ETF", "策略主题ETF", "张三"),
+                                              ("990912", "宽基ETF", "", ""), ("990913", "宽基ETF", "", ""),
+                                              ("990914", "", "", "")])
+    f = read_table(sheet).frame
+    f.loc[1, "secondary"] = "国企主题ETF"  # another primary class's label over the answer
+    f.loc[3, "secondary"] = "消费主题ETF"  # a class typed where the tool gave none
+    write_table(f, sheet)
+    before = labels_copy.read_bytes()
+    with pytest.raises(InputError) as e:
+        import_review(sheet, load_taxonomy(), labels_copy)
+    msg = str(e.value)
+    assert "2 problem(s)" in msg and "row 3 (990912)" in msg and "row 5 (990914)" in msg and "990913" not in msg
+    assert "`decision`" in msg and "消费主题ETF" in msg
+    assert labels_copy.read_bytes() == before
+
+
+def test_a_sheet_whose_index_columns_were_deleted_does_not_silently_narrow_a_decision(tmp_path, labels_copy):
+    """A decision on a fund new to the labeled set reaches the other funds of its index through the sheet's index
+    columns. With them deleted (a reviewer tidying the wide sheet) the fund would be added without its index, and
+    the decision would settle it alone, without a word: the import names the deleted columns and writes nothing. A
+    fund the labeled set already holds keeps its own columns, so its decision imports."""
+    version = load_taxonomy().version
+    full = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS}])
+    full.loc[0, ["fund_code", "fund_name", "secondary", "primary", "decision", "reviewer", "taxonomy_version", "group",
+                 "index_code", "index_name", "fund_type"]] = [
+        "990921", "甲中证机器人ETF", "科技成长主题ETF", "产业趋势与升级", "制造业主题ETF", "张三", version, "code:H30590",
+        "H30590.CSI", "中证机器人指数", "被动指数型"]
+    sheet = tmp_path / "r.csv"
+    write_table(full.drop(columns=["index_code", "index_name", "full_name"]), sheet)
+    before = labels_copy.read_bytes()
+    with pytest.raises(InputError) as e:
+        import_review(sheet, load_taxonomy(), labels_copy)
+    assert "990921" in str(e.value) and "column(s) full_name, index_code, index_name were deleted" in str(e.value)
+    assert labels_copy.read_bytes() == before
+    known = read_labels(labels_copy).iloc[0]
+    write_table(full.assign(fund_code=known.fund_code, secondary=known.secondary,
+                            primary=load_taxonomy().primary_of(known.secondary))
+                .drop(columns=["index_code", "index_name", "full_name"]), sheet)
+    import_review(sheet, load_taxonomy(), labels_copy)  # no error: the labeled set knows the fund
+    write_table(full, sheet)  # with the columns: the decision reaches another fund of the index
+    import_review(sheet, load_taxonomy(), labels_copy)
+    later = pd.DataFrame({"基金代码": ["990922"], "基金简称": ["乙中证机器人ETF"], "跟踪指数代码": ["H30590.CSI"]})
+    assert Tagger.load(labels_path=labels_copy).tag(later)["secondary"].tolist() == ["制造业主题ETF"]
+
+
+def test_a_decision_typed_with_full_width_characters_or_another_case_is_its_label(tmp_path, labels_copy):
+    """Typed rather than picked from the drop-down, a label comes with an IME's full-width parentheses or letters,
+    in lower case, or with a full-width space: each is the label it looks like (the error listing the labels showed
+    the reviewer no difference). A primary class is not a decision: the error says so and names its classes."""
+    sheet = _review_sheet(tmp_path / "r.csv", [("990931", "宽基ETF", "（申万）行业ETF", "张三"),
+                                              ("990932", "宽基ETF", "策略主题etf", "张三"),
+                                              ("990933", "宽基ETF", "国企主题ＥＴＦ\u3000", "张三")])
+    res = import_review(sheet, load_taxonomy(), labels_copy)
+    assert res.added == ["990931", "990932", "990933"]
+    got = read_labels(labels_copy).set_index("fund_code")["secondary"]
+    assert got[["990931", "990932", "990933"]].tolist() == ["(申万)行业ETF", "策略主题ETF", "国企主题ETF"]
+    bad = _review_sheet(tmp_path / "bad.csv", [("990934", "宽基ETF", "企业属性与治理", "张三")])
+    with pytest.raises(InputError) as e:
+        import_review(bad, load_taxonomy(), labels_copy)
+    assert "'企业属性与治理' is a primary class" in str(e.value) and "国企主题ETF, 民企主题ETF" in str(e.value)
+
+
+def test_a_fund_code_kept_as_text_with_an_apostrophe_is_its_code(tmp_path, labels_copy):
+    """A code pasted as '001234 (how Wind and hand-typed cells mark a code as text, so Excel keeps its zeros) or in
+    full-width digits is that fund, not 'not a fund code'."""
+    sheet = _review_sheet(tmp_path / "r.xlsx", [("'990941", "宽基ETF", "策略主题ETF", "张三"),
+                                               ("９９０９４２", "宽基ETF", "策略主题ETF", "张三")])
+    assert import_review(sheet, load_taxonomy(), labels_copy).added == ["990941", "990942"]
+
+
+def test_a_decision_that_disputes_an_earlier_one_on_its_index_says_so(tmp_path, labels_copy):
+    """A second reviewer, on a copy of the same sheet, decides another fund of an index an earlier decision settled,
+    differently: from the next tag on, neither decision settles the index and its other funds go back to review. The
+    import said only 'added 1'; it now warns, naming the earlier decision. The same class gives no warning."""
+    version = load_taxonomy().version
+
+    def sheet(code, decision, reviewer):
+        path = tmp_path / f"{code}.csv"
+        pd.DataFrame({"fund_code": [code], "fund_name": [f"示例{code}上证红利ETF"], "index_code": ["000015.SH"],
+                      "index_name": ["上证红利指数"], "decision": [decision], "reviewer": [reviewer],
+                      "taxonomy_version": [version]}).to_csv(path, index=False)
+        return path
+
+    import_review(sheet("990951", "国企主题ETF", "张三"), load_taxonomy(), labels_copy, today="2026-11-30")
+    same = import_review(sheet("990952", "国企主题ETF", "李四"), load_taxonomy(), labels_copy, today="2026-12-01")
+    assert not [line for line in same.lines() if line.startswith("warning")]
+    res = import_review(sheet("990953", "策略主题ETF", "王五"), load_taxonomy(), labels_copy, today="2026-12-01")
+    warnings = [line for line in res.lines() if line.startswith("warning")]
+    assert len(warnings) == 1 and "990953" in warnings[0] and "990951 国企主题ETF (张三, 2026-11-30)" in warnings[0]
