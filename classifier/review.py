@@ -350,6 +350,42 @@ def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool) -> str:
             f"decision")
 
 
+def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Taxonomy, today: str, history: list,
+                     res: ImportResult) -> None:
+    """The hand and propagated rows of a decided fund's group (its index or family in the labeled set) take the
+    decision, as tagging applies it to the whole index: a decision on any fund of a group, not only on the one whose
+    label the others copy. ``labels`` is changed in place, each old label goes to ``history``. A group whose review
+    decisions (this sheet's and earlier ones) name two classes is a dispute, and no row of it moves; funds the sheet
+    decides itself, review rows and the report's own examples never move."""
+    groups = labels["group"].to_numpy()
+    first: dict[str, str] = {}  # group → the first decided fund of it on the sheet
+    for code in applied:
+        g = labels.loc[labels["fund_code"] == code, "group"].iloc[0]
+        if g:
+            first.setdefault(g, code)
+    for g, code in first.items():
+        decision, reviewer, note = applied[code]
+        in_group = groups == g
+        reviewed = set(labels.loc[in_group & (labels["source"] == "review").to_numpy(), "secondary"])
+        if reviewed != {decision}:
+            continue
+        move = (in_group & labels["source"].isin(("hand", "propagated")).to_numpy()
+                & (labels["secondary"] != decision).to_numpy() & ~labels["fund_code"].isin(on_sheet).to_numpy())
+        for j in np.flatnonzero(move):
+            fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
+            history.append({"fund_code": fo["fund_code"], "old_primary": fo["primary"],
+                            "old_secondary": fo["secondary"], "old_source": fo["source"],
+                            "old_labeled_by": fo["labeled_by"], "old_labeled_at": fo["labeled_at"],
+                            "old_taxonomy_version": fo["taxonomy_version"], "new_secondary": decision,
+                            "changed_by": reviewer, "changed_at": today,
+                            "reason": f"same index as {code}: {note}", "old_note": fo["note"]})
+            for k, v in {"primary": tax.primary_of(decision), "secondary": decision, "source": "propagated",
+                         "propagated_from": code, "labeled_by": reviewer, "labeled_at": today,
+                         "taxonomy_version": tax.version, "note": f"propagated from {code}'s review decision"}.items():
+                labels.iat[j, labels.columns.get_loc(k)] = v
+            res.followed.append((fo["fund_code"], fo["secondary"], decision, code))
+
+
 def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None, today: str | None = None,
                   dry_run: bool = False, sheet: str | None = None, overrule: bool = False) -> ImportResult:
     """Put the decisions of a review sheet into the labeled set at ``labels_path``: one transaction, all or nothing.
@@ -373,6 +409,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         _check_labeled_set(labels, labels_path, tax)
         res = ImportResult(split_groups=split, disputes=_index_disputes(labels, decided, tax))
         history, new_rows, unseen = [], [], []
+        applied: dict[str, tuple[str, str, str]] = {}  # fund code → decision, reviewer, note of the rows written
         pos = {c: i for i, c in enumerate(labels["fund_code"])}
         group_of = {}  # the set's group of each tracked index code (000510 and 000510.SH are one index)
         for key, g in zip(code_keys(labels), labels["group"]):
@@ -402,6 +439,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                                 "reason": note, "old_note": old["note"]})
                 for k, v in new.items():
                     labels.iat[i, labels.columns.get_loc(k)] = v
+                applied[code] = (r.decision, r.reviewer, note)
                 if old["secondary"] == r.decision:
                     res.confirmed.append(code)
                 else:
@@ -438,6 +476,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 new_rows.append(row)
                 pos[code] = len(labels) + len(new_rows) - 1
                 res.added.append(code)
+                applied[code] = (r.decision, r.reviewer, note)
         if new_rows and deleted:
             codes = ", ".join(r["fund_code"] for r in new_rows[:10]) + (" …" if len(new_rows) > 10 else "")
             unseen.append(f"column(s) {', '.join(deleted)} were deleted from this review sheet, and the decisions on "
@@ -448,6 +487,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
             raise InputError(f"{path}: {len(unseen)} problem(s), nothing imported:\n  " + "\n  ".join(unseen))
         if new_rows:
             labels = pd.concat([labels, pd.DataFrame(new_rows, columns=LABEL_COLUMNS)], ignore_index=True)
+        _follow_in_group(labels, applied, set(decided["code"]), tax, today, history, res)
         res.pending = _migration_pending(labels_path, set(labels["fund_code"]))
         return Change(labels, history), res
 

@@ -154,13 +154,13 @@ def test_suffixed_and_plain_code_are_one_fund(tmp_path, labels_copy):
 
 
 def test_changed_label_goes_to_history_and_is_reported_truthfully(tmp_path, labels_copy):
-    sheet = _sheet(tmp_path / "r.csv", [("159915", "科技成长主题ETF", "成长风格")])
+    sheet = _sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "成长风格")])
     res = import_review(sheet, TAX, labels_copy, today="2026-11-30")
-    assert res.changed == [("159915", "宽基ETF", "科技成长主题ETF")]
+    assert res.changed == [("159912", "宽基ETF", "科技成长主题ETF")]
     hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str, keep_default_na=False)
     last = hist.iloc[-1]
-    assert (last.fund_code, last.old_secondary, last.new_secondary) == ("159915", "宽基ETF", "科技成长主题ETF")
-    assert read_labels(labels_copy).set_index("fund_code").loc["159915", "secondary"] == "科技成长主题ETF"
+    assert (last.fund_code, last.old_secondary, last.new_secondary) == ("159912", "宽基ETF", "科技成长主题ETF")
+    assert read_labels(labels_copy).set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
 
 
 def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, labels_copy):
@@ -253,14 +253,14 @@ def test_an_import_keeps_each_files_line_ends_and_every_row_it_did_not_touch(tmp
     for path, (bom, eol) in ((labels_copy, labels_form), (hist, history_form)):
         path.write_bytes(bom + path.read_bytes().replace(b"\n", eol))  # the shipped files hold no line break in a cell
     before, hist_before = labels_copy.read_bytes(), hist.read_bytes()
-    sheet = _sheet(tmp_path / "r.csv", [("159915", "科技成长主题ETF", "成长风格"), ("990001", "宽基ETF", "new")])
+    sheet = _sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "成长风格"), ("990001", "宽基ETF", "new")])
     res = import_review(sheet, TAX, labels_copy, today="2026-11-30")
     assert res.changed and res.added == ["990001"]
     bom, eol = labels_form
     old, new = before.splitlines(keepends=True), labels_copy.read_bytes().splitlines(keepends=True)
     assert len(new) == len(old) + 1 and new[0] == old[0] and new[0].startswith(bom)
     assert [i for i, (a, b) in enumerate(zip(old, new)) if a != b] == [old.index(next(
-        line for line in old if line.startswith(b"159915,")))]  # only the decided fund's row changed
+        line for line in old if line.startswith(b"159912,")))]  # only the decided fund's row changed
     assert new[-1].startswith(b"990001,") and all(line.endswith(eol) and not line[:-len(eol)].endswith(b"\r")
                                                   for line in new)
     bom, eol = history_form
@@ -269,7 +269,7 @@ def test_an_import_keeps_each_files_line_ends_and_every_row_it_did_not_touch(tmp
     assert head.startswith(bom) and head.endswith(b"\r") == (eol == b"\r\n") and head.count(b"\r") <= 1
     assert rows.startswith(old_rows)
     added = rows[len(old_rows):].splitlines(keepends=True)
-    assert len(added) == 1 and added[0].startswith(b"159915,") and added[0].endswith(eol)
+    assert len(added) == 1 and added[0].startswith(b"159912,") and added[0].endswith(eol)
     assert not added[0][:-len(eol)].endswith(b"\r")
     assert read_labels(labels_copy).set_index("fund_code").loc["990001", "note"] == "new"
 
@@ -285,15 +285,15 @@ def test_interrupted_commit_rolls_forward(tmp_path, labels_copy, monkeypatch):
             raise KeyboardInterrupt("killed")
         return real(src, dst)
 
-    sheet = _sheet(tmp_path / "r.csv", [("159915", "科技成长主题ETF", "x")])
+    sheet = _sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")])
     monkeypatch.setattr(store.os, "replace", crash_after_first)
     with pytest.raises(KeyboardInterrupt):
         import_review(sheet, TAX, labels_copy, today="2026-11-30")
     monkeypatch.setattr(store.os, "replace", real)
     lab = read_labels(labels_copy)  # recovers
     hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str)
-    assert lab.set_index("fund_code").loc["159915", "secondary"] == "科技成长主题ETF"
-    assert hist.iloc[-1].fund_code == "159915"
+    assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
+    assert hist.iloc[-1].fund_code == "159912"
     assert not list(labels_copy.parent.glob(".*journal")) and not list(labels_copy.parent.glob(".*.tmp"))
 
 
@@ -447,7 +447,7 @@ def test_an_interrupted_commit_rolls_forward_in_a_workspace_moved_since(tmp_path
             raise KeyboardInterrupt("killed")
         return real(src, dst)
 
-    sheet = _sheet(tmp_path / "r.csv", [("159915", "科技成长主题ETF", "x")])
+    sheet = _sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")])
     monkeypatch.setattr(store.os, "replace", crash_after_first)
     with pytest.raises(KeyboardInterrupt):
         import_review(sheet, TAX, labels_copy, today="2026-11-30")
@@ -457,7 +457,7 @@ def test_an_interrupted_commit_rolls_forward_in_a_workspace_moved_since(tmp_path
     old = {p.name: p.read_bytes() for p in labels_copy.parent.iterdir()}
     lab = read_labels(moved / "labels.csv")
     hist = pd.read_csv(moved / "history.csv", dtype=str)
-    assert lab.set_index("fund_code").loc["159915", "secondary"] == "科技成长主题ETF"
-    assert hist.iloc[-1].fund_code == "159915"
+    assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
+    assert hist.iloc[-1].fund_code == "159912"
     assert not list(moved.glob(".*journal")) and not list(moved.glob(".*.tmp"))
     assert {p.name: p.read_bytes() for p in labels_copy.parent.iterdir()} == old

@@ -537,6 +537,38 @@ def test_a_decision_on_a_head_relabels_the_funds_propagated_from_it(tmp_path):
     assert "930939.CSI" not in audit.output, audit.output
 
 
+def test_a_decision_on_a_follower_relabels_its_index_head_and_the_other_followers(tmp_path):
+    """A reviewer decides 560500, one of the funds that carry 159606's label (index 930939.CSI). Tagging applies the
+    decision to the whole index; before, the labeled set kept 159606's hand label and 562340's copy of it, so `labels
+    audit` failed (one index, two labels) and training learned the overruled class for two of the three funds. The
+    index's other hand and propagated rows now take the decision, their old labels in history."""
+    labels_copy = _small_labels_copy(tmp_path, keep=lambda lab: lab["fund_code"] == "159606")
+    before = read_labels(labels_copy).set_index("fund_code")
+    group = before.loc["159606", "group"]
+    assert before.loc["159606", "source"] == "hand" and before.loc["560500", "propagated_from"] == "159606"
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["560500"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [load_taxonomy().version]}).to_csv(sheet, index=False)
+    res = import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    assert res.changed == [("560500", "科技成长主题ETF", "策略主题ETF")]
+    assert sorted(c for c, *_ in res.followed) == ["159606", "562340"]
+    after = read_labels(labels_copy).set_index("fund_code")
+    assert set(after.loc[after["group"] == group, "secondary"]) == {"策略主题ETF"}
+    assert after.loc["560500", "source"] == "review"
+    assert after.loc[["159606", "562340"], "propagated_from"].tolist() == ["560500", "560500"]
+    hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str, keep_default_na=False)
+    assert sorted(hist["fund_code"]) == ["159606", "560500", "562340"]
+    assert hist.set_index("fund_code").loc["159606", "old_source"] == "hand"
+    audit = CliRunner().invoke(cli, ["labels", "audit", str(labels_copy)])
+    assert "930939.CSI" not in audit.output, audit.output
+    # a second reviewer deciding another fund of the index otherwise: a dispute, so no hand or propagated row moves
+    pd.DataFrame({"fund_code": ["562340"], "decision": ["宽基ETF"], "reviewer": ["李四"],
+                  "taxonomy_version": [load_taxonomy().version]}).to_csv(sheet, index=False)
+    res = import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    assert not res.followed
+    assert read_labels(labels_copy).set_index("fund_code").loc["159606", "secondary"] == "策略主题ETF"
+
+
 def test_importing_part_of_a_migration_queue_says_which_funds_are_still_out_of_the_labeled_set(tmp_path):
     """`taxonomy migrate` takes the rows of a split class out of the labeled set into a queue. An import that decides
     only some of them said 'added 1' and nothing of the rest, which were silently no longer labeled (and `labels
