@@ -393,10 +393,13 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet):
     from .taxonomy import load_taxonomy
 
     check_output(output)
-    n, notes = export_review(tagged, output, load_taxonomy(taxonomy_path), include_all, raw_csv, sheet)
+    n, notes, later = export_review(tagged, output, load_taxonomy(taxonomy_path), include_all, raw_csv, sheet)
     for w in notes:
         click.echo(f"warning: {w}", err=True)
     click.echo(f"{n} rows to review -> {output}")
+    if later:
+        click.echo(f"  the last {later} of them: actively managed funds the tagged run had no holdings of; tag with "
+                   f"--holdings FILE to settle most of them by their top industry (seed 004)")
 
 
 @review.command(name="import")

@@ -22,6 +22,7 @@ from .config import default_path, defaults
 from .decide import decide, override
 from .errors import InputError
 from .explain import output_frame
+from .fundtype import active_without_holdings
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
 from .index_key import code_keys, name_keys, subject_keys
 from .linking import ChunkLinks, ReviewedFamilies, family_keys
@@ -45,6 +46,7 @@ class TagSummary:
     seconds: float = 0.0
     per_class: dict = field(default_factory=dict)
     review: int = 0
+    review_without_holdings: int = 0  # of review: actively managed funds the run had no holdings of
     out_of_scope: int = 0
     warnings: list = field(default_factory=list)
     counts: dict = field(default_factory=dict)  # a wrapping tagger's own counts (e.g. --previous's), summed by add
@@ -58,6 +60,7 @@ class TagSummary:
         for k, v in part.per_class.items():
             self.per_class[k] = self.per_class.get(k, 0) + v
         self.review += part.review
+        self.review_without_holdings += part.review_without_holdings
         self.out_of_scope += part.out_of_scope
         self.settled += part.settled
         self.warnings += part.warnings
@@ -67,7 +70,11 @@ class TagSummary:
     def lines(self) -> list[str]:
         out = [f"rows: {self.rows}  review: {self.review} ({self.review / max(self.rows, 1):.1%})  "
                f"out of scope: {self.out_of_scope}  time: {self.seconds:.2f}s"]
-        out += [f"  {k}: {v}" for k, v in sorted(self.per_class.items(), key=lambda kv: -kv[1])]
+        if self.review_without_holdings:
+            out.append(f"  of the review: {self.review_without_holdings} actively managed funds with no holdings in "
+                       f"this run (tag with --holdings FILE: a fund whose top industry is over the seed-004 share is "
+                       f"settled; `review export` lists them after the others)")
+        out += [f"  {k or '(no class)'}: {v}" for k, v in sorted(self.per_class.items(), key=lambda kv: -kv[1])]
         if self.decisions_from:
             out.append(f"review decisions: {self.decisions} in {self.decisions_from}; {self.settled} rows settled by "
                        f"them")
@@ -287,6 +294,7 @@ class Tagger:
             for k, v in pred["secondary"].value_counts().items():
                 summary.per_class[k] = summary.per_class.get(k, 0) + int(v)
             summary.review += int(pred["needs_review"].sum())
+            summary.review_without_holdings += int(active_without_holdings(pred).sum())
             summary.out_of_scope += int((pred["secondary"] == self.taxonomy.not_applicable).sum())
             summary.seconds += time.perf_counter() - t0
         return out

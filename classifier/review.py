@@ -27,6 +27,7 @@ from .columns import detect_columns
 from .index_key import code_keys, display_key, name_keys, subject_keys
 from .prepare import prepare
 from .errors import InputError
+from .fundtype import active_without_holdings
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
 from .labeled import ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, Change, change_labels, history_path
 from .taxonomy import Taxonomy
@@ -84,6 +85,8 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     at = {c: g for c, g in zip(code, group) if c}
     out["group"] = [at.get(lk, g) if lk else g for lk, g in zip(linked, group)]
     settles = out["group"].value_counts()  # the funds of the file one decision on the group settles
+    # actively managed funds the run had no holdings of come after the rest: holdings settle most of them
+    out["later"] = active_without_holdings(tagged).to_numpy()
     if not include_all:
         out = out[_truthy(tagged["needs_review"]).values]
     out["group_size"] = out.groupby("group")["row"].transform("size").astype(str)
@@ -96,11 +99,14 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     # (and the fund others follow) first
     doubt = pd.Series(1 - conf.to_numpy(dtype=float), index=out.index)
     out["group_priority"] = doubt.groupby(out["group"]).transform("max") * (1 + np.log(out["group"].map(settles)))
-    out = out.sort_values(["group_priority", "group", "priority", "row"], ascending=[False, True, False, True],
-                          kind="stable").drop(columns=["priority", "group_priority"])
+    out["later"] = out.groupby("group")["later"].transform("all")
+    out = out.sort_values(["later", "group_priority", "group", "priority", "row"],
+                          ascending=[True, False, True, False, True], kind="stable")
     for c in ("decision", "reviewer", "comment"):
         out[c] = ""
-    return out[REVIEW_COLUMNS].reset_index(drop=True)
+    frame = out[REVIEW_COLUMNS].reset_index(drop=True)
+    frame.attrs["without_holdings"] = int(out["later"].sum())  # rows of it that come last (see above)
+    return frame
 
 
 def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_csv: bool = False) -> list[str]:
@@ -141,8 +147,9 @@ def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_c
 
 
 def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = False,
-                  raw_csv: bool = False, sheet: str | None = None) -> tuple[int, list[str]]:
-    """Write the review sheet of a tagged file; returns the rows written and warnings for the user."""
+                  raw_csv: bool = False, sheet: str | None = None) -> tuple[int, list[str], int]:
+    """Write the review sheet of a tagged file; returns the rows written, warnings for the user, and how many of the
+    rows are actively managed funds without holdings (written last)."""
     check_not_input(out_path, tagged_path)
     tagged = read_output(tagged_path, sheet).frame
     _require_columns(tagged, TAGGED_REQUIRED, str(tagged_path))
@@ -154,7 +161,7 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
                          f"drop-down would offer {tax.version}'s labels and no import could take it back; pass the "
                          f"--taxonomy the file was tagged with, nothing written")
     frame = review_frame(tagged, include_all, str(tagged_path))
-    return len(frame), write_review(frame, out_path, tax.labels, raw_csv)
+    return len(frame), write_review(frame, out_path, tax.labels, raw_csv), frame.attrs["without_holdings"]
 
 
 def parse_fund_code(text: str) -> str | None:
