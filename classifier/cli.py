@@ -399,7 +399,7 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet):
     click.echo(f"{n} rows to review -> {output}")
     if later:
         click.echo(f"  the last {later} of them: actively managed funds the tagged run had no holdings of; tag with "
-                   f"--holdings FILE to settle most of them by their top industry (seed 004)")
+                   f"--holdings FILE: one whose top industry is over the seed-004 share is settled by it")
 
 
 @review.command(name="import")

@@ -90,7 +90,7 @@ def classify_frame(fund_type: pd.Series, text: pd.Series, has_index: pd.Series, 
 
 def active_without_holdings(tagged: pd.DataFrame) -> pd.Series:
     """Rows of a tagged frame in review that are actively managed funds the run had no holdings of (no
-    ``holding_industry``): what settles most of them is data (``--holdings``), not a reader's decision on the name.
+    ``holding_industry``): holdings may settle one (seed 004); the name alone says little of such a fund.
     False everywhere when the frame lacks those columns."""
     if not {"needs_review", "management_style", "holding_industry"} <= set(tagged.columns):
         return pd.Series(False, index=tagged.index)

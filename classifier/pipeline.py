@@ -72,8 +72,8 @@ class TagSummary:
                f"out of scope: {self.out_of_scope}  time: {self.seconds:.2f}s"]
         if self.review_without_holdings:
             out.append(f"  of the review: {self.review_without_holdings} actively managed funds with no holdings in "
-                       f"this run (tag with --holdings FILE: a fund whose top industry is over the seed-004 share is "
-                       f"settled; `review export` lists them after the others)")
+                       f"this run (tag with --holdings FILE: one whose top industry is over the seed-004 share is "
+                       f"settled by it; `review export` lists them after the others)")
         out += [f"  {k or '(no class)'}: {v}" for k, v in sorted(self.per_class.items(), key=lambda kv: -kv[1])]
         if self.decisions_from:
             out.append(f"review decisions: {self.decisions} in {self.decisions_from}; {self.settled} rows settled by "

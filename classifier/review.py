@@ -85,7 +85,7 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     at = {c: g for c, g in zip(code, group) if c}
     out["group"] = [at.get(lk, g) if lk else g for lk, g in zip(linked, group)]
     settles = out["group"].value_counts()  # the funds of the file one decision on the group settles
-    # actively managed funds the run had no holdings of come after the rest: holdings settle most of them
+    # actively managed funds the run had no holdings of come after the rest: holdings may settle them (seed 004)
     out["later"] = active_without_holdings(tagged).to_numpy()
     if not include_all:
         out = out[_truthy(tagged["needs_review"]).values]

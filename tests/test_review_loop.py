@@ -228,7 +228,7 @@ def test_review_export_groups_rows_by_index(tmp_path):
 
 def test_actively_managed_funds_without_holdings_come_last_in_the_review_sheet(tmp_path):
     """Tagged from a fund list, without holdings, 10,380 of the 11,094 rows in review are actively managed funds with
-    no class or a class read from the name alone: holdings settle most of them, not a decision on the name. They came
+    no class or a class read from the name alone, which holdings may settle (seed 004). At confidence 0 they came
     first (confidence 0) and buried the index funds' decisions; they now come after every other row, and the command
     says how many they are. `tag` says it too."""
     tagged = pd.DataFrame({"基金代码": ["000001", "000002", "000003", "000004"],
