@@ -357,6 +357,14 @@ def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool) -> str:
             f"decision")
 
 
+def _history_row(old: dict, decision: str, reviewer: str, today: str, reason: str) -> dict:
+    """The history.csv row of a labeled row ``old`` (its values before the change) given ``decision``."""
+    return {"fund_code": old["fund_code"], "old_primary": old["primary"], "old_secondary": old["secondary"],
+            "old_source": old["source"], "old_labeled_by": old["labeled_by"], "old_labeled_at": old["labeled_at"],
+            "old_taxonomy_version": old["taxonomy_version"], "new_secondary": decision, "changed_by": reviewer,
+            "changed_at": today, "reason": reason, "old_note": old["note"]}
+
+
 def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Taxonomy, today: str, history: list,
                      res: ImportResult) -> None:
     """The hand and propagated rows of a decided fund's group (its index or family in the labeled set) take the
@@ -380,12 +388,7 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
                 & (labels["secondary"] != decision).to_numpy() & ~labels["fund_code"].isin(on_sheet).to_numpy())
         for j in np.flatnonzero(move):
             fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
-            history.append({"fund_code": fo["fund_code"], "old_primary": fo["primary"],
-                            "old_secondary": fo["secondary"], "old_source": fo["source"],
-                            "old_labeled_by": fo["labeled_by"], "old_labeled_at": fo["labeled_at"],
-                            "old_taxonomy_version": fo["taxonomy_version"], "new_secondary": decision,
-                            "changed_by": reviewer, "changed_at": today,
-                            "reason": f"same index as {code}: {note}", "old_note": fo["note"]})
+            history.append(_history_row(fo, decision, reviewer, today, f"same index as {code}: {note}"))
             for k, v in {"primary": tax.primary_of(decision), "secondary": decision, "source": "propagated",
                          "propagated_from": code, "labeled_by": reviewer, "labeled_at": today,
                          "taxonomy_version": tax.version, "note": f"propagated from {code}'s review decision"}.items():
@@ -439,11 +442,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 if why:
                     unseen.append(why)
                     continue
-                history.append({"fund_code": code, "old_primary": old["primary"], "old_secondary": old["secondary"],
-                                "old_source": old["source"], "old_labeled_by": old["labeled_by"],
-                                "old_labeled_at": old["labeled_at"], "old_taxonomy_version": old["taxonomy_version"],
-                                "new_secondary": r.decision, "changed_by": r.reviewer, "changed_at": today,
-                                "reason": note, "old_note": old["note"]})
+                history.append(_history_row(old, r.decision, r.reviewer, today, note))
                 for k, v in new.items():
                     labels.iat[i, labels.columns.get_loc(k)] = v
                 applied[code] = (r.decision, r.reviewer, note)
@@ -451,22 +450,6 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                     res.confirmed.append(code)
                 else:
                     res.changed.append((code, old["secondary"], r.decision))
-                    # the rows that carry this fund's label along an identity link (same index, share classes) take
-                    # the decision too; a fund the sheet decides itself keeps its own decision
-                    follow = ((labels["source"] == "propagated") & (labels["propagated_from"] == code)
-                              & ~labels["fund_code"].isin(decided["code"]) & (labels["secondary"] != r.decision))
-                    for j in np.flatnonzero(follow.to_numpy()):
-                        fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
-                        history.append({"fund_code": fo["fund_code"], "old_primary": fo["primary"],
-                                        "old_secondary": fo["secondary"], "old_source": fo["source"],
-                                        "old_labeled_by": fo["labeled_by"], "old_labeled_at": fo["labeled_at"],
-                                        "old_taxonomy_version": fo["taxonomy_version"], "new_secondary": r.decision,
-                                        "changed_by": r.reviewer, "changed_at": today,
-                                        "reason": f"propagated from {code}: {note}", "old_note": fo["note"]})
-                        for k, v in {**new, "source": "propagated", "propagated_from": code,
-                                     "note": f"propagated from {code}'s review decision"}.items():
-                            labels.iat[j, labels.columns.get_loc(k)] = v
-                        res.followed.append((fo["fund_code"], fo["secondary"], r.decision, code))
             else:
                 row = {c: str(getattr(r, c, "") or "") for c in LABEL_COLUMNS}
                 row.update(new, fund_code=code)
