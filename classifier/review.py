@@ -186,11 +186,16 @@ class ImportResult:
     followed: list[tuple[str, str, str, str]] = field(default_factory=list)  # code, old, new, the decided fund
     pending: list[str] = field(default_factory=list)  # funds a migration queued for review, still out of the set
     disputes: list[tuple[str, str, str]] = field(default_factory=list)  # code, decision, the earlier decisions it meets
+    commented: list[str] = field(default_factory=list)  # funds of the rows with a comment but no decision (not imported)
 
     def lines(self) -> list[str]:
         out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"
                + (f"; {len(self.followed)} funds propagated from a decided fund relabeled with it"
                   if self.followed else "")]
+        if self.commented:
+            out.append(f"warning: {len(self.commented)} rows have a comment but no decision and were not imported: "
+                       f"{', '.join(self.commented[:20])}{' …' if len(self.commented) > 20 else ''}; write their "
+                       f"decisions in the `decision` column and import the sheet again")
         out += [f"warning: group {g} was given {len(d)} classes ("
                 + "; ".join(f"{c}: {', '.join(codes)}" for c, codes in d.items())
                 + "): each settles its own funds; the group's other funds stay in review" for g, d in self.split_groups]
@@ -229,8 +234,11 @@ def _typed_over_answer(undecided: pd.DataFrame, tax: Taxonomy) -> list[str]:
     return out
 
 
-def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None = None) -> pd.DataFrame:
-    """The decided rows of a review sheet, each with its normalized code; every problem is reported at once."""
+def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
+                    sheet: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The decided rows of a review sheet, each with its normalized code, and the fund codes of the rows with a
+    comment but no decision (a reviewer's question, not imported: the import names them); every problem is reported
+    at once."""
     table = read_output(path, sheet)  # a CSV's cells without the ' that export put before formula-like text
     f = table.frame
     cols = list(f.columns)
@@ -288,7 +296,12 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
             errors.append(f"fund {code}: conflicting decisions ({rows})")
     if errors:
         raise InputError(f"{path}: {len(errors)} problem(s), nothing imported:\n  " + "\n  ".join(errors))
-    return decided.drop_duplicates("code")
+    undecided = f[f["decision"] == ""]
+    commented = (undecided[undecided["comment"].astype(str).str.strip() != ""]
+                 if "comment" in undecided.columns else undecided.iloc[:0])
+    noted = [parse_fund_code(c) or str(c).strip() or f"row {n}"
+             for c, n in zip(commented["fund_code"], commented["line_no"])]
+    return decided.drop_duplicates("code"), noted
 
 
 def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame, tax: Taxonomy) -> list[tuple[str, str, str]]:
@@ -399,7 +412,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     ``sheet``: the worksheet of a workbook to read (default: its only visible sheet that holds data). A decision that
     would replace a review decision the sheet did not show (it was exported before it) is refused unless
     ``overrule``."""
-    decided = _read_decisions(path, tax, reviewer, sheet)
+    decided, commented = _read_decisions(path, tax, reviewer, sheet)
     shows_answer = "secondary" in decided.columns and not overrule
     # what identifies a fund the import adds to the labeled set; an exported sheet (it has `group`) holds them all
     deleted = [c for c in ID_COLUMNS[1:] if c not in decided.columns] if "group" in decided.columns else []
@@ -414,7 +427,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
 
     def compute(labels: pd.DataFrame):
         _check_labeled_set(labels, labels_path, tax)
-        res = ImportResult(split_groups=split, disputes=_index_disputes(labels, decided, tax))
+        res = ImportResult(split_groups=split, disputes=_index_disputes(labels, decided, tax), commented=commented)
         history, new_rows, unseen = [], [], []
         applied: dict[str, tuple[str, str, str]] = {}  # fund code → decision, reviewer, note of the rows written
         pos = {c: i for i, c in enumerate(labels["fund_code"])}

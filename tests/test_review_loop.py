@@ -766,3 +766,21 @@ def test_a_decision_that_disputes_an_earlier_one_on_its_index_says_so(tmp_path, 
     res = import_review(sheet("990953", "策略主题ETF", "王五"), load_taxonomy(), labels_copy, today="2026-12-01")
     warnings = [line for line in res.lines() if line.startswith("warning")]
     assert len(warnings) == 1 and "990953" in warnings[0] and "990951 国企主题ETF (张三, 2026-11-30)" in warnings[0]
+
+
+def test_rows_with_a_comment_but_no_decision_are_named_in_the_import_report(tmp_path, labels_copy):
+    """A reviewer wrote a note in `comment` but no `decision` on some rows (a question, a doubt): the import took the
+    decided rows and said nothing of the others. It still imports, and warns how many rows have a comment but no
+    decision, naming their fund codes (the first 20)."""
+    rows = [("990959", "宽基ETF", "策略主题ETF", "张三")] + [(f"9909{i}", "宽基ETF", "", "") for i in range(60, 83)]
+    sheet = _review_sheet(tmp_path / "r.csv", rows)
+    f = read_table(sheet).frame
+    f.loc[0, "comment"] = "名称含策略"
+    f.loc[1:22, "comment"] = "不确定,请再看"  # 22 rows with a note and no decision; the last row has neither
+    write_table(f, sheet)
+    res = import_review(sheet, load_taxonomy(), labels_copy)
+    assert res.added == ["990959"]
+    warnings = [line for line in res.lines() if line.startswith("warning")]
+    assert len(warnings) == 1 and "22 rows have a comment but no decision" in warnings[0]
+    assert "990960, 990961" in warnings[0] and "990979" in warnings[0] and "990980" not in warnings[0]
+    assert "990982" not in warnings[0] and "990959" not in warnings[0]
