@@ -177,6 +177,18 @@ def parse_fund_code(text: str) -> str | None:
     return m.group(1) if m else None
 
 
+def sheet_index_code(text: str) -> str:
+    """A review sheet's ``index_code`` cell as the index's code: 1–5 digits alone are a six-digit code whose leading
+    zeros a spreadsheet dropped (000300 saved from Excel as CSV comes back as 300); every other cell (with letters or
+    an exchange suffix, or six digits) is read as it is.
+
+    >>> [sheet_index_code(c) for c in ("300", "15", " 300 ", "000300", "000015.SH", "H30533", "930743.CSI", "")]
+    ['000300', '000015', '000300', '000300', '000015.SH', 'H30533', '930743.CSI', '']
+    """
+    bare = str(text).strip()
+    return bare.zfill(6) if re.fullmatch(r"[0-9]{1,5}", bare) else text
+
+
 @dataclass
 class ImportResult:
     added: list[str] = field(default_factory=list)
@@ -263,6 +275,8 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
         decided["reviewer"] = ""
     decided["reviewer"] = decided["reviewer"].astype(str).str.strip().replace("", reviewer or "")
     decided["code"] = [parse_fund_code(c) for c in decided["fund_code"]]
+    if "index_code" in decided.columns:  # 000300, not the 300 of a sheet saved from Excel as CSV
+        decided["index_code"] = decided["index_code"].astype(str).map(sheet_index_code)
     allowed = tax.labels
     primaries = {_folded(p): p for p in tax.primaries}
     for r in decided.itertuples():

@@ -784,3 +784,24 @@ def test_rows_with_a_comment_but_no_decision_are_named_in_the_import_report(tmp_
     assert len(warnings) == 1 and "22 rows have a comment but no decision" in warnings[0]
     assert "990960, 990961" in warnings[0] and "990979" in warnings[0] and "990980" not in warnings[0]
     assert "990982" not in warnings[0] and "990959" not in warnings[0]
+
+
+def test_a_bare_index_code_that_lost_its_leading_zeros_in_excel_is_the_six_digit_code(tmp_path, labels_copy):
+    """A review sheet saved as CSV by Excel holds a bare index code as a number: 000300 comes back as 300 (000015.SH
+    keeps its zeros). A fund the import added was stored with index code 300, and the decision missed the index's
+    other funds (code:300 is not code:000300). A cell of 1–5 digits alone is the six-digit code zero-filled; codes
+    with letters (H30533, 930743.CSI) are read as they are."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990991", "990992", "990993"],
+                  "fund_name": ["示例沪深300ETF", "示例中证800有色ETF", "示例中证芯片ETF"],
+                  "index_code": ["300", "H30533", "930743.CSI"], "index_name": ["沪深300指数", "", ""],
+                  "decision": ["策略主题ETF", "资源主题ETF", "科技成长主题ETF"], "reviewer": ["张三"] * 3,
+                  "taxonomy_version": [load_taxonomy().version] * 3}).to_csv(sheet, index=False)
+    assert import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30").added == ["990991", "990992",
+                                                                                            "990993"]
+    got = read_labels(labels_copy).set_index("fund_code")
+    assert got.loc[["990991", "990992", "990993"], "index_code"].tolist() == ["000300", "H30533", "930743.CSI"]
+    assert got.at["990991", "group"] == "000300.SH"  # the labeled set's group of 沪深300
+    later = pd.DataFrame({"基金代码": ["990994"], "基金简称": ["示例三百增强A"], "跟踪指数代码": ["000300.SH"]})
+    out = Tagger.load(labels_path=labels_copy).tag(later)
+    assert out["secondary"].tolist() == ["策略主题ETF"] and out["evidence"][0].startswith("人工复核: 张三")
