@@ -318,6 +318,25 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
     return decided.drop_duplicates("code"), noted
 
 
+def _id_rows(decided: pd.DataFrame) -> pd.DataFrame:
+    """The identifying columns (:data:`ID_COLUMNS`) of the decided rows, '' where the sheet has none, with the
+    normalized code."""
+    return pd.DataFrame({c: (decided[c].astype(str).str.strip().to_numpy() if c in decided.columns else "")
+                         for c in ID_COLUMNS}).assign(fund_code=decided["code"].to_numpy())
+
+
+def _subject_groups(labels: pd.DataFrame) -> dict[str, str]:
+    """The labeled set's group of each index subject (``idx:中证A500`` → ``000510.SH``): of the rows whose index name
+    gives it, else of the index funds whose name gives it (:func:`classifier.index_key.name_keys`)."""
+    p = prepare(labels[ID_COLUMNS].reset_index(drop=True), detect_columns(ID_COLUMNS))
+    out: dict[str, str] = {}
+    for keys in (subject_keys(p), name_keys(p)):
+        for key, g in zip(keys, labels["group"]):
+            if key and g:
+                out.setdefault(key, g)
+    return out
+
+
 def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame, tax: Taxonomy) -> list[tuple[str, str, str]]:
     """The decisions that meet an earlier review decision of another class on the same tracked index (the keys the
     tagger settles an index by: :meth:`classifier.pipeline.Tagger.use_reviewed`): from the next tag on, neither
@@ -326,9 +345,7 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame, tax: Taxonomy) 
                      & ~labels["fund_code"].isin(set(decided["code"]))].reset_index(drop=True)
     if earlier.empty or decided.empty:
         return []
-    rows = pd.DataFrame({c: (decided[c].astype(str).str.strip().to_numpy() if c in decided.columns else "")
-                         for c in ID_COLUMNS}).assign(fund_code=decided["code"].to_numpy())
-    both = pd.concat([earlier[ID_COLUMNS], rows], ignore_index=True).fillna("")
+    both = pd.concat([earlier[ID_COLUMNS], _id_rows(decided)], ignore_index=True).fillna("")
     p = prepare(both, detect_columns(ID_COLUMNS))
     keys = [set(k) - {""} for k in zip(code_keys(p), subject_keys(p), name_keys(p))]
     n = len(earlier)
@@ -431,6 +448,9 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     # what identifies a fund the import adds to the labeled set; an exported sheet (it has `group`) holds them all
     deleted = [c for c in ID_COLUMNS[1:] if c not in decided.columns] if "group" in decided.columns else []
     decided["index_key"] = code_keys(decided) if "index_code" in decided.columns else ""
+    # the index an index fund's name gives, when the sheet gives no index (a fund list: names alone)
+    decided["name_key"] = name_keys(prepare(_id_rows(decided), detect_columns(ID_COLUMNS))).to_numpy() \
+        if len(decided) else ""
     split = []  # one decision is meant to cover a group: two classes in one group settle none of its other funds
     if "group" in decided.columns:
         for g, rows in decided[decided["group"].astype(str).str.strip() != ""].groupby("group", sort=True):
@@ -449,6 +469,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         for key, g in zip(code_keys(labels), labels["group"]):
             if key and g:
                 group_of.setdefault(key, g)
+        by_subject: dict[str, str] | None = None  # the set's group of each index subject, read when a name needs it
         labels = labels.copy()
         for r in decided.itertuples():
             code = r.code
@@ -498,15 +519,23 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 row = {c: str(getattr(r, c, "") or "") for c in LABEL_COLUMNS}
                 row.update(new, fund_code=code)
                 # the set's own group, never the review sheet's key (code:000510 where the set has 000510.SH): the
-                # set's group of the same tracked index code; else the sheet's group when the set's rule makes it for
-                # this row (a migration queue carries the row's own); else the index code, the index name, the fund
+                # set's group of the same tracked index code; else, for an index fund with no index code or name whose
+                # name gives its index (华夏中证A500ETF联接C → idx:中证A500), the set's group of that index; else the
+                # sheet's group when the set's rule makes it for this row (a migration queue carries the row's own);
+                # else the index code, the index name, the index the fund's name gives, the fund
+                by_name = r.name_key if not (row["index_code"] or row["index_name"]) else ""
+                if by_name and by_subject is None:
+                    by_subject = _subject_groups(labels)
                 own = {row["index_code"], f"idx:{row['index_name']}", f"bench:{row['index_name']}", f"money:{code}",
-                       f"review:{code}"} - {"", "idx:", "bench:"}
-                row["group"] = (group_of.get(r.index_key) or (row["group"] if row["group"] in own else "")
-                                or row["index_code"] or (f"idx:{row['index_name']}" if row["index_name"]
-                                                         else f"review:{code}"))
+                       by_name or f"review:{code}"} - {"", "idx:", "bench:"}
+                row["group"] = (group_of.get(r.index_key) or (by_subject or {}).get(by_name)
+                                or (row["group"] if row["group"] in own else "") or row["index_code"]
+                                or (f"idx:{row['index_name']}" if row["index_name"] else "") or by_name
+                                or f"review:{code}")
                 if r.index_key:
                     group_of.setdefault(r.index_key, row["group"])
+                if by_name:
+                    by_subject.setdefault(by_name, row["group"])
                 new_rows.append(row)
                 pos[code] = len(labels) + len(new_rows) - 1
                 res.added.append(code)

@@ -805,3 +805,20 @@ def test_a_bare_index_code_that_lost_its_leading_zeros_in_excel_is_the_six_digit
     later = pd.DataFrame({"基金代码": ["990994"], "基金简称": ["示例三百增强A"], "跟踪指数代码": ["000300.SH"]})
     out = Tagger.load(labels_path=labels_copy).tag(later)
     assert out["secondary"].tolist() == ["策略主题ETF"] and out["evidence"][0].startswith("人工复核: 张三")
+
+
+def test_a_fund_added_from_a_name_only_list_joins_the_group_of_the_index_its_name_gives(tmp_path, labels_copy):
+    """A fund list gives names alone: an index fund the import added from it got the group review:CODE, though its
+    name gives its index (华夏中证A500ETF联接C → 中证A500), so grouped cross-validation and `labels audit` saw it as
+    its own group. It now takes the labeled set's group of that index (000510.SH), else idx:<the index>, shared by
+    the sheet's funds of one index; an actively managed fund keeps a group of its own."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990995", "990996", "990997", "990998"],
+                  "fund_name": ["华夏中证A500ETF联接C", "华夏中证火星探索ETF联接A", "易方达中证火星探索指数增强C",
+                                "华夏中证A500精选混合A"],
+                  "decision": ["宽基ETF", "科技成长主题ETF", "科技成长主题ETF", "策略主题ETF"], "reviewer": ["张三"] * 4,
+                  "taxonomy_version": [load_taxonomy().version] * 4}).to_csv(sheet, index=False)
+    assert len(import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30").added) == 4
+    group = read_labels(labels_copy).set_index("fund_code")["group"]
+    assert group[["990995", "990996", "990997", "990998"]].tolist() == [
+        "000510.SH", "idx:中证火星探索", "idx:中证火星探索", "review:990998"]
