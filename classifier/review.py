@@ -177,6 +177,18 @@ def parse_fund_code(text: str) -> str | None:
     return m.group(1) if m else None
 
 
+def sheet_index_code(text: str) -> str:
+    """A review sheet's ``index_code`` cell as the index's code: 1–5 digits alone are a six-digit code whose leading
+    zeros a spreadsheet dropped (000300 saved from Excel as CSV comes back as 300); every other cell (with letters or
+    an exchange suffix, or six digits) is read as it is.
+
+    >>> [sheet_index_code(c) for c in ("300", "15", " 300 ", "000300", "000015.SH", "H30533", "930743.CSI", "")]
+    ['000300', '000015', '000300', '000300', '000015.SH', 'H30533', '930743.CSI', '']
+    """
+    bare = str(text).strip()
+    return bare.zfill(6) if re.fullmatch(r"[0-9]{1,5}", bare) else text
+
+
 @dataclass
 class ImportResult:
     added: list[str] = field(default_factory=list)
@@ -186,11 +198,16 @@ class ImportResult:
     followed: list[tuple[str, str, str, str]] = field(default_factory=list)  # code, old, new, the decided fund
     pending: list[str] = field(default_factory=list)  # funds a migration queued for review, still out of the set
     disputes: list[tuple[str, str, str]] = field(default_factory=list)  # code, decision, the earlier decisions it meets
+    commented: list[str] = field(default_factory=list)  # funds of the rows with a comment but no decision (not imported)
 
     def lines(self) -> list[str]:
         out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"
                + (f"; {len(self.followed)} funds propagated from a decided fund relabeled with it"
                   if self.followed else "")]
+        if self.commented:
+            out.append(f"warning: {len(self.commented)} rows have a comment but no decision and were not imported: "
+                       f"{', '.join(self.commented[:20])}{' …' if len(self.commented) > 20 else ''}; write their "
+                       f"decisions in the `decision` column and import the sheet again")
         out += [f"warning: group {g} was given {len(d)} classes ("
                 + "; ".join(f"{c}: {', '.join(codes)}" for c, codes in d.items())
                 + "): each settles its own funds; the group's other funds stay in review" for g, d in self.split_groups]
@@ -229,8 +246,11 @@ def _typed_over_answer(undecided: pd.DataFrame, tax: Taxonomy) -> list[str]:
     return out
 
 
-def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None = None) -> pd.DataFrame:
-    """The decided rows of a review sheet, each with its normalized code; every problem is reported at once."""
+def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
+                    sheet: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The decided rows of a review sheet, each with its normalized code, and the fund codes of the rows with a
+    comment but no decision (a reviewer's question, not imported: the import names them); every problem is reported
+    at once."""
     table = read_output(path, sheet)  # a CSV's cells without the ' that export put before formula-like text
     f = table.frame
     cols = list(f.columns)
@@ -255,6 +275,8 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
         decided["reviewer"] = ""
     decided["reviewer"] = decided["reviewer"].astype(str).str.strip().replace("", reviewer or "")
     decided["code"] = [parse_fund_code(c) for c in decided["fund_code"]]
+    if "index_code" in decided.columns:  # 000300, not the 300 of a sheet saved from Excel as CSV
+        decided["index_code"] = decided["index_code"].astype(str).map(sheet_index_code)
     allowed = tax.labels
     primaries = {_folded(p): p for p in tax.primaries}
     for r in decided.itertuples():
@@ -288,7 +310,31 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
             errors.append(f"fund {code}: conflicting decisions ({rows})")
     if errors:
         raise InputError(f"{path}: {len(errors)} problem(s), nothing imported:\n  " + "\n  ".join(errors))
-    return decided.drop_duplicates("code")
+    undecided = f[f["decision"] == ""]
+    commented = (undecided[undecided["comment"].astype(str).str.strip() != ""]
+                 if "comment" in undecided.columns else undecided.iloc[:0])
+    noted = [parse_fund_code(c) or str(c).strip() or f"row {n}"
+             for c, n in zip(commented["fund_code"], commented["line_no"])]
+    return decided.drop_duplicates("code"), noted
+
+
+def _id_rows(decided: pd.DataFrame) -> pd.DataFrame:
+    """The identifying columns (:data:`ID_COLUMNS`) of the decided rows, '' where the sheet has none, with the
+    normalized code."""
+    return pd.DataFrame({c: (decided[c].astype(str).str.strip().to_numpy() if c in decided.columns else "")
+                         for c in ID_COLUMNS}).assign(fund_code=decided["code"].to_numpy())
+
+
+def _subject_groups(labels: pd.DataFrame) -> dict[str, str]:
+    """The labeled set's group of each index subject (``idx:中证A500`` → ``000510.SH``): of the rows whose index name
+    gives it, else of the index funds whose name gives it (:func:`classifier.index_key.name_keys`)."""
+    p = prepare(labels[ID_COLUMNS].reset_index(drop=True), detect_columns(ID_COLUMNS))
+    out: dict[str, str] = {}
+    for keys in (subject_keys(p), name_keys(p)):
+        for key, g in zip(keys, labels["group"]):
+            if key and g:
+                out.setdefault(key, g)
+    return out
 
 
 def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame, tax: Taxonomy) -> list[tuple[str, str, str]]:
@@ -299,9 +345,7 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame, tax: Taxonomy) 
                      & ~labels["fund_code"].isin(set(decided["code"]))].reset_index(drop=True)
     if earlier.empty or decided.empty:
         return []
-    rows = pd.DataFrame({c: (decided[c].astype(str).str.strip().to_numpy() if c in decided.columns else "")
-                         for c in ID_COLUMNS}).assign(fund_code=decided["code"].to_numpy())
-    both = pd.concat([earlier[ID_COLUMNS], rows], ignore_index=True).fillna("")
+    both = pd.concat([earlier[ID_COLUMNS], _id_rows(decided)], ignore_index=True).fillna("")
     p = prepare(both, detect_columns(ID_COLUMNS))
     keys = [set(k) - {""} for k in zip(code_keys(p), subject_keys(p), name_keys(p))]
     n = len(earlier)
@@ -402,11 +446,14 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     ``sheet``: the worksheet of a workbook to read (default: its only visible sheet that holds data). A decision that
     would replace a review decision the sheet did not show (it was exported before it) is refused unless
     ``overrule``."""
-    decided = _read_decisions(path, tax, reviewer, sheet)
+    decided, commented = _read_decisions(path, tax, reviewer, sheet)
     shows_answer = "secondary" in decided.columns and not overrule
     # what identifies a fund the import adds to the labeled set; an exported sheet (it has `group`) holds them all
     deleted = [c for c in ID_COLUMNS[1:] if c not in decided.columns] if "group" in decided.columns else []
     decided["index_key"] = code_keys(decided) if "index_code" in decided.columns else ""
+    # the index an index fund's name gives, when the sheet gives no index (a fund list: names alone)
+    decided["name_key"] = name_keys(prepare(_id_rows(decided), detect_columns(ID_COLUMNS))).to_numpy() \
+        if len(decided) else ""
     split = []  # one decision is meant to cover a group: two classes in one group settle none of its other funds
     if "group" in decided.columns:
         for g, rows in decided[decided["group"].astype(str).str.strip() != ""].groupby("group", sort=True):
@@ -417,7 +464,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
 
     def compute(labels: pd.DataFrame):
         _check_labeled_set(labels, labels_path, tax)
-        res = ImportResult(split_groups=split, disputes=_index_disputes(labels, decided, tax))
+        res = ImportResult(split_groups=split, disputes=_index_disputes(labels, decided, tax), commented=commented)
         history, new_rows, unseen = [], [], []
         applied: dict[str, tuple[str, str, str]] = {}  # fund code → decision, reviewer, note of the rows written
         pos = {c: i for i, c in enumerate(labels["fund_code"])}
@@ -425,6 +472,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         for key, g in zip(code_keys(labels), labels["group"]):
             if key and g:
                 group_of.setdefault(key, g)
+        by_subject: dict[str, str] | None = None  # the set's group of each index subject, read when a name needs it
         labels = labels.copy()
         for r in decided.itertuples():
             code = r.code
@@ -454,15 +502,23 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 row = {c: str(getattr(r, c, "") or "") for c in LABEL_COLUMNS}
                 row.update(new, fund_code=code)
                 # the set's own group, never the review sheet's key (code:000510 where the set has 000510.SH): the
-                # set's group of the same tracked index code; else the sheet's group when the set's rule makes it for
-                # this row (a migration queue carries the row's own); else the index code, the index name, the fund
+                # set's group of the same tracked index code; else, for an index fund with no index code or name whose
+                # name gives its index (华夏中证A500ETF联接C → idx:中证A500), the set's group of that index; else the
+                # sheet's group when the set's rule makes it for this row (a migration queue carries the row's own);
+                # else the index code, the index name, the index the fund's name gives, the fund
+                by_name = r.name_key if not (row["index_code"] or row["index_name"]) else ""
+                if by_name and by_subject is None:
+                    by_subject = _subject_groups(labels)
                 own = {row["index_code"], f"idx:{row['index_name']}", f"bench:{row['index_name']}", f"money:{code}",
-                       f"review:{code}"} - {"", "idx:", "bench:"}
-                row["group"] = (group_of.get(r.index_key) or (row["group"] if row["group"] in own else "")
-                                or row["index_code"] or (f"idx:{row['index_name']}" if row["index_name"]
-                                                         else f"review:{code}"))
+                       by_name or f"review:{code}"} - {"", "idx:", "bench:"}
+                row["group"] = (group_of.get(r.index_key) or (by_subject or {}).get(by_name)
+                                or (row["group"] if row["group"] in own else "") or row["index_code"]
+                                or (f"idx:{row['index_name']}" if row["index_name"] else "") or by_name
+                                or f"review:{code}")
                 if r.index_key:
                     group_of.setdefault(r.index_key, row["group"])
+                if by_name:
+                    by_subject.setdefault(by_name, row["group"])
                 new_rows.append(row)
                 pos[code] = len(labels) + len(new_rows) - 1
                 res.added.append(code)

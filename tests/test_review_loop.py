@@ -766,3 +766,59 @@ def test_a_decision_that_disputes_an_earlier_one_on_its_index_says_so(tmp_path, 
     res = import_review(sheet("990953", "策略主题ETF", "王五"), load_taxonomy(), labels_copy, today="2026-12-01")
     warnings = [line for line in res.lines() if line.startswith("warning")]
     assert len(warnings) == 1 and "990953" in warnings[0] and "990951 国企主题ETF (张三, 2026-11-30)" in warnings[0]
+
+
+def test_rows_with_a_comment_but_no_decision_are_named_in_the_import_report(tmp_path, labels_copy):
+    """A reviewer wrote a note in `comment` but no `decision` on some rows (a question, a doubt): the import took the
+    decided rows and said nothing of the others. It still imports, and warns how many rows have a comment but no
+    decision, naming their fund codes (the first 20)."""
+    rows = [("990959", "宽基ETF", "策略主题ETF", "张三")] + [(f"9909{i}", "宽基ETF", "", "") for i in range(60, 83)]
+    sheet = _review_sheet(tmp_path / "r.csv", rows)
+    f = read_table(sheet).frame
+    f.loc[0, "comment"] = "名称含策略"
+    f.loc[1:22, "comment"] = "不确定,请再看"  # 22 rows with a note and no decision; the last row has neither
+    write_table(f, sheet)
+    res = import_review(sheet, load_taxonomy(), labels_copy)
+    assert res.added == ["990959"]
+    warnings = [line for line in res.lines() if line.startswith("warning")]
+    assert len(warnings) == 1 and "22 rows have a comment but no decision" in warnings[0]
+    assert "990960, 990961" in warnings[0] and "990979" in warnings[0] and "990980" not in warnings[0]
+    assert "990982" not in warnings[0] and "990959" not in warnings[0]
+
+
+def test_a_bare_index_code_that_lost_its_leading_zeros_in_excel_is_the_six_digit_code(tmp_path, labels_copy):
+    """A review sheet saved as CSV by Excel holds a bare index code as a number: 000300 comes back as 300 (000015.SH
+    keeps its zeros). A fund the import added was stored with index code 300, and the decision missed the index's
+    other funds (code:300 is not code:000300). A cell of 1–5 digits alone is the six-digit code zero-filled; codes
+    with letters (H30533, 930743.CSI) are read as they are."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990991", "990992", "990993"],
+                  "fund_name": ["示例沪深300ETF", "示例中证800有色ETF", "示例中证芯片ETF"],
+                  "index_code": ["300", "H30533", "930743.CSI"], "index_name": ["沪深300指数", "", ""],
+                  "decision": ["策略主题ETF", "资源主题ETF", "科技成长主题ETF"], "reviewer": ["张三"] * 3,
+                  "taxonomy_version": [load_taxonomy().version] * 3}).to_csv(sheet, index=False)
+    assert import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30").added == ["990991", "990992",
+                                                                                            "990993"]
+    got = read_labels(labels_copy).set_index("fund_code")
+    assert got.loc[["990991", "990992", "990993"], "index_code"].tolist() == ["000300", "H30533", "930743.CSI"]
+    assert got.at["990991", "group"] == "000300.SH"  # the labeled set's group of 沪深300
+    later = pd.DataFrame({"基金代码": ["990994"], "基金简称": ["示例三百增强A"], "跟踪指数代码": ["000300.SH"]})
+    out = Tagger.load(labels_path=labels_copy).tag(later)
+    assert out["secondary"].tolist() == ["策略主题ETF"] and out["evidence"][0].startswith("人工复核: 张三")
+
+
+def test_a_fund_added_from_a_name_only_list_joins_the_group_of_the_index_its_name_gives(tmp_path, labels_copy):
+    """A fund list gives names alone: an index fund the import added from it got the group review:CODE, though its
+    name gives its index (华夏中证A500ETF联接C → 中证A500), so grouped cross-validation and `labels audit` saw it as
+    its own group. It now takes the labeled set's group of that index (000510.SH), else idx:<the index>, shared by
+    the sheet's funds of one index; an actively managed fund keeps a group of its own."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990995", "990996", "990997", "990998"],
+                  "fund_name": ["华夏中证A500ETF联接C", "华夏中证火星探索ETF联接A", "易方达中证火星探索指数增强C",
+                                "华夏中证A500精选混合A"],
+                  "decision": ["宽基ETF", "科技成长主题ETF", "科技成长主题ETF", "策略主题ETF"], "reviewer": ["张三"] * 4,
+                  "taxonomy_version": [load_taxonomy().version] * 4}).to_csv(sheet, index=False)
+    assert len(import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30").added) == 4
+    group = read_labels(labels_copy).set_index("fund_code")["group"]
+    assert group[["990995", "990996", "990997", "990998"]].tolist() == [
+        "000510.SH", "idx:中证火星探索", "idx:中证火星探索", "review:990998"]
