@@ -398,8 +398,9 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet):
         click.echo(f"warning: {w}", err=True)
     click.echo(f"{n} rows to review -> {output}")
     if later:
-        click.echo(f"  the last {later} of them: actively managed funds the tagged run had no holdings of; tag with "
-                   f"--holdings FILE: one whose top industry is over the seed-004 share is settled by it")
+        click.echo(f"  the last {later} of them: share-class families of actively managed funds the tagged file "
+                   f"gives no holdings of (tag with --holdings FILE: one whose top industry is over the seed-004 share "
+                   f"may then leave review)")
 
 
 @review.command(name="import")

@@ -4,7 +4,7 @@ people's review decisions override them. Both return a frame of flags and number
 Decision columns: top (class index), secondary, confidence, needs_review; the flags that explain them —
 out_of_scope, name_problem (a reason code of :mod:`classifier.name_check`, '' for a fund name), term_only_name (a
 name-only row read as a fund's name only through a taxonomy term), no_text, abstain,
-active, concentrated (seed 004), no_signal (an active fund with no class word and no concentration), duplicate_code, linked_row (-1: follows no other row), linked_etf; the runners-up
+active, concentrated (seed 004), held (holdings known), no_signal (an active fund with no class word and no concentration), duplicate_code, linked_row (-1: follows no other row), linked_etf; the runners-up
 alt_class_<k> (class index, -1: none) and alt_p_<k>; after :func:`override`, reviewed, review_via (the reviewed
 fund's code), review_how (fund / linked / index), review_key (the index key that matched).
 """
@@ -102,9 +102,10 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
     # The model is calibrated on index funds. An active fund's name is weaker evidence of what it holds, so it is
     # accepted without review only when its holdings show an industry concentration above industry_theme_share
     # (seed 004).
-    concentrated = np.zeros(n, dtype=bool)
+    concentrated, held = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     if s.holdings is not None:
         concentrated = (s.holdings["holding_industry_share"] > industry_theme_share).fillna(False).to_numpy()
+        held = s.holdings["holding_industry_share"].notna().to_numpy()
     # an active fund whose names carry no class word and whose holdings show no industry concentration gives nothing
     # to classify by: the model's guess there is noise (it flips with every retraining), so no class is given
     no_rule = np.array([not hs for hs in s.rules.hits], dtype=bool)[s.source_row]
@@ -120,7 +121,7 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
         "needs_review": ~oos & ((conf < threshold) | (active & ~concentrated) | blank | term_only),
         "out_of_scope": oos, "name_problem": problem, "term_only_name": term_only & ~oos, "no_text": no_text,
         "abstain": abstain, "active": active,
-        "concentrated": concentrated, "no_signal": no_signal, "duplicate_code": dup,
+        "concentrated": concentrated, "held": held, "no_signal": no_signal, "duplicate_code": dup,
         "linked_row": np.where(s.source_row != np.arange(n), s.source_row, -1),
         "linked_etf": s.links["etf"].to_numpy() >= 0}, index=p.index)
     listed = ~(oos | blank)

@@ -86,14 +86,3 @@ def classify_frame(fund_type: pd.Series, text: pd.Series, has_index: pd.Series, 
             r = seen[k] = (ac, why, reader.management_style(t, x, bool(i)))
         rows.append(r)
     return pd.DataFrame(rows, columns=["asset_class", "asset_reason", "management_style"], index=fund_type.index)
-
-
-def active_without_holdings(tagged: pd.DataFrame) -> pd.Series:
-    """Rows of a tagged frame in review that are actively managed funds the run had no holdings of (no
-    ``holding_industry``): holdings may settle one (seed 004); the name alone says little of such a fund.
-    False everywhere when the frame lacks those columns."""
-    if not {"needs_review", "management_style", "holding_industry"} <= set(tagged.columns):
-        return pd.Series(False, index=tagged.index)
-    review = tagged["needs_review"].astype(str).str.strip().str.lower().isin(("true", "1"))
-    no_holdings = tagged["holding_industry"].fillna("").astype(str).str.strip().isin(("", "nan"))
-    return review & (tagged["management_style"].astype(str) == ACTIVE) & no_holdings

@@ -22,7 +22,6 @@ from .config import default_path, defaults
 from .decide import decide, override
 from .errors import InputError
 from .explain import output_frame
-from .fundtype import active_without_holdings
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
 from .index_key import code_keys, name_keys, subject_keys
 from .linking import ChunkLinks, ReviewedFamilies, family_keys
@@ -47,6 +46,7 @@ class TagSummary:
     per_class: dict = field(default_factory=dict)
     review: int = 0
     review_without_holdings: int = 0  # of review: actively managed funds the run had no holdings of
+    holdings: bool = False  # the run had a holdings file
     out_of_scope: int = 0
     warnings: list = field(default_factory=list)
     counts: dict = field(default_factory=dict)  # a wrapping tagger's own counts (e.g. --previous's), summed by add
@@ -71,9 +71,11 @@ class TagSummary:
         out = [f"rows: {self.rows}  review: {self.review} ({self.review / max(self.rows, 1):.1%})  "
                f"out of scope: {self.out_of_scope}  time: {self.seconds:.2f}s"]
         if self.review_without_holdings:
-            out.append(f"  of the review: {self.review_without_holdings} actively managed funds with no holdings in "
-                       f"this run (tag with --holdings FILE: one whose top industry is over the seed-004 share is "
-                       f"settled by it; `review export` lists them after the others)")
+            where = "the holdings file has none of" if self.holdings else \
+                "with no holdings in this run (tag with --holdings FILE: one whose top industry is over the seed-004 " \
+                "share may then leave review)"
+            out.append(f"  of the review: {self.review_without_holdings} actively managed funds {where}; `review "
+                       f"export` lists them after the others")
         out += [f"  {k or '(no class)'}: {v}" for k, v in sorted(self.per_class.items(), key=lambda kv: -kv[1])]
         if self.decisions_from:
             out.append(f"review decisions: {self.decisions} in {self.decisions_from}; {self.settled} rows settled by "
@@ -269,6 +271,8 @@ class Tagger:
             ndup = int(decision["duplicate_code"].sum())
             if summary is not None:
                 summary.settled += int(decision["reviewed"].sum())
+                summary.review_without_holdings += int((decision["needs_review"] & decision["active"]
+                                                        & ~decision["held"]).sum())
         out = body.copy()
         renamed, taken = {}, set(columns) | set(OUTPUT_COLUMNS)
         for c in columns:
@@ -294,7 +298,6 @@ class Tagger:
             for k, v in pred["secondary"].value_counts().items():
                 summary.per_class[k] = summary.per_class.get(k, 0) + int(v)
             summary.review += int(pred["needs_review"].sum())
-            summary.review_without_holdings += int(active_without_holdings(pred).sum())
             summary.out_of_scope += int((pred["secondary"] == self.taxonomy.not_applicable).sum())
             summary.seconds += time.perf_counter() - t0
         return out

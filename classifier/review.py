@@ -27,7 +27,7 @@ from .columns import detect_columns
 from .index_key import code_keys, display_key, name_keys, subject_keys
 from .prepare import prepare
 from .errors import InputError
-from .fundtype import active_without_holdings
+from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
 from .labeled import ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, Change, change_labels, history_path
 from .taxonomy import Taxonomy
@@ -59,6 +59,16 @@ def _require_columns(tagged: pd.DataFrame, columns, source: str) -> None:
     if missing:
         raise InputError(f"{source}: not a tagged file (missing column(s) {missing}); run `fundclass tag` on it "
                          f"first (if the columns were deleted from a tagged file, tag its input again)")
+
+
+def active_without_holdings(tagged: pd.DataFrame) -> pd.Series:
+    """Rows of a tagged file in review that are actively managed funds it gives no holdings of (no
+    ``holding_industry``): holdings may settle one (seed 004); its name alone says little. False everywhere when the
+    file lacks those columns."""
+    if not {"needs_review", "management_style", "holding_industry"} <= set(tagged.columns):
+        return pd.Series(False, index=tagged.index)
+    no_holdings = tagged["holding_industry"].fillna("").astype(str).str.strip().isin(("", "nan"))
+    return _truthy(tagged["needs_review"]) & (tagged["management_style"].astype(str) == ACTIVE) & no_holdings
 
 
 def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = "tagged file") -> pd.DataFrame:
