@@ -89,6 +89,33 @@ def history_path(labels_path: str | Path) -> Path:
     return Path(labels_path).with_name("history.csv")
 
 
+def migration_pending(labels_path: str | Path, labeled: set[str]) -> list[str]:
+    """The funds a taxonomy migration took out of the labeled set for review (history: changed by the migration, no
+    new class) that are not in ``labeled``. Read-only: a history Excel saved in GBK is read too, and its codes as six
+    digits, as :func:`read_labels` reads the set's."""
+    hp = history_path(labels_path)
+    if not hp.exists():
+        return []
+    try:
+        h = pd.read_csv(hp, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        h = _csv_as(hp, "review history", "gb18030")
+    except (OSError, pd.errors.ParserError) as exc:
+        raise InputError(f"{hp}: cannot read review history: {exc}") from exc
+    if not {"fund_code", "new_secondary", "changed_by"} <= set(h.columns):
+        return []
+    out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"].str.strip()
+    out = out.where(~out.str.fullmatch(r"\d{1,5}"), out.str.zfill(6))
+    return sorted(set(out) - labeled)
+
+
+def _csv_as(path: Path, what: str, encoding: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read {what}: {exc}") from exc
+
+
 def _journal(labels_path: Path) -> Path:
     return labels_path.with_name(f".{labels_path.name}.journal")
 

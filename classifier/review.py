@@ -29,7 +29,7 @@ from .prepare import prepare
 from .errors import InputError
 from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
-from .labeled import ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, Change, change_labels, history_path
+from .labeled import ID_COLUMNS, LABEL_COLUMNS, Change, change_labels, migration_pending
 from .taxonomy import Taxonomy
 from .text import code6_column
 
@@ -212,7 +212,7 @@ class ImportResult:
 
     def lines(self) -> list[str]:
         out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"
-               + (f"; {len(self.followed)} funds propagated from a decided fund relabeled with it"
+               + (f"; {len(self.followed)} more funds of the decided funds' indices relabeled with them"
                   if self.followed else "")]
         if self.commented:
             out.append(f"warning: {len(self.commented)} rows have a comment but no decision and were not imported: "
@@ -229,8 +229,11 @@ class ImportResult:
         out += [f"warning: fund {c} ({d}) tracks the index of an earlier review decision of another class ({e}): "
                 f"each settles its own funds, and the index's other funds go to review" for c, d, e in self.disputes]
         out += [f"  changed {c}: {o} → {n}" for c, o, n in self.changed]
-        out += [f"  relabeled {c}: {o} → {n} (propagated from {h})" for c, o, n, h in self.followed[:50]]
+        out += [f"  relabeled {c}: {o} → {n} (same index as {h})" for c, o, n, h in self.followed[:50]]
         out += [f"  added {c}" for c in self.added[:50]]
+        for what, rows in (("relabeled", self.followed), ("added", self.added)):
+            if len(rows) > 50:
+                out.append(f"  … and {len(rows) - 50} more {what}")
         return out
 
 
@@ -247,9 +250,11 @@ def _typed_over_answer(undecided: pd.DataFrame, tax: Taxonomy) -> list[str]:
     if not {"secondary", "primary", "taxonomy_version"} <= set(undecided.columns):
         return []
     out = []
+    label_of = {_folded(lab): lab for lab in tax.labels}  # typed as a decision is (策略主题etf, （申万）行业ETF)
     for r in undecided.itertuples():
         sec, pri = str(r.secondary).strip(), str(r.primary).strip()
-        if sec in tax.labels and tax.primary_of(sec) != pri and str(r.taxonomy_version).strip() == tax.version:
+        lab = label_of.get(_folded(sec))
+        if lab is not None and tax.primary_of(lab) != pri and str(r.taxonomy_version).strip() == tax.version:
             out.append(f"row {r.line_no} ({str(r.fund_code).strip() or 'no code'}): `secondary` was changed to "
                        f"'{sec}', but the tool's answer is not read on import; write your decision in the `decision` "
                        f"column (and put back the answer, or leave it)")
@@ -378,20 +383,6 @@ def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None
     if versions and versions != [tax.version]:
         raise InputError(f"{labels_path}: this labeled set holds labels of taxonomy {', '.join(versions)}, not "
                          f"{tax.version}; pass the matching --taxonomy or --labeled, nothing imported")
-
-
-def _migration_pending(labels_path, labeled: set[str]) -> list[str]:
-    """The funds a taxonomy migration took out of the labeled set for review (history: changed by the migration, no
-    new class) that are not back in it."""
-    hp = history_path(labels_path)
-    if not Path(hp).exists():
-        return []
-    h = pd.read_csv(hp, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                    usecols=lambda c: c in ("fund_code", "new_secondary", "changed_by"))
-    if not {"fund_code", "new_secondary", "changed_by"} <= set(h.columns):
-        return []
-    out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"]
-    return sorted(set(out) - labeled)
 
 
 def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool) -> str:
@@ -544,7 +535,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         if new_rows:
             labels = pd.concat([labels, pd.DataFrame(new_rows, columns=LABEL_COLUMNS)], ignore_index=True)
         _follow_in_group(labels, applied, set(decided["code"]), tax, today, history, res)
-        res.pending = _migration_pending(labels_path, set(labels["fund_code"]))
+        res.pending = migration_pending(labels_path, set(labels["fund_code"]))
         return Change(labels, history), res
 
     return change_labels(labels_path, compute, dry_run=dry_run)

@@ -461,3 +461,21 @@ def test_an_interrupted_commit_rolls_forward_in_a_workspace_moved_since(tmp_path
     assert hist.iloc[-1].fund_code == "159912"
     assert not list(moved.glob(".*journal")) and not list(moved.glob(".*.tmp"))
     assert {p.name: p.read_bytes() for p in labels_copy.parent.iterdir()} == old
+
+
+def test_a_history_excel_saved_in_gbk_does_not_stop_an_import(tmp_path, labels_copy):
+    """Excel on a Chinese Windows saves history.csv in GBK, and its codes without their leading zeros. The import
+    reads the history only to name the funds a migration left undecided: it failed with an internal error naming no
+    file; it now reads the GBK history, and the migration's fund 017040 (saved as 17040) is named as six digits."""
+    hist = labels_copy.with_name("history.csv")
+    rows = pd.read_csv(hist, dtype=str, keep_default_na=False).iloc[:0]
+    rows = pd.concat([rows, pd.DataFrame([{c: "" for c in rows.columns} | {
+        "fund_code": "17040", "old_secondary": "消费主题ETF", "changed_by": store.MIGRATION_BY, "reason": "拆分：待复核"}])])
+    hist.write_bytes(rows.to_csv(index=False).encode("gbk"))
+    lab = read_labels(labels_copy)
+    store.change_labels(labels_copy, lambda labels: (store.Change(labels[labels.fund_code != "017040"]), None))
+    assert store.migration_pending(labels_copy, set(read_labels(labels_copy).fund_code)) == ["017040"]
+    res = import_review(_sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")]), TAX, labels_copy,
+                        today="2026-11-30")
+    assert res.changed == [("159912", "宽基ETF", "科技成长主题ETF")] and res.pending == ["017040"]
+    assert len(read_labels(labels_copy)) == len(lab) - 1
