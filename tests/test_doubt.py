@@ -153,19 +153,19 @@ def test_readers_who_all_chose_the_class_raise_a_known_heads_confidence(model_ta
     assert out["confidence"][0] > alone["confidence"][0]
 
 
-def test_an_index_fund_known_by_its_name_alone_takes_its_heads_reads(model_tagger):
+def test_an_index_fund_known_by_its_name_alone_takes_its_heads_reads(model_tagger, monkeypatch):
     """A fund list gives names alone. An index fund whose name gives an index the labeled set's readers read takes
-    their reads as a fund whose index column names it does: 化工ETF (4/4 行业) leaves review; 国寿安保沪港深300ETF联接A,
-    linked by its name to the manager's 沪深300 ETF and so read as 宽基, is sent to review, since no reader of 沪港深300
-    chose 宽基."""
-    frame = pd.DataFrame({"基金代码": ["159870", "012663", "510380"],
-                          "基金简称": ["化工ETF", "国寿安保沪港深300ETF联接A", "国寿安保沪深300ETF"],
-                          "基金类型": ["指数型-股票"] * 3})
+    their reads as a fund whose index column names it does: 化工ETF (4/4 行业) rises out of review; 易方达中证生物科技
+    主题ETF, whose readers split 2/4 on (申万)行业ETF, falls."""
+    frame = pd.DataFrame({"基金简称": ["化工ETF", "易方达中证生物科技主题ETF"], "基金类型": ["指数型-股票"] * 2})
     out = model_tagger.tag(frame)
-    assert out["secondary"].tolist()[:2] == ["(申万)行业ETF", "宽基ETF"]
-    assert "独立盲读一致(4/4 选此类)" in out["evidence"][0] and "独立盲读有分歧(0/4 选此类)" in out["evidence"][1]
-    assert out["needs_review"].tolist()[:2] == [False, True]
-    assert out["confidence"][1] < 0.5
+    assert out["secondary"].tolist() == ["(申万)行业ETF", "(申万)行业ETF"]
+    assert "独立盲读一致(4/4 选此类)" in out["evidence"][0] and "独立盲读有分歧(2/4 选此类)" in out["evidence"][1]
+    assert out["needs_review"].tolist() == [False, True]
+    monkeypatch.setattr(model_tagger.model.agreement_, "head_reads_", {})  # the model alone, no reads
+    alone = model_tagger.tag(frame)
+    assert alone["needs_review"][0] and out["confidence"][0] > alone["confidence"][0]
+    assert out["confidence"][1] < alone["confidence"][1]
 
 
 def test_a_row_in_review_names_the_doubts_that_lowered_its_confidence(model_tagger, monkeypatch):
