@@ -10,6 +10,8 @@ fund's code), review_how (fund / linked / index), review_key (the index key that
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -200,3 +202,29 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
                 d.at[d.index[i], "needs_review"] = True
     d["review_dispute"] = pd.Series(disputed, index=d.index, dtype=object)
     return d
+
+
+@dataclass
+class SettlingKeys:
+    """What a set of review decisions settles, by the keys tagging matches later funds on: ``index`` (index key →
+    the code of the one decision on it), ``disputes`` (index key decided two ways → the deciding codes, in order) and
+    ``families`` (share classes and feeders: :class:`classifier.linking.ReviewedFamilies`)."""
+    index: dict[str, str]
+    disputes: dict[str, tuple[str, ...]]
+    families: ReviewedFamilies
+
+
+def settling_keys(p: pd.DataFrame, codes: list[str], classes: list[str]) -> SettlingKeys:
+    """The keys of review decisions: ``p`` the decided funds prepared (:func:`classifier.prepare.prepare`),
+    ``codes`` and ``classes`` their codes and decisions. Shared by tagging (:meth:`classifier.pipeline.Tagger.
+    use_reviewed`) and by the import, which warns of the disputes a decision starts."""
+    families = ReviewedFamilies(family_keys(p), list(codes), list(classes))
+    decided: dict[str, set] = {}
+    deciders: dict[str, list] = {}
+    for keys in (code_keys(p), subject_keys(p), name_keys(p)):
+        for k, code, sec in zip(keys, codes, classes):
+            if k:
+                decided.setdefault(k, set()).add(sec)
+                deciders.setdefault(k, []).append(code)
+    return SettlingKeys({k: c[0] for k, c in deciders.items() if len(decided[k]) == 1},
+                        {k: tuple(dict.fromkeys(c)) for k, c in deciders.items() if len(decided[k]) > 1}, families)

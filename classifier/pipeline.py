@@ -19,12 +19,11 @@ import pandas as pd
 
 from .columns import detect_columns
 from .config import default_path, defaults
-from .decide import decide, override
+from .decide import decide, override, settling_keys
 from .errors import InputError
 from .explain import output_frame
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
-from .index_key import code_keys, name_keys, subject_keys
-from .linking import ChunkLinks, ReviewedFamilies, family_keys
+from .linking import ChunkLinks, ReviewedFamilies
 from .manifest import load_model
 from .prepare import prepare
 from .rules import RuleLayer
@@ -163,16 +162,9 @@ class Tagger:
             from .labeled import ID_COLUMNS
 
             p = prepare(r[ID_COLUMNS], detect_columns(ID_COLUMNS), self.vocab)
-            self.reviewed_families = ReviewedFamilies(family_keys(p), r["fund_code"].tolist(), r["secondary"].tolist())
-            decided: dict[str, set] = {}
-            deciders: dict[str, list] = {}
-            for keys in (code_keys(p), subject_keys(p), name_keys(p)):
-                for k, code, sec in zip(keys, r["fund_code"], r["secondary"]):
-                    if k:
-                        decided.setdefault(k, set()).add(sec)
-                        deciders.setdefault(k, []).append(code)
-            self.reviewed_index = {k: c[0] for k, c in deciders.items() if len(decided[k]) == 1}
-            self.reviewed_disputes = {k: tuple(dict.fromkeys(c)) for k, c in deciders.items() if len(decided[k]) > 1}
+            keys = settling_keys(p, r["fund_code"].tolist(), r["secondary"].tolist())
+            self.reviewed_index, self.reviewed_disputes, self.reviewed_families = keys.index, keys.disputes, \
+                keys.families
         return self
 
     @classmethod

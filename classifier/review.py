@@ -27,6 +27,7 @@ from .columns import detect_columns
 from .index_key import code_keys, display_key, name_keys, subject_keys
 from .prepare import prepare
 from .errors import InputError
+from .decide import settling_keys
 from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
 from .labeled import ID_COLUMNS, LABEL_COLUMNS, Change, change_labels, migration_pending
@@ -226,8 +227,9 @@ class ImportResult:
                        f"still undecided and stay out of it (not learned from, not settled) until their decisions are "
                        f"imported: {', '.join(self.pending[:20])}{' …' if len(self.pending) > 20 else ''}; decide "
                        f"them in the migration's review queue and import it again")
-        out += [f"warning: fund {c} ({d}) tracks the index of an earlier review decision of another class ({e}): "
-                f"each settles its own funds, and the index's other funds go to review" for c, d, e in self.disputes]
+        out += [f"warning: fund {c} ({d}) shares its tracked index or share-class family with a review decision of "
+                f"another class ({e}): each settles its own funds, and the index's or family's other funds go to "
+                f"review" for c, d, e in self.disputes]
         out += [f"  changed {c}: {o} → {n}" for c, o, n in self.changed]
         out += [f"  relabeled {c}: {o} → {n} (same index as {h})" for c, o, n, h in self.followed[:50]]
         out += [f"  added {c}" for c in self.added[:50]]
@@ -353,28 +355,32 @@ def _subject_groups(labels: pd.DataFrame) -> dict[str, str]:
 
 
 def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame, tax: Taxonomy) -> list[tuple[str, str, str]]:
-    """The decisions that meet an earlier review decision of another class on the same tracked index (the keys the
-    tagger settles an index by: :meth:`classifier.pipeline.Tagger.use_reviewed`): from the next tag on, neither
-    settles that index, and its other funds go to review."""
+    """The decisions that meet a review decision of another class on the same tracked index or share-class family
+    (the keys tagging settles by, :func:`classifier.decide.settling_keys`): an earlier one, or, on a sheet without
+    `group` (whose split groups are said apart), another row of the sheet. From the next tag on, neither settles that
+    index or family, and its other funds go to review."""
     earlier = labels[(labels["source"] == "review") & (labels["taxonomy_version"] == tax.version)
                      & ~labels["fund_code"].isin(set(decided["code"]))].reset_index(drop=True)
-    if earlier.empty or decided.empty:
+    if decided.empty or (earlier.empty and "group" in decided.columns):
         return []
-    both = pd.concat([earlier[ID_COLUMNS], _id_rows(decided)], ignore_index=True).fillna("")
-    p = prepare(both, detect_columns(ID_COLUMNS))
-    keys = [set(k) - {""} for k in zip(code_keys(p), subject_keys(p), name_keys(p))]
-    n = len(earlier)
-    at: dict[str, list[int]] = {}
-    for i in range(n):
-        for k in keys[i]:
-            at.setdefault(k, []).append(i)
+    rows = pd.concat([earlier[ID_COLUMNS], _id_rows(decided)], ignore_index=True).fillna("")
+    codes = rows["fund_code"].tolist()
+    classes = earlier["secondary"].tolist() + decided["decision"].tolist()
+    keys = settling_keys(prepare(rows, detect_columns(ID_COLUMNS)), codes, classes)
+    meets: dict[str, set] = {}  # code → codes of another class it shares a disputed index or family with
+    groups = list(keys.disputes.values()) + [tuple(c for _, c in m) for m in keys.families.disputed.values()]
+    for group in groups:
+        for c in group:
+            meets.setdefault(c, set()).update(group)
+    cls, on_sheet = dict(zip(codes, classes)), set(decided["code"])
+    who = {c: f"{b}, {a}" for c, b, a in zip(earlier["fund_code"], earlier["labeled_by"], earlier["labeled_at"])}
     out = []
-    for j, r in enumerate(decided.itertuples()):
-        other = sorted({i for k in keys[n + j] for i in at.get(k, ()) if earlier.at[i, "secondary"] != r.decision})
+    for r in decided.itertuples():
+        other = sorted(c for c in meets.get(r.code, ()) if cls[c] != r.decision
+                       and (c not in on_sheet or "group" not in decided.columns))
         if other:
             out.append((r.code, r.decision, "; ".join(
-                f"{earlier.at[i, 'fund_code']} {earlier.at[i, 'secondary']} ({earlier.at[i, 'labeled_by']}, "
-                f"{earlier.at[i, 'labeled_at']})" for i in other)))
+                f"{c} {cls[c]} ({who[c]})" if c in who else f"{c} {cls[c]} (this sheet)" for c in other)))
     return out
 
 

@@ -768,6 +768,33 @@ def test_a_decision_that_disputes_an_earlier_one_on_its_index_says_so(tmp_path, 
     assert len(warnings) == 1 and "990953" in warnings[0] and "990951 国企主题ETF (张三, 2026-11-30)" in warnings[0]
 
 
+def test_the_import_warns_of_a_dispute_in_a_share_class_family_and_within_a_sheet_without_groups(tmp_path,
+                                                                                                labels_copy):
+    """Tagging settles by index and by share-class family alike, and sends a family decided two ways to review
+    (`复核决定不一致`); the import warned only of index disputes. Two share classes of one active fund decided
+    differently, and two funds of one index decided differently on one hand-made sheet (no `group` column, so no
+    split-group warning), now warn, naming the other decision."""
+    version = load_taxonomy().version
+
+    def sheet(name, rows):
+        path = tmp_path / name
+        pd.DataFrame([{"fund_code": c, "fund_name": n, "index_code": i, "decision": d, "reviewer": "张三",
+                       "taxonomy_version": version} for c, n, i, d in rows]).to_csv(path, index=False)
+        return path
+
+    import_review(sheet("a.csv", [("990961", "示例医疗健康混合A", "", "(申万)行业ETF")]), load_taxonomy(), labels_copy,
+                  today="2026-11-30")
+    res = import_review(sheet("c.csv", [("990962", "示例医疗健康混合C", "", "消费主题ETF")]), load_taxonomy(),
+                        labels_copy, today="2026-12-01")
+    warnings = [line for line in res.lines() if line.startswith("warning")]
+    assert len(warnings) == 1 and "990962" in warnings[0] and "990961 (申万)行业ETF (张三, 2026-11-30)" in warnings[0]
+    res = import_review(sheet("two.csv", [("990971", "示例甲中证红利ETF", "000922.CSI", "策略主题ETF"),
+                                          ("990972", "示例乙中证红利ETF", "000922.CSI", "国企主题ETF")]),
+                        load_taxonomy(), labels_copy, today="2026-12-01")
+    warnings = [line for line in res.lines() if line.startswith("warning")]
+    assert len(warnings) == 2 and "990972 国企主题ETF (this sheet)" in warnings[0]
+
+
 def test_rows_with_a_comment_but_no_decision_are_named_in_the_import_report(tmp_path, labels_copy):
     """A reviewer wrote a note in `comment` but no `decision` on some rows (a question, a doubt): the import took the
     decided rows and said nothing of the others. It still imports, and warns how many rows have a comment but no
