@@ -274,14 +274,15 @@ def test_an_import_keeps_each_files_line_ends_and_every_row_it_did_not_touch(tmp
     assert read_labels(labels_copy).set_index("fund_code").loc["990001", "note"] == "new"
 
 
-def test_interrupted_commit_rolls_forward(tmp_path, labels_copy, monkeypatch):
-    """A crash between the two renames: the next reader sees the new pair, not labels without their history."""
+def _crash_between_renames(tmp_path, labels_copy, monkeypatch):
+    """Import a decision on 159912 and die between the labels' rename and the history's (journal, labels, then
+    history)."""
     real = os.replace
     calls = []
 
     def crash_after_first(src, dst):
         calls.append(dst)
-        if len(calls) == 3:  # journal, labels, then history: die before the history rename
+        if len(calls) == 3:
             raise KeyboardInterrupt("killed")
         return real(src, dst)
 
@@ -290,6 +291,11 @@ def test_interrupted_commit_rolls_forward(tmp_path, labels_copy, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         import_review(sheet, TAX, labels_copy, today="2026-11-30")
     monkeypatch.setattr(store.os, "replace", real)
+
+
+def test_interrupted_commit_rolls_forward(tmp_path, labels_copy, monkeypatch):
+    """A crash between the two renames: the next reader sees the new pair, not labels without their history."""
+    _crash_between_renames(tmp_path, labels_copy, monkeypatch)
     lab = read_labels(labels_copy)  # recovers
     hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str)
     assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
@@ -438,20 +444,7 @@ def test_an_interrupted_commit_rolls_forward_in_a_workspace_moved_since(tmp_path
     """A crash between the renames, then the workspace is moved (or copied) elsewhere: the journal names its files
     beside it, so the next reader there finishes the commit with the decision and its history, and never touches
     the folder the workspace came from."""
-    real = os.replace
-    calls = []
-
-    def crash_after_first(src, dst):
-        calls.append(dst)
-        if len(calls) == 3:
-            raise KeyboardInterrupt("killed")
-        return real(src, dst)
-
-    sheet = _sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")])
-    monkeypatch.setattr(store.os, "replace", crash_after_first)
-    with pytest.raises(KeyboardInterrupt):
-        import_review(sheet, TAX, labels_copy, today="2026-11-30")
-    monkeypatch.setattr(store.os, "replace", real)
+    _crash_between_renames(tmp_path, labels_copy, monkeypatch)
     moved = tmp_path / "moved" / "labeled"
     shutil.copytree(labels_copy.parent, moved)  # a copy: the old folder stays as the crash left it
     old = {p.name: p.read_bytes() for p in labels_copy.parent.iterdir()}
