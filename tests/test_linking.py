@@ -70,14 +70,20 @@ def _links_scoring_every_etf(fam: list[str]) -> list[int]:
     FEEDER = load_vocabulary().feeder
     is_etf = [("ETF" in k.split("#")[0] and FEEDER not in k) for k in fam]
     etf_keys = {fam[i]: i for i in np.flatnonzero(is_etf)[::-1]}
+    by_numbers: dict[tuple, list[str]] = {}  # the ETF keys (in extractOne's order) per the numbers they name
+    for e in etf_keys:
+        by_numbers.setdefault(tuple(re.findall(NUMBER, e)), []).append(e)
     out = [-1] * len(fam)
     for i, k in enumerate(fam):
         if FEEDER in k:
             t = k.replace(FEEDER, "")
             t = t if "ETF" in t else t + "ETF"
-            same = [e for e in etf_keys if re.findall(NUMBER, e) == re.findall(NUMBER, t)]
-            m = None if t in etf_keys else process.extractOne(t, same, scorer=fuzz.ratio, score_cutoff=feeder_cutoff())
-            out[i] = etf_keys[t] if t in etf_keys else (etf_keys[m[0]] if m is not None else -1)
+            if t in etf_keys:
+                out[i] = etf_keys[t]
+                continue
+            same = by_numbers.get(tuple(re.findall(NUMBER, t)), [])
+            m = process.extractOne(t, same, scorer=fuzz.ratio, score_cutoff=feeder_cutoff())
+            out[i] = etf_keys[m[0]] if m is not None else -1
     return out
 
 
