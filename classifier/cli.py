@@ -17,28 +17,39 @@ from .errors import FundClassifierError
 READ_HELP = "(default: the workspace's, else the one shipped with the tool)"
 
 
-def _read_default(value, key):
+def _default_rel(key, taxonomy_path=None) -> str:
+    """The configured ``[paths].key``, or, with a ``--taxonomy`` whose it is not, the model folder or labeled set of
+    that taxonomy beside it (:func:`classifier.workspace.for_taxonomy`)."""
+    if not taxonomy_path:
+        return default_path(key)
+    from .taxonomy import load_taxonomy
+    from .workspace import for_taxonomy
+
+    return for_taxonomy(key, load_taxonomy(taxonomy_path))
+
+
+def _read_default(value, key, taxonomy_path=None):
     """A path a command reads: as given (a relative one not found here: the workspace's or the shipped copy, see
-    :func:`classifier.workspace.readable`), else the workspace's copy of the configured ``[paths].key``, else the
-    shipped one."""
+    :func:`classifier.workspace.readable`), else the workspace's copy of the configured ``[paths].key`` (of
+    ``taxonomy_path``'s, see :func:`_default_rel`), else the shipped one."""
     from .workspace import data_path, readable
 
-    return str(readable(value)) if value else str(data_path(default_path(key)))
+    return str(readable(value)) if value else str(data_path(_default_rel(key, taxonomy_path)))
 
 
-def _in_workspace(key) -> bool:
+def _in_workspace(key, taxonomy_path=None) -> bool:
     """Whether the workspace has its own copy of the configured ``[paths].key`` (else the shipped one is read)."""
     from .workspace import user_path
 
-    return user_path(default_path(key)).exists()
+    return user_path(_default_rel(key, taxonomy_path)).exists()
 
 
-def _write_default(value, key, what):
-    """A path a command writes: as given, else the workspace's ``[paths].key``; never inside the installed package.
-    Says where."""
+def _write_default(value, key, what, taxonomy_path=None):
+    """A path a command writes: as given, else the workspace's ``[paths].key`` (of ``taxonomy_path``'s, see
+    :func:`_default_rel`); never inside the installed package. Says where."""
     from .workspace import check_writable, user_path
 
-    path = value if value else str(user_path(default_path(key)))
+    path = value if value else str(user_path(_default_rel(key, taxonomy_path)))
     check_writable(path)
     click.echo(f"{what}: {path}", err=True)
     return path
@@ -153,9 +164,9 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
     from .io import check_output
 
     check_output(output)  # before any work: a read-only folder is reported now, not after the run
-    model_dir = None if rules_only else _read_default(model_dir, "model_dir")
-    shipped_labels = not labeled and not _in_workspace("labeled")
-    labeled = _read_default(labeled, "labeled")
+    model_dir = None if rules_only else _read_default(model_dir, "model_dir", taxonomy_path)
+    shipped_labels = not labeled and not _in_workspace("labeled", taxonomy_path)
+    labeled = _read_default(labeled, "labeled", taxonomy_path)
     kwargs = dict(model_dir=model_dir, taxonomy_path=taxonomy_path, threshold=threshold, holdings_path=holdings,
                   sw_map_path=sw_map, name_column=name_column, progress=not silent, labels_path=labeled,
                   sheet=sheet, raw_csv=raw_csv, jobs=jobs)
@@ -174,7 +185,7 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
             from .workspace import user_path
 
             click.echo(f"  (the labeled set shipped with the tool: this workspace has no "
-                       f"{user_path(default_path('labeled'))}; decisions you imported live in the workspace where "
+                       f"{user_path(_default_rel('labeled', taxonomy_path))}; decisions you imported live in the workspace where "
                        f"you ran `fundclass init`: run from there, or pass --workspace DIR or --labeled FILE)", err=True)
         if stability:
             click.echo(stability.lines()[0], err=True)
@@ -209,8 +220,8 @@ def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compar
 
     params = {k: v for k, v in (("target_precision", target_precision), ("target_agreement", target_agreement))
               if v is not None} or None
-    labeled = _read_default(labeled, "labeled")
-    out_dir = _write_default(out_dir, "model_dir", "writing the model to")
+    labeled = _read_default(labeled, "labeled", taxonomy_path)
+    out_dir = _write_default(out_dir, "model_dir", "writing the model to", taxonomy_path)
     for line in run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to, params):
         click.echo(line)
 
@@ -425,7 +436,8 @@ def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run, sheet,
     from .taxonomy import load_taxonomy
 
     labeled = _write_default(labeled, "labeled", "checking decisions against" if dry_run else
-                             "labeled set to update (nothing is written unless every decision is valid)")
+                             "labeled set to update (nothing is written unless every decision is valid)",
+                             taxonomy_path)
     res = import_review(review_file, load_taxonomy(taxonomy_path), labeled, reviewer, dry_run=dry_run, sheet=sheet,
                         overrule=overrule)
     click.echo("\n".join(res.lines()))

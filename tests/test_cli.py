@@ -91,8 +91,10 @@ def test_second_taxonomy_from_the_cli(runner, tmp_path, monkeypatch):
     by_name = dict(zip(got["证券简称"], got["secondary"]))
     assert by_name["示例中证A500ETF"] == "中国" and by_name["示例中证红利低波动ETF"] == "红利"
     assert by_name["示例黄金ETF"] == "不适用"  # commodities are outside E Fund's passive-stock taxonomy
-    # and the default model refuses the E Fund taxonomy
-    r = runner.invoke(cli, ["tag", sample, "-o", str(tmp_path / "x.csv"), "--taxonomy", "taxonomy/efund2025.toml"])
+    # and the default model, given, refuses the E Fund taxonomy (not given, E Fund's own is chosen:
+    # test_a_taxonomy_alone_chooses_its_model_and_labeled_set)
+    r = runner.invoke(cli, ["tag", sample, "-o", str(tmp_path / "x.csv"), "--taxonomy", "taxonomy/efund2025.toml",
+                            "--model", "models/default"])
     assert r.exit_code == 2 and "fundclass train --taxonomy " in r.output and "efund2025.toml -o MODEL_DIR" in r.output
     # a relative path found nowhere is named as given
     r = runner.invoke(cli, ["tag", sample, "-o", str(tmp_path / "y.csv"), "--taxonomy", "taxonomy/nosuch.toml"])
@@ -177,3 +179,35 @@ def test_tag_says_whose_review_decisions_it_applied(runner, tmp_path, monkeypatc
     assert r.exit_code == 0, r.output
     mine = tmp_path / "data" / "labeled" / "labels.csv"
     assert f"in {mine}; 2 rows settled by them" in r.output and "shipped with the tool" not in r.output
+
+
+def test_a_taxonomy_alone_chooses_its_model_and_labeled_set(runner, tmp_path, monkeypatch):
+    """`--taxonomy taxonomy/efund2025.toml` alone failed (the default model was trained for jrj2026, and the error
+    said to train one, though E Fund's ships), and with --model, the jrj labeled set's decisions could not apply:
+    three options to switch taxonomy. The taxonomy now chooses the model and labeled set made for it (by the
+    manifest's taxonomy hash, the set's taxonomy version): E Fund's decisions, imported with the same option, settle
+    their fund; `train --taxonomy` writes beside them, not over models/default."""
+    from classifier.taxonomy import load_taxonomy
+    from classifier.workspace import for_taxonomy
+
+    monkeypatch.delenv("FUNDCLASS_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    efund = load_taxonomy("taxonomy/efund2025.toml")
+    assert (for_taxonomy("model_dir", efund), for_taxonomy("labeled", efund)) == (
+        "models/efund", "data/labeled/efund/labels.csv")
+    assert for_taxonomy("model_dir", load_taxonomy()) == "models/default"
+    sheet = tmp_path / "d.csv"
+    pd.DataFrame({"fund_code": ["990901"], "fund_name": ["示例机器人ETF"], "decision": ["高端制造"],
+                  "reviewer": ["张三"], "taxonomy_version": [efund.version]}).to_csv(sheet, index=False)
+    r = runner.invoke(cli, ["review", "import", str(sheet), "--taxonomy", "taxonomy/efund2025.toml"])
+    assert r.exit_code == 0, r.output
+    batch = tmp_path / "in.csv"
+    pd.DataFrame({"基金代码": ["990901", "990902"], "基金简称": ["示例机器人ETF", "示例沪深300ETF"]}).to_csv(batch, index=False)
+    r = runner.invoke(cli, ["tag", str(batch), "-o", str(tmp_path / "out.csv"), "--taxonomy", "taxonomy/efund2025.toml"])
+    assert r.exit_code == 0, r.output
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    manifest = (project_path("models/efund") / "manifest.json").read_text(encoding="utf-8")
+    assert set(out["taxonomy_version"]) == {efund.version} and out["model_version"].iloc[0] in manifest
+    assert out["secondary"].iloc[0] == "高端制造" and out["evidence"].iloc[0].startswith("人工复核: 张三")
+    assert f"in {tmp_path / 'data' / 'labeled' / 'efund' / 'labels.csv'}; 1 rows settled" in r.output
