@@ -424,11 +424,11 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
     decisions (this sheet's and earlier ones) name two classes is a dispute, and no row of it moves; funds the sheet
     decides itself, review rows and the report's own examples never move."""
     groups = labels["group"].to_numpy()
+    group_of = dict(zip(labels["fund_code"], groups))
     first: dict[str, str] = {}  # group → the first decided fund of it on the sheet
     for code in applied:
-        g = labels.loc[labels["fund_code"] == code, "group"].iloc[0]
-        if g:
-            first.setdefault(g, code)
+        if group_of[code]:
+            first.setdefault(group_of[code], code)
     for g, code in first.items():
         decision, reviewer, note = applied[code]
         in_group = groups == g
