@@ -20,7 +20,7 @@ def _any_of(words: tuple[str, ...]) -> re.Pattern | None:
     return re.compile("|".join(re.escape(w) for w in words)) if words else None
 
 
-class _Reader:
+class WordReader:
     """The vocabulary's asset-class and management-style words, compiled once for a frame: each word list is one
     pattern, and what depends on the declared fund type alone is worked out once per distinct type."""
 
@@ -75,7 +75,7 @@ class _Reader:
 def classify_frame(fund_type: pd.Series, text: pd.Series, has_index: pd.Series, vocab: Vocabulary) -> pd.DataFrame:
     """Asset class, its reason and management style for every row; computed once per distinct input.
     ``text`` must already be cleaned (see :func:`classifier.normalize.clean`)."""
-    reader = _Reader(vocab)
+    reader = WordReader(vocab)
     key = fund_type + "\x1f" + text + "\x1f" + has_index.astype(str)
     seen: dict[str, tuple[str, str, str]] = {}
     rows = []

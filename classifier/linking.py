@@ -27,6 +27,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from .config import defaults
+from .fundtype import WordReader
 from .text import clean
 from .vocabulary import Vocabulary, load_vocabulary
 
@@ -188,18 +189,30 @@ def _numbers(key: str) -> list[str]:
 
 class EtfFinder:
     """The ETF each feeder follows, from the family keys of a file: its key without 联接 equal to an ETF's key, else
-    the ETF key within ``tag.feeder_ratio`` (:class:`NearKeys`) that names the same numbers: 中证500ETF联接 is no feeder
-    of 中证A500ETF, nor 上证580ETF联接 of 上证50ETF, though one character apart. Positions are the file's; a feeder found
-    once is not searched again. The fuzzy index is built on first need (:meth:`ready` builds it beforehand, for forked workers to
-    share)."""
+    the ETF key within ``tag.feeder_ratio`` (:class:`NearKeys`) of the same scope (:meth:`scope`): 中证500ETF联接 is no
+    feeder of 中证A500ETF, nor 上证580ETF联接 of 上证50ETF, 沪港深300ETF联接 of 沪深300ETF or 黄金股ETF联接 of 黄金ETF,
+    though one character apart. Positions are the file's; a feeder found once is not searched again. The fuzzy index
+    is built on first need (:meth:`ready` builds it beforehand, for forked workers to share)."""
 
     def __init__(self, fam: list[str]):
         v = load_vocabulary()
-        self.feeder, self.etf_word = v.feeder, v.etf
+        self.feeder, self.etf_word, self.hong_kong = v.feeder, v.etf, v.hong_kong_market
+        self._reader = WordReader(v)
+        self._scopes: dict[str, tuple] = {}
         is_etf = np.array([(self.etf_word in k.split("#")[0] and self.feeder not in k) for k in fam], dtype=bool)
         self.etf_keys = {fam[i]: i for i in np.flatnonzero(is_etf)[::-1]}  # a key's first row; in extractOne's order
         self.near: NearKeys | None = None
         self.found: dict[str, int] = {}
+
+    def scope(self, key: str) -> tuple:
+        """What a fuzzy match may not change: the numbers a key names (with the letters before them: A500 ≠ 500),
+        whether it names the Hong Kong market (common.toml [holdings] hong_kong_market) and the asset class its words
+        give (common.toml [[asset_class]]: 黄金 a commodity, 黄金股 not)."""
+        s = self._scopes.get(key)
+        if s is None:
+            named = self._reader.by_name(key)
+            s = self._scopes[key] = (tuple(_numbers(key)), self.hong_kong in key, named[0] if named else "")
+        return s
 
     def _target(self, k: str) -> str:
         t = k.replace(self.feeder, "")
@@ -224,8 +237,8 @@ class EtfFinder:
             if j is None and etf_keys:
                 if target not in found:
                     self.near = self.near or NearKeys(list(etf_keys))
-                    numbers = _numbers(target)
-                    b = self.near.best(target, accept=lambda key, numbers=numbers: _numbers(key) == numbers)
+                    scope = self.scope(target)
+                    b = self.near.best(target, accept=lambda key, scope=scope: self.scope(key) == scope)
                     found[target] = etf_keys[self.near.keys[b]] if b >= 0 else -1
                 j = found[target]
             if j is not None and j >= 0:

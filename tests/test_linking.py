@@ -2,8 +2,6 @@
 without scoring every ETF; and a file tagged in chunks links and flags across chunks as if tagged at once."""
 import random
 
-import re
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -51,28 +49,30 @@ def test_links_are_today_links_on_variant_spellings():
     assert head.tolist() == [0, 1, 2, 3, 3, 5, 5, 7]
 
 
-NUMBER = r"[A-Za-z]*\d+(?:[-.]\d+)*"
-
-
-def test_a_feeder_does_not_follow_an_etf_of_other_numbers():
-    """A feeder's fuzzy match must name the ETF's numbers: one character turns 中证500 into 中证A500 and 上证50 into
-    上证580 (the fund list linked 富国中证500ETF发起式联接A to 富国中证A500ETF); a variant spelling with the same
-    numbers still links (鹏华上证科创100ETF联接A ↔ 鹏华上证科创板100ETF)."""
+def test_a_feeder_does_not_follow_an_etf_of_other_numbers_market_or_asset_class():
+    """A feeder's fuzzy match must keep the ETF's scope: one character turns 中证500 into 中证A500, 上证50 into 上证580,
+    沪深300 into 沪港深300, 黄金 (a commodity) into 黄金股 (the fund list linked 富国中证500ETF发起式联接A to
+    富国中证A500ETF, 国寿安保沪港深300ETF联接A to 国寿安保沪深300ETF); a variant spelling of the same scope still links
+    (鹏华上证科创100ETF联接A ↔ 鹏华上证科创板100ETF)."""
     names = ["富国中证A500ETF", "富国中证500ETF发起式联接A", "华夏上证50ETF", "华夏上证580ETF联接A", "工银中证A500ETF",
-             "工银中证A50ETF联接A", "鹏华上证科创板100ETF", "鹏华上证科创100ETF联接A"]
+             "工银中证A50ETF联接A", "鹏华上证科创板100ETF", "鹏华上证科创100ETF联接A",
+             "国寿安保沪深300ETF", "国寿安保沪港深300ETF联接A", "国泰黄金ETF", "国泰黄金股ETF联接A"]
     head, etf = link_keys([family_key(n) for n in names])
-    assert etf.tolist() == [-1, -1, -1, -1, -1, -1, -1, 6]
+    assert etf.tolist() == [-1, -1, -1, -1, -1, -1, -1, 6, -1, -1, -1, -1]
+    # the manager's own 沪港深300 ETF, spelt with 中证, is found
+    head, etf = link_keys([family_key(n) for n in names[8:10] + ["国寿安保中证沪港深300ETF"]])
+    assert etf.tolist() == [-1, 2, -1]
 
 
 def _links_scoring_every_etf(fam: list[str]) -> list[int]:
-    """The feeder links as they were found before blocking: exact key, else every ETF that names the same numbers
-    scored."""
+    """The feeder links as they were found before blocking: exact key, else every ETF of the same scope scored."""
     FEEDER = load_vocabulary().feeder
     is_etf = [("ETF" in k.split("#")[0] and FEEDER not in k) for k in fam]
     etf_keys = {fam[i]: i for i in np.flatnonzero(is_etf)[::-1]}
-    by_numbers: dict[tuple, list[str]] = {}  # the ETF keys (in extractOne's order) per the numbers they name
+    scope = linking.EtfFinder(fam).scope  # what a fuzzy match may not change (numbers, market, asset class)
+    by_scope: dict[tuple, list[str]] = {}  # the ETF keys (in extractOne's order) per scope
     for e in etf_keys:
-        by_numbers.setdefault(tuple(re.findall(NUMBER, e)), []).append(e)
+        by_scope.setdefault(scope(e), []).append(e)
     out = [-1] * len(fam)
     for i, k in enumerate(fam):
         if FEEDER in k:
@@ -81,14 +81,14 @@ def _links_scoring_every_etf(fam: list[str]) -> list[int]:
             if t in etf_keys:
                 out[i] = etf_keys[t]
                 continue
-            same = by_numbers.get(tuple(re.findall(NUMBER, t)), [])
+            same = by_scope.get(scope(t), [])
             m = process.extractOne(t, same, scorer=fuzz.ratio, score_cutoff=feeder_cutoff())
             out[i] = etf_keys[m[0]] if m is not None else -1
     return out
 
 
 @needs_raw
-@pytest.mark.parametrize("path, linked", [(FUND_LIST, 1547), (ETF_LIST, 0)])
+@pytest.mark.parametrize("path, linked", [(FUND_LIST, 1545), (ETF_LIST, 0)])
 def test_real_lists_link_as_when_every_etf_was_scored(path, linked):
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     fam = family_keys(prepare(frame, detect_columns(list(frame.columns))))
