@@ -176,6 +176,16 @@ def _form(path: Path, default: tuple[bytes, str] = (b"", "\n")) -> tuple[bytes, 
     return (BOM if head.startswith(BOM) else b""), ("\r\n" if head.endswith(b"\r\n") else "\n")
 
 
+def _encoding(data: bytes) -> str:
+    """UTF-8, or GB18030 for a file that is not UTF-8 (a history Excel saved on a Chinese Windows, in GBK): the rows a
+    change adds take the file's own encoding, so the file stays in one."""
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "gb18030"
+
+
 def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], columns: list[str]) -> None:
     """Write ``labels`` and the history rows added, each file in its own form (:func:`_form`) and the labeled set
     with its own ``columns``, in their order (a column the user added is kept; a new row has it empty): every row the
@@ -189,14 +199,15 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
         if hp.exists() and hp.stat().st_size:
             old = hp.read_bytes()
             old = old if old.endswith(b"\n") else old + heol.encode("ascii")
+            enc = _encoding(old)
             head, rest = old.split(b"\n", 1)
-            columns = next(csv.reader([head[len(hbom):].rstrip(b"\r").decode("utf-8")]))
+            columns = next(csv.reader([head[len(hbom):].rstrip(b"\r").decode(enc)]))
             added = [c for c in HISTORY_COLUMNS if c not in columns]
             if added:  # a history of an older form: its header gains the columns at the end, its rows stay as they are
                 columns += added
-                old = hbom + csv_text(pd.DataFrame(columns=columns), line_end=heol).encode("utf-8") + rest
+                old = hbom + csv_text(pd.DataFrame(columns=columns), line_end=heol).encode(enc) + rest
             rows = pd.DataFrame(new_history, columns=columns)
-            files.append((hp, old + csv_text(rows, header=False, line_end=heol).encode("utf-8")))
+            files.append((hp, old + csv_text(rows, header=False, line_end=heol).encode(enc)))
         else:
             rows = pd.DataFrame(new_history, columns=HISTORY_COLUMNS)
             files.append((hp, hbom + csv_text(rows, line_end=heol).encode("utf-8")))

@@ -459,7 +459,8 @@ def test_an_interrupted_commit_rolls_forward_in_a_workspace_moved_since(tmp_path
 def test_a_history_excel_saved_in_gbk_does_not_stop_an_import(tmp_path, labels_copy):
     """Excel on a Chinese Windows saves history.csv in GBK, and its codes without their leading zeros. The import
     reads the history only to name the funds a migration left undecided: it failed with an internal error naming no
-    file; it now reads the GBK history, and the migration's fund 017040 (saved as 17040) is named as six digits."""
+    file; it now reads the GBK history, and the migration's fund 017040 (saved as 17040) is named as six digits. The
+    row the import adds to the history is GBK too: a UTF-8 line in it would make the file two encodings."""
     hist = labels_copy.with_name("history.csv")
     rows = pd.read_csv(hist, dtype=str, keep_default_na=False).iloc[:0]
     rows = pd.concat([rows, pd.DataFrame([{c: "" for c in rows.columns} | {
@@ -468,7 +469,12 @@ def test_a_history_excel_saved_in_gbk_does_not_stop_an_import(tmp_path, labels_c
     lab = read_labels(labels_copy)
     store.change_labels(labels_copy, lambda labels: (store.Change(labels[labels.fund_code != "017040"]), None))
     assert store.migration_pending(labels_copy, set(read_labels(labels_copy).fund_code)) == ["017040"]
-    res = import_review(_sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")]), TAX, labels_copy,
+    before = hist.read_bytes()
+    res = import_review(_sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "成长风格")]), TAX, labels_copy,
                         today="2026-11-30")
     assert res.changed == [("159912", "宽基ETF", "科技成长主题ETF")] and res.pending == ["017040"]
     assert len(read_labels(labels_copy)) == len(lab) - 1
+    # the history stays in GBK: its old bytes as they were, the new row in GBK too (not a UTF-8 line in a GBK file)
+    after = hist.read_bytes()  # (its header may gain old_note, test_a_changed_label_keeps_the_old_rows_note_in_history)
+    assert after.split(b"\n", 1)[1].startswith(before.split(b"\n", 1)[1])
+    assert pd.read_csv(hist, dtype=str, encoding="gbk").iloc[-1][["fund_code", "reason"]].tolist() == ["159912", "成长风格"]
