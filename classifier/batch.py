@@ -133,9 +133,10 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
     """Tag ``input_path`` into ``output_path``; nothing is written unless every row was tagged.
 
     ``labels_path``: the labeled set whose review decisions apply ('' the workspace's, else the shipped one; None
-    none; see :meth:`Tagger.load`); ``sheet``: the worksheet of an XLSX input; ``raw_csv``: a CSV output without formula neutralisation (see
-    :func:`classifier.io.write_table`, whose warnings join the summary's); ``chunk_rows``: rows tagged at once, over all processes
-    (default ``tag.chunk_rows`` of the configuration); ``jobs``: processes (see :func:`workers`)."""
+    none; see :meth:`Tagger.load`); ``sheet``: the worksheet of an XLSX input; ``raw_csv``: a CSV output without
+    formula neutralisation (see :func:`classifier.io.write_table`, whose warnings join the summary's);
+    ``chunk_rows``: rows tagged at once, over all processes (default ``tag.chunk_rows`` of the configuration);
+    ``jobs``: processes (see :func:`workers`)."""
     t0 = time.perf_counter()
     if Path(output_path).resolve() == Path(input_path).resolve():
         raise InputError(f"{output_path}: output would overwrite the input; choose another file")

@@ -184,9 +184,10 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
         if shipped_labels:
             from .workspace import user_path
 
-            click.echo(f"  (the labeled set shipped with the tool: this workspace has no "
-                       f"{user_path(_default_rel('labeled', taxonomy_path))}; decisions you imported live in the workspace where "
-                       f"you ran `fundclass init`: run from there, or pass --workspace DIR or --labeled FILE)", err=True)
+            mine = user_path(_default_rel("labeled", taxonomy_path))
+            click.echo(f"  (the labeled set shipped with the tool: this workspace has no {mine}; decisions you "
+                       f"imported live in the workspace where you ran `fundclass init`: run from there, or pass "
+                       f"--workspace DIR or --labeled FILE)", err=True)
         if stability:
             click.echo(stability.lines()[0], err=True)
         click.echo(f"wrote {output}", err=True)

@@ -4,7 +4,8 @@ people's review decisions override them. Both return a frame of flags and number
 Decision columns: top (class index), secondary, confidence, needs_review; the flags that explain them —
 out_of_scope, name_problem (a reason code of :mod:`classifier.name_check`, '' for a fund name), term_only_name (a
 name-only row read as a fund's name only through a taxonomy term), no_text, abstain,
-active, concentrated (seed 004), held (holdings known), no_signal (an active fund with no class word and no concentration), duplicate_code, linked_row (-1: follows no other row), linked_etf; the runners-up
+active, concentrated (seed 004), held (holdings known), no_signal (an active fund with no class word and no
+concentration), duplicate_code, linked_row (-1: follows no other row), linked_etf; the runners-up
 alt_class_<k> (class index, -1: none) and alt_p_<k>; after :func:`override`, reviewed, review_via (the reviewed
 fund's code), review_how (fund / linked / index), review_key (the index key that matched).
 """

@@ -55,10 +55,11 @@ def _rule_proba(rr: RuleResult) -> np.ndarray:
 
 def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: list, head_reads: dict | None):
     """A fund of an index the labeled set holds (by its index code or name, or, for an index fund known by its name
-    alone, by the index that name gives: :func:`classifier.index_key.name_keys`) has that head's blind reads: its confidence becomes the readers'
-    agreement with the chosen class, with the model's confidence counted as HEAD_PRIOR_READS reads (a beta posterior's
-    mean). Readers who all chose the class raise it; a split lowers it, or (the model being less sure still) raises it
-    no higher than the split allows: with four reads, 3/4 gives at most 5/6, never the review threshold."""
+    alone, by the index that name gives: :func:`classifier.index_key.name_keys`) has that head's blind reads: its
+    confidence becomes the readers' agreement with the chosen class, with the model's confidence counted as
+    HEAD_PRIOR_READS reads (a beta posterior's mean). Readers who all chose the class raise it; a split lowers it, or
+    (the model being less sure still) raises it no higher than the split allows: with four reads, 3/4 gives at most
+    5/6, never the review threshold."""
     agree, n_reads = np.zeros(len(conf), dtype=int), np.zeros(len(conf), dtype=int)
     doubting: dict[int, tuple[str, ...]] = {}
     if not head_reads:

@@ -204,7 +204,8 @@ def test_a_taxonomy_alone_chooses_its_model_and_labeled_set(runner, tmp_path, mo
     assert r.exit_code == 0, r.output
     batch = tmp_path / "in.csv"
     pd.DataFrame({"基金代码": ["990901", "990902"], "基金简称": ["示例机器人ETF", "示例沪深300ETF"]}).to_csv(batch, index=False)
-    r = runner.invoke(cli, ["tag", str(batch), "-o", str(tmp_path / "out.csv"), "--taxonomy", "taxonomy/efund2025.toml"])
+    r = runner.invoke(cli, ["tag", str(batch), "-o", str(tmp_path / "out.csv"),
+                            "--taxonomy", "taxonomy/efund2025.toml"])
     assert r.exit_code == 0, r.output
     out = pd.read_csv(tmp_path / "out.csv", dtype=str)
     manifest = (project_path("models/efund") / "manifest.json").read_text(encoding="utf-8")
