@@ -25,7 +25,14 @@ def _default_rel(key, taxonomy_path=None) -> str:
     from .taxonomy import load_taxonomy
     from .workspace import for_taxonomy
 
-    return for_taxonomy(key, load_taxonomy(taxonomy_path))
+    tax = load_taxonomy(taxonomy_path)
+    if key == "model_dir":
+        from .manifest import manifest_taxonomy
+
+        return for_taxonomy(key, lambda path: manifest_taxonomy(path) == tax.sha256)
+    from .labeled import labels_version
+
+    return for_taxonomy(key, lambda path: labels_version(path) == tax.version)
 
 
 def _read_default(value, key, taxonomy_path=None):

@@ -51,9 +51,9 @@ def default_labels() -> Path:
     return data_path(default_path("labeled"))
 
 
-def _csv(path: Path, what: str) -> pd.DataFrame:
+def _csv(path: Path, what: str, encoding: str = "utf-8-sig") -> pd.DataFrame:
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read {what}: {exc}") from exc
 
@@ -89,6 +89,16 @@ def history_path(labels_path: str | Path) -> Path:
     return Path(labels_path).with_name("history.csv")
 
 
+def labels_version(path: str | Path) -> str:
+    """The taxonomy version of a labeled set's first row ('' when it has none or cannot be read)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            row = next(csv.DictReader(f), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return ""
+    return (row or {}).get("taxonomy_version") or ""
+
+
 def migration_pending(labels_path: str | Path, labeled: set[str]) -> list[str]:
     """The funds a taxonomy migration took out of the labeled set for review (history: changed by the migration, no
     new class) that are not in ``labeled``. Read-only: a history Excel saved in GBK is read too, and its codes as six
@@ -96,24 +106,13 @@ def migration_pending(labels_path: str | Path, labeled: set[str]) -> list[str]:
     hp = history_path(labels_path)
     if not hp.exists():
         return []
-    try:
-        h = pd.read_csv(hp, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        h = _csv_as(hp, "review history", "gb18030")
-    except (OSError, pd.errors.ParserError) as exc:
-        raise InputError(f"{hp}: cannot read review history: {exc}") from exc
+    enc = _encoding(hp.read_bytes())
+    h = _csv(hp, "review history", "utf-8-sig" if enc == "utf-8" else enc)
     if not {"fund_code", "new_secondary", "changed_by"} <= set(h.columns):
         return []
     out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"].str.strip()
     out = out.where(~out.str.fullmatch(r"\d{1,5}"), out.str.zfill(6))
     return sorted(set(out) - labeled)
-
-
-def _csv_as(path: Path, what: str, encoding: str) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read {what}: {exc}") from exc
 
 
 def _journal(labels_path: Path) -> Path:

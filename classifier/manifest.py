@@ -147,6 +147,14 @@ def read_manifest(model_dir: str | Path) -> dict:
     return m
 
 
+def manifest_taxonomy(model_dir: str | Path) -> str:
+    """The taxonomy hash a model folder's manifest names ('' when it has no valid manifest)."""
+    try:
+        return str(read_manifest(model_dir).get("taxonomy", {}).get("sha256", ""))
+    except ModelError:
+        return ""
+
+
 def load_model(model_dir: str | Path, taxonomy: Taxonomy):
     """Return (model, manifest) after checking both files' hashes, the taxonomy and the shared vocabulary.
 

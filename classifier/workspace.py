@@ -42,11 +42,11 @@ def data_path(rel: str) -> Path:
     return mine if mine.exists() else project_path(rel)
 
 
-def for_taxonomy(key: str, taxonomy) -> str:
-    """The configured ``[paths].key`` (``model_dir`` or ``labeled``) when it is ``taxonomy``'s, else the first folder
-    beside it (workspace, then shipped) that is: a model whose manifest names the taxonomy's hash, a labeled set whose
-    rows carry its version (E Fund's model in ``models/efund``, its labeled set in ``data/labeled/efund``), so that
-    ``--taxonomy`` alone switches all three. The configured path when none is (a command then says why)."""
+def for_taxonomy(key: str, matches) -> str:
+    """The configured ``[paths].key`` (``model_dir`` or ``labeled``) when ``matches(path)`` holds of it, else the
+    first folder or file beside it (workspace, then shipped) of which it holds: E Fund's model in ``models/efund``, its
+    labeled set in ``data/labeled/efund``, so that ``--taxonomy`` alone switches all three. The configured path when
+    none matches (a command then says why)."""
     rel = Path(default_path(key))
     base = rel.parent
     found: list[Path] = [rel]
@@ -57,34 +57,9 @@ def for_taxonomy(key: str, taxonomy) -> str:
             found += [base / h.relative_to(top) if key == "labeled" else base / h.parent.relative_to(top)
                       for h in hits]
     for cand in dict.fromkeys(found):
-        path = data_path(str(cand))
-        if key == "model_dir" and _model_taxonomy(path) == taxonomy.sha256:
-            return str(cand)
-        if key == "labeled" and _labels_version(path) == taxonomy.version:
+        if matches(data_path(str(cand))):
             return str(cand)
     return str(rel)
-
-
-def _model_taxonomy(folder: Path) -> str:
-    """The taxonomy hash a model's manifest names ('' when there is no readable manifest)."""
-    import json
-
-    try:
-        return str(json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["taxonomy"]["sha256"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return ""
-
-
-def _labels_version(path: Path) -> str:
-    """The taxonomy version of a labeled set's first row ('' when it has none or cannot be read)."""
-    import csv
-
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            row = next(csv.DictReader(f), None)
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return ""
-    return (row or {}).get("taxonomy_version") or ""
 
 
 def readable(path: str | Path) -> Path:

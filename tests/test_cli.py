@@ -187,16 +187,17 @@ def test_a_taxonomy_alone_chooses_its_model_and_labeled_set(runner, tmp_path, mo
     three options to switch taxonomy. The taxonomy now chooses the model and labeled set made for it (by the
     manifest's taxonomy hash, the set's taxonomy version): E Fund's decisions, imported with the same option, settle
     their fund; `train --taxonomy` writes beside them, not over models/default."""
+    from classifier.cli import _default_rel
     from classifier.taxonomy import load_taxonomy
-    from classifier.workspace import for_taxonomy
 
     monkeypatch.delenv("FUNDCLASS_WORKSPACE", raising=False)
     monkeypatch.chdir(tmp_path)
     assert runner.invoke(cli, ["init"]).exit_code == 0
     efund = load_taxonomy("taxonomy/efund2025.toml")
-    assert (for_taxonomy("model_dir", efund), for_taxonomy("labeled", efund)) == (
+    ef = "taxonomy/efund2025.toml"
+    assert (_default_rel("model_dir", ef), _default_rel("labeled", ef)) == (
         "models/efund", "data/labeled/efund/labels.csv")
-    assert for_taxonomy("model_dir", load_taxonomy()) == "models/default"
+    assert _default_rel("model_dir", "taxonomy/jrj2026.toml") == "models/default"
     sheet = tmp_path / "d.csv"
     pd.DataFrame({"fund_code": ["990901"], "fund_name": ["示例机器人ETF"], "decision": ["高端制造"],
                   "reviewer": ["张三"], "taxonomy_version": [efund.version]}).to_csv(sheet, index=False)
