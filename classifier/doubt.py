@@ -8,6 +8,9 @@ agrees, fitted on the labeled set's blind reads (``agreement.csv``) with the fus
   margin         its lead over the runner-up
   pattern        logit of the reader agreement seen where the same rule and term decided against the same runner-up
                  (smoothed towards the overall agreement; e.g. a factor rule beating an ownership vote is contested)
+  subject        the reader agreement predicted from the characters of the fund's subject (its index, else its
+                 benchmark, else its name, structure words stripped): a ridge regression over character 1–3-grams,
+                 fitted on the reads of other heads, so 新能源车 learns from the split on 新能源 and 智能汽车
   two_classes    rules voted for two or more classes
   rules_overruled the model chose another class than the rule layer
   text_vs_rules  the text model's favourite differs from the rule layer's class
@@ -15,14 +18,19 @@ agrees, fitted on the labeled set's blind reads (``agreement.csv``) with the fus
   no_rule        no rule voted at all
   fuzzy          the deciding rule matched a near-miss term
 
-Every signal is a number computed from flags and probabilities, never from evidence text.
+Every signal is a number computed from flags, probabilities and the row's input text, never from evidence text.
 """
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-SIGNALS = ("logit_p", "margin", "pattern", "two_classes", "rules_overruled", "text_vs_rules", "holdings_vs",
-           "no_rule", "fuzzy")
+from .inference import CompiledTfidf, _sparse_scores
+
+SIGNALS = ("logit_p", "margin", "pattern", "subject", "two_classes", "rules_overruled", "text_vs_rules",
+           "holdings_vs", "no_rule", "fuzzy")
+# a model saved before the subject signal existed has one coefficient fewer: loaded with 0 for it (its confidences)
+SIGNALS_BEFORE_SUBJECT = tuple(n for n in SIGNALS if n != "subject")
 NONE = "-"
 CLIP = 6.0
 
@@ -99,11 +107,13 @@ class PatternTable:
 
 
 def signals(proba: np.ndarray, p_text: np.ndarray, p_hold: np.ndarray, has_holdings: np.ndarray,
-            strength: np.ndarray, rule_winner: list, fuzzy: np.ndarray, pattern_rate: np.ndarray) -> np.ndarray:
+            strength: np.ndarray, rule_winner: list, fuzzy: np.ndarray, pattern_rate: np.ndarray,
+            subject_rate: np.ndarray) -> np.ndarray:
     """The doubt signals (n × len(SIGNALS)) for rows whose chosen class is ``proba.argmax(1)``.
 
     ``strength`` is the rule layer's per-class vote strength (0 where a class got no vote), ``rule_winner`` its class
-    index per row (-1 when it abstained or nothing fired), ``pattern_rate`` the pattern table's rate per row.
+    index per row (-1 when it abstained or nothing fired), ``pattern_rate`` the pattern table's rate per row,
+    ``subject_rate`` :class:`SubjectAgreement`'s prediction per row.
     """
     n = len(proba)
     pred = proba.argmax(axis=1)
@@ -113,11 +123,68 @@ def signals(proba: np.ndarray, p_text: np.ndarray, p_hold: np.ndarray, has_holdi
     has_rule = winner >= 0
     voted = (strength > 0).sum(axis=1)
     return np.column_stack([
-        _logit(p1), p1 - p2, _logit(pattern_rate), (voted >= 2).astype(float),
+        _logit(p1), p1 - p2, _logit(pattern_rate), np.asarray(subject_rate, dtype=float), (voted >= 2).astype(float),
         (has_rule & (winner != pred)).astype(float),
         (has_rule & (p_text.argmax(axis=1) != winner)).astype(float),
         (has_holdings & (p_hold.argmax(axis=1) != pred)).astype(float),
         (voted == 0).astype(float), np.asarray(fuzzy, dtype=float)])
+
+
+def subject_texts(p: pd.DataFrame) -> list[str]:
+    """Per prepared row, the subject :class:`SubjectAgreement` reads: the index subject, else the benchmark's, else
+    the name's."""
+    s = p["s_index"].where(p["s_index"] != "", p["s_benchmark"])
+    return s.where(s != "", p["s_name"]).tolist()
+
+
+class SubjectAgreement:
+    """Reader agreement predicted from a subject's characters: tf-idf of character 1–3-grams (terms in at least
+    ``min_df`` subjects), then a ridge regression (penalty ``alpha``) on the rows' agreement, weighted."""
+
+    def __init__(self, alpha: float = 0.5, min_df: int = 2):
+        self.alpha, self.min_df = alpha, min_df
+
+    def fit(self, texts: list[str], target: np.ndarray, weight: np.ndarray) -> "SubjectAgreement":
+        from sklearn.feature_extraction.text import TfidfVectorizer  # training only
+        from sklearn.linear_model import Ridge
+
+        vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, lowercase=False,
+                              min_df=self.min_df)
+        X = vec.fit_transform(texts)
+        ridge = Ridge(alpha=self.alpha).fit(X, target, sample_weight=weight)
+        self.tfidf_ = CompiledTfidf(vec, "chars")
+        self.coef_ = np.asarray(ridge.coef_, dtype=np.float64)
+        self.intercept_ = float(ridge.intercept_)
+        self.fitted_ = (vec, ridge)  # for the check below; not saved
+        return self
+
+    def check(self, texts: list[str]) -> None:
+        """Raise if the compiled prediction differs from scikit-learn's on ``texts`` (a bug, not a user error)."""
+        vec, ridge = self.fitted_
+        if not np.allclose(self.predict(texts), ridge.predict(vec.transform(texts)), atol=1e-9):
+            raise RuntimeError("compiled subject agreement disagrees with the fitted one")
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        uniq, back = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+        rows, cols, vals = self.tfidf_.transform(uniq.tolist())
+        pred = _sparse_scores(len(uniq), rows, cols, vals, self.coef_[:, None])[:, 0] + self.intercept_
+        return pred[back]
+
+    def to_arrays(self) -> tuple[dict, dict]:
+        ta, tf = self.tfidf_.to_arrays()
+        return ({"coef": self.coef_, **{f"tfidf.{k}": v for k, v in ta.items()}},
+                {"alpha": float(self.alpha), "min_df": int(self.min_df), "intercept": self.intercept_, "tfidf": tf})
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, fields: dict) -> "SubjectAgreement":
+        self = cls(alpha=float(fields["alpha"]), min_df=int(fields["min_df"]))
+        self.tfidf_ = CompiledTfidf.from_arrays({k[6:]: v for k, v in arrays.items() if k.startswith("tfidf.")},
+                                                fields["tfidf"])
+        coef = arrays["coef"]
+        if coef.dtype != np.float64 or coef.shape != (len(self.tfidf_.idf),):
+            raise ValueError(f"subject agreement: {len(self.tfidf_.idf)} terms but coefficients of shape {coef.shape}")
+        self.coef_, self.intercept_ = coef, float(fields["intercept"])
+        return self
 
 
 class AgreementCalibrator:
@@ -127,7 +194,8 @@ class AgreementCalibrator:
     def __init__(self, C: float = 1.0):
         self.C = C
 
-    def fit(self, S: np.ndarray, target: np.ndarray, weight: np.ndarray, patterns: PatternTable):
+    def fit(self, S: np.ndarray, target: np.ndarray, weight: np.ndarray, patterns: PatternTable,
+            subject: SubjectAgreement | None = None):
         from sklearn.linear_model import LogisticRegression  # training only
 
         X = np.vstack([S, S])
@@ -137,9 +205,14 @@ class AgreementCalibrator:
         self.coef_ = lr.coef_[0].astype(np.float64)
         self.intercept_ = float(lr.intercept_[0])
         self.patterns_ = patterns
+        self.subject_ = subject
         return self
 
-    FIELDS = ("C", "coef_", "intercept_", "patterns_", "head_reads_")
+    FIELDS = ("C", "coef_", "intercept_", "patterns_", "subject_", "head_reads_")
+
+    def subject_rate(self, texts: list[str]) -> np.ndarray:
+        """The ``subject`` signal of rows with these subjects (0 for a model saved before it existed)."""
+        return self.subject_.predict(texts) if self.subject_ is not None else np.zeros(len(texts))
 
     def to_arrays(self) -> tuple[dict, dict]:
         """(arrays, JSON fields) of the fitted calibrator, its pattern table and ``head_reads_`` (index key → the
@@ -148,18 +221,25 @@ class AgreementCalibrator:
         if extra:  # a new attribute would be silently lost on save
             raise ValueError(f"AgreementCalibrator.to_arrays does not know the attributes {sorted(extra)}")
         pa, pf = self.patterns_.to_arrays()
+        sa, sf = self.subject_.to_arrays() if self.subject_ is not None else ({}, None)
         reads = getattr(self, "head_reads_", None)
-        fields = {"C": float(self.C), "intercept": float(self.intercept_), "patterns": pf,
+        fields = {"C": float(self.C), "intercept": float(self.intercept_), "patterns": pf, "subject": sf,
                   "head_reads": None if reads is None else {k: list(v) for k, v in reads.items()}}
-        return {"coef": np.asarray(self.coef_, dtype=np.float64), **{f"patterns.{k}": v for k, v in pa.items()}}, fields
+        return {"coef": np.asarray(self.coef_, dtype=np.float64), **{f"patterns.{k}": v for k, v in pa.items()},
+                **{f"subject.{k}": v for k, v in sa.items()}}, fields
 
     @classmethod
     def from_arrays(cls, arrays: dict, fields: dict) -> "AgreementCalibrator":
         self = cls(C=float(fields["C"]))
         coef = arrays["coef"]
+        subject = fields.get("subject")
+        if coef.dtype == np.float64 and subject is None and coef.shape == (len(SIGNALS_BEFORE_SUBJECT),):
+            coef = np.insert(coef, SIGNALS.index("subject"), 0.0)  # saved before the subject signal existed
         if coef.dtype != np.float64 or coef.shape != (len(SIGNALS),):
             raise ValueError(f"agreement coefficients: shape {coef.shape} ({coef.dtype}), expected ({len(SIGNALS)},)")
         self.coef_ = coef
+        self.subject_ = (SubjectAgreement.from_arrays({k[8:]: v for k, v in arrays.items() if k.startswith("subject.")},
+                                                      subject) if subject is not None else None)
         self.intercept_ = float(fields["intercept"])
         self.patterns_ = PatternTable.from_arrays({k[9:]: v for k, v in arrays.items() if k.startswith("patterns.")},
                                                   fields["patterns"])

@@ -34,6 +34,7 @@ DOUBT_REASONS = {"two_classes": "规则投票给两个以上类别", "rules_over
                  "text_vs_rules": "文本模型与规则不一致", "holdings_vs": "持仓指向另一类别", "fuzzy": "分类词为近似匹配",
                  "no_rule": "无规则命中"}
 DOUBT_PATTERN = "同一规则与词的判定处读者一致率 {rate:.0%}"
+DOUBT_SUBJECT = "名称相近的指数上读者一致率约 {rate:.0%}"
 DUPLICATE = "; 基金代码在本批次中重复"
 LINKED = "; 关联{kind}:{code}"
 HOLDINGS_THEME = "; 持仓:{industry} {share:.1f}%>{threshold:g}% 行业主题(seed 004{sw_date})"
@@ -62,6 +63,7 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
     doubt, lowers = s.doubt, s.doubt_lowers
     pos = {n: j for j, n in enumerate(SIGNALS)}
     rate = 1.0 / (1.0 + np.exp(-doubt[:, pos["pattern"]])) if doubt is not None else None
+    subject = np.clip(s.subject_rate, 0.0, 1.0) if s.subject_rate is not None else None  # a regression's: may pass 0, 1
     out = []
     rows = zip(*(d[c].tolist() for c in d.columns))  # lists: iterating Arrow-backed columns cell by cell is slow
     for i, r in enumerate(map(_row_type(tuple(d.columns))._make, rows)):
@@ -89,6 +91,8 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
                            and not (n == "no_rule" and ev.startswith(NO_RULE))]
                 if rate[i] < doubt_pattern_rate:
                     reasons.append(DOUBT_PATTERN.format(rate=rate[i]))
+                if subject is not None and subject[i] < doubt_pattern_rate:
+                    reasons.append(DOUBT_SUBJECT.format(rate=subject[i]))
                 if reasons:
                     ev += DOUBTS.format(reasons=", ".join(reasons))
         if r.reviewed:

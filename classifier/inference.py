@@ -40,7 +40,7 @@ def _lr_proba(scores: np.ndarray) -> np.ndarray:
     return _softmax(scores)
 
 
-class _Tfidf:
+class CompiledTfidf:
     """Vocabulary, idf and analyzer of a fitted TfidfVectorizer (sublinear tf, l2 norm)."""
 
     def __init__(self, vec, kind: str):
@@ -64,7 +64,7 @@ class _Tfidf:
         return {"idf": self.idf}, fields
 
     @classmethod
-    def from_arrays(cls, arrays: dict, fields: dict) -> "_Tfidf":
+    def from_arrays(cls, arrays: dict, fields: dict) -> "CompiledTfidf":
         self = cls.__new__(cls)
         self.kind = fields["kind"]
         if self.kind not in ("chars", "words"):
@@ -156,6 +156,8 @@ class _Tfidf:
         at = np.minimum(np.searchsorted(vkeys, key), len(vkeys) - 1)
         known = vkeys[at] == key
         col, doc = vcols[at[known]], doc[known]
+        if len(col) == 0:  # no n-gram of any document is in the vocabulary (e.g. every document empty)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(n, np.int64)
         # distinct (document, column) pairs, each at its first occurrence, in document then first-occurrence order
         pair = doc * len(vkeys) + col
         by_pair = np.argsort(pair, kind="stable")  # stable: each pair's run begins at its first occurrence
@@ -179,7 +181,8 @@ class _Tfidf:
 
 
 def _ngram_key(term: str) -> int:
-    """The number :meth:`_Tfidf._char_counts` gives a 1–3-character n-gram (-1 for a longer term: never matched)."""
+    """The number :meth:`CompiledTfidf._char_counts` gives a 1–3-character n-gram (-1 for a longer term: never
+    matched)."""
     if not 1 <= len(term) <= 3:
         return -1
     key = 0
@@ -234,7 +237,7 @@ class CompiledTextModel:
                 continue
             weight = float(w.get(name, 1.0))
             if name in ("chars", "words"):
-                t = _Tfidf(trans, name)
+                t = CompiledTfidf(trans, name)
                 width = len(t.idf)
                 self.blocks.append((name, t, cols, weight, coef[offset:offset + width]))
             elif name == "votes":
@@ -277,7 +280,7 @@ class CompiledTextModel:
         for b in fields["blocks"]:
             name, cols, weight = b["name"], b["columns"], float(b["weight"])
             if name in ("chars", "words"):
-                obj = _Tfidf.from_arrays({k2[len(name) + 1:]: v for k2, v in arrays.items()
+                obj = CompiledTfidf.from_arrays({k2[len(name) + 1:]: v for k2, v in arrays.items()
                                           if k2.startswith(name + ".") and k2 != f"{name}.coef"}, b["vectorizer"])
                 width = len(obj.idf)
             elif name == "votes":

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .doubt import SIGNALS, pattern_keys, signals
+from .doubt import SIGNALS, pattern_keys, signals, subject_texts
 from .features import featurize
 from .fundtype import ACTIVE
 from .fusion import align
@@ -38,6 +38,7 @@ class Scores:
     doubting_reads: dict = field(default_factory=dict)  # row → the readers' classes, where they split
     doubt: np.ndarray | None = None  # n × len(doubt.SIGNALS): the signals the agreement calibrator read (None: none)
     doubt_lowers: tuple = ()  # the signals whose calibrator coefficient is negative (being set lowers confidence)
+    subject_rate: np.ndarray | None = None  # readers' agreement predicted from the row's subject (None: not modelled)
 
     @property
     def top(self) -> np.ndarray:
@@ -88,7 +89,7 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
     links = link(p) if links is None else links.set_axis(p.index)
     # share classes follow their family's first member; feeders follow their ETF when it is in the file
     src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
-    S, lowers = None, ()
+    S, lowers, subject = None, (), None
     if model is None:
         proba, classes = _rule_proba(rr)[src], list(rr.classes_)
         conf = proba.max(axis=1)
@@ -107,11 +108,13 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
             winner = np.array([pos.get(rr.labels[s], -1) if rr.labels[s] else -1 for s in own.tolist()], dtype=int)
             keys = pattern_keys(proba.argmax(axis=1), classes, [rr.hits[s] for s in own.tolist()])
             rate = np.array([cal.patterns_.rate(k) for k in keys])
+            subject = cal.subject_rate(subject_texts(p.iloc[own]))
             S = signals(proba, p_text, p_hold, has, align(rr.strength[own], rr.classes_, classes), winner,
-                        X["rule_fuzzy"].to_numpy(bool), rate)
+                        X["rule_fuzzy"].to_numpy(bool), rate, subject)
             conf = cal.predict(S)
             S, lowers = S[back], tuple(n for n, c in zip(SIGNALS, cal.coef_) if c < 0)
+            subject = subject[back] if cal.subject_ is not None else None
         proba, conf = proba[back], conf[back]
     head_reads = getattr(getattr(model, "agreement_", None), "head_reads_", None)
     conf, agree, n_reads, doubting = _head_doubt(p, conf, proba.argmax(axis=1), classes, head_reads)
-    return Scores(rr, hrows, proba, classes, links, src, conf, agree, n_reads, doubting, S, lowers)
+    return Scores(rr, hrows, proba, classes, links, src, conf, agree, n_reads, doubting, S, lowers, subject)

@@ -17,7 +17,8 @@ from sklearn.model_selection import GroupKFold
 
 from .config import defaults
 from .agreement import agreement_path, head_keys, read_agreement, reads_per_fund
-from .doubt import SIGNALS, AgreementCalibrator, PatternTable, agreement_threshold, pattern_keys, signals, weighted_ece
+from .doubt import (SIGNALS, AgreementCalibrator, PatternTable, SubjectAgreement, agreement_threshold, pattern_keys,
+                    signals, subject_texts, weighted_ece)
 from .evaluate import expected_calibration_error, metrics, review_threshold
 from .features import featurize
 from .holdings import HoldingsFeatures
@@ -102,11 +103,15 @@ def oof_report(model: FusedModel, td: TrainingData, tax: Taxonomy, target_precis
 
 
 def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agreement: pd.DataFrame,
-                  goal: float) -> tuple[AgreementCalibrator, dict]:
+                  goal: float, subject_alpha: float = 0.5, subject_min_df: int = 2
+                  ) -> tuple[AgreementCalibrator, dict]:
     """The second stage: doubt signals of the out-of-fold predictions → the chance a blind reader agrees.
 
     Rows are the training rows whose head was read; target = share of the head's reads equal to the out-of-fold class;
-    each fund weighs min(n, 4)/n of its head's n training funds (a holdout samples at most four funds per head)."""
+    each fund weighs min(n, 4)/n of its head's n training funds (a holdout samples at most four funds per head).
+    The ``subject`` signal is itself a fitted model (:class:`classifier.doubt.SubjectAgreement`): the calibrator
+    learns from its predictions for heads it was not fitted on (folds by head), and the reported figures come from
+    calibrators whose subject model never saw their test heads either."""
     m = td.in_scope
     reads = [r for r, keep in zip(reads_per_fund(labels, agreement), m) if keep]
     heads = head_keys(labels)[m].to_numpy()
@@ -120,13 +125,35 @@ def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agr
     keys = pattern_keys(pred, classes, hits)
     table = PatternTable([k for k, ok in zip(keys, read) if ok], target[read], weight[read], heads[read])
     rate_oof = np.array([table.rate(k, leave_out_head=h) for k, h in zip(keys, heads)])
-    S = oof_signals(model, td, rate_oof)
+    texts = np.array(subject_texts(td.prepared[m]), dtype=object)
+
+    def subject(rows: np.ndarray) -> SubjectAgreement:
+        rows = rows[read[rows]]
+        return SubjectAgreement(subject_alpha, subject_min_df).fit(texts[rows].tolist(), target[rows], weight[rows])
+
+    def subject_oof(rows: np.ndarray) -> np.ndarray:
+        """The subject signal of ``rows``, each from a subject model fitted on the other heads among them."""
+        out = np.zeros(len(rows))
+        for tr, te in GroupKFold(n_splits=5).split(rows, groups=heads[rows]):
+            out[te] = subject(rows[tr]).predict(texts[rows[te]].tolist())
+        return out
+
+    def signals_with(subject_rate: np.ndarray) -> np.ndarray:
+        return oof_signals(model, td, rate_oof, subject_rate)
+
     # the calibrator's own out-of-fold confidences (folds by head) fix the threshold and the reported figures
-    conf = np.zeros(len(S))
-    for tr, te in GroupKFold(n_splits=5).split(S, groups=heads):
+    conf = np.zeros(len(heads))
+    for tr, te in GroupKFold(n_splits=5).split(heads, groups=heads):
+        rate = np.zeros(len(heads))
+        rate[tr] = subject_oof(tr)
+        rate[te] = subject(tr).predict(texts[te].tolist())
+        S = signals_with(rate)
         tr = tr[read[tr]]
         conf[te] = AgreementCalibrator().fit(S[tr], target[tr], weight[tr], table).predict(S[te])
-    cal = AgreementCalibrator().fit(S[read], target[read], weight[read], table)
+    final_subject = subject(np.arange(len(heads)))
+    final_subject.check(texts.tolist())
+    S = signals_with(subject_oof(np.arange(len(heads))))
+    cal = AgreementCalibrator().fit(S[read], target[read], weight[read], table, final_subject)
     cal.head_reads_ = head_reads_by_index(td.prepared, reads_per_fund(labels, agreement))
     t, agree, review = agreement_threshold(conf[read], target[read], weight[read], goal)
     w = weight[read]
@@ -167,7 +194,7 @@ def budget_agreement(conf: np.ndarray, target: np.ndarray, weight: np.ndarray, b
     return float(np.average(target[acc], weights=weight[acc]))
 
 
-def oof_signals(model: FusedModel, td: TrainingData, pattern_rate: np.ndarray) -> np.ndarray:
+def oof_signals(model: FusedModel, td: TrainingData, pattern_rate: np.ndarray, subject_rate: np.ndarray) -> np.ndarray:
     """Doubt signals of the training rows' out-of-fold predictions."""
     m = td.in_scope
     classes = list(model.classes_)
@@ -177,7 +204,7 @@ def oof_signals(model: FusedModel, td: TrainingData, pattern_rate: np.ndarray) -
     has = ~np.isnan(hold).any(axis=1)
     strength = align(td.rules.strength[m], td.rules.classes_, classes)
     return signals(model.oof_proba_, model.oof_text_proba_, np.nan_to_num(hold), has, strength, winner,
-                   td.X["rule_fuzzy"].to_numpy(bool)[m], pattern_rate)
+                   td.X["rule_fuzzy"].to_numpy(bool)[m], pattern_rate, subject_rate)
 
 
 def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings: HoldingsFeatures | None = None,
@@ -191,7 +218,8 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
     cal, agree_rep = (None, None)
     if agreement is not None:
         with one_blas_thread():
-            cal, agree_rep = fit_agreement(model, td, labels, agreement, float(cfg["target_agreement"]))
+            cal, agree_rep = fit_agreement(model, td, labels, agreement, float(cfg["target_agreement"]),
+                                           float(cfg["subject_alpha"]), int(cfg["subject_min_df"]))
     dh = data_hash(labels_path)
     # the reads the confidence is fitted on are part of what the model is: new reads, a new version
     ah = data_hash(agreement_path(labels_path)) if agreement is not None else ""

@@ -1,11 +1,13 @@
 """Confidence as reader agreement (issue 12): doubt signals, the pattern table, the calibrator and its threshold."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from classifier.agreement import head_keys, read_agreement, reads_per_fund
-from classifier.doubt import (SIGNALS, AgreementCalibrator, PatternTable, agreement_threshold, pattern_keys, signals,
-                              weighted_ece)
+from classifier.doubt import (SIGNALS, AgreementCalibrator, PatternTable, SubjectAgreement, agreement_threshold,
+                              pattern_keys, signals, weighted_ece)
 from classifier.labeled import SHIPPED_LABELS, read_labels
 from classifier.rules import Hit
 
@@ -39,7 +41,7 @@ def test_signals_flag_each_kind_of_doubt():
     has = np.array([True, False, True])
     strength = np.array([[30.2, 20.2, 0], [30.2, 20.2, 0], [0, 0, 0]], dtype=float)
     S = signals(proba, p_text, p_hold, has, strength, [0, 0, -1], np.array([False, True, False]),
-                np.array([0.5, 0.5, 0.5]))
+                np.array([0.5, 0.5, 0.5]), np.array([0.97, 0.6, 0.9]))
     col = {s: i for i, s in enumerate(SIGNALS)}
     assert S.shape == (3, len(SIGNALS))
     assert S[:, col["two_classes"]].tolist() == [1, 1, 0]
@@ -49,6 +51,49 @@ def test_signals_flag_each_kind_of_doubt():
     assert S[:, col["fuzzy"]].tolist() == [0, 1, 0]
     assert S[:, col["margin"]] == pytest.approx([0.85, 0.05, 0.7])
     assert S[0, col["logit_p"]] == pytest.approx(np.log(9)) and S[0, col["pattern"]] == pytest.approx(0.0)
+    assert S[:, col["subject"]].tolist() == [0.97, 0.6, 0.9]
+
+
+def test_subject_agreement_learns_which_words_readers_split_on_and_reads_them_in_subjects_it_never_saw():
+    # readers split on every 新能源 index and agree on every 红利 one; the model has seen neither test subject
+    texts = ["中证新能源", "国证新能源车", "新能源电池", "中证红利", "红利低波", "深证红利", "上证红利50", "新能源汽车"]
+    target = np.array([0.5, 0.5, 0.25, 1.0, 1.0, 1.0, 1.0, 0.5])
+    model = SubjectAgreement(alpha=0.5, min_df=2).fit(texts, target, np.ones(len(texts)))
+    model.check(texts)  # the compiled prediction is scikit-learn's
+    split, agreed = model.predict(["创业板新能源", "中证红利质量"])
+    assert split < 0.7 < agreed
+    # subjects with no known character (a row with a code alone) get the intercept, as one such row among others
+    assert model.predict(["", "𠀀"]).tolist() == [model.intercept_] * 2 == model.predict(["", "红利"])[:1].tolist() * 2
+
+
+def test_subject_agreement_saved_and_loaded_predicts_the_same_bits():
+    texts = ["中证新能源", "国证新能源车", "新能源电池", "中证红利", "红利低波", "深证红利"]
+    model = SubjectAgreement().fit(texts, np.array([0.5, 0.5, 0.25, 1.0, 1.0, 1.0]), np.ones(6))
+    cal = AgreementCalibrator().fit(np.eye(len(SIGNALS)), np.r_[np.ones(len(SIGNALS) - 1), 0.0],
+                                    np.ones(len(SIGNALS)), PatternTable(["k"], np.ones(1), np.ones(1), ["h"]), model)
+    arrays, fields = cal.to_arrays()
+    back = AgreementCalibrator.from_arrays(arrays, json.loads(json.dumps(fields)))
+    probe = ["新能源", "红利", "沪深300", ""]
+    assert back.subject_rate(probe).tobytes() == cal.subject_rate(probe).tobytes()
+    assert back.coef_.tobytes() == cal.coef_.tobytes()
+
+
+def test_a_model_saved_before_the_subject_signal_loads_with_the_confidences_it_gave():
+    old = [n for n in SIGNALS if n != "subject"]
+    rng = np.random.default_rng(1)
+    S_old = rng.normal(size=(50, len(old)))
+    cal = AgreementCalibrator().fit(S_old, rng.random(50), np.ones(50), PatternTable(["k"], np.ones(1), np.ones(1),
+                                                                                       ["h"]))
+    arrays, fields = cal.to_arrays()
+    fields.pop("subject")  # what such a model's file holds: nine coefficients, no subject part
+    back = AgreementCalibrator.from_arrays(arrays, json.loads(json.dumps(fields)))
+    S_new = np.insert(S_old, SIGNALS.index("subject"), rng.random(50), axis=1)  # whatever the subject signal says
+    # the same confidences, to the rounding of a product with one more (zero) term
+    assert np.allclose(back.predict(S_new), cal.predict(S_old), rtol=0, atol=1e-12)
+    assert back.subject_rate(["中证红利"]).tolist() == [0.0]
+    arrays["coef"] = arrays["coef"][:-1]  # any other length is still an error
+    with pytest.raises(ValueError, match="agreement coefficients"):
+        AgreementCalibrator.from_arrays(arrays, json.loads(json.dumps(fields)))
 
 
 def test_calibrator_learns_soft_targets():
@@ -199,3 +244,19 @@ def test_a_row_in_review_always_shows_its_likeliest_runner_up(model_tagger):
     assert float(shown[0][1]) < model_tagger.alternative_min  # shown although below the usual cut
     accepted = [x for x in out["alternatives"][1].split(";") if x]
     assert all(float(x.split(":")[1]) >= model_tagger.alternative_min for x in accepted)
+
+
+def test_a_subject_readers_split_on_lowers_the_confidence_and_is_named(model_tagger, monkeypatch):
+    """The subject signal reaches the confidence and the evidence: a row of an index no labeled head tracks, its
+    subject predicted at 40% reader agreement, goes to review naming that rate; the same row predicted at 100% is
+    more confident and names no such doubt."""
+    cal = model_tagger.model.agreement_
+    assert cal.coef_[SIGNALS.index("subject")] > 0  # more predicted agreement, more confidence
+    frame = pd.DataFrame({"基金简称": ["示例国证新能源储能科技ETF"], "跟踪指数名称": ["国证新能源储能科技指数"]})
+    low = {"国证新能源储能科技": 0.4}
+    monkeypatch.setattr(cal, "subject_rate", lambda texts: np.array([low.get(t, 1.0) for t in texts]))
+    doubted = model_tagger.tag(frame)
+    assert doubted["needs_review"][0] and "名称相近的指数上读者一致率约 40%" in doubted["evidence"][0]
+    low.clear()
+    sure = model_tagger.tag(frame)
+    assert sure["confidence"][0] > doubted["confidence"][0] and "名称相近" not in sure["evidence"][0]
