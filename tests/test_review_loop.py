@@ -674,6 +674,32 @@ def test_an_older_sheet_does_not_silently_revert_a_later_decision(tmp_path, labe
     assert res.exit_code == 0 and "changed 990901: 国企主题ETF → 策略主题ETF" in res.output
 
 
+def test_a_copy_of_the_sheet_does_not_silently_replace_a_decision_that_confirmed_the_tools_answer(tmp_path,
+                                                                                                   labels_copy):
+    """Two reviewers fill copies of one exported sheet. The first confirms the tool's answer (宽基ETF, confidence
+    0.9); the second, who never saw that decision, picks another class. The first decision was replaced without the
+    refusal an older sheet meets (its answer showed the same class): the answer's confidence below 1 says it was the
+    tool's, not a decision, so the import refuses, naming the first decision, unless --overrule. A sheet exported
+    after the decision shows it at confidence 1, and changes it."""
+    def sheet(name, decision, reviewer, confidence, shown="宽基ETF"):
+        path = _review_sheet(tmp_path / name, [("990902", shown, decision, reviewer)])
+        f = read_table(path).frame
+        f["confidence"] = confidence
+        write_table(f, path)
+        return path
+
+    import_review(sheet("a.csv", "宽基ETF", "张三", "0.9"), load_taxonomy(), labels_copy, today="2026-11-30")
+    before = labels_copy.read_bytes()
+    with pytest.raises(InputError) as e:
+        import_review(sheet("b.csv", "策略主题ETF", "李四", "0.9"), load_taxonomy(), labels_copy, today="2026-12-01")
+    assert "宽基ETF (张三, 2026-11-30)" in str(e.value) and "the tool's own at confidence 0.9" in str(e.value)
+    assert labels_copy.read_bytes() == before
+    assert import_review(sheet("b.csv", "策略主题ETF", "李四", "0.9"), load_taxonomy(), labels_copy,
+                         today="2026-12-01", overrule=True).changed == [("990902", "宽基ETF", "策略主题ETF")]
+    assert import_review(sheet("c.csv", "国企主题ETF", "王五", "1", "策略主题ETF"), load_taxonomy(), labels_copy,
+                         today="2026-12-02").changed == [("990902", "策略主题ETF", "国企主题ETF")]
+
+
 def test_a_class_typed_over_the_tools_answer_is_not_silently_ignored(tmp_path, labels_copy):
     """A reviewer decided one row in `decision` and, on two others, typed the class over `secondary` (the tool's
     answer, which import does not read): those two would be dropped without a word. The import names them and writes
