@@ -86,6 +86,8 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     p = prepare(tagged.reset_index(drop=True), colmap)
     linked = tagged["linked_fund"].astype(str).replace("nan", "") if "linked_fund" in tagged.columns \
         else pd.Series([""] * len(tagged))
+    six = code6_column(linked)  # the fund followed, read as the codes are (4432 from a sheet Excel saved: 004432)
+    linked = six.where(six != "", linked)
     # six digits, as linked_fund holds them (the file's own codes may carry an exchange tag: 159915.SZ)
     code = code6_column(out["fund_code"])
     code = code.where(code != "", out["fund_code"])

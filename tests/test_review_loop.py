@@ -700,6 +700,18 @@ def test_a_copy_of_the_sheet_does_not_silently_replace_a_decision_that_confirmed
                          today="2026-12-02").changed == [("990902", "策略主题ETF", "国企主题ETF")]
 
 
+def test_a_decision_settles_its_fund_in_a_later_file_whose_codes_lost_their_leading_zeros(tmp_path, labels_copy):
+    """A later batch comes as a workbook whose code column holds numbers (Excel shows 001999 as 1999; a CSV it saved
+    holds 1999 too): the fund's review decision was not applied, without a word, once its name no longer matched
+    (renamed). A code cell of one to five digits alone is the six-digit code, so the decision settles its fund."""
+    sheet = _review_sheet(tmp_path / "r.csv", [("001999", "宽基ETF", "消费主题ETF", "张三")])
+    import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    later = tmp_path / "later.xlsx"
+    pd.DataFrame({"基金代码": [1999], "基金简称": ["示例价值精选混合A"]}).to_excel(later, index=False)
+    out = Tagger.load(labels_path=labels_copy).tag(read_table(later).frame)
+    assert out["secondary"].tolist() == ["消费主题ETF"] and out["evidence"][0].startswith("人工复核: 张三")
+
+
 def test_a_class_typed_over_the_tools_answer_is_not_silently_ignored(tmp_path, labels_copy):
     """A reviewer decided one row in `decision` and, on two others, typed the class over `secondary` (the tool's
     answer, which import does not read): those two would be dropped without a word. The import names them and writes
