@@ -269,6 +269,22 @@ def test_review_sheet_says_how_many_funds_of_the_file_a_groups_decision_settles(
     assert f.loc["4", "group_size"] == "1" and f.loc["4", "settles"] == "1"
 
 
+def test_the_funds_a_review_sheet_says_a_decision_settles_are_those_it_settles(tmp_path, labels_copy):
+    """Three index funds known by their benchmark alone (a Wind list: code, name, 业绩比较基准, type) were one sheet
+    group, `settles` 3, but the labeled set keeps no benchmark: the decision on one settled that fund alone, and the
+    other two stayed in review without a word. Each is now its own group, settling 1, as tagging then does."""
+    bench = "中证500指数收益率×95%+银行活期存款利率(税后)×5%"
+    batch = pd.DataFrame({"基金代码": ["990401", "990402", "990403"],
+                          "基金简称": ["示例量化优选A", "示例智选增强A", "示例稳进量化C"],
+                          "业绩比较基准": [bench] * 3, "基金类型": ["增强指数型"] * 3})
+    sheet = review_frame(Tagger.load(labels_path=labels_copy).tag(batch), include_all=True)
+    sheet.loc[0, ["decision", "reviewer"]] = ["策略主题ETF", "张三"]
+    write_table(sheet, tmp_path / "r.csv")
+    import_review(tmp_path / "r.csv", load_taxonomy(), labels_copy, today="2026-11-30")
+    settled = Tagger.load(labels_path=labels_copy).tag(batch)["evidence"].str.startswith("人工复核").sum()
+    assert sheet.loc[0, "settles"] == str(settled) == "1"
+
+
 RENAME_MIGRATION = """[migration]
 from = "jrj-2026.01-r1"
 to = "jrj-2026.02-rename"
