@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .normalize import apply_unique
-from .text import code6
+from .text import code6_column
 from .vocabulary import load_vocabulary
 
 SHIPPED_SW_MAP = Path(__file__).resolve().parent / "reference" / "sw2021_l1_map.csv"  # scripts/build_sw_map.py
@@ -86,7 +85,7 @@ def holdings_features(path: str | Path, sw_map: pd.Series) -> HoldingsFeatures:
         raise InputError(f"{p}: column '{wc}' row {i + 2}: weight '{h[wc].iat[i]}' is not a number "
                          f"({int(bad.sum())} such rows); give weights in % of NAV, e.g. 10.1 or 10.1%")
     # a fund has many holding rows: each distinct code is read once
-    d = pd.DataFrame({"fund": apply_unique(h[fc], code6), "stock": h[sc].str.strip(), "w": w.fillna(0.0).clip(lower=0.0)})
+    d = pd.DataFrame({"fund": code6_column(h[fc]), "stock": h[sc].str.strip(), "w": w.fillna(0.0).clip(lower=0.0)})
     d["q"] = h[qc] if qc else ""
     d["mkt"] = h[mc] if mc else ""
     d = d[d.fund != ""]

@@ -86,6 +86,8 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     p = prepare(tagged.reset_index(drop=True), colmap)
     linked = tagged["linked_fund"].astype(str).replace("nan", "") if "linked_fund" in tagged.columns \
         else pd.Series([""] * len(tagged))
+    six = code6_column(linked)  # the fund followed, read as the codes are (4432 from a sheet Excel saved: 004432)
+    linked = six.where(six != "", linked)
     # six digits, as linked_fund holds them (the file's own codes may carry an exchange tag: 159915.SZ)
     code = code6_column(out["fund_code"])
     code = code.where(code != "", out["fund_code"])
@@ -391,18 +393,32 @@ def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None
                          f"{tax.version}; pass the matching --taxonomy or --labeled, nothing imported")
 
 
+def _tool_confidence(r) -> float | None:
+    """The confidence row ``r`` of a sheet shows below 1, None when it shows none or 1: a fund a review decision
+    settles is tagged at confidence 1, so a lower one is the tool's own answer, whatever class it names."""
+    try:
+        conf = float(str(getattr(r, "confidence", "") or "").strip())
+    except ValueError:
+        return None
+    return conf if conf < 1 else None
+
+
 def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool) -> str:
     """Why row ``r`` may not replace the review decision ``old`` ('' when it may): a sheet that shows the tool's
-    answer (``secondary``) shows a fund's review decision once it was made, so a sheet showing another answer was
-    exported before that decision (or from another labeled set), and importing it would revert a later decision."""
+    answer (``secondary``) shows a fund's review decision once it was made (at confidence 1), so a sheet showing
+    another answer, or the same class as the tool's own answer (below 1: a reviewer confirmed the tool on another copy
+    of the sheet), was exported before that decision (or from another labeled set), and importing it would revert a
+    later decision."""
     if not shows_answer or old["source"] != "review" or old["taxonomy_version"] != tax.version \
             or old["secondary"] == r.decision:
         return ""
     shown = str(getattr(r, "secondary", "") or "").strip()
-    if shown == old["secondary"]:
+    conf = _tool_confidence(r)
+    if shown == old["secondary"] and conf is None:
         return ""
+    answer = (shown or "none") + (f", the tool's own at confidence {conf:g}" if shown == old["secondary"] else "")
     return (f"row {r.line_no} ({r.code}): the labeled set holds a later review decision, {old['secondary']} "
-            f"({old['labeled_by']}, {old['labeled_at']}), that this sheet did not show (its answer: {shown or 'none'}): "
+            f"({old['labeled_by']}, {old['labeled_at']}), that this sheet did not show (its answer: {answer}): "
             f"it was exported before that decision, and importing it would revert it to {r.decision}; export a new "
             f"sheet from a fresh `fundclass tag` to review the fund again, or pass --overrule to replace the later "
             f"decision")

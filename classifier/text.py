@@ -60,13 +60,17 @@ def code6(code: str) -> str:
 
 
 def code6_column(codes: pd.Series) -> pd.Series:
-    """:func:`code6` of every cell of a column ('' where a cell holds no fund code); a cell that is not text is read as
-    its text (an integer 159995 is fund 159995). Cells of plain ASCII with no space are what :func:`clean` leaves
-    as they are (but for case, which digits do not have), so those are searched at once; the rest go through
-    :func:`code6` (full-width ``１５９９９５``, inner spaces).
+    """:func:`code6` of every cell of a fund-code column ('' where a cell holds no fund code); a cell that is not text
+    is read as its text (an integer 159995 is fund 159995). A cell of one to five digits alone (an integer 4433, or
+    4433.0) is a six-digit code whose leading zeros a spreadsheet dropped, as Excel does to 004433 in a number cell or
+    a CSV it saved: fund 004433, whose review decision, holdings and previous class are kept by that code. Cells of
+    plain ASCII with no space are what :func:`clean` leaves as they are (but for case, which digits do not have), so
+    those are searched at once; the rest go through :func:`code6` (full-width ``１５９９９５``, inner spaces).
 
     >>> code6_column(pd.Series(["159995.SZ", "0000012", None, "１５９９９５", "159 995", 510300])).tolist()
     ['159995', '', '', '159995', '159995', '510300']
+    >>> code6_column(pd.Series([4433, "4433.0", " 17040 ", "4433A"])).tolist()
+    ['004433', '004433', '017040', '']
     """
     text = pd.Series(["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in codes.tolist()],
                      index=codes.index, dtype=object)
@@ -74,4 +78,5 @@ def code6_column(codes: pd.Series) -> pd.Series:
     other = ~text.str.fullmatch(r"[!-~]*")
     if other.any():
         out[other] = text[other].map(code6)
-    return out
+    short = text.str.extract(r"^\s*([0-9]{1,5})(?:\.0+)?\s*$", expand=False)
+    return out.where(short.isna(), short.str.zfill(6))

@@ -269,6 +269,22 @@ def test_review_sheet_says_how_many_funds_of_the_file_a_groups_decision_settles(
     assert f.loc["4", "group_size"] == "1" and f.loc["4", "settles"] == "1"
 
 
+def test_the_funds_a_review_sheet_says_a_decision_settles_are_those_it_settles(tmp_path, labels_copy):
+    """Three index funds known by their benchmark alone (a Wind list: code, name, 业绩比较基准, type) were one sheet
+    group, `settles` 3, but the labeled set keeps no benchmark: the decision on one settled that fund alone, and the
+    other two stayed in review without a word. Each is now its own group, settling 1, as tagging then does."""
+    bench = "中证500指数收益率×95%+银行活期存款利率(税后)×5%"
+    batch = pd.DataFrame({"基金代码": ["990401", "990402", "990403"],
+                          "基金简称": ["示例量化优选A", "示例智选增强A", "示例稳进量化C"],
+                          "业绩比较基准": [bench] * 3, "基金类型": ["增强指数型"] * 3})
+    sheet = review_frame(Tagger.load(labels_path=labels_copy).tag(batch), include_all=True)
+    sheet.loc[0, ["decision", "reviewer"]] = ["策略主题ETF", "张三"]
+    write_table(sheet, tmp_path / "r.csv")
+    import_review(tmp_path / "r.csv", load_taxonomy(), labels_copy, today="2026-11-30")
+    settled = Tagger.load(labels_path=labels_copy).tag(batch)["evidence"].str.startswith("人工复核").sum()
+    assert sheet.loc[0, "settles"] == str(settled) == "1"
+
+
 RENAME_MIGRATION = """[migration]
 from = "jrj-2026.01-r1"
 to = "jrj-2026.02-rename"
@@ -672,6 +688,44 @@ def test_an_older_sheet_does_not_silently_revert_a_later_decision(tmp_path, labe
     assert res.exit_code == 2 and "later review decision" in res.output
     res = CliRunner().invoke(cli, ["review", "import", str(old), "--labeled", str(labels_copy), "--overrule"])
     assert res.exit_code == 0 and "changed 990901: 国企主题ETF → 策略主题ETF" in res.output
+
+
+def test_a_copy_of_the_sheet_does_not_silently_replace_a_decision_that_confirmed_the_tools_answer(tmp_path,
+                                                                                                   labels_copy):
+    """Two reviewers fill copies of one exported sheet. The first confirms the tool's answer (宽基ETF, confidence
+    0.9); the second, who never saw that decision, picks another class. The first decision was replaced without the
+    refusal an older sheet meets (its answer showed the same class): the answer's confidence below 1 says it was the
+    tool's, not a decision, so the import refuses, naming the first decision, unless --overrule. A sheet exported
+    after the decision shows it at confidence 1, and changes it."""
+    def sheet(name, decision, reviewer, confidence, shown="宽基ETF"):
+        path = _review_sheet(tmp_path / name, [("990902", shown, decision, reviewer)])
+        f = read_table(path).frame
+        f["confidence"] = confidence
+        write_table(f, path)
+        return path
+
+    import_review(sheet("a.csv", "宽基ETF", "张三", "0.9"), load_taxonomy(), labels_copy, today="2026-11-30")
+    before = labels_copy.read_bytes()
+    with pytest.raises(InputError) as e:
+        import_review(sheet("b.csv", "策略主题ETF", "李四", "0.9"), load_taxonomy(), labels_copy, today="2026-12-01")
+    assert "宽基ETF (张三, 2026-11-30)" in str(e.value) and "the tool's own at confidence 0.9" in str(e.value)
+    assert labels_copy.read_bytes() == before
+    assert import_review(sheet("b.csv", "策略主题ETF", "李四", "0.9"), load_taxonomy(), labels_copy,
+                         today="2026-12-01", overrule=True).changed == [("990902", "宽基ETF", "策略主题ETF")]
+    assert import_review(sheet("c.csv", "国企主题ETF", "王五", "1", "策略主题ETF"), load_taxonomy(), labels_copy,
+                         today="2026-12-02").changed == [("990902", "策略主题ETF", "国企主题ETF")]
+
+
+def test_a_decision_settles_its_fund_in_a_later_file_whose_codes_lost_their_leading_zeros(tmp_path, labels_copy):
+    """A later batch comes as a workbook whose code column holds numbers (Excel shows 001999 as 1999; a CSV it saved
+    holds 1999 too): the fund's review decision was not applied, without a word, once its name no longer matched
+    (renamed). A code cell of one to five digits alone is the six-digit code, so the decision settles its fund."""
+    sheet = _review_sheet(tmp_path / "r.csv", [("001999", "宽基ETF", "消费主题ETF", "张三")])
+    import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    later = tmp_path / "later.xlsx"
+    pd.DataFrame({"基金代码": [1999], "基金简称": ["示例价值精选混合A"]}).to_excel(later, index=False)
+    out = Tagger.load(labels_path=labels_copy).tag(read_table(later).frame)
+    assert out["secondary"].tolist() == ["消费主题ETF"] and out["evidence"][0].startswith("人工复核: 张三")
 
 
 def test_a_class_typed_over_the_tools_answer_is_not_silently_ignored(tmp_path, labels_copy):
