@@ -45,6 +45,8 @@ SHIPPED_LABELS = shipped_path("labeled")  # the labeled set shipped with the too
 HOLDOUT_DIR = "holdout"  # data/holdout: the blind evaluation set, which no labeled-set reader accepts
 LOCK_TIMEOUT = 120.0  # seconds a change waits for another one before it fails loudly
 BOM = codecs.BOM_UTF8
+# why a file of the labeled set could not be replaced (PermissionError): on Windows, another program holds it open
+_OPEN_ELSEWHERE = "it is open in another program (Excel or WPS keeps a file locked while it is open)"
 
 
 def default_labels() -> Path:
@@ -154,7 +156,11 @@ def _recover(labels_path: Path) -> None:
         for tmp, target in json.loads(j.read_text(encoding="utf-8")):
             tmp, target = here / Path(tmp).name, here / Path(target).name
             if tmp.exists():
-                os.replace(tmp, target)
+                try:
+                    os.replace(tmp, target)
+                except PermissionError as exc:  # Windows: Excel or WPS holds the file open
+                    raise InputError(f"{target}: {_OPEN_ELSEWHERE}: a change to the labeled set is saved and waits "
+                                     f"to be completed in it; close it there and run the command again") from exc
         j.unlink()
     for stale in labels_path.parent.glob(".*.csv.*.tmp"):
         if stale.name.startswith((f".{labels_path.name}.", ".history.csv.")):
@@ -239,12 +245,37 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
         else:
             rows = pd.DataFrame(new_history, columns=HISTORY_COLUMNS)
             files.append((hp, hbom + csv_text(rows, line_end=heol).encode("utf-8")))
-    staged = [(_staged(t, d), t) for t, d in files]
+    staged = []
     j = _journal(labels_path)
-    payload = json.dumps([[s.name, t.name] for s, t in staged]).encode("utf-8")
-    atomic_write_bytes(j, lambda t: Path(t).write_bytes(payload))
-    for s, t in staged:
-        os.replace(s, t)
+    try:
+        for t, d in files:
+            staged.append((_staged(t, d), t))
+        payload = json.dumps([[s.name, t.name] for s, t in staged]).encode("utf-8")
+        atomic_write_bytes(j, lambda t: Path(t).write_bytes(payload))
+    except BaseException:
+        for s, _ in staged:
+            s.unlink(missing_ok=True)
+        raise
+    for k, (s, t) in enumerate(staged):
+        try:
+            os.replace(s, t)
+        except OSError as exc:
+            # Windows refuses to replace a file another program holds open (Excel or WPS keeps labels.csv or
+            # history.csv locked while it shows it): PermissionError, naming the staged file, not the one held
+            held = (f"{_OPEN_ELSEWHERE}" if isinstance(exc, PermissionError)
+                    else f"cannot be replaced ({exc.strerror or exc})")
+            if k == 0:  # nothing replaced yet: undo the commit, the old pair stays as it was
+                for s2, _ in staged:
+                    s2.unlink(missing_ok=True)
+                j.unlink(missing_ok=True)
+                raise InputError(f"{t}: {held}; nothing was changed: close it there and run the command "
+                                 f"again") from exc
+            # the pair is half replaced: the journal completes it (:func:`_recover`), at the next command that reads
+            # the labeled set once the file can be replaced
+            raise InputError(f"{t}: {held}; the change is saved ({staged[0][1].name} holds it, {j.name} the rest) "
+                             f"and is completed by the next fundclass command that reads the labeled set once "
+                             f"{t.name} is closed: close it there, then run any command (importing the same sheet "
+                             f"again then changes nothing)") from exc
     j.unlink()
 
 

@@ -511,3 +511,49 @@ def test_a_code_typed_with_its_exchange_into_the_labeled_set_is_that_funds(tmp_p
     text = new.replace(f"\n{decided},".encode(), f"\nSH{decided},".encode())
     small_labels_copy.write_bytes(text)
     assert Tagger(TAX).use_reviewed(read_labels(small_labels_copy)).reviewed[decided][0] == "宽基ETF"
+
+
+def _held_open(monkeypatch, name):
+    """os.replace refusing to replace the file ``name``, as Windows does while Excel or WPS holds it open."""
+    real = os.replace
+
+    def replace(src, dst):
+        if os.path.basename(dst) == name:
+            raise PermissionError(13, "Permission denied", str(src))  # Windows names the staged file
+        return real(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", replace)
+    return real
+
+
+def test_a_labeled_set_file_open_in_excel_stops_the_import_cleanly_or_completes_it_later(tmp_path, labels_copy,
+                                                                                          monkeypatch):
+    """labels.csv open in Excel (Windows cannot replace it): the import says so, naming the file, and changes nothing
+    (no journal that would finish it later). history.csv open (labels.csv already replaced): the import says the
+    change is saved and completes at the next command once the file is closed, and so it does."""
+    hist = labels_copy.with_name("history.csv")
+    before = labels_copy.read_bytes(), hist.read_bytes()
+    sheet = _sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")])
+    real = _held_open(monkeypatch, "labels.csv")
+    with pytest.raises(InputError) as e:
+        import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    msg = str(e.value)
+    assert str(labels_copy) in msg and "open in another program" in msg and "nothing was changed" in msg
+    assert ".tmp" not in msg
+    monkeypatch.setattr(store.os, "replace", real)
+    assert not [p.name for p in labels_copy.parent.iterdir() if p.name.endswith((".journal", ".tmp"))]
+    assert (labels_copy.read_bytes(), hist.read_bytes()) == before
+    assert read_labels(labels_copy).set_index("fund_code").loc["159912", "secondary"] == "宽基ETF"
+
+    _held_open(monkeypatch, "history.csv")
+    with pytest.raises(InputError) as e:
+        import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    msg = str(e.value)
+    assert str(hist) in msg and "open in another program" in msg and "saved" in msg and "next" in msg
+    with pytest.raises(InputError, match="history.csv: it is open in another program"):  # still open: said again
+        read_labels(labels_copy)
+    monkeypatch.setattr(store.os, "replace", real)
+    lab = read_labels(labels_copy)  # closed: the next command completes the change
+    assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
+    assert pd.read_csv(hist, dtype=str).iloc[-1].fund_code == "159912"
+    assert not [p.name for p in labels_copy.parent.iterdir() if p.name.endswith((".journal", ".tmp"))]
