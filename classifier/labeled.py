@@ -116,17 +116,26 @@ def migration_pending(labels_path: str | Path, labeled: set[str]) -> list[str]:
     """The funds a taxonomy migration took out of the labeled set for review (history: changed by the migration, no
     new class) that are not in ``labeled``. Read-only: a history Excel saved in GBK is read too, and its codes as six
     digits, as :func:`read_labels` reads the set's."""
-    hp = history_path(labels_path)
-    if not hp.exists():
-        return []
-    enc = _encoding(hp.read_bytes())
-    h = _csv(hp, "review history", "utf-8-sig" if enc == "utf-8" else enc)
+    h = read_history(labels_path)
     if not {"fund_code", "new_secondary", "changed_by"} <= set(h.columns):
         return []
-    out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"].str.strip()
-    six = code6_column(out)
-    out = out.where(six == "", six)
+    out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"]
     return sorted(set(out) - labeled)
+
+
+def read_history(labels_path: str | Path) -> pd.DataFrame:
+    """The labeled set's ``history.csv`` (read-only; empty without one), in its encoding (a history Excel saved in
+    GBK too), its codes as six digits, as :func:`read_labels` reads the set's."""
+    hp = history_path(labels_path)
+    if not hp.exists() or not hp.stat().st_size:
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
+    enc = _encoding(hp.read_bytes())
+    h = _csv(hp, "review history", "utf-8-sig" if enc == "utf-8" else enc)
+    if "fund_code" in h.columns:
+        code = h["fund_code"].str.strip()
+        six = code6_column(code)
+        h["fund_code"] = code.where(six == "", six)
+    return h
 
 
 def _journal(labels_path: Path) -> Path:
