@@ -27,6 +27,7 @@ import pandas as pd
 
 from .errors import InputError
 from .io import atomic_write_bytes, csv_text
+from .text import code6_column
 from .taxonomy import Taxonomy
 from .config import default_path, shipped_path
 from .workspace import data_path
@@ -44,6 +45,8 @@ SHIPPED_LABELS = shipped_path("labeled")  # the labeled set shipped with the too
 HOLDOUT_DIR = "holdout"  # data/holdout: the blind evaluation set, which no labeled-set reader accepts
 LOCK_TIMEOUT = 120.0  # seconds a change waits for another one before it fails loudly
 BOM = codecs.BOM_UTF8
+# why a file of the labeled set could not be replaced (PermissionError): on Windows, another program holds it open
+_OPEN_ELSEWHERE = "it is open in another program (Excel or WPS keeps a file locked while it is open)"
 
 
 def default_labels() -> Path:
@@ -59,6 +62,12 @@ def _csv(path: Path, what: str, encoding: str = "utf-8-sig") -> pd.DataFrame:
 
 
 def read_labels(path: str | Path | None = None) -> pd.DataFrame:
+    return _read_labels(path)[0]
+
+
+def _read_labels(path: str | Path | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    """The labeled set with six-digit fund codes, and the codes as the file writes them (a change writes a row it did
+    not touch back with its own: :func:`_commit`)."""
     p = Path(path) if path else default_labels()
     if HOLDOUT_DIR in p.resolve().parts:
         raise InputError(f"{p}: this is the blind holdout; it is never used to train, tune or write rules — "
@@ -70,12 +79,16 @@ def read_labels(path: str | Path | None = None) -> pd.DataFrame:
     missing = [c for c in LABEL_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"{p}: labeled set lacks columns {missing}")
-    # a set opened and saved in Excel holds its codes as numbers, without their leading zeros (004433 → 4433): they
-    # are that fund's, which every reader (tagging's decisions by code, the next import's row of the fund) needs whole
-    short = df["fund_code"].str.fullmatch(r"\d{1,5}")
-    if short.any():
-        df.loc[short, "fund_code"] = df.loc[short, "fund_code"].str.zfill(6)
-    return df
+    # a set opened and saved in Excel holds its codes as numbers, without their leading zeros (004433 → 4433), and a
+    # code typed in by hand may carry its exchange (510300.SH, sh510300): they are that fund's, which every reader
+    # (tagging's decisions by code, the next import's row of the fund) needs as its six digits (text.code6_column); a
+    # cell holding no fund code stays as it is (the audit names it)
+    written = df["fund_code"].copy()
+    six = code6_column(written)
+    other = (six != "") & (six != written)
+    if other.any():
+        df.loc[other, "fund_code"] = six[other]
+    return df, written
 
 
 def write_labels(df: pd.DataFrame, path: str | Path) -> None:
@@ -103,16 +116,26 @@ def migration_pending(labels_path: str | Path, labeled: set[str]) -> list[str]:
     """The funds a taxonomy migration took out of the labeled set for review (history: changed by the migration, no
     new class) that are not in ``labeled``. Read-only: a history Excel saved in GBK is read too, and its codes as six
     digits, as :func:`read_labels` reads the set's."""
-    hp = history_path(labels_path)
-    if not hp.exists():
-        return []
-    enc = _encoding(hp.read_bytes())
-    h = _csv(hp, "review history", "utf-8-sig" if enc == "utf-8" else enc)
+    h = read_history(labels_path)
     if not {"fund_code", "new_secondary", "changed_by"} <= set(h.columns):
         return []
-    out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"].str.strip()
-    out = out.where(~out.str.fullmatch(r"\d{1,5}"), out.str.zfill(6))
+    out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"]
     return sorted(set(out) - labeled)
+
+
+def read_history(labels_path: str | Path) -> pd.DataFrame:
+    """The labeled set's ``history.csv`` (read-only; empty without one), in its encoding (a history Excel saved in
+    GBK too), its codes as six digits, as :func:`read_labels` reads the set's."""
+    hp = history_path(labels_path)
+    if not hp.exists() or not hp.stat().st_size:
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
+    enc = _encoding(hp.read_bytes())
+    h = _csv(hp, "review history", "utf-8-sig" if enc == "utf-8" else enc)
+    if "fund_code" in h.columns:
+        code = h["fund_code"].str.strip()
+        six = code6_column(code)
+        h["fund_code"] = code.where(six == "", six)
+    return h
 
 
 def _journal(labels_path: Path) -> Path:
@@ -142,7 +165,11 @@ def _recover(labels_path: Path) -> None:
         for tmp, target in json.loads(j.read_text(encoding="utf-8")):
             tmp, target = here / Path(tmp).name, here / Path(target).name
             if tmp.exists():
-                os.replace(tmp, target)
+                try:
+                    os.replace(tmp, target)
+                except PermissionError as exc:  # Windows: Excel or WPS holds the file open
+                    raise InputError(f"{target}: {_OPEN_ELSEWHERE}: a change to the labeled set is saved and waits "
+                                     f"to be completed in it; close it there and run the command again") from exc
         j.unlink()
     for stale in labels_path.parent.glob(".*.csv.*.tmp"):
         if stale.name.startswith((f".{labels_path.name}.", ".history.csv.")):
@@ -185,12 +212,29 @@ def _encoding(data: bytes) -> str:
         return "gb18030"
 
 
-def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], columns: list[str]) -> None:
+def _as_written(labels: pd.DataFrame, written: pd.Series, columns: list[str]) -> dict[tuple, str]:
+    """The rows of ``labels`` (as read, six-digit codes) whose code the file writes another way that is to be kept:
+    each row's values (``columns``) → its code as written. A code with its exchange (510300.SH, sh510300) is kept on
+    every row a change does not touch; a code Excel cut to its last digits (17040) is not: its row is written whole."""
+    keep = (written != labels["fund_code"]) & ~written.str.fullmatch(r"\s*\d{1,5}\s*")
+    if not keep.any():
+        return {}
+    rows = labels.loc[keep].reindex(columns=columns).fillna("")
+    return dict(zip(rows.itertuples(index=False, name=None), written[keep]))
+
+
+def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], columns: list[str],
+            as_written: dict[tuple, str] | None = None) -> None:
     """Write ``labels`` and the history rows added, each file in its own form (:func:`_form`) and the labeled set
     with its own ``columns``, in their order (a column the user added is kept; a new row has it empty): every row the
-    change did not touch keeps its bytes."""
+    change did not touch keeps its bytes, its fund code as the file wrote it too (``as_written``: :func:`_as_written`;
+    a row the change touched takes the six-digit code)."""
     bom, eol = _form(labels_path)
     body = labels.reindex(columns=columns).fillna("")
+    if as_written:
+        code = body.columns.get_loc("fund_code")
+        body = body.copy()
+        body.iloc[:, code] = [as_written.get(row, row[code]) for row in body.itertuples(index=False, name=None)]
     files = [(labels_path, bom + csv_text(body, line_end=eol).encode("utf-8"))]
     if new_history:
         hp = history_path(labels_path)
@@ -210,12 +254,37 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
         else:
             rows = pd.DataFrame(new_history, columns=HISTORY_COLUMNS)
             files.append((hp, hbom + csv_text(rows, line_end=heol).encode("utf-8")))
-    staged = [(_staged(t, d), t) for t, d in files]
+    staged = []
     j = _journal(labels_path)
-    payload = json.dumps([[s.name, t.name] for s, t in staged]).encode("utf-8")
-    atomic_write_bytes(j, lambda t: Path(t).write_bytes(payload))
-    for s, t in staged:
-        os.replace(s, t)
+    try:
+        for t, d in files:
+            staged.append((_staged(t, d), t))
+        payload = json.dumps([[s.name, t.name] for s, t in staged]).encode("utf-8")
+        atomic_write_bytes(j, lambda t: Path(t).write_bytes(payload))
+    except BaseException:
+        for s, _ in staged:
+            s.unlink(missing_ok=True)
+        raise
+    for k, (s, t) in enumerate(staged):
+        try:
+            os.replace(s, t)
+        except OSError as exc:
+            # Windows refuses to replace a file another program holds open (Excel or WPS keeps labels.csv or
+            # history.csv locked while it shows it): PermissionError, naming the staged file, not the one held
+            held = (f"{_OPEN_ELSEWHERE}" if isinstance(exc, PermissionError)
+                    else f"cannot be replaced ({exc.strerror or exc})")
+            if k == 0:  # nothing replaced yet: undo the commit, the old pair stays as it was
+                for s2, _ in staged:
+                    s2.unlink(missing_ok=True)
+                j.unlink(missing_ok=True)
+                raise InputError(f"{t}: {held}; nothing was changed: close it there and run the command "
+                                 f"again") from exc
+            # the pair is half replaced: the journal completes it (:func:`_recover`), at the next command that reads
+            # the labeled set once the file can be replaced
+            raise InputError(f"{t}: {held}; the change is saved ({staged[0][1].name} holds it, {j.name} the rest) "
+                             f"and is completed by the next fundclass command that reads the labeled set once "
+                             f"{t.name} is closed: close it there, then run any command (importing the same sheet "
+                             f"again then changes nothing)") from exc
     j.unlink()
 
 
@@ -239,11 +308,12 @@ def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeo
         raise InputError(f"{p}: no labeled set here; `fundclass init` makes a workspace with a copy of the shipped one")
     with _locked(p, timeout):
         _recover(p)
-        labels = read_labels(p)
+        labels, written = _read_labels(p)
         change, result = compute(labels.copy())
         same = change.labels[LABEL_COLUMNS].reset_index(drop=True).equals(labels[LABEL_COLUMNS])
         if not dry_run and (change.history or not same):
-            _commit(p, change.labels, change.history, list(labels.columns))
+            columns = list(labels.columns)
+            _commit(p, change.labels, change.history, columns, _as_written(labels, written, columns))
     return result
 
 

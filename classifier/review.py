@@ -30,7 +30,7 @@ from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
-from .labeled import ID_COLUMNS, LABEL_COLUMNS, Change, change_labels, migration_pending
+from .labeled import HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, SOURCES, Change, change_labels, migration_pending, read_history
 from .taxonomy import Taxonomy
 from .text import code6_column
 
@@ -147,7 +147,8 @@ def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_c
             col = REVIEW_COLUMNS.index("decision")
             ws.data_validation(1, col, max(len(frame), 1) + 1000, col, {
                 "validate": "list", "source": f"=labels!$A$1:$A${len(labels)}",
-                "input_title": "分类决定", "input_message": "从列表中选择二级分类",
+                "input_title": "分类决定", "input_message": "从列表中选择二级分类"
+                + "".join(f";{w}: 收回该基金的复核决定" for w in labels if w in withdraw_words()),
                 "error_title": "不在分类体系内", "error_message": "请选择分类体系中的标签"})
             ws.freeze_panes(1, FROZEN_COLUMNS)
             ws.autofilter(0, 0, len(frame), len(REVIEW_COLUMNS) - 1)
@@ -174,7 +175,16 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
                          f"drop-down would offer {tax.version}'s labels and no import could take it back; pass the "
                          f"--taxonomy the file was tagged with, nothing written")
     frame = review_frame(tagged, include_all, str(tagged_path))
-    return len(frame), write_review(frame, out_path, tax.labels, raw_csv), frame.attrs["without_holdings"]
+    choices = tax.labels + [w for w in withdraw_words() if w not in tax.labels]  # the classes, then 撤销
+    return len(frame), write_review(frame, out_path, choices, raw_csv), frame.attrs["without_holdings"]
+
+
+def withdraw_words() -> tuple[str, ...]:
+    """The words a reviewer writes in ``decision`` to take back a fund's review decision (taxonomy/common.toml
+    ``[review] withdraw``)."""
+    from .vocabulary import load_vocabulary
+
+    return load_vocabulary().withdraw
 
 
 def parse_fund_code(text: str) -> str | None:
@@ -212,11 +222,23 @@ class ImportResult:
     pending: list[str] = field(default_factory=list)  # funds a migration queued for review, still out of the set
     disputes: list[tuple[str, str, str]] = field(default_factory=list)  # code, decision, the earlier decisions it meets
     commented: list[str] = field(default_factory=list)  # funds of the rows with a comment but no decision (not imported)
+    withdrawn: list[tuple[str, str, str]] = field(default_factory=list)  # code, the decision taken back, what became of it
+    restored: list[tuple[str, str, str, str]] = field(default_factory=list)  # code, old, restored, the withdrawn fund
+    kept: list[tuple[str, str, str]] = field(default_factory=list)  # code, its label, why it keeps the withdrawn one's
+    undecided: list[str] = field(default_factory=list)  # withdrawals of funds that hold no review decision
 
     def lines(self) -> list[str]:
         out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"
                + (f"; {len(self.followed)} more funds of the decided funds' indices relabeled with them"
-                  if self.followed else "")]
+                  if self.followed else "")
+               + (f"; withdrew {len(self.withdrawn)} decisions" + (f", {len(self.restored)} funds relabeled with them "
+                  f"went back to their earlier labels" if self.restored else "") if self.withdrawn else "")]
+        out += [f"  withdrew {c}: {d}; {what}" for c, d, what in self.withdrawn]
+        out += [f"  restored {c}: {o} → {n} (relabeled with {h}'s withdrawn decision)" for c, o, n, h in self.restored]
+        out += [f"warning: {c} keeps {lab}: {why}" for c, lab, why in self.kept]
+        if self.undecided:
+            out.append(f"warning: {len(self.undecided)} funds hold no review decision to withdraw (nothing done): "
+                       f"{', '.join(self.undecided[:20])}{' …' if len(self.undecided) > 20 else ''}")
         if self.commented:
             out.append(f"warning: {len(self.commented)} rows have a comment but no decision and were not imported: "
                        f"{', '.join(self.commented[:20])}{' …' if len(self.commented) > 20 else ''}; write their "
@@ -284,6 +306,8 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
     f["line_no"] = range(table.header_row + 2, table.header_row + len(f) + 2)  # the sheet's rows, title lines included
     # a label as typed rather than picked: an IME's full-width （）, ＥＴＦ or space, lower case; each is the label
     labels = {_folded(label): label for label in tax.labels}
+    withdraw = withdraw_words()
+    labels.update({_folded(w): w for w in withdraw})
     f["decision"] = [labels.get(_folded(d), d) for d in f["decision"].astype(str).str.strip().str.replace(" ", "")]
     decided = f[f["decision"] != ""].copy()
     if len(f) and decided.empty:  # an empty sheet (nothing needed review) is no mistake; rows without decisions are
@@ -307,7 +331,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
                     f" (Excel drops a code's leading zeros: did you mean {raw.zfill(6)}? Format the column as text "
                     f"and type it again)" if re.fullmatch(r"\d{1,5}", raw) else "")
             errors.append(f"{where}: '{r.fund_code}' is not a fund code (six digits, optionally .SH/.SZ/.OF){hint}")
-        if r.decision in allowed:
+        if r.decision in allowed or r.decision in withdraw:
             pass
         elif _folded(r.decision) in primaries:
             primary = primaries[_folded(r.decision)]
@@ -315,7 +339,8 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
                           + ", ".join(c.secondary for c in tax.classes if c.primary == primary))
         else:
             errors.append(f"{where}: decision '{r.decision}' is not a label of {tax.version}; "
-                          f"allowed: {', '.join(allowed)}")
+                          f"allowed: {', '.join(allowed)}"
+                          + (f" (or {' / '.join(withdraw)} to withdraw the fund's review decision)" if withdraw else ""))
         if not r.reviewer:
             errors.append(f"{where}: no reviewer (fill the reviewer column or pass --reviewer)")
         tv = str(r.taxonomy_version).strip()
@@ -458,9 +483,126 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
             history.append(_history_row(fo, decision, reviewer, today, f"same index as {code}: {note}"))
             for k, v in {"primary": tax.primary_of(decision), "secondary": decision, "source": "propagated",
                          "propagated_from": code, "labeled_by": reviewer, "labeled_at": today,
-                         "taxonomy_version": tax.version, "note": f"propagated from {code}'s review decision"}.items():
+                         "taxonomy_version": tax.version, "note": _FROM_DECISION.format(code)}.items():
                 labels.iat[j, labels.columns.get_loc(k)] = v
             res.followed.append((fo["fund_code"], fo["secondary"], decision, code))
+
+
+_FROM_DECISION = "propagated from {}'s review decision"  # the note of a row a decision relabeled (_follow_in_group)
+
+
+def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int, reason: str = "") -> tuple[dict, int] | None:
+    """The label that ``state`` (a row of fund ``code``) replaced, and its history row's position: the old values of
+    the last row of ``h`` (history.csv) above ``upto`` that recorded the change to it (the fund, its class, who and
+    when; the reason starting with ``reason``); None when there is none or the change added the fund."""
+    m = ((h["fund_code"] == code) & (h["new_secondary"] == state["secondary"]) & (h["changed_by"] == state["labeled_by"])
+         & (h["changed_at"] == state["labeled_at"]) & h["reason"].str.startswith(reason)).to_numpy()
+    hits = np.flatnonzero(m[:upto])
+    if not len(hits) or not h["old_secondary"].iat[hits[-1]]:
+        return None
+    r = h.iloc[hits[-1]]
+    return {"primary": r["old_primary"], "secondary": r["old_secondary"], "source": r["old_source"],
+            "labeled_by": r["old_labeled_by"], "labeled_at": r["old_labeled_at"],
+            "taxonomy_version": r["old_taxonomy_version"], "note": r.get("old_note", "")}, int(hits[-1])
+
+
+def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, reason: str, tax: Taxonomy) -> dict | None:
+    """The label fund ``code`` had before the decision(s) that made its ``row`` (``decided(state)``: a state made by
+    them), going back through history.csv ``h``; None when the history does not hold it (the decision added the
+    fund) or it is not a label of ``tax``. A propagated label's ``propagated_from``, which history does not keep, is
+    the fund its note names (a decision's), else '' (see :func:`_propagated_from`)."""
+    state, upto = dict(row), len(h)
+    while decided(state):
+        found = _replaced(h, code, state, upto, reason)
+        if found is None:
+            return None
+        state, upto = found
+    if state["taxonomy_version"] != tax.version or state["secondary"] not in tax.labels or state["source"] not in SOURCES:
+        return None
+    m = re.fullmatch(_FROM_DECISION.format(r"(\d{6})"), state["note"]) if state["source"] == "propagated" else None
+    state["propagated_from"] = m.group(1) if m else ""
+    return state
+
+
+def _propagated_from(labels: pd.DataFrame, plan: dict, pos: int) -> str:
+    """The fund a restored propagated row ``pos`` copies: a hand or report row of its group with its class (the rows
+    ``plan`` restores as they will be), the one its group's other propagated rows copy when there are several; ''
+    when none is."""
+    g, cls = labels["group"].iat[pos], plan[pos]["secondary"]
+    rows = [(k, plan.get(k) or labels.iloc[k].to_dict()) for k in np.flatnonzero((labels["group"] == g).to_numpy())]
+    heads = [labels["fund_code"].iat[k] for k, st in rows if st["source"] in ("hand", "report") and st["secondary"] == cls]
+    copied = [st["propagated_from"] for k, st in rows if k != pos and st["source"] == "propagated"
+              and st["propagated_from"] in heads]
+    if copied:
+        return max(set(copied), key=copied.count)
+    return heads[0] if len(heads) == 1 else ""
+
+
+def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.DataFrame, today: str, history: list,
+              res: "ImportResult") -> pd.DataFrame:
+    """Take back the review decisions of the funds of ``rows`` (their decision: a withdraw word): each fund's row goes
+    back to the label it had before its review decision(s), or, when the decision added it (or history.csv does not
+    hold its earlier label), leaves the labeled set; the rows the decision relabeled (its index's hand and propagated
+    rows, :func:`_follow_in_group`) go back to their earlier labels, unless the index keeps another review decision or
+    the history does not hold them (the report names those). Every old row goes to ``history`` (a removed one with no
+    new class). Returns the new labeled set."""
+    labels = labels.copy()
+    h = h.reindex(columns=list(dict.fromkeys(list(h.columns) + HISTORY_COLUMNS))).fillna("").astype(str)
+    drop = []
+    for r in rows.itertuples():
+        code, note = r.code, str(getattr(r, "comment", "") or "") or "review decision withdrawn"
+        at = np.flatnonzero((labels["fund_code"] == code).to_numpy())
+        if not len(at) or labels["source"].iat[at[0]] != "review":
+            res.undecided.append(code)
+            continue
+        i = int(at[0])
+        row = lambda k: {c: labels.iat[k, labels.columns.get_loc(c)] for c in labels.columns}  # noqa: E731
+        cur = row(i)
+        plan = {i: _before_decision(h, code, cur, lambda st: st["source"] == "review", "", tax)}
+        made = _FROM_DECISION.format(code)
+        followers = np.flatnonzero(((labels["source"] == "propagated") & (labels["propagated_from"] == code)
+                                    & (labels["note"] == made)).to_numpy())
+        still = sorted(set(labels.loc[(labels["group"] == cur["group"]) & (labels["source"] == "review")
+                                      & (labels["fund_code"] != code), "fund_code"])) if cur["group"] else []
+        kept = {}
+        for j in followers:
+            fo = row(j)
+            old = None if still else _before_decision(
+                h, fo["fund_code"], fo, lambda st: st["source"] == "propagated" and st["note"] == made,
+                f"same index as {code}", tax)
+            if old is None:
+                kept[int(j)] = (f"its index keeps the review decision of {', '.join(still)}" if still else
+                                "history.csv holds no earlier label of it; label it by hand or review it")
+            else:
+                plan[int(j)] = old
+        for k in [k for k, st in plan.items() if st and st["source"] == "propagated" and not st["propagated_from"]]:
+            plan[k]["propagated_from"] = _propagated_from(labels, plan, k)
+            if not plan[k]["propagated_from"]:  # the fund its label copies cannot be told
+                if k == i:
+                    plan[k] = None
+                else:
+                    kept[k] = "the fund whose label it copied before cannot be told; label it by hand or review it"
+                    del plan[k]
+        shown = f"{cur['secondary']} ({cur['labeled_by']}, {cur['labeled_at']})"
+        for k, st in plan.items():
+            old = row(k)
+            if st is None:
+                history.append(_history_row(old, "", r.reviewer, today, f"withdrawn: {note}"))
+                drop.append(k)
+                res.withdrawn.append((code, shown, "removed from the labeled set (it had no label before the "
+                                                   "decision that history.csv holds)"))
+                continue
+            reason = f"withdrawn: {note}" if k == i else f"{code}'s review decision withdrawn"
+            history.append(_history_row(old, st["secondary"], r.reviewer, today, reason))
+            for c, v in st.items():
+                labels.iat[k, labels.columns.get_loc(c)] = v
+            if k == i:
+                res.withdrawn.append((code, shown, f"back to its {st['source']} label {st['secondary']}"))
+            else:
+                res.restored.append((old["fund_code"], old["secondary"], st["secondary"], code))
+        res.kept += [(labels["fund_code"].iat[k], labels["secondary"].iat[k],
+                      f"relabeled with {code}'s withdrawn decision, it keeps that label: {why}") for k, why in kept.items()]
+    return labels.drop(index=labels.index[drop]).reset_index(drop=True) if drop else labels
 
 
 def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None, today: str | None = None,
@@ -470,6 +612,8 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     would replace a review decision the sheet did not show (it was exported before it) is refused unless
     ``overrule``."""
     decided, commented = _read_decisions(path, tax, reviewer, sheet)
+    taken_back = decided["decision"].isin(set(withdraw_words())).to_numpy()  # 撤销: withdraw the fund's decision
+    withdraw, decided = decided[taken_back], decided[~taken_back].copy()
     shows_answer = "secondary" in decided.columns and not overrule
     # what identifies a fund the import adds to the labeled set; an exported sheet (it has `group`) holds them all
     deleted = [c for c in ID_COLUMNS[1:] if c not in decided.columns] if "group" in decided.columns else []
@@ -487,8 +631,11 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
 
     def compute(labels: pd.DataFrame):
         _check_labeled_set(labels, labels_path, tax)
-        res = ImportResult(split_groups=split, disputes=_index_disputes(labels, decided, tax), commented=commented)
+        res = ImportResult(split_groups=split, commented=commented)
         history, new_rows, unseen = [], [], []
+        if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before
+            labels = _withdraw(labels, withdraw, tax, read_history(labels_path), today, history, res)
+        res.disputes = _index_disputes(labels, decided, tax)
         applied: dict[str, tuple[str, str, str]] = {}  # fund code → decision, reviewer, note of the rows written
         pos = {c: i for i, c in enumerate(labels["fund_code"])}
         group_of = {}  # the set's group of each tracked index code (000510 and 000510.SH are one index)

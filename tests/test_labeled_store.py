@@ -478,3 +478,82 @@ def test_a_history_excel_saved_in_gbk_does_not_stop_an_import(tmp_path, labels_c
     after = hist.read_bytes()  # (its header may gain old_note, test_a_changed_label_keeps_the_old_rows_note_in_history)
     assert after.split(b"\n", 1)[1].startswith(before.split(b"\n", 1)[1])
     assert pd.read_csv(hist, dtype=str, encoding="gbk").iloc[-1][["fund_code", "reason"]].tolist() == ["159912", "成长风格"]
+
+
+def test_a_code_typed_with_its_exchange_into_the_labeled_set_is_that_funds(tmp_path, small_labels_copy):
+    """A user types codes into labels.csv with their exchange (510300.SH, sh510300): the set holds those funds by
+    their six digits, so a decision on one changes its row (no second row for the same fund) and tagging applies a
+    review decision typed that way; a row no import touches keeps its code as the user typed it, byte for byte."""
+    from classifier.pipeline import Tagger
+
+    lab = read_labels(small_labels_copy)
+    hand = lab[(lab.source == "hand") & (lab.secondary != "宽基ETF")]
+    decided, kept = hand.fund_code.iloc[0], hand.fund_code.iloc[1]
+    text = small_labels_copy.read_bytes()
+    for code, typed in ((decided, f"{decided}.SH"), (kept, f"sz{kept}")):
+        assert text.count(f"\n{code},".encode()) == 1
+        text = text.replace(f"\n{code},".encode(), f"\n{typed},".encode())
+    small_labels_copy.write_bytes(text)
+    got = read_labels(small_labels_copy)
+    assert got.fund_code.tolist() == lab.fund_code.tolist()
+    res = import_review(_sheet(tmp_path / "r.csv", [(decided, "宽基ETF", "typed")]), TAX, small_labels_copy,
+                        today="2026-11-30")
+    assert [c for c, _, _ in res.changed] == [decided] and not res.added
+    after = read_labels(small_labels_copy)
+    assert (after.fund_code == decided).sum() == 1 and len(after) == len(lab)
+    assert Tagger(TAX).use_reviewed(after).reviewed[decided][0] == "宽基ETF"
+    new = small_labels_copy.read_bytes()
+    assert f"\nsz{kept},".encode() in new and f"\n{decided},".encode() in new  # the changed row: six digits
+    old_lines, new_lines = text.splitlines(), new.splitlines()
+    assert [i for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b] == [
+        next(i for i, line in enumerate(old_lines) if line.startswith(f"{decided}.SH,".encode()))]
+    # a review decision typed with the exchange applies at tagging too
+    text = new.replace(f"\n{decided},".encode(), f"\nSH{decided},".encode())
+    small_labels_copy.write_bytes(text)
+    assert Tagger(TAX).use_reviewed(read_labels(small_labels_copy)).reviewed[decided][0] == "宽基ETF"
+
+
+def _held_open(monkeypatch, name):
+    """os.replace refusing to replace the file ``name``, as Windows does while Excel or WPS holds it open."""
+    real = os.replace
+
+    def replace(src, dst):
+        if os.path.basename(dst) == name:
+            raise PermissionError(13, "Permission denied", str(src))  # Windows names the staged file
+        return real(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", replace)
+    return real
+
+
+def test_a_labeled_set_file_open_in_excel_stops_the_import_cleanly_or_completes_it_later(tmp_path, labels_copy,
+                                                                                          monkeypatch):
+    """labels.csv open in Excel (Windows cannot replace it): the import says so, naming the file, and changes nothing
+    (no journal that would finish it later). history.csv open (labels.csv already replaced): the import says the
+    change is saved and completes at the next command once the file is closed, and so it does."""
+    hist = labels_copy.with_name("history.csv")
+    before = labels_copy.read_bytes(), hist.read_bytes()
+    sheet = _sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")])
+    real = _held_open(monkeypatch, "labels.csv")
+    with pytest.raises(InputError) as e:
+        import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    msg = str(e.value)
+    assert str(labels_copy) in msg and "open in another program" in msg and "nothing was changed" in msg
+    assert ".tmp" not in msg
+    monkeypatch.setattr(store.os, "replace", real)
+    assert not [p.name for p in labels_copy.parent.iterdir() if p.name.endswith((".journal", ".tmp"))]
+    assert (labels_copy.read_bytes(), hist.read_bytes()) == before
+    assert read_labels(labels_copy).set_index("fund_code").loc["159912", "secondary"] == "宽基ETF"
+
+    _held_open(monkeypatch, "history.csv")
+    with pytest.raises(InputError) as e:
+        import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    msg = str(e.value)
+    assert str(hist) in msg and "open in another program" in msg and "saved" in msg and "next" in msg
+    with pytest.raises(InputError, match="history.csv: it is open in another program"):  # still open: said again
+        read_labels(labels_copy)
+    monkeypatch.setattr(store.os, "replace", real)
+    lab = read_labels(labels_copy)  # closed: the next command completes the change
+    assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
+    assert pd.read_csv(hist, dtype=str).iloc[-1].fund_code == "159912"
+    assert not [p.name for p in labels_copy.parent.iterdir() if p.name.endswith((".journal", ".tmp"))]

@@ -904,3 +904,71 @@ def test_a_fund_added_from_a_name_only_list_joins_the_group_of_the_index_its_nam
     group = read_labels(labels_copy).set_index("fund_code")["group"]
     assert group[["990995", "990996", "990997", "990998"]].tolist() == [
         "000510.SH", "idx:中证火星探索", "idx:中证火星探索", "review:990998"]
+
+
+def test_a_withdrawn_decision_leaves_the_labeled_set_and_its_relabeled_funds_go_back(tmp_path):
+    """A reviewer decided 560500 (index 930939.CSI) by mistake: the import relabeled the index's head 159606 (hand)
+    and 562340 (propagated). `撤销` in the decision cell takes it back: 560500 and the rows it relabeled go back to
+    the labels they had (the withdrawn rows into history.csv, with who and when), the report says so, and tagging no
+    longer applies the decision."""
+    from classifier.review import withdraw_words
+
+    assert withdraw_words() == ("撤销",)  # taxonomy/common.toml [review]
+    labels_copy = _small_labels_copy(tmp_path, keep=lambda lab: lab["fund_code"] == "159606")
+    before = read_labels(labels_copy)
+    tax = load_taxonomy()
+
+    def sheet(name, code, decision):
+        pd.DataFrame({"fund_code": [code], "decision": [decision], "reviewer": ["李四"],
+                      "taxonomy_version": [tax.version]}).to_csv(tmp_path / name, index=False)
+        return tmp_path / name
+
+    funds = pd.DataFrame({"基金代码": ["560500", "159606"], "基金简称": ["示例中证机器人ETF", "示例中证机器人ETF联接"],
+                          "跟踪指数代码": ["930939.CSI", "930939.CSI"]})
+    import_review(sheet("d.csv", "560500", "策略主题ETF"), tax, labels_copy, today="2026-11-30")
+    assert Tagger(tax).use_reviewed(read_labels(labels_copy)).reviewed["560500"][0] == "策略主题ETF"
+    res = import_review(sheet("w.csv", "560500", " 撤销 "), tax, labels_copy, today="2026-12-01")
+    assert [c for c, *_ in res.withdrawn] == ["560500"] and sorted(c for c, *_ in res.restored) == ["159606", "562340"]
+    report = "\n".join(res.lines())
+    assert "withdrew 1 decisions" in report and "withdrew 560500: 策略主题ETF (李四, 2026-11-30)" in report
+    assert "restored 159606: 策略主题ETF → 科技成长主题ETF" in report
+    after = read_labels(labels_copy)
+    cols = ["fund_code", "primary", "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "note"]
+    assert after[cols].equals(before[cols])  # every row as it was before the decision
+    hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str, keep_default_na=False)
+    back = hist[hist.changed_at == "2026-12-01"]
+    assert sorted(back.fund_code) == ["159606", "560500", "562340"] and set(back.changed_by) == {"李四"}
+    assert set(back.old_secondary) == {"策略主题ETF"} and back.set_index("fund_code").loc["560500", "old_source"] == \
+        "review"
+    tagger = Tagger(tax).use_reviewed(after)
+    assert "560500" not in tagger.reviewed
+    assert not tagger.tag(funds)["evidence"].str.contains("人工复核").any()
+    # withdrawing again does nothing, and says so
+    again = import_review(sheet("w.csv", "560500", "撤销"), tax, labels_copy, today="2026-12-02")
+    assert again.undecided == ["560500"] and not again.withdrawn
+    assert read_labels(labels_copy)[cols].equals(before[cols])
+
+
+def test_a_withdrawn_decision_that_added_its_fund_removes_it_and_the_review_sheet_offers_the_word(tmp_path,
+                                                                                                 labels_copy):
+    """A decision that added a fund to the labeled set, withdrawn: the fund's row leaves it (into history.csv). The
+    review sheet's drop-down offers the word after the classes."""
+    tax = load_taxonomy()
+    n = len(read_labels(labels_copy))
+    rows = lambda d: pd.DataFrame({"fund_code": ["990001"], "decision": [d], "reviewer": ["张三"],  # noqa: E731
+                                   "taxonomy_version": [tax.version]})
+    rows("宽基ETF").to_csv(tmp_path / "a.csv", index=False)
+    assert import_review(tmp_path / "a.csv", tax, labels_copy, today="2026-11-30").added == ["990001"]
+    rows("撤销").to_csv(tmp_path / "w.csv", index=False)
+    res = import_review(tmp_path / "w.csv", tax, labels_copy, today="2026-12-01")
+    assert res.withdrawn and "removed from the labeled set" in res.withdrawn[0][2]
+    after = read_labels(labels_copy)
+    assert len(after) == n and "990001" not in set(after.fund_code)
+    hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str, keep_default_na=False)
+    assert hist.iloc[-1][["fund_code", "old_secondary", "new_secondary", "changed_by"]].tolist() == [
+        "990001", "宽基ETF", "", "张三"]
+    tagged = Tagger(tax).tag(pd.DataFrame({"基金代码": ["990001"], "基金简称": ["示例中证机器人ETF"]}))
+    tagged.to_csv(tmp_path / "t.csv", index=False)
+    CliRunner().invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "-o", str(tmp_path / "r.xlsx"), "--all"])
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    assert [c.value for c in wb["labels"]["A"]] == tax.labels + ["撤销"]
