@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import detect_columns
+from .config import defaults
 from .index_key import code_keys, display_key, name_keys, subject_keys
 from .prepare import prepare
 from .errors import InputError
@@ -180,11 +181,9 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
 
 
 def withdraw_words() -> tuple[str, ...]:
-    """The words a reviewer writes in ``decision`` to take back a fund's review decision (taxonomy/common.toml
-    ``[review] withdraw``)."""
-    from .vocabulary import load_vocabulary
-
-    return load_vocabulary().withdraw
+    """The words a reviewer writes in ``decision`` to take back a fund's review decision (defaults.toml ``[review]
+    withdraw``)."""
+    return tuple(w for w in (str(x).strip() for x in defaults()["review"]["withdraw"]) if w)
 
 
 def parse_fund_code(text: str) -> str | None:
@@ -231,7 +230,7 @@ class ImportResult:
         out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"
                + (f"; {len(self.followed)} more funds of the decided funds' indices relabeled with them"
                   if self.followed else "")
-               + (f"; withdrew {len(self.withdrawn)} decisions" + (f", {len(self.restored)} funds relabeled with them "
+               + (f"; withdrew {len(self.withdrawn)} decision(s)" + (f", {len(self.restored)} funds relabeled with them "
                   f"went back to their earlier labels" if self.restored else "") if self.withdrawn else "")]
         out += [f"  withdrew {c}: {d}; {what}" for c, d, what in self.withdrawn]
         out += [f"  restored {c}: {o} → {n} (relabeled with {h}'s withdrawn decision)" for c, o, n, h in self.restored]

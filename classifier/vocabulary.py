@@ -65,23 +65,6 @@ class Vocabulary:
     currency_tail: re.Pattern
     variant_words: tuple[str, ...]
     sha256: str
-    withdraw: tuple[str, ...] = ()  # [review]: a review sheet's decision that takes back the fund's decision
-
-
-def _hashed(raw: bytes) -> bytes:
-    """What a model's manifest hashes of the file: all of it but its ``[review]`` table and the comment and blank
-    lines right above it (words for reviewers, which change no text processing: a model trained before they were
-    added or edited still loads)."""
-    lines = raw.splitlines(keepends=True)
-    head = next((i for i, line in enumerate(lines) if line.strip() == b"[review]"), None)
-    if head is None:
-        return raw
-    start = head
-    while start > 0 and (not lines[start - 1].strip() or lines[start - 1].lstrip().startswith(b"#")):
-        start -= 1
-    end = next((j for j in range(head + 1, len(lines)) if re.match(rb"\s*\[\[?[\w.\" -]+\]\]?\s*(#.*)?$", lines[j])),
-               len(lines))
-    return b"".join(lines[:start] + lines[end:])
 
 
 def load_vocabulary(path: str | Path | None = None) -> Vocabulary:
@@ -128,7 +111,6 @@ def _load(path: str) -> Vocabulary:
                           tuple(d["model"]["structure_words"]),
                           re.compile(f"({alternation(ifn['type_words'])})型"),
                           re.compile(f"({alternation(ifn['currency_tail'])})+$"), tuple(ifn["variant_words"]),
-                          hashlib.sha256(_hashed(raw)).hexdigest(),
-                          tuple(str(w).strip() for w in d.get("review", {}).get("withdraw", []) if str(w).strip()))
+                          hashlib.sha256(raw).hexdigest())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, re.error) as exc:
         raise TaxonomyError(f"{p}: cannot load shared vocabulary: {exc!r}") from exc

@@ -913,7 +913,7 @@ def test_a_withdrawn_decision_leaves_the_labeled_set_and_its_relabeled_funds_go_
     longer applies the decision."""
     from classifier.review import withdraw_words
 
-    assert withdraw_words() == ("撤销",)  # taxonomy/common.toml [review]
+    assert withdraw_words() == ("撤销",)  # defaults.toml [review]
     labels_copy = _small_labels_copy(tmp_path, keep=lambda lab: lab["fund_code"] == "159606")
     before = read_labels(labels_copy)
     tax = load_taxonomy()
@@ -930,7 +930,7 @@ def test_a_withdrawn_decision_leaves_the_labeled_set_and_its_relabeled_funds_go_
     res = import_review(sheet("w.csv", "560500", " 撤销 "), tax, labels_copy, today="2026-12-01")
     assert [c for c, *_ in res.withdrawn] == ["560500"] and sorted(c for c, *_ in res.restored) == ["159606", "562340"]
     report = "\n".join(res.lines())
-    assert "withdrew 1 decisions" in report and "withdrew 560500: 策略主题ETF (李四, 2026-11-30)" in report
+    assert "withdrew 1 decision(s)" in report and "withdrew 560500: 策略主题ETF (李四, 2026-11-30)" in report
     assert "restored 159606: 策略主题ETF → 科技成长主题ETF" in report
     after = read_labels(labels_copy)
     cols = ["fund_code", "primary", "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "note"]
