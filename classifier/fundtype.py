@@ -76,13 +76,14 @@ def classify_frame(fund_type: pd.Series, text: pd.Series, has_index: pd.Series, 
     """Asset class, its reason and management style for every row; computed once per distinct input.
     ``text`` must already be cleaned (see :func:`classifier.normalize.clean`)."""
     reader = WordReader(vocab)
-    key = fund_type + "\x1f" + text + "\x1f" + has_index.astype(str)
-    seen: dict[str, tuple[str, str, str]] = {}
+    seen: dict[tuple, tuple[str, str, str]] = {}
     rows = []
-    for k, t, x, i in zip(key.tolist(), fund_type.tolist(), text.tolist(), has_index.tolist()):
+    for k in zip(fund_type.tolist(), text.tolist(), has_index.tolist()):
         r = seen.get(k)
         if r is None:
+            t, x, i = k
             ac, why = reader.asset_class(t, x)
             r = seen[k] = (ac, why, reader.management_style(t, x, bool(i)))
         rows.append(r)
-    return pd.DataFrame(rows, columns=["asset_class", "asset_reason", "management_style"], index=fund_type.index)
+    return pd.DataFrame(rows, columns=["asset_class", "asset_reason", "management_style"], index=fund_type.index,
+                        dtype=object)
