@@ -183,7 +183,8 @@ class RuleLayer:
         for f in FIELDS:
             nxt = []
             for i in pending:
-                h = self.match_text(cols[f][i], f, codes[i] if f == "index" else "")
+                text, code = cols[f][i], codes[i] if f == "index" else ""
+                h = self.match_text(text, f, code) if text or code else ()  # an empty field has no hits
                 if h:
                     hits_per_row[i], decided_field[i] = h, f
                 else:
