@@ -27,6 +27,8 @@ class WordReader:
     def __init__(self, vocab: Vocabulary):
         self.vocab = vocab
         self.names = [(ac, _any_of(ac.names), _any_of(ac.unless)) for ac in vocab.asset_classes]
+        # every class's names at once: most texts hold none, and are then done with one search instead of one a class
+        self.any_name = _any_of(tuple(w for ac in vocab.asset_classes for w in ac.names))
         self.passive_names = _any_of(vocab.passive_names)
         self.enhanced = _any_of(vocab.enhanced)
         self._types: dict[str, tuple] = {}
@@ -43,6 +45,8 @@ class WordReader:
     def by_name(self, text: str, only: tuple[str, ...] | None = None) -> tuple[str, str] | None:
         """The first asset class (in the vocabulary's order) one of whose names ``text`` holds, unless it also holds
         one of that class's exceptions; the reason names the class's first word found."""
+        if self.any_name is None or not self.any_name.search(text):
+            return None
         for ac, names, unless in self.names:
             if (only and ac.name not in only) or names is None or not names.search(text):
                 continue
