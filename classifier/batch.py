@@ -13,7 +13,6 @@ chunks' outputs do not depend on the chunking).
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 import time
@@ -25,7 +24,6 @@ import pandas as pd
 from .columns import detect_columns
 from .config import defaults
 from .errors import InputError
-from .forked import forked_map
 from .io import CSV_SUFFIXES, csv_blocks, ends_on_sigterm, read_table, write_bytes_parts, write_table
 from .linking import file_links, part_keys
 from .pipeline import TagSummary, Tagger
@@ -58,8 +56,11 @@ def workers(rows: int, jobs: int | None = None) -> int:
     jobs = int(cfg["jobs"] if jobs is None else jobs)
     if jobs < 0:
         raise InputError(f"jobs = {jobs}: give 0 (one process per CPU core) or a positive number")
-    if rows < int(cfg["parallel_rows"]) or sys.platform == "darwin" \
-            or "fork" not in multiprocessing.get_all_start_methods():
+    if rows < int(cfg["parallel_rows"]) or sys.platform == "darwin":
+        return 1
+    import multiprocessing  # here, not at the top: a file tagged in one process does not load it
+
+    if "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return jobs or cpu_count()
 
@@ -113,6 +114,8 @@ def _runner(n_workers: int):
     if n_workers <= 1:
         yield map
         return
+    from .forked import forked_map  # only where processes fork (it loads multiprocessing)
+
     maps = []
 
     def run(fn, tasks):

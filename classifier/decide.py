@@ -117,12 +117,13 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
     secondary = np.where(oos, tax.not_applicable, cls[top])
     codes = fund_codes(p)
     dup = duplicate_codes(codes=codes) if duplicate is None else np.asarray(duplicate, dtype=bool)
+    # text columns as Python strings (dtype object): the later steps read them value by value
     d = pd.DataFrame({
-        "top": top, "code": codes.to_numpy(dtype=object),
-        "secondary": np.where(blank, "", secondary).astype(object),
+        "top": top, "code": pd.Series(codes.tolist(), index=p.index, dtype=object),
+        "secondary": pd.Series(np.where(blank, "", secondary).tolist(), index=p.index, dtype=object),
         "confidence": np.where(blank, 0.0, np.where(oos, 1.0, np.round(conf, 4))),
         "needs_review": ~oos & ((conf < threshold) | (active & ~concentrated) | blank | term_only),
-        "out_of_scope": oos, "name_problem": problem, "term_only_name": term_only & ~oos, "no_text": no_text,
+        "out_of_scope": oos, "name_problem": pd.Series(problem.tolist(), index=p.index, dtype=object), "term_only_name": term_only & ~oos, "no_text": no_text,
         "abstain": abstain, "active": active,
         "concentrated": concentrated, "held": held, "no_signal": no_signal, "duplicate_code": dup,
         "linked_row": np.where(s.source_row != np.arange(n), s.source_row, -1),

@@ -42,8 +42,9 @@ SW_DATE = "; 申万2021映射 {date}"
 
 
 def alternatives_text(d: pd.DataFrame, classes: list[str], n_alternatives: int) -> list[str]:
-    cols = [(d[f"alt_class_{k}"].to_numpy(), d[f"alt_p_{k}"].to_numpy()) for k in range(1, n_alternatives + 1)]
-    return [";".join(f"{classes[j[i]]}:{q[i]:.3f}" for j, q in cols if j[i] >= 0) for i in range(len(d))]
+    # Python lists: reading a NumPy array one element at a time makes a NumPy scalar of each
+    cols = [list(zip(d[f"alt_class_{k}"].tolist(), d[f"alt_p_{k}"].tolist())) for k in range(1, n_alternatives + 1)]
+    return [";".join(f"{classes[j]}:{q:.3f}" for j, q in row if j >= 0) for row in zip(*cols)]
 
 
 @lru_cache(maxsize=8)
@@ -59,15 +60,24 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
     why_not_name = load_vocabulary().not_a_name.evidence
     asset, reason = p["asset_class"].tolist(), p["asset_reason"].tolist()
     codes = d["code"].tolist()
-    linked = d["linked_row"].to_numpy()
+    # per-row numbers as Python lists (see alternatives_text)
+    linked, source_row = d["linked_row"].tolist(), s.source_row.tolist()
+    head_agree, head_reads = s.head_agree.tolist(), s.head_reads.tolist()
     doubt, lowers = s.doubt, s.doubt_lowers
     pos = {n: j for j, n in enumerate(SIGNALS)}
-    rate = 1.0 / (1.0 + np.exp(-doubt[:, pos["pattern"]])) if doubt is not None else None
-    subject = np.clip(s.subject_rate, 0.0, 1.0) if s.subject_rate is not None else None  # a regression's: may pass 0, 1
+    rate = (1.0 / (1.0 + np.exp(-doubt[:, pos["pattern"]]))).tolist() if doubt is not None else None
+    # a regression's prediction: it may pass 0 or 1
+    subject = np.clip(s.subject_rate, 0.0, 1.0).tolist() if s.subject_rate is not None else None
+    # per lowering signal with a reason to give, whether each row has it set (in the order of ``lowers``)
+    signal_set = {n: (doubt[:, pos[n]] == 1.0).tolist() for n in lowers if n in DOUBT_REASONS} \
+        if doubt is not None else {}
+    # the texts that are the same on every row, written once
+    no_signal = NO_SIGNAL.format(share=industry_theme_share)
+    active_name_only = ACTIVE_NAME_ONLY.format(share=industry_theme_share)
     out = []
     rows = zip(*(d[c].tolist() for c in d.columns))  # lists: iterating Arrow-backed columns cell by cell is slow
     for i, r in enumerate(map(_row_type(tuple(d.columns))._make, rows)):
-        src = s.source_row[i]
+        src = source_row[i]
         if r.name_problem:
             ev = why_not_name[r.name_problem]
         elif r.no_text:
@@ -78,16 +88,16 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
         elif r.out_of_scope:
             ev = f"{tax.out_of_scope[asset[i]]} ({reason[i]})"
         elif r.no_signal:
-            ev = NO_SIGNAL.format(share=industry_theme_share)
+            ev = no_signal
         else:
             ev = s.rules.evidence(src) or (NO_RULE + (ACTIVE_FUND if r.active else ""))
-            if s.head_reads[i] and not r.reviewed:  # the readers' count is of the model's class, which a decision replaces
-                said = HEAD_AGREE if s.head_agree[i] == s.head_reads[i] else HEAD_DOUBT
-                ev += said.format(agree=s.head_agree[i], reads=s.head_reads[i])
+            if head_reads[i] and not r.reviewed:  # the readers' count is of the model's class, which a decision replaces
+                said = HEAD_AGREE if head_agree[i] == head_reads[i] else HEAD_DOUBT
+                ev += said.format(agree=head_agree[i], reads=head_reads[i])
             if r.active and not r.concentrated and r.needs_review and not r.term_only_name:  # whatever its confidence
-                ev += ACTIVE_NAME_ONLY.format(share=industry_theme_share)
+                ev += active_name_only
             if r.needs_review and not r.reviewed and doubt is not None:
-                reasons = [DOUBT_REASONS[n] for n in lowers if doubt[i, pos[n]] == 1.0 and n in DOUBT_REASONS
+                reasons = [DOUBT_REASONS[n] for n, is_set in signal_set.items() if is_set[i]
                            and not (n == "no_rule" and ev.startswith(NO_RULE))]
                 if rate[i] < doubt_pattern_rate:
                     reasons.append(DOUBT_PATTERN.format(rate=rate[i]))

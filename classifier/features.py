@@ -176,10 +176,15 @@ def featurize(p: pd.DataFrame, rr: RuleResult, holdings=None) -> pd.DataFrame:
     """
     text = p["s_index"] + "|" + p["s_name"] + "|" + p["s_full_name"] + "|" + p["s_benchmark"]
     votes = pd.DataFrame(rr.vote_features(), index=p.index, columns=[f"vote::{c}" for c in rr.classes_])
-    out = pd.DataFrame({"text": text.values, "rule_field": [f or "none" for f in rr.field],
-                        "asset_class": p["asset_class"].values, "style": p["management_style"].values,
-                        "has_index": np.where(p["s_index"] != "", "yes", "no"),
-                        "rule_winner": [w or "" for w in rr.labels],
+
+    def texts(values) -> pd.Series:  # Python strings, as the model reads them (pandas 3 would make Arrow strings)
+        return pd.Series(values, index=p.index, dtype=object)
+
+    out = pd.DataFrame({"text": texts(text.tolist()), "rule_field": texts([f or "none" for f in rr.field]),
+                        "asset_class": texts(p["asset_class"].tolist()),
+                        "style": texts(p["management_style"].tolist()),
+                        "has_index": texts(np.where(p["s_index"] != "", "yes", "no").tolist()),
+                        "rule_winner": texts([w or "" for w in rr.labels]),
                         "rule_fuzzy": [bool(h) and all(x.fuzzy for x in h) for h in rr.hits]}, index=p.index)
     parts = [out, votes]
     if holdings is not None:

@@ -27,6 +27,8 @@ class WordReader:
     def __init__(self, vocab: Vocabulary):
         self.vocab = vocab
         self.names = [(ac, _any_of(ac.names), _any_of(ac.unless)) for ac in vocab.asset_classes]
+        # every class's names at once: most texts hold none, and are then done with one search instead of one a class
+        self.any_name = _any_of(tuple(w for ac in vocab.asset_classes for w in ac.names))
         self.passive_names = _any_of(vocab.passive_names)
         self.enhanced = _any_of(vocab.enhanced)
         self._types: dict[str, tuple] = {}
@@ -43,6 +45,8 @@ class WordReader:
     def by_name(self, text: str, only: tuple[str, ...] | None = None) -> tuple[str, str] | None:
         """The first asset class (in the vocabulary's order) one of whose names ``text`` holds, unless it also holds
         one of that class's exceptions; the reason names the class's first word found."""
+        if self.any_name is None or not self.any_name.search(text):
+            return None
         for ac, names, unless in self.names:
             if (only and ac.name not in only) or names is None or not names.search(text):
                 continue
@@ -76,13 +80,14 @@ def classify_frame(fund_type: pd.Series, text: pd.Series, has_index: pd.Series, 
     """Asset class, its reason and management style for every row; computed once per distinct input.
     ``text`` must already be cleaned (see :func:`classifier.normalize.clean`)."""
     reader = WordReader(vocab)
-    key = fund_type + "\x1f" + text + "\x1f" + has_index.astype(str)
-    seen: dict[str, tuple[str, str, str]] = {}
+    seen: dict[tuple, tuple[str, str, str]] = {}
     rows = []
-    for k, t, x, i in zip(key.tolist(), fund_type.tolist(), text.tolist(), has_index.tolist()):
+    for k in zip(fund_type.tolist(), text.tolist(), has_index.tolist()):
         r = seen.get(k)
         if r is None:
+            t, x, i = k
             ac, why = reader.asset_class(t, x)
             r = seen[k] = (ac, why, reader.management_style(t, x, bool(i)))
         rows.append(r)
-    return pd.DataFrame(rows, columns=["asset_class", "asset_reason", "management_style"], index=fund_type.index)
+    return pd.DataFrame(rows, columns=["asset_class", "asset_reason", "management_style"], index=fund_type.index,
+                        dtype=object)

@@ -328,7 +328,8 @@ def link(p: pd.DataFrame) -> pd.DataFrame:
     of the ETF a feeder follows, or -1)."""
     fam = family_keys(p)
     head, etf = link_keys(fam)
-    return pd.DataFrame({"family": fam, "head": head, "etf": etf}, index=p.index)
+    return pd.DataFrame({"family": pd.Series(fam, index=p.index, dtype=object), "head": head, "etf": etf},
+                        index=p.index)
 
 
 @dataclass

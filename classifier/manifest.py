@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from importlib import metadata
 from pathlib import Path
 
 from .config import shipped_path
@@ -49,6 +48,8 @@ def sha256_file(path: str | Path) -> str:
 
 
 def library_versions() -> dict[str, str]:
+    from importlib import metadata  # here: ~20 ms (it loads the email package) that only training needs
+
     out = {"python": platform.python_version()}
     for lib in LIBRARIES:
         try:

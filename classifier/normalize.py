@@ -65,16 +65,28 @@ def benchmark_subject(text: str, vocab: Vocabulary, cleaned: bool = False) -> st
     return index_subject(parts[0], vocab, cleaned=True) if parts else ""
 
 
+def texts(series: pd.Series) -> list[str]:
+    """A column's cells as text, missing ones '' (``series.fillna("").astype(str)``, as a list). A column that holds
+    only text, as every column of a file read does, is taken as it is: pandas 3 would copy it into an Arrow string
+    array and back, which costs more than the work done on it."""
+    values = series.tolist()
+    if set(map(type, values)) <= {str}:
+        return values
+    return series.fillna("").astype(str).tolist()
+
+
 def apply_unique(series: pd.Series, fn) -> pd.Series:
-    """Apply ``fn`` once per distinct value (fund lists repeat names across share classes)."""
-    values = series.fillna("").astype(str)
-    uniq = pd.unique(values).tolist()  # a list: iterating an Arrow-backed array element by element is slow
-    mapping = {u: fn(u) for u in uniq}
-    return values.map(mapping)
+    """Apply ``fn`` once per distinct value (fund lists repeat names across share classes); the result is a column of
+    Python strings (dtype object, as in pandas 2: the prepared frame's columns are read value by value)."""
+    values = texts(series)
+    mapping = {u: fn(u) for u in dict.fromkeys(values)}  # in the order values first occur
+    return pd.Series([mapping[v] for v in values], index=series.index, dtype=object)
 
 
 def clean_column(series: pd.Series) -> pd.Series:
-    """:func:`clean` over a column, once per distinct value, with one OpenCC call."""
-    values = series.fillna("").astype(str)
-    uniq = pd.unique(values).tolist()
-    return values.map(dict(zip(uniq, clean_many(uniq))))
+    """:func:`clean` over a column, once per distinct value, with one OpenCC call (dtype object, see
+    :func:`apply_unique`)."""
+    values = texts(series)
+    uniq = list(dict.fromkeys(values))
+    mapping = dict(zip(uniq, clean_many(uniq)))
+    return pd.Series([mapping[v] for v in values], index=series.index, dtype=object)

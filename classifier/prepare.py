@@ -18,11 +18,16 @@ from .text import code6_column
 from .vocabulary import Vocabulary, load_vocabulary
 
 def _raw(frame: pd.DataFrame, colmap: dict[str, int], fields=FIELDS) -> pd.DataFrame:
+    """The fields' raw text, '' when missing, cut at 4096 characters; columns of Python strings (dtype object: see
+    :func:`classifier.normalize.apply_unique`)."""
     raw = {}
     for fld in fields:
         if fld in colmap:
             s = frame.iloc[:, colmap[fld]]
-            raw[fld] = s.where(s.notna(), "").astype(str).str.slice(0, 4096)
+            values = s.tolist()
+            if not set(map(type, values)) <= {str}:  # numbers, missing values: as text, the way pandas writes them
+                values = s.where(s.notna(), "").astype(str).tolist()
+            raw[fld] = pd.Series([v[:4096] for v in values], index=frame.index, dtype=object)
         else:
             raw[fld] = pd.Series("", index=frame.index, dtype=object)
     return pd.DataFrame(raw, index=frame.index)
@@ -64,10 +69,14 @@ def prepare(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | Non
     p["name_problem"] = ""
     if name_only.any():  # read only where it decides: most files say what each fund is
         q = p[name_only]
-        first = q["name"].where(q["name"].str.strip() != "", q["full_name"])
-        key = first + "\x00" + (q["code6"] == "").map({True: "1", False: ""})
-        p.loc[name_only, "name_problem"] = apply_unique(
-            key, lambda k: name_problem(k[:-2] if k.endswith("1") else k[:-1], vocab, k.endswith("1")))
+        seen: dict[tuple[str, bool], str] = {}  # once per distinct (name, no code)
+        problems = []
+        for name, full_name, code in zip(q["name"].tolist(), q["full_name"].tolist(), q["code6"].tolist()):
+            k = (name if name.strip() else full_name, code == "")
+            if k not in seen:
+                seen[k] = name_problem(k[0], vocab, k[1])
+            problems.append(seen[k])
+        p.loc[name_only, "name_problem"] = problems
     return p
 
 

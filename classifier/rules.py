@@ -89,6 +89,14 @@ class RuleLayer:
         self._fuzzy_terms = [t for t in terms if sum("\u4e00" <= ch <= "\u9fff" for ch in t) >= FUZZY_MIN_LEN]
         self._cache: dict[tuple[str, str, str], tuple[Hit, ...]] = {}
         self._shared: dict[tuple[Hit, ...], tuple[Hit, ...]] = {}
+        self._hits: dict[tuple, Hit] = {}  # one Hit per (rule, term, field): made once, not once per text
+
+    def _hit(self, rule, term: str, field: str) -> Hit:
+        key = (rule.id, rule.secondary, rule.tier, term, field)
+        hit = self._hits.get(key)
+        if hit is None:
+            hit = self._hits[key] = Hit(*key)
+        return hit
 
     # ------------------------------------------------------------------ matching
     def match_text(self, text: str, field: str, code: str = "") -> tuple[Hit, ...]:
@@ -101,7 +109,7 @@ class RuleLayer:
             for m in self._rx.finditer(text):
                 for r, unless in self._term_rules[m.group(0)]:
                     if not any(u in text for u in unless):
-                        hits.append(Hit(r.id, r.secondary, r.tier, m.group(0), field))
+                        hits.append(self._hit(r, m.group(0), field))
         if code:
             for r, unless in self._code_rules:
                 if r.code.search(code) and not any(u in text for u in unless):
@@ -183,7 +191,8 @@ class RuleLayer:
         for f in FIELDS:
             nxt = []
             for i in pending:
-                h = self.match_text(cols[f][i], f, codes[i] if f == "index" else "")
+                text, code = cols[f][i], codes[i] if f == "index" else ""
+                h = self.match_text(text, f, code) if text or code else ()  # an empty field has no hits
                 if h:
                     hits_per_row[i], decided_field[i] = h, f
                 else:
@@ -206,8 +215,8 @@ class RuleLayer:
         if self._asset_rules and "asset_class" in subjects:
             assets = subjects["asset_class"].tolist()
             for i in range(n):
-                extra = tuple(Hit(r.id, r.secondary, r.tier, assets[i], "asset_class")
-                              for r in self._asset_rules if r.asset_class == assets[i])
+                extra = tuple(self._hit(r, assets[i], "asset_class") for r in self._asset_rules
+                              if r.asset_class == assets[i])
                 if extra:
                     hits_per_row[i] = hits_per_row[i] + extra
                     decided_field[i] = decided_field[i] or "asset_class"

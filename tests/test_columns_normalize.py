@@ -69,3 +69,25 @@ def test_a_full_width_code_is_the_same_fund_everywhere():
     frame = pd.DataFrame({"基金代码": cells, "基金简称": ["华夏芯片ETF"] * len(cells)})
     p = prepare(frame, detect_columns(list(frame.columns)), V)
     assert p["code6"].tolist() == [code6(c) for c in cells] == ["159995", "159995", "159995", "", "159995"]
+
+
+@pytest.mark.parametrize("dtype", [object, "string", "str"])
+def test_prepare_reads_every_text_dtype_alike(dtype):
+    """The prepared frame holds Python strings whatever the input columns' dtype (a file read gives object columns,
+    a caller's frame may hold pandas' string dtypes or numbers); name-only rows without a code are checked as names
+    (a key ending in NUL once lost that NUL when pandas 3 joined an object column to an Arrow one)."""
+    import pandas as pd
+
+    from classifier.prepare import prepare
+
+    names = ["股票", "N/A", "无", "-", "华夏中证机器人ETF", "张三", "鍗庡�忎笂璇�50ETF"]
+    frame = pd.DataFrame({"fund_name": names, "fund_code": ["", "", "", "", "159530", "", ""]})
+    expected = prepare(frame, detect_columns(list(frame.columns)), V)
+    assert expected["name_problem"].tolist() == ["placeholder", "placeholder", "placeholder", "no_letters", "",
+                                                 "fund_words", "mojibake"]
+    typed = prepare(frame.astype(dtype), detect_columns(list(frame.columns)), V)
+    for c in expected.columns:
+        assert typed[c].tolist() == expected[c].tolist(), c
+    numbers = pd.DataFrame({"fund_name": ["华夏中证机器人ETF", None], "fund_code": [159530, float("nan")]})
+    p = prepare(numbers, detect_columns(list(numbers.columns)), V)
+    assert p["code"].tolist() == ["159530.0", ""] and p["code6"].tolist() == ["159530", ""] and p["name"].tolist()[1] == ""
