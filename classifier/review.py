@@ -617,9 +617,15 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     # what identifies a fund the import adds to the labeled set; an exported sheet (it has `group`) holds them all
     deleted = [c for c in ID_COLUMNS[1:] if c not in decided.columns] if "group" in decided.columns else []
     decided["index_key"] = code_keys(decided) if "index_code" in decided.columns else ""
-    # the index an index fund's name gives, when the sheet gives no index (a fund list: names alone)
-    decided["name_key"] = name_keys(prepare(_id_rows(decided), detect_columns(ID_COLUMNS))).to_numpy() \
-        if len(decided) else ""
+    # the index an index fund's name gives, when the sheet gives no index (a fund list: names alone): read (a prepare
+    # of the decided rows, ~30 ms) only when a fund new to the labeled set has neither index code nor name
+    name_key: list[str] = []
+
+    def name_key_of(j: int) -> str:
+        if not name_key:
+            name_key.extend(name_keys(prepare(_id_rows(decided), detect_columns(ID_COLUMNS))).tolist())
+        return name_key[j]
+
     split = []  # one decision is meant to cover a group: two classes in one group settle none of its other funds
     if "group" in decided.columns:
         for g, rows in decided[decided["group"].astype(str).str.strip() != ""].groupby("group", sort=True):
@@ -643,7 +649,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 group_of.setdefault(key, g)
         by_subject: dict[str, str] | None = None  # the set's group of each index subject, read when a name needs it
         labels = labels.copy()
-        for r in decided.itertuples():
+        for j, r in enumerate(decided.itertuples()):
             code = r.code
             note = str(getattr(r, "comment", "") or "") or "review"
             new = {"primary": tax.primary_of(r.decision), "secondary": r.decision, "source": "review",
@@ -675,7 +681,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 # name gives its index (华夏中证A500ETF联接C → idx:中证A500), the set's group of that index; else the
                 # sheet's group when the set's rule makes it for this row (a migration queue carries the row's own);
                 # else the index code, the index name, the index the fund's name gives, the fund
-                by_name = r.name_key if not (row["index_code"] or row["index_name"]) else ""
+                by_name = name_key_of(j) if not (row["index_code"] or row["index_name"]) else ""
                 if by_name and by_subject is None:
                     by_subject = _subject_groups(labels)
                 own = {row["index_code"], f"idx:{row['index_name']}", f"bench:{row['index_name']}", f"money:{code}",

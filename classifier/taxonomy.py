@@ -167,6 +167,23 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         raw_bytes = p.read_bytes()
     except OSError as exc:
         raise TaxonomyError(f"{p}: cannot read taxonomy file ({exc.strerror})") from exc
+    # the taxonomy is a function of the path it names and the file's bytes alone, and immutable: a command reads it
+    # more than once (the command, then the model's loader; a review import, then the tagging), and the parse and
+    # its checks cost ~12 ms each time. Read again when the bytes change; a file with problems is not kept.
+    key = (str(p), hashlib.sha256(raw_bytes).hexdigest())
+    tax = _LOADED.get(key)
+    if tax is None:
+        tax = _parse(p, raw_bytes, key[1])
+        if len(_LOADED) >= 16:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = tax
+    return tax
+
+
+_LOADED: dict[tuple[str, str], Taxonomy] = {}  # (path, sha256 of its bytes) -> the taxonomy read from them
+
+
+def _parse(p: Path, raw_bytes: bytes, sha256: str) -> Taxonomy:
     try:
         text = raw_bytes.decode("utf-8")
         data = tomllib.loads(text)
@@ -299,5 +316,5 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         raise TaxonomyError(f"{p}: {len(problems)} problem(s) in taxonomy file:\n  " + "\n  ".join(problems))
 
     return Taxonomy(id=head["id"], version=head["version"], name=head["name"], path=str(p),
-                    sha256=hashlib.sha256(raw_bytes).hexdigest(), not_applicable=na,
+                    sha256=sha256, not_applicable=na,
                     classes=tuple(classes), rules=tuple(rules), out_of_scope=oos)

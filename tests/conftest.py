@@ -37,14 +37,16 @@ needs_raw = pytest.mark.skipif(not ETF_LIST.exists(), reason=f"shared raw data n
 
 
 
-# The longest files first (seconds on a worker of this 2-core machine: test_user_path.py ~27-34, test_summary.py ~13,
-# test_bad_inputs.py ~11, test_review_loop.py ~10, then ~7 down to ~4; the rest are shorter). `--dist loadfile` hands
-# whole files to the workers in collection order, a couple ahead; collected alphabetically, test_user_path.py came
-# last and ran alone while the other worker idled. Stable sort: each file's tests keep their order, and the other
-# files theirs (see pytest_configure: xdist must be told to keep this order).
-LONGEST_FIRST = ("test_user_path.py", "test_summary.py", "test_bad_inputs.py", "test_review_loop.py",
-                 "test_estimator.py", "test_real_data.py", "test_linking.py", "test_training.py", "test_cli.py",
-                 "test_own_outputs.py", "test_regressions.py", "test_parallel.py", "test_labeled_store.py")
+# The longest files first (CPU seconds of a test process on this 2-core machine, measured with the other worker busy:
+# test_user_path.py ~28 (its `fundclass` processes, one after the other), test_review_loop.py ~25,
+# test_labeled_store.py ~11, test_bad_inputs.py ~10, test_parallel.py ~9, test_summary.py and test_estimator.py ~8,
+# then ~7 down to ~4; the rest are shorter). `--dist loadfile` hands whole files to the workers in collection order,
+# a couple ahead; collected alphabetically, test_user_path.py came last and ran alone while the other worker idled.
+# Stable sort: each file's tests keep their order, and the other files theirs (see pytest_configure: xdist must be
+# told to keep this order).
+LONGEST_FIRST = ("test_user_path.py", "test_review_loop.py", "test_labeled_store.py", "test_bad_inputs.py",
+                 "test_parallel.py", "test_summary.py", "test_estimator.py", "test_cli.py", "test_real_data.py",
+                 "test_linking.py", "test_training.py", "test_regressions.py", "test_own_outputs.py")
 
 
 def pytest_configure(config):

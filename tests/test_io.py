@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 import pandas as pd
 import pytest
 
@@ -201,27 +203,55 @@ def test_neutralised_csv_and_raw_csv(tmp_path):
 
 
 # ---------------------------------------------------------------- interrupted writes
+# The child first gives SIGTERM the disposition a process normally starts with (default action, not blocked): it
+# inherits an ignored or blocked SIGTERM from whatever started the test run (a CI step under `trap '' TERM`, a
+# runner that ignores it), and then atomic_write_bytes rightly leaves an ignored signal ignored, SIGTERM does
+# nothing, and the child slept on: "not ended 30 s after SIGTERM" (reproduced by running this test under
+# `trap '' TERM`). It then sleeps in short steps: Python runs signal handlers in the main thread only, so should the
+# kernel hand SIGTERM to another thread of the child (jemalloc's, OpenBLAS's), one long sleep would not be woken and
+# the handler would wait for its end; a short one ends within 0.05 s.
 SLOW_WRITER = """
-import sys, time
+import signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 from pathlib import Path
 from classifier.io import atomic_write_bytes
 
 def slow(tmp):
     Path(tmp).write_bytes(b"half a file")
     print("writing", flush=True)
-    time.sleep(60)
+    end = time.monotonic() + 300
+    while time.monotonic() < end:
+        time.sleep(0.05)
 
 atomic_write_bytes(sys.argv[1], slow)
 """
+STARTS_WITHIN = 120  # s for the child to import the package and begin its write (~1-4 s; more on a stalled machine)
+ENDS_WITHIN = 60  # s for it to end once signalled (~0.1 s)
 
 
-def _start_slow_write(target):
+@contextmanager
+def _slow_write(target):
+    """A child process in the middle of writing ``target`` (its temp file holds half a file); killed on the way out
+    if still running, so that a failing test leaves no process behind. Fails, rather than waiting for ever, if the
+    child never begins its write."""
+    import selectors
     import subprocess
     import sys
 
     proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(target)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "writing"
-    return proc
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            if not sel.select(timeout=STARTS_WITHIN):
+                pytest.fail(f"the writer had not begun writing {STARTS_WITHIN} s after it started")
+        assert proc.stdout.readline().strip() == "writing"
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
 
 
 def _temps(folder):
@@ -232,10 +262,10 @@ def test_sigterm_during_a_write_removes_the_temp_file(tmp_path):
     import signal
 
     target = tmp_path / "out.csv"
-    proc = _start_slow_write(target)
-    assert len(_temps(tmp_path)) == 1
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == -signal.SIGTERM  # still ends as SIGTERM ends a process
+    with _slow_write(target) as proc:
+        assert len(_temps(tmp_path)) == 1
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=ENDS_WITHIN) == -signal.SIGTERM  # still ends as SIGTERM ends a process
     assert _temps(tmp_path) == [] and not target.exists()
 
 
@@ -255,9 +285,9 @@ def test_a_temp_file_left_by_kill_9_is_removed_on_the_next_run(tmp_path):
     from classifier.cli import cli
 
     target = tmp_path / "out.csv"
-    proc = _start_slow_write(target)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    with _slow_write(target) as proc:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=ENDS_WITHIN)
     left = _temps(tmp_path)
     assert len(left) == 1 and left[0].startswith(".out.csv.")
     (tmp_path / ".other.csv.12345-abcdefgh.tmp").write_text("not a temp of this output")

@@ -106,8 +106,11 @@ def test_the_chunks_keep_every_worker_busy():
     assert batch._chunk_size(250_000, 50_000, 1) == 50_000
 
 
+# SIGTERM as a process normally starts with it, whatever the test run inherited (see test_io's SLOW_WRITER)
 SLOW_PARALLEL_TAG = """
-import os, sys, time
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 from classifier import batch, config
 from classifier.pipeline import Tagger
 
@@ -136,13 +139,18 @@ def test_sigterm_ends_the_workers_and_leaves_no_temp_file(tmp_path):
     pids, out = tmp_path / "pids.txt", tmp_path / "out" / "tagged.csv"
     out.parent.mkdir()
     proc = subprocess.Popen([sys.executable, "-c", SLOW_PARALLEL_TAG, LISTINGS, str(out), str(cfg), str(pids)])
-    deadline = time.time() + 60
-    while (not pids.exists() or len(pids.read_text().split()) < 2) and time.time() < deadline:
-        time.sleep(0.1)
-    workers_ = [int(p) for p in pids.read_text().split()]
-    assert len(workers_) == 2 and all(os.path.exists(f"/proc/{p}") for p in workers_)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == -signal.SIGTERM  # ends as SIGTERM ends a process
+    try:
+        deadline = time.time() + 60
+        while (not pids.exists() or len(pids.read_text().split()) < 2) and time.time() < deadline:
+            time.sleep(0.1)
+        workers_ = [int(p) for p in pids.read_text().split()]
+        assert len(workers_) == 2 and all(os.path.exists(f"/proc/{p}") for p in workers_)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == -signal.SIGTERM  # ends as SIGTERM ends a process
+    finally:  # a failure leaves no process behind
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert list(out.parent.iterdir()) == []  # no output, no temp file
     # the workers were ended and waited for before the parent went: none is left running or unreaped
     assert not [p for p in workers_ if os.path.exists(f"/proc/{p}")]
