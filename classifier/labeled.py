@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import pandas as pd
@@ -59,9 +61,6 @@ def _csv(path: Path, what: str, encoding: str = "utf-8-sig") -> pd.DataFrame:
     are not parsed again (a copy of that frame is returned): a review import reads the set, then the tagging that
     follows reads the set the import wrote, and a notebook loads a Tagger many times (~40 ms per parse of the
     shipped set, ~0.5 ms to read and hash its bytes)."""
-    import hashlib
-    from io import BytesIO
-
     try:
         data = Path(path).read_bytes()
         key = (encoding, hashlib.sha256(data).digest())
