@@ -825,7 +825,7 @@ def test_a_fund_code_kept_as_text_with_an_apostrophe_is_its_code(tmp_path, label
     assert import_review(sheet, load_taxonomy(), labels_copy).added == ["990941", "990942"]
 
 
-def test_a_decision_that_disputes_an_earlier_one_on_its_index_says_so(tmp_path, labels_copy):
+def test_a_decision_that_disputes_an_earlier_one_on_its_index_says_so(tmp_path, labels_subset):
     """A second reviewer, on a copy of the same sheet, decides another fund of an index an earlier decision settled,
     differently: from the next tag on, neither decision settles the index and its other funds go back to review. The
     import said only 'added 1'; it now warns, naming the earlier decision. The same class gives no warning."""
@@ -838,16 +838,16 @@ def test_a_decision_that_disputes_an_earlier_one_on_its_index_says_so(tmp_path, 
                       "taxonomy_version": [version]}).to_csv(path, index=False)
         return path
 
-    import_review(sheet("990951", "国企主题ETF", "张三"), load_taxonomy(), labels_copy, today="2026-11-30")
-    same = import_review(sheet("990952", "国企主题ETF", "李四"), load_taxonomy(), labels_copy, today="2026-12-01")
+    import_review(sheet("990951", "国企主题ETF", "张三"), load_taxonomy(), labels_subset, today="2026-11-30")
+    same = import_review(sheet("990952", "国企主题ETF", "李四"), load_taxonomy(), labels_subset, today="2026-12-01")
     assert not [line for line in same.lines() if line.startswith("warning")]
-    res = import_review(sheet("990953", "策略主题ETF", "王五"), load_taxonomy(), labels_copy, today="2026-12-01")
+    res = import_review(sheet("990953", "策略主题ETF", "王五"), load_taxonomy(), labels_subset, today="2026-12-01")
     warnings = [line for line in res.lines() if line.startswith("warning")]
     assert len(warnings) == 1 and "990953" in warnings[0] and "990951 国企主题ETF (张三, 2026-11-30)" in warnings[0]
 
 
 def test_the_import_warns_of_a_dispute_in_a_share_class_family_and_within_a_sheet_without_groups(tmp_path,
-                                                                                                labels_copy):
+                                                                                                labels_subset):
     """Tagging settles by index and by share-class family alike, and sends a family decided two ways to review
     (`复核决定不一致`); the import warned only of index disputes. Two share classes of one active fund decided
     differently, and two funds of one index decided differently on one hand-made sheet (no `group` column, so no
@@ -860,15 +860,15 @@ def test_the_import_warns_of_a_dispute_in_a_share_class_family_and_within_a_shee
                        "taxonomy_version": version} for c, n, i, d in rows]).to_csv(path, index=False)
         return path
 
-    import_review(sheet("a.csv", [("990961", "示例医疗健康混合A", "", "(申万)行业ETF")]), load_taxonomy(), labels_copy,
+    import_review(sheet("a.csv", [("990961", "示例医疗健康混合A", "", "(申万)行业ETF")]), load_taxonomy(), labels_subset,
                   today="2026-11-30")
     res = import_review(sheet("c.csv", [("990962", "示例医疗健康混合C", "", "消费主题ETF")]), load_taxonomy(),
-                        labels_copy, today="2026-12-01")
+                        labels_subset, today="2026-12-01")
     warnings = [line for line in res.lines() if line.startswith("warning")]
     assert len(warnings) == 1 and "990962" in warnings[0] and "990961 (申万)行业ETF (张三, 2026-11-30)" in warnings[0]
     res = import_review(sheet("two.csv", [("990971", "示例甲中证红利ETF", "000922.CSI", "策略主题ETF"),
                                           ("990972", "示例乙中证红利ETF", "000922.CSI", "国企主题ETF")]),
-                        load_taxonomy(), labels_copy, today="2026-12-01")
+                        load_taxonomy(), labels_subset, today="2026-12-01")
     warnings = [line for line in res.lines() if line.startswith("warning")]
     assert len(warnings) == 2 and "990972 国企主题ETF (this sheet)" in warnings[0]
 
