@@ -46,6 +46,29 @@ def labels_copy(tmp_path):
     return p
 
 
+@pytest.fixture
+def labels_subset(tmp_path, request):
+    """Like labels_copy, with whole groups of the shipped labeled set (conftest.write_labeled_subset, TRAINING_GROUPS
+    of them) plus every group holding a fund or an index whose six-digit code the test's source names: for the tests
+    whose decisions and lookups touch only those (reading, rewriting and indexing all ~5,000 rows costs ~0.3-1 s a
+    test)."""
+    import inspect
+    import re
+
+    src = inspect.getsource(request.function)
+    codes = set(re.findall(r"(?<!\d)(\d{6})(?!\d)", src))
+
+    def keep(lab):
+        named = lab["index_name"].str.removesuffix("指数").map(lambda n: bool(n) and n in src)
+        return (lab["fund_code"].str[:6].isin(codes) | lab["index_code"].str[:6].isin(codes) | named
+                | (lab["source"] == "review"))  # every decision already made: those are what tagging applies
+
+    p = tmp_path / "labeled" / "labels.csv"
+    p.parent.mkdir()
+    write_labeled_subset(SHIPPED_LABELS, p, n_groups=TRAINING_GROUPS, keep=keep)
+    return p
+
+
 def _small_labels_copy(tmp_path, keep=None):
     """For the tests that train: whole groups of the shipped labeled set (see conftest.write_labeled_subset)."""
     p = tmp_path / "labeled" / "labels.csv"
@@ -185,19 +208,19 @@ def test_taxonomy_split_migrate_review_retrain_tag(tmp_path):
     assert out["taxonomy_version"].unique().tolist() == ["jrj-2026.02-split"]
 
 
-def test_a_decision_settles_every_fund_tracking_its_index(tmp_path, labels_copy):
+def test_a_decision_settles_every_fund_tracking_its_index(tmp_path, labels_subset):
     """Decided once on one fund, remembered for its index in later batches, without retraining (issue 12)."""
     version = load_taxonomy().version
     sheet = tmp_path / "decisions.csv"
     pd.DataFrame({"fund_code": ["990101"], "fund_name": ["示例上证红利ETF"], "index_code": ["000015.SH"],
                   "index_name": ["上证红利指数"], "decision": ["国企主题ETF"], "reviewer": ["张三"],
                   "taxonomy_version": [version]}).to_csv(sheet, index=False)
-    import_review(sheet, load_taxonomy(), labels_copy)
+    import_review(sheet, load_taxonomy(), labels_subset)
     later = pd.DataFrame({"基金代码": ["990201", "990202", "990203"],
                           "基金简称": ["另一上证红利ETF", "另一上证红利ETF联接C", "另一中证红利ETF"],
                           "跟踪指数代码": ["000015.SH", "", "000922.CSI"],
                           "跟踪指数名称": ["上证红利指数", "上证红利", "中证红利指数"]})
-    out = Tagger.load(labels_path=labels_copy).tag(later)
+    out = Tagger.load(labels_path=labels_subset).tag(later)
     # same index by code, and by name for the feeder that gives no code; another index is untouched
     assert out["secondary"].tolist() == ["国企主题ETF", "国企主题ETF", "策略主题ETF"]
     assert out["confidence"].tolist()[:2] == [1.0, 1.0] and not out["needs_review"].iloc[:2].any()
@@ -206,8 +229,8 @@ def test_a_decision_settles_every_fund_tracking_its_index(tmp_path, labels_copy)
     pd.DataFrame({"fund_code": ["990102"], "fund_name": ["又一上证红利ETF"], "index_code": ["000015.SH"],
                   "index_name": ["上证红利指数"], "decision": ["策略主题ETF"], "reviewer": ["李四"],
                   "taxonomy_version": [version]}).to_csv(sheet, index=False)
-    import_review(sheet, load_taxonomy(), labels_copy)
-    out = Tagger.load(labels_path=labels_copy).tag(later)
+    import_review(sheet, load_taxonomy(), labels_subset)
+    out = Tagger.load(labels_path=labels_subset).tag(later)
     assert out["secondary"].iloc[0] == "策略主题ETF" and not out["evidence"].iloc[0].startswith("人工复核")
 
 
@@ -327,54 +350,54 @@ def _decide(tmp_path, labels_copy, rows):
     import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
 
 
-def test_a_decision_settles_share_classes_listed_before_the_reviewed_fund(tmp_path, labels_copy):
-    _decide(tmp_path, labels_copy, [("990501", "示例医疗健康混合A", "消费主题ETF")])
+def test_a_decision_settles_share_classes_listed_before_the_reviewed_fund(tmp_path, labels_subset):
+    _decide(tmp_path, labels_subset, [("990501", "示例医疗健康混合A", "消费主题ETF")])
     batch = pd.DataFrame({"基金代码": ["990502", "990501", "990503"],
                           "基金简称": ["示例医疗健康混合C", "示例医疗健康混合A", "示例医疗健康混合E"],
                           "投资类型": ["偏股混合型"] * 3})
-    out = Tagger.load(labels_path=labels_copy).tag(batch)
+    out = Tagger.load(labels_path=labels_subset).tag(batch)
     assert out["linked_fund"].tolist() == ["", "990502", "990502"]  # one family, listed C first
     assert out["secondary"].tolist() == ["消费主题ETF"] * 3 and out["confidence"].tolist() == [1.0] * 3
 
 
-def test_a_decision_settles_share_classes_and_feeders_in_later_batches(tmp_path, labels_copy):
-    _decide(tmp_path, labels_copy, [("990501", "示例医疗健康混合A", "消费主题ETF"),
+def test_a_decision_settles_share_classes_and_feeders_in_later_batches(tmp_path, labels_subset):
+    _decide(tmp_path, labels_subset, [("990501", "示例医疗健康混合A", "消费主题ETF"),
                                     ("990601", "示例中证A500ETF", "策略主题ETF")])
     later = pd.DataFrame({"基金代码": ["990502", "990602"], "基金简称": ["示例医疗健康混合C", "示例中证A500ETF联接E"],
                           "投资类型": ["偏股混合型", "被动指数型"]})
-    out = Tagger.load(labels_path=labels_copy).tag(later)
+    out = Tagger.load(labels_path=labels_subset).tag(later)
     assert out["secondary"].tolist() == ["消费主题ETF", "策略主题ETF"] and out["confidence"].tolist() == [1.0, 1.0]
     assert out["evidence"].str.startswith("人工复核: 张三").all()
     assert "经关联基金990501" in out["evidence"][0] and "经关联基金990601" in out["evidence"][1]
 
 
-def test_a_family_whose_members_were_decided_differently_settles_only_those_members(tmp_path, labels_copy):
-    _decide(tmp_path, labels_copy, [("990501", "示例医疗健康混合A", "消费主题ETF"),
+def test_a_family_whose_members_were_decided_differently_settles_only_those_members(tmp_path, labels_subset):
+    _decide(tmp_path, labels_subset, [("990501", "示例医疗健康混合A", "消费主题ETF"),
                                     ("990502", "示例医疗健康混合C", "(申万)行业ETF")])
     batch = pd.DataFrame({"基金代码": ["990503", "990501", "990502"],
                           "基金简称": ["示例医疗健康混合E", "示例医疗健康混合A", "示例医疗健康混合C"],
                           "投资类型": ["偏股混合型"] * 3})
-    out = Tagger.load(labels_path=labels_copy).tag(batch)
+    out = Tagger.load(labels_path=labels_subset).tag(batch)
     assert out["secondary"].tolist()[1:] == ["消费主题ETF", "(申万)行业ETF"]
     assert out["confidence"].tolist()[1:] == [1.0, 1.0]
     assert out["confidence"][0] < 1.0 and not out["evidence"][0].startswith("人工复核")  # the reviewers disagree
 
 
-def test_a_decision_does_not_reach_a_same_named_fund_tracking_another_index(tmp_path, labels_copy):
+def test_a_decision_does_not_reach_a_same_named_fund_tracking_another_index(tmp_path, labels_subset):
     sheet = tmp_path / "decisions.csv"
     pd.DataFrame({"fund_code": ["990701"], "fund_name": ["示例一带A"], "index_code": ["000001.SH"],
                   "index_name": ["上证综合指数"], "decision": ["宽基ETF"], "reviewer": ["张三"],
                   "taxonomy_version": [load_taxonomy().version]}).to_csv(sheet, index=False)
-    import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    import_review(sheet, load_taxonomy(), labels_subset, today="2026-11-30")
     later = pd.DataFrame({"基金代码": ["990702", "990703"], "基金简称": ["示例一带B", "示例一带C"],
                           "跟踪指数代码": ["000300.SH", ""], "跟踪指数名称": ["沪深300指数", ""]})
-    out = Tagger.load(labels_path=labels_copy).tag(later)
+    out = Tagger.load(labels_path=labels_subset).tag(later)
     # another index: another family; no index given: the same family as far as anyone can tell
     assert out["evidence"][0].startswith("人工复核") is False
     assert out["secondary"][1] == "宽基ETF" and out["evidence"][1].startswith("人工复核: 张三")
 
 
-def test_funds_whose_index_reviewers_decided_two_ways_go_to_review_naming_both_decisions(tmp_path, labels_copy):
+def test_funds_whose_index_reviewers_decided_two_ways_go_to_review_naming_both_decisions(tmp_path, labels_subset):
     """Two reviewers gave two funds of one index different classes: each keeps its own decision, and every other fund
     of that index (or of their families) is in review, its evidence naming both decisions, however sure the model is."""
     sheet = tmp_path / "decisions.csv"
@@ -382,11 +405,11 @@ def test_funds_whose_index_reviewers_decided_two_ways_go_to_review_naming_both_d
                   "index_code": ["000510.SH", "000510.SH"], "index_name": ["中证A500指数", "中证A500指数"],
                   "decision": ["宽基ETF", "策略主题ETF"], "reviewer": ["张三", "李四"],
                   "taxonomy_version": [load_taxonomy().version] * 2}).to_csv(sheet, index=False)
-    import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    import_review(sheet, load_taxonomy(), labels_subset, today="2026-11-30")
     later = pd.DataFrame({"基金代码": ["990803", "990801", "990804"],
                           "基金简称": ["丙中证A500ETF", "甲中证A500ETF", "丁沪深300ETF"],
                           "跟踪指数代码": ["000510.SH", "000510.SH", "000300.SH"]})
-    out = Tagger.load(labels_path=labels_copy).tag(later)
+    out = Tagger.load(labels_path=labels_subset).tag(later)
     assert out["needs_review"].tolist() == [True, False, False]
     assert out["secondary"][1] == "宽基ETF" and out["confidence"][1] == 1.0
     ev = out["evidence"][0]
@@ -467,29 +490,29 @@ def test_review_export_puts_the_group_a_decision_settles_more_funds_of_first(tmp
     assert f["fund_code"].tolist() == ["990901", "990902", "990903", "990904"]
 
 
-def test_a_decision_on_a_head_readers_disputed_drops_their_split_from_the_evidence(tmp_path, labels_copy):
+def test_a_decision_on_a_head_readers_disputed_drops_their_split_from_the_evidence(tmp_path, labels_subset):
     """The readers' split (0/4 chose the model's class on 沪深300非周期) counts the model's class: once a reviewer
     decides, that count describes a class the fund no longer has, so the evidence leaves it out."""
-    _decide(tmp_path, labels_copy, [("990951", "长安沪深300非周期A", "周期主题ETF")])
+    _decide(tmp_path, labels_subset, [("990951", "长安沪深300非周期A", "周期主题ETF")])
     frame = pd.DataFrame({"基金代码": ["990951"], "基金简称": ["长安沪深300非周期A"], "跟踪指数名称": ["沪深300非周期"]})
-    out = Tagger.load(labels_path=labels_copy).tag(frame)
+    out = Tagger.load(labels_path=labels_subset).tag(frame)
     assert out["secondary"][0] == "周期主题ETF" and out["evidence"][0].startswith("人工复核: 张三")
     assert "盲读有分歧" not in out["evidence"][0]
     assert "盲读有分歧" in Tagger.load(labels_path=None).tag(frame)["evidence"][0]  # without the decision the split is shown
 
 
-def test_a_decision_on_an_index_reaches_index_funds_known_by_their_name_alone(tmp_path, labels_copy):
+def test_a_decision_on_an_index_reaches_index_funds_known_by_their_name_alone(tmp_path, labels_subset):
     """A fund list gives names alone: a decision on 中证A500 (an ETF whose index column says so) reaches the index
     funds whose names say 中证A500, and no active fund whose name merely holds the words."""
     sheet = tmp_path / "decisions.csv"
     pd.DataFrame({"fund_code": ["990961"], "fund_name": ["甲中证A500ETF"], "index_code": ["000510.SH"],
                   "index_name": ["中证A500指数"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
                   "taxonomy_version": [load_taxonomy().version]}).to_csv(sheet, index=False)
-    import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    import_review(sheet, load_taxonomy(), labels_subset, today="2026-11-30")
     later = pd.DataFrame({"基金代码": ["990962", "990963", "990964"],
                           "基金简称": ["华夏中证A500ETF联接C", "易方达中证A500指数增强A", "华夏中证A500精选混合A"],
                           "基金类型": ["指数型-股票", "指数型-股票", "混合型-偏股"]})
-    out = Tagger.load(labels_path=labels_copy).tag(later)
+    out = Tagger.load(labels_path=labels_subset).tag(later)
     assert out["secondary"].tolist()[:2] == ["策略主题ETF", "策略主题ETF"]
     assert out["evidence"][0].startswith("人工复核: 张三") and "同一跟踪指数 中证A500" in out["evidence"][0]
     assert not out["evidence"][2].startswith("人工复核")  # an active fund is not settled by the words in its name
@@ -538,17 +561,17 @@ def test_the_python_api_applies_the_workspaces_review_decisions(tmp_path, monkey
     assert alone.decisions_from == "" and alone.tag(later)["secondary"].iloc[0] != "国企主题ETF"
 
 
-def test_tagging_says_when_the_labeled_set_holds_no_decision_of_its_taxonomy(tmp_path, labels_copy):
+def test_tagging_says_when_the_labeled_set_holds_no_decision_of_its_taxonomy(tmp_path, labels_subset):
     """A workspace with two taxonomies: tagging with E Fund's against the jrj labeled set (no --labeled, or a
     labeled set migrated away from the run's taxonomy) applies none of its decisions; the run says so and names what
     to pass, instead of sending the reviewed funds back to review in silence. A --labeled file that is not there is
     refused, not read as a set without decisions."""
-    _decide(tmp_path, labels_copy, [("990501", "示例中证机器人ETF", "制造业主题ETF")])
+    _decide(tmp_path, labels_subset, [("990501", "示例中证机器人ETF", "制造业主题ETF")])
     src = tmp_path / "new.csv"
     pd.DataFrame({"基金代码": ["990501"], "基金简称": ["示例中证机器人ETF"]}).to_csv(src, index=False)
     r = CliRunner()
     res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--taxonomy",
-                         "taxonomy/efund2025.toml", "--labeled", str(labels_copy)])
+                         "taxonomy/efund2025.toml", "--labeled", str(labels_subset)])
     assert res.exit_code == 0, res.output
     assert "decisions of taxonomy jrj-2026.01-r1" in res.output and "not applied" in res.output
     assert "--labeled" in res.output
@@ -643,14 +666,14 @@ def test_importing_part_of_a_migration_queue_says_which_funds_are_still_out_of_t
     assert res.exit_code == 0 and "still undecided" not in res.output, res.output
 
 
-def test_a_decision_settles_its_fund_whose_name_cell_is_garbled(tmp_path, labels_copy):
+def test_a_decision_settles_its_fund_whose_name_cell_is_garbled(tmp_path, labels_subset):
     """A later list gives a decided fund's code with a name cell that reads as no fund's name (mojibake, a
     placeholder): the fund's own decision, made on its code, still settles it, instead of sending it back to review
     with no class; such a row still takes no decision by index or link."""
-    _decide(tmp_path, labels_copy, [("159606", "易方达中证500质量成长ETF", "策略主题ETF")])
+    _decide(tmp_path, labels_subset, [("159606", "易方达中证500质量成长ETF", "策略主题ETF")])
     garbled = "易方达中证500质量成长ETF".encode("utf-8").decode("latin-1")
     later = pd.DataFrame({"基金代码": ["159606", "159606", "990601"], "基金简称": [garbled, "N/A", garbled]})
-    out = Tagger.load(labels_path=labels_copy).tag(later)
+    out = Tagger.load(labels_path=labels_subset).tag(later)
     assert out["secondary"].tolist()[:2] == ["策略主题ETF", "策略主题ETF"] and out["secondary"].iloc[2] == ""
     assert out["needs_review"].tolist() == [False, False, True]
     assert out["evidence"].iloc[0].startswith("人工复核: 张三")
@@ -668,30 +691,30 @@ def _review_sheet(path, rows):
     return path
 
 
-def test_an_older_sheet_does_not_silently_revert_a_later_decision(tmp_path, labels_copy):
+def test_an_older_sheet_does_not_silently_revert_a_later_decision(tmp_path, labels_subset):
     """A sheet exported before a fund's review decision (it shows the tool's answer, not that decision) and imported
     after it would put the older decision back without a word: it is refused, naming the later decision, unless
     --overrule; a sheet exported after the decision (it shows it) changes it, and importing it twice writes nothing."""
     old = _review_sheet(tmp_path / "old.csv", [("990901", "宽基ETF", "策略主题ETF", "张三")])
-    import_review(old, load_taxonomy(), labels_copy, today="2026-11-30")
+    import_review(old, load_taxonomy(), labels_subset, today="2026-11-30")
     new = _review_sheet(tmp_path / "new.csv", [("990901", "策略主题ETF", "国企主题ETF", "李四")])
-    assert import_review(new, load_taxonomy(), labels_copy, today="2026-12-01").changed == [
+    assert import_review(new, load_taxonomy(), labels_subset, today="2026-12-01").changed == [
         ("990901", "策略主题ETF", "国企主题ETF")]
-    before = (labels_copy.read_bytes(), labels_copy.with_name("history.csv").read_bytes())
-    assert import_review(new, load_taxonomy(), labels_copy, today="2026-12-02").confirmed == ["990901"]
+    before = (labels_subset.read_bytes(), labels_subset.with_name("history.csv").read_bytes())
+    assert import_review(new, load_taxonomy(), labels_subset, today="2026-12-02").confirmed == ["990901"]
     with pytest.raises(InputError) as e:
-        import_review(old, load_taxonomy(), labels_copy, today="2026-12-02")
+        import_review(old, load_taxonomy(), labels_subset, today="2026-12-02")
     msg = str(e.value)
     assert "row 2 (990901)" in msg and "国企主题ETF (李四, 2026-12-01)" in msg and "--overrule" in msg
-    assert (labels_copy.read_bytes(), labels_copy.with_name("history.csv").read_bytes()) == before
-    res = CliRunner().invoke(cli, ["review", "import", str(old), "--labeled", str(labels_copy)])
+    assert (labels_subset.read_bytes(), labels_subset.with_name("history.csv").read_bytes()) == before
+    res = CliRunner().invoke(cli, ["review", "import", str(old), "--labeled", str(labels_subset)])
     assert res.exit_code == 2 and "later review decision" in res.output
-    res = CliRunner().invoke(cli, ["review", "import", str(old), "--labeled", str(labels_copy), "--overrule"])
+    res = CliRunner().invoke(cli, ["review", "import", str(old), "--labeled", str(labels_subset), "--overrule"])
     assert res.exit_code == 0 and "changed 990901: 国企主题ETF → 策略主题ETF" in res.output
 
 
 def test_a_copy_of_the_sheet_does_not_silently_replace_a_decision_that_confirmed_the_tools_answer(tmp_path,
-                                                                                                   labels_copy):
+                                                                                                   labels_subset):
     """Two reviewers fill copies of one exported sheet. The first confirms the tool's answer (宽基ETF, confidence
     0.9); the second, who never saw that decision, picks another class. The first decision was replaced without the
     refusal an older sheet meets (its answer showed the same class): the answer's confidence below 1 says it was the
@@ -704,15 +727,15 @@ def test_a_copy_of_the_sheet_does_not_silently_replace_a_decision_that_confirmed
         write_table(f, path)
         return path
 
-    import_review(sheet("a.csv", "宽基ETF", "张三", "0.9"), load_taxonomy(), labels_copy, today="2026-11-30")
-    before = labels_copy.read_bytes()
+    import_review(sheet("a.csv", "宽基ETF", "张三", "0.9"), load_taxonomy(), labels_subset, today="2026-11-30")
+    before = labels_subset.read_bytes()
     with pytest.raises(InputError) as e:
-        import_review(sheet("b.csv", "策略主题ETF", "李四", "0.9"), load_taxonomy(), labels_copy, today="2026-12-01")
+        import_review(sheet("b.csv", "策略主题ETF", "李四", "0.9"), load_taxonomy(), labels_subset, today="2026-12-01")
     assert "宽基ETF (张三, 2026-11-30)" in str(e.value) and "the tool's own at confidence 0.9" in str(e.value)
-    assert labels_copy.read_bytes() == before
-    assert import_review(sheet("b.csv", "策略主题ETF", "李四", "0.9"), load_taxonomy(), labels_copy,
+    assert labels_subset.read_bytes() == before
+    assert import_review(sheet("b.csv", "策略主题ETF", "李四", "0.9"), load_taxonomy(), labels_subset,
                          today="2026-12-01", overrule=True).changed == [("990902", "宽基ETF", "策略主题ETF")]
-    assert import_review(sheet("c.csv", "国企主题ETF", "王五", "1", "策略主题ETF"), load_taxonomy(), labels_copy,
+    assert import_review(sheet("c.csv", "国企主题ETF", "王五", "1", "策略主题ETF"), load_taxonomy(), labels_subset,
                          today="2026-12-02").changed == [("990902", "策略主题ETF", "国企主题ETF")]
 
 
@@ -748,7 +771,7 @@ def test_a_class_typed_over_the_tools_answer_is_not_silently_ignored(tmp_path, l
     assert labels_copy.read_bytes() == before
 
 
-def test_a_sheet_whose_index_columns_were_deleted_does_not_silently_narrow_a_decision(tmp_path, labels_copy):
+def test_a_sheet_whose_index_columns_were_deleted_does_not_silently_narrow_a_decision(tmp_path, labels_subset):
     """A decision on a fund new to the labeled set reaches the other funds of its index through the sheet's index
     columns. With them deleted (a reviewer tidying the wide sheet) the fund would be added without its index, and
     the decision would settle it alone, without a word: the import names the deleted columns and writes nothing. A
@@ -761,20 +784,20 @@ def test_a_sheet_whose_index_columns_were_deleted_does_not_silently_narrow_a_dec
         "H30590.CSI", "中证机器人指数", "被动指数型"]
     sheet = tmp_path / "r.csv"
     write_table(full.drop(columns=["index_code", "index_name", "full_name"]), sheet)
-    before = labels_copy.read_bytes()
+    before = labels_subset.read_bytes()
     with pytest.raises(InputError) as e:
-        import_review(sheet, load_taxonomy(), labels_copy)
+        import_review(sheet, load_taxonomy(), labels_subset)
     assert "990921" in str(e.value) and "column(s) full_name, index_code, index_name were deleted" in str(e.value)
-    assert labels_copy.read_bytes() == before
-    known = read_labels(labels_copy).iloc[0]
+    assert labels_subset.read_bytes() == before
+    known = read_labels(labels_subset).iloc[0]
     write_table(full.assign(fund_code=known.fund_code, secondary=known.secondary,
                             primary=load_taxonomy().primary_of(known.secondary))
                 .drop(columns=["index_code", "index_name", "full_name"]), sheet)
-    import_review(sheet, load_taxonomy(), labels_copy)  # no error: the labeled set knows the fund
+    import_review(sheet, load_taxonomy(), labels_subset)  # no error: the labeled set knows the fund
     write_table(full, sheet)  # with the columns: the decision reaches another fund of the index
-    import_review(sheet, load_taxonomy(), labels_copy)
+    import_review(sheet, load_taxonomy(), labels_subset)
     later = pd.DataFrame({"基金代码": ["990922"], "基金简称": ["乙中证机器人ETF"], "跟踪指数代码": ["H30590.CSI"]})
-    assert Tagger.load(labels_path=labels_copy).tag(later)["secondary"].tolist() == ["制造业主题ETF"]
+    assert Tagger.load(labels_path=labels_subset).tag(later)["secondary"].tolist() == ["制造业主题ETF"]
 
 
 def test_a_decision_typed_with_full_width_characters_or_another_case_is_its_label(tmp_path, labels_copy):
@@ -802,7 +825,7 @@ def test_a_fund_code_kept_as_text_with_an_apostrophe_is_its_code(tmp_path, label
     assert import_review(sheet, load_taxonomy(), labels_copy).added == ["990941", "990942"]
 
 
-def test_a_decision_that_disputes_an_earlier_one_on_its_index_says_so(tmp_path, labels_copy):
+def test_a_decision_that_disputes_an_earlier_one_on_its_index_says_so(tmp_path, labels_subset):
     """A second reviewer, on a copy of the same sheet, decides another fund of an index an earlier decision settled,
     differently: from the next tag on, neither decision settles the index and its other funds go back to review. The
     import said only 'added 1'; it now warns, naming the earlier decision. The same class gives no warning."""
@@ -815,16 +838,16 @@ def test_a_decision_that_disputes_an_earlier_one_on_its_index_says_so(tmp_path, 
                       "taxonomy_version": [version]}).to_csv(path, index=False)
         return path
 
-    import_review(sheet("990951", "国企主题ETF", "张三"), load_taxonomy(), labels_copy, today="2026-11-30")
-    same = import_review(sheet("990952", "国企主题ETF", "李四"), load_taxonomy(), labels_copy, today="2026-12-01")
+    import_review(sheet("990951", "国企主题ETF", "张三"), load_taxonomy(), labels_subset, today="2026-11-30")
+    same = import_review(sheet("990952", "国企主题ETF", "李四"), load_taxonomy(), labels_subset, today="2026-12-01")
     assert not [line for line in same.lines() if line.startswith("warning")]
-    res = import_review(sheet("990953", "策略主题ETF", "王五"), load_taxonomy(), labels_copy, today="2026-12-01")
+    res = import_review(sheet("990953", "策略主题ETF", "王五"), load_taxonomy(), labels_subset, today="2026-12-01")
     warnings = [line for line in res.lines() if line.startswith("warning")]
     assert len(warnings) == 1 and "990953" in warnings[0] and "990951 国企主题ETF (张三, 2026-11-30)" in warnings[0]
 
 
 def test_the_import_warns_of_a_dispute_in_a_share_class_family_and_within_a_sheet_without_groups(tmp_path,
-                                                                                                labels_copy):
+                                                                                                labels_subset):
     """Tagging settles by index and by share-class family alike, and sends a family decided two ways to review
     (`复核决定不一致`); the import warned only of index disputes. Two share classes of one active fund decided
     differently, and two funds of one index decided differently on one hand-made sheet (no `group` column, so no
@@ -837,15 +860,15 @@ def test_the_import_warns_of_a_dispute_in_a_share_class_family_and_within_a_shee
                        "taxonomy_version": version} for c, n, i, d in rows]).to_csv(path, index=False)
         return path
 
-    import_review(sheet("a.csv", [("990961", "示例医疗健康混合A", "", "(申万)行业ETF")]), load_taxonomy(), labels_copy,
+    import_review(sheet("a.csv", [("990961", "示例医疗健康混合A", "", "(申万)行业ETF")]), load_taxonomy(), labels_subset,
                   today="2026-11-30")
     res = import_review(sheet("c.csv", [("990962", "示例医疗健康混合C", "", "消费主题ETF")]), load_taxonomy(),
-                        labels_copy, today="2026-12-01")
+                        labels_subset, today="2026-12-01")
     warnings = [line for line in res.lines() if line.startswith("warning")]
     assert len(warnings) == 1 and "990962" in warnings[0] and "990961 (申万)行业ETF (张三, 2026-11-30)" in warnings[0]
     res = import_review(sheet("two.csv", [("990971", "示例甲中证红利ETF", "000922.CSI", "策略主题ETF"),
                                           ("990972", "示例乙中证红利ETF", "000922.CSI", "国企主题ETF")]),
-                        load_taxonomy(), labels_copy, today="2026-12-01")
+                        load_taxonomy(), labels_subset, today="2026-12-01")
     warnings = [line for line in res.lines() if line.startswith("warning")]
     assert len(warnings) == 2 and "990972 国企主题ETF (this sheet)" in warnings[0]
 
@@ -868,7 +891,7 @@ def test_rows_with_a_comment_but_no_decision_are_named_in_the_import_report(tmp_
     assert "990982" not in warnings[0] and "990959" not in warnings[0]
 
 
-def test_a_bare_index_code_that_lost_its_leading_zeros_in_excel_is_the_six_digit_code(tmp_path, labels_copy):
+def test_a_bare_index_code_that_lost_its_leading_zeros_in_excel_is_the_six_digit_code(tmp_path, labels_subset):
     """A review sheet saved as CSV by Excel holds a bare index code as a number: 000300 comes back as 300 (000015.SH
     keeps its zeros). A fund the import added was stored with index code 300, and the decision missed the index's
     other funds (code:300 is not code:000300). A cell of 1–5 digits alone is the six-digit code zero-filled; codes
@@ -879,13 +902,13 @@ def test_a_bare_index_code_that_lost_its_leading_zeros_in_excel_is_the_six_digit
                   "index_code": ["300", "H30533", "930743.CSI"], "index_name": ["沪深300指数", "", ""],
                   "decision": ["策略主题ETF", "资源主题ETF", "科技成长主题ETF"], "reviewer": ["张三"] * 3,
                   "taxonomy_version": [load_taxonomy().version] * 3}).to_csv(sheet, index=False)
-    assert import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30").added == ["990991", "990992",
+    assert import_review(sheet, load_taxonomy(), labels_subset, today="2026-11-30").added == ["990991", "990992",
                                                                                             "990993"]
-    got = read_labels(labels_copy).set_index("fund_code")
+    got = read_labels(labels_subset).set_index("fund_code")
     assert got.loc[["990991", "990992", "990993"], "index_code"].tolist() == ["000300", "H30533", "930743.CSI"]
     assert got.at["990991", "group"] == "000300.SH"  # the labeled set's group of 沪深300
     later = pd.DataFrame({"基金代码": ["990994"], "基金简称": ["示例三百增强A"], "跟踪指数代码": ["000300.SH"]})
-    out = Tagger.load(labels_path=labels_copy).tag(later)
+    out = Tagger.load(labels_path=labels_subset).tag(later)
     assert out["secondary"].tolist() == ["策略主题ETF"] and out["evidence"][0].startswith("人工复核: 张三")
 
 
