@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .inference import CompiledTfidf, _sparse_scores
+from .inference import CompiledTfidf, sparse_scores
 
 SIGNALS = ("logit_p", "margin", "pattern", "subject", "two_classes", "rules_overruled", "text_vs_rules",
            "holdings_vs", "no_rule", "fuzzy")
@@ -167,7 +167,7 @@ class SubjectAgreement:
     def predict(self, texts: list[str]) -> np.ndarray:
         uniq, back = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
         rows, cols, vals = self.tfidf_.transform(uniq.tolist())
-        pred = _sparse_scores(len(uniq), rows, cols, vals, self.coef_[:, None])[:, 0] + self.intercept_
+        pred = sparse_scores(len(uniq), rows, cols, vals, self.coef_[:, None])[:, 0] + self.intercept_
         return pred[back]
 
     def to_arrays(self) -> tuple[dict, dict]:

@@ -206,7 +206,7 @@ def _float_array(a, shape: tuple | None, what: str) -> np.ndarray:
     return a
 
 
-def _sparse_scores(n: int, rows, cols, vals, W: np.ndarray) -> np.ndarray:
+def sparse_scores(n: int, rows, cols, vals, W: np.ndarray) -> np.ndarray:
     """Σ_j x_ij W_jk for a sparse x given as triplets (rows sorted ascending)."""
     out = np.zeros((n, W.shape[1]))
     if len(rows):
@@ -304,7 +304,7 @@ class CompiledTextModel:
         for name, obj, cols, weight, W in self.blocks:
             if name in ("chars", "words"):
                 r, c, v = obj.transform(U[cols].tolist())
-                scores += _sparse_scores(n, r, c, v * weight, W)
+                scores += sparse_scores(n, r, c, v * weight, W)
             elif name == "votes":
                 scores += (U[cols].to_numpy(np.float64) * weight) @ W
             else:
