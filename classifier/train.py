@@ -138,21 +138,18 @@ def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agr
             out[te] = subject(rows[tr]).predict(texts[rows[te]].tolist())
         return out
 
-    def signals_with(subject_rate: np.ndarray) -> np.ndarray:
-        return oof_signals(model, td, rate_oof, subject_rate)
-
     # the calibrator's own out-of-fold confidences (folds by head) fix the threshold and the reported figures
     conf = np.zeros(len(heads))
     for tr, te in GroupKFold(n_splits=5).split(heads, groups=heads):
         rate = np.zeros(len(heads))
         rate[tr] = subject_oof(tr)
         rate[te] = subject(tr).predict(texts[te].tolist())
-        S = signals_with(rate)
+        S = oof_signals(model, td, rate_oof, rate)
         tr = tr[read[tr]]
         conf[te] = AgreementCalibrator().fit(S[tr], target[tr], weight[tr], table).predict(S[te])
     final_subject = subject(np.arange(len(heads)))
     final_subject.check(texts.tolist())
-    S = signals_with(subject_oof(np.arange(len(heads))))
+    S = oof_signals(model, td, rate_oof, subject_oof(np.arange(len(heads))))
     cal = AgreementCalibrator().fit(S[read], target[read], weight[read], table, final_subject)
     cal.head_reads_ = head_reads_by_index(td.prepared, reads_per_fund(labels, agreement))
     t, agree, review = agreement_threshold(conf[read], target[read], weight[read], goal)
