@@ -427,11 +427,12 @@ def _tool_confidence(r) -> float | None:
     return conf if conf < 1 else None
 
 
-def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool) -> str:
+def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: bool = False) -> str:
     """Why row ``r`` may not replace the review decision ``old`` ('' when it may): a sheet that shows the tool's
     answer (``secondary``) shows a fund's review decision once it was made (at confidence 1), so a sheet showing
     another answer, or the same class as the tool's own answer (below 1: a reviewer confirmed the tool on another copy
     of the sheet), was exported before that decision (or from another labeled set), and importing it would revert a
+    later decision. ``withdraw``: ``r`` takes the fund's decision back (a withdraw word), which would take back that
     later decision."""
     if not shows_answer or old["source"] != "review" or old["taxonomy_version"] != tax.version \
             or old["secondary"] == r.decision:
@@ -443,9 +444,10 @@ def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool) -> str:
     answer = (shown or "none") + (f", the tool's own at confidence {conf:g}" if shown == old["secondary"] else "")
     return (f"row {r.line_no} ({r.code}): the labeled set holds a later review decision, {old['secondary']} "
             f"({old['labeled_by']}, {old['labeled_at']}), that this sheet did not show (its answer: {answer}): "
-            f"it was exported before that decision, and importing it would revert it to {r.decision}; export a new "
-            f"sheet from a fresh `fundclass tag` to review the fund again, or pass --overrule to replace the later "
-            f"decision")
+            f"it was exported before that decision, and importing it would "
+            + (f"withdraw that later decision ({r.decision})" if withdraw else f"revert it to {r.decision}")
+            + "; export a new sheet from a fresh `fundclass tag` to review the fund again, or pass --overrule to "
+            + ("withdraw" if withdraw else "replace") + " the later decision")
 
 
 def _history_row(old: dict, decision: str, reviewer: str, today: str, reason: str) -> dict:
@@ -538,13 +540,14 @@ def _propagated_from(labels: pd.DataFrame, plan: dict, pos: int) -> str:
 
 
 def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.DataFrame, today: str, history: list,
-              res: "ImportResult") -> pd.DataFrame:
+              res: "ImportResult", shows_answer: bool = False, unseen: list | None = None) -> pd.DataFrame:
     """Take back the review decisions of the funds of ``rows`` (their decision: a withdraw word): each fund's row goes
     back to the label it had before its review decision(s), or, when the decision added it (or history.csv does not
     hold its earlier label), leaves the labeled set; the rows the decision relabeled (its index's hand and propagated
     rows, :func:`_follow_in_group`) go back to their earlier labels, unless the index keeps another review decision or
     the history does not hold them (the report names those). Every old row goes to ``history`` (a removed one with no
-    new class). Returns the new labeled set."""
+    new class). A withdrawal on a sheet that did not show the fund's decision (``shows_answer``: it shows the tool's
+    answer, see :func:`_unseen_decision`) goes to ``unseen`` instead. Returns the new labeled set."""
     labels = labels.copy()
     h = h.reindex(columns=list(dict.fromkeys(list(h.columns) + HISTORY_COLUMNS))).fillna("").astype(str)
     drop = []
@@ -555,6 +558,10 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
             res.undecided.append(code)
             continue
         i = int(at[0])
+        why = _unseen_decision(r, {c: labels[c].iat[i] for c in labels.columns}, tax, shows_answer, withdraw=True)
+        if why:
+            unseen.append(why)
+            continue
         row = lambda k: {c: labels.iat[k, labels.columns.get_loc(c)] for c in labels.columns}  # noqa: E731
         cur = row(i)
         plan = {i: _before_decision(h, code, cur, lambda st: st["source"] == "review", "", tax)}
@@ -639,7 +646,8 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         res = ImportResult(split_groups=split, commented=commented)
         history, new_rows, unseen = [], [], []
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before
-            labels = _withdraw(labels, withdraw, tax, read_history(labels_path), today, history, res)
+            labels = _withdraw(labels, withdraw, tax, read_history(labels_path), today, history, res, shows_answer,
+                               unseen)
         res.disputes = _index_disputes(labels, decided, tax)
         applied: dict[str, tuple[str, str, str]] = {}  # fund code → decision, reviewer, note of the rows written
         pos = {c: i for i, c in enumerate(labels["fund_code"])}

@@ -995,3 +995,38 @@ def test_a_withdrawn_decision_that_added_its_fund_removes_it_and_the_review_shee
     CliRunner().invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "-o", str(tmp_path / "r.xlsx"), "--all"])
     wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
     assert [c.value for c in wb["labels"]["A"]] == tax.labels + ["撤销"]
+
+
+def test_a_withdrawal_on_a_sheet_exported_before_a_later_decision_is_refused_unless_overruled(tmp_path,
+                                                                                                labels_subset):
+    """张三 decides 990001 on a sheet showing the tool's answer; 李四 changes it on a fresh sheet (showing 张三's class
+    at confidence 1). 撤销 on 张三's old sheet would take back 李四's later decision, which that sheet never showed: it
+    is refused (named, nothing written), as a class typed there would be, unless --overrule."""
+    tax = load_taxonomy()
+
+    def sheet(name, shown, conf, decision, reviewer):
+        pd.DataFrame({"fund_code": ["990001"], "fund_name": ["示例中证机器人ETF"], "secondary": [shown],
+                      "confidence": [conf], "decision": [decision], "reviewer": [reviewer], "group": ["990001"],
+                      "full_name": [""], "index_code": [""], "index_name": [""], "fund_type": [""],
+                      "taxonomy_version": [tax.version]}).to_csv(tmp_path / name, index=False)
+        return tmp_path / name
+
+    old = sheet("old.csv", "科技成长主题ETF", "0.91", "制造业主题ETF", "张三")
+    assert import_review(old, tax, labels_subset, today="2026-11-30").added == ["990001"]
+    fresh = sheet("fresh.csv", "制造业主题ETF", "1.0", "宽基ETF", "李四")
+    assert import_review(fresh, tax, labels_subset, today="2026-12-01").changed == [
+        ("990001", "制造业主题ETF", "宽基ETF")]
+    labels = labels_subset.read_bytes()
+    history = labels_subset.with_name("history.csv").read_bytes()
+    sheet("old.csv", "科技成长主题ETF", "0.91", "撤销", "张三")
+    with pytest.raises(InputError, match=r"row 2 \(990001\).*later review decision, 宽基ETF \(李四, 2026-12-01\)"):
+        import_review(old, tax, labels_subset, today="2026-12-02")
+    assert labels_subset.read_bytes() == labels and labels_subset.with_name("history.csv").read_bytes() == history
+    # the fresh sheet shows 李四's decision: withdrawing it there goes through
+    sheet("fresh2.csv", "宽基ETF", "1.0", "撤销", "李四")
+    res = import_review(tmp_path / "fresh2.csv", tax, labels_subset, today="2026-12-02")
+    assert [c for c, *_ in res.withdrawn] == ["990001"]
+    # and --overrule takes it back from an old sheet too
+    import_review(sheet("again.csv", "科技成长主题ETF", "0.91", "宽基ETF", "李四"), tax, labels_subset, today="2026-12-03")
+    res = import_review(old, tax, labels_subset, today="2026-12-04", overrule=True)
+    assert [c for c, *_ in res.withdrawn] == ["990001"]
