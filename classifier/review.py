@@ -489,15 +489,17 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
             res.followed.append((fo["fund_code"], fo["secondary"], decision, code))
 
 
-_FROM_DECISION = "propagated from {}'s review decision"  # the note of a row a decision relabeled (_follow_in_group)
+# the note of a row a decision relabeled (_follow_in_group), for people: no step reads it (a withdrawal knows the row by
+# its fields: propagated from the decided fund, by its reviewer on its date)
+_FROM_DECISION = "propagated from {}'s review decision"
 
 
-def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int, reason: str = "") -> tuple[dict, int] | None:
+def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int) -> tuple[dict, int] | None:
     """The label that ``state`` (a row of fund ``code``) replaced, and its history row's position: the old values of
     the last row of ``h`` (history.csv) above ``upto`` that recorded the change to it (the fund, its class, who and
-    when; the reason starting with ``reason``); None when there is none or the change added the fund."""
+    when); None when there is none or the change added the fund."""
     m = ((h["fund_code"] == code) & (h["new_secondary"] == state["secondary"]) & (h["changed_by"] == state["labeled_by"])
-         & (h["changed_at"] == state["labeled_at"]) & h["reason"].str.startswith(reason)).to_numpy()
+         & (h["changed_at"] == state["labeled_at"])).to_numpy()
     hits = np.flatnonzero(m[:upto])
     if not len(hits) or not h["old_secondary"].iat[hits[-1]]:
         return None
@@ -507,30 +509,38 @@ def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int, reason: str = 
             "taxonomy_version": r["old_taxonomy_version"], "note": r.get("old_note", "")}, int(hits[-1])
 
 
-def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, reason: str, tax: Taxonomy) -> dict | None:
+def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, tax: Taxonomy,
+                     stamps: set | None = None) -> dict | None:
     """The label fund ``code`` had before the decision(s) that made its ``row`` (``decided(state)``: a state made by
     them), going back through history.csv ``h``; None when the history does not hold it (the decision added the
-    fund) or it is not a label of ``tax``. A propagated label's ``propagated_from``, which history does not keep, is
-    the fund its note names (a decision's), else '' (see :func:`_propagated_from`)."""
+    fund) or it is not a label of ``tax``. ``stamps`` gains the (labeled_by, labeled_at) of each state the decisions
+    made. A propagated label's ``propagated_from``, which history does not keep, is '' (see
+    :func:`_propagated_from`)."""
     state, upto = dict(row), len(h)
     while decided(state):
-        found = _replaced(h, code, state, upto, reason)
+        if stamps is not None:
+            stamps.add((state["labeled_by"], state["labeled_at"]))
+        found = _replaced(h, code, state, upto)
         if found is None:
             return None
         state, upto = found
     if state["taxonomy_version"] != tax.version or state["secondary"] not in tax.labels or state["source"] not in SOURCES:
         return None
-    m = re.fullmatch(_FROM_DECISION.format(r"(\d{6})"), state["note"]) if state["source"] == "propagated" else None
-    state["propagated_from"] = m.group(1) if m else ""
+    state["propagated_from"] = ""
     return state
 
 
 def _propagated_from(labels: pd.DataFrame, plan: dict, pos: int) -> str:
-    """The fund a restored propagated row ``pos`` copies: a hand or report row of its group with its class (the rows
-    ``plan`` restores as they will be), the one its group's other propagated rows copy when there are several; ''
-    when none is."""
+    """The fund a restored propagated row ``pos`` copies: the review decision of its group that relabeled it (its
+    class, reviewer and date), else a hand or report row of its group with its class (the rows ``plan`` restores as
+    they will be), the one its group's other propagated rows copy when there are several; '' when none is."""
     g, cls = labels["group"].iat[pos], plan[pos]["secondary"]
     rows = [(k, plan.get(k) or labels.iloc[k].to_dict()) for k in np.flatnonzero((labels["group"] == g).to_numpy())]
+    stamp = (plan[pos]["labeled_by"], plan[pos]["labeled_at"])
+    decisions = [labels["fund_code"].iat[k] for k, st in rows if st["source"] == "review" and st["secondary"] == cls
+                 and (st["labeled_by"], st["labeled_at"]) == stamp]
+    if len(decisions) == 1:
+        return decisions[0]
     heads = [labels["fund_code"].iat[k] for k, st in rows if st["source"] in ("hand", "report") and st["secondary"] == cls]
     copied = [st["propagated_from"] for k, st in rows if k != pos and st["source"] == "propagated"
               and st["propagated_from"] in heads]
@@ -564,18 +574,19 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
             continue
         row = lambda k: {c: labels.iat[k, labels.columns.get_loc(c)] for c in labels.columns}  # noqa: E731
         cur = row(i)
-        plan = {i: _before_decision(h, code, cur, lambda st: st["source"] == "review", "", tax)}
-        made = _FROM_DECISION.format(code)
+        stamps: set[tuple[str, str]] = set()  # who and when of the fund's decisions: the rows they relabeled carry them
+        plan = {i: _before_decision(h, code, cur, lambda st: st["source"] == "review", tax, stamps)}
+        stamped = pd.Series(list(zip(labels["labeled_by"], labels["labeled_at"])), index=labels.index).isin(stamps)
         followers = np.flatnonzero(((labels["source"] == "propagated") & (labels["propagated_from"] == code)
-                                    & (labels["note"] == made)).to_numpy())
+                                    & stamped).to_numpy())
         still = sorted(set(labels.loc[(labels["group"] == cur["group"]) & (labels["source"] == "review")
                                       & (labels["fund_code"] != code), "fund_code"])) if cur["group"] else []
         kept = {}
         for j in followers:
             fo = row(j)
             old = None if still else _before_decision(
-                h, fo["fund_code"], fo, lambda st: st["source"] == "propagated" and st["note"] == made,
-                f"same index as {code}", tax)
+                h, fo["fund_code"], fo,
+                lambda st: st["source"] == "propagated" and (st["labeled_by"], st["labeled_at"]) in stamps, tax)
             if old is None:
                 kept[int(j)] = (f"its index keeps the review decision of {', '.join(still)}" if still else
                                 "history.csv holds no earlier label of it; label it by hand or review it")

@@ -1030,3 +1030,31 @@ def test_a_withdrawal_on_a_sheet_exported_before_a_later_decision_is_refused_unl
     import_review(sheet("again.csv", "科技成长主题ETF", "0.91", "宽基ETF", "李四"), tax, labels_subset, today="2026-12-03")
     res = import_review(old, tax, labels_subset, today="2026-12-04", overrule=True)
     assert [c for c, *_ in res.withdrawn] == ["990001"]
+
+
+def test_a_withdrawal_restores_the_rows_its_decision_relabeled_whatever_their_notes_say(tmp_path):
+    """The rows a decision relabeled are known by their fields (propagated from the decided fund, by its reviewer on
+    its date), not by the text of their note: a team member who annotated them in labels.csv (a note of their own, in
+    Chinese) does not stop 撤销 from putting them back."""
+    labels_copy = _small_labels_copy(tmp_path, keep=lambda lab: lab["fund_code"] == "159606")
+    before = read_labels(labels_copy)
+    tax = load_taxonomy()
+
+    def sheet(name, decision):
+        pd.DataFrame({"fund_code": ["560500"], "decision": [decision], "reviewer": ["李四"],
+                      "taxonomy_version": [tax.version]}).to_csv(tmp_path / name, index=False)
+        return tmp_path / name
+
+    res = import_review(sheet("d.csv", "策略主题ETF"), tax, labels_copy, today="2026-11-30")
+    assert sorted(c for c, *_ in res.followed) == ["159606", "562340"]
+    text = labels_copy.read_text(encoding="utf-8")
+    for note in ("propagated from 560500's review decision", ):
+        assert text.count(note) == 2
+    text = text.replace("propagated from 560500's review decision", "由560500的复核决定传播（王五已核对）", 1)
+    text = text.replace("propagated from 560500's review decision", "checked by 王五: propagated from 560500's review "
+                        "decision")
+    labels_copy.write_text(text, encoding="utf-8")
+    res = import_review(sheet("w.csv", "撤销"), tax, labels_copy, today="2026-12-01")
+    assert sorted(c for c, *_ in res.restored) == ["159606", "562340"] and not res.kept
+    cols = ["fund_code", "primary", "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "note"]
+    assert read_labels(labels_copy)[cols].equals(before[cols])
