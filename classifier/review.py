@@ -31,7 +31,8 @@ from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
-from .labeled import HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, SOURCES, Change, change_labels, migration_pending, read_history
+from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, change_labels,
+                      migrated_note, migration_pending, read_history)
 from .taxonomy import Taxonomy
 from .text import code6_column
 
@@ -497,9 +498,12 @@ _FROM_DECISION = "propagated from {}'s review decision"
 def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int) -> tuple[dict, int] | None:
     """The label that ``state`` (a row of fund ``code``) replaced, and its history row's position: the old values of
     the last row of ``h`` (history.csv) above ``upto`` that recorded the change to it (the fund, its class, who and
-    when); None when there is none or the change added the fund."""
-    m = ((h["fund_code"] == code) & (h["new_secondary"] == state["secondary"]) & (h["changed_by"] == state["labeled_by"])
-         & (h["changed_at"] == state["labeled_at"])).to_numpy()
+    when; or a taxonomy migration that moved its class and kept the rest, as it keeps a review decision's); None when
+    there is none or the change added the fund."""
+    fund = (h["fund_code"] == code) & (h["new_secondary"] == state["secondary"])
+    kept = ((h["changed_by"] == MIGRATION_BY) & (h["old_source"] == state["source"])
+            & (h["old_labeled_by"] == state["labeled_by"]) & (h["old_labeled_at"] == state["labeled_at"]))
+    m = (fund & (((h["changed_by"] == state["labeled_by"]) & (h["changed_at"] == state["labeled_at"])) | kept)).to_numpy()
     hits = np.flatnonzero(m[:upto])
     if not len(hits) or not h["old_secondary"].iat[hits[-1]]:
         return None
@@ -524,9 +528,39 @@ def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, tax: Taxono
         if found is None:
             return None
         state, upto = found
-    if state["taxonomy_version"] != tax.version or state["secondary"] not in tax.labels or state["source"] not in SOURCES:
+    if state["taxonomy_version"] != tax.version:
+        state = _through_migrations(h, state, upto, tax)
+    if state is None or state["secondary"] not in tax.labels or state["source"] not in SOURCES:
         return None
     state["propagated_from"] = ""
+    return state
+
+
+def _through_migrations(h: pd.DataFrame, state: dict, upto: int, tax: Taxonomy) -> dict | None:
+    """``state``, a label of an earlier taxonomy (history row ``upto`` of ``h`` holds it), as the taxonomy migrations
+    since (history.csv's rows changed by the migration, below ``upto``: each from one version) moved its class: a class
+    a migration renamed or merged takes its new name (and becomes ``migrated``, as `taxonomy migrate` makes it); None
+    when a migration split or removed it, or it is not a class of ``tax``."""
+    mig = h.iloc[upto:]
+    mig = mig[mig["changed_by"] == MIGRATION_BY]
+    versions = list(dict.fromkeys(mig["old_taxonomy_version"]))
+    if state["taxonomy_version"] not in versions:
+        return None
+    state = dict(state)
+    for v in versions[versions.index(state["taxonomy_version"]):]:
+        moved = mig[(mig["old_taxonomy_version"] == v) & (mig["old_secondary"] == state["secondary"])]
+        targets = set(moved["new_secondary"])
+        if not targets:  # the class kept its name
+            continue
+        if len(targets) > 1 or "" in targets:
+            return None
+        if state["source"] != "review":
+            state.update(source="migrated", labeled_by=MIGRATION_BY, labeled_at=moved["changed_at"].iat[0],
+                         note=migrated_note(state["secondary"], state["source"]))
+        state["secondary"] = targets.pop()
+    if state["secondary"] not in tax.labels:
+        return None
+    state.update(primary=tax.primary_of(state["secondary"]), taxonomy_version=tax.version)
     return state
 
 
@@ -575,18 +609,30 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
         row = lambda k: {c: labels.iat[k, labels.columns.get_loc(c)] for c in labels.columns}  # noqa: E731
         cur = row(i)
         stamps: set[tuple[str, str]] = set()  # who and when of the fund's decisions: the rows they relabeled carry them
+
+        def relabeled(st: dict, moved: list) -> bool:
+            """A state the decisions made (a taxonomy migration since moved its class: a state a migration made,
+            above one the decisions made)."""
+            if st["source"] == "propagated" and (st["labeled_by"], st["labeled_at"]) in stamps:
+                moved.append(st)
+                return True
+            return st["labeled_by"] == MIGRATION_BY and not moved
+
         plan = {i: _before_decision(h, code, cur, lambda st: st["source"] == "review", tax, stamps)}
-        stamped = pd.Series(list(zip(labels["labeled_by"], labels["labeled_at"])), index=labels.index).isin(stamps)
-        followers = np.flatnonzero(((labels["source"] == "propagated") & (labels["propagated_from"] == code)
-                                    & stamped).to_numpy())
+        followers = []
+        for j in np.flatnonzero(((labels["propagated_from"] == code)
+                                 & labels["source"].isin(("propagated", "migrated"))).to_numpy()):
+            made: list = []
+            _before_decision(h, labels["fund_code"].iat[j], row(j), lambda st: relabeled(st, made), tax)
+            if made:
+                followers.append(j)
         still = sorted(set(labels.loc[(labels["group"] == cur["group"]) & (labels["source"] == "review")
                                       & (labels["fund_code"] != code), "fund_code"])) if cur["group"] else []
         kept = {}
         for j in followers:
             fo = row(j)
-            old = None if still else _before_decision(
-                h, fo["fund_code"], fo,
-                lambda st: st["source"] == "propagated" and (st["labeled_by"], st["labeled_at"]) in stamps, tax)
+            made = []
+            old = None if still else _before_decision(h, fo["fund_code"], fo, lambda st: relabeled(st, made), tax)
             if old is None:
                 kept[int(j)] = (f"its index keeps the review decision of {', '.join(still)}" if still else
                                 "history.csv holds no earlier label of it; label it by hand or review it")

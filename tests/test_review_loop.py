@@ -1058,3 +1058,47 @@ def test_a_withdrawal_restores_the_rows_its_decision_relabeled_whatever_their_no
     assert sorted(c for c, *_ in res.restored) == ["159606", "562340"] and not res.kept
     cols = ["fund_code", "primary", "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "note"]
     assert read_labels(labels_copy)[cols].equals(before[cols])
+
+
+@pytest.mark.parametrize("back", [False, True], ids=["renamed", "renamed-and-back"])
+def test_a_withdrawal_after_a_taxonomy_migration_restores_the_fund_and_the_rows_its_decision_relabeled(tmp_path, back):
+    """560500's decision (策略主题ETF) relabeled its index's head 159606 (hand) and 562340; then the taxonomy renamed
+    策略主题ETF to 策略因子ETF (and, in the second case, back again), and `taxonomy migrate` moved every row. 撤销 then
+    puts all three back to their labels before the decision, in the taxonomy of today, as they were before it was
+    made; before, the relabeled rows kept the withdrawn class without a word."""
+    labels_copy = _small_labels_copy(tmp_path, keep=lambda lab: lab["fund_code"] == "159606")
+    group = ["159606", "560500", "562340"]
+    before = read_labels(labels_copy).set_index("fund_code").loc[group]
+    tax = load_taxonomy()
+    text = DEFAULT_TAXONOMY.read_text(encoding="utf-8")
+    steps = [(tax.version, "jrj-2026.02-factor", "策略主题ETF", "策略因子ETF")]
+    if back:
+        steps.append(("jrj-2026.02-factor", "jrj-2026.03-back", "策略因子ETF", "策略主题ETF"))
+    pd.DataFrame({"fund_code": ["560500"], "decision": ["策略主题ETF"], "reviewer": ["李四"],
+                  "taxonomy_version": [tax.version]}).to_csv(tmp_path / "d.csv", index=False)
+    res = import_review(tmp_path / "d.csv", tax, labels_copy, today="2026-11-30")
+    assert sorted(c for c, *_ in res.followed) == ["159606", "562340"]
+    old_path = DEFAULT_TAXONOMY
+    for k, (v_old, v_new, c_old, c_new) in enumerate(steps):
+        new_path = tmp_path / f"tax{k}.toml"
+        t = text.replace('version = "jrj-2026.01-r1"', f'version = "{v_new}"')
+        new_path.write_text(t.replace("策略主题ETF", "策略因子ETF") if c_new == "策略因子ETF" else t, encoding="utf-8")
+        (tmp_path / f"m{k}.toml").write_text(f'[migration]\nfrom = "{v_old}"\nto = "{v_new}"\n\n[map]\n"{c_old}" = '
+                                             f'["{c_new}"]\n', encoding="utf-8")
+        out = CliRunner().invoke(cli, ["taxonomy", "migrate", str(tmp_path / f"m{k}.toml"), "--from", str(old_path),
+                                       "--to", str(new_path), "--labeled", str(labels_copy),
+                                       "-o", str(tmp_path / f"q{k}.xlsx")])
+        assert out.exit_code == 0, out.output
+        old_path = new_path
+    new = load_taxonomy(old_path)
+    assert read_labels(labels_copy).set_index("fund_code").loc[group, "secondary"].tolist() == [steps[-1][3]] * 3
+    pd.DataFrame({"fund_code": ["560500"], "decision": ["撤销"], "reviewer": ["李四"],
+                  "taxonomy_version": [new.version]}).to_csv(tmp_path / "w.csv", index=False)
+    res = import_review(tmp_path / "w.csv", new, labels_copy, today="2026-12-01")
+    assert [c for c, *_ in res.withdrawn] == ["560500"] and "back to its propagated label 科技成长主题ETF" in \
+        res.withdrawn[0][2]
+    assert sorted(c for c, *_ in res.restored) == ["159606", "562340"] and not res.kept
+    after = read_labels(labels_copy).set_index("fund_code").loc[group]
+    cols = ["primary", "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "note"]
+    assert after[cols].equals(before[cols]) and set(after["taxonomy_version"]) == {new.version}
+    assert Tagger(new).use_reviewed(read_labels(labels_copy)).reviewed.get("560500") is None
