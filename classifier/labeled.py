@@ -51,6 +51,11 @@ BOM = codecs.BOM_UTF8
 _OPEN_ELSEWHERE = "it is open in another program (Excel or WPS keeps a file locked while it is open)"
 
 
+def migrated_note(secondary: str, source: str) -> str:
+    """The note of a row `taxonomy migrate` moved to a renamed or merged class (``secondary``: its class before)."""
+    return f"was {secondary} ({source})"
+
+
 def default_labels() -> Path:
     """The labeled set a command reads by default: the workspace's, else the one shipped with the tool."""
     return data_path(default_path("labeled"))

@@ -31,7 +31,8 @@ from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
-from .labeled import HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, SOURCES, Change, change_labels, migration_pending, read_history
+from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, change_labels,
+                      migrated_note, migration_pending, read_history)
 from .taxonomy import Taxonomy
 from .text import code6_column
 
@@ -427,11 +428,12 @@ def _tool_confidence(r) -> float | None:
     return conf if conf < 1 else None
 
 
-def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool) -> str:
+def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: bool = False) -> str:
     """Why row ``r`` may not replace the review decision ``old`` ('' when it may): a sheet that shows the tool's
     answer (``secondary``) shows a fund's review decision once it was made (at confidence 1), so a sheet showing
     another answer, or the same class as the tool's own answer (below 1: a reviewer confirmed the tool on another copy
     of the sheet), was exported before that decision (or from another labeled set), and importing it would revert a
+    later decision. ``withdraw``: ``r`` takes the fund's decision back (a withdraw word), which would take back that
     later decision."""
     if not shows_answer or old["source"] != "review" or old["taxonomy_version"] != tax.version \
             or old["secondary"] == r.decision:
@@ -443,9 +445,10 @@ def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool) -> str:
     answer = (shown or "none") + (f", the tool's own at confidence {conf:g}" if shown == old["secondary"] else "")
     return (f"row {r.line_no} ({r.code}): the labeled set holds a later review decision, {old['secondary']} "
             f"({old['labeled_by']}, {old['labeled_at']}), that this sheet did not show (its answer: {answer}): "
-            f"it was exported before that decision, and importing it would revert it to {r.decision}; export a new "
-            f"sheet from a fresh `fundclass tag` to review the fund again, or pass --overrule to replace the later "
-            f"decision")
+            f"it was exported before that decision, and importing it would "
+            + (f"withdraw that later decision ({r.decision})" if withdraw else f"revert it to {r.decision}")
+            + "; export a new sheet from a fresh `fundclass tag` to review the fund again, or pass --overrule to "
+            + ("withdraw" if withdraw else "replace") + " the later decision")
 
 
 def _history_row(old: dict, decision: str, reviewer: str, today: str, reason: str) -> dict:
@@ -487,15 +490,20 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
             res.followed.append((fo["fund_code"], fo["secondary"], decision, code))
 
 
-_FROM_DECISION = "propagated from {}'s review decision"  # the note of a row a decision relabeled (_follow_in_group)
+# the note of a row a decision relabeled (_follow_in_group), for people: no step reads it (a withdrawal knows the row by
+# its fields: propagated from the decided fund, by its reviewer on its date)
+_FROM_DECISION = "propagated from {}'s review decision"
 
 
-def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int, reason: str = "") -> tuple[dict, int] | None:
+def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int) -> tuple[dict, int] | None:
     """The label that ``state`` (a row of fund ``code``) replaced, and its history row's position: the old values of
     the last row of ``h`` (history.csv) above ``upto`` that recorded the change to it (the fund, its class, who and
-    when; the reason starting with ``reason``); None when there is none or the change added the fund."""
-    m = ((h["fund_code"] == code) & (h["new_secondary"] == state["secondary"]) & (h["changed_by"] == state["labeled_by"])
-         & (h["changed_at"] == state["labeled_at"]) & h["reason"].str.startswith(reason)).to_numpy()
+    when; or a taxonomy migration that moved its class and kept the rest, as it keeps a review decision's); None when
+    there is none or the change added the fund."""
+    fund = (h["fund_code"] == code) & (h["new_secondary"] == state["secondary"])
+    kept = ((h["changed_by"] == MIGRATION_BY) & (h["old_source"] == state["source"])
+            & (h["old_labeled_by"] == state["labeled_by"]) & (h["old_labeled_at"] == state["labeled_at"]))
+    m = (fund & (((h["changed_by"] == state["labeled_by"]) & (h["changed_at"] == state["labeled_at"])) | kept)).to_numpy()
     hits = np.flatnonzero(m[:upto])
     if not len(hits) or not h["old_secondary"].iat[hits[-1]]:
         return None
@@ -505,30 +513,68 @@ def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int, reason: str = 
             "taxonomy_version": r["old_taxonomy_version"], "note": r.get("old_note", "")}, int(hits[-1])
 
 
-def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, reason: str, tax: Taxonomy) -> dict | None:
+def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, tax: Taxonomy,
+                     stamps: set | None = None) -> dict | None:
     """The label fund ``code`` had before the decision(s) that made its ``row`` (``decided(state)``: a state made by
     them), going back through history.csv ``h``; None when the history does not hold it (the decision added the
-    fund) or it is not a label of ``tax``. A propagated label's ``propagated_from``, which history does not keep, is
-    the fund its note names (a decision's), else '' (see :func:`_propagated_from`)."""
+    fund) or it is not a label of ``tax``. ``stamps`` gains the (labeled_by, labeled_at) of each state the decisions
+    made. A propagated label's ``propagated_from``, which history does not keep, is '' (see
+    :func:`_propagated_from`)."""
     state, upto = dict(row), len(h)
     while decided(state):
-        found = _replaced(h, code, state, upto, reason)
+        if stamps is not None:
+            stamps.add((state["labeled_by"], state["labeled_at"]))
+        found = _replaced(h, code, state, upto)
         if found is None:
             return None
         state, upto = found
-    if state["taxonomy_version"] != tax.version or state["secondary"] not in tax.labels or state["source"] not in SOURCES:
+    if state["taxonomy_version"] != tax.version:
+        state = _through_migrations(h, state, upto, tax)
+    if state is None or state["secondary"] not in tax.labels or state["source"] not in SOURCES:
         return None
-    m = re.fullmatch(_FROM_DECISION.format(r"(\d{6})"), state["note"]) if state["source"] == "propagated" else None
-    state["propagated_from"] = m.group(1) if m else ""
+    state["propagated_from"] = ""
+    return state
+
+
+def _through_migrations(h: pd.DataFrame, state: dict, upto: int, tax: Taxonomy) -> dict | None:
+    """``state``, a label of an earlier taxonomy (history row ``upto`` of ``h`` holds it), as the taxonomy migrations
+    since (history.csv's rows changed by the migration, below ``upto``: each from one version) moved its class: a class
+    a migration renamed or merged takes its new name (and becomes ``migrated``, as `taxonomy migrate` makes it); None
+    when a migration split or removed it, or it is not a class of ``tax``."""
+    mig = h.iloc[upto:]
+    mig = mig[mig["changed_by"] == MIGRATION_BY]
+    versions = list(dict.fromkeys(mig["old_taxonomy_version"]))
+    if state["taxonomy_version"] not in versions:
+        return None
+    state = dict(state)
+    for v in versions[versions.index(state["taxonomy_version"]):]:
+        moved = mig[(mig["old_taxonomy_version"] == v) & (mig["old_secondary"] == state["secondary"])]
+        targets = set(moved["new_secondary"])
+        if not targets:  # the class kept its name
+            continue
+        if len(targets) > 1 or "" in targets:
+            return None
+        if state["source"] != "review":
+            state.update(source="migrated", labeled_by=MIGRATION_BY, labeled_at=moved["changed_at"].iat[0],
+                         note=migrated_note(state["secondary"], state["source"]))
+        state["secondary"] = targets.pop()
+    if state["secondary"] not in tax.labels:
+        return None
+    state.update(primary=tax.primary_of(state["secondary"]), taxonomy_version=tax.version)
     return state
 
 
 def _propagated_from(labels: pd.DataFrame, plan: dict, pos: int) -> str:
-    """The fund a restored propagated row ``pos`` copies: a hand or report row of its group with its class (the rows
-    ``plan`` restores as they will be), the one its group's other propagated rows copy when there are several; ''
-    when none is."""
+    """The fund a restored propagated row ``pos`` copies: the review decision of its group that relabeled it (its
+    class, reviewer and date), else a hand or report row of its group with its class (the rows ``plan`` restores as
+    they will be), the one its group's other propagated rows copy when there are several; '' when none is."""
     g, cls = labels["group"].iat[pos], plan[pos]["secondary"]
     rows = [(k, plan.get(k) or labels.iloc[k].to_dict()) for k in np.flatnonzero((labels["group"] == g).to_numpy())]
+    stamp = (plan[pos]["labeled_by"], plan[pos]["labeled_at"])
+    decisions = [labels["fund_code"].iat[k] for k, st in rows if st["source"] == "review" and st["secondary"] == cls
+                 and (st["labeled_by"], st["labeled_at"]) == stamp]
+    if len(decisions) == 1:
+        return decisions[0]
     heads = [labels["fund_code"].iat[k] for k, st in rows if st["source"] in ("hand", "report") and st["secondary"] == cls]
     copied = [st["propagated_from"] for k, st in rows if k != pos and st["source"] == "propagated"
               and st["propagated_from"] in heads]
@@ -538,13 +584,14 @@ def _propagated_from(labels: pd.DataFrame, plan: dict, pos: int) -> str:
 
 
 def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.DataFrame, today: str, history: list,
-              res: "ImportResult") -> pd.DataFrame:
+              res: "ImportResult", shows_answer: bool = False, unseen: list | None = None) -> pd.DataFrame:
     """Take back the review decisions of the funds of ``rows`` (their decision: a withdraw word): each fund's row goes
     back to the label it had before its review decision(s), or, when the decision added it (or history.csv does not
     hold its earlier label), leaves the labeled set; the rows the decision relabeled (its index's hand and propagated
     rows, :func:`_follow_in_group`) go back to their earlier labels, unless the index keeps another review decision or
     the history does not hold them (the report names those). Every old row goes to ``history`` (a removed one with no
-    new class). Returns the new labeled set."""
+    new class). A withdrawal on a sheet that did not show the fund's decision (``shows_answer``: it shows the tool's
+    answer, see :func:`_unseen_decision`) goes to ``unseen`` instead. Returns the new labeled set."""
     labels = labels.copy()
     h = h.reindex(columns=list(dict.fromkeys(list(h.columns) + HISTORY_COLUMNS))).fillna("").astype(str)
     drop = []
@@ -555,20 +602,37 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
             res.undecided.append(code)
             continue
         i = int(at[0])
+        why = _unseen_decision(r, {c: labels[c].iat[i] for c in labels.columns}, tax, shows_answer, withdraw=True)
+        if why:
+            unseen.append(why)
+            continue
         row = lambda k: {c: labels.iat[k, labels.columns.get_loc(c)] for c in labels.columns}  # noqa: E731
         cur = row(i)
-        plan = {i: _before_decision(h, code, cur, lambda st: st["source"] == "review", "", tax)}
-        made = _FROM_DECISION.format(code)
-        followers = np.flatnonzero(((labels["source"] == "propagated") & (labels["propagated_from"] == code)
-                                    & (labels["note"] == made)).to_numpy())
+        stamps: set[tuple[str, str]] = set()  # who and when of the fund's decisions: the rows they relabeled carry them
+
+        def relabeled(st: dict, moved: list) -> bool:
+            """A state the decisions made (a taxonomy migration since moved its class: a state a migration made,
+            above one the decisions made)."""
+            if st["source"] == "propagated" and (st["labeled_by"], st["labeled_at"]) in stamps:
+                moved.append(st)
+                return True
+            return st["labeled_by"] == MIGRATION_BY and not moved
+
+        plan = {i: _before_decision(h, code, cur, lambda st: st["source"] == "review", tax, stamps)}
+        followers = []
+        for j in np.flatnonzero(((labels["propagated_from"] == code)
+                                 & labels["source"].isin(("propagated", "migrated"))).to_numpy()):
+            made: list = []
+            _before_decision(h, labels["fund_code"].iat[j], row(j), lambda st: relabeled(st, made), tax)
+            if made:
+                followers.append(j)
         still = sorted(set(labels.loc[(labels["group"] == cur["group"]) & (labels["source"] == "review")
                                       & (labels["fund_code"] != code), "fund_code"])) if cur["group"] else []
         kept = {}
         for j in followers:
             fo = row(j)
-            old = None if still else _before_decision(
-                h, fo["fund_code"], fo, lambda st: st["source"] == "propagated" and st["note"] == made,
-                f"same index as {code}", tax)
+            made = []
+            old = None if still else _before_decision(h, fo["fund_code"], fo, lambda st: relabeled(st, made), tax)
             if old is None:
                 kept[int(j)] = (f"its index keeps the review decision of {', '.join(still)}" if still else
                                 "history.csv holds no earlier label of it; label it by hand or review it")
@@ -639,7 +703,8 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         res = ImportResult(split_groups=split, commented=commented)
         history, new_rows, unseen = [], [], []
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before
-            labels = _withdraw(labels, withdraw, tax, read_history(labels_path), today, history, res)
+            labels = _withdraw(labels, withdraw, tax, read_history(labels_path), today, history, res, shows_answer,
+                               unseen)
         res.disputes = _index_disputes(labels, decided, tax)
         applied: dict[str, tuple[str, str, str]] = {}  # fund code → decision, reviewer, note of the rows written
         pos = {c: i for i, c in enumerate(labels["fund_code"])}

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .errors import InputError, TaxonomyError
 from .io import check_not_input
-from .labeled import MIGRATION_BY, Change, change_labels
+from .labeled import MIGRATION_BY, Change, change_labels, migrated_note
 from .review import REVIEW_COLUMNS, write_review
 from .taxonomy import Taxonomy
 
@@ -164,7 +164,7 @@ def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str)
                                                                            new.version]
             if r.source != "review":  # a review decision stays the reviewer's: tagging applies only those
                 labels.loc[i, ["source", "labeled_by", "labeled_at", "note"]] = ["migrated", MIGRATION_BY, today,
-                                                                                 f"was {r.secondary} ({r.source})"]
+                                                                                 migrated_note(r.secondary, r.source)]
             keep_mask.append(True)
             moved += 1
         else:

@@ -995,3 +995,110 @@ def test_a_withdrawn_decision_that_added_its_fund_removes_it_and_the_review_shee
     CliRunner().invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "-o", str(tmp_path / "r.xlsx"), "--all"])
     wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
     assert [c.value for c in wb["labels"]["A"]] == tax.labels + ["撤销"]
+
+
+def test_a_withdrawal_on_a_sheet_exported_before_a_later_decision_is_refused_unless_overruled(tmp_path,
+                                                                                                labels_subset):
+    """张三 decides 990001 on a sheet showing the tool's answer; 李四 changes it on a fresh sheet (showing 张三's class
+    at confidence 1). 撤销 on 张三's old sheet would take back 李四's later decision, which that sheet never showed: it
+    is refused (named, nothing written), as a class typed there would be, unless --overrule."""
+    tax = load_taxonomy()
+
+    def sheet(name, shown, conf, decision, reviewer):
+        pd.DataFrame({"fund_code": ["990001"], "fund_name": ["示例中证机器人ETF"], "secondary": [shown],
+                      "confidence": [conf], "decision": [decision], "reviewer": [reviewer], "group": ["990001"],
+                      "full_name": [""], "index_code": [""], "index_name": [""], "fund_type": [""],
+                      "taxonomy_version": [tax.version]}).to_csv(tmp_path / name, index=False)
+        return tmp_path / name
+
+    old = sheet("old.csv", "科技成长主题ETF", "0.91", "制造业主题ETF", "张三")
+    assert import_review(old, tax, labels_subset, today="2026-11-30").added == ["990001"]
+    fresh = sheet("fresh.csv", "制造业主题ETF", "1.0", "宽基ETF", "李四")
+    assert import_review(fresh, tax, labels_subset, today="2026-12-01").changed == [
+        ("990001", "制造业主题ETF", "宽基ETF")]
+    labels = labels_subset.read_bytes()
+    history = labels_subset.with_name("history.csv").read_bytes()
+    sheet("old.csv", "科技成长主题ETF", "0.91", "撤销", "张三")
+    with pytest.raises(InputError, match=r"row 2 \(990001\).*later review decision, 宽基ETF \(李四, 2026-12-01\)"):
+        import_review(old, tax, labels_subset, today="2026-12-02")
+    assert labels_subset.read_bytes() == labels and labels_subset.with_name("history.csv").read_bytes() == history
+    # the fresh sheet shows 李四's decision: withdrawing it there goes through
+    sheet("fresh2.csv", "宽基ETF", "1.0", "撤销", "李四")
+    res = import_review(tmp_path / "fresh2.csv", tax, labels_subset, today="2026-12-02")
+    assert [c for c, *_ in res.withdrawn] == ["990001"]
+    # and --overrule takes it back from an old sheet too
+    import_review(sheet("again.csv", "科技成长主题ETF", "0.91", "宽基ETF", "李四"), tax, labels_subset, today="2026-12-03")
+    res = import_review(old, tax, labels_subset, today="2026-12-04", overrule=True)
+    assert [c for c, *_ in res.withdrawn] == ["990001"]
+
+
+def test_a_withdrawal_restores_the_rows_its_decision_relabeled_whatever_their_notes_say(tmp_path):
+    """The rows a decision relabeled are known by their fields (propagated from the decided fund, by its reviewer on
+    its date), not by the text of their note: a team member who annotated them in labels.csv (a note of their own, in
+    Chinese) does not stop 撤销 from putting them back."""
+    labels_copy = _small_labels_copy(tmp_path, keep=lambda lab: lab["fund_code"] == "159606")
+    before = read_labels(labels_copy)
+    tax = load_taxonomy()
+
+    def sheet(name, decision):
+        pd.DataFrame({"fund_code": ["560500"], "decision": [decision], "reviewer": ["李四"],
+                      "taxonomy_version": [tax.version]}).to_csv(tmp_path / name, index=False)
+        return tmp_path / name
+
+    res = import_review(sheet("d.csv", "策略主题ETF"), tax, labels_copy, today="2026-11-30")
+    assert sorted(c for c, *_ in res.followed) == ["159606", "562340"]
+    text = labels_copy.read_text(encoding="utf-8")
+    for note in ("propagated from 560500's review decision", ):
+        assert text.count(note) == 2
+    text = text.replace("propagated from 560500's review decision", "由560500的复核决定传播（王五已核对）", 1)
+    text = text.replace("propagated from 560500's review decision", "checked by 王五: propagated from 560500's review "
+                        "decision")
+    labels_copy.write_text(text, encoding="utf-8")
+    res = import_review(sheet("w.csv", "撤销"), tax, labels_copy, today="2026-12-01")
+    assert sorted(c for c, *_ in res.restored) == ["159606", "562340"] and not res.kept
+    cols = ["fund_code", "primary", "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "note"]
+    assert read_labels(labels_copy)[cols].equals(before[cols])
+
+
+@pytest.mark.parametrize("back", [False, True], ids=["renamed", "renamed-and-back"])
+def test_a_withdrawal_after_a_taxonomy_migration_restores_the_fund_and_the_rows_its_decision_relabeled(tmp_path, back):
+    """560500's decision (策略主题ETF) relabeled its index's head 159606 (hand) and 562340; then the taxonomy renamed
+    策略主题ETF to 策略因子ETF (and, in the second case, back again), and `taxonomy migrate` moved every row. 撤销 then
+    puts all three back to their labels before the decision, in the taxonomy of today, as they were before it was
+    made; before, the relabeled rows kept the withdrawn class without a word."""
+    labels_copy = _small_labels_copy(tmp_path, keep=lambda lab: lab["fund_code"] == "159606")
+    group = ["159606", "560500", "562340"]
+    before = read_labels(labels_copy).set_index("fund_code").loc[group]
+    tax = load_taxonomy()
+    text = DEFAULT_TAXONOMY.read_text(encoding="utf-8")
+    steps = [(tax.version, "jrj-2026.02-factor", "策略主题ETF", "策略因子ETF")]
+    if back:
+        steps.append(("jrj-2026.02-factor", "jrj-2026.03-back", "策略因子ETF", "策略主题ETF"))
+    pd.DataFrame({"fund_code": ["560500"], "decision": ["策略主题ETF"], "reviewer": ["李四"],
+                  "taxonomy_version": [tax.version]}).to_csv(tmp_path / "d.csv", index=False)
+    res = import_review(tmp_path / "d.csv", tax, labels_copy, today="2026-11-30")
+    assert sorted(c for c, *_ in res.followed) == ["159606", "562340"]
+    old_path = DEFAULT_TAXONOMY
+    for k, (v_old, v_new, c_old, c_new) in enumerate(steps):
+        new_path = tmp_path / f"tax{k}.toml"
+        t = text.replace('version = "jrj-2026.01-r1"', f'version = "{v_new}"')
+        new_path.write_text(t.replace("策略主题ETF", "策略因子ETF") if c_new == "策略因子ETF" else t, encoding="utf-8")
+        (tmp_path / f"m{k}.toml").write_text(f'[migration]\nfrom = "{v_old}"\nto = "{v_new}"\n\n[map]\n"{c_old}" = '
+                                             f'["{c_new}"]\n', encoding="utf-8")
+        out = CliRunner().invoke(cli, ["taxonomy", "migrate", str(tmp_path / f"m{k}.toml"), "--from", str(old_path),
+                                       "--to", str(new_path), "--labeled", str(labels_copy),
+                                       "-o", str(tmp_path / f"q{k}.xlsx")])
+        assert out.exit_code == 0, out.output
+        old_path = new_path
+    new = load_taxonomy(old_path)
+    assert read_labels(labels_copy).set_index("fund_code").loc[group, "secondary"].tolist() == [steps[-1][3]] * 3
+    pd.DataFrame({"fund_code": ["560500"], "decision": ["撤销"], "reviewer": ["李四"],
+                  "taxonomy_version": [new.version]}).to_csv(tmp_path / "w.csv", index=False)
+    res = import_review(tmp_path / "w.csv", new, labels_copy, today="2026-12-01")
+    assert [c for c, *_ in res.withdrawn] == ["560500"] and "back to its propagated label 科技成长主题ETF" in \
+        res.withdrawn[0][2]
+    assert sorted(c for c, *_ in res.restored) == ["159606", "562340"] and not res.kept
+    after = read_labels(labels_copy).set_index("fund_code").loc[group]
+    cols = ["primary", "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "note"]
+    assert after[cols].equals(before[cols]) and set(after["taxonomy_version"]) == {new.version}
+    assert Tagger(new).use_reviewed(read_labels(labels_copy)).reviewed.get("560500") is None
