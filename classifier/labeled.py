@@ -3,15 +3,17 @@
 This module is the one owner of the labeled set. Every change (review import, taxonomy migration) goes through
 :func:`change_labels`, one transaction: take the set's lock (``filelock``: portable, and a process that dies releases
 it), finish any commit an earlier crash interrupted, re-read both files, let the caller validate and compute the
-change (an error there writes nothing), then write labels and history together.
+change (an error there writes nothing), then write labels and history together, and with them any other file of the
+set's folder the change rewrites (a taxonomy migration: the blind reads, ``agreement.csv``), in the same commit.
 
 Why CSV files and not SQLite: the labeled set is the team's reviewable, diffable record, versioned in git and read by
 training; a database beside it would be a second copy that can drift. What SQLite would add (an all-or-nothing
-commit of two tables) is done here with a journal: both new files are written and synced under temporary names, a
-small journal naming them is written atomically, then both are renamed and the journal removed. A crash before the
-journal leaves the old pair; after it, the next reader rolls the renames forward and sees the new pair. History is
-append-only: its old bytes are kept as they are and the new rows added after them. Each file keeps its own line end
-and byte-order mark (a set saved by Excel on Windows has CRLF), so a row no change touched keeps its bytes.
+commit of two tables) is done here with a journal: the new files are written and synced under temporary names, a
+small journal naming them is written atomically, then each is renamed and the journal removed. A crash before the
+journal leaves the old files; after it, the next reader (of the labels, or of ``agreement.csv``) rolls the renames
+forward and sees the new ones. History is append-only: its old bytes are kept as they are and the new rows added
+after them. Each file keeps its own line end and byte-order mark (a set saved by Excel on Windows has CRLF), so a row
+no change touched keeps its bytes.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .agreement import AGREEMENT_FILE
 from .errors import InputError
 from .io import atomic_write_bytes, csv_text
 from .text import code6_column
@@ -94,9 +97,7 @@ def _read_labels(path: str | Path | None = None) -> tuple[pd.DataFrame, pd.Serie
     if HOLDOUT_DIR in p.resolve().parts:
         raise InputError(f"{p}: this is the blind holdout; it is never used to train, tune or write rules — "
                          f"evaluate on it with scripts/eval_holdout.py")
-    if _journal(p).exists():  # a commit was interrupted: finish it before anyone reads a half-changed pair
-        with _locked(p):
-            _recover(p)
+    settle(p)
     df = _csv(p, "labeled set")
     missing = [c for c in LABEL_COLUMNS if c not in df.columns]
     if missing:
@@ -164,6 +165,15 @@ def _journal(labels_path: Path) -> Path:
     return labels_path.with_name(f".{labels_path.name}.journal")
 
 
+def settle(labels_path: str | Path) -> None:
+    """Finish a commit to the labeled set at ``labels_path`` that a crash interrupted (its journal is there), before
+    anyone reads a half-changed set: labels, history or ``agreement.csv``."""
+    p = Path(labels_path)
+    if _journal(p).exists():
+        with _locked(p):
+            _recover(p)
+
+
 @contextmanager
 def _locked(labels_path: Path, timeout: float = LOCK_TIMEOUT):
     from filelock import FileLock, Timeout
@@ -194,7 +204,7 @@ def _recover(labels_path: Path) -> None:
                                      f"to be completed in it; close it there and run the command again") from exc
         j.unlink()
     for stale in labels_path.parent.glob(".*.csv.*.tmp"):
-        if stale.name.startswith((f".{labels_path.name}.", ".history.csv.")):
+        if stale.name.startswith((f".{labels_path.name}.", ".history.csv.", f".{AGREEMENT_FILE}.")):
             stale.unlink(missing_ok=True)
 
 
@@ -246,11 +256,12 @@ def _as_written(labels: pd.DataFrame, written: pd.Series, columns: list[str]) ->
 
 
 def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], columns: list[str],
-            as_written: dict[tuple, str] | None = None) -> None:
+            as_written: dict[tuple, str] | None = None, others: list[tuple[Path, bytes]] = ()) -> None:
     """Write ``labels`` and the history rows added, each file in its own form (:func:`_form`) and the labeled set
     with its own ``columns``, in their order (a column the user added is kept; a new row has it empty): every row the
     change did not touch keeps its bytes, its fund code as the file wrote it too (``as_written``: :func:`_as_written`;
-    a row the change touched takes the six-digit code)."""
+    a row the change touched takes the six-digit code). ``others``: further files of the set's folder and their new
+    bytes, replaced in the same commit, after the two."""
     bom, eol = _form(labels_path)
     body = labels.reindex(columns=columns).fillna("")
     if as_written:
@@ -276,6 +287,7 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
         else:
             rows = pd.DataFrame(new_history, columns=HISTORY_COLUMNS)
             files.append((hp, hbom + csv_text(rows, line_end=heol).encode("utf-8")))
+    files += others
     staged = []
     j = _journal(labels_path)
     try:
@@ -312,10 +324,13 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
 
 @dataclass
 class Change:
-    """What a transaction returns to :func:`change_labels`: the whole new labeled set and the history rows to add."""
+    """What a transaction returns to :func:`change_labels`: the whole new labeled set and the history rows to add,
+    and ``others``: other files of the set's folder (their path and new bytes) it rewrites in the same commit (a
+    taxonomy migration: ``agreement.csv``)."""
 
     labels: pd.DataFrame
     history: list[dict] = field(default_factory=list)
+    others: list[tuple[Path, bytes]] = field(default_factory=list)
 
 
 def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeout: float = LOCK_TIMEOUT):
@@ -333,9 +348,13 @@ def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeo
         labels, written = _read_labels(p)
         change, result = compute(labels.copy())
         same = change.labels[LABEL_COLUMNS].reset_index(drop=True).equals(labels[LABEL_COLUMNS])
-        if not dry_run and (change.history or not same):
+        others = [(Path(f), d) for f, d in change.others]
+        wrong = [f for f, _ in others if f.parent.resolve() != p.parent.resolve() or f.name in (p.name, "history.csv")]
+        if wrong:  # a bug, not a user error: the journal names the files of the set's folder by name
+            raise ValueError(f"{wrong[0]}: not another file of the labeled set's folder {p.parent}")
+        if not dry_run and (change.history or not same or others):
             columns = list(labels.columns)
-            _commit(p, change.labels, change.history, columns, _as_written(labels, written, columns))
+            _commit(p, change.labels, change.history, columns, _as_written(labels, written, columns), others)
     return result
 
 

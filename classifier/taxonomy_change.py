@@ -15,6 +15,11 @@ Rows whose class maps to exactly one new class are relabeled automatically (sour
 the history; a review decision keeps its source, reviewer and date, so the next tag still applies it); rows whose
 class was split or removed are taken out of the labeled set and written to a review queue (the review file format,
 with the candidate classes as alternatives), never guessed.
+
+The blind reads beside the labeled set (``agreement.csv``, what the confidence is fitted on) follow the same map in the
+same transaction (:func:`classifier.agreement.migrate_reads`): a renamed or merged class takes its new name in every
+head's label and reads, and the head's agreement is recomputed; a head with a read of a split or removed class becomes
+unread (which new class that reader would pick is unknown), and the report says how many.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .agreement import agreement_path, migrate_reads
 from .errors import InputError, TaxonomyError
 from .io import check_not_input
 from .labeled import MIGRATION_BY, Change, change_labels, migrated_note
@@ -115,16 +121,18 @@ class MigrationResult:
     moved: int
     queued: int
     warnings: list[str] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)  # what the migration did to agreement.csv ([]: none beside)
 
     def lines(self) -> list[str]:
         return ([f"kept {self.kept} rows, relabeled {self.moved} automatically, queued {self.queued} for review"]
-                + [f"warning: {w}" for w in self.warnings])
+                + self.reads + [f"warning: {w}" for w in self.warnings])
 
 
 def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, queue_path,
             today: str | None = None) -> MigrationResult:
     today = today or date.today().isoformat()
-    check_not_input(queue_path, labels_path, migration.path, old.path, new.path)
+    reads_path = agreement_path(labels_path)
+    check_not_input(queue_path, labels_path, migration.path, old.path, new.path, reads_path)
 
     def compute(labels: pd.DataFrame):
         labels = labels.copy()
@@ -133,8 +141,18 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
             raise InputError(f"{labels_path}: holds labels of taxonomy {', '.join(versions)}, not {old.version} "
                              f"(--from); nothing migrated")
         result, queue_frame, keep_mask, history = _plan(labels, migration, new, today)
+        others = []
+        if reads_path.exists():  # read under the set's lock: written with the labels, in one commit
+            data = reads_path.read_bytes()
+            try:
+                moved, rep = migrate_reads(data, migration.map, old.version, new.version, str(reads_path))
+            except ValueError as exc:
+                raise InputError(f"{exc}; nothing migrated") from exc
+            result.reads, result.warnings = rep.lines(reads_path.name), result.warnings + rep.warnings(reads_path.name)
+            if moved != data:
+                others.append((reads_path, moved))
         result.warnings += write_review(queue_frame, queue_path, new.labels)
-        return Change(labels[keep_mask].reset_index(drop=True), history), result
+        return Change(labels[keep_mask].reset_index(drop=True), history, others), result
 
     return change_labels(labels_path, compute)
 

@@ -12,6 +12,8 @@ not GUIDE.md nor the tool's output. Output, one row per head (groups of the labe
   n_reads, agreement                               reads, and the share of reads that agree with ``label``
   alt_secondary                                    the most named other class (reads first, then alts), or ''
   contested                                        1 when agreement < 1 or a reader named another class
+                                                   (these six: ``classifier.agreement.head_summary``, which
+                                                   ``fundclass taxonomy migrate`` recomputes them with)
   source, labeled_by, labeled_at, taxonomy_version provenance: 'blind reads', the readers who read the head and the
                                                    date of their reads (``readers.csv`` in the reads folder: reader,
                                                    labeled_by, labeled_at), the labels' taxonomy version
@@ -25,12 +27,11 @@ Usage: python scripts/build_agreement.py [--labels data/labeled/labels.csv] [--r
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 
-from classifier.agreement import AGREEMENT_COLUMNS, AGREEMENT_FILE, PROVENANCE_COLUMNS, head_keys
+from classifier.agreement import AGREEMENT_COLUMNS, AGREEMENT_FILE, PROVENANCE_COLUMNS, head_keys, head_summary
 from classifier.io import csv_text
 
 
@@ -74,18 +75,10 @@ def main() -> None:
         got = [(r.at[h, "secondary"].strip(), r.at[h, "alt_secondary"].strip())
                for h in part.head_id for r in reads.values() if h in r.index]
         by = list(dict.fromkeys(w for h in part.head_id for w, r in reads.items() if h in r.index))
-        classes = [g for g, _ in got]
-        alts = [x for _, x in got if x]
-        others = Counter([c for c in classes if c != label])
-        others_alt = Counter([c for c in alts if c != label])
-        alt = (others.most_common(1) or others_alt.most_common(1) or [("", 0)])[0][0]
-        agree = sum(c == label for c in classes) / len(classes) if classes else float("nan")
         first = part.iloc[0]
         rows.append({"head_id": ";".join(part.head_id), "group": head, "index_code": first.index_code,
                      "index_name": first.index_name, "n_funds": int(n_of[head]), "label": label,
-                     "reads": ";".join(classes), "alts": ";".join(alts), "n_reads": len(classes),
-                     "agreement": f"{agree:.4g}", "alt_secondary": alt,
-                     "contested": int(bool(classes) and (agree < 1 or bool(alt))),
+                     **head_summary(label, [g for g, _ in got], [x for _, x in got if x]),
                      "source": "blind reads", "labeled_by": ";".join(who_read.at[w, "labeled_by"] for w in by),
                      "labeled_at": max((who_read.at[w, "labeled_at"] for w in by), default=""),
                      "taxonomy_version": version_of[head]})

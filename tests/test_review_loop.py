@@ -1,5 +1,6 @@
 """The review loop and taxonomy changes, end to end (issue: review, feed back, retrain when the taxonomy changes)."""
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from classifier.cli import cli
 from classifier.errors import InputError, ModelError
 from classifier.labeled import SHIPPED_LABELS, read_labels
 from classifier.pipeline import Tagger
-from classifier.io import read_table, write_table
+from classifier.io import csv_text, read_table, write_table
 from classifier.review import REVIEW_COLUMNS, import_review, review_frame
 from classifier.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
 from conftest import TRAINING_GROUPS, write_labeled_subset
@@ -340,6 +341,209 @@ def test_a_decision_on_a_renamed_class_still_settles_its_fund_and_index(tmp_path
     out = Tagger.load(None, new_tax, labels_path=labels_copy).tag(later)
     assert out["secondary"].tolist() == ["周期行业ETF", "周期行业ETF"]
     assert out["confidence"].tolist() == [1.0, 1.0] and out["evidence"].str.startswith("人工复核: 张三").all()
+
+
+RENAME_MERGE_MIGRATION = """[migration]
+from = "jrj-2026.01-r1"
+to = "jrj-2026.02-merge"
+
+[map]
+"制造业主题ETF" = ["高端制造ETF"]
+"周期主题ETF" = ["资源主题ETF"]
+"""
+RENAMED = {"制造业主题ETF": "高端制造ETF", "周期主题ETF": "资源主题ETF"}
+
+
+def rename_merge_taxonomy(path):
+    """The shipped taxonomy with 制造业主题ETF renamed 高端制造ETF and 周期主题ETF merged into 资源主题ETF."""
+    t = DEFAULT_TAXONOMY.read_text(encoding="utf-8").replace('version = "jrj-2026.01-r1"',
+                                                             'version = "jrj-2026.02-merge"')
+    start = t.index('[[class]]\nprimary = "经济结构与周期"\nsecondary = "周期主题ETF"\n')
+    t = t[:start] + t[t.index("[[class]]", start + 1):]
+    t = t.replace('"周期主题ETF"', '"资源主题ETF"').replace('"制造业主题ETF"', '"高端制造ETF"')
+    path.write_text(t, encoding="utf-8")
+    return path
+
+
+def _with_agreement(labels_path):
+    """The shipped blind reads (agreement.csv) beside a copy of the labeled set."""
+    shutil.copy(SHIPPED_LABELS.with_name("agreement.csv"), labels_path.with_name("agreement.csv"))
+    return labels_path.with_name("agreement.csv")
+
+
+def _agreement_of(label, reads):
+    """build_agreement's share of the reads equal to the label, as it writes it."""
+    return f"{sum(r == label for r in reads) / len(reads):.4g}" if reads else "nan"
+
+
+def test_a_migration_renames_and_merges_the_classes_of_the_blind_reads_too(tmp_path):
+    """`taxonomy migrate` renamed a class in labels.csv but not in agreement.csv beside it: the heads' reads still
+    named the old class, and a retrain measured reader agreement 0 for every head of the renamed class. The reads
+    now follow the map in the same transaction: every class in label, reads, alts and alt_secondary is the new one,
+    agreement is recomputed (unchanged where a class was only renamed), every head is of the new version, and a row
+    no class of which moved keeps its bytes but for that version."""
+    labels = _small_labels_copy(tmp_path)
+    ag = _with_agreement(labels)
+    old = pd.read_csv(ag, dtype=str, keep_default_na=False)
+    # a head one reader read as the class merged into its label: the merge makes the readers unanimous
+    merged = old.index[(old["label"] == "资源主题ETF") & (old["alts"] == "") & (old["agreement"] == "1")][0]
+    old.loc[merged, ["reads", "agreement", "alt_secondary", "contested"]] = [
+        "周期主题ETF;资源主题ETF;资源主题ETF;资源主题ETF", "0.75", "周期主题ETF", "1"]
+    ag.write_bytes(csv_text(old).encode("utf-8"))
+    before = ag.read_bytes()
+    old = old.set_index("group")
+    merged = old.index[merged]
+    new_tax = rename_merge_taxonomy(tmp_path / "merge.toml")
+    mig = tmp_path / "merge_migration.toml"
+    mig.write_text(RENAME_MERGE_MIGRATION, encoding="utf-8")
+    res = CliRunner().invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to",
+                                   str(new_tax), "--labeled", str(labels), "-o", str(tmp_path / "queue.xlsx")])
+    assert res.exit_code == 0, res.output
+    new = pd.read_csv(ag, dtype=str, keep_default_na=False).set_index("group")
+    assert new.index.tolist() == old.index.tolist()
+    cols = ["label", "reads", "alts", "alt_secondary"]
+    text = new[cols].apply(";".join, axis=1)
+    assert not text.str.contains("制造业主题ETF|周期主题ETF").any()
+    assert set(new["taxonomy_version"]) == {"jrj-2026.02-merge"}
+
+    def moved(s):
+        return ";".join(RENAMED.get(x, x) for x in s.split(";")) if s else s
+
+    for c in ("label", "reads", "alts"):
+        assert new[c].tolist() == old[c].map(moved).tolist()
+    reads = new["reads"].map(lambda s: s.split(";") if s else [])
+    assert new["agreement"].tolist() == [_agreement_of(lab, r) for lab, r in zip(new["label"], reads)]
+    renamed_only = old["label"].eq("制造业主题ETF") & ~old["reads"].str.contains("周期主题ETF")
+    assert renamed_only.sum() > 20
+    assert new.loc[renamed_only, ["agreement", "n_reads", "contested"]].equals(
+        old.loc[renamed_only, ["agreement", "n_reads", "contested"]])
+    assert new.loc[merged, ["reads", "agreement", "alt_secondary", "contested"]].tolist() == [
+        ";".join(["资源主题ETF"] * 4), "1", "", "0"]
+    untouched = ~old[cols].apply(";".join, axis=1).str.contains("制造业主题ETF|周期主题ETF")
+    old_lines, new_lines = before.split(b"\n"), ag.read_bytes().split(b"\n")
+    for k in untouched.to_numpy().nonzero()[0]:
+        assert new_lines[k + 1] == old_lines[k + 1].replace(b",jrj-2026.01-r1", b",jrj-2026.02-merge")
+    assert f"agreement.csv: {int((~untouched).sum())} heads' blind reads follow the renamed or merged classes" \
+        in res.output
+
+
+def test_retraining_after_a_rename_keeps_the_renamed_heads_confidence(tmp_path):
+    """End to end: train, migrate a rename and a merge, train again on the new taxonomy. The funds of heads the
+    readers read unanimously as the renamed class keep their confidence (before the fix: ~0.01, every one of them in
+    review)."""
+    labels = _small_labels_copy(tmp_path, keep=lambda lab: lab["secondary"] == "制造业主题ETF")
+    ag = pd.read_csv(_with_agreement(labels), dtype=str, keep_default_na=False)
+    unanimous = set(ag.loc[ag["reads"] == ";".join(["制造业主题ETF"] * 4), "group"])
+    r = CliRunner()
+    res = r.invoke(cli, ["train", "--labeled", str(labels), "-o", str(tmp_path / "m_old"), "--no-holdings"])
+    assert res.exit_code == 0, res.output
+    new_tax = rename_merge_taxonomy(tmp_path / "merge.toml")
+    mig = tmp_path / "merge_migration.toml"
+    mig.write_text(RENAME_MERGE_MIGRATION, encoding="utf-8")
+    res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
+                         "--labeled", str(labels), "-o", str(tmp_path / "queue.xlsx")])
+    assert res.exit_code == 0, res.output
+    # the model trained before the migration is refused against the new taxonomy (manifest taxonomy hash)
+    with pytest.raises(ModelError, match="fundclass train --taxonomy"):
+        Tagger.load(tmp_path / "m_old", new_tax)
+    res = r.invoke(cli, ["train", "--labeled", str(labels), "--taxonomy", str(new_tax), "-o", str(tmp_path / "m_new"),
+                         "--no-holdings"])
+    assert res.exit_code == 0, res.output
+    lab = read_labels(labels)
+    funds = lab.loc[lab["group"].isin(unanimous), ["fund_code", "fund_name", "index_code", "index_name"]]
+    funds = funds.rename(columns={"fund_code": "基金代码", "fund_name": "基金简称", "index_code": "跟踪指数代码",
+                                  "index_name": "跟踪指数名称"}).reset_index(drop=True)
+    assert len(funds) > 20
+    before = Tagger.load(tmp_path / "m_old", DEFAULT_TAXONOMY).tag(funds)
+    after = Tagger.load(tmp_path / "m_new", new_tax).tag(funds)
+    same = (before["secondary"] == "制造业主题ETF") & (after["secondary"] == "高端制造ETF")
+    assert same.mean() > 0.9
+    assert after.loc[same, "confidence"].median() > 0.9
+    assert (after.loc[same, "confidence"] - before.loc[same, "confidence"]).abs().max() < 0.2
+
+
+def test_a_split_leaves_the_heads_read_as_the_split_class_unread_and_says_so(tmp_path, monkeypatch):
+    """A read of a split (or removed) class cannot say which new class its reader would pick, and the head's other
+    reads are no fair sample without it: every read of such a head is dropped (the head is unread, so a retrain
+    neither trusts nor doubts it), a label of that class becomes '' (its funds are in the review queue), an 'also
+    defensible' mention of it is dropped, and the report counts each. A crash between the renames of the commit is
+    rolled forward by the next reader of the reads, as of the labels."""
+    import classifier.labeled as store
+    from classifier.agreement import read_agreement
+    from classifier.taxonomy_change import load_migration, migrate
+
+    labels = _small_labels_copy(tmp_path)
+    ag = _with_agreement(labels)
+    old = pd.read_csv(ag, dtype=str, keep_default_na=False).set_index("group")
+    new_tax = split_taxonomy(tmp_path / "split.toml")
+    mig = tmp_path / "split_migration.toml"
+    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
+    real = os.replace
+
+    def crash_at_the_reads(src, dst):
+        if Path(dst).name == "agreement.csv":
+            raise KeyboardInterrupt("killed")
+        return real(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", crash_at_the_reads)
+    o, n = load_taxonomy(DEFAULT_TAXONOMY), load_taxonomy(new_tax)
+    with pytest.raises(KeyboardInterrupt):
+        migrate(labels, load_migration(mig, o, n), o, n, tmp_path / "queue.xlsx")
+    monkeypatch.setattr(store.os, "replace", real)
+    assert "科技成长主题ETF" in ag.read_text(encoding="utf-8")  # labels and history replaced, the reads not yet
+    new = read_agreement(labels)  # rolls the commit forward
+    assert not list(labels.parent.glob(".*journal")) and not list(labels.parent.glob(".*.tmp"))
+    assert set(read_labels(labels)["taxonomy_version"]) == {"jrj-2026.02-split"}
+    assert new.index.tolist() == old.index.tolist() and set(new["taxonomy_version"]) == {"jrj-2026.02-split"}
+    assert not new[["label", "reads", "alts", "alt_secondary"]].apply(";".join, axis=1).str.contains(
+        "科技成长主题ETF").any()
+    split_read = old["reads"].str.contains("科技成长主题ETF")
+    assert split_read.sum() > 50
+    assert (new.loc[split_read, ["reads", "alts", "n_reads", "agreement", "contested"]]
+            == ["", "", "0", "nan", "0"]).all().all()
+    assert (new.loc[old["label"] == "科技成长主题ETF", "label"] == "").all()
+    alt_only = ~split_read & old["alts"].str.contains("科技成长主题ETF")
+    assert alt_only.any()
+    assert new.loc[alt_only, ["reads", "agreement"]].equals(old.loc[alt_only, ["reads", "agreement"]])
+    assert new.loc[alt_only, "alts"].tolist() == [
+        ";".join(a for a in s.split(";") if a != "科技成长主题ETF") for s in old.loc[alt_only, "alts"]]
+    rest = ~split_read & ~alt_only & ~old["label"].eq("科技成长主题ETF")
+    assert new.loc[rest].drop(columns="taxonomy_version").equals(old.loc[rest].drop(columns="taxonomy_version"))
+    # the report, on a fresh copy
+    again = tmp_path / "again"
+    again.mkdir()
+    labels2 = again / "labels.csv"
+    write_labeled_subset(SHIPPED_LABELS, labels2, n_groups=TRAINING_GROUPS)
+    _with_agreement(labels2)
+    res = CliRunner().invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to",
+                                   str(new_tax), "--labeled", str(labels2), "-o", str(tmp_path / "queue2.xlsx")])
+    assert res.exit_code == 0, res.output
+    assert f"agreement.csv: {int(split_read.sum())} heads had a read of a split or removed class" in res.output
+    assert "heads are unread" in res.output and "have no label" in res.output
+
+
+def test_the_reads_keep_their_form_and_heads_of_another_taxonomy_are_left_and_named(tmp_path):
+    """agreement.csv saved by Excel (byte-order mark, CRLF, a row quoted): a migration changes only the cells it must,
+    each row keeps its line end; a head of another taxonomy version is left as it is and the report warns; a labeled
+    set without agreement.csv migrates as before (tested above)."""
+    from classifier.agreement import migrate_reads
+
+    text = ("head_id,group,label,reads,alts,n_reads,agreement,alt_secondary,contested,note,taxonomy_version\r\n"
+            "A1,g1,周期主题ETF,周期主题ETF;资源主题ETF,,2,0.5,资源主题ETF,1,x,jrj-2026.01-r1\r\n"
+            'A2,g2,宽基ETF,宽基ETF;宽基ETF,,2,1,,0,"a, b",jrj-2026.01-r1\r\n'
+            "A3,g3,宽基ETF,宽基ETF,,1,1,,0,,jrj-2026.01-r1\r\n"
+            "A4,g4,周期主题ETF,周期主题ETF,,1,1,,0,,jrj-2025.12-r9\r\n")
+    data = b"\xef\xbb\xbf" + text.encode("utf-8")
+    out, rep = migrate_reads(data, {"周期主题ETF": ["资源主题ETF"]}, "jrj-2026.01-r1", "jrj-2026.02-merge")
+    assert out.startswith(b"\xef\xbb\xbf") and out.count(b"\r\n") == 5 and out.count(b"\n") == 5
+    lines = out[3:].decode("utf-8").split("\r\n")
+    assert lines[0] == text.split("\r\n")[0]
+    assert lines[1] == "A1,g1,资源主题ETF,资源主题ETF;资源主题ETF,,2,1,,0,x,jrj-2026.02-merge"
+    assert lines[2] == 'A2,g2,宽基ETF,宽基ETF;宽基ETF,,2,1,,0,"a, b",jrj-2026.02-merge'
+    assert lines[3] == "A3,g3,宽基ETF,宽基ETF,,1,1,,0,,jrj-2026.02-merge"
+    assert lines[4] == text.split("\r\n")[4]
+    assert (rep.moved, rep.unread, rep.other_version) == (1, 0, 1)
+    assert "1 heads hold reads of taxonomy jrj-2025.12-r9" in rep.warnings()[0]
 
 
 def _decide(tmp_path, labels_copy, rows):
