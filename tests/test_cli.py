@@ -74,6 +74,10 @@ def test_taxonomy_check_and_labels_audit(runner):
     r = runner.invoke(cli, ["labels", "audit"])
     assert r.exit_code == 0, r.output
     assert ", 0 errors" in r.output
+    # the second taxonomy's set, widened to the families (scripts/add_efund_family_reads.py), audits clean too
+    r = runner.invoke(cli, ["labels", "audit", "--taxonomy", "taxonomy/efund2025.toml", "data/labeled/efund/labels.csv"])
+    assert r.exit_code == 0, r.output
+    assert "4988 funds" in r.output and ", 0 errors" in r.output
 
 
 def test_second_taxonomy_from_the_cli(runner, tmp_path, monkeypatch):
