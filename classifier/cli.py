@@ -22,17 +22,10 @@ def _default_rel(key, taxonomy_path=None) -> str:
     that taxonomy beside it (:func:`classifier.workspace.for_taxonomy`)."""
     if not taxonomy_path:
         return default_path(key)
+    from .pipeline import taxonomy_default
     from .taxonomy import load_taxonomy
-    from .workspace import for_taxonomy
 
-    tax = load_taxonomy(taxonomy_path)
-    if key == "model_dir":
-        from .manifest import manifest_taxonomy
-
-        return for_taxonomy(key, lambda path: manifest_taxonomy(path) == tax.sha256)
-    from .labeled import labels_version
-
-    return for_taxonomy(key, lambda path: labels_version(path) == tax.version)
+    return taxonomy_default(key, load_taxonomy(taxonomy_path))
 
 
 def _read_default(value, key, taxonomy_path=None):

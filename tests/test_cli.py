@@ -213,3 +213,34 @@ def test_a_taxonomy_alone_chooses_its_model_and_labeled_set(runner, tmp_path, mo
     assert set(out["taxonomy_version"]) == {efund.version} and out["model_version"].iloc[0] in manifest
     assert out["secondary"].iloc[0] == "高端制造" and out["evidence"].iloc[0].startswith("人工复核: 张三")
     assert f"in {tmp_path / 'data' / 'labeled' / 'efund' / 'labels.csv'}; 1 rows settled" in r.output
+
+
+def test_the_python_api_applies_the_decisions_of_the_taxonomy_it_is_given(runner, tmp_path, monkeypatch):
+    """`Tagger.load(taxonomy_path="taxonomy/efund2025.toml")` loaded the jrj model (refused: trained for another
+    taxonomy), and with E Fund's model given, it read the jrj labeled set: the E Fund decisions imported with
+    `review import --taxonomy` were not applied, and only an attribute said so. The API now chooses the model and
+    labeled set of the taxonomy it is given, as `fundclass tag --taxonomy` does, and says which set it read."""
+    from classifier.pipeline import Tagger
+    from classifier.taxonomy import load_taxonomy
+
+    monkeypatch.setenv("FUNDCLASS_WORKSPACE", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    ef = "taxonomy/efund2025.toml"
+    efund = load_taxonomy(ef)
+    mine = tmp_path / "data" / "labeled" / "efund" / "labels.csv"
+    mine.parent.mkdir(parents=True)
+    (tmp_path / "data" / "labeled" / "labels.csv").write_bytes(project_path("data/labeled/labels.csv").read_bytes())
+    shipped = project_path("data/labeled/efund/labels.csv")
+    lab = pd.read_csv(shipped, dtype=str, keep_default_na=False)
+    lab.iloc[:200].to_csv(mine, index=False)
+    sheet = tmp_path / "d.csv"
+    pd.DataFrame({"fund_code": ["990901"], "fund_name": ["示例机器人ETF"], "decision": ["医药"],
+                  "reviewer": ["张三"], "taxonomy_version": [efund.version]}).to_csv(sheet, index=False)
+    r = runner.invoke(cli, ["review", "import", str(sheet), "--taxonomy", ef])
+    assert r.exit_code == 0, r.output
+    batch = pd.DataFrame({"基金代码": ["990901"], "基金简称": ["示例机器人ETF"]})
+    for tagger in (Tagger.load(taxonomy_path=ef), Tagger.load(project_path("models/efund"), ef)):
+        assert tagger.decisions_from == str(mine) and not tagger.reviewed_ignored
+        out = tagger.tag(batch)
+        assert out["secondary"].iloc[0] == "医药" and out["evidence"].iloc[0].startswith("人工复核: 张三")
+        assert set(out["taxonomy_version"]) == {efund.version}
