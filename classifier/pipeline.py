@@ -41,13 +41,15 @@ RULES_ONLY = "rules-only"
 def taxonomy_default(key: str, tax: Taxonomy) -> str:
     """The configured ``[paths].key`` (``model_dir`` or ``labeled``) when it was made for ``tax``, else the model
     folder or labeled set made for it beside it (by the manifest's taxonomy hash, the set's taxonomy version: E Fund's
-    in ``models/efund`` and ``data/labeled/efund``; :func:`classifier.workspace.for_taxonomy`), relative to the
+    in ``models/efund`` and ``data/labeled/efund``; :func:`classifier.workspace.for_taxonomy`; with no model made for
+    it, the folder of a model of the same taxonomy id, which a training after a migration replaces), relative to the
     workspace: what ``fundclass tag --taxonomy`` and :meth:`Tagger.load` read, and what ``review import`` and
     ``train`` write."""
     if key == "model_dir":
         from .manifest import manifest_taxonomy
 
-        return for_taxonomy(key, lambda path: manifest_taxonomy(path) == tax.sha256)
+        return for_taxonomy(key, lambda path: manifest_taxonomy(path) == tax.sha256,
+                            lambda path: manifest_taxonomy(path, "id") == tax.id)
     from .labeled import labels_version
 
     return for_taxonomy(key, lambda path: labels_version(path) == tax.version)

@@ -244,3 +244,39 @@ def test_the_python_api_applies_the_decisions_of_the_taxonomy_it_is_given(runner
         out = tagger.tag(batch)
         assert out["secondary"].iloc[0] == "医药" and out["evidence"].iloc[0].startswith("人工复核: 张三")
         assert set(out["taxonomy_version"]) == {efund.version}
+
+
+def test_training_a_migrated_second_taxonomy_does_not_replace_the_default_model(runner, tmp_path, monkeypatch):
+    """After E Fund's labeled set was migrated to a new version of E Fund's taxonomy, `fundclass train --taxonomy
+    NEW` (the command the migration prints) found no model made for NEW and wrote the workspace's models/default, the
+    jrj model: every plain `fundclass tag` was then refused (trained for another taxonomy) until jrj was retrained.
+    A model of an earlier version of the same taxonomy (the manifest's taxonomy id) is the folder it replaces:
+    models/efund."""
+    import shutil
+
+    from conftest import write_labeled_subset
+
+    monkeypatch.setenv("FUNDCLASS_WORKSPACE", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(project_path("models/default"), tmp_path / "models" / "default")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "models" / "default").iterdir()}
+    mine = tmp_path / "data" / "labeled" / "efund" / "labels.csv"
+    mine.parent.mkdir(parents=True)
+    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), mine, n_groups=60)
+    text = project_path("taxonomy/efund2025.toml").read_text(encoding="utf-8")
+    (tmp_path / "efund2026.toml").write_text(text.replace('version = "efund-2025.1-r1"', 'version = "efund-2026.1-r1"'),
+                                             encoding="utf-8")
+    (tmp_path / "mig.toml").write_text('[migration]\nfrom = "efund-2025.1-r1"\nto = "efund-2026.1-r1"\n[map]\n',
+                                       encoding="utf-8")
+    r = runner.invoke(cli, ["taxonomy", "migrate", "mig.toml", "--from", "taxonomy/efund2025.toml", "--to",
+                            "efund2026.toml", "--labeled", str(mine), "-o", "queue.xlsx"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["train", "--taxonomy", "efund2026.toml", "--no-holdings"])
+    assert r.exit_code == 0, r.output
+    assert f"writing the model to: {tmp_path / 'models' / 'efund'}" in r.output
+    assert {p.name: p.read_bytes() for p in (tmp_path / "models" / "default").iterdir()} == before
+    pd.DataFrame({"基金简称": ["示例中证机器人ETF"]}).to_csv("in.csv", index=False)
+    for extra, version in (([], "jrj-2026.01-r1"), (["--taxonomy", "efund2026.toml"], "efund-2026.1-r1")):
+        r = runner.invoke(cli, ["tag", "in.csv", "-o", "out.csv", "-s"] + extra)
+        assert r.exit_code == 0, r.output
+        assert pd.read_csv("out.csv", dtype=str)["taxonomy_version"].tolist() == [version]
