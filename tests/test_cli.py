@@ -280,3 +280,33 @@ def test_training_a_migrated_second_taxonomy_does_not_replace_the_default_model(
         r = runner.invoke(cli, ["tag", "in.csv", "-o", "out.csv", "-s"] + extra)
         assert r.exit_code == 0, r.output
         assert pd.read_csv("out.csv", dtype=str)["taxonomy_version"].tolist() == [version]
+
+
+def test_every_command_given_the_second_taxonomy_reads_its_labeled_set_and_model(runner, tmp_path, monkeypatch):
+    """`labels audit --taxonomy taxonomy/efund2025.toml` audited the jrj labeled set against E Fund's classes (4,378
+    errors for a set with none), `rules report` scored E Fund's rules on jrj labels (accuracy 0), `eval` loaded the jrj
+    model (refused) and `taxonomy migrate --from` E Fund's taxonomy tried to change the jrj set: only `tag`, `train`
+    and `review import` chose the files of the taxonomy. Every command now reads the labeled set and model of its
+    --taxonomy (of --from, for a migration)."""
+    monkeypatch.delenv("FUNDCLASS_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    ef = "taxonomy/efund2025.toml"
+    r = runner.invoke(cli, ["labels", "audit", "--taxonomy", ef])
+    assert r.exit_code == 0 and ", 0 errors" in r.output.splitlines()[0], r.output[:300]
+    r = runner.invoke(cli, ["rules", "report", "--taxonomy", ef])
+    assert r.exit_code == 0 and str(project_path("data/labeled/efund/labels.csv")) in r.output.splitlines()[0]
+    gold = tmp_path / "gold.csv"
+    pd.DataFrame({"基金简称": ["示例中证机器人ETF"], "secondary": ["高端制造"]}).to_csv(gold, index=False)
+    r = runner.invoke(cli, ["eval", "--gold", str(gold), "--taxonomy", ef, "--out-dir", str(tmp_path / "ev")])
+    assert r.exit_code == 0, r.output
+    mine = tmp_path / "data" / "labeled" / "efund" / "labels.csv"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(project_path("data/labeled/efund/labels.csv").read_bytes())
+    text = project_path(ef).read_text(encoding="utf-8")
+    (tmp_path / "new.toml").write_text(text.replace('version = "efund-2025.1-r1"', 'version = "efund-2026.1-r1"'),
+                                       encoding="utf-8")
+    (tmp_path / "mig.toml").write_text('[migration]\nfrom = "efund-2025.1-r1"\nto = "efund-2026.1-r1"\n[map]\n',
+                                       encoding="utf-8")
+    r = runner.invoke(cli, ["taxonomy", "migrate", "mig.toml", "--from", ef, "--to", "new.toml", "-o", "q.xlsx"])
+    assert r.exit_code == 0, r.output
+    assert f"changing the labeled set: {mine}" in r.output
