@@ -68,8 +68,8 @@ def workers(rows: int, jobs: int | None = None) -> int:
 def _chunk_size(rows: int, chunk_rows: int, n_workers: int) -> int:
     """Rows per chunk: ``chunk_rows`` rows are tagged at once over all the workers (memory stays that of one process
     tagging ``chunk_rows``), in a number of chunks that is a multiple of the workers (none idles while another tags
-    the last chunk)."""
-    if n_workers <= 1:
+    the last chunk). A file of no rows is one chunk."""
+    if n_workers <= 1 or rows <= 0:
         return chunk_rows
     k = -(-rows // max(1, chunk_rows // n_workers))
     k = -(-k // n_workers) * n_workers
