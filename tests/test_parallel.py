@@ -181,3 +181,20 @@ def test_a_header_only_file_is_tagged_when_every_file_goes_to_the_workers(tmp_pa
     pd.testing.assert_frame_equal(read(one), read(many))
     if suffix == ".csv":
         assert one.read_bytes() == many.read_bytes()
+
+
+@pytest.mark.parametrize("rows", [0, -5])
+def test_a_chunk_size_below_one_row_is_refused_naming_the_configuration(tmp_path, monkeypatch, rows):
+    """`[tag] chunk_rows = -5` wrote an empty CSV (no header, no row) and reported success ("rows: 0"): every row of
+    the input lost without a word; `chunk_rows = 0` was an internal error. Both are refused before any work, naming
+    the configuration file and the key; nothing is written."""
+    cfg = tmp_path / "chunks.toml"
+    cfg.write_text(f"[tag]\nchunk_rows = {rows}\n", encoding="utf-8")
+    monkeypatch.setenv(config.ENV_CONFIG, str(cfg))
+    out = tmp_path / "out.csv"
+    try:
+        r = CliRunner().invoke(cli, ["tag", LISTINGS, "-o", str(out), "-s"])
+    finally:
+        config.use_config(None)
+    assert r.exit_code == 2, r.output
+    assert r.output.startswith(f"error: {cfg}: tag.chunk_rows = {rows}") and not out.exists()
