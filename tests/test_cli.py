@@ -296,7 +296,8 @@ def test_every_command_given_the_second_taxonomy_reads_its_labeled_set_and_model
     r = runner.invoke(cli, ["rules", "report", "--taxonomy", ef])
     assert r.exit_code == 0 and str(project_path("data/labeled/efund/labels.csv")) in r.output.splitlines()[0]
     gold = tmp_path / "gold.csv"
-    pd.DataFrame({"基金简称": ["示例中证机器人ETF"], "secondary": ["高端制造"]}).to_csv(gold, index=False)
+    pd.DataFrame({"基金简称": ["示例中证机器人ETF", "示例沪深300ETF"], "secondary": ["高端制造", "中国"]}).to_csv(
+        gold, index=False)
     r = runner.invoke(cli, ["eval", "--gold", str(gold), "--taxonomy", ef, "--out-dir", str(tmp_path / "ev")])
     assert r.exit_code == 0, r.output
     mine = tmp_path / "data" / "labeled" / "efund" / "labels.csv"
