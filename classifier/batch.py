@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from .columns import detect_columns
-from .config import defaults
+from .config import DEFAULTS_FILE, config_file, defaults, shipped_defaults
 from .errors import InputError
 from .io import CSV_SUFFIXES, csv_blocks, ends_on_sigterm, read_table, write_bytes_parts, write_table
 from .linking import file_links, part_keys
@@ -68,8 +68,8 @@ def workers(rows: int, jobs: int | None = None) -> int:
 def _chunk_size(rows: int, chunk_rows: int, n_workers: int) -> int:
     """Rows per chunk: ``chunk_rows`` rows are tagged at once over all the workers (memory stays that of one process
     tagging ``chunk_rows``), in a number of chunks that is a multiple of the workers (none idles while another tags
-    the last chunk)."""
-    if n_workers <= 1:
+    the last chunk). A file of no rows is one chunk."""
+    if n_workers <= 1 or rows <= 0:
         return chunk_rows
     k = -(-rows // max(1, chunk_rows // n_workers))
     k = -(-k // n_workers) * n_workers
@@ -141,6 +141,11 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
     ``chunk_rows``: rows tagged at once, over all processes (default ``tag.chunk_rows`` of the configuration);
     ``jobs``: processes (see :func:`workers`)."""
     t0 = time.perf_counter()
+    rows_at_once = int(chunk_rows or defaults()["tag"]["chunk_rows"])
+    if rows_at_once < 1:  # range() would give no chunk (every row lost) or fail
+        raise InputError(f"{config_file() or DEFAULTS_FILE}: tag.chunk_rows = {rows_at_once}: give the rows tagged "
+                         f"at once, a positive number (default {shipped_defaults()['tag']['chunk_rows']}); nothing "
+                         f"written")
     if Path(output_path).resolve() == Path(input_path).resolve():
         raise InputError(f"{output_path}: output would overwrite the input; choose another file")
     table = read_table(input_path, sheet=sheet)
@@ -152,7 +157,7 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
     if len(frame) == 0:
         summary.warnings.append(f"{input_path}: header only, no rows; writing an empty output with the new columns")
     n_workers = workers(len(frame), jobs)
-    size = _chunk_size(len(frame), int(chunk_rows or defaults()["tag"]["chunk_rows"]), n_workers)
+    size = _chunk_size(len(frame), rows_at_once, n_workers)
     starts = range(0, max(len(frame), 1), size)
     n_workers = min(n_workers, len(starts))
     suffix = Path(output_path).suffix.lower()

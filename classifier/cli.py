@@ -22,17 +22,10 @@ def _default_rel(key, taxonomy_path=None) -> str:
     that taxonomy beside it (:func:`classifier.workspace.for_taxonomy`)."""
     if not taxonomy_path:
         return default_path(key)
+    from .pipeline import taxonomy_default
     from .taxonomy import load_taxonomy
-    from .workspace import for_taxonomy
 
-    tax = load_taxonomy(taxonomy_path)
-    if key == "model_dir":
-        from .manifest import manifest_taxonomy
-
-        return for_taxonomy(key, lambda path: manifest_taxonomy(path) == tax.sha256)
-    from .labeled import labels_version
-
-    return for_taxonomy(key, lambda path: labels_version(path) == tax.version)
+    return taxonomy_default(key, load_taxonomy(taxonomy_path))
 
 
 def _read_default(value, key, taxonomy_path=None):
@@ -253,7 +246,7 @@ def eval_cmd(gold, model_dir, rules_only, taxonomy_path, holdings, sw_map, out_d
     from .workflows import run_eval
 
     check_writable_folder(out_dir, "eval: cannot write the report in", "choose another folder with --out-dir")
-    model_dir = None if rules_only else _read_default(model_dir, "model_dir")
+    model_dir = None if rules_only else _read_default(model_dir, "model_dir", taxonomy_path)
     for line in run_eval(gold, model_dir, taxonomy_path, holdings, sw_map, out_dir):
         click.echo(line)
 
@@ -321,7 +314,8 @@ def rules_report(labeled, taxonomy_path, show_errors):
     from .rules_report import report_text
     from .taxonomy import load_taxonomy
 
-    click.echo(report_text(_read_default(labeled, "labeled"), load_taxonomy(taxonomy_path), show_errors))
+    click.echo(report_text(_read_default(labeled, "labeled", taxonomy_path), load_taxonomy(taxonomy_path),
+                           show_errors))
 
 
 @cli.group()
@@ -366,7 +360,7 @@ def taxonomy_diff(old, new):
 @click.option("--from", "old", required=True, type=click.Path(dir_okay=False), help="The old taxonomy file.")
 @click.option("--to", "new", required=True, type=click.Path(dir_okay=False), help="The new taxonomy file.")
 @click.option("--labeled", type=click.Path(dir_okay=False), default=None,
-              help="Labeled set to change (default: the workspace's).")
+              help="Labeled set to change (default: the workspace's labeled set of the --from taxonomy).")
 @click.option("-o", "--queue", required=True, type=click.Path(dir_okay=False),
               help="Review queue for rows whose class was split or removed (.xlsx or .csv).")
 @friendly_errors
@@ -379,7 +373,7 @@ def taxonomy_migrate(migration, old, new, labeled, queue):
     from .taxonomy_change import load_migration, migrate
 
     o, n = load_taxonomy(old), load_taxonomy(new)
-    labeled = _write_default(labeled, "labeled", "changing the labeled set")
+    labeled = _write_default(labeled, "labeled", "changing the labeled set", old)  # the set of --from's taxonomy
     res = migrate(labeled, load_migration(migration, o, n), o, n, queue)
     click.echo("\n".join(res.lines()))
     click.echo(f"review queue: {queue}; then `fundclass review import {queue} --taxonomy {new}` and "
@@ -471,7 +465,7 @@ def labels_audit(path, taxonomy_path):
     from .labeled import audit, read_labels
     from .taxonomy import load_taxonomy
 
-    rep = audit(read_labels(_read_default(path, "labeled")), load_taxonomy(taxonomy_path))
+    rep = audit(read_labels(_read_default(path, "labeled", taxonomy_path)), load_taxonomy(taxonomy_path))
     click.echo(f"{rep.n_funds} funds, {rep.n_indices} distinct tracked indices, {rep.n_groups} index/family groups, "
                f"{len(rep.errors)} errors")
     click.echo(rep.counts.to_string())

@@ -175,16 +175,33 @@ def settle(labels_path: str | Path) -> None:
 
 
 @contextmanager
-def _locked(labels_path: Path, timeout: float = LOCK_TIMEOUT):
+def _locked(labels_path: Path, timeout: float = LOCK_TIMEOUT, reading: bool = False):
+    """Hold the labeled set's lock. Its folder may be one the user can only read (a team's folder, a read-only
+    mount), where no lock file can be made: ``reading`` (a dry run) then goes on without the lock (yields False),
+    and a change is refused, naming the folder."""
+    import errno
+
     from filelock import FileLock, Timeout
 
     lock = FileLock(str(labels_path.with_name(f".{labels_path.name}.lock")), timeout=timeout)
     try:
-        with lock:
-            yield
+        lock.acquire()
     except Timeout as exc:
         raise InputError(f"{labels_path}: another change to the labeled set has held its lock for {timeout:.0f} s; "
                          f"try again when it has finished") from exc
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        if reading:
+            yield False
+            return
+        raise InputError(f"{labels_path.parent}: the labeled set's folder cannot be written ({exc.strerror}); "
+                         f"nothing was written: work in a workspace you can write (`fundclass init DIR`, then "
+                         f"--workspace DIR), or check a sheet with --dry-run") from exc
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 def _recover(labels_path: Path) -> None:
@@ -343,8 +360,9 @@ def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeo
     p = Path(labels_path)
     if not p.exists():
         raise InputError(f"{p}: no labeled set here; `fundclass init` makes a workspace with a copy of the shipped one")
-    with _locked(p, timeout):
-        _recover(p)
+    with _locked(p, timeout, reading=dry_run) as locked:
+        if locked:  # a dry run in a folder it may not write reads the set as it is
+            _recover(p)
         labels, written = _read_labels(p)
         change, result = compute(labels.copy())
         same = change.labels[LABEL_COLUMNS].reset_index(drop=True).equals(labels[LABEL_COLUMNS])

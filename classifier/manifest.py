@@ -148,10 +148,10 @@ def read_manifest(model_dir: str | Path) -> dict:
     return m
 
 
-def manifest_taxonomy(model_dir: str | Path) -> str:
-    """The taxonomy hash a model folder's manifest names ('' when it has no valid manifest)."""
+def manifest_taxonomy(model_dir: str | Path, key: str = "sha256") -> str:
+    """The taxonomy hash (``key="id"``: id) a model folder's manifest names ('' when it has no valid manifest)."""
     try:
-        return str(read_manifest(model_dir).get("taxonomy", {}).get("sha256", ""))
+        return str(read_manifest(model_dir).get("taxonomy", {}).get(key, ""))
     except ModelError:
         return ""
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .columns import detect_columns
-from .config import default_path, defaults
+from .config import defaults
 from .decide import decide, override, settling_keys
 from .errors import InputError
 from .explain import output_frame
@@ -30,12 +30,29 @@ from .rules import RuleLayer
 from .score import score
 from .taxonomy import Taxonomy, load_taxonomy
 from .vocabulary import load_vocabulary
-from .workspace import data_path
+from .workspace import data_path, for_taxonomy
 
 OUTPUT_COLUMNS = ["primary", "secondary", "confidence", "needs_review", "alternatives", "evidence", "asset_class",
                   "management_style", "linked_fund", "holding_industry", "holding_industry_share",
                   "taxonomy_version", "model_version"]
 RULES_ONLY = "rules-only"
+
+
+def taxonomy_default(key: str, tax: Taxonomy) -> str:
+    """The configured ``[paths].key`` (``model_dir`` or ``labeled``) when it was made for ``tax``, else the model
+    folder or labeled set made for it beside it (by the manifest's taxonomy hash, the set's taxonomy version: E Fund's
+    in ``models/efund`` and ``data/labeled/efund``; :func:`classifier.workspace.for_taxonomy`; with no model made for
+    it, the folder of a model of the same taxonomy id, which a training after a migration replaces), relative to the
+    workspace: what ``fundclass tag --taxonomy`` and :meth:`Tagger.load` read, and what ``review import`` and
+    ``train`` write."""
+    if key == "model_dir":
+        from .manifest import manifest_taxonomy
+
+        return for_taxonomy(key, lambda path: manifest_taxonomy(path) == tax.sha256,
+                            lambda path: manifest_taxonomy(path, "id") == tax.id)
+    from .labeled import labels_version
+
+    return for_taxonomy(key, lambda path: labels_version(path) == tax.version)
 
 
 @dataclass
@@ -172,13 +189,15 @@ class Tagger:
              threshold: float | None = None, holdings_path: str | Path | None = None,
              sw_map_path: str | Path | None = None, labels_path: str | Path | None = "") -> "Tagger":
         """Load the taxonomy, the model (checked against its manifest and the taxonomy), optional holdings, and the
-        review decisions of the labeled set at ``labels_path``. ``model_dir=""`` is the workspace's model, else the
-        shipped one; ``None`` tags with the rules alone. ``labels_path=""`` is the workspace's labeled set, else the
-        shipped one, as `fundclass tag` reads it; ``None`` applies no decisions. ``decisions_from`` names the file
+        review decisions of the labeled set at ``labels_path``. ``model_dir=""`` is the workspace's model for the
+        taxonomy, else the shipped one; ``None`` tags with the rules alone. ``labels_path=""`` is the workspace's
+        labeled set of the taxonomy, else the shipped one, as `fundclass tag --taxonomy` reads them
+        (:func:`taxonomy_default`: E Fund's model and set for ``taxonomy/efund2025.toml``); ``None`` applies no
+        decisions. ``decisions_from`` names the file
         read ('' when none)."""
         tax = load_taxonomy(taxonomy_path)
-        if model_dir == "":
-            model_dir = data_path(default_path("model_dir"))
+        if model_dir == "":  # the workspace's model for this taxonomy, else the shipped one, as `fundclass tag`'s
+            model_dir = data_path(taxonomy_default("model_dir", tax))
         model, manifest = (None, None)
         if model_dir is not None:
             model, manifest = load_model(model_dir, tax)
@@ -186,8 +205,8 @@ class Tagger:
         if holdings_path:
             holdings = holdings_features(holdings_path, load_sw_map(sw_map_path))
         tagger = cls(tax, model, manifest, threshold, holdings)
-        if labels_path == "":  # the workspace's, else the shipped one: none when neither is there
-            labels_path = data_path(default_path("labeled"))
+        if labels_path == "":  # the workspace's set for this taxonomy, else the shipped one: none when neither is there
+            labels_path = data_path(taxonomy_default("labeled", tax))
             labels_path = labels_path if labels_path.exists() else None
         if labels_path:
             from .labeled import read_labels

@@ -42,11 +42,12 @@ def data_path(rel: str) -> Path:
     return mine if mine.exists() else project_path(rel)
 
 
-def for_taxonomy(key: str, matches) -> str:
+def for_taxonomy(key: str, matches, kin=None) -> str:
     """The configured ``[paths].key`` (``model_dir`` or ``labeled``) when ``matches(path)`` holds of it, else the
     first folder or file beside it (workspace, then shipped) of which it holds: E Fund's model in ``models/efund``, its
-    labeled set in ``data/labeled/efund``, so that ``--taxonomy`` alone switches all three. The configured path when
-    none matches (a command then says why)."""
+    labeled set in ``data/labeled/efund``, so that ``--taxonomy`` alone switches all three. When none matches, the
+    first of which ``kin(path)`` holds (a model of an earlier version of the same taxonomy: the folder a training after
+    a migration replaces, not another taxonomy's); else the configured path (a command then says why)."""
     rel = Path(default_path(key))
     base = rel.parent
     found: list[Path] = [rel]
@@ -56,9 +57,10 @@ def for_taxonomy(key: str, matches) -> str:
                 sorted(top.glob("labels.csv")) + sorted(top.glob("*/labels.csv"))
             found += [base / h.relative_to(top) if key == "labeled" else base / h.parent.relative_to(top)
                       for h in hits]
-    for cand in dict.fromkeys(found):
-        if matches(data_path(str(cand))):
-            return str(cand)
+    for test in (matches, kin):
+        for cand in dict.fromkeys(found) if test is not None else ():
+            if test(data_path(str(cand))):
+                return str(cand)
     return str(rel)
 
 

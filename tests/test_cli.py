@@ -217,3 +217,101 @@ def test_a_taxonomy_alone_chooses_its_model_and_labeled_set(runner, tmp_path, mo
     assert set(out["taxonomy_version"]) == {efund.version} and out["model_version"].iloc[0] in manifest
     assert out["secondary"].iloc[0] == "高端制造" and out["evidence"].iloc[0].startswith("人工复核: 张三")
     assert f"in {tmp_path / 'data' / 'labeled' / 'efund' / 'labels.csv'}; 1 rows settled" in r.output
+
+
+def test_the_python_api_applies_the_decisions_of_the_taxonomy_it_is_given(runner, tmp_path, monkeypatch):
+    """`Tagger.load(taxonomy_path="taxonomy/efund2025.toml")` loaded the jrj model (refused: trained for another
+    taxonomy), and with E Fund's model given, it read the jrj labeled set: the E Fund decisions imported with
+    `review import --taxonomy` were not applied, and only an attribute said so. The API now chooses the model and
+    labeled set of the taxonomy it is given, as `fundclass tag --taxonomy` does, and says which set it read."""
+    from classifier.pipeline import Tagger
+    from classifier.taxonomy import load_taxonomy
+
+    monkeypatch.setenv("FUNDCLASS_WORKSPACE", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    ef = "taxonomy/efund2025.toml"
+    efund = load_taxonomy(ef)
+    mine = tmp_path / "data" / "labeled" / "efund" / "labels.csv"
+    mine.parent.mkdir(parents=True)
+    (tmp_path / "data" / "labeled" / "labels.csv").write_bytes(project_path("data/labeled/labels.csv").read_bytes())
+    shipped = project_path("data/labeled/efund/labels.csv")
+    lab = pd.read_csv(shipped, dtype=str, keep_default_na=False)
+    lab.iloc[:200].to_csv(mine, index=False)
+    sheet = tmp_path / "d.csv"
+    pd.DataFrame({"fund_code": ["990901"], "fund_name": ["示例机器人ETF"], "decision": ["医药"],
+                  "reviewer": ["张三"], "taxonomy_version": [efund.version]}).to_csv(sheet, index=False)
+    r = runner.invoke(cli, ["review", "import", str(sheet), "--taxonomy", ef])
+    assert r.exit_code == 0, r.output
+    batch = pd.DataFrame({"基金代码": ["990901"], "基金简称": ["示例机器人ETF"]})
+    for tagger in (Tagger.load(taxonomy_path=ef), Tagger.load(project_path("models/efund"), ef)):
+        assert tagger.decisions_from == str(mine) and not tagger.reviewed_ignored
+        out = tagger.tag(batch)
+        assert out["secondary"].iloc[0] == "医药" and out["evidence"].iloc[0].startswith("人工复核: 张三")
+        assert set(out["taxonomy_version"]) == {efund.version}
+
+
+def test_training_a_migrated_second_taxonomy_does_not_replace_the_default_model(runner, tmp_path, monkeypatch):
+    """After E Fund's labeled set was migrated to a new version of E Fund's taxonomy, `fundclass train --taxonomy
+    NEW` (the command the migration prints) found no model made for NEW and wrote the workspace's models/default, the
+    jrj model: every plain `fundclass tag` was then refused (trained for another taxonomy) until jrj was retrained.
+    A model of an earlier version of the same taxonomy (the manifest's taxonomy id) is the folder it replaces:
+    models/efund."""
+    import shutil
+
+    from conftest import write_labeled_subset
+
+    monkeypatch.setenv("FUNDCLASS_WORKSPACE", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(project_path("models/default"), tmp_path / "models" / "default")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "models" / "default").iterdir()}
+    mine = tmp_path / "data" / "labeled" / "efund" / "labels.csv"
+    mine.parent.mkdir(parents=True)
+    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), mine, n_groups=60)
+    text = project_path("taxonomy/efund2025.toml").read_text(encoding="utf-8")
+    (tmp_path / "efund2026.toml").write_text(text.replace('version = "efund-2025.1-r1"', 'version = "efund-2026.1-r1"'),
+                                             encoding="utf-8")
+    (tmp_path / "mig.toml").write_text('[migration]\nfrom = "efund-2025.1-r1"\nto = "efund-2026.1-r1"\n[map]\n',
+                                       encoding="utf-8")
+    r = runner.invoke(cli, ["taxonomy", "migrate", "mig.toml", "--from", "taxonomy/efund2025.toml", "--to",
+                            "efund2026.toml", "--labeled", str(mine), "-o", "queue.xlsx"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["train", "--taxonomy", "efund2026.toml", "--no-holdings"])
+    assert r.exit_code == 0, r.output
+    assert f"writing the model to: {tmp_path / 'models' / 'efund'}" in r.output
+    assert {p.name: p.read_bytes() for p in (tmp_path / "models" / "default").iterdir()} == before
+    pd.DataFrame({"基金简称": ["示例中证机器人ETF"]}).to_csv("in.csv", index=False)
+    for extra, version in (([], "jrj-2026.01-r1"), (["--taxonomy", "efund2026.toml"], "efund-2026.1-r1")):
+        r = runner.invoke(cli, ["tag", "in.csv", "-o", "out.csv", "-s"] + extra)
+        assert r.exit_code == 0, r.output
+        assert pd.read_csv("out.csv", dtype=str)["taxonomy_version"].tolist() == [version]
+
+
+def test_every_command_given_the_second_taxonomy_reads_its_labeled_set_and_model(runner, tmp_path, monkeypatch):
+    """`labels audit --taxonomy taxonomy/efund2025.toml` audited the jrj labeled set against E Fund's classes (4,378
+    errors for a set with none), `rules report` scored E Fund's rules on jrj labels (accuracy 0), `eval` loaded the jrj
+    model (refused) and `taxonomy migrate --from` E Fund's taxonomy tried to change the jrj set: only `tag`, `train`
+    and `review import` chose the files of the taxonomy. Every command now reads the labeled set and model of its
+    --taxonomy (of --from, for a migration)."""
+    monkeypatch.delenv("FUNDCLASS_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    ef = "taxonomy/efund2025.toml"
+    r = runner.invoke(cli, ["labels", "audit", "--taxonomy", ef])
+    assert r.exit_code == 0 and ", 0 errors" in r.output.splitlines()[0], r.output[:300]
+    r = runner.invoke(cli, ["rules", "report", "--taxonomy", ef])
+    assert r.exit_code == 0 and str(project_path("data/labeled/efund/labels.csv")) in r.output.splitlines()[0]
+    gold = tmp_path / "gold.csv"
+    pd.DataFrame({"基金简称": ["示例中证机器人ETF", "示例沪深300ETF"], "secondary": ["高端制造", "中国"]}).to_csv(
+        gold, index=False)
+    r = runner.invoke(cli, ["eval", "--gold", str(gold), "--taxonomy", ef, "--out-dir", str(tmp_path / "ev")])
+    assert r.exit_code == 0, r.output
+    mine = tmp_path / "data" / "labeled" / "efund" / "labels.csv"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(project_path("data/labeled/efund/labels.csv").read_bytes())
+    text = project_path(ef).read_text(encoding="utf-8")
+    (tmp_path / "new.toml").write_text(text.replace('version = "efund-2025.1-r1"', 'version = "efund-2026.1-r1"'),
+                                       encoding="utf-8")
+    (tmp_path / "mig.toml").write_text('[migration]\nfrom = "efund-2025.1-r1"\nto = "efund-2026.1-r1"\n[map]\n',
+                                       encoding="utf-8")
+    r = runner.invoke(cli, ["taxonomy", "migrate", "mig.toml", "--from", ef, "--to", "new.toml", "-o", "q.xlsx"])
+    assert r.exit_code == 0, r.output
+    assert f"changing the labeled set: {mine}" in r.output

@@ -557,3 +557,31 @@ def test_a_labeled_set_file_open_in_excel_stops_the_import_cleanly_or_completes_
     assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
     assert pd.read_csv(hist, dtype=str).iloc[-1].fund_code == "159912"
     assert not [p.name for p in labels_copy.parent.iterdir() if p.name.endswith((".journal", ".tmp"))]
+
+
+def test_a_read_only_workspace_validates_a_sheet_and_refuses_a_change_naming_its_folder(tmp_path, small_labels_copy,
+                                                                                       monkeypatch):
+    """In a workspace the user may only read (a team folder, chmod a-w), `review import --dry-run` ("write
+    nothing") failed: it took the labeled set's lock, a file it could not create, and said only
+    '.labels.csv.lock: Permission denied'; a real import said the same of a file the user never heard of. A dry run
+    now reads the set without the lock when its folder cannot take one; a change says the labeled set's folder cannot
+    be written and that nothing was."""
+    import errno
+
+    import filelock
+
+    class ReadOnlyFolderLock(filelock.FileLock):  # what a folder without write permission does (root ignores modes)
+        def acquire(self, *a, **kw):
+            raise PermissionError(errno.EACCES, "Permission denied", self.lock_file)
+
+    monkeypatch.setattr(filelock, "FileLock", ReadOnlyFolderLock)
+    sheet = _sheet(tmp_path / "review.csv", [("159915", "科技成长主题ETF", "")])
+    before = {p.name: p.read_bytes() for p in small_labels_copy.parent.iterdir()}
+    r = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(small_labels_copy), "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "changed 1" in r.output or "added 1" in r.output
+    r = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(small_labels_copy)])
+    assert r.exit_code == 2, r.output
+    err = r.output.strip().splitlines()[-1]
+    assert err.startswith(f"error: {small_labels_copy.parent}: ") and "nothing was written" in err and ".lock" not in err
+    assert {p.name: p.read_bytes() for p in small_labels_copy.parent.iterdir()} == before

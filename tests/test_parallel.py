@@ -154,3 +154,47 @@ def test_sigterm_ends_the_workers_and_leaves_no_temp_file(tmp_path):
     assert list(out.parent.iterdir()) == []  # no output, no temp file
     # the workers were ended and waited for before the parent went: none is left running or unreaped
     assert not [p for p in workers_ if os.path.exists(f"/proc/{p}")]
+
+
+@forks
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".parquet"])
+def test_a_header_only_file_is_tagged_when_every_file_goes_to_the_workers(tmp_path, monkeypatch, suffix):
+    """`[tag] parallel_rows = 0` (every file on every core) made a file with a header and no rows an internal error
+    (ZeroDivisionError while cutting zero rows into chunks) instead of the empty output, with its warning, that one
+    process writes."""
+    cfg = tmp_path / "all_parallel.toml"
+    cfg.write_text("[tag]\nparallel_rows = 0\nchunk_rows = 1\n", encoding="utf-8")
+    src = tmp_path / "in.csv"
+    src.write_text("基金代码,基金简称\n", encoding="utf-8")
+    one = tmp_path / f"one{suffix}"
+    r = CliRunner().invoke(cli, ["tag", str(src), "-o", str(one), "-s", "--jobs", "1"])
+    assert r.exit_code == 0, r.output
+    monkeypatch.setenv(config.ENV_CONFIG, str(cfg))
+    try:
+        many = tmp_path / f"many{suffix}"
+        r = CliRunner().invoke(cli, ["tag", str(src), "-o", str(many), "-s", "--jobs", "2"])
+    finally:
+        config.use_config(None)
+    assert r.exit_code == 0, r.output
+    assert "header only, no rows" in r.output
+    read = {".csv": pd.read_csv, ".xlsx": pd.read_excel, ".parquet": pd.read_parquet}[suffix]
+    pd.testing.assert_frame_equal(read(one), read(many))
+    if suffix == ".csv":
+        assert one.read_bytes() == many.read_bytes()
+
+
+@pytest.mark.parametrize("rows", [0, -5])
+def test_a_chunk_size_below_one_row_is_refused_naming_the_configuration(tmp_path, monkeypatch, rows):
+    """`[tag] chunk_rows = -5` wrote an empty CSV (no header, no row) and reported success ("rows: 0"): every row of
+    the input lost without a word; `chunk_rows = 0` was an internal error. Both are refused before any work, naming
+    the configuration file and the key; nothing is written."""
+    cfg = tmp_path / "chunks.toml"
+    cfg.write_text(f"[tag]\nchunk_rows = {rows}\n", encoding="utf-8")
+    monkeypatch.setenv(config.ENV_CONFIG, str(cfg))
+    out = tmp_path / "out.csv"
+    try:
+        r = CliRunner().invoke(cli, ["tag", LISTINGS, "-o", str(out), "-s"])
+    finally:
+        config.use_config(None)
+    assert r.exit_code == 2, r.output
+    assert r.output.startswith(f"error: {cfg}: tag.chunk_rows = {rows}") and not out.exists()
