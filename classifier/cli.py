@@ -217,12 +217,15 @@ def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compar
 
     Example: fundclass train -o models/default
     """
+    from .io import check_writable_folder
     from .workflows import run_train
 
     params = {k: v for k, v in (("target_precision", target_precision), ("target_agreement", target_agreement))
               if v is not None} or None
     labeled = _read_default(labeled, "labeled", taxonomy_path)
     out_dir = _write_default(out_dir, "model_dir", "writing the model to", taxonomy_path)
+    # before the training, not after it: a folder that cannot take the model is said at once
+    check_writable_folder(out_dir, "train: cannot write the model in", "choose another folder with -o")
     for line in run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to, params):
         click.echo(line)
 

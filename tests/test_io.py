@@ -387,6 +387,23 @@ def test_eval_in_a_read_only_working_folder_says_why(read_only_dir, monkeypatch)
     assert len(r.output.strip().splitlines()) == 1
 
 
+def test_train_into_a_read_only_folder_says_so_before_training(read_only_dir, monkeypatch):
+    """`fundclass train -o` a folder that cannot take the model trained in full (12 s for E Fund's set) and only then
+    failed; the folder is now checked first, and nothing is trained."""
+    from click.testing import CliRunner
+
+    import classifier.workflows as workflows
+    from classifier.cli import cli
+
+    def no_training(*a, **kw):
+        raise AssertionError("trained although the model could not be written")
+
+    monkeypatch.setattr(workflows, "run_train", no_training)
+    r = CliRunner().invoke(cli, ["train", "--no-holdings", "-o", str(read_only_dir / "model")])
+    assert r.exit_code == 2, r.output
+    assert r.output.strip().splitlines()[-1].startswith("error: train: cannot write the model in") and "-o" in r.output
+
+
 def test_csv_comes_in_blocks_of_rows_that_make_the_whole_text(monkeypatch):
     """A tagged chunk's CSV is kept as pieces of up to CSV_BLOCK_ROWS rows (the whole text is never one string); the
     pieces, joined, are the text pandas' reader reads back as the frame."""
