@@ -123,8 +123,10 @@ def init(folder):
     """
     from .workspace import init as make_workspace, root
 
-    written = make_workspace(folder)
-    click.echo(f"workspace {folder or root()}: {len(written)} files (data/labeled/, models/default/)")
+    written, kept = make_workspace(folder)
+    click.echo(f"workspace {folder or root()}: {len(written)} files copied (data/labeled/, models/default/)")
+    for k in kept:
+        click.echo(f"  kept as it is: {k} (the workspace's own; init never overwrites)")
 
 
 @cli.command()

@@ -86,17 +86,40 @@ def check_writable(path: str | Path) -> Path:
     return p
 
 
-def init(target: str | Path | None = None) -> list[Path]:
-    """Copy the shipped labeled set and default model into ``target`` (default: the workspace); never overwrite."""
+KEY_FILES = ("labels.csv", "manifest.json")  # the file that makes a folder one labeled set or one model
+
+
+def _units(src: Path) -> dict[Path, list[Path]]:
+    """The files of a shipped folder by unit: each folder holding a key file (a labeled set, a model) owns the files
+    under it that no deeper unit owns; files outside every unit belong to the shipped folder itself."""
+    files = [f for f in sorted(src.rglob("*"))
+             if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".py"]
+    heads = sorted({f.parent for f in files if f.name in KEY_FILES} | {src}, key=lambda d: len(d.parts), reverse=True)
+    units: dict[Path, list[Path]] = {}
+    for f in files:
+        units.setdefault(next(d for d in heads if d == f.parent or d in f.parents), []).append(f)
+    return units
+
+
+def init(target: str | Path | None = None) -> tuple[list[Path], list[Path]]:
+    """Copy the shipped labeled sets and default model into ``target`` (default: the workspace); never overwrite.
+
+    A labeled set or model the workspace already has (its ``labels.csv`` / ``manifest.json`` exists) is kept as it
+    is, whole; one it lacks (a set shipped after the workspace was made, such as another taxonomy's) is copied.
+    Returns the files written and the folders kept."""
     dest = Path(target) if target else root()
     check_writable(dest)
-    plan = []
+    plan, kept = [], []
     for rel in shipped():
         src = project_path(rel)
         if not src.is_dir():
             raise InputError(f"{src}: the shipped {rel} is missing from this installation")
-        for f in sorted(src.rglob("*")):
-            if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".py":
+        for unit, files in _units(src).items():
+            home = dest / rel / unit.relative_to(src)
+            if any((home / k).exists() for k in KEY_FILES):
+                kept.append(home)
+                continue
+            for f in files:
                 to = dest / rel / f.relative_to(src)
                 if to.exists():
                     raise InputError(f"{to} exists already; `fundclass init` never overwrites a workspace")
@@ -104,4 +127,4 @@ def init(target: str | Path | None = None) -> list[Path]:
     for f, to in plan:
         to.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(f, to)
-    return [to for _, to in plan]
+    return [to for _, to in plan], kept

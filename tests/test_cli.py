@@ -162,6 +162,34 @@ def test_help_and_init_start_without_pandas(tmp_path):
     assert classifier.Tagger.__module__ == "classifier.pipeline"  # the names are still there when used
 
 
+def test_init_adds_a_labeled_set_shipped_after_the_workspace_was_made_and_keeps_the_users_own(runner, tmp_path):
+    """A workspace made before E Fund's labeled set shipped: `review import --taxonomy efund…` asks for
+    `fundclass init`, which refused any workspace with files. init now copies a set or model the workspace lacks,
+    keeps each one it has byte for byte, and still refuses to overwrite a file of a set it would copy."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    assert runner.invoke(cli, ["init", str(ws)]).exit_code == 0
+    shutil.rmtree(ws / "data" / "labeled" / "efund")  # as made before the set shipped
+    own = ws / "data" / "labeled" / "labels.csv"
+    own.write_bytes(own.read_bytes() + b"\r\n")  # the user's own set: any bytes of theirs
+    before = {p: p.read_bytes() for p in ws.rglob("*") if p.is_file()}
+    r = runner.invoke(cli, ["init", str(ws)])
+    assert r.exit_code == 0, r.output
+    assert (ws / "data" / "labeled" / "efund" / "labels.csv").read_bytes() == \
+        project_path("data/labeled/efund/labels.csv").read_bytes()
+    assert {p: p.read_bytes() for p in before} == before  # nothing of the workspace's own changed
+    assert "kept as it is" in r.output and str(ws / "models" / "default") in r.output
+    r = runner.invoke(cli, ["init", str(ws)])  # everything there: nothing copied, nothing changed
+    assert r.exit_code == 0 and "0 files copied" in r.output
+    shutil.rmtree(ws / "data" / "labeled" / "efund")
+    (ws / "data" / "labeled" / "efund").mkdir()
+    (ws / "data" / "labeled" / "efund" / "history.csv").write_text("mine")  # a set half there: never overwritten
+    r = runner.invoke(cli, ["init", str(ws)])
+    assert r.exit_code == 2 and "history.csv exists already" in r.output
+    assert (ws / "data" / "labeled" / "efund" / "history.csv").read_text() == "mine"
+
+
 def test_tag_says_whose_review_decisions_it_applied(runner, tmp_path, monkeypatch):
     """Run outside a workspace, tag reads the shipped labeled set: it says so, and where a user's decisions live;
     in a workspace it names the workspace's labeled set and counts the rows its decisions settled."""
