@@ -333,11 +333,15 @@ def test_workspace_never_in_the_package(tmp_path):
 
     with pytest.raises(InputError, match="inside the installed package"):
         check_writable(os.path.join(os.path.dirname(classifier.__file__), "_data", "labels.csv"))
-    written = init(tmp_path / "ws")
+    written, kept = init(tmp_path / "ws")
     assert (tmp_path / "ws" / "data" / "labeled" / "labels.csv").exists()
-    assert (tmp_path / "ws" / "models" / "default" / "manifest.json").exists() and written
-    with pytest.raises(InputError, match="never overwrites"):
-        init(tmp_path / "ws")
+    assert (tmp_path / "ws" / "models" / "default" / "manifest.json").exists() and written and not kept
+    before = {p: p.read_bytes() for p in written}
+    # a second init never overwrites: it keeps every set and model the workspace has, whole
+    assert init(tmp_path / "ws") == ([], [tmp_path / "ws" / "data" / "labeled",
+                                          tmp_path / "ws" / "data" / "labeled" / "efund",
+                                          tmp_path / "ws" / "models" / "default"])
+    assert {p: p.read_bytes() for p in written} == before
 
 
 def test_a_review_workbook_with_another_visible_sheet_imports_with_the_sheet_it_names(tmp_path, labels_copy):
