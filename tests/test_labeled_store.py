@@ -16,7 +16,7 @@ from classifier.labeled import audit, read_labels
 from classifier.review import REVIEW_COLUMNS, import_review
 from classifier.taxonomy import load_taxonomy
 from classifier.workspace import check_writable, init
-from conftest import write_labeled_subset
+from conftest import TRAINING_GROUPS, write_labeled_subset
 
 TAX = load_taxonomy()
 EFUND = load_taxonomy(os.path.join(os.path.dirname(str(TAX.path)), "efund2025.toml"))
@@ -44,6 +44,26 @@ def small_labels_copy(tmp_path):
     p = tmp_path / "labeled" / "labels.csv"
     p.parent.mkdir()
     write_labeled_subset(SHIPPED_LABELS, p)
+    shutil.copy(SHIPPED_LABELS.with_name("history.csv"), p.with_name("history.csv"))
+    return p
+
+
+@pytest.fixture
+def named_labels_copy(tmp_path, request):
+    """Like conftest's labels_copy (a labeled set with the shipped history.csv, which a test may change), with whole
+    groups of the shipped labeled set (conftest.write_labeled_subset, TRAINING_GROUPS of them) plus every group holding
+    a fund whose six-digit code the test's source names, and every review decision: for the tests whose decisions and
+    lookups touch only those funds (reading, rewriting and indexing all ~5,000 rows costs ~0.2-0.5 s a test)."""
+    import inspect
+    import re
+
+    from classifier.labeled import SHIPPED_LABELS
+
+    codes = set(re.findall(r"(?<!\d)(\d{6})(?!\d)", inspect.getsource(request.function)))
+    p = tmp_path / "labeled" / "labels.csv"
+    p.parent.mkdir()
+    write_labeled_subset(SHIPPED_LABELS, p, n_groups=TRAINING_GROUPS,
+                         keep=lambda lab: lab["fund_code"].isin(codes) | (lab["source"] == "review"))
     shutil.copy(SHIPPED_LABELS.with_name("history.csv"), p.with_name("history.csv"))
     return p
 
@@ -121,18 +141,18 @@ def test_a_sheet_without_decisions_says_where_they_go_and_writes_nothing(tmp_pat
     assert (_untouched(labels_copy), _untouched(hist)) == before
 
 
-def test_an_import_that_changes_nothing_does_not_rewrite_the_labeled_set(tmp_path, labels_copy):
+def test_an_import_that_changes_nothing_does_not_rewrite_the_labeled_set(tmp_path, named_labels_copy):
     """An empty review sheet (nothing needed review) or decisions that only repeat earlier review decisions: the
     import reports it and succeeds, and writes nothing."""
-    lab = read_labels(labels_copy)
+    lab = read_labels(named_labels_copy)
     reviewed = lab[lab.source == "review"].iloc[0]
     empty = tmp_path / "empty.csv"
     write_table(pd.DataFrame(columns=REVIEW_COLUMNS), empty)  # as `review export` writes it
     same = _sheet(tmp_path / "same.csv", [(reviewed.fund_code, reviewed.secondary, "again")])
-    before = _untouched(labels_copy)
-    assert import_review(empty, TAX, labels_copy).lines()[0] == "added 0, changed 0, confirmed 0"
-    assert import_review(same, TAX, labels_copy).confirmed == [reviewed.fund_code]
-    assert _untouched(labels_copy) == before
+    before = _untouched(named_labels_copy)
+    assert import_review(empty, TAX, named_labels_copy).lines()[0] == "added 0, changed 0, confirmed 0"
+    assert import_review(same, TAX, named_labels_copy).confirmed == [reviewed.fund_code]
+    assert _untouched(named_labels_copy) == before
 
 
 def test_other_taxonomy_cannot_write_into_this_labeled_set(tmp_path, labels_copy):
@@ -145,34 +165,34 @@ def test_other_taxonomy_cannot_write_into_this_labeled_set(tmp_path, labels_copy
     assert labels_copy.read_bytes() == before
 
 
-def test_suffixed_and_plain_code_are_one_fund(tmp_path, labels_copy):
+def test_suffixed_and_plain_code_are_one_fund(tmp_path, named_labels_copy):
     sheet = _sheet(tmp_path / "r.csv", [("159915.SZ", "宽基ETF", "a"), ("159915", "宽基ETF", "a")])
-    res = import_review(sheet, TAX, labels_copy, today="2026-11-30")
-    lab = read_labels(labels_copy)
+    res = import_review(sheet, TAX, named_labels_copy, today="2026-11-30")
+    lab = read_labels(named_labels_copy)
     assert (lab.fund_code == "159915").sum() == 1 and lab.set_index("fund_code").loc["159915", "source"] == "review"
     assert res.confirmed == ["159915"] and not res.added  # same class as before, now settled by a person
 
 
-def test_changed_label_goes_to_history_and_is_reported_truthfully(tmp_path, labels_copy):
+def test_changed_label_goes_to_history_and_is_reported_truthfully(tmp_path, named_labels_copy):
     sheet = _sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "成长风格")])
-    res = import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    res = import_review(sheet, TAX, named_labels_copy, today="2026-11-30")
     assert res.changed == [("159912", "宽基ETF", "科技成长主题ETF")]
-    hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str, keep_default_na=False)
+    hist = pd.read_csv(named_labels_copy.with_name("history.csv"), dtype=str, keep_default_na=False)
     last = hist.iloc[-1]
     assert (last.fund_code, last.old_secondary, last.new_secondary) == ("159912", "宽基ETF", "科技成长主题ETF")
-    assert read_labels(labels_copy).set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
+    assert read_labels(named_labels_copy).set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
 
 
-def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, labels_copy):
+def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, named_labels_copy):
     """The note of the row a decision replaces (a labeler's or an earlier reviewer's reason) goes to history.csv's
     old_note. A history written before that column keeps every row's bytes; its header gains the column at the end,
     and it reads as before (old rows: empty old_note)."""
-    hist = labels_copy.with_name("history.csv")
+    hist = named_labels_copy.with_name("history.csv")
     old_header, old_rows = hist.read_bytes().split(b"\n", 1)
     assert b"old_note" not in old_header  # the shipped history is of the older form
-    old_note = read_labels(labels_copy).set_index("fund_code").loc["159215", "note"]
+    old_note = read_labels(named_labels_copy).set_index("fund_code").loc["159215", "note"]
     assert old_note
-    import_review(_sheet(tmp_path / "r.csv", [("159215", "策略主题ETF", "增强策略")]), TAX, labels_copy,
+    import_review(_sheet(tmp_path / "r.csv", [("159215", "策略主题ETF", "增强策略")]), TAX, named_labels_copy,
                   today="2026-11-30")
     header, rows = hist.read_bytes().split(b"\n", 1)
     assert header == old_header + b",old_note" and rows.startswith(old_rows)
@@ -187,7 +207,7 @@ def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, labels_cop
     before = hist.read_bytes()
     # (a sheet exported after the first decision, so it shows that decision as the tool's answer)
     import_review(_sheet(tmp_path / "r2.csv", [("159215", "宽基ETF", "回到宽基")],
-                         columns=lambda df: df.assign(secondary="策略主题ETF")), TAX, labels_copy, today="2026-12-01")
+                         columns=lambda df: df.assign(secondary="策略主题ETF")), TAX, named_labels_copy, today="2026-12-01")
     assert hist.read_bytes().startswith(before)
     again = pd.read_csv(hist, dtype=str, keep_default_na=False)
     assert again[again.fund_code == "159215"].iloc[-1].old_note == "增强策略"
@@ -245,19 +265,19 @@ def test_labeled_set_round_trips_byte_for_byte(tmp_path, labels_copy):
     ((b"", b"\n"), (b"", b"\r\n")),
     ((b"\xef\xbb\xbf", b"\r\n"), (b"\xef\xbb\xbf", b"\r\n")),  # Excel's "CSV UTF-8": byte-order mark and CRLF
 ], ids=["crlf-labels", "crlf-history", "excel-utf8"])
-def test_an_import_keeps_each_files_line_ends_and_every_row_it_did_not_touch(tmp_path, labels_copy, labels_form,
+def test_an_import_keeps_each_files_line_ends_and_every_row_it_did_not_touch(tmp_path, named_labels_copy, labels_form,
                                                                              history_form):
     """A labeled set saved by Excel on Windows (CRLF, maybe a byte-order mark): the import rewrites only the row it
     changes and adds its rows in the file's own form; history.csv keeps its old bytes and its own line end."""
-    hist = labels_copy.with_name("history.csv")
-    for path, (bom, eol) in ((labels_copy, labels_form), (hist, history_form)):
+    hist = named_labels_copy.with_name("history.csv")
+    for path, (bom, eol) in ((named_labels_copy, labels_form), (hist, history_form)):
         path.write_bytes(bom + path.read_bytes().replace(b"\n", eol))  # the shipped files hold no line break in a cell
-    before, hist_before = labels_copy.read_bytes(), hist.read_bytes()
+    before, hist_before = named_labels_copy.read_bytes(), hist.read_bytes()
     sheet = _sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "成长风格"), ("990001", "宽基ETF", "new")])
-    res = import_review(sheet, TAX, labels_copy, today="2026-11-30")
+    res = import_review(sheet, TAX, named_labels_copy, today="2026-11-30")
     assert res.changed and res.added == ["990001"]
     bom, eol = labels_form
-    old, new = before.splitlines(keepends=True), labels_copy.read_bytes().splitlines(keepends=True)
+    old, new = before.splitlines(keepends=True), named_labels_copy.read_bytes().splitlines(keepends=True)
     assert len(new) == len(old) + 1 and new[0] == old[0] and new[0].startswith(bom)
     assert [i for i, (a, b) in enumerate(zip(old, new)) if a != b] == [old.index(next(
         line for line in old if line.startswith(b"159912,")))]  # only the decided fund's row changed
@@ -271,7 +291,7 @@ def test_an_import_keeps_each_files_line_ends_and_every_row_it_did_not_touch(tmp
     added = rows[len(old_rows):].splitlines(keepends=True)
     assert len(added) == 1 and added[0].startswith(b"159912,") and added[0].endswith(eol)
     assert not added[0][:-len(eol)].endswith(b"\r")
-    assert read_labels(labels_copy).set_index("fund_code").loc["990001", "note"] == "new"
+    assert read_labels(named_labels_copy).set_index("fund_code").loc["990001", "note"] == "new"
 
 
 def _crash_between_renames(tmp_path, labels_copy, monkeypatch):
@@ -293,14 +313,14 @@ def _crash_between_renames(tmp_path, labels_copy, monkeypatch):
     monkeypatch.setattr(store.os, "replace", real)
 
 
-def test_interrupted_commit_rolls_forward(tmp_path, labels_copy, monkeypatch):
+def test_interrupted_commit_rolls_forward(tmp_path, named_labels_copy, monkeypatch):
     """A crash between the two renames: the next reader sees the new pair, not labels without their history."""
-    _crash_between_renames(tmp_path, labels_copy, monkeypatch)
-    lab = read_labels(labels_copy)  # recovers
-    hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str)
+    _crash_between_renames(tmp_path, named_labels_copy, monkeypatch)
+    lab = read_labels(named_labels_copy)  # recovers
+    hist = pd.read_csv(named_labels_copy.with_name("history.csv"), dtype=str)
     assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
     assert hist.iloc[-1].fund_code == "159912"
-    assert not list(labels_copy.parent.glob(".*journal")) and not list(labels_copy.parent.glob(".*.tmp"))
+    assert not list(named_labels_copy.parent.glob(".*journal")) and not list(named_labels_copy.parent.glob(".*.tmp"))
 
 
 def test_csv_outputs_quote_carriage_returns(tmp_path):
@@ -344,7 +364,7 @@ def test_workspace_never_in_the_package(tmp_path):
     assert {p: p.read_bytes() for p in written} == before
 
 
-def test_a_review_workbook_with_another_visible_sheet_imports_with_the_sheet_it_names(tmp_path, labels_copy):
+def test_a_review_workbook_with_another_visible_sheet_imports_with_the_sheet_it_names(tmp_path, named_labels_copy):
     """A reviewer adds a notes sheet (or unhides the labels list): the refusal says to choose one with --sheet, and
     review import (and export) accept it."""
     import openpyxl
@@ -359,11 +379,11 @@ def test_a_review_workbook_with_another_visible_sheet_imports_with_the_sheet_it_
     wb.create_sheet("备注")["A1"] = "第二轮复核"
     wb.save(sheet)
     r = CliRunner()
-    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_copy)])
+    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(named_labels_copy)])
     assert res.exit_code == 2 and "choose one with --sheet NAME" in res.output
-    res = r.invoke(cli, ["review", "import", str(sheet), "--sheet", "review", "--labeled", str(labels_copy)])
+    res = r.invoke(cli, ["review", "import", str(sheet), "--sheet", "review", "--labeled", str(named_labels_copy)])
     assert res.exit_code == 0, res.output
-    assert "added 1" in res.output and "990001" in set(read_labels(labels_copy).fund_code)
+    assert "added 1" in res.output and "990001" in set(read_labels(named_labels_copy).fund_code)
     res = r.invoke(cli, ["review", "export", str(sheet), "--sheet", "备注", "-o", str(tmp_path / "again.csv")])
     assert "not a tagged file" in res.output  # the sheet named was read
 
@@ -444,40 +464,40 @@ def test_a_labeled_set_saved_by_excel_keeps_its_funds_codes(tmp_path, small_labe
     assert Tagger(TAX).use_reviewed(after).reviewed[code][0] == "宽基ETF"
 
 
-def test_an_interrupted_commit_rolls_forward_in_a_workspace_moved_since(tmp_path, labels_copy, monkeypatch):
+def test_an_interrupted_commit_rolls_forward_in_a_workspace_moved_since(tmp_path, named_labels_copy, monkeypatch):
     """A crash between the renames, then the workspace is moved (or copied) elsewhere: the journal names its files
     beside it, so the next reader there finishes the commit with the decision and its history, and never touches
     the folder the workspace came from."""
-    _crash_between_renames(tmp_path, labels_copy, monkeypatch)
+    _crash_between_renames(tmp_path, named_labels_copy, monkeypatch)
     moved = tmp_path / "moved" / "labeled"
-    shutil.copytree(labels_copy.parent, moved)  # a copy: the old folder stays as the crash left it
-    old = {p.name: p.read_bytes() for p in labels_copy.parent.iterdir()}
+    shutil.copytree(named_labels_copy.parent, moved)  # a copy: the old folder stays as the crash left it
+    old = {p.name: p.read_bytes() for p in named_labels_copy.parent.iterdir()}
     lab = read_labels(moved / "labels.csv")
     hist = pd.read_csv(moved / "history.csv", dtype=str)
     assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
     assert hist.iloc[-1].fund_code == "159912"
     assert not list(moved.glob(".*journal")) and not list(moved.glob(".*.tmp"))
-    assert {p.name: p.read_bytes() for p in labels_copy.parent.iterdir()} == old
+    assert {p.name: p.read_bytes() for p in named_labels_copy.parent.iterdir()} == old
 
 
-def test_a_history_excel_saved_in_gbk_does_not_stop_an_import(tmp_path, labels_copy):
+def test_a_history_excel_saved_in_gbk_does_not_stop_an_import(tmp_path, named_labels_copy):
     """Excel on a Chinese Windows saves history.csv in GBK, and its codes without their leading zeros. The import
     reads the history only to name the funds a migration left undecided: it failed with an internal error naming no
     file; it now reads the GBK history, and the migration's fund 017040 (saved as 17040) is named as six digits. The
     row the import adds to the history is GBK too: a UTF-8 line in it would make the file two encodings."""
-    hist = labels_copy.with_name("history.csv")
+    hist = named_labels_copy.with_name("history.csv")
     rows = pd.read_csv(hist, dtype=str, keep_default_na=False).iloc[:0]
     rows = pd.concat([rows, pd.DataFrame([{c: "" for c in rows.columns} | {
         "fund_code": "17040", "old_secondary": "消费主题ETF", "changed_by": store.MIGRATION_BY, "reason": "拆分：待复核"}])])
     hist.write_bytes(rows.to_csv(index=False).encode("gbk"))
-    lab = read_labels(labels_copy)
-    store.change_labels(labels_copy, lambda labels: (store.Change(labels[labels.fund_code != "017040"]), None))
-    assert store.migration_pending(labels_copy, set(read_labels(labels_copy).fund_code)) == ["017040"]
+    lab = read_labels(named_labels_copy)
+    store.change_labels(named_labels_copy, lambda labels: (store.Change(labels[labels.fund_code != "017040"]), None))
+    assert store.migration_pending(named_labels_copy, set(read_labels(named_labels_copy).fund_code)) == ["017040"]
     before = hist.read_bytes()
-    res = import_review(_sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "成长风格")]), TAX, labels_copy,
+    res = import_review(_sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "成长风格")]), TAX, named_labels_copy,
                         today="2026-11-30")
     assert res.changed == [("159912", "宽基ETF", "科技成长主题ETF")] and res.pending == ["017040"]
-    assert len(read_labels(labels_copy)) == len(lab) - 1
+    assert len(read_labels(named_labels_copy)) == len(lab) - 1
     # the history stays in GBK: its old bytes as they were, the new row in GBK too (not a UTF-8 line in a GBK file)
     after = hist.read_bytes()  # (its header may gain old_note, test_a_changed_label_keeps_the_old_rows_note_in_history)
     assert after.split(b"\n", 1)[1].startswith(before.split(b"\n", 1)[1])
@@ -530,37 +550,37 @@ def _held_open(monkeypatch, name):
     return real
 
 
-def test_a_labeled_set_file_open_in_excel_stops_the_import_cleanly_or_completes_it_later(tmp_path, labels_copy,
+def test_a_labeled_set_file_open_in_excel_stops_the_import_cleanly_or_completes_it_later(tmp_path, named_labels_copy,
                                                                                           monkeypatch):
     """labels.csv open in Excel (Windows cannot replace it): the import says so, naming the file, and changes nothing
     (no journal that would finish it later). history.csv open (labels.csv already replaced): the import says the
     change is saved and completes at the next command once the file is closed, and so it does."""
-    hist = labels_copy.with_name("history.csv")
-    before = labels_copy.read_bytes(), hist.read_bytes()
+    hist = named_labels_copy.with_name("history.csv")
+    before = named_labels_copy.read_bytes(), hist.read_bytes()
     sheet = _sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")])
     real = _held_open(monkeypatch, "labels.csv")
     with pytest.raises(InputError) as e:
-        import_review(sheet, TAX, labels_copy, today="2026-11-30")
+        import_review(sheet, TAX, named_labels_copy, today="2026-11-30")
     msg = str(e.value)
-    assert str(labels_copy) in msg and "open in another program" in msg and "nothing was changed" in msg
+    assert str(named_labels_copy) in msg and "open in another program" in msg and "nothing was changed" in msg
     assert ".tmp" not in msg
     monkeypatch.setattr(store.os, "replace", real)
-    assert not [p.name for p in labels_copy.parent.iterdir() if p.name.endswith((".journal", ".tmp"))]
-    assert (labels_copy.read_bytes(), hist.read_bytes()) == before
-    assert read_labels(labels_copy).set_index("fund_code").loc["159912", "secondary"] == "宽基ETF"
+    assert not [p.name for p in named_labels_copy.parent.iterdir() if p.name.endswith((".journal", ".tmp"))]
+    assert (named_labels_copy.read_bytes(), hist.read_bytes()) == before
+    assert read_labels(named_labels_copy).set_index("fund_code").loc["159912", "secondary"] == "宽基ETF"
 
     _held_open(monkeypatch, "history.csv")
     with pytest.raises(InputError) as e:
-        import_review(sheet, TAX, labels_copy, today="2026-11-30")
+        import_review(sheet, TAX, named_labels_copy, today="2026-11-30")
     msg = str(e.value)
     assert str(hist) in msg and "open in another program" in msg and "saved" in msg and "next" in msg
     with pytest.raises(InputError, match="history.csv: it is open in another program"):  # still open: said again
-        read_labels(labels_copy)
+        read_labels(named_labels_copy)
     monkeypatch.setattr(store.os, "replace", real)
-    lab = read_labels(labels_copy)  # closed: the next command completes the change
+    lab = read_labels(named_labels_copy)  # closed: the next command completes the change
     assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
     assert pd.read_csv(hist, dtype=str).iloc[-1].fund_code == "159912"
-    assert not [p.name for p in labels_copy.parent.iterdir() if p.name.endswith((".journal", ".tmp"))]
+    assert not [p.name for p in named_labels_copy.parent.iterdir() if p.name.endswith((".journal", ".tmp"))]
 
 
 def test_a_read_only_workspace_validates_a_sheet_and_refuses_a_change_naming_its_folder(tmp_path, small_labels_copy,

@@ -84,21 +84,6 @@ def test_round_trip_gives_bit_identical_probabilities(shipped, taxonomy, tmp_pat
     assert again.agreement_.patterns_.sums == model.agreement_.patterns_.sums
 
 
-def test_a_freshly_compiled_model_round_trips_bit_identically(tmp_path, taxonomy):
-    """A model straight from training (no holdings model, no calibrator: the None branches) saves and loads back
-    to the same probabilities, bit for bit."""
-    from classifier.inference import CompiledModel
-    from classifier.train import fit
-
-    td = _frames()
-    compiled = CompiledModel(fit(td, taxonomy, {"n_splits": 3}))
-    assert compiled.hold_ is None and compiled.agreement_ is None
-    save_model(tmp_path / "fresh", compiled, {"taxonomy": {"sha256": taxonomy.sha256}, "threshold": 0.9})
-    loaded, _ = load_model(tmp_path / "fresh", taxonomy)
-    assert loaded.hold_ is None and loaded.agreement_ is None
-    assert np.array_equal(compiled.predict_proba(td.X), loaded.predict_proba(td.X))
-
-
 def test_two_saves_give_the_same_bytes(shipped, tmp_path):
     model, manifest = shipped
     a, b = save_model(tmp_path / "a", model, manifest), save_model(tmp_path / "b", model, manifest)

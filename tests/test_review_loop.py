@@ -40,19 +40,11 @@ def _fill(xlsx, decisions: dict[str, str], reviewer="张三"):
 
 
 @pytest.fixture
-def labels_copy(tmp_path):
-    p = tmp_path / "labeled" / "labels.csv"
-    p.parent.mkdir()
-    shutil.copy(SHIPPED_LABELS, p)
-    return p
-
-
-@pytest.fixture
 def labels_subset(tmp_path, request):
-    """Like labels_copy, with whole groups of the shipped labeled set (conftest.write_labeled_subset, TRAINING_GROUPS
-    of them) plus every group holding a fund or an index whose six-digit code the test's source names: for the tests
-    whose decisions and lookups touch only those (reading, rewriting and indexing all ~5,000 rows costs ~0.3-1 s a
-    test)."""
+    """A labeled set a test may change: whole groups of the shipped one (conftest.write_labeled_subset,
+    TRAINING_GROUPS of them) plus every group holding a fund or an index whose six-digit code (or index name) the
+    test's source names, and every review decision: for the tests whose decisions and lookups touch only those
+    (reading, rewriting and indexing all ~5,000 rows costs ~0.3-1 s a test)."""
     import inspect
     import re
 
@@ -119,21 +111,21 @@ def test_export_edit_import_train_tag(tmp_path):
         ["990001", "策略主题ETF", "科技成长主题ETF", "李四"]]
 
 
-def test_an_import_with_bad_rows_changes_nothing(tmp_path, labels_copy):
-    before = hashlib.sha256(labels_copy.read_bytes()).hexdigest()
+def test_an_import_with_bad_rows_changes_nothing(tmp_path, labels_subset):
+    before = hashlib.sha256(labels_subset.read_bytes()).hexdigest()
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"fund_code": ["990001", "990002", "159995"],
                   "decision": ["策略主题ETF", "科技主题", "宽基ETF"],
                   "reviewer": ["张三", "张三", ""], "taxonomy_version": load_taxonomy().version}).to_csv(bad, index=False)
     with pytest.raises(InputError) as e:
-        import_review(bad, load_taxonomy(), labels_copy)
+        import_review(bad, load_taxonomy(), labels_subset)
     msg = str(e.value)
     assert "2 problem(s), nothing imported" in msg
     assert "row 3 (990002): decision '科技主题' is not a label" in msg and "allowed: 制造业主题ETF" in msg
     assert "row 4 (159995): no reviewer" in msg
-    assert hashlib.sha256(labels_copy.read_bytes()).hexdigest() == before
-    assert not labels_copy.with_name("history.csv").exists()
-    res = CliRunner().invoke(cli, ["review", "import", str(bad), "--labeled", str(labels_copy)])
+    assert hashlib.sha256(labels_subset.read_bytes()).hexdigest() == before
+    assert not labels_subset.with_name("history.csv").exists()
+    res = CliRunner().invoke(cli, ["review", "import", str(bad), "--labeled", str(labels_subset)])
     assert res.exit_code == 2
 
 
@@ -293,7 +285,7 @@ def test_review_sheet_says_how_many_funds_of_the_file_a_groups_decision_settles(
     assert f.loc["4", "group_size"] == "1" and f.loc["4", "settles"] == "1"
 
 
-def test_the_funds_a_review_sheet_says_a_decision_settles_are_those_it_settles(tmp_path, labels_copy):
+def test_the_funds_a_review_sheet_says_a_decision_settles_are_those_it_settles(tmp_path, labels_subset):
     """Three index funds known by their benchmark alone (a Wind list: code, name, 业绩比较基准, type) were one sheet
     group, `settles` 3, but the labeled set keeps no benchmark: the decision on one settled that fund alone, and the
     other two stayed in review without a word. Each is now its own group, settling 1, as tagging then does."""
@@ -301,11 +293,11 @@ def test_the_funds_a_review_sheet_says_a_decision_settles_are_those_it_settles(t
     batch = pd.DataFrame({"基金代码": ["990401", "990402", "990403"],
                           "基金简称": ["示例量化优选A", "示例智选增强A", "示例稳进量化C"],
                           "业绩比较基准": [bench] * 3, "基金类型": ["增强指数型"] * 3})
-    sheet = review_frame(Tagger.load(labels_path=labels_copy).tag(batch), include_all=True)
+    sheet = review_frame(Tagger.load(labels_path=labels_subset).tag(batch), include_all=True)
     sheet.loc[0, ["decision", "reviewer"]] = ["策略主题ETF", "张三"]
     write_table(sheet, tmp_path / "r.csv")
-    import_review(tmp_path / "r.csv", load_taxonomy(), labels_copy, today="2026-11-30")
-    settled = Tagger.load(labels_path=labels_copy).tag(batch)["evidence"].str.startswith("人工复核").sum()
+    import_review(tmp_path / "r.csv", load_taxonomy(), labels_subset, today="2026-11-30")
+    settled = Tagger.load(labels_path=labels_subset).tag(batch)["evidence"].str.startswith("人工复核").sum()
     assert sheet.loc[0, "settles"] == str(settled) == "1"
 
 
@@ -943,19 +935,19 @@ def test_a_copy_of_the_sheet_does_not_silently_replace_a_decision_that_confirmed
                          today="2026-12-02").changed == [("990902", "策略主题ETF", "国企主题ETF")]
 
 
-def test_a_decision_settles_its_fund_in_a_later_file_whose_codes_lost_their_leading_zeros(tmp_path, labels_copy):
+def test_a_decision_settles_its_fund_in_a_later_file_whose_codes_lost_their_leading_zeros(tmp_path, labels_subset):
     """A later batch comes as a workbook whose code column holds numbers (Excel shows 001999 as 1999; a CSV it saved
     holds 1999 too): the fund's review decision was not applied, without a word, once its name no longer matched
     (renamed). A code cell of one to five digits alone is the six-digit code, so the decision settles its fund."""
     sheet = _review_sheet(tmp_path / "r.csv", [("001999", "宽基ETF", "消费主题ETF", "张三")])
-    import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
+    import_review(sheet, load_taxonomy(), labels_subset, today="2026-11-30")
     later = tmp_path / "later.xlsx"
     pd.DataFrame({"基金代码": [1999], "基金简称": ["示例价值精选混合A"]}).to_excel(later, index=False)
-    out = Tagger.load(labels_path=labels_copy).tag(read_table(later).frame)
+    out = Tagger.load(labels_path=labels_subset).tag(read_table(later).frame)
     assert out["secondary"].tolist() == ["消费主题ETF"] and out["evidence"][0].startswith("人工复核: 张三")
 
 
-def test_a_class_typed_over_the_tools_answer_is_not_silently_ignored(tmp_path, labels_copy):
+def test_a_class_typed_over_the_tools_answer_is_not_silently_ignored(tmp_path, labels_subset):
     """A reviewer decided one row in `decision` and, on two others, typed the class over `secondary` (the tool's
     answer, which import does not read): those two would be dropped without a word. The import names them and writes
     nothing; `primary` beside an unchanged answer (or a blank one) tells the answer apart from an edit."""
@@ -966,13 +958,13 @@ def test_a_class_typed_over_the_tools_answer_is_not_silently_ignored(tmp_path, l
     f.loc[1, "secondary"] = "国企主题ETF"  # another primary class's label over the answer
     f.loc[3, "secondary"] = "消费主题etf"  # a class typed where the tool gave none, as a decision may be typed
     write_table(f, sheet)
-    before = labels_copy.read_bytes()
+    before = labels_subset.read_bytes()
     with pytest.raises(InputError) as e:
-        import_review(sheet, load_taxonomy(), labels_copy)
+        import_review(sheet, load_taxonomy(), labels_subset)
     msg = str(e.value)
     assert "2 problem(s)" in msg and "row 3 (990912)" in msg and "row 5 (990914)" in msg and "990913" not in msg
     assert "`decision`" in msg and "消费主题etf" in msg
-    assert labels_copy.read_bytes() == before
+    assert labels_subset.read_bytes() == before
 
 
 def test_a_sheet_whose_index_columns_were_deleted_does_not_silently_narrow_a_decision(tmp_path, labels_subset):
@@ -1004,29 +996,29 @@ def test_a_sheet_whose_index_columns_were_deleted_does_not_silently_narrow_a_dec
     assert Tagger.load(labels_path=labels_subset).tag(later)["secondary"].tolist() == ["制造业主题ETF"]
 
 
-def test_a_decision_typed_with_full_width_characters_or_another_case_is_its_label(tmp_path, labels_copy):
+def test_a_decision_typed_with_full_width_characters_or_another_case_is_its_label(tmp_path, labels_subset):
     """Typed rather than picked from the drop-down, a label comes with an IME's full-width parentheses or letters,
     in lower case, or with a full-width space: each is the label it looks like (the error listing the labels showed
     the reviewer no difference). A primary class is not a decision: the error says so and names its classes."""
     sheet = _review_sheet(tmp_path / "r.csv", [("990931", "宽基ETF", "（申万）行业ETF", "张三"),
                                               ("990932", "宽基ETF", "策略主题etf", "张三"),
                                               ("990933", "宽基ETF", "国企主题ＥＴＦ\u3000", "张三")])
-    res = import_review(sheet, load_taxonomy(), labels_copy)
+    res = import_review(sheet, load_taxonomy(), labels_subset)
     assert res.added == ["990931", "990932", "990933"]
-    got = read_labels(labels_copy).set_index("fund_code")["secondary"]
+    got = read_labels(labels_subset).set_index("fund_code")["secondary"]
     assert got[["990931", "990932", "990933"]].tolist() == ["(申万)行业ETF", "策略主题ETF", "国企主题ETF"]
     bad = _review_sheet(tmp_path / "bad.csv", [("990934", "宽基ETF", "企业属性与治理", "张三")])
     with pytest.raises(InputError) as e:
-        import_review(bad, load_taxonomy(), labels_copy)
+        import_review(bad, load_taxonomy(), labels_subset)
     assert "'企业属性与治理' is a primary class" in str(e.value) and "国企主题ETF, 民企主题ETF" in str(e.value)
 
 
-def test_a_fund_code_kept_as_text_with_an_apostrophe_is_its_code(tmp_path, labels_copy):
+def test_a_fund_code_kept_as_text_with_an_apostrophe_is_its_code(tmp_path, labels_subset):
     """A code pasted as '001234 (how Wind and hand-typed cells mark a code as text, so Excel keeps its zeros) or in
     full-width digits is that fund, not 'not a fund code'."""
     sheet = _review_sheet(tmp_path / "r.xlsx", [("'990941", "宽基ETF", "策略主题ETF", "张三"),
                                                ("９９０９４２", "宽基ETF", "策略主题ETF", "张三")])
-    assert import_review(sheet, load_taxonomy(), labels_copy).added == ["990941", "990942"]
+    assert import_review(sheet, load_taxonomy(), labels_subset).added == ["990941", "990942"]
 
 
 def test_a_decision_that_disputes_an_earlier_one_on_its_index_says_so(tmp_path, labels_subset):
@@ -1077,7 +1069,7 @@ def test_the_import_warns_of_a_dispute_in_a_share_class_family_and_within_a_shee
     assert len(warnings) == 2 and "990972 国企主题ETF (this sheet)" in warnings[0]
 
 
-def test_rows_with_a_comment_but_no_decision_are_named_in_the_import_report(tmp_path, labels_copy):
+def test_rows_with_a_comment_but_no_decision_are_named_in_the_import_report(tmp_path, labels_subset):
     """A reviewer wrote a note in `comment` but no `decision` on some rows (a question, a doubt): the import took the
     decided rows and said nothing of the others. It still imports, and warns how many rows have a comment but no
     decision, naming their fund codes (the first 20)."""
@@ -1087,7 +1079,7 @@ def test_rows_with_a_comment_but_no_decision_are_named_in_the_import_report(tmp_
     f.loc[0, "comment"] = "名称含策略"
     f.loc[1:22, "comment"] = "不确定,请再看"  # 22 rows with a note and no decision; the last row has neither
     write_table(f, sheet)
-    res = import_review(sheet, load_taxonomy(), labels_copy)
+    res = import_review(sheet, load_taxonomy(), labels_subset)
     assert res.added == ["990959"]
     warnings = [line for line in res.lines() if line.startswith("warning")]
     assert len(warnings) == 1 and "22 rows have a comment but no decision" in warnings[0]
@@ -1116,7 +1108,7 @@ def test_a_bare_index_code_that_lost_its_leading_zeros_in_excel_is_the_six_digit
     assert out["secondary"].tolist() == ["策略主题ETF"] and out["evidence"][0].startswith("人工复核: 张三")
 
 
-def test_a_fund_added_from_a_name_only_list_joins_the_group_of_the_index_its_name_gives(tmp_path, labels_copy):
+def test_a_fund_added_from_a_name_only_list_joins_the_group_of_the_index_its_name_gives(tmp_path, labels_subset):
     """A fund list gives names alone: an index fund the import added from it got the group review:CODE, though its
     name gives its index (华夏中证A500ETF联接C → 中证A500), so grouped cross-validation and `labels audit` saw it as
     its own group. It now takes the labeled set's group of that index (000510.SH), else idx:<the index>, shared by
@@ -1127,8 +1119,8 @@ def test_a_fund_added_from_a_name_only_list_joins_the_group_of_the_index_its_nam
                                 "华夏中证A500精选混合A"],
                   "decision": ["宽基ETF", "科技成长主题ETF", "科技成长主题ETF", "策略主题ETF"], "reviewer": ["张三"] * 4,
                   "taxonomy_version": [load_taxonomy().version] * 4}).to_csv(sheet, index=False)
-    assert len(import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30").added) == 4
-    group = read_labels(labels_copy).set_index("fund_code")["group"]
+    assert len(import_review(sheet, load_taxonomy(), labels_subset, today="2026-11-30").added) == 4
+    group = read_labels(labels_subset).set_index("fund_code")["group"]
     assert group[["990995", "990996", "990997", "990998"]].tolist() == [
         "000510.SH", "idx:中证火星探索", "idx:中证火星探索", "review:990998"]
 
@@ -1177,21 +1169,21 @@ def test_a_withdrawn_decision_leaves_the_labeled_set_and_its_relabeled_funds_go_
 
 
 def test_a_withdrawn_decision_that_added_its_fund_removes_it_and_the_review_sheet_offers_the_word(tmp_path,
-                                                                                                 labels_copy):
+                                                                                                 labels_subset):
     """A decision that added a fund to the labeled set, withdrawn: the fund's row leaves it (into history.csv). The
     review sheet's drop-down offers the word after the classes."""
     tax = load_taxonomy()
-    n = len(read_labels(labels_copy))
+    n = len(read_labels(labels_subset))
     rows = lambda d: pd.DataFrame({"fund_code": ["990001"], "decision": [d], "reviewer": ["张三"],  # noqa: E731
                                    "taxonomy_version": [tax.version]})
     rows("宽基ETF").to_csv(tmp_path / "a.csv", index=False)
-    assert import_review(tmp_path / "a.csv", tax, labels_copy, today="2026-11-30").added == ["990001"]
+    assert import_review(tmp_path / "a.csv", tax, labels_subset, today="2026-11-30").added == ["990001"]
     rows("撤销").to_csv(tmp_path / "w.csv", index=False)
-    res = import_review(tmp_path / "w.csv", tax, labels_copy, today="2026-12-01")
+    res = import_review(tmp_path / "w.csv", tax, labels_subset, today="2026-12-01")
     assert res.withdrawn and "removed from the labeled set" in res.withdrawn[0][2]
-    after = read_labels(labels_copy)
+    after = read_labels(labels_subset)
     assert len(after) == n and "990001" not in set(after.fund_code)
-    hist = pd.read_csv(labels_copy.with_name("history.csv"), dtype=str, keep_default_na=False)
+    hist = pd.read_csv(labels_subset.with_name("history.csv"), dtype=str, keep_default_na=False)
     assert hist.iloc[-1][["fund_code", "old_secondary", "new_secondary", "changed_by"]].tolist() == [
         "990001", "宽基ETF", "", "张三"]
     tagged = Tagger(tax).tag(pd.DataFrame({"基金代码": ["990001"], "基金简称": ["示例中证机器人ETF"]}))

@@ -23,6 +23,20 @@ def test_compiled_model_matches_the_fitted_model(small_model, small_training):
     np.testing.assert_allclose(CompiledModel(small_model).predict_proba(X), small_model.predict_proba(X), atol=1e-6)
 
 
+def test_a_freshly_compiled_model_round_trips_bit_identically(tmp_path, small_model, small_training, taxonomy):
+    """A model straight from training (no holdings model, no calibrator: the None branches) saves and loads back
+    to the same probabilities, bit for bit. (The model store's test, here to read the session's ``small_model``: in
+    test_model_store.py it fitted a model of its own, on every seventh labeled row, ~1.5 s.)"""
+    from classifier.manifest import load_model, save_model
+
+    compiled = CompiledModel(small_model)
+    assert compiled.hold_ is None and compiled.agreement_ is None
+    save_model(tmp_path / "fresh", compiled, {"taxonomy": {"sha256": taxonomy.sha256}, "threshold": 0.9})
+    loaded, _ = load_model(tmp_path / "fresh", taxonomy)
+    assert loaded.hold_ is None and loaded.agreement_ is None
+    assert np.array_equal(compiled.predict_proba(small_training.X), loaded.predict_proba(small_training.X))
+
+
 def test_training_twice_gives_identical_predictions(small_model, small_training, taxonomy):
     again = fit(small_training, taxonomy, {"n_splits": 3})
     assert np.array_equal(CompiledModel(again).predict_proba(small_training.X),
