@@ -160,16 +160,17 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
 def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str):
     """Change ``labels`` in place for the 1:1 moves; return the result, the review queue, the rows kept and the
     history rows."""
-    history, keep_mask, queue = [], [], []
-    kept = moved = 0
-    for i, r in labels.iterrows():
-        targets = migration.map.get(r.secondary)
-        if targets is None:  # class kept under the same name (or 不适用)
-            labels.at[i, "taxonomy_version"] = new.version
-            labels.at[i, "primary"] = new.primary_of(r.secondary)
-            keep_mask.append(True)
-            kept += 1
-            continue
+    history, queue = [], []
+    moved = 0
+    # classes kept under the same name (or 不适用): the new version and primary, all at once
+    same = ~labels["secondary"].isin(list(migration.map))
+    labels.loc[same, "taxonomy_version"] = new.version
+    labels.loc[same, "primary"] = labels.loc[same, "secondary"].map(
+        {c: new.primary_of(c) for c in labels.loc[same, "secondary"].unique()})
+    kept = int(same.sum())
+    keep_mask = [True] * len(labels)  # every row stays but those of a split or removed class
+    for i, r in labels[~same].iterrows():  # the rows of a mapped class, one by one: each is named in the history
+        targets = migration.map[r.secondary]
         history.append({"fund_code": r.fund_code, "old_primary": r.primary, "old_secondary": r.secondary,
                         "old_source": r.source, "old_labeled_by": r.labeled_by, "old_labeled_at": r.labeled_at,
                         "old_taxonomy_version": r.taxonomy_version,
@@ -183,10 +184,9 @@ def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str)
             if r.source != "review":  # a review decision stays the reviewer's: tagging applies only those
                 labels.loc[i, ["source", "labeled_by", "labeled_at", "note"]] = ["migrated", MIGRATION_BY, today,
                                                                                  migrated_note(r.secondary, r.source)]
-            keep_mask.append(True)
             moved += 1
         else:
-            keep_mask.append(False)
+            keep_mask[labels.index.get_loc(i)] = False
             q = {c: r.get(c, "") for c in REVIEW_COLUMNS if c in labels.columns}
             q.update(row="", secondary=r.secondary, primary=r.primary, confidence="", evidence=r.note,
                      alternatives=";".join(targets) if targets else "(class removed)", taxonomy_version=new.version,
