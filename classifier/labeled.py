@@ -114,6 +114,36 @@ def _read_labels(path: str | Path | None = None) -> tuple[pd.DataFrame, pd.Serie
     return df, written
 
 
+def check_classes(labels: pd.DataFrame, path: str | Path, tax: Taxonomy) -> None:
+    """Refuse a labeled set ``tax`` cannot be trained on, naming the file, the rows and the column: labels of another
+    taxonomy version (a set migrated since, or another taxonomy's), or a ``secondary`` that is not one of its classes
+    (a class typed by hand, in Excel, with a trailing space or full-width brackets). Training would otherwise stop on
+    an internal error deep in the model, or fit a set the taxonomy does not describe."""
+    versions = sorted(set(labels["taxonomy_version"].astype(str).str.strip()) - {""})
+    if versions and versions != [tax.version]:
+        raise InputError(f"{path}: holds labels of taxonomy {', '.join(versions)} (column taxonomy_version), not "
+                         f"{tax.version}; pass the --taxonomy the set was labeled (or migrated) for, nothing done")
+    bad = ~labels["secondary"].isin(tax.labels)
+    if bad.any():
+        folded = {_folded(lab): lab for lab in tax.labels}
+        rows = [f"row {int(i) + 2} ({labels.at[i, 'fund_code']}): {labels.at[i, 'secondary']!r}"
+                + (f" (did you mean {folded[_folded(labels.at[i, 'secondary'])]!r}?)"
+                   if _folded(labels.at[i, "secondary"]) in folded else "")
+                for i in labels.index[bad][:10]]
+        raise InputError(f"{path}: column 'secondary' holds {int(bad.sum())} label(s) that are not classes of "
+                         f"{tax.version}: " + "; ".join(rows) + (" …" if bad.sum() > 10 else "")
+                         + "; correct them (`fundclass labels audit` lists every problem), nothing done")
+
+
+def _folded(text: str) -> str:
+    """A label as typed by hand compared with the taxonomy's: NFKC (full-width brackets, letters and spaces as ASCII),
+    no whitespace, case folded."""
+    import re
+    import unicodedata
+
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).casefold()
+
+
 def write_labels(df: pd.DataFrame, path: str | Path) -> None:
     """Write a whole new labeled set (the data builds in ``scripts/``); changes to an existing one use
     :func:`change_labels`."""

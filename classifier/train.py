@@ -23,7 +23,7 @@ from .evaluate import expected_calibration_error, metrics, review_threshold
 from .features import featurize
 from .holdings import HoldingsFeatures
 from .inference import CompiledModel
-from .labeled import ID_COLUMNS, read_labels
+from .labeled import ID_COLUMNS, check_classes, read_labels
 from .manifest import library_versions, save_model, sha256_file
 from .fusion import align
 from .index_key import code_keys, subject_keys
@@ -208,6 +208,7 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
           params: dict | None = None, holdings_source: str = "") -> dict:
     cfg = {**defaults()["train"], **(params or {})}
     labels = read_labels(labels_path)
+    check_classes(labels, labels_path, tax)
     td = training_data(labels, tax, holdings)
     model = fit(td, tax, cfg)
     rep = oof_report(model, td, tax, float(cfg["target_precision"]))

@@ -609,3 +609,34 @@ def test_a_read_only_workspace_validates_a_sheet_and_refuses_a_change_naming_its
     err = r.output.strip().splitlines()[-1]
     assert err.startswith(f"error: {small_labels_copy.parent}: ") and "nothing was written" in err and ".lock" not in err
     assert {p.name: p.read_bytes() for p in small_labels_copy.parent.iterdir()} == before
+
+
+def test_train_on_a_labeled_set_edited_by_hand_names_the_row_and_column_of_a_class_it_does_not_know(
+        tmp_path, named_labels_copy):
+    """Audit round 6: a class typed into labels.csv by hand in Excel, with a trailing space or full-width brackets
+    (宽基ETF␠, （申万）行业ETF), or a set migrated to a new taxonomy trained with the old one, stopped `fundclass
+    train` on an internal error (ValueError: '宽基ETF ' is not in list) after the features were built → refused before
+    training, naming the file, the rows, the column and the class meant; no model written."""
+    text = named_labels_copy.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    n = len(lines)
+    first = next(csv.reader([lines[1]]))
+    col = {c: i for i, c in enumerate(next(csv.reader([lines[0]])))}
+    typed = []
+    for code, cls in (("990901", "宽基ETF "), ("990902", "（申万）行业ETF")):
+        row = list(first)
+        row[col["fund_code"]], row[col["secondary"]], row[col["group"]] = code, cls, f"review:{code}"
+        typed.append(csv_text(pd.DataFrame([row]), header=False).strip("\n"))
+    named_labels_copy.write_text(text + "\n".join(typed) + "\n", encoding="utf-8")
+    out = tmp_path / "model"
+    r = CliRunner().invoke(cli, ["train", "--labeled", str(named_labels_copy), "-o", str(out), "--no-holdings"])
+    assert r.exit_code == 2, r.output
+    assert str(named_labels_copy) in r.output and "column 'secondary'" in r.output, r.output
+    assert f"row {n + 1} (990901): '宽基ETF ' (did you mean '宽基ETF'?)" in r.output, r.output
+    assert f"row {n + 2} (990902): '（申万）行业ETF' (did you mean '(申万)行业ETF'?)" in r.output, r.output
+    assert "internal error" not in r.output and not (out / "manifest.json").exists()
+    # a set migrated to another taxonomy version, trained with the old taxonomy
+    named_labels_copy.write_text(text.replace(TAX.version, "jrj-2026.03-r1"), encoding="utf-8")
+    r = CliRunner().invoke(cli, ["train", "--labeled", str(named_labels_copy), "-o", str(out), "--no-holdings"])
+    assert r.exit_code == 2 and "holds labels of taxonomy jrj-2026.03-r1 (column taxonomy_version)" in r.output, r.output
+    assert not (out / "manifest.json").exists()
