@@ -380,6 +380,20 @@ class Change:
     others: list[tuple[Path, bytes]] = field(default_factory=list)
 
 
+def _check_one_row_per_fund(labels: pd.DataFrame, path: Path) -> None:
+    """Refuse to change a labeled set that holds a fund on two rows (a row copied or typed again by hand in Excel, or
+    its code once with its exchange: 510300.SH and 510300): a change finds one of them, so a decision would replace one
+    label and leave the other, and a withdrawal could not find the decision it takes back."""
+    code = labels["fund_code"]
+    dup = labels[(code != "") & code.duplicated(keep=False)]
+    if dup.empty:
+        return
+    found = [f"{c} on rows {', '.join(str(int(i) + 2) for i in g.index)}" for c, g in dup.groupby("fund_code", sort=True)]
+    raise InputError(f"{path}: column fund_code holds {len(found)} fund(s) on more than one row: "
+                     + "; ".join(found[:10]) + (" …" if len(found) > 10 else "")
+                     + "; a fund has one row (delete the extra rows, keeping the label you mean), nothing written")
+
+
 def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeout: float = LOCK_TIMEOUT):
     """Change the labeled set at ``labels_path`` in one transaction.
 
@@ -394,6 +408,7 @@ def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeo
         if locked:  # a dry run in a folder it may not write reads the set as it is
             _recover(p)
         labels, written = _read_labels(p)
+        _check_one_row_per_fund(labels, p)
         change, result = compute(labels.copy())
         same = change.labels[LABEL_COLUMNS].reset_index(drop=True).equals(labels[LABEL_COLUMNS])
         others = [(Path(f), d) for f, d in change.others]

@@ -640,3 +640,31 @@ def test_train_on_a_labeled_set_edited_by_hand_names_the_row_and_column_of_a_cla
     r = CliRunner().invoke(cli, ["train", "--labeled", str(named_labels_copy), "-o", str(out), "--no-holdings"])
     assert r.exit_code == 2 and "holds labels of taxonomy jrj-2026.03-r1 (column taxonomy_version)" in r.output, r.output
     assert not (out / "manifest.json").exists()
+
+
+def test_a_fund_on_two_rows_of_labels_csv_is_named_and_no_decision_goes_to_one_of_them(tmp_path, named_labels_copy):
+    """Audit round 6: a row of labels.csv copied in Excel (fund 159973 on two rows). A review import changed the last
+    of them and left the other with the old label, so the set held two labels for one fund; a 撤销 of that decision
+    then found the first row, said the fund 'holds no review decision to withdraw' and left the decision applied →
+    every change to such a set is refused, naming the file, column fund_code, the fund and its rows; nothing written."""
+    lines = named_labels_copy.read_text(encoding="utf-8").splitlines(keepends=True)
+    row = next(line for line in lines if line.startswith("159973,"))
+    named_labels_copy.write_text("".join(lines) + row, encoding="utf-8")
+    n = len(lines) + 1
+    first = lines.index(row) + 1
+    before = named_labels_copy.read_bytes(), named_labels_copy.with_name("history.csv").read_bytes()
+    r = CliRunner()
+    for decision in ("国企主题ETF", "撤销"):
+        sheet = _sheet(tmp_path / "review.csv", [("159973", decision, "")])
+        res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(named_labels_copy)])
+        assert res.exit_code == 2, res.output
+        assert (f"{named_labels_copy}: column fund_code holds 1 fund(s) on more than one row: 159973 on rows {first}, "
+                f"{n}") in res.output and "nothing written" in res.output, res.output
+        assert (named_labels_copy.read_bytes(), named_labels_copy.with_name("history.csv").read_bytes()) == before
+    # with the extra row deleted, the decision and its withdrawal go through
+    named_labels_copy.write_text("".join(lines), encoding="utf-8")
+    for decision in ("国企主题ETF", "撤销"):  # (this sheet shows no answer: the withdrawal is --overrule)
+        sheet = _sheet(tmp_path / "review.csv", [("159973", decision, "")])
+        res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(named_labels_copy), "--overrule"])
+        assert res.exit_code == 0, res.output
+    assert read_labels(named_labels_copy).set_index("fund_code").loc["159973", "secondary"] == "民企主题ETF"
