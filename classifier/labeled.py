@@ -234,6 +234,30 @@ def _locked(labels_path: Path, timeout: float = LOCK_TIMEOUT, reading: bool = Fa
         lock.release()
 
 
+@contextmanager
+def held_still(labels_path: str | Path):
+    """Keep the labeled set at ``labels_path`` from changing while a reader reads it together with the files beside
+    it (training: the labels, ``agreement.csv`` and their hashes, which name the model): a change (a review import, a
+    migration, which rewrites both) waits, so the reader sees one commit's set, whole. A set inside the installed
+    package, which no command changes, is read without the lock (no lock file is made there), as is one in a folder
+    that cannot take one."""
+    from .workspace import check_writable
+
+    p = Path(labels_path)
+    try:
+        check_writable(p)
+        lock = p.exists()
+    except InputError:
+        lock = False
+    if not lock:
+        yield
+        return
+    with _locked(p, reading=True) as locked:
+        if locked:
+            _recover(p)
+        yield
+
+
 def _recover(labels_path: Path) -> None:
     """Roll an interrupted commit forward (its journal names the staged files), and drop stale staged files."""
     j = _journal(labels_path)

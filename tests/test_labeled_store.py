@@ -668,3 +668,27 @@ def test_a_fund_on_two_rows_of_labels_csv_is_named_and_no_decision_goes_to_one_o
         res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(named_labels_copy), "--overrule"])
         assert res.exit_code == 0, res.output
     assert read_labels(named_labels_copy).set_index("fund_code").loc["159973", "secondary"] == "民企主题ETF"
+
+
+def test_a_decision_imported_while_train_fits_is_not_claimed_by_the_model(tmp_path, named_labels_copy, monkeypatch):
+    """Audit round 6: `fundclass train` read labels.csv at its start and hashed it (and read agreement.csv) after the
+    fit, so a review import (or a migration, which rewrites both) committed while the model fitted gave a manifest
+    (labeled_data.sha256, model_version) naming a set the model never saw, the decision not in it → the labels, the
+    reads beside them and their hashes are read together, under the set's lock, before the fit."""
+    import hashlib
+
+    from classifier import train as training
+
+    trained_on = hashlib.sha256(named_labels_copy.read_bytes()).hexdigest()
+    rows = len(read_labels(named_labels_copy))
+    fit = training.fit
+
+    def fit_while_a_reviewer_imports(td, tax, params=None):  # another process imports a decision during the fit
+        import_review(_sheet(tmp_path / "review.csv", [("990901", "宽基ETF", "")]), TAX, named_labels_copy)
+        return fit(td, tax, params)
+
+    monkeypatch.setattr(training, "fit", fit_while_a_reviewer_imports)
+    m = training.train(named_labels_copy, TAX, tmp_path / "model", params={"n_splits": 3})
+    assert hashlib.sha256(named_labels_copy.read_bytes()).hexdigest() != trained_on  # the import went through
+    assert m["labeled_data"]["sha256"] == trained_on and m["labeled_data"]["rows"] == rows
+    assert m["model_version"].split("-")[1] == trained_on[:8]
