@@ -114,6 +114,36 @@ def _read_labels(path: str | Path | None = None) -> tuple[pd.DataFrame, pd.Serie
     return df, written
 
 
+def check_classes(labels: pd.DataFrame, path: str | Path, tax: Taxonomy) -> None:
+    """Refuse a labeled set ``tax`` cannot be trained on, naming the file, the rows and the column: labels of another
+    taxonomy version (a set migrated since, or another taxonomy's), or a ``secondary`` that is not one of its classes
+    (a class typed by hand, in Excel, with a trailing space or full-width brackets). Training would otherwise stop on
+    an internal error deep in the model, or fit a set the taxonomy does not describe."""
+    versions = sorted(set(labels["taxonomy_version"].astype(str).str.strip()) - {""})
+    if versions and versions != [tax.version]:
+        raise InputError(f"{path}: holds labels of taxonomy {', '.join(versions)} (column taxonomy_version), not "
+                         f"{tax.version}; pass the --taxonomy the set was labeled (or migrated) for, nothing done")
+    bad = ~labels["secondary"].isin(tax.labels)
+    if bad.any():
+        folded = {_folded(lab): lab for lab in tax.labels}
+        rows = [f"row {int(i) + 2} ({labels.at[i, 'fund_code']}): {labels.at[i, 'secondary']!r}"
+                + (f" (did you mean {folded[_folded(labels.at[i, 'secondary'])]!r}?)"
+                   if _folded(labels.at[i, "secondary"]) in folded else "")
+                for i in labels.index[bad][:10]]
+        raise InputError(f"{path}: column 'secondary' holds {int(bad.sum())} label(s) that are not classes of "
+                         f"{tax.version}: " + "; ".join(rows) + (" …" if bad.sum() > 10 else "")
+                         + "; correct them (`fundclass labels audit` lists every problem), nothing done")
+
+
+def _folded(text: str) -> str:
+    """A label as typed by hand compared with the taxonomy's: NFKC (full-width brackets, letters and spaces as ASCII),
+    no whitespace, case folded."""
+    import re
+    import unicodedata
+
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).casefold()
+
+
 def write_labels(df: pd.DataFrame, path: str | Path) -> None:
     """Write a whole new labeled set (the data builds in ``scripts/``); changes to an existing one use
     :func:`change_labels`."""
@@ -202,6 +232,30 @@ def _locked(labels_path: Path, timeout: float = LOCK_TIMEOUT, reading: bool = Fa
         yield True
     finally:
         lock.release()
+
+
+@contextmanager
+def held_still(labels_path: str | Path):
+    """Keep the labeled set at ``labels_path`` from changing while a reader reads it together with the files beside
+    it (training: the labels, ``agreement.csv`` and their hashes, which name the model): a change (a review import, a
+    migration, which rewrites both) waits, so the reader sees one commit's set, whole. A set inside the installed
+    package, which no command changes, is read without the lock (no lock file is made there), as is one in a folder
+    that cannot take one."""
+    from .workspace import check_writable
+
+    p = Path(labels_path)
+    try:
+        check_writable(p)
+        lock = p.exists()
+    except InputError:
+        lock = False
+    if not lock:
+        yield
+        return
+    with _locked(p, reading=True) as locked:
+        if locked:
+            _recover(p)
+        yield
 
 
 def _recover(labels_path: Path) -> None:
@@ -350,6 +404,20 @@ class Change:
     others: list[tuple[Path, bytes]] = field(default_factory=list)
 
 
+def _check_one_row_per_fund(labels: pd.DataFrame, path: Path) -> None:
+    """Refuse to change a labeled set that holds a fund on two rows (a row copied or typed again by hand in Excel, or
+    its code once with its exchange: 510300.SH and 510300): a change finds one of them, so a decision would replace one
+    label and leave the other, and a withdrawal could not find the decision it takes back."""
+    code = labels["fund_code"]
+    dup = labels[(code != "") & code.duplicated(keep=False)]
+    if dup.empty:
+        return
+    found = [f"{c} on rows {', '.join(str(int(i) + 2) for i in g.index)}" for c, g in dup.groupby("fund_code", sort=True)]
+    raise InputError(f"{path}: column fund_code holds {len(found)} fund(s) on more than one row: "
+                     + "; ".join(found[:10]) + (" …" if len(found) > 10 else "")
+                     + "; a fund has one row (delete the extra rows, keeping the label you mean), nothing written")
+
+
 def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeout: float = LOCK_TIMEOUT):
     """Change the labeled set at ``labels_path`` in one transaction.
 
@@ -364,6 +432,7 @@ def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeo
         if locked:  # a dry run in a folder it may not write reads the set as it is
             _recover(p)
         labels, written = _read_labels(p)
+        _check_one_row_per_fund(labels, p)
         change, result = compute(labels.copy())
         same = change.labels[LABEL_COLUMNS].reset_index(drop=True).equals(labels[LABEL_COLUMNS])
         others = [(Path(f), d) for f, d in change.others]

@@ -9,12 +9,16 @@ previous tagged run of the same taxonomy:
   or a review decision, or an out-of-scope asset class): the new class is taken, and the evidence says so
   (``稳定性: 上次 … 已更新``);
 * a different class the new run is not confident of (``needs_review`` true), or no class at all: the previous class is
-  kept, with ``primary`` to match; ``confidence`` becomes the chance a reader picks the kept class (its share in this
+  kept, with ``primary`` to match, ``confidence`` becomes the chance a reader picks the kept class (its share in this
   run's ``alternatives``, 0 when it is not listed there, i.e. below 0.05); the new class joins ``alternatives`` in
-  its place (by probability); the row stays in review, and the evidence starts ``稳定性: 保留上次分类 …``.
+  its place (by probability); the row stays in review, and the evidence starts ``稳定性: 保留上次分类 …``;
+* unless the previous class was a review decision's (it showed at confidence 1, not in review, as a decision shows)
+  and no decision settles the fund now (it was withdrawn, or its index is disputed): the person's class is not kept
+  without the person, the new one is taken, in review, and the evidence starts ``稳定性: 上次 … 为复核决定 …``.
 
 The step reads only the new frame's flags and numbers (``secondary``, ``confidence``, ``needs_review``,
-``alternatives``) and the previous run's ``secondary`` by fund code; it never parses evidence text.
+``alternatives``) and the previous run's ``secondary``, ``confidence`` and ``needs_review`` by fund code; it never
+parses evidence text.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from .taxonomy import Taxonomy
 
 KEPT_NOTE = "稳定性: 保留上次分类"
 UPDATED_NOTE = "稳定性: 上次"
+RELEASED_NOTE = "为复核决定,本次无复核决定适用(已撤销或有分歧),不保留"
 
 
 @dataclass
@@ -42,6 +47,7 @@ class Previous:
     labels: dict[str, str]
     ambiguous: int = 0
     other_taxonomy: int = 0
+    decided: set[str] = field(default_factory=set)  # codes whose previous class was a review decision's
 
 
 def load_previous(path, tax: Taxonomy) -> Previous:
@@ -71,10 +77,12 @@ def load_previous(path, tax: Taxonomy) -> Previous:
     counts = pairs["code"].value_counts()
     clash = set(counts[counts > 1].index)
     labels = {c: s for c, s in zip(pairs["code"], pairs["secondary"]) if c not in clash}
-    return Previous(str(path), labels, len(clash), int((~same).sum()))
+    # a review decision shows at confidence 1, out of review (decide.override)
+    decided = set(run.code[use & (run.confidence == 1.0) & ~run.needs_review.astype(bool)]) & set(labels)
+    return Previous(str(path), labels, len(clash), int((~same).sum()), decided)
 
 
-REPORT_COUNTS = ("same", "kept", "updated", "not_before")
+REPORT_COUNTS = ("same", "kept", "updated", "not_before", "released")
 
 
 @dataclass
@@ -84,13 +92,17 @@ class StabilityReport:
     kept: int = 0
     updated: int = 0
     not_before: int = 0
+    released: int = 0  # previous classes a review decision gave that no decision gives now: not kept
     warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         return [f"stability (--previous {self.previous}): {self.same} funds kept their class; {self.kept} kept their "
                 f"previous class because the new one was not confident (they stay in review, evidence "
                 f"'{KEPT_NOTE}'); {self.updated} changed class with confidence; {self.not_before} were not in the "
-                f"previous run"] + [f"warning: {w}" for w in self.warnings]
+                f"previous run"
+                + (f"; {self.released} did not keep a previous class that a review decision gave and none gives now "
+                   f"(withdrawn or disputed: they stay in review, evidence '{RELEASED_NOTE}')" if self.released else "")
+                ] + [f"warning: {w}" for w in self.warnings]
 
 
 def _alternatives(text: str) -> dict[str, float]:
@@ -134,6 +146,10 @@ def stabilize(tagged: pd.DataFrame, codes: pd.Series, previous: Previous, tax: T
         if not review[i]:
             report.updated += 1
             evidence[i] = f"{UPDATED_NOTE} {before},本次 {shown} 置信度 {conf[i]:.3f} 不需复核,已更新; {evidence[i]}"
+            continue
+        if code in previous.decided:  # a person's class, which no decision gives now: not kept without the person
+            report.released += 1
+            evidence[i] = f"{UPDATED_NOTE} {before} {RELEASED_NOTE},本次 {shown} 置信度 {conf[i]:.3f},需复核; {evidence[i]}"
             continue
         report.kept += 1
         probs = _alternatives(alts[i])

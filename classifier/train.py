@@ -23,7 +23,7 @@ from .evaluate import expected_calibration_error, metrics, review_threshold
 from .features import featurize
 from .holdings import HoldingsFeatures
 from .inference import CompiledModel
-from .labeled import ID_COLUMNS, read_labels
+from .labeled import ID_COLUMNS, check_classes, held_still, read_labels
 from .manifest import library_versions, save_model, sha256_file
 from .fusion import align
 from .index_key import code_keys, subject_keys
@@ -207,19 +207,23 @@ def oof_signals(model: FusedModel, td: TrainingData, pattern_rate: np.ndarray, s
 def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings: HoldingsFeatures | None = None,
           params: dict | None = None, holdings_source: str = "") -> dict:
     cfg = {**defaults()["train"], **(params or {})}
-    labels = read_labels(labels_path)
+    # the labels, the reads beside them and their hashes (which name the model) of one commit: a review import or a
+    # migration committed while the model fits is neither half read nor claimed by the manifest
+    with held_still(labels_path):
+        labels = read_labels(labels_path)
+        agreement = read_agreement(labels_path)
+        dh = data_hash(labels_path)
+        ah = data_hash(agreement_path(labels_path)) if agreement is not None else ""
+    check_classes(labels, labels_path, tax)
     td = training_data(labels, tax, holdings)
     model = fit(td, tax, cfg)
     rep = oof_report(model, td, tax, float(cfg["target_precision"]))
-    agreement = read_agreement(labels_path)
     cal, agree_rep = (None, None)
     if agreement is not None:
         with one_blas_thread():
             cal, agree_rep = fit_agreement(model, td, labels, agreement, float(cfg["target_agreement"]),
                                            float(cfg["subject_alpha"]), int(cfg["subject_min_df"]))
-    dh = data_hash(labels_path)
-    # the reads the confidence is fitted on are part of what the model is: new reads, a new version
-    ah = data_hash(agreement_path(labels_path)) if agreement is not None else ""
+    # the reads the confidence is fitted on are part of what the model is (ah): new reads, a new version
     manifest = {
         "model_version": f"{tax.id}-{dh[:8]}-" + hashlib.sha256(repr((sorted(cfg.items()), holdings_source,
                                                                       model.holdings_columns_, ah)).encode()

@@ -609,3 +609,86 @@ def test_a_read_only_workspace_validates_a_sheet_and_refuses_a_change_naming_its
     err = r.output.strip().splitlines()[-1]
     assert err.startswith(f"error: {small_labels_copy.parent}: ") and "nothing was written" in err and ".lock" not in err
     assert {p.name: p.read_bytes() for p in small_labels_copy.parent.iterdir()} == before
+
+
+def test_train_on_a_labeled_set_edited_by_hand_names_the_row_and_column_of_a_class_it_does_not_know(
+        tmp_path, named_labels_copy):
+    """Audit round 6: a class typed into labels.csv by hand in Excel, with a trailing space or full-width brackets
+    (宽基ETF␠, （申万）行业ETF), or a set migrated to a new taxonomy trained with the old one, stopped `fundclass
+    train` on an internal error (ValueError: '宽基ETF ' is not in list) after the features were built → refused before
+    training, naming the file, the rows, the column and the class meant; no model written."""
+    text = named_labels_copy.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    n = len(lines)
+    first = next(csv.reader([lines[1]]))
+    col = {c: i for i, c in enumerate(next(csv.reader([lines[0]])))}
+    typed = []
+    for code, cls in (("990901", "宽基ETF "), ("990902", "（申万）行业ETF")):
+        row = list(first)
+        row[col["fund_code"]], row[col["secondary"]], row[col["group"]] = code, cls, f"review:{code}"
+        typed.append(csv_text(pd.DataFrame([row]), header=False).strip("\n"))
+    named_labels_copy.write_text(text + "\n".join(typed) + "\n", encoding="utf-8")
+    out = tmp_path / "model"
+    r = CliRunner().invoke(cli, ["train", "--labeled", str(named_labels_copy), "-o", str(out), "--no-holdings"])
+    assert r.exit_code == 2, r.output
+    assert str(named_labels_copy) in r.output and "column 'secondary'" in r.output, r.output
+    assert f"row {n + 1} (990901): '宽基ETF ' (did you mean '宽基ETF'?)" in r.output, r.output
+    assert f"row {n + 2} (990902): '（申万）行业ETF' (did you mean '(申万)行业ETF'?)" in r.output, r.output
+    assert "internal error" not in r.output and not (out / "manifest.json").exists()
+    # a set migrated to another taxonomy version, trained with the old taxonomy
+    named_labels_copy.write_text(text.replace(TAX.version, "jrj-2026.03-r1"), encoding="utf-8")
+    r = CliRunner().invoke(cli, ["train", "--labeled", str(named_labels_copy), "-o", str(out), "--no-holdings"])
+    assert r.exit_code == 2 and "holds labels of taxonomy jrj-2026.03-r1 (column taxonomy_version)" in r.output, r.output
+    assert not (out / "manifest.json").exists()
+
+
+def test_a_fund_on_two_rows_of_labels_csv_is_named_and_no_decision_goes_to_one_of_them(tmp_path, named_labels_copy):
+    """Audit round 6: a row of labels.csv copied in Excel (fund 159973 on two rows). A review import changed the last
+    of them and left the other with the old label, so the set held two labels for one fund; a 撤销 of that decision
+    then found the first row, said the fund 'holds no review decision to withdraw' and left the decision applied →
+    every change to such a set is refused, naming the file, column fund_code, the fund and its rows; nothing written."""
+    lines = named_labels_copy.read_text(encoding="utf-8").splitlines(keepends=True)
+    row = next(line for line in lines if line.startswith("159973,"))
+    named_labels_copy.write_text("".join(lines) + row, encoding="utf-8")
+    n = len(lines) + 1
+    first = lines.index(row) + 1
+    before = named_labels_copy.read_bytes(), named_labels_copy.with_name("history.csv").read_bytes()
+    r = CliRunner()
+    for decision in ("国企主题ETF", "撤销"):
+        sheet = _sheet(tmp_path / "review.csv", [("159973", decision, "")])
+        res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(named_labels_copy)])
+        assert res.exit_code == 2, res.output
+        assert (f"{named_labels_copy}: column fund_code holds 1 fund(s) on more than one row: 159973 on rows {first}, "
+                f"{n}") in res.output and "nothing written" in res.output, res.output
+        assert (named_labels_copy.read_bytes(), named_labels_copy.with_name("history.csv").read_bytes()) == before
+    # with the extra row deleted, the decision and its withdrawal go through
+    named_labels_copy.write_text("".join(lines), encoding="utf-8")
+    for decision in ("国企主题ETF", "撤销"):  # (this sheet shows no answer: the withdrawal is --overrule)
+        sheet = _sheet(tmp_path / "review.csv", [("159973", decision, "")])
+        res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(named_labels_copy), "--overrule"])
+        assert res.exit_code == 0, res.output
+    assert read_labels(named_labels_copy).set_index("fund_code").loc["159973", "secondary"] == "民企主题ETF"
+
+
+def test_a_decision_imported_while_train_fits_is_not_claimed_by_the_model(tmp_path, named_labels_copy, monkeypatch):
+    """Audit round 6: `fundclass train` read labels.csv at its start and hashed it (and read agreement.csv) after the
+    fit, so a review import (or a migration, which rewrites both) committed while the model fitted gave a manifest
+    (labeled_data.sha256, model_version) naming a set the model never saw, the decision not in it → the labels, the
+    reads beside them and their hashes are read together, under the set's lock, before the fit."""
+    import hashlib
+
+    from classifier import train as training
+
+    trained_on = hashlib.sha256(named_labels_copy.read_bytes()).hexdigest()
+    rows = len(read_labels(named_labels_copy))
+    fit = training.fit
+
+    def fit_while_a_reviewer_imports(td, tax, params=None):  # another process imports a decision during the fit
+        import_review(_sheet(tmp_path / "review.csv", [("990901", "宽基ETF", "")]), TAX, named_labels_copy)
+        return fit(td, tax, params)
+
+    monkeypatch.setattr(training, "fit", fit_while_a_reviewer_imports)
+    m = training.train(named_labels_copy, TAX, tmp_path / "model", params={"n_splits": 3})
+    assert hashlib.sha256(named_labels_copy.read_bytes()).hexdigest() != trained_on  # the import went through
+    assert m["labeled_data"]["sha256"] == trained_on and m["labeled_data"]["rows"] == rows
+    assert m["model_version"].split("-")[1] == trained_on[:8]

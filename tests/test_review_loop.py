@@ -1298,3 +1298,32 @@ def test_a_withdrawal_after_a_taxonomy_migration_restores_the_fund_and_the_rows_
     cols = ["primary", "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "note"]
     assert after[cols].equals(before[cols]) and set(after["taxonomy_version"]) == {new.version}
     assert Tagger(new).use_reviewed(read_labels(labels_copy)).reviewed.get("560500") is None
+
+
+def test_a_withdrawn_decision_is_not_kept_by_tag_previous(tmp_path, labels_subset):
+    """Audit round 6: a decision made after run 1 wins in run 2 (`--previous run1`); withdrawn (撤销) after run 2,
+    run 3 with `--previous run2` kept the withdrawn decision's class (at confidence 0, '上次分类不在本次备选中'), and
+    every later run kept it again, so a class the reviewer took back stayed the fund's → a previous class a review
+    decision gave (confidence 1, out of review) that no decision gives now is not kept: the new class, in review."""
+    r = CliRunner()
+    src = tmp_path / "funds.csv"
+    pd.DataFrame({"基金代码": ["990202", "990203"], "基金简称": ["示例国证民企领先ETF", "示例沪深300ETF"],
+                  "跟踪指数代码": ["399362.SZ", "000300.SH"],
+                  "跟踪指数名称": ["国证民企领先100指数", "沪深300指数"]}).to_csv(src, index=False)
+
+    def tag(out, *previous):
+        res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / out), "--labeled", str(labels_subset), *previous])
+        assert res.exit_code == 0, res.output
+        return pd.read_csv(tmp_path / out, dtype=str).set_index("基金代码"), res.output
+
+    run1, _ = tag("run1.csv")
+    assert run1.at["990202", "secondary"] == "民企主题ETF"
+    _decide(tmp_path, labels_subset, [("990202", "示例国证民企领先ETF", "国企主题ETF")])
+    run2, _ = tag("run2.csv", "--previous", str(tmp_path / "run1.csv"))
+    assert run2.at["990202", "secondary"] == "国企主题ETF" and run2.at["990202", "confidence"] == "1.0"
+    _decide(tmp_path, labels_subset, [("990202", "示例国证民企领先ETF", "撤销")])
+    run3, out = tag("run3.csv", "--previous", str(tmp_path / "run2.csv"))
+    assert run3.at["990202", "secondary"] == "民企主题ETF" and run3.at["990202", "needs_review"] == "True"
+    assert run3.at["990202", "evidence"].startswith("稳定性: 上次 国企主题ETF 为复核决定")
+    assert "1 did not keep a previous class that a review decision gave" in out
+    assert run3.at["990203", "secondary"] == run2.at["990203", "secondary"] == "宽基ETF"
