@@ -24,7 +24,7 @@ import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from io import BytesIO
+from io import BytesIO, StringIO
 from pathlib import Path
 
 import pandas as pd
@@ -64,13 +64,16 @@ def default_labels() -> Path:
     return data_path(default_path("labeled"))
 
 
-def _csv(path: Path, what: str, encoding: str = "utf-8-sig") -> pd.DataFrame:
-    """The CSV file at ``path``, every cell as text. Its bytes are read each time; bytes parsed before in this process
-    are not parsed again (a copy of that frame is returned): a review import reads the set, then the tagging that
-    follows reads the set the import wrote, and a notebook loads a Tagger many times (~40 ms per parse of the
-    shipped set, ~0.5 ms to read and hash its bytes)."""
+def _csv(path: Path, what: str) -> pd.DataFrame:
+    """The CSV file at ``path``, every cell as text, in its encoding (UTF-8, or GBK as Excel on a Chinese Windows
+    saves a CSV: :func:`_encoding`). Its bytes are read each time; bytes parsed before in this process are not parsed
+    again (a copy of that frame is returned): a review import reads the set, then the tagging that follows reads the
+    set the import wrote, and a notebook loads a Tagger many times (~40 ms per parse of the shipped set, ~0.5 ms to
+    read and hash its bytes)."""
     try:
         data = Path(path).read_bytes()
+        enc = _encoding(data)
+        encoding = "utf-8-sig" if enc == "utf-8" else enc
         key = (encoding, hashlib.sha256(data).digest())
         frame = _PARSED.get(key)
         if frame is None:
@@ -158,8 +161,10 @@ def history_path(labels_path: str | Path) -> Path:
 def labels_version(path: str | Path) -> str:
     """The taxonomy version of a labeled set's first row ('' when it has none or cannot be read)."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            row = next(csv.DictReader(f), None)
+        data = Path(path).read_bytes()
+        enc = _encoding(data)
+        row = next(csv.DictReader(StringIO(data.decode("utf-8-sig" if enc == "utf-8" else enc), newline="")),
+                   None)
     except (OSError, UnicodeDecodeError, csv.Error):
         return ""
     return (row or {}).get("taxonomy_version") or ""
@@ -182,8 +187,7 @@ def read_history(labels_path: str | Path) -> pd.DataFrame:
     hp = history_path(labels_path)
     if not hp.exists() or not hp.stat().st_size:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
-    enc = _encoding(hp.read_bytes())
-    h = _csv(hp, "review history", "utf-8-sig" if enc == "utf-8" else enc)
+    h = _csv(hp, "review history")
     if "fund_code" in h.columns:
         code = h["fund_code"].str.strip()
         six = code6_column(code)
@@ -306,8 +310,8 @@ def _form(path: Path, default: tuple[bytes, str] = (b"", "\n")) -> tuple[bytes, 
 
 
 def _encoding(data: bytes) -> str:
-    """UTF-8, or GB18030 for a file that is not UTF-8 (a history Excel saved on a Chinese Windows, in GBK): the rows a
-    change adds take the file's own encoding, so the file stays in one."""
+    """UTF-8, or GB18030 for a file that is not UTF-8 (a labeled set or history Excel saved on a Chinese Windows, in
+    GBK, which GB18030 contains): a change writes the file back in its own encoding, so it stays in one."""
     try:
         data.decode("utf-8")
         return "utf-8"
@@ -339,7 +343,9 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
         code = body.columns.get_loc("fund_code")
         body = body.copy()
         body.iloc[:, code] = [as_written.get(row, row[code]) for row in body.itertuples(index=False, name=None)]
-    files = [(labels_path, bom + csv_text(body, line_end=eol).encode("utf-8"))]
+    # the set in its own encoding too: a labels.csv Excel saved in GBK stays GBK, each untouched row its own bytes
+    enc = _encoding(labels_path.read_bytes()) if labels_path.exists() else "utf-8"
+    files = [(labels_path, bom + csv_text(body, line_end=eol).encode(enc))]
     if new_history:
         hp = history_path(labels_path)
         hbom, heol = _form(hp, (bom, eol))  # a new history takes the labeled set's form

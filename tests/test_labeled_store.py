@@ -504,6 +504,31 @@ def test_a_history_excel_saved_in_gbk_does_not_stop_an_import(tmp_path, named_la
     assert pd.read_csv(hist, dtype=str, encoding="gbk").iloc[-1][["fund_code", "reason"]].tolist() == ["159912", "成长风格"]
 
 
+def test_a_labeled_set_excel_saved_in_gbk_is_read_and_stays_gbk(tmp_path, small_labels_copy):
+    """Excel on a Chinese Windows saves labels.csv in GBK ("CSV (逗号分隔)"): every command stopped on "'utf-8'
+    codec can't decode byte …" (audit round 6). The set is read in GBK, a decision changes its fund's row, every
+    other row keeps its bytes and the file stays GBK (not a UTF-8 row in a GBK file); tagging applies the decision."""
+    from classifier.pipeline import Tagger
+
+    utf8 = read_labels(small_labels_copy)
+    text = small_labels_copy.read_bytes().decode("utf-8-sig")
+    small_labels_copy.write_bytes(text.replace("\n", "\r\n").encode("gbk"))  # as Excel saves it: GBK, CRLF
+    assert read_labels(small_labels_copy).equals(utf8)
+    assert store.labels_version(small_labels_copy) == TAX.version
+    hand = utf8[(utf8.source == "hand") & (utf8.secondary != "宽基ETF")].iloc[0]
+    before = small_labels_copy.read_bytes().split(b"\r\n")
+    res = import_review(_sheet(tmp_path / "r.csv", [(hand.fund_code, "宽基ETF", "复核")]), TAX, small_labels_copy,
+                        today="2026-11-30")
+    assert res.changed == [(hand.fund_code, hand.secondary, "宽基ETF")]
+    after = small_labels_copy.read_bytes().split(b"\r\n")
+    moved = [k for k, (a, b) in enumerate(zip(before, after)) if a != b]
+    assert len(after) == len(before) and len(moved) == 1 and after[moved[0]].startswith(hand.fund_code.encode())
+    assert after[moved[0]].decode("gbk").split(",")[7] == "宽基ETF"  # the changed row is GBK too
+    got = Tagger.load(labels_path=small_labels_copy).tag(pd.DataFrame({"基金代码": [hand.fund_code],
+                                                                        "基金简称": [hand.fund_name]}))
+    assert got["secondary"].tolist() == ["宽基ETF"] and float(got["confidence"].iloc[0]) == 1.0
+
+
 def test_a_code_typed_with_its_exchange_into_the_labeled_set_is_that_funds(tmp_path, small_labels_copy):
     """A user types codes into labels.csv with their exchange (510300.SH, sh510300): the set holds those funds by
     their six digits, so a decision on one changes its row (no second row for the same fund) and tagging applies a
