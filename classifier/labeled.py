@@ -410,7 +410,7 @@ class Change:
     others: list[tuple[Path, bytes]] = field(default_factory=list)
 
 
-def _check_one_row_per_fund(labels: pd.DataFrame, path: Path) -> None:
+def check_one_row_per_fund(labels: pd.DataFrame, path: Path) -> None:
     """Refuse to change a labeled set that holds a fund on two rows (a row copied or typed again by hand in Excel, or
     its code once with its exchange: 510300.SH and 510300): a change finds one of them, so a decision would replace one
     label and leave the other, and a withdrawal could not find the decision it takes back."""
@@ -438,7 +438,7 @@ def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeo
         if locked:  # a dry run in a folder it may not write reads the set as it is
             _recover(p)
         labels, written = _read_labels(p)
-        _check_one_row_per_fund(labels, p)
+        check_one_row_per_fund(labels, p)
         change, result = compute(labels.copy())
         same = change.labels[LABEL_COLUMNS].reset_index(drop=True).equals(labels[LABEL_COLUMNS])
         others = [(Path(f), d) for f, d in change.others]

@@ -23,7 +23,7 @@ from .evaluate import expected_calibration_error, metrics, review_threshold
 from .features import featurize
 from .holdings import HoldingsFeatures
 from .inference import CompiledModel
-from .labeled import ID_COLUMNS, check_classes, held_still, read_labels
+from .labeled import ID_COLUMNS, check_classes, check_one_row_per_fund, held_still, read_labels
 from .manifest import library_versions, save_model, sha256_file
 from .fusion import align
 from .index_key import code_keys, subject_keys
@@ -215,6 +215,7 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
         dh = data_hash(labels_path)
         ah = data_hash(agreement_path(labels_path)) if agreement is not None else ""
     check_classes(labels, labels_path, tax)
+    check_one_row_per_fund(labels, Path(labels_path))  # two rows of a fund: two labels, or one label counted twice
     td = training_data(labels, tax, holdings)
     model = fit(td, tax, cfg)
     rep = oof_report(model, td, tax, float(cfg["target_precision"]))

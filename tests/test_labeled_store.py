@@ -665,6 +665,14 @@ def test_train_on_a_labeled_set_edited_by_hand_names_the_row_and_column_of_a_cla
     r = CliRunner().invoke(cli, ["train", "--labeled", str(named_labels_copy), "-o", str(out), "--no-holdings"])
     assert r.exit_code == 2 and "holds labels of taxonomy jrj-2026.03-r1 (column taxonomy_version)" in r.output, r.output
     assert not (out / "manifest.json").exists()
+    # a row copied by hand: the fund on two rows (two labels, or one counted twice) — named, as an import names it
+    dup = next(csv.reader([lines[1]]))
+    dup[col["secondary"]], dup[col["primary"]] = "宽基ETF", "市场基准与分析框架"
+    named_labels_copy.write_text(text + csv_text(pd.DataFrame([dup]), header=False), encoding="utf-8")
+    r = CliRunner().invoke(cli, ["train", "--labeled", str(named_labels_copy), "-o", str(out), "--no-holdings"])
+    assert r.exit_code == 2 and f"column fund_code holds 1 fund(s) on more than one row: {dup[col['fund_code']]} on " \
+        f"rows 2, {n + 1}" in r.output, r.output
+    assert not (out / "manifest.json").exists()
 
 
 def test_a_fund_on_two_rows_of_labels_csv_is_named_and_no_decision_goes_to_one_of_them(tmp_path, named_labels_copy):
