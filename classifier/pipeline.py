@@ -158,12 +158,18 @@ class Tagger:
         unknown = review & ~other & ~labels["secondary"].isin(self.taxonomy.labels)
         # decisions this run cannot apply, said in the run's warnings (else their funds go back to review in silence)
         self.reviewed_ignored = []
-        if other.any():
-            versions = ", ".join(sorted(set(labels.loc[other, "taxonomy_version"]) - {""}) or ["none"])
+        blank = other & (labels["taxonomy_version"].astype(str).str.strip() == "")
+        if (other & ~blank).any():
+            versions = ", ".join(sorted(set(labels.loc[other & ~blank, "taxonomy_version"])))
             self.reviewed_ignored.append(
-                f"{int(other.sum())} review decisions of taxonomy {versions} are not applied: this run uses "
+                f"{int((other & ~blank).sum())} review decisions of taxonomy {versions} are not applied: this run uses "
                 f"{self.taxonomy.version}; pass the labeled set of {self.taxonomy.version} with --labeled (after a "
                 f"taxonomy change, tag with the taxonomy the set was migrated to)")
+        if blank.any():  # a row typed into the set by hand, its version left out
+            lines = ", ".join(f"line {i + 2} ({labels.at[i, 'fund_code']})" for i in labels.index[blank][:5])
+            self.reviewed_ignored.append(
+                f"{int(blank.sum())} review decisions have no taxonomy_version and are not applied: {lines}"
+                f"{' …' if blank.sum() > 5 else ''}; fill in {self.taxonomy.version} if they were made for it")
         if unknown.any():
             lines = ", ".join(f"line {i + 2} ({labels.at[i, 'fund_code']}: {labels.at[i, 'secondary']!r})"
                               for i in labels.index[unknown][:5])

@@ -529,6 +529,24 @@ def test_a_labeled_set_excel_saved_in_gbk_is_read_and_stays_gbk(tmp_path, small_
     assert got["secondary"].tolist() == ["宽基ETF"] and float(got["confidence"].iloc[0]) == 1.0
 
 
+def test_a_review_row_typed_without_its_taxonomy_version_is_named_by_line(small_labels_copy):
+    """A review decision typed into labels.csv by hand without its taxonomy_version is not applied (which taxonomy it
+    was made for is unknown); the run said "review decisions of taxonomy none are not applied", naming no row (audit
+    round 6). It now names the line and the fund, and says what to fill in."""
+    from classifier.pipeline import Tagger
+
+    text = small_labels_copy.read_text(encoding="utf-8")
+    n = len(text.splitlines())
+    row = ["990977", "示例手填ETF", "", "", "", "", "市场基准与分析框架", "宽基ETF", "review", "", "张三", "2026-11-30",
+           "", "review:990977", "typed by hand"]
+    small_labels_copy.write_text(text + csv_text(pd.DataFrame([row]), header=False), encoding="utf-8")
+    t = Tagger.load(labels_path=small_labels_copy)
+    said = [w for w in t.reviewed_ignored if "taxonomy_version" in w]
+    assert said and f"line {n + 1} (990977)" in said[0] and TAX.version in said[0] and "none" not in said[0], \
+        t.reviewed_ignored
+    assert "990977" not in t.reviewed
+
+
 def test_a_code_typed_with_its_exchange_into_the_labeled_set_is_that_funds(tmp_path, small_labels_copy):
     """A user types codes into labels.csv with their exchange (510300.SH, sh510300): the set holds those funds by
     their six digits, so a decision on one changes its row (no second row for the same fund) and tagging applies a
