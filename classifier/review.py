@@ -234,7 +234,9 @@ class ImportResult:
                + (f"; withdrew {len(self.withdrawn)} decision(s)" + (f", {len(self.restored)} funds relabeled with them "
                   f"went back to their earlier labels" if self.restored else "") if self.withdrawn else "")]
         out += [f"  withdrew {c}: {d}; {what}" for c, d, what in self.withdrawn]
-        out += [f"  restored {c}: {o} → {n} (relabeled with {h}'s withdrawn decision)" for c, o, n, h in self.restored]
+        out += [f"  restored {c}: {o} → {n} (relabeled with {h}'s withdrawn decision)" if o != n else
+                f"  restored {c}: {o}, its earlier label, with its earlier provenance (relabeled with {h}'s withdrawn "
+                f"decision)" for c, o, n, h in self.restored]
         out += [f"warning: {c} keeps {lab}: {why}" for c, lab, why in self.kept]
         if self.undecided:
             out.append(f"warning: {len(self.undecided)} funds hold no review decision to withdraw (nothing done): "
