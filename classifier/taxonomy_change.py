@@ -38,6 +38,10 @@ from .review import REVIEW_COLUMNS, write_review
 from .taxonomy import Taxonomy
 
 
+# the queue's evidence for a review decision whose class was split or removed: the reviewer decides again, knowing it
+EARLIER_DECISION = "迁移前的人工复核: {by} {at} 定为 {secondary}(该类别已拆分或删除); "
+
+
 def diff(old: Taxonomy, new: Taxonomy) -> list[str]:
     out = [f"{old.id} {old.version} → {new.id} {new.version}"]
     o, n = {c.secondary: c for c in old.classes}, {c.secondary: c for c in new.classes}
@@ -122,10 +126,13 @@ class MigrationResult:
     queued: int
     warnings: list[str] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)  # what the migration did to agreement.csv ([]: none beside)
+    decisions_queued: int = 0  # of the queued rows, review decisions (their reviewer and date in the queue's evidence)
 
     def lines(self) -> list[str]:
-        return ([f"kept {self.kept} rows, relabeled {self.moved} automatically, queued {self.queued} for review"]
-                + self.reads + [f"warning: {w}" for w in self.warnings])
+        decided = (f" ({self.decisions_queued} of them review decisions: the queue's evidence names who decided and "
+                   f"when)" if self.decisions_queued else "")
+        return ([f"kept {self.kept} rows, relabeled {self.moved} automatically, queued {self.queued} for review"
+                 + decided] + self.reads + [f"warning: {w}" for w in self.warnings])
 
 
 def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, queue_path,
@@ -188,9 +195,12 @@ def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str)
         else:
             keep_mask[labels.index.get_loc(i)] = False
             q = {c: r.get(c, "") for c in REVIEW_COLUMNS if c in labels.columns}
-            q.update(row="", secondary=r.secondary, primary=r.primary, confidence="", evidence=r.note,
+            earlier = EARLIER_DECISION.format(by=r.labeled_by, at=r.labeled_at, secondary=r.secondary) \
+                if r.source == "review" else ""
+            q.update(row="", secondary=r.secondary, primary=r.primary, confidence="", evidence=earlier + r.note,
                      alternatives=";".join(targets) if targets else "(class removed)", taxonomy_version=new.version,
                      decision="", reviewer="", comment="")
             queue.append(q)
     queue_frame = pd.DataFrame(queue, columns=REVIEW_COLUMNS)
-    return MigrationResult(kept, moved, len(queue_frame)), queue_frame, keep_mask, history
+    decided = int((labels.loc[[not k for k in keep_mask], "source"] == "review").sum())
+    return MigrationResult(kept, moved, len(queue_frame), decisions_queued=decided), queue_frame, keep_mask, history

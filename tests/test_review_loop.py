@@ -154,6 +154,28 @@ def split_taxonomy(path):
     return path
 
 
+def test_a_review_decision_queued_by_a_split_says_who_decided_it(tmp_path, labels_subset):
+    """A review decision whose class a migration splits goes to the queue like any row of the class; the queue showed
+    only its note, so the reviewer deciding again could not tell it had been decided, by whom or when, and the report
+    did not count them (audit round 6). The queue's evidence now names the earlier decision, and the report counts it."""
+    lab = pd.read_csv(labels_subset, dtype=str, keep_default_na=False)
+    i = lab.index[lab["secondary"] == "科技成长主题ETF"][0]
+    lab.loc[i, ["source", "labeled_by", "labeled_at", "note"]] = ["review", "李四", "2026-11-02", "review"]
+    lab.to_csv(labels_subset, index=False, encoding="utf-8")
+    n_tech = int((lab["secondary"] == "科技成长主题ETF").sum())
+    new_tax = split_taxonomy(tmp_path / "split.toml")
+    mig = tmp_path / "split_migration.toml"
+    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
+    queue = tmp_path / "queue.csv"
+    res = CliRunner().invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to",
+                                   str(new_tax), "--labeled", str(labels_subset), "-o", str(queue)])
+    assert res.exit_code == 0, res.output
+    assert f"queued {n_tech} for review (1 of them review decisions" in res.output, res.output
+    q = pd.read_csv(queue, dtype=str, keep_default_na=False).set_index("fund_code")
+    assert q.at[lab.at[i, "fund_code"], "evidence"].startswith("迁移前的人工复核: 李四 2026-11-02 定为 科技成长主题ETF")
+    assert not q.drop(index=lab.at[i, "fund_code"])["evidence"].str.contains("人工复核").any()
+
+
 def test_taxonomy_split_migrate_review_retrain_tag(tmp_path):
     # whole groups: every one holding a fund of the class that splits that the reviewer below moves to the new class
     # 成长风格ETF (a 成长 index or name: 36 funds), and TRAINING_GROUPS drawn from all (34 more funds of the class, which
