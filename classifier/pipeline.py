@@ -92,7 +92,9 @@ class TagSummary:
                 "share may then leave review)"
             out.append(f"  of the review: {self.review_without_holdings} actively managed funds {where}; `review "
                        f"export` lists them after the others")
-        out += [f"  {k or '(no class)'}: {v}" for k, v in sorted(self.per_class.items(), key=lambda kv: -kv[1])]
+        # most rows first, ties by name: the same lines whatever order the chunks (or forked processes) came in
+        out += [f"  {k or '(no class)'}: {v}"
+                for k, v in sorted(self.per_class.items(), key=lambda kv: (-kv[1], kv[0]))]
         if self.decisions_from:
             out.append(f"review decisions: {self.decisions} in {self.decisions_from}; {self.settled} rows settled by "
                        f"them")

@@ -198,3 +198,19 @@ def test_a_chunk_size_below_one_row_is_refused_naming_the_configuration(tmp_path
         config.use_config(None)
     assert r.exit_code == 2, r.output
     assert r.output.startswith(f"error: {cfg}: tag.chunk_rows = {rows}") and not out.exists()
+
+
+def test_the_run_summary_lists_tied_classes_in_one_order_whatever_order_the_chunks_came_in():
+    """Audit round 5: classes with the same count were listed in the order the chunks (or forked processes) added
+    them, so --jobs 1 and a parallel run printed different summaries of the same output."""
+    from classifier.pipeline import TagSummary
+
+    def run(parts):
+        total = TagSummary()
+        for per_class in parts:
+            total.add(TagSummary(rows=sum(per_class.values()), per_class=per_class))
+        return total.lines()
+
+    a, b = {"宽基ETF": 2, "不适用": 1}, {"跨境主题ETF": 2, "(申万)行业ETF": 3}
+    assert run([a, b]) == run([b, a])
+    assert [x.split(":")[0].strip() for x in run([b, a])[1:]] == ["(申万)行业ETF", "宽基ETF", "跨境主题ETF", "不适用"]
