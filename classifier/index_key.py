@@ -9,6 +9,8 @@ by its name alone matches by the subject its name gives (:func:`name_keys`).
 """
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from .fundtype import ENHANCED, PASSIVE
@@ -17,7 +19,12 @@ from .vocabulary import load_vocabulary
 
 
 def _code_key(index_code: str) -> str:
+    """``code:`` and the index code without its exchange, written behind (000300.SH, 000300.CSI) or in front
+    (SH000300, sh000300, CSI000300: letters before six digits): one index, one key. Codes that hold letters of their
+    own (H30590, HSI) are kept as they are."""
     code = index_code.upper().split(".")[0].strip()
+    m = re.fullmatch(r"[A-Z]{2,4}(\d{6})", code)
+    code = m.group(1) if m else code
     return "code:" + code if code else ""
 
 

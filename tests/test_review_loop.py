@@ -1349,3 +1349,23 @@ def test_a_withdrawn_decision_is_not_kept_by_tag_previous(tmp_path, labels_subse
     assert run3.at["990202", "evidence"].startswith("稳定性: 上次 国企主题ETF 为复核决定")
     assert "1 did not keep a previous class that a review decision gave" in out
     assert run3.at["990203", "secondary"] == run2.at["990203", "secondary"] == "宽基ETF"
+
+
+def test_an_index_code_written_with_its_exchange_in_front_is_the_same_index(tmp_path, labels_subset):
+    """Wind and some brokers write an index code with its exchange in front (SH000300, sh000300, CSI000300), Tushare
+    behind (000300.SH). A decision on a fund whose index code was written one way missed the index's funds written the
+    other way (code:SH000300 is not code:000300), and the fund the import added took a group of its own (SH000300)
+    instead of the labeled set's 000300.SH. The code is now the index's code however its exchange is written."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990981"], "fund_name": ["示例沪深300ETF"], "index_code": ["SH000300"],
+                  "index_name": [""], "decision": ["策略主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_subset, today="2026-11-30")
+    assert read_labels(labels_subset).set_index("fund_code").at["990981", "group"] == "000300.SH"
+    later = pd.DataFrame({"基金代码": ["990982", "990983", "990984", "990985"],
+                          "基金简称": ["乙沪深300ETF", "丙沪深300ETF", "丁沪深300ETF", "戊中证H30590ETF"],
+                          "跟踪指数代码": ["000300.SH", "sh000300", "CSI000300", "H30590.CSI"]})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["secondary"].tolist()[:3] == ["策略主题ETF"] * 3
+    assert all(e.startswith("人工复核: 张三") for e in out["evidence"][:3])
+    assert not out["evidence"][3].startswith("人工复核: 张三")  # another index, whose code holds letters and digits
