@@ -683,13 +683,16 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     # what identifies a fund the import adds to the labeled set; an exported sheet (it has `group`) holds them all
     deleted = [c for c in ID_COLUMNS[1:] if c not in decided.columns] if "group" in decided.columns else []
     decided["index_key"] = code_keys(decided) if "index_code" in decided.columns else ""
-    # the index an index fund's name gives, when the sheet gives no index (a fund list: names alone): read (a prepare
-    # of the decided rows, ~30 ms) only when a fund new to the labeled set has neither index code nor name
+    # the index subject of a fund new to the labeled set that gives no index code: its index name's (a batch giving
+    # the index by name alone), else the one an index fund's name gives (a fund list: names alone); read (a prepare
+    # of the decided rows, ~30 ms) only when such a fund is added
     name_key: list[str] = []
 
     def name_key_of(j: int) -> str:
         if not name_key:
-            name_key.extend(name_keys(prepare(_id_rows(decided), detect_columns(ID_COLUMNS))).tolist())
+            p = prepare(_id_rows(decided), detect_columns(ID_COLUMNS))
+            subject = subject_keys(p)
+            name_key.extend(subject.where(subject.str.startswith("idx:"), name_keys(p)).tolist())
         return name_key[j]
 
     split = []  # one decision is meant to cover a group: two classes in one group settle none of its other funds
@@ -744,11 +747,12 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 row = {c: str(getattr(r, c, "") or "") for c in LABEL_COLUMNS}
                 row.update(new, fund_code=code)
                 # the set's own group, never the review sheet's key (code:000510 where the set has 000510.SH): the
-                # set's group of the same tracked index code; else, for an index fund with no index code or name whose
-                # name gives its index (华夏中证A500ETF联接C → idx:中证A500), the set's group of that index; else the
+                # set's group of the same tracked index code; else, for a fund with no index code, the set's group of
+                # the index its index name gives (中证国新央企股东回报指数 → 932039.CSI) or, with no index name either,
+                # that an index fund's name gives (华夏中证A500ETF联接C → idx:中证A500 → 000510.SH); else the
                 # sheet's group when the set's rule makes it for this row (a migration queue carries the row's own);
                 # else the index code, the index name, the index the fund's name gives, the fund
-                by_name = name_key_of(j) if not (row["index_code"] or row["index_name"]) else ""
+                by_name = name_key_of(j) if not row["index_code"] else ""
                 if by_name and by_subject is None:
                     by_subject = _subject_groups(labels)
                 own = {row["index_code"], f"idx:{row['index_name']}", f"bench:{row['index_name']}", f"money:{code}",

@@ -1369,3 +1369,19 @@ def test_an_index_code_written_with_its_exchange_in_front_is_the_same_index(tmp_
     assert out["secondary"].tolist()[:3] == ["策略主题ETF"] * 3
     assert all(e.startswith("人工复核: 张三") for e in out["evidence"][:3])
     assert not out["evidence"][3].startswith("人工复核: 张三")  # another index, whose code holds letters and digits
+
+
+def test_a_fund_added_with_its_index_name_alone_joins_the_labeled_sets_group_of_that_index(tmp_path, labels_subset):
+    """A batch that gives the tracked index by name only (no code): a decision on a fund new to the labeled set took
+    the group idx:中证国新央企股东回报指数, not the set's 932039.CSI of the same index, so the index's hand and
+    propagated rows kept their old class (training learned the opposite of what tagging applies) and grouped
+    cross-validation split one index in two. It now takes the set's group of that index subject."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990971"], "fund_name": ["示例央企回报ETF"], "index_code": [""],
+                  "index_name": ["中证国新央企股东回报指数"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
+    res = import_review(sheet, load_taxonomy(), labels_subset, today="2026-11-30")
+    got = read_labels(labels_subset).set_index("fund_code")
+    assert got.at["990971", "group"] == "932039.CSI"
+    assert got.loc[got["group"] == "932039.CSI", "secondary"].eq("策略主题ETF").all()
+    assert "560070" in {c for c, *_ in res.followed}
