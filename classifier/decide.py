@@ -216,17 +216,22 @@ class SettlingKeys:
     families: ReviewedFamilies
 
 
-def settling_keys(p: pd.DataFrame, codes: list[str], classes: list[str]) -> SettlingKeys:
+def settling_keys(p: pd.DataFrame, codes: list[str], classes: list[str],
+                  aliases: dict[str, str] | None = None) -> SettlingKeys:
     """The keys of review decisions: ``p`` the decided funds prepared (:func:`classifier.prepare.prepare`),
-    ``codes`` and ``classes`` their codes and decisions. Shared by tagging (:meth:`classifier.pipeline.Tagger.
+    ``codes`` and ``classes`` their codes and decisions; ``aliases``: the index code and subject keys the labeled set
+    pairs (:func:`classifier.index_key.index_aliases`), so a decision on an index given by code alone settles its
+    funds given by name alone, and the other way round. Shared by tagging (:meth:`classifier.pipeline.Tagger.
     use_reviewed`) and by the import, which warns of the disputes a decision starts."""
     families = ReviewedFamilies(family_keys(p), list(codes), list(classes))
     decided: dict[str, set] = {}
     deciders: dict[str, list] = {}
+    aliases = aliases or {}
     for keys in (code_keys(p), subject_keys(p), name_keys(p)):
-        for k, code, sec in zip(keys, codes, classes):
-            if k:
-                decided.setdefault(k, set()).add(sec)
-                deciders.setdefault(k, []).append(code)
+        for key, code, sec in zip(keys, codes, classes):
+            for k in (key, aliases.get(key, "")) if key else ():
+                if k:
+                    decided.setdefault(k, set()).add(sec)
+                    deciders.setdefault(k, []).append(code)
     return SettlingKeys({k: c[0] for k, c in deciders.items() if len(decided[k]) == 1},
                         {k: tuple(dict.fromkeys(c)) for k, c in deciders.items() if len(decided[k]) > 1}, families)

@@ -14,7 +14,7 @@ import re
 import pandas as pd
 
 from .fundtype import ENHANCED, PASSIVE
-from .normalize import apply_unique, index_subject
+from .normalize import apply_unique, clean, index_subject
 from .vocabulary import load_vocabulary
 
 
@@ -70,3 +70,19 @@ def display_key(p: pd.DataFrame) -> pd.Series:
     c, s, n = code_keys(p), subject_keys(p), name_keys(p)
     s = s.where(~s.str.startswith("bench:"), "")
     return c.where(c != "", s).where(lambda k: k != "", n)
+
+
+def index_aliases(index_code: pd.Series, index_name: pd.Series) -> dict[str, str]:
+    """The index code keys and index subject keys a labeled set (its ``index_code`` and ``index_name`` columns) pairs
+    one to one, each mapped to the other (``code:399967`` ↔ ``idx:中证军工``): one batch gives an index by code only,
+    another by name only, and a decision made on either settles the funds of both. A subject the set gives two codes
+    (or a code two subjects) is paired with neither."""
+    vocab = load_vocabulary()
+    c = apply_unique(index_code, lambda t: _code_key(clean(t)))
+    s = apply_unique(index_name, lambda t: index_subject(t, vocab))
+    pairs = {(a, "idx:" + b) for a, b in zip(c.tolist(), s.tolist()) if a and b}
+    codes, subjects = pd.Series([a for a, _ in pairs]), pd.Series([b for _, b in pairs])
+    one = ~codes.duplicated(keep=False) & ~subjects.duplicated(keep=False)
+    out = dict(zip(codes[one], subjects[one]))
+    out.update(zip(subjects[one], codes[one]))
+    return out

@@ -21,6 +21,7 @@ from .columns import detect_columns
 from .config import defaults
 from .decide import decide, override, settling_keys
 from .errors import InputError
+from .index_key import index_aliases
 from .explain import output_frame
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
 from .linking import ChunkLinks, ReviewedFamilies
@@ -187,7 +188,8 @@ class Tagger:
             from .labeled import ID_COLUMNS
 
             p = prepare(r[ID_COLUMNS], detect_columns(ID_COLUMNS), self.vocab)
-            keys = settling_keys(p, r["fund_code"].tolist(), r["secondary"].tolist())
+            keys = settling_keys(p, r["fund_code"].tolist(), r["secondary"].tolist(),
+                                 index_aliases(labels["index_code"], labels["index_name"]))
             self.reviewed_index, self.reviewed_disputes, self.reviewed_families = keys.index, keys.disputes, \
                 keys.families
         return self

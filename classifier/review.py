@@ -25,7 +25,7 @@ import pandas as pd
 
 from .columns import detect_columns
 from .config import defaults
-from .index_key import code_keys, display_key, name_keys, subject_keys
+from .index_key import code_keys, display_key, index_aliases, name_keys, subject_keys
 from .prepare import prepare
 from .errors import InputError
 from .decide import settling_keys
@@ -395,7 +395,8 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame, tax: Taxonomy) 
     rows = pd.concat([earlier[ID_COLUMNS], _id_rows(decided)], ignore_index=True).fillna("")
     codes = rows["fund_code"].tolist()
     classes = earlier["secondary"].tolist() + decided["decision"].tolist()
-    keys = settling_keys(prepare(rows, detect_columns(ID_COLUMNS)), codes, classes)
+    keys = settling_keys(prepare(rows, detect_columns(ID_COLUMNS)), codes, classes,
+                         index_aliases(labels["index_code"], labels["index_name"]))
     meets: dict[str, set] = {}  # code → codes of another class it shares a disputed index or family with
     groups = list(keys.disputes.values()) + [tuple(c for _, c in m) for m in keys.families.disputed.values()]
     for group in groups:

@@ -1385,3 +1385,24 @@ def test_a_fund_added_with_its_index_name_alone_joins_the_labeled_sets_group_of_
     assert got.at["990971", "group"] == "932039.CSI"
     assert got.loc[got["group"] == "932039.CSI", "secondary"].eq("策略主题ETF").all()
     assert "560070" in {c for c, *_ in res.followed}
+
+
+def test_a_decision_on_an_index_given_by_code_alone_settles_its_funds_given_by_name_alone(tmp_path, labels_subset):
+    """One batch gives the tracked index by code only (399967.SZ), another by name only (中证军工指数). A decision made
+    on the first settled no fund of the second, and the other way round, though the labeled set knows the code and
+    the name as one index (and the import relabeled that index's rows with the decision): the later batch's funds
+    went to the model, which still says the old class. A code and an index subject the labeled set pairs one to one
+    are now one index for the decisions."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990951", "990952"], "fund_name": ["示例军工ETF", "示例央企回报ETF"],
+                  "index_code": ["399967.SZ", ""], "index_name": ["", "中证国新央企股东回报指数"],
+                  "decision": ["民企主题ETF", "策略主题ETF"], "reviewer": ["张三"] * 2,
+                  "taxonomy_version": [TAX_VERSION] * 2}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_subset, today="2026-11-30")
+    later = pd.DataFrame({"基金代码": ["990953", "990954", "990955"],
+                          "基金简称": ["乙军工ETF", "乙央企回报ETF", "乙中证红利ETF"],
+                          "跟踪指数代码": ["", "932039.CSI", ""], "跟踪指数名称": ["中证军工指数", "", "中证红利指数"]})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["secondary"].tolist()[:2] == ["民企主题ETF", "策略主题ETF"]
+    assert all(e.startswith("人工复核: 张三") for e in out["evidence"][:2])
+    assert not out["evidence"][2].startswith("人工复核: 张三")
