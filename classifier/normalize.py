@@ -39,6 +39,12 @@ def _expand_aliases(t: str, vocab: Vocabulary) -> str:
 def fund_subject(name: str, vocab: Vocabulary, cleaned: bool = False) -> str:
     """A fund name reduced to what it says about its theme: no manager, structure words or share class."""
     t = name if cleaned else clean(name)
+    # a class letter before a trailing structure word (南方沪深300ETF联接A(后端)) is the share class too: stripped
+    # with the word, it would follow a digit (沪深300A), where no class letter is read
+    for w in sorted(vocab.strip_words, key=len, reverse=True):
+        if t.endswith(w) and vocab.share_class.search(t[:-len(w)]):
+            t = t[:-len(w)]
+            break
     for _ in range(2):
         t = vocab.share_class.sub("", t)
     m = vocab.manager_prefix.match(t)

@@ -1406,3 +1406,21 @@ def test_a_decision_on_an_index_given_by_code_alone_settles_its_funds_given_by_n
     assert out["secondary"].tolist()[:2] == ["民企主题ETF", "策略主题ETF"]
     assert all(e.startswith("人工复核: 张三") for e in out["evidence"][:2])
     assert not out["evidence"][2].startswith("人工复核: 张三")
+
+
+def test_a_back_end_load_share_class_is_settled_by_its_index_decision_as_the_sheet_says(tmp_path, labels_subset):
+    """A fund list names a back-end-load class 南方沪深300ETF联接A(后端): its name gave the index 沪深300A (the class
+    letter, before (后端), was kept once the structure words were stripped), so a decision on 沪深300 did not settle
+    it, though the review sheet put it in the index's group (through its ETF) and counted it in `settles`. The class
+    letter before a trailing structure word is now the share class: the name gives 沪深300."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990941"], "fund_name": ["示例沪深300ETF"], "index_code": ["000300.SH"],
+                  "index_name": ["沪深300指数"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_subset, today="2026-11-30")
+    later = pd.DataFrame({"基金代码": ["202015", "202016", "990942"],
+                          "基金简称": ["南方沪深300ETF联接A", "南方沪深300ETF联接A(后端)", "博时沪深300指数C(后端)"],
+                          "基金类型": ["指数型-股票"] * 3})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["secondary"].tolist() == ["策略主题ETF"] * 3
+    assert all(e.startswith("人工复核: 张三") for e in out["evidence"])
