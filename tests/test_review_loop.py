@@ -1424,3 +1424,19 @@ def test_a_back_end_load_share_class_is_settled_by_its_index_decision_as_the_she
     out = Tagger.load(labels_path=labels_subset).tag(later)
     assert out["secondary"].tolist() == ["策略主题ETF"] * 3
     assert all(e.startswith("人工复核: 张三") for e in out["evidence"])
+
+
+def test_a_decision_on_an_index_settles_the_etf_named_by_its_managers_short_name(tmp_path, labels_subset):
+    """添富沪深300ETF (汇添富's ETF, named with the short form 添富) read its index from the name as 添富沪深300, so a
+    decision on 沪深300 settled its feeders (汇添富…联接A) but not the ETF itself (audit round 7). 添富 is now one of
+    common.toml's manager names (both shipped models retrained for the new vocabulary)."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990941"], "fund_name": ["示例沪深300ETF"], "index_code": ["000300.SH"],
+                  "index_name": ["沪深300指数"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_subset, today="2026-11-30")
+    later = pd.DataFrame({"基金代码": ["515310", "990943"], "基金简称": ["添富沪深300ETF", "添富中证800ETF"],
+                          "基金类型": ["指数型-股票"] * 2})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["secondary"].iloc[0] == "策略主题ETF" and out["evidence"].iloc[0].startswith("人工复核: 张三")
+    assert not out["evidence"].iloc[1].startswith("人工复核")  # 中证800 is another index
