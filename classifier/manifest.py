@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .config import shipped_path
 from .errors import ModelError
-from .io import atomic_write_bytes
+from .io import atomic_write_bytes, remove_stale_temps
 from .model_store import ARRAYS_FILE, FIELDS_FILE, model_bytes, sha256_bytes
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
@@ -95,6 +95,7 @@ def _commit(d: Path, files: list[tuple[str, bytes]]) -> None:
     os.umask(mask)
     try:
         for name, data in files:
+            remove_stale_temps(d / name)  # left by a save killed before its journal
             # named as io's older temp files (no pid), which io never removes while a journal lies in the folder
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=d)
             staged.append((Path(tmp), name))
