@@ -177,7 +177,8 @@ def migration_pending(labels_path: str | Path, labeled: set[str]) -> list[str]:
     h = read_history(labels_path)
     if not {"fund_code", "new_secondary", "changed_by"} <= set(h.columns):
         return []
-    out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"]
+    # (a row of no fund is the migration itself: taxonomy_change._plan)
+    out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == "") & (h["fund_code"] != ""), "fund_code"]
     return sorted(set(out) - labeled)
 
 
