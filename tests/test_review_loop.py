@@ -1478,3 +1478,25 @@ def test_a_decision_on_an_index_settles_the_etf_named_by_its_managers_short_name
     out = Tagger.load(labels_path=labels_subset).tag(later)
     assert out["secondary"].iloc[0] == "策略主题ETF" and out["evidence"].iloc[0].startswith("人工复核: 张三")
     assert not out["evidence"].iloc[1].startswith("人工复核")  # 中证800 is another index
+
+
+def test_labels_audit_of_a_migrated_set_with_the_old_taxonomy_names_the_version(tmp_path, labels_subset):
+    """After `taxonomy migrate` (here a keyword added: every class kept, every label of the new version), `fundclass
+    labels audit` run without --taxonomy checked the migrated set against the old taxonomy and said '0 errors' (audit
+    round 8: it checked only that each class was one of the taxonomy's), though training refuses that pair. It now
+    names the version the labels are of, with their rows, and exits 1."""
+    new_path = tmp_path / "kw.toml"
+    new_path.write_text(DEFAULT_TAXONOMY.read_text(encoding="utf-8").replace(
+        'version = "jrj-2026.01-r1"', 'version = "jrj-2026.02-kw"'), encoding="utf-8")
+    mig = tmp_path / "kw_migration.toml"
+    mig.write_text('[migration]\nfrom = "jrj-2026.01-r1"\nto = "jrj-2026.02-kw"\n\n[map]\n', encoding="utf-8")
+    r = CliRunner()
+    out = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_path),
+                         "--labeled", str(labels_subset), "-o", str(tmp_path / "q.csv")])
+    assert out.exit_code == 0, out.output
+    n = len(read_labels(labels_subset))
+    res = r.invoke(cli, ["labels", "audit", str(labels_subset)])
+    assert res.exit_code == 1 and f"error: {n} row(s) hold labels of taxonomy jrj-2026.02-kw (column taxonomy_version)" \
+        f", not jrj-2026.01-r1: rows [2, 3," in res.output, res.output
+    res = r.invoke(cli, ["labels", "audit", str(labels_subset), "--taxonomy", str(new_path)])
+    assert res.exit_code == 0 and ", 0 errors" in res.output, res.output
