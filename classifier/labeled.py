@@ -177,7 +177,8 @@ def migration_pending(labels_path: str | Path, labeled: set[str]) -> list[str]:
     h = read_history(labels_path)
     if not {"fund_code", "new_secondary", "changed_by"} <= set(h.columns):
         return []
-    out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"]
+    # (a row of no fund is the migration itself: taxonomy_change._plan)
+    out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == "") & (h["fund_code"] != ""), "fund_code"]
     return sorted(set(out) - labeled)
 
 
@@ -476,6 +477,15 @@ def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True) -> AuditR
     # report's counts below
     names = apply_unique(df["index_name"], lambda s: index_subject(s, vocab) if s else "")
     rep.n_indices = int(names[names != ""].nunique())
+    # labels of another version (a set migrated since, audited with the taxonomy it was migrated from): named once,
+    # with their rows, as training refuses them (:func:`check_classes`); classes both versions share would pass
+    other = df["taxonomy_version"].astype(str).str.strip()
+    other = other[(other != "") & (other != tax.version)]
+    for v, g in other.groupby(other, sort=True):
+        rows = [int(i) + 2 for i in g.index]
+        rep.errors.append(f"{len(rows)} row(s) hold labels of taxonomy {v} (column taxonomy_version), not "
+                          f"{tax.version}: rows {rows[:10]}{' …' if len(rows) > 10 else ''}; audit with the --taxonomy "
+                          f"the set was labeled (or migrated) for")
     dup = df[df.fund_code.duplicated(keep=False)]
     for code, g in dup.groupby("fund_code"):
         rep.errors.append(f"duplicate fund_code {code} on rows {[int(i) + 2 for i in g.index]}")

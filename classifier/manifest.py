@@ -2,8 +2,8 @@
 
 The manifest records what the model was trained for and from (taxonomy id/version/sha256, shared-vocabulary hash,
 labeled-data hash, library versions, metrics, review threshold) and, in ``model_files``, the name and sha256 of each of
-the model's two files (:mod:`classifier.model_store`: the numeric arrays, and every other field as JSON). It is written
-last, after both files, so a folder always holds a consistent pair or is refused. Loading reads each file once, checks
+the model's two files (:mod:`classifier.model_store`: the numeric arrays, and every other field as JSON). The three files
+are replaced as one commit through a journal (:func:`save_model`), so a folder holds the old model or the new one. Loading reads each file once, checks
 its bytes against the manifest's sha256 before parsing anything, and refuses a model whose taxonomy or shared
 vocabulary is not the one in use, saying what to run instead. A folder holding only an old ``model.joblib`` is refused
 with the command to retrain: this version never unpickles a model.
@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+import tempfile
 from pathlib import Path
 
 from .config import shipped_path
 from .errors import ModelError
-from .io import atomic_write_bytes
+from .io import atomic_write_bytes, remove_stale_temps
 from .model_store import ARRAYS_FILE, FIELDS_FILE, model_bytes, sha256_bytes
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
@@ -60,22 +62,76 @@ def library_versions() -> dict[str, str]:
 
 
 def save_model(model_dir: str | Path, model, manifest: dict) -> dict:
-    """Write ``model.npz`` and ``model.json`` (each atomically), then the manifest naming both with their sha256;
-    returns the manifest as written. An old ``model.joblib`` in the folder is removed once the manifest is written."""
+    """Write ``model.npz``, ``model.json`` and the manifest naming both with their sha256, as one commit; returns the
+    manifest as written. An old ``model.joblib`` in the folder is removed once the manifest is written.
+
+    The three files are staged under temporary names, then a journal naming them is written, then each is renamed
+    into place and the journal removed: a save interrupted before the journal (killed, an exception) leaves the
+    folder's old model as it was, one interrupted after it is completed by the next reader of the folder
+    (:func:`read_manifest`). Renamed one by one without it, a retraining killed between the files left the new
+    ``model.npz`` beside the old manifest: neither model loaded."""
     d = Path(model_dir)
     d.mkdir(parents=True, exist_ok=True)
+    _recover(d)
     data = model_bytes(model)
-    files = {}
-    for role, name in MODEL_FILES.items():
-        atomic_write_bytes(d / name, lambda t, b=data[name]: Path(t).write_bytes(b))
-        files[role] = {"file": name, "sha256": sha256_bytes(data[name])}
+    files = {role: {"file": name, "sha256": sha256_bytes(data[name])} for role, name in MODEL_FILES.items()}
     manifest = {k: v for k, v in manifest.items() if k not in ("model_file", "model_sha256")}
     manifest["model_files"] = files
     manifest.setdefault("libraries", library_versions())
     text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    atomic_write_bytes(d / MANIFEST_FILE, lambda t: Path(t).write_text(text, encoding="utf-8"))
+    _commit(d, [(name, data[name]) for name in MODEL_FILES.values()] + [(MANIFEST_FILE, text.encode("utf-8"))])
     (d / OLD_PICKLE_FILE).unlink(missing_ok=True)
     return manifest
+
+
+def _journal(model_dir: Path) -> Path:
+    return model_dir / f".{MANIFEST_FILE}.journal"
+
+
+def _commit(d: Path, files: list[tuple[str, bytes]]) -> None:
+    """Replace the files of model folder ``d`` (name → bytes) together, through a journal (see :func:`save_model`)."""
+    staged: list[tuple[Path, str]] = []
+    mask = os.umask(0)
+    os.umask(mask)
+    try:
+        for name, data in files:
+            remove_stale_temps(d / name)  # left by a save killed before its journal
+            # named as io's older temp files (no pid), which io never removes while a journal lies in the folder
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=d)
+            staged.append((Path(tmp), name))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; a written file gets the usual mode
+        payload = json.dumps([[t.name, name] for t, name in staged]).encode("utf-8")
+        atomic_write_bytes(_journal(d), lambda t: Path(t).write_bytes(payload))
+    except BaseException:
+        for t, _ in staged:
+            t.unlink(missing_ok=True)
+        raise
+    _recover(d)
+
+
+def _recover(d: Path) -> None:
+    """Complete a save of model folder ``d`` that its journal names (interrupted between its renames, or this one's
+    own): rename each staged file still there into place, then remove the journal."""
+    j = _journal(d)
+    if not j.exists():
+        return
+    try:
+        names = json.loads(j.read_text(encoding="utf-8"))
+        for tmp, name in names:
+            try:
+                os.replace(d / Path(tmp).name, d / Path(name).name)
+            except FileNotFoundError:  # renamed already (by the save itself, or another reader completing it)
+                pass
+        j.unlink(missing_ok=True)
+    except FileNotFoundError:  # completed meanwhile by another process
+        return
+    except (OSError, ValueError, TypeError) as exc:
+        raise ModelError(f"{d}: a model save was interrupted and cannot be completed here ({exc}); run the command "
+                         f"again where the folder can be written, or retrain with `fundclass train -o {d}`") from exc
 
 
 def _retrain_command(model_dir, manifest: dict | None = None) -> str:
@@ -106,6 +162,7 @@ def read_manifest(model_dir: str | Path) -> dict:
     names inside the model folder, each with a sha256; whose taxonomy is an object and whose review threshold is a
     number in (0, 1.01]. A manifest of the old pickle format is refused (:class:`OldPickleModelError`)."""
     path = Path(model_dir) / MANIFEST_FILE
+    _recover(Path(model_dir))  # a save interrupted between its renames: completed before anything is read
     try:
         m = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

@@ -33,7 +33,7 @@ import pandas as pd
 from .agreement import agreement_path, migrate_reads
 from .errors import InputError, TaxonomyError
 from .io import check_not_input
-from .labeled import MIGRATION_BY, Change, change_labels, migrated_note
+from .labeled import HISTORY_COLUMNS, MIGRATION_BY, Change, change_labels, migrated_note
 from .review import REVIEW_COLUMNS, write_review
 from .taxonomy import Taxonomy
 
@@ -167,7 +167,13 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
 def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str):
     """Change ``labels`` in place for the 1:1 moves; return the result, the review queue, the rows kept and the
     history rows."""
-    history, queue = [], []
+    # the migration itself, as one row of no fund: its version, even when it moves no row (a keyword added: the labels
+    # only change version), so a review decision withdrawn later finds the labels it replaced, of the version before,
+    # carried through it (review._through_migrations reads each migration's old version from history.csv)
+    history = [dict.fromkeys(HISTORY_COLUMNS, "") | {
+        "old_taxonomy_version": migration.from_version, "changed_by": MIGRATION_BY, "changed_at": today,
+        "reason": f"{Path(migration.path).name}: taxonomy {migration.from_version} → {migration.to_version}"}]
+    queue = []
     moved = 0
     # classes kept under the same name (or 不适用): the new version and primary, all at once
     same = ~labels["secondary"].isin(list(migration.map))

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from classifier.cli import cli
 from classifier.errors import InputError, ModelError
-from classifier.labeled import SHIPPED_LABELS, read_labels
+from classifier.labeled import SHIPPED_LABELS, migration_pending, read_labels
 from classifier.pipeline import Tagger
 from classifier.io import csv_text, read_table, write_table
 from classifier.review import REVIEW_COLUMNS, import_review, review_frame
@@ -1322,6 +1322,44 @@ def test_a_withdrawal_after_a_taxonomy_migration_restores_the_fund_and_the_rows_
     assert Tagger(new).use_reviewed(read_labels(labels_copy)).reviewed.get("560500") is None
 
 
+def test_a_withdrawal_after_a_migration_that_moved_no_class_restores_the_rows_its_decision_relabeled(tmp_path):
+    """560500's decision (策略主题ETF) relabeled its index's head 159606 and 562340; then the taxonomy gained a keyword
+    and `taxonomy migrate` with an empty [map] moved every label to the new version, changing no class, so history.csv
+    recorded nothing of it. 撤销 then found the labels the decision replaced, of the version before, carried through no
+    recorded migration: both rows kept the withdrawn class ('history.csv holds no earlier label of it'; audit round 8,
+    a keyword added in a scratch workspace). The migration now writes one history row of its own, with its old version,
+    so the earlier labels come back in the new version, as after a rename."""
+    labels_copy = _small_labels_copy(tmp_path, keep=lambda lab: lab["fund_code"] == "159606")
+    group = ["159606", "560500", "562340"]
+    before = read_labels(labels_copy).set_index("fund_code").loc[group]
+    tax = load_taxonomy()
+    pd.DataFrame({"fund_code": ["560500"], "decision": ["策略主题ETF"], "reviewer": ["李四"],
+                  "taxonomy_version": [tax.version]}).to_csv(tmp_path / "d.csv", index=False)
+    assert sorted(c for c, *_ in import_review(tmp_path / "d.csv", tax, labels_copy, today="2026-11-30").followed) \
+        == ["159606", "562340"]
+    new_path = tmp_path / "kw.toml"
+    new_path.write_text(DEFAULT_TAXONOMY.read_text(encoding="utf-8").replace(
+        'version = "jrj-2026.01-r1"', 'version = "jrj-2026.02-kw"').replace(
+        'keywords = ["科技", "成长", "创新",', 'keywords = ["科技", "成长", "创新", "元宇宙",'), encoding="utf-8")
+    mig = tmp_path / "kw_migration.toml"
+    mig.write_text('[migration]\nfrom = "jrj-2026.01-r1"\nto = "jrj-2026.02-kw"\n\n[map]\n', encoding="utf-8")
+    out = CliRunner().invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to",
+                                   str(new_path), "--labeled", str(labels_copy), "-o", str(tmp_path / "q.csv")])
+    assert out.exit_code == 0 and "queued 0 for review" in out.output, out.output
+    new = load_taxonomy(new_path)
+    pd.DataFrame({"fund_code": ["560500"], "decision": ["撤销"], "reviewer": ["李四"],
+                  "taxonomy_version": [new.version]}).to_csv(tmp_path / "w.csv", index=False)
+    res = import_review(tmp_path / "w.csv", new, labels_copy, today="2026-12-01")
+    assert [c for c, *_ in res.withdrawn] == ["560500"] and "back to its propagated label 科技成长主题ETF" in \
+        res.withdrawn[0][2]
+    assert sorted(c for c, *_ in res.restored) == ["159606", "562340"] and not res.kept, res.kept
+    after = read_labels(labels_copy).set_index("fund_code").loc[group]
+    cols = ["primary", "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "note"]
+    assert after[cols].equals(before[cols]) and set(after["taxonomy_version"]) == {new.version}
+    # the migration's own row names no fund: no fund is said to be left out of the labeled set by it
+    assert migration_pending(labels_copy, set(read_labels(labels_copy)["fund_code"])) == []
+
+
 def test_a_withdrawn_decision_is_not_kept_by_tag_previous(tmp_path, labels_subset):
     """Audit round 6: a decision made after run 1 wins in run 2 (`--previous run1`); withdrawn (撤销) after run 2,
     run 3 with `--previous run2` kept the withdrawn decision's class (at confidence 0, '上次分类不在本次备选中'), and
@@ -1440,3 +1478,25 @@ def test_a_decision_on_an_index_settles_the_etf_named_by_its_managers_short_name
     out = Tagger.load(labels_path=labels_subset).tag(later)
     assert out["secondary"].iloc[0] == "策略主题ETF" and out["evidence"].iloc[0].startswith("人工复核: 张三")
     assert not out["evidence"].iloc[1].startswith("人工复核")  # 中证800 is another index
+
+
+def test_labels_audit_of_a_migrated_set_with_the_old_taxonomy_names_the_version(tmp_path, labels_subset):
+    """After `taxonomy migrate` (here a keyword added: every class kept, every label of the new version), `fundclass
+    labels audit` run without --taxonomy checked the migrated set against the old taxonomy and said '0 errors' (audit
+    round 8: it checked only that each class was one of the taxonomy's), though training refuses that pair. It now
+    names the version the labels are of, with their rows, and exits 1."""
+    new_path = tmp_path / "kw.toml"
+    new_path.write_text(DEFAULT_TAXONOMY.read_text(encoding="utf-8").replace(
+        'version = "jrj-2026.01-r1"', 'version = "jrj-2026.02-kw"'), encoding="utf-8")
+    mig = tmp_path / "kw_migration.toml"
+    mig.write_text('[migration]\nfrom = "jrj-2026.01-r1"\nto = "jrj-2026.02-kw"\n\n[map]\n', encoding="utf-8")
+    r = CliRunner()
+    out = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_path),
+                         "--labeled", str(labels_subset), "-o", str(tmp_path / "q.csv")])
+    assert out.exit_code == 0, out.output
+    n = len(read_labels(labels_subset))
+    res = r.invoke(cli, ["labels", "audit", str(labels_subset)])
+    assert res.exit_code == 1 and f"error: {n} row(s) hold labels of taxonomy jrj-2026.02-kw (column taxonomy_version)" \
+        f", not jrj-2026.01-r1: rows [2, 3," in res.output, res.output
+    res = r.invoke(cli, ["labels", "audit", str(labels_subset), "--taxonomy", str(new_path)])
+    assert res.exit_code == 0 and ", 0 errors" in res.output, res.output
