@@ -34,8 +34,8 @@ from .taxonomy import Taxonomy, load_taxonomy
 from .vocabulary import load_vocabulary
 from .workspace import data_path, for_taxonomy
 
-OUTPUT_COLUMNS = ["primary", "secondary", "confidence", "needs_review", "alternatives", "evidence", "asset_class",
-                  "management_style", "linked_fund", "holding_industry", "holding_industry_share",
+OUTPUT_COLUMNS = ["primary", "secondary", "confidence", "needs_review", "review_decision", "alternatives", "evidence",
+                  "asset_class", "management_style", "linked_fund", "holding_industry", "holding_industry_share",
                   "taxonomy_version", "model_version"]
 RULES_ONLY = "rules-only"
 

@@ -1348,6 +1348,8 @@ def test_a_withdrawn_decision_is_not_kept_by_tag_previous(tmp_path, labels_subse
     _decide(tmp_path, labels_subset, [("990202", "示例国证民企领先ETF", "国企主题ETF")])
     run2, _ = tag("run2.csv", "--previous", str(tmp_path / "run1.csv"))
     assert run2.at["990202", "secondary"] == "国企主题ETF" and run2.at["990202", "confidence"] == "1.0"
+    # the flag a filter in Excel, `diff` and `--previous` read: the code of the fund whose decision settled the row
+    assert run2.at["990202", "review_decision"] == "990202" and pd.isna(run2.at["990203", "review_decision"])
     _decide(tmp_path, labels_subset, [("990202", "示例国证民企领先ETF", "撤销")])
     run3, out = tag("run3.csv", "--previous", str(tmp_path / "run2.csv"))
     assert run3.at["990202", "secondary"] == "民企主题ETF" and run3.at["990202", "needs_review"] == "True"
