@@ -8,11 +8,11 @@ index fund.
 >>> tagger.tag(frame)[["secondary", "asset_class"]].values.tolist()
 [['科技成长主题ETF', '股票'], ['不适用', '货币']]
 """
-from .errors import FundClassifierError, InputError, ModelError, TaxonomyError
+from .errors import DecisionsNotApplied, FundClassifierError, InputError, ModelError, TaxonomyError
 
 __version__ = "0.1.0"
 __all__ = ["Tagger", "Taxonomy", "load_taxonomy", "OUTPUT_COLUMNS", "FundClassifierError", "InputError", "ModelError",
-           "TaxonomyError", "__version__"]
+           "TaxonomyError", "DecisionsNotApplied", "__version__"]
 
 # imported when first used (PEP 562): a command that needs no pandas (``fundclass --help``, ``init``) starts without it
 _LAZY = {"Tagger": "pipeline", "OUTPUT_COLUMNS": "pipeline", "Taxonomy": "taxonomy", "load_taxonomy": "taxonomy"}

@@ -5,8 +5,10 @@ The two files may be CSV, XLSX or Parquet, written by different model versions, 
 name; a code repeated within one file is matched occurrence by occurrence). The tables:
 
 ``summary``  the figures of the one-screen summary, one per row;
-``changed``  funds whose class changed: old and new class and confidence, and both evidences (the new evidence says
-             why the new class, including ``稳定性`` notes of ``tag --previous`` and ``人工复核`` review decisions);
+``changed``  funds whose class changed: old and new class and confidence, ``new_review_decision`` (the code of the
+             fund whose review decision gave the new class, '' none: a file tagged before that column existed shows
+             none), and both evidences (the new evidence says why the new class, including ``稳定性`` notes of
+             ``tag --previous`` and ``人工复核`` review decisions);
 ``review``   funds that crossed the review threshold (``needs_review`` false → true or true → false) with their
              confidences;
 ``flows``    the class changes counted by (old class, new class);
@@ -41,6 +43,7 @@ def _view(run: TaggedRun) -> pd.DataFrame:
     return pd.DataFrame({"key": match_keys(run).values, "fund_code": run.code.values, "fund_name": run.name.values,
                          "primary": prim.values, "secondary": sec.values, "confidence": run.confidence.values,
                          "needs_review": run.needs_review.values, "evidence": run.column("evidence").values,
+                         "review_decision": run.column("review_decision").str.strip().replace("nan", "").values,
                          "taxonomy_version": run.column("taxonomy_version").str.strip().values,
                          "model_version": run.column("model_version").str.strip().values})
 
@@ -76,6 +79,7 @@ class Changes:
     def figures(self) -> pd.DataFrame:
         into = int((self.review["change"] == "into review").sum()) if len(self.review) else 0
         confident = int((~self.changed["new_needs_review"].astype(bool)).sum()) if len(self.changed) else 0
+        decided = int((self.changed["new_review_decision"] != "").sum()) if len(self.changed) else 0
         rows = [("old file", self.old_path), ("new file", self.new_path),
                 ("old taxonomy", ", ".join(self.old_taxonomies)), ("new taxonomy", ", ".join(self.new_taxonomies)),
                 ("taxonomies differ", "yes" if self.taxonomy_changed else "no"),
@@ -83,7 +87,8 @@ class Changes:
                 ("old funds", self.n_old), ("new funds", self.n_new),
                 ("in both", self.n_new - len(self.added)), ("added", len(self.added)), ("gone", len(self.gone)),
                 ("class changed", len(self.changed)), ("primary class changed", self.primary_changed),
-                ("changed to a confident class", confident), ("class changed, in review", len(self.changed) - confident),
+                ("changed to a confident class", confident), ("changed by a review decision", decided),
+                ("class changed, in review", len(self.changed) - confident),
                 ("into review", into), ("out of review", len(self.review) - into)]
         return pd.DataFrame(rows, columns=["figure", "value"]).astype({"value": str})
 
@@ -101,7 +106,9 @@ class Changes:
         out.append(f"funds: {f['old funds']} → {f['new funds']} ({f['in both']} in both, {f['added']} added, "
                    f"{f['gone']} gone)")
         out.append(f"class changed: {f['class changed']} (primary class: {f['primary class changed']}): "
-                   f"{f['changed to a confident class']} to a class the new run is confident of, "
+                   f"{f['changed to a confident class']} to a class the new run is confident of"
+                   + (f" ({f['changed by a review decision']} given by a review decision)"
+                      if f['changed by a review decision'] != "0" else "") + ", "
                    f"{f['class changed, in review']} in review (needs_review true)")
         out.append(f"review threshold crossed: {f['into review']} into review, {f['out of review']} out of it")
         if len(self.flows):
@@ -141,7 +148,8 @@ def compare(old: TaggedRun, new: TaggedRun) -> Changes:
         "old_confidence": moved["confidence_old"], "old_needs_review": moved["needs_review_old"],
         "new_primary": moved["primary_new"],
         "new_secondary": moved["secondary_new"], "new_confidence": moved["confidence_new"],
-        "new_needs_review": moved["needs_review_new"], "new_evidence": moved["evidence_new"],
+        "new_needs_review": moved["needs_review_new"], "new_review_decision": moved["review_decision_new"],
+        "new_evidence": moved["evidence_new"],
         "old_evidence": moved["evidence_old"]})
     # changes to a class the new run is confident of first (they are the ones that stick), then by the size of the move
     size = changed.groupby(["old_secondary", "new_secondary"])["fund_code"].transform("size")

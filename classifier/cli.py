@@ -8,11 +8,12 @@ import errno
 import functools
 import os
 import sys
+import warnings
 
 import click
 
 from .config import ENV_CONFIG, default_path, use_config
-from .errors import FundClassifierError
+from .errors import DecisionsNotApplied, FundClassifierError
 
 READ_HELP = "(default: the workspace's, else the one shipped with the tool)"
 
@@ -107,6 +108,8 @@ def holdings_options(fn):
 def cli(workspace, config_file):
     """Classify Chinese ETFs and index funds into a two-level taxonomy, with confidence and evidence."""
     use_config(config_file)
+    # decisions a tagger cannot apply are said once in the run summary (``fundclass tag``), not again as a warning
+    warnings.filterwarnings("ignore", category=DecisionsNotApplied)
     if workspace:
         os.environ["FUNDCLASS_WORKSPACE"] = workspace
 

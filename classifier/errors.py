@@ -15,3 +15,9 @@ class InputError(FundClassifierError):
 
 class ModelError(FundClassifierError):
     """A model cannot be loaded: missing, hash mismatch, or trained for another taxonomy."""
+
+
+class DecisionsNotApplied(UserWarning):
+    """Review decisions of a labeled set that a tagger read but cannot apply (of another taxonomy version, without a
+    version, or with a label that is not a class): their funds are tagged by the model, as if never reviewed. The
+    message names the rows. ``fundclass tag`` says the same in its run summary."""

@@ -137,6 +137,8 @@ def output_frame(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, rev
     out = pd.DataFrame({
         "primary": [tax.primary_of(x) if x else "" for x in d["secondary"].tolist()], "secondary": d["secondary"].to_numpy(),
         "confidence": d["confidence"].to_numpy(), "needs_review": d["needs_review"].to_numpy(),
+        # the code of the fund whose review decision settled the row ('' none): a flag later steps and users filter on
+        "review_decision": np.where(d["reviewed"].to_numpy(dtype=bool), d["review_via"].to_numpy(dtype=object), ""),
         "alternatives": alternatives_text(d, s.classes, n_alternatives),
         "evidence": evidence_text(p, s, d, tax, reviewed, sw_map_as_of, industry_theme_share, doubt_pattern_rate),
         "asset_class": p["asset_class"].values, "management_style": p["management_style"].values,

@@ -12,6 +12,7 @@ holding_industry, holding_industry_share, taxonomy_version, model_version
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pandas as pd
 from .columns import detect_columns
 from .config import defaults
 from .decide import decide, override, settling_keys
-from .errors import InputError
+from .errors import DecisionsNotApplied, InputError
 from .index_key import index_aliases
 from .explain import output_frame
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
@@ -33,8 +34,8 @@ from .taxonomy import Taxonomy, load_taxonomy
 from .vocabulary import load_vocabulary
 from .workspace import data_path, for_taxonomy
 
-OUTPUT_COLUMNS = ["primary", "secondary", "confidence", "needs_review", "alternatives", "evidence", "asset_class",
-                  "management_style", "linked_fund", "holding_industry", "holding_industry_share",
+OUTPUT_COLUMNS = ["primary", "secondary", "confidence", "needs_review", "review_decision", "alternatives", "evidence",
+                  "asset_class", "management_style", "linked_fund", "holding_industry", "holding_industry_share",
                   "taxonomy_version", "model_version"]
 RULES_ONLY = "rules-only"
 
@@ -179,6 +180,8 @@ class Tagger:
             self.reviewed_ignored.append(f"{int(unknown.sum())} review decisions carry a label that is not a class "
                                          f"of {self.taxonomy.version} and are not applied: {lines} (`fundclass "
                                          f"labels audit` lists them)")
+        for w in self.reviewed_ignored:  # an API user sees them too, not only the command's run summary
+            warnings.warn(w, DecisionsNotApplied, stacklevel=2)
         r = labels[review & ~other & ~unknown].reset_index(drop=True)
         self.reviewed = {c: (s, b, a) for c, s, b, a in zip(r["fund_code"], r["secondary"], r["labeled_by"],
                                                              r["labeled_at"]) if c}

@@ -12,13 +12,14 @@ previous tagged run of the same taxonomy:
   kept, with ``primary`` to match, ``confidence`` becomes the chance a reader picks the kept class (its share in this
   run's ``alternatives``, 0 when it is not listed there, i.e. below 0.05); the new class joins ``alternatives`` in
   its place (by probability); the row stays in review, and the evidence starts ``稳定性: 保留上次分类 …``;
-* unless the previous class was a review decision's (it showed at confidence 1, not in review, as a decision shows)
-  and no decision settles the fund now (it was withdrawn, or its index is disputed): the person's class is not kept
+* unless the previous class was a review decision's (its ``review_decision`` names the deciding fund; in a file tagged
+  before that column existed: it showed at confidence 1, not in review, as a decision shows) and no decision settles
+  the fund now (it was withdrawn, or its index is disputed): the person's class is not kept
   without the person, the new one is taken, in review, and the evidence starts ``稳定性: 上次 … 为复核决定 …``.
 
 The step reads only the new frame's flags and numbers (``secondary``, ``confidence``, ``needs_review``,
-``alternatives``) and the previous run's ``secondary``, ``confidence`` and ``needs_review`` by fund code; it never
-parses evidence text.
+``alternatives``) and the previous run's ``secondary``, ``review_decision`` (else ``confidence`` and ``needs_review``)
+by fund code; it never parses evidence text.
 """
 from __future__ import annotations
 
@@ -77,8 +78,11 @@ def load_previous(path, tax: Taxonomy) -> Previous:
     counts = pairs["code"].value_counts()
     clash = set(counts[counts > 1].index)
     labels = {c: s for c, s in zip(pairs["code"], pairs["secondary"]) if c not in clash}
-    # a review decision shows at confidence 1, out of review (decide.override)
-    decided = set(run.code[use & (run.confidence == 1.0) & ~run.needs_review.astype(bool)]) & set(labels)
+    if "review_decision" in run.frame.columns:  # the flag tagging writes: the code of the deciding fund, '' none
+        by_decision = run.column("review_decision").str.strip().replace("nan", "") != ""
+    else:  # a file tagged before the flag: a review decision shows at confidence 1, out of review (decide.override)
+        by_decision = (run.confidence == 1.0) & ~run.needs_review.astype(bool)
+    decided = set(run.code[use & by_decision]) & set(labels)
     return Previous(str(path), labels, len(clash), int((~same).sum()), decided)
 
 

@@ -53,7 +53,7 @@ def test_added_gone_changed_and_review_crossings(pair):
     assert ch.gone["fund_code"].tolist() == ["000001"] and ch.gone["evidence"].tolist() == ["无规则命中(主动管理基金)"]
     assert list(ch.changed.columns) == ["fund_code", "fund_name", "old_primary", "old_secondary", "old_confidence",
                                         "old_needs_review", "new_primary", "new_secondary", "new_confidence", "new_needs_review",
-                                        "new_evidence", "old_evidence"]
+                                        "new_review_decision", "new_evidence", "old_evidence"]
     row = ch.changed.iloc[0].to_dict()
     assert len(ch.changed) == 1 and row["fund_code"] == "515080"
     assert (row["old_primary"], row["old_secondary"], row["new_primary"], row["new_secondary"]) == (
@@ -175,6 +175,25 @@ def test_diff_of_two_real_tag_runs(tmp_path, rules_tagger, model_tagger):
     row = ch.changed.set_index("fund_code").loc["990501"]
     assert len(ch.changed) == 1 and row["new_secondary"] == new.at["990501.SZ", "secondary"] != ""
     assert row["new_evidence"] == new.at["990501.SZ", "evidence"] != ""
+
+
+def test_changes_a_review_decision_gave_are_counted_by_its_flag(tmp_path):
+    """`diff` could not tell a class a review decision gave from one the model gave (only the evidence text said so,
+    and no step reads text): the tagged file's `review_decision` column names the deciding fund, the `changed` sheet
+    carries it and the summary counts those changes; a file tagged before the column existed shows none."""
+    old, new = frame(OLD), frame(NEW, model="m-new")
+    new["review_decision"] = ["", "", "", "515080", ""]
+    write_table(old, tmp_path / "o.csv")
+    write_table(new, tmp_path / "n.csv")
+    ch = diff_files(tmp_path / "o.csv", tmp_path / "n.csv")
+    assert ch.changed["new_review_decision"].tolist() == ["515080"]
+    assert dict(ch.figures().values.tolist())["changed by a review decision"] == "1"
+    assert "1 to a class the new run is confident of (1 given by a review decision), 0 in review" in \
+        "\n".join(ch.lines())
+    write_table(new.drop(columns="review_decision"), tmp_path / "n.csv")
+    ch = diff_files(tmp_path / "o.csv", tmp_path / "n.csv")
+    assert ch.changed["new_review_decision"].tolist() == [""] and "given by a review decision" not in \
+        "\n".join(ch.lines())
 
 
 def test_changes_to_a_confident_class_come_first(tmp_path):

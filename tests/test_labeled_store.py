@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from classifier import labeled as store
 from classifier.cli import cli
-from classifier.errors import InputError
+from classifier.errors import DecisionsNotApplied, InputError
 from classifier.io import csv_text, read_table, write_table
 from classifier.labeled import audit, read_labels
 from classifier.review import REVIEW_COLUMNS, import_review
@@ -540,7 +540,9 @@ def test_a_review_row_typed_without_its_taxonomy_version_is_named_by_line(small_
     row = ["990977", "示例手填ETF", "", "", "", "", "市场基准与分析框架", "宽基ETF", "review", "", "张三", "2026-11-30",
            "", "review:990977", "typed by hand"]
     small_labels_copy.write_text(text + csv_text(pd.DataFrame([row]), header=False), encoding="utf-8")
-    t = Tagger.load(labels_path=small_labels_copy)
+    with pytest.warns(DecisionsNotApplied) as caught:  # an API user is told too, not only the command's summary
+        t = Tagger.load(labels_path=small_labels_copy)
+    assert [str(w.message) for w in caught] == t.reviewed_ignored
     said = [w for w in t.reviewed_ignored if "taxonomy_version" in w]
     assert said and f"line {n + 1} (990977)" in said[0] and TAX.version in said[0] and "none" not in said[0], \
         t.reviewed_ignored

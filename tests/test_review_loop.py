@@ -2,6 +2,7 @@
 import hashlib
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import openpyxl
@@ -10,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from classifier.cli import cli
-from classifier.errors import InputError, ModelError
+from classifier.errors import DecisionsNotApplied, InputError, ModelError
 from classifier.labeled import SHIPPED_LABELS, migration_pending, read_labels
 from classifier.pipeline import Tagger
 from classifier.io import csv_text, read_table, write_table
@@ -788,10 +789,14 @@ def test_tagging_says_when_the_labeled_set_holds_no_decision_of_its_taxonomy(tmp
     src = tmp_path / "new.csv"
     pd.DataFrame({"基金代码": ["990501"], "基金简称": ["示例中证机器人ETF"]}).to_csv(src, index=False)
     r = CliRunner()
-    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--taxonomy",
-                         "taxonomy/efund2025.toml", "--labeled", str(labels_subset)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--taxonomy",
+                             "taxonomy/efund2025.toml", "--labeled", str(labels_subset)])
     assert res.exit_code == 0, res.output
     assert "decisions of taxonomy jrj-2026.01-r1" in res.output and "not applied" in res.output
+    # said once, in the run summary: the warning an API user gets (DecisionsNotApplied) is not printed again
+    assert not [w for w in caught if issubclass(w.category, DecisionsNotApplied)]
     assert "--labeled" in res.output
     res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t2.csv"), "--rules-only", "--labeled",
                          str(tmp_path / "no_such_labels.csv")])
@@ -1381,6 +1386,8 @@ def test_a_withdrawn_decision_is_not_kept_by_tag_previous(tmp_path, labels_subse
     _decide(tmp_path, labels_subset, [("990202", "示例国证民企领先ETF", "国企主题ETF")])
     run2, _ = tag("run2.csv", "--previous", str(tmp_path / "run1.csv"))
     assert run2.at["990202", "secondary"] == "国企主题ETF" and run2.at["990202", "confidence"] == "1.0"
+    # the flag a filter in Excel, `diff` and `--previous` read: the code of the fund whose decision settled the row
+    assert run2.at["990202", "review_decision"] == "990202" and pd.isna(run2.at["990203", "review_decision"])
     _decide(tmp_path, labels_subset, [("990202", "示例国证民企领先ETF", "撤销")])
     run3, out = tag("run3.csv", "--previous", str(tmp_path / "run2.csv"))
     assert run3.at["990202", "secondary"] == "民企主题ETF" and run3.at["990202", "needs_review"] == "True"

@@ -89,6 +89,21 @@ def test_load_previous(tmp_path):
         load_previous(untagged, TAX)
 
 
+def test_a_previous_class_is_a_review_decisions_where_the_flag_says_so(tmp_path):
+    """`--previous` lets go of a previous class a review decision gave once no decision gives it; it knew such a class
+    only by its confidence of 1 out of review, so a class the tool itself gave at a rounded 1.0000 counted as a
+    person's and was not kept. A run tagged with the `review_decision` column is read by that flag; a file tagged
+    before the column existed, by the confidence as before."""
+    rows = pd.DataFrame({"基金代码": ["159995", "510300", "515080"], "基金简称": ["a", "b", "c"],
+                         "secondary": ["科技成长主题ETF", "宽基ETF", "策略主题ETF"], "confidence": ["1.0", "1.0", "0.9"],
+                         "needs_review": ["False", "False", "False"], "review_decision": ["", "510300", ""],
+                         "taxonomy_version": TAX.version})
+    write_table(rows, tmp_path / "flagged.csv")
+    write_table(rows.drop(columns="review_decision"), tmp_path / "older.csv")
+    assert load_previous(tmp_path / "flagged.csv", TAX).decided == {"510300"}
+    assert load_previous(tmp_path / "older.csv", TAX).decided == {"159995", "510300"}
+
+
 @pytest.fixture
 def last_run(tmp_path):
     """Tag the sample listings, then make the previous run say otherwise for two funds."""
