@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,6 +41,8 @@ import pandas as pd
 
 from classifier.config import defaults, project_path
 
+# the `fundclass` of the environment running this script (its venv need not be on PATH), else the one on PATH
+FUNDCLASS = shutil.which("fundclass", path=os.path.dirname(sys.executable)) or shutil.which("fundclass") or "fundclass"
 DEFAULT_INPUT = "eastmoney_fundcode_20251117/fundcode_search_20251117.csv"
 FLOOR = {"csv": "import sys, pandas as pd; pd.read_csv(sys.argv[1], dtype=str).to_csv(sys.argv[2], index=False)",
          "xlsx": "import sys, pandas as pd; pd.read_excel(sys.argv[1], dtype=str).to_excel(sys.argv[2], index=False)"}
@@ -217,22 +220,22 @@ def main() -> None:
         def tag_only(fmt):
             return lambda src, out: (
                 ("pandas read+write (floor)", [sys.executable, "-c", FLOOR[fmt], str(src), str(out)]),
-                ("fundclass tag", ["fundclass", "tag", str(src), "-o", str(out), "-s"]))
+                ("fundclass tag", [FUNDCLASS, "tag", str(src), "-o", str(out), "-s"]))
 
         sets = a.sets.split(",")
         startup = None
         if len(sizes) > 1 and ({"realistic", "unique"} & set(sets)):
             src, out = work / "one_row.csv", work / "one_row_tagged.csv"
             full.head(1).to_csv(src, index=False)
-            startup = measure(["fundclass", "tag", str(src), "-o", str(out), "-s"], max(a.repeat, 3))[1]
+            startup = measure([FUNDCLASS, "tag", str(src), "-o", str(out), "-s"], max(a.repeat, 3))[1]
         if "list" in sets:
             for n in (1000, 10000, len(full)):
                 run("list", "csv", full.head(n), lambda src, out: (
                     ("pandas read+write (floor)", [sys.executable, "-c", FLOOR["csv"], str(src), str(out)]),
                     ("bare 表4 keywords", [sys.executable, "-c", KEYWORDS, str(src), str(out)]),
-                    ("fundclass tag", ["fundclass", "tag", str(src), "-o", str(out), "-s"]),
-                    ("fundclass tag --jobs 1", ["fundclass", "tag", str(src), "-o", str(out), "-s", "--jobs", "1"]),
-                    ("fundclass tag --rules-only", ["fundclass", "tag", str(src), "-o", str(out), "-s",
+                    ("fundclass tag", [FUNDCLASS, "tag", str(src), "-o", str(out), "-s"]),
+                    ("fundclass tag --jobs 1", [FUNDCLASS, "tag", str(src), "-o", str(out), "-s", "--jobs", "1"]),
+                    ("fundclass tag --rules-only", [FUNDCLASS, "tag", str(src), "-o", str(out), "-s",
                                                     "--rules-only"])))
         for n in sizes:
             if "realistic" in sets:
