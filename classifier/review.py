@@ -45,6 +45,9 @@ REVIEW_COLUMNS = ["fund_code", "fund_name", "secondary", "confidence", "alternat
                   "primary", "taxonomy_version", "row"]
 FROZEN_COLUMNS = 2  # fund_code and fund_name stay in view while scrolling right
 REQUIRED = ("fund_code", "decision", "taxonomy_version")
+# every column of a sheet that import reads (a fund new to the labeled set takes its LABEL_COLUMNS): each must appear once
+READ_COLUMNS = tuple(dict.fromkeys(REQUIRED + ("reviewer", "comment", "secondary", "primary", "confidence")
+                                   + tuple(LABEL_COLUMNS)))
 # the output columns of `fundclass tag` a review frame is made of; an exported file needs taxonomy_version too (it goes
 # to the sheet, where import checks it)
 FRAME_REQUIRED = ("secondary", "confidence", "needs_review", "evidence")
@@ -297,8 +300,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
     table = read_output(path, sheet)  # a CSV's cells without the ' that export put before formula-like text
     f = table.frame
     cols = list(f.columns)
-    errors = [f"column '{c}' appears {cols.count(c)} times; keep one" for c in REQUIRED + ("reviewer",)
-              if cols.count(c) > 1]
+    errors = [f"column '{c}' appears {cols.count(c)} times; keep one" for c in READ_COLUMNS if cols.count(c) > 1]
     missing = [c for c in REQUIRED if c not in cols]
     if missing:
         errors.append(f"missing column(s) {missing}; export the sheet with `fundclass review export`")

@@ -1440,3 +1440,23 @@ def test_a_decision_on_an_index_settles_the_etf_named_by_its_managers_short_name
     out = Tagger.load(labels_path=labels_subset).tag(later)
     assert out["secondary"].iloc[0] == "策略主题ETF" and out["evidence"].iloc[0].startswith("人工复核: 张三")
     assert not out["evidence"].iloc[1].startswith("人工复核")  # 中证800 is another index
+
+
+@pytest.mark.parametrize("column", ["comment", "group", "index_code", "confidence", "secondary"])
+def test_a_review_sheet_with_a_column_inserted_twice_is_refused_naming_it(tmp_path, labels_subset, column):
+    """A reviewer inserts a column in Excel and gives it the name of one the sheet has (a second `comment` for their
+    own notes, a copy of `index_code`): the import stopped on an internal error (AttributeError: 'DataFrame' object has
+    no attribute 'str') for comment, group or index_code, and read neither copy of confidence or secondary, so a sheet
+    exported before a later decision could revert it (audit round 8). Every column the import reads must appear
+    once: the file and the column are named, nothing written."""
+    sheet = _review_sheet(tmp_path / "r.xlsx", [("990991", "宽基ETF", "策略主题ETF", "张三")])
+    wb = openpyxl.load_workbook(sheet)
+    ws = wb.active
+    ws.insert_cols(3)
+    ws.cell(1, 3).value = column
+    wb.save(sheet)
+    before = labels_subset.read_bytes()
+    with pytest.raises(InputError) as e:
+        import_review(sheet, load_taxonomy(), labels_subset)
+    assert f"column '{column}' appears 2 times; keep one" in str(e.value) and str(sheet) in str(e.value)
+    assert labels_subset.read_bytes() == before and not labels_subset.with_name("history.csv").exists()
