@@ -433,18 +433,29 @@ def _tool_confidence(r) -> float | None:
     return conf if conf < 1 else None
 
 
-def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: bool = False) -> str:
+def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: bool = False,
+                     deleted: tuple = ()) -> str:
     """Why row ``r`` may not replace the review decision ``old`` ('' when it may): a sheet that shows the tool's
     answer (``secondary``) shows a fund's review decision once it was made (at confidence 1), so a sheet showing
     another answer, or the same class as the tool's own answer (below 1: a reviewer confirmed the tool on another copy
     of the sheet), was exported before that decision (or from another labeled set), and importing it would revert a
     later decision. ``withdraw``: ``r`` takes the fund's decision back (a withdraw word), which would take back that
-    later decision."""
+    later decision. ``deleted``: which of ``secondary`` and ``confidence`` were deleted from an exported sheet, which
+    then cannot tell a decision it showed from one made after it."""
     if not shows_answer or old["source"] != "review" or old["taxonomy_version"] != tax.version \
             or old["secondary"] == r.decision:
         return ""
     shown = str(getattr(r, "secondary", "") or "").strip()
     conf = _tool_confidence(r)
+    hidden = list(deleted) if "secondary" in deleted else [c for c in deleted if shown == old["secondary"]]
+    if hidden:
+        return (f"row {r.line_no} ({r.code}): the labeled set holds a review decision, {old['secondary']} "
+                f"({old['labeled_by']}, {old['labeled_at']}), and column(s) {', '.join(hidden)} were deleted from this "
+                f"review sheet, so it cannot show whether that decision was made before the sheet was exported or "
+                f"after (a later decision it never showed would be "
+                + ("withdrawn" if withdraw else f"reverted to {r.decision}") + "): put the column(s) back (copy "
+                "them from the exported sheet), or pass --overrule to " + ("withdraw" if withdraw else "replace")
+                + " the decision")
     if shown == old["secondary"] and conf is None:
         return ""
     answer = (shown or "none") + (f", the tool's own at confidence {conf:g}" if shown == old["secondary"] else "")
@@ -589,7 +600,8 @@ def _propagated_from(labels: pd.DataFrame, plan: dict, pos: int) -> str:
 
 
 def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.DataFrame, today: str, history: list,
-              res: "ImportResult", shows_answer: bool = False, unseen: list | None = None) -> pd.DataFrame:
+              res: "ImportResult", shows_answer: bool = False, unseen: list | None = None,
+              hidden: tuple = ()) -> pd.DataFrame:
     """Take back the review decisions of the funds of ``rows`` (their decision: a withdraw word): each fund's row goes
     back to the label it had before its review decision(s), or, when the decision added it (or history.csv does not
     hold its earlier label), leaves the labeled set; the rows the decision relabeled (its index's hand and propagated
@@ -607,7 +619,8 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
             res.undecided.append(code)
             continue
         i = int(at[0])
-        why = _unseen_decision(r, {c: labels[c].iat[i] for c in labels.columns}, tax, shows_answer, withdraw=True)
+        why = _unseen_decision(r, {c: labels[c].iat[i] for c in labels.columns}, tax, shows_answer, withdraw=True,
+                               deleted=hidden)
         if why:
             unseen.append(why)
             continue
@@ -682,9 +695,12 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     decided, commented = _read_decisions(path, tax, reviewer, sheet)
     taken_back = decided["decision"].isin(set(withdraw_words())).to_numpy()  # 撤销: withdraw the fund's decision
     withdraw, decided = decided[taken_back], decided[~taken_back].copy()
-    shows_answer = "secondary" in decided.columns and not overrule
-    # what identifies a fund the import adds to the labeled set; an exported sheet (it has `group`) holds them all
-    deleted = [c for c in ID_COLUMNS[1:] if c not in decided.columns] if "group" in decided.columns else []
+    exported = "group" in decided.columns  # an exported sheet: it has `group`, and every column export writes
+    # what shows a fund's later review decision (or its absence); on an exported sheet, deleted columns hide it
+    hidden = tuple(c for c in ("secondary", "confidence") if c not in decided.columns) if exported else ()
+    shows_answer = ("secondary" in decided.columns or exported) and not overrule
+    # what identifies a fund the import adds to the labeled set; an exported sheet holds them all
+    deleted = [c for c in ID_COLUMNS[1:] if c not in decided.columns] if exported else []
     decided["index_key"] = code_keys(decided) if "index_code" in decided.columns else ""
     # the index subject of a fund new to the labeled set that gives no index code: its index name's (a batch giving
     # the index by name alone), else the one an index fund's name gives (a fund list: names alone); read (a prepare
@@ -712,7 +728,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         history, new_rows, unseen = [], [], []
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before
             labels = _withdraw(labels, withdraw, tax, read_history(labels_path), today, history, res, shows_answer,
-                               unseen)
+                               unseen, hidden)
         res.disputes = _index_disputes(labels, decided, tax)
         applied: dict[str, tuple[str, str, str]] = {}  # fund code → decision, reviewer, note of the rows written
         pos = {c: i for i, c in enumerate(labels["fund_code"])}
@@ -734,7 +750,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 if old["secondary"] == r.decision and old["source"] == "review":
                     res.confirmed.append(code)
                     continue
-                why = _unseen_decision(r, old, tax, shows_answer)
+                why = _unseen_decision(r, old, tax, shows_answer, deleted=hidden)
                 if why:
                     unseen.append(why)
                     continue

@@ -1460,3 +1460,43 @@ def test_a_review_sheet_with_a_column_inserted_twice_is_refused_naming_it(tmp_pa
         import_review(sheet, load_taxonomy(), labels_subset)
     assert f"column '{column}' appears 2 times; keep one" in str(e.value) and str(sheet) in str(e.value)
     assert labels_subset.read_bytes() == before and not labels_subset.with_name("history.csv").exists()
+
+
+def test_a_copy_of_the_sheet_with_confidence_or_secondary_deleted_does_not_revert_a_later_decision(tmp_path,
+                                                                                                   labels_subset):
+    """Two reviewers each get a copy of one exported sheet. The first confirms the tool's answer (宽基ETF at 0.61)
+    and imports; the second, who deleted the `confidence` column in Excel (or `secondary`, the tool's answer), decides
+    otherwise and imports: the import could no longer tell the sheet was exported before the first decision (the
+    answer shown below 1, or another class) and replaced it without a word (audit round 8). On an exported sheet
+    (it has `group`), a decision over a review decision with those columns deleted is refused, naming the columns
+    and the decision, unless --overrule; a hand-made sheet of codes and decisions still changes a decision."""
+    tax = load_taxonomy()
+
+    def copy(name, decision, reviewer, drop):
+        path = _review_sheet(tmp_path / name, [("990993", "宽基ETF", decision, reviewer)])
+        f = read_table(path).frame
+        f["confidence"] = "0.61"
+        write_table(f.drop(columns=drop), path)
+        return path
+
+    assert import_review(copy("a.csv", "宽基ETF", "张三", []), tax, labels_subset, today="2026-11-30").added == [
+        "990993"]
+    history = labels_subset.with_name("history.csv")
+    before = (labels_subset.read_bytes(), history.exists())
+    for drop in (["confidence"], ["secondary"], ["secondary", "confidence"]):
+        with pytest.raises(InputError) as e:
+            import_review(copy("b.csv", "策略主题ETF", "李四", drop), tax, labels_subset, today="2026-12-01")
+        msg = str(e.value)
+        assert "row 2 (990993)" in msg and "宽基ETF (张三, 2026-11-30)" in msg and "--overrule" in msg
+        assert f"column(s) {', '.join(drop)} were deleted" in msg
+        assert (labels_subset.read_bytes(), history.exists()) == before
+    with pytest.raises(InputError, match="column.s. confidence were deleted .*withdrawn"):
+        import_review(copy("w.csv", "撤销", "李四", ["confidence"]), tax, labels_subset, today="2026-12-01")
+    res = import_review(copy("b.csv", "策略主题ETF", "李四", ["confidence"]), tax, labels_subset, today="2026-12-01",
+                        overrule=True)
+    assert res.changed == [("990993", "宽基ETF", "策略主题ETF")]
+    hand = tmp_path / "hand.csv"
+    pd.DataFrame({"fund_code": ["990993"], "decision": ["国企主题ETF"], "reviewer": ["王五"],
+                  "taxonomy_version": [tax.version]}).to_csv(hand, index=False)
+    assert import_review(hand, tax, labels_subset, today="2026-12-02").changed == [
+        ("990993", "策略主题ETF", "国企主题ETF")]
