@@ -96,6 +96,10 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     # six digits, as linked_fund holds them (the file's own codes may carry an exchange tag: 159915.SZ)
     code = code6_column(out["fund_code"])
     code = code.where(code != "", out["fund_code"])
+    # a code a spreadsheet cut to 1–5 digits (a batch Excel kept as numbers: 4433) is written as the fund's six-digit
+    # code, which import reads; a code with its exchange (159915.SZ) is written as the file gives it
+    short = out["fund_code"].str.fullmatch(r"\s*[0-9]{1,5}(?:\.0+)?\s*").fillna(False).to_numpy(dtype=bool)
+    out.loc[short, "fund_code"] = code[short]
     family = linked.where(linked != "", code.values)
     key = display_key(p)
     group = key.where(key != "", family.values)

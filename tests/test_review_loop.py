@@ -1500,3 +1500,29 @@ def test_a_copy_of_the_sheet_with_confidence_or_secondary_deleted_does_not_rever
                   "taxonomy_version": [tax.version]}).to_csv(hand, index=False)
     assert import_review(hand, tax, labels_subset, today="2026-12-02").changed == [
         ("990993", "策略主题ETF", "国企主题ETF")]
+
+
+def test_a_batch_whose_codes_excel_kept_as_numbers_exports_a_sheet_its_import_takes(tmp_path, labels_subset):
+    """A monthly batch given as a workbook whose code cells are numbers (Excel's 4433 for 004433, 16 for 000016):
+    tagging reads them as the six-digit codes, but `review export` wrote the cells as the batch gave them, and the
+    import of that very sheet, untouched but for the decisions, refused every such row ("'4433' is not a fund code …
+    did you mean 004433?", audit round 8). The sheet now gives the fund's six-digit code; a code with its exchange
+    (510300.SH) stays as the batch writes it."""
+    src, tagged, sheet = tmp_path / "batch.xlsx", tmp_path / "tagged.xlsx", tmp_path / "review.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["基金代码", "基金简称"])
+    for code, name in ((4433, "华夏中证细分有色金属产业主题联接C"), (16, "国泰中证军工ETF联接A"), ("510300.SH", "华泰柏瑞沪深300ETF")):
+        wb.active.append([code, name])
+    wb.save(src)
+    r = CliRunner()
+    res = r.invoke(cli, ["tag", str(src), "-o", str(tagged), "-s", "--labeled", str(labels_subset)])
+    assert res.exit_code == 0, res.output
+    res = r.invoke(cli, ["review", "export", "--all", str(tagged), "-o", str(sheet)])
+    assert res.exit_code == 0, res.output
+    shown = pd.read_excel(sheet, sheet_name="review", dtype=str)["fund_code"].tolist()
+    assert sorted(shown) == ["000016", "004433", "510300.SH"]
+    _fill(sheet, {"004433": "资源主题ETF", "000016": "国企主题ETF", "510300.SH": "宽基ETF"}, reviewer="张三")
+    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset)])
+    assert res.exit_code == 0, res.output
+    got = read_labels(labels_subset).set_index("fund_code")
+    assert [got.at[c, "secondary"] for c in ("004433", "000016", "510300")] == ["资源主题ETF", "国企主题ETF", "宽基ETF"]
