@@ -259,7 +259,7 @@ def test_review_export_groups_rows_by_index(tmp_path):
 
     f = review_frame(tagged)
     # the most doubtful group first (中证红利: 0.5), its rows together; 000015.SH and 000015 are one index
-    assert f["fund_code"].tolist() == ["2", "4", "3", "1"]
+    assert f["fund_code"].tolist() == ["000002", "000004", "000003", "000001"]  # codes of 1–5 digits: six, zero-filled
     assert f["group"].tolist() == ["code:000922", "code:000922", "code:000015", "code:000015"]
     assert f["group_size"].tolist() == ["2", "2", "2", "2"]
 
@@ -303,8 +303,8 @@ def test_review_sheet_says_how_many_funds_of_the_file_a_groups_decision_settles(
     from classifier.review import review_frame
 
     f = review_frame(tagged).set_index("fund_code")
-    assert f.loc["1", "group_size"] == "1" and f.loc["1", "settles"] == "3"
-    assert f.loc["4", "group_size"] == "1" and f.loc["4", "settles"] == "1"
+    assert f.loc["000001", "group_size"] == "1" and f.loc["000001", "settles"] == "3"
+    assert f.loc["000004", "group_size"] == "1" and f.loc["000004", "settles"] == "1"
 
 
 def test_the_funds_a_review_sheet_says_a_decision_settles_are_those_it_settles(tmp_path, labels_subset):
