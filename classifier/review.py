@@ -479,22 +479,50 @@ def _history_row(old: dict, decision: str, reviewer: str, today: str, reason: st
             "changed_at": today, "reason": reason, "old_note": old["note"]}
 
 
+def _index_groups(labels: pd.DataFrame) -> dict[str, set]:
+    """Each group of the labeled set with the groups that are the same tracked index to tagging: the set may hold one
+    index in two groups (its ETFs under the index code, 930651.CSI; feeders known by the index name alone,
+    idx:中证计算机主题), which an index code and name the set pairs one to one join (:func:`classifier.index_key.
+    index_aliases`), as they join the batches' funds a decision settles."""
+    p = prepare(labels[ID_COLUMNS].reset_index(drop=True), detect_columns(ID_COLUMNS))
+    aliases = index_aliases(labels["index_code"], labels["index_name"])
+    subject = subject_keys(p)
+    subject = subject.where(subject.str.startswith("idx:"), name_keys(p))
+    code = code_keys(p)
+    index = code.where(code != "", subject.map(lambda k: aliases.get(k, k)))
+    of_index: dict[str, set] = {}
+    for key, g in zip(index, labels["group"]):
+        if key and g:
+            of_index.setdefault(key, set()).add(g)
+    out: dict[str, set] = {}
+    for gs in of_index.values():
+        for g in gs:
+            out.setdefault(g, {g}).update(gs)
+    return out
+
+
 def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Taxonomy, today: str, history: list,
                      res: ImportResult) -> None:
-    """The hand and propagated rows of a decided fund's group (its index or family in the labeled set) take the
-    decision, as tagging applies it to the whole index: a decision on any fund of a group, not only on the one whose
-    label the others copy. ``labels`` is changed in place, each old label goes to ``history``. A group whose review
-    decisions (this sheet's and earlier ones) name two classes is a dispute, and no row of it moves; funds the sheet
-    decides itself, review rows and the report's own examples never move."""
+    """The hand and propagated rows of a decided fund's group (its index or family in the labeled set, with the groups
+    of the same index, :func:`_index_groups`) take the decision, as tagging applies it to the whole index: a decision
+    on any fund of a group, not only on the one whose label the others copy. ``labels`` is changed in place, each old
+    label goes to ``history``. A group whose review decisions (this sheet's and earlier ones) name two classes is a
+    dispute, and no row of it moves; funds the sheet decides itself, review rows and the report's own examples never
+    move."""
     groups = labels["group"].to_numpy()
     group_of = dict(zip(labels["fund_code"], groups))
     first: dict[str, str] = {}  # group → the first decided fund of it on the sheet
     for code in applied:
         if group_of[code]:
             first.setdefault(group_of[code], code)
+    same = _index_groups(labels) if first else {}
+    done: set = set()
     for g, code in first.items():
+        if g in done:  # a group of an index whose other group's decision moved it
+            continue
+        done |= same.get(g, {g})
         decision, reviewer, note = applied[code]
-        in_group = groups == g
+        in_group = np.isin(groups, list(same.get(g, {g})))
         reviewed = set(labels.loc[in_group & (labels["source"] == "review").to_numpy(), "secondary"])
         if reviewed != {decision}:
             continue
@@ -616,6 +644,7 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
     labels = labels.copy()
     h = h.reindex(columns=list(dict.fromkeys(list(h.columns) + HISTORY_COLUMNS))).fillna("").astype(str)
     drop = []
+    same = None  # the groups of each index (_index_groups), read at the first withdrawal
     for r in rows.itertuples():
         code, note = r.code, str(getattr(r, "comment", "") or "") or "review decision withdrawn"
         at = np.flatnonzero((labels["fund_code"] == code).to_numpy())
@@ -648,8 +677,11 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
             _before_decision(h, labels["fund_code"].iat[j], row(j), lambda st: relabeled(st, made), tax)
             if made:
                 followers.append(j)
-        still = sorted(set(labels.loc[(labels["group"] == cur["group"]) & (labels["source"] == "review")
-                                      & (labels["fund_code"] != code), "fund_code"])) if cur["group"] else []
+        if same is None:
+            same = _index_groups(labels)
+        still = sorted(set(labels.loc[labels["group"].isin(same.get(cur["group"], {cur["group"]}))
+                                      & (labels["source"] == "review") & (labels["fund_code"] != code),
+                                      "fund_code"])) if cur["group"] else []
         kept = {}
         for j in followers:
             fo = row(j)

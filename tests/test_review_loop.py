@@ -1526,3 +1526,35 @@ def test_a_batch_whose_codes_excel_kept_as_numbers_exports_a_sheet_its_import_ta
     assert res.exit_code == 0, res.output
     got = read_labels(labels_subset).set_index("fund_code")
     assert [got.at[c, "secondary"] for c in ("004433", "000016", "510300")] == ["资源主题ETF", "国企主题ETF", "宽基ETF"]
+
+
+def test_a_decision_on_a_feeder_known_by_its_index_name_moves_the_index_etfs_of_the_other_group(tmp_path,
+                                                                                               labels_subset):
+    """The labeled set holds 中证计算机主题 in two groups: its ETFs under the index code (930651.CSI: 159998 hand,
+    512720 propagated) and the feeders a fund list names by the index alone (idx:中证计算机主题: 001629, 001630, …).
+    Tagging settles both by a decision on either (the set pairs the code and the name); the import moved only the
+    decided feeder's group, so the ETFs kept 科技成长主题ETF in the set while tagging gave them the decision's class
+    at confidence 1: training learned the opposite of what tagging applies (audit round 8). A decision now moves the
+    hand and propagated rows of every group of its index; a withdrawal puts them back."""
+    tax = load_taxonomy()
+    before = read_labels(labels_subset).set_index("fund_code")
+    assert before.at["159998", "group"] == "930651.CSI" and before.at["001629", "group"] == "idx:中证计算机主题"
+    assert before.loc[["159998", "512720"], "secondary"].tolist() == ["科技成长主题ETF"] * 2
+    sheet = _review_sheet(tmp_path / "r.csv", [("001629", "科技成长主题ETF", "(申万)行业ETF", "王五")])
+    f = read_table(sheet).frame
+    f.loc[0, ["fund_name", "index_name", "group", "confidence"]] = ["天弘中证计算机ETF联接A", "中证计算机主题",
+                                                                    "idx:中证计算机主题", "0.55"]
+    write_table(f, sheet)
+    res = import_review(sheet, tax, labels_subset, today="2026-11-30")
+    moved = {c for c, _, _, _ in res.followed}
+    assert {"159998", "512720", "001630"} <= moved, res.lines()
+    after = read_labels(labels_subset).set_index("fund_code")
+    assert after.loc[["159998", "512720"], "secondary"].tolist() == ["(申万)行业ETF"] * 2
+    assert after.loc[["159998", "512720"], "propagated_from"].tolist() == ["001629"] * 2
+    f.loc[0, ["decision", "secondary", "confidence"]] = ["撤销", "(申万)行业ETF", "1"]
+    write_table(f, sheet)
+    res = import_review(sheet, tax, labels_subset, today="2026-12-01")
+    back = read_labels(labels_subset).set_index("fund_code")
+    assert {"159998", "512720"} <= {c for c, _, _, _ in res.restored}, res.lines()
+    assert back.loc[["159998", "512720"], ["secondary", "source"]].values.tolist() == \
+        before.loc[["159998", "512720"], ["secondary", "source"]].values.tolist()
