@@ -45,6 +45,9 @@ REVIEW_COLUMNS = ["fund_code", "fund_name", "secondary", "confidence", "alternat
                   "primary", "taxonomy_version", "row"]
 FROZEN_COLUMNS = 2  # fund_code and fund_name stay in view while scrolling right
 REQUIRED = ("fund_code", "decision", "taxonomy_version")
+# every column of a sheet that import reads (a fund new to the labeled set takes its LABEL_COLUMNS): each must appear once
+READ_COLUMNS = tuple(dict.fromkeys(REQUIRED + ("reviewer", "comment", "secondary", "primary", "confidence")
+                                   + tuple(LABEL_COLUMNS)))
 # the output columns of `fundclass tag` a review frame is made of; an exported file needs taxonomy_version too (it goes
 # to the sheet, where import checks it)
 FRAME_REQUIRED = ("secondary", "confidence", "needs_review", "evidence")
@@ -93,6 +96,10 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     # six digits, as linked_fund holds them (the file's own codes may carry an exchange tag: 159915.SZ)
     code = code6_column(out["fund_code"])
     code = code.where(code != "", out["fund_code"])
+    # a code a spreadsheet cut to 1–5 digits (a batch Excel kept as numbers: 4433) is written as the fund's six-digit
+    # code, which import reads; a code with its exchange (159915.SZ) is written as the file gives it
+    short = out["fund_code"].str.fullmatch(r"\s*[0-9]{1,5}(?:\.0+)?\s*").fillna(False).to_numpy(dtype=bool)
+    out.loc[short, "fund_code"] = code[short]
     family = linked.where(linked != "", code.values)
     key = display_key(p)
     group = key.where(key != "", family.values)
@@ -297,8 +304,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
     table = read_output(path, sheet)  # a CSV's cells without the ' that export put before formula-like text
     f = table.frame
     cols = list(f.columns)
-    errors = [f"column '{c}' appears {cols.count(c)} times; keep one" for c in REQUIRED + ("reviewer",)
-              if cols.count(c) > 1]
+    errors = [f"column '{c}' appears {cols.count(c)} times; keep one" for c in READ_COLUMNS if cols.count(c) > 1]
     missing = [c for c in REQUIRED if c not in cols]
     if missing:
         errors.append(f"missing column(s) {missing}; export the sheet with `fundclass review export`")
@@ -431,18 +437,29 @@ def _tool_confidence(r) -> float | None:
     return conf if conf < 1 else None
 
 
-def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: bool = False) -> str:
+def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: bool = False,
+                     deleted: tuple = ()) -> str:
     """Why row ``r`` may not replace the review decision ``old`` ('' when it may): a sheet that shows the tool's
     answer (``secondary``) shows a fund's review decision once it was made (at confidence 1), so a sheet showing
     another answer, or the same class as the tool's own answer (below 1: a reviewer confirmed the tool on another copy
     of the sheet), was exported before that decision (or from another labeled set), and importing it would revert a
     later decision. ``withdraw``: ``r`` takes the fund's decision back (a withdraw word), which would take back that
-    later decision."""
+    later decision. ``deleted``: which of ``secondary`` and ``confidence`` were deleted from an exported sheet, which
+    then cannot tell a decision it showed from one made after it."""
     if not shows_answer or old["source"] != "review" or old["taxonomy_version"] != tax.version \
             or old["secondary"] == r.decision:
         return ""
     shown = str(getattr(r, "secondary", "") or "").strip()
     conf = _tool_confidence(r)
+    hidden = list(deleted) if "secondary" in deleted else [c for c in deleted if shown == old["secondary"]]
+    if hidden:
+        return (f"row {r.line_no} ({r.code}): the labeled set holds a review decision, {old['secondary']} "
+                f"({old['labeled_by']}, {old['labeled_at']}), and column(s) {', '.join(hidden)} were deleted from this "
+                f"review sheet, so it cannot show whether that decision was made before the sheet was exported or "
+                f"after (a later decision it never showed would be "
+                + ("withdrawn" if withdraw else f"reverted to {r.decision}") + "): put the column(s) back (copy "
+                "them from the exported sheet), or pass --overrule to " + ("withdraw" if withdraw else "replace")
+                + " the decision")
     if shown == old["secondary"] and conf is None:
         return ""
     answer = (shown or "none") + (f", the tool's own at confidence {conf:g}" if shown == old["secondary"] else "")
@@ -462,22 +479,50 @@ def _history_row(old: dict, decision: str, reviewer: str, today: str, reason: st
             "changed_at": today, "reason": reason, "old_note": old["note"]}
 
 
+def _index_groups(labels: pd.DataFrame) -> dict[str, set]:
+    """Each group of the labeled set with the groups that are the same tracked index to tagging: the set may hold one
+    index in two groups (its ETFs under the index code, 930651.CSI; feeders known by the index name alone,
+    idx:中证计算机主题), which an index code and name the set pairs one to one join (:func:`classifier.index_key.
+    index_aliases`), as they join the batches' funds a decision settles."""
+    p = prepare(labels[ID_COLUMNS].reset_index(drop=True), detect_columns(ID_COLUMNS))
+    aliases = index_aliases(labels["index_code"], labels["index_name"])
+    subject = subject_keys(p)
+    subject = subject.where(subject.str.startswith("idx:"), name_keys(p))
+    code = code_keys(p)
+    index = code.where(code != "", subject.map(lambda k: aliases.get(k, k)))
+    of_index: dict[str, set] = {}
+    for key, g in zip(index, labels["group"]):
+        if key and g:
+            of_index.setdefault(key, set()).add(g)
+    out: dict[str, set] = {}
+    for gs in of_index.values():
+        for g in gs:
+            out.setdefault(g, {g}).update(gs)
+    return out
+
+
 def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Taxonomy, today: str, history: list,
                      res: ImportResult) -> None:
-    """The hand and propagated rows of a decided fund's group (its index or family in the labeled set) take the
-    decision, as tagging applies it to the whole index: a decision on any fund of a group, not only on the one whose
-    label the others copy. ``labels`` is changed in place, each old label goes to ``history``. A group whose review
-    decisions (this sheet's and earlier ones) name two classes is a dispute, and no row of it moves; funds the sheet
-    decides itself, review rows and the report's own examples never move."""
+    """The hand and propagated rows of a decided fund's group (its index or family in the labeled set, with the groups
+    of the same index, :func:`_index_groups`) take the decision, as tagging applies it to the whole index: a decision
+    on any fund of a group, not only on the one whose label the others copy. ``labels`` is changed in place, each old
+    label goes to ``history``. A group whose review decisions (this sheet's and earlier ones) name two classes is a
+    dispute, and no row of it moves; funds the sheet decides itself, review rows and the report's own examples never
+    move."""
     groups = labels["group"].to_numpy()
     group_of = dict(zip(labels["fund_code"], groups))
     first: dict[str, str] = {}  # group → the first decided fund of it on the sheet
     for code in applied:
         if group_of[code]:
             first.setdefault(group_of[code], code)
+    same = _index_groups(labels) if first else {}
+    done: set = set()
     for g, code in first.items():
+        if g in done:  # a group of an index whose other group's decision moved it
+            continue
+        done |= same.get(g, {g})
         decision, reviewer, note = applied[code]
-        in_group = groups == g
+        in_group = np.isin(groups, list(same.get(g, {g})))
         reviewed = set(labels.loc[in_group & (labels["source"] == "review").to_numpy(), "secondary"])
         if reviewed != {decision}:
             continue
@@ -587,7 +632,8 @@ def _propagated_from(labels: pd.DataFrame, plan: dict, pos: int) -> str:
 
 
 def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.DataFrame, today: str, history: list,
-              res: "ImportResult", shows_answer: bool = False, unseen: list | None = None) -> pd.DataFrame:
+              res: "ImportResult", shows_answer: bool = False, unseen: list | None = None,
+              hidden: tuple = ()) -> pd.DataFrame:
     """Take back the review decisions of the funds of ``rows`` (their decision: a withdraw word): each fund's row goes
     back to the label it had before its review decision(s), or, when the decision added it (or history.csv does not
     hold its earlier label), leaves the labeled set; the rows the decision relabeled (its index's hand and propagated
@@ -598,6 +644,7 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
     labels = labels.copy()
     h = h.reindex(columns=list(dict.fromkeys(list(h.columns) + HISTORY_COLUMNS))).fillna("").astype(str)
     drop = []
+    same = None  # the groups of each index (_index_groups), read at the first withdrawal
     for r in rows.itertuples():
         code, note = r.code, str(getattr(r, "comment", "") or "") or "review decision withdrawn"
         at = np.flatnonzero((labels["fund_code"] == code).to_numpy())
@@ -605,7 +652,8 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
             res.undecided.append(code)
             continue
         i = int(at[0])
-        why = _unseen_decision(r, {c: labels[c].iat[i] for c in labels.columns}, tax, shows_answer, withdraw=True)
+        why = _unseen_decision(r, {c: labels[c].iat[i] for c in labels.columns}, tax, shows_answer, withdraw=True,
+                               deleted=hidden)
         if why:
             unseen.append(why)
             continue
@@ -629,8 +677,11 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
             _before_decision(h, labels["fund_code"].iat[j], row(j), lambda st: relabeled(st, made), tax)
             if made:
                 followers.append(j)
-        still = sorted(set(labels.loc[(labels["group"] == cur["group"]) & (labels["source"] == "review")
-                                      & (labels["fund_code"] != code), "fund_code"])) if cur["group"] else []
+        if same is None:
+            same = _index_groups(labels)
+        still = sorted(set(labels.loc[labels["group"].isin(same.get(cur["group"], {cur["group"]}))
+                                      & (labels["source"] == "review") & (labels["fund_code"] != code),
+                                      "fund_code"])) if cur["group"] else []
         kept = {}
         for j in followers:
             fo = row(j)
@@ -680,9 +731,12 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     decided, commented = _read_decisions(path, tax, reviewer, sheet)
     taken_back = decided["decision"].isin(set(withdraw_words())).to_numpy()  # 撤销: withdraw the fund's decision
     withdraw, decided = decided[taken_back], decided[~taken_back].copy()
-    shows_answer = "secondary" in decided.columns and not overrule
-    # what identifies a fund the import adds to the labeled set; an exported sheet (it has `group`) holds them all
-    deleted = [c for c in ID_COLUMNS[1:] if c not in decided.columns] if "group" in decided.columns else []
+    exported = "group" in decided.columns  # an exported sheet: it has `group`, and every column export writes
+    # what shows a fund's later review decision (or its absence); on an exported sheet, deleted columns hide it
+    hidden = tuple(c for c in ("secondary", "confidence") if c not in decided.columns) if exported else ()
+    shows_answer = ("secondary" in decided.columns or exported) and not overrule
+    # what identifies a fund the import adds to the labeled set; an exported sheet holds them all
+    deleted = [c for c in ID_COLUMNS[1:] if c not in decided.columns] if exported else []
     decided["index_key"] = code_keys(decided) if "index_code" in decided.columns else ""
     # the index subject of a fund new to the labeled set that gives no index code: its index name's (a batch giving
     # the index by name alone), else the one an index fund's name gives (a fund list: names alone); read (a prepare
@@ -710,7 +764,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         history, new_rows, unseen = [], [], []
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before
             labels = _withdraw(labels, withdraw, tax, read_history(labels_path), today, history, res, shows_answer,
-                               unseen)
+                               unseen, hidden)
         res.disputes = _index_disputes(labels, decided, tax)
         applied: dict[str, tuple[str, str, str]] = {}  # fund code → decision, reviewer, note of the rows written
         pos = {c: i for i, c in enumerate(labels["fund_code"])}
@@ -732,7 +786,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 if old["secondary"] == r.decision and old["source"] == "review":
                     res.confirmed.append(code)
                     continue
-                why = _unseen_decision(r, old, tax, shows_answer)
+                why = _unseen_decision(r, old, tax, shows_answer, deleted=hidden)
                 if why:
                     unseen.append(why)
                     continue

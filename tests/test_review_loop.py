@@ -260,7 +260,7 @@ def test_review_export_groups_rows_by_index(tmp_path):
 
     f = review_frame(tagged)
     # the most doubtful group first (中证红利: 0.5), its rows together; 000015.SH and 000015 are one index
-    assert f["fund_code"].tolist() == ["2", "4", "3", "1"]
+    assert f["fund_code"].tolist() == ["000002", "000004", "000003", "000001"]  # codes of 1–5 digits: six, zero-filled
     assert f["group"].tolist() == ["code:000922", "code:000922", "code:000015", "code:000015"]
     assert f["group_size"].tolist() == ["2", "2", "2", "2"]
 
@@ -304,8 +304,8 @@ def test_review_sheet_says_how_many_funds_of_the_file_a_groups_decision_settles(
     from classifier.review import review_frame
 
     f = review_frame(tagged).set_index("fund_code")
-    assert f.loc["1", "group_size"] == "1" and f.loc["1", "settles"] == "3"
-    assert f.loc["4", "group_size"] == "1" and f.loc["4", "settles"] == "1"
+    assert f.loc["000001", "group_size"] == "1" and f.loc["000001", "settles"] == "3"
+    assert f.loc["000004", "group_size"] == "1" and f.loc["000004", "settles"] == "1"
 
 
 def test_the_funds_a_review_sheet_says_a_decision_settles_are_those_it_settles(tmp_path, labels_subset):
@@ -1507,3 +1507,121 @@ def test_labels_audit_of_a_migrated_set_with_the_old_taxonomy_names_the_version(
         f", not jrj-2026.01-r1: rows [2, 3," in res.output, res.output
     res = r.invoke(cli, ["labels", "audit", str(labels_subset), "--taxonomy", str(new_path)])
     assert res.exit_code == 0 and ", 0 errors" in res.output, res.output
+
+
+@pytest.mark.parametrize("column", ["comment", "group", "index_code", "confidence", "secondary"])
+def test_a_review_sheet_with_a_column_inserted_twice_is_refused_naming_it(tmp_path, labels_subset, column):
+    """A reviewer inserts a column in Excel and gives it the name of one the sheet has (a second `comment` for their
+    own notes, a copy of `index_code`): the import stopped on an internal error (AttributeError: 'DataFrame' object has
+    no attribute 'str') for comment, group or index_code, and read neither copy of confidence or secondary, so a sheet
+    exported before a later decision could revert it (audit round 8). Every column the import reads must appear
+    once: the file and the column are named, nothing written."""
+    sheet = _review_sheet(tmp_path / "r.xlsx", [("990991", "宽基ETF", "策略主题ETF", "张三")])
+    wb = openpyxl.load_workbook(sheet)
+    ws = wb.active
+    ws.insert_cols(3)
+    ws.cell(1, 3).value = column
+    wb.save(sheet)
+    before = labels_subset.read_bytes()
+    with pytest.raises(InputError) as e:
+        import_review(sheet, load_taxonomy(), labels_subset)
+    assert f"column '{column}' appears 2 times; keep one" in str(e.value) and str(sheet) in str(e.value)
+    assert labels_subset.read_bytes() == before and not labels_subset.with_name("history.csv").exists()
+
+
+def test_a_copy_of_the_sheet_with_confidence_or_secondary_deleted_does_not_revert_a_later_decision(tmp_path,
+                                                                                                   labels_subset):
+    """Two reviewers each get a copy of one exported sheet. The first confirms the tool's answer (宽基ETF at 0.61)
+    and imports; the second, who deleted the `confidence` column in Excel (or `secondary`, the tool's answer), decides
+    otherwise and imports: the import could no longer tell the sheet was exported before the first decision (the
+    answer shown below 1, or another class) and replaced it without a word (audit round 8). On an exported sheet
+    (it has `group`), a decision over a review decision with those columns deleted is refused, naming the columns
+    and the decision, unless --overrule; a hand-made sheet of codes and decisions still changes a decision."""
+    tax = load_taxonomy()
+
+    def copy(name, decision, reviewer, drop):
+        path = _review_sheet(tmp_path / name, [("990993", "宽基ETF", decision, reviewer)])
+        f = read_table(path).frame
+        f["confidence"] = "0.61"
+        write_table(f.drop(columns=drop), path)
+        return path
+
+    assert import_review(copy("a.csv", "宽基ETF", "张三", []), tax, labels_subset, today="2026-11-30").added == [
+        "990993"]
+    history = labels_subset.with_name("history.csv")
+    before = (labels_subset.read_bytes(), history.exists())
+    for drop in (["confidence"], ["secondary"], ["secondary", "confidence"]):
+        with pytest.raises(InputError) as e:
+            import_review(copy("b.csv", "策略主题ETF", "李四", drop), tax, labels_subset, today="2026-12-01")
+        msg = str(e.value)
+        assert "row 2 (990993)" in msg and "宽基ETF (张三, 2026-11-30)" in msg and "--overrule" in msg
+        assert f"column(s) {', '.join(drop)} were deleted" in msg
+        assert (labels_subset.read_bytes(), history.exists()) == before
+    with pytest.raises(InputError, match="column.s. confidence were deleted .*withdrawn"):
+        import_review(copy("w.csv", "撤销", "李四", ["confidence"]), tax, labels_subset, today="2026-12-01")
+    res = import_review(copy("b.csv", "策略主题ETF", "李四", ["confidence"]), tax, labels_subset, today="2026-12-01",
+                        overrule=True)
+    assert res.changed == [("990993", "宽基ETF", "策略主题ETF")]
+    hand = tmp_path / "hand.csv"
+    pd.DataFrame({"fund_code": ["990993"], "decision": ["国企主题ETF"], "reviewer": ["王五"],
+                  "taxonomy_version": [tax.version]}).to_csv(hand, index=False)
+    assert import_review(hand, tax, labels_subset, today="2026-12-02").changed == [
+        ("990993", "策略主题ETF", "国企主题ETF")]
+
+
+def test_a_batch_whose_codes_excel_kept_as_numbers_exports_a_sheet_its_import_takes(tmp_path, labels_subset):
+    """A monthly batch given as a workbook whose code cells are numbers (Excel's 4433 for 004433, 16 for 000016):
+    tagging reads them as the six-digit codes, but `review export` wrote the cells as the batch gave them, and the
+    import of that very sheet, untouched but for the decisions, refused every such row ("'4433' is not a fund code …
+    did you mean 004433?", audit round 8). The sheet now gives the fund's six-digit code; a code with its exchange
+    (510300.SH) stays as the batch writes it."""
+    src, tagged, sheet = tmp_path / "batch.xlsx", tmp_path / "tagged.xlsx", tmp_path / "review.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["基金代码", "基金简称"])
+    for code, name in ((4433, "华夏中证细分有色金属产业主题联接C"), (16, "国泰中证军工ETF联接A"), ("510300.SH", "华泰柏瑞沪深300ETF")):
+        wb.active.append([code, name])
+    wb.save(src)
+    r = CliRunner()
+    res = r.invoke(cli, ["tag", str(src), "-o", str(tagged), "-s", "--labeled", str(labels_subset)])
+    assert res.exit_code == 0, res.output
+    res = r.invoke(cli, ["review", "export", "--all", str(tagged), "-o", str(sheet)])
+    assert res.exit_code == 0, res.output
+    shown = pd.read_excel(sheet, sheet_name="review", dtype=str)["fund_code"].tolist()
+    assert sorted(shown) == ["000016", "004433", "510300.SH"]
+    _fill(sheet, {"004433": "资源主题ETF", "000016": "国企主题ETF", "510300.SH": "宽基ETF"}, reviewer="张三")
+    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset)])
+    assert res.exit_code == 0, res.output
+    got = read_labels(labels_subset).set_index("fund_code")
+    assert [got.at[c, "secondary"] for c in ("004433", "000016", "510300")] == ["资源主题ETF", "国企主题ETF", "宽基ETF"]
+
+
+def test_a_decision_on_a_feeder_known_by_its_index_name_moves_the_index_etfs_of_the_other_group(tmp_path,
+                                                                                               labels_subset):
+    """The labeled set holds 中证计算机主题 in two groups: its ETFs under the index code (930651.CSI: 159998 hand,
+    512720 propagated) and the feeders a fund list names by the index alone (idx:中证计算机主题: 001629, 001630, …).
+    Tagging settles both by a decision on either (the set pairs the code and the name); the import moved only the
+    decided feeder's group, so the ETFs kept 科技成长主题ETF in the set while tagging gave them the decision's class
+    at confidence 1: training learned the opposite of what tagging applies (audit round 8). A decision now moves the
+    hand and propagated rows of every group of its index; a withdrawal puts them back."""
+    tax = load_taxonomy()
+    before = read_labels(labels_subset).set_index("fund_code")
+    assert before.at["159998", "group"] == "930651.CSI" and before.at["001629", "group"] == "idx:中证计算机主题"
+    assert before.loc[["159998", "512720"], "secondary"].tolist() == ["科技成长主题ETF"] * 2
+    sheet = _review_sheet(tmp_path / "r.csv", [("001629", "科技成长主题ETF", "(申万)行业ETF", "王五")])
+    f = read_table(sheet).frame
+    f.loc[0, ["fund_name", "index_name", "group", "confidence"]] = ["天弘中证计算机ETF联接A", "中证计算机主题",
+                                                                    "idx:中证计算机主题", "0.55"]
+    write_table(f, sheet)
+    res = import_review(sheet, tax, labels_subset, today="2026-11-30")
+    moved = {c for c, _, _, _ in res.followed}
+    assert {"159998", "512720", "001630"} <= moved, res.lines()
+    after = read_labels(labels_subset).set_index("fund_code")
+    assert after.loc[["159998", "512720"], "secondary"].tolist() == ["(申万)行业ETF"] * 2
+    assert after.loc[["159998", "512720"], "propagated_from"].tolist() == ["001629"] * 2
+    f.loc[0, ["decision", "secondary", "confidence"]] = ["撤销", "(申万)行业ETF", "1"]
+    write_table(f, sheet)
+    res = import_review(sheet, tax, labels_subset, today="2026-12-01")
+    back = read_labels(labels_subset).set_index("fund_code")
+    assert {"159998", "512720"} <= {c for c, _, _, _ in res.restored}, res.lines()
+    assert back.loc[["159998", "512720"], ["secondary", "source"]].values.tolist() == \
+        before.loc[["159998", "512720"], ["secondary", "source"]].values.tolist()
