@@ -233,6 +233,7 @@ class ImportResult:
     restored: list[tuple[str, str, str, str]] = field(default_factory=list)  # code, old, restored, the withdrawn fund
     kept: list[tuple[str, str, str]] = field(default_factory=list)  # code, its label, why it keeps the withdrawn one's
     undecided: list[str] = field(default_factory=list)  # withdrawals of funds that hold no review decision
+    padded: list[str] = field(default_factory=list)  # codes of a sheet saved with numbers for codes, read as six digits
 
     def lines(self) -> list[str]:
         out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"
@@ -248,6 +249,10 @@ class ImportResult:
         if self.undecided:
             out.append(f"warning: {len(self.undecided)} funds hold no review decision to withdraw (nothing done): "
                        f"{', '.join(self.undecided[:20])}{' …' if len(self.undecided) > 20 else ''}")
+        if self.padded:
+            out.append(f"warning: the sheet's fund_code column was saved as numbers (Excel drops leading zeros): "
+                       f"{len(self.padded)} codes read as six digits: {', '.join(self.padded[:20])}"
+                       f"{' …' if len(self.padded) > 20 else ''}")
         if self.commented:
             out.append(f"warning: {len(self.commented)} rows have a comment but no decision and were not imported: "
                        f"{', '.join(self.commented[:20])}{' …' if len(self.commented) > 20 else ''}; write their "
@@ -326,6 +331,15 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
         decided["reviewer"] = ""
     decided["reviewer"] = decided["reviewer"].astype(str).str.strip().replace("", reviewer or "")
     decided["code"] = [parse_fund_code(c) for c in decided["fund_code"]]
+    # a sheet saved from Excel with its fund_code column as numbers lost every code's leading zeros (017040 → 17040):
+    # then no code of the column is six digits beginning with 0, and its codes of 1–5 digits are read as six digits,
+    # as tagging and the labeled set read them; beside a 0-led code, a short code was typed short and is refused
+    raw = f["fund_code"].astype(str).str.strip()
+    padded: list[str] = []
+    if raw.str.fullmatch(r"\d{1,5}").any() and not raw.str.fullmatch(r"0\d{5}").any():
+        short = decided["fund_code"].astype(str).str.strip().str.fullmatch(r"\d{1,5}").to_numpy(dtype=bool)
+        decided.loc[short, "code"] = decided.loc[short, "fund_code"].astype(str).str.strip().str.zfill(6)
+        padded = decided.loc[short, "code"].tolist()
     if "index_code" in decided.columns:  # 000300, not the 300 of a sheet saved from Excel as CSV
         decided["index_code"] = decided["index_code"].astype(str).map(sheet_index_code)
     allowed = tax.labels
@@ -333,11 +347,12 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
     for r in decided.itertuples():
         where = f"row {r.line_no} ({str(r.fund_code).strip() or 'no code'})"
         if not isinstance(r.code, str):
-            raw = str(r.fund_code).strip()
+            cell = str(r.fund_code).strip()
             hint = (" (Excel turned the code into a number: format the column as text and type it again)"
-                    if re.fullmatch(r"[\d.]+E\+?\d+", raw, re.IGNORECASE) else
-                    f" (Excel drops a code's leading zeros: did you mean {raw.zfill(6)}? Format the column as text "
-                    f"and type it again)" if re.fullmatch(r"\d{1,5}", raw) else "")
+                    if re.fullmatch(r"[\d.]+E\+?\d+", cell, re.IGNORECASE) else
+                    f" (Excel drops a code's leading zeros, but other codes of the column kept theirs: did you mean "
+                    f"{cell.zfill(6)}? Format the column as text and type it again)" if re.fullmatch(r"\d{1,5}", cell)
+                    else "")
             errors.append(f"{where}: '{r.fund_code}' is not a fund code (six digits, optionally .SH/.SZ/.OF){hint}")
         if r.decision in allowed or r.decision in withdraw:
             pass
@@ -367,7 +382,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
                  if "comment" in undecided.columns else undecided.iloc[:0])
     noted = [parse_fund_code(c) or str(c).strip() or f"row {n}"
              for c, n in zip(commented["fund_code"], commented["line_no"])]
-    return decided.drop_duplicates("code"), noted
+    return decided.drop_duplicates("code"), noted, padded
 
 
 def _id_rows(decided: pd.DataFrame) -> pd.DataFrame:
@@ -728,7 +743,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     ``sheet``: the worksheet of a workbook to read (default: its only visible sheet that holds data). A decision that
     would replace a review decision the sheet did not show (it was exported before it) is refused unless
     ``overrule``."""
-    decided, commented = _read_decisions(path, tax, reviewer, sheet)
+    decided, commented, padded = _read_decisions(path, tax, reviewer, sheet)
     taken_back = decided["decision"].isin(set(withdraw_words())).to_numpy()  # 撤销: withdraw the fund's decision
     withdraw, decided = decided[taken_back], decided[~taken_back].copy()
     exported = "group" in decided.columns  # an exported sheet: it has `group`, and every column export writes
@@ -760,7 +775,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
 
     def compute(labels: pd.DataFrame):
         _check_labeled_set(labels, labels_path, tax)
-        res = ImportResult(split_groups=split, commented=commented)
+        res = ImportResult(split_groups=split, commented=commented, padded=padded)
         history, new_rows, unseen = [], [], []
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before
             labels = _withdraw(labels, withdraw, tax, read_history(labels_path), today, history, res, shows_answer,

@@ -94,10 +94,11 @@ def test_concurrent_importers_lose_no_decision(tmp_path, small_labels_copy):
 
 @pytest.mark.parametrize("rows, columns, message", [
     ([("900002.SH", "宽基ETF", ""), ("900002", "策略主题ETF", "")], None, "fund 900002: conflicting decisions"),
-    ([("1", "宽基ETF", "")], None, "'1' is not a fund code"),
+    # short codes beside a code that kept its leading zero were typed short (Excel drops every code's zeros or none)
+    ([("1", "宽基ETF", ""), ("017040", "宽基ETF", "")], None, "'1' is not a fund code"),
     ([("ABCDEF", "宽基ETF", "")], None, "'ABCDEF' is not a fund code"),
     ([("1.59915E+05", "宽基ETF", "")], None, "Excel turned the code into a number"),
-    ([("17040", "宽基ETF", "")], None, "did you mean 017040?"),  # a code Excel kept as a number, zero dropped
+    ([("17040", "宽基ETF", ""), ("001234", "宽基ETF", "")], None, "did you mean 017040?"),
     ([("159915", "宽基", "")], None, "decision '宽基' is not a label"),
     ([("159915", "宽基ETF", "")], lambda d: d.drop(columns="taxonomy_version"), "missing column(s) ['taxonomy_version']"),
     ([("159915", "宽基ETF", "")], lambda d: d.assign(taxonomy_version="efund-2025.1-r1"),
@@ -114,7 +115,8 @@ def test_bad_sheets_change_nothing(tmp_path, labels_copy, rows, columns, message
 
 
 def test_all_problems_of_a_sheet_reported_at_once(tmp_path, labels_copy):
-    sheet = _sheet(tmp_path / "review.csv", [("1", "宽基ETF", ""), ("159915", "不存在", ""), ("510300", "宽基ETF", "")])
+    sheet = _sheet(tmp_path / "review.csv", [("1", "宽基ETF", ""), ("159915", "不存在", ""), ("510300", "宽基ETF", ""),
+                                             ("001234", "宽基ETF", "")])
     with pytest.raises(InputError) as e:
         import_review(sheet, TAX, labels_copy)
     assert "2 problem(s)" in str(e.value) and "row 2 (1)" in str(e.value) and "row 3 (159915)" in str(e.value)

@@ -1595,6 +1595,32 @@ def test_a_batch_whose_codes_excel_kept_as_numbers_exports_a_sheet_its_import_ta
     assert [got.at[c, "secondary"] for c in ("004433", "000016", "510300")] == ["资源主题ETF", "国企主题ETF", "宽基ETF"]
 
 
+def test_a_review_sheet_saved_by_excel_with_codes_as_numbers_imports_with_six_digit_codes(tmp_path, labels_subset):
+    """A reviewer opens the exported CSV sheet in Excel, types the decisions and saves it: Excel reads the fund_code
+    column as numbers and writes 4433 for 004433, 16 for 000016. Tagging and the labeled set read such codes as six
+    digits, but the import refused every such row ("'4433' is not a fund code … did you mean 004433?", audit round 8),
+    so the reviewer had to retype every code of an off-exchange fund. A column none of whose codes kept a leading
+    zero was saved as numbers: its short codes are read as six digits, and the import says which."""
+    src, tagged, sheet = tmp_path / "batch.csv", tmp_path / "tagged.csv", tmp_path / "review.csv"
+    pd.DataFrame({"基金代码": ["004433", "000016", "510300"],
+                  "基金简称": ["华夏中证细分有色金属产业主题联接C", "国泰中证军工ETF联接A", "华泰柏瑞沪深300ETF"]}).to_csv(src, index=False)
+    r = CliRunner()
+    assert r.invoke(cli, ["tag", str(src), "-o", str(tagged), "-s", "--labeled", str(labels_subset)]).exit_code == 0
+    res = r.invoke(cli, ["review", "export", "--all", str(tagged), "-o", str(sheet)])
+    assert res.exit_code == 0, res.output
+    f = read_table(sheet).frame
+    decisions = {"004433": "资源主题ETF", "000016": "国企主题ETF", "510300": "宽基ETF"}
+    f["decision"], f["reviewer"] = f["fund_code"].map(decisions), "张三"
+    f["fund_code"] = f["fund_code"].str.lstrip("0")  # what Excel writes back for a column it read as numbers
+    f.to_csv(sheet, index=False)
+    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset)])
+    assert res.exit_code == 0, res.output
+    assert "fund_code column was saved as numbers" in res.output and "000016" in res.output, res.output
+    got = read_labels(labels_subset).set_index("fund_code")
+    assert [got.at[c, "secondary"] for c in decisions] == list(decisions.values())
+    assert "4433" not in got.index and "16" not in got.index
+
+
 def test_a_decision_on_a_feeder_known_by_its_index_name_moves_the_index_etfs_of_the_other_group(tmp_path,
                                                                                                labels_subset):
     """The labeled set holds 中证计算机主题 in two groups: its ETFs under the index code (930651.CSI: 159998 hand,
