@@ -404,15 +404,18 @@ def _subject_groups(labels: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame, tax: Taxonomy) -> list[tuple[str, str, str]]:
+def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame,
+                    tax: Taxonomy) -> tuple[list[tuple[str, str, str]], dict[str, tuple[str, ...]]]:
     """The decisions that meet a review decision of another class on the same tracked index or share-class family
     (the keys tagging settles by, :func:`classifier.decide.settling_keys`): an earlier one, or, on a sheet without
     `group` (whose split groups are said apart), another row of the sheet. From the next tag on, neither settles that
-    index or family, and its other funds go to review."""
+    index or family, and its other funds go to review. Also, per decided fund whose index or family earlier decisions
+    settled with one class other than the fund's decision (so tagging gave the fund that class at confidence 1), the
+    codes of those earlier decisions."""
     earlier = labels[(labels["source"] == "review") & (labels["taxonomy_version"] == tax.version)
                      & ~labels["fund_code"].isin(set(decided["code"]))].reset_index(drop=True)
     if decided.empty or (earlier.empty and "group" in decided.columns):
-        return []
+        return [], {}
     rows = pd.concat([earlier[ID_COLUMNS], _id_rows(decided)], ignore_index=True).fillna("")
     codes = rows["fund_code"].tolist()
     classes = earlier["secondary"].tolist() + decided["decision"].tolist()
@@ -425,14 +428,17 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame, tax: Taxonomy) 
             meets.setdefault(c, set()).update(group)
     cls, on_sheet = dict(zip(codes, classes)), set(decided["code"])
     who = {c: f"{b}, {a}" for c, b, a in zip(earlier["fund_code"], earlier["labeled_by"], earlier["labeled_at"])}
-    out = []
+    out, settled_by = [], {}
     for r in decided.itertuples():
         other = sorted(c for c in meets.get(r.code, ()) if cls[c] != r.decision
                        and (c not in on_sheet or "group" not in decided.columns))
         if other:
             out.append((r.code, r.decision, "; ".join(
                 f"{c} {cls[c]} ({who[c]})" if c in who else f"{c} {cls[c]} (this sheet)" for c in other)))
-    return out
+        before = sorted(c for c in meets.get(r.code, ()) if c in who)
+        if before and len({cls[c] for c in before}) == 1 and cls[before[0]] != r.decision:
+            settled_by[r.code] = tuple(before)
+    return out, settled_by
 
 
 def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None:
@@ -780,7 +786,19 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before
             labels = _withdraw(labels, withdraw, tax, read_history(labels_path), today, history, res, shows_answer,
                                unseen, hidden)
-        res.disputes = _index_disputes(labels, decided, tax)
+        res.disputes, settled_by = _index_disputes(labels, decided, tax)
+        if shows_answer:  # a fund an earlier decision on its index or family settles shows at confidence 1 once made
+            who = labels.set_index("fund_code")[["secondary", "labeled_by", "labeled_at"]]
+            for r in decided[decided["code"].isin(settled_by)].itertuples():
+                conf = _tool_confidence(r)
+                if conf is not None:
+                    earlier = "; ".join(f"{c} {who.at[c, 'secondary']} ({who.at[c, 'labeled_by']}, "
+                                        f"{who.at[c, 'labeled_at']})" for c in settled_by[r.code])
+                    unseen.append(f"row {r.line_no} ({r.code}): the review decision on its index or share-class "
+                                  f"family, {earlier}, settles this fund, but this sheet shows the tool's answer (confidence "
+                                  f"{conf:g}): it was exported before that decision, and {r.decision} here would put the "
+                                  f"index in dispute (its other funds back to review): export the sheet again and decide "
+                                  f"there, or pass --overrule to decide {r.decision} anyway")
         applied: dict[str, tuple[str, str, str]] = {}  # fund code → decision, reviewer, note of the rows written
         pos = {c: i for i, c in enumerate(labels["fund_code"])}
         group_of = {}  # the set's group of each tracked index code (000510 and 000510.SH are one index)

@@ -1069,6 +1069,39 @@ def test_a_decision_that_disputes_an_earlier_one_on_its_index_says_so(tmp_path, 
     assert len(warnings) == 1 and "990953" in warnings[0] and "990951 国企主题ETF (张三, 2026-11-30)" in warnings[0]
 
 
+def test_a_copy_exported_before_a_decision_on_the_index_does_not_put_the_index_in_dispute(tmp_path, labels_subset):
+    """Two reviewers each get a copy of one exported sheet. The first decides one fund of an index (国企主题ETF), which
+    settles the index's other funds; the second, on the older copy, confirms the tool's answer (策略主题ETF, shown
+    below 1) for another fund of that index. The import accepted it with a warning, so the index was decided two ways
+    and all its funds went back to review: the first decision undone by a sheet that never showed it (audit round 8,
+    found not fixed; the fund's own decision was already guarded, its index's was not). Such a row is refused,
+    naming the earlier decision, unless --overrule; a sheet exported after the decision (the fund shown settled, at
+    confidence 1) may still decide otherwise, with the dispute warning."""
+    version = load_taxonomy().version
+
+    def sheet(name, code, shown, conf, decision, reviewer):
+        path = tmp_path / name
+        pd.DataFrame({"fund_code": [code], "fund_name": [f"示例{code}上证红利ETF"], "secondary": [shown],
+                      "confidence": [conf], "index_code": ["000015.SH"], "index_name": ["上证红利指数"],
+                      "full_name": [""], "fund_type": [""], "decision": [decision], "reviewer": [reviewer],
+                      "taxonomy_version": [version], "group": ["code:000015"]}).to_csv(path, index=False)
+        return path
+
+    import_review(sheet("a.csv", "990951", "策略主题ETF", 0.61, "国企主题ETF", "张三"), load_taxonomy(), labels_subset,
+                  today="2026-11-30")
+    stale = sheet("b.csv", "990952", "策略主题ETF", 0.61, "策略主题ETF", "李四")
+    before = labels_subset.read_bytes()
+    with pytest.raises(InputError) as e:
+        import_review(stale, load_taxonomy(), labels_subset, today="2026-12-01")
+    assert "row 2 (990952)" in str(e.value) and "990951 国企主题ETF (张三, 2026-11-30)" in str(e.value)
+    assert "--overrule" in str(e.value) and labels_subset.read_bytes() == before
+    res = import_review(stale, load_taxonomy(), labels_subset, today="2026-12-01", overrule=True)
+    assert res.added == ["990952"] and res.disputes and res.disputes[0][0] == "990952"
+    fresh = sheet("c.csv", "990953", "国企主题ETF", 1.0, "策略主题ETF", "王五")  # shown settled: decided knowingly
+    res = import_review(fresh, load_taxonomy(), labels_subset, today="2026-12-02")
+    assert res.added == ["990953"] and [c for c, *_ in res.disputes] == ["990953"]
+
+
 def test_the_import_warns_of_a_dispute_in_a_share_class_family_and_within_a_sheet_without_groups(tmp_path,
                                                                                                 labels_subset):
     """Tagging settles by index and by share-class family alike, and sends a family decided two ways to review
