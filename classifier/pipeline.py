@@ -298,20 +298,25 @@ class Tagger:
                 summary.review_without_holdings += int((decision["needs_review"] & decision["active"]
                                                         & ~decision["held"]).sum())
         out = body.copy()
-        renamed, taken = {}, set(columns) | set(OUTPUT_COLUMNS)
+        # each input column named like an output column gets a free name, occurrence by occurrence (a name the input
+        # repeats: secondary_previous, then secondary_previous_2 …)
+        names, renamed, taken = [], [], set(columns) | set(OUTPUT_COLUMNS)
         for c in columns:
-            if c in OUTPUT_COLUMNS and c not in renamed:  # a free name: secondary_previous, else secondary_previous_2 …
+            if c in OUTPUT_COLUMNS:
                 new, k = f"{c}_previous", 2
                 while new in taken:
                     new, k = f"{c}_previous_{k}", k + 1
-                renamed[c] = new
+                renamed.append((c, new))
                 taken.add(new)
+                c = new
+            names.append(c)
         if renamed:
-            out = out.rename(columns=renamed)
+            out.columns = names
             if summary is not None:
-                summary.warnings.append(f"{source}: input already had {sorted(renamed)}; kept as *_previous")
+                summary.warnings.append(f"{source}: input already had {sorted({c for c, _ in renamed})}; kept as "
+                                        f"*_previous")
                 summary.warnings += [f"{source}: input column '{c}' kept as '{n}' ('{c}_previous' was taken)"
-                                     for c, n in renamed.items() if n != f"{c}_previous"]
+                                     for c, n in renamed if n != f"{c}_previous"]
         for c in OUTPUT_COLUMNS:
             out[c] = pred[c].values
         if summary is not None:

@@ -321,3 +321,15 @@ def test_formula_injection(tmp_path):
         r = CliRunner().invoke(cli, ["review", "export", str(tagged), "-o", str(review), "--all", *flag])
         assert r.exit_code == 0, r.output
         assert [n for n in _read(review)["fund_name"] if "HYPERLINK" in n][0].startswith(expected)
+
+
+def test_an_output_column_name_the_input_repeats_is_kept_once_per_column():
+    """An input with two columns named `confidence` (last month's and a colleague's) came out with two columns named
+    `confidence_previous` (audit round 8): both are kept, each under its own name, in order."""
+    from classifier.pipeline import Tagger
+    from classifier.taxonomy import load_taxonomy
+
+    frame = pd.DataFrame([["华夏中证机器人ETF", "0.9", "0.4"]], columns=["基金简称", "confidence", "confidence"])
+    out = Tagger(load_taxonomy()).tag(frame)
+    assert list(out.columns[:3]) == ["基金简称", "confidence_previous", "confidence_previous_2"]
+    assert out.iloc[0, 1:3].tolist() == ["0.9", "0.4"] and not out.columns.duplicated().any()
