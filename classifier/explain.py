@@ -134,6 +134,7 @@ def output_frame(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, rev
                  doubt_pattern_rate: float = 0.0) -> pd.DataFrame:
     """The output columns (see :data:`classifier.pipeline.OUTPUT_COLUMNS`) of a prepared frame."""
     codes = d["code"].tolist()
+    unread = d["no_text"].to_numpy(dtype=bool) & (p["fund_type"].str.strip() == "").to_numpy(dtype=bool)
     out = pd.DataFrame({
         "primary": [tax.primary_of(x) if x else "" for x in d["secondary"].tolist()], "secondary": d["secondary"].to_numpy(),
         "confidence": d["confidence"].to_numpy(), "needs_review": d["needs_review"].to_numpy(),
@@ -141,7 +142,9 @@ def output_frame(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, rev
         "review_decision": np.where(d["reviewed"].to_numpy(dtype=bool), d["review_via"].to_numpy(dtype=object), ""),
         "alternatives": alternatives_text(d, s.classes, n_alternatives),
         "evidence": evidence_text(p, s, d, tax, reviewed, sw_map_as_of, industry_theme_share, doubt_pattern_rate),
-        "asset_class": p["asset_class"].values, "management_style": p["management_style"].values,
+        # a row with nothing to read (no name, index, benchmark or type) has no asset class or style to report
+        "asset_class": np.where(unread, "", p["asset_class"].to_numpy(dtype=object)),
+        "management_style": np.where(unread, "", p["management_style"].to_numpy(dtype=object)),
         "linked_fund": [codes[j] if j >= 0 else "" for j in d["linked_row"]]}, index=p.index)
     if s.holdings is not None:
         out["holding_industry"] = s.holdings["holding_industry"].fillna("").values

@@ -295,8 +295,9 @@ class Tagger:
             ndup = int(decision["duplicate_code"].sum())
             if summary is not None:
                 summary.settled += int(decision["reviewed"].sum())
-                summary.review_without_holdings += int((decision["needs_review"] & decision["active"]
-                                                        & ~decision["held"]).sum())
+                # not a row with nothing to read nor a code to find holdings by (a blank row)
+                summary.review_without_holdings += int((decision["needs_review"] & decision["active"] & ~decision["held"]
+                                                        & ~(decision["no_text"] & (decision["code"] == ""))).sum())
         out = body.copy()
         # each input column named like an output column gets a free name, occurrence by occurrence (a name the input
         # repeats: secondary_previous, then secondary_previous_2 …)

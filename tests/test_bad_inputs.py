@@ -333,3 +333,22 @@ def test_an_output_column_name_the_input_repeats_is_kept_once_per_column():
     out = Tagger(load_taxonomy()).tag(frame)
     assert list(out.columns[:3]) == ["基金简称", "confidence_previous", "confidence_previous_2"]
     assert out.iloc[0, 1:3].tolist() == ["0.9", "0.4"] and not out.columns.duplicated().any()
+
+
+def test_a_row_with_nothing_to_read_reports_no_asset_class_and_is_not_counted_as_an_active_fund():
+    """A blank row, or one with only a code, came out as an actively managed equity fund (股票, 主动管理: the default
+    asset class of a fund no word identifies), and a blank row was counted in the run's 'actively managed funds with no
+    holdings' line (audit round 8). Nothing was read, so nothing is reported: blank asset_class and management_style;
+    a row with a fund type still reports the type's asset class; a blank row is not counted (holdings, found by code,
+    may still settle a row with a code)."""
+    from classifier.pipeline import TagSummary, Tagger
+    from classifier.taxonomy import load_taxonomy
+
+    frame = pd.DataFrame({"基金代码": ["", "990001", "990002", "990003"], "基金简称": ["", "", "", "示例成长混合"],
+                          "投资类型": ["", "", "股票型", ""]})
+    summary = TagSummary()
+    out = Tagger(load_taxonomy()).tag(frame, summary=summary)
+    assert out["asset_class"].tolist() == ["", "", "股票", "股票"]
+    assert out["management_style"].tolist() == ["", "", "主动管理", "主动管理"]
+    assert out["needs_review"].tolist() == [True] * 4
+    assert summary.review_without_holdings == 3
