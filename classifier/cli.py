@@ -118,18 +118,24 @@ def cli(workspace, config_file):
 @click.argument("folder", required=False, type=click.Path(file_okay=False))
 @friendly_errors
 def init(folder):
-    """Make a workspace: copy the shipped labeled set and default model into FOLDER (default: the workspace).
+    """Make a workspace: copy the shipped labeled sets into FOLDER (default: the workspace).
 
-    Review decisions, their history and retrained models are written there, never into the installed package.
+    Review decisions, their history and retrained models are written there, never into the installed package. Until
+    `fundclass train` writes one there, commands use the model shipped with the tool. Run again after an upgrade: it
+    copies the sets shipped since, and removes an unchanged copy of the shipped model an earlier init made.
 
     Example: fundclass init my-funds && cd my-funds && fundclass review import review.xlsx
     """
     from .workspace import init as make_workspace, root
 
-    written, kept = make_workspace(folder)
-    click.echo(f"workspace {folder or root()}: {len(written)} files copied (data/labeled/, models/default/)")
+    written, kept, removed = make_workspace(folder)
+    click.echo(f"workspace {folder or root()}: {len(written)} files copied (data/labeled/); models: the ones shipped "
+               f"with the tool, until `fundclass train` writes the workspace's own")
     for k in kept:
         click.echo(f"  kept as it is: {k} (the workspace's own; init never overwrites)")
+    for m in removed:
+        click.echo(f"  removed {m}: an unchanged copy of a shipped model an earlier init made (nothing of yours); the "
+                   f"model shipped with this version is used")
 
 
 @cli.command()

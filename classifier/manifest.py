@@ -146,6 +146,41 @@ def _retrain_command(model_dir, manifest: dict | None = None) -> str:
     return f"`{cmd} -o {model_dir}`"
 
 
+def _train_command(taxonomy: Taxonomy, model_dir) -> str:
+    """`fundclass train` for ``taxonomy`` into ``model_dir``: a taxonomy shipped with the tool named as the user
+    types it (taxonomy/efund2025.toml, which any folder finds), the default one not at all."""
+    from .config import project_path
+
+    tax = Path(taxonomy.path)
+    shipped = project_path(f"taxonomy/{tax.name}")
+    same = shipped.exists() and shipped.resolve() == tax.resolve()
+    opt = "" if same and tax.name == Path(DEFAULT_TAXONOMY).name else \
+        f" --taxonomy {'taxonomy/' + tax.name if same else tax}"
+    return f"`fundclass train{opt} -o {model_dir}`"
+
+
+def _stale_help(d: Path, taxonomy: Taxonomy, vocab_sha: str) -> str:
+    """The ways out for model ``d``, which an upgrade of the taxonomy or the shared vocabulary left behind: retrain it
+    (the command, into ``d``; a folder inside the installed package: into the workspace's folder of its name), or
+    read the shipped model of its folder when that one fits (:func:`classifier.workspace.stale_model_help`)."""
+    from .workspace import check_writable, stale_model_help
+
+    try:
+        check_writable(d)
+        out = d
+    except Exception:  # noqa: BLE001 - inside the installed package: train writes into the workspace
+        out = Path("models") / d.name
+
+    def fits(shipped: Path) -> bool:
+        try:
+            m = read_manifest(shipped)
+        except ModelError:
+            return False
+        return m.get("taxonomy", {}).get("sha256") == taxonomy.sha256 and m.get("vocabulary_sha256") in (None, vocab_sha)
+
+    return stale_model_help(d, _train_command(taxonomy, out), fits)
+
+
 def _old_pickle(model_dir, manifest: dict | None = None) -> OldPickleModelError:
     return OldPickleModelError(
         f"{Path(model_dir)}: {OLD_PICKLE_FILE} is an old pickle model, which this version of fundclass will not load "
@@ -234,20 +269,22 @@ def load_model(model_dir: str | Path, taxonomy: Taxonomy):
             raise ModelError(f"{path}: sha256 {actual[:12]}… does not match the manifest ({f['sha256'][:12]}…); "
                              f"the file was changed, corrupted or comes from another training — retrain with "
                              f"{_retrain_command(d, manifest)}")
+    from .vocabulary import load_vocabulary
+
+    vocab = load_vocabulary()
     t = manifest.get("taxonomy", {})
     if t.get("sha256") != taxonomy.sha256:
+        other = t.get("id") != taxonomy.id
         raise ModelError(
             f"model {d} was trained for taxonomy {t.get('id')} {t.get('version')} (sha256 {str(t.get('sha256'))[:12]}…), "
             f"but the taxonomy in use is {taxonomy.id} {taxonomy.version} (sha256 {taxonomy.sha256[:12]}…, {taxonomy.path}). "
-            f"Run `fundclass train --taxonomy {taxonomy.path} -o MODEL_DIR` to train for it, or tag with "
-            f"--taxonomy pointing to the file the model was trained for.")
-    from .vocabulary import load_vocabulary
-
-    vocab_sha = load_vocabulary().sha256
-    if manifest.get("vocabulary_sha256") and manifest["vocabulary_sha256"] != vocab_sha:
-        raise ModelError(f"model {d} was trained with another taxonomy/common.toml (sha256 "
-                         f"{manifest['vocabulary_sha256'][:12]}…, now {vocab_sha[:12]}…): its text processing would "
-                         f"differ. Run `fundclass train --taxonomy {taxonomy.path} -o MODEL_DIR`.")
+            + (f"Tag with --taxonomy pointing to the file the model was trained for, or train a model for this "
+               f"taxonomy: {_train_command(taxonomy, 'MODEL_DIR')}." if other else
+               _stale_help(d, taxonomy, vocab.sha256)))
+    if manifest.get("vocabulary_sha256") and manifest["vocabulary_sha256"] != vocab.sha256:
+        raise ModelError(f"model {d} was trained with another taxonomy/common.toml, the shared vocabulary (sha256 "
+                         f"{manifest['vocabulary_sha256'][:12]}…, now {vocab.sha256[:12]}…): its text "
+                         f"processing would differ. " + _stale_help(d, taxonomy, vocab.sha256))
     from .model_store import read_json, read_npz
 
     files = manifest["model_files"]

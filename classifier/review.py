@@ -234,6 +234,7 @@ class ImportResult:
     kept: list[tuple[str, str, str]] = field(default_factory=list)  # code, its label, why it keeps the withdrawn one's
     undecided: list[str] = field(default_factory=list)  # withdrawals of funds that hold no review decision
     padded: list[str] = field(default_factory=list)  # codes of a sheet saved with numbers for codes, read as six digits
+    requeued: list[tuple[str, str, str]] = field(default_factory=list)  # code, label, the withdrawn fund: back in a queue
 
     def lines(self) -> list[str]:
         out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"
@@ -245,6 +246,8 @@ class ImportResult:
         out += [f"  restored {c}: {o} → {n} (relabeled with {h}'s withdrawn decision)" if o != n else
                 f"  restored {c}: {o}, its earlier label, with its earlier provenance (relabeled with {h}'s withdrawn "
                 f"decision)" for c, o, n, h in self.restored]
+        out += [f"  back to the migration's review queue {c}: {lab} (its group's decision there, {h}'s, withdrawn)"
+                for c, lab, h in self.requeued]
         out += [f"warning: {c} keeps {lab}: {why}" for c, lab, why in self.kept]
         if self.undecided:
             out.append(f"warning: {len(self.undecided)} funds hold no review decision to withdraw (nothing done): "
@@ -302,10 +305,11 @@ def _typed_over_answer(undecided: pd.DataFrame, tax: Taxonomy) -> list[str]:
 
 
 def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
-                    sheet: str | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """The decided rows of a review sheet, each with its normalized code, and the fund codes of the rows with a
-    comment but no decision (a reviewer's question, not imported: the import names them); every problem is reported
-    at once."""
+                    sheet: str | None = None) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+    """The decided rows of a review sheet, each with its normalized code, the fund codes of the rows with a
+    comment but no decision (a reviewer's question, not imported: the import names them), and the undecided rows with
+    their codes (a migration queue's rows a decision on their group settles, :func:`_queued_in_group`); every problem
+    is reported at once."""
     table = read_output(path, sheet)  # a CSV's cells without the ' that export put before formula-like text
     f = table.frame
     cols = list(f.columns)
@@ -336,7 +340,8 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
     # as tagging and the labeled set read them; beside a 0-led code, a short code was typed short and is refused
     raw = f["fund_code"].astype(str).str.strip()
     padded: list[str] = []
-    if raw.str.fullmatch(r"\d{1,5}").any() and not raw.str.fullmatch(r"0\d{5}").any():
+    excel_numbers = bool(raw.str.fullmatch(r"\d{1,5}").any() and not raw.str.fullmatch(r"0\d{5}").any())
+    if excel_numbers:
         short = decided["fund_code"].astype(str).str.strip().str.fullmatch(r"\d{1,5}").to_numpy(dtype=bool)
         decided.loc[short, "code"] = decided.loc[short, "fund_code"].astype(str).str.strip().str.zfill(6)
         padded = decided.loc[short, "code"].tolist()
@@ -382,7 +387,13 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
                  if "comment" in undecided.columns else undecided.iloc[:0])
     noted = [parse_fund_code(c) or str(c).strip() or f"row {n}"
              for c, n in zip(commented["fund_code"], commented["line_no"])]
-    return decided.drop_duplicates("code"), noted, padded
+    rest = undecided.assign(code=[parse_fund_code(c) for c in undecided["fund_code"]])
+    if excel_numbers:
+        short = rest["fund_code"].astype(str).str.strip().str.fullmatch(r"\d{1,5}").to_numpy(dtype=bool)
+        rest.loc[short, "code"] = rest.loc[short, "fund_code"].astype(str).str.strip().str.zfill(6)
+    if "index_code" in rest.columns:
+        rest["index_code"] = rest["index_code"].astype(str).map(sheet_index_code)
+    return decided.drop_duplicates("code"), noted, padded, rest[rest["code"].notna()].drop_duplicates("code")
 
 
 def _id_rows(decided: pd.DataFrame) -> pd.DataFrame:
@@ -523,13 +534,15 @@ def _index_groups(labels: pd.DataFrame) -> dict[str, set]:
 
 
 def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Taxonomy, today: str, history: list,
-                     res: ImportResult) -> None:
+                     res: ImportResult, queued: np.ndarray | None = None) -> None:
     """The hand and propagated rows of a decided fund's group (its index or family in the labeled set, with the groups
     of the same index, :func:`_index_groups`) take the decision, as tagging applies it to the whole index: a decision
     on any fund of a group, not only on the one whose label the others copy. ``labels`` is changed in place, each old
     label goes to ``history``. A group whose review decisions (this sheet's and earlier ones) name two classes is a
     dispute, and no row of it moves; funds the sheet decides itself, review rows and the report's own examples never
-    move."""
+    move, but for the rows of ``queued`` (a mask: rows a taxonomy migration queued, put back by
+    :func:`_queued_in_group` with the label of the class it split or removed), which all move."""
+    queued = np.zeros(len(labels), dtype=bool) if queued is None else queued
     groups = labels["group"].to_numpy()
     group_of = dict(zip(labels["fund_code"], groups))
     first: dict[str, str] = {}  # group → the first decided fund of it on the sheet
@@ -547,8 +560,9 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
         reviewed = set(labels.loc[in_group & (labels["source"] == "review").to_numpy(), "secondary"])
         if reviewed != {decision}:
             continue
-        move = (in_group & labels["source"].isin(("hand", "propagated")).to_numpy()
-                & (labels["secondary"] != decision).to_numpy() & ~labels["fund_code"].isin(on_sheet).to_numpy())
+        move = (in_group & (labels["source"].isin(("hand", "propagated")).to_numpy()
+                            & (labels["secondary"] != decision).to_numpy() | queued)
+                & ~labels["fund_code"].isin(on_sheet).to_numpy())
         for j in np.flatnonzero(move):
             fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
             history.append(_history_row(fo, decision, reviewer, today, f"same index as {code}: {note}"))
@@ -557,6 +571,44 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
                          "taxonomy_version": tax.version, "note": _FROM_DECISION.format(code)}.items():
                 labels.iat[j, labels.columns.get_loc(k)] = v
             res.followed.append((fo["fund_code"], fo["secondary"], decision, code))
+
+
+def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame, undecided: pd.DataFrame,
+                     labels_path) -> pd.DataFrame:
+    """``labels`` and, after it, the undecided rows of a taxonomy migration's review queue (funds the migration took
+    out of the labeled set, :func:`classifier.labeled.migration_pending`) of a sheet group one of whose rows was
+    decided (``applied``), each with the label the migration took out (history.csv), the sheet's identifying columns
+    and the decided fund's group in the set, for :func:`_follow_in_group` to relabel with the decision, as a
+    decision relabels its index's rows in the set: one decision on a group of the queue settles it. Not the rows of
+    an earlier review decision (decided one by one: a person's decision is not replaced by one on another fund)."""
+    if "group" not in decided.columns or undecided.empty or "group" not in undecided.columns:
+        return labels
+    pos = {c: i for i, c in enumerate(labels["fund_code"])}
+    by_group: dict[str, str] = {}  # the sheet's group → the labeled set's group of its first applied decision
+    for code, g in zip(decided["code"], decided["group"].astype(str).str.strip()):
+        if g and code in applied:
+            by_group.setdefault(g, labels["group"].iat[pos[code]])
+    rows = undecided[undecided["group"].astype(str).str.strip().isin(by_group)]
+    pending = set(migration_pending(labels_path, set(labels["fund_code"]))) & set(rows["code"])
+    if not pending:
+        return labels
+    h = read_history(labels_path)
+    h = h[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == "") & h["fund_code"].isin(pending)]
+    out = h.reindex(columns=HISTORY_COLUMNS).fillna("").groupby("fund_code").tail(1).set_index("fund_code")
+    add = []
+    for r in rows[rows["code"].isin(pending)].itertuples():
+        st = out.loc[r.code]
+        if st["old_source"] == "review":
+            continue
+        row = {c: str(getattr(r, c, "") or "") for c in ID_COLUMNS}
+        row.update(fund_code=r.code, primary=st["old_primary"], secondary=st["old_secondary"],
+                   source=st["old_source"], propagated_from="", labeled_by=st["old_labeled_by"],
+                   labeled_at=st["old_labeled_at"], taxonomy_version=st["old_taxonomy_version"],
+                   group=by_group[str(r.group).strip()], note=st["old_note"])
+        add.append(row)
+    if not add:
+        return labels
+    return pd.concat([labels, pd.DataFrame(add, columns=LABEL_COLUMNS)], ignore_index=True)
 
 
 # the note of a row a decision relabeled (_follow_in_group), for people: no step reads it (a withdrawal knows the row by
@@ -664,6 +716,8 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
     answer, see :func:`_unseen_decision`) goes to ``unseen`` instead. Returns the new labeled set."""
     labels = labels.copy()
     h = h.reindex(columns=list(dict.fromkeys(list(h.columns) + HISTORY_COLUMNS))).fillna("").astype(str)
+    # funds a taxonomy migration took out of the set for its review queue (a decision on their group put them back)
+    queued_by_migration = set(h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"])
     drop = []
     same = None  # the groups of each index (_index_groups), read at the first withdrawal
     for r in rows.itertuples():
@@ -703,12 +757,14 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
         still = sorted(set(labels.loc[labels["group"].isin(same.get(cur["group"], {cur["group"]}))
                                       & (labels["source"] == "review") & (labels["fund_code"] != code),
                                       "fund_code"])) if cur["group"] else []
-        kept = {}
+        kept, requeued = {}, []
         for j in followers:
             fo = row(j)
             made = []
             old = None if still else _before_decision(h, fo["fund_code"], fo, lambda st: relabeled(st, made), tax)
-            if old is None:
+            if old is None and not still and fo["fund_code"] in queued_by_migration:
+                requeued.append(int(j))  # put back from a migration's queue with the decision: back into the queue
+            elif old is None:
                 kept[int(j)] = (f"its index keeps the review decision of {', '.join(still)}" if still else
                                 "history.csv holds no earlier label of it; label it by hand or review it")
             else:
@@ -738,6 +794,11 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
                 res.withdrawn.append((code, shown, f"back to its {st['source']} label {st['secondary']}"))
             else:
                 res.restored.append((old["fund_code"], old["secondary"], st["secondary"], code))
+        for k in requeued:
+            old = row(k)
+            history.append(_history_row(old, "", r.reviewer, today, f"{code}'s review decision withdrawn"))
+            drop.append(k)
+            res.requeued.append((old["fund_code"], old["secondary"], code))
         res.kept += [(labels["fund_code"].iat[k], labels["secondary"].iat[k],
                       f"relabeled with {code}'s withdrawn decision, it keeps that label: {why}") for k, why in kept.items()]
     return labels.drop(index=labels.index[drop]).reset_index(drop=True) if drop else labels
@@ -749,7 +810,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     ``sheet``: the worksheet of a workbook to read (default: its only visible sheet that holds data). A decision that
     would replace a review decision the sheet did not show (it was exported before it) is refused unless
     ``overrule``."""
-    decided, commented, padded = _read_decisions(path, tax, reviewer, sheet)
+    decided, commented, padded, undecided = _read_decisions(path, tax, reviewer, sheet)
     taken_back = decided["decision"].isin(set(withdraw_words())).to_numpy()  # 撤销: withdraw the fund's decision
     withdraw, decided = decided[taken_back], decided[~taken_back].copy()
     exported = "group" in decided.columns  # an exported sheet: it has `group`, and every column export writes
@@ -867,7 +928,12 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
             raise InputError(f"{path}: {len(unseen)} problem(s), nothing imported:\n  " + "\n  ".join(unseen))
         if new_rows:
             labels = pd.concat([labels, pd.DataFrame(new_rows, columns=LABEL_COLUMNS)], ignore_index=True)
-        _follow_in_group(labels, applied, set(decided["code"]), tax, today, history, res)
+        n = len(labels)
+        labels = _queued_in_group(labels, applied, decided, undecided, labels_path)
+        queued = np.arange(len(labels)) >= n
+        _follow_in_group(labels, applied, set(decided["code"]), tax, today, history, res, queued)
+        if queued.any():  # a queued row its group's decision did not settle (a dispute) stays out, in the queue
+            labels = labels[~(queued & (labels["taxonomy_version"] != tax.version).to_numpy())].reset_index(drop=True)
         res.pending = migration_pending(labels_path, set(labels["fund_code"]))
         return Change(labels, history), res
 

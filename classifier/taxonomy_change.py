@@ -14,7 +14,9 @@ A migration file maps every old class that does not keep its name to the new cla
 Rows whose class maps to exactly one new class are relabeled automatically (source=migrated, the old label kept in
 the history; a review decision keeps its source, reviewer and date, so the next tag still applies it); rows whose
 class was split or removed are taken out of the labeled set and written to a review queue (the review file format,
-with the candidate classes as alternatives), never guessed.
+with the candidate classes as alternatives), never guessed. The queue is grouped by the labeled set's group (index or
+family), as `review export` groups a sheet; `review import` relabels a group's other queued rows with the decision on
+one of them (:func:`classifier.review._queued_in_group`).
 
 The blind reads beside the labeled set (``agreement.csv``, what the confidence is fitted on) follow the same map in the
 same transaction (:func:`classifier.agreement.migrate_reads`): a renamed or merged class takes its new name in every
@@ -207,6 +209,31 @@ def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str)
                      alternatives=";".join(targets) if targets else "(class removed)", taxonomy_version=new.version,
                      decision="", reviewer="", comment="")
             queue.append(q)
-    queue_frame = pd.DataFrame(queue, columns=REVIEW_COLUMNS)
-    decided = int((labels.loc[[not k for k in keep_mask], "source"] == "review").sum())
+    queued = labels[[not k for k in keep_mask]]
+    queue_frame = _grouped(pd.DataFrame(queue, columns=REVIEW_COLUMNS), queued)
+    decided = int((queued["source"] == "review").sum())
     return MigrationResult(kept, moved, len(queue_frame), decisions_queued=decided), queue_frame, keep_mask, history
+
+
+def _grouped(queue: pd.DataFrame, queued: pd.DataFrame) -> pd.DataFrame:
+    """The queue as `review export` groups a sheet: by the labeled set's group (the tracked index or family), each
+    group's rows together, the groups whose decision settles the most queued rows first. ``group_size``: the group's
+    queued rows; ``settles``: those one decision on the group covers (`review import` relabels the group's other
+    queued rows with it, :func:`classifier.review.import_review`), all but the rows of an earlier review decision,
+    decided one by one (a person's decision is not replaced by one on another fund). Within a group: the earlier
+    review decisions first, then the fund the others follow, then the file's order."""
+    if queue.empty:
+        return queue
+    q = queue.copy()
+    source = queued["source"].to_numpy()
+    key = pd.Series([g or f"fund:{c}" for g, c in zip(q["group"], q["fund_code"])], index=q.index)  # no group: its own
+    followed = set(queued["propagated_from"])
+    q["_rank"] = [0 if s == "review" else 1 if c in followed or s != "propagated" else 2
+                  for s, c in zip(source, q["fund_code"])]
+    q["_order"] = range(len(q))
+    size = key.map(key.value_counts())
+    follow = pd.Series(source != "review", index=q.index).groupby(key).transform("sum")
+    q["group_size"], q["settles"] = size.astype(str), follow.clip(lower=1).astype(str)
+    q["_settles"], q["_key"] = follow, key
+    q = q.sort_values(["_settles", "_key", "_rank", "_order"], ascending=[False, True, True, True], kind="stable")
+    return q[REVIEW_COLUMNS].reset_index(drop=True)

@@ -1,15 +1,19 @@
 """Where a user's data lives: the workspace (labeled set, review history, trained models), never the package.
 
 The workspace is ``--workspace DIR`` (or ``$FUNDCLASS_WORKSPACE``), else the current directory. ``fundclass init``
-fills it with a copy of the shipped labeled set and model. Reading falls back to what ships with the tool (so
+fills it with a copy of the shipped labeled sets; a model of its own comes only from ``fundclass train`` (a copy of
+the shipped model would go stale when an upgrade changes the taxonomy or the shared vocabulary). Reading falls back to what ships with the tool (so
 ``fundclass tag`` works out of the box); writing goes to the workspace only, and a path inside the installed package
 is refused, since a reinstall would delete it. In a development checkout run from its root, the workspace is the
 checkout itself.
 """
 from __future__ import annotations
 
+import csv
+import hashlib
 import os
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
 from .config import default_path, project_path, shipped_defaults
@@ -19,10 +23,63 @@ ENV = "FUNDCLASS_WORKSPACE"
 _PACKAGE = Path(__file__).resolve().parent
 
 
-def shipped() -> tuple[str, str]:
-    """What `fundclass init` copies: the labeled set's folder and the default model (defaults.toml [paths])."""
-    paths = shipped_defaults()["paths"]
-    return str(Path(paths["labeled"]).parent.as_posix()), paths["model_dir"]
+SHIPPED_MODELS = _PACKAGE / "reference" / "shipped_models.csv"  # the manifests of the models releases shipped
+
+
+def shipped() -> tuple[str, ...]:
+    """What `fundclass init` copies: the labeled sets' folder (defaults.toml [paths]). Not the model: the shipped one
+    is read until the workspace trains its own."""
+    return (str(Path(shipped_defaults()["paths"]["labeled"]).parent.as_posix()),)
+
+
+@lru_cache(maxsize=1)
+def shipped_manifests() -> frozenset[str]:
+    """The sha256 of every ``models/default/manifest.json`` a release shipped (``reference/shipped_models.csv``)."""
+    with open(SHIPPED_MODELS, encoding="utf-8") as f:
+        return frozenset(r["manifest_sha256"] for r in csv.DictReader(line for line in f if not line.startswith("#")))
+
+
+def untouched_copy(folder: str | Path) -> bool:
+    """Whether model ``folder`` is an unchanged copy of a model a release shipped, as `fundclass init` made one before
+    it stopped copying the model: its ``manifest.json`` is byte for byte a shipped one, and the folder holds nothing
+    but it and the files it names, each with its sha256. Such a folder holds nothing of the user's."""
+    d = Path(folder)
+    try:
+        data = (d / "manifest.json").read_bytes()
+        if hashlib.sha256(data).hexdigest() not in shipped_manifests():
+            return False
+        import json
+
+        files = json.loads(data).get("model_files") or {}
+        named = {f["file"]: f["sha256"] for f in files.values()}
+        present = {f.name for f in d.iterdir()}
+        return present == set(named) | {"manifest.json"} and all(
+            hashlib.sha256((d / n).read_bytes()).hexdigest() == sha for n, sha in named.items())
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return False
+
+
+def stale_model_help(model_dir: str | Path, retrain: str, fits_shipped) -> str:
+    """What to do with ``model_dir``, a model the taxonomy or shared vocabulary in use no longer fits (an upgrade
+    changed them): retrain it (``retrain``: the command), or, when it is the workspace's own copy of a model folder the
+    tool ships and ``fits_shipped(shipped folder)`` holds, move it out so the shipped one is read; an unchanged copy an
+    earlier `fundclass init` made is named as such (`fundclass init` removes it)."""
+    d = Path(model_dir)
+    out = f"Retrain it: {retrain}"
+    rel = f"models/{d.name}"
+    try:
+        mine = d.resolve() == user_path(rel).resolve() and project_path(rel).resolve() != d.resolve()
+    except OSError:
+        mine = False
+    if mine and (project_path(rel) / "manifest.json").exists() and fits_shipped(project_path(rel)):
+        if untouched_copy(d):
+            out = (f"{d} is an unchanged copy of the model an earlier version shipped, made by `fundclass init`, which "
+                   f"no longer copies the model: run `fundclass init` to remove it (it holds nothing of yours), and "
+                   f"the model shipped with this version is used; or retrain it: {retrain}")
+        else:
+            out += (f"; or move the folder {d} out of the workspace's models/ folder (or delete it), and the model "
+                    f"shipped with this version is used")
+    return out + "."
 
 
 def root() -> Path:
@@ -101,15 +158,22 @@ def _units(src: Path) -> dict[Path, list[Path]]:
     return units
 
 
-def init(target: str | Path | None = None) -> tuple[list[Path], list[Path]]:
-    """Copy the shipped labeled sets and default model into ``target`` (default: the workspace); never overwrite.
+def init(target: str | Path | None = None) -> tuple[list[Path], list[Path], list[Path]]:
+    """Copy the shipped labeled sets into ``target`` (default: the workspace); never overwrite.
 
-    A labeled set or model the workspace already has (its ``labels.csv`` / ``manifest.json`` exists) is kept as it
-    is, whole; one it lacks (a set shipped after the workspace was made, such as another taxonomy's) is copied.
-    Returns the files written and the folders kept."""
+    A labeled set the workspace already has (its ``labels.csv`` exists) is kept as it is, whole; one it lacks (a set
+    shipped after the workspace was made, such as another taxonomy's) is copied. A model folder of the workspace that
+    is an unchanged copy of a shipped model (:func:`untouched_copy`: made by an earlier init, which copied the model)
+    is removed, so the model shipped with this version is read (an upgrade would have made the copy stale); every
+    other model (one the user trained) is kept. Returns the files written, the folders kept and the folders removed."""
     dest = Path(target) if target else root()
     check_writable(dest)
     plan, kept = [], []
+    models = dest / Path(shipped_defaults()["paths"]["model_dir"]).parent
+    # (never the shipped folder itself: a development checkout is its own workspace)
+    removed = sorted(m.parent for m in models.glob("*/manifest.json") if untouched_copy(m.parent)
+                     and m.parent.resolve() != project_path(str(m.parent.relative_to(dest))).resolve()) \
+        if models.is_dir() else []
     for rel in shipped():
         src = project_path(rel)
         if not src.is_dir():
@@ -127,4 +191,6 @@ def init(target: str | Path | None = None) -> tuple[list[Path], list[Path]]:
     for f, to in plan:
         to.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(f, to)
-    return [to for _, to in plan], kept
+    for m in removed:
+        shutil.rmtree(m)
+    return [to for _, to in plan], kept, removed

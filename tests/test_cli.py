@@ -156,7 +156,7 @@ def test_help_and_init_start_without_pandas(tmp_path):
     for args in (["--help"], ["init"]):
         p = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True)
         assert p.returncode == 0, (args, p.stdout, p.stderr)
-    assert (tmp_path / "models" / "default" / "manifest.json").exists()  # init made the workspace
+    assert (tmp_path / "data" / "labeled" / "labels.csv").exists()  # init made the workspace
     import classifier
 
     assert classifier.Tagger.__module__ == "classifier.pipeline"  # the names are still there when used
@@ -179,7 +179,7 @@ def test_init_adds_a_labeled_set_shipped_after_the_workspace_was_made_and_keeps_
     assert (ws / "data" / "labeled" / "efund" / "labels.csv").read_bytes() == \
         project_path("data/labeled/efund/labels.csv").read_bytes()
     assert {p: p.read_bytes() for p in before} == before  # nothing of the workspace's own changed
-    assert "kept as it is" in r.output and str(ws / "models" / "default") in r.output
+    assert "kept as it is" in r.output and str(ws / "data" / "labeled") in r.output
     r = runner.invoke(cli, ["init", str(ws)])  # everything there: nothing copied, nothing changed
     assert r.exit_code == 0 and "0 files copied" in r.output
     shutil.rmtree(ws / "data" / "labeled" / "efund")
@@ -343,3 +343,49 @@ def test_every_command_given_the_second_taxonomy_reads_its_labeled_set_and_model
     r = runner.invoke(cli, ["taxonomy", "migrate", "mig.toml", "--from", ef, "--to", "new.toml", "-o", "q.xlsx"])
     assert r.exit_code == 0, r.output
     assert f"changing the labeled set: {mine}" in r.output
+
+
+def test_a_workspace_model_an_upgrade_made_stale_names_its_folder_and_the_ways_out(runner, tmp_path, monkeypatch):
+    """`fundclass init` copied the shipped model into the workspace (models/default): once a later version changed
+    taxonomy/common.toml, every `fundclass tag` there failed ("trained with another taxonomy/common.toml", naming a
+    taxonomy inside site-packages and `-o MODEL_DIR`), and init kept the stale copy (audit round 8). init now copies
+    the labeled sets only (commands read the shipped model until `fundclass train` writes the workspace's own); a
+    stale workspace model is refused naming its folder, the exact retrain command and, as the shipped model fits,
+    moving the folder out; an unchanged copy an earlier init made is named as such, and init removes it, never a
+    model the user trained."""
+    import json
+    import shutil
+
+    from classifier import workspace
+    from classifier.manifest import sha256_file
+
+    monkeypatch.delenv("FUNDCLASS_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    shipped = project_path("models/default")
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    assert not (tmp_path / "models").exists()
+    assert sha256_file(shipped / "manifest.json") in workspace.shipped_manifests()  # retrained: add its line
+    batch = tmp_path / "in.csv"
+    pd.DataFrame({"基金代码": ["990901"], "基金简称": ["示例机器人ETF"]}).to_csv(batch, index=False)
+    r = runner.invoke(cli, ["tag", str(batch), "-o", str(tmp_path / "a.csv")])
+    assert r.exit_code == 0, r.output
+    # a model of an earlier version, as init copied it: trained with another shared vocabulary
+    mine = tmp_path / "models" / "default"
+    shutil.copytree(shipped, mine)
+    m = json.loads((mine / "manifest.json").read_text(encoding="utf-8"))
+    m["vocabulary_sha256"] = "0" * 64
+    (mine / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    r = runner.invoke(cli, ["tag", str(batch), "-o", str(tmp_path / "b.csv")])
+    assert r.exit_code == 2
+    assert f"`fundclass train -o {mine}`" in r.output and f"move the folder {mine} out" in r.output, r.output
+    assert "MODEL_DIR" not in r.output and "unchanged copy" not in r.output
+    r = runner.invoke(cli, ["init"])  # a model not known as a shipped one's copy is the user's: kept
+    assert r.exit_code == 0 and (mine / "manifest.json").exists() and "removed" not in r.output
+    # the same folder known as an unchanged copy of a shipped model (its manifest one a release shipped)
+    monkeypatch.setattr(workspace, "shipped_manifests", lambda: frozenset({sha256_file(mine / "manifest.json")}))
+    r = runner.invoke(cli, ["tag", str(batch), "-o", str(tmp_path / "b.csv")])
+    assert r.exit_code == 2 and "unchanged copy" in r.output and "run `fundclass init` to remove it" in r.output
+    r = runner.invoke(cli, ["init"])
+    assert r.exit_code == 0 and f"removed {mine}" in r.output and not mine.exists()
+    r = runner.invoke(cli, ["tag", str(batch), "-o", str(tmp_path / "b.csv")])
+    assert r.exit_code == 0, r.output

@@ -355,14 +355,13 @@ def test_workspace_never_in_the_package(tmp_path):
 
     with pytest.raises(InputError, match="inside the installed package"):
         check_writable(os.path.join(os.path.dirname(classifier.__file__), "_data", "labels.csv"))
-    written, kept = init(tmp_path / "ws")
+    written, kept, removed = init(tmp_path / "ws")
     assert (tmp_path / "ws" / "data" / "labeled" / "labels.csv").exists()
-    assert (tmp_path / "ws" / "models" / "default" / "manifest.json").exists() and written and not kept
+    assert not (tmp_path / "ws" / "models").exists() and written and not kept and not removed  # the shipped model is read
     before = {p: p.read_bytes() for p in written}
-    # a second init never overwrites: it keeps every set and model the workspace has, whole
+    # a second init never overwrites: it keeps every set the workspace has, whole
     assert init(tmp_path / "ws") == ([], [tmp_path / "ws" / "data" / "labeled",
-                                          tmp_path / "ws" / "data" / "labeled" / "efund",
-                                          tmp_path / "ws" / "models" / "default"])
+                                          tmp_path / "ws" / "data" / "labeled" / "efund"], [])
     assert {p: p.read_bytes() for p in written} == before
 
 

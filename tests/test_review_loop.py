@@ -880,9 +880,11 @@ def test_importing_part_of_a_migration_queue_says_which_funds_are_still_out_of_t
     _fill(queue, {first: "科技主题ETF"})
     res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_copy), "--taxonomy", str(new_tax)])
     assert res.exit_code == 0, res.output
-    assert "added 1" in res.output
-    assert f"{len(q) - 1} funds the taxonomy migration took out of the labeled set are still undecided" in res.output
-    assert min(set(q["fund_code"]) - {first}) in res.output
+    # the decision settles its group's other queued rows (the set has no earlier review decision of the class here)
+    rest = q.loc[q["group"] != q["group"].iloc[0], "fund_code"]
+    assert "added 1" in res.output and f"; {len(q) - len(rest) - 1} more funds" in res.output
+    assert f"{len(rest)} funds the taxonomy migration took out of the labeled set are still undecided" in res.output
+    assert min(rest) in res.output
     # deciding the rest (the queue imported again) brings them back; then nothing is pending
     _fill(queue, dict.fromkeys(q["fund_code"], "科技主题ETF"))
     res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_copy), "--taxonomy", str(new_tax)])
@@ -1684,3 +1686,58 @@ def test_a_decision_on_a_feeder_known_by_its_index_name_moves_the_index_etfs_of_
     assert {"159998", "512720"} <= {c for c, _, _, _ in res.restored}, res.lines()
     assert back.loc[["159998", "512720"], ["secondary", "source"]].values.tolist() == \
         before.loc[["159998", "512720"], ["secondary", "source"]].values.tolist()
+
+
+def test_one_decision_on_a_group_of_the_migration_queue_settles_the_group(tmp_path, labels_subset):
+    """The migration queue left group_size and settles empty, kept the labeled set's order (a review decision's row
+    far from its index's other rows) and a decision on one queued fund settled that fund alone: deciding the report
+    row 562500 left its index's 5 propagated rows (H30590.CSI) undecided, out of the set (audit round 8). Now the queue
+    is grouped as `review export` groups (a group's rows together, the earlier review decision first, group_size,
+    settles) and the import relabels the group's other queued rows with its decision, as it relabels an index's rows
+    in the set; the earlier review decision (159213) is decided on its own row; withdrawing the decision puts the
+    rows it settled back into the queue."""
+    lab = pd.read_csv(labels_subset, dtype=str, keep_default_na=False)
+    i = lab.index[lab["fund_code"] == "159213"][0]
+    lab.loc[i, ["source", "propagated_from", "labeled_by", "labeled_at", "note"]] = ["review", "", "李四",
+                                                                                     "2026-11-02", "review"]
+    lab.to_csv(labels_subset, index=False, encoding="utf-8")
+    followers = ["159526", "159551", "159770", "560630", "562360"]
+    new_tax = split_taxonomy(tmp_path / "split.toml")
+    mig = tmp_path / "split_migration.toml"
+    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
+    queue = tmp_path / "queue.csv"
+    r = CliRunner()
+    res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
+                         "--labeled", str(labels_subset), "-o", str(queue)])
+    assert res.exit_code == 0, res.output
+    q = pd.read_csv(queue, dtype=str, keep_default_na=False)
+    for g, rows in q.groupby("group"):  # each group's rows together, its size and what one decision settles
+        assert list(rows.index) == list(range(rows.index[0], rows.index[0] + len(rows))), g
+        assert set(rows["group_size"]) == {str(len(rows))}, g
+    robot = q[q["group"] == "H30590.CSI"]
+    assert robot["fund_code"].iloc[0] == "159213" and set(robot["fund_code"]) == {"159213", "562500", *followers}
+    assert set(robot["settles"]) == {"6"}  # all but the earlier review decision
+    q["decision"] = q["fund_code"].map({"562500": "科技主题ETF"}).fillna("")
+    q["reviewer"] = "张三"
+    q.to_csv(queue, index=False, encoding="utf-8")
+    res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0, res.output
+    assert "added 1, changed 0, confirmed 0; 5 more funds of the decided funds' indices relabeled" in res.output
+    now = read_labels(labels_subset).set_index("fund_code")
+    assert (now.loc[followers, "secondary"] == "科技主题ETF").all()
+    assert (now.loc[followers, "propagated_from"] == "562500").all()
+    assert set(now.loc[followers, "taxonomy_version"]) == {"jrj-2026.02-split"}
+    pending = migration_pending(labels_subset, set(now.index))
+    assert "159213" in pending and not set(pending) & {"562500", *followers}
+    hist = pd.read_csv(labels_subset.with_name("history.csv"), dtype=str, keep_default_na=False)
+    assert set(hist.loc[hist["reason"].str.startswith("same index as 562500"), "fund_code"]) == set(followers)
+    # withdrawn: the decided fund and the rows it settled go back to the queue, not left with the withdrawn class
+    sheet = tmp_path / "withdraw.csv"
+    pd.DataFrame({"fund_code": ["562500"], "decision": ["撤销"], "reviewer": ["张三"],
+                  "taxonomy_version": ["jrj-2026.02-split"]}).to_csv(sheet, index=False)
+    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0, res.output
+    after = read_labels(labels_subset)
+    assert not set(after["fund_code"]) & {"562500", *followers}
+    assert {"562500", *followers} <= set(migration_pending(labels_subset, set(after["fund_code"])))
+    assert "back to the migration's review queue 159526" in res.output
