@@ -582,10 +582,13 @@ def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame,
                      labels_path) -> pd.DataFrame:
     """``labels`` and, after it, the undecided rows of a taxonomy migration's review queue (funds the migration took
     out of the labeled set, :func:`classifier.labeled.migration_pending`) of a sheet group one of whose rows was
-    decided (``applied``), each with the label the migration took out (history.csv), the sheet's identifying columns
-    and the decided fund's group in the set, for :func:`_follow_in_group` to relabel with the decision, as a
-    decision relabels its index's rows in the set: one decision on a group of the queue settles it. Not the rows of
-    an earlier review decision (decided one by one: a person's decision is not replaced by one on another fund)."""
+    decided (``applied``), or of another group of the same index (:func:`_index_groups`, of the set with the queued
+    rows: the set may keep an index's ETFs under its code and its feeders under its name, and the queue groups them as
+    one index), each with the label the migration took out (history.csv), the sheet's identifying columns and the
+    decided fund's group in the set (a row of the index's other group: its own, the sheet's), for
+    :func:`_follow_in_group` to relabel with the decision, as a decision relabels its index's rows in the set: one
+    decision on an index of the queue settles it. Not the rows of an earlier review decision (decided one by one: a
+    person's decision is not replaced by one on another fund)."""
     if "group" not in decided.columns or undecided.empty or "group" not in undecided.columns:
         return labels
     pos = {c: i for i, c in enumerate(labels["fund_code"])}
@@ -593,8 +596,20 @@ def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame,
     for code, g in zip(decided["code"], decided["group"].astype(str).str.strip()):
         if g and code in applied:
             by_group.setdefault(g, labels["group"].iat[pos[code]])
-    rows = undecided[undecided["group"].astype(str).str.strip().isin(by_group)]
-    pending = set(migration_pending(labels_path, set(labels["fund_code"]))) & set(rows["code"])
+    if not by_group:
+        return labels
+    sheet_group = undecided["group"].astype(str).str.strip()
+    queued = undecided["code"].isin(set(migration_pending(labels_path, set(labels["fund_code"])))).to_numpy()
+    if not queued.any():
+        return labels
+    # the index's other groups: of the set as it was before the migration took the queued rows out
+    back = pd.DataFrame({c: (undecided[c].astype(str).str.strip().to_numpy() if c in undecided.columns else "")
+                         for c in ID_COLUMNS}).assign(fund_code=undecided["code"].to_numpy(),
+                                                      group=sheet_group.to_numpy())[queued]
+    same = _index_groups(pd.concat([labels[ID_COLUMNS + ["group"]], back], ignore_index=True))
+    reach = set(by_group).union(*(same.get(g, set()) | same.get(in_set, set()) for g, in_set in by_group.items()))
+    rows = undecided[sheet_group.isin(reach).to_numpy() & queued]
+    pending = set(rows["code"])
     if not pending:
         return labels
     h = read_history(labels_path)
@@ -609,7 +624,7 @@ def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame,
         row.update(fund_code=r.code, primary=st["old_primary"], secondary=st["old_secondary"],
                    source=st["old_source"], propagated_from="", labeled_by=st["old_labeled_by"],
                    labeled_at=st["old_labeled_at"], taxonomy_version=st["old_taxonomy_version"],
-                   group=by_group[str(r.group).strip()], note=st["old_note"])
+                   group=by_group.get(str(r.group).strip(), str(r.group).strip()), note=st["old_note"])
         add.append(row)
     if not add:
         return labels

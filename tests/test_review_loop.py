@@ -1804,3 +1804,50 @@ def test_a_decision_after_a_rename_moves_the_migrated_rows_of_its_index(tmp_path
     assert len(hist) == 2 * (1 + len(moved)) and set(hist["new_secondary"].iloc[1 + len(moved):]) == {"科技主题ETF"}
     audit = r.invoke(cli, ["labels", "audit", str(labels_subset), "--taxonomy", str(new_tax)])
     assert audit.exit_code == 0 and " 0 errors" in audit.output, audit.output
+
+
+def test_one_decision_settles_both_groups_of_an_index_in_the_migration_queue(tmp_path, labels_subset):
+    """The labeled set keeps 中证机器人 in two groups: its ETFs under the index code (H30590.CSI: 562500 the report's,
+    159526 … propagated) and its feeders under the index name (idx:中证机器人: 020255 hand, 020256 its copy …), one
+    index to tagging and to review import (review._index_groups). A split of their class queued them as two groups
+    (two group_size, two settles, two decisions needed), and a decision on the feeder 020255 put back its own group
+    only: the ETFs stayed out of the set, in the queue. Now the queue keeps the index's rows together, its group_size
+    and settles count both groups, and one decision on any of them puts both back, each row in its own group, and 撤销
+    puts them back in the queue."""
+    new_tax = split_taxonomy(tmp_path / "split.toml")
+    mig = tmp_path / "split_migration.toml"
+    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
+    before = read_labels(labels_subset).set_index("fund_code")
+    groups = {"H30590.CSI", "idx:中证机器人"}
+    robot = before.index[before["group"].isin(groups)].tolist()
+    assert {"562500", "159526", "020255", "020256"} <= set(robot)
+    queue = tmp_path / "queue.csv"
+    r = CliRunner()
+    res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
+                         "--labeled", str(labels_subset), "-o", str(queue)])
+    assert res.exit_code == 0, res.output
+    q = pd.read_csv(queue, dtype=str, keep_default_na=False)
+    rows = q.index[q["fund_code"].isin(robot)]
+    assert len(rows) == len(robot) and list(rows) == list(range(rows[0], rows[0] + len(rows)))  # together
+    assert set(q.loc[rows, "group_size"]) == set(q.loc[rows, "settles"]) == {str(len(robot))}
+    assert set(q.loc[rows, "group"]) == groups  # each row keeps its group of the set
+    q["decision"] = q["fund_code"].map({"020255": "科技主题ETF"}).fillna("")
+    q["reviewer"] = "张三"
+    q.to_csv(queue, index=False, encoding="utf-8")
+    res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0, res.output
+    now = read_labels(labels_subset).set_index("fund_code")
+    assert set(robot) <= set(now.index), sorted(set(robot) - set(now.index))
+    assert (now.loc[robot, "secondary"] == "科技主题ETF").all()
+    assert now.loc[robot, "group"].equals(before.loc[robot, "group"])
+    assert not set(migration_pending(labels_subset, set(now.index))) & set(robot)
+    audit = r.invoke(cli, ["labels", "audit", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert audit.exit_code == 0 and " 0 errors" in audit.output, audit.output
+    sheet = tmp_path / "withdraw.csv"
+    pd.DataFrame({"fund_code": ["020255"], "decision": ["撤销"], "reviewer": ["张三"],
+                  "taxonomy_version": ["jrj-2026.02-split"]}).to_csv(sheet, index=False)
+    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0, res.output
+    after = read_labels(labels_subset)
+    assert not set(after["fund_code"]) & set(robot)
+    assert set(robot) <= set(migration_pending(labels_subset, set(after["fund_code"])))
