@@ -476,10 +476,11 @@ def labels_audit(path, taxonomy_path):
 
     Example: fundclass labels audit data/labeled/labels.csv
     """
-    from .labeled import audit, read_labels
+    from .labeled import audit, read_history, read_labels
     from .taxonomy import load_taxonomy
 
-    rep = audit(read_labels(_read_default(path, "labeled", taxonomy_path)), load_taxonomy(taxonomy_path))
+    path = _read_default(path, "labeled", taxonomy_path)
+    rep = audit(read_labels(path), load_taxonomy(taxonomy_path), history=read_history(path))
     click.echo(f"{rep.n_funds} funds, {rep.n_indices} distinct tracked indices, {rep.n_groups} index/family groups, "
                f"{len(rep.errors)} errors")
     click.echo(rep.counts.to_string())

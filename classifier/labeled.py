@@ -182,6 +182,35 @@ def migration_pending(labels_path: str | Path, labeled: set[str]) -> list[str]:
     return sorted(set(out) - labeled)
 
 
+def carried_sources(labels: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
+    """Each row's ``source``, but for a ``migrated`` row the source of the label it carries: the one it had before the
+    taxonomy migration(s) that moved its class (``hand``, ``propagated``, ``report``), read from ``history`` (the set's
+    history.csv: each migration's row of the fund, its new class and date, :func:`classifier.taxonomy_change._plan`),
+    through every migration since; ``migrated`` when history.csv does not hold it. A row a migration renamed moves, is
+    restored and is audited as the label it carries: a hand row stays a hand row of the set, a report example one of
+    the report's."""
+    out = labels["source"].astype(str).copy()
+    migrated = (out == "migrated").to_numpy()
+    if not migrated.any() or history is None or history.empty:
+        return out
+    h = history.reindex(columns=HISTORY_COLUMNS).fillna("").astype(str)
+    h = h[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] != "")]
+    # (fund, class it became, date of the migration) → its label before: the last such row (a later one replaces it)
+    before = {(c, n, at): (s, o, by, oat) for c, n, at, s, o, by, oat in zip(
+        h["fund_code"], h["new_secondary"], h["changed_at"], h["old_source"], h["old_secondary"], h["old_labeled_by"],
+        h["old_labeled_at"])}
+    for i in out.index[migrated]:
+        state = (labels.at[i, "fund_code"], labels.at[i, "secondary"], labels.at[i, "labeled_at"])
+        src, by = "migrated", labels.at[i, "labeled_by"]
+        for _ in range(len(before) + 1):  # each step goes back one migration (a loop in a hand-edited history ends)
+            if src != "migrated" or by != MIGRATION_BY or state not in before:
+                break
+            src, old, by, at = before[state]
+            state = (state[0], old, at)
+        out.at[i] = src
+    return out
+
+
 def read_history(labels_path: str | Path) -> pd.DataFrame:
     """The labeled set's ``history.csv`` (read-only; empty without one), in its encoding (a history Excel saved in
     GBK too), its codes as six digits, as :func:`read_labels` reads the set's."""
@@ -465,9 +494,11 @@ class AuditReport:
         return not self.errors
 
 
-def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True) -> AuditReport:
+def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True,
+          history: pd.DataFrame | None = None) -> AuditReport:
     """Check the labeled set: duplicate codes, labels outside the taxonomy, primary/secondary mismatch, missing
-    provenance, and one index or one family carrying two labels (ignoring rows the report itself labeled)."""
+    provenance, and one index or one family carrying two labels (ignoring rows the report itself labeled, also once a
+    taxonomy migration renamed their class: ``history``, the set's history.csv, says so, :func:`carried_sources`)."""
     rep = AuditReport(n_funds=len(df), n_groups=df["group"].nunique())
     from .normalize import apply_unique, index_subject
     from .vocabulary import load_vocabulary
@@ -508,7 +539,7 @@ def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True) -> AuditR
             rep.errors.append(f"row {line} ({code}): propagated label without propagated_from")
         if not labeled_by or not labeled_at or not taxonomy_version:
             rep.errors.append(f"row {line} ({code}): missing provenance (labeled_by/labeled_at/taxonomy_version)")
-    non_report = df[df.source != "report"]
+    non_report = df[(carried_sources(df, history) != "report").to_numpy()]
     for col, what in (("index_code", "index"), ("group", "family/index group")):
         keyed = non_report[non_report[col] != ""]
         n = keyed.groupby(col).secondary.nunique()

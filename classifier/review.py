@@ -31,8 +31,8 @@ from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
-from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, change_labels,
-                      migrated_note, migration_pending, read_history)
+from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
+                      change_labels, migrated_note, migration_pending, read_history)
 from .taxonomy import Taxonomy
 from .text import code6_column
 
@@ -534,13 +534,15 @@ def _index_groups(labels: pd.DataFrame) -> dict[str, set]:
 
 
 def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Taxonomy, today: str, history: list,
-                     res: ImportResult, queued: np.ndarray | None = None) -> None:
+                     res: ImportResult, queued: np.ndarray | None = None, h: pd.DataFrame | None = None) -> None:
     """The hand and propagated rows of a decided fund's group (its index or family in the labeled set, with the groups
     of the same index, :func:`_index_groups`) take the decision, as tagging applies it to the whole index: a decision
-    on any fund of a group, not only on the one whose label the others copy. ``labels`` is changed in place, each old
-    label goes to ``history``. A group whose review decisions (this sheet's and earlier ones) name two classes is a
-    dispute, and no row of it moves; funds the sheet decides itself, review rows and the report's own examples never
-    move, but for the rows of ``queued`` (a mask: rows a taxonomy migration queued, put back by
+    on any fund of a group, not only on the one whose label the others copy; so do the rows a taxonomy migration moved
+    to a renamed or merged class (``migrated``) from a hand or propagated label (``h``, history.csv, says which:
+    :func:`classifier.labeled.carried_sources`). ``labels`` is changed in place, each old label goes to ``history``. A
+    group whose review decisions (this sheet's and earlier ones) name two classes is a dispute, and no row of it
+    moves; funds the sheet decides itself, review rows and the report's own examples (migrated or not) never move,
+    but for the rows of ``queued`` (a mask: rows a taxonomy migration queued, put back by
     :func:`_queued_in_group` with the label of the class it split or removed), which all move."""
     queued = np.zeros(len(labels), dtype=bool) if queued is None else queued
     groups = labels["group"].to_numpy()
@@ -550,6 +552,9 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
         if group_of[code]:
             first.setdefault(group_of[code], code)
     same = _index_groups(labels) if first else {}
+    # the set's own labels as they were given (a hand or propagated label a migration renamed is still one; a migrated
+    # row history.csv holds no origin of is a label of the set too), not the report's
+    movable = carried_sources(labels, h).isin(("hand", "propagated", "migrated")).to_numpy() if first else None
     done: set = set()
     for g, code in first.items():
         if g in done:  # a group of an index whose other group's decision moved it
@@ -560,7 +565,7 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
         reviewed = set(labels.loc[in_group & (labels["source"] == "review").to_numpy(), "secondary"])
         if reviewed != {decision}:
             continue
-        move = (in_group & (labels["source"].isin(("hand", "propagated")).to_numpy()
+        move = (in_group & (movable
                             & (labels["secondary"] != decision).to_numpy() | queued)
                 & ~labels["fund_code"].isin(on_sheet).to_numpy())
         for j in np.flatnonzero(move):
@@ -577,10 +582,13 @@ def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame,
                      labels_path) -> pd.DataFrame:
     """``labels`` and, after it, the undecided rows of a taxonomy migration's review queue (funds the migration took
     out of the labeled set, :func:`classifier.labeled.migration_pending`) of a sheet group one of whose rows was
-    decided (``applied``), each with the label the migration took out (history.csv), the sheet's identifying columns
-    and the decided fund's group in the set, for :func:`_follow_in_group` to relabel with the decision, as a
-    decision relabels its index's rows in the set: one decision on a group of the queue settles it. Not the rows of
-    an earlier review decision (decided one by one: a person's decision is not replaced by one on another fund)."""
+    decided (``applied``), or of another group of the same index (:func:`_index_groups`, of the set with the queued
+    rows: the set may keep an index's ETFs under its code and its feeders under its name, and the queue groups them as
+    one index), each with the label the migration took out (history.csv), the sheet's identifying columns and the
+    decided fund's group in the set (a row of the index's other group: its own, the sheet's), for
+    :func:`_follow_in_group` to relabel with the decision, as a decision relabels its index's rows in the set: one
+    decision on an index of the queue settles it. Not the rows of an earlier review decision (decided one by one: a
+    person's decision is not replaced by one on another fund)."""
     if "group" not in decided.columns or undecided.empty or "group" not in undecided.columns:
         return labels
     pos = {c: i for i, c in enumerate(labels["fund_code"])}
@@ -588,8 +596,20 @@ def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame,
     for code, g in zip(decided["code"], decided["group"].astype(str).str.strip()):
         if g and code in applied:
             by_group.setdefault(g, labels["group"].iat[pos[code]])
-    rows = undecided[undecided["group"].astype(str).str.strip().isin(by_group)]
-    pending = set(migration_pending(labels_path, set(labels["fund_code"]))) & set(rows["code"])
+    if not by_group:
+        return labels
+    sheet_group = undecided["group"].astype(str).str.strip()
+    queued = undecided["code"].isin(set(migration_pending(labels_path, set(labels["fund_code"])))).to_numpy()
+    if not queued.any():
+        return labels
+    # the index's other groups: of the set as it was before the migration took the queued rows out
+    back = pd.DataFrame({c: (undecided[c].astype(str).str.strip().to_numpy() if c in undecided.columns else "")
+                         for c in ID_COLUMNS}).assign(fund_code=undecided["code"].to_numpy(),
+                                                      group=sheet_group.to_numpy())[queued]
+    same = _index_groups(pd.concat([labels[ID_COLUMNS + ["group"]], back], ignore_index=True))
+    reach = set(by_group).union(*(same.get(g, set()) | same.get(in_set, set()) for g, in_set in by_group.items()))
+    rows = undecided[sheet_group.isin(reach).to_numpy() & queued]
+    pending = set(rows["code"])
     if not pending:
         return labels
     h = read_history(labels_path)
@@ -604,7 +624,7 @@ def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame,
         row.update(fund_code=r.code, primary=st["old_primary"], secondary=st["old_secondary"],
                    source=st["old_source"], propagated_from="", labeled_by=st["old_labeled_by"],
                    labeled_at=st["old_labeled_at"], taxonomy_version=st["old_taxonomy_version"],
-                   group=by_group[str(r.group).strip()], note=st["old_note"])
+                   group=by_group.get(str(r.group).strip(), str(r.group).strip()), note=st["old_note"])
         add.append(row)
     if not add:
         return labels
@@ -685,19 +705,24 @@ def _through_migrations(h: pd.DataFrame, state: dict, upto: int, tax: Taxonomy) 
     return state
 
 
-def _propagated_from(labels: pd.DataFrame, plan: dict, pos: int) -> str:
-    """The fund a restored propagated row ``pos`` copies: the review decision of its group that relabeled it (its
-    class, reviewer and date), else a hand or report row of its group with its class (the rows ``plan`` restores as
-    they will be), the one its group's other propagated rows copy when there are several; '' when none is."""
+def _propagated_from(labels: pd.DataFrame, plan: dict, pos: int, h: pd.DataFrame | None = None) -> str:
+    """The fund a restored propagated row ``pos`` copies (or a migrated one, its label propagated before a migration
+    renamed its class): the review decision of its group that relabeled it (its class, reviewer and date), else a hand
+    or report row of its group with its class (the rows ``plan`` restores as they will be; a migrated row whose label
+    was one, ``h``: history.csv, :func:`classifier.labeled.carried_sources`), the one its group's other propagated
+    rows copy when there are several; '' when none is."""
     g, cls = labels["group"].iat[pos], plan[pos]["secondary"]
-    rows = [(k, plan.get(k) or labels.iloc[k].to_dict()) for k in np.flatnonzero((labels["group"] == g).to_numpy())]
+    rows = [(k, {**(plan.get(k) or labels.iloc[k].to_dict()), "fund_code": labels["fund_code"].iat[k]})
+            for k in np.flatnonzero((labels["group"] == g).to_numpy())]
+    carried = carried_sources(pd.DataFrame([st for _, st in rows]), h).tolist()
     stamp = (plan[pos]["labeled_by"], plan[pos]["labeled_at"])
     decisions = [labels["fund_code"].iat[k] for k, st in rows if st["source"] == "review" and st["secondary"] == cls
                  and (st["labeled_by"], st["labeled_at"]) == stamp]
     if len(decisions) == 1:
         return decisions[0]
-    heads = [labels["fund_code"].iat[k] for k, st in rows if st["source"] in ("hand", "report") and st["secondary"] == cls]
-    copied = [st["propagated_from"] for k, st in rows if k != pos and st["source"] == "propagated"
+    heads = [labels["fund_code"].iat[k] for (k, st), src in zip(rows, carried)
+             if src in ("hand", "report") and st["secondary"] == cls]
+    copied = [st["propagated_from"] for (k, st), src in zip(rows, carried) if k != pos and src == "propagated"
               and st["propagated_from"] in heads]
     if copied:
         return max(set(copied), key=copied.count)
@@ -709,8 +734,8 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
               hidden: tuple = ()) -> pd.DataFrame:
     """Take back the review decisions of the funds of ``rows`` (their decision: a withdraw word): each fund's row goes
     back to the label it had before its review decision(s), or, when the decision added it (or history.csv does not
-    hold its earlier label), leaves the labeled set; the rows the decision relabeled (its index's hand and propagated
-    rows, :func:`_follow_in_group`) go back to their earlier labels, unless the index keeps another review decision or
+    hold its earlier label), leaves the labeled set; the rows the decision relabeled (its index's hand, propagated and
+    migrated rows, :func:`_follow_in_group`) go back to their earlier labels, unless the index keeps another review decision or
     the history does not hold them (the report names those). Every old row goes to ``history`` (a removed one with no
     new class). A withdrawal on a sheet that did not show the fund's decision (``shows_answer``: it shows the tool's
     answer, see :func:`_unseen_decision`) goes to ``unseen`` instead. Returns the new labeled set."""
@@ -770,13 +795,22 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
             else:
                 plan[int(j)] = old
         for k in [k for k, st in plan.items() if st and st["source"] == "propagated" and not st["propagated_from"]]:
-            plan[k]["propagated_from"] = _propagated_from(labels, plan, k)
+            plan[k]["propagated_from"] = _propagated_from(labels, plan, k, h)
             if not plan[k]["propagated_from"]:  # the fund its label copies cannot be told
                 if k == i:
                     plan[k] = None
                 else:
                     kept[k] = "the fund whose label it copied before cannot be told; label it by hand or review it"
                     del plan[k]
+        # a restored migrated row whose label was propagated before the migration: the fund it copies, as it had (a
+        # migration keeps propagated_from), which history.csv does not keep; '' when it cannot be told (no provenance
+        # is missing: a migrated row needs none)
+        back = [k for k, st in plan.items() if st and st["source"] == "migrated" and not st["propagated_from"]]
+        if back:
+            was = carried_sources(pd.DataFrame([{**plan[k], "fund_code": labels["fund_code"].iat[k]} for k in back]), h)
+            for k, src in zip(back, was):
+                if src == "propagated":
+                    plan[k]["propagated_from"] = _propagated_from(labels, plan, k, h)
         shown = f"{cur['secondary']} ({cur['labeled_by']}, {cur['labeled_at']})"
         for k, st in plan.items():
             old = row(k)
@@ -844,9 +878,9 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         _check_labeled_set(labels, labels_path, tax)
         res = ImportResult(split_groups=split, commented=commented, padded=padded)
         history, new_rows, unseen = [], [], []
+        h = read_history(labels_path)
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before
-            labels = _withdraw(labels, withdraw, tax, read_history(labels_path), today, history, res, shows_answer,
-                               unseen, hidden)
+            labels = _withdraw(labels, withdraw, tax, h, today, history, res, shows_answer, unseen, hidden)
         res.disputes, settled_by = _index_disputes(labels, decided, tax)
         if shows_answer:  # a fund an earlier decision on its index or family settles shows at confidence 1 once made
             who = labels.set_index("fund_code")[["secondary", "labeled_by", "labeled_at"]]
@@ -931,7 +965,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         n = len(labels)
         labels = _queued_in_group(labels, applied, decided, undecided, labels_path)
         queued = np.arange(len(labels)) >= n
-        _follow_in_group(labels, applied, set(decided["code"]), tax, today, history, res, queued)
+        _follow_in_group(labels, applied, set(decided["code"]), tax, today, history, res, queued, h)
         if queued.any():  # a queued row its group's decision did not settle (a dispute) stays out, in the queue
             labels = labels[~(queued & (labels["taxonomy_version"] != tax.version).to_numpy())].reset_index(drop=True)
         res.pending = migration_pending(labels_path, set(labels["fund_code"]))

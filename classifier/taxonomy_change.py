@@ -14,9 +14,10 @@ A migration file maps every old class that does not keep its name to the new cla
 Rows whose class maps to exactly one new class are relabeled automatically (source=migrated, the old label kept in
 the history; a review decision keeps its source, reviewer and date, so the next tag still applies it); rows whose
 class was split or removed are taken out of the labeled set and written to a review queue (the review file format,
-with the candidate classes as alternatives), never guessed. The queue is grouped by the labeled set's group (index or
-family), as `review export` groups a sheet; `review import` relabels a group's other queued rows with the decision on
-one of them (:func:`classifier.review._queued_in_group`).
+with the candidate classes as alternatives), never guessed. The queue is grouped by tracked index or family, as `review export`
+groups a sheet (the labeled set's groups of one index together, :func:`classifier.review._index_groups`); `review
+import` relabels an index's other queued rows with the decision on one of them (:func:`classifier.review.
+_queued_in_group`).
 
 The blind reads beside the labeled set (``agreement.csv``, what the confidence is fitted on) follow the same map in the
 same transaction (:func:`classifier.agreement.migrate_reads`): a renamed or merged class takes its new name in every
@@ -36,7 +37,7 @@ from .agreement import agreement_path, migrate_reads
 from .errors import InputError, TaxonomyError
 from .io import check_not_input
 from .labeled import HISTORY_COLUMNS, MIGRATION_BY, Change, change_labels, migrated_note
-from .review import REVIEW_COLUMNS, write_review
+from .review import REVIEW_COLUMNS, _index_groups, write_review
 from .taxonomy import Taxonomy
 
 
@@ -210,23 +211,30 @@ def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str)
                      decision="", reviewer="", comment="")
             queue.append(q)
     queued = labels[[not k for k in keep_mask]]
-    queue_frame = _grouped(pd.DataFrame(queue, columns=REVIEW_COLUMNS), queued)
+    # the groups of one index (the set may keep its ETFs under the index code and its feeders under the index name)
+    same = _index_groups(labels) if queue else {}
+    queue_frame = _grouped(pd.DataFrame(queue, columns=REVIEW_COLUMNS), queued, same)
     decided = int((queued["source"] == "review").sum())
     return MigrationResult(kept, moved, len(queue_frame), decisions_queued=decided), queue_frame, keep_mask, history
 
 
-def _grouped(queue: pd.DataFrame, queued: pd.DataFrame) -> pd.DataFrame:
-    """The queue as `review export` groups a sheet: by the labeled set's group (the tracked index or family), each
-    group's rows together, the groups whose decision settles the most queued rows first. ``group_size``: the group's
-    queued rows; ``settles``: those one decision on the group covers (`review import` relabels the group's other
-    queued rows with it, :func:`classifier.review.import_review`), all but the rows of an earlier review decision,
-    decided one by one (a person's decision is not replaced by one on another fund). Within a group: the earlier
-    review decisions first, then the fund the others follow, then the file's order."""
+def _grouped(queue: pd.DataFrame, queued: pd.DataFrame, same: dict[str, set] | None = None) -> pd.DataFrame:
+    """The queue as `review export` groups a sheet: by tracked index (or family), each index's rows together, the
+    indices whose decision settles the most queued rows first. ``group`` stays each row's group in the labeled set
+    (`review import` puts a row back in it), and the groups ``same`` says are one index (:func:`classifier.review.
+    _index_groups`: the set may keep an index's ETFs under its code and its feeders under its name) are one: their
+    rows together, each group's in turn. ``group_size``: the index's queued rows; ``settles``: those one decision on
+    any of them covers (`review import` relabels the index's other queued rows with it, :func:`classifier.review.
+    import_review`), all but the rows of an earlier review decision, decided one by one (a person's decision is not
+    replaced by one on another fund). Within a group: the earlier review decisions first, then the fund the others
+    follow, then the file's order."""
     if queue.empty:
         return queue
     q = queue.copy()
+    same = same or {}
     source = queued["source"].to_numpy()
-    key = pd.Series([g or f"fund:{c}" for g, c in zip(q["group"], q["fund_code"])], index=q.index)  # no group: its own
+    own = pd.Series([g or f"fund:{c}" for g, c in zip(q["group"], q["fund_code"])], index=q.index)  # no group: its own
+    key = pd.Series([min(same.get(g, {g})) if g else o for g, o in zip(q["group"], own)], index=q.index)
     followed = set(queued["propagated_from"])
     q["_rank"] = [0 if s == "review" else 1 if c in followed or s != "propagated" else 2
                   for s, c in zip(source, q["fund_code"])]
@@ -234,6 +242,7 @@ def _grouped(queue: pd.DataFrame, queued: pd.DataFrame) -> pd.DataFrame:
     size = key.map(key.value_counts())
     follow = pd.Series(source != "review", index=q.index).groupby(key).transform("sum")
     q["group_size"], q["settles"] = size.astype(str), follow.clip(lower=1).astype(str)
-    q["_settles"], q["_key"] = follow, key
-    q = q.sort_values(["_settles", "_key", "_rank", "_order"], ascending=[False, True, True, True], kind="stable")
+    q["_settles"], q["_key"], q["_own"] = follow, key, own
+    q = q.sort_values(["_settles", "_key", "_own", "_rank", "_order"], ascending=[False, True, True, True, True],
+                      kind="stable")
     return q[REVIEW_COLUMNS].reset_index(drop=True)

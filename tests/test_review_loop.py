@@ -1741,3 +1741,113 @@ def test_one_decision_on_a_group_of_the_migration_queue_settles_the_group(tmp_pa
     assert not set(after["fund_code"]) & {"562500", *followers}
     assert {"562500", *followers} <= set(migration_pending(labels_subset, set(after["fund_code"])))
     assert "back to the migration's review queue 159526" in res.output
+
+
+TECH_RENAME_MIGRATION = """[migration]
+from = "jrj-2026.01-r1"
+to = "jrj-2026.02-tech"
+
+[map]
+"科技成长主题ETF" = ["科技主题ETF"]
+"""
+
+
+def test_a_decision_after_a_rename_moves_the_migrated_rows_of_its_index(tmp_path, labels_subset):
+    """`taxonomy migrate` renamed 科技成长主题ETF (every hand and propagated row of it became `migrated`), and a review
+    decision on a feeder of 中证机器人 (020255, hand before the rename) then relabeled only `hand` and `propagated` rows:
+    its family's copy 020256 and the index's ETFs (H30590.CSI: 159526 … propagated from the report's 562500) kept
+    the old class, though tagging settles the whole index by the decision, so training learned what tagging overrules
+    and `labels audit` failed. Now a migrated row moves as the label it carries (history.csv: the migration's row),
+    the report's own example 562500 stays, the audit finds nothing, and 撤销 restores every row with its provenance
+    (the head a copy's propagated_from names where its group has one), each change in history.csv."""
+    new_tax = tmp_path / "tech.toml"
+    new_tax.write_text(DEFAULT_TAXONOMY.read_text(encoding="utf-8").replace("科技成长主题ETF", "科技主题ETF").replace(
+        'version = "jrj-2026.01-r1"', 'version = "jrj-2026.02-tech"'), encoding="utf-8")
+    mig = tmp_path / "tech_migration.toml"
+    mig.write_text(TECH_RENAME_MIGRATION, encoding="utf-8")
+    r = CliRunner()
+    res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
+                         "--labeled", str(labels_subset), "-o", str(tmp_path / "queue.csv")])
+    assert res.exit_code == 0, res.output
+    before = read_labels(labels_subset).set_index("fund_code")
+    robot = before.index[before["group"].isin(["H30590.CSI", "idx:中证机器人"])].tolist()
+    assert {"562500", "020256", "159526"} <= set(robot) and set(before.loc[robot, "source"]) == {"migrated"}
+    audit = r.invoke(cli, ["labels", "audit", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert audit.exit_code == 0 and " 0 errors" in audit.output, audit.output
+    n_hist = len(pd.read_csv(labels_subset.with_name("history.csv"), dtype=str))
+    sheet = tmp_path / "decision.csv"
+    pd.DataFrame({"fund_code": ["020255"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": ["jrj-2026.02-tech"]}).to_csv(sheet, index=False)
+    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0, res.output
+    now = read_labels(labels_subset).set_index("fund_code")
+    moved = [c for c in robot if c not in ("020255", "562500")]
+    assert (now.loc[moved, "secondary"] == "策略主题ETF").all(), now.loc[robot, ["secondary", "source"]]
+    assert set(now.loc[moved, "source"]) == {"propagated"} and set(now.loc[moved, "propagated_from"]) == {"020255"}
+    assert now.loc["562500", ["secondary", "source"]].tolist() == ["科技主题ETF", "migrated"]  # the report's own
+    audit = r.invoke(cli, ["labels", "audit", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert audit.exit_code == 0 and " 0 errors" in audit.output, audit.output
+    hist = pd.read_csv(labels_subset.with_name("history.csv"), dtype=str, keep_default_na=False).iloc[n_hist:]
+    assert sorted(hist["fund_code"]) == sorted(["020255"] + moved)
+    assert set(hist["old_source"]) == {"migrated"} and set(hist["old_secondary"]) == {"科技主题ETF"}
+    # withdrawn: every row back to its migrated label, with its provenance, as the migration left it
+    pd.DataFrame({"fund_code": ["020255"], "decision": ["撤销"], "reviewer": ["张三"],
+                  "taxonomy_version": ["jrj-2026.02-tech"]}).to_csv(sheet, index=False)
+    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0, res.output
+    after = read_labels(labels_subset).set_index("fund_code")
+    ws = ["propagated_from"]  # a copy's head history.csv does not keep: told where the group has one (H30590.CSI)
+    assert after.drop(columns=ws).equals(before.drop(columns=ws))
+    etfs = before.index[before["group"] == "H30590.CSI"]
+    assert after.loc[etfs].equals(before.loc[etfs]) and set(after.loc[etfs, "propagated_from"]) == {"", "562500"}
+    hist = pd.read_csv(labels_subset.with_name("history.csv"), dtype=str, keep_default_na=False).iloc[n_hist:]
+    assert len(hist) == 2 * (1 + len(moved)) and set(hist["new_secondary"].iloc[1 + len(moved):]) == {"科技主题ETF"}
+    audit = r.invoke(cli, ["labels", "audit", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert audit.exit_code == 0 and " 0 errors" in audit.output, audit.output
+
+
+def test_one_decision_settles_both_groups_of_an_index_in_the_migration_queue(tmp_path, labels_subset):
+    """The labeled set keeps 中证机器人 in two groups: its ETFs under the index code (H30590.CSI: 562500 the report's,
+    159526 … propagated) and its feeders under the index name (idx:中证机器人: 020255 hand, 020256 its copy …), one
+    index to tagging and to review import (review._index_groups). A split of their class queued them as two groups
+    (two group_size, two settles, two decisions needed), and a decision on the feeder 020255 put back its own group
+    only: the ETFs stayed out of the set, in the queue. Now the queue keeps the index's rows together, its group_size
+    and settles count both groups, and one decision on any of them puts both back, each row in its own group, and 撤销
+    puts them back in the queue."""
+    new_tax = split_taxonomy(tmp_path / "split.toml")
+    mig = tmp_path / "split_migration.toml"
+    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
+    before = read_labels(labels_subset).set_index("fund_code")
+    groups = {"H30590.CSI", "idx:中证机器人"}
+    robot = before.index[before["group"].isin(groups)].tolist()
+    assert {"562500", "159526", "020255", "020256"} <= set(robot)
+    queue = tmp_path / "queue.csv"
+    r = CliRunner()
+    res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
+                         "--labeled", str(labels_subset), "-o", str(queue)])
+    assert res.exit_code == 0, res.output
+    q = pd.read_csv(queue, dtype=str, keep_default_na=False)
+    rows = q.index[q["fund_code"].isin(robot)]
+    assert len(rows) == len(robot) and list(rows) == list(range(rows[0], rows[0] + len(rows)))  # together
+    assert set(q.loc[rows, "group_size"]) == set(q.loc[rows, "settles"]) == {str(len(robot))}
+    assert set(q.loc[rows, "group"]) == groups  # each row keeps its group of the set
+    q["decision"] = q["fund_code"].map({"020255": "科技主题ETF"}).fillna("")
+    q["reviewer"] = "张三"
+    q.to_csv(queue, index=False, encoding="utf-8")
+    res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0, res.output
+    now = read_labels(labels_subset).set_index("fund_code")
+    assert set(robot) <= set(now.index), sorted(set(robot) - set(now.index))
+    assert (now.loc[robot, "secondary"] == "科技主题ETF").all()
+    assert now.loc[robot, "group"].equals(before.loc[robot, "group"])
+    assert not set(migration_pending(labels_subset, set(now.index))) & set(robot)
+    audit = r.invoke(cli, ["labels", "audit", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert audit.exit_code == 0 and " 0 errors" in audit.output, audit.output
+    sheet = tmp_path / "withdraw.csv"
+    pd.DataFrame({"fund_code": ["020255"], "decision": ["撤销"], "reviewer": ["张三"],
+                  "taxonomy_version": ["jrj-2026.02-split"]}).to_csv(sheet, index=False)
+    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0, res.output
+    after = read_labels(labels_subset)
+    assert not set(after["fund_code"]) & set(robot)
+    assert set(robot) <= set(migration_pending(labels_subset, set(after["fund_code"])))
