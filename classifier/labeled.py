@@ -40,9 +40,11 @@ from .workspace import data_path
 LABEL_COLUMNS = ["fund_code", "fund_name", "full_name", "index_code", "index_name", "fund_type", "primary",
                  "secondary", "source", "propagated_from", "labeled_by", "labeled_at", "taxonomy_version", "group",
                  "note"]
-# old_note came last, after the first histories were written: a history without it keeps its rows (see _commit)
+# old_note, then old_propagated_from came last, after the first histories were written: a history without them keeps
+# its rows, its header gains them (see _commit)
 HISTORY_COLUMNS = ["fund_code", "old_primary", "old_secondary", "old_source", "old_labeled_by", "old_labeled_at",
-                   "old_taxonomy_version", "new_secondary", "changed_by", "changed_at", "reason", "old_note"]
+                   "old_taxonomy_version", "new_secondary", "changed_by", "changed_at", "reason", "old_note",
+                   "old_propagated_from"]
 ID_COLUMNS = LABEL_COLUMNS[:6]  # what identifies a labeled fund: the columns training and rule reports prepare
 SOURCES = {"report", "hand", "review", "propagated", "migrated"}
 MIGRATION_BY = "migration"  # history's changed_by (and labeled_by) of what `taxonomy migrate` changed

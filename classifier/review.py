@@ -508,7 +508,7 @@ def _history_row(old: dict, decision: str, reviewer: str, today: str, reason: st
     return {"fund_code": old["fund_code"], "old_primary": old["primary"], "old_secondary": old["secondary"],
             "old_source": old["source"], "old_labeled_by": old["labeled_by"], "old_labeled_at": old["labeled_at"],
             "old_taxonomy_version": old["taxonomy_version"], "new_secondary": decision, "changed_by": reviewer,
-            "changed_at": today, "reason": reason, "old_note": old["note"]}
+            "changed_at": today, "reason": reason, "old_note": old["note"], "old_propagated_from": old["propagated_from"]}
 
 
 def _index_groups(labels: pd.DataFrame) -> dict[str, set]:
@@ -651,7 +651,8 @@ def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int) -> tuple[dict,
     r = h.iloc[hits[-1]]
     return {"primary": r["old_primary"], "secondary": r["old_secondary"], "source": r["old_source"],
             "labeled_by": r["old_labeled_by"], "labeled_at": r["old_labeled_at"],
-            "taxonomy_version": r["old_taxonomy_version"], "note": r.get("old_note", "")}, int(hits[-1])
+            "taxonomy_version": r["old_taxonomy_version"], "note": r.get("old_note", ""),
+            "propagated_from": r.get("old_propagated_from", "")}, int(hits[-1])
 
 
 def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, tax: Taxonomy,
@@ -659,8 +660,8 @@ def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, tax: Taxono
     """The label fund ``code`` had before the decision(s) that made its ``row`` (``decided(state)``: a state made by
     them), going back through history.csv ``h``; None when the history does not hold it (the decision added the
     fund) or it is not a label of ``tax``. ``stamps`` gains the (labeled_by, labeled_at) of each state the decisions
-    made. A propagated label's ``propagated_from``, which history does not keep, is '' (see
-    :func:`_propagated_from`)."""
+    made. A propagated label's ``propagated_from`` is the one history kept ('' in rows written before history kept
+    it: see :func:`_propagated_from`)."""
     state, upto = dict(row), len(h)
     while decided(state):
         if stamps is not None:
@@ -673,7 +674,7 @@ def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, tax: Taxono
         state = _through_migrations(h, state, upto, tax)
     if state is None or state["secondary"] not in tax.labels or state["source"] not in SOURCES:
         return None
-    state["propagated_from"] = ""
+    state["propagated_from"] = str(state.get("propagated_from") or "") if state["source"] != "hand" else ""
     return state
 
 

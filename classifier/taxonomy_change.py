@@ -193,7 +193,7 @@ def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str)
                         "new_secondary": targets[0] if len(targets) == 1 else "",
                         "changed_by": MIGRATION_BY, "changed_at": today,
                         "reason": f"{Path(migration.path).name}: {r.secondary} → {targets or 'removed'}",
-                        "old_note": r.note})
+                        "old_note": r.note, "old_propagated_from": r.propagated_from})
         if len(targets) == 1:
             labels.loc[i, ["primary", "secondary", "taxonomy_version"]] = [new.primary_of(targets[0]), targets[0],
                                                                            new.version]

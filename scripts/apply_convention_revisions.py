@@ -53,7 +53,7 @@ def main() -> None:
                                 "old_labeled_by": old.labeled_by, "old_labeled_at": old.labeled_at,
                                 "old_taxonomy_version": old.taxonomy_version, "new_secondary": r.new_secondary,
                                 "changed_by": BY, "changed_at": today, "reason": f"{r.convention}: {r.reason}",
-                                "old_note": old.note})
+                                "old_note": old.note, "old_propagated_from": old.propagated_from})
             out.loc[rows, ["primary", "secondary", "labeled_by", "labeled_at", "note"]] = \
                 [tax.primary_of(r.new_secondary), r.new_secondary, BY, today, f"{r.convention}: {r.reason}"]
         return Change(out, history), len(history)

@@ -197,7 +197,7 @@ def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, named_labe
     import_review(_sheet(tmp_path / "r.csv", [("159215", "策略主题ETF", "增强策略")]), TAX, named_labels_copy,
                   today="2026-11-30")
     header, rows = hist.read_bytes().split(b"\n", 1)
-    assert header == old_header + b",old_note" and rows.startswith(old_rows)
+    assert header == old_header + b",old_note,old_propagated_from" and rows.startswith(old_rows)
     got = pd.read_csv(hist, dtype=str, keep_default_na=False)
     assert list(got.columns) == store.HISTORY_COLUMNS
     n_old = old_rows.count(b"\n")

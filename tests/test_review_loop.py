@@ -1851,3 +1851,34 @@ def test_one_decision_settles_both_groups_of_an_index_in_the_migration_queue(tmp
     after = read_labels(labels_subset)
     assert not set(after["fund_code"]) & set(robot)
     assert set(robot) <= set(migration_pending(labels_subset, set(after["fund_code"])))
+
+
+def test_a_withdrawal_restores_which_fund_each_relabeled_copy_copied(tmp_path, labels_subset):
+    """A family index of several share-class families (idx:CES半导体芯片: hand heads 012837 and 008281, their C
+    classes 012838, 008282 and 022497 propagated from them). A decision on 012837 relabels the group, each copy now
+    propagated from 012837; withdrawn, every row went back to its class, but history.csv did not keep which fund a
+    copy had copied, so the restored copies were guessed one head for all (or kept the withdrawn class when the guess
+    failed; found in audit round 9). The history now keeps the replaced row's propagated_from (old_propagated_from, a
+    last column: a history of the older form gains it), and a withdrawal gives the group back as it was."""
+    group = "idx:CES半导体芯片"
+    before = read_labels(labels_subset)
+    rows = before[before["group"] == group].set_index("fund_code")
+    assert rows.loc[["012838", "008282", "022497"], "propagated_from"].tolist() == ["012837", "008281", "008281"]
+    cls = rows.at["012837", "secondary"]
+    other = "(申万)行业ETF" if cls != "(申万)行业ETF" else "科技成长主题ETF"
+    version = load_taxonomy().version
+
+    def sheet(decision, day):
+        path = tmp_path / f"{day}.csv"
+        pd.DataFrame({"fund_code": ["012837"], "decision": [decision], "reviewer": ["张三"],
+                      "taxonomy_version": [version]}).to_csv(path, index=False)
+        return import_review(path, load_taxonomy(), labels_subset, today=day)
+
+    res = sheet(other, "2026-12-01")
+    assert sorted(c for c, *_ in res.followed) == ["008281", "008282", "012838", "022497"]
+    res = sheet("撤销", "2026-12-02")
+    assert res.withdrawn and not res.kept, res.lines()
+    after = read_labels(labels_subset)
+    assert after[after["group"] == group].set_index("fund_code").sort_index().equals(rows.sort_index())
+    history = pd.read_csv(labels_subset.with_name("history.csv"), dtype=str, keep_default_na=False)
+    assert history.columns[-1] == "old_propagated_from"
