@@ -385,7 +385,9 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
     undecided = f[f["decision"] == ""]
     commented = (undecided[undecided["comment"].astype(str).str.strip() != ""]
                  if "comment" in undecided.columns else undecided.iloc[:0])
-    noted = [parse_fund_code(c) or str(c).strip() or f"row {n}"
+    # a sheet saved with its codes as numbers names them as six digits, as its decided rows are read
+    noted = [parse_fund_code(c) or (str(c).strip().zfill(6) if excel_numbers and re.fullmatch(r"\d{1,5}", str(c).strip())
+                                    else str(c).strip()) or f"row {n}"
              for c, n in zip(commented["fund_code"], commented["line_no"])]
     rest = undecided.assign(code=[parse_fund_code(c) for c in undecided["fund_code"]])
     if excel_numbers:

@@ -1778,3 +1778,17 @@ def test_a_withdrawal_whose_earlier_label_a_split_took_says_so(tmp_path):
         assert "科技成长主题ETF" in kept[c] and "split or removed" in kept[c], kept[c]
         assert "holds no earlier label" not in kept[c]
     assert "159586" not in set(read_labels(labels_copy)["fund_code"])
+
+
+def test_a_comment_without_a_decision_on_a_sheet_saved_with_codes_as_numbers_names_the_six_digit_code(tmp_path,
+                                                                                                        labels_subset):
+    """A sheet Excel saved with its fund_code column as numbers: the decided rows are read with six-digit codes (the
+    import lists them), but the warning on a row with a comment and no decision named its code as Excel wrote it
+    ('12757' for 012757; audit round 9, month 1 of a simulated workspace), the one code of the report the reviewer
+    could not find in tagging's output or the labeled set. It names the six-digit code now."""
+    sheet = tmp_path / "r.csv"
+    pd.DataFrame({"fund_code": ["4433", "12757"], "decision": ["资源主题ETF", ""], "reviewer": ["张三", ""],
+                  "comment": ["", "待定"], "taxonomy_version": [load_taxonomy().version] * 2}).to_csv(sheet, index=False)
+    res = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset)])
+    assert res.exit_code == 0, res.output
+    assert "1 rows have a comment but no decision and were not imported: 012757;" in res.output, res.output
