@@ -274,7 +274,7 @@ class Tagger:
     def tag(self, frame: pd.DataFrame, name_column: str | None = None, source: str = "input",
             summary: TagSummary | None = None, links: ChunkLinks | None = None,
             context: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Return ``frame`` with every original row and column, in order, plus the output columns.
+        """Return ``frame`` with every original row and column, in order, and its index, plus the output columns.
 
         ``frame`` may be one chunk of a file: ``links`` (:meth:`classifier.linking.FileLinks.chunk`) then gives its
         rows' links and duplicate flags over the whole file, and ``context`` the rows of the file they follow
@@ -330,4 +330,5 @@ class Tagger:
             summary.review += int(pred["needs_review"].sum())
             summary.out_of_scope += int((pred["secondary"] == self.taxonomy.not_applicable).sum())
             summary.seconds += time.perf_counter() - t0
+        out.index = frame.index  # the caller's index (a notebook's fund codes, say), as its rows and columns
         return out

@@ -385,7 +385,9 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
     undecided = f[f["decision"] == ""]
     commented = (undecided[undecided["comment"].astype(str).str.strip() != ""]
                  if "comment" in undecided.columns else undecided.iloc[:0])
-    noted = [parse_fund_code(c) or str(c).strip() or f"row {n}"
+    # a sheet saved with its codes as numbers names them as six digits, as its decided rows are read
+    noted = [parse_fund_code(c) or (str(c).strip().zfill(6) if excel_numbers and re.fullmatch(r"\d{1,5}", str(c).strip())
+                                    else str(c).strip()) or f"row {n}"
              for c, n in zip(commented["fund_code"], commented["line_no"])]
     rest = undecided.assign(code=[parse_fund_code(c) for c in undecided["fund_code"]])
     if excel_numbers:
@@ -656,12 +658,13 @@ def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int) -> tuple[dict,
 
 
 def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, tax: Taxonomy,
-                     stamps: set | None = None) -> dict | None:
+                     stamps: set | None = None, why: list | None = None) -> dict | None:
     """The label fund ``code`` had before the decision(s) that made its ``row`` (``decided(state)``: a state made by
     them), going back through history.csv ``h``; None when the history does not hold it (the decision added the
     fund) or it is not a label of ``tax``. ``stamps`` gains the (labeled_by, labeled_at) of each state the decisions
-    made. A propagated label's ``propagated_from`` is the one history kept ('' in rows written before history kept
-    it: see :func:`_propagated_from`)."""
+    made. ``why`` gains, when history.csv holds the earlier label but it is not one of ``tax`` (a migration split or
+    removed its class), what that label was. A propagated label's ``propagated_from`` is the one history kept ('' in
+    rows written before history kept it: see :func:`_propagated_from`)."""
     state, upto = dict(row), len(h)
     while decided(state):
         if stamps is not None:
@@ -670,9 +673,14 @@ def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, tax: Taxono
         if found is None:
             return None
         state, upto = found
+    earlier = state
     if state["taxonomy_version"] != tax.version:
         state = _through_migrations(h, state, upto, tax)
     if state is None or state["secondary"] not in tax.labels or state["source"] not in SOURCES:
+        if why is not None and (state is None or state["secondary"] not in tax.labels):
+            moved = earlier["taxonomy_version"] != tax.version
+            why.append(f"its earlier label {earlier['secondary']} ({earlier['taxonomy_version']}) is not a class of "
+                       f"{tax.version}" + (": a taxonomy migration split or removed it" if moved else ""))
         return None
     state["propagated_from"] = str(state.get("propagated_from") or "") if state["source"] != "hand" else ""
     return state
@@ -770,7 +778,8 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
                 return True
             return st["labeled_by"] == MIGRATION_BY and not moved
 
-        plan = {i: _before_decision(h, code, cur, lambda st: st["source"] == "review", tax, stamps)}
+        gone: list[str] = []  # why the fund's earlier label cannot come back, when history.csv holds it
+        plan = {i: _before_decision(h, code, cur, lambda st: st["source"] == "review", tax, stamps, gone)}
         followers = []
         for j in np.flatnonzero(((labels["propagated_from"] == code)
                                  & labels["source"].isin(("propagated", "migrated"))).to_numpy()):
@@ -786,13 +795,15 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
         kept, requeued = {}, []
         for j in followers:
             fo = row(j)
-            made = []
-            old = None if still else _before_decision(h, fo["fund_code"], fo, lambda st: relabeled(st, made), tax)
+            made, lost = [], []
+            old = None if still else _before_decision(h, fo["fund_code"], fo, lambda st: relabeled(st, made), tax,
+                                                      why=lost)
             if old is None and not still and fo["fund_code"] in queued_by_migration:
                 requeued.append(int(j))  # put back from a migration's queue with the decision: back into the queue
             elif old is None:
                 kept[int(j)] = (f"its index keeps the review decision of {', '.join(still)}" if still else
-                                "history.csv holds no earlier label of it; label it by hand or review it")
+                                f"{lost[0] if lost else 'history.csv holds no earlier label of it'}; label it by hand "
+                                f"or review it")
             else:
                 plan[int(j)] = old
         for k in [k for k, st in plan.items() if st and st["source"] == "propagated" and not st["propagated_from"]]:
@@ -818,8 +829,9 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
             if st is None:
                 history.append(_history_row(old, "", r.reviewer, today, f"withdrawn: {note}"))
                 drop.append(k)
-                res.withdrawn.append((code, shown, "removed from the labeled set (it had no label before the "
-                                                   "decision that history.csv holds)"))
+                res.withdrawn.append((code, shown, f"removed from the labeled set ({gone[0]})" if k == i and gone
+                                      else "removed from the labeled set (it had no label before the decision that "
+                                           "history.csv holds)"))
                 continue
             reason = f"withdrawn: {note}" if k == i else f"{code}'s review decision withdrawn"
             history.append(_history_row(old, st["secondary"], r.reviewer, today, reason))

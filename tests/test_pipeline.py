@@ -19,6 +19,19 @@ def test_rows_columns_and_order_are_preserved(model_tagger, small_frame):
     assert out.iloc[0]["secondary"] == out.iloc[4]["secondary"] == "科技成长主题ETF"
 
 
+def test_a_notebook_frame_keeps_its_index(model_tagger, small_frame):
+    """Tagger.tag returned every row and column but replaced the frame's index with 0…n-1 (audit round 9: a notebook
+    frame indexed by fund code, df.set_index('fund_code'), came back without its codes, and a filtered frame's rows
+    could no longer be joined back to it by label). The output keeps the caller's index."""
+    frame = small_frame.set_axis([f"f{i}" for i in range(len(small_frame))][::-1])
+    out = model_tagger.tag(frame)
+    assert out.index.equals(frame.index)
+    assert out[list(frame.columns)].equals(frame)
+    assert out["secondary"].tolist() == model_tagger.tag(small_frame)["secondary"].tolist()
+    picked = frame.iloc[[3, 0]]  # a filtered frame, its labels out of order
+    assert model_tagger.tag(picked).index.equals(picked.index)
+
+
 def test_existing_output_columns_are_kept_as_previous(model_tagger):
     df = pd.DataFrame({"基金简称": ["华夏中证机器人ETF"], "secondary": ["old label"]})
     out = model_tagger.tag(df)

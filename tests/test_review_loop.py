@@ -1882,3 +1882,54 @@ def test_a_withdrawal_restores_which_fund_each_relabeled_copy_copied(tmp_path, l
     assert after[after["group"] == group].set_index("fund_code").sort_index().equals(rows.sort_index())
     history = pd.read_csv(labels_subset.with_name("history.csv"), dtype=str, keep_default_na=False)
     assert history.columns[-1] == "old_propagated_from"
+
+
+def test_a_withdrawal_whose_earlier_label_a_split_took_says_so(tmp_path):
+    """159586's decision ((申万)行业ETF over its hand label 科技成长主题ETF) relabeled its index's off-exchange rows
+    021653/021788 (group idx:中证全指计算机); then a migration split 科技成长主题ETF. 撤销 of the decision took 159586 out of
+    the set saying 'it had no label before the decision that history.csv holds', and kept the followers' withdrawn
+    class 'history.csv holds no earlier label of it', though history.csv holds both earlier labels (audit round 9,
+    month 3 of a simulated workspace): the user was told to look for a label that is there. The report now says the
+    earlier label is of a class the migration split (as `taxonomy migrate` queues such rows)."""
+    labels_copy = _small_labels_copy(tmp_path, keep=lambda lab: lab["index_name"].str.contains("中证全指计算机")
+                                     | (lab["fund_code"] == "159586"))
+    tax = load_taxonomy()
+    lab = read_labels(labels_copy)
+    assert lab.set_index("fund_code").at["159586", "secondary"] == "科技成长主题ETF"
+    pd.DataFrame({"fund_code": ["159586"], "decision": ["(申万)行业ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [tax.version]}).to_csv(tmp_path / "d.csv", index=False)
+    followed = sorted(c for c, *_ in import_review(tmp_path / "d.csv", tax, labels_copy, today="2026-12-01").followed)
+    assert {"021653", "021788"} <= set(followed)
+    new_tax = split_taxonomy(tmp_path / "split.toml")
+    mig = tmp_path / "split_migration.toml"
+    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
+    out = CliRunner().invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to",
+                                   str(new_tax), "--labeled", str(labels_copy), "-o", str(tmp_path / "q.csv")])
+    assert out.exit_code == 0, out.output
+    new = load_taxonomy(new_tax)
+    pd.DataFrame({"fund_code": ["159586"], "decision": ["撤销"], "reviewer": ["张三"],
+                  "taxonomy_version": [new.version]}).to_csv(tmp_path / "w.csv", index=False)
+    res = import_review(tmp_path / "w.csv", new, labels_copy, today="2026-12-02")
+    [(code, _, what)] = res.withdrawn
+    assert code == "159586" and "removed from the labeled set" in what
+    assert "科技成长主题ETF" in what and "split or removed" in what and "no label before" not in what, what
+    kept = {c: why for c, _, why in res.kept}
+    assert set(followed) <= set(kept), kept
+    for c in followed:
+        assert "科技成长主题ETF" in kept[c] and "split or removed" in kept[c], kept[c]
+        assert "holds no earlier label" not in kept[c]
+    assert "159586" not in set(read_labels(labels_copy)["fund_code"])
+
+
+def test_a_comment_without_a_decision_on_a_sheet_saved_with_codes_as_numbers_names_the_six_digit_code(tmp_path,
+                                                                                                        labels_subset):
+    """A sheet Excel saved with its fund_code column as numbers: the decided rows are read with six-digit codes (the
+    import lists them), but the warning on a row with a comment and no decision named its code as Excel wrote it
+    ('12757' for 012757; audit round 9, month 1 of a simulated workspace), the one code of the report the reviewer
+    could not find in tagging's output or the labeled set. It names the six-digit code now."""
+    sheet = tmp_path / "r.csv"
+    pd.DataFrame({"fund_code": ["4433", "12757"], "decision": ["资源主题ETF", ""], "reviewer": ["张三", ""],
+                  "comment": ["", "待定"], "taxonomy_version": [load_taxonomy().version] * 2}).to_csv(sheet, index=False)
+    res = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset)])
+    assert res.exit_code == 0, res.output
+    assert "1 rows have a comment but no decision and were not imported: 012757;" in res.output, res.output
