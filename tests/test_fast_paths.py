@@ -1,0 +1,84 @@
+"""The fast paths of tagging against the plain functions they replaced, on many real strings: same output, string for
+string. Each reference below is the earlier code, kept verbatim."""
+import dataclasses
+import re
+
+import pandas as pd
+import pytest
+
+from classifier.columns import detect_columns
+from classifier.config import project_path
+from classifier.normalize import _expand_aliases, _strip, clean_column, fund_subject
+from classifier.vocabulary import load_vocabulary
+
+from conftest import ETF_LIST, FUND_LIST
+
+V = load_vocabulary()
+SHIPPED = ["data/labeled/labels.csv", "data/labeled/efund/labels.csv", "data/labeled/report_examples.csv",
+           "examples/new_listings.csv", "data/dev/not_fund_names_dev.csv"]
+
+
+def _real_texts() -> list[str]:
+    """The names, full names, index names and fund types of the shipped labeled sets, examples and development set
+    (and of the fund and ETF lists when the shared raw data is there), cleaned, each once; then variants that reach every branch: class letters, strip words
+    and managers put around them, and their prefixes."""
+    cells: list[str] = []
+    for f in [project_path(f) for f in SHIPPED] + [f for f in (FUND_LIST, ETF_LIST) if f.exists()]:
+        frame = pd.read_csv(f, dtype=str, keep_default_na=False)
+        cols = detect_columns(list(frame.columns))
+        for fld in ("name", "full_name", "index_name", "fund_type"):
+            if fld in cols:
+                cells += frame.iloc[:, cols[fld]].tolist()
+    base = list(dict.fromkeys(clean_column(pd.Series(cells, dtype=object)).tolist()))
+    variants = []
+    for i, t in enumerate(base[:4000]):
+        w = V.strip_words[i % len(V.strip_words)]
+        variants += [t + "A", t + "AC", t + ")C", t + "A" + w, t + w + "C", V.managers[i % len(V.managers)] + t,
+                     t[:2], t[-3:], "CS" + t, w]
+    return list(dict.fromkeys(base + variants + ["", "A", "联接", "ETF联接A(后端)"]))
+
+
+TEXTS = _real_texts()
+
+
+def fund_subject_reference(name: str, vocab, cleaned: bool = True) -> str:
+    """fund_subject before it looked the strip words up by the text's last character (commit 9037b0b)."""
+    t = name
+    for w in sorted(vocab.strip_words, key=len, reverse=True):
+        if t.endswith(w) and vocab.share_class.search(t[:-len(w)]):
+            t = t[:-len(w)]
+            break
+    for _ in range(2):
+        t = vocab.share_class.sub("", t)
+    m = vocab.manager_prefix.match(t)
+    if m and len(t) > m.end() + 1:
+        t = t[m.end():]
+    t = _strip(t, vocab.strip_words)
+    return _expand_aliases(vocab.share_class.sub("", t), vocab)
+
+
+def _differences(fast, reference, texts):
+    return [(t, a, b) for t, a, b in zip(texts, map(fast, texts), map(reference, texts)) if a != b]
+
+
+def test_real_texts_are_many_and_reach_every_branch():
+    assert len(TEXTS) > 20000
+    # names that end in a strip word after a class letter, that begin with a manager, that end in a class letter
+    assert sum(fund_subject(t, V, cleaned=True) != t for t in TEXTS) > 10000
+    assert any(t.endswith("A联接") for t in TEXTS) and any(V.manager_prefix.match(t) for t in TEXTS)
+
+
+def test_fund_subject_equals_the_reference_on_real_texts():
+    assert _differences(lambda t: fund_subject(t, V, cleaned=True), lambda t: fund_subject_reference(t, V),
+                        TEXTS) == []
+
+
+@pytest.mark.parametrize("words,share_class", [
+    (("联接", "", "ETF", "发起式联接", "C联接"), r"(?<=[\u4e00-\u9fff)])[A-Z]$"),  # unsorted, an empty word
+    (("联接", "", "ETF"), r"[A-Z]?$"),  # a class pattern that finds '' too: an empty word then strips everything
+    ((), r"(?<=[\u4e00-\u9fff)])[A-Z]$"),  # no strip words
+])
+def test_fund_subject_equals_the_reference_with_other_strip_words(words, share_class):
+    v = dataclasses.replace(V, strip_words=words, share_class=re.compile(share_class))
+    assert _differences(lambda t: fund_subject(t, v, cleaned=True), lambda t: fund_subject_reference(t, v),
+                        TEXTS[:5000] + ["ETF联接C", "华夏C联接", "A"]) == []
