@@ -118,3 +118,29 @@ def test_code6_column_equals_the_reference_on_real_codes():
     assert len(codes) > 5000 and fast.dtype == reference.dtype == object
     assert fast.index.equals(reference.index)
     assert [(c, a, b) for c, a, b in zip(codes, fast, reference) if a != b] == []
+
+
+def test_word_counts_equal_the_reference_on_real_texts():
+    """CompiledTfidf._counts of the shipped model's word vectorizer against the Counter it used before (commit 9037b0b):
+    the same columns in the same order, the same counts, on documents made of real subjects."""
+    from collections import Counter
+
+    import numpy as np
+
+    from classifier.manifest import load_model
+    from classifier.taxonomy import load_taxonomy
+
+    model, _ = load_model(project_path("models/default"), load_taxonomy())
+    words = next(obj for name, obj, *_ in model.text_.blocks if name == "words")
+    subjects = [fund_subject(t, V, cleaned=True) for t in TEXTS[:6000]]
+    docs = [f"{a}|{b}||{c}" for a, b, c in zip(subjects, subjects[1:] + [""], [""] * 5 + subjects)]
+    cols, tf, lengths = words._counts(docs)
+    ref_cols, ref_tf, ref_lengths = [], [], []
+    for d in docs:
+        counts = Counter(map(words.vocab.get, words._terms(d)))
+        counts.pop(None, None)
+        ref_cols += counts.keys()
+        ref_tf += counts.values()
+        ref_lengths.append(len(counts))
+    assert lengths.sum() > len(docs)  # most documents have words of the vocabulary
+    assert np.array_equal(cols, ref_cols) and np.array_equal(tf, ref_tf) and np.array_equal(lengths, ref_lengths)
