@@ -13,7 +13,6 @@ bit-identical to the saved one's.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from operator import add
 
 import numpy as np
@@ -117,13 +116,15 @@ class CompiledTfidf:
         the row is summed in): (columns, counts, columns per document)."""
         if self.kind == "chars" and tuple(self.ngram_range) == (1, 3):
             return self._char_counts(docs)
-        vocab = self.vocab
+        get = self.vocab.get
         cols: list[int] = []
         tf: list[int] = []
         lengths: list[int] = []
         for d in docs:
-            counts = Counter(map(vocab.get, self._terms(d)))
-            counts.pop(None, None)  # terms outside the vocabulary (the others keep their order)
+            counts: dict[int, int] = {}  # by column, in the order the columns first occur (a Counter's order)
+            for j in map(get, self._terms(d)):
+                if j is not None:  # terms outside the vocabulary are left out (the others keep their order)
+                    counts[j] = counts.get(j, 0) + 1
             cols += counts.keys()
             tf += counts.values()
             lengths.append(len(counts))

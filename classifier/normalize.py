@@ -41,7 +41,7 @@ def fund_subject(name: str, vocab: Vocabulary, cleaned: bool = False) -> str:
     t = name if cleaned else clean(name)
     # a class letter before a trailing structure word (南方沪深300ETF联接A(后端)) is the share class too: stripped
     # with the word, it would follow a digit (沪深300A), where no class letter is read
-    for w in sorted(vocab.strip_words, key=len, reverse=True):
+    for w in vocab.strip_suffixes.get(t[-1:], vocab.strip_suffixes[""]):  # the words t may end with, longest first
         if t.endswith(w) and vocab.share_class.search(t[:-len(w)]):
             t = t[:-len(w)]
             break

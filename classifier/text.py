@@ -16,6 +16,9 @@ _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufeff\u200b-\u200f]")
 MAX_CHARS = 512  # longer cells are cut before matching (the original cell is kept in the output)
 CODE6 = r"(?<!\d)(\d{6})(?!\d)"  # six digits, not part of a longer number: 0000012 is not fund 000001
+_CODE6 = re.compile(CODE6)
+_PLAIN = re.compile(r"[!-~]*")  # printable ASCII, no space: what clean leaves as it is (but for case)
+_SHORT_CODE = re.compile(r"^\s*([0-9]{1,5})(?:\.0+)?\s*$")  # 4433, 4433.0: a code whose leading zeros were dropped
 
 
 @lru_cache(maxsize=1)
@@ -72,11 +75,18 @@ def code6_column(codes: pd.Series) -> pd.Series:
     >>> code6_column(pd.Series([4433, "4433.0", " 17040 ", "4433A"])).tolist()
     ['004433', '004433', '017040', '']
     """
-    text = pd.Series(["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in codes.tolist()],
-                     index=codes.index, dtype=object)
-    out = text.str.extract(CODE6, expand=False).fillna("")
-    other = ~text.str.fullmatch(r"[!-~]*")
-    if other.any():
-        out[other] = text[other].map(code6)
-    short = text.str.extract(r"^\s*([0-9]{1,5})(?:\.0+)?\s*$", expand=False)
-    return out.where(short.isna(), short.str.zfill(6))
+    out = []
+    for v in codes.tolist():  # one pass in Python: three pandas string passes over the column cost more
+        t = "" if v is None or (isinstance(v, float) and v != v) else str(v)
+        if len(t) == 6 and t.isascii() and t.isdigit():  # most cells: the code itself
+            out.append(t)
+            continue
+        m = _SHORT_CODE.search(t)
+        if m:
+            out.append(m.group(1).zfill(6))
+        elif _PLAIN.fullmatch(t):
+            m = _CODE6.search(t)
+            out.append(m.group(1) if m else "")
+        else:
+            out.append(code6(t))
+    return pd.Series(out, index=codes.index, dtype=object)

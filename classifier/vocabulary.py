@@ -6,7 +6,7 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from .config import default_path, shipped_path
@@ -65,6 +65,18 @@ class Vocabulary:
     currency_tail: re.Pattern
     variant_words: tuple[str, ...]
     sha256: str
+
+    @cached_property
+    def strip_suffixes(self) -> dict[str, tuple[str, ...]]:
+        """Per last character of a text, the strip words it may end with, longest first (ties in file order): those
+        ending in that character, and an empty word (every text ends with one); under ``''``, the empty words alone,
+        which is all a text whose last character ends no word (or an empty text) may end with."""
+        words = sorted(self.strip_words, key=len, reverse=True)
+        out = {w[-1]: () for w in words if w}
+        for last in out:
+            out[last] = tuple(w for w in words if not w or w.endswith(last))
+        out[""] = tuple(w for w in words if not w)
+        return out
 
 
 def load_vocabulary(path: str | Path | None = None) -> Vocabulary:

@@ -1,0 +1,146 @@
+"""The fast paths of tagging against the plain functions they replaced, on many real strings: same output, string for
+string. Each reference below is the earlier code, kept verbatim."""
+import dataclasses
+import re
+
+import pandas as pd
+import pytest
+
+from classifier.columns import detect_columns
+from classifier.config import project_path
+from classifier.normalize import _expand_aliases, _strip, clean_column, fund_subject
+from classifier.vocabulary import load_vocabulary
+
+from conftest import ETF_LIST, FUND_LIST
+
+V = load_vocabulary()
+SHIPPED = ["data/labeled/labels.csv", "data/labeled/efund/labels.csv", "data/labeled/report_examples.csv",
+           "examples/new_listings.csv", "data/dev/not_fund_names_dev.csv"]
+
+
+def _real_texts() -> list[str]:
+    """The names, full names, index names and fund types of the shipped labeled sets, examples and development set
+    (and of the fund and ETF lists when the shared raw data is there), cleaned, each once; then variants that reach every branch: class letters, strip words
+    and managers put around them, and their prefixes."""
+    cells: list[str] = []
+    for f in [project_path(f) for f in SHIPPED] + [f for f in (FUND_LIST, ETF_LIST) if f.exists()]:
+        frame = pd.read_csv(f, dtype=str, keep_default_na=False)
+        cols = detect_columns(list(frame.columns))
+        for fld in ("name", "full_name", "index_name", "fund_type"):
+            if fld in cols:
+                cells += frame.iloc[:, cols[fld]].tolist()
+    base = list(dict.fromkeys(clean_column(pd.Series(cells, dtype=object)).tolist()))
+    variants = []
+    for i, t in enumerate(base[:4000]):
+        w = V.strip_words[i % len(V.strip_words)]
+        variants += [t + "A", t + "AC", t + ")C", t + "A" + w, t + w + "C", V.managers[i % len(V.managers)] + t,
+                     t[:2], t[-3:], "CS" + t, w]
+    return list(dict.fromkeys(base + variants + ["", "A", "联接", "ETF联接A(后端)"]))
+
+
+TEXTS = _real_texts()
+
+
+def fund_subject_reference(name: str, vocab, cleaned: bool = True) -> str:
+    """fund_subject before it looked the strip words up by the text's last character (commit 9037b0b)."""
+    t = name
+    for w in sorted(vocab.strip_words, key=len, reverse=True):
+        if t.endswith(w) and vocab.share_class.search(t[:-len(w)]):
+            t = t[:-len(w)]
+            break
+    for _ in range(2):
+        t = vocab.share_class.sub("", t)
+    m = vocab.manager_prefix.match(t)
+    if m and len(t) > m.end() + 1:
+        t = t[m.end():]
+    t = _strip(t, vocab.strip_words)
+    return _expand_aliases(vocab.share_class.sub("", t), vocab)
+
+
+def _differences(fast, reference, texts):
+    return [(t, a, b) for t, a, b in zip(texts, map(fast, texts), map(reference, texts)) if a != b]
+
+
+def test_real_texts_are_many_and_reach_every_branch():
+    assert len(TEXTS) > 20000
+    # names that end in a strip word after a class letter, that begin with a manager, that end in a class letter
+    assert sum(fund_subject(t, V, cleaned=True) != t for t in TEXTS) > 10000
+    assert any(t.endswith("A联接") for t in TEXTS) and any(V.manager_prefix.match(t) for t in TEXTS)
+
+
+def test_fund_subject_equals_the_reference_on_real_texts():
+    assert _differences(lambda t: fund_subject(t, V, cleaned=True), lambda t: fund_subject_reference(t, V),
+                        TEXTS) == []
+
+
+@pytest.mark.parametrize("words,share_class", [
+    (("联接", "", "ETF", "发起式联接", "C联接"), r"(?<=[\u4e00-\u9fff)])[A-Z]$"),  # unsorted, an empty word
+    (("联接", "", "ETF"), r"[A-Z]?$"),  # a class pattern that finds '' too: an empty word then strips everything
+    ((), r"(?<=[\u4e00-\u9fff)])[A-Z]$"),  # no strip words
+])
+def test_fund_subject_equals_the_reference_with_other_strip_words(words, share_class):
+    v = dataclasses.replace(V, strip_words=words, share_class=re.compile(share_class))
+    assert _differences(lambda t: fund_subject(t, v, cleaned=True), lambda t: fund_subject_reference(t, v),
+                        TEXTS[:5000] + ["ETF联接C", "华夏C联接", "A"]) == []
+
+
+def code6_column_reference(codes: pd.Series) -> pd.Series:
+    """code6_column before it read the column in one Python pass (commit 9037b0b)."""
+    from classifier.text import CODE6, code6
+
+    text = pd.Series(["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in codes.tolist()],
+                     index=codes.index, dtype=object)
+    out = text.str.extract(CODE6, expand=False).fillna("")
+    other = ~text.str.fullmatch(r"[!-~]*")
+    if other.any():
+        out[other] = text[other].map(code6)
+    short = text.str.extract(r"^\s*([0-9]{1,5})(?:\.0+)?\s*$", expand=False)
+    return out.where(short.isna(), short.str.zfill(6))
+
+
+def test_code6_column_equals_the_reference_on_real_codes():
+    from classifier.text import code6_column
+
+    cells: list = []
+    for f in [project_path(f) for f in SHIPPED] + [f for f in (FUND_LIST, ETF_LIST) if f.exists()]:
+        frame = pd.read_csv(f, dtype=str, keep_default_na=False)
+        cols = detect_columns(list(frame.columns))
+        for fld in ("code", "index_code"):
+            if fld in cols:
+                cells += frame.iloc[:, cols[fld]].tolist()
+    cells = list(dict.fromkeys(cells))
+    odd = [None, float("nan"), 4433, 4433.0, 510300, 17040.5, "", " ", "4433.0", " 17040 ", "4433A", "１５９９９５",
+           "159 995", "0000012", "12345", "123456\n", "SZ159995", "sz159995 ", "159995.SZ,510300.SH", "\t004433\t",
+           "00443３", "4433.00", ".0", "9" * 7, pd.NA]
+    codes = pd.Series(cells + odd + [c[1:] for c in cells[:3000]] + [f" {c}." for c in cells[:3000]], dtype=object,
+                      index=range(7, 7 + len(cells) + len(odd) + 2 * min(3000, len(cells))))
+    fast, reference = code6_column(codes), code6_column_reference(codes)
+    assert len(codes) > 5000 and fast.dtype == reference.dtype == object
+    assert fast.index.equals(reference.index)
+    assert [(c, a, b) for c, a, b in zip(codes, fast, reference) if a != b] == []
+
+
+def test_word_counts_equal_the_reference_on_real_texts():
+    """CompiledTfidf._counts of the shipped model's word vectorizer against the Counter it used before (commit 9037b0b):
+    the same columns in the same order, the same counts, on documents made of real subjects."""
+    from collections import Counter
+
+    import numpy as np
+
+    from classifier.manifest import load_model
+    from classifier.taxonomy import load_taxonomy
+
+    model, _ = load_model(project_path("models/default"), load_taxonomy())
+    words = next(obj for name, obj, *_ in model.text_.blocks if name == "words")
+    subjects = [fund_subject(t, V, cleaned=True) for t in TEXTS[:6000]]
+    docs = [f"{a}|{b}||{c}" for a, b, c in zip(subjects, subjects[1:] + [""], [""] * 5 + subjects)]
+    cols, tf, lengths = words._counts(docs)
+    ref_cols, ref_tf, ref_lengths = [], [], []
+    for d in docs:
+        counts = Counter(map(words.vocab.get, words._terms(d)))
+        counts.pop(None, None)
+        ref_cols += counts.keys()
+        ref_tf += counts.values()
+        ref_lengths.append(len(counts))
+    assert lengths.sum() > len(docs)  # most documents have words of the vocabulary
+    assert np.array_equal(cols, ref_cols) and np.array_equal(tf, ref_tf) and np.array_equal(lengths, ref_lengths)
