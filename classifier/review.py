@@ -830,6 +830,10 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
                 history.append(_history_row(old, "", r.reviewer, today, f"withdrawn: {note}"))
                 drop.append(k)
                 res.withdrawn.append((code, shown, f"removed from the labeled set ({gone[0]})" if k == i and gone
+                                      # a fund a migration queued, which the decision put back: back in the queue
+                                      else "back to the migration's review queue, out of the labeled set (a taxonomy "
+                                           "migration queued it, and the decision put it back): decide it there "
+                                           "again" if k == i and code in queued_by_migration
                                       else "removed from the labeled set (it had no label before the decision that "
                                            "history.csv holds)"))
                 continue
