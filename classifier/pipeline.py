@@ -37,6 +37,8 @@ from .workspace import data_path, for_taxonomy
 OUTPUT_COLUMNS = ["primary", "secondary", "confidence", "needs_review", "review_decision", "alternatives", "evidence",
                   "asset_class", "management_style", "linked_fund", "holding_industry", "holding_industry_share",
                   "taxonomy_version", "model_version"]
+# the output columns that are not text (the others are)
+OUTPUT_DTYPES = {"confidence": "float64", "needs_review": "bool", "holding_industry_share": "float64"}
 RULES_ONLY = "rules-only"
 
 
@@ -282,6 +284,11 @@ class Tagger:
         row of ``frame``; linked rows carry the probabilities of the fund they follow. Out-of-scope gates and review
         decisions are not applied here: :meth:`tag` applies them."""
         body = frame.reset_index(drop=True)
+        if len(body) == 0:  # nothing to score: no rows, every class's column
+            import numpy as np
+
+            detect_columns(list(frame.columns), "input", name_column)  # a frame without a name column is still refused
+            return np.zeros((0, len(self.classes_)))
         body, colmap = _reading_index_code(frame, body, detect_columns(list(frame.columns), "input", name_column))
         p = prepare(body, colmap, self.vocab)
         asset_oos = p["asset_class"].isin(self.taxonomy.out_of_scope).to_numpy()
@@ -304,7 +311,8 @@ class Tagger:
         body = frame.reset_index(drop=True)
         ndup = 0
         if len(body) == 0:
-            pred = pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
+            # the types a tagged row's columns have (a filter on needs_review selects rows, not columns)
+            pred = pd.DataFrame({c: pd.Series(dtype=OUTPUT_DTYPES.get(c, str)) for c in OUTPUT_COLUMNS})
         else:
             if context is None:  # a notebook's frame: its fund codes may be its index
                 work, colmap = _reading_index_code(frame, body, colmap)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from classifier.errors import ModelError
+from classifier.errors import InputError, ModelError
 from classifier.manifest import DEFAULT_MODEL_DIR, load_model
 from classifier.pipeline import OUTPUT_COLUMNS, Tagger
 
@@ -61,6 +61,21 @@ def test_a_fund_code_held_in_the_frames_index_is_read_as_the_code(model_tagger, 
     # an index that is no code column's name is not read as codes (0…n-1 after a filter, say)
     plain = frame.drop(columns="基金代码").set_axis([3, 1, 4, 1, 5])
     assert tagger.tag(plain)["review_decision"].tolist()[3] == ""
+
+
+def test_an_empty_frame_is_tagged_with_the_columns_a_tagged_row_has(model_tagger, small_frame):
+    """A notebook's empty frame (a filter that kept no row): predict_proba stopped on an internal error (IndexError:
+    arrays used as indices must be of integer (or boolean) type), and tag gave every output column the object type,
+    so `out[out.needs_review]` selected no column instead of no row (a frame of 0 columns; audit round 10). Now
+    predict_proba gives 0 rows of every class, and tag's output columns have the types of a tagged row's (confidence
+    and holding_industry_share numbers, needs_review booleans)."""
+    empty = small_frame.iloc[:0]
+    assert model_tagger.predict_proba(empty).shape == (0, len(model_tagger.classes_))
+    out, one = model_tagger.tag(empty), model_tagger.tag(small_frame.iloc[:1])
+    assert out.dtypes[OUTPUT_COLUMNS].tolist() == one.dtypes[OUTPUT_COLUMNS].tolist()
+    assert out[out["needs_review"]].shape == (0, len(one.columns))
+    with pytest.raises(InputError, match="no fund-name column"):
+        model_tagger.predict_proba(pd.DataFrame({"备注": pd.Series([], dtype=object)}))
 
 
 def test_existing_output_columns_are_kept_as_previous(model_tagger):
