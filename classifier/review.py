@@ -33,7 +33,7 @@ from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
                       change_labels, migrated_note, migration_pending, read_history)
-from .taxonomy import Taxonomy
+from .taxonomy import Taxonomy, taxonomy_hint
 from .text import code6_column
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
@@ -347,6 +347,13 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
         padded = decided.loc[short, "code"].tolist()
     if "index_code" in decided.columns:  # 000300, not the 300 of a sheet saved from Excel as CSV
         decided["index_code"] = decided["index_code"].astype(str).map(sheet_index_code)
+    # a sheet exported for another taxonomy (E Fund's, imported without --taxonomy): one problem, not two per row
+    versions = set(decided["taxonomy_version"].astype(str).str.strip())
+    if len(versions) == 1 and not versions & {"", tax.version}:
+        (v,) = versions
+        raise InputError(f"{path}: exported for taxonomy '{v}' (column taxonomy_version, all {len(decided)} decided "
+                         f"row(s)), importing against {tax.version}: pass {taxonomy_hint([v], 'exported')} (after a "
+                         f"taxonomy migration to {tax.version}: tag and export the sheet again), nothing imported")
     allowed = tax.labels
     primaries = {_folded(p): p for p in tax.primaries}
     for r in decided.itertuples():
