@@ -65,6 +65,15 @@ def detect_columns(columns: list, source: str = "input", name_column: str | None
     return found
 
 
+def is_alias(col: object, fld: str) -> bool:
+    """Whether a column (or index) named ``col`` is one of ``fld``'s aliases.
+
+    >>> is_alias("基金代码", "code"), is_alias("fund_name", "code")
+    (True, False)
+    """
+    return _key(col) in {_key(a) for a in ALIASES[fld]}
+
+
 def header_score(row: list) -> int:
     """How many cells of a row are known aliases (used to find the header row under a merged title)."""
     all_aliases = {_key(a) for al in ALIASES.values() for a in al}

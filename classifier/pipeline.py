@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .columns import detect_columns
+from .columns import detect_columns, is_alias
 from .config import defaults
 from .decide import decide, override, settling_keys
 from .errors import DecisionsNotApplied, InputError
@@ -37,6 +37,8 @@ from .workspace import data_path, for_taxonomy
 OUTPUT_COLUMNS = ["primary", "secondary", "confidence", "needs_review", "review_decision", "alternatives", "evidence",
                   "asset_class", "management_style", "linked_fund", "holding_industry", "holding_industry_share",
                   "taxonomy_version", "model_version"]
+# the output columns that are not text (the others are)
+OUTPUT_DTYPES = {"confidence": "float64", "needs_review": "bool", "holding_industry_share": "float64"}
 RULES_ONLY = "rules-only"
 
 
@@ -101,6 +103,23 @@ class TagSummary:
             out.append(f"review decisions: {self.decisions} in {self.decisions_from}; {self.settled} rows settled by "
                        f"them")
         return out
+
+
+def _reading_index_code(frame: pd.DataFrame, body: pd.DataFrame,
+                        colmap: dict[str, int]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """``body`` (``frame``'s rows, 0…n-1) and ``colmap`` as the tagger reads them: when no column gives the fund code
+    and a level of ``frame``'s index is named like a code column (a notebook's ``df.set_index('fund_code')``), that
+    level's codes are read as the code column (the fund's review decision, holdings, links and duplicate flags find
+    the fund by it, as from a column); otherwise as they are. The output keeps ``frame``'s own columns and index."""
+    if "code" in colmap:
+        return body, colmap
+    level = next((i for i, n in enumerate(frame.index.names) if n is not None and is_alias(n, "code")), None)
+    if level is None:
+        return body, colmap
+    read = body.copy(deep=False)
+    read.insert(len(read.columns), frame.index.names[level], frame.index.get_level_values(level).to_numpy(),
+                allow_duplicates=True)
+    return read, {**colmap, "code": len(body.columns)}
 
 
 class Tagger:
@@ -265,7 +284,13 @@ class Tagger:
         row of ``frame``; linked rows carry the probabilities of the fund they follow. Out-of-scope gates and review
         decisions are not applied here: :meth:`tag` applies them."""
         body = frame.reset_index(drop=True)
-        p = prepare(body, detect_columns(list(frame.columns), "input", name_column), self.vocab)
+        if len(body) == 0:  # nothing to score: no rows, every class's column
+            import numpy as np
+
+            detect_columns(list(frame.columns), "input", name_column)  # a frame without a name column is still refused
+            return np.zeros((0, len(self.classes_)))
+        body, colmap = _reading_index_code(frame, body, detect_columns(list(frame.columns), "input", name_column))
+        p = prepare(body, colmap, self.vocab)
         asset_oos = p["asset_class"].isin(self.taxonomy.out_of_scope).to_numpy()
         return score(p, self.rules, self.model, self.holdings,
                      skip_fuzzy=asset_oos & (p["name_problem"] == "").to_numpy()).proba
@@ -275,6 +300,7 @@ class Tagger:
             summary: TagSummary | None = None, links: ChunkLinks | None = None,
             context: pd.DataFrame | None = None) -> pd.DataFrame:
         """Return ``frame`` with every original row and column, in order, and its index, plus the output columns.
+        With no code column, an index level named like one (``df.set_index('fund_code')``) gives the fund codes.
 
         ``frame`` may be one chunk of a file: ``links`` (:meth:`classifier.linking.FileLinks.chunk`) then gives its
         rows' links and duplicate flags over the whole file, and ``context`` the rows of the file they follow
@@ -285,10 +311,13 @@ class Tagger:
         body = frame.reset_index(drop=True)
         ndup = 0
         if len(body) == 0:
-            pred = pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
+            # the types a tagged row's columns have (a filter on needs_review selects rows, not columns)
+            pred = pd.DataFrame({c: pd.Series(dtype=OUTPUT_DTYPES.get(c, str)) for c in OUTPUT_COLUMNS})
         else:
-            work = body if context is None else pd.concat([body, context.set_axis(body.columns, axis=1)],
-                                                           ignore_index=True)
+            if context is None:  # a notebook's frame: its fund codes may be its index
+                work, colmap = _reading_index_code(frame, body, colmap)
+            else:  # a chunk of a file, with the rows it follows
+                work = pd.concat([body, context.set_axis(body.columns, axis=1)], ignore_index=True)
             pred, decision = self._predict(prepare(work, colmap, self.vocab), links)
             if len(work) > len(body):
                 pred, decision = pred.iloc[:len(body)], decision.iloc[:len(body)]

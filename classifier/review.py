@@ -33,7 +33,7 @@ from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
                       change_labels, migrated_note, migration_pending, read_history)
-from .taxonomy import Taxonomy
+from .taxonomy import Taxonomy, taxonomy_hint
 from .text import code6_column
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
@@ -347,6 +347,13 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
         padded = decided.loc[short, "code"].tolist()
     if "index_code" in decided.columns:  # 000300, not the 300 of a sheet saved from Excel as CSV
         decided["index_code"] = decided["index_code"].astype(str).map(sheet_index_code)
+    # a sheet exported for another taxonomy (E Fund's, imported without --taxonomy): one problem, not two per row
+    versions = set(decided["taxonomy_version"].astype(str).str.strip())
+    if len(versions) == 1 and not versions & {"", tax.version}:
+        (v,) = versions
+        raise InputError(f"{path}: exported for taxonomy '{v}' (column taxonomy_version, all {len(decided)} decided "
+                         f"row(s)), importing against {tax.version}: pass {taxonomy_hint([v], 'exported')} (after a "
+                         f"taxonomy migration to {tax.version}: tag and export the sheet again), nothing imported")
     allowed = tax.labels
     primaries = {_folded(p): p for p in tax.primaries}
     for r in decided.itertuples():
@@ -830,6 +837,10 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
                 history.append(_history_row(old, "", r.reviewer, today, f"withdrawn: {note}"))
                 drop.append(k)
                 res.withdrawn.append((code, shown, f"removed from the labeled set ({gone[0]})" if k == i and gone
+                                      # a fund a migration queued, which the decision put back: back in the queue
+                                      else "back to the migration's review queue, out of the labeled set (a taxonomy "
+                                           "migration queued it, and the decision put it back): decide it there "
+                                           "again" if k == i and code in queued_by_migration
                                       else "removed from the labeled set (it had no label before the decision that "
                                            "history.csv holds)"))
                 continue

@@ -43,7 +43,7 @@ from .normalize import apply_unique, index_subject
 from .text import clean, code6_column
 from .prepare import prepare
 from .tagged import TaggedRun, read_tagged
-from .taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy
+from .taxonomy import Taxonomy, load_taxonomy, taxonomy_hint
 from .vocabulary import Vocabulary, load_vocabulary
 
 FONT_PATH = Path(__file__).resolve().parent / "fonts" / "FundclassSansSC-Regular.otf"
@@ -323,7 +323,7 @@ def summarize(run: TaggedRun, tax: Taxonomy, vocab: Vocabulary | None = None) ->
     versions = run.versions("taxonomy_version")
     if versions and tax.version not in versions:
         raise InputError(f"{run.path}: tagged with taxonomy {', '.join(versions)}, not {tax.version}; "
-                         f"pass {_taxonomy_hint(versions)}")
+                         f"pass {taxonomy_hint(versions)}")
     if len(versions) > 1:
         warnings.append(f"{run.path}: rows tagged with several taxonomies ({', '.join(versions)})")
     unknown = sorted(set(sec) - set(tax.labels) - {""})
@@ -435,20 +435,6 @@ def _primaries_table(tax: Taxonomy, classes: pd.DataFrame) -> pd.DataFrame:
     g["report_share"] = (g["report_count"].astype("Float64") / rep).round(4) if rep else pd.NA
     return g[["primary", "indices", "report_count", "difference", "share", "report_share", "index_funds",
               "funds_without_index", "funds"]]
-
-
-def _taxonomy_hint(versions: list[str]) -> str:
-    """`--taxonomy FILE` for a shipped taxonomy file of one of ``versions``, else a generic hint."""
-    import tomllib
-
-    for p in sorted(Path(DEFAULT_TAXONOMY).parent.glob("*.toml")):
-        try:
-            head = tomllib.loads(p.read_text(encoding="utf-8")).get("taxonomy", {})
-        except (OSError, ValueError):
-            continue
-        if head.get("version") in versions:
-            return f"--taxonomy {p}"
-    return "--taxonomy with the file it was tagged with"
 
 
 # ---------------------------------------------------------------------------------------------------- the chart

@@ -318,3 +318,16 @@ def _parse(p: Path, raw_bytes: bytes, sha256: str) -> Taxonomy:
     return Taxonomy(id=head["id"], version=head["version"], name=head["name"], path=str(p),
                     sha256=sha256, not_applicable=na,
                     classes=tuple(classes), rules=tuple(rules), out_of_scope=oos)
+
+
+def taxonomy_hint(versions: list[str], what: str = "tagged") -> str:
+    """`--taxonomy FILE` for a shipped taxonomy file of one of ``versions``, else a generic hint (the file was
+    ``what``: tagged, exported … with it)."""
+    for p in sorted(Path(DEFAULT_TAXONOMY).parent.glob("*.toml")):
+        try:
+            head = tomllib.loads(p.read_text(encoding="utf-8")).get("taxonomy", {})
+        except (OSError, ValueError):
+            continue
+        if head.get("version") in versions:
+            return f"--taxonomy {p}"
+    return f"--taxonomy with the file it was {what} with"

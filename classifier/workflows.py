@@ -102,6 +102,29 @@ def compare_models(old_dir, old_manifest, old_model, new_dir, new_manifest, labe
     return lines
 
 
+def _check_gold(frame, gold: list[str], header_row: int, gold_path, tax) -> None:
+    """Refuse a gold file whose ``secondary`` holds labels that are not classes of ``tax`` (blank: no class, as the
+    tool gives a text that is no fund), naming the file, the column and the rows: a gold file of another taxonomy
+    (E Fund's labels evaluated without ``--taxonomy``) would otherwise stop on an internal error, and a label typed
+    by hand would count as the model's error."""
+    from .labeled import _folded
+
+    bad = [i for i, g in enumerate(gold) if g and g not in tax.labels]
+    if not bad:
+        return
+    versions = sorted(set(frame["taxonomy_version"].astype(str).str.strip()) - {"", tax.version}) \
+        if "taxonomy_version" in frame.columns else []
+    folded = {_folded(lab): lab for lab in tax.labels}
+    rows = "; ".join(f"row {header_row + i + 2}: {gold[i]!r}"
+                     + (f" (did you mean {folded[_folded(gold[i])]!r}?)" if _folded(gold[i]) in folded else "")
+                     for i in bad[:10]) + (" …" if len(bad) > 10 else "")
+    raise InputError(f"{gold_path}: column 'secondary' holds {len(bad)} label(s) that are not classes of "
+                     f"{tax.version}: {rows}; "
+                     + (f"the file's taxonomy_version is {', '.join(versions)}: pass the --taxonomy it was labeled for"
+                        if versions else "correct them, or pass the --taxonomy the file was labeled for")
+                     + ", nothing evaluated")
+
+
 def run_eval(gold_path, model_dir, taxonomy_path, holdings, sw_map, out_dir):
     table = read_table(gold_path)
     gold_frame = table.frame
@@ -111,6 +134,7 @@ def run_eval(gold_path, model_dir, taxonomy_path, holdings, sw_map, out_dir):
     if holdings:
         tagger.holdings, _ = _holdings(holdings, sw_map, allow_default=False)
     gold = gold_frame["secondary"].astype(str).str.replace(" ", "", regex=False).tolist()
+    _check_gold(gold_frame, gold, table.header_row, gold_path, tagger.taxonomy)
     inputs = gold_frame.drop(columns=[c for c in ("primary", "secondary") if c in gold_frame.columns])
     tagged = tagger.tag(inputs, source=str(gold_path))
     pred, conf = tagged["secondary"].tolist(), tagged["confidence"].astype(float).to_numpy()

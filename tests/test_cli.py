@@ -314,6 +314,25 @@ def test_training_a_migrated_second_taxonomy_does_not_replace_the_default_model(
         assert pd.read_csv("out.csv", dtype=str)["taxonomy_version"].tolist() == [version]
 
 
+def test_eval_on_a_gold_file_of_another_taxonomy_names_the_column_rows_and_taxonomy(runner, tmp_path):
+    """`fundclass eval --gold` on rows of E Fund's labeled set without --taxonomy stopped on an internal error
+    (ValueError: At least one label specified must be in y_true; audit round 10), and a label typed by hand (a
+    full-width bracket) in a gold file of the right taxonomy was silently counted as the model's error. The gold
+    file's labels that are not classes are now named, by row and column, with the taxonomy its taxonomy_version
+    gives or the class meant, and nothing is evaluated."""
+    gold = tmp_path / "gold.csv"
+    ef = pd.read_csv(project_path("data/labeled/efund/labels.csv"), dtype=str, keep_default_na=False).head(5)
+    ef.to_csv(gold, index=False)
+    r = runner.invoke(cli, ["eval", "--gold", str(gold), "--out-dir", str(tmp_path / "ev")])
+    assert r.exit_code == 2 and "internal error" not in r.output, r.output
+    assert "column 'secondary'" in r.output and "row 2:" in r.output and "efund-2025.1-r1" in r.output, r.output
+    assert "--taxonomy" in r.output and not (tmp_path / "ev").exists()
+    pd.DataFrame({"基金简称": ["示例中证机器人ETF", "示例沪深300ETF"],
+                  "secondary": ["科技成长主题ETF", "（申万）行业ETF"]}).to_csv(gold, index=False)
+    r = runner.invoke(cli, ["eval", "--gold", str(gold), "--out-dir", str(tmp_path / "ev")])
+    assert r.exit_code == 2 and "row 3: '（申万）行业ETF' (did you mean '(申万)行业ETF'?)" in r.output, r.output
+
+
 def test_every_command_given_the_second_taxonomy_reads_its_labeled_set_and_model(runner, tmp_path, monkeypatch):
     """`labels audit --taxonomy taxonomy/efund2025.toml` audited the jrj labeled set against E Fund's classes (4,378
     errors for a set with none), `rules report` scored E Fund's rules on jrj labels (accuracy 0), `eval` loaded the jrj

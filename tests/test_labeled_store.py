@@ -114,6 +114,24 @@ def test_bad_sheets_change_nothing(tmp_path, labels_copy, rows, columns, message
     assert (labels_copy.read_bytes(), labels_copy.with_name("history.csv").read_bytes()) == before
 
 
+def test_a_sheet_exported_for_the_other_taxonomy_names_the_taxonomy_to_pass(tmp_path, labels_copy):
+    """A review sheet exported for E Fund's taxonomy, imported without --taxonomy, was refused with two problems per
+    row: its E Fund class 'is not a label of jrj-2026.01-r1; allowed: <jrj's classes>', and 'exported for taxonomy
+    efund-2025.1-r1, importing against jrj-2026.01-r1', naming neither the cause once nor the option that imports it
+    (audit round 10: a workspace's four E Fund decisions gave 8 problems). Now one problem names the column, the
+    sheet's taxonomy and the --taxonomy file that imports it."""
+    sheet = _sheet(tmp_path / "review.xlsx", [("159698", "其他主题", ""), ("513330", "数字化与人工智能", ""),
+                                              ("512810", "高端制造", "")],
+                   lambda d: d.assign(taxonomy_version="efund-2025.1-r1"))
+    before = labels_copy.read_bytes()
+    with pytest.raises(InputError) as e:
+        import_review(sheet, TAX, labels_copy)
+    msg = str(e.value)
+    assert "column taxonomy_version" in msg and "efund2025.toml" in msg and "--taxonomy" in msg, msg
+    assert "not a label of" not in msg and "nothing imported" in msg, msg
+    assert labels_copy.read_bytes() == before
+
+
 def test_all_problems_of_a_sheet_reported_at_once(tmp_path, labels_copy):
     sheet = _sheet(tmp_path / "review.csv", [("1", "宽基ETF", ""), ("159915", "不存在", ""), ("510300", "宽基ETF", ""),
                                              ("001234", "宽基ETF", "")])

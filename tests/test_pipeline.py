@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from classifier.errors import ModelError
+from classifier.errors import InputError, ModelError
 from classifier.manifest import DEFAULT_MODEL_DIR, load_model
 from classifier.pipeline import OUTPUT_COLUMNS, Tagger
 
@@ -30,6 +30,52 @@ def test_a_notebook_frame_keeps_its_index(model_tagger, small_frame):
     assert out["secondary"].tolist() == model_tagger.tag(small_frame)["secondary"].tolist()
     picked = frame.iloc[[3, 0]]  # a filtered frame, its labels out of order
     assert model_tagger.tag(picked).index.equals(picked.index)
+
+
+def test_a_fund_code_held_in_the_frames_index_is_read_as_the_code(model_tagger, small_frame):
+    """A notebook frame indexed by fund code (df.set_index('基金代码')) was tagged as if it had no code: a review
+    decision made on the fund (by code) did not settle it once its name changed, two rows of one code were not
+    flagged, and holdings (joined by code) were not read (audit round 10: the E Fund list's funds with top-10
+    holdings, 27 of 30 read with the code in a column, none with it in the index; 2 classes and 3 review flags
+    differed). When no column gives the code, an index level named like a code column is read as it; the output keeps
+    the frame's own columns and index."""
+    from classifier.labeled import LABEL_COLUMNS
+    from classifier.pipeline import Tagger
+
+    labels = pd.DataFrame([{c: "" for c in LABEL_COLUMNS}])
+    labels.loc[0, ["fund_code", "fund_name", "primary", "secondary", "source", "labeled_by", "labeled_at",
+                   "taxonomy_version", "group"]] = ["000001", "华夏成长混合", "产业趋势与升级", "科技成长主题ETF",
+                                                    "review", "王五", "2026-12-01", model_tagger.taxonomy.version,
+                                                    "review:000001"]
+    tagger = Tagger(model_tagger.taxonomy, model_tagger.model, model_tagger.manifest).use_reviewed(labels)
+    frame = small_frame.assign(基金简称=small_frame["基金简称"].replace("华夏成长混合", "华夏新成长混合"))
+    want = tagger.tag(frame)
+    outputs = [c for c in want.columns if c not in frame.columns]
+    assert want["review_decision"].tolist()[3] == "000001" and want["evidence"].str.contains("重复").tolist() == [True, False, False, False, True]
+    for indexed in (frame.set_index("基金代码"), frame.set_index(["基金代码", "备注"]),
+                    frame.set_index("基金代码").rename_axis("fund_code")):
+        out = tagger.tag(indexed)
+        assert out.index.equals(indexed.index) and list(out.columns) == list(indexed.columns) + outputs
+        assert out[outputs].reset_index(drop=True).equals(want[outputs]), indexed.index.names
+        assert (tagger.predict_proba(indexed) == tagger.predict_proba(frame)).all()
+    # an index that is no code column's name is not read as codes (0…n-1 after a filter, say)
+    plain = frame.drop(columns="基金代码").set_axis([3, 1, 4, 1, 5])
+    assert tagger.tag(plain)["review_decision"].tolist()[3] == ""
+
+
+def test_an_empty_frame_is_tagged_with_the_columns_a_tagged_row_has(model_tagger, small_frame):
+    """A notebook's empty frame (a filter that kept no row): predict_proba stopped on an internal error (IndexError:
+    arrays used as indices must be of integer (or boolean) type), and tag gave every output column the object type,
+    so `out[out.needs_review]` selected no column instead of no row (a frame of 0 columns; audit round 10). Now
+    predict_proba gives 0 rows of every class, and tag's output columns have the types of a tagged row's (confidence
+    and holding_industry_share numbers, needs_review booleans)."""
+    empty = small_frame.iloc[:0]
+    assert model_tagger.predict_proba(empty).shape == (0, len(model_tagger.classes_))
+    out, one = model_tagger.tag(empty), model_tagger.tag(small_frame.iloc[:1])
+    assert out.dtypes[OUTPUT_COLUMNS].tolist() == one.dtypes[OUTPUT_COLUMNS].tolist()
+    assert out[out["needs_review"]].shape == (0, len(one.columns))
+    with pytest.raises(InputError, match="no fund-name column"):
+        model_tagger.predict_proba(pd.DataFrame({"备注": pd.Series([], dtype=object)}))
 
 
 def test_existing_output_columns_are_kept_as_previous(model_tagger):

@@ -1743,6 +1743,36 @@ def test_one_decision_on_a_group_of_the_migration_queue_settles_the_group(tmp_pa
     assert "back to the migration's review queue 159526" in res.output
 
 
+def test_withdrawing_a_decision_made_in_the_migration_queue_says_the_fund_goes_back_to_the_queue(tmp_path,
+                                                                                                   labels_subset):
+    """A split queued the report row 562500 (H30590.CSI); a decision in the queue put it back into the labeled set;
+    its 撤销 said 'removed from the labeled set (it had no label before the decision that history.csv holds)', though
+    the fund goes back among the migration queue's undecided funds (audit round 9, found not fixed): the user was told
+    its label was lost when it only waits in the queue. The report now says it goes back to the queue."""
+    new_tax = split_taxonomy(tmp_path / "split.toml")
+    mig = tmp_path / "split_migration.toml"
+    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
+    queue = tmp_path / "queue.csv"
+    r = CliRunner()
+    res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
+                         "--labeled", str(labels_subset), "-o", str(queue)])
+    assert res.exit_code == 0, res.output
+    q = pd.read_csv(queue, dtype=str, keep_default_na=False)
+    q["decision"] = q["fund_code"].map({"562500": "科技主题ETF"}).fillna("")
+    q["reviewer"] = "张三"
+    q.to_csv(queue, index=False, encoding="utf-8")
+    res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0 and "added 1" in res.output, res.output
+    sheet = tmp_path / "withdraw.csv"
+    pd.DataFrame({"fund_code": ["562500"], "decision": ["撤销"], "reviewer": ["张三"],
+                  "taxonomy_version": ["jrj-2026.02-split"]}).to_csv(sheet, index=False)
+    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0, res.output
+    assert "562500" in migration_pending(labels_subset, set(read_labels(labels_subset)["fund_code"]))
+    line = next(x for x in res.output.splitlines() if x.strip().startswith("withdrew 562500"))
+    assert "back to the migration's review queue" in line and "had no label before" not in line, res.output
+
+
 TECH_RENAME_MIGRATION = """[migration]
 from = "jrj-2026.01-r1"
 to = "jrj-2026.02-tech"
