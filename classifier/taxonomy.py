@@ -328,6 +328,7 @@ def taxonomy_hint(versions: list[str], what: str = "tagged") -> str:
             head = tomllib.loads(p.read_text(encoding="utf-8")).get("taxonomy", {})
         except (OSError, ValueError):
             continue
-        if head.get("version") in versions:
-            return f"--taxonomy {p}"
+        if head.get("version") in versions:  # as the user types it (taxonomy/efund2025.toml), where that finds it
+            short = Path(p.parent.name) / p.name
+            return f"--taxonomy {short if readable(short).resolve() == p.resolve() else p}"
     return f"--taxonomy with the file it was {what} with"

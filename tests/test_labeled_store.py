@@ -3,6 +3,7 @@ import csv
 import multiprocessing as mp
 import os
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -764,3 +765,20 @@ def test_a_decision_imported_while_train_fits_is_not_claimed_by_the_model(tmp_pa
     assert hashlib.sha256(named_labels_copy.read_bytes()).hexdigest() != trained_on  # the import went through
     assert m["labeled_data"]["sha256"] == trained_on and m["labeled_data"]["rows"] == rows
     assert m["model_version"].split("-")[1] == trained_on[:8]
+
+
+def test_the_taxonomy_hint_names_the_file_as_a_user_types_it(tmp_path, monkeypatch):
+    """The hint that names the --taxonomy file of a sheet or tagged file of the other taxonomy gave its absolute path
+    inside the installed package (…/site-packages/classifier/_data/taxonomy/efund2025.toml; audit round 10), though
+    `--taxonomy taxonomy/efund2025.toml` finds that file from any folder. It names the short path, unless the folder
+    holds a file of its own there (which the short path would find instead)."""
+    from classifier.taxonomy import DEFAULT_TAXONOMY, load_taxonomy, taxonomy_hint
+
+    efund = Path(DEFAULT_TAXONOMY).parent / "efund2025.toml"
+    version = load_taxonomy(efund).version
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FUNDCLASS_WORKSPACE", str(tmp_path))
+    assert taxonomy_hint([version]) == "--taxonomy taxonomy/efund2025.toml"
+    (tmp_path / "taxonomy").mkdir()
+    (tmp_path / "taxonomy" / "efund2025.toml").write_text("# the user's own\n", encoding="utf-8")
+    assert taxonomy_hint([version]) == f"--taxonomy {efund}"
