@@ -126,11 +126,13 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     ids = out.loc[shown, list(ID_FIELDS.values())].copy()
     ids["index_code"] = ids["index_code"].map(sheet_index_code)
     reach = decision_reach(p, linked.tolist(), problem, shown, ids.replace("nan", ""), labels, tax)
-    # rows one of which a decision on the other settles are one group, named after the row whose decision settles
-    # the most (a share class or feeder joins the fund it follows, the index's funds come together)
-    parent = {int(r): int(r) for r in shown}
+    # rows whose decisions settle a row in common (one of them, or another fund of the file) are one group: two
+    # classes there would dispute it; named after the row whose decision settles the most (a share class or feeder
+    # joins the fund it follows, the funds of an index come together however the file names it)
+    parent = {}
 
     def root(r: int) -> int:
+        parent.setdefault(r, r)
         while parent[r] != r:
             parent[r] = parent[parent[r]]
             r = parent[r]
@@ -138,10 +140,9 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
 
     for r, hit in zip(shown, reach):
         for i in hit:
-            if int(i) in parent:
-                a, b = root(int(r)), root(int(i))
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
+            a, b = root(int(r)), root(int(i))
+            if a != b:
+                parent[max(a, b)] = min(a, b)
     settles = pd.Series([len(h) for h in reach], index=shown)
     members: dict[int, list[int]] = {}
     for r in shown:
