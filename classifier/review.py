@@ -2,8 +2,8 @@
 
 Export writes the rows that need review grouped by what a decision settles (``group``, ``group_size``, and
 ``settles``: the rows of the file, in review or not, that a decision on the row settles at the next tag of the file,
-as the import writes it into the labeled set and tagging reads it: :mod:`classifier.reach`; rows one of which a
-decision on another settles are one group), most doubtful and most consequential groups first (a group's doubt weighs
+as the import writes it into the labeled set and tagging reads it: :mod:`classifier.reach`; rows whose decisions
+settle a row in common are one group), most doubtful and most consequential groups first (a group's doubt weighs
 more the more funds of the file its decision settles; within a group, the row that settles the most, then the fund
 others follow), with
 evidence and alternatives and empty ``decision``, ``reviewer`` and ``comment`` columns; in XLSX the decision cell
