@@ -409,8 +409,11 @@ def review():
                    "as formulas.")
 @click.option("--sheet", default=None,
               help="Worksheet of an .xlsx TAGGED file to read (default: its only visible sheet that holds data).")
+@click.option("--labeled", type=click.Path(dir_okay=False), default=None,
+              help="Labeled set the decisions will go to, whose review decisions and index pairs say what a decision "
+                   "settles (default: the workspace's, else the shipped one, as `fundclass tag` reads it).")
 @friendly_errors
-def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet):
+def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet, labeled):
     """Write the rows of a tagged file that need review, most doubtful and most consequential first.
 
     Example: fundclass review export tagged.xlsx -o review.xlsx
@@ -420,7 +423,8 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet):
     from .taxonomy import load_taxonomy
 
     check_output(output)
-    n, notes, later = export_review(tagged, output, load_taxonomy(taxonomy_path), include_all, raw_csv, sheet)
+    n, notes, later = export_review(tagged, output, load_taxonomy(taxonomy_path), include_all, raw_csv, sheet,
+                                    _read_default(labeled, "labeled", taxonomy_path))
     for w in notes:
         click.echo(f"warning: {w}", err=True)
     click.echo(f"{n} rows to review -> {output}")

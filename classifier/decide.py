@@ -229,9 +229,22 @@ def settling_keys(p: pd.DataFrame, codes: list[str], classes: list[str],
     aliases = aliases or {}
     for keys in (code_keys(p), subject_keys(p), name_keys(p)):
         for key, code, sec in zip(keys, codes, classes):
-            for k in (key, aliases.get(key, "")) if key else ():
-                if k:
-                    decided.setdefault(k, set()).add(sec)
-                    deciders.setdefault(k, []).append(code)
+            for k in _with_alias(key, aliases):
+                decided.setdefault(k, set()).add(sec)
+                deciders.setdefault(k, []).append(code)
     return SettlingKeys({k: c[0] for k, c in deciders.items() if len(decided[k]) == 1},
                         {k: tuple(dict.fromkeys(c)) for k, c in deciders.items() if len(decided[k]) > 1}, families)
+
+
+def _with_alias(key: str, aliases: dict[str, str]) -> list[str]:
+    """A decided fund's index key and the key the labeled set pairs it with (none without a key)."""
+    return [k for k in (key, aliases.get(key, "")) if k] if key else []
+
+
+def decision_index_keys(p: pd.DataFrame, aliases: dict[str, str] | None = None) -> list[list[str]]:
+    """Per decided fund of ``p`` (prepared as :func:`settling_keys` reads it), the index keys its decision settles
+    (code, subject and name keys, each with its alias), as :func:`settling_keys` records them: what one decision on it
+    reaches (``review export``'s ``settles``)."""
+    aliases = aliases or {}
+    return [[k for key in keys for k in _with_alias(key, aliases)]
+            for keys in zip(code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist())]

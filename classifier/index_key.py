@@ -64,7 +64,8 @@ def _unenhanced(name: str, words) -> str:
 
 def display_key(p: pd.DataFrame) -> pd.Series:
     """The one key a person reads: the index code when there is one, else the index subject, else the subject an index
-    fund's name gives (:func:`name_keys`): the rows one review decision settles. Not the benchmark's subject: the
+    fund's name gives (:func:`name_keys`): the name of a review sheet's group (which rows a decision settles is
+    read from the labeled set, :mod:`classifier.reach`). Not the benchmark's subject: the
     labeled set keeps no benchmark, so a decision on a fund known by its benchmark alone settles that fund (and its
     share classes and feeders), not the other funds of that benchmark."""
     c, s, n = code_keys(p), subject_keys(p), name_keys(p)

@@ -1,10 +1,11 @@
 """The review loop: export the doubtful rows for people, import their decisions into the labeled set.
 
-Export writes the rows that need review grouped by tracked index (``group``, ``group_size``, and ``settles``: the
-funds of the file, in review or not, that the group's decision covers; one decision on any row
-of a group settles every fund tracking that index, in this batch and later ones), most doubtful and most
-consequential groups first (a group's doubt weighs more the more funds of the file its decision settles: every fund
-of the index, with their share classes and feeders; within a group, the fund others follow first), with
+Export writes the rows that need review grouped by what a decision settles (``group``, ``group_size``, and
+``settles``: the rows of the file, in review or not, that a decision on the row settles at the next tag of the file,
+as the import writes it into the labeled set and tagging reads it: :mod:`classifier.reach`; rows whose decisions
+settle a row in common are one group), most doubtful and most consequential groups first (a group's doubt weighs
+more the more funds of the file its decision settles; within a group, the row that settles the most, then the fund
+others follow), with
 evidence and alternatives and empty ``decision``, ``reviewer`` and ``comment`` columns; in XLSX the decision cell
 offers the taxonomy's labels as a drop-down.
 
@@ -32,8 +33,9 @@ from .decide import settling_keys
 from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
-                      change_labels, migrated_note, migration_pending, read_history)
-from .taxonomy import Taxonomy, taxonomy_hint
+                      change_labels, migrated_note, migration_pending, read_history, read_labels)
+from .reach import decision_reach
+from .taxonomy import Taxonomy, load_taxonomy, taxonomy_hint
 from .text import code6_column
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
@@ -77,9 +79,12 @@ def active_without_holdings(tagged: pd.DataFrame) -> pd.Series:
     return _truthy(tagged["needs_review"]) & (tagged["management_style"].astype(str) == ACTIVE) & no_holdings
 
 
-def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = "tagged file") -> pd.DataFrame:
+def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = "tagged file",
+                 tax: Taxonomy | None = None, labels_path: str | Path | None = "") -> pd.DataFrame:
     """The rows to review, in priority order, with identifying fields, the tool's answer and empty decision columns.
-    ``source``: the file's name, for errors."""
+    ``source``: the file's name, for errors. ``tax``: the file's taxonomy (default: the configuration's);
+    ``labels_path``: the labeled set the decisions go to and the next tag reads, which says what a decision settles
+    (``""``: the workspace's set of ``tax``, else the shipped one, as `fundclass tag` reads it; None: none)."""
     _require_columns(tagged, FRAME_REQUIRED, source)
     colmap = detect_columns(list(tagged.columns))
     out = pd.DataFrame({"row": range(2, len(tagged) + 2)})
@@ -87,7 +92,6 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
         out[col] = tagged.iloc[:, colmap[fld]].astype(str).values if fld in colmap else ""
     for c in ("primary", "secondary", "confidence", "alternatives", "evidence", "taxonomy_version"):
         out[c] = tagged[c].astype(str).values if c in tagged.columns else ""
-    # one group per tracked index (else per linked family, else per fund): a decision on one row settles the index
     p = prepare(tagged.reset_index(drop=True), colmap)
     linked = tagged["linked_fund"].astype(str).replace("nan", "") if "linked_fund" in tagged.columns \
         else pd.Series([""] * len(tagged))
@@ -100,30 +104,73 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     # code, which import reads; a code with its exchange (159915.SZ) is written as the file gives it
     short = out["fund_code"].str.fullmatch(r"\s*[0-9]{1,5}(?:\.0+)?\s*").fillna(False).to_numpy(dtype=bool)
     out.loc[short, "fund_code"] = code[short]
+    # the name a group goes by: the index a person reads (else the fund followed, else the fund)
     family = linked.where(linked != "", code.values)
     key = display_key(p)
-    group = key.where(key != "", family.values)
-    # a share class or feeder joins the group of the fund it follows when that fund is in the file
-    at = {c: g for c, g in zip(code, group) if c}
-    out["group"] = [at.get(lk, g) if lk else g for lk, g in zip(linked, group)]
-    settles = out["group"].value_counts()  # the funds of the file one decision on the group settles
+    named = key.where(key != "", family.values).to_numpy(dtype=object)
     # actively managed funds the run had no holdings of come after the rest: holdings may settle them (seed 004)
     out["later"] = active_without_holdings(tagged).to_numpy()
-    if not include_all:
-        out = out[_truthy(tagged["needs_review"]).values]
+    shown = np.flatnonzero(np.ones(len(out), dtype=bool) if include_all else _truthy(tagged["needs_review"]).to_numpy())
+    # what a decision on each row settles at the next tag of this file: as the import writes it into the labeled set
+    # and tagging then reads it (classifier.reach); a row not a fund's name is settled by its own code's decision only
+    tax = tax or load_taxonomy()
+    if labels_path == "":
+        from .pipeline import taxonomy_default
+        from .workspace import data_path
+
+        labels_path = data_path(taxonomy_default("labeled", tax))
+        labels_path = labels_path if labels_path.exists() else None
+    labels = read_labels(labels_path) if labels_path else None
+    blank = out["secondary"].str.strip().isin(("", "nan")).to_numpy()
+    problem = (p["name_problem"] != "").to_numpy() & (blank | (p["name_problem"] != "fund_words").to_numpy())
+    ids = out.loc[shown, list(ID_FIELDS.values())].copy()
+    ids["index_code"] = ids["index_code"].map(sheet_index_code)
+    reach = decision_reach(p, linked.tolist(), problem, shown, ids.replace("nan", ""), labels, tax)
+    # rows whose decisions settle a row in common (one of them, or another fund of the file) are one group: two
+    # classes there would dispute it; named after the row whose decision settles the most (a share class or feeder
+    # joins the fund it follows, the funds of an index come together however the file names it)
+    parent = {}
+
+    def root(r: int) -> int:
+        parent.setdefault(r, r)
+        while parent[r] != r:
+            parent[r] = parent[parent[r]]
+            r = parent[r]
+        return r
+
+    for r, hit in zip(shown, reach):
+        for i in hit:
+            a, b = root(int(r)), root(int(i))
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    settles = pd.Series([len(h) for h in reach], index=shown)
+    members: dict[int, list[int]] = {}
+    for r in shown:
+        members.setdefault(root(int(r)), []).append(int(r))
+    group, taken = {}, set()
+    for top, rs in members.items():
+        lead = min(rs, key=lambda r: (-settles[r], r))
+        name = str(named[lead]) if str(named[lead]) not in taken else f"{named[lead]} ({code[lead]})"
+        taken.add(name)
+        for r in rs:
+            group[r] = name
+    out = out.iloc[shown].copy()
+    out["group"] = [group[int(r)] for r in shown]
+    out["_settles"] = settles.to_numpy()
     out["group_size"] = out.groupby("group")["row"].transform("size").astype(str)
-    out["settles"] = out["group"].map(settles).astype(str)  # the file's funds one decision on the group covers
+    out["settles"] = out["_settles"].astype(str)  # the file's funds a decision on this row settles
     conf = pd.to_numeric(out["confidence"], errors="coerce").fillna(0.0)
     followers = linked[linked != ""].value_counts()
-    reach = np.array([1 + int(followers.get(c, 0)) for c in code[out.index]], dtype=float)
-    out["priority"] = (1 - conf.to_numpy(dtype=float)) * (1 + np.log(reach))
-    # the groups whose decision is likeliest to change the most funds first; within a group, its most doubtful row
-    # (and the fund others follow) first
+    follow = np.array([1 + int(followers.get(c, 0)) for c in code[out.index]], dtype=float)
+    out["priority"] = (1 - conf.to_numpy(dtype=float)) * (1 + np.log(follow))
+    # the groups whose decision is likeliest to change the most funds first; within a group, the row whose decision
+    # settles the most, then its most doubtful row (and the fund others follow)
     doubt = pd.Series(1 - conf.to_numpy(dtype=float), index=out.index)
-    out["group_priority"] = doubt.groupby(out["group"]).transform("max") * (1 + np.log(out["group"].map(settles)))
+    out["group_priority"] = doubt.groupby(out["group"]).transform("max") * (
+        1 + np.log(out.groupby("group")["_settles"].transform("max").astype(float)))
     out["later"] = out.groupby("group")["later"].transform("all")
-    out = out.sort_values(["later", "group_priority", "group", "priority", "row"],
-                          ascending=[True, False, True, False, True], kind="stable")
+    out = out.sort_values(["later", "group_priority", "group", "_settles", "priority", "row"],
+                          ascending=[True, False, True, False, False, True], kind="stable")
     for c in ("decision", "reviewer", "comment"):
         out[c] = ""
     frame = out[REVIEW_COLUMNS].reset_index(drop=True)
@@ -170,9 +217,11 @@ def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_c
 
 
 def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = False,
-                  raw_csv: bool = False, sheet: str | None = None) -> tuple[int, list[str], int]:
+                  raw_csv: bool = False, sheet: str | None = None,
+                  labels_path: str | Path | None = "") -> tuple[int, list[str], int]:
     """Write the review sheet of a tagged file; returns the rows written, warnings for the user, and how many of the
-    rows are actively managed funds without holdings (written last)."""
+    rows are actively managed funds without holdings (written last). ``labels_path``: the labeled set whose reading
+    says what a decision settles (see :func:`review_frame`)."""
     check_not_input(out_path, tagged_path)
     tagged = read_output(tagged_path, sheet).frame
     _require_columns(tagged, TAGGED_REQUIRED, str(tagged_path))
@@ -183,7 +232,10 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
         raise InputError(f"{tagged_path}: tagged with taxonomy {found}, exporting for {tax.version}: the sheet's "
                          f"drop-down would offer {tax.version}'s labels and no import could take it back; pass the "
                          f"--taxonomy the file was tagged with, nothing written")
-    frame = review_frame(tagged, include_all, str(tagged_path))
+    if labels_path and not Path(labels_path).exists():
+        raise InputError(f"{labels_path}: no labeled set here; pass the labeled set the decisions will go to (or "
+                         f"none: the workspace's, else the shipped one), nothing written")
+    frame = review_frame(tagged, include_all, str(tagged_path), tax, labels_path)
     choices = tax.labels + [w for w in withdraw_words() if w not in tax.labels]  # the classes, then 撤销
     return len(frame), write_review(frame, out_path, choices, raw_csv), frame.attrs["without_holdings"]
 

@@ -1963,3 +1963,39 @@ def test_a_comment_without_a_decision_on_a_sheet_saved_with_codes_as_numbers_nam
     res = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset)])
     assert res.exit_code == 0, res.output
     assert "1 rows have a comment but no decision and were not imported: 012757;" in res.output, res.output
+
+
+def test_what_the_review_sheet_says_a_decision_settles_is_what_the_next_tag_settles(tmp_path, labels_subset):
+    """A fund list gives names alone, and the sheet grouped rows by the file's own reading of the index: 005640
+    平安300ETF联接C (its name gives `idx:300`) was a group with its E class, settling 2, but the labeled set holds it
+    as a 沪深300 fund, and its decision settled every 沪深300 fund of the file at the next tag; 022741 万家180指数C,
+    `idx:180`, settling 1, settled the 上证180 feeders too (audit round 10, 400 index funds of the Eastmoney list).
+    Now, for every group of the sheet, one decision on its first row, imported and the file tagged again, settles
+    as many rows as `settles` says, and every row in review it settles is in its group."""
+    names = {"005640": "平安300ETF联接C", "024546": "平安300ETF联接E", "000961": "天弘沪深300ETF联接A",
+             "003579": "中金沪深300指数增强C", "010908": "大成沪深300增强发起式A", "160807": "长盛沪深300指数(LOF)A",
+             "022741": "万家180指数C", "025478": "华夏上证180ETF联接A", "040180": "华安上证180ETF联接A",
+             "006214": "平安500ETF联接A", "159643": "国泰国证疫苗与生物科技ETF", "159657": "鹏华国证疫苗与生物科技ETF"}
+    batch = pd.DataFrame({"fund_code": list(names), "fund_short_name": list(names.values()),
+                          "fund_type": ["指数型-股票"] * len(names)})
+    tagged = Tagger.load(labels_path=labels_subset).tag(batch)
+    sheet = review_frame(tagged, include_all=True, labels_path=labels_subset)
+    assert set(sheet["fund_code"]) == set(names)
+    group = dict(zip(sheet["fund_code"], sheet["group"]))
+    tax = load_taxonomy()
+    for g, rows in sheet.groupby("group", sort=False):
+        k = rows.index[0]
+        code = sheet.at[k, "fund_code"]
+        work = tmp_path / code
+        work.mkdir()
+        shutil.copy(labels_subset, work / "labels.csv")
+        decided = sheet.copy()
+        other = next(c for c in tax.labels if c != decided.at[k, "secondary"])  # a class other than the tool's
+        decided.loc[k, ["decision", "reviewer"]] = [other, "张三"]
+        write_table(decided, work / "r.csv")
+        import_review(work / "r.csv", tax, work / "labels.csv", today="2026-12-01")
+        out = Tagger.load(labels_path=work / "labels.csv").tag(batch)
+        settled = out.loc[out["review_decision"] == code, "fund_code"].tolist()
+        assert sheet.at[k, "settles"] == str(len(settled)), (code, g, settled)
+        assert {group[c] for c in settled} == {g}, (code, g, settled)
+    assert group["005640"] == group["000961"] == group["160807"] and group["022741"] == group["025478"]

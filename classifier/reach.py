@@ -1,0 +1,184 @@
+"""What one review decision on a row of a tagged file settles at the next tag of that file: ``review export``'s
+``group`` and ``settles``, read from the code that settles, not from the file's own reading of the index.
+
+`review import` puts the decided fund into the labeled set (a fund the set holds keeps the set's identifying
+fields; a new one takes the sheet's); the next tag settles by that row of the set (:func:`classifier.decide.override`
+with the keys of :func:`classifier.decide.settling_keys`): the fund's own code, the rows that follow it (share
+classes and feeders, ``linked_fund``), its share-class family in any batch (:class:`classifier.linking.
+ReviewedFamilies`), then the index code, subject and name keys of its row in the set, each with the key the labeled
+set pairs it with (:func:`classifier.index_key.index_aliases`, over the set with the fund's row). The set's index name
+may say more than the file: 平安300ETF联接C, whose name gives the file `idx:300`, is 沪深300 in the set, and its
+decision settles the file's 沪深300 funds.
+
+A row another decision of the set settles stays with it unless the new decision comes first in the order
+:func:`~classifier.decide.override` tries them (own code, followed fund, family, index code key, subject key, name
+key); an index key another decision already settles, or an index key or family decisions dispute, does not move to
+the new one (an agreeing decision leaves the earlier decider named; another class disputes the key, which then
+settles none); a family another decision settles reaches, through the new one, its rows that decision does not.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz
+
+from .columns import detect_columns
+from .decide import decision_index_keys, override
+from .index_key import code_keys, index_aliases, name_keys, subject_keys
+from .labeled import ID_COLUMNS
+from .linking import EtfFinder, NearKeys, family_keys, feeder_cutoff, fund_codes
+from .prepare import prepare
+from .taxonomy import Taxonomy
+
+_NONE = 6  # the level of a row no decision settles; 0 own code, 1 followed fund, 2 family, 3-5 index keys
+
+
+def _existing(p: pd.DataFrame, codes: list[str], linked_row: np.ndarray, problem: np.ndarray, fam: list[str],
+              labels: pd.DataFrame | None, tax: Taxonomy):
+    """The decisions of the labeled set as the next tag applies them (:meth:`classifier.pipeline.Tagger.
+    use_reviewed`, :func:`~classifier.decide.override`): per row, the deciding fund ('' none) and the level it
+    settles the row at; the index keys already decided (key → code), and those and the family names in dispute."""
+    from .pipeline import Tagger
+
+    n = len(codes)
+    via, level = [""] * n, np.full(n, _NONE)
+    if labels is None or labels.empty:
+        return via, level, {}, set(), set()
+    t = Tagger(tax)
+    with warnings.catch_warnings():  # decisions of another taxonomy are not applied: the tag run says so
+        warnings.simplefilter("ignore")
+        t.use_reviewed(labels)
+    taken, families = set(t.reviewed_disputes), set(t.reviewed_families.disputed)
+    if not t.reviewed:
+        return via, level, t.reviewed_index, taken, families
+    d = pd.DataFrame({"code": codes, "linked_row": linked_row, "name_problem": np.where(problem, "x", ""),
+                      "secondary": "", "confidence": 0.0, "needs_review": False}, index=p.index)
+    d = override(p, d, t.reviewed, t.reviewed_index, 0, t.reviewed_families, fam, t.reviewed_disputes)
+    keys = list(zip(code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist()))
+    for i, (v, how, key) in enumerate(zip(d["review_via"], d["review_how"], d["review_key"])):
+        if v:
+            via[i] = v
+            head = codes[linked_row[i]] if linked_row[i] >= 0 else codes[i]
+            level[i] = 0 if how == "fund" else (1 if head == v else 2) if how == "linked" else 3 + keys[i].index(key)
+    return via, level, t.reviewed_index, taken, families
+
+
+def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarray, rows: np.ndarray,
+                   ids: pd.DataFrame, labels: pd.DataFrame | None, tax: Taxonomy) -> list[np.ndarray]:
+    """Per row position of ``rows``, the positions of the rows of the file a review decision on it settles at the next
+    tag of the file (its own among them). ``tagged_p``: the file prepared (:func:`classifier.prepare.prepare`, index
+    0…n−1); ``linked``: per row, the code of the fund it follows (``linked_fund``, '' none); ``problem``: rows that
+    are not a fund's name (only their own code's decision settles them); ``ids``: the identifying fields
+    (:data:`classifier.labeled.ID_COLUMNS`) the review sheet gives the decided rows, in the order of ``rows``;
+    ``labels``: the labeled set the import writes to and the tag reads (None: none)."""
+    n = len(tagged_p)
+    codes = fund_codes(tagged_p).tolist()
+    first = {}
+    for i, c in enumerate(codes):
+        first.setdefault(c, i)
+    linked_row = np.array([first.get(lk, -1) if lk else -1 for lk in linked], dtype=np.int64)
+    head = [codes[j] if j >= 0 else c for j, c in zip(linked_row, codes)]
+    fam = family_keys(tagged_p)
+    via, level, decided, disputed, fam_disputed = _existing(tagged_p, codes, linked_row, problem, fam, labels, tax)
+
+    # the decided funds as the labeled set will hold them: the set's row of a fund it holds, else the sheet's fields
+    ids = ids.reset_index(drop=True).astype(str).apply(lambda s: s.str.strip())
+    ids["fund_code"] = [codes[r] for r in rows]
+    have = labels is not None and not labels.empty
+    if have:
+        at = {c: i for i, c in enumerate(labels["fund_code"])}
+        known = [at.get(c) for c in ids["fund_code"]]
+        for k, j in enumerate(known):
+            if j is not None:
+                ids.loc[k, ID_COLUMNS] = labels.loc[labels.index[j], ID_COLUMNS].astype(str).tolist()
+    else:
+        known = [None] * len(ids)
+    cand = prepare(ids[ID_COLUMNS], detect_columns(ID_COLUMNS))
+    set_codes = labels["index_code"] if have else pd.Series([], dtype=object)
+    set_names = labels["index_name"] if have else pd.Series([], dtype=object)
+    aliases = index_aliases(set_codes, set_names)
+    keys = decision_index_keys(cand, aliases)
+    # a new fund that gives an index code and name adds that pair to the set, which may unpair either: its keys then
+    # take the aliases of the set with its row (a fund the set holds is already in them)
+    paired: dict[tuple[str, str], dict[str, str]] = {}
+    for k in range(len(ids)):
+        ic, iname = ids.at[k, "index_code"], ids.at[k, "index_name"]
+        if known[k] is None and ic and iname:
+            pair = (ic, iname)
+            if pair not in paired:
+                paired[pair] = index_aliases(pd.concat([set_codes, pd.Series([ic])], ignore_index=True),
+                                             pd.concat([set_names, pd.Series([iname])], ignore_index=True))
+            keys[k] = decision_index_keys(cand.iloc[[k]], paired[pair])[0]
+    cand_fam = family_keys(cand)
+
+    # the rows of the file by what a decision may reach them by
+    by_code: dict[str, list[int]] = {}
+    by_head: dict[str, list[int]] = {}
+    by_key: dict[str, list[tuple[int, int]]] = {}
+    by_name: dict[str, list[int]] = {}
+    for i in range(n):
+        by_code.setdefault(codes[i], []).append(i)
+        if linked_row[i] >= 0:
+            by_head.setdefault(head[i], []).append(i)
+    for lv, ks in enumerate((code_keys(tagged_p).tolist(), subject_keys(tagged_p).tolist(),
+                             name_keys(tagged_p).tolist())):
+        for i, k in enumerate(ks):
+            if k:
+                by_key.setdefault(k, []).append((i, 3 + lv))
+    split = [k.partition("#")[::2] for k in fam]
+    for i, (name, _) in enumerate(split):
+        if name:
+            by_name.setdefault(name, []).append(i)
+    # feeders by the ETF family names of the decided funds they would follow (linking.EtfFinder of one ETF: its
+    # name exactly, else within tag.feeder_ratio in the same scope)
+    finder = EtfFinder([])
+    etf_names = sorted({k.partition("#")[0] for k in cand_fam
+                        if k and finder.etf_word in k.partition("#")[0] and finder.feeder not in k})
+    feeds: dict[str, list[int]] = {}
+    if etf_names:
+        exact, near, cutoff = set(etf_names), None, feeder_cutoff()
+        for i, (name, _) in enumerate(split):
+            if finder.feeder not in name:
+                continue
+            target = finder._target(name)
+            hits = {target} & exact
+            near = near or NearKeys(etf_names)
+            for j in near.candidates(target):
+                e = etf_names[j]
+                if e != target and finder.scope(e) == finder.scope(target) and fuzz.ratio(target, e) >= cutoff:
+                    hits.add(e)
+            for e in hits:
+                feeds.setdefault(e, []).append(i)
+    settled_by: dict[str, list[int]] = {}
+    for i, v in enumerate(via):
+        if v:
+            settled_by.setdefault(v, []).append(i)
+
+    out = []
+    for k, r in enumerate(rows):
+        x = codes[r]
+        lv: dict[int, int] = {}
+
+        def reach(i: int, at: int) -> None:
+            if at < lv.get(i, _NONE) and (at == 0 or not problem[i]):
+                lv[i] = at
+
+        for i in by_code.get(x, ()):
+            reach(i, 0)
+        for i in by_head.get(x, ()):
+            reach(i, 1)
+        name, _, subject = cand_fam[k].partition("#")
+        if name and name not in fam_disputed:
+            for i in by_name.get(name, []) + feeds.get(name, []):
+                if not subject or not split[i][1] or split[i][1] == subject:
+                    reach(i, 2)
+        for key in keys[k]:
+            if key in disputed or decided.get(key, x) != x:
+                continue
+            for i, at in by_key.get(key, ()):
+                reach(i, at)
+        hit = {i for i, at in lv.items() if at < level[i]} | set(settled_by.get(x, ()))
+        out.append(np.array(sorted(hit), dtype=np.int64))
+    return out
