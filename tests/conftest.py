@@ -50,6 +50,15 @@ LONGEST_FIRST = ("test_user_path.py", "test_review_loop.py", "test_labeled_store
 
 
 def pytest_configure(config):
+    # pytest rewrites the asserts of every module of a package that registers a pytest plugin, so importing hypothesis
+    # (for test_bad_inputs.py, while every worker collects every file) rewrote ~75 of its own modules: ~1.3 s CPU per
+    # test process before its first test, and nothing of it is this suite's assertions. Hypothesis's modules load as
+    # plain modules; the tests' own asserts (and conftest's) are rewritten as before. A pytest without this private
+    # set (pytest pins >=8,<10 in pyproject.toml) just rewrites them, as it did.
+    hook = getattr(config.pluginmanager, "rewrite_hook", None)
+    if isinstance(getattr(hook, "_must_rewrite", None), set) and "hypothesis" not in sys.modules:
+        hook._must_rewrite.discard("hypothesis")
+        getattr(hook, "_marked_for_rewrite_cache", {}).clear()
     # pytest-xdist >= 3.6 re-sorts the files of `--dist loadfile` by their number of tests (most first) unless told
     # not to: test_bad_inputs.py (58 short tests) then went first and test_user_path.py (5 long ones) near the end, and
     # the order above was never used
