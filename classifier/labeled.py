@@ -328,10 +328,14 @@ def _staged(target: Path, data: bytes) -> Path:
     import tempfile
 
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:  # a full disk: the part written is no use, and takes the space a retry needs
+        Path(tmp).unlink(missing_ok=True)
+        raise
     mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
     os.chmod(tmp, mode)
     return Path(tmp)
@@ -414,9 +418,16 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
         payload = json.dumps([[s.name, t.name] for s, t in staged]).encode("utf-8")
         staged = [(s, _real(t)) for s, t in staged]  # replaced through a link, which stays
         atomic_write_bytes(j, lambda t: Path(t).write_bytes(payload))
-    except BaseException:
+    except BaseException as exc:
         for s, _ in staged:
             s.unlink(missing_ok=True)
+        j.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, PermissionError):  # a full disk, a quota, an I/O error
+            import errno
+
+            fix = "free some space there" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "check the folder"
+            raise InputError(f"{labels_path.parent}: the change could not be written ({exc.strerror or exc}); "
+                             f"nothing was changed: {fix} and run the command again") from exc
         raise
     for k, (s, t) in enumerate(staged):
         try:

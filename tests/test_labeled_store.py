@@ -815,3 +815,33 @@ def test_a_labeled_set_linked_into_the_workspace_is_changed_where_it_lives_and_s
         assert named_labels_copy.with_name(name).is_symlink(), name
         assert (team / name).read_bytes() != before[name], name
     assert not list(team.glob(".*.tmp")) and not list(named_labels_copy.parent.glob(".*journal"))
+
+
+@pytest.mark.parametrize("nth", [1, 2])
+def test_a_full_disk_during_a_change_names_the_folder_and_leaves_no_staged_file(tmp_path, named_labels_copy, nth,
+                                                                               monkeypatch):
+    """The disk filled while a review import staged labels.csv (or history.csv): the command stopped on 'error: No
+    space left on device', naming neither the labeled set's folder nor that nothing was changed, and the half-written
+    staged file stayed in the folder, taking the space a retry needs (audit round 11, ENOSPC raised at the Nth
+    fsync). Now it says the folder, that nothing was changed and to free space; no staged file stays; the pair is
+    the old one."""
+    import errno
+
+    folder = named_labels_copy.parent
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.endswith(".lock")}
+    real = store.os.fsync
+    calls = []
+
+    def full(fd):
+        calls.append(fd)
+        if len(calls) == nth:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(store.os, "fsync", full)
+    with pytest.raises(InputError, match=r"No space left on device.*nothing was changed: free some space") as e:
+        import_review(_sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")]), TAX, named_labels_copy,
+                      today="2026-11-30")
+    assert str(folder) in str(e.value)
+    monkeypatch.setattr(store.os, "fsync", real)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.endswith(".lock")} == before
