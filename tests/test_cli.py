@@ -487,3 +487,23 @@ def test_an_init_killed_while_it_copies_or_removes_leaves_a_workspace_the_next_i
     r = runner.invoke(cli, ["init", str(ws)])
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (ws / "models").iterdir()) == []
+
+
+def test_a_workspace_folder_that_does_not_exist_is_refused_by_every_command_but_init(runner, tmp_path, monkeypatch):
+    """`--workspace` naming a folder that does not exist (a typo): `fundclass train` made the folder and wrote a model
+    of the shipped labeled set into it, and `tag` read the shipped set, without the user's decisions, saying so only
+    in a note (audit round 11). Every command but init now refuses it, naming the folder and `fundclass init`; init
+    makes it."""
+    monkeypatch.delenv("FUNDCLASS_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    nope = tmp_path / "mistyped"
+    batch = tmp_path / "in.csv"
+    pd.DataFrame({"基金代码": ["990901"], "基金简称": ["示例机器人ETF"]}).to_csv(batch, index=False)
+    for args in (["tag", str(batch), "-o", str(tmp_path / "o.csv")], ["labels", "audit"]):
+        r = runner.invoke(cli, ["--workspace", str(nope), *args])
+        assert r.exit_code == 2 and "no such folder" in r.output and f"fundclass init {nope}" in r.output, r.output
+        assert not nope.exists() and not (tmp_path / "o.csv").exists()
+    r = runner.invoke(cli, ["--workspace", str(nope), "init"])
+    assert r.exit_code == 0 and (nope / "data" / "labeled" / "labels.csv").exists(), r.output
+    r = runner.invoke(cli, ["--workspace", str(nope), "tag", str(batch), "-o", str(tmp_path / "o.csv")])
+    assert r.exit_code == 0, r.output
