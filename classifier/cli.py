@@ -105,8 +105,15 @@ def holdings_options(fn):
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, envvar=ENV_CONFIG,
               help="TOML file overriding any key of classifier/defaults.toml (same sections and keys; "
                    "also $FUNDCLASS_CONFIG).")
-def cli(workspace, config_file):
+@click.pass_context
+def cli(ctx, workspace, config_file):
     """Classify Chinese ETFs and index funds into a two-level taxonomy, with confidence and evidence."""
+    if workspace and ctx.invoked_subcommand not in (None, "init") and not os.path.isdir(os.path.expanduser(workspace)):
+        # a mistyped folder: tag would read the shipped labeled set without the user's decisions, train would make
+        # the folder and put a model of the shipped set in it
+        raise click.UsageError(f"workspace {workspace} (--workspace or $FUNDCLASS_WORKSPACE): no such folder; pass "
+                               f"the folder where you ran `fundclass init`, or make this one a workspace with "
+                               f"`fundclass init {workspace}`")
     use_config(config_file)
     # decisions a tagger cannot apply are said once in the run summary (``fundclass tag``), not again as a warning
     warnings.filterwarnings("ignore", category=DecisionsNotApplied)

@@ -302,7 +302,8 @@ def _recover(labels_path: Path) -> None:
         # journal names them by name (one of an earlier version by full path: its name is taken)
         here = labels_path.parent
         for tmp, target in json.loads(j.read_text(encoding="utf-8")):
-            tmp, target = here / Path(tmp).name, here / Path(target).name
+            target = _real(here / Path(target).name)  # a file linked into the folder: staged beside the one it links
+            tmp = target.parent / Path(tmp).name
             if tmp.exists():
                 try:
                     os.replace(tmp, target)
@@ -310,19 +311,31 @@ def _recover(labels_path: Path) -> None:
                     raise InputError(f"{target}: {_OPEN_ELSEWHERE}: a change to the labeled set is saved and waits "
                                      f"to be completed in it; close it there and run the command again") from exc
         j.unlink()
-    for stale in labels_path.parent.glob(".*.csv.*.tmp"):
-        if stale.name.startswith((f".{labels_path.name}.", ".history.csv.", f".{AGREEMENT_FILE}.")):
-            stale.unlink(missing_ok=True)
+    files = [_real(labels_path.parent / n) for n in (labels_path.name, "history.csv", AGREEMENT_FILE)]
+    for folder in dict.fromkeys(f.parent for f in files):
+        for stale in folder.glob(".*.csv.*.tmp"):
+            if stale.name.startswith(tuple(f".{f.name}." for f in files)):
+                stale.unlink(missing_ok=True)
+
+
+def _real(path: Path) -> Path:
+    """The file a symlink ``path`` links to (a labeled set kept in a team's or synced folder, linked into the
+    workspace), which a commit replaces, keeping the link; else ``path``."""
+    return path.resolve() if path.is_symlink() else path
 
 
 def _staged(target: Path, data: bytes) -> Path:
     import tempfile
 
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:  # a full disk: the part written is no use, and takes the space a retry needs
+        Path(tmp).unlink(missing_ok=True)
+        raise
     mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
     os.chmod(tmp, mode)
     return Path(tmp)
@@ -401,12 +414,20 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
     j = _journal(labels_path)
     try:
         for t, d in files:
-            staged.append((_staged(t, d), t))
+            staged.append((_staged(_real(t), d), t))
         payload = json.dumps([[s.name, t.name] for s, t in staged]).encode("utf-8")
+        staged = [(s, _real(t)) for s, t in staged]  # replaced through a link, which stays
         atomic_write_bytes(j, lambda t: Path(t).write_bytes(payload))
-    except BaseException:
+    except BaseException as exc:
         for s, _ in staged:
             s.unlink(missing_ok=True)
+        j.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, PermissionError):  # a full disk, a quota, an I/O error
+            import errno
+
+            fix = "free some space there" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "check the folder"
+            raise InputError(f"{labels_path.parent}: the change could not be written ({exc.strerror or exc}); "
+                             f"nothing was changed: {fix} and run the command again") from exc
         raise
     for k, (s, t) in enumerate(staged):
         try:

@@ -112,6 +112,7 @@ def for_taxonomy(key: str, matches, kin=None) -> str:
         if top.is_dir():
             hits = sorted(top.glob("*/manifest.json")) if key == "model_dir" else \
                 sorted(top.glob("labels.csv")) + sorted(top.glob("*/labels.csv"))
+            hits = [h for h in hits if not h.parent.name.startswith(".")]  # (a folder init is removing)
             found += [base / h.relative_to(top) if key == "labeled" else base / h.parent.relative_to(top)
                       for h in hits]
     for test in (matches, kin):
@@ -158,6 +159,16 @@ def _units(src: Path) -> dict[Path, list[Path]]:
     return units
 
 
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError, OverflowError):
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
+
+
 def init(target: str | Path | None = None) -> tuple[list[Path], list[Path], list[Path]]:
     """Copy the shipped labeled sets into ``target`` (default: the workspace); never overwrite.
 
@@ -171,7 +182,7 @@ def init(target: str | Path | None = None) -> tuple[list[Path], list[Path], list
     plan, kept = [], []
     models = dest / Path(shipped_defaults()["paths"]["model_dir"]).parent
     # (never the shipped folder itself: a development checkout is its own workspace)
-    removed = sorted(m.parent for m in models.glob("*/manifest.json") if untouched_copy(m.parent)
+    removed = sorted(m.parent for m in models.glob("[!.]*/manifest.json") if untouched_copy(m.parent)
                      and m.parent.resolve() != project_path(str(m.parent.relative_to(dest))).resolve()) \
         if models.is_dir() else []
     for rel in shipped():
@@ -186,11 +197,36 @@ def init(target: str | Path | None = None) -> tuple[list[Path], list[Path], list
             for f in files:
                 to = dest / rel / f.relative_to(src)
                 if to.exists():
+                    # an init killed while it copied this set left the files before its key file: those still the
+                    # shipped ones are kept and the copy completed; a file of another content is the user's
+                    if to.is_file() and not to.is_symlink() and to.read_bytes() == f.read_bytes():
+                        continue
                     raise InputError(f"{to} exists already; `fundclass init` never overwrites a workspace")
                 plan.append((f, to))
+    # each file whole (a temp file renamed), a set's key file (labels.csv) last: a workspace holds a set once all of
+    # its files are there, so an interrupted init leaves no half-copied file and no set missing a file of its own
+    plan.sort(key=lambda ft: ft[0].name in KEY_FILES)
+    for rel in shipped():  # the temp files of an init killed while it copied
+        for tmp in (dest / rel).rglob(".*.init-*.tmp") if (dest / rel).is_dir() else ():
+            if not _alive(tmp.name.rsplit("-", 1)[-1][:-4]):
+                tmp.unlink(missing_ok=True)
     for f, to in plan:
         to.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(f, to)
+        tmp = to.with_name(f".{to.name}.init-{os.getpid()}.tmp")
+        try:
+            shutil.copy2(f, tmp)
+            os.replace(tmp, to)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     for m in removed:
-        shutil.rmtree(m)
+        # out of models/ in one rename, then deleted: an init killed while deleting leaves no folder of some of the
+        # model's files (which every command would read, and fail on) but one no command reads, removed next time
+        gone = m.with_name(f".{m.name}.removed-{os.getpid()}")
+        os.replace(m, gone)
+        shutil.rmtree(gone)
+    if models.is_dir():
+        for gone in models.glob(".*.removed-*"):
+            if gone.is_dir():
+                shutil.rmtree(gone, ignore_errors=True)
     return [to for _, to in plan], kept, removed

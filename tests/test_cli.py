@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -407,4 +409,101 @@ def test_a_workspace_model_an_upgrade_made_stale_names_its_folder_and_the_ways_o
     r = runner.invoke(cli, ["init"])
     assert r.exit_code == 0 and f"removed {mine}" in r.output and not mine.exists()
     r = runner.invoke(cli, ["tag", str(batch), "-o", str(tmp_path / "b.csv")])
+    assert r.exit_code == 0, r.output
+
+
+class _Killed(BaseException):
+    """Stands for kill -9 inside a test process: nothing of the command's own handling catches it."""
+
+
+def test_an_init_killed_while_it_copies_or_removes_leaves_a_workspace_the_next_init_completes(runner, tmp_path,
+                                                                                               monkeypatch):
+    """`fundclass init` copied the set's files one by one in place (shutil.copy2), labels.csv before
+    report_examples.csv, and deleted an unchanged copy of a shipped model file by file inside models/: killed part way
+    (audit round 11, kill -9 at the Nth copy), the next init refused the workspace ('GUIDE.md exists already; init
+    never overwrites'), or kept a set missing a file of its own, or half a labels.csv; killed while it removed the
+    model, it left models/default with its manifest and without model.json, on which every `fundclass tag` failed
+    ('model file missing') and the next init kept it. Now each file is copied whole under a temp name and renamed, a
+    set's labels.csv last, the shipped files an interrupted init left are kept and the copy completed, and a model is
+    moved out of models/ in one rename before it is deleted."""
+    import shutil
+
+    from classifier import workspace
+    from classifier.manifest import sha256_file
+
+    shipped_set = {p.relative_to(project_path("data/labeled")): p.read_bytes()
+                   for p in project_path("data/labeled").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    copy2 = shutil.copy2
+    for n in (1, 3, 5, 6):
+        ws = tmp_path / f"ws{n}"
+        calls = []
+
+        def dying(src, dst, *a, **k):
+            calls.append(dst)
+            if len(calls) == n:  # half the file written, then killed
+                open(dst, "wb").write(open(src, "rb").read()[:100])
+                raise _Killed
+            return copy2(src, dst, *a, **k)
+
+        monkeypatch.setattr(shutil, "copy2", dying)
+        with pytest.raises(_Killed):
+            workspace.init(ws)
+        monkeypatch.setattr(shutil, "copy2", copy2)
+        labels = ws / "data" / "labeled" / "labels.csv"
+        assert not labels.exists() or labels.read_bytes() == shipped_set[Path("labels.csv")], n
+        r = runner.invoke(cli, ["init", str(ws)])
+        assert r.exit_code == 0, (n, r.output)
+        got = {p.relative_to(ws / "data" / "labeled"): p.read_bytes()
+               for p in (ws / "data" / "labeled").rglob("*") if p.is_file()}
+        assert got == shipped_set, (n, sorted(set(got) ^ set(shipped_set)))
+
+    # a temp file a kill -9 left (its process gone) is removed by the next init
+    ws = tmp_path / "ws1"
+    stale = ws / "data" / "labeled" / ".labels.csv.init-999999999.tmp"
+    stale.write_bytes(b"half")
+    assert runner.invoke(cli, ["init", str(ws)]).exit_code == 0 and not stale.exists()
+
+    # an unchanged copy of the shipped model, as an earlier init made it, removed by an init killed part way
+    monkeypatch.delenv("FUNDCLASS_WORKSPACE", raising=False)
+    monkeypatch.chdir(ws)
+    mine = ws / "models" / "default"
+    shutil.copytree(project_path("models/default"), mine)
+    assert workspace.untouched_copy(mine) and sha256_file(mine / "manifest.json")
+    rmtree = shutil.rmtree
+
+    def dying_rmtree(path, *a, **k):
+        for f in sorted(Path(path).iterdir())[1:]:  # model.json, model.npz gone, manifest.json left
+            f.unlink()
+        raise _Killed
+
+    monkeypatch.setattr(shutil, "rmtree", dying_rmtree)
+    with pytest.raises(_Killed):
+        workspace.init(ws)
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    batch = ws / "in.csv"
+    pd.DataFrame({"基金代码": ["990901"], "基金简称": ["示例机器人ETF"]}).to_csv(batch, index=False)
+    r = runner.invoke(cli, ["tag", str(batch), "-o", str(ws / "out.csv")])
+    assert r.exit_code == 0, r.output  # the shipped model is read
+    r = runner.invoke(cli, ["init", str(ws)])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (ws / "models").iterdir()) == []
+
+
+def test_a_workspace_folder_that_does_not_exist_is_refused_by_every_command_but_init(runner, tmp_path, monkeypatch):
+    """`--workspace` naming a folder that does not exist (a typo): `fundclass train` made the folder and wrote a model
+    of the shipped labeled set into it, and `tag` read the shipped set, without the user's decisions, saying so only
+    in a note (audit round 11). Every command but init now refuses it, naming the folder and `fundclass init`; init
+    makes it."""
+    monkeypatch.delenv("FUNDCLASS_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    nope = tmp_path / "mistyped"
+    batch = tmp_path / "in.csv"
+    pd.DataFrame({"基金代码": ["990901"], "基金简称": ["示例机器人ETF"]}).to_csv(batch, index=False)
+    for args in (["tag", str(batch), "-o", str(tmp_path / "o.csv")], ["labels", "audit"]):
+        r = runner.invoke(cli, ["--workspace", str(nope), *args])
+        assert r.exit_code == 2 and "no such folder" in r.output and f"fundclass init {nope}" in r.output, r.output
+        assert not nope.exists() and not (tmp_path / "o.csv").exists()
+    r = runner.invoke(cli, ["--workspace", str(nope), "init"])
+    assert r.exit_code == 0 and (nope / "data" / "labeled" / "labels.csv").exists(), r.output
+    r = runner.invoke(cli, ["--workspace", str(nope), "tag", str(batch), "-o", str(tmp_path / "o.csv")])
     assert r.exit_code == 0, r.output

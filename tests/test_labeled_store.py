@@ -782,3 +782,66 @@ def test_the_taxonomy_hint_names_the_file_as_a_user_types_it(tmp_path, monkeypat
     (tmp_path / "taxonomy").mkdir()
     (tmp_path / "taxonomy" / "efund2025.toml").write_text("# the user's own\n", encoding="utf-8")
     assert taxonomy_hint([version]) == f"--taxonomy {efund}"
+
+
+def test_a_labeled_set_linked_into_the_workspace_is_changed_where_it_lives_and_stays_linked(tmp_path, named_labels_copy,
+                                                                                            monkeypatch):
+    """A labels.csv (and history.csv) kept in a team's or synced folder and symlinked into the workspace: a review
+    import replaced the link with a file of its own, so the decision went to the workspace's copy, the linked file
+    never got it, and the link was gone without a word (audit round 11). A commit now replaces the file the link
+    names, staged beside it, and keeps the link; so does the next reader completing a commit a crash interrupted."""
+    team = tmp_path / "team"
+    team.mkdir()
+    for name in ("labels.csv", "history.csv"):
+        shutil.move(named_labels_copy.with_name(name), team / name)
+        named_labels_copy.with_name(name).symlink_to(team / name)
+    before = {n: (team / n).read_bytes() for n in ("labels.csv", "history.csv")}
+    res = import_review(_sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")]), TAX, named_labels_copy,
+                        today="2026-11-30")
+    assert res.changed
+    for name in ("labels.csv", "history.csv"):
+        link = named_labels_copy.with_name(name)
+        assert link.is_symlink() and link.resolve() == (team / name).resolve(), name
+        assert (team / name).read_bytes() != before[name], name
+    assert read_labels(team / "labels.csv").set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
+    assert not list(team.glob(".*.tmp")) and not list(named_labels_copy.parent.glob(".*.tmp"))
+    # a crash between the renames, completed by the next reader: through the links too
+    for name, data in before.items():
+        (team / name).write_bytes(data)
+    _crash_between_renames(tmp_path, named_labels_copy, monkeypatch)
+    lab = read_labels(named_labels_copy)
+    assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
+    for name in ("labels.csv", "history.csv"):
+        assert named_labels_copy.with_name(name).is_symlink(), name
+        assert (team / name).read_bytes() != before[name], name
+    assert not list(team.glob(".*.tmp")) and not list(named_labels_copy.parent.glob(".*journal"))
+
+
+@pytest.mark.parametrize("nth", [1, 2])
+def test_a_full_disk_during_a_change_names_the_folder_and_leaves_no_staged_file(tmp_path, named_labels_copy, nth,
+                                                                               monkeypatch):
+    """The disk filled while a review import staged labels.csv (or history.csv): the command stopped on 'error: No
+    space left on device', naming neither the labeled set's folder nor that nothing was changed, and the half-written
+    staged file stayed in the folder, taking the space a retry needs (audit round 11, ENOSPC raised at the Nth
+    fsync). Now it says the folder, that nothing was changed and to free space; no staged file stays; the pair is
+    the old one."""
+    import errno
+
+    folder = named_labels_copy.parent
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.endswith(".lock")}
+    real = store.os.fsync
+    calls = []
+
+    def full(fd):
+        calls.append(fd)
+        if len(calls) == nth:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(store.os, "fsync", full)
+    with pytest.raises(InputError, match=r"No space left on device.*nothing was changed: free some space") as e:
+        import_review(_sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")]), TAX, named_labels_copy,
+                      today="2026-11-30")
+    assert str(folder) in str(e.value)
+    monkeypatch.setattr(store.os, "fsync", real)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.endswith(".lock")} == before
