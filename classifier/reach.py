@@ -160,6 +160,9 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
     out = []
     for k, r in enumerate(rows):
         x = codes[r]
+        if not x:  # a row without a fund code: the import refuses its decision, which settles nothing
+            out.append(np.array([], dtype=np.int64))
+            continue
         lv: dict[int, int] = {}
 
         def reach(i: int, at: int) -> None:

@@ -2027,3 +2027,20 @@ def test_the_review_sheet_reads_the_labeled_sets_index_pairs_once(labels_subset,
     sheet = review_frame(tagged, include_all=True, labels_path=labels_subset)
     assert len(sheet) == n and set(sheet["settles"]) == {"1"}
     assert sum(k >= size for k in calls) <= 4, calls  # the set's codes and names: the tag's reading and the sheet's
+
+
+def test_rows_without_a_fund_code_settle_nothing_and_are_not_one_group(tmp_path, labels_subset):
+    """A file of names alone (no code column): every row of the sheet was group '' of 20 rows, settling 20, though
+    `review import` refuses a decision on a row without a code ('' is not a fund code), so a decision there settles
+    nothing (audit round 11, 20 money funds of the Eastmoney list, their names alone). Now such a row settles 0 and is
+    a group of its own, named after its row, unless a decision on a row with a code settles it."""
+    names = ["德邦德利货币A", "德邦德利货币B", "华润元大现金收益货币A"]
+    tagged = Tagger.load(labels_path=labels_subset).tag(pd.DataFrame({"fund_short_name": names}))
+    sheet = review_frame(tagged, include_all=True, labels_path=labels_subset)
+    assert sheet["settles"].tolist() == ["0"] * 3
+    assert sorted(sheet["group"]) == ["row 2", "row 3", "row 4"] and set(sheet["group_size"]) == {"1"}
+    decided = sheet.copy()
+    decided.loc[0, ["decision", "reviewer"]] = [load_taxonomy().labels[0], "张三"]
+    write_table(decided, tmp_path / "r.csv")
+    with pytest.raises(InputError, match="is not a fund code"):
+        import_review(tmp_path / "r.csv", load_taxonomy(), labels_subset)
