@@ -241,10 +241,12 @@ def _with_alias(key: str, aliases: dict[str, str]) -> list[str]:
     return [k for k in (key, aliases.get(key, "")) if k] if key else []
 
 
-def decision_index_keys(p: pd.DataFrame, aliases: dict[str, str] | None = None) -> list[list[str]]:
+def decision_index_keys(p: pd.DataFrame, aliases: dict[str, str] | list[dict[str, str]] | None = None
+                        ) -> list[list[str]]:
     """Per decided fund of ``p`` (prepared as :func:`settling_keys` reads it), the index keys its decision settles
     (code, subject and name keys, each with its alias), as :func:`settling_keys` records them: what one decision on it
-    reaches (``review export``'s ``settles``)."""
-    aliases = aliases or {}
-    return [[k for key in keys for k in _with_alias(key, aliases)]
-            for keys in zip(code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist())]
+    reaches (``review export``'s ``settles``). ``aliases``: the labeled set's pairs, or one such dict per row of
+    ``p`` (a new fund adds its own pair to the set)."""
+    rows = zip(code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist())
+    per_row = aliases if isinstance(aliases, list) else [aliases or {}] * len(p)
+    return [[k for key in keys for k in _with_alias(key, a)] for keys, a in zip(rows, per_row)]

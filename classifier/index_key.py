@@ -78,10 +78,19 @@ def index_aliases(index_code: pd.Series, index_name: pd.Series) -> dict[str, str
     one to one, each mapped to the other (``code:399967`` ↔ ``idx:中证军工``): one batch gives an index by code only,
     another by name only, and a decision made on either settles the funds of both. A subject the set gives two codes
     (or a code two subjects) is paired with neither."""
+    return pair_aliases(index_pairs(index_code, index_name))
+
+
+def index_pairs(index_code: pd.Series, index_name: pd.Series) -> set[tuple[str, str]]:
+    """The (code key, subject key) pairs of the rows that give both (:func:`index_aliases` reads them)."""
     vocab = load_vocabulary()
     c = apply_unique(index_code, lambda t: _code_key(clean(t)))
     s = apply_unique(index_name, lambda t: index_subject(t, vocab))
-    pairs = {(a, "idx:" + b) for a, b in zip(c.tolist(), s.tolist()) if a and b}
+    return {(a, "idx:" + b) for a, b in zip(c.tolist(), s.tolist()) if a and b}
+
+
+def pair_aliases(pairs: set[tuple[str, str]]) -> dict[str, str]:
+    """The keys of ``pairs`` paired one to one, each mapped to the other (see :func:`index_aliases`)."""
     codes, subjects = pd.Series([a for a, _ in pairs]), pd.Series([b for _, b in pairs])
     one = ~codes.duplicated(keep=False) & ~subjects.duplicated(keep=False)
     out = dict(zip(codes[one], subjects[one]))

@@ -26,7 +26,7 @@ from rapidfuzz import fuzz
 
 from .columns import detect_columns
 from .decide import decision_index_keys, override
-from .index_key import code_keys, index_aliases, name_keys, subject_keys
+from .index_key import code_keys, index_pairs, name_keys, pair_aliases, subject_keys
 from .labeled import ID_COLUMNS
 from .linking import EtfFinder, NearKeys, family_keys, feeder_cutoff, fund_codes
 from .prepare import prepare
@@ -90,27 +90,28 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
     if have:
         at = {c: i for i, c in enumerate(labels["fund_code"])}
         known = [at.get(c) for c in ids["fund_code"]]
-        for k, j in enumerate(known):
-            if j is not None:
-                ids.loc[k, ID_COLUMNS] = labels.loc[labels.index[j], ID_COLUMNS].astype(str).tolist()
+        held = [k for k, j in enumerate(known) if j is not None]
+        if held:
+            ids.loc[held, ID_COLUMNS] = labels[ID_COLUMNS].iloc[[known[k] for k in held]].astype(str).to_numpy()
     else:
         known = [None] * len(ids)
     cand = prepare(ids[ID_COLUMNS], detect_columns(ID_COLUMNS))
     set_codes = labels["index_code"] if have else pd.Series([], dtype=object)
     set_names = labels["index_name"] if have else pd.Series([], dtype=object)
-    aliases = index_aliases(set_codes, set_names)
-    keys = decision_index_keys(cand, aliases)
+    pairs = index_pairs(set_codes, set_names)  # the set's pairs, read once
+    aliases = pair_aliases(pairs)
     # a new fund that gives an index code and name adds that pair to the set, which may unpair either: its keys then
     # take the aliases of the set with its row (a fund the set holds is already in them)
+    row_aliases: list[dict[str, str]] = [aliases] * len(ids)
     paired: dict[tuple[str, str], dict[str, str]] = {}
-    for k in range(len(ids)):
-        ic, iname = ids.at[k, "index_code"], ids.at[k, "index_name"]
+    for k, (ic, iname) in enumerate(zip(ids["index_code"].tolist(), ids["index_name"].tolist())):
         if known[k] is None and ic and iname:
             pair = (ic, iname)
             if pair not in paired:
-                paired[pair] = index_aliases(pd.concat([set_codes, pd.Series([ic])], ignore_index=True),
-                                             pd.concat([set_names, pd.Series([iname])], ignore_index=True))
-            keys[k] = decision_index_keys(cand.iloc[[k]], paired[pair])[0]
+                own = index_pairs(pd.Series([ic]), pd.Series([iname]))
+                paired[pair] = aliases if own <= pairs else pair_aliases(pairs | own)
+            row_aliases[k] = paired[pair]
+    keys = decision_index_keys(cand, row_aliases)
     cand_fam = family_keys(cand)
 
     # the rows of the file by what a decision may reach them by
@@ -159,6 +160,9 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
     out = []
     for k, r in enumerate(rows):
         x = codes[r]
+        if not x:  # a row without a fund code: the import refuses its decision, which settles nothing
+            out.append(np.array([], dtype=np.int64))
+            continue
         lv: dict[int, int] = {}
 
         def reach(i: int, at: int) -> None:

@@ -150,7 +150,8 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     group, taken = {}, set()
     for top, rs in members.items():
         lead = min(rs, key=lambda r: (-settles[r], r))
-        name = str(named[lead]) if str(named[lead]) not in taken else f"{named[lead]} ({code[lead]})"
+        name = str(named[lead]) or f"row {lead + 2}"  # a row without a code nor index: its row of the sheet
+        name = name if name not in taken else f"{name} ({code[lead] or f'row {lead + 2}'})"
         taken.add(name)
         for r in rs:
             group[r] = name
@@ -167,7 +168,7 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     # settles the most, then its most doubtful row (and the fund others follow)
     doubt = pd.Series(1 - conf.to_numpy(dtype=float), index=out.index)
     out["group_priority"] = doubt.groupby(out["group"]).transform("max") * (
-        1 + np.log(out.groupby("group")["_settles"].transform("max").astype(float)))
+        1 + np.log(out.groupby("group")["_settles"].transform("max").clip(lower=1).astype(float)))
     out["later"] = out.groupby("group")["later"].transform("all")
     out = out.sort_values(["later", "group_priority", "group", "_settles", "priority", "row"],
                           ascending=[True, False, True, False, False, True], kind="stable")
