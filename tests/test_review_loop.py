@@ -155,6 +155,28 @@ def split_taxonomy(path):
     return path
 
 
+def _split_migrate(runner, tmp_path, labels, queue_name="queue.csv"):
+    """`fundclass taxonomy migrate` of ``labels`` to the split taxonomy (SPLIT_MIGRATION): the new taxonomy's path,
+    the queue's path and the command's result."""
+    new_tax = split_taxonomy(tmp_path / "split.toml")
+    mig = tmp_path / "split_migration.toml"
+    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
+    queue = tmp_path / queue_name
+    res = runner.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
+                              "--labeled", str(labels), "-o", str(queue)])
+    return new_tax, queue, res
+
+
+def _withdraw_after_split(runner, tmp_path, labels, new_tax, code):
+    """`review import` of a sheet withdrawing (撤销) ``code``'s decision, under the split taxonomy; the result."""
+    sheet = tmp_path / "withdraw.csv"
+    pd.DataFrame({"fund_code": [code], "decision": ["撤销"], "reviewer": ["张三"],
+                  "taxonomy_version": ["jrj-2026.02-split"]}).to_csv(sheet, index=False)
+    res = runner.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels), "--taxonomy", str(new_tax)])
+    assert res.exit_code == 0, res.output
+    return res
+
+
 def test_a_review_decision_queued_by_a_split_says_who_decided_it(tmp_path, labels_subset):
     """A review decision whose class a migration splits goes to the queue like any row of the class; the queue showed
     only its note, so the reviewer deciding again could not tell it had been decided, by whom or when, and the report
@@ -867,13 +889,8 @@ def test_importing_part_of_a_migration_queue_says_which_funds_are_still_out_of_t
     only some of them said 'added 1' and nothing of the rest, which were silently no longer labeled (and `labels
     audit` found nothing): it now counts and names them, and says how to bring them back."""
     labels_copy = _small_labels_copy(tmp_path)
-    new_tax = split_taxonomy(tmp_path / "split.toml")
-    mig = tmp_path / "split_migration.toml"
-    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
-    queue = tmp_path / "queue.xlsx"
     r = CliRunner()
-    res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
-                         "--labeled", str(labels_copy), "-o", str(queue)])
+    new_tax, queue, res = _split_migrate(r, tmp_path, labels_copy, "queue.xlsx")
     assert res.exit_code == 0, res.output
     q = pd.read_excel(queue, sheet_name="review", dtype=str).fillna("")
     first = q["fund_code"].iloc[0]
@@ -1702,13 +1719,8 @@ def test_one_decision_on_a_group_of_the_migration_queue_settles_the_group(tmp_pa
                                                                                      "2026-11-02", "review"]
     lab.to_csv(labels_subset, index=False, encoding="utf-8")
     followers = ["159526", "159551", "159770", "560630", "562360"]
-    new_tax = split_taxonomy(tmp_path / "split.toml")
-    mig = tmp_path / "split_migration.toml"
-    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
-    queue = tmp_path / "queue.csv"
     r = CliRunner()
-    res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
-                         "--labeled", str(labels_subset), "-o", str(queue)])
+    new_tax, queue, res = _split_migrate(r, tmp_path, labels_subset, "queue.csv")
     assert res.exit_code == 0, res.output
     q = pd.read_csv(queue, dtype=str, keep_default_na=False)
     for g, rows in q.groupby("group"):  # each group's rows together, its size and what one decision settles
@@ -1732,11 +1744,7 @@ def test_one_decision_on_a_group_of_the_migration_queue_settles_the_group(tmp_pa
     hist = pd.read_csv(labels_subset.with_name("history.csv"), dtype=str, keep_default_na=False)
     assert set(hist.loc[hist["reason"].str.startswith("same index as 562500"), "fund_code"]) == set(followers)
     # withdrawn: the decided fund and the rows it settled go back to the queue, not left with the withdrawn class
-    sheet = tmp_path / "withdraw.csv"
-    pd.DataFrame({"fund_code": ["562500"], "decision": ["撤销"], "reviewer": ["张三"],
-                  "taxonomy_version": ["jrj-2026.02-split"]}).to_csv(sheet, index=False)
-    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
-    assert res.exit_code == 0, res.output
+    res = _withdraw_after_split(r, tmp_path, labels_subset, new_tax, "562500")
     after = read_labels(labels_subset)
     assert not set(after["fund_code"]) & {"562500", *followers}
     assert {"562500", *followers} <= set(migration_pending(labels_subset, set(after["fund_code"])))
@@ -1749,13 +1757,8 @@ def test_withdrawing_a_decision_made_in_the_migration_queue_says_the_fund_goes_b
     its 撤销 said 'removed from the labeled set (it had no label before the decision that history.csv holds)', though
     the fund goes back among the migration queue's undecided funds (audit round 9, found not fixed): the user was told
     its label was lost when it only waits in the queue. The report now says it goes back to the queue."""
-    new_tax = split_taxonomy(tmp_path / "split.toml")
-    mig = tmp_path / "split_migration.toml"
-    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
-    queue = tmp_path / "queue.csv"
     r = CliRunner()
-    res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
-                         "--labeled", str(labels_subset), "-o", str(queue)])
+    new_tax, queue, res = _split_migrate(r, tmp_path, labels_subset, "queue.csv")
     assert res.exit_code == 0, res.output
     q = pd.read_csv(queue, dtype=str, keep_default_na=False)
     q["decision"] = q["fund_code"].map({"562500": "科技主题ETF"}).fillna("")
@@ -1763,11 +1766,7 @@ def test_withdrawing_a_decision_made_in_the_migration_queue_says_the_fund_goes_b
     q.to_csv(queue, index=False, encoding="utf-8")
     res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
     assert res.exit_code == 0 and "added 1" in res.output, res.output
-    sheet = tmp_path / "withdraw.csv"
-    pd.DataFrame({"fund_code": ["562500"], "decision": ["撤销"], "reviewer": ["张三"],
-                  "taxonomy_version": ["jrj-2026.02-split"]}).to_csv(sheet, index=False)
-    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
-    assert res.exit_code == 0, res.output
+    res = _withdraw_after_split(r, tmp_path, labels_subset, new_tax, "562500")
     assert "562500" in migration_pending(labels_subset, set(read_labels(labels_subset)["fund_code"]))
     line = next(x for x in res.output.splitlines() if x.strip().startswith("withdrew 562500"))
     assert "back to the migration's review queue" in line and "had no label before" not in line, res.output
@@ -1844,17 +1843,12 @@ def test_one_decision_settles_both_groups_of_an_index_in_the_migration_queue(tmp
     only: the ETFs stayed out of the set, in the queue. Now the queue keeps the index's rows together, its group_size
     and settles count both groups, and one decision on any of them puts both back, each row in its own group, and 撤销
     puts them back in the queue."""
-    new_tax = split_taxonomy(tmp_path / "split.toml")
-    mig = tmp_path / "split_migration.toml"
-    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
     before = read_labels(labels_subset).set_index("fund_code")
     groups = {"H30590.CSI", "idx:中证机器人"}
     robot = before.index[before["group"].isin(groups)].tolist()
     assert {"562500", "159526", "020255", "020256"} <= set(robot)
-    queue = tmp_path / "queue.csv"
     r = CliRunner()
-    res = r.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
-                         "--labeled", str(labels_subset), "-o", str(queue)])
+    new_tax, queue, res = _split_migrate(r, tmp_path, labels_subset)
     assert res.exit_code == 0, res.output
     q = pd.read_csv(queue, dtype=str, keep_default_na=False)
     rows = q.index[q["fund_code"].isin(robot)]
@@ -1873,11 +1867,7 @@ def test_one_decision_settles_both_groups_of_an_index_in_the_migration_queue(tmp
     assert not set(migration_pending(labels_subset, set(now.index))) & set(robot)
     audit = r.invoke(cli, ["labels", "audit", str(labels_subset), "--taxonomy", str(new_tax)])
     assert audit.exit_code == 0 and " 0 errors" in audit.output, audit.output
-    sheet = tmp_path / "withdraw.csv"
-    pd.DataFrame({"fund_code": ["020255"], "decision": ["撤销"], "reviewer": ["张三"],
-                  "taxonomy_version": ["jrj-2026.02-split"]}).to_csv(sheet, index=False)
-    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset), "--taxonomy", str(new_tax)])
-    assert res.exit_code == 0, res.output
+    res = _withdraw_after_split(r, tmp_path, labels_subset, new_tax, "020255")
     after = read_labels(labels_subset)
     assert not set(after["fund_code"]) & set(robot)
     assert set(robot) <= set(migration_pending(labels_subset, set(after["fund_code"])))
@@ -1930,11 +1920,7 @@ def test_a_withdrawal_whose_earlier_label_a_split_took_says_so(tmp_path):
                   "taxonomy_version": [tax.version]}).to_csv(tmp_path / "d.csv", index=False)
     followed = sorted(c for c, *_ in import_review(tmp_path / "d.csv", tax, labels_copy, today="2026-12-01").followed)
     assert {"021653", "021788"} <= set(followed)
-    new_tax = split_taxonomy(tmp_path / "split.toml")
-    mig = tmp_path / "split_migration.toml"
-    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
-    out = CliRunner().invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to",
-                                   str(new_tax), "--labeled", str(labels_copy), "-o", str(tmp_path / "q.csv")])
+    new_tax, _, out = _split_migrate(CliRunner(), tmp_path, labels_copy, "q.csv")
     assert out.exit_code == 0, out.output
     new = load_taxonomy(new_tax)
     pd.DataFrame({"fund_code": ["159586"], "decision": ["撤销"], "reviewer": ["张三"],
