@@ -304,14 +304,13 @@ class ImportResult:
         out += [f"warning: {c} keeps {lab}: {why}" for c, lab, why in self.kept]
         if self.undecided:
             out.append(f"warning: {len(self.undecided)} funds hold no review decision to withdraw (nothing done): "
-                       f"{', '.join(self.undecided[:20])}{' …' if len(self.undecided) > 20 else ''}")
+                       f"{_first(self.undecided)}")
         if self.padded:
             out.append(f"warning: the sheet's fund_code column was saved as numbers (Excel drops leading zeros): "
-                       f"{len(self.padded)} codes read as six digits: {', '.join(self.padded[:20])}"
-                       f"{' …' if len(self.padded) > 20 else ''}")
+                       f"{len(self.padded)} codes read as six digits: {_first(self.padded)}")
         if self.commented:
             out.append(f"warning: {len(self.commented)} rows have a comment but no decision and were not imported: "
-                       f"{', '.join(self.commented[:20])}{' …' if len(self.commented) > 20 else ''}; write their "
+                       f"{_first(self.commented)}; write their "
                        f"decisions in the `decision` column and import the sheet again")
         out += [f"warning: group {g} was given {len(d)} classes ("
                 + "; ".join(f"{c}: {', '.join(codes)}" for c, codes in d.items())
@@ -319,7 +318,7 @@ class ImportResult:
         if self.pending:
             out.append(f"warning: {len(self.pending)} funds the taxonomy migration took out of the labeled set are "
                        f"still undecided and stay out of it (not learned from, not settled) until their decisions are "
-                       f"imported: {', '.join(self.pending[:20])}{' …' if len(self.pending) > 20 else ''}; decide "
+                       f"imported: {_first(self.pending)}; decide "
                        f"them in the migration's review queue and import it again")
         out += [f"warning: fund {c} ({d}) shares its tracked index or share-class family with a review decision of "
                 f"another class ({e}): each settles its own funds, and the index's or family's other funds go to "
@@ -331,6 +330,11 @@ class ImportResult:
             if len(rows) > 50:
                 out.append(f"  … and {len(rows) - 50} more {what}")
         return out
+
+
+def _first(codes: list[str], n: int = 20) -> str:
+    """The first ``n`` of ``codes``, comma-separated, with ' …' when there are more."""
+    return ", ".join(codes[:n]) + (" …" if len(codes) > n else "")
 
 
 def _folded(text: str) -> str:
