@@ -210,10 +210,13 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
 class SettlingKeys:
     """What a set of review decisions settles, by the keys tagging matches later funds on: ``index`` (index key →
     the code of the one decision on it), ``disputes`` (index key decided two ways → the deciding codes, in order) and
-    ``families`` (share classes and feeders: :class:`classifier.linking.ReviewedFamilies`)."""
+    ``families`` (share classes and feeders: :class:`classifier.linking.ReviewedFamilies`); ``rank`` (index key of
+    ``index`` → (kind, row) of the decision that settles it: its key kind, 0 code, 1 subject, 2 name, and its position
+    among the decisions; of the decisions that agree on a key, the one first in that order settles it)."""
     index: dict[str, str]
     disputes: dict[str, tuple[str, ...]]
     families: ReviewedFamilies
+    rank: dict[str, tuple[int, int]]
 
 
 def settling_keys(p: pd.DataFrame, codes: list[str], classes: list[str],
@@ -226,14 +229,17 @@ def settling_keys(p: pd.DataFrame, codes: list[str], classes: list[str],
     families = ReviewedFamilies(family_keys(p), list(codes), list(classes))
     decided: dict[str, set] = {}
     deciders: dict[str, list] = {}
+    rank: dict[str, tuple[int, int]] = {}
     aliases = aliases or {}
-    for keys in (code_keys(p), subject_keys(p), name_keys(p)):
-        for key, code, sec in zip(keys, codes, classes):
+    for kind, keys in enumerate((code_keys(p), subject_keys(p), name_keys(p))):
+        for row, (key, code, sec) in enumerate(zip(keys, codes, classes)):
             for k in _with_alias(key, aliases):
                 decided.setdefault(k, set()).add(sec)
                 deciders.setdefault(k, []).append(code)
-    return SettlingKeys({k: c[0] for k, c in deciders.items() if len(decided[k]) == 1},
-                        {k: tuple(dict.fromkeys(c)) for k, c in deciders.items() if len(decided[k]) > 1}, families)
+                rank.setdefault(k, (kind, row))
+    one = {k: c[0] for k, c in deciders.items() if len(decided[k]) == 1}
+    return SettlingKeys(one, {k: tuple(dict.fromkeys(c)) for k, c in deciders.items() if len(decided[k]) > 1},
+                        families, {k: rank[k] for k in one})
 
 
 def _with_alias(key: str, aliases: dict[str, str]) -> list[str]:
@@ -242,11 +248,12 @@ def _with_alias(key: str, aliases: dict[str, str]) -> list[str]:
 
 
 def decision_index_keys(p: pd.DataFrame, aliases: dict[str, str] | list[dict[str, str]] | None = None
-                        ) -> list[list[str]]:
+                        ) -> list[list[tuple[str, int]]]:
     """Per decided fund of ``p`` (prepared as :func:`settling_keys` reads it), the index keys its decision settles
-    (code, subject and name keys, each with its alias), as :func:`settling_keys` records them: what one decision on it
-    reaches (``review export``'s ``settles``). ``aliases``: the labeled set's pairs, or one such dict per row of
-    ``p`` (a new fund adds its own pair to the set)."""
+    (code, subject and name keys, each with its alias), as :func:`settling_keys` records them, each with its kind (0
+    code, 1 subject, 2 name; an alias takes the kind of the key it pairs): what one decision on it reaches (``review
+    export``'s ``settles``). ``aliases``: the labeled set's pairs, or one such dict per row of ``p`` (a new fund adds
+    its own pair to the set)."""
     rows = zip(code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist())
     per_row = aliases if isinstance(aliases, list) else [aliases or {}] * len(p)
-    return [[k for key in keys for k in _with_alias(key, a)] for keys, a in zip(rows, per_row)]
+    return [[(k, kind) for kind, key in enumerate(keys) for k in _with_alias(key, a)] for keys, a in zip(rows, per_row)]

@@ -168,6 +168,7 @@ class Tagger:
         self.reviewed_index: dict[str, str] = {}  # index key → code of the reviewed fund that settles it
         self.reviewed_families = ReviewedFamilies([], [], [])  # their share classes and feeders, in any batch
         self.reviewed_disputes: dict[str, tuple[str, ...]] = {}  # index key → codes of reviewed funds that disagree
+        self.reviewed_rank: dict[str, tuple[int, int]] = {}  # index key → (key kind, row) of the fund that settles it
         self.decisions_from = ""  # the labeled set whose review decisions use_reviewed was given by load ('' none)
         self.reviewed_ignored: list[str] = []  # why review decisions of the labeled set read are not applied
 
@@ -204,7 +205,7 @@ class Tagger:
         r = labels[review & ~other & ~unknown].reset_index(drop=True)
         self.reviewed = {c: (s, b, a) for c, s, b, a in zip(r["fund_code"], r["secondary"], r["labeled_by"],
                                                              r["labeled_at"]) if c}
-        self.reviewed_index, self.reviewed_disputes = {}, {}
+        self.reviewed_index, self.reviewed_disputes, self.reviewed_rank = {}, {}, {}
         self.reviewed_families = ReviewedFamilies([], [], [])
         if len(r):
             from .labeled import ID_COLUMNS
@@ -212,8 +213,8 @@ class Tagger:
             p = prepare(r[ID_COLUMNS], detect_columns(ID_COLUMNS), self.vocab)
             keys = settling_keys(p, r["fund_code"].tolist(), r["secondary"].tolist(),
                                  index_aliases(labels["index_code"], labels["index_name"]))
-            self.reviewed_index, self.reviewed_disputes, self.reviewed_families = keys.index, keys.disputes, \
-                keys.families
+            self.reviewed_index, self.reviewed_disputes, self.reviewed_families, self.reviewed_rank = \
+                keys.index, keys.disputes, keys.families, keys.rank
         return self
 
     @classmethod

@@ -12,13 +12,17 @@ decision settles the file's 沪深300 funds.
 
 A row another decision of the set settles stays with it unless the new decision comes first in the order
 :func:`~classifier.decide.override` tries them (own code, followed fund, family, index code key, subject key, name
-key); an index key another decision already settles, or an index key or family decisions dispute, does not move to
-the new one (an agreeing decision leaves the earlier decider named; another class disputes the key, which then
-settles none); a family another decision settles reaches, through the new one, its rows that decision does not.
+key); an index key another decision already settles moves to the new one only when the new one comes first in the
+order :func:`~classifier.decide.settling_keys` gives the key to (the kind of key it is the decision's, code before
+subject before name, then the decision's row in the set: a fund the set holds keeps its row, a new one goes last),
+and the decisions agree (another class disputes the key, which then settles none); an index key or family decisions
+dispute does not move to the new one; a family another decision settles reaches, through the new one, its rows that
+decision does not.
 """
 from __future__ import annotations
 
 import warnings
+from bisect import bisect_left
 
 import numpy as np
 import pandas as pd
@@ -38,21 +42,25 @@ _NONE = 6  # the level of a row no decision settles; 0 own code, 1 followed fund
 def _existing(p: pd.DataFrame, codes: list[str], linked_row: np.ndarray, problem: np.ndarray, fam: list[str],
               labels: pd.DataFrame | None, tax: Taxonomy):
     """The decisions of the labeled set as the next tag applies them (:meth:`classifier.pipeline.Tagger.
-    use_reviewed`, :func:`~classifier.decide.override`): per row, the deciding fund ('' none) and the level it
-    settles the row at; the index keys already decided (key → code), and those and the family names in dispute."""
+    use_reviewed`, :func:`~classifier.decide.override`): per row, the deciding fund ('' none), the level it settles
+    the row at and the index key it settles it by ('' none); the index keys already decided (key → code) with the
+    (kind, row) of their deciders (:class:`~classifier.decide.SettlingKeys`), those and the family names in dispute,
+    and the rows of the set the decisions are at, in their order."""
     from .pipeline import Tagger
 
     n = len(codes)
-    via, level = [""] * n, np.full(n, _NONE)
+    via, level, by = [""] * n, np.full(n, _NONE), [""] * n
     if labels is None or labels.empty:
-        return via, level, {}, set(), set()
+        return via, level, by, {}, {}, set(), set(), []
     t = Tagger(tax)
     with warnings.catch_warnings():  # decisions of another taxonomy are not applied: the tag run says so
         warnings.simplefilter("ignore")
         t.use_reviewed(labels)
     taken, families = set(t.reviewed_disputes), set(t.reviewed_families.disputed)
+    at = {c: i for i, c in enumerate(labels["fund_code"])}
+    rows = [at[c] for c in t.reviewed]
     if not t.reviewed:
-        return via, level, t.reviewed_index, taken, families
+        return via, level, by, t.reviewed_index, t.reviewed_rank, taken, families, rows
     d = pd.DataFrame({"code": codes, "linked_row": linked_row, "name_problem": np.where(problem, "x", ""),
                       "secondary": "", "confidence": 0.0, "needs_review": False}, index=p.index)
     d = override(p, d, t.reviewed, t.reviewed_index, 0, t.reviewed_families, fam, t.reviewed_disputes)
@@ -62,7 +70,8 @@ def _existing(p: pd.DataFrame, codes: list[str], linked_row: np.ndarray, problem
             via[i] = v
             head = codes[linked_row[i]] if linked_row[i] >= 0 else codes[i]
             level[i] = 0 if how == "fund" else (1 if head == v else 2) if how == "linked" else 3 + keys[i].index(key)
-    return via, level, t.reviewed_index, taken, families
+            by[i] = key if how == "index" else ""
+    return via, level, by, t.reviewed_index, t.reviewed_rank, taken, families, rows
 
 
 def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarray, rows: np.ndarray,
@@ -81,7 +90,8 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
     linked_row = np.array([first.get(lk, -1) if lk else -1 for lk in linked], dtype=np.int64)
     head = [codes[j] if j >= 0 else c for j, c in zip(linked_row, codes)]
     fam = family_keys(tagged_p)
-    via, level, decided, disputed, fam_disputed = _existing(tagged_p, codes, linked_row, problem, fam, labels, tax)
+    via, level, by, decided, rank, disputed, fam_disputed, decision_rows = _existing(
+        tagged_p, codes, linked_row, problem, fam, labels, tax)
 
     # the decided funds as the labeled set will hold them: the set's row of a fund it holds, else the sheet's fields
     ids = ids.reset_index(drop=True).astype(str).apply(lambda s: s.str.strip())
@@ -178,11 +188,19 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
             for i in by_name.get(name, []) + feeds.get(name, []):
                 if not subject or not split[i][1] or split[i][1] == subject:
                     reach(i, 2)
-        for key in keys[k]:
-            if key in disputed or decided.get(key, x) != x:
-                continue
+        # the decision's row among the set's decisions after the import: a fund the set holds keeps its row
+        order = len(decision_rows) if known[k] is None else bisect_left(decision_rows, known[k])
+        moved = set()
+        for key, kind in keys[k]:
+            owner = decided.get(key, x)
+            if key in disputed or owner != x and rank[key] < (kind, order):
+                continue  # an earlier decision keeps the key if the two agree; if not, they dispute it
             for i, at in by_key.get(key, ()):
                 reach(i, at)
+            if owner != x:
+                moved.add(key)
         hit = {i for i, at in lv.items() if at < level[i]} | set(settled_by.get(x, ()))
+        if moved:  # rows the earlier decision settled by a key that moves to this one
+            hit |= {i for i, key in enumerate(by) if key in moved}
         out.append(np.array(sorted(hit), dtype=np.int64))
     return out

@@ -1987,6 +1987,42 @@ def test_what_the_review_sheet_says_a_decision_settles_is_what_the_next_tag_sett
     assert group["005640"] == group["000961"] == group["160807"] and group["022741"] == group["025478"]
 
 
+def test_a_decision_that_agrees_with_an_earlier_one_and_comes_first_takes_the_index_as_the_sheet_says(tmp_path,
+                                                                                                      labels_subset):
+    """The labeled set held a decision on 990101, a fund known by its name alone (华夏中证A500指数A: the index key its
+    name gives), settling the file's 中证A500 funds; the sheet said a decision on 990104 (an ETF giving the index code
+    000510.CSI and name) settles 1, its own row, but tagging gives an index key to the decision first in (kind of key,
+    row) order, and a code key comes before a name key: the agreeing decision on 990104 settled 3 (audit round 11:
+    589600 said 1, settled 6). Now for every row of the sheet, one decision agreeing with the earlier one, imported
+    and the file tagged again, names that decision on as many rows as `settles` says."""
+    names = {"990101": "华夏中证A500指数A", "990102": "易方达中证A500指数C", "990103": "南方中证A500指数A",
+             "990104": "嘉实中证A500ETF"}
+    batch = pd.DataFrame({"fund_code": list(names), "fund_short_name": list(names.values()),
+                          "fund_type": ["指数型-股票"] * 4, "index_code": ["", "", "", "000510.CSI"],
+                          "index_name": ["", "", "", "中证A500"]})
+    tax = load_taxonomy()
+    first = review_frame(Tagger.load(labels_path=labels_subset).tag(batch), include_all=True,
+                         labels_path=labels_subset)
+    first.loc[first["fund_code"] == "990101", ["decision", "reviewer"]] = ["宽基ETF", "张三"]
+    write_table(first, tmp_path / "r1.csv")
+    import_review(tmp_path / "r1.csv", tax, labels_subset, today="2026-12-01")
+    tagged = Tagger.load(labels_path=labels_subset).tag(batch)
+    assert (tagged["review_decision"] == "990101").all()
+    sheet = review_frame(tagged, include_all=True, labels_path=labels_subset)
+    settles = dict(zip(sheet["fund_code"], sheet["settles"]))
+    for code in names:
+        work = tmp_path / code
+        work.mkdir()
+        shutil.copy(labels_subset, work / "labels.csv")
+        decided = sheet.copy()
+        decided.loc[decided["fund_code"] == code, ["decision", "reviewer"]] = ["宽基ETF", "李四"]
+        write_table(decided, work / "r.csv")
+        import_review(work / "r.csv", tax, work / "labels.csv", today="2026-12-02")
+        out = Tagger.load(labels_path=work / "labels.csv").tag(batch)
+        assert settles[code] == str(int((out["review_decision"] == code).sum())), (code, out["review_decision"])
+    assert settles["990104"] == "3"
+
+
 def test_the_review_sheet_reads_the_labeled_sets_index_pairs_once(labels_subset, monkeypatch):
     """`review export` worked out the labeled set's index pairs again for every new fund giving its own index code
     and name (index_aliases over the whole set per pair) and wrote the set's identifying fields into each known
