@@ -211,33 +211,36 @@ class SettlingKeys:
     """What a set of review decisions settles, by the keys tagging matches later funds on: ``index`` (index key →
     the code of the one decision on it), ``disputes`` (index key decided two ways → the deciding codes, in order) and
     ``families`` (share classes and feeders: :class:`classifier.linking.ReviewedFamilies`); ``rank`` (index key of
-    ``index`` → (kind, row) of the decision that settles it: its key kind, 0 code, 1 subject, 2 name, and its position
-    among the decisions; of the decisions that agree on a key, the one first in that order settles it)."""
+    ``index`` → (date, row) of the decision that settles it: of the decisions that agree on a key, the earliest, and
+    of those made the same day the one first in the labeled set; a later decision that agrees leaves the earlier one
+    named, and one that disagrees disputes the key)."""
     index: dict[str, str]
     disputes: dict[str, tuple[str, ...]]
     families: ReviewedFamilies
-    rank: dict[str, tuple[int, int]]
+    rank: dict[str, tuple[str, int]]
 
 
 def settling_keys(p: pd.DataFrame, codes: list[str], classes: list[str],
-                  aliases: dict[str, str] | None = None) -> SettlingKeys:
+                  aliases: dict[str, str] | None = None, dates: list[str] | None = None) -> SettlingKeys:
     """The keys of review decisions: ``p`` the decided funds prepared (:func:`classifier.prepare.prepare`),
-    ``codes`` and ``classes`` their codes and decisions; ``aliases``: the index code and subject keys the labeled set
-    pairs (:func:`classifier.index_key.index_aliases`), so a decision on an index given by code alone settles its
-    funds given by name alone, and the other way round. Shared by tagging (:meth:`classifier.pipeline.Tagger.
-    use_reviewed`) and by the import, which warns of the disputes a decision starts."""
+    ``codes`` and ``classes`` their codes and decisions, ``dates`` the days they were made (``labeled_at``; None: the
+    same day); ``aliases``: the index code and subject keys the labeled set pairs (:func:`classifier.index_key.
+    index_aliases`), so a decision on an index given by code alone settles its funds given by name alone, and the
+    other way round. Shared by tagging (:meth:`classifier.pipeline.Tagger.use_reviewed`) and by the import, which
+    warns of the disputes a decision starts."""
     families = ReviewedFamilies(family_keys(p), list(codes), list(classes))
     decided: dict[str, set] = {}
     deciders: dict[str, list] = {}
-    rank: dict[str, tuple[int, int]] = {}
+    rank: dict[str, tuple[str, int]] = {}
     aliases = aliases or {}
-    for kind, keys in enumerate((code_keys(p), subject_keys(p), name_keys(p))):
+    dates = [str(d) for d in dates] if dates is not None else [""] * len(codes)
+    for keys in (code_keys(p), subject_keys(p), name_keys(p)):
         for row, (key, code, sec) in enumerate(zip(keys, codes, classes)):
             for k in _with_alias(key, aliases):
                 decided.setdefault(k, set()).add(sec)
                 deciders.setdefault(k, []).append(code)
-                rank.setdefault(k, (kind, row))
-    one = {k: c[0] for k, c in deciders.items() if len(decided[k]) == 1}
+                rank[k] = min(rank.get(k, (dates[row], row)), (dates[row], row))
+    one = {k: codes[rank[k][1]] for k in deciders if len(decided[k]) == 1}
     return SettlingKeys(one, {k: tuple(dict.fromkeys(c)) for k, c in deciders.items() if len(decided[k]) > 1},
                         families, {k: rank[k] for k in one})
 
@@ -250,10 +253,9 @@ def _with_alias(key: str, aliases: dict[str, str]) -> list[str]:
 def decision_index_keys(p: pd.DataFrame, aliases: dict[str, str] | list[dict[str, str]] | None = None
                         ) -> list[list[tuple[str, int]]]:
     """Per decided fund of ``p`` (prepared as :func:`settling_keys` reads it), the index keys its decision settles
-    (code, subject and name keys, each with its alias), as :func:`settling_keys` records them, each with its kind (0
-    code, 1 subject, 2 name; an alias takes the kind of the key it pairs): what one decision on it reaches (``review
-    export``'s ``settles``). ``aliases``: the labeled set's pairs, or one such dict per row of ``p`` (a new fund adds
-    its own pair to the set)."""
+    (code, subject and name keys, each with its alias), as :func:`settling_keys` records them: what one decision on it
+    reaches (``review export``'s ``settles``). ``aliases``: the labeled set's pairs, or one such dict per row of
+    ``p`` (a new fund adds its own pair to the set)."""
     rows = zip(code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist())
     per_row = aliases if isinstance(aliases, list) else [aliases or {}] * len(p)
-    return [[(k, kind) for kind, key in enumerate(keys) for k in _with_alias(key, a)] for keys, a in zip(rows, per_row)]
+    return [[k for key in keys for k in _with_alias(key, a)] for keys, a in zip(rows, per_row)]

@@ -168,7 +168,7 @@ class Tagger:
         self.reviewed_index: dict[str, str] = {}  # index key → code of the reviewed fund that settles it
         self.reviewed_families = ReviewedFamilies([], [], [])  # their share classes and feeders, in any batch
         self.reviewed_disputes: dict[str, tuple[str, ...]] = {}  # index key → codes of reviewed funds that disagree
-        self.reviewed_rank: dict[str, tuple[int, int]] = {}  # index key → (key kind, row) of the fund that settles it
+        self.reviewed_rank: dict[str, tuple[str, int]] = {}  # index key → (date, row) of the decision that settles it
         self.decisions_from = ""  # the labeled set whose review decisions use_reviewed was given by load ('' none)
         self.reviewed_ignored: list[str] = []  # why review decisions of the labeled set read are not applied
 
@@ -212,7 +212,7 @@ class Tagger:
 
             p = prepare(r[ID_COLUMNS], detect_columns(ID_COLUMNS), self.vocab)
             keys = settling_keys(p, r["fund_code"].tolist(), r["secondary"].tolist(),
-                                 index_aliases(labels["index_code"], labels["index_name"]))
+                                 index_aliases(labels["index_code"], labels["index_name"]), r["labeled_at"].tolist())
             self.reviewed_index, self.reviewed_disputes, self.reviewed_families, self.reviewed_rank = \
                 keys.index, keys.disputes, keys.families, keys.rank
         return self

@@ -12,17 +12,18 @@ decision settles the file's 沪深300 funds.
 
 A row another decision of the set settles stays with it unless the new decision comes first in the order
 :func:`~classifier.decide.override` tries them (own code, followed fund, family, index code key, subject key, name
-key); an index key another decision already settles moves to the new one only when the new one comes first in the
-order :func:`~classifier.decide.settling_keys` gives the key to (the kind of key it is the decision's, code before
-subject before name, then the decision's row in the set: a fund the set holds keeps its row, a new one goes last),
-and the decisions agree (another class disputes the key, which then settles none); an index key or family decisions
-dispute does not move to the new one; a family another decision settles reaches, through the new one, its rows that
-decision does not.
+key); an index key another decision already settles stays with it (:func:`~classifier.decide.settling_keys` gives a
+key to the earliest of the decisions that agree on it: a new decision, made today, agreeing leaves the earlier one
+named, and one of another class disputes the key, which then settles none), but for one made the same day that comes
+after the new one in the set (a fund the set holds keeps its row, a new one goes last); an index key or family
+decisions dispute does not move to the new one; a family another decision settles reaches, through the new one, its
+rows that decision does not.
 """
 from __future__ import annotations
 
 import warnings
 from bisect import bisect_left
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -167,6 +168,7 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
         if v:
             settled_by.setdefault(v, []).append(i)
 
+    today = date.today().isoformat()  # the import's day (review import writes it into labeled_at)
     out = []
     for k, r in enumerate(rows):
         x = codes[r]
@@ -188,12 +190,12 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
             for i in by_name.get(name, []) + feeds.get(name, []):
                 if not subject or not split[i][1] or split[i][1] == subject:
                     reach(i, 2)
-        # the decision's row among the set's decisions after the import: a fund the set holds keeps its row
-        order = len(decision_rows) if known[k] is None else bisect_left(decision_rows, known[k])
+        # the decision's day and row among the set's decisions after the import: a fund the set holds keeps its row
+        order = (today, len(decision_rows) if known[k] is None else bisect_left(decision_rows, known[k]))
         moved = set()
-        for key, kind in keys[k]:
+        for key in keys[k]:
             owner = decided.get(key, x)
-            if key in disputed or owner != x and rank[key] < (kind, order):
+            if key in disputed or owner != x and rank[key] < order:
                 continue  # an earlier decision keeps the key if the two agree; if not, they dispute it
             for i, at in by_key.get(key, ()):
                 reach(i, at)

@@ -1987,14 +1987,14 @@ def test_what_the_review_sheet_says_a_decision_settles_is_what_the_next_tag_sett
     assert group["005640"] == group["000961"] == group["160807"] and group["022741"] == group["025478"]
 
 
-def test_a_decision_that_agrees_with_an_earlier_one_and_comes_first_takes_the_index_as_the_sheet_says(tmp_path,
-                                                                                                      labels_subset):
+def test_a_later_decision_on_an_index_an_earlier_one_settles_settles_what_the_sheet_says(tmp_path, labels_subset):
     """The labeled set held a decision on 990101, a fund known by its name alone (华夏中证A500指数A: the index key its
     name gives), settling the file's 中证A500 funds; the sheet said a decision on 990104 (an ETF giving the index code
-    000510.CSI and name) settles 1, its own row, but tagging gives an index key to the decision first in (kind of key,
-    row) order, and a code key comes before a name key: the agreeing decision on 990104 settled 3 (audit round 11:
-    589600 said 1, settled 6). Now for every row of the sheet, one decision agreeing with the earlier one, imported
-    and the file tagged again, names that decision on as many rows as `settles` says."""
+    000510.CSI and name) settles 1, its own row, but tagging gave an index key to the decision first in (kind of key,
+    row) order, and a code key comes before a name key: the later decision, agreeing, took the index and settled 3
+    (audit round 11: 589600 said 1, settled 6). Now of the decisions that agree on a key the earliest keeps it; for
+    every row of the sheet, one decision, agreeing with the earlier one or not, imported today and the file tagged
+    again, names that decision on as many rows as `settles` says, and the earlier one stays named on the rest."""
     names = {"990101": "华夏中证A500指数A", "990102": "易方达中证A500指数C", "990103": "南方中证A500指数A",
              "990104": "嘉实中证A500ETF"}
     batch = pd.DataFrame({"fund_code": list(names), "fund_short_name": list(names.values()),
@@ -2005,22 +2005,25 @@ def test_a_decision_that_agrees_with_an_earlier_one_and_comes_first_takes_the_in
                          labels_path=labels_subset)
     first.loc[first["fund_code"] == "990101", ["decision", "reviewer"]] = ["宽基ETF", "张三"]
     write_table(first, tmp_path / "r1.csv")
-    import_review(tmp_path / "r1.csv", tax, labels_subset, today="2026-12-01")
+    import_review(tmp_path / "r1.csv", tax, labels_subset, today="2026-11-02")
     tagged = Tagger.load(labels_path=labels_subset).tag(batch)
     assert (tagged["review_decision"] == "990101").all()
     sheet = review_frame(tagged, include_all=True, labels_path=labels_subset)
     settles = dict(zip(sheet["fund_code"], sheet["settles"]))
     for code in names:
-        work = tmp_path / code
-        work.mkdir()
-        shutil.copy(labels_subset, work / "labels.csv")
-        decided = sheet.copy()
-        decided.loc[decided["fund_code"] == code, ["decision", "reviewer"]] = ["宽基ETF", "李四"]
-        write_table(decided, work / "r.csv")
-        import_review(work / "r.csv", tax, work / "labels.csv", today="2026-12-02")
-        out = Tagger.load(labels_path=work / "labels.csv").tag(batch)
-        assert settles[code] == str(int((out["review_decision"] == code).sum())), (code, out["review_decision"])
-    assert settles["990104"] == "3"
+        for decision in ("宽基ETF", "策略主题ETF"):
+            work = tmp_path / f"{code}{decision}"
+            work.mkdir()
+            shutil.copy(labels_subset, work / "labels.csv")
+            decided = sheet.copy()
+            decided.loc[decided["fund_code"] == code, ["decision", "reviewer"]] = [decision, "李四"]
+            write_table(decided, work / "r.csv")
+            import_review(work / "r.csv", tax, work / "labels.csv", overrule=True)
+            out = Tagger.load(labels_path=work / "labels.csv").tag(batch)
+            assert settles[code] == str(int((out["review_decision"] == code).sum())), (code, out["review_decision"])
+            if decision == "宽基ETF" and code != "990101":
+                assert (out["review_decision"] == "990101").sum() == 3, (code, out["review_decision"])
+    assert settles["990104"] == "1"
 
 
 def test_the_review_sheet_reads_the_labeled_sets_index_pairs_once(labels_subset, monkeypatch):
