@@ -389,31 +389,52 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(path: str | Path) -> list[Path]:
-    """Remove the temp files an interrupted write of ``path`` left beside it (killed, crashed, power cut): those whose
-    writing process has ended, and those of the older name format untouched for ten minutes, unless a journal of an
-    unfinished commit (:mod:`classifier.labeled` stages files under that format) lies in the folder. Returns them."""
+def stale_temps(path: str | Path) -> list[Path]:
+    """The temp files an interrupted write of ``path`` left beside it that no running write owns: those whose writing
+    process has ended, and those of the older name format (no pid) untouched for ten minutes. Only names of the
+    tool's own form (``.NAME.<pid>-<8 random>.tmp``), never another file. Removes nothing."""
     target = Path(path)
     folder = target.parent
     if not folder.is_dir():
         return []
     pattern = _temp_pattern(target.name)
-    removed = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return []
-    journal = any(e.name.endswith(".journal") for e in entries)
+    out = []
     for e in entries:
         m = pattern.fullmatch(e.name)
-        if not m or (journal and not m.group(1)):
+        if not m:
             continue
         try:
             stale = (not _pid_alive(int(m.group(1)))) if m.group(1) else \
                 time.time() - e.stat().st_mtime > STALE_LEGACY_SECONDS
             if stale and e.is_file(follow_symlinks=False):
-                os.unlink(e.path)
-                removed.append(Path(e.path))
+                out.append(Path(e.path))
+        except OSError:
+            continue
+    return out
+
+
+def remove_stale_temps(path: str | Path) -> list[Path]:
+    """Remove the temp files an interrupted write of ``path`` left beside it (killed, crashed, power cut): those whose
+    writing process has ended, and those of the older name format untouched for ten minutes, unless a journal of an
+    unfinished commit (:mod:`classifier.labeled` stages files under that format) lies in the folder. Returns them."""
+    stale = stale_temps(path)
+    if not stale:
+        return []
+    try:
+        journal = any(e.name.endswith(".journal") for e in os.scandir(Path(path).parent))
+    except OSError:
+        return []
+    removed = []
+    for p in stale:
+        if journal and not _temp_pattern(Path(path).name).fullmatch(p.name).group(1):
+            continue
+        try:
+            os.unlink(p)
+            removed.append(p)
         except OSError:
             continue
     return removed
