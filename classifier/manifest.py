@@ -71,7 +71,11 @@ def save_model(model_dir: str | Path, model, manifest: dict) -> dict:
     (:func:`read_manifest`). Renamed one by one without it, a retraining killed between the files left the new
     ``model.npz`` beside the old manifest: neither model loaded."""
     d = Path(model_dir)
-    d.mkdir(parents=True, exist_ok=True)
+    new_folder = not d.exists()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _not_saved(d, exc, new_folder) from exc
     _recover(d)
     _remove_stale_staged(d)
     data = model_bytes(model)
@@ -80,9 +84,33 @@ def save_model(model_dir: str | Path, model, manifest: dict) -> dict:
     manifest["model_files"] = files
     manifest.setdefault("libraries", library_versions())
     text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    _commit(d, [(name, data[name]) for name in MODEL_FILES.values()] + [(MANIFEST_FILE, text.encode("utf-8"))])
+    try:
+        _commit(d, [(name, data[name]) for name in MODEL_FILES.values()] + [(MANIFEST_FILE, text.encode("utf-8"))])
+    except OSError as exc:  # staging or the journal failed (a full disk, a quota, an I/O error): nothing replaced
+        raise _not_saved(d, exc, new_folder) from exc
     (d / OLD_PICKLE_FILE).unlink(missing_ok=True)
     return manifest
+
+
+def _not_saved(d: Path, exc: OSError, new_folder: bool) -> ModelError:
+    """The error of a save of model folder ``d`` that failed before its journal (``exc``: a full disk, a quota, a
+    folder that cannot be written): the folder, the cause, that its model is the one from before, and what to do.
+    The staged files are gone (:func:`_commit`), and a folder this save made is removed again, empty: a workspace's
+    ``models/default`` without a model would hide the shipped one."""
+    import errno
+
+    if new_folder:
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+    fix = ("free some space there" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else
+           "choose a folder you can write with -o" if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else
+           "check the folder")
+    kept = ("the model there is the one from before, untouched" if (d / MANIFEST_FILE).exists() else
+            "no model was written there")
+    return ModelError(f"{d}: the model could not be saved ({exc.strerror or exc}); nothing was changed: {kept}; {fix} "
+                      f"and train again")
 
 
 def _journal(model_dir: Path) -> Path:

@@ -336,3 +336,43 @@ def test_a_save_killed_before_its_journal_leaves_no_staged_model_files_after_the
     loaded, m = load_model(d, taxonomy)  # completed: the new model, whole
     assert m["threshold"] == 0.5
     assert sorted(p.name for p in d.iterdir()) == sorted([*old, mine.name])
+
+
+@pytest.mark.parametrize("nth", [1, 2, 3])
+def test_a_full_disk_while_a_model_is_saved_names_the_folder_and_keeps_the_model_before(shipped, tmp_path, taxonomy,
+                                                                                         monkeypatch, nth):
+    """The disk filled while `fundclass train -o DIR` staged the new model: the command ended on 'error: No space left
+    on device' (an OSError from the library: a bare traceback from the API), naming neither the model folder nor
+    that the model there was untouched (audit round 12, OSError(ENOSPC) raised at the Nth file synced). Now it says
+    the folder, that nothing was changed and the model there is the one from before, and to free space; no staged
+    file stays; a folder the save made for a first model is removed again (else the workspace's models/default,
+    without a model, would hide the shipped one)."""
+    import errno
+
+    from classifier import manifest as mf
+
+    d = tmp_path / "m"
+    save_model(d, *shipped)
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    real, calls = os.fsync, []
+
+    def full(fd):
+        calls.append(fd)
+        if len(calls) == nth:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(mf.os, "fsync", full)
+    with pytest.raises(ModelError, match=r"the model could not be saved \(No space left on device\); nothing was "
+                                         r"changed: the model there is the one from before, untouched; free some "
+                                         r"space there") as e:
+        save_model(d, _Retrained(shipped[0]), {**shipped[1], "threshold": 0.5})
+    assert str(d) in str(e.value)
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before, "nothing half-written"
+    calls.clear()
+    new = tmp_path / "models" / "default"
+    with pytest.raises(ModelError, match="no model was written there"):
+        save_model(new, *shipped)
+    assert not new.exists()
+    monkeypatch.setattr(mf.os, "fsync", real)
+    assert load_model(d, taxonomy)[1]["threshold"] == shipped[1]["threshold"]
