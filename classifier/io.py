@@ -5,6 +5,7 @@ out unchanged beside the new columns. Errors name the file and, where it applies
 """
 from __future__ import annotations
 
+import contextvars
 import csv
 import errno
 import gc
@@ -487,6 +488,41 @@ def ends_on_sigterm():
         raise InterruptedError(errno.EINTR, "interrupted by SIGTERM") from None
 
 
+class StagedOutputs:
+    """Outputs that describe a change and are put in place only once it is committed (`taxonomy migrate`'s review
+    queue, after the labeled set's commit). Inside :meth:`staging`, :func:`atomic_write_bytes` writes each file whole
+    into its temp file beside it (``.NAME.<pid>-<random>.tmp``: a full disk or a folder that cannot be written stops
+    the command before the change) and leaves it there; :meth:`publish` then renames them into place, and
+    :meth:`discard` removes them when the change was not made. A temp file a killed process left is removed by the next
+    write of that output, as any other."""
+
+    def __init__(self) -> None:
+        self.files: list[tuple[Path, Path]] = []  # (temp file, output)
+
+    @contextmanager
+    def staging(self):
+        token = _STAGED.set(self)
+        try:
+            yield self
+        finally:
+            _STAGED.reset(token)
+
+    def publish(self) -> None:
+        """Rename each staged file into place; an OSError leaves the ones not yet renamed in ``files``."""
+        while self.files:
+            tmp, target = self.files[0]
+            os.replace(tmp, target)
+            self.files.pop(0)
+
+    def discard(self) -> None:
+        for tmp, _ in self.files:
+            tmp.unlink(missing_ok=True)
+        self.files.clear()
+
+
+_STAGED: contextvars.ContextVar[StagedOutputs | None] = contextvars.ContextVar("fundclass_staged", default=None)
+
+
 def atomic_write_bytes(path: str | Path, writer) -> None:
     """Call ``writer(tmp_path)`` then rename onto ``path``: readers never see a half-written file.
 
@@ -496,12 +532,16 @@ def atomic_write_bytes(path: str | Path, writer) -> None:
     """
     target = Path(path)
     remove_stale_temps(target)
+    staged = _STAGED.get()
     try:
         with _sigterm_unwinds():
             tmp = _atomic_target(target)
             try:
                 writer(tmp)
-                os.replace(tmp, target)
+                if staged is None:
+                    os.replace(tmp, target)
+                else:  # complete in its temp file, put in place by the caller's StagedOutputs.publish
+                    staged.files.append((tmp, target))
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
