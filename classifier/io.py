@@ -390,10 +390,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def stale_temps(path: str | Path) -> list[Path]:
+def stale_temps(path: str | Path, folders: bool = False) -> list[Path]:
     """The temp files an interrupted write of ``path`` left beside it that no running write owns: those whose writing
     process has ended, and those of the older name format (no pid) untouched for ten minutes. Only names of the
-    tool's own form (``.NAME.<pid>-<8 random>.tmp``), never another file. Removes nothing."""
+    tool's own form (``.NAME.<pid>-<8 random>.tmp``), never another file; ``folders``: the temp folders of that form
+    instead (a model folder written whole before it is renamed into place). Removes nothing."""
     target = Path(path)
     folder = target.parent
     if not folder.is_dir():
@@ -411,7 +412,7 @@ def stale_temps(path: str | Path) -> list[Path]:
         try:
             stale = (not _pid_alive(int(m.group(1)))) if m.group(1) else \
                 time.time() - e.stat().st_mtime > STALE_LEGACY_SECONDS
-            if stale and e.is_file(follow_symlinks=False):
+            if stale and (e.is_dir(follow_symlinks=False) if folders else e.is_file(follow_symlinks=False)):
                 out.append(Path(e.path))
         except OSError:
             continue

@@ -71,39 +71,60 @@ def save_model(model_dir: str | Path, model, manifest: dict) -> dict:
     (:func:`read_manifest`). Renamed one by one without it, a retraining killed between the files left the new
     ``model.npz`` beside the old manifest: neither model loaded."""
     d = Path(model_dir)
-    new_folder = not d.exists()
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _not_saved(d, exc, new_folder) from exc
-    _recover(d)
-    _remove_stale_staged(d)
     data = model_bytes(model)
     files = {role: {"file": name, "sha256": sha256_bytes(data[name])} for role, name in MODEL_FILES.items()}
     manifest = {k: v for k, v in manifest.items() if k not in ("model_file", "model_sha256")}
     manifest["model_files"] = files
     manifest.setdefault("libraries", library_versions())
     text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    written = [(name, data[name]) for name in MODEL_FILES.values()] + [(MANIFEST_FILE, text.encode("utf-8"))]
+    if not d.exists():
+        _save_new(d, written)
+        return manifest
+    _recover(d)
+    _remove_stale_staged(d)
     try:
-        _commit(d, [(name, data[name]) for name in MODEL_FILES.values()] + [(MANIFEST_FILE, text.encode("utf-8"))])
+        _commit(d, written)
     except OSError as exc:  # staging or the journal failed (a full disk, a quota, an I/O error): nothing replaced
-        raise _not_saved(d, exc, new_folder) from exc
+        raise _not_saved(d, exc) from exc
     (d / OLD_PICKLE_FILE).unlink(missing_ok=True)
     return manifest
 
 
-def _not_saved(d: Path, exc: OSError, new_folder: bool) -> ModelError:
+def _save_new(d: Path, files: list[tuple[str, bytes]]) -> None:
+    """Save a first model into ``d``, a folder that does not exist: written whole in a hidden temp folder beside it
+    (``.NAME.<pid>-<random>.tmp``), then renamed into place, so that ``d`` appears with its model or not at all. A
+    save killed or failing before that leaves no folder ``d``: a workspace's ``models/default`` without a model would
+    hide the shipped one (every `tag` there: no manifest). Temp folders that saves killed earlier left are removed
+    (once their process has ended; only the tool's own names)."""
+    import shutil
+
+    try:
+        d.parent.mkdir(parents=True, exist_ok=True)
+        for stale in stale_temps(d, folders=True):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{d.name}.{os.getpid()}-", suffix=".tmp", dir=d.parent))
+    except OSError as exc:
+        raise _not_saved(d, exc) from exc
+    try:
+        _commit(tmp, files)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes 0700; a folder made gets the usual mode
+        os.rename(tmp, d)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _not_saved(d, exc) from exc
+        raise
+
+
+def _not_saved(d: Path, exc: OSError) -> ModelError:
     """The error of a save of model folder ``d`` that failed before its journal (``exc``: a full disk, a quota, a
     folder that cannot be written): the folder, the cause, that its model is the one from before, and what to do.
-    The staged files are gone (:func:`_commit`), and a folder this save made is removed again, empty: a workspace's
-    ``models/default`` without a model would hide the shipped one."""
+    The staged files are gone (:func:`_commit`, :func:`_save_new`)."""
     import errno
 
-    if new_folder:
-        try:
-            d.rmdir()
-        except OSError:
-            pass
     fix = ("free some space there" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else
            "choose a folder you can write with -o" if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else
            "check the folder")

@@ -376,3 +376,34 @@ def test_a_full_disk_while_a_model_is_saved_names_the_folder_and_keeps_the_model
     assert not new.exists()
     monkeypatch.setattr(mf.os, "fsync", real)
     assert load_model(d, taxonomy)[1]["threshold"] == shipped[1]["threshold"]
+
+
+@pytest.mark.parametrize("at", [2, 0])
+def test_a_first_save_killed_part_way_leaves_no_model_folder_to_hide_the_shipped_model(shipped, tmp_path, at):
+    """The first `fundclass train` of a workspace (-o models/default, a folder that does not exist yet) killed while
+    it saved made the folder and left it without a model (only staged files, or a journal): every later `fundclass
+    tag` there read that folder instead of the shipped model and was refused ('manifest.json: no manifest'), though
+    nothing had been trained (audit round 12: kill -9 at the 2nd fsync of the save). Now a first model is written
+    whole in a hidden temp folder beside it and renamed into place: killed, no models/default appears; the next save
+    removes the temp folder (its process ended) and makes the folder whole."""
+    import subprocess
+    import sys
+
+    models = tmp_path / "models"
+    models.mkdir()
+    d = models / "default"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    run = subprocess.run([sys.executable, "-c", _KILLED_SAVE, str(d), str(at)], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == -9, run.stderr
+    assert not d.exists(), sorted(p.name for p in d.iterdir())
+    save_model(d, *shipped)
+    assert [p.name for p in models.iterdir()] == ["default"]
+    assert sorted(p.name for p in d.iterdir()) == sorted((ARRAYS_FILE, FIELDS_FILE, MANIFEST_FILE))
+    assert (d.stat().st_mode & 0o777) == 0o777 & ~_umask()
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
