@@ -5,6 +5,7 @@ out unchanged beside the new columns. Errors name the file and, where it applies
 """
 from __future__ import annotations
 
+import contextvars
 import csv
 import errno
 import gc
@@ -389,31 +390,53 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(path: str | Path) -> list[Path]:
-    """Remove the temp files an interrupted write of ``path`` left beside it (killed, crashed, power cut): those whose
-    writing process has ended, and those of the older name format untouched for ten minutes, unless a journal of an
-    unfinished commit (:mod:`classifier.labeled` stages files under that format) lies in the folder. Returns them."""
+def stale_temps(path: str | Path, folders: bool = False) -> list[Path]:
+    """The temp files an interrupted write of ``path`` left beside it that no running write owns: those whose writing
+    process has ended, and those of the older name format (no pid) untouched for ten minutes. Only names of the
+    tool's own form (``.NAME.<pid>-<8 random>.tmp``), never another file; ``folders``: the temp folders of that form
+    instead (a model folder written whole before it is renamed into place). Removes nothing."""
     target = Path(path)
     folder = target.parent
     if not folder.is_dir():
         return []
     pattern = _temp_pattern(target.name)
-    removed = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return []
-    journal = any(e.name.endswith(".journal") for e in entries)
+    out = []
     for e in entries:
         m = pattern.fullmatch(e.name)
-        if not m or (journal and not m.group(1)):
+        if not m:
             continue
         try:
             stale = (not _pid_alive(int(m.group(1)))) if m.group(1) else \
                 time.time() - e.stat().st_mtime > STALE_LEGACY_SECONDS
-            if stale and e.is_file(follow_symlinks=False):
-                os.unlink(e.path)
-                removed.append(Path(e.path))
+            if stale and (e.is_dir(follow_symlinks=False) if folders else e.is_file(follow_symlinks=False)):
+                out.append(Path(e.path))
+        except OSError:
+            continue
+    return out
+
+
+def remove_stale_temps(path: str | Path) -> list[Path]:
+    """Remove the temp files an interrupted write of ``path`` left beside it (killed, crashed, power cut): those whose
+    writing process has ended, and those of the older name format untouched for ten minutes, unless a journal of an
+    unfinished commit (:mod:`classifier.labeled` stages files under that format) lies in the folder. Returns them."""
+    stale = stale_temps(path)
+    if not stale:
+        return []
+    try:
+        journal = any(e.name.endswith(".journal") for e in os.scandir(Path(path).parent))
+    except OSError:
+        return []
+    removed = []
+    for p in stale:
+        if journal and not _temp_pattern(Path(path).name).fullmatch(p.name).group(1):
+            continue
+        try:
+            os.unlink(p)
+            removed.append(p)
         except OSError:
             continue
     return removed
@@ -466,6 +489,41 @@ def ends_on_sigterm():
         raise InterruptedError(errno.EINTR, "interrupted by SIGTERM") from None
 
 
+class StagedOutputs:
+    """Outputs that describe a change and are put in place only once it is committed (`taxonomy migrate`'s review
+    queue, after the labeled set's commit). Inside :meth:`staging`, :func:`atomic_write_bytes` writes each file whole
+    into its temp file beside it (``.NAME.<pid>-<random>.tmp``: a full disk or a folder that cannot be written stops
+    the command before the change) and leaves it there; :meth:`publish` then renames them into place, and
+    :meth:`discard` removes them when the change was not made. A temp file a killed process left is removed by the next
+    write of that output, as any other."""
+
+    def __init__(self) -> None:
+        self.files: list[tuple[Path, Path]] = []  # (temp file, output)
+
+    @contextmanager
+    def staging(self):
+        token = _STAGED.set(self)
+        try:
+            yield self
+        finally:
+            _STAGED.reset(token)
+
+    def publish(self) -> None:
+        """Rename each staged file into place; an OSError leaves the ones not yet renamed in ``files``."""
+        while self.files:
+            tmp, target = self.files[0]
+            os.replace(tmp, target)
+            self.files.pop(0)
+
+    def discard(self) -> None:
+        for tmp, _ in self.files:
+            tmp.unlink(missing_ok=True)
+        self.files.clear()
+
+
+_STAGED: contextvars.ContextVar[StagedOutputs | None] = contextvars.ContextVar("fundclass_staged", default=None)
+
+
 def atomic_write_bytes(path: str | Path, writer) -> None:
     """Call ``writer(tmp_path)`` then rename onto ``path``: readers never see a half-written file.
 
@@ -475,12 +533,16 @@ def atomic_write_bytes(path: str | Path, writer) -> None:
     """
     target = Path(path)
     remove_stale_temps(target)
+    staged = _STAGED.get()
     try:
         with _sigterm_unwinds():
             tmp = _atomic_target(target)
             try:
                 writer(tmp)
-                os.replace(tmp, target)
+                if staged is None:
+                    os.replace(tmp, target)
+                else:  # complete in its temp file, put in place by the caller's StagedOutputs.publish
+                    staged.files.append((tmp, target))
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise

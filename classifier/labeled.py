@@ -53,7 +53,7 @@ HOLDOUT_DIR = "holdout"  # data/holdout: the blind evaluation set, which no labe
 LOCK_TIMEOUT = 120.0  # seconds a change waits for another one before it fails loudly
 BOM = codecs.BOM_UTF8
 # why a file of the labeled set could not be replaced (PermissionError): on Windows, another program holds it open
-_OPEN_ELSEWHERE = "it is open in another program (Excel or WPS keeps a file locked while it is open)"
+OPEN_ELSEWHERE = "it is open in another program (Excel or WPS keeps a file locked while it is open)"
 
 
 def migrated_note(secondary: str, source: str) -> str:
@@ -308,7 +308,7 @@ def _recover(labels_path: Path) -> None:
                 try:
                     os.replace(tmp, target)
                 except PermissionError as exc:  # Windows: Excel or WPS holds the file open
-                    raise InputError(f"{target}: {_OPEN_ELSEWHERE}: a change to the labeled set is saved and waits "
+                    raise InputError(f"{target}: {OPEN_ELSEWHERE}: a change to the labeled set is saved and waits "
                                      f"to be completed in it; close it there and run the command again") from exc
         j.unlink()
     files = [_real(labels_path.parent / n) for n in (labels_path.name, "history.csv", AGREEMENT_FILE)]
@@ -316,6 +316,12 @@ def _recover(labels_path: Path) -> None:
         for stale in folder.glob(".*.csv.*.tmp"):
             if stale.name.startswith(tuple(f".{f.name}." for f in files)):
                 stale.unlink(missing_ok=True)
+
+
+class CommitPending(InputError):
+    """A change to the labeled set is committed (its journal written, ``labels.csv`` replaced) but not yet complete: a
+    file of the set is held open elsewhere; the next command that reads the set completes it. What describes the
+    change (a migration's review queue) is kept."""
 
 
 def _real(path: Path) -> Path:
@@ -435,7 +441,7 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
         except OSError as exc:
             # Windows refuses to replace a file another program holds open (Excel or WPS keeps labels.csv or
             # history.csv locked while it shows it): PermissionError, naming the staged file, not the one held
-            held = (f"{_OPEN_ELSEWHERE}" if isinstance(exc, PermissionError)
+            held = (f"{OPEN_ELSEWHERE}" if isinstance(exc, PermissionError)
                     else f"cannot be replaced ({exc.strerror or exc})")
             if k == 0:  # nothing replaced yet: undo the commit, the old pair stays as it was
                 for s2, _ in staged:
@@ -445,7 +451,7 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
                                  f"again") from exc
             # the pair is half replaced: the journal completes it (:func:`_recover`), at the next command that reads
             # the labeled set once the file can be replaced
-            raise InputError(f"{t}: {held}; the change is saved ({staged[0][1].name} holds it, {j.name} the rest) "
+            raise CommitPending(f"{t}: {held}; the change is saved ({staged[0][1].name} holds it, {j.name} the rest) "
                              f"and is completed by the next fundclass command that reads the labeled set once "
                              f"{t.name} is closed: close it there, then run any command (importing the same sheet "
                              f"again then changes nothing)") from exc

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .config import shipped_path
 from .errors import ModelError
-from .io import atomic_write_bytes, remove_stale_temps
+from .io import atomic_write_bytes, stale_temps
 from .model_store import ARRAYS_FILE, FIELDS_FILE, model_bytes, sha256_bytes
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
@@ -71,17 +71,67 @@ def save_model(model_dir: str | Path, model, manifest: dict) -> dict:
     (:func:`read_manifest`). Renamed one by one without it, a retraining killed between the files left the new
     ``model.npz`` beside the old manifest: neither model loaded."""
     d = Path(model_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    _recover(d)
     data = model_bytes(model)
     files = {role: {"file": name, "sha256": sha256_bytes(data[name])} for role, name in MODEL_FILES.items()}
     manifest = {k: v for k, v in manifest.items() if k not in ("model_file", "model_sha256")}
     manifest["model_files"] = files
     manifest.setdefault("libraries", library_versions())
     text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    _commit(d, [(name, data[name]) for name in MODEL_FILES.values()] + [(MANIFEST_FILE, text.encode("utf-8"))])
+    written = [(name, data[name]) for name in MODEL_FILES.values()] + [(MANIFEST_FILE, text.encode("utf-8"))]
+    if not d.exists():
+        _save_new(d, written)
+        return manifest
+    _recover(d)
+    _remove_stale_staged(d)
+    try:
+        _commit(d, written)
+    except OSError as exc:  # staging or the journal failed (a full disk, a quota, an I/O error): nothing replaced
+        raise _not_saved(d, exc) from exc
     (d / OLD_PICKLE_FILE).unlink(missing_ok=True)
     return manifest
+
+
+def _save_new(d: Path, files: list[tuple[str, bytes]]) -> None:
+    """Save a first model into ``d``, a folder that does not exist: written whole in a hidden temp folder beside it
+    (``.NAME.<pid>-<random>.tmp``), then renamed into place, so that ``d`` appears with its model or not at all. A
+    save killed or failing before that leaves no folder ``d``: a workspace's ``models/default`` without a model would
+    hide the shipped one (every `tag` there: no manifest). Temp folders that saves killed earlier left are removed
+    (once their process has ended; only the tool's own names)."""
+    import shutil
+
+    try:
+        d.parent.mkdir(parents=True, exist_ok=True)
+        for stale in stale_temps(d, folders=True):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{d.name}.{os.getpid()}-", suffix=".tmp", dir=d.parent))
+    except OSError as exc:
+        raise _not_saved(d, exc) from exc
+    try:
+        _commit(tmp, files)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes 0700; a folder made gets the usual mode
+        os.rename(tmp, d)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _not_saved(d, exc) from exc
+        raise
+
+
+def _not_saved(d: Path, exc: OSError) -> ModelError:
+    """The error of a save of model folder ``d`` that failed before its journal (``exc``: a full disk, a quota, a
+    folder that cannot be written): the folder, the cause, that its model is the one from before, and what to do.
+    The staged files are gone (:func:`_commit`, :func:`_save_new`)."""
+    import errno
+
+    fix = ("free some space there" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else
+           "choose a folder you can write with -o" if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else
+           "check the folder")
+    kept = ("the model there is the one from before, untouched" if (d / MANIFEST_FILE).exists() else
+            "no model was written there")
+    return ModelError(f"{d}: the model could not be saved ({exc.strerror or exc}); nothing was changed: {kept}; {fix} "
+                      f"and train again")
 
 
 def _journal(model_dir: Path) -> Path:
@@ -95,9 +145,9 @@ def _commit(d: Path, files: list[tuple[str, bytes]]) -> None:
     os.umask(mask)
     try:
         for name, data in files:
-            remove_stale_temps(d / name)  # left by a save killed before its journal
-            # named as io's older temp files (no pid), which io never removes while a journal lies in the folder
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=d)
+            # named as io's temp files, with this process's id: once it has ended, a staged file no journal names is
+            # a save that never committed (:func:`_remove_stale_staged`)
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}-", suffix=".tmp", dir=d)
             staged.append((Path(tmp), name))
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -132,6 +182,34 @@ def _recover(d: Path) -> None:
     except (OSError, ValueError, TypeError) as exc:
         raise ModelError(f"{d}: a model save was interrupted and cannot be completed here ({exc}); run the command "
                          f"again where the folder can be written, or retrain with `fundclass train -o {d}`") from exc
+
+
+def _remove_stale_staged(d: Path) -> list[Path]:
+    """Remove what a save of model folder ``d`` staged and never committed (killed, or the power cut, before its
+    journal was written): the folder's model is the one from before, and the staged copies (a model's size) would lie
+    there unseen. Only files of the tool's own names (``.model.npz.<pid>-<random>.tmp``, … of the three files and the
+    journal) whose process has ended (in the older form without a pid: untouched for ten minutes), and none the
+    journal names: those are the new model, which :func:`_recover` puts in place. The pids are checked before the
+    journal is read, and a process that has ended writes no journal, so no save's committed files are taken."""
+    stale = [t for name in (*MODEL_FILES.values(), MANIFEST_FILE, _journal(d).name) for t in stale_temps(d / name)]
+    if not stale:
+        return []
+    j = _journal(d)
+    try:
+        named = {Path(t).name for t, _ in json.loads(j.read_text(encoding="utf-8"))} if j.exists() else set()
+    except (OSError, ValueError, TypeError):
+        return []  # a journal that cannot be read: _recover says so; nothing is removed meanwhile
+    removed = []
+    for t in stale:
+        if t.name not in named:
+            try:
+                t.unlink()
+                removed.append(t)
+            except FileNotFoundError:
+                pass
+            except OSError:  # a folder this user may only read: the files stay, the model loads as it is
+                continue
+    return removed
 
 
 def _retrain_command(model_dir, manifest: dict | None = None) -> str:
@@ -198,6 +276,7 @@ def read_manifest(model_dir: str | Path) -> dict:
     number in (0, 1.01]. A manifest of the old pickle format is refused (:class:`OldPickleModelError`)."""
     path = Path(model_dir) / MANIFEST_FILE
     _recover(Path(model_dir))  # a save interrupted between its renames: completed before anything is read
+    _remove_stale_staged(Path(model_dir))  # and one killed before its journal: its staged files removed
     try:
         m = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

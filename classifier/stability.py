@@ -67,8 +67,7 @@ def load_previous(path, tax: Taxonomy) -> Previous:
     versions = run.versions("taxonomy_version")
     same = run.column("taxonomy_version").str.strip() == tax.version if versions else pd.Series(True, index=sec.index)
     if versions and not same.any():
-        raise InputError(f"{path}: tagged with taxonomy {', '.join(versions)}, this run uses {tax.version}; its "
-                         f"classes cannot be carried over (tag without --previous, or migrate the labels first)")
+        raise InputError(_other_version(path, versions, tax))
     bad = same & (sec != "") & ~sec.isin(tax.labels)
     if bad.any():
         rows = ", ".join(f"line {run.line.iat[i]} ({sec.iat[i]!r})" for i in np.flatnonzero(bad.to_numpy())[:5])
@@ -84,6 +83,27 @@ def load_previous(path, tax: Taxonomy) -> Previous:
         by_decision = (run.confidence == 1.0) & ~run.needs_review.astype(bool)
     decided = set(run.code[use & by_decision]) & set(labels)
     return Previous(str(path), labels, len(clash), int((~same).sum()), decided)
+
+
+def _other_version(path, versions: list[str], tax: Taxonomy) -> str:
+    """Why a previous run tagged with another taxonomy version is refused, and what to do: a class is kept only within
+    one version, as a class a migration renamed, split or merged has no class of the new version to keep; after a
+    migration, tag once without --previous (and `fundclass diff` the two runs); a file of another taxonomy (E Fund's)
+    names the --taxonomy to tag with instead."""
+    from .taxonomy import shipped_of_version
+
+    found = [shipped_of_version(v) for v in versions]
+    other = next((f for f in found if f and f[0] != tax.id), None)
+    head = f"{path}: tagged with taxonomy {', '.join(versions)}, this run uses {tax.version} ({tax.path})"
+    if other:
+        return (f"{head}: another taxonomy ({other[0]}), whose classes are not this one's; tag with "
+                f"--taxonomy {other[1]} to keep its classes, or without --previous, nothing written")
+    known = all(f and f[0] == tax.id for f in found)
+    return (f"{head}{f', another version of {tax.id}' if known else ''}: --previous keeps a fund's class only within "
+            f"one taxonomy version (a class a `taxonomy migrate` renamed, split or merged has no class of the new "
+            f"version to keep), nothing written; tag once without --previous (that output is the --previous of the "
+            f"next run), and `fundclass diff {path} NEW_OUTPUT` shows what moved between the two"
+            + ("" if known else "; if the file was tagged with another taxonomy, pass --taxonomy with that file"))
 
 
 REPORT_COUNTS = ("same", "kept", "updated", "not_before", "released")

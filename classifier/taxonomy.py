@@ -320,15 +320,31 @@ def _parse(p: Path, raw_bytes: bytes, sha256: str) -> Taxonomy:
                     classes=tuple(classes), rules=tuple(rules), out_of_scope=oos)
 
 
-def taxonomy_hint(versions: list[str], what: str = "tagged") -> str:
-    """`--taxonomy FILE` for a shipped taxonomy file of one of ``versions``, else a generic hint (the file was
-    ``what``: tagged, exported … with it)."""
+def _shipped_files() -> list[tuple[str, str, str]]:
+    """(version, id, path as a user types it) of each taxonomy file shipped with the tool, in file-name order: the
+    path is taxonomy/efund2025.toml where that finds the file from here, else the file's own path."""
+    out = []
     for p in sorted(Path(DEFAULT_TAXONOMY).parent.glob("*.toml")):
         try:
             head = tomllib.loads(p.read_text(encoding="utf-8")).get("taxonomy", {})
         except (OSError, ValueError):
             continue
-        if head.get("version") in versions:  # as the user types it (taxonomy/efund2025.toml), where that finds it
-            short = Path(p.parent.name) / p.name
-            return f"--taxonomy {short if readable(short).resolve() == p.resolve() else p}"
+        short = Path(p.parent.name) / p.name
+        out.append((head.get("version"), str(head.get("id", "")),
+                    str(short if readable(short).resolve() == p.resolve() else p)))
+    return out
+
+
+def shipped_of_version(version: str) -> tuple[str, str] | None:
+    """The id of the taxonomy file shipped with the tool whose version is ``version``, and that file's path as a user
+    types it; None when no shipped file has that version."""
+    return next(((tid, path) for v, tid, path in _shipped_files() if v == version), None)
+
+
+def taxonomy_hint(versions: list[str], what: str = "tagged") -> str:
+    """`--taxonomy FILE` for a shipped taxonomy file of one of ``versions``, else a generic hint (the file was
+    ``what``: tagged, exported … with it)."""
+    for v, _, path in _shipped_files():
+        if v in versions:
+            return f"--taxonomy {path}"
     return f"--taxonomy with the file it was {what} with"

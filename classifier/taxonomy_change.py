@@ -35,8 +35,9 @@ import pandas as pd
 
 from .agreement import agreement_path, migrate_reads
 from .errors import InputError, TaxonomyError
-from .io import check_not_input
-from .labeled import HISTORY_COLUMNS, MIGRATION_BY, Change, change_labels, migrated_note
+from .io import StagedOutputs, check_not_input
+from .labeled import (HISTORY_COLUMNS, MIGRATION_BY, OPEN_ELSEWHERE, Change, CommitPending, change_labels,
+                      migrated_note)
 from .review import REVIEW_COLUMNS, _index_groups, write_review
 from .taxonomy import Taxonomy
 
@@ -161,10 +162,55 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
             result.reads, result.warnings = rep.lines(reads_path.name), result.warnings + rep.warnings(reads_path.name)
             if moved != data:
                 others.append((reads_path, moved))
-        result.warnings += write_review(queue_frame, queue_path, new.labels)
+        with queue.staging():  # written whole now (a full disk stops the migration), put in place once committed
+            result.warnings += write_review(queue_frame, queue_path, new.labels)
         return Change(labels[keep_mask].reset_index(drop=True), history, others), result
 
-    return change_labels(labels_path, compute)
+    # the queue describes the migration: it is put in place only once the labeled set's change is committed, and a
+    # migration refused or failed (the set open in Excel, a full disk, a crash) leaves none
+    queue = StagedOutputs()
+    try:
+        result = change_labels(labels_path, compute)
+    except CommitPending as pending:  # committed, completed by the next command: its queue is put in place
+        try:
+            queue.publish()
+        except OSError as exc:
+            raise InputError(f"{pending}; {_queue_not_in_place(Path(queue_path), queue, exc, labels_path, new)}") \
+                from exc
+        raise InputError(f"{pending}; its review queue is {queue_path}") from pending
+    except BaseException:
+        queue.discard()
+        raise
+    try:
+        queue.publish()
+    except OSError as exc:
+        raise InputError(_queue_not_in_place(Path(queue_path), queue, exc, labels_path, new)) from exc
+    return result
+
+
+def _queue_not_in_place(queue_path: Path, queue: StagedOutputs, exc: OSError, labels_path, new: Taxonomy) -> str:
+    """What to say when the migration is committed but its review queue cannot replace ``queue_path`` (on Windows,
+    an earlier queue of that name open in Excel): the queue is kept under a free name beside it, which the message
+    names, as the queue to review."""
+    import os
+
+    why = OPEN_ELSEWHERE if isinstance(exc, PermissionError) else f"it cannot be replaced ({exc.strerror or exc})"
+    kept = None
+    for tmp, _ in queue.files:
+        for k in range(1, 100):
+            alt = queue_path.with_name(f"{queue_path.stem} ({new.version}{f' {k}' if k > 1 else ''}){queue_path.suffix}")
+            if not alt.exists():
+                try:
+                    os.replace(tmp, alt)
+                    kept = alt
+                except OSError:
+                    pass
+                break
+    where = (f"the queue is {kept}: review that file (`fundclass review import \"{kept}\" --taxonomy {new.path}`)"
+             if kept else "the queue could not be kept either; its funds are the rows history.csv gives this "
+             "migration's date with no new class")
+    return (f"{queue_path}: {why}; the labeled set {labels_path} is migrated to {new.version} (the change is saved), "
+            f"but its review queue could not be put there: {where}")
 
 
 def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str):

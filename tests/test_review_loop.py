@@ -2069,3 +2069,47 @@ def test_rows_without_a_fund_code_settle_nothing_and_are_not_one_group(tmp_path,
     write_table(decided, tmp_path / "r.csv")
     with pytest.raises(InputError, match="is not a fund code"):
         import_review(tmp_path / "r.csv", load_taxonomy(), labels_subset)
+
+
+def test_a_migration_that_is_not_committed_leaves_no_review_queue(tmp_path, labels_subset, monkeypatch):
+    """`fundclass taxonomy migrate … -o queue.xlsx` wrote its review queue before the labeled set's change was
+    committed: when the commit failed (a full disk; labels.csv open in Excel, refused), the command said 'nothing was
+    changed' and yet queue.xlsx lay there, listing rows taken out of the set by a migration that never happened (audit
+    round 12: OSError(ENOSPC) at the first fsync of the commit). Now the queue is written whole beside its place before
+    the commit and put in place only once the change is committed; a failed migration leaves none, nor its temp file.
+    A commit that is saved but waits for history.csv to be closed (completed by the next command) keeps its queue."""
+    import errno
+
+    from classifier import labeled as store
+
+    folder = labels_subset.parent
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.endswith(".lock")}
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def held(name):
+        def replace(src, dst, *a, **k):
+            if Path(dst).name == name:  # Windows: the file is open in Excel
+                raise PermissionError(errno.EACCES, "Permission denied", str(src))
+            return real_replace(src, dst, *a, **k)
+        return replace
+
+    r = CliRunner()
+    for patch, said in ((("fsync", full), "nothing was changed: free some space"),
+                        (("replace", held("labels.csv")), "nothing was changed: close it")):
+        monkeypatch.setattr(store.os, *patch)
+        new_tax, queue, res = _split_migrate(r, tmp_path, labels_subset, "queue.xlsx")
+        monkeypatch.setattr(store.os, "fsync", real_fsync)
+        monkeypatch.setattr(store.os, "replace", real_replace)
+        assert res.exit_code == 2 and said in res.output, res.output
+        assert not queue.exists(), f"a queue of a migration that never happened ({said})"
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".queue")) == []
+        assert {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.endswith(".lock")} == before
+    monkeypatch.setattr(store.os, "replace", held("history.csv"))
+    new_tax, queue, res = _split_migrate(r, tmp_path, labels_subset, "queue.xlsx")
+    monkeypatch.setattr(store.os, "replace", real_replace)
+    assert res.exit_code == 2 and "the change is saved" in res.output and f"its review queue is {queue}" in res.output
+    assert queue.exists()
+    assert set(read_labels(labels_subset)["taxonomy_version"]) == {"jrj-2026.02-split"}  # completed by the next read

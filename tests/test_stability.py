@@ -1,4 +1,6 @@
 """`fundclass tag --previous OLD`: a fund keeps its class unless the new one is confident and different (issue 11)."""
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -74,7 +76,8 @@ def test_load_previous(tmp_path):
     prev = load_previous(p, TAX)
     assert prev.labels == {"159995": "科技成长主题ETF"} and prev.ambiguous == 1
     with pytest.raises(InputError, match=r"other\.csv: tagged with taxonomy efund-2025\.1-r1, this run uses "
-                                         r"jrj-2026\.01-r1; its classes cannot be carried over"):
+                                         r"jrj-2026\.01-r1 \(.*\): another taxonomy \(efund2025\), whose classes are "
+                                         r"not this one's; tag with --taxonomy taxonomy/efund2025\.toml"):
         load_previous(previous_file(tmp_path, [("159995", "a", "中国")], "efund-2025.1-r1", "other.csv"), TAX)
     with pytest.raises(InputError, match=r"bad\.csv: column 'secondary' holds labels that are not classes of "
                                          r"jrj-2026\.01-r1: line 2 \('芯片'\)"):
@@ -159,3 +162,24 @@ def test_tag_previous_needs_fund_codes_in_the_input(tmp_path, last_run):
     r = CliRunner().invoke(cli, ["tag", str(src), "-o", str(tmp_path / "o.csv"), "--previous", str(last_run)])
     assert r.exit_code == 2 and "names.csv: no fund-code column; --previous matches funds by their code" in r.output
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_previous_run_of_the_taxonomy_before_a_migration_is_refused_saying_why_and_what_to_do(tmp_path):
+    """`fundclass tag IN -o OUT --taxonomy NEW --previous LAST` where LAST was tagged before `taxonomy migrate` to NEW
+    was refused with '… its classes cannot be carried over (tag without --previous, or migrate the labels first)': the
+    labels were migrated already (migrating again is refused), and it did not say why a class is not kept across
+    versions (audit round 12). Refusing is right (a class the migration renamed, split or merged has no class of the
+    new version to keep, and the step reads no migration map), the message now says so: another version of the same
+    taxonomy, that --previous keeps classes within one version, nothing written, tag once without --previous, and
+    `fundclass diff` to see what moved."""
+    text = Path(TAX.path).read_text(encoding="utf-8").replace(f'version = "{TAX.version}"', 'version = "jrj-2026.02-x"')
+    (tmp_path / "new.toml").write_text(text, encoding="utf-8")
+    new = load_taxonomy(tmp_path / "new.toml")
+    last = previous_file(tmp_path, [("159995", "a", "科技成长主题ETF")])
+    with pytest.raises(InputError) as e:
+        load_previous(last, new)
+    msg = str(e.value)
+    assert msg.startswith(f"{last}: tagged with taxonomy {TAX.version}, this run uses jrj-2026.02-x"), msg
+    assert "another version of jrj2026: --previous keeps a fund's class only within one taxonomy version" in msg, msg
+    assert "nothing written; tag once without --previous" in msg and f"`fundclass diff {last} NEW_OUTPUT`" in msg, msg
+    assert "migrate the labels" not in msg and "--taxonomy" not in msg, msg
