@@ -2066,3 +2066,33 @@ def test_rows_without_a_fund_code_settle_nothing_and_are_not_one_group(tmp_path,
     write_table(decided, tmp_path / "r.csv")
     with pytest.raises(InputError, match="is not a fund code"):
         import_review(tmp_path / "r.csv", load_taxonomy(), labels_subset)
+
+
+def _chinext_list():
+    """Three 创业板 feeders as a fund list gives them (names alone); the labeled set holds them with the index name
+    创业板指 (group idx:创业板指), where their names give the file `idx:创业板`."""
+    return pd.DataFrame({"基金代码": ["009012", "004744", "001592"],
+                         "基金简称": ["平安创业板ETF联接A", "易方达创业板ETF联接C", "天弘创业板ETF联接A"],
+                         "基金类型": ["指数型-股票"] * 3})
+
+
+def test_a_decision_settles_the_funds_the_labeled_set_relabels_with_it(tmp_path, labels_subset):
+    """Audit round 12: a decision on 平安创业板ETF联接A (009012) made on a fund list relabeled its index's 83 other
+    funds in the labeled set (group idx:创业板指) to the decided class, but the next tag of the same list gave
+    易方达创业板ETF联接C and the others their old class at confidence 0.9985, out of review: the file's names give
+    `idx:创业板`, the set's rows `idx:创业板指`. The sheet's `settles` said 1. A fund the labeled set holds is now
+    settled, when its file's own keys meet no decision, by its row in the set, as the import relabels it."""
+    batch = _chinext_list()
+    sheet = review_frame(Tagger.load(labels_path=labels_subset).tag(batch), include_all=True,
+                         labels_path=labels_subset)
+    at = sheet.index[sheet["fund_code"] == "009012"][0]
+    sheet.loc[at, ["decision", "reviewer"]] = ["科技成长主题ETF", "张三"]
+    write_table(sheet, tmp_path / "r.csv")
+    import_review(tmp_path / "r.csv", load_taxonomy(), labels_subset, today="2026-12-01")
+    lab = read_labels(labels_subset).set_index("fund_code")
+    assert (lab.loc[["009012", "004744", "001592"], "secondary"] == "科技成长主题ETF").all()  # the set relabels them
+    tagged = Tagger.load(labels_path=labels_subset).tag(batch)
+    assert tagged["secondary"].tolist() == ["科技成长主题ETF"] * 3
+    assert tagged["review_decision"].tolist() == ["009012"] * 3
+    assert sheet.loc[at, "settles"] == "3"
+
