@@ -2096,3 +2096,21 @@ def test_a_decision_settles_the_funds_the_labeled_set_relabels_with_it(tmp_path,
     assert tagged["review_decision"].tolist() == ["009012"] * 3
     assert sheet.loc[at, "settles"] == "3"
 
+
+def test_a_decision_on_a_fund_the_set_holds_warns_of_the_dispute_its_row_in_the_set_starts(tmp_path, labels_subset):
+    """Audit round 12: a second reviewer decided 易方达创业板ETF联接C (004744) 宽基ETF on a list of names, after 009012's
+    decision had relabeled it 科技成长主题ETF in the labeled set: the import said 'changed 004744' and no warning,
+    though the two decisions, on one index of the set (idx:创业板指), now dispute it. The import read the fund's index
+    from the sheet (names alone: `idx:创业板`), not from its row in the set that the decision is written into; it now
+    reads the set's row, as tagging does, warns, and the index's other funds go to review."""
+    batch = _chinext_list()
+    _decide(tmp_path, labels_subset, [("009012", "平安创业板ETF联接A", "科技成长主题ETF")])
+    sheet = review_frame(Tagger.load(labels_path=labels_subset).tag(batch), include_all=True,
+                         labels_path=labels_subset)
+    sheet.loc[sheet["fund_code"] == "004744", ["decision", "reviewer"]] = ["宽基ETF", "李四"]
+    write_table(sheet, tmp_path / "r2.csv")
+    res = import_review(tmp_path / "r2.csv", load_taxonomy(), labels_subset, today="2026-12-01")
+    warnings_ = [line for line in res.lines() if line.startswith("warning")]
+    assert len(warnings_) == 1 and "004744" in warnings_[0] and "009012 科技成长主题ETF" in warnings_[0]
+    tagged = Tagger.load(labels_path=labels_subset).tag(batch).set_index("基金代码")
+    assert tagged.loc["001592", "needs_review"] and tagged.loc["001592", "review_decision"] == ""
