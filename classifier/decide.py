@@ -146,13 +146,16 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
 def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, str, str]],
              reviewed_index: dict[str, str], n_alternatives: int,
              reviewed_families: ReviewedFamilies | None = None, family: list[str] | None = None,
-             reviewed_disputes: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+             reviewed_disputes: dict[str, tuple[str, ...]] | None = None,
+             held: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
     """People's review decisions settle their fund, the fund's share classes and feeders, and its tracked index
     (``reviewed``: code → (class, reviewer, date); ``reviewed_index``: index key → code of the fund that settles it;
     ``reviewed_families``: the reviewed funds' family keys, which reach share classes and feeders whether or not the
     reviewed fund is in this batch, or first in its family; ``family``: the rows' family keys, as linking found them,
     by default :func:`classifier.linking.family_keys` of ``p``; ``reviewed_disputes``: index key → codes of reviewed
-    funds given different classes). A row that is not a fund's name is never settled by an index or a link (its own
+    funds given different classes; ``held``: code of a fund the labeled set holds → the index keys of its row in the set,
+    tried after the row's own keys: the import relabels such a fund with a decision on its index in the set, whatever
+    its batch calls the index). A row that is not a fund's name is never settled by an index or a link (its own
     code's decision still settles it: the decision was made on that fund). A row
     that no decision settles but whose index or family reviewers decided two ways goes to review, its
     ``review_dispute`` naming those funds' codes: reviewers disagreeing is a dispute."""
@@ -170,6 +173,7 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
     else:
         family, fam_disputes = [""] * len(codes), [()] * len(codes)
     disputes = reviewed_disputes or {}
+    held = held or {}
     disputed: list[tuple[str, ...]] = [()] * len(codes)
     problem = d["name_problem"].to_numpy()
     for i, c in enumerate(codes):
@@ -184,7 +188,7 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
         elif family[i] in reviewed:
             via, how = family[i], "linked"
         else:
-            for k in (ckeys[i], skeys[i], nkeys[i]):
+            for k in (ckeys[i], skeys[i], nkeys[i]) + held.get(c, ()):
                 if k and k in reviewed_index:
                     via, how, key = reviewed_index[k], "index", k
                     break
@@ -196,7 +200,7 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
             for k in range(n_alternatives):
                 d.at[at, f"alt_class_{k + 1}"], d.at[at, f"alt_p_{k + 1}"] = -1, 0.0
         elif disputes or fam_disputes[i]:
-            dispute = tuple(dict.fromkeys(x for k in (ckeys[i], skeys[i], nkeys[i]) if k
+            dispute = tuple(dict.fromkeys(x for k in (ckeys[i], skeys[i], nkeys[i]) + held.get(c, ()) if k
                                           for x in disputes.get(k, ())))
             dispute = dispute or fam_disputes[i]
             if dispute:

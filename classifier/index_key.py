@@ -83,10 +83,23 @@ def index_aliases(index_code: pd.Series, index_name: pd.Series) -> dict[str, str
 
 def index_pairs(index_code: pd.Series, index_name: pd.Series) -> set[tuple[str, str]]:
     """The (code key, subject key) pairs of the rows that give both (:func:`index_aliases` reads them)."""
+    return rows_pairs(row_keys(index_code, index_name))
+
+
+def rows_pairs(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """:func:`index_pairs` of the rows' keys already read (:func:`row_keys`)."""
+    return {(a, b) for a, b in keys if a and b}
+
+
+def row_keys(index_code: pd.Series, index_name: pd.Series) -> list[tuple[str, str]]:
+    """Per row of a labeled set (its ``index_code`` and ``index_name`` columns), the index code key and the index
+    subject key ('' where none) a batch row giving the same index code and name yields (:func:`code_keys`,
+    :func:`subject_keys`): the keys a fund the set holds is settled by when its batch row's own keys meet no decision
+    (a fund list gives 易方达创业板ETF联接C's index as its name does, `idx:创业板`; the set, as `idx:创业板指`)."""
     vocab = load_vocabulary()
     c = apply_unique(index_code, lambda t: _code_key(clean(t)))
     s = apply_unique(index_name, lambda t: index_subject(t, vocab))
-    return {(a, "idx:" + b) for a, b in zip(c.tolist(), s.tolist()) if a and b}
+    return [(a, "idx:" + b if b else "") for a, b in zip(c.tolist(), s.tolist())]
 
 
 def pair_aliases(pairs: set[tuple[str, str]]) -> dict[str, str]:

@@ -22,7 +22,7 @@ from .columns import detect_columns, is_alias
 from .config import defaults
 from .decide import decide, override, settling_keys
 from .errors import DecisionsNotApplied, InputError
-from .index_key import index_aliases
+from .index_key import pair_aliases, row_keys, rows_pairs
 from .explain import output_frame
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
 from .linking import ChunkLinks, ReviewedFamilies
@@ -169,6 +169,7 @@ class Tagger:
         self.reviewed_families = ReviewedFamilies([], [], [])  # their share classes and feeders, in any batch
         self.reviewed_disputes: dict[str, tuple[str, ...]] = {}  # index key → codes of reviewed funds that disagree
         self.reviewed_rank: dict[str, tuple[str, int]] = {}  # index key → (date, row) of the decision that settles it
+        self.reviewed_held: dict[str, tuple[str, ...]] = {}  # code of a fund the set holds → its row's decided keys
         self.decisions_from = ""  # the labeled set whose review decisions use_reviewed was given by load ('' none)
         self.reviewed_ignored: list[str] = []  # why review decisions of the labeled set read are not applied
 
@@ -205,16 +206,24 @@ class Tagger:
         r = labels[review & ~other & ~unknown].reset_index(drop=True)
         self.reviewed = {c: (s, b, a) for c, s, b, a in zip(r["fund_code"], r["secondary"], r["labeled_by"],
                                                              r["labeled_at"]) if c}
-        self.reviewed_index, self.reviewed_disputes, self.reviewed_rank = {}, {}, {}
+        self.reviewed_index, self.reviewed_disputes, self.reviewed_rank, self.reviewed_held = {}, {}, {}, {}
         self.reviewed_families = ReviewedFamilies([], [], [])
         if len(r):
             from .labeled import ID_COLUMNS
 
             p = prepare(r[ID_COLUMNS], detect_columns(ID_COLUMNS), self.vocab)
-            keys = settling_keys(p, r["fund_code"].tolist(), r["secondary"].tolist(),
-                                 index_aliases(labels["index_code"], labels["index_name"]), r["labeled_at"].tolist())
+            held = row_keys(labels["index_code"], labels["index_name"])  # the set's index keys, read once
+            keys = settling_keys(p, r["fund_code"].tolist(), r["secondary"].tolist(), pair_aliases(rows_pairs(held)),
+                                 r["labeled_at"].tolist())
             self.reviewed_index, self.reviewed_disputes, self.reviewed_families, self.reviewed_rank = \
                 keys.index, keys.disputes, keys.families, keys.rank
+            # the funds the set holds on a decided (or disputed) index: the import relabels them with the decision,
+            # and tagging settles them by their row in the set when their batch row's own keys meet no decision
+            wanted = set(keys.index) | set(keys.disputes)
+            for c, ks in zip(labels["fund_code"].tolist(), held):
+                mine = tuple(k for k in ks if k in wanted)
+                if c and mine:
+                    self.reviewed_held.setdefault(c, mine)
         return self
 
     @classmethod
@@ -263,7 +272,7 @@ class Tagger:
                    industry_theme_share=self.industry_theme_share, alternative_min=self.alternative_min,
                    term_only_prior=self.term_only_prior)
         d = override(p, d, self.reviewed, self.reviewed_index, self.n_alternatives, self.reviewed_families,
-                     s.links["family"].tolist(), self.reviewed_disputes)
+                     s.links["family"].tolist(), self.reviewed_disputes, self.reviewed_held)
         as_of = self.holdings.sw_map_as_of if self.holdings is not None else ""
         out = output_frame(p, s, d, self.taxonomy, self.reviewed, self.n_alternatives, as_of, self.model_version,
                            self.industry_theme_share, self.doubt_pattern_rate)

@@ -6,7 +6,9 @@ fields; a new one takes the sheet's); the next tag settles by that row of the se
 with the keys of :func:`classifier.decide.settling_keys`): the fund's own code, the rows that follow it (share
 classes and feeders, ``linked_fund``), its share-class family in any batch (:class:`classifier.linking.
 ReviewedFamilies`), then the index code, subject and name keys of its row in the set, each with the key the labeled
-set pairs it with (:func:`classifier.index_key.index_aliases`, over the set with the fund's row). The set's index name
+set pairs it with (:func:`classifier.index_key.index_aliases`, over the set with the fund's row), which reach a row of
+the file by the row's own keys, else, for a fund the set holds, by the keys of its row in the set
+(:func:`classifier.index_key.row_keys`: the import relabels it there with the decision). The set's index name
 may say more than the file: 平安300ETF联接C, whose name gives the file `idx:300`, is 沪深300 in the set, and its
 decision settles the file's 沪深300 funds.
 
@@ -31,13 +33,14 @@ from rapidfuzz import fuzz
 
 from .columns import detect_columns
 from .decide import decision_index_keys, override
-from .index_key import code_keys, index_pairs, name_keys, pair_aliases, subject_keys
+from .index_key import code_keys, index_pairs, name_keys, pair_aliases, row_keys, subject_keys
 from .labeled import ID_COLUMNS
 from .linking import EtfFinder, NearKeys, family_keys, feeder_cutoff, fund_codes
 from .prepare import prepare
 from .taxonomy import Taxonomy
 
-_NONE = 6  # the level of a row no decision settles; 0 own code, 1 followed fund, 2 family, 3-5 index keys
+_NONE = 7  # the level of a row no decision settles; 0 own code, 1 followed fund, 2 family, 3-5 index keys, 6 the index
+# keys of the fund's row in the labeled set (a fund the set holds, whose batch row's own keys meet no decision)
 
 
 def _existing(p: pd.DataFrame, codes: list[str], linked_row: np.ndarray, problem: np.ndarray, fam: list[str],
@@ -64,13 +67,15 @@ def _existing(p: pd.DataFrame, codes: list[str], linked_row: np.ndarray, problem
         return via, level, by, t.reviewed_index, t.reviewed_rank, taken, families, rows
     d = pd.DataFrame({"code": codes, "linked_row": linked_row, "name_problem": np.where(problem, "x", ""),
                       "secondary": "", "confidence": 0.0, "needs_review": False}, index=p.index)
-    d = override(p, d, t.reviewed, t.reviewed_index, 0, t.reviewed_families, fam, t.reviewed_disputes)
+    d = override(p, d, t.reviewed, t.reviewed_index, 0, t.reviewed_families, fam, t.reviewed_disputes,
+                 t.reviewed_held)
     keys = list(zip(code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist()))
     for i, (v, how, key) in enumerate(zip(d["review_via"], d["review_how"], d["review_key"])):
         if v:
             via[i] = v
             head = codes[linked_row[i]] if linked_row[i] >= 0 else codes[i]
-            level[i] = 0 if how == "fund" else (1 if head == v else 2) if how == "linked" else 3 + keys[i].index(key)
+            level[i] = (0 if how == "fund" else (1 if head == v else 2) if how == "linked"
+                        else 3 + keys[i].index(key) if key in keys[i] else 6)
             by[i] = key if how == "index" else ""
     return via, level, by, t.reviewed_index, t.reviewed_rank, taken, families, rows
 
@@ -139,6 +144,13 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
         for i, k in enumerate(ks):
             if k:
                 by_key.setdefault(k, []).append((i, 3 + lv))
+    if have:  # a fund the set holds, also by its row's index keys there (after its own: level 6)
+        in_file = labels[labels["fund_code"].isin(set(codes))]
+        for c, ks in zip(in_file["fund_code"].tolist(), row_keys(in_file["index_code"], in_file["index_name"])):
+            for i in by_code.get(c, ()):
+                for k in ks:
+                    if k:
+                        by_key.setdefault(k, []).append((i, 6))
     split = [k.partition("#")[::2] for k in fam]
     for i, (name, _) in enumerate(split):
         if name:

@@ -493,7 +493,15 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame,
                      & ~labels["fund_code"].isin(set(decided["code"]))].reset_index(drop=True)
     if decided.empty or (earlier.empty and "group" in decided.columns):
         return [], {}
-    rows = pd.concat([earlier[ID_COLUMNS], _id_rows(decided)], ignore_index=True).fillna("")
+    # the decided funds as the set will hold them (and tagging read them): a fund the set holds keeps its row's
+    # identifying fields there, whatever the sheet gives (a fund list: names alone); a new one takes the sheet's
+    ids = _id_rows(decided)
+    held = labels.drop_duplicates("fund_code").set_index("fund_code")
+    known = ids["fund_code"].isin(held.index).to_numpy()
+    if known.any():
+        ids.loc[known, ID_COLUMNS[1:]] = held.loc[ids.loc[known, "fund_code"], ID_COLUMNS[1:]].fillna("").astype(
+            str).to_numpy()
+    rows = pd.concat([earlier[ID_COLUMNS], ids], ignore_index=True).fillna("")
     codes = rows["fund_code"].tolist()
     classes = earlier["secondary"].tolist() + decided["decision"].tolist()
     keys = settling_keys(prepare(rows, detect_columns(ID_COLUMNS)), codes, classes,

@@ -2113,3 +2113,51 @@ def test_a_migration_that_is_not_committed_leaves_no_review_queue(tmp_path, labe
     assert res.exit_code == 2 and "the change is saved" in res.output and f"its review queue is {queue}" in res.output
     assert queue.exists()
     assert set(read_labels(labels_subset)["taxonomy_version"]) == {"jrj-2026.02-split"}  # completed by the next read
+
+
+def _chinext_list():
+    """Three 创业板 feeders as a fund list gives them (names alone); the labeled set holds them with the index name
+    创业板指 (group idx:创业板指), where their names give the file `idx:创业板`."""
+    return pd.DataFrame({"基金代码": ["009012", "004744", "001592"],
+                         "基金简称": ["平安创业板ETF联接A", "易方达创业板ETF联接C", "天弘创业板ETF联接A"],
+                         "基金类型": ["指数型-股票"] * 3})
+
+
+def test_a_decision_settles_the_funds_the_labeled_set_relabels_with_it(tmp_path, labels_subset):
+    """Audit round 12: a decision on 平安创业板ETF联接A (009012) made on a fund list relabeled its index's 83 other
+    funds in the labeled set (group idx:创业板指) to the decided class, but the next tag of the same list gave
+    易方达创业板ETF联接C and the others their old class at confidence 0.9985, out of review: the file's names give
+    `idx:创业板`, the set's rows `idx:创业板指`. The sheet's `settles` said 1. A fund the labeled set holds is now
+    settled, when its file's own keys meet no decision, by its row in the set, as the import relabels it."""
+    batch = _chinext_list()
+    sheet = review_frame(Tagger.load(labels_path=labels_subset).tag(batch), include_all=True,
+                         labels_path=labels_subset)
+    at = sheet.index[sheet["fund_code"] == "009012"][0]
+    sheet.loc[at, ["decision", "reviewer"]] = ["科技成长主题ETF", "张三"]
+    write_table(sheet, tmp_path / "r.csv")
+    import_review(tmp_path / "r.csv", load_taxonomy(), labels_subset, today="2026-12-01")
+    lab = read_labels(labels_subset).set_index("fund_code")
+    assert (lab.loc[["009012", "004744", "001592"], "secondary"] == "科技成长主题ETF").all()  # the set relabels them
+    tagged = Tagger.load(labels_path=labels_subset).tag(batch)
+    assert tagged["secondary"].tolist() == ["科技成长主题ETF"] * 3
+    assert tagged["review_decision"].tolist() == ["009012"] * 3
+    assert sheet.loc[at, "settles"] == "3"
+
+
+def test_a_decision_on_a_fund_the_set_holds_warns_of_the_dispute_its_row_in_the_set_starts(tmp_path, labels_subset):
+    """Audit round 12: a second reviewer decided 易方达创业板ETF联接C (004744) 宽基ETF on a list of names, after 009012's
+    decision had relabeled it 科技成长主题ETF in the labeled set: the import said 'changed 004744' and no warning,
+    though the two decisions, on one index of the set (idx:创业板指), now dispute it. The import read the fund's index
+    from the sheet (names alone: `idx:创业板`), not from its row in the set that the decision is written into; it now
+    reads the set's row, as tagging does, warns, and the index's other funds go to review."""
+    batch = _chinext_list()
+    _decide(tmp_path, labels_subset, [("009012", "平安创业板ETF联接A", "科技成长主题ETF")])
+    sheet = review_frame(Tagger.load(labels_path=labels_subset).tag(batch), include_all=True,
+                         labels_path=labels_subset)
+    sheet.loc[sheet["fund_code"] == "004744", ["decision", "reviewer"]] = ["宽基ETF", "李四"]
+    write_table(sheet, tmp_path / "r2.csv")
+    res = import_review(tmp_path / "r2.csv", load_taxonomy(), labels_subset, today="2026-12-01")
+    warnings_ = [line for line in res.lines() if line.startswith("warning")]
+    assert len(warnings_) == 1 and "004744" in warnings_[0] and "009012 科技成长主题ETF" in warnings_[0]
+    tagged = Tagger.load(labels_path=labels_subset).tag(batch).set_index("基金代码")
+    assert tagged.loc["001592", "needs_review"] and tagged.loc["001592", "review_decision"] == ""
