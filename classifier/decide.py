@@ -7,7 +7,8 @@ name-only row read as a fund's name only through a taxonomy term), no_text, abst
 active, concentrated (seed 004), held (holdings known), no_signal (an active fund with no class word and no
 concentration), duplicate_code, linked_row (-1: follows no other row), linked_etf; the runners-up
 alt_class_<k> (class index, -1: none) and alt_p_<k>; after :func:`override`, reviewed, review_via (the reviewed
-fund's code), review_how (fund / linked / index), review_key (the index key that matched).
+fund's code), review_how (fund / linked / index), review_key (the index key that matched), review_level (which of
+:func:`override`'s ways settled the row, in the order it tries them: :data:`REVIEW_LEVELS`; -1 none).
 """
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ from .index_key import code_keys, name_keys, subject_keys
 from .linking import ReviewedFamilies, duplicate_codes, family_keys, fund_codes
 from .score import Scores
 from .taxonomy import Taxonomy
+
+# the ways a review decision settles a row, in the order override tries them (review_level is the position)
+REVIEW_LEVELS = ("own code", "share class of the same fund", "followed fund", "ETF the feeder follows",
+                 "index code key", "index subject key", "index name key", "index of the fund's row in the labeled set")
 
 def _alternative_shares(s: Scores, conf: np.ndarray, top: np.ndarray, contested: np.ndarray) -> np.ndarray:
     """Per row and class, the chance a reader picks that class instead (the chosen class holds the confidence).
@@ -160,7 +165,7 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
     that no decision settles but whose index or family reviewers decided two ways goes to review, its
     ``review_dispute`` naming those funds' codes: reviewers disagreeing is a dispute."""
     d = d.copy()
-    d["reviewed"], d["review_via"], d["review_how"], d["review_key"] = False, "", "", ""
+    d["reviewed"], d["review_via"], d["review_how"], d["review_key"], d["review_level"] = False, "", "", "", -1
     d["review_dispute"] = pd.Series([()] * len(d), index=d.index, dtype=object)
     if not reviewed:
         return d
@@ -169,9 +174,9 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
     ckeys, skeys, nkeys = code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist()
     if reviewed_families:
         fam = family_keys(p) if family is None else family
-        family, fam_disputes = reviewed_families.find(fam), reviewed_families.disputes(fam)
+        (own, etf), fam_disputes = reviewed_families.find(fam), reviewed_families.disputes(fam)
     else:
-        family, fam_disputes = [""] * len(codes), [()] * len(codes)
+        own, etf, fam_disputes = [""] * len(codes), [""] * len(codes), [()] * len(codes)
     disputes = reviewed_disputes or {}
     held = held or {}
     disputed: list[tuple[str, ...]] = [()] * len(codes)
@@ -179,24 +184,27 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
     for i, c in enumerate(codes):
         if problem[i] and c not in reviewed:  # the fund's own decision is by its code, whatever its name cell holds
             continue
-        via, how, key = None, "", ""
+        via, how, key, level = None, "", "", -1
         head = codes[linked[i]] if linked[i] >= 0 else c
         if c in reviewed:
-            via, how = c, "fund"
+            via, how, level = c, "fund", 0
+        elif own[i] in reviewed:  # a share class of the same fund, before the ETF a feeder follows
+            via, how, level = own[i], "linked", 1
         elif head in reviewed:
-            via, how = head, "linked"
-        elif family[i] in reviewed:
-            via, how = family[i], "linked"
+            via, how, level = head, "linked", 2
+        elif etf[i] in reviewed:
+            via, how, level = etf[i], "linked", 3
         else:
-            for k in (ckeys[i], skeys[i], nkeys[i]) + held.get(c, ()):
+            ks = (ckeys[i], skeys[i], nkeys[i])
+            for j, k in enumerate(ks + held.get(c, ())):
                 if k and k in reviewed_index:
-                    via, how, key = reviewed_index[k], "index", k
+                    via, how, key, level = reviewed_index[k], "index", k, 4 + min(j, 3)
                     break
         if via:
             at = d.index[i]
             d.at[at, "secondary"], d.at[at, "confidence"], d.at[at, "needs_review"] = reviewed[via][0], 1.0, False
             d.at[at, "reviewed"], d.at[at, "review_via"], d.at[at, "review_how"] = True, via, how
-            d.at[at, "review_key"] = key
+            d.at[at, "review_key"], d.at[at, "review_level"] = key, level
             for k in range(n_alternatives):
                 d.at[at, f"alt_class_{k + 1}"], d.at[at, f"alt_p_{k + 1}"] = -1, 0.0
         elif disputes or fam_disputes[i]:

@@ -293,22 +293,24 @@ class ReviewedFamilies:
     def _compatible(self, i: int, subject: str) -> bool:
         return not subject or not self.subjects[i] or self.subjects[i] == subject
 
-    def find(self, fam: list[str]) -> list[str]:
-        """Per family key of ``fam`` (:func:`family_keys`), the code of the reviewed fund the row follows ('' none)."""
-        out = [""] * len(fam)
+    def find(self, fam: list[str]) -> tuple[list[str], list[str]]:
+        """Per family key of ``fam`` (:func:`family_keys`), the code of the reviewed fund the row follows ('' none):
+        a reviewed share class of its own fund (the same family name), and, for a feeder, the reviewed ETF it
+        follows (tagging tries them in that order, :func:`classifier.decide.override`)."""
+        own, out = [""] * len(fam), [""] * len(fam)
         if not self.names:
-            return out
+            return own, out
         split = [k.partition("#")[::2] for k in fam]
+        for j, (name, subject) in enumerate(split):
+            if name in self.first:
+                hit = next((i for i in self.first[name] if self._compatible(i, subject)), -1)
+                own[j] = self.codes[hit] if hit >= 0 else ""
         feeders = [j for j, (name, _) in enumerate(split) if self.etfs.feeder in name]
         etf = self.etfs.find([split[j][0] for j in feeders])
         for j, e in zip(feeders, etf.tolist()):
             if e >= 0 and self._compatible(e, split[j][1]):
                 out[j] = self.codes[e]
-        for j, (name, subject) in enumerate(split):
-            if not out[j] and name in self.first:
-                hit = next((i for i in self.first[name] if self._compatible(i, subject)), -1)
-                out[j] = self.codes[hit] if hit >= 0 else ""
-        return out
+        return own, out
 
 
 def head_positions(fam: list[str]) -> np.ndarray:

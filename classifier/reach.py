@@ -13,13 +13,13 @@ may say more than the file: 平安300ETF联接C, whose name gives the file `idx:
 decision settles the file's 沪深300 funds.
 
 A row another decision of the set settles stays with it unless the new decision comes first in the order
-:func:`~classifier.decide.override` tries them (own code, followed fund, family, index code key, subject key, name
-key); an index key another decision already settles stays with it (:func:`~classifier.decide.settling_keys` gives a
-key to the earliest of the decisions that agree on it: a new decision, made today, agreeing leaves the earlier one
-named, and one of another class disputes the key, which then settles none), but for one made the same day that comes
-after the new one in the set (a fund the set holds keeps its row, a new one goes last); an index key or family
-decisions dispute does not move to the new one; a family another decision settles reaches, through the new one, its
-rows that decision does not.
+:func:`~classifier.decide.override` tries them (own code, followed fund, a share class of the same fund, the ETF a
+feeder follows, index code key, subject key, name key); an index key another decision already settles stays with it
+(:func:`~classifier.decide.settling_keys` gives a key to the earliest of the decisions that agree on it: a new
+decision, made today, agreeing leaves the earlier one named, and one of another class disputes the key, which then
+settles none), but for one made the same day that comes after the new one in the set (a fund the set holds keeps its
+row, a new one goes last); an index key or family decisions dispute does not move to the new one; a family another
+decision settles reaches, through the new one, its rows that decision does not.
 """
 from __future__ import annotations
 
@@ -32,15 +32,14 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from .columns import detect_columns
-from .decide import decision_index_keys, override
+from .decide import REVIEW_LEVELS, decision_index_keys, override
 from .index_key import code_keys, index_pairs, name_keys, pair_aliases, row_keys, subject_keys
 from .labeled import ID_COLUMNS
 from .linking import EtfFinder, NearKeys, family_keys, feeder_cutoff, fund_codes
 from .prepare import prepare
 from .taxonomy import Taxonomy
 
-_NONE = 7  # the level of a row no decision settles; 0 own code, 1 followed fund, 2 family, 3-5 index keys, 6 the index
-# keys of the fund's row in the labeled set (a fund the set holds, whose batch row's own keys meet no decision)
+_NONE = len(REVIEW_LEVELS)  # the level of a row no decision settles (the others: decide.REVIEW_LEVELS)
 
 
 def _existing(p: pd.DataFrame, codes: list[str], linked_row: np.ndarray, problem: np.ndarray, fam: list[str],
@@ -69,14 +68,9 @@ def _existing(p: pd.DataFrame, codes: list[str], linked_row: np.ndarray, problem
                       "secondary": "", "confidence": 0.0, "needs_review": False}, index=p.index)
     d = override(p, d, t.reviewed, t.reviewed_index, 0, t.reviewed_families, fam, t.reviewed_disputes,
                  t.reviewed_held)
-    keys = list(zip(code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist()))
-    for i, (v, how, key) in enumerate(zip(d["review_via"], d["review_how"], d["review_key"])):
+    for i, (v, how, key, at) in enumerate(zip(d["review_via"], d["review_how"], d["review_key"], d["review_level"])):
         if v:
-            via[i] = v
-            head = codes[linked_row[i]] if linked_row[i] >= 0 else codes[i]
-            level[i] = (0 if how == "fund" else (1 if head == v else 2) if how == "linked"
-                        else 3 + keys[i].index(key) if key in keys[i] else 6)
-            by[i] = key if how == "index" else ""
+            via[i], level[i], by[i] = v, at, key if how == "index" else ""
     return via, level, by, t.reviewed_index, t.reviewed_rank, taken, families, rows
 
 
@@ -143,14 +137,14 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
                              name_keys(tagged_p).tolist())):
         for i, k in enumerate(ks):
             if k:
-                by_key.setdefault(k, []).append((i, 3 + lv))
-    if have:  # a fund the set holds, also by its row's index keys there (after its own: level 6)
+                by_key.setdefault(k, []).append((i, 4 + lv))
+    if have:  # a fund the set holds, also by its row's index keys there (after its own: level 7)
         in_file = labels[labels["fund_code"].isin(set(codes))]
         for c, ks in zip(in_file["fund_code"].tolist(), row_keys(in_file["index_code"], in_file["index_name"])):
             for i in by_code.get(c, ()):
                 for k in ks:
                     if k:
-                        by_key.setdefault(k, []).append((i, 6))
+                        by_key.setdefault(k, []).append((i, 7))
     split = [k.partition("#")[::2] for k in fam]
     for i, (name, _) in enumerate(split):
         if name:
@@ -195,13 +189,17 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
 
         for i in by_code.get(x, ()):
             reach(i, 0)
-        for i in by_head.get(x, ()):
-            reach(i, 1)
         name, _, subject = cand_fam[k].partition("#")
         if name and name not in fam_disputed:
-            for i in by_name.get(name, []) + feeds.get(name, []):
+            for i in by_name.get(name, ()):
                 if not subject or not split[i][1] or split[i][1] == subject:
-                    reach(i, 2)
+                    reach(i, 1)
+        for i in by_head.get(x, ()):
+            reach(i, 2)
+        if name and name not in fam_disputed:
+            for i in feeds.get(name, ()):
+                if not subject or not split[i][1] or split[i][1] == subject:
+                    reach(i, 3)
         # the decision's day and row among the set's decisions after the import: a fund the set holds keeps its row
         order = (today, len(decision_rows) if known[k] is None else bisect_left(decision_rows, known[k]))
         moved = set()

@@ -2026,6 +2026,41 @@ def test_a_later_decision_on_an_index_an_earlier_one_settles_settles_what_the_sh
     assert settles["990104"] == "1"
 
 
+def test_a_share_class_follows_its_own_funds_decision_before_the_etf_its_fund_feeds(tmp_path, labels_subset):
+    """A decision on 广发中证军工ETF联接A (003017: (申万)行业ETF), then one on the ETF it feeds, 广发中证军工ETF (512680:
+    宽基ETF): the next tag gave the feeder's other share class 005693 宽基ETF through the ETF, auto-accepted, while
+    003017 kept (申万)行业ETF, one fund's two share classes in two classes, and the import's warning said the family's
+    other funds go to review (random review sessions, seed 112: the sheet said the ETF's decision settles 1, it
+    settled 2). A share class now follows its own fund's decision first, the ETF only when its fund has none; for
+    every row of the sheet, a decision imported and the file tagged again settles as many rows as `settles` says."""
+    batch = pd.DataFrame({"fund_code": ["512680", "005693", "003017"],
+                          "fund_short_name": ["广发中证军工ETF", "广发中证军工ETF联接C", "广发中证军工ETF联接A"],
+                          "fund_type": ["指数型-股票"] * 3})
+    tax = load_taxonomy()
+
+    def decide(labels, code, decision, day=None):
+        sheet = review_frame(Tagger.load(labels_path=labels).tag(batch), include_all=True, labels_path=labels)
+        sheet.loc[sheet["fund_code"] == code, ["decision", "reviewer"]] = [decision, "张三"]
+        write_table(sheet, labels.with_name("r.csv"))
+        import_review(labels.with_name("r.csv"), tax, labels, today=day, overrule=True)
+        return sheet
+
+    decide(labels_subset, "003017", "(申万)行业ETF", "2026-11-20")
+    sheet = decide(labels_subset, "512680", "宽基ETF", "2026-11-25")
+    out = Tagger.load(labels_path=labels_subset).tag(batch).set_index("fund_code")
+    assert out.loc["005693", "secondary"] == "(申万)行业ETF" and out.loc["005693", "review_decision"] == "003017"
+    assert sheet.loc[sheet["fund_code"] == "512680", "settles"].item() == "1"
+    sheet = review_frame(Tagger.load(labels_path=labels_subset).tag(batch), include_all=True,
+                         labels_path=labels_subset)
+    for code, settles in zip(sheet["fund_code"], sheet["settles"]):
+        work = tmp_path / code
+        work.mkdir()
+        shutil.copy(labels_subset, work / "labels.csv")
+        decide(work / "labels.csv", code, "策略主题ETF")
+        got = Tagger.load(labels_path=work / "labels.csv").tag(batch)
+        assert settles == str(int((got["review_decision"] == code).sum())), (code, got["review_decision"])
+
+
 def test_the_review_sheet_reads_the_labeled_sets_index_pairs_once(labels_subset, monkeypatch):
     """`review export` worked out the labeled set's index pairs again for every new fund giving its own index code
     and name (index_aliases over the whole set per pair) and wrote the set's identifying fields into each known
