@@ -289,19 +289,32 @@ class ImportResult:
     padded: list[str] = field(default_factory=list)  # codes of a sheet saved with numbers for codes, read as six digits
     requeued: list[tuple[str, str, str]] = field(default_factory=list)  # code, label, the withdrawn fund: back in a queue
 
+    dry_run: bool = False  # checked only (review import --dry-run): nothing was written, the lines say what would be
+
     def lines(self) -> list[str]:
-        out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"
-               + (f"; {len(self.followed)} more funds of the decided funds' indices relabeled with them"
-                  if self.followed else "")
-               + (f"; withdrew {len(self.withdrawn)} decision(s)" + (f", {len(self.restored)} funds relabeled with them "
-                  f"went back to their earlier labels" if self.restored else "") if self.withdrawn else "")]
-        out += [f"  withdrew {c}: {d}; {what}" for c, d, what in self.withdrawn]
-        out += [f"  restored {c}: {o} → {n} (relabeled with {h}'s withdrawn decision)" if o != n else
-                f"  restored {c}: {o}, its earlier label, with its earlier provenance (relabeled with {h}'s withdrawn "
-                f"decision)" for c, o, n, h in self.restored]
-        out += [f"  back to the migration's review queue {c}: {lab} (its group's decision there, {h}'s, withdrawn)"
-                for c, lab, h in self.requeued]
-        out += [f"warning: {c} keeps {lab}: {why}" for c, lab, why in self.kept]
+        """The report of the import, one line each; of a dry run, in the conditional (``would add``), ending with a
+        line that says nothing was written."""
+        dry = self.dry_run
+
+        def did(done: str, would: str) -> str:  # the verb of a line: what was done, or what a real run would do
+            return would if dry else done
+
+        out = [(f"would add {len(self.added)}, change {len(self.changed)}, confirm {len(self.confirmed)}" if dry else
+                f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}")
+               + (f"; {len(self.followed)} more funds of the decided funds' indices "
+                  f"{did('relabeled', 'would be relabeled')} with them" if self.followed else "")
+               + (f"; {did('withdrew', 'would withdraw')} {len(self.withdrawn)} decision(s)"
+                  + (f", {len(self.restored)} funds relabeled with them {did('went', 'would go')} back to their "
+                     f"earlier labels" if self.restored else "") if self.withdrawn else "")]
+        out += [f"  {did('withdrew', 'would withdraw')} {c}: {d}; "
+                + (what if not dry else _conditional(what)) for c, d, what in self.withdrawn]
+        out += [f"  {did('restored', 'would restore')} {c}: {o} → {n} (relabeled with {h}'s withdrawn decision)"
+                if o != n else
+                f"  {did('restored', 'would restore')} {c}: {o}, its earlier label, with its earlier provenance "
+                f"(relabeled with {h}'s withdrawn decision)" for c, o, n, h in self.restored]
+        out += [f"  {did('back', 'would go back')} to the migration's review queue {c}: {lab} (its group's decision "
+                f"there, {h}'s, withdrawn)" for c, lab, h in self.requeued]
+        out += [f"warning: {c} {did('keeps', 'would keep')} {lab}: {why}" for c, lab, why in self.kept]
         if self.undecided:
             out.append(f"warning: {len(self.undecided)} funds hold no review decision to withdraw (nothing done): "
                        f"{_first(self.undecided)}")
@@ -323,13 +336,22 @@ class ImportResult:
         out += [f"warning: fund {c} ({d}) shares its tracked index or share-class family with a review decision of "
                 f"another class ({e}): each settles its own funds, and the index's or family's other funds go to "
                 f"review" for c, d, e in self.disputes]
-        out += [f"  changed {c}: {o} → {n}" for c, o, n in self.changed]
-        out += [f"  relabeled {c}: {o} → {n} (same index as {h})" for c, o, n, h in self.followed[:50]]
-        out += [f"  added {c}" for c in self.added[:50]]
-        for what, rows in (("relabeled", self.followed), ("added", self.added)):
+        out += [f"  {did('changed', 'would change')} {c}: {o} → {n}" for c, o, n in self.changed]
+        out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (same index as {h})"
+                for c, o, n, h in self.followed[:50]]
+        out += [f"  {did('added', 'would add')} {c}" for c in self.added[:50]]
+        for what, rows in ((did("relabeled", "to relabel"), self.followed), (did("added", "to add"), self.added)):
             if len(rows) > 50:
                 out.append(f"  … and {len(rows) - 50} more {what}")
+        if dry:
+            out.append("dry run: nothing was written (import without --dry-run to make these changes)")
         return out
+
+
+def _conditional(what: str) -> str:
+    """What became of a withdrawn decision's fund (:attr:`ImportResult.withdrawn`), as a dry run says it would."""
+    return (f"would be {what}" if what.startswith("removed") else f"would go {what}" if what.startswith("back")
+            else f"would be: {what}")
 
 
 def _first(codes: list[str], n: int = 20) -> str:
@@ -965,7 +987,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
 
     def compute(labels: pd.DataFrame):
         _check_labeled_set(labels, labels_path, tax)
-        res = ImportResult(split_groups=split, commented=commented, padded=padded)
+        res = ImportResult(split_groups=split, commented=commented, padded=padded, dry_run=dry_run)
         history, new_rows, unseen = [], [], []
         h = read_history(labels_path)
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before

@@ -668,7 +668,7 @@ def test_a_read_only_workspace_validates_a_sheet_and_refuses_a_change_naming_its
     before = {p.name: p.read_bytes() for p in small_labels_copy.parent.iterdir()}
     r = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(small_labels_copy), "--dry-run"])
     assert r.exit_code == 0, r.output
-    assert "changed 1" in r.output or "added 1" in r.output
+    assert ("change 1" in r.output or "add 1" in r.output) and "dry run: nothing was written" in r.output
     r = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(small_labels_copy)])
     assert r.exit_code == 2, r.output
     err = r.output.strip().splitlines()[-1]

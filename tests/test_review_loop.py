@@ -2196,3 +2196,38 @@ def test_a_decision_on_a_fund_the_set_holds_warns_of_the_dispute_its_row_in_the_
     assert len(warnings_) == 1 and "004744" in warnings_[0] and "009012 科技成长主题ETF" in warnings_[0]
     tagged = Tagger.load(labels_path=labels_subset).tag(batch).set_index("基金代码")
     assert tagged.loc["001592", "needs_review"] and tagged.loc["001592", "review_decision"] == ""
+
+
+def _decisions_sheet(path, rows, reviewer="张三"):
+    """A sheet of decisions (fund_code, fund_name, decision), as a reviewer writes one from a list of names."""
+    pd.DataFrame([{"fund_code": c, "fund_name": n, "decision": d, "reviewer": reviewer, "taxonomy_version": TAX_VERSION}
+                  for c, n, d in rows]).to_csv(path, index=False)
+    return path
+
+
+def test_a_dry_run_says_in_its_own_lines_that_nothing_was_written(tmp_path, labels_subset):
+    """Audit round 12 (UX): `review import --dry-run` printed on stdout the lines of a real import ('added 1, changed
+    1 …', '  changed 009012: …', '  relabeled …'); only stderr's 'checking decisions against' told them apart, so a
+    reviewer reading the output (or a log of stdout) could not tell that nothing was written. A dry run now says what
+    an import would do (`would add`, `would change`, `would relabel`) and ends with 'dry run: nothing was written';
+    a real import says what it did, as before."""
+    sheet = _decisions_sheet(tmp_path / "d.csv", [("009012", "平安创业板ETF联接A", "科技成长主题ETF"),
+                                                  ("990001", "示例优选成长混合A", "宽基ETF")])
+    before = {f.name: f.read_bytes() for f in labels_subset.parent.iterdir() if not f.name.endswith(".lock")}
+    dry = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert {f.name: f.read_bytes() for f in labels_subset.parent.iterdir() if not f.name.endswith(".lock")} == before
+    lines = dry.stdout.splitlines()
+    assert lines[0].startswith("would add 1, change 1, confirm 0; ") and "more funds of the decided funds' indices " \
+        "would be relabeled with them" in lines[0], lines[0]
+    assert "  would change 009012: 宽基ETF → 科技成长主题ETF" in lines and "  would add 990001" in lines
+    assert "  would relabel 001592: 宽基ETF → 科技成长主题ETF (same index as 009012)" in lines
+    assert lines[-1] == "dry run: nothing was written (import without --dry-run to make these changes)"
+    assert not [x for x in lines if x.lstrip().startswith(("added", "changed", "relabeled", "confirmed"))]
+    real = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset)])
+    assert real.exit_code == 0, real.output
+    done = real.stdout.splitlines()
+    assert done[0].startswith("added 1, changed 1, confirmed 0; ") and "  changed 009012: 宽基ETF → 科技成长主题ETF" in done
+    assert "  relabeled 001592: 宽基ETF → 科技成长主题ETF (same index as 009012)" in done and "  added 990001" in done
+    assert not [x for x in done if "would" in x or "dry run" in x]
+    assert len(done) == len(lines)  # the same report, less the dry run's last line, plus the real run's advice
