@@ -327,15 +327,15 @@ class ImportResult:
                        f"decisions in the `decision` column and import the sheet again")
         out += [f"warning: group {g} was given {len(d)} classes ("
                 + "; ".join(f"{c}: {', '.join(codes)}" for c, codes in d.items())
-                + "): each settles its own funds; the group's other funds stay in review" for g, d in self.split_groups]
+                + f"): the decisions dispute the tracked index or share-class family the group's funds share: "
+                + _DISPUTED for g, d in self.split_groups]
         if self.pending:
             out.append(f"warning: {len(self.pending)} funds the taxonomy migration took out of the labeled set are "
                        f"still undecided and stay out of it (not learned from, not settled) until their decisions are "
                        f"imported: {_first(self.pending)}; decide "
                        f"them in the migration's review queue and import it again")
         out += [f"warning: fund {c} ({d}) shares its tracked index or share-class family with a review decision of "
-                f"another class ({e}): each settles its own funds, and the index's or family's other funds go to "
-                f"review" for c, d, e in self.disputes]
+                f"another class ({e}): " + _DISPUTED for c, d, e in self.disputes]
         out += [f"  {did('changed', 'would change')} {c}: {o} → {n}" for c, o, n in self.changed]
         out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (same index as {h})"
                 for c, o, n, h in self.followed[:50]]
@@ -352,6 +352,15 @@ def _conditional(what: str) -> str:
     """What became of a withdrawn decision's fund (:attr:`ImportResult.withdrawn`), as a dry run says it would."""
     return (f"would be {what}" if what.startswith("removed") else f"would go {what}" if what.startswith("back")
             else f"would be: {what}")
+
+
+# what two decisions of different classes on one index or family do (classifier.decide.override: a row no decision
+# settles, on a disputed index or family, goes to review whatever its confidence; _follow_in_group: the labeled set's
+# rows of a disputed index move with no decision)
+_DISPUTED = ("each decision settles only its own fund and, unless their family is the one disputed, its share classes "
+             "and feeders; at the next `fundclass tag` every other fund of that index or family goes to review, also "
+             "one the tool accepted without review, its evidence naming both decisions (复核决定不一致), and the "
+             "labeled set keeps their labels")
 
 
 def _first(codes: list[str], n: int = 20) -> str:

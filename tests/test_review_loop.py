@@ -2231,3 +2231,27 @@ def test_a_dry_run_says_in_its_own_lines_that_nothing_was_written(tmp_path, labe
     assert "  relabeled 001592: 宽基ETF → 科技成长主题ETF (same index as 009012)" in done and "  added 990001" in done
     assert not [x for x in done if "would" in x or "dry run" in x]
     assert len(done) == len(lines)  # the same report, less the dry run's last line, plus the real run's advice
+
+
+def test_a_split_group_warning_says_its_other_funds_go_to_review_also_those_accepted_without_it(tmp_path,
+                                                                                              labels_subset):
+    """Audit round 12 (UX): a sheet's group (平安创业板ETF联接A 009012, 天弘创业板ETF联接A 001592 and 易方达创业板ETF联接
+    A/C 110026/004744: one index, 创业板指) decided with two classes was imported with 'each settles its own funds;
+    the group's other funds stay in review', but 110026 and 004744 were not in review (confidence 0.9985, accepted):
+    the two decisions dispute the index, and the next tag sends its other funds to review. The warning now says so."""
+    batch = pd.concat([_chinext_list(), pd.DataFrame({"基金代码": ["110026"], "基金简称": ["易方达创业板ETF联接A"],
+                                                      "基金类型": ["指数型-股票"]})], ignore_index=True)
+    tagged = Tagger.load(labels_path=labels_subset).tag(batch).set_index("基金代码")
+    assert not tagged.loc[["004744", "110026"], "needs_review"].any()  # accepted without review
+    sheet = review_frame(tagged.reset_index(), include_all=True, labels_path=labels_subset)
+    assert sheet["group"].nunique() == 1
+    for code, cls in (("009012", "科技成长主题ETF"), ("001592", "宽基ETF")):
+        sheet.loc[sheet["fund_code"] == code, ["decision", "reviewer"]] = [cls, "张三"]
+    write_table(sheet, tmp_path / "r.csv")
+    res = import_review(tmp_path / "r.csv", load_taxonomy(), labels_subset, today="2026-12-01")
+    (warned,) = [x for x in res.lines() if x.startswith("warning")]
+    assert "stay in review" not in warned
+    assert "dispute" in warned and "goes to review, also one the tool accepted without review" in warned, warned
+    again = Tagger.load(labels_path=labels_subset).tag(batch).set_index("基金代码")
+    assert again.loc[["004744", "110026"], "needs_review"].all()  # what the warning says
+    assert (again.loc[["004744", "110026"], "review_decision"] == "").all()
