@@ -32,6 +32,7 @@ from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
+from .linking import ReviewedFamilies, family_keys
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
                       change_labels, migrated_note, migration_pending, read_history, read_labels)
 from .reach import decision_reach
@@ -288,6 +289,9 @@ class ImportResult:
     undecided: list[str] = field(default_factory=list)  # withdrawals of funds that hold no review decision
     padded: list[str] = field(default_factory=list)  # codes of a sheet saved with numbers for codes, read as six digits
     requeued: list[tuple[str, str, str]] = field(default_factory=list)  # code, label, the withdrawn fund: back in a queue
+    # code, old, new, the decided fund: a share class or feeder the decision on its family relabeled, where the
+    # decision did not relabel its index (disputed)
+    family: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     dry_run: bool = False  # checked only (review import --dry-run): nothing was written, the lines say what would be
 
@@ -303,6 +307,8 @@ class ImportResult:
                 f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}")
                + (f"; {len(self.followed)} more funds of the decided funds' indices "
                   f"{did('relabeled', 'would be relabeled')} with them" if self.followed else "")
+               + (f"; {len(self.family)} share classes or feeders of the decided funds "
+                  f"{did('relabeled', 'would be relabeled')} with them" if self.family else "")
                + (f"; {did('withdrew', 'would withdraw')} {len(self.withdrawn)} decision(s)"
                   + (f", {len(self.restored)} funds relabeled with them {did('went', 'would go')} back to their "
                      f"earlier labels" if self.restored else "") if self.withdrawn else "")]
@@ -339,6 +345,8 @@ class ImportResult:
         out += [f"  {did('changed', 'would change')} {c}: {o} → {n}" for c, o, n in self.changed]
         out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (same index as {h})"
                 for c, o, n, h in self.followed[:50]]
+        out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (share class or feeder of {h}: tagging "
+                f"settles it by its family's decision)" for c, o, n, h in self.family]
         out += [f"  {did('added', 'would add')} {c}" for c in self.added[:50]]
         for what, rows in ((did("relabeled", "to relabel"), self.followed), (did("added", "to add"), self.added)):
             if len(rows) > 50:
@@ -646,7 +654,8 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
     to a renamed or merged class (``migrated``) from a hand or propagated label (``h``, history.csv, says which:
     :func:`classifier.labeled.carried_sources`). ``labels`` is changed in place, each old label goes to ``history``. A
     group whose review decisions (this sheet's and earlier ones) name two classes is a dispute, and no row of it
-    moves; funds the sheet decides itself, review rows and the report's own examples (migrated or not) never move,
+    moves but a decided fund's share classes and feeders (:func:`_family_decisions`), which take its decision, as
+    tagging settles them by their family before their index; funds the sheet decides itself, review rows and the report's own examples (migrated or not) never move,
     but for the rows of ``queued`` (a mask: rows a taxonomy migration queued, put back by
     :func:`_queued_in_group` with the label of the class it split or removed), which all move."""
     queued = np.zeros(len(labels), dtype=bool) if queued is None else queued
@@ -681,6 +690,37 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
                          "taxonomy_version": tax.version, "note": _FROM_DECISION.format(code)}.items():
                 labels.iat[j, labels.columns.get_loc(k)] = v
             res.followed.append((fo["fund_code"], fo["secondary"], decision, code))
+    # a share class or feeder follows its family's reviewed fund, as tagging settles it by its family before its index
+    # (classifier.decide.override): also on a disputed index, whose rows the loop above leaves as they are
+    if applied:
+        movable = carried_sources(labels, h).isin(("hand", "propagated", "migrated")).to_numpy() \
+            if movable is None else movable
+        for j, code in enumerate(_family_decisions(labels, tax)):
+            decision, reviewer, note = applied.get(code, ("", "", ""))
+            if (not decision or not movable[j] or labels["secondary"].iat[j] == decision
+                    or labels["fund_code"].iat[j] in on_sheet):
+                continue
+            fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
+            history.append(_history_row(fo, decision, reviewer, today, f"share class or feeder of {code}: {note}"))
+            for k, v in {"primary": tax.primary_of(decision), "secondary": decision, "source": "propagated",
+                         "propagated_from": code, "labeled_by": reviewer, "labeled_at": today,
+                         "taxonomy_version": tax.version, "note": _FROM_DECISION.format(code)}.items():
+                labels.iat[j, labels.columns.get_loc(k)] = v
+            res.family.append((fo["fund_code"], fo["secondary"], decision, code))
+
+
+def _family_decisions(labels: pd.DataFrame, tax: Taxonomy) -> list[str]:
+    """Per row of the labeled set, the code of the review decision (of ``tax``) of its share-class family that tagging
+    settles it by (:class:`classifier.linking.ReviewedFamilies`, from the rows' own identifying fields: a reviewed
+    share class of the same fund, else the reviewed ETF a feeder follows, the order of :func:`classifier.decide.
+    override`; none in a family whose decisions disagree), '' when none."""
+    p = prepare(labels[ID_COLUMNS].reset_index(drop=True), detect_columns(ID_COLUMNS))
+    fam = family_keys(p)
+    rev = np.flatnonzero(((labels["source"] == "review") & (labels["taxonomy_version"] == tax.version)).to_numpy())
+    same_fund, etf = ReviewedFamilies([fam[i] for i in rev], labels["fund_code"].iloc[rev].tolist(),
+                                      labels["secondary"].iloc[rev].tolist()).find(fam)
+    # a reviewed share class of the same fund first, then the reviewed ETF a feeder follows, as tagging tries them
+    return [c if c != code else "" for c, code in zip((a or b for a, b in zip(same_fund, etf)), labels["fund_code"])]
 
 
 def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame, undecided: pd.DataFrame,
@@ -847,7 +887,8 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
     """Take back the review decisions of the funds of ``rows`` (their decision: a withdraw word): each fund's row goes
     back to the label it had before its review decision(s), or, when the decision added it (or history.csv does not
     hold its earlier label), leaves the labeled set; the rows the decision relabeled (its index's hand, propagated and
-    migrated rows, :func:`_follow_in_group`) go back to their earlier labels, unless the index keeps another review decision or
+    migrated rows, :func:`_follow_in_group`) go back to their earlier labels, unless the index keeps another review decision
+    of the withdrawn class or
     the history does not hold them (the report names those). Every old row goes to ``history`` (a removed one with no
     new class). A withdrawal on a sheet that did not show the fund's decision (``shows_answer``: it shows the tool's
     answer, see :func:`_unseen_decision`) goes to ``unseen`` instead. Returns the new labeled set."""
@@ -892,9 +933,11 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
                 followers.append(j)
         if same is None:
             same = _index_groups(labels)
+        # the index's other review decisions of the withdrawn class, which settle the rows it relabeled with that
+        # class still (one of another class, on a disputed index, does not: the rows go back to their earlier labels)
         still = sorted(set(labels.loc[labels["group"].isin(same.get(cur["group"], {cur["group"]}))
-                                      & (labels["source"] == "review") & (labels["fund_code"] != code),
-                                      "fund_code"])) if cur["group"] else []
+                                      & (labels["source"] == "review") & (labels["fund_code"] != code)
+                                      & (labels["secondary"] == cur["secondary"]), "fund_code"])) if cur["group"] else []
         kept, requeued = {}, []
         for j in followers:
             fo = row(j)

@@ -2255,3 +2255,37 @@ def test_a_split_group_warning_says_its_other_funds_go_to_review_also_those_acce
     again = Tagger.load(labels_path=labels_subset).tag(batch).set_index("基金代码")
     assert again.loc[["004744", "110026"], "needs_review"].all()  # what the warning says
     assert (again.loc[["004744", "110026"], "review_decision"] == "").all()
+
+
+def test_a_share_class_in_a_disputed_index_takes_its_familys_decision_in_the_labeled_set_as_in_tagging(
+        tmp_path, labels_subset):
+    """Audit round 12: after 110026 (易方达创业板ETF联接A) = 宽基ETF disputed 009012's 科技成长主题ETF on the index
+    创业板指, `tag` gave 004744 (易方达创业板ETF联接C, 110026's share class) 宽基ETF through its family, but the labeled
+    set kept it at 科技成长主题ETF, where 009012's decision had relabeled it: a disputed group moved nothing, and
+    training learned the class tagging no longer gives. A share class follows its family's reviewed fund (tagging
+    settles it by family before its index), so the set relabels it with the family's decision too; the index's other
+    funds, which the dispute sends to review, keep their labels. Withdrawing 110026's decision puts 004744 back to
+    009012's class, as tagging then gives it."""
+    batch = pd.concat([_chinext_list(), pd.DataFrame({"基金代码": ["110026"], "基金简称": ["易方达创业板ETF联接A"],
+                                                      "基金类型": ["指数型-股票"]})], ignore_index=True)
+    lab = read_labels(labels_subset).set_index("fund_code")
+    assert lab.loc["110026", "propagated_from"] == "004744"  # one family in the shipped set
+    _decide(tmp_path, labels_subset, [("009012", "平安创业板ETF联接A", "科技成长主题ETF")])
+    res = import_review(_decisions_sheet(tmp_path / "d2.csv", [("110026", "易方达创业板ETF联接A", "宽基ETF")], "李四"),
+                        load_taxonomy(), labels_subset, today="2026-12-01")
+    tagged = Tagger.load(labels_path=labels_subset).tag(batch).set_index("基金代码")
+    lab = read_labels(labels_subset).set_index("fund_code")
+    assert tagged.loc["004744", "secondary"] == "宽基ETF" and tagged.loc["004744", "review_decision"] == "110026"
+    assert lab.loc["004744", "secondary"] == tagged.loc["004744", "secondary"]  # the set and tagging agree
+    assert lab.loc["004744", ["source", "propagated_from", "labeled_by"]].tolist() == ["propagated", "110026", "李四"]
+    assert "  relabeled 004744: 科技成长主题ETF → 宽基ETF (share class or feeder of 110026: tagging settles it by its " \
+           "family's decision)" in res.lines()
+    # the index's other funds go to review, and keep their labels in the set; 009012's own share class follows it
+    assert tagged.loc["001592", "needs_review"] and lab.loc["001592", "secondary"] == "科技成长主题ETF"
+    assert lab.loc["009013", "secondary"] == "科技成长主题ETF"
+    import_review(_decisions_sheet(tmp_path / "w.csv", [("110026", "易方达创业板ETF联接A", "撤销")], "李四"),
+                  load_taxonomy(), labels_subset, today="2026-12-02")
+    tagged = Tagger.load(labels_path=labels_subset).tag(batch).set_index("基金代码")
+    lab = read_labels(labels_subset).set_index("fund_code")
+    assert tagged.loc["004744", "secondary"] == lab.loc["004744", "secondary"] == "科技成长主题ETF"
+    assert lab.loc["004744", "propagated_from"] == "009012"
