@@ -32,6 +32,7 @@ from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
+from .linking import ReviewedFamilies, family_keys
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
                       change_labels, migrated_note, migration_pending, read_history, read_labels)
 from .reach import decision_reach
@@ -288,20 +289,38 @@ class ImportResult:
     undecided: list[str] = field(default_factory=list)  # withdrawals of funds that hold no review decision
     padded: list[str] = field(default_factory=list)  # codes of a sheet saved with numbers for codes, read as six digits
     requeued: list[tuple[str, str, str]] = field(default_factory=list)  # code, label, the withdrawn fund: back in a queue
+    # code, old, new, the decided fund: a share class or feeder the decision on its family relabeled, where the
+    # decision did not relabel its index (disputed)
+    family: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    dry_run: bool = False  # checked only (review import --dry-run): nothing was written, the lines say what would be
 
     def lines(self) -> list[str]:
-        out = [f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}"
-               + (f"; {len(self.followed)} more funds of the decided funds' indices relabeled with them"
-                  if self.followed else "")
-               + (f"; withdrew {len(self.withdrawn)} decision(s)" + (f", {len(self.restored)} funds relabeled with them "
-                  f"went back to their earlier labels" if self.restored else "") if self.withdrawn else "")]
-        out += [f"  withdrew {c}: {d}; {what}" for c, d, what in self.withdrawn]
-        out += [f"  restored {c}: {o} → {n} (relabeled with {h}'s withdrawn decision)" if o != n else
-                f"  restored {c}: {o}, its earlier label, with its earlier provenance (relabeled with {h}'s withdrawn "
-                f"decision)" for c, o, n, h in self.restored]
-        out += [f"  back to the migration's review queue {c}: {lab} (its group's decision there, {h}'s, withdrawn)"
-                for c, lab, h in self.requeued]
-        out += [f"warning: {c} keeps {lab}: {why}" for c, lab, why in self.kept]
+        """The report of the import, one line each; of a dry run, in the conditional (``would add``), ending with a
+        line that says nothing was written."""
+        dry = self.dry_run
+
+        def did(done: str, would: str) -> str:  # the verb of a line: what was done, or what a real run would do
+            return would if dry else done
+
+        out = [(f"would add {len(self.added)}, change {len(self.changed)}, confirm {len(self.confirmed)}" if dry else
+                f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}")
+               + (f"; {len(self.followed)} more funds of the decided funds' indices "
+                  f"{did('relabeled', 'would be relabeled')} with them" if self.followed else "")
+               + (f"; {len(self.family)} share classes or feeders of the decided funds "
+                  f"{did('relabeled', 'would be relabeled')} with them" if self.family else "")
+               + (f"; {did('withdrew', 'would withdraw')} {len(self.withdrawn)} decision(s)"
+                  + (f", {len(self.restored)} funds relabeled with them {did('went', 'would go')} back to their "
+                     f"earlier labels" if self.restored else "") if self.withdrawn else "")]
+        out += [f"  {did('withdrew', 'would withdraw')} {c}: {d}; "
+                + (what if not dry else _conditional(what)) for c, d, what in self.withdrawn]
+        out += [f"  {did('restored', 'would restore')} {c}: {o} → {n} (relabeled with {h}'s withdrawn decision)"
+                if o != n else
+                f"  {did('restored', 'would restore')} {c}: {o}, its earlier label, with its earlier provenance "
+                f"(relabeled with {h}'s withdrawn decision)" for c, o, n, h in self.restored]
+        out += [f"  {did('back', 'would go back')} to the migration's review queue {c}: {lab} (its group's decision "
+                f"there, {h}'s, withdrawn)" for c, lab, h in self.requeued]
+        out += [f"warning: {c} {did('keeps', 'would keep')} {lab}: {why}" for c, lab, why in self.kept]
         if self.undecided:
             out.append(f"warning: {len(self.undecided)} funds hold no review decision to withdraw (nothing done): "
                        f"{_first(self.undecided)}")
@@ -314,22 +333,42 @@ class ImportResult:
                        f"decisions in the `decision` column and import the sheet again")
         out += [f"warning: group {g} was given {len(d)} classes ("
                 + "; ".join(f"{c}: {', '.join(codes)}" for c, codes in d.items())
-                + "): each settles its own funds; the group's other funds stay in review" for g, d in self.split_groups]
+                + f"): the decisions dispute the tracked index or share-class family the group's funds share: "
+                + _DISPUTED for g, d in self.split_groups]
         if self.pending:
             out.append(f"warning: {len(self.pending)} funds the taxonomy migration took out of the labeled set are "
                        f"still undecided and stay out of it (not learned from, not settled) until their decisions are "
                        f"imported: {_first(self.pending)}; decide "
                        f"them in the migration's review queue and import it again")
         out += [f"warning: fund {c} ({d}) shares its tracked index or share-class family with a review decision of "
-                f"another class ({e}): each settles its own funds, and the index's or family's other funds go to "
-                f"review" for c, d, e in self.disputes]
-        out += [f"  changed {c}: {o} → {n}" for c, o, n in self.changed]
-        out += [f"  relabeled {c}: {o} → {n} (same index as {h})" for c, o, n, h in self.followed[:50]]
-        out += [f"  added {c}" for c in self.added[:50]]
-        for what, rows in (("relabeled", self.followed), ("added", self.added)):
+                f"another class ({e}): " + _DISPUTED for c, d, e in self.disputes]
+        out += [f"  {did('changed', 'would change')} {c}: {o} → {n}" for c, o, n in self.changed]
+        out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (same index as {h})"
+                for c, o, n, h in self.followed[:50]]
+        out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (share class or feeder of {h}: tagging "
+                f"settles it by its family's decision)" for c, o, n, h in self.family]
+        out += [f"  {did('added', 'would add')} {c}" for c in self.added[:50]]
+        for what, rows in ((did("relabeled", "to relabel"), self.followed), (did("added", "to add"), self.added)):
             if len(rows) > 50:
                 out.append(f"  … and {len(rows) - 50} more {what}")
+        if dry:
+            out.append("dry run: nothing was written (import without --dry-run to make these changes)")
         return out
+
+
+def _conditional(what: str) -> str:
+    """What became of a withdrawn decision's fund (:attr:`ImportResult.withdrawn`), as a dry run says it would."""
+    return (f"would be {what}" if what.startswith("removed") else f"would go {what}" if what.startswith("back")
+            else f"would be: {what}")
+
+
+# what two decisions of different classes on one index or family do (classifier.decide.override: a row no decision
+# settles, on a disputed index or family, goes to review whatever its confidence; _follow_in_group: the labeled set's
+# rows of a disputed index move with no decision)
+_DISPUTED = ("each decision settles only its own fund and, unless their family is the one disputed, its share classes "
+             "and feeders; at the next `fundclass tag` every other fund of that index or family goes to review, also "
+             "one the tool accepted without review, its evidence naming both decisions (复核决定不一致), and the "
+             "labeled set keeps their labels")
 
 
 def _first(codes: list[str], n: int = 20) -> str:
@@ -615,7 +654,8 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
     to a renamed or merged class (``migrated``) from a hand or propagated label (``h``, history.csv, says which:
     :func:`classifier.labeled.carried_sources`). ``labels`` is changed in place, each old label goes to ``history``. A
     group whose review decisions (this sheet's and earlier ones) name two classes is a dispute, and no row of it
-    moves; funds the sheet decides itself, review rows and the report's own examples (migrated or not) never move,
+    moves but a decided fund's share classes and feeders (:func:`_family_decisions`), which take its decision, as
+    tagging settles them by their family before their index; funds the sheet decides itself, review rows and the report's own examples (migrated or not) never move,
     but for the rows of ``queued`` (a mask: rows a taxonomy migration queued, put back by
     :func:`_queued_in_group` with the label of the class it split or removed), which all move."""
     queued = np.zeros(len(labels), dtype=bool) if queued is None else queued
@@ -650,6 +690,37 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
                          "taxonomy_version": tax.version, "note": _FROM_DECISION.format(code)}.items():
                 labels.iat[j, labels.columns.get_loc(k)] = v
             res.followed.append((fo["fund_code"], fo["secondary"], decision, code))
+    # a share class or feeder follows its family's reviewed fund, as tagging settles it by its family before its index
+    # (classifier.decide.override): also on a disputed index, whose rows the loop above leaves as they are
+    if applied:
+        movable = carried_sources(labels, h).isin(("hand", "propagated", "migrated")).to_numpy() \
+            if movable is None else movable
+        for j, code in enumerate(_family_decisions(labels, tax)):
+            decision, reviewer, note = applied.get(code, ("", "", ""))
+            if (not decision or not movable[j] or labels["secondary"].iat[j] == decision
+                    or labels["fund_code"].iat[j] in on_sheet):
+                continue
+            fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
+            history.append(_history_row(fo, decision, reviewer, today, f"share class or feeder of {code}: {note}"))
+            for k, v in {"primary": tax.primary_of(decision), "secondary": decision, "source": "propagated",
+                         "propagated_from": code, "labeled_by": reviewer, "labeled_at": today,
+                         "taxonomy_version": tax.version, "note": _FROM_DECISION.format(code)}.items():
+                labels.iat[j, labels.columns.get_loc(k)] = v
+            res.family.append((fo["fund_code"], fo["secondary"], decision, code))
+
+
+def _family_decisions(labels: pd.DataFrame, tax: Taxonomy) -> list[str]:
+    """Per row of the labeled set, the code of the review decision (of ``tax``) of its share-class family that tagging
+    settles it by (:class:`classifier.linking.ReviewedFamilies`, from the rows' own identifying fields: a reviewed
+    share class of the same fund, else the reviewed ETF a feeder follows, the order of :func:`classifier.decide.
+    override`; none in a family whose decisions disagree), '' when none."""
+    p = prepare(labels[ID_COLUMNS].reset_index(drop=True), detect_columns(ID_COLUMNS))
+    fam = family_keys(p)
+    rev = np.flatnonzero(((labels["source"] == "review") & (labels["taxonomy_version"] == tax.version)).to_numpy())
+    same_fund, etf = ReviewedFamilies([fam[i] for i in rev], labels["fund_code"].iloc[rev].tolist(),
+                                      labels["secondary"].iloc[rev].tolist()).find(fam)
+    # a reviewed share class of the same fund first, then the reviewed ETF a feeder follows, as tagging tries them
+    return [c if c != code else "" for c, code in zip((a or b for a, b in zip(same_fund, etf)), labels["fund_code"])]
 
 
 def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame, undecided: pd.DataFrame,
@@ -816,7 +887,8 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
     """Take back the review decisions of the funds of ``rows`` (their decision: a withdraw word): each fund's row goes
     back to the label it had before its review decision(s), or, when the decision added it (or history.csv does not
     hold its earlier label), leaves the labeled set; the rows the decision relabeled (its index's hand, propagated and
-    migrated rows, :func:`_follow_in_group`) go back to their earlier labels, unless the index keeps another review decision or
+    migrated rows, :func:`_follow_in_group`) go back to their earlier labels, unless the index keeps another review decision
+    of the withdrawn class or
     the history does not hold them (the report names those). Every old row goes to ``history`` (a removed one with no
     new class). A withdrawal on a sheet that did not show the fund's decision (``shows_answer``: it shows the tool's
     answer, see :func:`_unseen_decision`) goes to ``unseen`` instead. Returns the new labeled set."""
@@ -861,9 +933,11 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
                 followers.append(j)
         if same is None:
             same = _index_groups(labels)
+        # the index's other review decisions of the withdrawn class, which settle the rows it relabeled with that
+        # class still (one of another class, on a disputed index, does not: the rows go back to their earlier labels)
         still = sorted(set(labels.loc[labels["group"].isin(same.get(cur["group"], {cur["group"]}))
-                                      & (labels["source"] == "review") & (labels["fund_code"] != code),
-                                      "fund_code"])) if cur["group"] else []
+                                      & (labels["source"] == "review") & (labels["fund_code"] != code)
+                                      & (labels["secondary"] == cur["secondary"]), "fund_code"])) if cur["group"] else []
         kept, requeued = {}, []
         for j in followers:
             fo = row(j)
@@ -965,7 +1039,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
 
     def compute(labels: pd.DataFrame):
         _check_labeled_set(labels, labels_path, tax)
-        res = ImportResult(split_groups=split, commented=commented, padded=padded)
+        res = ImportResult(split_groups=split, commented=commented, padded=padded, dry_run=dry_run)
         history, new_rows, unseen = [], [], []
         h = read_history(labels_path)
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before

@@ -2196,3 +2196,96 @@ def test_a_decision_on_a_fund_the_set_holds_warns_of_the_dispute_its_row_in_the_
     assert len(warnings_) == 1 and "004744" in warnings_[0] and "009012 科技成长主题ETF" in warnings_[0]
     tagged = Tagger.load(labels_path=labels_subset).tag(batch).set_index("基金代码")
     assert tagged.loc["001592", "needs_review"] and tagged.loc["001592", "review_decision"] == ""
+
+
+def _decisions_sheet(path, rows, reviewer="张三"):
+    """A sheet of decisions (fund_code, fund_name, decision), as a reviewer writes one from a list of names."""
+    pd.DataFrame([{"fund_code": c, "fund_name": n, "decision": d, "reviewer": reviewer, "taxonomy_version": TAX_VERSION}
+                  for c, n, d in rows]).to_csv(path, index=False)
+    return path
+
+
+def test_a_dry_run_says_in_its_own_lines_that_nothing_was_written(tmp_path, labels_subset):
+    """Audit round 12 (UX): `review import --dry-run` printed on stdout the lines of a real import ('added 1, changed
+    1 …', '  changed 009012: …', '  relabeled …'); only stderr's 'checking decisions against' told them apart, so a
+    reviewer reading the output (or a log of stdout) could not tell that nothing was written. A dry run now says what
+    an import would do (`would add`, `would change`, `would relabel`) and ends with 'dry run: nothing was written';
+    a real import says what it did, as before."""
+    sheet = _decisions_sheet(tmp_path / "d.csv", [("009012", "平安创业板ETF联接A", "科技成长主题ETF"),
+                                                  ("990001", "示例优选成长混合A", "宽基ETF")])
+    before = {f.name: f.read_bytes() for f in labels_subset.parent.iterdir() if not f.name.endswith(".lock")}
+    dry = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert {f.name: f.read_bytes() for f in labels_subset.parent.iterdir() if not f.name.endswith(".lock")} == before
+    lines = dry.stdout.splitlines()
+    assert lines[0].startswith("would add 1, change 1, confirm 0; ") and "more funds of the decided funds' indices " \
+        "would be relabeled with them" in lines[0], lines[0]
+    assert "  would change 009012: 宽基ETF → 科技成长主题ETF" in lines and "  would add 990001" in lines
+    assert "  would relabel 001592: 宽基ETF → 科技成长主题ETF (same index as 009012)" in lines
+    assert lines[-1] == "dry run: nothing was written (import without --dry-run to make these changes)"
+    assert not [x for x in lines if x.lstrip().startswith(("added", "changed", "relabeled", "confirmed"))]
+    real = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset)])
+    assert real.exit_code == 0, real.output
+    done = real.stdout.splitlines()
+    assert done[0].startswith("added 1, changed 1, confirmed 0; ") and "  changed 009012: 宽基ETF → 科技成长主题ETF" in done
+    assert "  relabeled 001592: 宽基ETF → 科技成长主题ETF (same index as 009012)" in done and "  added 990001" in done
+    assert not [x for x in done if "would" in x or "dry run" in x]
+    assert len(done) == len(lines)  # the same report, less the dry run's last line, plus the real run's advice
+
+
+def test_a_split_group_warning_says_its_other_funds_go_to_review_also_those_accepted_without_it(tmp_path,
+                                                                                              labels_subset):
+    """Audit round 12 (UX): a sheet's group (平安创业板ETF联接A 009012, 天弘创业板ETF联接A 001592 and 易方达创业板ETF联接
+    A/C 110026/004744: one index, 创业板指) decided with two classes was imported with 'each settles its own funds;
+    the group's other funds stay in review', but 110026 and 004744 were not in review (confidence 0.9985, accepted):
+    the two decisions dispute the index, and the next tag sends its other funds to review. The warning now says so."""
+    batch = pd.concat([_chinext_list(), pd.DataFrame({"基金代码": ["110026"], "基金简称": ["易方达创业板ETF联接A"],
+                                                      "基金类型": ["指数型-股票"]})], ignore_index=True)
+    tagged = Tagger.load(labels_path=labels_subset).tag(batch).set_index("基金代码")
+    assert not tagged.loc[["004744", "110026"], "needs_review"].any()  # accepted without review
+    sheet = review_frame(tagged.reset_index(), include_all=True, labels_path=labels_subset)
+    assert sheet["group"].nunique() == 1
+    for code, cls in (("009012", "科技成长主题ETF"), ("001592", "宽基ETF")):
+        sheet.loc[sheet["fund_code"] == code, ["decision", "reviewer"]] = [cls, "张三"]
+    write_table(sheet, tmp_path / "r.csv")
+    res = import_review(tmp_path / "r.csv", load_taxonomy(), labels_subset, today="2026-12-01")
+    (warned,) = [x for x in res.lines() if x.startswith("warning")]
+    assert "stay in review" not in warned
+    assert "dispute" in warned and "goes to review, also one the tool accepted without review" in warned, warned
+    again = Tagger.load(labels_path=labels_subset).tag(batch).set_index("基金代码")
+    assert again.loc[["004744", "110026"], "needs_review"].all()  # what the warning says
+    assert (again.loc[["004744", "110026"], "review_decision"] == "").all()
+
+
+def test_a_share_class_in_a_disputed_index_takes_its_familys_decision_in_the_labeled_set_as_in_tagging(
+        tmp_path, labels_subset):
+    """Audit round 12: after 110026 (易方达创业板ETF联接A) = 宽基ETF disputed 009012's 科技成长主题ETF on the index
+    创业板指, `tag` gave 004744 (易方达创业板ETF联接C, 110026's share class) 宽基ETF through its family, but the labeled
+    set kept it at 科技成长主题ETF, where 009012's decision had relabeled it: a disputed group moved nothing, and
+    training learned the class tagging no longer gives. A share class follows its family's reviewed fund (tagging
+    settles it by family before its index), so the set relabels it with the family's decision too; the index's other
+    funds, which the dispute sends to review, keep their labels. Withdrawing 110026's decision puts 004744 back to
+    009012's class, as tagging then gives it."""
+    batch = pd.concat([_chinext_list(), pd.DataFrame({"基金代码": ["110026"], "基金简称": ["易方达创业板ETF联接A"],
+                                                      "基金类型": ["指数型-股票"]})], ignore_index=True)
+    lab = read_labels(labels_subset).set_index("fund_code")
+    assert lab.loc["110026", "propagated_from"] == "004744"  # one family in the shipped set
+    _decide(tmp_path, labels_subset, [("009012", "平安创业板ETF联接A", "科技成长主题ETF")])
+    res = import_review(_decisions_sheet(tmp_path / "d2.csv", [("110026", "易方达创业板ETF联接A", "宽基ETF")], "李四"),
+                        load_taxonomy(), labels_subset, today="2026-12-01")
+    tagged = Tagger.load(labels_path=labels_subset).tag(batch).set_index("基金代码")
+    lab = read_labels(labels_subset).set_index("fund_code")
+    assert tagged.loc["004744", "secondary"] == "宽基ETF" and tagged.loc["004744", "review_decision"] == "110026"
+    assert lab.loc["004744", "secondary"] == tagged.loc["004744", "secondary"]  # the set and tagging agree
+    assert lab.loc["004744", ["source", "propagated_from", "labeled_by"]].tolist() == ["propagated", "110026", "李四"]
+    assert "  relabeled 004744: 科技成长主题ETF → 宽基ETF (share class or feeder of 110026: tagging settles it by its " \
+           "family's decision)" in res.lines()
+    # the index's other funds go to review, and keep their labels in the set; 009012's own share class follows it
+    assert tagged.loc["001592", "needs_review"] and lab.loc["001592", "secondary"] == "科技成长主题ETF"
+    assert lab.loc["009013", "secondary"] == "科技成长主题ETF"
+    import_review(_decisions_sheet(tmp_path / "w.csv", [("110026", "易方达创业板ETF联接A", "撤销")], "李四"),
+                  load_taxonomy(), labels_subset, today="2026-12-02")
+    tagged = Tagger.load(labels_path=labels_subset).tag(batch).set_index("基金代码")
+    lab = read_labels(labels_subset).set_index("fund_code")
+    assert tagged.loc["004744", "secondary"] == lab.loc["004744", "secondary"] == "科技成长主题ETF"
+    assert lab.loc["004744", "propagated_from"] == "009012"
