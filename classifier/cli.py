@@ -217,7 +217,7 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Model folder to write (default: models/default in the workspace).")
 @holdings_options
-@click.option("--no-holdings", is_flag=True, help="Train without holdings even if the default file exists.")
+@click.option("--no-holdings", is_flag=True, help="Train without holdings (not even the shipped holdings table).")
 @click.option("--compare-to", type=click.Path(file_okay=False), default=None,
               help="A previous model directory: print its cross-validated figures beside the new ones.")
 @click.option("--target-precision", type=click.FloatRange(0.5, 1.0), default=None,
@@ -231,7 +231,8 @@ def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compar
           target_agreement):
     """Train the fused model from the labeled set and write it with its manifest.
 
-    Holdings default to the 2022 top-10 file under the raw data folder when it exists.
+    Holdings default to the table shipped with the tool (the funds' industry weights of the 2022 top-10 holdings),
+    on every machine the same; --holdings FILE trains on a holdings file instead, --no-holdings on none.
 
     Example: fundclass train -o models/default
     """

@@ -20,6 +20,12 @@ from .text import code6_column
 from .vocabulary import load_vocabulary
 
 SHIPPED_SW_MAP = Path(__file__).resolve().parent / "reference" / "sw2021_l1_map.csv"  # scripts/build_sw_map.py
+# What `fundclass train` uses when no holdings file is given: the per-fund industry weights of the 2022 top-10 holdings
+# file of the raw data (named here, the source the model's manifest names), shipped so that every machine trains the
+# same model (scripts/build_holdings_table.py; classifier/reference/SOURCE.md)
+SHIPPED_HOLDINGS = SHIPPED_SW_MAP.with_name("fund_industry_weights_2022.csv")
+SHIPPED_HOLDINGS_SOURCE = "fund_top10_holdings_2022Q2_2022Q4.csv"
+SHIPPED_HOLDINGS_RAW = "jackluson_anchor_fund_top10/" + SHIPPED_HOLDINGS_SOURCE  # under the raw data folder
 HOLDING_ALIASES = {
     "fund_code": ("fund_code", "基金代码", "代码"),
     "stock_code": ("stock_code", "股票代码", "证券代码"),
@@ -68,7 +74,16 @@ def _find(cols: list[str], field: str, path: str, required: bool = True) -> str 
     return None
 
 
-def holdings_features(path: str | Path, sw_map: pd.Series) -> HoldingsFeatures:
+WEIGHT_COLUMNS = ("weight_total", "weight_hk", "weight_star", "weight_chinext", "weight_bse")  # then industries
+
+
+def holdings_weights(path: str | Path, sw_map: pd.Series) -> pd.DataFrame:
+    """What the holdings features are computed from, per fund (index: 6-digit code, sorted; latest quarter): the
+    summed weight (% of NAV) of its disclosed holdings (``weight_total``), of those in Hong Kong, on 科创板, 创业板 and
+    北交所 (``weight_hk`` …, NaN when it has none), then one column per industry its holdings fall in (Shenwan L1, and
+    the vocabulary's Hong Kong and other-industry words), 0 when it holds none. No stock is named: this aggregate is
+    what the shipped holdings table (:data:`SHIPPED_HOLDINGS`, ``scripts/build_holdings_table.py``) holds, and
+    :func:`features_from_weights` gives the same features, bit for bit, from it or from the file it was made of."""
     p = Path(path)
     try:
         h = pd.read_csv(p, dtype=str, keep_default_na=False)
@@ -96,27 +111,87 @@ def holdings_features(path: str | Path, sw_map: pd.Series) -> HoldingsFeatures:
     stock6 = d.stock.str.extract(r"(\d{5,6})")[0].fillna("")
     is_hk = d.mkt.str.contains(v.hong_kong_market, regex=False) | (stock6.str.len() == 5)
     d["industry"] = np.where(is_hk, v.hong_kong, stock6.str.zfill(6).map(sw_map).fillna(v.other_industry))
-    d["hk"] = is_hk
-    d["star"] = stock6.str.startswith(v.star_prefixes)
-    d["chinext"] = stock6.str.startswith(v.chinext_prefixes)
-    d["bse"] = stock6.str.startswith(v.bse_prefixes) & ~is_hk
-    industries = sorted(set(sw_map.unique()))
+    flags = {"weight_hk": is_hk, "weight_star": stock6.str.startswith(v.star_prefixes),
+             "weight_chinext": stock6.str.startswith(v.chinext_prefixes),
+             "weight_bse": stock6.str.startswith(v.bse_prefixes) & ~is_hk}
     w_ind = d.pivot_table(index="fund", columns="industry", values="w", aggfunc="sum", fill_value=0.0)
-    total = d.groupby("fund").w.sum()
+    out = pd.DataFrame({"weight_total": d.groupby("fund").w.sum()})
+    for col, flag in flags.items():
+        out[col] = d[flag].groupby("fund").w.sum().reindex(out.index)
+    out = pd.concat([out, w_ind], axis=1)
+    out.index.name = "fund_code"
+    out.columns.name = None
+    return out
+
+
+def features_from_weights(weights: pd.DataFrame, industries: list[str], sw_map_as_of: str = "") -> HoldingsFeatures:
+    """The per-fund holdings features of :func:`holdings_weights`'s table; ``industries``: the Shenwan map's L1
+    names (one ``sw::`` feature each)."""
+    v = load_vocabulary()
+    w_ind = weights.drop(columns=list(WEIGHT_COLUMNS))
+    total = weights["weight_total"]
     denom = total.replace(0, np.nan)
-    t = pd.DataFrame(index=w_ind.index)
+    t = pd.DataFrame(index=w_ind.index.rename("fund"))
     for name in industries:
         t[f"sw::{name}"] = (w_ind[name] / denom).fillna(0.0) if name in w_ind else 0.0
     a_only = w_ind.drop(columns=[c for c in (v.hong_kong, v.other_industry) if c in w_ind], errors="ignore")
-    shares = w_ind.div(denom, axis=0).fillna(0.0)
+    # the sum over industries in numpy, over each fund's row of a row-major array: pandas adds in an order its frame's
+    # memory layout gives, which differs between a pivot_table (the file) and a frame read from the shipped table;
+    # this order is the one pivot_table's frame gives, so models trained before the table came are trained again
+    shares = np.ascontiguousarray(w_ind.to_numpy(dtype="float64") / denom.to_numpy(dtype="float64")[:, None])
+    shares[np.isnan(shares)] = 0.0
     t["hhi"] = (shares ** 2).sum(axis=1)
-    t["top_share"] = shares.max(axis=1)
-    for flag, col in (("hk", "hk_share"), ("star", "star_share"), ("chinext", "chinext_share"), ("bse", "bse_share")):
-        t[col] = (d[d[flag]].groupby("fund").w.sum() / denom).reindex(t.index).fillna(0.0)
+    t["top_share"] = shares.max(axis=1) if shares.shape[1] else np.nan
+    for col in ("hk_share", "star_share", "chinext_share", "bse_share"):
+        t[col] = (weights["weight_" + col[:-len("_share")]] / denom).fillna(0.0)
     t["top10_weight"] = (total / 100.0).clip(upper=1.5)
     if a_only.shape[1]:
         t["holding_industry"] = a_only.idxmax(axis=1).where(a_only.max(axis=1) > 0, "")
         t["holding_industry_share"] = a_only.max(axis=1).round(2)
     else:
         t["holding_industry"], t["holding_industry_share"] = "", 0.0
-    return HoldingsFeatures(t, industries, sw_map.attrs.get("as_of", ""))
+    return HoldingsFeatures(t, industries, sw_map_as_of)
+
+
+def holdings_features(path: str | Path, sw_map: pd.Series) -> HoldingsFeatures:
+    """Per-fund holdings features of a long holdings file, industries from ``sw_map`` (:func:`load_sw_map`)."""
+    return features_from_weights(holdings_weights(path, sw_map), sorted(set(sw_map.unique())),
+                                 sw_map.attrs.get("as_of", ""))
+
+
+def weights_csv(weights: pd.DataFrame) -> str:
+    """:func:`holdings_weights`'s table as the CSV the tool ships: each weight as Python writes a float (the shortest
+    text that reads back to the same bits); an industry the fund does not hold, and a board it has no holding on,
+    left empty."""
+    from .io import csv_text
+
+    keep = (weights != 0) | np.signbit(weights) | weights.columns.isin(WEIGHT_COLUMNS)  # -0.0 is kept as written
+    w = weights.astype(object).where(weights.notna() & keep, "")
+    w = w.map(lambda x: repr(float(x)) if x != "" else "")
+    return csv_text(w.reset_index())
+
+
+def read_weights(path: str | Path) -> pd.DataFrame:
+    """The table :func:`weights_csv` wrote, with the bits it was written from (an empty industry cell: 0)."""
+    p = Path(path)
+    try:
+        t = pd.read_csv(p, dtype=str, keep_default_na=False)
+        if list(t.columns[:1 + len(WEIGHT_COLUMNS)]) != ["fund_code", *WEIGHT_COLUMNS]:
+            raise ValueError(f"columns should begin with fund_code, {', '.join(WEIGHT_COLUMNS)}")
+        t = t.set_index("fund_code")
+        # Python's float() reads each cell: the exact inverse of repr, whatever pandas' own parser does
+        out = t.apply(lambda c: pd.Series([float(x) if x else np.nan for x in c], index=t.index, dtype="float64"))
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: cannot read the holdings table: {exc}") from exc
+    industry = [c for c in out.columns if c not in WEIGHT_COLUMNS]
+    out[industry] = out[industry].fillna(0.0)
+    out.columns.name = None
+    return out
+
+
+def load_shipped_holdings() -> HoldingsFeatures:
+    """The holdings features of the table shipped with the package (:data:`SHIPPED_HOLDINGS`), with the shipped
+    Shenwan map's industries: the features :func:`holdings_features` gives of the file it was built from."""
+    sw_map = load_sw_map()
+    return features_from_weights(read_weights(SHIPPED_HOLDINGS), sorted(set(sw_map.unique())),
+                                 sw_map.attrs.get("as_of", ""))

@@ -61,7 +61,11 @@ def data_hash(path: str | Path) -> str:
 def one_blas_thread():
     """Training's linear algebra on one BLAS thread: a multi-threaded BLAS sums in an order that depends on the
     machine's cores, so the fitted weights differed in the 11th digit between machines; on one thread a training run
-    gives the same bytes everywhere (and on a busy 2-core machine it was ~4x less CPU: threads waited on each other)."""
+    gives the same bytes on every machine whose CPU has the same instruction set (and on a busy 2-core machine it was
+    ~4x less CPU: threads waited on each other). Not across instruction sets: numpy's and OpenBLAS's AVX-512 kernels
+    round otherwise than their AVX2 ones (the shipped models, trained on an AVX2 CPU, differ from a training on an
+    AVX-512 one around the 12th digit; `OPENBLAS_CORETYPE=Haswell NPY_DISABLE_CPU_FEATURES=X86_V4,AVX512_ICL` makes
+    an AVX-512 CPU train them byte for byte)."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="blas")

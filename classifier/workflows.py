@@ -15,21 +15,41 @@ from .pipeline import Tagger
 from .taxonomy import load_taxonomy
 
 def _holdings(holdings, sw_map, allow_default: bool):
-    """(holdings features or None, the file's name, or — none found — why: a sentence beginning with "none")."""
-    path = Path(holdings) if holdings else (raw_data_dir() / default_path("holdings") if allow_default else None)
-    if path is None or not path.exists():
-        if holdings:
-            raise InputError(f"{holdings}: no such holdings file")
-        return None, (f"none: no --holdings given, and the default file {path} does not exist (pass --holdings "
-                      f"FILE, or set $FUNDCLASS_RAW to the raw data folder)" if path is not None else "")
-    return holdings_features(path, load_sw_map(sw_map)), path.name
+    """(holdings features or None, the source's file name for the manifest, what the run says of them).
+
+    ``holdings`` given: that file. Else, with ``allow_default`` (``fundclass train``): the file ``[paths].holdings``
+    names when a configuration sets it (relative to the raw data folder), else the holdings table shipped with the
+    package, on every machine the same, whether or not the raw data folder exists there: the manifest names the file
+    it was derived from, whose features it gives bit for bit (:func:`classifier.holdings.load_shipped_holdings`)."""
+    from .config import config_file
+    from .holdings import SHIPPED_HOLDINGS, SHIPPED_HOLDINGS_SOURCE, load_shipped_holdings
+
+    if not holdings and not allow_default:
+        return None, "", "none"
+    configured = default_path("holdings") if not holdings else ""
+    if holdings or configured:
+        path = Path(holdings) if holdings else raw_data_dir() / configured
+        if not path.exists():
+            raise InputError(f"{holdings}: no such holdings file" if holdings else
+                             f"{path}: no such holdings file (paths.holdings = {configured!r} of "
+                             f"{config_file() or 'the configuration'}, relative to the raw data folder); set it "
+                             f"to '' to train on the holdings table shipped with the tool, or pass --holdings FILE")
+        H = holdings_features(path, load_sw_map(sw_map))
+        return H, path.name, f"{H.table.shape[0]} funds ({path.name})"
+    if sw_map:
+        raise InputError(f"--sw-map maps the stocks of a holdings file: pass --holdings FILE with it (the holdings "
+                         f"table shipped with the tool, {SHIPPED_HOLDINGS.name}, holds industry weights already "
+                         f"computed with the shipped Shenwan map)")
+    H = load_shipped_holdings()
+    return H, SHIPPED_HOLDINGS_SOURCE, (f"{H.table.shape[0]} funds (the shipped table {SHIPPED_HOLDINGS.name}, "
+                                        f"derived from {SHIPPED_HOLDINGS_SOURCE})")
 
 
 def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to, params=None):
     from .train import train
 
     tax = load_taxonomy(taxonomy_path)
-    H, src = (None, "") if no_holdings else _holdings(holdings, sw_map, allow_default=True)
+    H, src, held = (None, "", "none (--no-holdings)") if no_holdings else _holdings(holdings, sw_map, True)
     before = None
     if compare_to:  # loaded before training: -o may be the same directory
         from .manifest import load_model
@@ -38,7 +58,6 @@ def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, co
         previous = load_model(compare_to, tax)[0] if before["taxonomy"]["sha256"] == tax.sha256 else None
     m = train(labeled, tax, out_dir, H, params=params, holdings_source=src if H is not None else "")
     cv = m["metrics_cv"]
-    held = f"{m['holdings']['funds']} funds ({src})" if H is not None else (src or "none (--no-holdings)")
     lines = [f"model {m['model_version']} for {tax.id} {tax.version} -> {out_dir}",
              f"training rows: {m['labeled_data']['training_rows']} of {m['labeled_data']['rows']}; holdings: {held}",
              f"grouped {m['params']['n_splits']}-fold CV: accuracy {cv['accuracy']:.4f}  macro-F1 {cv['macro_f1']:.4f}  "
@@ -132,7 +151,7 @@ def run_eval(gold_path, model_dir, taxonomy_path, holdings, sw_map, out_dir):
         raise InputError(f"{gold_path}: gold file needs a 'secondary' column with the true labels")
     tagger = Tagger.load(model_dir, taxonomy_path, labels_path=None)  # the model judged, not the review decisions
     if holdings:
-        tagger.holdings, _ = _holdings(holdings, sw_map, allow_default=False)
+        tagger.holdings = _holdings(holdings, sw_map, allow_default=False)[0]
     gold = gold_frame["secondary"].astype(str).str.replace(" ", "", regex=False).tolist()
     _check_gold(gold_frame, gold, table.header_row, gold_path, tagger.taxonomy)
     inputs = gold_frame.drop(columns=[c for c in ("primary", "secondary") if c in gold_frame.columns])

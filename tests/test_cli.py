@@ -132,18 +132,6 @@ def test_tagging_twice_gives_byte_identical_files(runner, tmp_path, csv_in):
     assert a.read_bytes() == b.read_bytes()
 
 
-def test_train_says_when_it_found_no_holdings(tmp_path, monkeypatch):
-    # outside the development machine there is no raw data folder: training goes on without holdings, and says why
-    from classifier.workflows import _holdings
-
-    monkeypatch.setenv("FUNDCLASS_RAW", str(tmp_path / "no_raw"))
-    H, why = _holdings(None, None, allow_default=True)
-    assert H is None and why.startswith("none: no --holdings given, and the default file ")
-    assert str(tmp_path / "no_raw") in why and "--holdings FILE" in why
-    with pytest.raises(Exception, match="nosuch.csv: no such holdings file"):
-        _holdings(str(tmp_path / "nosuch.csv"), None, allow_default=True)
-
-
 def test_help_and_init_start_without_pandas(tmp_path):
     """`import classifier` loads the library's parts when first used: `fundclass --help` and `init` need neither
     pandas nor the model (they start in ~0.15 s instead of ~1.2 s)."""
