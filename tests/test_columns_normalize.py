@@ -74,6 +74,18 @@ def test_an_index_short_name_ending_in_an_abbreviation_of_its_full_name_gives_it
     assert {n: index_subject(n, V) for n in kept} == kept
 
 
+@pytest.mark.parametrize("name,subject", [
+    ("人保中证A500指数增强A", "中证A500指数增强"),      # 人保 stayed in: idx:人保中证A500 named a review group
+    ("东方红中证500指数增强A", "中证500指数增强"),      # 东方 was stripped, leaving 红中证500
+    ("国泰君安中证A500指数增强A", "中证A500指数增强"),
+    ("信澳中证红利低波动指数A", "中证红利低波动指数"),
+])
+def test_the_fund_lists_managers_are_stripped_from_a_fund_subject(name, subject):
+    """Audit round 12: manager short names of the raw fund lists that the vocabulary lacked (derived by
+    scripts/derive_managers.py) stayed at the front of a fund's subject and of the index its name gives."""
+    assert fund_subject(name, V) == subject
+
+
 def test_a_full_width_code_is_the_same_fund_everywhere():
     # one rule for what a fund code is: the prepared frame's code6 (linking, duplicates) and code6 (holdings) agree
     import pandas as pd
