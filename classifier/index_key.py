@@ -95,7 +95,7 @@ def row_keys(index_code: pd.Series, index_name: pd.Series) -> list[tuple[str, st
     """Per row of a labeled set (its ``index_code`` and ``index_name`` columns), the index code key and the index
     subject key ('' where none) a batch row giving the same index code and name yields (:func:`code_keys`,
     :func:`subject_keys`): the keys a fund the set holds is settled by when its batch row's own keys meet no decision
-    (a fund list gives 易方达创业板ETF联接C's index as its name does, `idx:创业板`; the set, as `idx:创业板指`)."""
+    (a fund list gives 平安300ETF联接C's index as its name does, `idx:300`; the set, as `idx:沪深300`)."""
     vocab = load_vocabulary()
     c = apply_unique(index_code, lambda t: _code_key(clean(t)))
     s = apply_unique(index_name, lambda t: index_subject(t, vocab))

@@ -51,7 +51,14 @@ def name_problem(name: str, vocab: Vocabulary, check_words: bool) -> str:
     up = t.upper()
     if up in words.placeholders:
         return "placeholder"
-    if check_words and not (any(w in up for w in words.fund_words) or vocab.manager_prefix.match(t)
+    if check_words and not (any(w in up for w in words.fund_words) or _manager_named(t, vocab)
                             or words.share_class.search(t)):
         return "fund_words"
     return ""
+
+
+def _manager_named(t: str, vocab: Vocabulary) -> bool:
+    """Whether ``t`` begins with a manager's name followed by a fund's own name: two characters or more, as
+    :func:`classifier.normalize.fund_subject` strips a manager's name (长安鑫利 is 长安基金's; 长安街 is a street)."""
+    m = vocab.manager_prefix.match(t)
+    return bool(m) and len(t) > m.end() + 1

@@ -55,8 +55,15 @@ def fund_subject(name: str, vocab: Vocabulary, cleaned: bool = False) -> str:
 
 
 def index_subject(name: str, vocab: Vocabulary, cleaned: bool = False) -> str:
-    """An index name reduced to its subject: 中证半导体产业指数 → 中证半导体产业; CS人工智能 → 中证人工智能."""
-    return _expand_aliases(_strip(name if cleaned else clean(name), vocab.index_strip_words), vocab)
+    """An index name reduced to its subject: 中证半导体产业指数 → 中证半导体产业; CS人工智能 → 中证人工智能; a short name's
+    closing abbreviation read as the word it abbreviates (taxonomy/common.toml ``index_abbreviations``): 创业板指 →
+    创业板, as 创业板指数; 上证综指 → 上证综合."""
+    t = _strip(name if cleaned else clean(name), vocab.index_strip_words)
+    for short, full in vocab.index_abbreviations:  # longest first
+        if t.endswith(short) and len(t) - len(short) >= 2:
+            t = t[:-len(short)] + full
+            break
+    return _expand_aliases(t, vocab)
 
 
 def benchmark_subject(text: str, vocab: Vocabulary, cleaned: bool = False) -> str:

@@ -37,6 +37,7 @@ class NotANameWords:
 class Vocabulary:
     strip_words: tuple[str, ...]
     index_strip_words: tuple[str, ...]
+    index_abbreviations: tuple[tuple[str, str], ...]  # (abbreviation, the word it abbreviates), longest first
     share_class: re.Pattern
     aliases: dict[str, str]
     managers: tuple[str, ...]
@@ -111,7 +112,14 @@ def _load(path: str) -> Vocabulary:
         if unknown:
             raise KeyError(f"[asset_class_precedence] names {unknown}, which no [[asset_class]] defines")
         alternation = lambda ws: "|".join(re.escape(w) for w in ws)  # noqa: E731  (in the file's order)
-        return Vocabulary(by_len(n["strip_words"]), by_len(n["index_strip_words"]), re.compile(n["share_class"]),
+        # optional: a workspace's copy of the file from before the key came keeps loading (with no abbreviation)
+        abbreviations = n.get("index_abbreviations", {})
+        if not all(isinstance(v, str) and k for k, v in abbreviations.items()):
+            raise KeyError("[normalize] index_abbreviations: each abbreviation must be a non-empty key with a text "
+                           "value (the word it abbreviates, '' for none)")
+        return Vocabulary(by_len(n["strip_words"]), by_len(n["index_strip_words"]),
+                          tuple(sorted(abbreviations.items(), key=lambda kv: len(kv[0]), reverse=True)),
+                          re.compile(n["share_class"]),
                           dict(n.get("aliases", {})), by_len(n["managers"]),
                           re.compile("|".join(re.escape(m) for m in by_len(n["managers"]))), acs, cl(ms["enhanced"]),
                           cl(ms["passive_types"]), cl(ms["passive_names"]), not_a_name,

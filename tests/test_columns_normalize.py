@@ -58,6 +58,34 @@ def test_index_and_benchmark_subjects():
     assert benchmark_subject("中证500指数收益率×95%+银行活期存款利率(税后)×5%", V) == "中证500"
 
 
+def test_an_index_short_name_ending_in_an_abbreviation_of_its_full_name_gives_its_subject():
+    """Audit round 12: the labeled set holds 创业板指数 (399006.SZ, its ETFs) and 创业板指 (84 off-exchange feeders)
+    apart, as `创业板` and `创业板指`, so a decision on either never reached the other. A short name's closing 指
+    (综指, 成指) is read as the word it abbreviates (taxonomy/common.toml `index_abbreviations`): only at the end,
+    after two characters or more."""
+    same = [("创业板指", "创业板指数", "创业板"),            # 399006: the set's feeders and its ETFs, one index
+            ("上证综指", "上证综合指数", "上证综合"),        # 000001
+            ("深证成指", "深证成份指数", "深证成份"),        # 399001, not 深证 nor 深证成长
+            ("创业板综指", "创业板综合指数", "创业板综合"),  # 399102, not 创业板
+            ("中证全指", "中证全指指数", "中证全")]          # 000985: its full name ends in 指 once 指数 is removed
+    assert [(index_subject(a, V), index_subject(b, V)) for a, b, _ in same] == [(s, s) for *_, s in same]
+    kept = {"纳指": "纳指", "恒指": "恒指",  # 纳斯达克指数, 恒生指数: one character before 指 is kept as it is
+            "中证全指证券公司指数": "中证全指证券公司", "深证成长40指数": "深证成长40"}  # 指 inside a name, no abbreviation
+    assert {n: index_subject(n, V) for n in kept} == kept
+
+
+@pytest.mark.parametrize("name,subject", [
+    ("人保中证A500指数增强A", "中证A500指数增强"),      # 人保 stayed in: idx:人保中证A500 named a review group
+    ("东方红中证500指数增强A", "中证500指数增强"),      # 东方 was stripped, leaving 红中证500
+    ("国泰君安中证A500指数增强A", "中证A500指数增强"),
+    ("信澳中证红利低波动指数A", "中证红利低波动指数"),
+])
+def test_the_fund_lists_managers_are_stripped_from_a_fund_subject(name, subject):
+    """Audit round 12: manager short names of the raw fund lists that the vocabulary lacked (derived by
+    scripts/derive_managers.py) stayed at the front of a fund's subject and of the index its name gives."""
+    assert fund_subject(name, V) == subject
+
+
 def test_a_full_width_code_is_the_same_fund_everywhere():
     # one rule for what a fund code is: the prepared frame's code6 (linking, duplicates) and code6 (holdings) agree
     import pandas as pd

@@ -2179,6 +2179,42 @@ def test_a_decision_settles_the_funds_the_labeled_set_relabels_with_it(tmp_path,
     assert sheet.loc[at, "settles"] == "3"
 
 
+@pytest.mark.parametrize("decided,other", [(("159915", "易方达创业板ETF"), "009012"),
+                                           (("009012", "平安创业板ETF联接A"), "159915")])
+def test_a_decision_on_the_chinext_index_reaches_its_funds_under_both_of_its_names(tmp_path, labels_subset, decided,
+                                                                                  other):
+    """Audit round 12: the labeled set holds the 创业板 index as 创业板指数 (399006.SZ: 易方达创业板ETF 159915 and the
+    other ETFs) and as 创业板指 (the 84 off-exchange feeders, group idx:创业板指), which read as two subjects (`创业板`,
+    `创业板指`): a decision on 159915 relabeled none of the feeders in the set and settled no batch row naming its
+    index 创业板指, and a decision on a feeder (009012) did not reach the ETFs or a batch row giving 399006.SZ. A
+    short name's closing 指 now reads as 指数 (taxonomy/common.toml `index_abbreviations`)."""
+    _decide(tmp_path, labels_subset, [(*decided, "科技成长主题ETF")])
+    lab = read_labels(labels_subset).set_index("fund_code")
+    assert lab.loc[other, "secondary"] == "科技成长主题ETF"  # the set relabels the index's other name's funds
+    later = pd.DataFrame({"基金代码": ["990951", "990952"], "基金简称": ["示例创业板ETF联接A", "示例创业板ETF"],
+                          "跟踪指数代码": ["", "399006.SZ"], "跟踪指数": ["创业板指", ""]})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["secondary"].tolist() == ["科技成长主题ETF"] * 2
+    assert out["review_decision"].tolist() == [decided[0]] * 2
+
+
+def test_a_decision_on_an_index_settles_the_fund_named_by_a_manager_the_vocabulary_lacked(tmp_path, labels_subset):
+    """Audit round 12: 人保中证A500指数增强A read its index from the name as 人保中证A500 (人保 was no manager name of
+    taxonomy/common.toml), so a decision on 中证A500 did not settle it and `review export` made it a group of its own
+    (idx:人保中证A500). The raw fund lists' manager names the vocabulary lacked are now in it
+    (scripts/derive_managers.py)."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990961"], "fund_name": ["示例中证A500ETF"], "index_code": ["000510.SH"],
+                  "index_name": ["中证A500指数"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_subset, today="2026-12-01")
+    later = pd.DataFrame({"基金代码": ["990963", "990964"], "基金简称": ["人保中证A500指数增强A", "人保中证A500指数增强C"],
+                          "基金类型": ["指数型-股票"] * 2})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["secondary"].tolist() == ["策略主题ETF"] * 2 and out["review_decision"].tolist() == ["990961"] * 2
+    assert set(review_frame(out, include_all=True, labels_path=labels_subset)["group"]) == {"idx:中证A500"}
+
+
 def test_a_decision_on_a_fund_the_set_holds_warns_of_the_dispute_its_row_in_the_set_starts(tmp_path, labels_subset):
     """Audit round 12: a second reviewer decided 易方达创业板ETF联接C (004744) 宽基ETF on a list of names, after 009012's
     decision had relabeled it 科技成长主题ETF in the labeled set: the import said 'changed 004744' and no warning,
