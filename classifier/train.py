@@ -63,9 +63,10 @@ def one_blas_thread():
     machine's cores, so the fitted weights differed in the 11th digit between machines; on one thread a training run
     gives the same bytes on every machine whose CPU has the same instruction set (and on a busy 2-core machine it was
     ~4x less CPU: threads waited on each other). Not across instruction sets: numpy's and OpenBLAS's AVX-512 kernels
-    round otherwise than their AVX2 ones (the shipped models, trained on an AVX2 CPU, differ from a training on an
-    AVX-512 one around the 12th digit; `OPENBLAS_CORETYPE=Haswell NPY_DISABLE_CPU_FEATURES=X86_V4,AVX512_ICL` makes
-    an AVX-512 CPU train them byte for byte)."""
+    round otherwise than their AVX2 ones: a model trained on one differs from one trained on the other around the
+    12th digit (the shipped models up to 3e3fd8c were trained on an AVX2 CPU, and `OPENBLAS_CORETYPE=Haswell
+    NPY_DISABLE_CPU_FEATURES=X86_V4,AVX512_ICL` makes an AVX-512 CPU train those byte for byte; those of 7bfabcb on,
+    on an AVX-512 CPU, which an AVX2 one repeats to ~12 digits, not byte for byte)."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="blas")
