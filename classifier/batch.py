@@ -203,6 +203,6 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
         del parts
         if len(out) > size:
             _release_free_memory()
-        summary.warnings += write_table(out, output_path, raw_csv=raw_csv, typed=table.typed)
+        summary.warnings += write_table(out, output_path, raw_csv=raw_csv, typed=table.typed, cells=table.cells)
     summary.seconds = time.perf_counter() - t0
     return summary

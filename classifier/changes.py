@@ -70,7 +70,10 @@ class Changes:
 
     @property
     def taxonomy_changed(self) -> bool:
-        return set(self.old_taxonomies) != set(self.new_taxonomies)
+        """Whether the two runs name different taxonomies; a run with no rows (a header-only file) names none, and
+        is no evidence of a change."""
+        return bool(self.old_taxonomies) and bool(self.new_taxonomies) and (
+            set(self.old_taxonomies) != set(self.new_taxonomies))
 
     @property
     def primary_changed(self) -> int:
@@ -94,13 +97,21 @@ class Changes:
 
     def lines(self, examples: int = 12, width: int = 110) -> list[str]:
         out = [f"{self.old_path} → {self.new_path}"]
+        # a run with no rows (a header-only file) records no version: said so, not taken for another taxonomy
+        unsaid = [side for side, rows in (("old", self.n_old), ("new", self.n_new)) if not rows]
+        none = f" ({' and '.join(unsaid)} run: no rows, no version recorded)" if unsaid else ""
         if self.taxonomy_changed:
             out.append(f"the two runs used different taxonomies: old {', '.join(self.old_taxonomies) or '?'}, new "
                        f"{', '.join(self.new_taxonomies) or '?'}; class changes include the taxonomy's own")
+        elif unsaid:
+            out.append(f"taxonomy {', '.join(self.new_taxonomies or self.old_taxonomies) or '?'}{none}")
         else:
             out.append(f"taxonomy {', '.join(self.new_taxonomies) or '?'} (same in both)")
-        models = (f"model {', '.join(self.old_models) or '?'} → {', '.join(self.new_models) or '?'}"
-                  if self.old_models != self.new_models else f"model {', '.join(self.new_models) or '?'} (same)")
+        if unsaid:
+            models = f"model {', '.join(self.new_models or self.old_models) or '?'}{none}"
+        else:
+            models = (f"model {', '.join(self.old_models) or '?'} → {', '.join(self.new_models) or '?'}"
+                      if self.old_models != self.new_models else f"model {', '.join(self.new_models) or '?'} (same)")
         out.append(models)
         f = dict(self.figures().values.tolist())
         out.append(f"funds: {f['old funds']} → {f['new funds']} ({f['in both']} in both, {f['added']} added, "

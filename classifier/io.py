@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .columns import header_score
@@ -46,7 +47,9 @@ class Table:
     """A read table: the frame (all strings), where it came from, and what reading it took.
 
     ``typed`` is the table with its own column types (Parquet input only, its index as leading columns), written back
-    in place of the text columns when the output is Parquet too.
+    in place of the text columns when the output is Parquet too. ``cells`` is an XLSX input's cells as the workbook
+    holds them (numbers, dates, booleans as such; object columns), so that an XLSX output keeps them as numbers,
+    dates and booleans rather than their text (:func:`write_table`).
     """
 
     frame: pd.DataFrame
@@ -55,6 +58,7 @@ class Table:
     header_row: int = 0  # 0-based row of the header in the file
     warnings: list[str] = field(default_factory=list)
     typed: pd.DataFrame | None = None
+    cells: pd.DataFrame | None = None
 
 
 def _lines(numbers: list[int]) -> str:
@@ -350,18 +354,66 @@ def _read_excel(p: Path, sheet: str | None = None) -> Table:
         raise InputError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
     try:
         name, warnings = _choose_sheet(formulas, p, sheet)
-        rows = []
+        rows, natives = [], []
         # a formula cell keeps its cached value; a workbook written by a script has none, so the formula text is kept
         for vr, fr in zip(values[name].iter_rows(values_only=True), formulas[name].iter_rows(values_only=True)):
             rows.append(["" if (v is None and f is None) else _unescape_ooxml(str(f if v is None else v))
                          for v, f in zip(vr, fr)])
+            natives.append([v if _excel_native(v) else None for v in vr])
     finally:
         values.close()
         formulas.close()
     frame, hdr = _frame_from_rows(rows, str(p))
     if hdr:
         warnings.append(f"{p}: header found on row {hdr + 1} (rows above it skipped)")
-    return Table(frame, str(p), "xlsx", hdr, warnings)
+    width = frame.shape[1]
+    body = [r + [None] * (width - len(r)) for r in natives[hdr + 1:]]
+    cells = pd.DataFrame(body, dtype=object) if body else None
+    return Table(frame, str(p), "xlsx", hdr, warnings, cells=cells)
+
+
+def _excel_native(v) -> bool:
+    """A cell value an XLSX output writes as itself rather than as its text: a number (finite), a boolean, a date or
+    a naive date-time; not text, blanks, times of day, durations or time-zone-aware stamps."""
+    import datetime as _dt
+    import math
+
+    if isinstance(v, (bool, np.bool_)):
+        return True
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return math.isfinite(float(v))
+    if isinstance(v, _dt.datetime):
+        return v.tzinfo is None and not pd.isna(v)
+    return isinstance(v, _dt.date)
+
+
+def _with_natives(frame: pd.DataFrame, natives: pd.DataFrame | None) -> pd.DataFrame:
+    """``frame`` (all text in its first columns) with the input's own numbers, booleans and dates in place of their text,
+    cell by cell, for an XLSX output; a date-time at midnight (how a date cell reads) is written as a date."""
+    import datetime as _dt
+
+    if natives is None or len(natives) != len(frame) or natives.shape[1] > frame.shape[1]:
+        return frame
+    out = frame.copy()
+    for j in range(natives.shape[1]):
+        col = natives.iloc[:, j]
+        values = col.to_numpy(dtype=object)
+        keep = [_excel_native(v) for v in values]
+        if not any(keep):
+            continue
+        merged = out.iloc[:, j].to_numpy(dtype=object).copy()
+        for i, k in enumerate(keep):
+            if k:
+                v = values[i]
+                if isinstance(v, pd.Timestamp):
+                    v = v.to_pydatetime()
+                if isinstance(v, _dt.datetime) and v.time() == _dt.time(0):
+                    v = v.date()
+                elif isinstance(v, np.generic):
+                    v = v.item()
+                merged[i] = v
+        out.isetitem(j, merged)
+    return out
 
 
 def _umask() -> int:
@@ -828,7 +880,7 @@ def fit_excel_cells(frame: pd.DataFrame, path: str | Path = "", sheet: str = "fu
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, sheet: str = "funds", raw_csv: bool = False,
-                typed: pd.DataFrame | None = None) -> list[str]:
+                typed: pd.DataFrame | None = None, cells: pd.DataFrame | None = None) -> list[str]:
     """Write ``frame`` in the format named by the extension (.csv UTF-8 with BOM for Excel, .xlsx, .parquet); returns
     warnings for the user.
 
@@ -837,7 +889,8 @@ def write_table(frame: pd.DataFrame, path: str | Path, sheet: str = "funds", raw
     a cell such as ``=1+1`` comes back as it went in; a cell over Excel's 32,767 characters is cut, with a warning
     naming its row and column. Parquet: ``typed`` (the input's own typed columns, see :attr:`Table.typed`) replaces
     the first columns of ``frame``, which hold the same values as text, so numbers, dates, booleans and lists keep
-    their types.
+    their types. XLSX: the input's numbers, booleans and dates (``cells``, an XLSX input's, else ``typed``, a Parquet
+    input's) are written as such in its columns, not as text (a 基金规模 column stays numbers to sum and sort).
     """
     target = Path(path)
     suffix = target.suffix.lower()
@@ -847,6 +900,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, sheet: str = "funds", raw
         write_csv(frame, target, sep=sep, bom=True, neutralize_formulas=not raw_csv)
     elif suffix in EXCEL_SUFFIXES:
         frame, notes = fit_excel_cells(frame, target, sheet)
+        frame = _with_natives(frame, cells if cells is not None else typed)
 
         def _xlsx(t: Path) -> None:
             with excel_writer(t) as xw:

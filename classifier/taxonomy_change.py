@@ -270,9 +270,9 @@ def _grouped(queue: pd.DataFrame, queued: pd.DataFrame, same: dict[str, set] | N
     (`review import` puts a row back in it), and the groups ``same`` says are one index (:func:`classifier.review.
     _index_groups`: the set may keep an index's ETFs under its code and its feeders under its name) are one: their
     rows together, each group's in turn. ``group_size``: the index's queued rows; ``settles``: those one decision on
-    any of them covers (`review import` relabels the index's other queued rows with it, :func:`classifier.review.
+    the row covers (`review import` relabels the index's other queued rows with it, :func:`classifier.review.
     import_review`), all but the rows of an earlier review decision, decided one by one (a person's decision is not
-    replaced by one on another fund). Within a group: the earlier review decisions first, then the fund the others
+    replaced by one on another fund): on such a row, its own and the index's other rows. Within a group: the earlier review decisions first, then the fund the others
     follow, then the file's order."""
     if queue.empty:
         return queue
@@ -287,7 +287,9 @@ def _grouped(queue: pd.DataFrame, queued: pd.DataFrame, same: dict[str, set] | N
     q["_order"] = range(len(q))
     size = key.map(key.value_counts())
     follow = pd.Series(source != "review", index=q.index).groupby(key).transform("sum")
-    q["group_size"], q["settles"] = size.astype(str), follow.clip(lower=1).astype(str)
+    # a decision on an earlier review decision's row settles it too (the others never settle it)
+    own_row = pd.Series(source == "review", index=q.index).astype(int)
+    q["group_size"], q["settles"] = size.astype(str), (follow + own_row).clip(lower=1).astype(str)
     q["_settles"], q["_key"], q["_own"] = follow, key, own
     q = q.sort_values(["_settles", "_key", "_own", "_rank", "_order"], ascending=[False, True, True, True, True],
                       kind="stable")

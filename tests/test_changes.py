@@ -207,3 +207,18 @@ def test_changes_to_a_confident_class_come_first(tmp_path):
     text = "\n".join(ch.lines(examples=1))
     assert "class changed: 4 (primary class: 4): 1 to a class the new run is confident of, 3 in review" in text
     assert "510170 国联安上证商品ETF: 宽基ETF → 资源主题ETF (1.000) 人工复核" in text
+
+
+def test_a_run_with_no_rows_is_not_said_to_use_another_taxonomy(tmp_path):
+    # audit round 13: `fundclass diff empty.xlsx one.xlsx` (a header-only file tagged, then a one-row file) said
+    # 'the two runs used different taxonomies: old ?, new jrj-2026.01-r1; class changes include the taxonomy's own'
+    # and 'model ? → …': an output with no rows records no version, which is not another taxonomy
+    empty = write(tmp_path, "empty.csv", [])
+    one = write(tmp_path, "one.csv", NEW[:1], model="m-new")
+    for old, new, side in ((empty, one, "old"), (one, empty, "new")):
+        ch = diff_files(old, new)
+        text = "\n".join(ch.lines())
+        assert not ch.taxonomy_changed and "different taxonomies" not in text and "?" not in text
+        assert f"taxonomy {TAX.version} ({side} run: no rows, no version recorded)" in text
+        assert f"model m-new ({side} run: no rows, no version recorded)" in text
+        assert dict(ch.figures().values.tolist())["taxonomies differ"] == "no"

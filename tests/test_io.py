@@ -422,3 +422,33 @@ def test_csv_comes_in_blocks_of_rows_that_make_the_whole_text(monkeypatch):
     assert back["a"].tolist() == frame["a"].tolist()
     assert back["b"].tolist() == ["1,2", 'q"', "a\nb", "", "'=1", "'-", "z"]  # text starting with = or - is neutralised
     assert list(cio.csv_blocks(frame.iloc[:0], header=False)) == []
+
+
+def test_an_xlsx_inputs_numbers_dates_and_booleans_stay_so_in_an_xlsx_output(tmp_path, rules_tagger):
+    # audit round 13: a Wind/Choice export's 基金规模 (numbers), 成立日期 (dates) and flags came out of `tag` as text
+    # cells ('4.3193', '2020-01-01 00:00:00', 'True'): Excel could no longer sum, sort or filter them
+    import datetime as dt
+
+    import openpyxl
+
+    from classifier.batch import tag_file
+
+    src = tmp_path / "wind.xlsx"
+    pd.DataFrame({"证券代码": ["159995.SZ", "510300.SH"], "证券简称": ["华夏国证半导体芯片ETF", "华泰柏瑞沪深300ETF"],
+                  "基金规模": [4.3193, None], "份额": [12, 7], "成立日期": pd.to_datetime(["2020-01-01", "2012-05-04"]),
+                  "上市": [True, False], "备注": ["看一下", "0012"]}).to_excel(src, index=False)
+    out = tmp_path / "tagged.xlsx"
+    tag_file(src, out, progress=False, tagger=rules_tagger)
+    ws = openpyxl.load_workbook(out).active
+    header = [c.value for c in ws[1]]
+    rows = [{h: c for h, c in zip(header, r)} for r in ws.iter_rows(min_row=2)]
+    assert rows[0]["基金规模"].value == 4.3193 and rows[0]["基金规模"].data_type == "n"
+    assert rows[1]["基金规模"].value is None
+    assert [r["份额"].value for r in rows] == [12, 7]
+    assert [r["成立日期"].value for r in rows] == [dt.datetime(2020, 1, 1), dt.datetime(2012, 5, 4)]
+    assert all(r["成立日期"].is_date for r in rows)
+    assert [r["上市"].value for r in rows] == [True, False] and rows[0]["上市"].data_type == "b"
+    assert [(r["备注"].value, r["备注"].data_type) for r in rows] == [("看一下", "s"), ("0012", "s")]  # text stays text
+    assert [r["证券代码"].value for r in rows] == ["159995.SZ", "510300.SH"]
+    # what the tool reads back from its own output is unchanged
+    assert read_table(out).frame["基金规模"].tolist() == ["4.3193", ""]

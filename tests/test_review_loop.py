@@ -1728,7 +1728,8 @@ def test_one_decision_on_a_group_of_the_migration_queue_settles_the_group(tmp_pa
         assert set(rows["group_size"]) == {str(len(rows))}, g
     robot = q[q["group"] == "H30590.CSI"]
     assert robot["fund_code"].iloc[0] == "159213" and set(robot["fund_code"]) == {"159213", "562500", *followers}
-    assert set(robot["settles"]) == {"6"}  # all but the earlier review decision
+    assert set(robot["settles"].iloc[1:]) == {"6"}  # all but the earlier review decision
+    assert robot["settles"].iloc[0] == "7"  # a decision on it settles it and the 6 others (audit round 13)
     q["decision"] = q["fund_code"].map({"562500": "科技主题ETF"}).fillna("")
     q["reviewer"] = "张三"
     q.to_csv(queue, index=False, encoding="utf-8")
@@ -1749,6 +1750,33 @@ def test_one_decision_on_a_group_of_the_migration_queue_settles_the_group(tmp_pa
     assert not set(after["fund_code"]) & {"562500", *followers}
     assert {"562500", *followers} <= set(migration_pending(labels_subset, set(after["fund_code"])))
     assert "back to the migration's review queue 159526" in res.output
+
+
+def test_the_queues_settles_of_an_earlier_review_decisions_row_counts_the_rows_its_decision_relabels(tmp_path,
+                                                                                                    labels_subset):
+    """audit round 13: in a migration queue every row of an index showed one `settles`, the index's rows other than
+    earlier review decisions (6 on 中证机器人, H30590.CSI); on the earlier review decision's own row (159213) that
+    left out the row itself: a decision there puts 159213 back and relabels the index's 6 other queued rows, 7 funds,
+    which the import's dry run lists. The sheet's settles now says what the import then does, on every row."""
+    lab = pd.read_csv(labels_subset, dtype=str, keep_default_na=False)
+    i = lab.index[lab["fund_code"] == "159213"][0]
+    lab.loc[i, ["source", "propagated_from", "labeled_by", "labeled_at", "note"]] = ["review", "", "李四",
+                                                                                     "2026-11-02", "review"]
+    lab.to_csv(labels_subset, index=False, encoding="utf-8")
+    r = CliRunner()
+    new_tax, queue, res = _split_migrate(r, tmp_path, labels_subset, "queue.csv")
+    assert res.exit_code == 0, res.output
+    q = pd.read_csv(queue, dtype=str, keep_default_na=False)
+    robot = q[q["group"] == "H30590.CSI"]
+    for code in ("159213", "562500"):
+        q["decision"] = q["fund_code"].map({code: "科技主题ETF"}).fillna("")
+        q["reviewer"] = "张三"
+        q.to_csv(queue, index=False, encoding="utf-8")
+        res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels_subset), "--taxonomy",
+                             str(new_tax), "--dry-run"])
+        assert res.exit_code == 0, res.output
+        settled = 1 + res.output.count("would relabel ")
+        assert robot.loc[robot["fund_code"] == code, "settles"].tolist() == [str(settled)], (code, res.output)
 
 
 def test_withdrawing_a_decision_made_in_the_migration_queue_says_the_fund_goes_back_to_the_queue(tmp_path,
