@@ -436,6 +436,9 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet, la
     for w in notes:
         click.echo(f"warning: {w}", err=True)
     click.echo(f"{n} rows to review -> {output}")
+    if not n and not include_all:  # the sheet holds the header alone: say why, and how to see every row
+        click.echo(f"  nothing in {tagged} needs review; `fundclass review export {tagged} --all -o {output}` lists "
+                   f"every row, to check or overrule the tool's answers")
     if later:
         click.echo(f"  the last {later} of them: share-class families of actively managed funds the tagged file "
                    f"gives no holdings of (tag with --holdings FILE: one whose top industry is over the seed-004 share "

@@ -105,6 +105,8 @@ def test_tag_review_import_round(workspace, ext, prefix):
     assert not out["needs_review"].astype(str).eq("True").any()
     p = run(workspace, "review", "export", "again.csv", "-o", "clear_review.xlsx")
     assert "0 rows to review" in p.stdout
+    assert "nothing in again.csv needs review; `fundclass review export again.csv --all" in p.stdout  # not a silent
+    # empty sheet: what happened and how to see every row
     assert len(pd.read_excel(workspace / "clear_review.xlsx", sheet_name="review")) == 0
     before = (workspace / "data" / "labeled" / "labels.csv").read_bytes()
     assert "added 0, changed 0, confirmed 0" in run(workspace, "review", "import", "clear_review.xlsx").stdout
