@@ -19,7 +19,7 @@ import pandas as pd
 
 from .io import csv_text
 
-from .normalize import index_subject
+from .normalize import index_key_subject, index_subject
 from .vocabulary import load_vocabulary
 
 AGREEMENT_FILE = "agreement.csv"
@@ -47,7 +47,7 @@ def head_keys(labels: pd.DataFrame) -> pd.Series:
     """One key per fund: its group, joined with every group that tracks the same index subject; each head is named
     after its alphabetically first group."""
     vocab = load_vocabulary()
-    subject = labels["index_name"].map(lambda s: index_subject(s, vocab) if s else "")
+    subject = labels["index_name"].map(lambda s: index_key_subject(index_subject(s, vocab), vocab) if s else "")
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:

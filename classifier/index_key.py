@@ -3,7 +3,8 @@ review sheet (rows of one index side by side).
 
 A prepared row (see :mod:`classifier.prepare`) yields up to two keys: ``code:<index code without exchange suffix>``
 and ``idx:<index subject>`` (the index name with structure words stripped); rows without an index fall back to
-``bench:<benchmark subject>``. A batch row matches a decision by code first, then by subject, so a feeder that names
+``bench:<benchmark subject>``. A subject another name of its index gives is named as the index's full name gives it
+(:func:`classifier.normalize.index_key_subject`: 上证指数 and 上证综合指数 are one key, ``idx:上证综合``). A batch row matches a decision by code first, then by subject, so a feeder that names
 only its index (上证红利) finds the decision made on the ETF that carries the code (000015.SH); an index fund known
 by its name alone matches by the subject its name gives (:func:`name_keys`).
 """
@@ -14,7 +15,7 @@ import re
 import pandas as pd
 
 from .fundtype import ENHANCED, PASSIVE
-from .normalize import apply_unique, clean, index_subject
+from .normalize import apply_unique, clean, index_key_subject, index_subject
 from .vocabulary import load_vocabulary
 
 
@@ -33,9 +34,18 @@ def code_keys(p: pd.DataFrame) -> pd.Series:
     return apply_unique(p["index_code"], _code_key)
 
 
+def _named(subjects: pd.Series) -> pd.Series:
+    """Each subject as its index key names it (:func:`classifier.normalize.index_key_subject`)."""
+    vocab = load_vocabulary()
+    if not vocab.index_synonyms:
+        return subjects
+    return apply_unique(subjects, lambda t: index_key_subject(t, vocab))
+
+
 def subject_keys(p: pd.DataFrame) -> pd.Series:
-    idx = ("idx:" + p["s_index"]).where(p["s_index"] != "", "")
-    bench = ("bench:" + p["s_benchmark"]).where(p["s_benchmark"] != "", "")
+    s_index, s_benchmark = _named(p["s_index"]), _named(p["s_benchmark"])
+    idx = ("idx:" + s_index).where(s_index != "", "")
+    bench = ("bench:" + s_benchmark).where(s_benchmark != "", "")
     return idx.where(idx != "", bench)
 
 
@@ -48,8 +58,8 @@ def name_keys(p: pd.DataFrame) -> pd.Series:
     bare = ((p["index_code"] == "") & (p["s_index"] == "") & (p["s_benchmark"] == "") & (p["s_name"] != "")
             & p["management_style"].isin([PASSIVE, ENHANCED]))
     if bare.any():
-        subject = apply_unique(p.loc[bare, "s_name"], lambda t: index_subject(_unenhanced(t, vocab.enhanced), vocab,
-                                                                              cleaned=True))
+        subject = apply_unique(p.loc[bare, "s_name"], lambda t: index_key_subject(
+            index_subject(_unenhanced(t, vocab.enhanced), vocab, cleaned=True), vocab))
         out[bare] = ("idx:" + subject).where(subject != "", "")
     return out
 
@@ -98,7 +108,7 @@ def row_keys(index_code: pd.Series, index_name: pd.Series) -> list[tuple[str, st
     (a fund list gives 平安300ETF联接C's index as its name does, `idx:300`; the set, as `idx:沪深300`)."""
     vocab = load_vocabulary()
     c = apply_unique(index_code, lambda t: _code_key(clean(t)))
-    s = apply_unique(index_name, lambda t: index_subject(t, vocab))
+    s = apply_unique(index_name, lambda t: index_key_subject(index_subject(t, vocab), vocab))
     return [(a, "idx:" + b if b else "") for a, b in zip(c.tolist(), s.tolist())]
 
 

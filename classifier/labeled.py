@@ -529,13 +529,13 @@ def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True,
     provenance, and one index or one family carrying two labels (ignoring rows the report itself labeled, also once a
     taxonomy migration renamed their class: ``history``, the set's history.csv, says so, :func:`carried_sources`)."""
     rep = AuditReport(n_funds=len(df), n_groups=df["group"].nunique())
-    from .normalize import apply_unique, index_subject
+    from .normalize import apply_unique, index_key_subject, index_subject
     from .vocabulary import load_vocabulary
 
     vocab = load_vocabulary()
     # once per distinct index name (the set repeats each over its funds), read by the count of indices and by the
     # report's counts below
-    names = apply_unique(df["index_name"], lambda s: index_subject(s, vocab) if s else "")
+    names = apply_unique(df["index_name"], lambda s: index_key_subject(index_subject(s, vocab), vocab) if s else "")
     rep.n_indices = int(names[names != ""].nunique())
     # labels of another version (a set migrated since, audited with the taxonomy it was migrated from): named once,
     # with their rows, as training refuses them (:func:`check_classes`); classes both versions share would pass

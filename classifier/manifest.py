@@ -361,7 +361,8 @@ def load_model(model_dir: str | Path, taxonomy: Taxonomy):
                f"taxonomy: {_train_command(taxonomy, 'MODEL_DIR')}." if other else
                _stale_help(d, taxonomy, vocab.sha256)))
     if manifest.get("vocabulary_sha256") and manifest["vocabulary_sha256"] != vocab.sha256:
-        raise ModelError(f"model {d} was trained with another taxonomy/common.toml, the shared vocabulary (sha256 "
+        raise ModelError(f"model {d} was trained with another taxonomy/common.toml, the shared vocabulary (with "
+                         f"classifier/reference/index_synonyms.csv; sha256 "
                          f"{manifest['vocabulary_sha256'][:12]}…, now {vocab.sha256[:12]}…): its text "
                          f"processing would differ. " + _stale_help(d, taxonomy, vocab.sha256))
     from .model_store import read_json, read_npz

@@ -60,10 +60,18 @@ def index_subject(name: str, vocab: Vocabulary, cleaned: bool = False) -> str:
     创业板, as 创业板指数; 上证综指 → 上证综合."""
     t = _strip(name if cleaned else clean(name), vocab.index_strip_words)
     for short, full in vocab.index_abbreviations:  # longest first
-        if t.endswith(short) and len(t) - len(short) >= 2:
-            t = t[:-len(short)] + full
-            break
+        for tail in vocab.index_tails:  # '' first, then 全收益, 价格 …: 上证综指全收益 is 上证综合全收益指数, 上证综合
+            if t.endswith(short + tail) and len(t) - len(short + tail) >= 2:
+                return _expand_aliases(t[:-len(short + tail)] + full, vocab)
     return _expand_aliases(t, vocab)
+
+
+def index_key_subject(subject: str, vocab: Vocabulary) -> str:
+    """The subject an index key is named by: the subject of the index's full name when ``subject`` is another name of
+    that index (classifier/reference/index_synonyms.csv: 上证 of 上证指数 → 上证综合, 科创综合 of 科创综指 → 上证科创板综合,
+    科创50 → 上证科创板50成份), else ``subject`` itself. Only keys read it (a review decision reaches the index's funds
+    under either name); the rules and the model read the subject as the name gives it."""
+    return vocab.index_synonyms.get(subject, subject)
 
 
 def benchmark_subject(text: str, vocab: Vocabulary, cleaned: bool = False) -> str:

@@ -2,7 +2,9 @@
 is not a fund name. The one loader of that file: every module takes its words from :func:`load_vocabulary`."""
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import re
 import tomllib
 from dataclasses import dataclass
@@ -14,6 +16,9 @@ from .errors import TaxonomyError
 from .text import clean  # words are matched against cleaned text, so they are cleaned once here
 
 DEFAULT_COMMON = shipped_path("vocabulary")  # the shipped file; load_vocabulary reads the configured one
+# Other names of one index, derived from the raw index and fund lists (scripts/build_index_synonyms.py; SOURCE.md beside
+# it): part of the shared vocabulary, so its bytes are in the vocabulary's hash that a model records.
+INDEX_SYNONYMS = Path(__file__).resolve().parent / "reference" / "index_synonyms.csv"
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class Vocabulary:
     strip_words: tuple[str, ...]
     index_strip_words: tuple[str, ...]
     index_abbreviations: tuple[tuple[str, str], ...]  # (abbreviation, the word it abbreviates), longest first
+    index_tails: tuple[str, ...]  # what may follow an abbreviation: index_strip_words ending in 指数, without it ('' first)
+    index_synonyms: dict[str, str]  # an index subject → the subject of the index's full name (INDEX_SYNONYMS)
     share_class: re.Pattern
     aliases: dict[str, str]
     managers: tuple[str, ...]
@@ -117,8 +124,14 @@ def _load(path: str) -> Vocabulary:
         if not all(isinstance(v, str) and k for k, v in abbreviations.items()):
             raise KeyError("[normalize] index_abbreviations: each abbreviation must be a non-empty key with a text "
                            "value (the word it abbreviates, '' for none)")
-        return Vocabulary(by_len(n["strip_words"]), by_len(n["index_strip_words"]),
-                          tuple(sorted(abbreviations.items(), key=lambda kv: len(kv[0]), reverse=True)),
+        index_strip = by_len(n["index_strip_words"])
+        # 上证综指全收益 abbreviates 上证综合全收益指数 as 创业板指 does 创业板指数: the words index_strip_words strips with
+        # 指数 (全收益, 价格, 净收益) may follow the abbreviation, and go with it
+        tails = ("", *(w[:-2] for w in index_strip if w.endswith("指数") and len(w) > 2))
+        synonyms, synonyms_raw = _index_synonyms(INDEX_SYNONYMS)
+        return Vocabulary(by_len(n["strip_words"]), index_strip,
+                          tuple(sorted(abbreviations.items(), key=lambda kv: len(kv[0]), reverse=True)), tails,
+                          synonyms,
                           re.compile(n["share_class"]),
                           dict(n.get("aliases", {})), by_len(n["managers"]),
                           re.compile("|".join(re.escape(m) for m in by_len(n["managers"]))), acs, cl(ms["enhanced"]),
@@ -131,6 +144,20 @@ def _load(path: str) -> Vocabulary:
                           tuple(d["model"]["structure_words"]),
                           re.compile(f"({alternation(ifn['type_words'])})型"),
                           re.compile(f"({alternation(ifn['currency_tail'])})+$"), tuple(ifn["variant_words"]),
-                          hashlib.sha256(raw).hexdigest())
+                          hashlib.sha256(raw + synonyms_raw).hexdigest())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, re.error) as exc:
         raise TaxonomyError(f"{p}: cannot load shared vocabulary: {exc!r}") from exc
+
+
+def _index_synonyms(path: Path) -> tuple[dict[str, str], bytes]:
+    """``subject`` → ``canonical`` of the synonym table, and the bytes that go into the vocabulary's hash (the table's,
+    after a separator; none when there is no table, so the hash is then the common file's alone)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}, b""
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
+    out = {r["subject"]: r["canonical"] for r in rows}
+    if not rows or len(out) != len(rows) or any(not k or not v or k == v or v in out for k, v in out.items()):
+        raise KeyError(f"{path}: each row must give a subject once, and a canonical subject that is no row's subject")
+    return out, b"\n# " + path.name.encode() + b"\n" + raw

@@ -1,4 +1,5 @@
 import pytest
+import pandas as pd
 
 from classifier.columns import detect_columns
 from classifier.errors import InputError
@@ -79,6 +80,10 @@ def test_an_index_short_name_ending_in_an_abbreviation_of_its_full_name_gives_it
     ("东方红中证500指数增强A", "中证500指数增强"),      # 东方 was stripped, leaving 红中证500
     ("国泰君安中证A500指数增强A", "中证A500指数增强"),
     ("信澳中证红利低波动指数A", "中证红利低波动指数"),
+    # managers the script's rules miss: 申万宏源 begins with the index family 申万 (申万电子 stays an index's name);
+    # 财达证券, 国元, 新疆前海联合 have fewer than three fund families in the lists
+    ("申万宏源天添利货币", "天添利货币"), ("申万电子ETF", "申万电子"), ("财达证券稳达中短债A", "稳达中短债"),
+    ("国元元增利货币", "元增利货币"), ("新疆前海联合海盈货币A", "海盈货币"),
 ])
 def test_the_fund_lists_managers_are_stripped_from_a_fund_subject(name, subject):
     """Audit round 12: manager short names of the raw fund lists that the vocabulary lacked (derived by
@@ -119,3 +124,26 @@ def test_prepare_reads_every_text_dtype_alike(dtype):
     numbers = pd.DataFrame({"fund_name": ["华夏中证机器人ETF", None], "fund_code": [159530, float("nan")]})
     p = prepare(numbers, detect_columns(list(numbers.columns)), V)
     assert p["code"].tolist() == ["159530.0", ""] and p["code6"].tolist() == ["159530", ""] and p["name"].tolist()[1] == ""
+
+
+def test_an_abbreviation_before_a_total_return_word_reads_as_the_full_name():
+    """上证综指全收益 (the labeled set's index of 华夏上证综合全收益指数增强A) abbreviates 上证综合全收益指数, whose subject
+    is 上证综合 (index_strip_words strip 全收益指数), but read as 上证综指全收益: the abbreviation was read only at the
+    end. The words index_strip_words strip with 指数 (全收益, 净收益, 价格) may now follow it."""
+    assert [index_subject(n, V) for n in ("上证综指全收益", "深证成指价格", "创业板指净收益")] == \
+        ["上证综合", "深证成份", "创业板"]
+    assert index_subject("中证红利全收益", V) == "中证红利全收益"  # no abbreviation: as before
+
+
+def test_index_keys_name_an_index_by_its_full_name_under_its_other_names():
+    """The synonym table (classifier/reference/index_synonyms.csv) names an index's key by its full name's subject:
+    上证指数 is 上证综合指数 (000001), 科创综指 上证科创板综合指数 (000680), 科创50 上证科创板50成份指数 (000688); the
+    rules read the subject as the name gives it."""
+    from classifier.index_key import row_keys
+
+    names = ["上证指数", "上证综合指数", "科创综指", "上证科创板综合指数", "科创50", "上证科创板50成份指数", "战略新兴成指",
+             "中国战略新兴产业成份指数"]
+    keys = [s for _, s in row_keys(pd.Series([""] * len(names)), pd.Series(names))]
+    assert keys == ["idx:上证综合"] * 2 + ["idx:上证科创板综合"] * 2 + ["idx:上证科创板50成份"] * 2 + \
+        ["idx:中国战略新兴产业成份"] * 2
+    assert index_subject("上证指数", V) == "上证"  # what the rules read is unchanged

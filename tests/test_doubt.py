@@ -133,10 +133,13 @@ def test_shipped_agreement_table_covers_the_labeled_set():
     assert covered > 0.99, covered  # every head of the labeled set has at least two independent reads
     keys = head_keys(labels)
     label_of = labels.groupby(keys)["secondary"].agg(lambda s: s.value_counts().index[0])
+    # a head is stored under the group it was read as; one since joined to another index name's head (one index's two
+    # names: taxonomy/common.toml index_abbreviations, classifier/reference/index_synonyms.csv) is that head's now
+    head_of = dict(zip(labels["group"], keys))
     # the stored agreement is the share of reads equal to the current label of the head
     for head, row in agreement.iloc[::37].iterrows():
         got = [x for x in row["reads"].split(";") if x]
-        assert float(row["agreement"]) == pytest.approx(np.mean([g == label_of[head] for g in got]), abs=1e-3)
+        assert float(row["agreement"]) == pytest.approx(np.mean([g == label_of[head_of[head]] for g in got]), abs=1e-3)
 
 
 def test_the_shipped_model_states_what_its_confidence_means(model_tagger):
@@ -200,7 +203,8 @@ def test_readers_who_all_chose_the_class_raise_a_known_heads_confidence(model_ta
 
 def test_an_index_fund_known_by_its_name_alone_takes_its_heads_reads(model_tagger, monkeypatch):
     """A fund list gives names alone. An index fund whose name gives an index the labeled set's readers read takes
-    their reads as a fund whose index column names it does: 化工ETF (4/4 行业) rises out of review; 易方达中证生物科技
+    their reads as a fund whose index column names it does: 化工ETF (4/4 行业) rises (out of review with the models up to
+    7bfabcb's; the model alone gives it 0.953 since syn13's retraining, above the 0.949 threshold); 易方达中证生物科技
     主题ETF, whose readers split 2/4 on (申万)行业ETF, falls."""
     frame = pd.DataFrame({"基金简称": ["化工ETF", "易方达中证生物科技主题ETF"], "基金类型": ["指数型-股票"] * 2})
     out = model_tagger.tag(frame)
@@ -209,7 +213,7 @@ def test_an_index_fund_known_by_its_name_alone_takes_its_heads_reads(model_tagge
     assert out["needs_review"].tolist() == [False, True]
     monkeypatch.setattr(model_tagger.model.agreement_, "head_reads_", {})  # the model alone, no reads
     alone = model_tagger.tag(frame)
-    assert alone["needs_review"][0] and out["confidence"][0] > alone["confidence"][0]
+    assert out["confidence"][0] > alone["confidence"][0]
     assert out["confidence"][1] < alone["confidence"][1]
 
 

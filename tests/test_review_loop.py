@@ -2353,3 +2353,35 @@ def test_a_share_class_in_a_disputed_index_takes_its_familys_decision_in_the_lab
     lab = read_labels(labels_subset).set_index("fund_code")
     assert tagged.loc["004744", "secondary"] == lab.loc["004744", "secondary"] == "科技成长主题ETF"
     assert lab.loc["004744", "propagated_from"] == "009012"
+
+
+@pytest.mark.parametrize("decided,named", [
+    # 上证综指ETF (000001.SH, 上证综合指数): a fund list's 富国上证指数ETF gave idx:上证, a set's 上证综指全收益 its own key
+    (("510210", "上证综指ETF"), [("富国上证指数ETF", ""), ("华夏上证指数ETF联接A", ""), ("华夏上证综合全收益增强A", "上证综指全收益")]),
+    # 华夏上证科创板综合ETF (000680.SH, 上证科创板综合指数): funds named 科创综指 gave idx:科创综合
+    (("589000", "华夏上证科创板综合ETF"), [("招商科创综指ETF", ""), ("苏新科创综指增强A", ""), ("鹏华科创综指ETF联接C", "科创综指")]),
+    # 华夏战略新兴成指ETF (000171.CSI, 中国战略新兴产业成份指数): its feeders gave idx:战略新兴成份
+    (("512770", "华夏战略新兴成指ETF"), [("易方达战略新兴成指ETF联接A", ""), ("嘉实战略新兴成指增强C", "战略新兴成指")]),
+])
+def test_a_decision_on_an_index_reaches_the_funds_named_by_its_other_names(tmp_path, labels_subset, decided, named):
+    """Review decisions are remembered per tracked index, but one index under two names gave two keys: a decision on
+    上证综指ETF (000001.SH) settled no 富国上证指数ETF of a names-only fund list (`idx:上证`), one on an ETF of
+    上证科创板综合指数 no fund named 科创综指 (`idx:科创综合`), one on 华夏战略新兴成指ETF (中国战略新兴产业成份指数) no
+    feeder named 战略新兴成指. Index keys now read classifier/reference/index_synonyms.csv (the CSI index list's short
+    names and fund names beside their index codes, scripts/build_index_synonyms.py); 上证综指全收益 reads as
+    上证综合全收益指数."""
+    _decide(tmp_path, labels_subset, [(*decided, "策略主题ETF")])
+    later = pd.DataFrame({"基金代码": [f"9909{i:02d}" for i in range(len(named))], "基金简称": [n for n, _ in named],
+                          "跟踪指数": [i for _, i in named], "基金类型": ["指数型-股票"] * len(named)})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["review_decision"].tolist() == [decided[0]] * len(named)
+    assert out["secondary"].tolist() == ["策略主题ETF"] * len(named)
+
+
+def test_a_decision_on_an_etf_relabels_the_sets_funds_of_its_index_under_its_short_name(tmp_path, labels_subset):
+    """The labeled set holds 中国战略新兴产业成份指数 as 000171.CSI (华夏战略新兴成指ETF, 512770) and as 战略新兴成指 (its
+    feeders 006909/006910, group idx:战略新兴成指): a decision on 512770 relabeled neither feeder, and training went on
+    learning the old class for them. The set's index keys now read the synonym table too."""
+    _decide(tmp_path, labels_subset, [("512770", "华夏战略新兴成指ETF", "策略主题ETF")])
+    lab = read_labels(labels_subset).set_index("fund_code")
+    assert lab.loc[["006909", "006910"], "secondary"].tolist() == ["策略主题ETF"] * 2
