@@ -292,6 +292,9 @@ class ImportResult:
     # code, old, new, the decided fund: a share class or feeder the decision on its family relabeled, where the
     # decision did not relabel its index (disputed)
     family: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # code, old, restored, the decided fund: a row that fund's decision relabeled, back to its earlier label as another
+    # decision on its index disputes it
+    undone: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     dry_run: bool = False  # checked only (review import --dry-run): nothing was written, the lines say what would be
 
@@ -311,13 +314,17 @@ class ImportResult:
                   f"{did('relabeled', 'would be relabeled')} with them" if self.family else "")
                + (f"; {did('withdrew', 'would withdraw')} {len(self.withdrawn)} decision(s)"
                   + (f", {len(self.restored)} funds relabeled with them {did('went', 'would go')} back to their "
-                     f"earlier labels" if self.restored else "") if self.withdrawn else "")]
+                     f"earlier labels" if self.restored else "") if self.withdrawn else "")
+               + (f"; {len(self.undone)} funds relabeled with a decision now disputed on their index "
+                  f"{did('went', 'would go')} back to their earlier labels" if self.undone else "")]
         out += [f"  {did('withdrew', 'would withdraw')} {c}: {d}; "
                 + (what if not dry else _conditional(what)) for c, d, what in self.withdrawn]
         out += [f"  {did('restored', 'would restore')} {c}: {o} → {n} (relabeled with {h}'s withdrawn decision)"
                 if o != n else
                 f"  {did('restored', 'would restore')} {c}: {o}, its earlier label, with its earlier provenance "
                 f"(relabeled with {h}'s withdrawn decision)" for c, o, n, h in self.restored]
+        out += [f"  {did('restored', 'would restore')} {c}: {o} → {n} (relabeled with {h}'s decision, which another "
+                f"decision on its index disputes: it goes to review at the next tag)" for c, o, n, h in self.undone]
         out += [f"  {did('back', 'would go back')} to the migration's review queue {c}: {lab} (its group's decision "
                 f"there, {h}'s, withdrawn)" for c, lab, h in self.requeued]
         out += [f"warning: {c} {did('keeps', 'would keep')} {lab}: {why}" for c, lab, why in self.kept]
@@ -368,7 +375,7 @@ def _conditional(what: str) -> str:
 _DISPUTED = ("each decision settles only its own fund and, unless their family is the one disputed, its share classes "
              "and feeders; at the next `fundclass tag` every other fund of that index or family goes to review, also "
              "one the tool accepted without review, its evidence naming both decisions (复核决定不一致), and the "
-             "labeled set keeps their labels")
+             "labeled set holds their labels from before the decisions (history.csv) until the dispute ends")
 
 
 def _first(codes: list[str], n: int = 20) -> str:
@@ -647,66 +654,176 @@ def _index_groups(labels: pd.DataFrame) -> dict[str, set]:
 
 
 def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Taxonomy, today: str, history: list,
-                     res: ImportResult, queued: np.ndarray | None = None, h: pd.DataFrame | None = None) -> None:
+                     res: ImportResult, queued: np.ndarray | None = None, h: pd.DataFrame | None = None,
+                     withdrawn: dict | None = None) -> None:
     """The hand and propagated rows of a decided fund's group (its index or family in the labeled set, with the groups
     of the same index, :func:`_index_groups`) take the decision, as tagging applies it to the whole index: a decision
     on any fund of a group, not only on the one whose label the others copy; so do the rows a taxonomy migration moved
     to a renamed or merged class (``migrated``) from a hand or propagated label (``h``, history.csv, says which:
-    :func:`classifier.labeled.carried_sources`). ``labels`` is changed in place, each old label goes to ``history``. A
-    group whose review decisions (this sheet's and earlier ones) name two classes is a dispute, and no row of it
-    moves but a decided fund's share classes and feeders (:func:`_family_decisions`), which take its decision, as
-    tagging settles them by their family before their index; funds the sheet decides itself, review rows and the report's own examples (migrated or not) never move,
+    :func:`classifier.labeled.carried_sources`). ``labels`` is changed in place, each old label goes to ``history``.
+    ``withdrawn`` (group → the withdrawn fund and who withdrew it, :func:`_withdraw`): groups whose decision was
+    taken back, which the index's remaining decisions settle afresh, as tagging does: one class left, its earliest
+    decision relabels the rows as if it were the only one (its reviewer and date: withdrawing it restores them too).
+    A group whose review decisions (this sheet's and earlier ones) name two classes is a dispute: no row of it takes
+    a decision but a decided fund's share classes and feeders (:func:`_family_decisions`), which take its decision, as
+    tagging settles them by their family before their index; the rows a disputing decision relabeled go back to their
+    labels before it (history.csv; tagging sends them to review, settled by neither); the dispute resolved (a
+    withdrawal, an agreeing decision), the remaining class relabels them again. Funds the sheet decides itself,
+    review rows and the report's own examples (migrated or not) never move,
     but for the rows of ``queued`` (a mask: rows a taxonomy migration queued, put back by
     :func:`_queued_in_group` with the label of the class it split or removed), which all move."""
     queued = np.zeros(len(labels), dtype=bool) if queued is None else queued
+    withdrawn = {g: w for g, w in (withdrawn or {}).items() if g}
     groups = labels["group"].to_numpy()
     group_of = dict(zip(labels["fund_code"], groups))
     first: dict[str, str] = {}  # group → the first decided fund of it on the sheet
     for code in applied:
         if group_of[code]:
             first.setdefault(group_of[code], code)
-    same = _index_groups(labels) if first else {}
+    todo = list(first) + [g for g in withdrawn if g not in first]
+    same = _index_groups(labels) if todo else {}
     # the set's own labels as they were given (a hand or propagated label a migration renamed is still one; a migrated
     # row history.csv holds no origin of is a label of the set too), not the report's
-    movable = carried_sources(labels, h).isin(("hand", "propagated", "migrated")).to_numpy() if first else None
+    movable = carried_sources(labels, h).isin(("hand", "propagated", "migrated")).to_numpy() if todo else None
+    not_decided = ~labels["fund_code"].isin(on_sheet).to_numpy()
+    reach = np.zeros(len(labels), dtype=bool)  # the rows of the indices settled afresh
     done: set = set()
-    for g, code in first.items():
+    for g in todo:
         if g in done:  # a group of an index whose other group's decision moved it
             continue
-        done |= same.get(g, {g})
-        decision, reviewer, note = applied[code]
-        in_group = np.isin(groups, list(same.get(g, {g})))
-        reviewed = set(labels.loc[in_group & (labels["source"] == "review").to_numpy(), "secondary"])
-        if reviewed != {decision}:
+        index = same.get(g, {g})
+        done |= index
+        reach |= (in_group := np.isin(groups, list(index)))
+        decisions = in_group & (labels["source"] == "review").to_numpy()
+        reviewed = set(labels.loc[decisions, "secondary"])
+        code = next((c for x, c in first.items() if x in index), "")
+        who, among = applied[code][1] if code else withdrawn[g][1], in_group & not_decided & ~queued & ~decisions
+        # a label a decision no longer standing made (a withdrawal put a row back to it, its fund's or a share
+        # class's, an earlier decision's, since withdrawn too) goes back further, as no decision gives it; on a
+        # disputed index, so does one a disputing decision made; until no row moves (each step goes back in history)
+        standing = set(labels.loc[decisions & (labels["taxonomy_version"] == tax.version).to_numpy(), "fund_code"])
+        disputed = "; ".join(f"{c} {labels['secondary'].iat[k]}" for k, c in zip(
+            np.flatnonzero(decisions), labels["fund_code"].to_numpy()[decisions]) if c in standing)
+        for _ in range((0 if h is None else len(h)) + len(history) + 1):
+            n = len(history)
+            gone = set(labels.loc[among & labels["source"].isin(("propagated", "migrated")).to_numpy(),
+                                  "propagated_from"]) - standing - {""}
+            hh = _with_history(h, history) if gone or len(reviewed) > 1 else None
+            deciders = [(c, st) for c in sorted(gone) if (st := _decision_stamps(labels, hh, c, tax))]
+            if deciders:  # (a label copied from a fund never decided is the set's own)
+                _undo(labels, deciders, among, tax, today, history, res, h, who)
+            if len(reviewed) > 1:
+                _undo(labels, [(c, _decision_stamps(labels, hh, c, tax)) for c in sorted(standing)], among, tax,
+                      today, history, res, h, who, disputed=disputed)
+            if len(history) == n:
+                break
+        if len(reviewed) > 1:
             continue
-        move = (in_group & (movable
-                            & (labels["secondary"] != decision).to_numpy() | queued)
-                & ~labels["fund_code"].isin(on_sheet).to_numpy())
+        if not reviewed:  # its last decision withdrawn: nothing settles the index
+            continue
+        decision = reviewed.pop()
+        if code:
+            reviewer, at = applied[code][1], today
+            reason = f"same index as {code}: {applied[code][2]}"
+        else:  # settled by the remaining decision(s) alone (one of another class withdrawn): the one tagging names
+            k = min(np.flatnonzero(decisions), key=lambda k: (labels["labeled_at"].iat[k], k))
+            code, reviewer, at = labels["fund_code"].iat[k], labels["labeled_by"].iat[k], labels["labeled_at"].iat[k]
+            reason = (f"same index as {code}: its review decision settles the index alone, {withdrawn[g][0]}'s "
+                      f"withdrawn ({withdrawn[g][1]}, {today})")
+        move = in_group & (movable & (labels["secondary"] != decision).to_numpy() | queued) & not_decided
         for j in np.flatnonzero(move):
             fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
-            history.append(_history_row(fo, decision, reviewer, today, f"same index as {code}: {note}"))
+            history.append(_history_row(fo, decision, reviewer, at, reason))
             for k, v in {"primary": tax.primary_of(decision), "secondary": decision, "source": "propagated",
-                         "propagated_from": code, "labeled_by": reviewer, "labeled_at": today,
+                         "propagated_from": code, "labeled_by": reviewer, "labeled_at": at,
                          "taxonomy_version": tax.version, "note": _FROM_DECISION.format(code)}.items():
                 labels.iat[j, labels.columns.get_loc(k)] = v
             res.followed.append((fo["fund_code"], fo["secondary"], decision, code))
     # a share class or feeder follows its family's reviewed fund, as tagging settles it by its family before its index
-    # (classifier.decide.override): also on a disputed index, whose rows the loop above leaves as they are
-    if applied:
+    # (classifier.decide.override): also on a disputed index, whose other rows the loop above leaves or puts back
+    # (the decisions of this sheet, and, on an index settled afresh, the standing ones: their reviewers and dates)
+    if applied or reach.any():
         movable = carried_sources(labels, h).isin(("hand", "propagated", "migrated")).to_numpy() \
             if movable is None else movable
+        pos = {c: k for k, c in enumerate(labels["fund_code"])}
         for j, code in enumerate(_family_decisions(labels, tax)):
-            decision, reviewer, note = applied.get(code, ("", "", ""))
-            if (not decision or not movable[j] or labels["secondary"].iat[j] == decision
-                    or labels["fund_code"].iat[j] in on_sheet):
+            if code in applied:
+                (decision, reviewer, note), at = applied[code], today
+                reason = f"share class or feeder of {code}: {note}"
+            elif code and reach[j]:
+                decision, reviewer, at = (labels[c].iat[pos[code]] for c in ("secondary", "labeled_by", "labeled_at"))
+                reason = f"share class or feeder of {code}: its family's review decision settles it"
+            else:
+                continue
+            if not movable[j] or labels["secondary"].iat[j] == decision or labels["fund_code"].iat[j] in on_sheet:
                 continue
             fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
-            history.append(_history_row(fo, decision, reviewer, today, f"share class or feeder of {code}: {note}"))
+            history.append(_history_row(fo, decision, reviewer, at, reason))
             for k, v in {"primary": tax.primary_of(decision), "secondary": decision, "source": "propagated",
-                         "propagated_from": code, "labeled_by": reviewer, "labeled_at": today,
+                         "propagated_from": code, "labeled_by": reviewer, "labeled_at": at,
                          "taxonomy_version": tax.version, "note": _FROM_DECISION.format(code)}.items():
                 labels.iat[j, labels.columns.get_loc(k)] = v
             res.family.append((fo["fund_code"], fo["secondary"], decision, code))
+
+
+def _with_history(h: pd.DataFrame | None, history: list) -> pd.DataFrame:
+    """history.csv ``h`` with the rows this change wrote so far (``history``), as text, every column there."""
+    frames = [x for x in (h, pd.DataFrame(history, columns=HISTORY_COLUMNS) if history else None) if x is not None]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=HISTORY_COLUMNS)
+    return out.reindex(columns=list(dict.fromkeys(list(out.columns) + HISTORY_COLUMNS))).fillna("").astype(str)
+
+
+def _undo(labels: pd.DataFrame, deciders: list[tuple[str, set]], among: np.ndarray, tax: Taxonomy, today: str,
+          history: list, res: ImportResult, h: pd.DataFrame | None, reviewer: str, disputed: str = "") -> None:
+    """The rows of ``among`` (a mask of ``labels``) whose labels a review decision of ``deciders`` made (fund code,
+    the reviewers and dates of its decisions; :func:`_followers`) go back to their labels before it (history.csv
+    ``h``, with this change's rows): the decisions of an index they dispute (``disputed``: them, named, as tagging
+    sends the rows to review, settled by none; not a share class or feeder its family's decision settles,
+    :func:`_family_decisions`, which tagging settles by it), or decisions withdrawn (a row a withdrawal put back to a
+    label an earlier decision made, taken back too). ``labels`` is changed in place, each old label goes to
+    ``history`` (changed by ``reviewer``); a row whose earlier label history.csv does not hold keeps its label, and
+    the report names it."""
+    hh = _with_history(h, history)
+    fam = _family_decisions(labels, tax) if disputed else [""] * len(labels)
+    codes = labels["fund_code"].to_numpy()
+    for code, stamps in deciders:
+        relabeled = _made_by(code, stamps)
+        for j in _followers(labels, hh, code, relabeled, tax, among):
+            if fam[j]:  # a share class or feeder: tagging settles it by its family's decision
+                continue
+            fo = labels.iloc[j].to_dict()
+            made, lost = [], []
+            old = _before_decision(hh, codes[j], fo, lambda st: relabeled(st, made), tax, why=lost)
+            if old is not None and not old["propagated_from"] and (old["source"] == "propagated" or (
+                    old["source"] == "migrated" and carried_sources(pd.DataFrame([{**old, "fund_code": codes[j]}]),
+                                                                    hh).iat[0] == "propagated")):
+                old["propagated_from"] = _propagated_from(labels, {j: old}, j, hh)
+                if not old["propagated_from"] and old["source"] == "propagated":
+                    old, lost = None, ["the fund whose label it copied before cannot be told"]
+            what = (f"{code}'s review decision, which another decision on its index disputes ({disputed})"
+                    if disputed else f"{code}'s withdrawn review decision")
+            if old is None:
+                res.kept.append((codes[j], fo["secondary"], f"relabeled with {what}, it keeps that label: "
+                                 f"{lost[0] if lost else 'history.csv holds no earlier label of it'}; label it by "
+                                 f"hand or review it"))
+                continue
+            history.append(_history_row(fo, old["secondary"], reviewer, today,
+                                        f"{code}'s review decision disputed on its index ({disputed})" if disputed
+                                        else f"{code}'s review decision withdrawn"))
+            for c, v in old.items():
+                labels.iat[j, labels.columns.get_loc(c)] = v
+            (res.undone if disputed else res.restored).append((codes[j], fo["secondary"], old["secondary"], code))
+
+
+def _decision_stamps(labels: pd.DataFrame, h: pd.DataFrame, code: str, tax: Taxonomy) -> set:
+    """The reviewers and dates of fund ``code``'s review decisions: its standing one, those it replaced and those
+    withdrawn (every one history.csv ``h`` holds), whose labels on other rows it may have left."""
+    mine = np.flatnonzero((h["fund_code"].to_numpy() == code) & (h["old_source"].to_numpy() == "review"))
+    stamps = set(zip(h["old_labeled_by"].to_numpy()[mine], h["old_labeled_at"].to_numpy()[mine]))
+    at = np.flatnonzero(labels["fund_code"].to_numpy() == code)
+    if len(at) and labels["source"].iat[at[0]] == "review":
+        _before_decision(h, code, labels.iloc[at[0]].to_dict(), lambda st: st["source"] == "review", tax, stamps)
+    return stamps
 
 
 def _family_decisions(labels: pd.DataFrame, tax: Taxonomy) -> list[str]:
@@ -786,11 +903,27 @@ def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int) -> tuple[dict,
     the last row of ``h`` (history.csv) above ``upto`` that recorded the change to it (the fund, its class, who and
     when; or a taxonomy migration that moved its class and kept the rest, as it keeps a review decision's); None when
     there is none or the change added the fund."""
-    fund = (h["fund_code"] == code) & (h["new_secondary"] == state["secondary"])
-    kept = ((h["changed_by"] == MIGRATION_BY) & (h["old_source"] == state["source"])
-            & (h["old_labeled_by"] == state["labeled_by"]) & (h["old_labeled_at"] == state["labeled_at"]))
-    m = (fund & (((h["changed_by"] == state["labeled_by"]) & (h["changed_at"] == state["labeled_at"])) | kept)).to_numpy()
-    hits = np.flatnonzero(m[:upto])
+    mine = np.flatnonzero(h["fund_code"].to_numpy() == code)  # the fund's rows, in order
+    f = {c: h[c].to_numpy()[mine] for c in ("changed_by", "changed_at", "new_secondary", "old_source",
+                                            "old_labeled_by", "old_labeled_at")}
+    kept = ((f["changed_by"] == MIGRATION_BY) & (f["old_source"] == state["source"])
+            & (f["old_labeled_by"] == state["labeled_by"]) & (f["old_labeled_at"] == state["labeled_at"]))
+    m = ((f["new_secondary"] == state["secondary"])
+         & (((f["changed_by"] == state["labeled_by"]) & (f["changed_at"] == state["labeled_at"])) | kept))
+    hits = mine[m & (mine < upto)]
+    if len(hits) > 1:  # one reviewer's changes on one day: tell apart the one that made the state
+        made = None
+        for k in hits[::-1]:
+            if made is not None and k >= made:
+                continue
+            nxt, prev = mine[mine > k], mine[mine < k]
+            if len(nxt) and not _is_state(h.iloc[nxt[0]], state):
+                continue  # it made another state (the fund's next change replaced that one): its own review decision
+            if len(prev) and _is_state(h.iloc[prev[-1]], state):
+                made = prev[-1]  # it brought the state back (a withdrawal, a dispute): made before its last change
+                continue
+            hits = np.array([k])
+            break
     if not len(hits) or not h["old_secondary"].iat[hits[-1]]:
         return None
     r = h.iloc[hits[-1]]
@@ -798,6 +931,14 @@ def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int) -> tuple[dict,
             "labeled_by": r["old_labeled_by"], "labeled_at": r["old_labeled_at"],
             "taxonomy_version": r["old_taxonomy_version"], "note": r.get("old_note", ""),
             "propagated_from": r.get("old_propagated_from", "")}, int(hits[-1])
+
+
+def _is_state(r: pd.Series, state: dict) -> bool:
+    """Whether history row ``r`` replaced ``state`` (its old label, provenance, who and when: not its note, which a
+    person may edit in labels.csv; its copied fund unless the history predates keeping it)."""
+    return (r["old_secondary"] == state["secondary"] and r["old_source"] == state["source"]
+            and r["old_labeled_by"] == state["labeled_by"] and r["old_labeled_at"] == state["labeled_at"]
+            and (not r.get("old_propagated_from", "") or r["old_propagated_from"] == (state.get("propagated_from") or "")))
 
 
 def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, tax: Taxonomy,
@@ -881,17 +1022,46 @@ def _propagated_from(labels: pd.DataFrame, plan: dict, pos: int, h: pd.DataFrame
     return heads[0] if len(heads) == 1 else ""
 
 
+def _made_by(code: str, stamps: set):
+    """Whether a state of a row is one fund ``code``'s review decision(s) made (``stamps``: their reviewers and dates;
+    the predicate of :func:`_before_decision`, each such state added to ``moved``): a propagated label copying
+    ``code`` (or one whose copied fund history.csv did not keep, as in rows written before it kept it), by one of
+    them, on its date, and a state a taxonomy migration made above one (it moved the class since). The copied fund
+    tells apart two decisions of one reviewer on one day."""
+    def relabeled(st: dict, moved: list) -> bool:
+        if (st["source"] == "propagated" and (st["labeled_by"], st["labeled_at"]) in stamps
+                and str(st.get("propagated_from") or "") in ("", code)):
+            moved.append(st)
+            return True
+        return st["labeled_by"] == MIGRATION_BY and not moved
+    return relabeled
+
+
+def _followers(labels: pd.DataFrame, h: pd.DataFrame, code: str, relabeled, tax: Taxonomy,
+               among: np.ndarray | None = None) -> list[int]:
+    """The rows of ``labels`` (of the mask ``among``) whose labels fund ``code``'s review decision made (``relabeled``:
+    :func:`_made_by`): propagated from it (or migrated since), with a state it made in history.csv ``h``."""
+    cand = ((labels["propagated_from"] == code) & labels["source"].isin(("propagated", "migrated"))).to_numpy()
+    out = []
+    for j in np.flatnonzero(cand if among is None else cand & among):
+        made: list = []
+        _before_decision(h, labels["fund_code"].iat[j], labels.iloc[j].to_dict(), lambda st: relabeled(st, made), tax)
+        if made:
+            out.append(int(j))
+    return out
+
+
 def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.DataFrame, today: str, history: list,
               res: "ImportResult", shows_answer: bool = False, unseen: list | None = None,
-              hidden: tuple = ()) -> pd.DataFrame:
+              hidden: tuple = (), touched: dict | None = None) -> pd.DataFrame:
     """Take back the review decisions of the funds of ``rows`` (their decision: a withdraw word): each fund's row goes
     back to the label it had before its review decision(s), or, when the decision added it (or history.csv does not
     hold its earlier label), leaves the labeled set; the rows the decision relabeled (its index's hand, propagated and
-    migrated rows, :func:`_follow_in_group`) go back to their earlier labels, unless the index keeps another review decision
-    of the withdrawn class or
-    the history does not hold them (the report names those). Every old row goes to ``history`` (a removed one with no
-    new class). A withdrawal on a sheet that did not show the fund's decision (``shows_answer``: it shows the tool's
-    answer, see :func:`_unseen_decision`) goes to ``unseen`` instead. Returns the new labeled set."""
+    migrated rows, :func:`_follow_in_group`) go back to their earlier labels, unless the history does not hold them
+    (the report names those); the index's remaining decisions then settle it afresh (:func:`_follow_in_group`, for the
+    groups ``touched`` gains: group → the withdrawn fund and who withdrew it). Every old row goes to ``history`` (a
+    removed one with no new class). A withdrawal on a sheet that did not show the fund's decision (``shows_answer``: it
+    shows the tool's answer, see :func:`_unseen_decision`) goes to ``unseen`` instead. Returns the new labeled set."""
     labels = labels.copy()
     h = h.reindex(columns=list(dict.fromkeys(list(h.columns) + HISTORY_COLUMNS))).fillna("").astype(str)
     # funds a taxonomy migration took out of the set for its review queue (a decision on their group put them back)
@@ -913,28 +1083,18 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
         row = lambda k: {c: labels.iat[k, labels.columns.get_loc(c)] for c in labels.columns}  # noqa: E731
         cur = row(i)
         stamps: set[tuple[str, str]] = set()  # who and when of the fund's decisions: the rows they relabeled carry them
-
-        def relabeled(st: dict, moved: list) -> bool:
-            """A state the decisions made (a taxonomy migration since moved its class: a state a migration made,
-            above one the decisions made)."""
-            if st["source"] == "propagated" and (st["labeled_by"], st["labeled_at"]) in stamps:
-                moved.append(st)
-                return True
-            return st["labeled_by"] == MIGRATION_BY and not moved
-
+        relabeled = _made_by(code, stamps)
         gone: list[str] = []  # why the fund's earlier label cannot come back, when history.csv holds it
         plan = {i: _before_decision(h, code, cur, lambda st: st["source"] == "review", tax, stamps, gone)}
-        followers = []
-        for j in np.flatnonzero(((labels["propagated_from"] == code)
-                                 & labels["source"].isin(("propagated", "migrated"))).to_numpy()):
-            made: list = []
-            _before_decision(h, labels["fund_code"].iat[j], row(j), lambda st: relabeled(st, made), tax)
-            if made:
-                followers.append(j)
+        followers = _followers(labels, h, code, relabeled, tax)
         if same is None:
             same = _index_groups(labels)
-        # the index's other review decisions of the withdrawn class, which settle the rows it relabeled with that
-        # class still (one of another class, on a disputed index, does not: the rows go back to their earlier labels)
+        if cur["group"] and touched is not None:  # the index's other decisions settle it (or dispute it) afresh
+            touched.setdefault(cur["group"], (code, r.reviewer))
+        # the index's other review decisions of the withdrawn class: the rows the withdrawn one relabeled go back to
+        # their earlier labels, and the index's remaining decisions relabel them again (_follow_in_group), each
+        # change in history.csv, so that withdrawing those in turn restores them too; a row whose earlier label
+        # history.csv does not hold keeps the class they give it
         still = sorted(set(labels.loc[labels["group"].isin(same.get(cur["group"], {cur["group"]}))
                                       & (labels["source"] == "review") & (labels["fund_code"] != code)
                                       & (labels["secondary"] == cur["secondary"]), "fund_code"])) if cur["group"] else []
@@ -942,8 +1102,7 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
         for j in followers:
             fo = row(j)
             made, lost = [], []
-            old = None if still else _before_decision(h, fo["fund_code"], fo, lambda st: relabeled(st, made), tax,
-                                                      why=lost)
+            old = _before_decision(h, fo["fund_code"], fo, lambda st: relabeled(st, made), tax, why=lost)
             if old is None and not still and fo["fund_code"] in queued_by_migration:
                 requeued.append(int(j))  # put back from a migration's queue with the decision: back into the queue
             elif old is None:
@@ -1042,8 +1201,9 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         res = ImportResult(split_groups=split, commented=commented, padded=padded, dry_run=dry_run)
         history, new_rows, unseen = [], [], []
         h = read_history(labels_path)
+        touched: dict[str, tuple[str, str]] = {}  # group of a withdrawn decision → its fund, who withdrew it
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before
-            labels = _withdraw(labels, withdraw, tax, h, today, history, res, shows_answer, unseen, hidden)
+            labels = _withdraw(labels, withdraw, tax, h, today, history, res, shows_answer, unseen, hidden, touched)
         res.disputes, settled_by = _index_disputes(labels, decided, tax)
         if shows_answer:  # a fund an earlier decision on its index or family settles shows at confidence 1 once made
             who = labels.set_index("fund_code")[["secondary", "labeled_by", "labeled_at"]]
@@ -1128,7 +1288,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         n = len(labels)
         labels = _queued_in_group(labels, applied, decided, undecided, labels_path)
         queued = np.arange(len(labels)) >= n
-        _follow_in_group(labels, applied, set(decided["code"]), tax, today, history, res, queued, h)
+        _follow_in_group(labels, applied, set(decided["code"]), tax, today, history, res, queued, h, touched)
         if queued.any():  # a queued row its group's decision did not settle (a dispute) stays out, in the queue
             labels = labels[~(queued & (labels["taxonomy_version"] != tax.version).to_numpy())].reset_index(drop=True)
         res.pending = migration_pending(labels_path, set(labels["fund_code"]))

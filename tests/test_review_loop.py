@@ -876,12 +876,15 @@ def test_a_decision_on_a_follower_relabels_its_index_head_and_the_other_follower
     assert hist.set_index("fund_code").loc["159606", "old_source"] == "hand"
     audit = CliRunner().invoke(cli, ["labels", "audit", str(labels_copy)])
     assert "930939.CSI" not in audit.output, audit.output
-    # a second reviewer deciding another fund of the index otherwise: a dispute, so no hand or propagated row moves
+    # a second reviewer deciding another fund of the index otherwise: a dispute, so no row takes a decision, and the
+    # head 560500's decision relabeled goes back to its hand label, as tagging sends it to review (it kept 560500's
+    # class until dispute13: tests/test_review_disputes.py)
     pd.DataFrame({"fund_code": ["562340"], "decision": ["宽基ETF"], "reviewer": ["李四"],
                   "taxonomy_version": [load_taxonomy().version]}).to_csv(sheet, index=False)
     res = import_review(sheet, load_taxonomy(), labels_copy, today="2026-11-30")
-    assert not res.followed
-    assert read_labels(labels_copy).set_index("fund_code").loc["159606", "secondary"] == "策略主题ETF"
+    assert not res.followed and [c for c, *_ in res.undone] == ["159606"]
+    assert read_labels(labels_copy).set_index("fund_code").loc["159606", ["secondary", "source"]].tolist() == [
+        "科技成长主题ETF", "hand"]
 
 
 def test_importing_part_of_a_migration_queue_says_which_funds_are_still_out_of_the_labeled_set(tmp_path):
@@ -2328,8 +2331,9 @@ def test_a_share_class_in_a_disputed_index_takes_its_familys_decision_in_the_lab
     set kept it at 科技成长主题ETF, where 009012's decision had relabeled it: a disputed group moved nothing, and
     training learned the class tagging no longer gives. A share class follows its family's reviewed fund (tagging
     settles it by family before its index), so the set relabels it with the family's decision too; the index's other
-    funds, which the dispute sends to review, keep their labels. Withdrawing 110026's decision puts 004744 back to
-    009012's class, as tagging then gives it."""
+    funds, which the dispute sends to review, go back to their labels from before 009012's decision (they kept
+    009012's class until dispute13). Withdrawing 110026's decision puts 004744 back to 009012's class, as tagging
+    then gives it."""
     batch = pd.concat([_chinext_list(), pd.DataFrame({"基金代码": ["110026"], "基金简称": ["易方达创业板ETF联接A"],
                                                       "基金类型": ["指数型-股票"]})], ignore_index=True)
     lab = read_labels(labels_subset).set_index("fund_code")
@@ -2344,8 +2348,9 @@ def test_a_share_class_in_a_disputed_index_takes_its_familys_decision_in_the_lab
     assert lab.loc["004744", ["source", "propagated_from", "labeled_by"]].tolist() == ["propagated", "110026", "李四"]
     assert "  relabeled 004744: 科技成长主题ETF → 宽基ETF (share class or feeder of 110026: tagging settles it by its " \
            "family's decision)" in res.lines()
-    # the index's other funds go to review, and keep their labels in the set; 009012's own share class follows it
-    assert tagged.loc["001592", "needs_review"] and lab.loc["001592", "secondary"] == "科技成长主题ETF"
+    # the index's other funds go to review, and go back to their labels before 009012's decision in the set
+    # (tests/test_review_disputes.py); 009012's own share class follows it
+    assert tagged.loc["001592", "needs_review"] and lab.loc["001592", "secondary"] == "宽基ETF"
     assert lab.loc["009013", "secondary"] == "科技成长主题ETF"
     import_review(_decisions_sheet(tmp_path / "w.csv", [("110026", "易方达创业板ETF联接A", "撤销")], "李四"),
                   load_taxonomy(), labels_subset, today="2026-12-02")
