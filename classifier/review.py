@@ -340,7 +340,7 @@ class ImportResult:
                        f"decisions in the `decision` column and import the sheet again")
         out += [f"warning: group {g} was given {len(d)} classes ("
                 + "; ".join(f"{c}: {', '.join(codes)}" for c, codes in d.items())
-                + f"): the decisions dispute the tracked index or share-class family the group's funds share: "
+                + "): the decisions dispute the tracked index or share-class family the group's funds share: "
                 + _DISPUTED for g, d in self.split_groups]
         if self.pending:
             out.append(f"warning: {len(self.pending)} funds the taxonomy migration took out of the labeled set are "
@@ -732,12 +732,7 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
                       f"withdrawn ({withdrawn[g][1]}, {today})")
         move = in_group & (movable & (labels["secondary"] != decision).to_numpy() | queued) & not_decided
         for j in np.flatnonzero(move):
-            fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
-            history.append(_history_row(fo, decision, reviewer, at, reason))
-            for k, v in {"primary": tax.primary_of(decision), "secondary": decision, "source": "propagated",
-                         "propagated_from": code, "labeled_by": reviewer, "labeled_at": at,
-                         "taxonomy_version": tax.version, "note": _FROM_DECISION.format(code)}.items():
-                labels.iat[j, labels.columns.get_loc(k)] = v
+            fo = _propagate(labels, j, decision, code, reviewer, at, reason, tax, history)
             res.followed.append((fo["fund_code"], fo["secondary"], decision, code))
     # a share class or feeder follows its family's reviewed fund, as tagging settles it by its family before its index
     # (classifier.decide.override): also on a disputed index, whose other rows the loop above leaves or puts back
@@ -757,13 +752,21 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
                 continue
             if not movable[j] or labels["secondary"].iat[j] == decision or labels["fund_code"].iat[j] in on_sheet:
                 continue
-            fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
-            history.append(_history_row(fo, decision, reviewer, at, reason))
-            for k, v in {"primary": tax.primary_of(decision), "secondary": decision, "source": "propagated",
-                         "propagated_from": code, "labeled_by": reviewer, "labeled_at": at,
-                         "taxonomy_version": tax.version, "note": _FROM_DECISION.format(code)}.items():
-                labels.iat[j, labels.columns.get_loc(k)] = v
+            fo = _propagate(labels, j, decision, code, reviewer, at, reason, tax, history)
             res.family.append((fo["fund_code"], fo["secondary"], decision, code))
+
+
+def _propagate(labels: pd.DataFrame, j: int, decision: str, code: str, reviewer: str, at: str, reason: str,
+               tax: Taxonomy, history: list) -> dict:
+    """Relabel row ``j`` of ``labels`` (in place) with ``code``'s decision, propagated from it by ``reviewer`` on
+    ``at``; its old label goes to ``history`` with ``reason``. Returns the row as it was."""
+    fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
+    history.append(_history_row(fo, decision, reviewer, at, reason))
+    for k, v in {"primary": tax.primary_of(decision), "secondary": decision, "source": "propagated",
+                 "propagated_from": code, "labeled_by": reviewer, "labeled_at": at,
+                 "taxonomy_version": tax.version, "note": _FROM_DECISION.format(code)}.items():
+        labels.iat[j, labels.columns.get_loc(k)] = v
+    return fo
 
 
 def _with_history(h: pd.DataFrame | None, history: list) -> pd.DataFrame:

@@ -210,3 +210,20 @@ def labels_copy(tmp_path):
     shutil.copy(SHIPPED_LABELS, p)
     shutil.copy(SHIPPED_LABELS.with_name("history.csv"), p.with_name("history.csv"))
     return p
+
+
+def full_disk_at(monkeypatch, os_module, nth: int) -> list:
+    """Make ``os_module.fsync`` (the ``os`` a module under test syncs its files with) raise ENOSPC at its ``nth`` call:
+    a disk that fills part way through a write. Returns the list of calls, for a test to count them."""
+    import errno
+
+    real, calls = os_module.fsync, []
+
+    def full(fd):
+        calls.append(fd)
+        if len(calls) == nth:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(os_module, "fsync", full)
+    return calls

@@ -827,23 +827,14 @@ def test_a_full_disk_during_a_change_names_the_folder_and_leaves_no_staged_file(
     staged file stayed in the folder, taking the space a retry needs (audit round 11, ENOSPC raised at the Nth
     fsync). Now it says the folder, that nothing was changed and to free space; no staged file stays; the pair is
     the old one."""
-    import errno
+    from conftest import full_disk_at
 
     folder = named_labels_copy.parent
     before = {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.endswith(".lock")}
-    real = store.os.fsync
-    calls = []
-
-    def full(fd):
-        calls.append(fd)
-        if len(calls) == nth:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(fd)
-
-    monkeypatch.setattr(store.os, "fsync", full)
+    full_disk_at(monkeypatch, store.os, nth)
     with pytest.raises(InputError, match=r"No space left on device.*nothing was changed: free some space") as e:
         import_review(_sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")]), TAX, named_labels_copy,
                       today="2026-11-30")
     assert str(folder) in str(e.value)
-    monkeypatch.setattr(store.os, "fsync", real)
+    monkeypatch.undo()  # the disk has room again
     assert {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.endswith(".lock")} == before

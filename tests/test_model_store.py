@@ -347,22 +347,13 @@ def test_a_full_disk_while_a_model_is_saved_names_the_folder_and_keeps_the_model
     the folder, that nothing was changed and the model there is the one from before, and to free space; no staged
     file stays; a folder the save made for a first model is removed again (else the workspace's models/default,
     without a model, would hide the shipped one)."""
-    import errno
-
     from classifier import manifest as mf
+    from conftest import full_disk_at
 
     d = tmp_path / "m"
     save_model(d, *shipped)
     before = {p.name: p.read_bytes() for p in d.iterdir()}
-    real, calls = os.fsync, []
-
-    def full(fd):
-        calls.append(fd)
-        if len(calls) == nth:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(fd)
-
-    monkeypatch.setattr(mf.os, "fsync", full)
+    calls = full_disk_at(monkeypatch, mf.os, nth)
     with pytest.raises(ModelError, match=r"the model could not be saved \(No space left on device\); nothing was "
                                          r"changed: the model there is the one from before, untouched; free some "
                                          r"space there") as e:
@@ -374,7 +365,7 @@ def test_a_full_disk_while_a_model_is_saved_names_the_folder_and_keeps_the_model
     with pytest.raises(ModelError, match="no model was written there"):
         save_model(new, *shipped)
     assert not new.exists()
-    monkeypatch.setattr(mf.os, "fsync", real)
+    monkeypatch.undo()  # the disk has room again
     assert load_model(d, taxonomy)[1]["threshold"] == shipped[1]["threshold"]
 
 

@@ -12,7 +12,7 @@ import re
 import pandas as pd
 import pytest
 
-from classifier.labeled import LABEL_COLUMNS, SHIPPED_LABELS, read_history, read_labels
+from classifier.labeled import SHIPPED_LABELS, read_history, read_labels
 from classifier.pipeline import Tagger
 from classifier.review import import_review
 from classifier.taxonomy import load_taxonomy

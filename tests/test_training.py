@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 from click.testing import CliRunner
 from conftest import HOLDINGS, TRAINING_GROUPS, needs_raw
 
@@ -15,7 +14,7 @@ from classifier.holdings import HoldingsFeatures
 from classifier.inference import CompiledModel
 from classifier.labeled import read_labels, write_labels
 from classifier.pipeline import Tagger
-from classifier.train import fit, training_data
+from classifier.train import fit
 
 
 def test_compiled_model_matches_the_fitted_model(small_model, small_training):
