@@ -1,0 +1,89 @@
+"""Taxonomy changes one after another, as a team makes them (audit round 14): a migration while the previous one's
+review queue is still being decided, training and tagging between them."""
+import hashlib
+
+import pandas as pd
+from click.testing import CliRunner
+
+from classifier.cli import cli
+from classifier.labeled import SHIPPED_LABELS, migration_pending, read_labels
+from classifier.taxonomy import DEFAULT_TAXONOMY
+from conftest import write_labeled_subset
+
+SPLIT = """[migration]
+from = "jrj-2026.01-r1"
+to = "jrj-2026.02-split"
+
+[map]
+"科技成长主题ETF" = ["科技主题ETF", "成长风格ETF"]
+"""
+
+
+def _split_taxonomy(path):
+    t = DEFAULT_TAXONOMY.read_text(encoding="utf-8")
+    t = t.replace('version = "jrj-2026.01-r1"', 'version = "jrj-2026.02-split"')
+    t = t.replace('secondary = "科技成长主题ETF"\nkeywords = ["科技", "成长", "创新",',
+                  'secondary = "科技主题ETF"\nkeywords = ["科技", "创新",')
+    t = t.replace('report_count = 87\n', 'report_count = 87\n\n[[class]]\nprimary = "产业趋势与升级"\n'
+                  'secondary = "成长风格ETF"\nkeywords = ["成长"]\nscope = "成长风格"\n', 1)
+    t = t.replace('id = "growth.style"\nclass = "科技成长主题ETF"', 'id = "growth.style"\nclass = "成长风格ETF"')
+    t = t.replace('class = "科技成长主题ETF"', 'class = "科技主题ETF"')
+    t = t.replace('contested = "科技成长主题ETF"', 'contested = "科技主题ETF"')
+    assert "科技成长主题ETF" not in t
+    path.write_text(t, encoding="utf-8")
+    return path
+
+
+def _keyword_taxonomy(split, path):
+    """The split taxonomy's next version: a keyword added to 消费主题ETF, no class moved."""
+    t = split.read_text(encoding="utf-8").replace('version = "jrj-2026.02-split"', 'version = "jrj-2026.03-kw"')
+    t = t.replace('keywords = ["消费", "消费升级",', 'keywords = ["消费", "旅游", "消费升级",', 1)
+    path.write_text(t, encoding="utf-8")
+    return path
+
+
+def _labels(tmp_path):
+    p = tmp_path / "labeled" / "labels.csv"
+    p.parent.mkdir()
+    write_labeled_subset(SHIPPED_LABELS, p, n_groups=40,
+                         keep=lambda lab: lab["index_code"].str.startswith("H30590") | (lab["source"] == "review"))
+    return p
+
+
+def test_a_second_migration_while_the_first_ones_queue_is_undecided_is_refused_naming_them(tmp_path):
+    """A team splits 科技成长主题ETF (its rows go to the review queue), decides part of the queue, then makes the next
+    taxonomy change. That migration went through: the first queue, a sheet of the split version, could no longer be
+    imported ('exported for taxonomy jrj-2026.02-split … importing against jrj-2026.03-kw'), the new queue did not hold
+    its funds, and every later import kept saying 'decide them in the migration's review queue and import it again':
+    the undecided funds were out of the labeled set for good, and no command said so. The second migration is now
+    refused, nothing written, naming how many funds and which, the queue to finish and the taxonomy to import it
+    with; --drop-undecided leaves them out knowingly, the report counts them, and they are no longer called pending."""
+    labels = _labels(tmp_path)
+    r = CliRunner()
+    split = _split_taxonomy(tmp_path / "split.toml")
+    (tmp_path / "m1.toml").write_text(SPLIT, encoding="utf-8")
+    res = r.invoke(cli, ["taxonomy", "migrate", str(tmp_path / "m1.toml"), "--from", str(DEFAULT_TAXONOMY), "--to",
+                         str(split), "--labeled", str(labels), "-o", str(tmp_path / "q1.csv")])
+    assert res.exit_code == 0, res.output
+    pending = migration_pending(labels, set(read_labels(labels)["fund_code"]))
+    assert len(pending) > 1
+    kw = _keyword_taxonomy(split, tmp_path / "kw.toml")
+    (tmp_path / "m2.toml").write_text('[migration]\nfrom = "jrj-2026.02-split"\nto = "jrj-2026.03-kw"\n\n[map]\n',
+                                      encoding="utf-8")
+    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in labels.parent.iterdir()}
+    args = ["taxonomy", "migrate", str(tmp_path / "m2.toml"), "--from", str(split), "--to", str(kw), "--labeled",
+            str(labels), "-o", str(tmp_path / "q2.csv")]
+    res = r.invoke(cli, args)
+    assert res.exit_code == 2, res.output
+    assert f"{len(pending)} funds the taxonomy migration to jrj-2026.02-split" in res.output
+    assert pending[0] in res.output and "--drop-undecided" in res.output and "nothing migrated" in res.output
+    assert f"--taxonomy {split}" in res.output
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in labels.parent.iterdir()} == files
+    assert not (tmp_path / "q2.csv").exists()
+    # told to leave them out: migrated, the report counts them, and no import calls them pending any more
+    res = r.invoke(cli, args + ["--drop-undecided"])
+    assert res.exit_code == 0, res.output
+    assert f"warning: {len(pending)} funds the taxonomy migration to jrj-2026.02-split queued for review were never " \
+           f"decided" in res.output
+    assert set(read_labels(labels)["taxonomy_version"]) == {"jrj-2026.03-kw"}
+    assert migration_pending(labels, set(read_labels(labels)["fund_code"])) == []
