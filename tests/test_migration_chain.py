@@ -87,3 +87,41 @@ def test_a_second_migration_while_the_first_ones_queue_is_undecided_is_refused_n
            f"decided" in res.output
     assert set(read_labels(labels)["taxonomy_version"]) == {"jrj-2026.03-kw"}
     assert migration_pending(labels, set(read_labels(labels)["fund_code"])) == []
+
+
+def test_training_while_the_migration_queue_is_undecided_says_the_model_learned_nothing_of_its_funds(tmp_path):
+    """After a split, a team trains before its review queue is decided (as `taxonomy migrate` suggests: review
+    import, then train). `fundclass train` said nothing of the queued funds: the model was fitted without every fund of
+    the split class, and its report read as any other. It now warns, counting and naming them, and says how to bring
+    them in."""
+    from conftest import TRAINING_GROUPS
+
+    labels = tmp_path / "labeled" / "labels.csv"
+    labels.parent.mkdir()
+    write_labeled_subset(SHIPPED_LABELS, labels, n_groups=TRAINING_GROUPS,
+                         keep=lambda lab: lab["index_code"].str.startswith("H30590"))
+    r = CliRunner()
+    split = _split_taxonomy(tmp_path / "split.toml")
+    (tmp_path / "m1.toml").write_text(SPLIT, encoding="utf-8")
+    res = r.invoke(cli, ["taxonomy", "migrate", str(tmp_path / "m1.toml"), "--from", str(DEFAULT_TAXONOMY), "--to",
+                         str(split), "--labeled", str(labels), "-o", str(tmp_path / "q1.csv")])
+    assert res.exit_code == 0, res.output
+    pending = migration_pending(labels, set(read_labels(labels)["fund_code"]))
+    q = pd.read_csv(tmp_path / "q1.csv", dtype=str, keep_default_na=False)
+    assert sorted(q["fund_code"]) == pending
+    # a class of the split has to be learned from something: decide one group of the queue
+    robot = q.loc[q["group"] == "H30590.CSI", "fund_code"].iloc[0]
+    q["decision"] = q["fund_code"].map({robot: "科技主题ETF"}).fillna("")
+    q["reviewer"] = "张三"
+    q.to_csv(tmp_path / "q1.csv", index=False, encoding="utf-8")
+    res = r.invoke(cli, ["review", "import", str(tmp_path / "q1.csv"), "--labeled", str(labels), "--taxonomy",
+                         str(split)])
+    assert res.exit_code == 0, res.output
+    left = migration_pending(labels, set(read_labels(labels)["fund_code"]))
+    assert 0 < len(left) < len(pending)
+    res = r.invoke(cli, ["train", "--labeled", str(labels), "--taxonomy", str(split), "-o", str(tmp_path / "m"),
+                         "--no-holdings"])
+    assert res.exit_code == 0, res.output
+    assert f"warning: {len(left)} funds the taxonomy migration to jrj-2026.02-split took out of the labeled set are " \
+           f"still undecided in its review queue ({left[0]}" in res.output
+    assert f"--taxonomy {split}" in res.output
