@@ -125,3 +125,40 @@ def test_training_while_the_migration_queue_is_undecided_says_the_model_learned_
     assert f"warning: {len(left)} funds the taxonomy migration to jrj-2026.02-split took out of the labeled set are " \
            f"still undecided in its review queue ({left[0]}" in res.output
     assert f"--taxonomy {split}" in res.output
+
+
+def test_a_model_of_the_migrated_version_refused_for_the_default_taxonomy_says_to_pass_the_migrated_file(tmp_path):
+    """After a migration and `train --taxonomy NEW`, a `fundclass tag` that forgot --taxonomy was refused with 'Retrain
+    it: `fundclass train -o models/default`' (which train refuses: the set is of the new version) or 'move the folder
+    out … and the shipped model is used' (whose taxonomy no longer applies the set's decisions). The refusal now says
+    the labeled set is of the model's version and to pass that version's taxonomy file, naming the one the model was
+    trained with."""
+    from conftest import TRAINING_GROUPS
+
+    from classifier.errors import ModelError
+    from classifier.pipeline import Tagger
+
+    labels = tmp_path / "labeled" / "labels.csv"
+    labels.parent.mkdir()
+    write_labeled_subset(SHIPPED_LABELS, labels, n_groups=TRAINING_GROUPS)
+    t = DEFAULT_TAXONOMY.read_text(encoding="utf-8").replace('version = "jrj-2026.01-r1"', 'version = "jrj-2026.02-r2"')
+    (tmp_path / "r2.toml").write_text(t.replace("资源主题ETF", "资源能源主题ETF"), encoding="utf-8")
+    (tmp_path / "m.toml").write_text('[migration]\nfrom = "jrj-2026.01-r1"\nto = "jrj-2026.02-r2"\n\n[map]\n'
+                                     '"资源主题ETF" = "资源能源主题ETF"\n', encoding="utf-8")
+    r = CliRunner()
+    res = r.invoke(cli, ["taxonomy", "migrate", str(tmp_path / "m.toml"), "--from", str(DEFAULT_TAXONOMY), "--to",
+                         str(tmp_path / "r2.toml"), "--labeled", str(labels), "-o", str(tmp_path / "q.csv")])
+    assert res.exit_code == 0, res.output
+    model = tmp_path / "model"
+    res = r.invoke(cli, ["train", "--labeled", str(labels), "--taxonomy", str(tmp_path / "r2.toml"), "-o", str(model),
+                         "--no-holdings"])
+    assert res.exit_code == 0, res.output
+    try:
+        Tagger.load(model, labels_path=labels)
+    except ModelError as exc:
+        msg = str(exc)
+    else:
+        raise AssertionError("a model of jrj-2026.02-r2 loaded against jrj-2026.01-r1")
+    assert "The labeled set is of jrj-2026.02-r2 too: pass that version's taxonomy file (--taxonomy FILE)" in msg, msg
+    assert "the model was trained with one named r2.toml" in msg and "Retrain it" not in msg, msg
+
