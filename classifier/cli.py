@@ -402,8 +402,12 @@ def taxonomy_migrate(migration, old, new, labeled, queue, drop_undecided):
     labeled = _write_default(labeled, "labeled", "changing the labeled set", old)  # the set of --from's taxonomy
     res = migrate(labeled, load_migration(migration, o, n), o, n, queue, drop_undecided=drop_undecided)
     click.echo("\n".join(res.lines()))
-    click.echo(f"review queue: {queue}; then `fundclass review import {queue} --taxonomy {new}` and "
-               f"`fundclass train --taxonomy {new}`")
+    if res.queued:
+        click.echo(f"review queue: {queue}; then `fundclass review import {queue} --taxonomy {new}` and "
+                   f"`fundclass train --taxonomy {new}`")
+    else:  # no class split or removed held a row: the queue is the header alone, and there is nothing to import
+        click.echo(f"nothing to review ({queue} holds no rows); retrain for the new taxonomy: "
+                   f"`fundclass train --taxonomy {new}`")
 
 
 @cli.group()

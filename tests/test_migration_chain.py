@@ -162,3 +162,23 @@ def test_a_model_of_the_migrated_version_refused_for_the_default_taxonomy_says_t
     assert "The labeled set is of jrj-2026.02-r2 too: pass that version's taxonomy file (--taxonomy FILE)" in msg, msg
     assert "the model was trained with one named r2.toml" in msg and "Retrain it" not in msg, msg
 
+
+
+def test_a_migration_that_queues_nothing_does_not_send_the_reviewer_to_import_an_empty_queue(tmp_path):
+    """A rename (资源主题ETF → 资源能源主题ETF) queues no row, yet the command ended 'review queue: q.xlsx; then
+    `fundclass review import q.xlsx …`', sending a reviewer to open and import a sheet with a header alone. It now
+    says there is nothing to review and names the retraining."""
+    labels = tmp_path / "labeled" / "labels.csv"
+    labels.parent.mkdir()
+    write_labeled_subset(SHIPPED_LABELS, labels, n_groups=30)
+    t = DEFAULT_TAXONOMY.read_text(encoding="utf-8").replace('version = "jrj-2026.01-r1"', 'version = "jrj-2026.02-r2"')
+    (tmp_path / "r2.toml").write_text(t.replace("资源主题ETF", "资源能源主题ETF"), encoding="utf-8")
+    (tmp_path / "m.toml").write_text('[migration]\nfrom = "jrj-2026.01-r1"\nto = "jrj-2026.02-r2"\n\n[map]\n'
+                                     '"资源主题ETF" = "资源能源主题ETF"\n', encoding="utf-8")
+    res = CliRunner().invoke(cli, ["taxonomy", "migrate", str(tmp_path / "m.toml"), "--from", str(DEFAULT_TAXONOMY),
+                                   "--to", str(tmp_path / "r2.toml"), "--labeled", str(labels), "-o",
+                                   str(tmp_path / "q.csv")])
+    assert res.exit_code == 0, res.output
+    assert "queued 0 for review" in res.output
+    assert "review import" not in res.output and "nothing to review" in res.output, res.output
+    assert f"fundclass train --taxonomy {tmp_path / 'r2.toml'}" in res.output
