@@ -385,8 +385,12 @@ def taxonomy_diff(old, new):
               help="Labeled set to change (default: the workspace's labeled set of the --from taxonomy).")
 @click.option("-o", "--queue", required=True, type=click.Path(dir_okay=False),
               help="Review queue for rows whose class was split or removed (.xlsx or .csv).")
+@click.option("--drop-undecided", is_flag=True,
+              help="Migrate although funds the previous migration queued for review are still undecided: they stay "
+                   "out of the labeled set (refused by default: their queue, of the old version, can no longer be "
+                   "imported).")
 @friendly_errors
-def taxonomy_migrate(migration, old, new, labeled, queue):
+def taxonomy_migrate(migration, old, new, labeled, queue, drop_undecided):
     """Apply a migration file to the labeled set: renamed/merged classes move, split/removed ones go to review.
 
     Example: fundclass taxonomy migrate split.toml --from taxonomy/jrj2026.toml --to new.toml -o queue.xlsx
@@ -396,10 +400,14 @@ def taxonomy_migrate(migration, old, new, labeled, queue):
 
     o, n = load_taxonomy(old), load_taxonomy(new)
     labeled = _write_default(labeled, "labeled", "changing the labeled set", old)  # the set of --from's taxonomy
-    res = migrate(labeled, load_migration(migration, o, n), o, n, queue)
+    res = migrate(labeled, load_migration(migration, o, n), o, n, queue, drop_undecided=drop_undecided)
     click.echo("\n".join(res.lines()))
-    click.echo(f"review queue: {queue}; then `fundclass review import {queue} --taxonomy {new}` and "
-               f"`fundclass train --taxonomy {new}`")
+    if res.queued:
+        click.echo(f"review queue: {queue}; then `fundclass review import {queue} --taxonomy {new}` and "
+                   f"`fundclass train --taxonomy {new}`")
+    else:  # no class split or removed held a row: the queue is the header alone, and there is nothing to import
+        click.echo(f"nothing to review ({queue} holds no rows); retrain for the new taxonomy: "
+                   f"`fundclass train --taxonomy {new}`")
 
 
 @cli.group()

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from io import BytesIO, StringIO
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .agreement import AGREEMENT_FILE
@@ -173,14 +174,21 @@ def labels_version(path: str | Path) -> str:
 
 
 def migration_pending(labels_path: str | Path, labeled: set[str]) -> list[str]:
-    """The funds a taxonomy migration took out of the labeled set for review (history: changed by the migration, no
-    new class) that are not in ``labeled``. Read-only: a history Excel saved in GBK is read too, and its codes as six
-    digits, as :func:`read_labels` reads the set's."""
+    """The funds the latest taxonomy migration took out of the labeled set for review (history: changed by the
+    migration, no new class) that are not in ``labeled``: those its review queue, the one a review import of the set's
+    version accepts, still holds undecided. A fund an earlier migration queued is not pending once a later migration
+    ran (`taxonomy migrate` refuses to run while funds are pending unless told to leave them out of the set,
+    :func:`classifier.taxonomy_change.migrate`; their queue, of an earlier version, is no longer imported). Read-only:
+    a history Excel saved in GBK is read too, and its codes as six digits, as :func:`read_labels` reads the set's."""
     h = read_history(labels_path)
     if not {"fund_code", "new_secondary", "changed_by"} <= set(h.columns):
         return []
-    # (a row of no fund is the migration itself: taxonomy_change._plan)
-    out = h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == "") & (h["fund_code"] != ""), "fund_code"]
+    mig = (h["changed_by"] == MIGRATION_BY).to_numpy()
+    # a row of no fund is the migration itself (taxonomy_change._plan), written before the rows of its funds: the
+    # latest migration's rows follow its last one (a history from before such rows: every migration row)
+    heads = (mig & (h["fund_code"] == "").to_numpy()).nonzero()[0]
+    after = np.arange(len(h)) >= (heads[-1] if len(heads) else 0)
+    out = h.loc[mig & after & (h["new_secondary"] == "").to_numpy() & (h["fund_code"] != "").to_numpy(), "fund_code"]
     return sorted(set(out) - labeled)
 
 

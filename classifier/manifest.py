@@ -327,8 +327,11 @@ def manifest_taxonomy(model_dir: str | Path, key: str = "sha256") -> str:
         return ""
 
 
-def load_model(model_dir: str | Path, taxonomy: Taxonomy):
+def load_model(model_dir: str | Path, taxonomy: Taxonomy, labels_version: str = ""):
     """Return (model, manifest) after checking both files' hashes, the taxonomy and the shared vocabulary.
+    ``labels_version``: the taxonomy version of the labeled set the run reads beside the model ('' unknown); a model
+    refused for another version of the taxonomy that the set is of too (migrated to it) is named as such, with the
+    --taxonomy to pass, instead of a retraining the set's version would refuse.
 
     Each file is read once; its bytes are hashed and only then parsed (JSON, and ``np.load`` with
     ``allow_pickle=False``). Nothing is unpickled."""
@@ -354,11 +357,23 @@ def load_model(model_dir: str | Path, taxonomy: Taxonomy):
     t = manifest.get("taxonomy", {})
     if t.get("sha256") != taxonomy.sha256:
         other = t.get("id") != taxonomy.id
+        # the set read beside it is of another version than the one in use (a migration's new taxonomy file was not
+        # passed): retraining for the one in use would be refused, the set's labels being of the other version
+        migrated = not other and bool(labels_version) and labels_version != taxonomy.version
         raise ModelError(
             f"model {d} was trained for taxonomy {t.get('id')} {t.get('version')} (sha256 {str(t.get('sha256'))[:12]}…), "
             f"but the taxonomy in use is {taxonomy.id} {taxonomy.version} (sha256 {taxonomy.sha256[:12]}…, {taxonomy.path}). "
             + (f"Tag with --taxonomy pointing to the file the model was trained for, or train a model for this "
                f"taxonomy: {_train_command(taxonomy, 'MODEL_DIR')}." if other else
+               f"The labeled set is of {labels_version}{' too' if labels_version == t.get('version') else ''}: "
+               f"pass that version's taxonomy file (--taxonomy FILE) to this command and every other one that reads "
+               f"the set"
+               + (f" (the model was trained with one named {t.get('path') or 'in its manifest'})"
+                  if labels_version == t.get("version") else
+                  f", and train the model for it (`fundclass train --taxonomy FILE -o {d}`)")
+               + f"; `--config` a file whose [paths] taxonomy names it makes it the default. To use "
+               f"{taxonomy.version} instead, migrate the set to it first (`fundclass taxonomy migrate MAP --from FILE "
+               f"--to {taxonomy.path}`), then {_train_command(taxonomy, d)}." if migrated else
                _stale_help(d, taxonomy, vocab.sha256)))
     if manifest.get("vocabulary_sha256") and manifest["vocabulary_sha256"] != vocab.sha256:
         raise ModelError(f"model {d} was trained with another taxonomy/common.toml, the shared vocabulary (with "

@@ -242,7 +242,11 @@ class Tagger:
             model_dir = data_path(taxonomy_default("model_dir", tax))
         model, manifest = (None, None)
         if model_dir is not None:
-            model, manifest = load_model(model_dir, tax)
+            from .labeled import labels_version
+
+            # the set's version, to name a migrated set's taxonomy when the model is of it (its first row; cheap)
+            read = data_path(taxonomy_default("labeled", tax)) if labels_path == "" else labels_path
+            model, manifest = load_model(model_dir, tax, labels_version(read) if read else "")
         holdings = None
         if holdings_path:
             holdings = holdings_features(holdings_path, load_sw_map(sw_map_path))

@@ -37,7 +37,7 @@ from .agreement import agreement_path, migrate_reads
 from .errors import InputError, TaxonomyError
 from .io import StagedOutputs, check_not_input
 from .labeled import (HISTORY_COLUMNS, MIGRATION_BY, OPEN_ELSEWHERE, Change, CommitPending, change_labels,
-                      migrated_note)
+                      migrated_note, migration_pending)
 from .review import REVIEW_COLUMNS, _index_groups, write_review
 from .taxonomy import Taxonomy
 
@@ -140,7 +140,12 @@ class MigrationResult:
 
 
 def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, queue_path,
-            today: str | None = None) -> MigrationResult:
+            today: str | None = None, drop_undecided: bool = False) -> MigrationResult:
+    """Migrate the labeled set at ``labels_path`` from ``old`` to ``new`` by ``migration``, writing the review queue to
+    ``queue_path``. Refused, nothing written, while funds the previous migration queued are still undecided: its queue
+    is of ``old``'s version, which no import accepts once the set is of ``new``'s, and this migration's queue cannot
+    take them (the set no longer holds their names and indices), so they would be out of the set for good, unseen;
+    ``drop_undecided`` leaves them out knowingly (the report counts them)."""
     today = today or date.today().isoformat()
     reads_path = agreement_path(labels_path)
     check_not_input(queue_path, labels_path, migration.path, old.path, new.path, reads_path)
@@ -151,7 +156,22 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
         if versions and versions != [old.version]:
             raise InputError(f"{labels_path}: holds labels of taxonomy {', '.join(versions)}, not {old.version} "
                              f"(--from); nothing migrated")
+        undecided = migration_pending(labels_path, set(labels["fund_code"]))
+        if undecided and not drop_undecided:
+            raise InputError(
+                f"{labels_path}: {len(undecided)} funds the taxonomy migration to {old.version} took out of the labeled "
+                f"set are still undecided in its review queue ({_first(undecided)}); migrated to {new.version}, the "
+                f"set would leave them out for good: that queue, of {old.version}, can no longer be imported, and "
+                f"this migration's queue cannot hold them. Decide them in that queue and import it first "
+                f"(`fundclass review import QUEUE --taxonomy {old.path}`), then migrate again; or migrate with "
+                f"--drop-undecided to leave them out of the set (their labels before that migration stay in "
+                f"history.csv); nothing migrated")
         result, queue_frame, keep_mask, history = _plan(labels, migration, new, today)
+        if undecided:
+            result.warnings.append(
+                f"{len(undecided)} funds the taxonomy migration to {old.version} queued for review were never decided "
+                f"and stay out of the labeled set (--drop-undecided): {_first(undecided)}; their labels before that "
+                f"migration are in history.csv, and a review decision on a tagged batch adds a fund again")
         others = []
         if reads_path.exists():  # read under the set's lock: written with the labels, in one commit
             data = reads_path.read_bytes()
@@ -186,6 +206,11 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
     except OSError as exc:
         raise InputError(_queue_not_in_place(Path(queue_path), queue, exc, labels_path, new)) from exc
     return result
+
+
+def _first(codes: list[str], n: int = 20) -> str:
+    """The first ``n`` fund codes, comma-separated, then … when there are more."""
+    return ", ".join(codes[:n]) + (" …" if len(codes) > n else "")
 
 
 def _queue_not_in_place(queue_path: Path, queue: StagedOutputs, exc: OSError, labels_path, new: Taxonomy) -> str:

@@ -76,6 +76,15 @@ def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, co
     else:
         lines.append(f"review threshold {m['threshold']:.3f} (no agreement.csv beside the labels: confidence is the "
                      f"fused probability, calibrated on the labels)")
+    from .labeled import migration_pending, read_labels
+
+    # funds the taxonomy migration queued and no one decided yet are not in the set: the model learned nothing of them
+    undecided = migration_pending(labeled, set(read_labels(labeled)["fund_code"]))
+    if undecided:
+        lines.append(f"warning: {len(undecided)} funds the taxonomy migration to {tax.version} took out of the labeled "
+                     f"set are still undecided in its review queue ({', '.join(undecided[:10])}"
+                     f"{' …' if len(undecided) > 10 else ''}): this model learned nothing of them; decide them in the "
+                     f"queue, import it (`fundclass review import QUEUE --taxonomy {tax.path}`) and train again")
     if before:
         lines += compare_models(compare_to, before, previous, out_dir, m, labeled, tax, H)
     return lines
