@@ -499,16 +499,24 @@ def labels_audit(path, taxonomy_path):
 
     Example: fundclass labels audit data/labeled/labels.csv
     """
-    from .labeled import audit, read_history, read_labels
+    from .labeled import audit, migration_pending, read_history, read_labels
     from .taxonomy import load_taxonomy
 
     path = _read_default(path, "labeled", taxonomy_path)
-    rep = audit(read_labels(path), load_taxonomy(taxonomy_path), history=read_history(path))
+    labels, tax = read_labels(path), load_taxonomy(taxonomy_path)
+    rep = audit(labels, tax, history=read_history(path))
     click.echo(f"{rep.n_funds} funds, {rep.n_indices} distinct tracked indices, {rep.n_groups} index/family groups, "
                f"{len(rep.errors)} errors")
     click.echo(rep.counts.to_string())
     for e in rep.errors:
         click.echo(f"error: {e}")
+    # not an error of the set's rows: funds the latest taxonomy migration took out of it, still to be decided
+    undecided = migration_pending(path, set(labels["fund_code"]))
+    if undecided:
+        click.echo(f"warning: {len(undecided)} funds the latest taxonomy migration took out of the labeled set are "
+                   f"still undecided in its review queue ({', '.join(undecided[:10])}"
+                   f"{' …' if len(undecided) > 10 else ''}): they are in no count above; decide them in the queue and "
+                   f"import it (`fundclass review import QUEUE --taxonomy {tax.path}`)")
     if rep.errors:
         sys.exit(1)
 
