@@ -274,7 +274,7 @@ class Tagger:
                    industry_theme_share=self.industry_theme_share, alternative_min=self.alternative_min,
                    term_only_prior=self.term_only_prior)
         d = override(p, d, self.reviewed, self.reviewed_index, self.n_alternatives, self.reviewed_families,
-                     s.links["family"].tolist(), self.reviewed_disputes, self.reviewed_held)
+                     s.links["family"].tolist(), self.reviewed_disputes, self.reviewed_held, s.index_keys)
         as_of = self.holdings.sw_map_as_of if self.holdings is not None else ""
         out = output_frame(p, s, d, self.taxonomy, self.reviewed, self.n_alternatives, as_of, self.model_version,
                            self.industry_theme_share, self.doubt_pattern_rate, objects=objects)
