@@ -91,7 +91,7 @@ def _tag_task(start: int):
     cl = links.chunk(start, start + len(chunk)) if links is not None else None
     summary = TagSummary()
     out = w["tagger"].tag(chunk, name_column=w["name_column"], source=w["source"], summary=summary, links=cl,
-                          context=frame.iloc[cl.context] if cl is not None else None)
+                          context=frame.iloc[cl.context] if cl is not None else None, objects=w["csv"] is not None)
     if w["csv"] is not None:
         sep, neutralize = w["csv"]
         out = [t.encode("utf-8") for t in csv_blocks(out, sep, neutralize, header=start == 0)]

@@ -21,6 +21,7 @@ from .fundtype import ACTIVE
 from .index_key import code_keys, name_keys, subject_keys
 from .linking import ReviewedFamilies, duplicate_codes, family_keys, fund_codes
 from .score import Scores
+from .score import index_keys as read_index_keys
 from .taxonomy import Taxonomy
 
 # the ways a review decision settles a row, in the order override tries them (review_level is the position)
@@ -152,7 +153,8 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
              reviewed_index: dict[str, str], n_alternatives: int,
              reviewed_families: ReviewedFamilies | None = None, family: list[str] | None = None,
              reviewed_disputes: dict[str, tuple[str, ...]] | None = None,
-             held: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+             held: dict[str, tuple[str, ...]] | None = None,
+             index_keys: tuple[list[str], list[str], list[str]] | None = None) -> pd.DataFrame:
     """People's review decisions settle their fund, the fund's share classes and feeders, and its tracked index
     (``reviewed``: code → (class, reviewer, date); ``reviewed_index``: index key → code of the fund that settles it;
     ``reviewed_families``: the reviewed funds' family keys, which reach share classes and feeders whether or not the
@@ -160,7 +162,8 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
     by default :func:`classifier.linking.family_keys` of ``p``; ``reviewed_disputes``: index key → codes of reviewed
     funds given different classes; ``held``: code of a fund the labeled set holds → the index keys of its row in the set,
     tried after the row's own keys: the import relabels such a fund with a decision on its index in the set, whatever
-    its batch calls the index). A row that is not a fund's name is never settled by an index or a link (its own
+    its batch calls the index; ``index_keys``: the rows' code, subject and name keys when already read,
+    :func:`classifier.score.index_keys`). A row that is not a fund's name is never settled by an index or a link (its own
     code's decision still settles it: the decision was made on that fund). A row
     that no decision settles but whose index or family reviewers decided two ways goes to review, its
     ``review_dispute`` naming those funds' codes: reviewers disagreeing is a dispute."""
@@ -171,7 +174,7 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
         return d
     codes = d["code"].tolist()
     linked = d["linked_row"].to_numpy()
-    ckeys, skeys, nkeys = code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist()
+    ckeys, skeys, nkeys = index_keys or read_index_keys(p)
     if reviewed_families:
         fam = family_keys(p) if family is None else family
         (own, etf), fam_disputes = reviewed_families.find(fam), reviewed_families.disputes(fam)

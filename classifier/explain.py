@@ -131,28 +131,37 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
 
 def output_frame(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, reviewed: dict, n_alternatives: int,
                  sw_map_as_of: str, model_version: str, industry_theme_share: float,
-                 doubt_pattern_rate: float = 0.0) -> pd.DataFrame:
-    """The output columns (see :data:`classifier.pipeline.OUTPUT_COLUMNS`) of a prepared frame."""
+                 doubt_pattern_rate: float = 0.0, objects: bool = False) -> pd.DataFrame:
+    """The output columns (see :data:`classifier.pipeline.OUTPUT_COLUMNS`) of a prepared frame. ``objects``: the
+    text columns as Python strings (dtype object), for a caller that writes them out as text at once (a CSV chunk);
+    else pandas' own text dtype (with pandas 3, Arrow strings)."""
+
+    def text(values):
+        return pd.Series(values, index=p.index, dtype=object) if objects else values
+
     codes = d["code"].tolist()
     unread = d["no_text"].to_numpy(dtype=bool) & (p["fund_type"].str.strip() == "").to_numpy(dtype=bool)
     out = pd.DataFrame({
-        "primary": [tax.primary_of(x) if x else "" for x in d["secondary"].tolist()], "secondary": d["secondary"].to_numpy(),
+        "primary": text([tax.primary_of(x) if x else "" for x in d["secondary"].tolist()]),
+        "secondary": text(d["secondary"].to_numpy()),
         "confidence": d["confidence"].to_numpy(), "needs_review": d["needs_review"].to_numpy(),
         # the code of the fund whose review decision settled the row ('' none): a flag later steps and users filter on
-        "review_decision": np.where(d["reviewed"].to_numpy(dtype=bool), d["review_via"].to_numpy(dtype=object), ""),
-        "alternatives": alternatives_text(d, s.classes, n_alternatives),
-        "evidence": evidence_text(p, s, d, tax, reviewed, sw_map_as_of, industry_theme_share, doubt_pattern_rate),
+        "review_decision": text(np.where(d["reviewed"].to_numpy(dtype=bool), d["review_via"].to_numpy(dtype=object),
+                                         "")),
+        "alternatives": text(alternatives_text(d, s.classes, n_alternatives)),
+        "evidence": text(evidence_text(p, s, d, tax, reviewed, sw_map_as_of, industry_theme_share,
+                                       doubt_pattern_rate)),
         # a row with nothing to read (no name, index, benchmark or type) has no asset class or style to report
-        "asset_class": np.where(unread, "", p["asset_class"].to_numpy(dtype=object)),
-        "management_style": np.where(unread, "", p["management_style"].to_numpy(dtype=object)),
-        "linked_fund": [codes[j] if j >= 0 else "" for j in d["linked_row"]]}, index=p.index)
+        "asset_class": text(np.where(unread, "", p["asset_class"].to_numpy(dtype=object))),
+        "management_style": text(np.where(unread, "", p["management_style"].to_numpy(dtype=object))),
+        "linked_fund": text([codes[j] if j >= 0 else "" for j in d["linked_row"]])}, index=p.index)
     if s.holdings is not None:
-        out["holding_industry"] = s.holdings["holding_industry"].fillna("").values
+        out["holding_industry"] = text(s.holdings["holding_industry"].fillna("").values)
         out["holding_industry_share"] = s.holdings["holding_industry_share"].values
     else:
-        out["holding_industry"] = ""
+        out["holding_industry"] = text("")
         out["holding_industry_share"] = np.nan
-    out["taxonomy_version"] = tax.version
-    out["model_version"] = model_version
+    out["taxonomy_version"] = text(tax.version)
+    out["model_version"] = text(model_version)
     return out
 

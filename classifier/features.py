@@ -225,11 +225,15 @@ def text_part(X: pd.DataFrame) -> pd.DataFrame:
 def per_distinct_row(X: pd.DataFrame, score) -> np.ndarray:
     """``score`` applied once per distinct (text, rule field, asset class, style) row, spread back to every row:
     share classes of a fund repeat the same text."""
-    key = X["text"] + "\x1f" + X["rule_field"] + X["asset_class"] + X["style"]
-    first = (~key.duplicated()).to_numpy()
-    out = score(X[first])
-    pos = pd.Series(np.arange(int(first.sum())), index=key[first].values)
-    return out[pos.loc[key.values].values]
+    # in Python: the columns are Python strings, and a dict numbers the keys in the order they first occur (pandas 3
+    # would copy the joined keys into Arrow strings twice, for ``duplicated`` and for the lookup)
+    ids: dict[str, int] = {}
+    row = np.fromiter((ids.setdefault(t + "\x1f" + f + a + s, len(ids)) for t, f, a, s in
+                       zip(X["text"].tolist(), X["rule_field"].tolist(), X["asset_class"].tolist(),
+                           X["style"].tolist())), np.int64, len(X))
+    first = np.zeros(len(X), dtype=bool)
+    first[np.unique(row, return_index=True)[1]] = True  # each key's first row
+    return score(X[first])[row]
 
 
 def vote_columns(frame: pd.DataFrame) -> list[str]:

@@ -43,9 +43,8 @@ def family_key(name: str, cleaned: bool = False, vocab: Vocabulary | None = None
     """The name without family-noise words and share-class letter (taxonomy/common.toml [linking], [normalize])."""
     v = vocab or load_vocabulary()
     t = v.family_noise.sub("", name if cleaned else clean(name))
-    for _ in range(2):
-        t = v.share_class.sub("", t)
-    return t
+    t, n = v.share_class.subn("", t)  # twice, the second only where the first removed a letter (else a no-op)
+    return v.share_class.sub("", t) if n else t
 
 
 def family_keys(p: pd.DataFrame) -> list[str]:

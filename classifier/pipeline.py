@@ -265,9 +265,11 @@ class Tagger:
         return tagger
 
     # ------------------------------------------------------------------ prediction
-    def _predict(self, p: pd.DataFrame, links: ChunkLinks | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _predict(self, p: pd.DataFrame, links: ChunkLinks | None = None,
+                 objects: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
         """score → decide → override → explain; returns (output columns, the decision's flags and numbers).
-        ``links``: the rows' links and duplicate flags over their whole file (default: found within ``p``)."""
+        ``links``: the rows' links and duplicate flags over their whole file (default: found within ``p``);
+        ``objects``: text columns of Python strings (:func:`classifier.explain.output_frame`)."""
         asset_oos = p["asset_class"].isin(self.taxonomy.out_of_scope).to_numpy()
         s = score(p, self.rules, self.model, self.holdings, skip_fuzzy=asset_oos & (p["name_problem"] == "").to_numpy(),
                   links=links.links if links is not None else None)
@@ -276,10 +278,10 @@ class Tagger:
                    industry_theme_share=self.industry_theme_share, alternative_min=self.alternative_min,
                    term_only_prior=self.term_only_prior)
         d = override(p, d, self.reviewed, self.reviewed_index, self.n_alternatives, self.reviewed_families,
-                     s.links["family"].tolist(), self.reviewed_disputes, self.reviewed_held)
+                     s.links["family"].tolist(), self.reviewed_disputes, self.reviewed_held, s.index_keys)
         as_of = self.holdings.sw_map_as_of if self.holdings is not None else ""
         out = output_frame(p, s, d, self.taxonomy, self.reviewed, self.n_alternatives, as_of, self.model_version,
-                           self.industry_theme_share, self.doubt_pattern_rate)
+                           self.industry_theme_share, self.doubt_pattern_rate, objects=objects)
         return out, d
 
     def predict(self, p: pd.DataFrame) -> pd.DataFrame:
@@ -312,13 +314,15 @@ class Tagger:
     # ------------------------------------------------------------------ frames
     def tag(self, frame: pd.DataFrame, name_column: str | None = None, source: str = "input",
             summary: TagSummary | None = None, links: ChunkLinks | None = None,
-            context: pd.DataFrame | None = None) -> pd.DataFrame:
+            context: pd.DataFrame | None = None, objects: bool = False) -> pd.DataFrame:
         """Return ``frame`` with every original row and column, in order, and its index, plus the output columns.
         With no code column, an index level named like one (``df.set_index('fund_code')``) gives the fund codes.
 
         ``frame`` may be one chunk of a file: ``links`` (:meth:`classifier.linking.FileLinks.chunk`) then gives its
         rows' links and duplicate flags over the whole file, and ``context`` the rows of the file they follow
-        (``links.context``), which are scored with the chunk and not returned."""
+        (``links.context``), which are scored with the chunk and not returned. ``objects``: the output's text
+        columns as Python strings (dtype object), for a chunk written out as CSV text at once (pandas 3 would copy
+        them into Arrow strings and out again); the text is the same."""
         t0 = time.perf_counter()
         columns = list(frame.columns)
         colmap = detect_columns(columns, source, name_column)
@@ -332,7 +336,7 @@ class Tagger:
                 work, colmap = _reading_index_code(frame, body, colmap)
             else:  # a chunk of a file, with the rows it follows
                 work = pd.concat([body, context.set_axis(body.columns, axis=1)], ignore_index=True)
-            pred, decision = self._predict(prepare(work, colmap, self.vocab), links)
+            pred, decision = self._predict(prepare(work, colmap, self.vocab), links, objects=objects)
             if len(work) > len(body):
                 pred, decision = pred.iloc[:len(body)], decision.iloc[:len(body)]
             ndup = int(decision["duplicate_code"].sum())
@@ -362,7 +366,10 @@ class Tagger:
                 summary.warnings += [f"{source}: input column '{c}' kept as '{n}' ('{c}_previous' was taken)"
                                      for c, n in renamed if n != f"{c}_previous"]
         for c in OUTPUT_COLUMNS:
-            out[c] = pred[c].values
+            # an object column's values would be read as text again (pandas 3: into Arrow strings); as a Series, its
+            # dtype stays
+            out[c] = pd.Series(pred[c].values, index=out.index, dtype=object) if objects and \
+                pred[c].dtype == object else pred[c].values
         if summary is not None:
             if ndup:
                 summary.warnings.append(f"{source}: {ndup} rows share a fund code with another row (all kept, "

@@ -39,6 +39,9 @@ class Scores:
     doubt: np.ndarray | None = None  # n × len(doubt.SIGNALS): the signals the agreement calibrator read (None: none)
     doubt_lowers: tuple = ()  # the signals whose calibrator coefficient is negative (being set lowers confidence)
     subject_rate: np.ndarray | None = None  # readers' agreement predicted from the row's subject (None: not modelled)
+    # per row, its index code key, subject key and name key (index_key.code_keys, subject_keys, name_keys) as lists,
+    # when this step read them (None: it did not); decide.override reads the same keys
+    index_keys: tuple[list[str], list[str], list[str]] | None = None
 
     @property
     def top(self) -> np.ndarray:
@@ -54,7 +57,14 @@ def _rule_proba(rr: RuleResult) -> np.ndarray:
     return np.where(tot > 0, w / np.where(tot > 0, tot, 1), 1.0 / k)
 
 
-def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: list, head_reads: dict | None):
+def index_keys(p: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
+    """Per row of a prepared frame, its index code key, subject key and name key ('' none): the keys a known head's
+    reads and a review decision are found by."""
+    return code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist()
+
+
+def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: list, head_reads: dict | None,
+                keys: tuple[list[str], list[str], list[str]] | None = None):
     """A fund of an index the labeled set holds (by its index code or name, or, for an index fund known by its name
     alone, by the index that name gives: :func:`classifier.index_key.name_keys`) has that head's blind reads: its
     confidence becomes the readers' agreement with the chosen class, with the model's confidence counted as
@@ -66,8 +76,7 @@ def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: lis
     if not head_reads:
         return conf, agree, n_reads, doubting
     conf = conf.copy()
-    keys = zip(code_keys(p).tolist(), subject_keys(p).tolist(), name_keys(p).tolist())
-    for i, (ck, sk, nk) in enumerate(keys):
+    for i, (ck, sk, nk) in enumerate(zip(*(keys or index_keys(p)))):
         reads = head_reads.get(ck) or head_reads.get(sk) or head_reads.get(nk)
         if not reads:
             continue
@@ -116,5 +125,6 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
             subject = subject[back] if cal.subject_ is not None else None
         proba, conf = proba[back], conf[back]
     head_reads = getattr(getattr(model, "agreement_", None), "head_reads_", None)
-    conf, agree, n_reads, doubting = _head_doubt(p, conf, proba.argmax(axis=1), classes, head_reads)
-    return Scores(rr, hrows, proba, classes, links, src, conf, agree, n_reads, doubting, S, lowers, subject)
+    keys = index_keys(p) if head_reads else None  # read once, here and by decide.override
+    conf, agree, n_reads, doubting = _head_doubt(p, conf, proba.argmax(axis=1), classes, head_reads, keys)
+    return Scores(rr, hrows, proba, classes, links, src, conf, agree, n_reads, doubting, S, lowers, subject, keys)
