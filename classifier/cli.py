@@ -9,6 +9,7 @@ import functools
 import os
 import sys
 import warnings
+from pathlib import Path
 
 import click
 
@@ -19,10 +20,16 @@ READ_HELP = "(default: the workspace's, else the one shipped with the tool)"
 
 
 def _default_rel(key, taxonomy_path=None) -> str:
-    """The configured ``[paths].key``, or, with a ``--taxonomy`` whose it is not, the model folder or labeled set of
-    that taxonomy beside it (:func:`classifier.workspace.for_taxonomy`)."""
+    """The configured ``[paths].key``, or, with a ``--taxonomy`` whose it is not (or, without one, the file the
+    workspace's labeled set was migrated to: :func:`classifier.taxonomy.default_taxonomy_path`), the model folder or
+    labeled set of that taxonomy beside it (:func:`classifier.workspace.for_taxonomy`)."""
     if not taxonomy_path:
-        return default_path(key)
+        from .taxonomy import default_taxonomy_path
+        from .workspace import data_path
+
+        taxonomy_path = default_taxonomy_path()
+        if taxonomy_path == data_path(default_path("taxonomy")):  # the configured taxonomy: its configured paths
+            return default_path(key)
     from .pipeline import taxonomy_default
     from .taxonomy import load_taxonomy
 
@@ -88,7 +95,9 @@ def friendly_errors(fn):
 
 def taxonomy_option(fn):
     return click.option("--taxonomy", "taxonomy_path", type=click.Path(dir_okay=False), default=None,
-                        help="Taxonomy file (default: [paths].taxonomy of the configuration, taxonomy/jrj2026.toml).")(fn)
+                        help="Taxonomy file (default: [paths].taxonomy of the configuration, taxonomy/jrj2026.toml; after "
+                             "`taxonomy migrate` in this workspace, the file it migrated the labeled set to, as its "
+                             "fundclass.toml records).")(fn)
 
 
 def holdings_options(fn):
@@ -395,19 +404,47 @@ def taxonomy_migrate(migration, old, new, labeled, queue, drop_undecided):
 
     Example: fundclass taxonomy migrate split.toml --from taxonomy/jrj2026.toml --to new.toml -o queue.xlsx
     """
-    from .taxonomy import load_taxonomy
+    from .config import config_file, recorded_line, taxonomy_record
+    from .taxonomy import default_taxonomy_path, load_taxonomy
     from .taxonomy_change import load_migration, migrate
+    from .workspace import user_path
 
     o, n = load_taxonomy(old), load_taxonomy(new)
+    own = not labeled or os.path.realpath(labeled) == os.path.realpath(user_path(_default_rel("labeled", old)))
     labeled = _write_default(labeled, "labeled", "changing the labeled set", old)  # the set of --from's taxonomy
-    res = migrate(labeled, load_migration(migration, o, n), o, n, queue, drop_undecided=drop_undecided)
+    # the workspace's own set: its configuration names the new file, so that commands given no --taxonomy use it
+    remember = taxonomy_record(n.id, n.path) if own else None
+    res = migrate(labeled, load_migration(migration, o, n), o, n, queue, drop_undecided=drop_undecided,
+                  remember=remember)
     click.echo("\n".join(res.lines()))
+    tx = f" --taxonomy {new}"
+    if remember and res.remembered:
+        f, line = remember[0], recorded_line(remember[1], n.id)
+        try:
+            used = default_taxonomy_path().resolve() == Path(n.path).resolve()
+        except FundClassifierError:
+            used = False
+        if used:
+            tx = ""
+            click.echo(f"this workspace now uses {new} for every command given no --taxonomy (recorded in {f}: "
+                       f"[taxonomies] {line}); to undo, delete that line (commands then use {old} again unless "
+                       f"given --taxonomy, and the migrated labeled set refuses it)")
+        else:
+            click.echo(f"recorded in {f} ([taxonomies] {line}): used in place of [paths].taxonomy when that is a "
+                       f"version of {n.id}, which the configuration in use does not name"
+                       + (f" (the --config file {config_file()} wins)" if config_file() else "")
+                       + f"; pass --taxonomy {new} to commands of this taxonomy")
+    elif remember:
+        click.echo(f"warning: {remember[0]} could not be written (the migration stands): commands given no "
+                   f"--taxonomy do not use {new}; add [taxonomies] {recorded_line(remember[1], n.id)} to it by hand, or pass --taxonomy "
+                   f"{new} to every command")
     if res.queued:
-        click.echo(f"review queue: {queue}; then `fundclass review import {queue} --taxonomy {new}` and "
-                   f"`fundclass train --taxonomy {new}`")
+        click.echo(f"review queue: {queue}; then `fundclass review import {queue}{tx}` and "
+                   f"`fundclass train{tx}`")
     else:  # no class split or removed held a row: the queue is the header alone, and there is nothing to import
         click.echo(f"nothing to review ({queue} holds no rows); retrain for the new taxonomy: "
-                   f"`fundclass train --taxonomy {new}`")
+                   f"`fundclass train{tx}`")
+
 
 
 @cli.group()

@@ -226,13 +226,20 @@ def _retrain_command(model_dir, manifest: dict | None = None) -> str:
 
 def _train_command(taxonomy: Taxonomy, model_dir) -> str:
     """`fundclass train` for ``taxonomy`` into ``model_dir``: a taxonomy shipped with the tool named as the user
-    types it (taxonomy/efund2025.toml, which any folder finds), the default one not at all."""
+    types it (taxonomy/efund2025.toml, which any folder finds), the default one (the file the workspace's labeled set
+    was migrated to, when it is: :func:`classifier.taxonomy.default_taxonomy_path`) not at all."""
     from .config import project_path
+    from .errors import FundClassifierError
+    from .taxonomy import default_taxonomy_path
 
     tax = Path(taxonomy.path)
     shipped = project_path(f"taxonomy/{tax.name}")
     same = shipped.exists() and shipped.resolve() == tax.resolve()
-    opt = "" if same and tax.name == Path(DEFAULT_TAXONOMY).name else \
+    try:
+        default = default_taxonomy_path().resolve() == tax.resolve()
+    except FundClassifierError:
+        default = False
+    opt = "" if default or (same and tax.name == Path(DEFAULT_TAXONOMY).name) else \
         f" --taxonomy {'taxonomy/' + tax.name if same else tax}"
     return f"`fundclass train{opt} -o {model_dir}`"
 

@@ -12,8 +12,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import default_path, shipped_path
-from .workspace import data_path, readable
+from .config import default_path, shipped_path, taxonomy_configured_by_user, taxonomy_files
+from .workspace import data_path, readable, user_path
 from .errors import TaxonomyError
 from .text import clean
 
@@ -155,14 +155,16 @@ def _tables(data: dict, key: str, p: Path, problems: list[str]) -> list[dict]:
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
-    """Read, validate and return the taxonomy at ``path`` (default: ``[paths].taxonomy`` of the configuration).
+    """Read, validate and return the taxonomy at ``path`` (default: :func:`default_taxonomy_path`).
 
     Raises
     ------
     TaxonomyError
         listing every problem found, each with the file, line and table it is in.
     """
-    p = readable(path) if path else data_path(default_path("taxonomy"))
+    if not path:
+        return load_taxonomy(default_taxonomy_path())
+    p = readable(path)
     try:
         raw_bytes = p.read_bytes()
     except OSError as exc:
@@ -178,6 +180,31 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
             _LOADED.pop(next(iter(_LOADED)))
         _LOADED[key] = tax
     return tax
+
+
+def default_taxonomy_path() -> Path:
+    """The taxonomy file a command given no ``--taxonomy`` uses: ``[paths].taxonomy`` of the configuration (the
+    workspace's copy, else the shipped one), or, when ``[taxonomies]`` names a file for that taxonomy's id (the file the
+    workspace's labeled set was migrated to, which ``taxonomy migrate`` records in the workspace's ``fundclass.toml``),
+    that file (relative to the workspace). A ``--config`` file that sets ``[paths].taxonomy`` itself wins."""
+    configured = data_path(default_path("taxonomy"))
+    files = taxonomy_files()
+    if not files or taxonomy_configured_by_user():
+        return configured
+    tid = load_taxonomy(configured).id
+    if tid not in files:  # another taxonomy's current file (E Fund's): not this one's
+        return configured
+    given, source = files[tid]
+    p = Path(given).expanduser()
+    p = p if p.is_absolute() else user_path(given)
+    if not p.is_file():
+        raise TaxonomyError(f"{source}: [taxonomies] {tid} = {given!r}, the taxonomy file commands use in place of "
+                            f"{configured.name}, is not there ({p}); put it back, or pass --taxonomy FILE, or delete "
+                            f"that line to use {configured.name} again")
+    if load_taxonomy(p).id != tid:  # the file or the line edited since: it would tag with another taxonomy unasked
+        raise TaxonomyError(f"{source}: [taxonomies] {tid} = {given!r} is a file of taxonomy {load_taxonomy(p).id}, "
+                            f"not {tid}; name a version of {tid} there, or delete that line")
+    return p
 
 
 _LOADED: dict[tuple[str, str], Taxonomy] = {}  # (path, sha256 of its bytes) -> the taxonomy read from them

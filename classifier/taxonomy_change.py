@@ -35,7 +35,7 @@ import pandas as pd
 
 from .agreement import agreement_path, migrate_reads
 from .errors import InputError, TaxonomyError
-from .io import StagedOutputs, check_not_input
+from .io import StagedOutputs, atomic_write_bytes, check_not_input
 from .labeled import (HISTORY_COLUMNS, MIGRATION_BY, OPEN_ELSEWHERE, Change, CommitPending, change_labels,
                       migrated_note, migration_pending)
 from .review import REVIEW_COLUMNS, _index_groups, write_review
@@ -131,6 +131,7 @@ class MigrationResult:
     warnings: list[str] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)  # what the migration did to agreement.csv ([]: none beside)
     decisions_queued: int = 0  # of the queued rows, review decisions (their reviewer and date in the queue's evidence)
+    remembered: bool | None = None  # the workspace's configuration names the new file (None: not asked to)
 
     def lines(self) -> list[str]:
         decided = (f" ({self.decisions_queued} of them review decisions: the queue's evidence names who decided and "
@@ -140,12 +141,15 @@ class MigrationResult:
 
 
 def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, queue_path,
-            today: str | None = None, drop_undecided: bool = False) -> MigrationResult:
+            today: str | None = None, drop_undecided: bool = False,
+            remember: tuple[Path, str] | None = None) -> MigrationResult:
     """Migrate the labeled set at ``labels_path`` from ``old`` to ``new`` by ``migration``, writing the review queue to
     ``queue_path``. Refused, nothing written, while funds the previous migration queued are still undecided: its queue
     is of ``old``'s version, which no import accepts once the set is of ``new``'s, and this migration's queue cannot
     take them (the set no longer holds their names and indices), so they would be out of the set for good, unseen;
-    ``drop_undecided`` leaves them out knowingly (the report counts them)."""
+    ``drop_undecided`` leaves them out knowingly (the report counts them). ``remember``: a file and its new text (the
+    workspace's configuration, naming ``new``'s file as its taxonomy's), written whole with the queue and put in place
+    once the migration is committed; when it cannot be, the migration stands and ``result.remembered`` is False."""
     today = today or date.today().isoformat()
     reads_path = agreement_path(labels_path)
     check_not_input(queue_path, labels_path, migration.path, old.path, new.path, reads_path)
@@ -184,14 +188,18 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
                 others.append((reads_path, moved))
         with queue.staging():  # written whole now (a full disk stops the migration), put in place once committed
             result.warnings += write_review(queue_frame, queue_path, new.labels)
+        if remember:
+            with settings.staging():
+                atomic_write_bytes(remember[0], lambda tmp: Path(tmp).write_bytes(remember[1].encode("utf-8")))
         return Change(labels[keep_mask].reset_index(drop=True), history, others), result
 
     # the queue describes the migration: it is put in place only once the labeled set's change is committed, and a
     # migration refused or failed (the set open in Excel, a full disk, a crash) leaves none
-    queue = StagedOutputs()
+    queue, settings = StagedOutputs(), StagedOutputs()
     try:
         result = change_labels(labels_path, compute)
     except CommitPending as pending:  # committed, completed by the next command: its queue is put in place
+        _publish_settings(settings)
         try:
             queue.publish()
         except OSError as exc:
@@ -200,12 +208,25 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
         raise InputError(f"{pending}; its review queue is {queue_path}") from pending
     except BaseException:
         queue.discard()
+        settings.discard()
         raise
+    result.remembered = _publish_settings(settings) if remember else None
     try:
         queue.publish()
     except OSError as exc:
         raise InputError(_queue_not_in_place(Path(queue_path), queue, exc, labels_path, new)) from exc
     return result
+
+
+def _publish_settings(settings: StagedOutputs) -> bool:
+    """Put the workspace's configuration file in place after the migration's commit; False (its temp file removed)
+    when it cannot be replaced: the migration stands, and the command says what to write by hand."""
+    try:
+        settings.publish()
+        return True
+    except OSError:
+        settings.discard()
+        return False
 
 
 def _first(codes: list[str], n: int = 20) -> str:

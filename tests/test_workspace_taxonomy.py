@@ -1,0 +1,124 @@
+"""The workspace remembers the taxonomy its labeled set was migrated to (audit round 14): after `fundclass taxonomy
+migrate --to NEW.toml`, every later command of the workspace defaults to NEW.toml, per taxonomy id."""
+import tomllib
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from classifier.cli import cli
+from classifier.config import project_path
+from classifier.errors import InputError
+from classifier.labeled import SHIPPED_LABELS
+from classifier.manifest import read_manifest
+from classifier.taxonomy import DEFAULT_TAXONOMY
+from conftest import TRAINING_GROUPS, write_labeled_subset
+
+RENAME = '[migration]\nfrom = "{old}"\nto = "{new}"\n\n[map]\n"{a}" = "{b}"\n'
+
+
+def _renamed(src, dest, old_version, new_version, a, b):
+    t = src.read_text(encoding="utf-8")
+    assert f'version = "{old_version}"' in t and a in t
+    dest.write_text(t.replace(f'version = "{old_version}"', f'version = "{new_version}"').replace(a, b),
+                    encoding="utf-8")
+    return dest
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    ws = tmp_path / "ws"
+    (ws / "data" / "labeled").mkdir(parents=True)
+    write_labeled_subset(SHIPPED_LABELS, ws / "data" / "labeled" / "labels.csv", n_groups=TRAINING_GROUPS)
+    monkeypatch.setenv("FUNDCLASS_WORKSPACE", str(ws))
+    monkeypatch.delenv("FUNDCLASS_CONFIG", raising=False)
+    monkeypatch.chdir(ws)
+    return ws
+
+
+def test_after_a_migration_tag_train_and_audit_without_taxonomy_use_the_migrated_taxonomy(workspace):
+    """After `taxonomy migrate --to r2.toml` in a workspace, `fundclass labels audit`, `train` and `tag` still read
+    the shipped taxonomy unless given `--taxonomy r2.toml` every time: the audit counted the renamed class as an error,
+    train and tag refused the migrated set. The migration now records r2.toml in the workspace's fundclass.toml
+    ([taxonomies], by taxonomy id), says so and how to undo it, and every command given no --taxonomy uses it; an
+    explicit --taxonomy (E Fund's) and a --config that sets [paths].taxonomy still win."""
+    r = CliRunner()
+    r2 = _renamed(DEFAULT_TAXONOMY, workspace / "r2.toml", "jrj-2026.01-r1", "jrj-2026.02-r2", "资源主题ETF",
+                  "资源能源主题ETF")
+    (workspace / "m.toml").write_text(RENAME.format(old="jrj-2026.01-r1", new="jrj-2026.02-r2", a="资源主题ETF",
+                                                    b="资源能源主题ETF"), encoding="utf-8")
+    res = r.invoke(cli, ["taxonomy", "migrate", "m.toml", "--from", str(DEFAULT_TAXONOMY), "--to", "r2.toml",
+                         "-o", "q.csv"])
+    assert res.exit_code == 0, res.output
+    settings = workspace / "fundclass.toml"
+    assert tomllib.loads(settings.read_text(encoding="utf-8"))["taxonomies"] == {"jrj2026": "r2.toml"}
+    assert f"this workspace now uses r2.toml for every command given no --taxonomy (recorded in {settings}" in \
+        res.output and "to undo, delete that line" in res.output, res.output
+    assert "`fundclass train`" in res.output and "--taxonomy r2.toml" not in res.output, res.output
+
+    res = r.invoke(cli, ["labels", "audit"])
+    assert res.exit_code == 0 and ", 0 errors" in res.output and "资源能源主题ETF" in res.output, res.output
+
+    res = r.invoke(cli, ["train", "--no-holdings"])
+    assert res.exit_code == 0, res.output
+    assert read_manifest(workspace / "models" / "default")["taxonomy"]["version"] == "jrj-2026.02-r2"
+
+    sample = project_path("examples/new_listings.csv")
+    res = r.invoke(cli, ["tag", str(sample), "-o", "t.csv", "-s"])
+    assert res.exit_code == 0, res.output
+    out = pd.read_csv(workspace / "t.csv", dtype=str)
+    assert set(out["taxonomy_version"]) == {"jrj-2026.02-r2"} and "资源主题ETF" not in set(out["secondary"])
+
+    # an explicit --taxonomy of the other taxonomy id is not redirected to the jrj file
+    res = r.invoke(cli, ["tag", str(sample), "-o", "e.csv", "-s", "--taxonomy", "taxonomy/efund2025.toml"])
+    assert res.exit_code == 0, res.output
+    assert set(pd.read_csv(workspace / "e.csv", dtype=str)["taxonomy_version"]) == {"efund-2025.1-r1"}
+
+    # a --config that names the taxonomy itself wins: the shipped file, which the migrated set refuses
+    (workspace / "c.toml").write_text(f'[paths]\ntaxonomy = "{DEFAULT_TAXONOMY.as_posix()}"\n', encoding="utf-8")
+    res = r.invoke(cli, ["--config", "c.toml", "labels", "audit"])
+    assert res.exit_code == 1 and "资源能源主题ETF" in res.output, res.output
+    assert r2.exists()
+
+
+def test_a_migration_of_e_funds_set_is_remembered_for_its_taxonomy_id_only(workspace):
+    """E Fund's set migrated in the same workspace: the record is under its own id (efund2025), so commands given no
+    --taxonomy keep the jrj taxonomy, and the jrj record is not replaced."""
+    r = CliRunner()
+    ef = workspace / "data" / "labeled" / "efund" / "labels.csv"
+    ef.parent.mkdir()
+    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), ef, n_groups=40)
+    efund = project_path("taxonomy/efund2025.toml")
+    version = tomllib.loads(efund.read_text(encoding="utf-8"))["taxonomy"]["version"]
+    cls = sorted(set(pd.read_csv(ef, dtype=str)["secondary"]) - {"不适用"})[0]
+    _renamed(efund, workspace / "ef2.toml", version, "efund-2026.1-r2", f'"{cls}"', f'"{cls}2"')
+    (workspace / "m.toml").write_text(RENAME.format(old=version, new="efund-2026.1-r2", a=cls, b=f"{cls}2"),
+                                      encoding="utf-8")
+    (workspace / "fundclass.toml").write_text('# mine\n[tag]\nalternatives = 3\n\n[taxonomies]\njrj2026 = "r2.toml"\n',
+                                              encoding="utf-8")
+    _renamed(DEFAULT_TAXONOMY, workspace / "r2.toml", "jrj-2026.01-r1", "jrj-2026.01-r1", "x", "x")
+    res = r.invoke(cli, ["taxonomy", "migrate", "m.toml", "--from", "taxonomy/efund2025.toml", "--to", "ef2.toml",
+                         "-o", "q.csv"])
+    assert res.exit_code == 0, res.output
+    text = (workspace / "fundclass.toml").read_text(encoding="utf-8")
+    assert text.startswith("# mine\n[tag]\nalternatives = 3\n")
+    assert tomllib.loads(text)["taxonomies"] == {"jrj2026": "r2.toml", "efund2025": "ef2.toml"}
+    assert "pass --taxonomy ef2.toml" in res.output and "now uses" not in res.output, res.output
+    res = r.invoke(cli, ["labels", "audit"])  # the jrj set, with the jrj file the workspace names
+    assert res.exit_code == 0 and ", 0 errors" in res.output, res.output
+    res = r.invoke(cli, ["labels", "audit", "--taxonomy", "ef2.toml"])
+    assert res.exit_code == 0 and f"{cls}2" in res.output, res.output
+
+
+def test_the_record_keeps_every_other_line_and_replaces_its_own():
+    """The workspace's fundclass.toml may hold the user's own settings and comments: the migration's record changes
+    its one line (or adds it under [taxonomies]), and a form it cannot edit safely is refused, naming the line."""
+    from classifier.config import with_taxonomy_file
+
+    text = '# notes\r\n[taxonomies]\r\n"efund2025" = "old.toml"  # was\r\njrj2026 = "a.toml"\r\n[tag]\r\nalternatives = 5\r\n'
+    out = with_taxonomy_file(text, "jrj2026", "b.toml", "fundclass.toml")
+    assert out == text.replace('jrj2026 = "a.toml"', 'jrj2026 = "b.toml"')
+    out = with_taxonomy_file(text, "efund2025", "new.toml", "fundclass.toml")
+    assert tomllib.loads(out)["taxonomies"] == {"efund2025": "new.toml", "jrj2026": "a.toml"}
+    with pytest.raises(InputError, match="add it by hand"):
+        with_taxonomy_file('taxonomies = { jrj2026 = "a.toml" }\n', "jrj2026", "b.toml", "fundclass.toml")
