@@ -227,3 +227,48 @@ def full_disk_at(monkeypatch, os_module, nth: int) -> list:
 
     monkeypatch.setattr(os_module, "fsync", full)
     return calls
+
+
+# a taxonomy change with a split, as the migration tests make it
+SPLIT_MIGRATION = """[migration]
+from = "jrj-2026.01-r1"
+to = "jrj-2026.02-split"
+
+[map]
+"科技成长主题ETF" = ["科技主题ETF", "成长风格ETF"]
+"""
+
+
+def split_taxonomy(path):
+    """The default taxonomy's next version, jrj-2026.02-split: 科技成长主题ETF split into 科技主题ETF and 成长风格ETF
+    (SPLIT_MIGRATION maps it), written at ``path``."""
+    from classifier.taxonomy import DEFAULT_TAXONOMY
+
+    t = DEFAULT_TAXONOMY.read_text(encoding="utf-8")
+    t = t.replace('version = "jrj-2026.01-r1"', 'version = "jrj-2026.02-split"')
+    t = t.replace('secondary = "科技成长主题ETF"\nkeywords = ["科技", "成长", "创新",',
+                  'secondary = "科技主题ETF"\nkeywords = ["科技", "创新",')
+    t = t.replace('report_count = 87\n', 'report_count = 87\n\n[[class]]\nprimary = "产业趋势与升级"\n'
+                  'secondary = "成长风格ETF"\nkeywords = ["成长"]\nscope = "成长风格"\n', 1)
+    t = t.replace('id = "tech.core"\nclass = "科技成长主题ETF"', 'id = "tech.core"\nclass = "科技主题ETF"')
+    t = t.replace('id = "growth.style"\nclass = "科技成长主题ETF"', 'id = "growth.style"\nclass = "成长风格ETF"')
+    t = t.replace('class = "科技成长主题ETF"', 'class = "科技主题ETF"')  # the other tech rules
+    t = t.replace('contested = "科技成长主题ETF"', 'contested = "科技主题ETF"')
+    assert "科技成长主题ETF" not in t
+    path.write_text(t, encoding="utf-8")
+    return path
+
+
+def split_migrate(runner, tmp_path, labels, queue_name="queue.csv"):
+    """`fundclass taxonomy migrate` of ``labels`` to the split taxonomy (SPLIT_MIGRATION): the new taxonomy's path,
+    the queue's path and the command's result."""
+    from classifier.cli import cli
+    from classifier.taxonomy import DEFAULT_TAXONOMY
+
+    new_tax = split_taxonomy(tmp_path / "split.toml")
+    mig = tmp_path / "split_migration.toml"
+    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
+    queue = tmp_path / queue_name
+    res = runner.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
+                              "--labeled", str(labels), "-o", str(queue)])
+    return new_tax, queue, res

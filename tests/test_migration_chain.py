@@ -8,31 +8,7 @@ from click.testing import CliRunner
 from classifier.cli import cli
 from classifier.labeled import SHIPPED_LABELS, migration_pending, read_labels
 from classifier.taxonomy import DEFAULT_TAXONOMY
-from conftest import write_labeled_subset
-
-SPLIT = """[migration]
-from = "jrj-2026.01-r1"
-to = "jrj-2026.02-split"
-
-[map]
-"科技成长主题ETF" = ["科技主题ETF", "成长风格ETF"]
-"""
-
-
-def _split_taxonomy(path):
-    t = DEFAULT_TAXONOMY.read_text(encoding="utf-8")
-    t = t.replace('version = "jrj-2026.01-r1"', 'version = "jrj-2026.02-split"')
-    t = t.replace('secondary = "科技成长主题ETF"\nkeywords = ["科技", "成长", "创新",',
-                  'secondary = "科技主题ETF"\nkeywords = ["科技", "创新",')
-    t = t.replace('report_count = 87\n', 'report_count = 87\n\n[[class]]\nprimary = "产业趋势与升级"\n'
-                  'secondary = "成长风格ETF"\nkeywords = ["成长"]\nscope = "成长风格"\n', 1)
-    t = t.replace('id = "growth.style"\nclass = "科技成长主题ETF"', 'id = "growth.style"\nclass = "成长风格ETF"')
-    t = t.replace('class = "科技成长主题ETF"', 'class = "科技主题ETF"')
-    t = t.replace('contested = "科技成长主题ETF"', 'contested = "科技主题ETF"')
-    assert "科技成长主题ETF" not in t
-    path.write_text(t, encoding="utf-8")
-    return path
-
+from conftest import split_migrate, write_labeled_subset
 
 def _keyword_taxonomy(split, path):
     """The split taxonomy's next version: a keyword added to 消费主题ETF, no class moved."""
@@ -60,10 +36,7 @@ def test_a_second_migration_while_the_first_ones_queue_is_undecided_is_refused_n
     with; --drop-undecided leaves them out knowingly, the report counts them, and they are no longer called pending."""
     labels = _labels(tmp_path)
     r = CliRunner()
-    split = _split_taxonomy(tmp_path / "split.toml")
-    (tmp_path / "m1.toml").write_text(SPLIT, encoding="utf-8")
-    res = r.invoke(cli, ["taxonomy", "migrate", str(tmp_path / "m1.toml"), "--from", str(DEFAULT_TAXONOMY), "--to",
-                         str(split), "--labeled", str(labels), "-o", str(tmp_path / "q1.csv")])
+    split, _, res = split_migrate(r, tmp_path, labels, "q1.csv")
     assert res.exit_code == 0, res.output
     pending = migration_pending(labels, set(read_labels(labels)["fund_code"]))
     assert len(pending) > 1
@@ -101,10 +74,7 @@ def test_training_while_the_migration_queue_is_undecided_says_the_model_learned_
     write_labeled_subset(SHIPPED_LABELS, labels, n_groups=TRAINING_GROUPS,
                          keep=lambda lab: lab["index_code"].str.startswith("H30590"))
     r = CliRunner()
-    split = _split_taxonomy(tmp_path / "split.toml")
-    (tmp_path / "m1.toml").write_text(SPLIT, encoding="utf-8")
-    res = r.invoke(cli, ["taxonomy", "migrate", str(tmp_path / "m1.toml"), "--from", str(DEFAULT_TAXONOMY), "--to",
-                         str(split), "--labeled", str(labels), "-o", str(tmp_path / "q1.csv")])
+    split, _, res = split_migrate(r, tmp_path, labels, "q1.csv")
     assert res.exit_code == 0, res.output
     pending = migration_pending(labels, set(read_labels(labels)["fund_code"]))
     q = pd.read_csv(tmp_path / "q1.csv", dtype=str, keep_default_na=False)
@@ -191,10 +161,7 @@ def test_labels_audit_says_which_funds_the_migration_queue_still_holds(tmp_path)
     rows)."""
     labels = _labels(tmp_path)
     r = CliRunner()
-    split = _split_taxonomy(tmp_path / "split.toml")
-    (tmp_path / "m1.toml").write_text(SPLIT, encoding="utf-8")
-    res = r.invoke(cli, ["taxonomy", "migrate", str(tmp_path / "m1.toml"), "--from", str(DEFAULT_TAXONOMY), "--to",
-                         str(split), "--labeled", str(labels), "-o", str(tmp_path / "q1.csv")])
+    split, _, res = split_migrate(r, tmp_path, labels, "q1.csv")
     assert res.exit_code == 0, res.output
     pending = migration_pending(labels, set(read_labels(labels)["fund_code"]))
     res = r.invoke(cli, ["labels", "audit", str(labels), "--taxonomy", str(split)])

@@ -17,7 +17,7 @@ from classifier.pipeline import Tagger
 from classifier.io import csv_text, read_table, write_table
 from classifier.review import REVIEW_COLUMNS, import_review, review_frame
 from classifier.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
-from conftest import TRAINING_GROUPS, write_labeled_subset
+from conftest import SPLIT_MIGRATION, TRAINING_GROUPS, split_migrate, split_taxonomy, write_labeled_subset
 
 TAX_VERSION = load_taxonomy().version
 
@@ -128,43 +128,6 @@ def test_an_import_with_bad_rows_changes_nothing(tmp_path, labels_subset):
     assert not labels_subset.with_name("history.csv").exists()
     res = CliRunner().invoke(cli, ["review", "import", str(bad), "--labeled", str(labels_subset)])
     assert res.exit_code == 2
-
-
-SPLIT_MIGRATION = """[migration]
-from = "jrj-2026.01-r1"
-to = "jrj-2026.02-split"
-
-[map]
-"科技成长主题ETF" = ["科技主题ETF", "成长风格ETF"]
-"""
-
-
-def split_taxonomy(path):
-    t = DEFAULT_TAXONOMY.read_text(encoding="utf-8")
-    t = t.replace('version = "jrj-2026.01-r1"', 'version = "jrj-2026.02-split"')
-    t = t.replace('secondary = "科技成长主题ETF"\nkeywords = ["科技", "成长", "创新",',
-                  'secondary = "科技主题ETF"\nkeywords = ["科技", "创新",')
-    t = t.replace('report_count = 87\n', 'report_count = 87\n\n[[class]]\nprimary = "产业趋势与升级"\n'
-                  'secondary = "成长风格ETF"\nkeywords = ["成长"]\nscope = "成长风格"\n', 1)
-    t = t.replace('id = "tech.core"\nclass = "科技成长主题ETF"', 'id = "tech.core"\nclass = "科技主题ETF"')
-    t = t.replace('id = "growth.style"\nclass = "科技成长主题ETF"', 'id = "growth.style"\nclass = "成长风格ETF"')
-    t = t.replace('class = "科技成长主题ETF"', 'class = "科技主题ETF"')  # the other tech rules
-    t = t.replace('contested = "科技成长主题ETF"', 'contested = "科技主题ETF"')
-    assert "科技成长主题ETF" not in t
-    path.write_text(t, encoding="utf-8")
-    return path
-
-
-def _split_migrate(runner, tmp_path, labels, queue_name="queue.csv"):
-    """`fundclass taxonomy migrate` of ``labels`` to the split taxonomy (SPLIT_MIGRATION): the new taxonomy's path,
-    the queue's path and the command's result."""
-    new_tax = split_taxonomy(tmp_path / "split.toml")
-    mig = tmp_path / "split_migration.toml"
-    mig.write_text(SPLIT_MIGRATION, encoding="utf-8")
-    queue = tmp_path / queue_name
-    res = runner.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
-                              "--labeled", str(labels), "-o", str(queue)])
-    return new_tax, queue, res
 
 
 def _withdraw_after_split(runner, tmp_path, labels, new_tax, code):
@@ -893,7 +856,7 @@ def test_importing_part_of_a_migration_queue_says_which_funds_are_still_out_of_t
     audit` found nothing): it now counts and names them, and says how to bring them back."""
     labels_copy = _small_labels_copy(tmp_path)
     r = CliRunner()
-    new_tax, queue, res = _split_migrate(r, tmp_path, labels_copy, "queue.xlsx")
+    new_tax, queue, res = split_migrate(r, tmp_path, labels_copy, "queue.xlsx")
     assert res.exit_code == 0, res.output
     q = pd.read_excel(queue, sheet_name="review", dtype=str).fillna("")
     first = q["fund_code"].iloc[0]
@@ -1723,7 +1686,7 @@ def test_one_decision_on_a_group_of_the_migration_queue_settles_the_group(tmp_pa
     lab.to_csv(labels_subset, index=False, encoding="utf-8")
     followers = ["159526", "159551", "159770", "560630", "562360"]
     r = CliRunner()
-    new_tax, queue, res = _split_migrate(r, tmp_path, labels_subset, "queue.csv")
+    new_tax, queue, res = split_migrate(r, tmp_path, labels_subset, "queue.csv")
     assert res.exit_code == 0, res.output
     q = pd.read_csv(queue, dtype=str, keep_default_na=False)
     for g, rows in q.groupby("group"):  # each group's rows together, its size and what one decision settles
@@ -1767,7 +1730,7 @@ def test_the_queues_settles_of_an_earlier_review_decisions_row_counts_the_rows_i
                                                                                      "2026-11-02", "review"]
     lab.to_csv(labels_subset, index=False, encoding="utf-8")
     r = CliRunner()
-    new_tax, queue, res = _split_migrate(r, tmp_path, labels_subset, "queue.csv")
+    new_tax, queue, res = split_migrate(r, tmp_path, labels_subset, "queue.csv")
     assert res.exit_code == 0, res.output
     q = pd.read_csv(queue, dtype=str, keep_default_na=False)
     robot = q[q["group"] == "H30590.CSI"]
@@ -1789,7 +1752,7 @@ def test_withdrawing_a_decision_made_in_the_migration_queue_says_the_fund_goes_b
     the fund goes back among the migration queue's undecided funds (audit round 9, found not fixed): the user was told
     its label was lost when it only waits in the queue. The report now says it goes back to the queue."""
     r = CliRunner()
-    new_tax, queue, res = _split_migrate(r, tmp_path, labels_subset, "queue.csv")
+    new_tax, queue, res = split_migrate(r, tmp_path, labels_subset, "queue.csv")
     assert res.exit_code == 0, res.output
     q = pd.read_csv(queue, dtype=str, keep_default_na=False)
     q["decision"] = q["fund_code"].map({"562500": "科技主题ETF"}).fillna("")
@@ -1879,7 +1842,7 @@ def test_one_decision_settles_both_groups_of_an_index_in_the_migration_queue(tmp
     robot = before.index[before["group"].isin(groups)].tolist()
     assert {"562500", "159526", "020255", "020256"} <= set(robot)
     r = CliRunner()
-    new_tax, queue, res = _split_migrate(r, tmp_path, labels_subset)
+    new_tax, queue, res = split_migrate(r, tmp_path, labels_subset)
     assert res.exit_code == 0, res.output
     q = pd.read_csv(queue, dtype=str, keep_default_na=False)
     rows = q.index[q["fund_code"].isin(robot)]
@@ -1951,7 +1914,7 @@ def test_a_withdrawal_whose_earlier_label_a_split_took_says_so(tmp_path):
                   "taxonomy_version": [tax.version]}).to_csv(tmp_path / "d.csv", index=False)
     followed = sorted(c for c, *_ in import_review(tmp_path / "d.csv", tax, labels_copy, today="2026-12-01").followed)
     assert {"021653", "021788"} <= set(followed)
-    new_tax, _, out = _split_migrate(CliRunner(), tmp_path, labels_copy, "q.csv")
+    new_tax, _, out = split_migrate(CliRunner(), tmp_path, labels_copy, "q.csv")
     assert out.exit_code == 0, out.output
     new = load_taxonomy(new_tax)
     pd.DataFrame({"fund_code": ["159586"], "decision": ["撤销"], "reviewer": ["张三"],
@@ -2166,7 +2129,7 @@ def test_a_migration_that_is_not_committed_leaves_no_review_queue(tmp_path, labe
     for patch, said in ((("fsync", full), "nothing was changed: free some space"),
                         (("replace", held("labels.csv")), "nothing was changed: close it")):
         monkeypatch.setattr(store.os, *patch)
-        new_tax, queue, res = _split_migrate(r, tmp_path, labels_subset, "queue.xlsx")
+        new_tax, queue, res = split_migrate(r, tmp_path, labels_subset, "queue.xlsx")
         monkeypatch.setattr(store.os, "fsync", real_fsync)
         monkeypatch.setattr(store.os, "replace", real_replace)
         assert res.exit_code == 2 and said in res.output, res.output
@@ -2174,7 +2137,7 @@ def test_a_migration_that_is_not_committed_leaves_no_review_queue(tmp_path, labe
         assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".queue")) == []
         assert {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.endswith(".lock")} == before
     monkeypatch.setattr(store.os, "replace", held("history.csv"))
-    new_tax, queue, res = _split_migrate(r, tmp_path, labels_subset, "queue.xlsx")
+    new_tax, queue, res = split_migrate(r, tmp_path, labels_subset, "queue.xlsx")
     monkeypatch.setattr(store.os, "replace", real_replace)
     assert res.exit_code == 2 and "the change is saved" in res.output and f"its review queue is {queue}" in res.output
     assert queue.exists()
