@@ -28,6 +28,7 @@ from .taxonomy import Taxonomy
 REVIEW_LEVELS = ("own code", "share class of the same fund", "followed fund", "ETF the feeder follows",
                  "index code key", "index subject key", "index name key", "index of the fund's row in the labeled set")
 
+
 def _alternative_shares(s: Scores, conf: np.ndarray, top: np.ndarray, contested: np.ndarray) -> np.ndarray:
     """Per row and class, the chance a reader picks that class instead (the chosen class holds the confidence).
 
