@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from .config import ENV_CONFIG, default_path, use_config
-from .errors import DecisionsNotApplied, FundClassifierError
+from .errors import DecisionsNotApplied, FundClassifierError, InputError
 
 READ_HELP = "(default: the workspace's, else the one shipped with the tool)"
 
@@ -142,6 +142,7 @@ def init(folder):
 
     Example: fundclass init my-funds && cd my-funds && fundclass review import review.xlsx
     """
+    from .config import WORKSPACE_CONFIG, read_overlay
     from .workspace import init as make_workspace, root
 
     written, kept, removed = make_workspace(folder)
@@ -149,6 +150,16 @@ def init(folder):
                f"with the tool, until `fundclass train` writes the workspace's own")
     for k in kept:
         click.echo(f"  kept as it is: {k} (the workspace's own; init never overwrites)")
+    own = (Path(folder) if folder else root()) / WORKSPACE_CONFIG
+    if own.is_file():  # the workspace's configuration (where a migration records its taxonomy): said, never changed
+        try:
+            records = read_overlay(own).get("taxonomies")
+            what = ("; [taxonomies] " + ", ".join(f'{tid} = "{f}"' for tid, f in records.items())
+                    + ": the taxonomy file `taxonomy migrate` moved the labeled set to, which commands given no "
+                      "--taxonomy use" if isinstance(records, dict) and records else "")
+        except InputError as exc:
+            what = f"; it cannot be read: {exc}"
+        click.echo(f"  kept as it is: {own} (the workspace's configuration, read by every command run here{what})")
     for m in removed:
         click.echo(f"  removed {m}: an unchanged copy of a shipped model an earlier init made (nothing of yours); the "
                    f"model shipped with this version is used")

@@ -124,6 +124,10 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
     secondary = np.where(oos, tax.not_applicable, cls[top])
     codes = fund_codes(p)
     dup = duplicate_codes(codes=codes) if duplicate is None else np.asarray(duplicate, dtype=bool)
+    # a row that follows a row of its own fund code (its family's first member is that fund's other row) is that fund
+    # again, flagged duplicate_code, not a share class or feeder of it: it links to no fund
+    code_a = codes.to_numpy(dtype=object)
+    follows = (s.source_row != np.arange(n)) & ~((code_a[s.source_row] == code_a) & (code_a != ""))
     # text columns as Python strings (dtype object): the later steps read them value by value
     d = pd.DataFrame({
         "top": top, "code": pd.Series(codes.tolist(), index=p.index, dtype=object),
@@ -133,7 +137,7 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
         "out_of_scope": oos, "name_problem": pd.Series(problem.tolist(), index=p.index, dtype=object), "term_only_name": term_only & ~oos, "no_text": no_text,
         "abstain": abstain, "active": active,
         "concentrated": concentrated, "held": held, "no_signal": no_signal, "duplicate_code": dup,
-        "linked_row": np.where(s.source_row != np.arange(n), s.source_row, -1),
+        "linked_row": np.where(follows, s.source_row, -1),
         "linked_etf": s.links["etf"].to_numpy() >= 0}, index=p.index)
     listed = ~(oos | blank)
     # a row in review always shows its likeliest runner-up, however small its share: where the confidence is low,

@@ -58,8 +58,16 @@ def name_keys(p: pd.DataFrame) -> pd.Series:
     bare = ((p["index_code"] == "") & (p["s_index"] == "") & (p["s_benchmark"] == "") & (p["s_name"] != "")
             & p["management_style"].isin([PASSIVE, ENHANCED]))
     if bare.any():
-        subject = apply_unique(p.loc[bare, "s_name"], lambda t: index_key_subject(
-            index_subject(_unenhanced(t, vocab.enhanced), vocab, cleaned=True), vocab))
+        def named(t: str) -> str:
+            return index_key_subject(index_subject(_unenhanced(t, vocab.enhanced), vocab, cleaned=True), vocab)
+
+        subject = apply_unique(p.loc[bare, "s_name"], named)
+        # a name that gives its index's number alone (50ETF, 平安500ETF联接A: 50, 500) does not name the index: its
+        # full name does (上证50交易型开放式指数证券投资基金: 上证50); without one that names it, no key
+        number = subject.str.fullmatch(r"[0-9]+").to_numpy(dtype=bool)
+        if number.any():
+            full = apply_unique(p.loc[bare, "s_full_name"][number], named)
+            subject[number] = full.where(~full.str.fullmatch(r"[0-9]*"), "").to_numpy(dtype=object)
         out[bare] = ("idx:" + subject).where(subject != "", "")
     return out
 
@@ -105,7 +113,7 @@ def row_keys(index_code: pd.Series, index_name: pd.Series) -> list[tuple[str, st
     """Per row of a labeled set (its ``index_code`` and ``index_name`` columns), the index code key and the index
     subject key ('' where none) a batch row giving the same index code and name yields (:func:`code_keys`,
     :func:`subject_keys`): the keys a fund the set holds is settled by when its batch row's own keys meet no decision
-    (a fund list gives 平安300ETF联接C's index as its name does, `idx:300`; the set, as `idx:沪深300`)."""
+    (a fund list gives 平安300ETF联接C's index as its name does, the number 300 alone: no key; the set, as `idx:沪深300`)."""
     vocab = load_vocabulary()
     c = apply_unique(index_code, lambda t: _code_key(clean(t)))
     s = apply_unique(index_name, lambda t: index_key_subject(index_subject(t, vocab), vocab))

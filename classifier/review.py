@@ -306,23 +306,38 @@ class ImportResult:
         def did(done: str, would: str) -> str:  # the verb of a line: what was done, or what a real run would do
             return would if dry else done
 
+        # a fund a withdrawal restored that its index's remaining decision then relabeled is one move, on one line:
+        # from the withdrawn decision's class to the remaining decision's (code, class, new class, withdrawn, remaining)
+        again_to = {c: (n, h) for c, _, n, h in self.followed}
+        again = [(c, o, *again_to[c], h) for c, o, _, h in self.restored if c in again_to]
+        twice = {a[0] for a in again} | {c for c, _, _ in self.withdrawn if c in again_to}
+        followed = [f for f in self.followed if f[0] not in twice]
+        restored = [r for r in self.restored if r[0] not in twice]
         out = [(f"would add {len(self.added)}, change {len(self.changed)}, confirm {len(self.confirmed)}" if dry else
                 f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}")
-               + (f"; {len(self.followed)} more funds of the decided funds' indices "
-                  f"{did('relabeled', 'would be relabeled')} with them" if self.followed else "")
+               + (f"; {len(followed)} more funds of the decided funds' indices "
+                  f"{did('relabeled', 'would be relabeled')} with them" if followed else "")
                + (f"; {len(self.family)} share classes or feeders of the decided funds "
                   f"{did('relabeled', 'would be relabeled')} with them" if self.family else "")
                + (f"; {did('withdrew', 'would withdraw')} {len(self.withdrawn)} decision(s)"
-                  + (f", {len(self.restored)} funds relabeled with them {did('went', 'would go')} back to their "
-                     f"earlier labels" if self.restored else "") if self.withdrawn else "")
+                  + (f", {len(restored)} funds relabeled with them {did('went', 'would go')} back to their "
+                     f"earlier labels" if restored else "")
+                  + (f", {len(again)} funds relabeled with them {did('took', 'would take')} the decision left on "
+                     f"their index" if again else "") if self.withdrawn else "")
                + (f"; {len(self.undone)} funds relabeled with a decision now disputed on their index "
                   f"{did('went', 'would go')} back to their earlier labels" if self.undone else "")]
         out += [f"  {did('withdrew', 'would withdraw')} {c}: {d}; "
-                + (what if not dry else _conditional(what)) for c, d, what in self.withdrawn]
+                + (what if not dry else _conditional(what))
+                + (f", then {did('relabeled', 'would be relabeled')} {again_to[c][0]} with {again_to[c][1]}'s "
+                   f"decision (same index)" if c in again_to else "") for c, d, what in self.withdrawn]
         out += [f"  {did('restored', 'would restore')} {c}: {o} → {n} (relabeled with {h}'s withdrawn decision)"
                 if o != n else
                 f"  {did('restored', 'would restore')} {c}: {o}, its earlier label, with its earlier provenance "
-                f"(relabeled with {h}'s withdrawn decision)" for c, o, n, h in self.restored]
+                f"(relabeled with {h}'s withdrawn decision)" for c, o, n, h in restored]
+        out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (relabeled with {w}'s withdrawn decision; now "
+                f"with {h}'s, same index)" if o != n else
+                f"  {did('kept', 'would keep')} {c}: {o} (relabeled with {w}'s withdrawn decision; now with {h}'s, "
+                f"same index)" for c, o, n, h, w in again]
         out += [f"  {did('restored', 'would restore')} {c}: {o} → {n} (relabeled with {h}'s decision, which another "
                 f"decision on its index disputes: it goes to review at the next tag)" for c, o, n, h in self.undone]
         out += [f"  {did('back', 'would go back')} to the migration's review queue {c}: {lab} (its group's decision "
@@ -351,11 +366,11 @@ class ImportResult:
                 f"another class ({e}): " + _DISPUTED for c, d, e in self.disputes]
         out += [f"  {did('changed', 'would change')} {c}: {o} → {n}" for c, o, n in self.changed]
         out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (same index as {h})"
-                for c, o, n, h in self.followed[:50]]
+                for c, o, n, h in followed[:50]]
         out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (share class or feeder of {h}: tagging "
                 f"settles it by its family's decision)" for c, o, n, h in self.family]
         out += [f"  {did('added', 'would add')} {c}" for c in self.added[:50]]
-        for what, rows in ((did("relabeled", "to relabel"), self.followed), (did("added", "to add"), self.added)):
+        for what, rows in ((did("relabeled", "to relabel"), followed), (did("added", "to add"), self.added)):
             if len(rows) > 50:
                 out.append(f"  … and {len(rows) - 50} more {what}")
         if dry:

@@ -22,6 +22,8 @@ Which index a fund tracks is read, in order, from: its index code column; its in
 rows with a code also carry takes that code); the fund it follows (``linked_fund``: a feeder joins its ETF, a share
 class its first class); and, for index funds only (被动指数, 指数增强), its benchmark's main index, else the index its
 name states (华夏沪深300ETF联接A → 沪深300). A fund with none of these (an actively managed fund) has no tracked index.
+An index is one entry under any of its names: each subject is read as index keys name it (上证指数 and 科创50 as
+上证综合指数 and 上证科创板50成份指数: :func:`classifier.normalize.index_key_subject`; 创业板综指 as 创业板综合).
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ from .errors import InputError
 from .fundtype import ENHANCED, PASSIVE
 from .index_key import code_keys
 from .io import atomic_write_bytes, check_not_input, is_folder_output, output_files, write_sheets
-from .normalize import apply_unique, index_subject
+from .normalize import apply_unique, index_key_subject, index_subject
 from .text import clean, code6_column
 from .prepare import prepare
 from .tagged import TaggedRun, read_tagged
@@ -103,15 +105,17 @@ def name_index_subject(s_name: str, vocab: Vocabulary) -> str:
 
     >>> v = load_vocabulary()
     >>> [name_index_subject(s, v) for s in ("中证500指数增强", "沪深300A", "纳斯达克100指数人民币", "标普500(-)", "中证A500",
-    ...                                   "中证高端制造指数增强型")]
-    ['中证500', '沪深300', '纳斯达克100', '标普500', '中证A500', '中证高端制造']
+    ...                                   "中证高端制造指数增强型", "创业板综指增强")]
+    ['中证500', '沪深300', '纳斯达克100', '标普500', '中证A500', '中证高端制造', '创业板综合']
     """
     t = index_subject(vocab.type_words.sub(r"\1", s_name), vocab, cleaned=True)
     t = _EMPTY_PARENS.sub("", t)
     for w in sorted(vocab.enhanced, key=len, reverse=True):
         t = t.replace(w, "")
     t = vocab.currency_tail.sub("", t)
-    return _CLASS_AFTER_DIGIT.sub("", t) if re.search(r"[\u4e00-\u9fff]", t) else t
+    t = _CLASS_AFTER_DIGIT.sub("", t) if re.search(r"[\u4e00-\u9fff]", t) else t
+    # an abbreviation the removed words ended (创业板综指增强 → 创业板综指) read as the index's full name: 创业板综合
+    return index_subject(t, vocab, cleaned=True)
 
 
 def _known_subject(subject: str, known: set[str], variant_words: tuple[str, ...] | None = None) -> str:
@@ -145,9 +149,12 @@ def tracked_indices(run: TaggedRun, vocab: Vocabulary | None = None) -> pd.DataF
     style = run.column("management_style") if "management_style" in frame.columns else p["management_style"]
     tracks = style.str.strip().isin([PASSIVE, ENHANCED]).to_numpy()
     ck = code_keys(p).to_numpy(dtype=object)
-    s_index = p["s_index"].to_numpy(dtype=object)
-    s_bench = p["s_benchmark"].to_numpy(dtype=object)
-    s_name = apply_unique(p["s_name"], lambda t: name_index_subject(t, vocab)).to_numpy(dtype=object)
+    # each subject as the index keys name it (classifier/reference/index_synonyms.csv): an index's other name
+    # (上证指数, 科创50) and its full name (上证综合指数, 上证科创板50成份指数) are one index, as for review decisions
+    s_index = apply_unique(p["s_index"], lambda t: index_key_subject(t, vocab)).to_numpy(dtype=object)
+    s_bench = apply_unique(p["s_benchmark"], lambda t: index_key_subject(t, vocab)).to_numpy(dtype=object)
+    s_name = apply_unique(p["s_name"], lambda t: index_key_subject(name_index_subject(t, vocab), vocab)) \
+        .to_numpy(dtype=object)
     # a subject that rows with an index code carry (by their index name, else their name) takes that code
     to_code: dict[str, str] = {}
     for subjects in (s_index, np.where(tracks, s_name, "")):

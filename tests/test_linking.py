@@ -213,8 +213,10 @@ def test_links_and_duplicates_cross_chunks(model_tagger, chunked_file, tmp_path)
     summary = tag_file(chunked_file, chunked, progress=False, tagger=model_tagger, chunk_rows=2)
     assert whole.read_bytes() == chunked.read_bytes()
     out = pd.read_csv(chunked, dtype=str, keep_default_na=False)
-    assert out["linked_fund"].tolist() == ["", "", "", "", "562500", "562500", "000001", "159995"]
+    # the last row is 159995 again (a duplicate row, flagged): not a share class of itself, it links to no fund
+    assert out["linked_fund"].tolist() == ["", "", "", "", "562500", "562500", "000001", ""]
     assert "关联ETF:562500" in out.at[4, "evidence"] and "关联份额:000001" in out.at[6, "evidence"]
+    assert "关联" not in out.at[7, "evidence"]
     assert out.at[4, "secondary"] == out.at[0, "secondary"] == "科技成长主题ETF"
     assert [DUPLICATE in e for e in out["evidence"]] == [False, False, True, False, False, False, False, True]
     assert summary.rows == 8

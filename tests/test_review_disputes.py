@@ -180,3 +180,20 @@ def test_the_set_holds_what_tagging_applies_after_any_sequence_of_decisions_and_
             _check_set_learns_what_tagging_applies(chinext, original)
         after = _chinext_rows(chinext)
         assert after.equals(original), (seed, after.compare(original))
+
+
+def test_a_withdrawal_says_each_fund_it_moves_on_one_line(tmp_path, chinext):
+    """A fund the withdrawn decision had relabeled, which the decision left on its index then relabels again, made
+    one move: the report said it on two lines ('restored 001592: 科技成长主题ETF → 宽基ETF …' and 'relabeled 001592:
+    宽基ETF → 科技成长主题ETF (same index as 110026)'), and counted it twice in its first line."""
+    _import(tmp_path, chinext, [("009012", TECH)], "2026-12-01")
+    _import(tmp_path, chinext, [("110026", TECH)], "2026-12-02", reviewer="李四")
+    lines = _import(tmp_path, chinext, [("009012", "撤销")], "2026-12-03").lines()
+    funds = [m.group(1) for line in lines if (m := re.match(r"  \w+ (\d{6}):", line))]
+    twice = {f for f in funds if funds.count(f) > 1}
+    assert funds and not twice, [line for line in lines if any(f in line for f in twice)]
+    assert "  kept 001592: 科技成长主题ETF (relabeled with 009012's withdrawn decision; now with 110026's, same index)" \
+        in lines, lines
+    assert "  withdrew 009012: 科技成长主题ETF (张三, 2026-12-01); back to its hand label 宽基ETF, then relabeled " \
+        "科技成长主题ETF with 110026's decision (same index)" in lines, lines
+    assert "went back" not in lines[0] and "more funds" not in lines[0], lines[0]

@@ -2353,3 +2353,27 @@ def test_a_decision_on_an_etf_relabels_the_sets_funds_of_its_index_under_its_sho
     _decide(tmp_path, labels_subset, [("512770", "华夏战略新兴成指ETF", "策略主题ETF")])
     lab = read_labels(labels_subset).set_index("fund_code")
     assert lab.loc[["006909", "006910"], "secondary"].tolist() == ["策略主题ETF"] * 2
+
+
+def test_a_name_giving_its_index_number_alone_groups_by_the_full_names_index_or_not_at_all(tmp_path, labels_subset):
+    """A batch row 510050 `50ETF` (full name 上证50交易型开放式指数证券投资基金, no index column) was a group `idx:50`,
+    apart from the file's 上证50 funds, and 平安500ETF联接A (no full name) `idx:500`: keys made of the index's number
+    alone, which name no index. The name key now reads the full name's index (上证50) where the name gives only a
+    number, and gives none without it; a decision on 510050 settles what the sheet says at the next tag."""
+    names = {"510050": ("50ETF", "上证50交易型开放式指数证券投资基金"), "001051": ("华夏上证50ETF联接A", ""),
+             "510100": ("易方达上证50ETF", ""), "006214": ("平安500ETF联接A", "")}
+    batch = pd.DataFrame({"fund_code": list(names), "fund_short_name": [n for n, _ in names.values()],
+                          "基金全称": [f for _, f in names.values()], "fund_type": ["指数型-股票"] * len(names)})
+    tagged = Tagger.load(labels_path=labels_subset).tag(batch)
+    sheet = review_frame(tagged, include_all=True, labels_path=labels_subset)
+    group = dict(zip(sheet["fund_code"], sheet["group"]))
+    assert group["510050"] == group["001051"] == group["510100"] == "idx:上证50", group
+    assert group["006214"] == "006214", group
+    k = sheet.index[sheet["fund_code"] == "510050"][0]
+    other = next(c for c in load_taxonomy().labels if c != sheet.at[k, "secondary"])
+    sheet.loc[k, ["decision", "reviewer"]] = [other, "张三"]
+    write_table(sheet, tmp_path / "r.csv")
+    import_review(tmp_path / "r.csv", load_taxonomy(), labels_subset, today="2026-12-01")
+    out = Tagger.load(labels_path=labels_subset).tag(batch)
+    assert set(out.loc[out["review_decision"] == "510050", "fund_code"]) == {"510050", "001051", "510100"}
+    assert sheet.at[k, "settles"] == "3"

@@ -129,6 +129,25 @@ def test_without_index_columns_an_index_fund_s_index_is_read_from_its_name(tmp_p
     assert keys["index_from"].tolist()[:2] == ["fund_name", "linked_fund"]
 
 
+def test_one_index_under_two_names_is_one_entry(tmp_path):
+    """The fund list tagged and summarized with the ETF list's index codes counted 上证综合指数 (000001.SH, its ETFs)
+    and 上证 (富国上证指数ETF's name) as two indices, and 上证科创板50成份指数 (000688.SH) and 科创50 too; without an
+    index list, 创业板综合 (创业板综指ETF) and 创业板综指 (景顺长城创业板综指增强A). An index is one entry under
+    whichever of its names (classifier/reference/index_synonyms.csv, the abbreviation of 综合) a fund gives."""
+    rows = [("510210", "富国上证综合ETF", "000001.SH", "上证综合指数", "", "宽基ETF", 0.99, False, "被动指数", ""),
+            ("100053", "富国上证指数ETF联接A", "", "", "", "宽基ETF", 0.99, False, "被动指数", ""),
+            ("588000", "华夏上证科创板50成份ETF", "000688.SH", "上证科创板50成份指数", "", "宽基ETF", 0.99, False,
+             "被动指数", ""),
+            ("011612", "华夏科创50ETF联接A", "", "", "", "宽基ETF", 0.99, False, "被动指数", ""),
+            ("159563", "华夏创业板综指ETF", "", "", "", "宽基ETF", 0.99, False, "被动指数", ""),
+            ("008072", "景顺长城创业板综指增强A", "", "", "", "宽基ETF", 0.98, False, "指数增强", "")]
+    s = summary_of(tagged_frame(rows, size=False), tmp_path)
+    assert len(s.indices) == 3, s.indices[["index_code", "index_name", "fund_codes"]]
+    funds = dict(zip(s.indices["fund_codes"], s.indices["index_code"]))
+    assert funds == {"510210;100053": "000001.SH", "588000;011612": "000688.SH", "159563;008072": ""}, funds
+    assert s.lines()[0].endswith("6 track one of 3 indices; 0 have no tracked index (counted apart)"), s.lines()[0]
+
+
 def test_an_index_list_fills_index_codes_by_fund_code(tmp_path):
     rows = [("510300", "华泰柏瑞沪深300ETF", "", "", "", "宽基ETF", 0.99, False, "被动指数", ""),
             ("159919", "嘉实沪深300ETF", "", "", "", "宽基ETF", 0.99, False, "被动指数", "")]

@@ -122,3 +122,25 @@ def test_the_record_keeps_every_other_line_and_replaces_its_own():
     assert tomllib.loads(out)["taxonomies"] == {"efund2025": "new.toml", "jrj2026": "a.toml"}
     with pytest.raises(InputError, match="add it by hand"):
         with_taxonomy_file('taxonomies = { jrj2026 = "a.toml" }\n', "jrj2026", "b.toml", "fundclass.toml")
+
+
+def test_init_says_where_the_workspace_configuration_is_and_what_it_records(workspace):
+    """`fundclass init` run again in a migrated workspace listed the labeled sets it kept and said nothing of
+    fundclass.toml, though that file decides which taxonomy every command uses. It now names the file and the
+    taxonomy it records; a workspace with no such file gets no such line."""
+    r = CliRunner()
+    res = r.invoke(cli, ["init"])
+    assert res.exit_code == 0 and "fundclass.toml" not in res.output, res.output
+    _renamed(DEFAULT_TAXONOMY, workspace / "r2.toml", "jrj-2026.01-r1", "jrj-2026.02-r2", "资源主题ETF", "资源能源主题ETF")
+    (workspace / "m.toml").write_text(RENAME.format(old="jrj-2026.01-r1", new="jrj-2026.02-r2", a="资源主题ETF",
+                                                    b="资源能源主题ETF"), encoding="utf-8")
+    assert r.invoke(cli, ["taxonomy", "migrate", "m.toml", "--from", str(DEFAULT_TAXONOMY), "--to", "r2.toml",
+                          "-o", "q.csv"]).exit_code == 0
+    before = (workspace / "fundclass.toml").read_bytes()
+    for args in (["init"], ["init", str(workspace)]):
+        res = r.invoke(cli, args)
+        assert res.exit_code == 0, res.output
+        assert f"kept as it is: {workspace / 'fundclass.toml'} (the workspace's configuration" in res.output and \
+            '[taxonomies] jrj2026 = "r2.toml": the taxonomy file `taxonomy migrate` moved the labeled set to' in \
+            res.output, res.output
+    assert (workspace / "fundclass.toml").read_bytes() == before
