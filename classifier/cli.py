@@ -452,9 +452,10 @@ def taxonomy_migrate(migration, old, new, labeled, queue, drop_undecided):
     if res.queued:
         click.echo(f"review queue: {queue}; then `fundclass review import {queue}{tx}` and "
                    f"`fundclass train{tx}`")
-    else:  # no class split or removed held a row: the queue is the header alone, and there is nothing to import
-        click.echo(f"nothing to review ({queue} holds no rows); retrain for the new taxonomy: "
-                   f"`fundclass train{tx}`")
+    else:  # no class split or removed held a row (a keyword added): nothing to review, and no queue is written
+        earlier = f" ({queue} there is an earlier file, left as it was)" if os.path.exists(queue) else ""
+        click.echo(f"nothing to review: no row was of a class the migration split or removed, so no review queue was "
+                   f"written{earlier}; retrain for the new taxonomy: `fundclass train{tx}`")
 
 
 

@@ -186,8 +186,9 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
             result.reads, result.warnings = rep.lines(reads_path.name), result.warnings + rep.warnings(reads_path.name)
             if moved != data:
                 others.append((reads_path, moved))
-        with queue.staging():  # written whole now (a full disk stops the migration), put in place once committed
-            result.warnings += write_review(queue_frame, queue_path, new.labels)
+        if len(queue_frame):  # no row of a split or removed class (a keyword added): no queue to review, none written
+            with queue.staging():  # written whole now (a full disk stops the migration), put in place once committed
+                result.warnings += write_review(queue_frame, queue_path, new.labels)
         if remember:
             with settings.staging():
                 atomic_write_bytes(remember[0], lambda tmp: Path(tmp).write_bytes(remember[1].encode("utf-8")))
@@ -200,12 +201,14 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
         result = change_labels(labels_path, compute)
     except CommitPending as pending:  # committed, completed by the next command: its queue is put in place
         _publish_settings(settings)
+        queued = bool(queue.files)
         try:
             queue.publish()
         except OSError as exc:
             raise InputError(f"{pending}; {_queue_not_in_place(Path(queue_path), queue, exc, labels_path, new)}") \
                 from exc
-        raise InputError(f"{pending}; its review queue is {queue_path}") from pending
+        raise InputError(f"{pending}; " + (f"its review queue is {queue_path}" if queued else
+                                           "it queued no row for review (no queue written)")) from pending
     except BaseException:
         queue.discard()
         settings.discard()
