@@ -180,16 +180,22 @@ def migration_pending(labels_path: str | Path, labeled: set[str]) -> list[str]:
     ran (`taxonomy migrate` refuses to run while funds are pending unless told to leave them out of the set,
     :func:`classifier.taxonomy_change.migrate`; their queue, of an earlier version, is no longer imported). Read-only:
     a history Excel saved in GBK is read too, and its codes as six digits, as :func:`read_labels` reads the set's."""
-    h = read_history(labels_path)
+    return sorted(latest_migration_queued(read_history(labels_path)) - labeled)
+
+
+def latest_migration_queued(h: pd.DataFrame) -> set[str]:
+    """The funds the latest taxonomy migration in history ``h`` (the set's history.csv) took out of the labeled set
+    for its review queue (changed by the migration, no new class): the only migration queue a review import of the
+    set's version still accepts. A fund an earlier migration queued is not among them."""
     if not {"fund_code", "new_secondary", "changed_by"} <= set(h.columns):
-        return []
+        return set()
     mig = (h["changed_by"] == MIGRATION_BY).to_numpy()
     # a row of no fund is the migration itself (taxonomy_change._plan), written before the rows of its funds: the
     # latest migration's rows follow its last one (a history from before such rows: every migration row)
     heads = (mig & (h["fund_code"] == "").to_numpy()).nonzero()[0]
     after = np.arange(len(h)) >= (heads[-1] if len(heads) else 0)
-    out = h.loc[mig & after & (h["new_secondary"] == "").to_numpy() & (h["fund_code"] != "").to_numpy(), "fund_code"]
-    return sorted(set(out) - labeled)
+    return set(h.loc[mig & after & (h["new_secondary"] == "").to_numpy() & (h["fund_code"] != "").to_numpy(),
+                     "fund_code"])
 
 
 def carried_sources(labels: pd.DataFrame, history: pd.DataFrame) -> pd.Series:

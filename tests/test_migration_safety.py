@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from classifier.cli import cli
 from classifier.labeled import SHIPPED_LABELS
 from classifier.taxonomy import DEFAULT_TAXONOMY
-from conftest import write_labeled_subset
+from conftest import split_migrate, write_labeled_subset
 
 
 def _subset(tmp_path, n_groups=30):
@@ -41,3 +41,52 @@ def test_a_keyword_only_migration_writes_no_empty_review_queue(tmp_path):
         (labels.parent / "history.csv").unlink()
         write_labeled_subset(SHIPPED_LABELS, labels, n_groups=30)
 
+
+def test_withdrawing_a_queue_decision_after_a_later_migration_does_not_send_the_fund_to_a_dead_queue(tmp_path):
+    """A team splits 科技成长主题ETF, decides the queue (one decision per index group) and imports it, then migrates
+    again (a keyword added). Withdrawing (撤销) one of the queue's decisions took the fund out of the labeled set saying
+    'back to the migration's review queue …: decide it there again', but that queue is of the version before, which no
+    import accepts any more, and no command then called the fund pending: it was out of the set for good, the message
+    said otherwise. The fund still leaves the set (its class before the decision was split), and the message now says
+    that queue can no longer be imported and how the fund comes back; the other rows of its index keep their labels."""
+    labels = tmp_path / "labeled" / "labels.csv"
+    labels.parent.mkdir()
+    write_labeled_subset(SHIPPED_LABELS, labels, n_groups=20, keep=lambda lab: lab["index_code"] == "H30590.CSI")
+    r = CliRunner()
+    split, queue, res = split_migrate(r, tmp_path, labels, "q1.csv")
+    assert res.exit_code == 0, res.output
+    q = pd.read_csv(queue, dtype=str, keep_default_na=False)
+    first = ~q["group"].duplicated()
+    q.loc[first, "decision"] = q.loc[first, "alternatives"].str.split(";").str[0]
+    q.loc[first, "reviewer"] = "张三"
+    q.to_csv(queue, index=False)
+    res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels), "--taxonomy", str(split)])
+    assert res.exit_code == 0, res.output
+    head = q.loc[q["index_code"] == "H30590.CSI", "fund_code"].iat[0]
+    t = split.read_text(encoding="utf-8").replace('version = "jrj-2026.02-split"', 'version = "jrj-2026.03-kw"')
+    (tmp_path / "kw.toml").write_text(t.replace('keywords = ["消费", "消费升级",', 'keywords = ["消费", "旅游", "消费升级",', 1),
+                                      encoding="utf-8")
+    (tmp_path / "m2.toml").write_text('[migration]\nfrom = "jrj-2026.02-split"\nto = "jrj-2026.03-kw"\n\n[map]\n',
+                                      encoding="utf-8")
+    res = r.invoke(cli, ["taxonomy", "migrate", str(tmp_path / "m2.toml"), "--from", str(split), "--to",
+                         str(tmp_path / "kw.toml"), "--labeled", str(labels), "-o", str(tmp_path / "q2.csv")])
+    assert res.exit_code == 0, res.output
+    before = pd.read_csv(labels, dtype=str, keep_default_na=False)
+    sheet = tmp_path / "w.csv"
+    pd.DataFrame({"fund_code": [head], "decision": ["撤销"], "reviewer": ["李四"],
+                  "taxonomy_version": ["jrj-2026.03-kw"]}).to_csv(sheet, index=False)
+    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels), "--taxonomy", str(tmp_path / "kw.toml")])
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.output.splitlines() if x.startswith(f"  withdrew {head}"))
+    assert "decide it there again" not in line and "back to the migration's review queue" not in line, line
+    assert "removed from the labeled set" in line and "can no longer be imported" in line, line
+    assert "from jrj-2026.01-r1" in line and "jrj-2026.03-kw" in line, line
+    after = pd.read_csv(labels, dtype=str, keep_default_na=False)
+    assert head not in set(after["fund_code"])
+    # exactly the fund's row left; every other row as it was (its index's rows are named, keeping their class)
+    assert after.equals(before[before["fund_code"] != head].reset_index(drop=True))
+    # the rows its decision relabeled from that queue keep the class, named (their class before was split too)
+    assert "back to the migration's review queue" not in res.output, res.output
+    kept = [x for x in res.output.splitlines() if x.startswith("warning: ") and "keeps 科技主题ETF" in x]
+    assert len(kept) >= int((q.loc[~first, "index_code"] == "H30590.CSI").sum()) > 0, res.output
+    assert all("a taxonomy migration split or removed it; label it by hand or review it" in x for x in kept), kept
