@@ -562,10 +562,15 @@ def labels_audit(path, taxonomy_path):
     # not an error of the set's rows: funds the latest taxonomy migration took out of it, still to be decided
     undecided = migration_pending(path, set(labels["fund_code"]))
     if undecided:
+        from .taxonomy import taxonomy_hint
+
+        # the queue is of the set's version: its file, not the one given (a set audited with the version before)
+        versions = sorted(set(labels["taxonomy_version"]) - {""})
+        tx = f"--taxonomy {tax.path}" if versions in ([], [tax.version]) else taxonomy_hint(versions, "migrated")
         click.echo(f"warning: {len(undecided)} funds the latest taxonomy migration took out of the labeled set are "
                    f"still undecided in its review queue ({', '.join(undecided[:10])}"
                    f"{' …' if len(undecided) > 10 else ''}): they are in no count above; decide them in the queue and "
-                   f"import it (`fundclass review import QUEUE --taxonomy {tax.path}`)")
+                   f"import it (`fundclass review import QUEUE {tx}`)")
     if rep.errors:
         sys.exit(1)
 

@@ -128,7 +128,7 @@ def check_classes(labels: pd.DataFrame, path: str | Path, tax: Taxonomy) -> None
     versions = sorted(set(labels["taxonomy_version"].astype(str).str.strip()) - {""})
     if versions and versions != [tax.version]:
         raise InputError(f"{path}: holds labels of taxonomy {', '.join(versions)} (column taxonomy_version), not "
-                         f"{tax.version}; pass the --taxonomy the set was labeled (or migrated) for, nothing done")
+                         f"{tax.version}; pass {_taxonomy_of(versions)}, nothing done")
     bad = ~labels["secondary"].isin(tax.labels)
     if bad.any():
         folded = {_folded(lab): lab for lab in tax.labels}
@@ -139,6 +139,23 @@ def check_classes(labels: pd.DataFrame, path: str | Path, tax: Taxonomy) -> None
         raise InputError(f"{path}: column 'secondary' holds {int(bad.sum())} label(s) that are not classes of "
                          f"{tax.version}: " + "; ".join(rows) + (" …" if bad.sum() > 10 else "")
                          + "; correct them (`fundclass labels audit` lists every problem), nothing done")
+
+
+def _taxonomy_of(versions: list[str]) -> str:
+    """What to pass for a labeled set of ``versions``: the --taxonomy file of its version when one is known (shipped,
+    or recorded by `taxonomy migrate` in the workspace's configuration), else the --taxonomy it was labeled for."""
+    from .taxonomy import file_of_version
+
+    found = file_of_version(versions)
+    return f"--taxonomy {found}" if found else "the --taxonomy the set was labeled (or migrated) for"
+
+
+def migrated_from(labels_path: str | Path) -> set[str]:
+    """The taxonomy versions the labeled set at ``labels_path`` was migrated from (its history's migration rows)."""
+    h = read_history(labels_path)
+    if not {"changed_by", "old_taxonomy_version"} <= set(h.columns):
+        return set()
+    return set(h.loc[h["changed_by"] == MIGRATION_BY, "old_taxonomy_version"]) - {""}
 
 
 def _folded(text: str) -> str:
@@ -558,8 +575,8 @@ def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True,
     for v, g in other.groupby(other, sort=True):
         rows = [int(i) + 2 for i in g.index]
         rep.errors.append(f"{len(rows)} row(s) hold labels of taxonomy {v} (column taxonomy_version), not "
-                          f"{tax.version}: rows {rows[:10]}{' …' if len(rows) > 10 else ''}; audit with the --taxonomy "
-                          f"the set was labeled (or migrated) for")
+                          f"{tax.version}: rows {rows[:10]}{' …' if len(rows) > 10 else ''}; audit with "
+                          + _taxonomy_of([v]))
     dup = df[df.fund_code.duplicated(keep=False)]
     for code, g in dup.groupby("fund_code"):
         rep.errors.append(f"duplicate fund_code {code} on rows {[int(i) + 2 for i in g.index]}")

@@ -90,3 +90,55 @@ def test_withdrawing_a_queue_decision_after_a_later_migration_does_not_send_the_
     kept = [x for x in res.output.splitlines() if x.startswith("warning: ") and "keeps 科技主题ETF" in x]
     assert len(kept) >= int((q.loc[~first, "index_code"] == "H30590.CSI").sum()) > 0, res.output
     assert all("a taxonomy migration split or removed it; label it by hand or review it" in x for x in kept), kept
+
+
+def test_after_e_funds_set_is_migrated_commands_given_its_old_file_name_its_set_and_the_recorded_file(tmp_path,
+                                                                                                      monkeypatch):
+    """In a workspace (jrj set and E Fund set), E Fund's set split 房地产 and its queue was left undecided. The record
+    (`efund2025 = "ef2.toml"`) and the refusal of a second migration named the right files, but a command given the
+    E Fund file the set was migrated from (`--taxonomy taxonomy/efund2025.toml`) read the *jrj* set: `train` refused
+    'data/labeled/labels.csv: holds labels of taxonomy jrj-2026.01-r1 … pass the --taxonomy the set was labeled (or
+    migrated) for', `labels audit` listed every jrj row as an error, `tag` read the jrj set's decisions, and no message
+    named the file to pass. They now read E Fund's set (the one migrated from that version) and name ef2.toml, the file
+    fundclass.toml records; the audit's queue warning names it too (it named the old file given)."""
+    import tomllib
+
+    from classifier.config import project_path
+
+    ws = tmp_path / "ws"
+    (ws / "data" / "labeled" / "efund").mkdir(parents=True)
+    write_labeled_subset(SHIPPED_LABELS, ws / "data" / "labeled" / "labels.csv", n_groups=20)
+    ef = ws / "data" / "labeled" / "efund" / "labels.csv"
+    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), ef, n_groups=30,
+                         keep=lambda lab: lab["secondary"] == "房地产")
+    monkeypatch.setenv("FUNDCLASS_WORKSPACE", str(ws))
+    monkeypatch.delenv("FUNDCLASS_CONFIG", raising=False)
+    monkeypatch.chdir(ws)
+    t = project_path("taxonomy/efund2025.toml").read_text(encoding="utf-8")
+    t = t.replace('version = "efund-2025.1-r1"', 'version = "efund-2025.2-r2"')
+    t = t.replace('secondary = "房地产"\nkeywords = ["地产"]', 'secondary = "房地产开发"\nkeywords = ["地产"]\n\n[[class]]\n'
+                  'primary = "行业"\nsecondary = "物业服务"\nkeywords = ["物业"]').replace('class = "房地产"', 'class = "房地产开发"')
+    assert 'secondary = "房地产"' not in t and 'class = "房地产"' not in t
+    (ws / "ef2.toml").write_text(t, encoding="utf-8")
+    (ws / "m.toml").write_text('[migration]\nfrom = "efund-2025.1-r1"\nto = "efund-2025.2-r2"\n\n[map]\n'
+                               '"房地产" = ["房地产开发", "物业服务"]\n', encoding="utf-8")
+    r = CliRunner()
+    res = r.invoke(cli, ["taxonomy", "migrate", "m.toml", "--from", "taxonomy/efund2025.toml", "--to", "ef2.toml",
+                         "-o", "q.csv"])
+    assert res.exit_code == 0, res.output
+    assert tomllib.loads((ws / "fundclass.toml").read_text(encoding="utf-8"))["taxonomies"] == {"efund2025": "ef2.toml"}
+    jrj = (ws / "data" / "labeled" / "labels.csv").read_bytes()
+    res = r.invoke(cli, ["train", "--taxonomy", "taxonomy/efund2025.toml", "-o", "models/x", "--no-holdings"])
+    assert res.exit_code == 2, res.output
+    assert f"{ef}: holds labels of taxonomy efund-2025.2-r2" in res.output, res.output
+    assert "pass --taxonomy ef2.toml (the file fundclass.toml records for efund2025)" in res.output, res.output
+    assert not (ws / "models" / "x").exists()
+    res = r.invoke(cli, ["labels", "audit", "--taxonomy", "taxonomy/efund2025.toml"])
+    assert "jrj-2026.01-r1" not in res.output, res.output
+    assert "hold labels of taxonomy efund-2025.2-r2" in res.output and "audit with --taxonomy ef2.toml" in res.output
+    assert "review import QUEUE --taxonomy ef2.toml" in res.output, res.output
+    (ws / "few.csv").write_text("fund_code,fund_name\n510300,华泰柏瑞沪深300ETF\n", encoding="utf-8")
+    res = r.invoke(cli, ["tag", "few.csv", "-o", "t.csv", "--taxonomy", "taxonomy/efund2025.toml"])
+    assert res.exit_code == 0, res.output
+    assert f"in {ws / 'data' / 'labeled' / 'labels.csv'}" not in res.output, res.output
+    assert (ws / "data" / "labeled" / "labels.csv").read_bytes() == jrj
