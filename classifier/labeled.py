@@ -32,7 +32,7 @@ import pandas as pd
 
 from .agreement import AGREEMENT_FILE
 from .errors import InputError
-from .io import atomic_write_bytes, csv_text
+from .io import atomic_write_bytes, csv_text, remove_stale_temps
 from .text import code6_column
 from .taxonomy import Taxonomy
 from .config import default_path, shipped_path
@@ -269,6 +269,11 @@ def settle(labels_path: str | Path) -> None:
     if _journal(p).exists():
         with _locked(p):
             _recover(p)
+        return
+    # no commit to finish: the files a change staged and never committed (killed before its journal) are removed once
+    # its process has ended (their names carry its pid: :func:`_staged`), as a model save's are, by any reader
+    for f in dict.fromkeys(_real(p.parent / n) for n in (p.name, "history.csv", AGREEMENT_FILE)):
+        remove_stale_temps(f)
 
 
 @contextmanager
@@ -364,7 +369,9 @@ def _real(path: Path) -> Path:
 def _staged(target: Path, data: bytes) -> Path:
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # named as io's temp files, with this process's id: once it has ended, a staged file no journal names is a change
+    # that never committed, which the next reader removes (:func:`settle`)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -142,3 +142,70 @@ def test_after_e_funds_set_is_migrated_commands_given_its_old_file_name_its_set_
     assert res.exit_code == 0, res.output
     assert f"in {ws / 'data' / 'labeled' / 'labels.csv'}" not in res.output, res.output
     assert (ws / "data" / "labeled" / "labels.csv").read_bytes() == jrj
+
+
+_KILLED = r'''
+import os, signal, sys
+import classifier.labeled as L
+where = sys.argv[1]
+if where == "staged":  # killed once both files are staged, before the journal
+    real = L._staged
+    def staged(target, data):
+        tmp = real(target, data)
+        if target.name == "history.csv":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return tmp
+    L._staged = staged
+else:  # killed after the journal and the first rename (labels.csv new, history.csv old)
+    real = os.replace
+    def replace(src, dst, *a, **kw):
+        real(src, dst, *a, **kw)
+        if str(dst).endswith("labels.csv"):
+            os.kill(os.getpid(), signal.SIGKILL)
+    L.os.replace = replace
+from classifier.cli import cli
+cli(sys.argv[2:])
+'''
+
+
+def _killed(where, args, cwd):
+    import os
+    import subprocess
+    import sys
+
+    import classifier
+
+    env = dict(os.environ, PYTHONPATH=str(os.path.dirname(os.path.dirname(classifier.__file__))))
+    p = subprocess.run([sys.executable, "-c", _KILLED, where, *args], cwd=cwd, env=env, capture_output=True)
+    assert p.returncode == -9, p.stderr.decode()
+
+
+def test_a_killed_review_import_is_completed_or_cleaned_by_the_next_command_that_only_reads_the_set(tmp_path):
+    """`review import` killed (SIGKILL) part way. After its journal (labels.csv replaced, history.csv not yet), the next
+    command that reads the set, even one that only reads it (`labels audit`), completes the commit before reading: it
+    never reads the new labels with the old history. Before its journal, the files it staged (a copy of labels.csv and
+    of history.csv) were left in the set's folder, hidden, by every command that only reads the set, until the next
+    change: they are now removed by the next reader once the killed process has ended, as a model save's are."""
+    from classifier.labeled import read_history, read_labels
+
+    labels = _subset(tmp_path)
+    code = read_labels(labels)["fund_code"].iat[0]
+    sheet = tmp_path / "d.csv"
+    pd.DataFrame({"fund_code": [code], "decision": ["策略主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": ["jrj-2026.01-r1"]}).to_csv(sheet, index=False)
+    before = labels.read_bytes()
+    args = ["review", "import", str(sheet), "--labeled", str(labels), "--overrule"]
+    _killed("staged", args, tmp_path)
+    hidden = sorted(p.name for p in labels.parent.iterdir() if p.name.endswith(".tmp"))
+    assert len(hidden) == 2, hidden
+    res = CliRunner().invoke(cli, ["labels", "audit", str(labels)])
+    assert res.exit_code == 0, res.output
+    assert [p.name for p in labels.parent.iterdir() if p.name.endswith(".tmp")] == []
+    assert labels.read_bytes() == before and not (labels.parent / "history.csv").exists()
+    _killed("journal", args, tmp_path)
+    assert (labels.parent / ".labels.csv.journal").exists() and labels.read_bytes() != before
+    res = CliRunner().invoke(cli, ["labels", "audit", str(labels)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in labels.parent.iterdir()) == [".labels.csv.lock", "history.csv", "labels.csv"]
+    assert read_history(labels)["fund_code"].tolist() == [code]
+    assert read_labels(labels).set_index("fund_code").at[code, "secondary"] == "策略主题ETF"
