@@ -209,3 +209,129 @@ def test_a_killed_review_import_is_completed_or_cleaned_by_the_next_command_that
     assert sorted(p.name for p in labels.parent.iterdir()) == [".labels.csv.lock", "history.csv", "labels.csv"]
     assert read_history(labels)["fund_code"].tolist() == [code]
     assert read_labels(labels).set_index("fund_code").at[code, "secondary"] == "策略主题ETF"
+
+
+
+def _retrained(monkeypatch):
+    """Patch the model saves of this test to write another training's bytes (one weight changed): a new model."""
+    import classifier.manifest as M
+    from classifier import model_store as MS
+
+    real = M.model_bytes
+
+    def model_bytes(model):
+        data = dict(real(model))
+        arr = MS.read_npz(data["model.npz"])
+        k = next(k for k, v in arr.items() if v.dtype.kind == "f" and v.size)
+        arr[k] = arr[k] * 1.0000001
+        data["model.npz"] = MS.npz_bytes(arr)
+        return data
+    monkeypatch.setattr(M, "model_bytes", model_bytes)
+
+
+def _in_thread(name, fn, *args):
+    import threading
+
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            out["error"] = exc
+    t = threading.Thread(target=run, name=name)
+    t.start()
+    return t, out
+
+
+def test_a_training_saving_into_a_model_folder_waits_for_a_tag_reading_it_and_for_another_save(tmp_path, monkeypatch):
+    """Model saves took no lock. A tag that had read a folder's manifest when a training saved a new model there read
+    the new model.npz against the old manifest and was refused ('sha256 … does not match the manifest; the file was
+    changed, corrupted or comes from another training — retrain'); two trainings saving a first model into one new
+    folder at once: the second failed after all its work ('could not be saved (Directory not empty); nothing was
+    changed: the model there is the one from before'). A save now holds the folder's lock (`.NAME.lock` beside it) and a
+    load reads under it: the tag reads the old model whole, then the save replaces it; the second save waits and
+    replaces the first's model, whole. (No timing: events order the threads.)"""
+    import os
+    import shutil
+    import threading
+
+    import filelock
+
+    import classifier.manifest as M
+    from classifier.taxonomy import load_taxonomy
+
+    tax = load_taxonomy()
+    d = tmp_path / "models" / "m"
+    shutil.copytree(M.DEFAULT_MODEL_DIR, d)
+    model, man = M.load_model(d, tax)
+    old = M.read_manifest(d)["model_files"]["arrays"]["sha256"]
+    _retrained(monkeypatch)
+    # the save watched went on while the other thread waits: it reached the folder's lock (and waits there), or its
+    # rename into place, or it finished
+    progressed = threading.Event()
+    real_acquire = filelock.BaseFileLock.acquire
+
+    def acquire(self, *a, **k):
+        if threading.current_thread().name == "watched":
+            progressed.set()
+        return real_acquire(self, *a, **k)
+    monkeypatch.setattr(filelock.BaseFileLock, "acquire", acquire)
+
+    def save_model(folder, note):
+        try:
+            return M.save_model(folder, model, dict(man, note=note))
+        finally:
+            if threading.current_thread().name == "watched":
+                progressed.set()
+
+    # (1) a tag reading the folder, paused once it has read the manifest, while a training saves a new model there
+    real_read = M.read_manifest
+    read, go = threading.Event(), threading.Event()
+
+    def read_manifest(folder):
+        out = real_read(folder)
+        if threading.current_thread().name == "tag":
+            read.set()
+            go.wait(60)
+        return out
+    monkeypatch.setattr(M, "read_manifest", read_manifest)
+    tag, loaded = _in_thread("tag", M.load_model, d, tax)
+    assert read.wait(60)
+    save, saved = _in_thread("watched", save_model, d, "new")
+    assert progressed.wait(60)  # the save finished (no lock), or waits for the tag's
+    go.set()
+    tag.join(60)
+    save.join(60)
+    assert "error" not in loaded, loaded.get("error")
+    assert loaded["value"][1]["model_files"]["arrays"]["sha256"] == old  # the old model, whole
+    assert "error" not in saved, saved.get("error")
+    assert M.load_model(d, tax)[1]["note"] == "new"  # then the new one, whole
+    # (2) two trainings saving a first model into a folder that does not exist yet: the first paused at its rename
+    # into place until the second reached its own (no lock) or waits for the first's lock
+    new = tmp_path / "models" / "new"
+    real_rename = os.rename
+    at_rename, first_in = threading.Event(), threading.Event()
+    progressed.clear()
+
+    def rename(src, dst, *a, **k):
+        if str(dst) == str(new) and threading.current_thread().name == "first":
+            at_rename.set()
+            assert progressed.wait(60)
+            real_rename(src, dst, *a, **k)
+            first_in.set()
+            return None
+        if str(dst) == str(new) and threading.current_thread().name == "watched":
+            progressed.set()
+            assert first_in.wait(60)
+        return real_rename(src, dst, *a, **k)
+    monkeypatch.setattr(M.os, "rename", rename)
+    a, out_a = _in_thread("first", save_model, new, "A")
+    assert at_rename.wait(60)
+    b, out_b = _in_thread("watched", save_model, new, "B")
+    a.join(60)
+    b.join(60)
+    assert "error" not in out_a, out_a.get("error")
+    assert "error" not in out_b, out_b.get("error")
+    assert M.load_model(new, tax)[1]["note"] == "B"  # the later save's model, whole
+    assert sorted(p.name for p in new.iterdir()) == ["manifest.json", "model.json", "model.npz"]
