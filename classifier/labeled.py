@@ -274,6 +274,78 @@ def settle(labels_path: str | Path) -> None:
     # its process has ended (their names carry its pid: :func:`_staged`), as a model save's are, by any reader
     for f in dict.fromkeys(_real(p.parent / n) for n in (p.name, "history.csv", AGREEMENT_FILE)):
         remove_stale_temps(f)
+    _settle_outputs(p)
+
+
+def _outputs(labels_path: Path) -> Path:
+    return labels_path.with_name(f".{labels_path.name}.outputs")
+
+
+def stage_outputs(labels_path: str | Path, targets: list) -> None:
+    """Note in the set's folder, under the set's lock and before they are staged, the files outside the set that
+    describe the change being made (a taxonomy migration's review queue and the workspace's configuration: written
+    whole beside their places, ``.NAME.<pid>-<random>.tmp``, and put there once the change is committed,
+    :class:`classifier.io.StagedOutputs`). A process killed before it put them in place leaves them to the next
+    command that reads the set (:func:`_settle_outputs`): put in place when the change was committed, removed when it
+    was not. :func:`outputs_placed` removes the note."""
+    p = Path(labels_path)
+    body = json.dumps({"pid": os.getpid(), "targets": [str(Path(t).resolve()) for t in targets]}).encode("utf-8")
+    atomic_write_bytes(_outputs(p), lambda t: Path(t).write_bytes(body))
+
+
+def outputs_placed(labels_path: str | Path) -> None:
+    """The files :func:`stage_outputs` noted are in place (or removed): the note goes."""
+    _outputs(Path(labels_path)).unlink(missing_ok=True)
+
+
+def _note_commit(labels_path: Path, labels_bytes: bytes) -> None:
+    """Before a commit's journal: this process's note of outputs (:func:`stage_outputs`) gains the sha256 of the
+    labels.csv the commit writes, by which :func:`_settle_outputs` knows the change was committed."""
+    note = _outputs(labels_path)
+    try:
+        d = json.loads(note.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(d, dict) and d.get("pid") == os.getpid():
+        d["labels_sha256"] = hashlib.sha256(labels_bytes).hexdigest()
+        body = json.dumps(d).encode("utf-8")
+        atomic_write_bytes(note, lambda t: Path(t).write_bytes(body))
+
+
+def _settle_outputs(labels_path: Path) -> None:
+    """Finish what a change killed before it put its outputs in place left (:func:`stage_outputs`), once its process
+    has ended: each file it staged (``.NAME.<pid>-<random>.tmp`` beside its place) is put in place when the change
+    was committed (labels.csv holds the bytes the commit wrote: a migration's queue and the workspace's record of its
+    taxonomy appear as the migration would have put them), removed when it was not."""
+    from .io import _pid_alive, stale_temps
+
+    note = _outputs(labels_path)
+    if not note.exists():
+        return
+    try:
+        d = json.loads(note.read_text(encoding="utf-8"))
+        pid, targets = int(d["pid"]), [Path(t) for t in d["targets"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if _pid_alive(pid):  # a change still running (between its commit and putting its outputs in place)
+        return
+    try:
+        done = bool(d.get("labels_sha256")) and \
+            hashlib.sha256(labels_path.read_bytes()).hexdigest() == d["labels_sha256"]
+    except OSError:
+        return
+    for target in targets:
+        for tmp in stale_temps(target):
+            if not tmp.name.startswith(f".{target.name}.{pid}-"):
+                continue
+            try:
+                if done:
+                    os.replace(tmp, target)
+                else:
+                    tmp.unlink()
+            except OSError:
+                continue
+    note.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -352,6 +424,7 @@ def _recover(labels_path: Path) -> None:
         for stale in folder.glob(".*.csv.*.tmp"):
             if stale.name.startswith(tuple(f".{f.name}." for f in files)):
                 stale.unlink(missing_ok=True)
+    _settle_outputs(labels_path)
 
 
 class CommitPending(InputError):
@@ -459,6 +532,7 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
     try:
         for t, d in files:
             staged.append((_staged(_real(t), d), t))
+        _note_commit(labels_path, files[0][1])
         payload = json.dumps([[s.name, t.name] for s, t in staged]).encode("utf-8")
         staged = [(s, _real(t)) for s, t in staged]  # replaced through a link, which stays
         atomic_write_bytes(j, lambda t: Path(t).write_bytes(payload))

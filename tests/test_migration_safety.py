@@ -335,3 +335,68 @@ def test_a_training_saving_into_a_model_folder_waits_for_a_tag_reading_it_and_fo
     assert "error" not in out_b, out_b.get("error")
     assert M.load_model(new, tax)[1]["note"] == "B"  # the later save's model, whole
     assert sorted(p.name for p in new.iterdir()) == ["manifest.json", "model.json", "model.npz"]
+
+
+_KILLED_MIGRATE = r'''
+import os, signal, sys
+import classifier.labeled as L
+import classifier.taxonomy_change as T
+if sys.argv[1] == "committed":  # the labeled set's change committed, its queue and record not yet in place
+    T._publish_settings = lambda settings: os.kill(os.getpid(), signal.SIGKILL)
+else:  # the queue and the record staged, the labeled set not yet changed
+    L._commit = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+from classifier.cli import cli
+cli(sys.argv[2:])
+'''
+
+
+def test_a_taxonomy_migrate_killed_part_way_leaves_its_queue_to_the_next_command_not_hidden(tmp_path, monkeypatch):
+    """`taxonomy migrate` killed (SIGKILL) after the labeled set's change was committed left the set migrated, its
+    review queue and the workspace's record of the new taxonomy only as hidden temp files (.q.csv.<pid>-….tmp,
+    .fundclass.toml.<pid>-….tmp) that no command ever put in place or removed; killed before the commit, the same
+    hidden files stayed. The next command that reads the set (here `labels audit`, which only reads) now puts them in
+    place when the change was committed, and removes them when it was not."""
+    import os
+    import subprocess
+    import sys
+    import tomllib
+
+    import classifier
+    from classifier.labeled import read_labels
+    from conftest import SPLIT_MIGRATION, split_taxonomy
+
+    ws = tmp_path / "ws"
+    (ws / "data" / "labeled").mkdir(parents=True)
+    labels = ws / "data" / "labeled" / "labels.csv"
+    write_labeled_subset(SHIPPED_LABELS, labels, n_groups=20)
+    monkeypatch.setenv("FUNDCLASS_WORKSPACE", str(ws))
+    monkeypatch.delenv("FUNDCLASS_CONFIG", raising=False)
+    monkeypatch.chdir(ws)
+    split_taxonomy(ws / "split.toml")
+    (ws / "m.toml").write_text(SPLIT_MIGRATION, encoding="utf-8")
+    before = labels.read_bytes()
+    env = dict(os.environ, PYTHONPATH=str(os.path.dirname(os.path.dirname(classifier.__file__))))
+    args = ["taxonomy", "migrate", "m.toml", "--from", str(DEFAULT_TAXONOMY), "--to", "split.toml", "-o", "q.csv"]
+
+    def hidden():
+        return sorted(p.name for p in ws.iterdir() if p.name.endswith(".tmp"))
+
+    for when in ("staged", "committed"):
+        p = subprocess.run([sys.executable, "-c", _KILLED_MIGRATE, when, *args], cwd=ws, env=env, capture_output=True)
+        assert p.returncode == -9, p.stderr.decode()
+        assert [n.split(".")[1] for n in hidden()] == ["fundclass", "q"], hidden()
+        assert not (ws / "q.csv").exists() and not (ws / "fundclass.toml").exists()
+        res = CliRunner().invoke(cli, ["labels", "audit", "--taxonomy", "split.toml" if when == "committed" else
+                                       str(DEFAULT_TAXONOMY)])
+        assert hidden() == [], hidden()
+        assert not [p.name for p in labels.parent.iterdir() if p.name.endswith((".tmp", ".outputs"))]
+        if when == "staged":  # not migrated: nothing of it stays
+            assert res.exit_code == 0, res.output
+            assert labels.read_bytes() == before and not (ws / "q.csv").exists()
+            assert not (ws / "fundclass.toml").exists()
+    # migrated: its queue and record as the migration would have put them
+    assert set(read_labels(labels)["taxonomy_version"]) == {"jrj-2026.02-split"}
+    q = pd.read_csv(ws / "q.csv", dtype=str, keep_default_na=False)
+    assert len(q) and set(q["alternatives"]) == {"科技主题ETF;成长风格ETF"}
+    assert tomllib.loads((ws / "fundclass.toml").read_text(encoding="utf-8"))["taxonomies"] == {"jrj2026": "split.toml"}
+    assert "still undecided in its review queue" in res.output, res.output
