@@ -32,7 +32,7 @@ import pandas as pd
 
 from .agreement import AGREEMENT_FILE
 from .errors import InputError
-from .io import atomic_write_bytes, csv_text, remove_stale_temps
+from .io import atomic_write_bytes, csv_text, stale_temps
 from .text import code6_column
 from .taxonomy import Taxonomy
 from .config import default_path, shipped_path
@@ -271,9 +271,13 @@ def settle(labels_path: str | Path) -> None:
             _recover(p)
         return
     # no commit to finish: the files a change staged and never committed (killed before its journal) are removed once
-    # its process has ended (their names carry its pid: :func:`_staged`), as a model save's are, by any reader
-    for f in dict.fromkeys(_real(p.parent / n) for n in (p.name, "history.csv", AGREEMENT_FILE)):
-        remove_stale_temps(f)
+    # its process has ended (their names carry its pid: :func:`_staged`), as a model save's are, by any reader; under
+    # the set's lock, as a change removes them (a change of another machine sharing the folder holds it meanwhile)
+    if any(stale_temps(_real(p.parent / n)) for n in (p.name, "history.csv", AGREEMENT_FILE)):
+        with _locked(p, reading=True) as locked:
+            if locked:
+                _recover(p)
+        return
     _settle_outputs(p)
 
 
@@ -289,8 +293,15 @@ def stage_outputs(labels_path: str | Path, targets: list) -> None:
     command that reads the set (:func:`_settle_outputs`): put in place when the change was committed, removed when it
     was not. :func:`outputs_placed` removes the note."""
     p = Path(labels_path)
-    body = json.dumps({"pid": os.getpid(), "targets": [str(Path(t).resolve()) for t in targets]}).encode("utf-8")
+    body = json.dumps({"pid": os.getpid(), "host": _host(), "targets": [str(Path(t).resolve()) for t in targets]}
+                      ).encode("utf-8")
     atomic_write_bytes(_outputs(p), lambda t: Path(t).write_bytes(body))
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
 
 
 def outputs_placed(labels_path: str | Path) -> None:
@@ -317,7 +328,7 @@ def _settle_outputs(labels_path: Path) -> None:
     has ended: each file it staged (``.NAME.<pid>-<random>.tmp`` beside its place) is put in place when the change
     was committed (labels.csv holds the bytes the commit wrote: a migration's queue and the workspace's record of its
     taxonomy appear as the migration would have put them), removed when it was not."""
-    from .io import _pid_alive, stale_temps
+    from .io import _pid_alive
 
     note = _outputs(labels_path)
     if not note.exists():
@@ -327,7 +338,9 @@ def _settle_outputs(labels_path: Path) -> None:
         pid, targets = int(d["pid"]), [Path(t) for t in d["targets"]]
     except (OSError, ValueError, KeyError, TypeError):
         return
-    if _pid_alive(pid):  # a change still running (between its commit and putting its outputs in place)
+    # a change still running (between its commit and putting its outputs in place), or one of another machine sharing
+    # the folder, whose processes this one cannot see: left to it, or to that machine's next command
+    if _pid_alive(pid) or d.get("host", _host()) != _host():
         return
     try:
         done = bool(d.get("labels_sha256")) and \
