@@ -452,9 +452,10 @@ def taxonomy_migrate(migration, old, new, labeled, queue, drop_undecided):
     if res.queued:
         click.echo(f"review queue: {queue}; then `fundclass review import {queue}{tx}` and "
                    f"`fundclass train{tx}`")
-    else:  # no class split or removed held a row: the queue is the header alone, and there is nothing to import
-        click.echo(f"nothing to review ({queue} holds no rows); retrain for the new taxonomy: "
-                   f"`fundclass train{tx}`")
+    else:  # no class split or removed held a row (a keyword added): nothing to review, and no queue is written
+        earlier = f" ({queue} there is an earlier file, left as it was)" if os.path.exists(queue) else ""
+        click.echo(f"nothing to review: no row was of a class the migration split or removed, so no review queue was "
+                   f"written{earlier}; retrain for the new taxonomy: `fundclass train{tx}`")
 
 
 
@@ -561,10 +562,15 @@ def labels_audit(path, taxonomy_path):
     # not an error of the set's rows: funds the latest taxonomy migration took out of it, still to be decided
     undecided = migration_pending(path, set(labels["fund_code"]))
     if undecided:
+        from .taxonomy import taxonomy_hint
+
+        # the queue is of the set's version: its file, not the one given (a set audited with the version before)
+        versions = sorted(set(labels["taxonomy_version"]) - {""})
+        tx = f"--taxonomy {tax.path}" if versions in ([], [tax.version]) else taxonomy_hint(versions, "migrated")
         click.echo(f"warning: {len(undecided)} funds the latest taxonomy migration took out of the labeled set are "
                    f"still undecided in its review queue ({', '.join(undecided[:10])}"
                    f"{' …' if len(undecided) > 10 else ''}): they are in no count above; decide them in the queue and "
-                   f"import it (`fundclass review import QUEUE --taxonomy {tax.path}`)")
+                   f"import it (`fundclass review import QUEUE {tx}`)")
     if rep.errors:
         sys.exit(1)
 

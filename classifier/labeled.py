@@ -32,7 +32,7 @@ import pandas as pd
 
 from .agreement import AGREEMENT_FILE
 from .errors import InputError
-from .io import atomic_write_bytes, csv_text
+from .io import atomic_write_bytes, csv_text, stale_temps
 from .text import code6_column
 from .taxonomy import Taxonomy
 from .config import default_path, shipped_path
@@ -128,7 +128,7 @@ def check_classes(labels: pd.DataFrame, path: str | Path, tax: Taxonomy) -> None
     versions = sorted(set(labels["taxonomy_version"].astype(str).str.strip()) - {""})
     if versions and versions != [tax.version]:
         raise InputError(f"{path}: holds labels of taxonomy {', '.join(versions)} (column taxonomy_version), not "
-                         f"{tax.version}; pass the --taxonomy the set was labeled (or migrated) for, nothing done")
+                         f"{tax.version}; pass {_taxonomy_of(versions)}, nothing done")
     bad = ~labels["secondary"].isin(tax.labels)
     if bad.any():
         folded = {_folded(lab): lab for lab in tax.labels}
@@ -139,6 +139,23 @@ def check_classes(labels: pd.DataFrame, path: str | Path, tax: Taxonomy) -> None
         raise InputError(f"{path}: column 'secondary' holds {int(bad.sum())} label(s) that are not classes of "
                          f"{tax.version}: " + "; ".join(rows) + (" …" if bad.sum() > 10 else "")
                          + "; correct them (`fundclass labels audit` lists every problem), nothing done")
+
+
+def _taxonomy_of(versions: list[str]) -> str:
+    """What to pass for a labeled set of ``versions``: the --taxonomy file of its version when one is known (shipped,
+    or recorded by `taxonomy migrate` in the workspace's configuration), else the --taxonomy it was labeled for."""
+    from .taxonomy import file_of_version
+
+    found = file_of_version(versions)
+    return f"--taxonomy {found}" if found else "the --taxonomy the set was labeled (or migrated) for"
+
+
+def migrated_from(labels_path: str | Path) -> set[str]:
+    """The taxonomy versions the labeled set at ``labels_path`` was migrated from (its history's migration rows)."""
+    h = read_history(labels_path)
+    if not {"changed_by", "old_taxonomy_version"} <= set(h.columns):
+        return set()
+    return set(h.loc[h["changed_by"] == MIGRATION_BY, "old_taxonomy_version"]) - {""}
 
 
 def _folded(text: str) -> str:
@@ -180,16 +197,22 @@ def migration_pending(labels_path: str | Path, labeled: set[str]) -> list[str]:
     ran (`taxonomy migrate` refuses to run while funds are pending unless told to leave them out of the set,
     :func:`classifier.taxonomy_change.migrate`; their queue, of an earlier version, is no longer imported). Read-only:
     a history Excel saved in GBK is read too, and its codes as six digits, as :func:`read_labels` reads the set's."""
-    h = read_history(labels_path)
+    return sorted(latest_migration_queued(read_history(labels_path)) - labeled)
+
+
+def latest_migration_queued(h: pd.DataFrame) -> set[str]:
+    """The funds the latest taxonomy migration in history ``h`` (the set's history.csv) took out of the labeled set
+    for its review queue (changed by the migration, no new class): the only migration queue a review import of the
+    set's version still accepts. A fund an earlier migration queued is not among them."""
     if not {"fund_code", "new_secondary", "changed_by"} <= set(h.columns):
-        return []
+        return set()
     mig = (h["changed_by"] == MIGRATION_BY).to_numpy()
     # a row of no fund is the migration itself (taxonomy_change._plan), written before the rows of its funds: the
     # latest migration's rows follow its last one (a history from before such rows: every migration row)
     heads = (mig & (h["fund_code"] == "").to_numpy()).nonzero()[0]
     after = np.arange(len(h)) >= (heads[-1] if len(heads) else 0)
-    out = h.loc[mig & after & (h["new_secondary"] == "").to_numpy() & (h["fund_code"] != "").to_numpy(), "fund_code"]
-    return sorted(set(out) - labeled)
+    return set(h.loc[mig & after & (h["new_secondary"] == "").to_numpy() & (h["fund_code"] != "").to_numpy(),
+                     "fund_code"])
 
 
 def carried_sources(labels: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
@@ -246,6 +269,96 @@ def settle(labels_path: str | Path) -> None:
     if _journal(p).exists():
         with _locked(p):
             _recover(p)
+        return
+    # no commit to finish: the files a change staged and never committed (killed before its journal) are removed once
+    # its process has ended (their names carry its pid: :func:`_staged`), as a model save's are, by any reader; under
+    # the set's lock, as a change removes them (a change of another machine sharing the folder holds it meanwhile)
+    if any(stale_temps(_real(p.parent / n)) for n in (p.name, "history.csv", AGREEMENT_FILE)):
+        with _locked(p, reading=True) as locked:
+            if locked:
+                _recover(p)
+        return
+    _settle_outputs(p)
+
+
+def _outputs(labels_path: Path) -> Path:
+    return labels_path.with_name(f".{labels_path.name}.outputs")
+
+
+def stage_outputs(labels_path: str | Path, targets: list) -> None:
+    """Note in the set's folder, under the set's lock and before they are staged, the files outside the set that
+    describe the change being made (a taxonomy migration's review queue and the workspace's configuration: written
+    whole beside their places, ``.NAME.<pid>-<random>.tmp``, and put there once the change is committed,
+    :class:`classifier.io.StagedOutputs`). A process killed before it put them in place leaves them to the next
+    command that reads the set (:func:`_settle_outputs`): put in place when the change was committed, removed when it
+    was not. :func:`outputs_placed` removes the note."""
+    p = Path(labels_path)
+    body = json.dumps({"pid": os.getpid(), "host": _host(), "targets": [str(Path(t).resolve()) for t in targets]}
+                      ).encode("utf-8")
+    atomic_write_bytes(_outputs(p), lambda t: Path(t).write_bytes(body))
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def outputs_placed(labels_path: str | Path) -> None:
+    """The files :func:`stage_outputs` noted are in place (or removed): the note goes."""
+    _outputs(Path(labels_path)).unlink(missing_ok=True)
+
+
+def _note_commit(labels_path: Path, labels_bytes: bytes) -> None:
+    """Before a commit's journal: this process's note of outputs (:func:`stage_outputs`) gains the sha256 of the
+    labels.csv the commit writes, by which :func:`_settle_outputs` knows the change was committed."""
+    note = _outputs(labels_path)
+    try:
+        d = json.loads(note.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(d, dict) and d.get("pid") == os.getpid():
+        d["labels_sha256"] = hashlib.sha256(labels_bytes).hexdigest()
+        body = json.dumps(d).encode("utf-8")
+        atomic_write_bytes(note, lambda t: Path(t).write_bytes(body))
+
+
+def _settle_outputs(labels_path: Path) -> None:
+    """Finish what a change killed before it put its outputs in place left (:func:`stage_outputs`), once its process
+    has ended: each file it staged (``.NAME.<pid>-<random>.tmp`` beside its place) is put in place when the change
+    was committed (labels.csv holds the bytes the commit wrote: a migration's queue and the workspace's record of its
+    taxonomy appear as the migration would have put them), removed when it was not."""
+    from .io import _pid_alive
+
+    note = _outputs(labels_path)
+    if not note.exists():
+        return
+    try:
+        d = json.loads(note.read_text(encoding="utf-8"))
+        pid, targets = int(d["pid"]), [Path(t) for t in d["targets"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    # a change still running (between its commit and putting its outputs in place), or one of another machine sharing
+    # the folder, whose processes this one cannot see: left to it, or to that machine's next command
+    if _pid_alive(pid) or d.get("host", _host()) != _host():
+        return
+    try:
+        done = bool(d.get("labels_sha256")) and \
+            hashlib.sha256(labels_path.read_bytes()).hexdigest() == d["labels_sha256"]
+    except OSError:
+        return
+    for target in targets:
+        for tmp in stale_temps(target):
+            if not tmp.name.startswith(f".{target.name}.{pid}-"):
+                continue
+            try:
+                if done:
+                    os.replace(tmp, target)
+                else:
+                    tmp.unlink()
+            except OSError:
+                continue
+    note.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -324,6 +437,7 @@ def _recover(labels_path: Path) -> None:
         for stale in folder.glob(".*.csv.*.tmp"):
             if stale.name.startswith(tuple(f".{f.name}." for f in files)):
                 stale.unlink(missing_ok=True)
+    _settle_outputs(labels_path)
 
 
 class CommitPending(InputError):
@@ -341,7 +455,9 @@ def _real(path: Path) -> Path:
 def _staged(target: Path, data: bytes) -> Path:
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # named as io's temp files, with this process's id: once it has ended, a staged file no journal names is a change
+    # that never committed, which the next reader removes (:func:`settle`)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -429,6 +545,7 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
     try:
         for t, d in files:
             staged.append((_staged(_real(t), d), t))
+        _note_commit(labels_path, files[0][1])
         payload = json.dumps([[s.name, t.name] for s, t in staged]).encode("utf-8")
         staged = [(s, _real(t)) for s, t in staged]  # replaced through a link, which stays
         atomic_write_bytes(j, lambda t: Path(t).write_bytes(payload))
@@ -552,8 +669,8 @@ def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True,
     for v, g in other.groupby(other, sort=True):
         rows = [int(i) + 2 for i in g.index]
         rep.errors.append(f"{len(rows)} row(s) hold labels of taxonomy {v} (column taxonomy_version), not "
-                          f"{tax.version}: rows {rows[:10]}{' …' if len(rows) > 10 else ''}; audit with the --taxonomy "
-                          f"the set was labeled (or migrated) for")
+                          f"{tax.version}: rows {rows[:10]}{' …' if len(rows) > 10 else ''}; audit with "
+                          + _taxonomy_of([v]))
     dup = df[df.fund_code.duplicated(keep=False)]
     for code, g in dup.groupby("fund_code"):
         rep.errors.append(f"duplicate fund_code {code} on rows {[int(i) + 2 for i in g.index]}")

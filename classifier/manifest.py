@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from .config import shipped_path
@@ -35,6 +36,7 @@ MANIFEST_FILE = "manifest.json"
 DEFAULT_MODEL_DIR = shipped_path("model_dir")  # the model shipped with the tool (defaults.toml [paths])
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "jieba", "rapidfuzz", "opencc")
 _HEX = set("0123456789abcdef")
+LOCK_TIMEOUT = 120.0  # seconds a save or a load of a model folder waits for another save of it
 
 
 class OldPickleModelError(ModelError):
@@ -78,17 +80,67 @@ def save_model(model_dir: str | Path, model, manifest: dict) -> dict:
     manifest.setdefault("libraries", library_versions())
     text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     written = [(name, data[name]) for name in MODEL_FILES.values()] + [(MANIFEST_FILE, text.encode("utf-8"))]
-    if not d.exists():
-        _save_new(d, written)
-        return manifest
-    _recover(d)
-    _remove_stale_staged(d)
-    try:
-        _commit(d, written)
-    except OSError as exc:  # staging or the journal failed (a full disk, a quota, an I/O error): nothing replaced
-        raise _not_saved(d, exc) from exc
-    (d / OLD_PICKLE_FILE).unlink(missing_ok=True)
+    with folder_lock(d):  # one save at a time, and no load meanwhile (:func:`load_model`)
+        if not d.exists():
+            _save_new(d, written)
+            return manifest
+        _recover(d)
+        _remove_stale_staged(d)
+        try:
+            _commit(d, written)
+        except OSError as exc:  # staging or the journal failed (a full disk, a quota, an I/O error): nothing replaced
+            raise _not_saved(d, exc) from exc
+        (d / OLD_PICKLE_FILE).unlink(missing_ok=True)
     return manifest
+
+
+@contextmanager
+def folder_lock(model_dir: str | Path, reading: bool = False):
+    """Hold the lock of model folder ``model_dir`` (``.NAME.lock`` beside it, ``filelock``: portable, released when a
+    process dies), as the labeled set's changes hold its lock: two trainings saving into one folder wait for each
+    other (the second replaces the first's model, whole; a first model of a folder not made yet too), and a load
+    (``reading``) reads the manifest and the two files of one save, never the manifest of one and a file of the next.
+    A load of a folder where no lock can be made (the models shipped inside the installed package, a folder you may
+    only read) goes on without it: no save writes there."""
+    import errno
+
+    from filelock import FileLock, Timeout
+
+    d = Path(model_dir)
+    if reading:
+        from .errors import InputError
+        from .workspace import check_writable
+
+        try:
+            check_writable(d)
+        except InputError:
+            yield
+            return
+        if not d.parent.is_dir():
+            yield
+            return
+    else:
+        try:
+            d.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _not_saved(d, exc) from exc
+    lock = FileLock(str(d.parent / f".{d.name}.lock"), timeout=LOCK_TIMEOUT)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise ModelError(f"{d}: another training has been saving a model into this folder for {LOCK_TIMEOUT:.0f} s; "
+                         f"try again when it has finished") from exc
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        if not reading:
+            raise _not_saved(d, exc) from exc
+        lock = None
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _save_new(d: Path, files: list[tuple[str, bytes]]) -> None:
@@ -343,16 +395,19 @@ def load_model(model_dir: str | Path, taxonomy: Taxonomy, labels_version: str = 
     Each file is read once; its bytes are hashed and only then parsed (JSON, and ``np.load`` with
     ``allow_pickle=False``). Nothing is unpickled."""
     d = Path(model_dir)
-    manifest = read_manifest(d)
-    data = {}
+    with folder_lock(d, reading=True):  # the manifest and the files of one save (a training saving meanwhile waits)
+        manifest = read_manifest(d)
+        data = {}
+        for role, f in manifest["model_files"].items():
+            path = d / f["file"]
+            try:
+                data[role] = path.read_bytes()
+            except FileNotFoundError as exc:
+                raise ModelError(f"{path}: model file missing (named in {d / MANIFEST_FILE})") from exc
+            except OSError as exc:
+                raise ModelError(f"{path}: cannot read the model file ({exc})") from exc
     for role, f in manifest["model_files"].items():
         path = d / f["file"]
-        try:
-            data[role] = path.read_bytes()
-        except FileNotFoundError as exc:
-            raise ModelError(f"{path}: model file missing (named in {d / MANIFEST_FILE})") from exc
-        except OSError as exc:
-            raise ModelError(f"{path}: cannot read the model file ({exc})") from exc
         actual = sha256_bytes(data[role])
         if actual != f["sha256"]:
             raise ModelError(f"{path}: sha256 {actual[:12]}… does not match the manifest ({f['sha256'][:12]}…); "

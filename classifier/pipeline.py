@@ -54,9 +54,11 @@ def taxonomy_default(key: str, tax: Taxonomy) -> str:
 
         return for_taxonomy(key, lambda path: manifest_taxonomy(path) == tax.sha256,
                             lambda path: manifest_taxonomy(path, "id") == tax.id)
-    from .labeled import labels_version
+    from .labeled import labels_version, migrated_from
 
-    return for_taxonomy(key, lambda path: labels_version(path) == tax.version)
+    # none of its version: the set a migration took from it (E Fund's, migrated: not the default taxonomy's set)
+    return for_taxonomy(key, lambda path: labels_version(path) == tax.version,
+                        lambda path: path.exists() and tax.version in migrated_from(path))
 
 
 @dataclass

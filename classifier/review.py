@@ -34,7 +34,8 @@ from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
 from .linking import ReviewedFamilies, family_keys
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
-                      change_labels, migrated_note, migration_pending, read_history, read_labels)
+                      change_labels, latest_migration_queued, migrated_note, migration_pending, read_history,
+                      read_labels)
 from .reach import decision_reach
 from .taxonomy import Taxonomy, load_taxonomy, taxonomy_hint
 from .text import code6_column
@@ -1082,8 +1083,12 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
     shows the tool's answer, see :func:`_unseen_decision`) goes to ``unseen`` instead. Returns the new labeled set."""
     labels = labels.copy()
     h = h.reindex(columns=list(dict.fromkeys(list(h.columns) + HISTORY_COLUMNS))).fillna("").astype(str)
-    # funds a taxonomy migration took out of the set for its review queue (a decision on their group put them back)
-    queued_by_migration = set(h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"])
+    # funds the latest taxonomy migration took out of the set for its review queue (a decision on their group put
+    # them back): a withdrawal puts them back in that queue, which an import still accepts; the queue of an earlier
+    # migration is of an earlier version, which no import accepts once the set is migrated again (as one of a class
+    # split or removed, such a fund leaves the set, and a row it relabeled keeps the class: both named)
+    queued_by_migration = latest_migration_queued(h)
+    queued_before = set(h.loc[(h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == ""), "fund_code"])
     drop = []
     same = None  # the groups of each index (_index_groups), read at the first withdrawal
     for r in rows.itertuples():
@@ -1152,7 +1157,9 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
             if st is None:
                 history.append(_history_row(old, "", r.reviewer, today, f"withdrawn: {note}"))
                 drop.append(k)
-                res.withdrawn.append((code, shown, f"removed from the labeled set ({gone[0]})" if k == i and gone
+                res.withdrawn.append((code, shown, _out_of_earlier_queue(h, code, tax)
+                                      if k == i and code in queued_before - queued_by_migration
+                                      else f"removed from the labeled set ({gone[0]})" if k == i and gone
                                       # a fund a migration queued, which the decision put back: back in the queue
                                       else "back to the migration's review queue, out of the labeled set (a taxonomy "
                                            "migration queued it, and the decision put it back): decide it there "
@@ -1176,6 +1183,18 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
         res.kept += [(labels["fund_code"].iat[k], labels["secondary"].iat[k],
                       f"relabeled with {code}'s withdrawn decision, it keeps that label: {why}") for k, why in kept.items()]
     return labels.drop(index=labels.index[drop]).reset_index(drop=True) if drop else labels
+
+
+def _out_of_earlier_queue(h: pd.DataFrame, code: str, tax: Taxonomy) -> str:
+    """What a withdrawal did to fund ``code``, which a taxonomy migration before the latest one queued for review
+    (history.csv ``h``) and a decision on that queue put back: it leaves the labeled set, and that queue, of an
+    earlier version, is no longer imported."""
+    rows = h[(h["fund_code"] == code) & (h["changed_by"] == MIGRATION_BY) & (h["new_secondary"] == "")]
+    r = rows.iloc[-1]
+    return (f"removed from the labeled set: the taxonomy migration from {r['old_taxonomy_version']} queued it (its "
+            f"class {r['old_secondary']} split or removed), and that migration's review queue can no longer be "
+            f"imported, the set having been migrated since (to {tax.version}); a review decision on a tagged batch "
+            f"adds it again")
 
 
 def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None, today: str | None = None,

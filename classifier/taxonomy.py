@@ -369,9 +369,26 @@ def shipped_of_version(version: str) -> tuple[str, str] | None:
 
 
 def taxonomy_hint(versions: list[str], what: str = "tagged") -> str:
-    """`--taxonomy FILE` for a shipped taxonomy file of one of ``versions``, else a generic hint (the file was
-    ``what``: tagged, exported … with it)."""
+    """`--taxonomy FILE` for a taxonomy file of one of ``versions`` (:func:`file_of_version`), else a generic hint
+    (the file was ``what``: tagged, exported … with it)."""
+    found = file_of_version(versions)
+    return f"--taxonomy {found}" if found else f"--taxonomy with the file it was {what} with"
+
+
+def file_of_version(versions: list[str]) -> str | None:
+    """The taxonomy file of one of ``versions``, as a user passes it: a shipped one, else the one the configuration's
+    ``[taxonomies]`` records for its id (the file `taxonomy migrate` migrated the workspace's labeled set to, named
+    as recorded, with the file that records it); None when neither is."""
     for v, _, path in _shipped_files():
         if v in versions:
-            return f"--taxonomy {path}"
-    return f"--taxonomy with the file it was {what} with"
+            return path
+    for tid, (given, source) in taxonomy_files().items():
+        p = Path(given).expanduser()
+        p = p if p.is_absolute() else user_path(given)
+        try:
+            if p.is_file() and load_taxonomy(p).version in versions:
+                shown = given if readable(given).resolve() == p.resolve() else str(p)
+                return f"{shown} (the file {Path(source).name} records for {tid})"
+        except (OSError, TaxonomyError):
+            continue
+    return None

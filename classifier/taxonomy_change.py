@@ -37,7 +37,7 @@ from .agreement import agreement_path, migrate_reads
 from .errors import InputError, TaxonomyError
 from .io import StagedOutputs, atomic_write_bytes, check_not_input
 from .labeled import (HISTORY_COLUMNS, MIGRATION_BY, OPEN_ELSEWHERE, Change, CommitPending, change_labels,
-                      migrated_note, migration_pending)
+                      migrated_note, migration_pending, outputs_placed, stage_outputs)
 from .review import REVIEW_COLUMNS, _index_groups, write_review
 from .taxonomy import Taxonomy
 
@@ -186,8 +186,11 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
             result.reads, result.warnings = rep.lines(reads_path.name), result.warnings + rep.warnings(reads_path.name)
             if moved != data:
                 others.append((reads_path, moved))
-        with queue.staging():  # written whole now (a full disk stops the migration), put in place once committed
-            result.warnings += write_review(queue_frame, queue_path, new.labels)
+        if len(queue_frame) or remember:  # noted before they are staged: a kill leaves them to the next command
+            stage_outputs(labels_path, ([queue_path] if len(queue_frame) else []) + ([remember[0]] if remember else []))
+        if len(queue_frame):  # no row of a split or removed class (a keyword added): no queue to review, none written
+            with queue.staging():  # written whole now (a full disk stops the migration), put in place once committed
+                result.warnings += write_review(queue_frame, queue_path, new.labels)
         if remember:
             with settings.staging():
                 atomic_write_bytes(remember[0], lambda tmp: Path(tmp).write_bytes(remember[1].encode("utf-8")))
@@ -200,21 +203,28 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
         result = change_labels(labels_path, compute)
     except CommitPending as pending:  # committed, completed by the next command: its queue is put in place
         _publish_settings(settings)
+        queued = bool(queue.files)
         try:
             queue.publish()
         except OSError as exc:
             raise InputError(f"{pending}; {_queue_not_in_place(Path(queue_path), queue, exc, labels_path, new)}") \
                 from exc
-        raise InputError(f"{pending}; its review queue is {queue_path}") from pending
+        finally:
+            outputs_placed(labels_path)
+        raise InputError(f"{pending}; " + (f"its review queue is {queue_path}" if queued else
+                                           "it queued no row for review (no queue written)")) from pending
     except BaseException:
         queue.discard()
         settings.discard()
+        outputs_placed(labels_path)
         raise
     result.remembered = _publish_settings(settings) if remember else None
     try:
         queue.publish()
     except OSError as exc:
         raise InputError(_queue_not_in_place(Path(queue_path), queue, exc, labels_path, new)) from exc
+    finally:
+        outputs_placed(labels_path)
     return result
 
 
