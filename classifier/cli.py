@@ -555,10 +555,13 @@ def labels_audit(path, taxonomy_path):
     labels, tax = read_labels(path), load_taxonomy(taxonomy_path)
     rep = audit(labels, tax, history=read_history(path))
     click.echo(f"{rep.n_funds} funds, {rep.n_indices} distinct tracked indices, {rep.n_groups} index/family groups, "
-               f"{len(rep.errors)} errors")
+               f"{len(rep.errors)} errors" + (f", {len(rep.disputes)} in dispute between review decisions (warnings "
+                                             f"below)" if rep.disputes else ""))
     click.echo(rep.counts.to_string())
     for e in rep.errors:
         click.echo(f"error: {e}")
+    for d in rep.disputes:  # a state `review import` warned of and tagging handles, not an error of the set
+        click.echo(f"warning: {d}")
     # not an error of the set's rows: funds the latest taxonomy migration took out of it, still to be decided
     undecided = migration_pending(path, set(labels["fund_code"]))
     if undecided:
