@@ -104,7 +104,7 @@ def holdings_options(fn):
     fn = click.option("--sw-map", type=click.Path(dir_okay=False), default=None,
                       help="Shenwan 2021 stock→industry map (default: the dated map shipped with the tool).")(fn)
     return click.option("--holdings", type=click.Path(dir_okay=False), default=None,
-                        help="Long holdings file: fund code, stock code, weight %% of NAV, optional quarter.")(fn)
+                        help="Long holdings file: fund code, stock code, weight % of NAV, optional quarter.")(fn)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

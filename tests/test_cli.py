@@ -495,3 +495,11 @@ def test_a_workspace_folder_that_does_not_exist_is_refused_by_every_command_but_
     assert r.exit_code == 0 and (nope / "data" / "labeled" / "labels.csv").exists(), r.output
     r = runner.invoke(cli, ["--workspace", str(nope), "tag", str(batch), "-o", str(tmp_path / "o.csv")])
     assert r.exit_code == 0, r.output
+
+
+def test_the_holdings_option_help_shows_a_single_percent_sign():
+    """Audit round 15: `fundclass tag --help` and `train --help` showed '--holdings FILE  Long holdings file: fund code,
+    stock code, weight %% of NAV' (click prints help text as written, it does not %-format it)."""
+    for command in ("tag", "train", "eval"):
+        res = CliRunner().invoke(cli, [command, "--help"], terminal_width=200)
+        assert res.exit_code == 0 and "weight % of NAV" in res.output and "%%" not in res.output, res.output
