@@ -314,17 +314,25 @@ class ImportResult:
         twice = {a[0] for a in again} | {c for c, _, _ in self.withdrawn if c in again_to}
         followed = [f for f in self.followed if f[0] not in twice]
         restored = [r for r in self.restored if r[0] not in twice]
+        # a fund relabeled with a decision this sheet did not make: the one left to settle its index once this sheet
+        # withdrew another (of the other class, or the index's earliest)
+        sheet = set(self.added) | {c for c, *_ in self.changed} | set(self.confirmed)
+        own = [f for f in followed if f[3] in sheet]
+        left = [f for f in followed if f[3] not in sheet]
         out = [(f"would add {len(self.added)}, change {len(self.changed)}, confirm {len(self.confirmed)}" if dry else
                 f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}")
-               + (f"; {len(followed)} more funds of the decided funds' indices "
-                  f"{did('relabeled', 'would be relabeled')} with them" if followed else "")
+               + (f"; {len(own)} more funds of the decided funds' indices "
+                  f"{did('relabeled', 'would be relabeled')} with them" if own else "")
                + (f"; {len(self.family)} share classes or feeders of the decided funds "
                   f"{did('relabeled', 'would be relabeled')} with them" if self.family else "")
                + (f"; {did('withdrew', 'would withdraw')} {len(self.withdrawn)} decision(s)"
                   + (f", {len(restored)} funds relabeled with them {did('went', 'would go')} back to their "
                      f"earlier labels" if restored else "")
                   + (f", {len(again)} funds relabeled with them {did('took', 'would take')} the decision left on "
-                     f"their index" if again else "") if self.withdrawn else "")
+                     f"their index" if again else "")
+                  + (f", {len(left)} funds of their indices {did('relabeled', 'would be relabeled')} with the "
+                     f"decision left to settle each ({_first(sorted({h for *_, h in left}))})" if left else "")
+                  if self.withdrawn else "")
                + (f"; {len(self.undone)} funds relabeled with a decision now disputed on their index "
                   f"{did('went', 'would go')} back to their earlier labels" if self.undone else "")]
         out += [f"  {did('withdrew', 'would withdraw')} {c}: {d}; "
@@ -366,7 +374,8 @@ class ImportResult:
         out += [f"warning: fund {c} ({d}) shares its tracked index or share-class family with a review decision of "
                 f"another class ({e}): " + _DISPUTED for c, d, e in self.disputes]
         out += [f"  {did('changed', 'would change')} {c}: {o} → {n}" for c, o, n in self.changed]
-        out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (same index as {h})"
+        out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (same index as {h}"
+                + ("" if h in sheet else f": its decision, left by the withdrawal, settles the index alone") + ")"
                 for c, o, n, h in followed[:50]]
         out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (share class or feeder of {h}: tagging "
                 f"settles it by its family's decision)" for c, o, n, h in self.family]

@@ -226,3 +226,25 @@ def test_labels_audit_names_an_open_dispute_as_a_warning_not_an_error(tmp_path, 
     chinext.write_text("".join(text), encoding="utf-8")
     res = CliRunner().invoke(cli, ["labels", "audit", str(chinext)])
     assert res.exit_code == 1 and "carries 4 labels" in res.output, res.output
+
+
+def test_the_import_says_which_decision_relabels_an_index_after_a_withdrawal(tmp_path, chinext):
+    """Audit round 15: 009012 = 科技成长主题ETF and 110026 = 策略主题ETF disputed the index; a sheet with 撤销 on 009012
+    alone said 'added 0, changed 0, confirmed 0; 8 more funds of the decided funds' indices relabeled with them;
+    withdrew 1 decision(s)' (the sheet decided nothing: 110026's decision, left alone, relabeled them) and each line
+    '(same index as 110026)'. The summary and the lines now say the decision left by the withdrawal relabels them."""
+    _import(tmp_path, chinext, [("009012", TECH)], "2026-12-01")
+    _import(tmp_path, chinext, [("110026", STRATEGY)], "2026-12-02", reviewer="李四")
+    res = _import(tmp_path, chinext, [("009012", "撤销")], "2026-12-03")
+    lines = res.lines()
+    assert res.followed and {h for *_, h in res.followed} == {"110026"}
+    assert "decided funds' indices" not in lines[0], lines[0]
+    assert lines[0].startswith("added 0, changed 0, confirmed 0; withdrew 1 decision(s), ") and re.search(
+        r", [1-9]\d* funds of their indices relabeled with the decision left to settle each \(110026\)$", lines[0]), \
+        lines[0]
+    assert "  relabeled 001592: 宽基ETF → 策略主题ETF (same index as 110026: its decision, left by the withdrawal, " \
+           "settles the index alone)" in lines, lines
+    # a sheet's own decision on an index still reads as before
+    res = _import(tmp_path, chinext, [("110026", TECH)], "2026-12-04", reviewer="李四")
+    assert "more funds of the decided funds' indices relabeled with them" in res.lines()[0], res.lines()
+    assert any(line.endswith("(same index as 110026)") for line in res.lines()), res.lines()
