@@ -493,7 +493,14 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
                     f" (Excel drops a code's leading zeros, but other codes of the column kept theirs: did you mean "
                     f"{cell.zfill(6)}? Format the column as text and type it again)" if re.fullmatch(r"\d{1,5}", cell)
                     else "")
-            errors.append(f"{where}: '{r.fund_code}' is not a fund code (six digits, optionally .SH/.SZ/.OF){hint}")
+            if not cell:  # a fund the tagged file gave by its name alone
+                name = str(getattr(r, "fund_name", "") or "").strip()
+                errors.append(f"{where}: no fund code in column fund_code{f' for {name}' if name else ''}: a decision "
+                              f"is remembered by the fund's code; type its code (six digits) there, or clear the "
+                              f"decision")
+            else:
+                errors.append(f"{where}: '{r.fund_code}' is not a fund code (six digits, optionally .SH/.SZ/.OF)"
+                              f"{hint}")
         if r.decision in allowed or r.decision in withdraw:
             pass
         elif _folded(r.decision) in primaries:
