@@ -143,11 +143,14 @@ def init(folder):
     Example: fundclass init my-funds && cd my-funds && fundclass review import review.xlsx
     """
     from .config import WORKSPACE_CONFIG, read_overlay
-    from .workspace import init as make_workspace, root
+    from .workspace import init as make_workspace, own_models, root
 
     written, kept, removed = make_workspace(folder)
-    click.echo(f"workspace {folder or root()}: {len(written)} files copied (data/labeled/); models: the ones shipped "
-               f"with the tool, until `fundclass train` writes the workspace's own")
+    mine = own_models(folder)  # a model the workspace trained is read instead of the shipped one: said, not hidden
+    click.echo(f"workspace {folder or root()}: {len(written)} files copied (data/labeled/); models: "
+               + (f"the workspace's own, kept as they are ({', '.join(str(m) for m in mine)}); for a taxonomy without "
+                  f"one there, the one shipped with the tool" if mine else
+                  "the ones shipped with the tool, until `fundclass train` writes the workspace's own"))
     for k in kept:
         click.echo(f"  kept as it is: {k} (the workspace's own; init never overwrites)")
     own = (Path(folder) if folder else root()) / WORKSPACE_CONFIG
