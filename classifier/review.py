@@ -566,9 +566,12 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame,
     `group` (whose split groups are said apart), another row of the sheet. From the next tag on, neither settles that
     index or family, and its other funds go to review. Also, per decided fund whose index or family earlier decisions
     settled with one class other than the fund's decision (so tagging gave the fund that class at confidence 1), the
-    codes of those earlier decisions."""
-    earlier = labels[(labels["source"] == "review") & (labels["taxonomy_version"] == tax.version)
-                     & ~labels["fund_code"].isin(set(decided["code"]))].reset_index(drop=True)
+    codes of those earlier decisions. A fund that holds a review decision of its own is settled by it, not by its index
+    or family: none of those for it; nor a dispute warning when its decision is the one it holds (a sheet imported
+    again: nothing changes, no dispute starts)."""
+    reviewed = (labels["source"] == "review") & (labels["taxonomy_version"] == tax.version)
+    own = dict(zip(labels.loc[reviewed, "fund_code"], labels.loc[reviewed, "secondary"]))
+    earlier = labels[reviewed & ~labels["fund_code"].isin(set(decided["code"]))].reset_index(drop=True)
     if decided.empty or (earlier.empty and "group" in decided.columns):
         return [], {}
     # the decided funds as the set will hold them (and tagging read them): a fund the set holds keeps its row's
@@ -593,13 +596,15 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame,
     who = {c: f"{b}, {a}" for c, b, a in zip(earlier["fund_code"], earlier["labeled_by"], earlier["labeled_at"])}
     out, settled_by = [], {}
     for r in decided.itertuples():
+        if own.get(r.code) == r.decision:  # the decision the fund holds, repeated: no change, no dispute starts
+            continue
         other = sorted(c for c in meets.get(r.code, ()) if cls[c] != r.decision
                        and (c not in on_sheet or "group" not in decided.columns))
         if other:
             out.append((r.code, r.decision, "; ".join(
                 f"{c} {cls[c]} ({who[c]})" if c in who else f"{c} {cls[c]} (this sheet)" for c in other)))
         before = sorted(c for c in meets.get(r.code, ()) if c in who)
-        if before and len({cls[c] for c in before}) == 1 and cls[before[0]] != r.decision:
+        if before and len({cls[c] for c in before}) == 1 and cls[before[0]] != r.decision and r.code not in own:
             settled_by[r.code] = tuple(before)
     return out, settled_by
 

@@ -12,6 +12,7 @@ import re
 import pandas as pd
 import pytest
 
+from classifier.errors import InputError
 from classifier.labeled import SHIPPED_LABELS, read_history, read_labels
 from classifier.pipeline import Tagger
 from classifier.review import import_review
@@ -248,3 +249,30 @@ def test_the_import_says_which_decision_relabels_an_index_after_a_withdrawal(tmp
     res = _import(tmp_path, chinext, [("110026", TECH)], "2026-12-04", reviewer="李四")
     assert "more funds of the decided funds' indices relabeled with them" in res.lines()[0], res.lines()
     assert any(line.endswith("(same index as 110026)") for line in res.lines()), res.lines()
+
+
+def test_a_sheet_imported_again_is_not_refused_for_a_decision_the_set_already_holds(tmp_path, chinext):
+    """Audit round 15: 张三 imported his sheet (009012 = 科技成长主题ETF, shown with the tool's 宽基ETF below 1); 李四
+    then decided 110026 = 策略主题ETF on the index (a dispute, taken with its warning). 张三, adding rows to the same
+    sheet, imported it again: refused, "row 2 (009012): the review decision on its index or share-class family,
+    110026 策略主题ETF (李四, …), settles this fund, but this sheet shows the tool's answer …: it was exported before
+    that decision, and 科技成长主题ETF here would put the index in dispute" — but 009012 is settled by its own
+    decision, which the sheet repeats (nothing changes), and the dispute was there already. The row now reads as a
+    confirmation, with no new dispute warning; a decision of another class on it is still refused as before."""
+    sheet = tmp_path / "zhang.csv"
+    row = {"fund_code": "009012", "fund_name": NAMES["009012"], "secondary": BROAD, "confidence": "0.95",
+           "decision": TECH, "reviewer": "张三", "taxonomy_version": TAX.version}
+    pd.DataFrame([row]).to_csv(sheet, index=False)
+    import_review(sheet, TAX, chinext, today="2026-12-01")
+    res = _import(tmp_path, chinext, [("110026", STRATEGY)], "2026-12-02", reviewer="李四")
+    assert res.disputes
+    before = chinext.read_bytes(), chinext.with_name("history.csv").read_bytes()
+    again = import_review(sheet, TAX, chinext, today="2026-12-03")
+    assert again.confirmed == ["009012"] and not again.disputes and not again.changed, again.lines()
+    assert (chinext.read_bytes(), chinext.with_name("history.csv").read_bytes()) == before
+    # the same sheet deciding 009012 otherwise than its own decision: refused, naming that decision
+    pd.DataFrame([row | {"decision": STRATEGY}]).to_csv(sheet, index=False)
+    with pytest.raises(InputError) as e:
+        import_review(sheet, TAX, chinext, today="2026-12-03")
+    assert "the labeled set holds a later review decision, 科技成长主题ETF (张三, 2026-12-01)" in str(e.value), str(e.value)
+    assert "110026" not in str(e.value), str(e.value)
