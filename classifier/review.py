@@ -288,6 +288,8 @@ class ImportResult:
     restored: list[tuple[str, str, str, str]] = field(default_factory=list)  # code, old, restored, the withdrawn fund
     kept: list[tuple[str, str, str]] = field(default_factory=list)  # code, its label, why it keeps the withdrawn one's
     undecided: list[str] = field(default_factory=list)  # withdrawals of funds that hold no review decision
+    # of those, the funds whose decision on their index or family settles them: the decision to withdraw instead
+    settled_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
     padded: list[str] = field(default_factory=list)  # codes of a sheet saved with numbers for codes, read as six digits
     requeued: list[tuple[str, str, str]] = field(default_factory=list)  # code, label, the withdrawn fund: back in a queue
     # code, old, new, the decided fund: a share class or feeder the decision on its family relabeled, where the
@@ -355,6 +357,11 @@ class ImportResult:
         if self.undecided:
             out.append(f"warning: {len(self.undecided)} funds hold no review decision to withdraw (nothing done): "
                        f"{_first(self.undecided)}")
+            gone = {c for c, *_ in self.withdrawn}  # a settling decision this sheet withdraws too: nothing to say
+            by = [(c, d) for c in self.undecided if (d := tuple(x for x in self.settled_by.get(c, ()) if x not in gone))]
+            out += [f"  {c} shows the review decision of {', '.join(d)} on its index or share-class family, which "
+                    f"settles it: write 撤销 on {'that' if len(d) == 1 else 'each'} fund's row to take "
+                    f"{'it' if len(d) == 1 else 'them'} back" for c, d in by]
         if self.padded:
             out.append(f"warning: the sheet's fund_code column was saved as numbers (Excel drops leading zeros): "
                        f"{len(self.padded)} codes read as six digits: {_first(self.padded)}")
@@ -1261,7 +1268,10 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         h = read_history(labels_path)
         touched: dict[str, tuple[str, str]] = {}  # group of a withdrawn decision → its fund, who withdrew it
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before
+            before = labels
             labels = _withdraw(labels, withdraw, tax, h, today, history, res, shows_answer, unseen, hidden, touched)
+            if res.undecided:  # a fund a decision on its index or family settles: that decision is the one to take back
+                res.settled_by = _index_disputes(before, withdraw[withdraw["code"].isin(res.undecided)], tax)[1]
         res.disputes, settled_by = _index_disputes(labels, decided, tax)
         if shows_answer:  # a fund an earlier decision on its index or family settles shows at confidence 1 once made
             who = labels.set_index("fund_code")[["secondary", "labeled_by", "labeled_at"]]

@@ -276,3 +276,14 @@ def test_a_sheet_imported_again_is_not_refused_for_a_decision_the_set_already_ho
         import_review(sheet, TAX, chinext, today="2026-12-03")
     assert "the labeled set holds a later review decision, 科技成长主题ETF (张三, 2026-12-01)" in str(e.value), str(e.value)
     assert "110026" not in str(e.value), str(e.value)
+
+
+def test_a_withdrawal_on_a_fund_another_decision_settles_names_that_decision(tmp_path, chinext):
+    """Audit round 15: 009012 = 科技成长主题ETF settles the index; the exported sheet shows 001592 at confidence 1 by
+    that decision, and a reviewer who wanted it back wrote 撤销 on 001592's row: "warning: 1 funds hold no review
+    decision to withdraw (nothing done): 001592", not saying which decision to take back. It now names it."""
+    _import(tmp_path, chinext, [("009012", TECH)], "2026-12-01")
+    res = _import(tmp_path, chinext, [("001592", "撤销")], "2026-12-02", reviewer="李四")
+    assert res.undecided == ["001592"] and not res.withdrawn
+    assert "  001592 shows the review decision of 009012 on its index or share-class family, which settles it: " \
+           "write 撤销 on that fund's row to take it back" in res.lines(), res.lines()
