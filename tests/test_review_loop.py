@@ -2395,3 +2395,19 @@ def test_a_name_giving_its_index_number_alone_groups_by_the_full_names_index_or_
     out = Tagger.load(labels_path=labels_subset).tag(batch)
     assert set(out.loc[out["review_decision"] == "510050", "fund_code"]) == {"510050", "001051", "510100"}
     assert sheet.at[k, "settles"] == "3"
+
+
+def test_a_row_whose_code_cell_holds_no_fund_code_settles_nothing(tmp_path, labels_subset):
+    """Audit round 15: a list exported from Wind ends with the line '数据来源：Wind' in its code column; tagged, the row
+    comes out (every input row does) and goes to review, and the review sheet said it settles 1 row (its own), though
+    `review import` refuses a decision there ('数据来源：Wind' is not a fund code). It settles 0, as a row with no code."""
+    tagged = Tagger.load(labels_path=labels_subset).tag(pd.DataFrame({
+        "基金代码": ["159681.SZ", "数据来源：Wind"], "基金简称": ["鹏华深证创业板50ETF", ""]}))
+    sheet = review_frame(tagged, include_all=True, labels_path=labels_subset).set_index("fund_code")
+    assert sheet.loc["数据来源：Wind", "settles"] == "0", sheet[["group", "settles"]]
+    assert sheet.loc["159681.SZ", "settles"] == "1"
+    decided = sheet.reset_index()
+    decided.loc[decided["fund_code"] == "数据来源：Wind", ["decision", "reviewer"]] = ["宽基ETF", "张三"]
+    write_table(decided, tmp_path / "r.csv")
+    with pytest.raises(InputError, match="'数据来源：Wind' is not a fund code"):
+        import_review(tmp_path / "r.csv", load_taxonomy(), labels_subset)
