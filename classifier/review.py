@@ -71,14 +71,20 @@ def _require_columns(tagged: pd.DataFrame, columns, source: str) -> None:
                          f"first (if the columns were deleted from a tagged file, tag its input again)")
 
 
-def active_without_holdings(tagged: pd.DataFrame) -> pd.Series:
+def active_without_holdings(tagged: pd.DataFrame, codes: pd.Series | None = None) -> pd.Series:
     """Rows of a tagged file in review that are actively managed funds it gives no holdings of (no
-    ``holding_industry``): holdings may settle one (seed 004); its name alone says little. False everywhere when the
-    file lacks those columns."""
+    ``holding_industry``): holdings may settle one (seed 004); its name alone says little. Also a row with nothing to
+    read but its fund code (blank ``management_style``; ``codes``: the rows' six-digit codes, '' none), which holdings
+    found by its code may settle too, as `fundclass tag` counts them. False everywhere when the file lacks those
+    columns."""
     if not {"needs_review", "management_style", "holding_industry"} <= set(tagged.columns):
         return pd.Series(False, index=tagged.index)
     no_holdings = tagged["holding_industry"].fillna("").astype(str).str.strip().isin(("", "nan"))
-    return _truthy(tagged["needs_review"]) & (tagged["management_style"].astype(str) == ACTIVE) & no_holdings
+    style = tagged["management_style"].fillna("").astype(str).str.strip().replace("nan", "")
+    active = style == ACTIVE
+    if codes is not None:
+        active |= (style == "").to_numpy() & (codes != "").to_numpy()
+    return _truthy(tagged["needs_review"]) & active & no_holdings
 
 
 def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = "tagged file",
@@ -111,7 +117,7 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     key = display_key(p)
     named = key.where(key != "", family.values).to_numpy(dtype=object)
     # actively managed funds the run had no holdings of come after the rest: holdings may settle them (seed 004)
-    out["later"] = active_without_holdings(tagged).to_numpy()
+    out["later"] = active_without_holdings(tagged, code6_column(out["fund_code"]).set_axis(tagged.index)).to_numpy()
     shown = np.flatnonzero(np.ones(len(out), dtype=bool) if include_all else _truthy(tagged["needs_review"]).to_numpy())
     # what a decision on each row settles at the next tag of this file: as the import writes it into the labeled set
     # and tagging then reads it (classifier.reach); a row not a fund's name is settled by its own code's decision only
