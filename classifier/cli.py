@@ -104,7 +104,7 @@ def holdings_options(fn):
     fn = click.option("--sw-map", type=click.Path(dir_okay=False), default=None,
                       help="Shenwan 2021 stock→industry map (default: the dated map shipped with the tool).")(fn)
     return click.option("--holdings", type=click.Path(dir_okay=False), default=None,
-                        help="Long holdings file: fund code, stock code, weight %% of NAV, optional quarter.")(fn)
+                        help="Long holdings file: fund code, stock code, weight % of NAV, optional quarter.")(fn)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -143,11 +143,14 @@ def init(folder):
     Example: fundclass init my-funds && cd my-funds && fundclass review import review.xlsx
     """
     from .config import WORKSPACE_CONFIG, read_overlay
-    from .workspace import init as make_workspace, root
+    from .workspace import init as make_workspace, own_models, root
 
     written, kept, removed = make_workspace(folder)
-    click.echo(f"workspace {folder or root()}: {len(written)} files copied (data/labeled/); models: the ones shipped "
-               f"with the tool, until `fundclass train` writes the workspace's own")
+    mine = own_models(folder)  # a model the workspace trained is read instead of the shipped one: said, not hidden
+    click.echo(f"workspace {folder or root()}: {len(written)} files copied (data/labeled/); models: "
+               + (f"the workspace's own, kept as they are ({', '.join(str(m) for m in mine)}); for a taxonomy without "
+                  f"one there, the one shipped with the tool" if mine else
+                  "the ones shipped with the tool, until `fundclass train` writes the workspace's own"))
     for k in kept:
         click.echo(f"  kept as it is: {k} (the workspace's own; init never overwrites)")
     own = (Path(folder) if folder else root()) / WORKSPACE_CONFIG
@@ -555,10 +558,13 @@ def labels_audit(path, taxonomy_path):
     labels, tax = read_labels(path), load_taxonomy(taxonomy_path)
     rep = audit(labels, tax, history=read_history(path))
     click.echo(f"{rep.n_funds} funds, {rep.n_indices} distinct tracked indices, {rep.n_groups} index/family groups, "
-               f"{len(rep.errors)} errors")
+               f"{len(rep.errors)} errors" + (f", {len(rep.disputes)} in dispute between review decisions (warnings "
+                                             f"below)" if rep.disputes else ""))
     click.echo(rep.counts.to_string())
     for e in rep.errors:
         click.echo(f"error: {e}")
+    for d in rep.disputes:  # a state `review import` warned of and tagging handles, not an error of the set
+        click.echo(f"warning: {d}")
     # not an error of the set's rows: funds the latest taxonomy migration took out of it, still to be decided
     undecided = migration_pending(path, set(labels["fund_code"]))
     if undecided:

@@ -638,6 +638,8 @@ def change_labels(labels_path: str | Path, compute, dry_run: bool = False, timeo
 @dataclass
 class AuditReport:
     errors: list[str] = field(default_factory=list)
+    # indices or families whose review decisions disagree (a dispute `review import` warned of): not an error
+    disputes: list[str] = field(default_factory=list)
     counts: pd.DataFrame | None = None
     n_funds: int = 0
     n_groups: int = 0
@@ -648,11 +650,32 @@ class AuditReport:
         return not self.errors
 
 
+def _disputing(rows: pd.DataFrame) -> tuple | None:
+    """The review decisions of one index's or family's rows (``rows``, with their ``carried`` source) when they
+    disagree and account for its labels: (code, class, reviewer, date) of each decision, sorted; None when its labels
+    disagree otherwise. In a dispute (``review import`` warns of it) each decision's fund and the share classes and
+    feeders that follow it (propagated from it by the decision's reviewer on its date) hold its class, and the other
+    rows their labels from before the decisions, one class; any other split is an error of the set."""
+    review = (rows["carried"] == "review").to_numpy()
+    if rows.loc[review, "secondary"].nunique() < 2:
+        return None
+    decided = {c: (s, by, at) for c, s, by, at in zip(*(rows.loc[review, k] for k in (
+        "fund_code", "secondary", "labeled_by", "labeled_at")))}
+    follows = [decided.get(f) == (s, by, at) for f, s, by, at in zip(*(rows[k] for k in (
+        "propagated_from", "secondary", "labeled_by", "labeled_at")))]
+    rest = rows[~review & ~np.array(follows, dtype=bool)]
+    if rest["secondary"].nunique() > 1:
+        return None
+    return tuple(sorted((c, *v) for c, v in decided.items()))
+
+
 def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True,
           history: pd.DataFrame | None = None) -> AuditReport:
     """Check the labeled set: duplicate codes, labels outside the taxonomy, primary/secondary mismatch, missing
     provenance, and one index or one family carrying two labels (ignoring rows the report itself labeled, also once a
-    taxonomy migration renamed their class: ``history``, the set's history.csv, says so, :func:`carried_sources`)."""
+    taxonomy migration renamed their class: ``history``, the set's history.csv, says so, :func:`carried_sources`); an
+    index or family whose review decisions disagree (a dispute, :func:`_disputing`) is named in ``disputes``, not as
+    an error."""
     rep = AuditReport(n_funds=len(df), n_groups=df["group"].nunique())
     from .normalize import apply_unique, index_key_subject, index_subject
     from .vocabulary import load_vocabulary
@@ -693,13 +716,27 @@ def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True,
             rep.errors.append(f"row {line} ({code}): propagated label without propagated_from")
         if not labeled_by or not labeled_at or not taxonomy_version:
             rep.errors.append(f"row {line} ({code}): missing provenance (labeled_by/labeled_at/taxonomy_version)")
-    non_report = df[(carried_sources(df, history) != "report").to_numpy()]
+    carried = carried_sources(df, history)
+    non_report = df[(carried != "report").to_numpy()].assign(carried=carried)
+    said: set = set()
     for col, what in (("index_code", "index"), ("group", "family/index group")):
         keyed = non_report[non_report[col] != ""]
         n = keyed.groupby(col).secondary.nunique()
         for key in n[n > 1].index:
-            seen = keyed[keyed[col] == key].secondary.value_counts().to_dict()
-            rep.errors.append(f"{what} '{key}' carries {len(seen)} labels: {seen}")
+            rows = keyed[keyed[col] == key]
+            seen = rows.secondary.value_counts().to_dict()
+            decisions = _disputing(rows)
+            if decisions is None:
+                rep.errors.append(f"{what} '{key}' carries {len(seen)} labels: {seen}")
+            elif decisions not in said:  # an index's code and its group: one dispute, said once
+                said.add(decisions)
+                rep.disputes.append(
+                    f"{what} '{key}' is in dispute: its review decisions disagree ("
+                    + "; ".join(f"{c} {s} ({by}, {at})" for c, s, by, at in decisions)
+                    + f"), so it carries {len(seen)} labels {seen}: at the next `fundclass tag` each decision settles "
+                    f"its own fund (and its share classes and feeders) and the index's or family's other funds go to "
+                    f"review (复核决定不一致); the set holds their labels from before the decisions until the dispute "
+                    f"ends: decide them again in one class, or withdraw (撤销) the decision of the other")
     if report_counts:
         df = df.assign(index_key=names.where(names != "", df["group"]))
         by_class = df.groupby("secondary").agg(funds=("fund_code", "size"), indices=("index_key", "nunique"))

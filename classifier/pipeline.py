@@ -31,6 +31,7 @@ from .prepare import prepare
 from .rules import RuleLayer
 from .score import score
 from .taxonomy import Taxonomy, load_taxonomy
+from .text import code6_column
 from .vocabulary import load_vocabulary
 from .workspace import data_path, for_taxonomy
 
@@ -344,9 +345,14 @@ class Tagger:
             ndup = int(decision["duplicate_code"].sum())
             if summary is not None:
                 summary.settled += int(decision["reviewed"].sum())
-                # not a row with nothing to read nor a code to find holdings by (a blank row)
-                summary.review_without_holdings += int((decision["needs_review"] & decision["active"] & ~decision["held"]
-                                                        & ~(decision["no_text"] & (decision["code"] == ""))).sum())
+                # not a row with nothing to read nor a fund code to find holdings by (a blank row, a Wind footer
+                # '数据来源：Wind' in the code column): `review export` puts the same rows last
+                counted = (decision["needs_review"] & decision["active"] & ~decision["held"]).to_numpy(dtype=bool,
+                                                                                                       copy=True)
+                unread = counted & decision["no_text"].to_numpy(dtype=bool)
+                if unread.any():
+                    counted[unread] = code6_column(decision["code"][unread]).to_numpy() != ""
+                summary.review_without_holdings += int(counted.sum())
         out = body.copy()
         # each input column named like an output column gets a free name, occurrence by occurrence (a name the input
         # repeats: secondary_previous, then secondary_previous_2 …)

@@ -84,6 +84,7 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
     ``labels``: the labeled set the import writes to and the tag reads (None: none)."""
     n = len(tagged_p)
     codes = fund_codes(tagged_p).tolist()
+    six = tagged_p["code6"].tolist()  # '' where the code cell holds no fund code (数据来源：Wind, a Wind footer)
     first = {}
     for i, c in enumerate(codes):
         first.setdefault(c, i)
@@ -178,7 +179,8 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
     out = []
     for k, r in enumerate(rows):
         x = codes[r]
-        if not x:  # a row without a fund code: the import refuses its decision, which settles nothing
+        if not six[r]:  # a row without a fund code (none, or text that is none): the import refuses its decision,
+            # which settles nothing
             out.append(np.array([], dtype=np.int64))
             continue
         lv: dict[int, int] = {}

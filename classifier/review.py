@@ -71,14 +71,20 @@ def _require_columns(tagged: pd.DataFrame, columns, source: str) -> None:
                          f"first (if the columns were deleted from a tagged file, tag its input again)")
 
 
-def active_without_holdings(tagged: pd.DataFrame) -> pd.Series:
+def active_without_holdings(tagged: pd.DataFrame, codes: pd.Series | None = None) -> pd.Series:
     """Rows of a tagged file in review that are actively managed funds it gives no holdings of (no
-    ``holding_industry``): holdings may settle one (seed 004); its name alone says little. False everywhere when the
-    file lacks those columns."""
+    ``holding_industry``): holdings may settle one (seed 004); its name alone says little. Also a row with nothing to
+    read but its fund code (blank ``management_style``; ``codes``: the rows' six-digit codes, '' none), which holdings
+    found by its code may settle too, as `fundclass tag` counts them. False everywhere when the file lacks those
+    columns."""
     if not {"needs_review", "management_style", "holding_industry"} <= set(tagged.columns):
         return pd.Series(False, index=tagged.index)
     no_holdings = tagged["holding_industry"].fillna("").astype(str).str.strip().isin(("", "nan"))
-    return _truthy(tagged["needs_review"]) & (tagged["management_style"].astype(str) == ACTIVE) & no_holdings
+    style = tagged["management_style"].fillna("").astype(str).str.strip().replace("nan", "")
+    active = style == ACTIVE
+    if codes is not None:
+        active |= (style == "").to_numpy() & (codes != "").to_numpy()
+    return _truthy(tagged["needs_review"]) & active & no_holdings
 
 
 def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = "tagged file",
@@ -111,7 +117,7 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     key = display_key(p)
     named = key.where(key != "", family.values).to_numpy(dtype=object)
     # actively managed funds the run had no holdings of come after the rest: holdings may settle them (seed 004)
-    out["later"] = active_without_holdings(tagged).to_numpy()
+    out["later"] = active_without_holdings(tagged, code6_column(out["fund_code"]).set_axis(tagged.index)).to_numpy()
     shown = np.flatnonzero(np.ones(len(out), dtype=bool) if include_all else _truthy(tagged["needs_review"]).to_numpy())
     # what a decision on each row settles at the next tag of this file: as the import writes it into the labeled set
     # and tagging then reads it (classifier.reach); a row not a fund's name is settled by its own code's decision only
@@ -288,6 +294,8 @@ class ImportResult:
     restored: list[tuple[str, str, str, str]] = field(default_factory=list)  # code, old, restored, the withdrawn fund
     kept: list[tuple[str, str, str]] = field(default_factory=list)  # code, its label, why it keeps the withdrawn one's
     undecided: list[str] = field(default_factory=list)  # withdrawals of funds that hold no review decision
+    # of those, the funds whose decision on their index or family settles them: the decision to withdraw instead
+    settled_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
     padded: list[str] = field(default_factory=list)  # codes of a sheet saved with numbers for codes, read as six digits
     requeued: list[tuple[str, str, str]] = field(default_factory=list)  # code, label, the withdrawn fund: back in a queue
     # code, old, new, the decided fund: a share class or feeder the decision on its family relabeled, where the
@@ -314,17 +322,25 @@ class ImportResult:
         twice = {a[0] for a in again} | {c for c, _, _ in self.withdrawn if c in again_to}
         followed = [f for f in self.followed if f[0] not in twice]
         restored = [r for r in self.restored if r[0] not in twice]
+        # a fund relabeled with a decision this sheet did not make: the one left to settle its index once this sheet
+        # withdrew another (of the other class, or the index's earliest)
+        sheet = set(self.added) | {c for c, *_ in self.changed} | set(self.confirmed)
+        own = [f for f in followed if f[3] in sheet]
+        left = [f for f in followed if f[3] not in sheet]
         out = [(f"would add {len(self.added)}, change {len(self.changed)}, confirm {len(self.confirmed)}" if dry else
                 f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}")
-               + (f"; {len(followed)} more funds of the decided funds' indices "
-                  f"{did('relabeled', 'would be relabeled')} with them" if followed else "")
+               + (f"; {len(own)} more funds of the decided funds' indices "
+                  f"{did('relabeled', 'would be relabeled')} with them" if own else "")
                + (f"; {len(self.family)} share classes or feeders of the decided funds "
                   f"{did('relabeled', 'would be relabeled')} with them" if self.family else "")
                + (f"; {did('withdrew', 'would withdraw')} {len(self.withdrawn)} decision(s)"
                   + (f", {len(restored)} funds relabeled with them {did('went', 'would go')} back to their "
                      f"earlier labels" if restored else "")
                   + (f", {len(again)} funds relabeled with them {did('took', 'would take')} the decision left on "
-                     f"their index" if again else "") if self.withdrawn else "")
+                     f"their index" if again else "")
+                  + (f", {len(left)} funds of their indices {did('relabeled', 'would be relabeled')} with the "
+                     f"decision left to settle each ({_first(sorted({h for *_, h in left}))})" if left else "")
+                  if self.withdrawn else "")
                + (f"; {len(self.undone)} funds relabeled with a decision now disputed on their index "
                   f"{did('went', 'would go')} back to their earlier labels" if self.undone else "")]
         out += [f"  {did('withdrew', 'would withdraw')} {c}: {d}; "
@@ -347,6 +363,11 @@ class ImportResult:
         if self.undecided:
             out.append(f"warning: {len(self.undecided)} funds hold no review decision to withdraw (nothing done): "
                        f"{_first(self.undecided)}")
+            gone = {c for c, *_ in self.withdrawn}  # a settling decision this sheet withdraws too: nothing to say
+            by = [(c, d) for c in self.undecided if (d := tuple(x for x in self.settled_by.get(c, ()) if x not in gone))]
+            out += [f"  {c} shows the review decision of {', '.join(d)} on its index or share-class family, which "
+                    f"settles it: write 撤销 on {'that' if len(d) == 1 else 'each'} fund's row to take "
+                    f"{'it' if len(d) == 1 else 'them'} back" for c, d in by]
         if self.padded:
             out.append(f"warning: the sheet's fund_code column was saved as numbers (Excel drops leading zeros): "
                        f"{len(self.padded)} codes read as six digits: {_first(self.padded)}")
@@ -366,7 +387,8 @@ class ImportResult:
         out += [f"warning: fund {c} ({d}) shares its tracked index or share-class family with a review decision of "
                 f"another class ({e}): " + _DISPUTED for c, d, e in self.disputes]
         out += [f"  {did('changed', 'would change')} {c}: {o} → {n}" for c, o, n in self.changed]
-        out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (same index as {h})"
+        out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (same index as {h}"
+                + ("" if h in sheet else f": its decision, left by the withdrawal, settles the index alone") + ")"
                 for c, o, n, h in followed[:50]]
         out += [f"  {did('relabeled', 'would relabel')} {c}: {o} → {n} (share class or feeder of {h}: tagging "
                 f"settles it by its family's decision)" for c, o, n, h in self.family]
@@ -484,7 +506,14 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
                     f" (Excel drops a code's leading zeros, but other codes of the column kept theirs: did you mean "
                     f"{cell.zfill(6)}? Format the column as text and type it again)" if re.fullmatch(r"\d{1,5}", cell)
                     else "")
-            errors.append(f"{where}: '{r.fund_code}' is not a fund code (six digits, optionally .SH/.SZ/.OF){hint}")
+            if not cell:  # a fund the tagged file gave by its name alone
+                name = str(getattr(r, "fund_name", "") or "").strip()
+                errors.append(f"{where}: no fund code in column fund_code{f' for {name}' if name else ''}: a decision "
+                              f"is remembered by the fund's code; type its code (six digits) there, or clear the "
+                              f"decision")
+            else:
+                errors.append(f"{where}: '{r.fund_code}' is not a fund code (six digits, optionally .SH/.SZ/.OF)"
+                              f"{hint}")
         if r.decision in allowed or r.decision in withdraw:
             pass
         elif _folded(r.decision) in primaries:
@@ -550,9 +579,12 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame,
     `group` (whose split groups are said apart), another row of the sheet. From the next tag on, neither settles that
     index or family, and its other funds go to review. Also, per decided fund whose index or family earlier decisions
     settled with one class other than the fund's decision (so tagging gave the fund that class at confidence 1), the
-    codes of those earlier decisions."""
-    earlier = labels[(labels["source"] == "review") & (labels["taxonomy_version"] == tax.version)
-                     & ~labels["fund_code"].isin(set(decided["code"]))].reset_index(drop=True)
+    codes of those earlier decisions. A fund that holds a review decision of its own is settled by it, not by its index
+    or family: none of those for it; nor a dispute warning when its decision is the one it holds (a sheet imported
+    again: nothing changes, no dispute starts)."""
+    reviewed = (labels["source"] == "review") & (labels["taxonomy_version"] == tax.version)
+    own = dict(zip(labels.loc[reviewed, "fund_code"], labels.loc[reviewed, "secondary"]))
+    earlier = labels[reviewed & ~labels["fund_code"].isin(set(decided["code"]))].reset_index(drop=True)
     if decided.empty or (earlier.empty and "group" in decided.columns):
         return [], {}
     # the decided funds as the set will hold them (and tagging read them): a fund the set holds keeps its row's
@@ -577,13 +609,15 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame,
     who = {c: f"{b}, {a}" for c, b, a in zip(earlier["fund_code"], earlier["labeled_by"], earlier["labeled_at"])}
     out, settled_by = [], {}
     for r in decided.itertuples():
+        if own.get(r.code) == r.decision:  # the decision the fund holds, repeated: no change, no dispute starts
+            continue
         other = sorted(c for c in meets.get(r.code, ()) if cls[c] != r.decision
                        and (c not in on_sheet or "group" not in decided.columns))
         if other:
             out.append((r.code, r.decision, "; ".join(
                 f"{c} {cls[c]} ({who[c]})" if c in who else f"{c} {cls[c]} (this sheet)" for c in other)))
         before = sorted(c for c in meets.get(r.code, ()) if c in who)
-        if before and len({cls[c] for c in before}) == 1 and cls[before[0]] != r.decision:
+        if before and len({cls[c] for c in before}) == 1 and cls[before[0]] != r.decision and r.code not in own:
             settled_by[r.code] = tuple(before)
     return out, settled_by
 
@@ -1240,7 +1274,10 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         h = read_history(labels_path)
         touched: dict[str, tuple[str, str]] = {}  # group of a withdrawn decision → its fund, who withdrew it
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before
+            before = labels
             labels = _withdraw(labels, withdraw, tax, h, today, history, res, shows_answer, unseen, hidden, touched)
+            if res.undecided:  # a fund a decision on its index or family settles: that decision is the one to take back
+                res.settled_by = _index_disputes(before, withdraw[withdraw["code"].isin(res.undecided)], tax)[1]
         res.disputes, settled_by = _index_disputes(labels, decided, tax)
         if shows_answer:  # a fund an earlier decision on its index or family settles shows at confidence 1 once made
             who = labels.set_index("fund_code")[["secondary", "labeled_by", "labeled_at"]]

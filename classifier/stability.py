@@ -106,7 +106,7 @@ def _other_version(path, versions: list[str], tax: Taxonomy) -> str:
             + ("" if known else "; if the file was tagged with another taxonomy, pass --taxonomy with that file"))
 
 
-REPORT_COUNTS = ("same", "kept", "updated", "not_before", "released")
+REPORT_COUNTS = ("same", "kept", "updated", "not_before", "released", "no_code")
 
 
 @dataclass
@@ -117,6 +117,7 @@ class StabilityReport:
     updated: int = 0
     not_before: int = 0
     released: int = 0  # previous classes a review decision gave that no decision gives now: not kept
+    no_code: int = 0  # rows that give no fund code: never matched with the previous run
     warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -124,6 +125,8 @@ class StabilityReport:
                 f"previous class because the new one was not confident (they stay in review, evidence "
                 f"'{KEPT_NOTE}'); {self.updated} changed class with confidence; {self.not_before} were not in the "
                 f"previous run"
+                + (f"; {self.no_code} rows give no fund code, so none is matched with the previous run (their new "
+                   f"class stands)" if self.no_code else "")
                 + (f"; {self.released} did not keep a previous class that a review decision gave and none gives now "
                    f"(withdrawn or disputed: they stay in review, evidence '{RELEASED_NOTE}')" if self.released else "")
                 ] + [f"warning: {w}" for w in self.warnings]
@@ -161,6 +164,7 @@ def stabilize(tagged: pd.DataFrame, codes: pd.Series, previous: Previous, tax: T
         before = previous.labels.get(code) if code else None
         if before is None:
             report.not_before += bool(code)
+            report.no_code += not code
             continue
         now = sec[i]
         if now == before:

@@ -169,6 +169,18 @@ def _alive(pid: str) -> bool:
     return True
 
 
+def own_models(target: str | Path | None = None) -> list[Path]:
+    """The model folders of the workspace ``target`` (default: the workspace) that commands read instead of the
+    shipped ones: each folder of its ``models/`` holding a ``manifest.json`` (one ``fundclass train`` wrote, or kept
+    by :func:`init`), but the shipped folders themselves (a development checkout is its own workspace)."""
+    dest = Path(target) if target else root()
+    models = dest / Path(shipped_defaults()["paths"]["model_dir"]).parent
+    if not models.is_dir():
+        return []
+    return sorted(m.parent for m in models.glob("[!.]*/manifest.json")
+                  if m.parent.resolve() != project_path(str(m.parent.relative_to(dest))).resolve())
+
+
 def init(target: str | Path | None = None) -> tuple[list[Path], list[Path], list[Path]]:
     """Copy the shipped labeled sets into ``target`` (default: the workspace); never overwrite.
 

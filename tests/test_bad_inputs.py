@@ -352,3 +352,23 @@ def test_a_row_with_nothing_to_read_reports_no_asset_class_and_is_not_counted_as
     assert out["management_style"].tolist() == ["", "", "主动管理", "主动管理"]
     assert out["needs_review"].tolist() == [True] * 4
     assert summary.review_without_holdings == 3
+
+
+def test_tag_and_review_export_count_the_same_rows_as_active_funds_without_holdings():
+    """Audit round 15: a list exported from Wind ends with '数据来源：Wind' in its code column. `fundclass tag` counted
+    that row among 'actively managed funds with no holdings in this run … `review export` lists them after the others'
+    (a code cell that is not blank), and a row with nothing but a fund code too; `review export` then said 'the last
+    0 of them' (it read management_style, blank on both). Now the footer is not counted (no fund code to find holdings
+    by), and the export puts a code-only row last as the tag counts it: the two numbers agree."""
+    from classifier.pipeline import TagSummary, Tagger
+    from classifier.review import review_frame
+    from classifier.taxonomy import load_taxonomy
+
+    frame = pd.DataFrame({"基金代码": ["990001", "数据来源：Wind", "990003", ""],
+                          "基金简称": ["", "", "示例成长混合", ""]})
+    summary = TagSummary()
+    out = Tagger(load_taxonomy()).tag(frame, summary=summary)
+    assert out["needs_review"].tolist() == [True] * 4
+    sheet = review_frame(out, labels_path=None)
+    assert summary.review_without_holdings == sheet.attrs["without_holdings"] == 2
+    assert sorted(sheet["fund_code"].tolist()[-2:]) == ["990001", "990003"], sheet["fund_code"].tolist()

@@ -495,3 +495,30 @@ def test_a_workspace_folder_that_does_not_exist_is_refused_by_every_command_but_
     assert r.exit_code == 0 and (nope / "data" / "labeled" / "labels.csv").exists(), r.output
     r = runner.invoke(cli, ["--workspace", str(nope), "tag", str(batch), "-o", str(tmp_path / "o.csv")])
     assert r.exit_code == 0, r.output
+
+
+def test_the_holdings_option_help_shows_a_single_percent_sign():
+    """Audit round 15: `fundclass tag --help` and `train --help` showed '--holdings FILE  Long holdings file: fund code,
+    stock code, weight %% of NAV' (click prints help text as written, it does not %-format it)."""
+    for command in ("tag", "train", "eval"):
+        res = CliRunner().invoke(cli, [command, "--help"], terminal_width=200)
+        assert res.exit_code == 0 and "weight % of NAV" in res.output and "%%" not in res.output, res.output
+
+
+def test_init_says_the_workspace_reads_its_own_trained_model(runner, tmp_path):
+    """Audit round 15: after `fundclass train` wrote the workspace's models/default, `fundclass init` (run again, as
+    after an upgrade) said "models: the ones shipped with the tool, until `fundclass train` writes the workspace's
+    own", though every command reads the workspace's model (and init keeps it). It now names the workspace's own."""
+    import json
+
+    ws = tmp_path / "ws"
+    r = runner.invoke(cli, ["init", str(ws)])
+    assert r.exit_code == 0 and "models: the ones shipped with the tool" in r.output, r.output
+    mine = ws / "models" / "default"
+    mine.mkdir(parents=True)
+    (mine / "manifest.json").write_text(json.dumps({"trained_by": "fundclass train"}), encoding="utf-8")
+    r = runner.invoke(cli, ["init", str(ws)])
+    assert r.exit_code == 0 and (mine / "manifest.json").exists(), r.output
+    first = r.output.splitlines()[0]
+    assert f"models: the workspace's own, kept as they are ({mine})" in first and "shipped with the tool," not in \
+        first.split(";", 2)[1], first

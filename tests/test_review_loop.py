@@ -2096,8 +2096,26 @@ def test_rows_without_a_fund_code_settle_nothing_and_are_not_one_group(tmp_path,
     decided = sheet.copy()
     decided.loc[0, ["decision", "reviewer"]] = [load_taxonomy().labels[0], "张三"]
     write_table(decided, tmp_path / "r.csv")
-    with pytest.raises(InputError, match="is not a fund code"):
+    with pytest.raises(InputError, match="row 2 \\(no code\\): no fund code in column fund_code"):
         import_review(tmp_path / "r.csv", load_taxonomy(), labels_subset)
+
+
+def test_a_decision_on_a_row_without_a_code_is_refused_naming_the_fund_and_what_to_do(tmp_path, labels_subset):
+    """Audit round 15: a batch's listing given by its name alone (某某中证800ETF, no code) came out in the review sheet;
+    a reviewer who decided it got "row 53 (no code): '' is not a fund code (six digits, optionally .SH/.SZ/.OF)",
+    naming neither the fund, nor the column, nor what to do. It now names the fund and the column and says to type
+    the code or clear the decision."""
+    tagged = Tagger.load(labels_path=labels_subset).tag(pd.DataFrame({"fund_code": ["159681", ""],
+                                                                      "fund_name": ["鹏华深证创业板50ETF", "某某中证800ETF"]}))
+    sheet = review_frame(tagged, include_all=True, labels_path=labels_subset)
+    row = sheet.index[sheet["fund_name"] == "某某中证800ETF"][0]
+    sheet.loc[row, ["decision", "reviewer"]] = ["宽基ETF", "张三"]
+    write_table(sheet, tmp_path / "r.xlsx")
+    with pytest.raises(InputError) as e:
+        import_review(tmp_path / "r.xlsx", load_taxonomy(), labels_subset)
+    line = f"row {row + 2} (no code): no fund code in column fund_code for 某某中证800ETF: a decision is remembered by " \
+           "the fund's code; type its code (six digits) there, or clear the decision"
+    assert line in str(e.value) and "nothing imported" in str(e.value), str(e.value)
 
 
 def test_a_migration_that_is_not_committed_leaves_no_review_queue(tmp_path, labels_subset, monkeypatch):
@@ -2377,3 +2395,19 @@ def test_a_name_giving_its_index_number_alone_groups_by_the_full_names_index_or_
     out = Tagger.load(labels_path=labels_subset).tag(batch)
     assert set(out.loc[out["review_decision"] == "510050", "fund_code"]) == {"510050", "001051", "510100"}
     assert sheet.at[k, "settles"] == "3"
+
+
+def test_a_row_whose_code_cell_holds_no_fund_code_settles_nothing(tmp_path, labels_subset):
+    """Audit round 15: a list exported from Wind ends with the line '数据来源：Wind' in its code column; tagged, the row
+    comes out (every input row does) and goes to review, and the review sheet said it settles 1 row (its own), though
+    `review import` refuses a decision there ('数据来源：Wind' is not a fund code). It settles 0, as a row with no code."""
+    tagged = Tagger.load(labels_path=labels_subset).tag(pd.DataFrame({
+        "基金代码": ["159681.SZ", "数据来源：Wind"], "基金简称": ["鹏华深证创业板50ETF", ""]}))
+    sheet = review_frame(tagged, include_all=True, labels_path=labels_subset).set_index("fund_code")
+    assert sheet.loc["数据来源：Wind", "settles"] == "0", sheet[["group", "settles"]]
+    assert sheet.loc["159681.SZ", "settles"] == "1"
+    decided = sheet.reset_index()
+    decided.loc[decided["fund_code"] == "数据来源：Wind", ["decision", "reviewer"]] = ["宽基ETF", "张三"]
+    write_table(decided, tmp_path / "r.csv")
+    with pytest.raises(InputError, match="'数据来源：Wind' is not a fund code"):
+        import_review(tmp_path / "r.csv", load_taxonomy(), labels_subset)

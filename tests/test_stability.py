@@ -1,4 +1,5 @@
 """`fundclass tag --previous OLD`: a fund keeps its class unless the new one is confident and different (issue 11)."""
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -183,3 +184,21 @@ def test_a_previous_run_of_the_taxonomy_before_a_migration_is_refused_saying_why
     assert "another version of jrj2026: --previous keeps a fund's class only within one taxonomy version" in msg, msg
     assert "nothing written; tag once without --previous" in msg and f"`fundclass diff {last} NEW_OUTPUT`" in msg, msg
     assert "migrate the labels" not in msg and "--taxonomy" not in msg, msg
+
+
+def test_the_stability_line_counts_the_rows_that_give_no_fund_code(tmp_path, last_run):
+    """Audit round 15: a batch of 58 listings, one given by its name alone (no code), tagged with --previous: the line
+    said '53 funds kept their class; 0 kept …; 4 changed class with confidence; 0 were not in the previous run', 57
+    rows, silent on the one --previous cannot match (it matches by fund code). It now counts it."""
+    src = tmp_path / "listings.csv"
+    frame = pd.read_csv(LISTINGS, dtype=str, keep_default_na=False)
+    blank = {c: "" for c in frame.columns} | {"证券简称": "某某中证800ETF"}
+    pd.concat([frame, pd.DataFrame([blank])]).to_csv(src, index=False)
+    out = tmp_path / "now.csv"
+    r = CliRunner().invoke(cli, ["tag", str(src), "-o", str(out), "--previous", str(last_run)])
+    assert r.exit_code == 0, r.output
+    line = next(x for x in r.output.splitlines() if x.startswith("stability (--previous"))
+    counts = [int(n) for n in re.findall(r"(\d+) (?:funds kept|kept their|changed class|were not in|rows give no)",
+                                         line)]
+    assert len(counts) == 5 and sum(counts) == len(frame) + 1, line
+    assert "1 rows give no fund code" in line
