@@ -64,3 +64,23 @@ def test_tagging_with_the_file_a_set_was_migrated_from_says_its_decisions_are_of
                 f"them is applied; to apply them, {do}") in out, out
         assert "with --labeled" not in out, out
         assert f"(0 in " not in out and f"({n} more there not applied: see the warning above)" in out, out
+
+
+def test_a_migration_run_again_with_the_file_the_set_was_migrated_from_names_the_file_to_start_from(tmp_path,
+                                                                                                  monkeypatch):
+    """`taxonomy migrate --from taxonomy/efund2025.toml` run again after E Fund's set was migrated is refused on the
+    version check (it reads E Fund's set since e14dc1d, not the jrj set), but said only 'holds labels of taxonomy
+    efund-2025.2-r2, not efund-2025.1-r1 (--from)'. It now says the set was migrated from that version already and
+    names the file a next migration starts from, the one fundclass.toml records; nothing is written."""
+    ws = _workspace(tmp_path, monkeypatch)
+    ef = ws / "data" / "labeled" / "efund" / "labels.csv"
+    before = {p: p.read_bytes() for p in (ws / "data").rglob("*") if p.is_file()}
+    res = CliRunner().invoke(cli, ["taxonomy", "migrate", "mef.toml", "--from", "taxonomy/efund2025.toml", "--to",
+                                   "ef2.toml", "-o", "q2.csv"])
+    assert res.exit_code == 2, res.output
+    out = " ".join(res.output.split())
+    assert (f"{ef}: holds labels of taxonomy efund-2025.2-r2, not efund-2025.1-r1 (--from): it was migrated from "
+            f"efund-2025.1-r1 already; a next migration of it takes --from ef2.toml (the file fundclass.toml records "
+            f"for efund2025); nothing migrated") in out, out
+    assert {p: p.read_bytes() for p in (ws / "data").rglob("*") if p.is_file()} == before
+    assert not (ws / "q2.csv").exists()
