@@ -1,7 +1,10 @@
 """What a workspace says after its labeled sets were migrated (session 28, round 16): a run given the taxonomy file a
 set was migrated from, a migration run again with that file, a migration that moved no class."""
+import shutil
+
 from click.testing import CliRunner
 
+from classifier.agreement import ReadsMigration
 from classifier.cli import cli
 from classifier.config import project_path
 from classifier.labeled import SHIPPED_LABELS
@@ -84,3 +87,25 @@ def test_a_migration_run_again_with_the_file_the_set_was_migrated_from_names_the
             f"for efund2025); nothing migrated") in out, out
     assert {p: p.read_bytes() for p in (ws / "data").rglob("*") if p.is_file()} == before
     assert not (ws / "q2.csv").exists()
+
+
+def test_a_migration_that_moved_no_class_says_nothing_about_the_blind_reads(tmp_path):
+    """A keyword-only migration printed 'agreement.csv: 0 heads' blind reads follow the renamed or merged classes
+    (agreement recomputed)': nothing was renamed, merged or recomputed. It now prints nothing about agreement.csv
+    when no head changed."""
+    assert ReadsMigration().lines() == []
+    labels = tmp_path / "labeled" / "labels.csv"
+    labels.parent.mkdir()
+    write_labeled_subset(SHIPPED_LABELS, labels, n_groups=20)
+    shutil.copyfile(SHIPPED_LABELS.parent / "agreement.csv", labels.parent / "agreement.csv")
+    t = DEFAULT_TAXONOMY.read_text(encoding="utf-8").replace('version = "jrj-2026.01-r1"', 'version = "jrj-2026.01-kw"')
+    (tmp_path / "kw.toml").write_text(t.replace('keywords = ["消费", "消费升级",', 'keywords = ["消费", "旅游", "消费升级",'),
+                                      encoding="utf-8")
+    (tmp_path / "m.toml").write_text('[migration]\nfrom = "jrj-2026.01-r1"\nto = "jrj-2026.01-kw"\n\n[map]\n',
+                                     encoding="utf-8")
+    res = CliRunner().invoke(cli, ["taxonomy", "migrate", str(tmp_path / "m.toml"), "--from", str(DEFAULT_TAXONOMY),
+                                   "--to", str(tmp_path / "kw.toml"), "--labeled", str(labels), "-o",
+                                   str(tmp_path / "q.csv")])
+    assert res.exit_code == 0, res.output
+    assert "agreement.csv" not in res.output, res.output
+    assert "jrj-2026.01-kw" in (labels.parent / "agreement.csv").read_text(encoding="utf-8")
