@@ -129,9 +129,9 @@ class ReadsMigration:
     other_versions: tuple[str, ...] = ()
 
     def lines(self, name: str = AGREEMENT_FILE) -> list[str]:
-        out = [f"{name}: {self.moved} heads' blind reads follow the renamed or merged classes (agreement recomputed)"]
-        if not self.moved and (self.unread or self.unlabeled or self.alts_dropped):
-            out = []
+        # no head renamed or merged (a keyword-only change, a split): no line about it
+        out = [f"{name}: {self.moved} heads' blind reads follow the renamed or merged classes (agreement recomputed)"
+               ] if self.moved else []
         if self.unread:
             out.append(f"{name}: {self.unread} heads had a read of a split or removed class, which cannot say which "
                        f"new class that reader would pick: their reads are dropped and the heads are unread (no "

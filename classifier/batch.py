@@ -151,7 +151,8 @@ def tag_file(input_path, output_path, model_dir=None, taxonomy_path=None, thresh
     table = read_table(input_path, sheet=sheet)
     tagger = tagger or Tagger.load(model_dir, taxonomy_path, threshold, holdings_path, sw_map_path, labels_path)
     summary = TagSummary(warnings=list(table.warnings), decisions=len(tagger.reviewed),
-                         decisions_from=tagger.decisions_from, holdings=tagger.holdings is not None)
+                         decisions_from=tagger.decisions_from, holdings=tagger.holdings is not None,
+                         decisions_not_applied=tagger.reviewed_not_applied)
     summary.warnings += [f"{tagger.decisions_from}: {w}" for w in tagger.reviewed_ignored]
     frame = table.frame
     if len(frame) == 0:

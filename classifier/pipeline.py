@@ -21,7 +21,7 @@ import pandas as pd
 from .columns import detect_columns, is_alias
 from .config import defaults
 from .decide import decide, override, settling_keys
-from .errors import DecisionsNotApplied, InputError
+from .errors import DecisionsNotApplied, FundClassifierError, InputError
 from .index_key import pair_aliases, row_keys, rows_pairs
 from .explain import output_frame
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
@@ -76,6 +76,7 @@ class TagSummary:
     settled: int = 0  # rows a review decision settled (the fund's own, a linked fund's or the index's)
     decisions: int = 0  # review decisions the tagger knew
     decisions_from: str = ""  # the labeled set they came from ('' when none was read)
+    decisions_not_applied: int = 0  # the set's review decisions the tagger could not apply (its warnings say why)
 
     def add(self, part: "TagSummary") -> None:
         """Count ``part`` (one chunk's summary) in, its warnings after these."""
@@ -103,8 +104,10 @@ class TagSummary:
         out += [f"  {k or '(no class)'}: {v}"
                 for k, v in sorted(self.per_class.items(), key=lambda kv: (-kv[1], kv[0]))]
         if self.decisions_from:
-            out.append(f"review decisions: {self.decisions} in {self.decisions_from}; {self.settled} rows settled by "
-                       f"them")
+            more = f" ({self.decisions_not_applied} more there not applied: see the warning above)" \
+                if self.decisions_not_applied else ""
+            out.append(f"review decisions: {self.decisions} in {self.decisions_from}{more}; {self.settled} rows "
+                       f"settled by them")
         return out
 
 
@@ -175,6 +178,7 @@ class Tagger:
         self.reviewed_held: dict[str, tuple[str, ...]] = {}  # code of a fund the set holds → its row's decided keys
         self.decisions_from = ""  # the labeled set whose review decisions use_reviewed was given by load ('' none)
         self.reviewed_ignored: list[str] = []  # why review decisions of the labeled set read are not applied
+        self.reviewed_not_applied = 0  # how many are not
 
     def use_reviewed(self, labels: pd.DataFrame) -> "Tagger":
         """Remember people's review decisions (source=review, current taxonomy): a reviewed fund keeps its decision,
@@ -188,11 +192,12 @@ class Tagger:
         self.reviewed_ignored = []
         blank = other & (labels["taxonomy_version"].astype(str).str.strip() == "")
         if (other & ~blank).any():
-            versions = ", ".join(sorted(set(labels.loc[other & ~blank, "taxonomy_version"])))
+            versions = sorted(set(labels.loc[other & ~blank, "taxonomy_version"]))
+            n = int((other & ~blank).sum())
+            applied = "none of them is applied" if n == int(review.sum()) else "they are not applied"
             self.reviewed_ignored.append(
-                f"{int((other & ~blank).sum())} review decisions of taxonomy {versions} are not applied: this run uses "
-                f"{self.taxonomy.version}; pass the labeled set of {self.taxonomy.version} with --labeled (after a "
-                f"taxonomy change, tag with the taxonomy the set was migrated to)")
+                f"the labeled set's {n} review decisions are of taxonomy {', '.join(versions)} and this run is of "
+                f"{self.taxonomy.version}, so {applied}; {self._decisions_hint(versions)}")
         if blank.any():  # a row typed into the set by hand, its version left out
             lines = ", ".join(f"line {i + 2} ({labels.at[i, 'fund_code']})" for i in labels.index[blank][:5])
             self.reviewed_ignored.append(
@@ -204,6 +209,7 @@ class Tagger:
             self.reviewed_ignored.append(f"{int(unknown.sum())} review decisions carry a label that is not a class "
                                          f"of {self.taxonomy.version} and are not applied: {lines} (`fundclass "
                                          f"labels audit` lists them)")
+        self.reviewed_not_applied = int((other | unknown).sum())
         for w in self.reviewed_ignored:  # an API user sees them too, not only the command's run summary
             warnings.warn(w, DecisionsNotApplied, stacklevel=2)
         r = labels[review & ~other & ~unknown].reset_index(drop=True)
@@ -228,6 +234,25 @@ class Tagger:
                 if c and mine:
                     self.reviewed_held.setdefault(c, mine)
         return self
+
+    def _decisions_hint(self, versions: list[str]) -> str:
+        """What to run to apply review decisions of ``versions`` (not this run's taxonomy version): tag with their
+        version's file when it is a version of this run's taxonomy (a set migrated since: the file `taxonomy migrate`
+        recorded, which a run given no --taxonomy may use already), else pass a labeled set of this run's version."""
+        from .taxonomy import default_taxonomy_path, located_version
+
+        found = located_version(versions) if len(versions) == 1 else None
+        if found is None or found[2] != self.taxonomy.id:
+            migrated = "" if found is not None else \
+                " (after a taxonomy migration: tag with the taxonomy file the set was migrated to)"
+            return f"pass a labeled set of {self.taxonomy.version} with --labeled{migrated}"
+        shown, path, _ = found
+        try:
+            default = Path(default_taxonomy_path()).resolve() == Path(path).resolve()
+        except (OSError, FundClassifierError):
+            default = False
+        how = ", which this workspace uses when given no --taxonomy: " if default else ": --taxonomy "
+        return f"to apply them, tag with the taxonomy the set was migrated to{how}{shown}"
 
     @classmethod
     def load(cls, model_dir: str | Path | None = "", taxonomy_path: str | Path | None = None,

@@ -379,16 +379,23 @@ def file_of_version(versions: list[str]) -> str | None:
     """The taxonomy file of one of ``versions``, as a user passes it: a shipped one, else the one the configuration's
     ``[taxonomies]`` records for its id (the file `taxonomy migrate` migrated the workspace's labeled set to, named
     as recorded, with the file that records it); None when neither is."""
-    for v, _, path in _shipped_files():
+    found = located_version(versions)
+    return found[0] if found else None
+
+
+def located_version(versions: list[str]) -> tuple[str, Path, str] | None:
+    """What :func:`file_of_version` names (as a user passes it), the file's path and its taxonomy id; None when no
+    file of one of ``versions`` is known."""
+    for v, tid, path in _shipped_files():
         if v in versions:
-            return path
+            return path, readable(path), tid
     for tid, (given, source) in taxonomy_files().items():
         p = Path(given).expanduser()
         p = p if p.is_absolute() else user_path(given)
         try:
             if p.is_file() and load_taxonomy(p).version in versions:
                 shown = given if readable(given).resolve() == p.resolve() else str(p)
-                return f"{shown} (the file {Path(source).name} records for {tid})"
+                return f"{shown} (the file {Path(source).name} records for {tid})", p, tid
         except (OSError, TaxonomyError):
             continue
     return None

@@ -140,6 +140,19 @@ class MigrationResult:
                  + decided] + self.reads + [f"warning: {w}" for w in self.warnings])
 
 
+def _migrated_since(labels_path: str | Path, old: Taxonomy, versions: list[str]) -> str:
+    """For a set of ``versions`` migrated from ``old`` already (its history says so): that, and the --from of a next
+    migration (the file of its version: shipped, or the one the configuration's [taxonomies] records); else ''."""
+    from .labeled import migrated_from
+    from .taxonomy import file_of_version
+
+    if old.version not in migrated_from(labels_path):
+        return ""
+    found = file_of_version(versions)
+    return (f": it was migrated from {old.version} already; a next migration of it takes "
+            + (f"--from {found}" if found else f"the file of {', '.join(versions)} (--from)"))
+
+
 def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, queue_path,
             today: str | None = None, drop_undecided: bool = False,
             remember: tuple[Path, str] | None = None) -> MigrationResult:
@@ -159,7 +172,7 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
         versions = sorted(set(labels["taxonomy_version"]) - {""})
         if versions and versions != [old.version]:
             raise InputError(f"{labels_path}: holds labels of taxonomy {', '.join(versions)}, not {old.version} "
-                             f"(--from); nothing migrated")
+                             f"(--from){_migrated_since(labels_path, old, versions)}; nothing migrated")
         undecided = migration_pending(labels_path, set(labels["fund_code"]))
         if undecided and not drop_undecided:
             raise InputError(

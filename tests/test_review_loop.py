@@ -779,7 +779,7 @@ def test_tagging_says_when_the_labeled_set_holds_no_decision_of_its_taxonomy(tmp
         res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--taxonomy",
                              "taxonomy/efund2025.toml", "--labeled", str(labels_subset)])
     assert res.exit_code == 0, res.output
-    assert "decisions of taxonomy jrj-2026.01-r1" in res.output and "not applied" in res.output
+    assert "decisions are of taxonomy jrj-2026.01-r1" in res.output and "none of them is applied" in res.output
     # said once, in the run summary: the warning an API user gets (DecisionsNotApplied) is not printed again
     assert not [w for w in caught if issubclass(w.category, DecisionsNotApplied)]
     assert "--labeled" in res.output
