@@ -581,8 +581,38 @@ def labels_audit(path, taxonomy_path):
         sys.exit(1)
 
 
-def main():  # pragma: no cover - console entry point
-    cli()
+def _end_process(code: int) -> None:
+    """End a run that succeeded without tearing the interpreter down: its output is written and closed, the standard
+    streams are flushed and the exit handlers (``atexit``) run, as at any exit; only the freeing of every object and
+    module is left out (for `fundclass tag` of the fund list, pandas' and the model's: about a tenth of the run's
+    CPU). Returns, for the usual exit, when another thread is still running (the interpreter waits for it) or a
+    stream cannot be flushed (a closed pipe: the interpreter reports it as usual)."""
+    import atexit
+    import threading
+
+    if threading.active_count() > 1:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    atexit._run_exitfuncs()  # what the interpreter runs at exit (multiprocessing's, logging's, tempfile's handlers)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(code)
+
+
+def main():  # console entry point
+    try:
+        cli()  # standalone: always ends with SystemExit
+    except SystemExit as exc:
+        if exc.code in (None, 0):
+            _end_process(0)
+        raise
 
 
 __all__ = ["cli", "main"]
