@@ -186,10 +186,10 @@ def _frame_from_rows(rows: list[list[str]], path: str) -> tuple[pd.DataFrame, in
 
 
 @contextmanager
-def _bulk():
-    """Python's cyclic garbage collector paused while a file's rows are made: a few hundred thousand lists that hold
-    only strings form no cycles, and collecting over them as they pile up more than doubled the reading time (250k
-    rows: 2.2-2.7 s, 0.9-1.3 s paused)."""
+def collector_paused():
+    """Python's cyclic garbage collector paused while many objects that stay are made: a file's rows (a few hundred
+    thousand lists that hold only strings form no cycles, and collecting over them as they pile up more than doubled
+    the reading time: 250k rows, 2.2-2.7 s, 0.9-1.3 s paused), or a chunk's tagging (:mod:`classifier.batch`)."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -276,7 +276,7 @@ def read_table(path: str | Path, sheet: str | None = None) -> Table:
         raise InputError(f"{sp}: empty file (no header, no rows)")
     text, enc, warnings = _decode(data, sp)
     delim = _delimiter(text, suffix)
-    with _bulk():
+    with collector_paused():
         try:
             rows = list(csv.reader(_io.StringIO(text, newline=""), delimiter=delim))
         except csv.Error as exc:
