@@ -140,7 +140,8 @@ def output_frame(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, rev
         return pd.Series(values, index=p.index, dtype=object) if objects else values
 
     codes = d["code"].tolist()
-    unread = d["no_text"].to_numpy(dtype=bool) & (p["fund_type"].str.strip() == "").to_numpy(dtype=bool)
+    untyped = np.array([not t.strip() for t in p["fund_type"].tolist()], dtype=bool)
+    unread = d["no_text"].to_numpy(dtype=bool) & untyped
     out = pd.DataFrame({
         "primary": text([tax.primary_of(x) if x else "" for x in d["secondary"].tolist()]),
         "secondary": text(d["secondary"].to_numpy()),

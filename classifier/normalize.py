@@ -7,7 +7,6 @@ and Wind/Choice abbreviations (CS → 中证, SHS → 沪港深) expanded.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import pandas as pd
 
@@ -22,13 +21,8 @@ def _strip(t: str, words: tuple[str, ...]) -> str:
     return t
 
 
-@lru_cache(maxsize=4)
-def _alias_starts(shorts: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(s[:1] for s in shorts)
-
-
 def _expand_aliases(t: str, vocab: Vocabulary) -> str:
-    if t[:1] not in _alias_starts(tuple(vocab.aliases)):  # most subjects begin with no abbreviation at all
+    if t[:1] not in vocab.alias_starts:  # most subjects begin with no abbreviation at all
         return t
     for short, full in vocab.aliases.items():
         if t.startswith(short) and not t[len(short):len(short) + 1].isascii():
@@ -45,12 +39,14 @@ def fund_subject(name: str, vocab: Vocabulary, cleaned: bool = False) -> str:
         if t.endswith(w) and vocab.share_class.search(t[:-len(w)]):
             t = t[:-len(w)]
             break
-    for _ in range(2):
+    t, n = vocab.share_class.subn("", t)  # twice, the second only where the first removed a letter (else a no-op)
+    if n:
         t = vocab.share_class.sub("", t)
     m = vocab.manager_prefix.match(t)
     if m and len(t) > m.end() + 1:
         t = t[m.end():]
-    t = _strip(t, vocab.strip_words)
+    if vocab.strip_any.search(t):  # most names hold none of the words: one scan instead of one per word
+        t = _strip(t, vocab.strip_words)
     return _expand_aliases(vocab.share_class.sub("", t), vocab)
 
 

@@ -61,11 +61,15 @@ def prepare(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | Non
     p["s_full_name"] = apply_unique(c["full_name"], lambda t: fund_subject(t, vocab, cleaned=True))
     p["n_name"] = c["name"]
     # the benchmark's main index (not its cash or bond legs) also says what a fund holds: 信用债指数 → 债券
-    text = c["name"] + "|" + c["full_name"] + "|" + p["s_index"] + "|" + p["s_benchmark"]
+    # (one f-string per row: pandas' element-wise "+" of text columns makes a new column per operand)
+    text = pd.Series([f"{a}|{b}|{i}|{m}" for a, b, i, m in zip(c["name"].tolist(), c["full_name"].tolist(),
+                                                               p["s_index"].tolist(), p["s_benchmark"].tolist())],
+                     index=p.index, dtype=object)
     has_index = (p["index_code"] != "") | (p["s_index"] != "")
     p = p.join(classify_frame(p["fund_type"], text, has_index, vocab))
     # a row with nothing but a name (and perhaps a code) is classified only if that name reads as a fund's name
-    name_only = ~has_index & (p["s_benchmark"] == "") & (p["fund_type"].str.strip() == "")
+    untyped = pd.Series([not t.strip() for t in p["fund_type"].tolist()], index=p.index, dtype=bool)
+    name_only = ~has_index & (p["s_benchmark"] == "") & untyped
     p["name_problem"] = ""
     if name_only.any():  # read only where it decides: most files say what each fund is
         q = p[name_only]

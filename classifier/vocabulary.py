@@ -86,6 +86,16 @@ class Vocabulary:
         out[""] = tuple(w for w in words if not w)
         return out
 
+    @cached_property
+    def strip_any(self) -> re.Pattern:
+        """One pattern that finds any of ``strip_words``: a text in which it finds none holds none of them."""
+        return re.compile("|".join(re.escape(w) for w in self.strip_words))
+
+    @cached_property
+    def alias_starts(self) -> frozenset[str]:
+        """The first characters of the abbreviations ``aliases`` expands: a text beginning with none of them has none."""
+        return frozenset(s[:1] for s in self.aliases)
+
 
 def load_vocabulary(path: str | Path | None = None) -> Vocabulary:
     """The shared vocabulary at ``path`` (default: the configured ``[paths].vocabulary``: the workspace's copy when it
