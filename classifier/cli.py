@@ -173,15 +173,31 @@ def init(folder):
     if own.is_file():  # the workspace's configuration (where a migration records its taxonomy): said, never changed
         try:
             records = read_overlay(own).get("taxonomies")
-            what = ("; [taxonomies] " + ", ".join(f'{tid} = "{f}"' for tid, f in records.items())
-                    + ": the taxonomy file `taxonomy migrate` moved the labeled set to, which commands given no "
-                      "--taxonomy use" if isinstance(records, dict) and records else "")
+            what = ("; [taxonomies] " + ", ".join(_recorded_use(tid, f) for tid, f in records.items())
+                    if isinstance(records, dict) and records else "")
         except InputError as exc:
             what = f"; it cannot be read: {exc}"
         click.echo(f"  kept as it is: {own} (the workspace's configuration, read by every command run here{what})")
     for m in removed:
         click.echo(f"  removed {m}: an unchanged copy of a shipped model an earlier init made (nothing of yours); the "
                    f"model shipped with this version is used")
+
+
+def _recorded_use(tid: str, given: str) -> str:
+    """What a ``[taxonomies]`` record does, as init says it: the default taxonomy's record is the file every command
+    given no --taxonomy uses; another taxonomy's (E Fund's) is not used unasked, it names the file to pass."""
+    from .taxonomy import load_taxonomy
+    from .workspace import data_path
+
+    try:
+        default_id = load_taxonomy(data_path(default_path("taxonomy"))).id
+    except FundClassifierError:
+        default_id = None
+    if tid == default_id:
+        return (f'{tid} = "{given}": the taxonomy file `taxonomy migrate` moved the labeled set to, which commands '
+                f'given no --taxonomy use')
+    return (f'{tid} = "{given}": the taxonomy file `taxonomy migrate` moved the {tid} labeled set to; commands given '
+            f'no --taxonomy use {default_id or "[paths].taxonomy"}, so pass --taxonomy {given} to commands of {tid}')
 
 
 @cli.command()

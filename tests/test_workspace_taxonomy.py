@@ -144,3 +144,18 @@ def test_init_says_where_the_workspace_configuration_is_and_what_it_records(work
             '[taxonomies] jrj2026 = "r2.toml": the taxonomy file `taxonomy migrate` moved the labeled set to' in \
             res.output, res.output
     assert (workspace / "fundclass.toml").read_bytes() == before
+
+
+def test_init_says_a_recorded_e_fund_file_is_not_used_by_commands_given_no_taxonomy(workspace):
+    """After E Fund's set was migrated (fundclass.toml: efund2025 = "e2.toml"), `fundclass init` run again said
+    e2.toml was the file "which commands given no --taxonomy use", though those commands use the default taxonomy
+    (jrj2026) and E Fund's commands still need --taxonomy e2.toml (audit round 16). It now says so, and keeps its
+    sentence for the default taxonomy's record."""
+    _renamed(project_path("taxonomy/efund2025.toml"), workspace / "e2.toml", "efund-2025.1-r1", "efund-2026.1", '"医药"', '"医药卫生"')
+    (workspace / "fundclass.toml").write_text('[taxonomies]\nefund2025 = "e2.toml"\n', encoding="utf-8")
+    res = CliRunner().invoke(cli, ["init"])
+    assert res.exit_code == 0, res.output
+    assert "which commands given no --taxonomy use" not in res.output, res.output
+    assert ('efund2025 = "e2.toml": the taxonomy file `taxonomy migrate` moved the efund2025 labeled set to; '
+            'commands given no --taxonomy use jrj2026, so pass --taxonomy e2.toml to commands of efund2025') in \
+        res.output, res.output
