@@ -159,3 +159,42 @@ def test_init_says_a_recorded_e_fund_file_is_not_used_by_commands_given_no_taxon
     assert ('efund2025 = "e2.toml": the taxonomy file `taxonomy migrate` moved the efund2025 labeled set to; '
             'commands given no --taxonomy use jrj2026, so pass --taxonomy e2.toml to commands of efund2025') in \
         res.output, res.output
+
+
+def test_a_sheet_exported_before_e_funds_migration_is_not_sent_to_a_file_the_set_refuses(workspace):
+    """A FOF team exported a review sheet of E Fund's taxonomy, then migrated E Fund's set (audit round 16).
+    Imported with --taxonomy NEW, the sheet was answered "pass --taxonomy taxonomy/efund2025.toml (after a taxonomy
+    migration to NEW: tag and export the sheet again)"; with that file, the set refused it ("pass the matching
+    --taxonomy or --labeled"): a circle. Both now say the set was migrated from the sheet's version since and to tag
+    again with the new file and export a new sheet. A sheet of E Fund's new version imported with no --taxonomy (the
+    jrj taxonomy) no longer speaks of a migration to jrj's version."""
+    r = CliRunner()
+    ef = workspace / "data" / "labeled" / "efund" / "labels.csv"
+    ef.parent.mkdir()
+    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), ef, n_groups=40)
+    efund = project_path("taxonomy/efund2025.toml")
+    version = tomllib.loads(efund.read_text(encoding="utf-8"))["taxonomy"]["version"]
+    labels = pd.read_csv(ef, dtype=str)
+    cls = sorted(set(labels["secondary"]) - {"不适用"})[0]
+    code = labels["fund_code"].iat[0]
+    _renamed(efund, workspace / "ef2.toml", version, "efund-2026.1-r2", f'"{cls}"', f'"{cls}2"')
+    (workspace / "m.toml").write_text(RENAME.format(old=version, new="efund-2026.1-r2", a=cls, b=f"{cls}2"),
+                                      encoding="utf-8")
+    sheet = "fund_code,decision,reviewer,taxonomy_version\n{code},{cls},fof,{v}\n"
+    (workspace / "old.csv").write_text(sheet.format(code=code, cls=cls, v=version), encoding="utf-8")
+    res = r.invoke(cli, ["taxonomy", "migrate", "m.toml", "--from", "taxonomy/efund2025.toml", "--to", "ef2.toml",
+                         "-o", "q.csv"])
+    assert res.exit_code == 0, res.output
+    before = ef.read_bytes()
+    since = (f"the labeled set was migrated from {version} to efund-2026.1-r2 since: a sheet of {version} can no "
+             f"longer be imported; tag the funds again with --taxonomy ef2.toml")
+    for tax in ("ef2.toml", "taxonomy/efund2025.toml"):
+        res = r.invoke(cli, ["review", "import", "old.csv", "--taxonomy", tax])
+        assert res.exit_code != 0 and since in res.output, (tax, res.output)
+        assert "pass --taxonomy taxonomy/efund2025.toml" not in res.output and "matching --taxonomy" not in \
+            res.output, res.output
+    (workspace / "new.csv").write_text(sheet.format(code=code, cls=f"{cls}2", v="efund-2026.1-r2"), encoding="utf-8")
+    res = r.invoke(cli, ["review", "import", "new.csv"])
+    assert res.exit_code != 0 and "pass --taxonomy ef2.toml" in res.output, res.output
+    assert "migration to jrj" not in res.output and "migrated from" not in res.output, res.output
+    assert ef.read_bytes() == before
