@@ -271,7 +271,8 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
 @click.option("--labeled", type=click.Path(dir_okay=False), default=None, help=f"Labeled set {READ_HELP}.")
 @taxonomy_option
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Model folder to write (default: models/default in the workspace).")
+              help="Model folder to write (default: the workspace's folder of the --taxonomy's model: models/default "
+                   "for the configured taxonomy, models/efund for E Fund's, also after a migration).")
 @holdings_options
 @click.option("--no-holdings", is_flag=True, help="Train without holdings (not even the shipped holdings table).")
 @click.option("--compare-to", type=click.Path(file_okay=False), default=None,
