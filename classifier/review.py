@@ -239,8 +239,8 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
     if versions and versions != [tax.version]:
         found = ", ".join(v or "none" for v in versions)
         raise InputError(f"{tagged_path}: tagged with taxonomy {found}, exporting for {tax.version}: the sheet's "
-                         f"drop-down would offer {tax.version}'s labels and no import could take it back; pass the "
-                         f"--taxonomy the file was tagged with, nothing written")
+                         f"drop-down would offer {tax.version}'s labels and no import could take it back; pass "
+                         f"{taxonomy_hint([v for v in versions if v])}, nothing written")
     if labels_path and not Path(labels_path).exists():
         raise InputError(f"{labels_path}: no labeled set here; pass the labeled set the decisions will go to (or "
                          f"none: the workspace's, else the shipped one), nothing written")

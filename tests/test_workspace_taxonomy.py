@@ -198,3 +198,16 @@ def test_a_sheet_exported_before_e_funds_migration_is_not_sent_to_a_file_the_set
     assert res.exit_code != 0 and "pass --taxonomy ef2.toml" in res.output, res.output
     assert "migration to jrj" not in res.output and "migrated from" not in res.output, res.output
     assert ef.read_bytes() == before
+
+
+def test_review_export_of_an_e_fund_tagged_file_without_taxonomy_names_the_file_to_pass(workspace):
+    """A FOF team exports its E Fund-tagged file and forgets --taxonomy: the refusal said "pass the --taxonomy the
+    file was tagged with", naming no file, where `summary`, `tag --previous` and `review import` name it (audit round
+    16). It now names the shipped taxonomy/efund2025.toml."""
+    r = CliRunner()
+    (workspace / "in.csv").write_text("基金代码,基金简称\n512560,易方达中证军工ETF\n", encoding="utf-8")
+    res = r.invoke(cli, ["tag", "in.csv", "-o", "t.csv", "-s", "--taxonomy", "taxonomy/efund2025.toml"])
+    assert res.exit_code == 0, res.output
+    res = r.invoke(cli, ["review", "export", "t.csv", "-o", "r.xlsx"])
+    assert res.exit_code == 2 and "pass --taxonomy taxonomy/efund2025.toml, nothing written" in res.output, res.output
+    assert not (workspace / "r.xlsx").exists()
