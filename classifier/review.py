@@ -244,6 +244,9 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
     if labels_path and not Path(labels_path).exists():
         raise InputError(f"{labels_path}: no labeled set here; pass the labeled set the decisions will go to (or "
                          f"none: the workspace's, else the shipped one), nothing written")
+    since = _migrated_since(tax.version, labels_path)  # a sheet of this version: no import could take it back
+    if since:
+        raise InputError(f"{tagged_path}: tagged with taxonomy {tax.version}; {since}, nothing written")
     frame = review_frame(tagged, include_all, str(tagged_path), tax, labels_path)
     choices = tax.labels + [w for w in withdraw_words() if w not in tax.labels]  # the classes, then 撤销
     return len(frame), write_review(frame, out_path, choices, raw_csv), frame.attrs["without_holdings"]
@@ -450,11 +453,13 @@ def _migrated_since(version: str, labels_path) -> str | None:
     version since (its history's migration rows): its decisions can no longer be imported, and which file tags the
     funds again for a new sheet; None when the set was not migrated from it."""
     try:
-        if labels_path is None or version not in migrated_from(labels_path):
+        if not labels_path or version not in migrated_from(labels_path):
             return None
     except (OSError, InputError):
         return None
     now = labels_version(labels_path)
+    if now == version:  # migrated back to it since
+        return None
     found = file_of_version([now]) if now else None
     return (f"the labeled set was migrated from {version} to {now or 'another version'} since: a sheet "
             f"of {version} can no longer be imported; tag the funds again"

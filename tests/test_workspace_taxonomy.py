@@ -211,3 +211,33 @@ def test_review_export_of_an_e_fund_tagged_file_without_taxonomy_names_the_file_
     res = r.invoke(cli, ["review", "export", "t.csv", "-o", "r.xlsx"])
     assert res.exit_code == 2 and "pass --taxonomy taxonomy/efund2025.toml, nothing written" in res.output, res.output
     assert not (workspace / "r.xlsx").exists()
+
+
+def test_review_export_refuses_a_sheet_of_the_version_e_funds_set_was_migrated_from(workspace):
+    """A FOF team tagged with E Fund's taxonomy, then migrated E Fund's set; `review export` of the earlier tagged
+    file with its --taxonomy taxonomy/efund2025.toml wrote a sheet the reviewers could fill in, which no import then
+    takes back (the set is of the new version) (audit round 16). It is refused before anything is written, naming
+    the file to tag with again."""
+    r = CliRunner()
+    ef = workspace / "data" / "labeled" / "efund" / "labels.csv"
+    ef.parent.mkdir()
+    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), ef, n_groups=40)
+    efund = project_path("taxonomy/efund2025.toml")
+    version = tomllib.loads(efund.read_text(encoding="utf-8"))["taxonomy"]["version"]
+    cls = sorted(set(pd.read_csv(ef, dtype=str)["secondary"]) - {"不适用"})[0]
+    _renamed(efund, workspace / "ef2.toml", version, "efund-2026.1-r2", f'"{cls}"', f'"{cls}2"')
+    (workspace / "m.toml").write_text(RENAME.format(old=version, new="efund-2026.1-r2", a=cls, b=f"{cls}2"),
+                                      encoding="utf-8")
+    (workspace / "in.csv").write_text("基金代码,基金简称\n512560,易方达中证军工ETF\n", encoding="utf-8")
+    res = r.invoke(cli, ["tag", "in.csv", "-o", "t.csv", "-s", "--threshold", "1", "--taxonomy",
+                         "taxonomy/efund2025.toml"])
+    assert res.exit_code == 0, res.output
+    assert r.invoke(cli, ["review", "export", "t.csv", "-o", "before.xlsx", "--taxonomy",
+                          "taxonomy/efund2025.toml"]).exit_code == 0  # before the migration: a sheet
+    res = r.invoke(cli, ["taxonomy", "migrate", "m.toml", "--from", "taxonomy/efund2025.toml", "--to", "ef2.toml",
+                         "-o", "q.csv"])
+    assert res.exit_code == 0, res.output
+    res = r.invoke(cli, ["review", "export", "t.csv", "-o", "r.xlsx", "--taxonomy", "taxonomy/efund2025.toml"])
+    assert res.exit_code == 2 and f"the labeled set was migrated from {version} to efund-2026.1-r2 since" in \
+        res.output and "tag the funds again with --taxonomy ef2.toml" in res.output, res.output
+    assert not (workspace / "r.xlsx").exists()
