@@ -450,6 +450,18 @@ def taxonomy_diff(old, new):
 def taxonomy_migrate(migration, old, new, labeled, queue, drop_undecided):
     """Apply a migration file to the labeled set: renamed/merged classes move, split/removed ones go to review.
 
+    MIGRATION is a TOML file: the two taxonomy versions, and each class of the old taxonomy that the new one does not
+    keep, mapped to the classes it becomes (a class kept by name needs no line):
+
+    \b
+    [migration]
+    from = "OLD VERSION"      # [taxonomy] version of --from
+    to = "NEW VERSION"        # [taxonomy] version of --to
+    [map]
+    "A" = ["A2"]              # renamed (or merged into A2): its rows move
+    "B" = ["B1", "B2"]        # split: its rows go to the review queue
+    "C" = []                  # removed: its rows go to the review queue
+
     Example: fundclass taxonomy migrate split.toml --from taxonomy/jrj2026.toml --to new.toml -o queue.xlsx
     """
     from .config import config_file, recorded_line, taxonomy_record
