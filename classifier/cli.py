@@ -466,7 +466,7 @@ def taxonomy_migrate(migration, old, new, labeled, queue, drop_undecided):
     """
     from .config import config_file, recorded_line, taxonomy_record
     from .taxonomy import default_taxonomy_path, load_taxonomy
-    from .taxonomy_change import load_migration, migrate
+    from .taxonomy_change import check_from, load_migration, migrate
     from .workspace import user_path
 
     o, n = load_taxonomy(old), load_taxonomy(new)
@@ -474,6 +474,8 @@ def taxonomy_migrate(migration, old, new, labeled, queue, drop_undecided):
     labeled = _write_default(labeled, "labeled", "changing the labeled set", old)  # the set of --from's taxonomy
     # the workspace's own set: its configuration names the new file, so that commands given no --taxonomy use it
     remember = taxonomy_record(n.id, n.path) if own else None
+    if os.path.exists(labeled):
+        check_from(labeled, o)  # a set migrated from --from already: said before the file's problems against it
     res = migrate(labeled, load_migration(migration, o, n), o, n, queue, drop_undecided=drop_undecided,
                   remember=remember)
     click.echo("\n".join(res.lines()))

@@ -241,3 +241,33 @@ def test_review_export_refuses_a_sheet_of_the_version_e_funds_set_was_migrated_f
     assert res.exit_code == 2 and f"the labeled set was migrated from {version} to efund-2026.1-r2 since" in \
         res.output and "tag the funds again with --taxonomy ef2.toml" in res.output, res.output
     assert not (workspace / "r.xlsx").exists()
+
+
+def test_a_next_migration_given_the_file_e_funds_set_came_from_names_the_next_from(workspace):
+    """After E Fund's set was migrated to ef2.toml, the team writes the next migration (a keyword added:
+    [migration] from = ef2's version) and passes --from taxonomy/efund2025.toml by habit. The answer was the file's
+    problems against efund2025 ("[migration] from = … but the old taxonomy is efund-2025.1-r1", "[map] class … map
+    it (to [] if removed)"), which sends the team to edit a correct file (audit round 16). The set's own refusal now
+    comes first: it was migrated from that file already, and the next --from is ef2.toml; nothing is written."""
+    r = CliRunner()
+    ef = workspace / "data" / "labeled" / "efund" / "labels.csv"
+    ef.parent.mkdir()
+    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), ef, n_groups=40)
+    efund = project_path("taxonomy/efund2025.toml")
+    version = tomllib.loads(efund.read_text(encoding="utf-8"))["taxonomy"]["version"]
+    cls = sorted(set(pd.read_csv(ef, dtype=str)["secondary"]) - {"不适用"})[0]
+    _renamed(efund, workspace / "ef2.toml", version, "efund-2026.1-r2", f'"{cls}"', f'"{cls}2"')
+    (workspace / "m.toml").write_text(RENAME.format(old=version, new="efund-2026.1-r2", a=cls, b=f"{cls}2"),
+                                      encoding="utf-8")
+    assert r.invoke(cli, ["taxonomy", "migrate", "m.toml", "--from", "taxonomy/efund2025.toml", "--to", "ef2.toml",
+                          "-o", "q.csv"]).exit_code == 0
+    _renamed(workspace / "ef2.toml", workspace / "ef3.toml", "efund-2026.1-r2", "efund-2026.1-r3", "x", "x")
+    (workspace / "kw.toml").write_text('[migration]\nfrom = "efund-2026.1-r2"\nto = "efund-2026.1-r3"\n\n[map]\n',
+                                       encoding="utf-8")
+    before = ef.read_bytes()
+    res = r.invoke(cli, ["taxonomy", "migrate", "kw.toml", "--from", "taxonomy/efund2025.toml", "--to", "ef3.toml",
+                         "-o", "q2.csv"])
+    assert res.exit_code != 0 and f"it was migrated from {version} already; a next migration of it takes --from " \
+        "ef2.toml" in res.output, res.output
+    assert "[map]" not in res.output and "[migration]" not in res.output, res.output
+    assert ef.read_bytes() == before
