@@ -173,15 +173,31 @@ def init(folder):
     if own.is_file():  # the workspace's configuration (where a migration records its taxonomy): said, never changed
         try:
             records = read_overlay(own).get("taxonomies")
-            what = ("; [taxonomies] " + ", ".join(f'{tid} = "{f}"' for tid, f in records.items())
-                    + ": the taxonomy file `taxonomy migrate` moved the labeled set to, which commands given no "
-                      "--taxonomy use" if isinstance(records, dict) and records else "")
+            what = ("; [taxonomies] " + ", ".join(_recorded_use(tid, f) for tid, f in records.items())
+                    if isinstance(records, dict) and records else "")
         except InputError as exc:
             what = f"; it cannot be read: {exc}"
         click.echo(f"  kept as it is: {own} (the workspace's configuration, read by every command run here{what})")
     for m in removed:
         click.echo(f"  removed {m}: an unchanged copy of a shipped model an earlier init made (nothing of yours); the "
                    f"model shipped with this version is used")
+
+
+def _recorded_use(tid: str, given: str) -> str:
+    """What a ``[taxonomies]`` record does, as init says it: the default taxonomy's record is the file every command
+    given no --taxonomy uses; another taxonomy's (E Fund's) is not used unasked, it names the file to pass."""
+    from .taxonomy import load_taxonomy
+    from .workspace import data_path
+
+    try:
+        default_id = load_taxonomy(data_path(default_path("taxonomy"))).id
+    except FundClassifierError:
+        default_id = None
+    if tid == default_id:
+        return (f'{tid} = "{given}": the taxonomy file `taxonomy migrate` moved the labeled set to, which commands '
+                f'given no --taxonomy use')
+    return (f'{tid} = "{given}": the taxonomy file `taxonomy migrate` moved the {tid} labeled set to; commands given '
+            f'no --taxonomy use {default_id or "[paths].taxonomy"}, so pass --taxonomy {given} to commands of {tid}')
 
 
 @cli.command()
@@ -255,7 +271,8 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
 @click.option("--labeled", type=click.Path(dir_okay=False), default=None, help=f"Labeled set {READ_HELP}.")
 @taxonomy_option
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Model folder to write (default: models/default in the workspace).")
+              help="Model folder to write (default: the workspace's folder of the --taxonomy's model: models/default "
+                   "for the configured taxonomy, models/efund for E Fund's, also after a migration).")
 @holdings_options
 @click.option("--no-holdings", is_flag=True, help="Train without holdings (not even the shipped holdings table).")
 @click.option("--compare-to", type=click.Path(file_okay=False), default=None,
@@ -433,11 +450,23 @@ def taxonomy_diff(old, new):
 def taxonomy_migrate(migration, old, new, labeled, queue, drop_undecided):
     """Apply a migration file to the labeled set: renamed/merged classes move, split/removed ones go to review.
 
+    MIGRATION is a TOML file: the two taxonomy versions, and each class of the old taxonomy that the new one does not
+    keep, mapped to the classes it becomes (a class kept by name needs no line):
+
+    \b
+    [migration]
+    from = "OLD VERSION"      # [taxonomy] version of --from
+    to = "NEW VERSION"        # [taxonomy] version of --to
+    [map]
+    "A" = ["A2"]              # renamed (or merged into A2): its rows move
+    "B" = ["B1", "B2"]        # split: its rows go to the review queue
+    "C" = []                  # removed: its rows go to the review queue
+
     Example: fundclass taxonomy migrate split.toml --from taxonomy/jrj2026.toml --to new.toml -o queue.xlsx
     """
     from .config import config_file, recorded_line, taxonomy_record
     from .taxonomy import default_taxonomy_path, load_taxonomy
-    from .taxonomy_change import load_migration, migrate
+    from .taxonomy_change import check_from, load_migration, migrate
     from .workspace import user_path
 
     o, n = load_taxonomy(old), load_taxonomy(new)
@@ -445,6 +474,8 @@ def taxonomy_migrate(migration, old, new, labeled, queue, drop_undecided):
     labeled = _write_default(labeled, "labeled", "changing the labeled set", old)  # the set of --from's taxonomy
     # the workspace's own set: its configuration names the new file, so that commands given no --taxonomy use it
     remember = taxonomy_record(n.id, n.path) if own else None
+    if os.path.exists(labeled):
+        check_from(labeled, o)  # a set migrated from --from already: said before the file's problems against it
     res = migrate(labeled, load_migration(migration, o, n), o, n, queue, drop_undecided=drop_undecided,
                   remember=remember)
     click.echo("\n".join(res.lines()))

@@ -706,6 +706,8 @@ def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True,
             df.index, *(df[c].tolist() for c in cols)):
         line = int(i) + 2
         if secondary not in labels:
+            if str(taxonomy_version).strip() not in ("", tax.version):  # its version's error above names the row
+                continue
             rep.errors.append(f"row {line} ({code}): secondary '{secondary}' is not in taxonomy {tax.version}")
             continue
         if primary != primary_of[secondary]:

@@ -34,10 +34,10 @@ from .fundtype import ACTIVE
 from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
 from .linking import ReviewedFamilies, family_keys
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
-                      change_labels, latest_migration_queued, migrated_note, migration_pending, read_history,
-                      read_labels)
+                      change_labels, labels_version, latest_migration_queued, migrated_from, migrated_note,
+                      migration_pending, read_history, read_labels)
 from .reach import decision_reach
-from .taxonomy import Taxonomy, load_taxonomy, taxonomy_hint
+from .taxonomy import Taxonomy, file_of_version, load_taxonomy, taxonomy_hint
 from .text import code6_column
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
@@ -239,11 +239,14 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
     if versions and versions != [tax.version]:
         found = ", ".join(v or "none" for v in versions)
         raise InputError(f"{tagged_path}: tagged with taxonomy {found}, exporting for {tax.version}: the sheet's "
-                         f"drop-down would offer {tax.version}'s labels and no import could take it back; pass the "
-                         f"--taxonomy the file was tagged with, nothing written")
+                         f"drop-down would offer {tax.version}'s labels and no import could take it back; pass "
+                         f"{taxonomy_hint([v for v in versions if v])}, nothing written")
     if labels_path and not Path(labels_path).exists():
         raise InputError(f"{labels_path}: no labeled set here; pass the labeled set the decisions will go to (or "
                          f"none: the workspace's, else the shipped one), nothing written")
+    since = _migrated_since(tax.version, labels_path)  # a sheet of this version: no import could take it back
+    if since:
+        raise InputError(f"{tagged_path}: tagged with taxonomy {tax.version}; {since}, nothing written")
     frame = review_frame(tagged, include_all, str(tagged_path), tax, labels_path)
     choices = tax.labels + [w for w in withdraw_words() if w not in tax.labels]  # the classes, then 撤销
     return len(frame), write_review(frame, out_path, choices, raw_csv), frame.attrs["without_holdings"]
@@ -445,8 +448,27 @@ def _typed_over_answer(undecided: pd.DataFrame, tax: Taxonomy) -> list[str]:
     return out
 
 
-def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
-                    sheet: str | None = None) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+def _migrated_since(version: str, labels_path) -> str | None:
+    """What to say of a sheet of taxonomy ``version`` when the labeled set at ``labels_path`` was migrated from that
+    version since (its history's migration rows): its decisions can no longer be imported, and which file tags the
+    funds again for a new sheet; None when the set was not migrated from it."""
+    try:
+        if not labels_path or version not in migrated_from(labels_path):
+            return None
+    except (OSError, InputError):
+        return None
+    now = labels_version(labels_path)
+    if now == version:  # migrated back to it since
+        return None
+    found = file_of_version([now]) if now else None
+    return (f"the labeled set was migrated from {version} to {now or 'another version'} since: a sheet "
+            f"of {version} can no longer be imported; tag the funds again"
+            + (f" with --taxonomy {found}" if found else f" with the taxonomy file of {now}") + " and export a new "
+            f"sheet (`fundclass review export`), then decide there")
+
+
+def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None = None,
+                    labels_path=None) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
     """The decided rows of a review sheet, each with its normalized code, the fund codes of the rows with a
     comment but no decision (a reviewer's question, not imported: the import names them), and the undecided rows with
     their codes (a migration queue's rows a decision on their group settles, :func:`_queued_in_group`); every problem
@@ -492,9 +514,12 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None,
     versions = set(decided["taxonomy_version"].astype(str).str.strip())
     if len(versions) == 1 and not versions & {"", tax.version}:
         (v,) = versions
-        raise InputError(f"{path}: exported for taxonomy '{v}' (column taxonomy_version, all {len(decided)} decided "
-                         f"row(s)), importing against {tax.version}: pass {taxonomy_hint([v], 'exported')} (after a "
-                         f"taxonomy migration to {tax.version}: tag and export the sheet again), nothing imported")
+        head = (f"{path}: exported for taxonomy '{v}' (column taxonomy_version, all {len(decided)} decided row(s)), "
+                f"importing against {tax.version}: ")
+        # a sheet exported before the set's migration (passing its file would be refused by the set), else a sheet of
+        # another taxonomy or version, which its file imports
+        raise InputError(head + (_migrated_since(v, labels_path) or f"pass {taxonomy_hint([v], 'exported')}")
+                         + ", nothing imported")
     allowed = tax.labels
     primaries = {_folded(p): p for p in tax.primaries}
     for r in decided.itertuples():
@@ -625,8 +650,10 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame,
 def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None:
     versions = sorted(set(labels["taxonomy_version"]) - {""})
     if versions and versions != [tax.version]:
+        since = _migrated_since(tax.version, labels_path)  # a sheet of the version the set was migrated from
         raise InputError(f"{labels_path}: this labeled set holds labels of taxonomy {', '.join(versions)}, not "
-                         f"{tax.version}; pass the matching --taxonomy or --labeled, nothing imported")
+                         f"{tax.version}; " + (since or "pass the matching --taxonomy or --labeled")
+                         + ", nothing imported")
 
 
 def _tool_confidence(r) -> float | None:
@@ -1237,7 +1264,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     ``sheet``: the worksheet of a workbook to read (default: its only visible sheet that holds data). A decision that
     would replace a review decision the sheet did not show (it was exported before it) is refused unless
     ``overrule``."""
-    decided, commented, padded, undecided = _read_decisions(path, tax, reviewer, sheet)
+    decided, commented, padded, undecided = _read_decisions(path, tax, reviewer, sheet, labels_path)
     taken_back = decided["decision"].isin(set(withdraw_words())).to_numpy()  # 撤销: withdraw the fund's decision
     withdraw, decided = decided[taken_back], decided[~taken_back].copy()
     exported = "group" in decided.columns  # an exported sheet: it has `group`, and every column export writes

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .labeled import ID_COLUMNS, read_labels
 from .rules import RuleLayer, prepare_and_apply
-from .taxonomy import Taxonomy
+from .taxonomy import Taxonomy, taxonomy_hint
 from .vocabulary import load_vocabulary
 
 
@@ -69,6 +69,16 @@ def report_text(path, tax: Taxonomy, show_errors: int = 5) -> str:
         fmt[c] = fmt[c].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
     lines = [f"Rules of {tax.id} {tax.version} on {path} ({len(labels)} rows, {summary.attrs['in_scope']} in scope; "
              f"rules abstain on {summary.attrs['abstain_in_scope']})", "", fmt.to_string(), ""]
+    # labels of another version (a set migrated since, or the set before a draft taxonomy's migration): a rule of a
+    # class renamed or split between the two is counted wrong on every row it fires on; said, not hidden
+    version = labels["taxonomy_version"].astype(str).str.strip() if "taxonomy_version" in labels.columns else None
+    other = sorted(set(version) - {"", tax.version}) if version is not None else []
+    if other:
+        n = int(version.isin(other).sum())
+        lines[1:1] = ["", f"warning: {n} of the {len(labels)} rows hold labels of taxonomy {', '.join(other)} (column "
+                          f"taxonomy_version), not {tax.version}: a rule of a class renamed or split between the two "
+                          f"is counted wrong on them; for the rules those labels were made with, pass "
+                          f"{taxonomy_hint(other, 'labeled')}"]
     if show_errors and not wrong.empty:
         lines.append(f"Rows a rule decided wrongly (up to {show_errors} per rule):")
         for rid, g in wrong.groupby("rule", sort=False):

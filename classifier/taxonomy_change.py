@@ -153,6 +153,20 @@ def _migrated_since(labels_path: str | Path, old: Taxonomy, versions: list[str])
             + (f"--from {found}" if found else f"the file of {', '.join(versions)} (--from)"))
 
 
+def check_from(labels_path, old: Taxonomy) -> None:
+    """Refuse, before the migration file is read, a ``--from`` the labeled set at ``labels_path`` was migrated from
+    already (its history says so): a migration file written for the set's next migration would otherwise be answered
+    with problems of its [migration] and [map] against ``old``, as if the file were wrong. :func:`migrate` checks the
+    set again under its lock."""
+    from .labeled import labels_version
+
+    v = labels_version(labels_path)
+    since = _migrated_since(labels_path, old, [v]) if v and v != old.version else ""
+    if since:
+        raise InputError(f"{labels_path}: holds labels of taxonomy {v}, not {old.version} (--from){since}; nothing "
+                         f"migrated")
+
+
 def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, queue_path,
             today: str | None = None, drop_undecided: bool = False,
             remember: tuple[Path, str] | None = None) -> MigrationResult:

@@ -595,3 +595,22 @@ def test_init_says_the_workspace_reads_its_own_trained_model(runner, tmp_path):
     first = r.output.splitlines()[0]
     assert f"models: the workspace's own, kept as they are ({mine})" in first and "shipped with the tool," not in \
         first.split(";", 2)[1], first
+
+
+def test_train_help_names_e_funds_model_folder_as_the_default_of_its_taxonomy():
+    """`fundclass train --help` said -o defaults to "models/default in the workspace"; `fundclass train --taxonomy`
+    E Fund's file (before or after a migration) writes models/efund, as the README says (audit round 16)."""
+    res = CliRunner().invoke(cli, ["train", "--help"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "models/efund for E Fund's" in text and "(default: models/default in the workspace)" not in text, text
+
+
+def test_taxonomy_migrate_help_gives_the_migration_files_form():
+    """A team with the installed package writes its first migration file: `fundclass taxonomy migrate --help` named
+    a "migration file" and nothing of its form, which only the module's docstring gave (audit round 16). The help now
+    shows its two tables and the three kinds of line."""
+    res = CliRunner().invoke(cli, ["taxonomy", "migrate", "--help"])
+    assert res.exit_code == 0, res.output
+    assert "[migration]" in res.output and 'from = "OLD VERSION"' in res.output and "[map]" in res.output
+    assert '"B" = ["B1", "B2"]        # split: its rows go to the review queue' in res.output, res.output

@@ -94,3 +94,24 @@ def test_nothing_matches_abstains(layer):
 def test_naive_keyword_baseline(taxonomy):
     b = KeywordBaseline(taxonomy)
     assert b.predict(pd.Series(["中证机器人", "无关", "上证50红利"])) == ["制造业主题ETF", None, "宽基ETF"]
+
+
+def test_rules_report_on_labels_of_another_version_says_so(tmp_path):
+    """A FOF team renamed E Fund's 医药 (医药卫生) and migrated the set; `fundclass rules report --taxonomy
+    taxonomy/efund2025.toml` (the file it came from) printed industry.health at accuracy 0.000, "249 wrong", with
+    nothing saying the labels are of another version (audit round 16). The report now says how many rows hold labels
+    of which version, and which --taxonomy their rules are in; on labels of its own version it says nothing."""
+    from classifier.config import project_path
+    from classifier.labeled import read_labels, write_labels
+    from classifier.rules_report import report_text
+    from classifier.taxonomy import load_taxonomy
+
+    tax = load_taxonomy(project_path("taxonomy/efund2025.toml"))
+    df = read_labels(project_path("data/labeled/efund/labels.csv")).head(300)
+    write_labels(df, tmp_path / "same.csv")
+    assert "warning" not in report_text(tmp_path / "same.csv", tax)
+    df = df.assign(taxonomy_version="efund-2026.1", secondary=df["secondary"].replace("医药", "医药卫生"))
+    write_labels(df, tmp_path / "labels.csv")
+    text = report_text(tmp_path / "labels.csv", tax)
+    assert "warning: 300 of the 300 rows hold labels of taxonomy efund-2026.1 (column taxonomy_version), not " \
+           f"{tax.version}: a rule of a class renamed or split between the two is counted wrong on them" in text, text

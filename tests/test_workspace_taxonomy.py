@@ -144,3 +144,130 @@ def test_init_says_where_the_workspace_configuration_is_and_what_it_records(work
             '[taxonomies] jrj2026 = "r2.toml": the taxonomy file `taxonomy migrate` moved the labeled set to' in \
             res.output, res.output
     assert (workspace / "fundclass.toml").read_bytes() == before
+
+
+def test_init_says_a_recorded_e_fund_file_is_not_used_by_commands_given_no_taxonomy(workspace):
+    """After E Fund's set was migrated (fundclass.toml: efund2025 = "e2.toml"), `fundclass init` run again said
+    e2.toml was the file "which commands given no --taxonomy use", though those commands use the default taxonomy
+    (jrj2026) and E Fund's commands still need --taxonomy e2.toml (audit round 16). It now says so, and keeps its
+    sentence for the default taxonomy's record."""
+    _renamed(project_path("taxonomy/efund2025.toml"), workspace / "e2.toml", "efund-2025.1-r1", "efund-2026.1", '"医药"', '"医药卫生"')
+    (workspace / "fundclass.toml").write_text('[taxonomies]\nefund2025 = "e2.toml"\n', encoding="utf-8")
+    res = CliRunner().invoke(cli, ["init"])
+    assert res.exit_code == 0, res.output
+    assert "which commands given no --taxonomy use" not in res.output, res.output
+    assert ('efund2025 = "e2.toml": the taxonomy file `taxonomy migrate` moved the efund2025 labeled set to; '
+            'commands given no --taxonomy use jrj2026, so pass --taxonomy e2.toml to commands of efund2025') in \
+        res.output, res.output
+
+
+def test_a_sheet_exported_before_e_funds_migration_is_not_sent_to_a_file_the_set_refuses(workspace):
+    """A FOF team exported a review sheet of E Fund's taxonomy, then migrated E Fund's set (audit round 16).
+    Imported with --taxonomy NEW, the sheet was answered "pass --taxonomy taxonomy/efund2025.toml (after a taxonomy
+    migration to NEW: tag and export the sheet again)"; with that file, the set refused it ("pass the matching
+    --taxonomy or --labeled"): a circle. Both now say the set was migrated from the sheet's version since and to tag
+    again with the new file and export a new sheet. A sheet of E Fund's new version imported with no --taxonomy (the
+    jrj taxonomy) no longer speaks of a migration to jrj's version."""
+    r = CliRunner()
+    ef = workspace / "data" / "labeled" / "efund" / "labels.csv"
+    ef.parent.mkdir()
+    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), ef, n_groups=40)
+    efund = project_path("taxonomy/efund2025.toml")
+    version = tomllib.loads(efund.read_text(encoding="utf-8"))["taxonomy"]["version"]
+    labels = pd.read_csv(ef, dtype=str)
+    cls = sorted(set(labels["secondary"]) - {"不适用"})[0]
+    code = labels["fund_code"].iat[0]
+    _renamed(efund, workspace / "ef2.toml", version, "efund-2026.1-r2", f'"{cls}"', f'"{cls}2"')
+    (workspace / "m.toml").write_text(RENAME.format(old=version, new="efund-2026.1-r2", a=cls, b=f"{cls}2"),
+                                      encoding="utf-8")
+    sheet = "fund_code,decision,reviewer,taxonomy_version\n{code},{cls},fof,{v}\n"
+    (workspace / "old.csv").write_text(sheet.format(code=code, cls=cls, v=version), encoding="utf-8")
+    res = r.invoke(cli, ["taxonomy", "migrate", "m.toml", "--from", "taxonomy/efund2025.toml", "--to", "ef2.toml",
+                         "-o", "q.csv"])
+    assert res.exit_code == 0, res.output
+    before = ef.read_bytes()
+    since = (f"the labeled set was migrated from {version} to efund-2026.1-r2 since: a sheet of {version} can no "
+             f"longer be imported; tag the funds again with --taxonomy ef2.toml")
+    for tax in ("ef2.toml", "taxonomy/efund2025.toml"):
+        res = r.invoke(cli, ["review", "import", "old.csv", "--taxonomy", tax])
+        assert res.exit_code != 0 and since in res.output, (tax, res.output)
+        assert "pass --taxonomy taxonomy/efund2025.toml" not in res.output and "matching --taxonomy" not in \
+            res.output, res.output
+    (workspace / "new.csv").write_text(sheet.format(code=code, cls=f"{cls}2", v="efund-2026.1-r2"), encoding="utf-8")
+    res = r.invoke(cli, ["review", "import", "new.csv"])
+    assert res.exit_code != 0 and "pass --taxonomy ef2.toml" in res.output, res.output
+    assert "migration to jrj" not in res.output and "migrated from" not in res.output, res.output
+    assert ef.read_bytes() == before
+
+
+def test_review_export_of_an_e_fund_tagged_file_without_taxonomy_names_the_file_to_pass(workspace):
+    """A FOF team exports its E Fund-tagged file and forgets --taxonomy: the refusal said "pass the --taxonomy the
+    file was tagged with", naming no file, where `summary`, `tag --previous` and `review import` name it (audit round
+    16). It now names the shipped taxonomy/efund2025.toml."""
+    r = CliRunner()
+    (workspace / "in.csv").write_text("基金代码,基金简称\n512560,易方达中证军工ETF\n", encoding="utf-8")
+    res = r.invoke(cli, ["tag", "in.csv", "-o", "t.csv", "-s", "--taxonomy", "taxonomy/efund2025.toml"])
+    assert res.exit_code == 0, res.output
+    res = r.invoke(cli, ["review", "export", "t.csv", "-o", "r.xlsx"])
+    assert res.exit_code == 2 and "pass --taxonomy taxonomy/efund2025.toml, nothing written" in res.output, res.output
+    assert not (workspace / "r.xlsx").exists()
+
+
+def test_review_export_refuses_a_sheet_of_the_version_e_funds_set_was_migrated_from(workspace):
+    """A FOF team tagged with E Fund's taxonomy, then migrated E Fund's set; `review export` of the earlier tagged
+    file with its --taxonomy taxonomy/efund2025.toml wrote a sheet the reviewers could fill in, which no import then
+    takes back (the set is of the new version) (audit round 16). It is refused before anything is written, naming
+    the file to tag with again."""
+    r = CliRunner()
+    ef = workspace / "data" / "labeled" / "efund" / "labels.csv"
+    ef.parent.mkdir()
+    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), ef, n_groups=40)
+    efund = project_path("taxonomy/efund2025.toml")
+    version = tomllib.loads(efund.read_text(encoding="utf-8"))["taxonomy"]["version"]
+    cls = sorted(set(pd.read_csv(ef, dtype=str)["secondary"]) - {"不适用"})[0]
+    _renamed(efund, workspace / "ef2.toml", version, "efund-2026.1-r2", f'"{cls}"', f'"{cls}2"')
+    (workspace / "m.toml").write_text(RENAME.format(old=version, new="efund-2026.1-r2", a=cls, b=f"{cls}2"),
+                                      encoding="utf-8")
+    (workspace / "in.csv").write_text("基金代码,基金简称\n512560,易方达中证军工ETF\n", encoding="utf-8")
+    res = r.invoke(cli, ["tag", "in.csv", "-o", "t.csv", "-s", "--threshold", "1", "--taxonomy",
+                         "taxonomy/efund2025.toml"])
+    assert res.exit_code == 0, res.output
+    assert r.invoke(cli, ["review", "export", "t.csv", "-o", "before.xlsx", "--taxonomy",
+                          "taxonomy/efund2025.toml"]).exit_code == 0  # before the migration: a sheet
+    res = r.invoke(cli, ["taxonomy", "migrate", "m.toml", "--from", "taxonomy/efund2025.toml", "--to", "ef2.toml",
+                         "-o", "q.csv"])
+    assert res.exit_code == 0, res.output
+    res = r.invoke(cli, ["review", "export", "t.csv", "-o", "r.xlsx", "--taxonomy", "taxonomy/efund2025.toml"])
+    assert res.exit_code == 2 and f"the labeled set was migrated from {version} to efund-2026.1-r2 since" in \
+        res.output and "tag the funds again with --taxonomy ef2.toml" in res.output, res.output
+    assert not (workspace / "r.xlsx").exists()
+
+
+def test_a_next_migration_given_the_file_e_funds_set_came_from_names_the_next_from(workspace):
+    """After E Fund's set was migrated to ef2.toml, the team writes the next migration (a keyword added:
+    [migration] from = ef2's version) and passes --from taxonomy/efund2025.toml by habit. The answer was the file's
+    problems against efund2025 ("[migration] from = … but the old taxonomy is efund-2025.1-r1", "[map] class … map
+    it (to [] if removed)"), which sends the team to edit a correct file (audit round 16). The set's own refusal now
+    comes first: it was migrated from that file already, and the next --from is ef2.toml; nothing is written."""
+    r = CliRunner()
+    ef = workspace / "data" / "labeled" / "efund" / "labels.csv"
+    ef.parent.mkdir()
+    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), ef, n_groups=40)
+    efund = project_path("taxonomy/efund2025.toml")
+    version = tomllib.loads(efund.read_text(encoding="utf-8"))["taxonomy"]["version"]
+    cls = sorted(set(pd.read_csv(ef, dtype=str)["secondary"]) - {"不适用"})[0]
+    _renamed(efund, workspace / "ef2.toml", version, "efund-2026.1-r2", f'"{cls}"', f'"{cls}2"')
+    (workspace / "m.toml").write_text(RENAME.format(old=version, new="efund-2026.1-r2", a=cls, b=f"{cls}2"),
+                                      encoding="utf-8")
+    assert r.invoke(cli, ["taxonomy", "migrate", "m.toml", "--from", "taxonomy/efund2025.toml", "--to", "ef2.toml",
+                          "-o", "q.csv"]).exit_code == 0
+    _renamed(workspace / "ef2.toml", workspace / "ef3.toml", "efund-2026.1-r2", "efund-2026.1-r3", "x", "x")
+    (workspace / "kw.toml").write_text('[migration]\nfrom = "efund-2026.1-r2"\nto = "efund-2026.1-r3"\n\n[map]\n',
+                                       encoding="utf-8")
+    before = ef.read_bytes()
+    res = r.invoke(cli, ["taxonomy", "migrate", "kw.toml", "--from", "taxonomy/efund2025.toml", "--to", "ef3.toml",
+                         "-o", "q2.csv"])
+    assert res.exit_code != 0 and f"it was migrated from {version} already; a next migration of it takes --from " \
+        "ef2.toml" in res.output, res.output
+    assert "[map]" not in res.output and "[migration]" not in res.output, res.output
+    assert ef.read_bytes() == before
