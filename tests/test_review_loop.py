@@ -1267,10 +1267,52 @@ def test_a_withdrawal_on_a_sheet_exported_before_a_later_decision_is_refused_unl
     sheet("fresh2.csv", "宽基ETF", "1.0", "撤销", "李四")
     res = import_review(tmp_path / "fresh2.csv", tax, labels_subset, today="2026-12-02")
     assert [c for c, *_ in res.withdrawn] == ["990001"]
-    # and --overrule takes it back from an old sheet too
-    import_review(sheet("again.csv", "科技成长主题ETF", "0.91", "宽基ETF", "李四"), tax, labels_subset, today="2026-12-03")
+    # and --overrule takes it back from an old sheet too (李四 decides the class he withdrew again, knowingly)
+    import_review(sheet("again.csv", "科技成长主题ETF", "0.91", "宽基ETF", "李四"), tax, labels_subset, today="2026-12-03",
+                  overrule=True)
     res = import_review(old, tax, labels_subset, today="2026-12-04", overrule=True)
     assert [c for c, *_ in res.withdrawn] == ["990001"]
+
+
+def test_an_old_sheet_imported_again_does_not_undo_a_later_withdrawal_unless_overruled(tmp_path, labels_subset):
+    """张三 decides 990001 制造业主题ETF on a sheet showing the tool's answer; 李四 withdraws it (撤销) on a fresh
+    sheet. 张三 imports his old sheet again, a row added: it shows the tool's answer below 1, as a sheet exported after
+    the withdrawal would, so it cannot date itself; history.csv can. The repeated decision is refused, naming the
+    withdrawal (who, when) and the ways out, nothing written (dry run: the same); the sheet's other row waits with it
+    (all or nothing); a decision of another class is not affected; --overrule decides the class again."""
+    tax = load_taxonomy()
+
+    def sheet(name, rows):
+        pd.DataFrame([{"fund_code": c, "fund_name": n, "secondary": "制造业主题ETF" if conf == "1.0" else "科技成长主题ETF",
+                       "confidence": conf,
+                       "decision": d, "reviewer": who, "group": c, "full_name": "", "index_code": "", "index_name": "",
+                       "fund_type": "", "taxonomy_version": tax.version} for c, n, conf, d, who in rows]
+                     ).to_csv(tmp_path / name, index=False)
+        return tmp_path / name
+
+    old = sheet("old.csv", [("990001", "示例中证机器人ETF", "0.91", "制造业主题ETF", "张三")])
+    assert import_review(old, tax, labels_subset, today="2026-11-30").added == ["990001"]
+    withdraw = sheet("w.csv", [("990001", "示例中证机器人ETF", "1.0", "撤销", "李四")])
+    assert [c for c, *_ in import_review(withdraw, tax, labels_subset, today="2026-12-01").withdrawn] == ["990001"]
+    labels = labels_subset.read_bytes()
+    history = labels_subset.with_name("history.csv").read_bytes()
+    old = sheet("old.csv", [("990001", "示例中证机器人ETF", "0.91", "制造业主题ETF", "张三"),
+                            ("990002", "示例中证光伏ETF", "0.88", "绿色主题ETF", "张三")])
+    refused = (r"1 problem\(s\), nothing imported:\n  row 2 \(990001\): 制造业主题ETF repeats a review decision on "
+               r"this fund, 制造业主题ETF \(张三, 2026-11-30\), that was withdrawn later \(李四, 2026-12-01; "
+               r"history.csv\).*fresh `fundclass tag`.*--overrule.*clear the row's decision")
+    for dry in (True, False):
+        with pytest.raises(InputError, match=refused):
+            import_review(old, tax, labels_subset, today="2026-12-02", dry_run=dry)
+    assert labels_subset.read_bytes() == labels and labels_subset.with_name("history.csv").read_bytes() == history
+    # another class on that fund is a new decision, not the withdrawn one repeated
+    other = sheet("other.csv", [("990001", "示例中证机器人ETF", "0.91", "宽基ETF", "张三")])
+    assert import_review(other, tax, labels_subset, today="2026-12-02", dry_run=True).added == ["990001"]
+    # deciding the withdrawn class again, knowingly: --overrule
+    res = import_review(old, tax, labels_subset, today="2026-12-02", overrule=True)
+    assert res.added == ["990001", "990002"]
+    # once decided again, the old sheet confirms that decision
+    assert import_review(old, tax, labels_subset, today="2026-12-03").confirmed == ["990001", "990002"]
 
 
 def test_a_withdrawal_restores_the_rows_its_decision_relabeled_whatever_their_notes_say(tmp_path):
