@@ -1513,6 +1513,39 @@ def test_a_decision_on_an_index_given_by_code_alone_settles_its_funds_given_by_n
     assert not out["evidence"][2].startswith("人工复核: 张三")
 
 
+def test_a_decision_on_an_index_given_by_name_alone_settles_its_funds_given_by_code_alone_through_the_reference(
+        tmp_path, labels_subset):
+    """A decision on a fund whose batch gives its index by name alone (中证人工智能主题指数, key idx:中证人工智能主题)
+    did not settle a later batch's fund giving that index by code alone (930713.CSI): the labeled set holds no fund of
+    the index with both, so it paired no code with the name. The shipped index synonym table names 930713 中证人工智能
+    主题 (and no other code): the pair now joins them for tagging, for `review export`'s `settles` and for the
+    import's dispute warning, as a pair the set gives does."""
+    tax = load_taxonomy()
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990961"], "fund_name": ["示例人工智能ETF"], "index_code": [""],
+                  "index_name": ["中证人工智能主题指数"], "decision": ["科技成长主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
+    import_review(sheet, tax, labels_subset, today="2026-11-30")
+    later = pd.DataFrame({"基金代码": ["990962", "990963"], "基金简称": ["乙人工智能ETF", "乙中证红利ETF"],
+                          "跟踪指数代码": ["930713.CSI", "000922.CSI"], "跟踪指数名称": ["", ""]})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["review_decision"].tolist() == ["990961", ""]
+    assert out["evidence"].iloc[0].startswith("人工复核: 张三")
+    # review export: a decision on a fund giving the name alone settles the file's fund giving the code alone
+    batch = pd.DataFrame({"基金代码": ["990964", "990965"], "基金简称": ["丙人工智能ETF", "丁人工智能ETF"],
+                          "跟踪指数代码": ["", "930713.CSI"], "跟踪指数名称": ["中证人工智能主题指数", ""]})
+    f = review_frame(Tagger.load(labels_path=None).tag(batch), include_all=True, tax=tax,
+                     labels_path=None).set_index("fund_code")
+    assert f.loc["990964", "settles"] == "2"
+    # review import: a decision of another class on a fund giving the code alone disputes 张三's
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"fund_code": ["990962"], "fund_name": ["乙人工智能ETF"], "index_code": ["930713.CSI"],
+                  "index_name": [""], "decision": ["宽基ETF"], "reviewer": ["李四"],
+                  "taxonomy_version": [TAX_VERSION]}).to_csv(other, index=False)
+    res = import_review(other, tax, labels_subset, today="2026-12-01", dry_run=True)
+    assert [c for c, *_ in res.disputes] == ["990962"] and "990961" in res.disputes[0][2]
+
+
 def test_a_back_end_load_share_class_is_settled_by_its_index_decision_as_the_sheet_says(tmp_path, labels_subset):
     """A fund list names a back-end-load class 南方沪深300ETF联接A(后端): its name gave the index 沪深300A (the class
     letter, before (后端), was kept once the structure words were stripped), so a decision on 沪深300 did not settle
