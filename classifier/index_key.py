@@ -11,6 +11,7 @@ by its name alone matches by the subject its name gives (:func:`name_keys`).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import pandas as pd
 
@@ -95,7 +96,8 @@ def index_aliases(index_code: pd.Series, index_name: pd.Series) -> dict[str, str
     """The index code keys and index subject keys a labeled set (its ``index_code`` and ``index_name`` columns) pairs
     one to one, each mapped to the other (``code:399967`` ↔ ``idx:中证军工``): one batch gives an index by code only,
     another by name only, and a decision made on either settles the funds of both. A subject the set gives two codes
-    (or a code two subjects) is paired with neither."""
+    (or a code two subjects) is paired with neither. The pairs of the shipped index synonym table join them where the
+    set pairs neither key (:func:`pair_aliases`)."""
     return pair_aliases(index_pairs(index_code, index_name))
 
 
@@ -121,9 +123,45 @@ def row_keys(index_code: pd.Series, index_name: pd.Series) -> list[tuple[str, st
 
 
 def pair_aliases(pairs: set[tuple[str, str]]) -> dict[str, str]:
-    """The keys of ``pairs`` paired one to one, each mapped to the other (see :func:`index_aliases`)."""
-    codes, subjects = pd.Series([a for a, _ in pairs]), pd.Series([b for _, b in pairs])
+    """The keys of ``pairs`` paired one to one, each mapped to the other (see :func:`index_aliases`), and the pairs of
+    the shipped reference (:func:`reference_pairs`) whose keys ``pairs`` gives no pair of: a labeled set pairs no code
+    with an index it holds by name alone (招商中证1000…, ``idx:中证1000``), and a batch giving that index by code alone
+    (000852.SH) meets its decision only through the reference. The set comes first: a key it pairs with another, or
+    with two (paired with neither), keeps that (its own funds say how they name the index)."""
+    out = _one_to_one(pairs)
+    taken = {k for pair in pairs for k in pair}
+    for a, b in reference_pairs():
+        if a not in taken and b not in taken:
+            out[a], out[b] = b, a
+    return out
+
+
+def _one_to_one(pairs) -> dict[str, str]:
+    codes, subjects = pd.Series([a for a, _ in pairs], dtype=object), pd.Series([b for _, b in pairs], dtype=object)
     one = ~codes.duplicated(keep=False) & ~subjects.duplicated(keep=False)
     out = dict(zip(codes[one], subjects[one]))
     out.update(zip(subjects[one], codes[one]))
     return out
+
+
+def reference_pairs() -> tuple[tuple[str, str], ...]:
+    """The (code key, subject key) pairs of the index synonym table shipped with the tool (classifier/reference/
+    index_synonyms.csv: each name there names exactly one index code; the subject key is that of the index's full name,
+    ``canonical``, which every name of the table reads as), kept one to one (none without a code). Read once per
+    vocabulary: the table is part of it (its hash)."""
+    vocab = load_vocabulary()
+    return _reference_pairs(vocab.sha256)
+
+
+@lru_cache(maxsize=4)
+def _reference_pairs(_vocabulary_hash: str) -> tuple[tuple[str, str], ...]:
+    from .vocabulary import INDEX_SYNONYMS
+
+    try:
+        table = pd.read_csv(INDEX_SYNONYMS, dtype=str, keep_default_na=False, encoding="utf-8")
+    except FileNotFoundError:
+        return ()
+    vocab = load_vocabulary()
+    pairs = {(_code_key(clean(c)), "idx:" + index_key_subject(s, vocab))
+             for c, s in zip(table["index_code"], table["canonical"]) if clean(c) and s}
+    return tuple(sorted((a, b) for a, b in _one_to_one(pairs).items() if a.startswith("code:")))

@@ -700,6 +700,30 @@ def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: 
             + ("withdraw" if withdraw else "replace") + " the later decision")
 
 
+def _withdrawn_before(r, h: pd.DataFrame, held: dict | None, tax: Taxonomy) -> str:
+    """Why decision row ``r`` may not be imported ('' when it may): it repeats a review decision on its fund that was
+    withdrawn later (history.csv ``h``: the last review decision of the fund ended without another review decision in
+    its place, and the fund holds none since; ``held``: the fund's row in the labeled set, None when the set does not
+    hold it), of the same class. A sheet shows the tool's answer below 1 both before the decision and after its
+    withdrawal, so it cannot tell whether it was exported before the withdrawal: importing it would undo the
+    withdrawal."""
+    if held is not None and held["source"] == "review" or h.empty:
+        return ""
+    h = h.reindex(columns=list(dict.fromkeys(list(h.columns) + HISTORY_COLUMNS))).fillna("").astype(str)
+    ended = h[(h["fund_code"] == r.code) & (h["old_source"] == "review") & (h["changed_by"] != MIGRATION_BY)]
+    if ended.empty:
+        return ""
+    w = ended.iloc[-1]  # the latest review decision on the fund, taken back: nothing of review stands since
+    if w["old_secondary"] != r.decision or w["old_taxonomy_version"] != tax.version:
+        return ""
+    return (f"row {r.line_no} ({r.code}): {r.decision} repeats a review decision on this fund, {w['old_secondary']} "
+            f"({w['old_labeled_by']}, {w['old_labeled_at']}), that was withdrawn later ({w['changed_by']}, "
+            f"{w['changed_at']}; history.csv), with no decision on the fund since; this sheet cannot show whether it "
+            f"was exported before that withdrawal, and importing it would undo it: to decide {r.decision} again, "
+            f"export a new sheet from a fresh `fundclass tag`, decide there and import it with --overrule; else clear "
+            f"the row's decision to import the sheet's other rows")
+
+
 def _history_row(old: dict, decision: str, reviewer: str, today: str, reason: str) -> dict:
     """The history.csv row of a labeled row ``old`` (its values before the change) given ``decision``."""
     return {"fund_code": old["fund_code"], "old_primary": old["primary"], "old_secondary": old["secondary"],
@@ -1335,6 +1359,14 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
             if code in pos:
                 i = pos[code]
                 old = {c: labels.iat[i, labels.columns.get_loc(c)] for c in labels.columns}  # a copy, before writing
+            else:
+                old = None
+            if shows_answer:  # a decision withdrawn since this sheet may have been exported: not put back unseen
+                why = _withdrawn_before(r, h, old, tax)
+                if why:
+                    unseen.append(why)
+                    continue
+            if old is not None:
                 if old["secondary"] == r.decision and old["source"] == "review":
                     res.confirmed.append(code)
                     continue

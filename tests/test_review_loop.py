@@ -1267,10 +1267,52 @@ def test_a_withdrawal_on_a_sheet_exported_before_a_later_decision_is_refused_unl
     sheet("fresh2.csv", "宽基ETF", "1.0", "撤销", "李四")
     res = import_review(tmp_path / "fresh2.csv", tax, labels_subset, today="2026-12-02")
     assert [c for c, *_ in res.withdrawn] == ["990001"]
-    # and --overrule takes it back from an old sheet too
-    import_review(sheet("again.csv", "科技成长主题ETF", "0.91", "宽基ETF", "李四"), tax, labels_subset, today="2026-12-03")
+    # and --overrule takes it back from an old sheet too (李四 decides the class he withdrew again, knowingly)
+    import_review(sheet("again.csv", "科技成长主题ETF", "0.91", "宽基ETF", "李四"), tax, labels_subset, today="2026-12-03",
+                  overrule=True)
     res = import_review(old, tax, labels_subset, today="2026-12-04", overrule=True)
     assert [c for c, *_ in res.withdrawn] == ["990001"]
+
+
+def test_an_old_sheet_imported_again_does_not_undo_a_later_withdrawal_unless_overruled(tmp_path, labels_subset):
+    """张三 decides 990001 制造业主题ETF on a sheet showing the tool's answer; 李四 withdraws it (撤销) on a fresh
+    sheet. 张三 imports his old sheet again, a row added: it shows the tool's answer below 1, as a sheet exported after
+    the withdrawal would, so it cannot date itself; history.csv can. The repeated decision is refused, naming the
+    withdrawal (who, when) and the ways out, nothing written (dry run: the same); the sheet's other row waits with it
+    (all or nothing); a decision of another class is not affected; --overrule decides the class again."""
+    tax = load_taxonomy()
+
+    def sheet(name, rows):
+        pd.DataFrame([{"fund_code": c, "fund_name": n, "secondary": "制造业主题ETF" if conf == "1.0" else "科技成长主题ETF",
+                       "confidence": conf,
+                       "decision": d, "reviewer": who, "group": c, "full_name": "", "index_code": "", "index_name": "",
+                       "fund_type": "", "taxonomy_version": tax.version} for c, n, conf, d, who in rows]
+                     ).to_csv(tmp_path / name, index=False)
+        return tmp_path / name
+
+    old = sheet("old.csv", [("990001", "示例中证机器人ETF", "0.91", "制造业主题ETF", "张三")])
+    assert import_review(old, tax, labels_subset, today="2026-11-30").added == ["990001"]
+    withdraw = sheet("w.csv", [("990001", "示例中证机器人ETF", "1.0", "撤销", "李四")])
+    assert [c for c, *_ in import_review(withdraw, tax, labels_subset, today="2026-12-01").withdrawn] == ["990001"]
+    labels = labels_subset.read_bytes()
+    history = labels_subset.with_name("history.csv").read_bytes()
+    old = sheet("old.csv", [("990001", "示例中证机器人ETF", "0.91", "制造业主题ETF", "张三"),
+                            ("990002", "示例中证光伏ETF", "0.88", "绿色主题ETF", "张三")])
+    refused = (r"1 problem\(s\), nothing imported:\n  row 2 \(990001\): 制造业主题ETF repeats a review decision on "
+               r"this fund, 制造业主题ETF \(张三, 2026-11-30\), that was withdrawn later \(李四, 2026-12-01; "
+               r"history.csv\).*fresh `fundclass tag`.*--overrule.*clear the row's decision")
+    for dry in (True, False):
+        with pytest.raises(InputError, match=refused):
+            import_review(old, tax, labels_subset, today="2026-12-02", dry_run=dry)
+    assert labels_subset.read_bytes() == labels and labels_subset.with_name("history.csv").read_bytes() == history
+    # another class on that fund is a new decision, not the withdrawn one repeated
+    other = sheet("other.csv", [("990001", "示例中证机器人ETF", "0.91", "宽基ETF", "张三")])
+    assert import_review(other, tax, labels_subset, today="2026-12-02", dry_run=True).added == ["990001"]
+    # deciding the withdrawn class again, knowingly: --overrule
+    res = import_review(old, tax, labels_subset, today="2026-12-02", overrule=True)
+    assert res.added == ["990001", "990002"]
+    # once decided again, the old sheet confirms that decision
+    assert import_review(old, tax, labels_subset, today="2026-12-03").confirmed == ["990001", "990002"]
 
 
 def test_a_withdrawal_restores_the_rows_its_decision_relabeled_whatever_their_notes_say(tmp_path):
@@ -1469,6 +1511,39 @@ def test_a_decision_on_an_index_given_by_code_alone_settles_its_funds_given_by_n
     assert out["secondary"].tolist()[:2] == ["民企主题ETF", "策略主题ETF"]
     assert all(e.startswith("人工复核: 张三") for e in out["evidence"][:2])
     assert not out["evidence"][2].startswith("人工复核: 张三")
+
+
+def test_a_decision_on_an_index_given_by_name_alone_settles_its_funds_given_by_code_alone_through_the_reference(
+        tmp_path, labels_subset):
+    """A decision on a fund whose batch gives its index by name alone (中证人工智能主题指数, key idx:中证人工智能主题)
+    did not settle a later batch's fund giving that index by code alone (930713.CSI): the labeled set holds no fund of
+    the index with both, so it paired no code with the name. The shipped index synonym table names 930713 中证人工智能
+    主题 (and no other code): the pair now joins them for tagging, for `review export`'s `settles` and for the
+    import's dispute warning, as a pair the set gives does."""
+    tax = load_taxonomy()
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990961"], "fund_name": ["示例人工智能ETF"], "index_code": [""],
+                  "index_name": ["中证人工智能主题指数"], "decision": ["科技成长主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
+    import_review(sheet, tax, labels_subset, today="2026-11-30")
+    later = pd.DataFrame({"基金代码": ["990962", "990963"], "基金简称": ["乙人工智能ETF", "乙中证红利ETF"],
+                          "跟踪指数代码": ["930713.CSI", "000922.CSI"], "跟踪指数名称": ["", ""]})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["review_decision"].tolist() == ["990961", ""]
+    assert out["evidence"].iloc[0].startswith("人工复核: 张三")
+    # review export: a decision on a fund giving the name alone settles the file's fund giving the code alone
+    batch = pd.DataFrame({"基金代码": ["990964", "990965"], "基金简称": ["丙人工智能ETF", "丁人工智能ETF"],
+                          "跟踪指数代码": ["", "930713.CSI"], "跟踪指数名称": ["中证人工智能主题指数", ""]})
+    f = review_frame(Tagger.load(labels_path=None).tag(batch), include_all=True, tax=tax,
+                     labels_path=None).set_index("fund_code")
+    assert f.loc["990964", "settles"] == "2"
+    # review import: a decision of another class on a fund giving the code alone disputes 张三's
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"fund_code": ["990962"], "fund_name": ["乙人工智能ETF"], "index_code": ["930713.CSI"],
+                  "index_name": [""], "decision": ["宽基ETF"], "reviewer": ["李四"],
+                  "taxonomy_version": [TAX_VERSION]}).to_csv(other, index=False)
+    res = import_review(other, tax, labels_subset, today="2026-12-01", dry_run=True)
+    assert [c for c, *_ in res.disputes] == ["990962"] and "990961" in res.disputes[0][2]
 
 
 def test_a_back_end_load_share_class_is_settled_by_its_index_decision_as_the_sheet_says(tmp_path, labels_subset):
