@@ -700,20 +700,27 @@ def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: 
             + ("withdraw" if withdraw else "replace") + " the later decision")
 
 
-def _withdrawn_before(r, h: pd.DataFrame, held: dict | None, tax: Taxonomy) -> str:
+def _ended_reviews(h: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per fund code, the latest history.csv row that ended one of its review decisions (a withdrawal, or a later
+    decision in its place; a migration's rows left out), for :func:`_withdrawn_before`."""
+    if h.empty:
+        return {}
+    h = h.reindex(columns=list(dict.fromkeys(list(h.columns) + HISTORY_COLUMNS)), fill_value="")
+    h = h.fillna("").astype(str)
+    ended = h[(h["old_source"] == "review") & (h["changed_by"] != MIGRATION_BY)]
+    return {code: row for code, row in ended.groupby("fund_code", sort=False).tail(1).set_index("fund_code").iterrows()}
+
+
+def _withdrawn_before(r, ended: dict[str, pd.Series], held: dict | None, tax: Taxonomy) -> str:
     """Why decision row ``r`` may not be imported ('' when it may): it repeats a review decision on its fund that was
-    withdrawn later (history.csv ``h``: the last review decision of the fund ended without another review decision in
-    its place, and the fund holds none since; ``held``: the fund's row in the labeled set, None when the set does not
-    hold it), of the same class. A sheet shows the tool's answer below 1 both before the decision and after its
+    withdrawn later (``ended``: :func:`_ended_reviews`, the last review decision of the fund ended without another
+    review decision in its place, and the fund holds none since; ``held``: the fund's row in the labeled set, None when
+    the set does not hold it), of the same class. A sheet shows the tool's answer below 1 both before the decision and after its
     withdrawal, so it cannot tell whether it was exported before the withdrawal: importing it would undo the
     withdrawal."""
-    if held is not None and held["source"] == "review" or h.empty:
+    if held is not None and held["source"] == "review" or r.code not in ended:
         return ""
-    h = h.reindex(columns=list(dict.fromkeys(list(h.columns) + HISTORY_COLUMNS))).fillna("").astype(str)
-    ended = h[(h["fund_code"] == r.code) & (h["old_source"] == "review") & (h["changed_by"] != MIGRATION_BY)]
-    if ended.empty:
-        return ""
-    w = ended.iloc[-1]  # the latest review decision on the fund, taken back: nothing of review stands since
+    w = ended[r.code]  # the latest review decision on the fund, taken back: nothing of review stands since
     if w["old_secondary"] != r.decision or w["old_taxonomy_version"] != tax.version:
         return ""
     return (f"row {r.line_no} ({r.code}): {r.decision} repeats a review decision on this fund, {w['old_secondary']} "
@@ -1323,6 +1330,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         res = ImportResult(split_groups=split, commented=commented, padded=padded, dry_run=dry_run)
         history, new_rows, unseen = [], [], []
         h = read_history(labels_path)
+        ended = _ended_reviews(h) if shows_answer else {}
         touched: dict[str, tuple[str, str]] = {}  # group of a withdrawn decision → its fund, who withdrew it
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before
             before = labels
@@ -1362,7 +1370,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
             else:
                 old = None
             if shows_answer:  # a decision withdrawn since this sheet may have been exported: not put back unseen
-                why = _withdrawn_before(r, h, old, tax)
+                why = _withdrawn_before(r, ended, old, tax)
                 if why:
                     unseen.append(why)
                     continue
