@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from .collector import collector_paused
 from .columns import detect_columns
 from .config import DEFAULTS_FILE, config_file, defaults, shipped_defaults
 from .errors import InputError
-from .io import (CSV_SUFFIXES, collector_paused, csv_blocks, ends_on_sigterm, read_table, write_bytes_parts,
-                 write_table)
+from .io import CSV_SUFFIXES, csv_blocks, ends_on_sigterm, read_table, write_bytes_parts, write_table
 from .linking import file_links, part_keys
 from .pipeline import TagSummary, Tagger
 from .prepare import identify
@@ -86,7 +86,7 @@ def _identify_task(start: int):
 
 def _tag_task(start: int):
     """Tag one chunk; returns (its output: for a CSV file its text as UTF-8 pieces of up to ``CSV_BLOCK_ROWS`` rows,
-    else the frame; its summary). The garbage collector is paused meanwhile (:func:`classifier.io.collector_paused`):
+    else the frame; its summary). The garbage collector is paused meanwhile (:func:`classifier.collector.collector_paused`):
     a chunk's work makes several hundred thousand lists, tuples and dicts, most of which stay to its end, and the
     collections over them (and over the model and the file, at each full one) cost the fund list 60-100 ms of its
     CPU and a 250k-row file in one process about a tenth; paused, the peak memory stayed the same (220 MB; 250k

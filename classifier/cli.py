@@ -4,10 +4,8 @@ Library errors (bad file, broken taxonomy, model mismatch) become one line on st
 """
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
-import gc
 import os
 import sys
 import warnings
@@ -15,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from .collector import collector_paused
 from .config import ENV_CONFIG, default_path, use_config
 from .errors import DecisionsNotApplied, FundClassifierError, InputError
 
@@ -63,20 +62,6 @@ def _write_default(value, key, what, taxonomy_path=None):
     check_writable(path)
     click.echo(f"{what}: {path}", err=True)
     return path
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """Python's cyclic garbage collector paused while the tagging code is imported (pandas, NumPy, pyarrow): its
-    objects all stay, and the ~150 collections over them as they piled up cost 40-60 ms of CPU, an eighth of the
-    imports."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 # errors of the machine, not of the tool: a read-only folder, no permission, a full disk, an interrupted write
@@ -233,7 +218,7 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
 
     Example: fundclass tag examples/new_listings.csv -o tagged.xlsx [--previous last_month.xlsx]
     """
-    with _collector_paused():
+    with collector_paused():
         from .batch import tag_file
         from .io import check_output
 

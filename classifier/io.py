@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextvars
 import csv
 import errno
-import gc
 import io as _io
 import os
 import re
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .collector import collector_paused
 from .columns import header_score
 from .errors import InputError
 
@@ -183,20 +183,6 @@ def _frame_from_rows(rows: list[list[str]], path: str) -> tuple[pd.DataFrame, in
             r += [""] * (width - len(r))
     frame = pd.DataFrame(body, columns=header, dtype=object) if body else pd.DataFrame(columns=header, dtype=object)
     return frame, hdr
-
-
-@contextmanager
-def collector_paused():
-    """Python's cyclic garbage collector paused while many objects that stay are made: a file's rows (a few hundred
-    thousand lists that hold only strings form no cycles, and collecting over them as they pile up more than doubled
-    the reading time: 250k rows, 2.2-2.7 s, 0.9-1.3 s paused), or a chunk's tagging (:mod:`classifier.batch`)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 ONE_COLUMN = "\x00"  # the "delimiter" of a one-column file: a character a text table never holds

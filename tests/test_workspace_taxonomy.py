@@ -25,6 +25,21 @@ def _renamed(src, dest, old_version, new_version, a, b):
     return dest
 
 
+def _efund_rename(ws):
+    """E Fund's set (40 groups) in workspace ``ws``, its taxonomy renaming its first class (``ef2.toml``) and the
+    migration file that renames it (``m.toml``): (the set's labels.csv, E Fund's version, the class renamed)."""
+    ef = ws / "data" / "labeled" / "efund" / "labels.csv"
+    ef.parent.mkdir()
+    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), ef, n_groups=40)
+    efund = project_path("taxonomy/efund2025.toml")
+    version = tomllib.loads(efund.read_text(encoding="utf-8"))["taxonomy"]["version"]
+    cls = sorted(set(pd.read_csv(ef, dtype=str)["secondary"]) - {"不适用"})[0]
+    _renamed(efund, ws / "ef2.toml", version, "efund-2026.1-r2", f'"{cls}"', f'"{cls}2"')
+    (ws / "m.toml").write_text(RENAME.format(old=version, new="efund-2026.1-r2", a=cls, b=f"{cls}2"),
+                               encoding="utf-8")
+    return ef, version, cls
+
+
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     ws = tmp_path / "ws"
@@ -85,15 +100,7 @@ def test_a_migration_of_e_funds_set_is_remembered_for_its_taxonomy_id_only(works
     """E Fund's set migrated in the same workspace: the record is under its own id (efund2025), so commands given no
     --taxonomy keep the jrj taxonomy, and the jrj record is not replaced."""
     r = CliRunner()
-    ef = workspace / "data" / "labeled" / "efund" / "labels.csv"
-    ef.parent.mkdir()
-    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), ef, n_groups=40)
-    efund = project_path("taxonomy/efund2025.toml")
-    version = tomllib.loads(efund.read_text(encoding="utf-8"))["taxonomy"]["version"]
-    cls = sorted(set(pd.read_csv(ef, dtype=str)["secondary"]) - {"不适用"})[0]
-    _renamed(efund, workspace / "ef2.toml", version, "efund-2026.1-r2", f'"{cls}"', f'"{cls}2"')
-    (workspace / "m.toml").write_text(RENAME.format(old=version, new="efund-2026.1-r2", a=cls, b=f"{cls}2"),
-                                      encoding="utf-8")
+    ef, version, cls = _efund_rename(workspace)
     (workspace / "fundclass.toml").write_text('# mine\n[tag]\nalternatives = 3\n\n[taxonomies]\njrj2026 = "r2.toml"\n',
                                               encoding="utf-8")
     _renamed(DEFAULT_TAXONOMY, workspace / "r2.toml", "jrj-2026.01-r1", "jrj-2026.01-r1", "x", "x")
@@ -169,17 +176,8 @@ def test_a_sheet_exported_before_e_funds_migration_is_not_sent_to_a_file_the_set
     again with the new file and export a new sheet. A sheet of E Fund's new version imported with no --taxonomy (the
     jrj taxonomy) no longer speaks of a migration to jrj's version."""
     r = CliRunner()
-    ef = workspace / "data" / "labeled" / "efund" / "labels.csv"
-    ef.parent.mkdir()
-    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), ef, n_groups=40)
-    efund = project_path("taxonomy/efund2025.toml")
-    version = tomllib.loads(efund.read_text(encoding="utf-8"))["taxonomy"]["version"]
-    labels = pd.read_csv(ef, dtype=str)
-    cls = sorted(set(labels["secondary"]) - {"不适用"})[0]
-    code = labels["fund_code"].iat[0]
-    _renamed(efund, workspace / "ef2.toml", version, "efund-2026.1-r2", f'"{cls}"', f'"{cls}2"')
-    (workspace / "m.toml").write_text(RENAME.format(old=version, new="efund-2026.1-r2", a=cls, b=f"{cls}2"),
-                                      encoding="utf-8")
+    ef, version, cls = _efund_rename(workspace)
+    code = pd.read_csv(ef, dtype=str)["fund_code"].iat[0]
     sheet = "fund_code,decision,reviewer,taxonomy_version\n{code},{cls},fof,{v}\n"
     (workspace / "old.csv").write_text(sheet.format(code=code, cls=cls, v=version), encoding="utf-8")
     res = r.invoke(cli, ["taxonomy", "migrate", "m.toml", "--from", "taxonomy/efund2025.toml", "--to", "ef2.toml",
@@ -219,15 +217,7 @@ def test_review_export_refuses_a_sheet_of_the_version_e_funds_set_was_migrated_f
     takes back (the set is of the new version) (audit round 16). It is refused before anything is written, naming
     the file to tag with again."""
     r = CliRunner()
-    ef = workspace / "data" / "labeled" / "efund" / "labels.csv"
-    ef.parent.mkdir()
-    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), ef, n_groups=40)
-    efund = project_path("taxonomy/efund2025.toml")
-    version = tomllib.loads(efund.read_text(encoding="utf-8"))["taxonomy"]["version"]
-    cls = sorted(set(pd.read_csv(ef, dtype=str)["secondary"]) - {"不适用"})[0]
-    _renamed(efund, workspace / "ef2.toml", version, "efund-2026.1-r2", f'"{cls}"', f'"{cls}2"')
-    (workspace / "m.toml").write_text(RENAME.format(old=version, new="efund-2026.1-r2", a=cls, b=f"{cls}2"),
-                                      encoding="utf-8")
+    ef, version, cls = _efund_rename(workspace)
     (workspace / "in.csv").write_text("基金代码,基金简称\n512560,易方达中证军工ETF\n", encoding="utf-8")
     res = r.invoke(cli, ["tag", "in.csv", "-o", "t.csv", "-s", "--threshold", "1", "--taxonomy",
                          "taxonomy/efund2025.toml"])
@@ -250,15 +240,7 @@ def test_a_next_migration_given_the_file_e_funds_set_came_from_names_the_next_fr
     it (to [] if removed)"), which sends the team to edit a correct file (audit round 16). The set's own refusal now
     comes first: it was migrated from that file already, and the next --from is ef2.toml; nothing is written."""
     r = CliRunner()
-    ef = workspace / "data" / "labeled" / "efund" / "labels.csv"
-    ef.parent.mkdir()
-    write_labeled_subset(project_path("data/labeled/efund/labels.csv"), ef, n_groups=40)
-    efund = project_path("taxonomy/efund2025.toml")
-    version = tomllib.loads(efund.read_text(encoding="utf-8"))["taxonomy"]["version"]
-    cls = sorted(set(pd.read_csv(ef, dtype=str)["secondary"]) - {"不适用"})[0]
-    _renamed(efund, workspace / "ef2.toml", version, "efund-2026.1-r2", f'"{cls}"', f'"{cls}2"')
-    (workspace / "m.toml").write_text(RENAME.format(old=version, new="efund-2026.1-r2", a=cls, b=f"{cls}2"),
-                                      encoding="utf-8")
+    ef, version, cls = _efund_rename(workspace)
     assert r.invoke(cli, ["taxonomy", "migrate", "m.toml", "--from", "taxonomy/efund2025.toml", "--to", "ef2.toml",
                           "-o", "q.csv"]).exit_code == 0
     _renamed(workspace / "ef2.toml", workspace / "ef3.toml", "efund-2026.1-r2", "efund-2026.1-r3", "x", "x")
