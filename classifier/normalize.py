@@ -30,9 +30,17 @@ def _expand_aliases(t: str, vocab: Vocabulary) -> str:
     return t
 
 
+def _uncurrency(t: str, vocab: Vocabulary) -> str:
+    """``t`` without the share-class currency words it ends with (taxonomy/common.toml ``currency_words``), where
+    something is left: 嘉实美国成长股票美元现汇 → 嘉实美国成长股票; …联接(QDII)A人民币 → …联接(QDII)A, whose class letter
+    is then read as at the end. A currency is not a fund's theme."""
+    m = vocab.currency_tail_words.search(t) if vocab.currency_tail_words is not None else None
+    return t[:m.start()] if m else t
+
+
 def fund_subject(name: str, vocab: Vocabulary, cleaned: bool = False) -> str:
     """A fund name reduced to what it says about its theme: no manager, structure words or share class."""
-    t = name if cleaned else clean(name)
+    t = _uncurrency(name if cleaned else clean(name), vocab)
     # a class letter before a trailing structure word (南方沪深300ETF联接A(后端)) is the share class too: stripped
     # with the word, it would follow a digit (沪深300A), where no class letter is read
     for w in vocab.strip_suffixes.get(t[-1:], vocab.strip_suffixes[""]):  # the words t may end with, longest first
@@ -47,6 +55,8 @@ def fund_subject(name: str, vocab: Vocabulary, cleaned: bool = False) -> str:
         t = t[m.end():]
     if vocab.strip_any.search(t):  # most names hold none of the words: one scan instead of one per word
         t = _strip(t, vocab.strip_words)
+    # a share class's currency the words stripped brought to the end (广发纳斯达克100ETF联接美元(QDII)A → 纳斯达克100美元)
+    t = _uncurrency(t, vocab)
     return _expand_aliases(vocab.share_class.sub("", t), vocab)
 
 

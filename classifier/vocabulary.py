@@ -46,6 +46,7 @@ class Vocabulary:
     index_tails: tuple[str, ...]  # what may follow an abbreviation: index_strip_words ending in 指数, without it ('' first)
     index_synonyms: dict[str, str]  # an index subject → the subject of the index's full name (INDEX_SYNONYMS)
     share_class: re.Pattern
+    currency_words: tuple[str, ...]  # [normalize] a share class's currency, longest first (see currency_tail_words)
     aliases: dict[str, str]
     managers: tuple[str, ...]
     manager_prefix: re.Pattern
@@ -90,6 +91,14 @@ class Vocabulary:
     def strip_any(self) -> re.Pattern:
         """One pattern that finds any of ``strip_words``: a text in which it finds none holds none of them."""
         return re.compile("|".join(re.escape(w) for w in self.strip_words))
+
+    @cached_property
+    def currency_tail_words(self) -> re.Pattern | None:
+        """One or more of ``currency_words`` ending a text after one character or more (None without words): where it
+        starts, the text without them ends."""
+        if not self.currency_words:
+            return None
+        return re.compile("(?<=[\\s\\S])(?:" + "|".join(re.escape(w) for w in self.currency_words) + ")+$")
 
     @cached_property
     def alias_starts(self) -> frozenset[str]:
@@ -143,6 +152,8 @@ def _load(path: str) -> Vocabulary:
                           tuple(sorted(abbreviations.items(), key=lambda kv: len(kv[0]), reverse=True)), tails,
                           synonyms,
                           re.compile(n["share_class"]),
+                          # optional: a workspace's copy of the file from before the key came keeps loading
+                          by_len(cl(n.get("currency_words", []))),
                           dict(n.get("aliases", {})), by_len(n["managers"]),
                           re.compile("|".join(re.escape(m) for m in by_len(n["managers"]))), acs, cl(ms["enhanced"]),
                           cl(ms["passive_types"]), cl(ms["passive_names"]), not_a_name,

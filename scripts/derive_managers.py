@@ -11,6 +11,11 @@ are read from the raw lists (never copied), by two rules:
    two characters; a group of three fund families or more (names without their share-class letter) that are not
    exchange short names (ETF, LOF and graded-fund legs name their theme first: 银行ETF, 证保A级) gives the prefix
    its names share up to where they part (人保货币A, 人保双利A, 人保中证A500指数增强A → 人保).
+3. A known manager's name followed by another's, in three fund families or more of Eastmoney's list that are not
+   exchange short names, is one company's name: two companies merged (国泰君安 and 海通证券 in 2025: 国泰海通中证500指数
+   增强A, 国泰海通君得利短债C, …), and a name rule 2 skips (国泰 begins it) kept the second manager in its subject
+   (idx:海通沪深300). A fund that names another company's product after its manager's name (华泰柏瑞南方东英恒生科技
+   ETF) is an exchange short name; one family (汇添富添富通货币, 交银先锋混合) is not three.
 
 Usage: python scripts/derive_managers.py [--raw ../shared/data/raw] [--check]
 prints the missing names as a TOML array to paste into `managers` (keep the longest first where one name begins
@@ -94,6 +99,22 @@ def from_names(names: list[str], known: set[str], share_class: re.Pattern, index
     return out
 
 
+def from_merged(names: list[str], known: set[str], share_class: re.Pattern) -> set[str]:
+    """Rule 3: two names of ``known`` one after the other at the start of three fund families or more of ``names``
+    (not exchange short names), with two characters or more after them: 国泰 + 海通 → 国泰海通."""
+    ordered = sorted(known, key=len, reverse=True)
+    begins = re.compile("|".join(re.escape(m) for m in ordered))
+    families = defaultdict(set)
+    for n in names:
+        m = begins.match(n)
+        if not m or EXCHANGE_NAME.search(n):
+            continue
+        second = begins.match(n, m.end())
+        if second and len(n) > second.end() + 1:
+            families[n[:second.end()]].add(share_class.sub("", n))
+    return {prefix for prefix, fams in families.items() if len(fams) >= MIN_FAMILIES}
+
+
 def missing_managers(raw: Path, vocabulary_path: str | Path | None = None) -> list[str]:
     """The managers' short names the raw lists use that the vocabulary's `managers` lacks, sorted."""
     vocab = load_vocabulary(vocabulary_path)
@@ -109,6 +130,8 @@ def missing_managers(raw: Path, vocabulary_path: str | Path | None = None) -> li
         if path.name != "common.toml":
             index_words.update(load_taxonomy(path).terms())
     found = listed | from_names(names, known | listed, vocab.share_class, {w for w in index_words if len(w) >= 2})
+    listed_names = [clean(n) for n in dict.fromkeys(fund_list["fund_short_name"]) if n]
+    found |= from_merged(listed_names, known | found, vocab.share_class)
     return sorted(found - known)
 
 

@@ -34,16 +34,25 @@ def _real_texts() -> list[str]:
     for i, t in enumerate(base[:4000]):
         w = V.strip_words[i % len(V.strip_words)]
         variants += [t + "A", t + "AC", t + ")C", t + "A" + w, t + w + "C", V.managers[i % len(V.managers)] + t,
-                     t[:2], t[-3:], "CS" + t, w]
+                     t[:2], t[-3:], "CS" + t, w, t + "A" + V.currency_words[i % len(V.currency_words)]]
     return list(dict.fromkeys(base + variants + ["", "A", "联接", "ETF联接A(后端)"]))
 
 
 TEXTS = _real_texts()
 
 
+def _uncurrency_reference(t: str, vocab) -> str:
+    """``t`` without the longest run of currency words (common.toml ``currency_words``) that ends it and leaves one
+    character or more before it, tried from the left (``fund_subject`` reads it with one regular expression)."""
+    def run(rest: str) -> bool:
+        return rest == "" or any(w and rest.startswith(w) and run(rest[len(w):]) for w in vocab.currency_words)
+    return next((t[:i] for i in range(1, len(t)) if run(t[i:])), t)
+
+
 def fund_subject_reference(name: str, vocab, cleaned: bool = True) -> str:
-    """fund_subject before it looked the strip words up by the text's last character (commit 9037b0b)."""
-    t = name
+    """fund_subject before it looked the strip words up by the text's last character (commit 9037b0b), with the
+    currency words of a share class removed from the end before and after the strip words (vocab16)."""
+    t = _uncurrency_reference(name, vocab)
     for w in sorted(vocab.strip_words, key=len, reverse=True):
         if t.endswith(w) and vocab.share_class.search(t[:-len(w)]):
             t = t[:-len(w)]
@@ -53,7 +62,7 @@ def fund_subject_reference(name: str, vocab, cleaned: bool = True) -> str:
     m = vocab.manager_prefix.match(t)
     if m and len(t) > m.end() + 1:
         t = t[m.end():]
-    t = _strip(t, vocab.strip_words)
+    t = _uncurrency_reference(_strip(t, vocab.strip_words), vocab)
     return _expand_aliases(vocab.share_class.sub("", t), vocab)
 
 

@@ -2302,6 +2302,42 @@ def test_a_decision_on_an_index_settles_the_fund_named_by_a_manager_the_vocabula
     assert set(review_frame(out, include_all=True, labels_path=labels_subset)["group"]) == {"idx:中证A500"}
 
 
+def test_a_decision_on_an_index_settles_the_fund_of_a_merged_manager(tmp_path, labels_subset):
+    """Audit (session 28): 国泰海通沪深300指数增强发起A (国泰君安 and 海通证券 merged in 2025) read its index from the name
+    as 海通沪深300 (国泰 alone was stripped), so a decision on 沪深300 did not settle it and `review export` made it a
+    group of its own (idx:海通沪深300). 国泰海通 is a manager name of taxonomy/common.toml now."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990971"], "fund_name": ["示例沪深300ETF"], "index_code": ["000300.SH"],
+                  "index_name": ["沪深300指数"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_subset, today="2026-12-01")
+    later = pd.DataFrame({"基金代码": ["990973", "990974"], "基金简称": ["国泰海通沪深300指数增强发起A",
+                                                                "国泰海通沪深300指数增强发起C"],
+                          "基金类型": ["指数型-股票"] * 2})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["secondary"].tolist() == ["策略主题ETF"] * 2 and out["review_decision"].tolist() == ["990971"] * 2
+    assert set(review_frame(out, include_all=True, labels_path=labels_subset)["group"]) == {"idx:沪深300"}
+
+
+def test_a_decision_on_an_index_settles_its_feeders_currency_share_classes(tmp_path, labels_subset):
+    """Audit (session 28): 广发纳斯达克100ETF联接美元(QDII)A, on a list of names, gave its index as 纳斯达克100美元
+    (its 人民币 class: 纳斯达克100), so a decision on 纳斯达克100 did not settle it and `review export` made it a group of
+    its own (idx:纳斯达克100美元). A share class's currency is no part of the index a name gives now."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": ["990981"], "fund_name": ["示例纳斯达克100ETF(QDII)"], "index_code": ["NDX.NASDAQ"],
+                  "index_name": ["纳斯达克100指数"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
+                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_subset, today="2026-12-01")
+    # not the decided ETF's feeders by name (示例…), so only the index their names give can reach them
+    later = pd.DataFrame({"基金代码": ["990983", "990985"],
+                          "基金简称": ["广发纳斯达克100ETF联接美元(QDII)A", "建信纳斯达克100指数(QDII)C美元现汇"],
+                          "基金类型": ["指数型-海外股票"] * 2})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["secondary"].tolist() == ["策略主题ETF"] * 2 and out["review_decision"].tolist() == ["990981"] * 2
+    groups = review_frame(out, include_all=True, labels_path=labels_subset)["group"]
+    assert {g.split(" (")[0] for g in groups} == {"idx:纳斯达克100"}  # a second group of a name is named with its code
+
+
 def test_a_decision_on_a_fund_the_set_holds_warns_of_the_dispute_its_row_in_the_set_starts(tmp_path, labels_subset):
     """Audit round 12: a second reviewer decided 易方达创业板ETF联接C (004744) 宽基ETF on a list of names, after 009012's
     decision had relabeled it 科技成长主题ETF in the labeled set: the import said 'changed 004744' and no warning,
