@@ -248,12 +248,12 @@ def settling_keys(p: pd.DataFrame, codes: list[str], classes: list[str],
     index_aliases`), so a decision on an index given by code alone settles its funds given by name alone, and the
     other way round. Shared by tagging (:meth:`classifier.pipeline.Tagger.use_reviewed`) and by the import, which
     warns of the disputes a decision starts."""
-    families = ReviewedFamilies(family_keys(p), list(codes), list(classes))
+    dates = [str(d) for d in dates] if dates is not None else [""] * len(codes)
+    families = ReviewedFamilies(family_keys(p), list(codes), list(classes), dates)
     decided: dict[str, set] = {}
     deciders: dict[str, list] = {}
     rank: dict[str, tuple[str, int]] = {}
     aliases = aliases or {}
-    dates = [str(d) for d in dates] if dates is not None else [""] * len(codes)
     for keys in (code_keys(p), subject_keys(p), name_keys(p)):
         for row, (key, code, sec) in enumerate(zip(keys, codes, classes)):
             for k in _with_alias(key, aliases):

@@ -252,9 +252,13 @@ class ReviewedFamilies:
     A row follows a reviewed fund when its family key names the same family (the names equal; the tracked subjects
     equal, or one of them unknown: a later file may lack the index columns), or, for a feeder, when the ETF it follows
     (:class:`EtfFinder` over the reviewed funds' names) is a reviewed fund with a compatible subject. A family whose
-    reviewed members were given different classes is settled by none of them (each still settles its own fund)."""
+    reviewed members were given different classes is settled by none of them (each still settles its own fund). Of the
+    members that agree, the earliest decision settles the family's other rows (``dates``: the days they were made,
+    ``labeled_at``; of those made the same day, the one first in the list), as the earliest of the decisions that
+    agree on an index keeps it (:func:`classifier.decide.settling_keys`): a later decision that agrees changes no
+    other row. None: all made the same day."""
 
-    def __init__(self, fam: list[str], codes: list[str], classes: list[str]):
+    def __init__(self, fam: list[str], codes: list[str], classes: list[str], dates: list[str] | None = None):
         split = [k.partition("#")[::2] for k in fam]
         decided: dict[str, set] = {}
         for (name, _), c in zip(split, classes):
@@ -265,9 +269,13 @@ class ReviewedFamilies:
         for (name, subject), c, k in zip(split, codes, keep):
             if name and not k:
                 self.disputed.setdefault(name, []).append((subject, c))
-        self.names = [n for (n, _), k in zip(split, keep) if k]
-        self.subjects = [s for (_, s), k in zip(split, keep) if k]
-        self.codes = [c for c, k in zip(codes, keep) if k]
+        # the agreeing members, earliest first (a stable sort: those of one day keep the list's order)
+        order = [i for i in range(len(fam)) if keep[i]]
+        if dates is not None:
+            order.sort(key=lambda i: str(dates[i]))
+        self.names = [split[i][0] for i in order]
+        self.subjects = [split[i][1] for i in order]
+        self.codes = [codes[i] for i in order]
         self.first: dict[str, list[int]] = {}
         for i, n in enumerate(self.names):
             self.first.setdefault(n, []).append(i)

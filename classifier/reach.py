@@ -19,7 +19,9 @@ feeder follows, index code key, subject key, name key); an index key another dec
 decision, made today, agreeing leaves the earlier one named, and one of another class disputes the key, which then
 settles none), but for one made the same day that comes after the new one in the set (a fund the set holds keeps its
 row, a new one goes last); an index key or family decisions dispute does not move to the new one; a family another
-decision settles reaches, through the new one, its rows that decision does not.
+decision settles reaches, through the new one, its rows that decision does not, and, when the new one comes first in
+the same order (:class:`~classifier.linking.ReviewedFamilies`: the earliest of a family's agreeing decisions settles its
+share classes), those it does.
 """
 from __future__ import annotations
 
@@ -48,13 +50,15 @@ def _existing(p: pd.DataFrame, codes: list[str], linked_row: np.ndarray, problem
     use_reviewed`, :func:`~classifier.decide.override`): per row, the deciding fund ('' none), the level it settles
     the row at and the index key it settles it by ('' none); the index keys already decided (key → code) with the
     (kind, row) of their deciders (:class:`~classifier.decide.SettlingKeys`), those and the family names in dispute,
-    and the rows of the set the decisions are at, in their order."""
+    the rows of the set the decisions are at, in their order, and per deciding code the (date, position) of its
+    decision among them (the earliest of a family's agreeing decisions settles its other rows,
+    :class:`~classifier.linking.ReviewedFamilies`)."""
     from .pipeline import Tagger
 
     n = len(codes)
     via, level, by = [""] * n, np.full(n, _NONE), [""] * n
     if labels is None or labels.empty:
-        return via, level, by, {}, {}, set(), set(), []
+        return via, level, by, {}, {}, set(), set(), [], {}
     t = Tagger(tax)
     with warnings.catch_warnings():  # decisions of another taxonomy are not applied: the tag run says so
         warnings.simplefilter("ignore")
@@ -62,8 +66,9 @@ def _existing(p: pd.DataFrame, codes: list[str], linked_row: np.ndarray, problem
     taken, families = set(t.reviewed_disputes), set(t.reviewed_families.disputed)
     at = {c: i for i, c in enumerate(labels["fund_code"])}
     rows = [at[c] for c in t.reviewed]
+    ranks = {c: (str(v[2]), j) for j, (c, v) in enumerate(t.reviewed.items())}
     if not t.reviewed:
-        return via, level, by, t.reviewed_index, t.reviewed_rank, taken, families, rows
+        return via, level, by, t.reviewed_index, t.reviewed_rank, taken, families, rows, ranks
     d = pd.DataFrame({"code": codes, "linked_row": linked_row, "name_problem": np.where(problem, "x", ""),
                       "secondary": "", "confidence": 0.0, "needs_review": False}, index=p.index)
     d = override(p, d, t.reviewed, t.reviewed_index, 0, t.reviewed_families, fam, t.reviewed_disputes,
@@ -71,7 +76,7 @@ def _existing(p: pd.DataFrame, codes: list[str], linked_row: np.ndarray, problem
     for i, (v, how, key, at) in enumerate(zip(d["review_via"], d["review_how"], d["review_key"], d["review_level"])):
         if v:
             via[i], level[i], by[i] = v, at, key if how == "index" else ""
-    return via, level, by, t.reviewed_index, t.reviewed_rank, taken, families, rows
+    return via, level, by, t.reviewed_index, t.reviewed_rank, taken, families, rows, ranks
 
 
 def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarray, rows: np.ndarray,
@@ -91,7 +96,7 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
     linked_row = np.array([first.get(lk, -1) if lk else -1 for lk in linked], dtype=np.int64)
     head = [codes[j] if j >= 0 else c for j, c in zip(linked_row, codes)]
     fam = family_keys(tagged_p)
-    via, level, by, decided, rank, disputed, fam_disputed, decision_rows = _existing(
+    via, level, by, decided, rank, disputed, fam_disputed, decision_rows, ranks = _existing(
         tagged_p, codes, linked_row, problem, fam, labels, tax)
 
     # the decided funds as the labeled set will hold them: the set's row of a fund it holds, else the sheet's fields
@@ -214,6 +219,9 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
             if owner != x:
                 moved.add(key)
         hit = {i for i, at in lv.items() if at < level[i]} | set(settled_by.get(x, ()))
+        # a share class another decision of its family settles moves to this one when this one comes first (made the
+        # same day, its row before that decision's in the set): the family's earliest agreeing decision settles it
+        hit |= {i for i, at in lv.items() if at == level[i] == 1 and via[i] != x and not ranks[via[i]] < order}
         if moved:  # rows the earlier decision settled by a key that moves to this one
             hit |= {i for i, key in enumerate(by) if key in moved}
         out.append(np.array(sorted(hit), dtype=np.int64))

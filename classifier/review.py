@@ -946,7 +946,8 @@ def _family_decisions(labels: pd.DataFrame, tax: Taxonomy) -> list[str]:
     fam = family_keys(p)
     rev = np.flatnonzero(((labels["source"] == "review") & (labels["taxonomy_version"] == tax.version)).to_numpy())
     same_fund, etf = ReviewedFamilies([fam[i] for i in rev], labels["fund_code"].iloc[rev].tolist(),
-                                      labels["secondary"].iloc[rev].tolist()).find(fam)
+                                      labels["secondary"].iloc[rev].tolist(),
+                                      labels["labeled_at"].iloc[rev].astype(str).tolist()).find(fam)
     # a reviewed share class of the same fund first, then the reviewed ETF a feeder follows, as tagging tries them
     return [c if c != code else "" for c, code in zip((a or b for a, b in zip(same_fund, etf)), labels["fund_code"])]
 

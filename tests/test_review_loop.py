@@ -309,6 +309,68 @@ def test_the_funds_a_review_sheet_says_a_decision_settles_are_those_it_settles(t
     assert sheet.loc[0, "settles"] == str(settled) == "1"
 
 
+
+def test_a_later_agreeing_decision_on_a_share_class_leaves_its_family_with_the_earlier_one(tmp_path, labels_subset):
+    """check_settles seed 304: 022422 (大成中证A500ETF发起式联接C) was decided 制造业主题ETF earlier, and settled its
+    share classes 022421 (A) and 022423 (E). A decision on 022421 agreeing with it, today, showed `settles` 1 (a later
+    decision that agrees changes no other row), but the next tag named 022421 on 022423: tagging took the family's
+    decision first in the labeled set (022421's row comes before 022422's), not the earliest, as it does for an
+    index. The earliest decision now keeps the family, and `settles` holds."""
+    batch = pd.DataFrame({"fund_code": ["022423", "022422", "022421"],
+                          "fund_short_name": ["大成中证A500ETF发起式联接E", "大成中证A500ETF发起式联接C",
+                                              "大成中证A500ETF发起式联接A"],
+                          "fund_type": ["指数型-股票"] * 3})
+    codes = read_labels(labels_subset)["fund_code"].tolist()
+    assert codes.index("022421") < codes.index("022422")  # the set's order: A before C
+    tax = load_taxonomy()
+
+    def decide(code, today):
+        sheet = review_frame(Tagger.load(labels_path=labels_subset).tag(batch), include_all=True,
+                             labels_path=labels_subset)
+        k = sheet.index[sheet["fund_code"] == code][0]
+        sheet.loc[k, ["decision", "reviewer"]] = ["制造业主题ETF", "张三"]
+        write_table(sheet, tmp_path / f"{code}.csv")
+        import_review(tmp_path / f"{code}.csv", tax, labels_subset, today=today)
+        return sheet.at[k, "settles"]
+
+    decide("022422", "2026-11-01")
+    said = decide("022421", None)  # today, as review export reckons
+    out = Tagger.load(labels_path=labels_subset).tag(batch).set_index("fund_code")
+    assert out["review_decision"].to_dict() == {"022423": "022422", "022422": "022422", "022421": "022421"}
+    assert said == "1"
+
+
+
+def test_a_share_class_decided_the_same_day_before_its_familys_decision_in_the_set_says_it_settles_the_family(
+        tmp_path, labels_subset):
+    """Two sheets imported the same day: 022422 (大成中证A500ETF发起式联接C) decided 制造业主题ETF, then 022421 (联接A),
+    whose row comes before 022422's in the labeled set, decided the same. Of a family's agreeing decisions of one day
+    tagging takes the one first in the set, 022421, for 022423 (联接E); the sheet said 022421 settled 1 (its own row),
+    tagging settled 2. `settles` now counts 022423."""
+    batch = pd.DataFrame({"fund_code": ["022423", "022422", "022421"],
+                          "fund_short_name": ["大成中证A500ETF发起式联接E", "大成中证A500ETF发起式联接C",
+                                              "大成中证A500ETF发起式联接A"],
+                          "fund_type": ["指数型-股票"] * 3})
+    codes = read_labels(labels_subset)["fund_code"].tolist()
+    assert codes.index("022421") < codes.index("022422")  # the set's order: A before C
+    tax = load_taxonomy()
+
+    def decide(code):
+        sheet = review_frame(Tagger.load(labels_path=labels_subset).tag(batch), include_all=True,
+                             labels_path=labels_subset)
+        k = sheet.index[sheet["fund_code"] == code][0]
+        sheet.loc[k, ["decision", "reviewer"]] = ["制造业主题ETF", "张三"]
+        write_table(sheet, tmp_path / f"{code}.csv")
+        import_review(tmp_path / f"{code}.csv", tax, labels_subset)  # today, as review export reckons
+        return sheet.at[k, "settles"]
+
+    assert decide("022422") == "3"
+    said = decide("022421")
+    out = Tagger.load(labels_path=labels_subset).tag(batch).set_index("fund_code")
+    assert out["review_decision"].to_dict() == {"022423": "022421", "022422": "022422", "022421": "022421"}
+    assert said == "2"
+
+
 RENAME_MIGRATION = """[migration]
 from = "jrj-2026.01-r1"
 to = "jrj-2026.02-rename"
