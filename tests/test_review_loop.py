@@ -1,4 +1,5 @@
 """The review loop and taxonomy changes, end to end (issue: review, feed back, retrain when the taxonomy changes)."""
+import functools
 import hashlib
 import os
 import shutil
@@ -310,35 +311,38 @@ def test_the_funds_a_review_sheet_says_a_decision_settles_are_those_it_settles(t
 
 
 
+A500_FAMILY = pd.DataFrame({"fund_code": ["022423", "022422", "022421"],
+                            "fund_short_name": ["大成中证A500ETF发起式联接E", "大成中证A500ETF发起式联接C",
+                                                "大成中证A500ETF发起式联接A"],
+                            "fund_type": ["指数型-股票"] * 3})
+
+
+def _decide_a500_family(tmp_path, labels_subset, code, today=None):
+    """张三 decides 制造业主题ETF on ``code``'s row of a review sheet of A500_FAMILY (``today`` None: today, as
+    `review export` reckons); what the sheet said that decision settles."""
+    sheet = review_frame(Tagger.load(labels_path=labels_subset).tag(A500_FAMILY), include_all=True,
+                         labels_path=labels_subset)
+    k = sheet.index[sheet["fund_code"] == code][0]
+    sheet.loc[k, ["decision", "reviewer"]] = ["制造业主题ETF", "张三"]
+    write_table(sheet, tmp_path / f"{code}.csv")
+    import_review(tmp_path / f"{code}.csv", load_taxonomy(), labels_subset, today=today)
+    return sheet.at[k, "settles"]
+
+
 def test_a_later_agreeing_decision_on_a_share_class_leaves_its_family_with_the_earlier_one(tmp_path, labels_subset):
     """check_settles seed 304: 022422 (大成中证A500ETF发起式联接C) was decided 制造业主题ETF earlier, and settled its
     share classes 022421 (A) and 022423 (E). A decision on 022421 agreeing with it, today, showed `settles` 1 (a later
     decision that agrees changes no other row), but the next tag named 022421 on 022423: tagging took the family's
     decision first in the labeled set (022421's row comes before 022422's), not the earliest, as it does for an
     index. The earliest decision now keeps the family, and `settles` holds."""
-    batch = pd.DataFrame({"fund_code": ["022423", "022422", "022421"],
-                          "fund_short_name": ["大成中证A500ETF发起式联接E", "大成中证A500ETF发起式联接C",
-                                              "大成中证A500ETF发起式联接A"],
-                          "fund_type": ["指数型-股票"] * 3})
     codes = read_labels(labels_subset)["fund_code"].tolist()
     assert codes.index("022421") < codes.index("022422")  # the set's order: A before C
-    tax = load_taxonomy()
-
-    def decide(code, today):
-        sheet = review_frame(Tagger.load(labels_path=labels_subset).tag(batch), include_all=True,
-                             labels_path=labels_subset)
-        k = sheet.index[sheet["fund_code"] == code][0]
-        sheet.loc[k, ["decision", "reviewer"]] = ["制造业主题ETF", "张三"]
-        write_table(sheet, tmp_path / f"{code}.csv")
-        import_review(tmp_path / f"{code}.csv", tax, labels_subset, today=today)
-        return sheet.at[k, "settles"]
-
+    decide = functools.partial(_decide_a500_family, tmp_path, labels_subset)
     decide("022422", "2026-11-01")
-    said = decide("022421", None)  # today, as review export reckons
-    out = Tagger.load(labels_path=labels_subset).tag(batch).set_index("fund_code")
+    said = decide("022421")  # today, as review export reckons
+    out = Tagger.load(labels_path=labels_subset).tag(A500_FAMILY).set_index("fund_code")
     assert out["review_decision"].to_dict() == {"022423": "022422", "022422": "022422", "022421": "022421"}
     assert said == "1"
-
 
 
 def test_a_share_class_decided_the_same_day_before_its_familys_decision_in_the_set_says_it_settles_the_family(
@@ -347,26 +351,12 @@ def test_a_share_class_decided_the_same_day_before_its_familys_decision_in_the_s
     whose row comes before 022422's in the labeled set, decided the same. Of a family's agreeing decisions of one day
     tagging takes the one first in the set, 022421, for 022423 (联接E); the sheet said 022421 settled 1 (its own row),
     tagging settled 2. `settles` now counts 022423."""
-    batch = pd.DataFrame({"fund_code": ["022423", "022422", "022421"],
-                          "fund_short_name": ["大成中证A500ETF发起式联接E", "大成中证A500ETF发起式联接C",
-                                              "大成中证A500ETF发起式联接A"],
-                          "fund_type": ["指数型-股票"] * 3})
     codes = read_labels(labels_subset)["fund_code"].tolist()
     assert codes.index("022421") < codes.index("022422")  # the set's order: A before C
-    tax = load_taxonomy()
-
-    def decide(code):
-        sheet = review_frame(Tagger.load(labels_path=labels_subset).tag(batch), include_all=True,
-                             labels_path=labels_subset)
-        k = sheet.index[sheet["fund_code"] == code][0]
-        sheet.loc[k, ["decision", "reviewer"]] = ["制造业主题ETF", "张三"]
-        write_table(sheet, tmp_path / f"{code}.csv")
-        import_review(tmp_path / f"{code}.csv", tax, labels_subset)  # today, as review export reckons
-        return sheet.at[k, "settles"]
-
+    decide = functools.partial(_decide_a500_family, tmp_path, labels_subset)
     assert decide("022422") == "3"
     said = decide("022421")
-    out = Tagger.load(labels_path=labels_subset).tag(batch).set_index("fund_code")
+    out = Tagger.load(labels_path=labels_subset).tag(A500_FAMILY).set_index("fund_code")
     assert out["review_decision"].to_dict() == {"022423": "022421", "022422": "022422", "022421": "022421"}
     assert said == "2"
 
@@ -1613,11 +1603,7 @@ def test_a_back_end_load_share_class_is_settled_by_its_index_decision_as_the_she
     letter, before (后端), was kept once the structure words were stripped), so a decision on 沪深300 did not settle
     it, though the review sheet put it in the index's group (through its ETF) and counted it in `settles`. The class
     letter before a trailing structure word is now the share class: the name gives 沪深300."""
-    sheet = tmp_path / "decisions.csv"
-    pd.DataFrame({"fund_code": ["990941"], "fund_name": ["示例沪深300ETF"], "index_code": ["000300.SH"],
-                  "index_name": ["沪深300指数"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
-                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
-    import_review(sheet, load_taxonomy(), labels_subset, today="2026-11-30")
+    _decide_index(tmp_path, labels_subset, "990941", "示例沪深300ETF", "000300.SH", "沪深300指数", "2026-11-30")
     later = pd.DataFrame({"基金代码": ["202015", "202016", "990942"],
                           "基金简称": ["南方沪深300ETF联接A", "南方沪深300ETF联接A(后端)", "博时沪深300指数C(后端)"],
                           "基金类型": ["指数型-股票"] * 3})
@@ -1626,15 +1612,20 @@ def test_a_back_end_load_share_class_is_settled_by_its_index_decision_as_the_she
     assert all(e.startswith("人工复核: 张三") for e in out["evidence"])
 
 
+
+def _decide_index(tmp_path, labels_subset, code, name, index_code, index_name, today):
+    """张三 decides 策略主题ETF on one fund of an index (a one-row sheet giving its index code and name)."""
+    sheet = tmp_path / "decisions.csv"
+    pd.DataFrame({"fund_code": [code], "fund_name": [name], "index_code": [index_code], "index_name": [index_name],
+                  "decision": ["策略主题ETF"], "reviewer": ["张三"], "taxonomy_version": [TAX_VERSION]}
+                 ).to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels_subset, today=today)
+
 def test_a_decision_on_an_index_settles_the_etf_named_by_its_managers_short_name(tmp_path, labels_subset):
     """添富沪深300ETF (汇添富's ETF, named with the short form 添富) read its index from the name as 添富沪深300, so a
     decision on 沪深300 settled its feeders (汇添富…联接A) but not the ETF itself (audit round 7). 添富 is now one of
     common.toml's manager names (both shipped models retrained for the new vocabulary)."""
-    sheet = tmp_path / "decisions.csv"
-    pd.DataFrame({"fund_code": ["990941"], "fund_name": ["示例沪深300ETF"], "index_code": ["000300.SH"],
-                  "index_name": ["沪深300指数"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
-                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
-    import_review(sheet, load_taxonomy(), labels_subset, today="2026-11-30")
+    _decide_index(tmp_path, labels_subset, "990941", "示例沪深300ETF", "000300.SH", "沪深300指数", "2026-11-30")
     later = pd.DataFrame({"基金代码": ["515310", "990943"], "基金简称": ["添富沪深300ETF", "添富中证800ETF"],
                           "基金类型": ["指数型-股票"] * 2})
     out = Tagger.load(labels_path=labels_subset).tag(later)
@@ -2352,11 +2343,7 @@ def test_a_decision_on_an_index_settles_the_fund_named_by_a_manager_the_vocabula
     taxonomy/common.toml), so a decision on 中证A500 did not settle it and `review export` made it a group of its own
     (idx:人保中证A500). The raw fund lists' manager names the vocabulary lacked are now in it
     (scripts/derive_managers.py)."""
-    sheet = tmp_path / "decisions.csv"
-    pd.DataFrame({"fund_code": ["990961"], "fund_name": ["示例中证A500ETF"], "index_code": ["000510.SH"],
-                  "index_name": ["中证A500指数"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
-                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
-    import_review(sheet, load_taxonomy(), labels_subset, today="2026-12-01")
+    _decide_index(tmp_path, labels_subset, "990961", "示例中证A500ETF", "000510.SH", "中证A500指数", "2026-12-01")
     later = pd.DataFrame({"基金代码": ["990963", "990964"], "基金简称": ["人保中证A500指数增强A", "人保中证A500指数增强C"],
                           "基金类型": ["指数型-股票"] * 2})
     out = Tagger.load(labels_path=labels_subset).tag(later)
@@ -2368,11 +2355,7 @@ def test_a_decision_on_an_index_settles_the_fund_of_a_merged_manager(tmp_path, l
     """Audit (session 28): 国泰海通沪深300指数增强发起A (国泰君安 and 海通证券 merged in 2025) read its index from the name
     as 海通沪深300 (国泰 alone was stripped), so a decision on 沪深300 did not settle it and `review export` made it a
     group of its own (idx:海通沪深300). 国泰海通 is a manager name of taxonomy/common.toml now."""
-    sheet = tmp_path / "decisions.csv"
-    pd.DataFrame({"fund_code": ["990971"], "fund_name": ["示例沪深300ETF"], "index_code": ["000300.SH"],
-                  "index_name": ["沪深300指数"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
-                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
-    import_review(sheet, load_taxonomy(), labels_subset, today="2026-12-01")
+    _decide_index(tmp_path, labels_subset, "990971", "示例沪深300ETF", "000300.SH", "沪深300指数", "2026-12-01")
     later = pd.DataFrame({"基金代码": ["990973", "990974"], "基金简称": ["国泰海通沪深300指数增强发起A",
                                                                 "国泰海通沪深300指数增强发起C"],
                           "基金类型": ["指数型-股票"] * 2})
@@ -2385,11 +2368,7 @@ def test_a_decision_on_an_index_settles_its_feeders_currency_share_classes(tmp_p
     """Audit (session 28): 广发纳斯达克100ETF联接美元(QDII)A, on a list of names, gave its index as 纳斯达克100美元
     (its 人民币 class: 纳斯达克100), so a decision on 纳斯达克100 did not settle it and `review export` made it a group of
     its own (idx:纳斯达克100美元). A share class's currency is no part of the index a name gives now."""
-    sheet = tmp_path / "decisions.csv"
-    pd.DataFrame({"fund_code": ["990981"], "fund_name": ["示例纳斯达克100ETF(QDII)"], "index_code": ["NDX.NASDAQ"],
-                  "index_name": ["纳斯达克100指数"], "decision": ["策略主题ETF"], "reviewer": ["张三"],
-                  "taxonomy_version": [TAX_VERSION]}).to_csv(sheet, index=False)
-    import_review(sheet, load_taxonomy(), labels_subset, today="2026-12-01")
+    _decide_index(tmp_path, labels_subset, "990981", "示例纳斯达克100ETF(QDII)", "NDX.NASDAQ", "纳斯达克100指数", "2026-12-01")
     # not the decided ETF's feeders by name (示例…), so only the index their names give can reach them
     later = pd.DataFrame({"基金代码": ["990983", "990985"],
                           "基金简称": ["广发纳斯达克100ETF联接美元(QDII)A", "建信纳斯达克100指数(QDII)C美元现汇"],
