@@ -86,8 +86,8 @@ def _identify_task(start: int):
 
 def _tag_task(start: int):
     """Tag one chunk; returns (its output: for a CSV file its text as UTF-8 pieces of up to ``CSV_BLOCK_ROWS`` rows,
-    else the frame; its summary). The garbage collector is paused meanwhile (:func:`classifier.collector.collector_paused`):
-    a chunk's work makes several hundred thousand lists, tuples and dicts, most of which stay to its end, and the
+    else the frame; its summary). The garbage collector is paused meanwhile
+    (:func:`classifier.collector.collector_paused`): a chunk's work makes several hundred thousand lists, tuples and dicts, most of which stay to its end, and the
     collections over them (and over the model and the file, at each full one) cost the fund list 60-100 ms of its
     CPU and a 250k-row file in one process about a tenth; paused, the peak memory stayed the same (220 MB; 250k
     rows, ``--jobs 1``: 561 MB against 566)."""

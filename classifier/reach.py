@@ -9,8 +9,8 @@ ReviewedFamilies`), then the index code, subject and name keys of its row in the
 set pairs it with (:func:`classifier.index_key.index_aliases`, over the set with the fund's row), which reach a row of
 the file by the row's own keys, else, for a fund the set holds, by the keys of its row in the set
 (:func:`classifier.index_key.row_keys`: the import relabels it there with the decision). The set's index name
-may say more than the file: 平安300ETF联接C, whose name gives the file only the number 300 (no key), is 沪深300 in the set, and its
-decision settles the file's 沪深300 funds.
+may say more than the file: 平安300ETF联接C, whose name gives the file only the number 300 (no key), is 沪深300 in
+the set, and its decision settles the file's 沪深300 funds.
 
 A row another decision of the set settles stays with it unless the new decision comes first in the order
 :func:`~classifier.decide.override` tries them (own code, followed fund, a share class of the same fund, the ETF a

@@ -367,7 +367,8 @@ class ImportResult:
             out.append(f"warning: {len(self.undecided)} funds hold no review decision to withdraw (nothing done): "
                        f"{_first(self.undecided)}")
             gone = {c for c, *_ in self.withdrawn}  # a settling decision this sheet withdraws too: nothing to say
-            by = [(c, d) for c in self.undecided if (d := tuple(x for x in self.settled_by.get(c, ()) if x not in gone))]
+            by = [(c, d) for c in self.undecided
+                  if (d := tuple(x for x in self.settled_by.get(c, ()) if x not in gone))]
             out += [f"  {c} shows the review decision of {', '.join(d)} on its index or share-class family, which "
                     f"settles it: write 撤销 on {'that' if len(d) == 1 else 'each'} fund's row to take "
                     f"{'it' if len(d) == 1 else 'them'} back" for c, d in by]
@@ -715,9 +716,9 @@ def _withdrawn_before(r, ended: dict[str, pd.Series], held: dict | None, tax: Ta
     """Why decision row ``r`` may not be imported ('' when it may): it repeats a review decision on its fund that was
     withdrawn later (``ended``: :func:`_ended_reviews`, the last review decision of the fund ended without another
     review decision in its place, and the fund holds none since; ``held``: the fund's row in the labeled set, None when
-    the set does not hold it), of the same class. A sheet shows the tool's answer below 1 both before the decision and after its
-    withdrawal, so it cannot tell whether it was exported before the withdrawal: importing it would undo the
-    withdrawal."""
+    the set does not hold it), of the same class. A sheet shows the tool's answer below 1 both before the decision and
+    after its withdrawal, so it cannot tell whether it was exported before the withdrawal: importing it would undo
+    the withdrawal."""
     if held is not None and held["source"] == "review" or r.code not in ended:
         return ""
     w = ended[r.code]  # the latest review decision on the fund, taken back: nothing of review stands since

@@ -102,7 +102,8 @@ class Vocabulary:
 
     @cached_property
     def alias_starts(self) -> frozenset[str]:
-        """The first characters of the abbreviations ``aliases`` expands: a text beginning with none of them has none."""
+        """The first characters of the abbreviations ``aliases`` expands: a text beginning with none of them has
+        none."""
         return frozenset(s[:1] for s in self.aliases)
 
 
