@@ -247,6 +247,15 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
     since = _migrated_since(tax.version, labels_path)  # a sheet of this version: no import could take it back
     if since:
         raise InputError(f"{tagged_path}: tagged with taxonomy {tax.version}; {since}, nothing written")
+    if labels_path:  # another taxonomy's set (E Fund's while tagging with jrj): the import would refuse the sheet
+        versions = sorted(set(read_labels(labels_path)["taxonomy_version"]) - {""})
+        if versions and versions != [tax.version]:
+            raise InputError(f"{labels_path}: this labeled set holds labels of taxonomy {', '.join(versions)}, not "
+                             f"{tax.version}, the taxonomy {tagged_path} was tagged with and the sheet is for: no "
+                             f"import could put the sheet's decisions into it, and it says nothing of what they "
+                             f"settle; pass --labeled a labeled set of {tax.version} (or no --labeled: the "
+                             f"workspace's, else the shipped one), or export a file tagged with "
+                             f"{taxonomy_hint(versions)}, nothing written")
     frame = review_frame(tagged, include_all, str(tagged_path), tax, labels_path)
     choices = tax.labels + [w for w in withdraw_words() if w not in tax.labels]  # the classes, then 撤销
     return len(frame), write_review(frame, out_path, choices, raw_csv), frame.attrs["without_holdings"]
