@@ -32,3 +32,25 @@ def test_review_export_refuses_a_labeled_set_of_another_taxonomy(tmp_path):
         assert res.exit_code != 0 and not sheet.exists(), res.output
         assert f"{labeled}: this labeled set holds labels of taxonomy {held}, not {used}" in res.output
         assert f"pass --labeled a labeled set of {used}" in res.output and "nothing written" in res.output
+
+
+def test_tag_previous_refuses_a_file_that_does_not_show_its_taxonomy(tmp_path):
+    """`tag --previous` given a previous output whose taxonomy_version column was deleted (or emptied) carried its
+    classes over in silence, though nothing showed they were of this taxonomy version (a file of the version before a
+    migration keeps class names whose meaning moved); it is refused, naming the file, the column and the ways out."""
+    r = CliRunner()
+    last = tmp_path / "last.csv"
+    res = r.invoke(cli, ["tag", LISTINGS, "-o", str(last), "-s"])
+    assert res.exit_code == 0, res.output
+    run = pd.read_csv(last, dtype=str, keep_default_na=False)
+    version = load_taxonomy().version
+    for name, frame, how in (("deleted.csv", run.drop(columns="taxonomy_version"), "is missing"),
+                             ("emptied.csv", run.assign(taxonomy_version=""), "is empty")):
+        prev, out = tmp_path / name, tmp_path / f"now_{name}"
+        frame.to_csv(prev, index=False)
+        res = r.invoke(cli, ["tag", LISTINGS, "-o", str(out), "-s", "--previous", str(prev)])
+        assert res.exit_code != 0 and not out.exists(), res.output
+        assert f"{prev}: column 'taxonomy_version' {how}" in res.output
+        assert f"fill in {version}" in res.output and "or tag without --previous, nothing written" in res.output
+    res = r.invoke(cli, ["tag", LISTINGS, "-o", str(tmp_path / "now.csv"), "-s", "--previous", str(last)])
+    assert res.exit_code == 0, res.output  # the file as tagged: its classes are kept as before
