@@ -80,13 +80,19 @@ def _existing(p: pd.DataFrame, codes: list[str], linked_row: np.ndarray, problem
 
 
 def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarray, rows: np.ndarray,
-                   ids: pd.DataFrame, labels: pd.DataFrame | None, tax: Taxonomy) -> list[np.ndarray]:
+                   ids: pd.DataFrame, labels: pd.DataFrame | None, tax: Taxonomy,
+                   on: list | None = None) -> list[np.ndarray]:
     """Per row position of ``rows``, the positions of the rows of the file a review decision on it settles at the next
     tag of the file (its own among them). ``tagged_p``: the file prepared (:func:`classifier.prepare.prepare`, index
     0…n−1); ``linked``: per row, the code of the fund it follows (``linked_fund``, '' none); ``problem``: rows that
     are not a fund's name (only their own code's decision settles them); ``ids``: the identifying fields
     (:data:`classifier.labeled.ID_COLUMNS`) the review sheet gives the decided rows, in the order of ``rows``;
-    ``labels``: the labeled set the import writes to and the tag reads (None: none)."""
+    ``labels``: the labeled set the import writes to and the tag reads (None: none). ``on``, when given, is filled
+    with, per row of ``rows``, what its decision is a decision on: the index keys it settles by (with their aliases,
+    as tagging reads them) and its share-class family (the fund it follows, its family key), none for a row that is
+    not a fund's name or gives no fund code. Two rows with one of them in common decide one index or family, though
+    an earlier decision there leaves each decision settling its own fund alone (a later one that agrees settles no
+    other row; one that disagrees disputes it)."""
     n = len(tagged_p)
     codes = fund_codes(tagged_p).tolist()
     six = tagged_p["code6"].tolist()  # '' where the code cell holds no fund code (数据来源：Wind, a Wind footer)
@@ -187,7 +193,13 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
         if not six[r]:  # a row without a fund code (none, or text that is none): the import refuses its decision,
             # which settles nothing
             out.append(np.array([], dtype=np.int64))
+            if on is not None:
+                on.append(set())
             continue
+        if on is not None:  # the index and family the decision is on, whatever it settles there
+            on.append(set() if problem[r] else
+                      set(keys[k]) | ({by[r]} - {""}) | {f"family:{f}" for f in (fam[r], head[r] if linked_row[r] >= 0
+                                                                                 else "") if f})
         lv: dict[int, int] = {}
 
         def reach(i: int, at: int) -> None:

@@ -3,7 +3,8 @@
 Export writes the rows that need review grouped by what a decision settles (``group``, ``group_size``, and
 ``settles``: the rows of the file, in review or not, that a decision on the row settles at the next tag of the file,
 as the import writes it into the labeled set and tagging reads it: :mod:`classifier.reach`; rows whose decisions
-settle a row in common are one group), most doubtful and most consequential groups first (a group's doubt weighs
+settle a row in common are one group, and so are the rows of one index or share-class family, whatever an earlier
+decision there leaves them settling), most doubtful and most consequential groups first (a group's doubt weighs
 more the more funds of the file its decision settles; within a group, the row that settles the most, then the fund
 others follow), with
 evidence and alternatives and empty ``decision``, ``reviewer`` and ``comment`` columns; in XLSX the decision cell
@@ -133,7 +134,8 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     problem = (p["name_problem"] != "").to_numpy() & (blank | (p["name_problem"] != "fund_words").to_numpy())
     ids = out.loc[shown, list(ID_FIELDS.values())].copy()
     ids["index_code"] = ids["index_code"].map(sheet_index_code)
-    reach = decision_reach(p, linked.tolist(), problem, shown, ids.replace("nan", ""), labels, tax)
+    on: list[set] = []  # per shown row, the index keys and family its decision is on
+    reach = decision_reach(p, linked.tolist(), problem, shown, ids.replace("nan", ""), labels, tax, on)
     # rows whose decisions settle a row in common (one of them, or another fund of the file) are one group: two
     # classes there would dispute it; named after the row whose decision settles the most (a share class or feeder
     # joins the fund it follows, the funds of an index come together however the file names it)
@@ -146,8 +148,11 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
             r = parent[r]
         return r
 
-    for r, hit in zip(shown, reach):
-        for i in hit:
+    # one index or family is one group, also when an earlier decision there leaves each row's decision settling its
+    # own fund alone: two decisions on it agree (the later settles nothing more) or dispute it, never stand apart
+    first_on: dict[str, int] = {}
+    for r, hit, keys in zip(shown, reach, on):
+        for i in list(hit) + [first_on.setdefault(k, int(r)) for k in sorted(keys)]:
             a, b = root(int(r)), root(int(i))
             if a != b:
                 parent[max(a, b)] = min(a, b)

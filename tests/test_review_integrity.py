@@ -54,3 +54,52 @@ def test_tag_previous_refuses_a_file_that_does_not_show_its_taxonomy(tmp_path):
         assert f"fill in {version}" in res.output and "or tag without --previous, nothing written" in res.output
     res = r.invoke(cli, ["tag", LISTINGS, "-o", str(tmp_path / "now.csv"), "-s", "--previous", str(last)])
     assert res.exit_code == 0, res.output  # the file as tagged: its classes are kept as before
+
+
+def _decide(sheet: pd.DataFrame, decisions: dict[str, str], path: Path, labels: Path, today: str, **kw):
+    """Write the decisions (fund code → class) into an exported sheet and import it into ``labels``."""
+    from classifier.io import write_table
+    from classifier.review import import_review
+
+    sheet = sheet.copy()
+    for code, decision in decisions.items():
+        sheet.loc[sheet["fund_code"] == code, ["decision", "reviewer"]] = [decision, "张三"]
+    write_table(sheet, path)
+    return import_review(path, load_taxonomy(), labels, today=today, **kw)
+
+
+NEV = pd.DataFrame({"fund_code": ["990101", "990202", "990203", "990204"],
+                    "fund_short_name": ["示例新能源车ETF", "丙新能源车ETF联接A", "丁中证新能源车指数A", "戊新能源车ETF"],
+                    "index_code": ["399976.SZ", "399976.SZ", "", "399976.SZ"],
+                    "index_name": ["CS新能车", "", "中证新能源汽车指数", "CS新能车"], "fund_type": "指数型-股票"})
+
+
+@pytest.fixture
+def nev_decided(tmp_path):
+    """A labeled set (a copy of the shipped one) where 990101 decided the index 399976 (CS新能车) on 2000-01-01."""
+    import shutil
+
+    from classifier.pipeline import Tagger
+    from classifier.review import review_frame
+
+    labels = tmp_path / "labels.csv"
+    shutil.copy(SHIPPED_LABELS, labels)
+    first = NEV.iloc[[0]]
+    sheet = review_frame(Tagger.load(labels_path=labels).tag(first), include_all=True, labels_path=labels)
+    _decide(sheet, {"990101": "绿色主题ETF"}, tmp_path / "first.csv", labels, "2000-01-01")
+    return labels
+
+
+def test_review_export_shows_one_index_as_one_group_once_it_holds_a_decision(tmp_path, nev_decided):
+    """Once an index held a review decision, `review export` of a later batch of its funds split them into groups
+    `code:399976` and `code:399976 (990204)` (each decision there settles its own fund alone, so no decision linked
+    them): a reviewer saw one index twice and could decide it twice, one way and the other. One index is one group."""
+    from classifier.pipeline import Tagger
+    from classifier.review import review_frame
+
+    batch = NEV.iloc[1:]
+    tagged = Tagger.load(labels_path=nev_decided).tag(batch)
+    assert set(tagged["review_decision"]) == {"990101"}  # the three funds are of the decided index
+    sheet = review_frame(tagged, include_all=True, labels_path=nev_decided)
+    assert sheet["group"].tolist() == ["code:399976"] * 3 and sheet["group_size"].tolist() == ["3"] * 3
+    assert sheet["settles"].tolist() == ["1"] * 3  # a later decision there settles its own fund alone, as before
