@@ -103,3 +103,30 @@ def test_review_export_shows_one_index_as_one_group_once_it_holds_a_decision(tmp
     sheet = review_frame(tagged, include_all=True, labels_path=nev_decided)
     assert sheet["group"].tolist() == ["code:399976"] * 3 and sheet["group_size"].tolist() == ["3"] * 3
     assert sheet["settles"].tolist() == ["1"] * 3  # a later decision there settles its own fund alone, as before
+
+
+def test_settles_of_a_row_a_same_day_decision_settles_counts_what_a_decision_of_another_class_settles(tmp_path):
+    """Imported today: 024579 (万家中证800自由现金流ETF联接C) decided 策略主题ETF, settling its share classes 024578 (联接A,
+    whose row comes before 024579's in the labeled set) and 990301 (联接E). `review export` then said a decision on
+    024578 settles 2 (itself and 990301), as if it agreed with 024579's and took the family over; a reviewer changing
+    it (the documented way to change a decision: `--all`, a new class) disputes the family instead, and the next tag
+    settled 024578 alone, 990301 back to review. `settles` counts what the decision settles whichever class it is."""
+    import shutil
+
+    from classifier.pipeline import Tagger
+    from classifier.review import review_frame
+
+    labels = tmp_path / "labels.csv"
+    shutil.copy(SHIPPED_LABELS, labels)
+    batch = pd.DataFrame({"fund_code": ["990301", "024578", "024579"],
+                          "fund_short_name": ["万家中证800自由现金流ETF联接E", "万家中证800自由现金流ETF联接A",
+                                              "万家中证800自由现金流ETF联接C"], "fund_type": "指数型-股票"})
+    sheet = review_frame(Tagger.load(labels_path=labels).tag(batch), include_all=True, labels_path=labels)
+    _decide(sheet, {"024579": "策略主题ETF"}, tmp_path / "first.csv", labels, None)  # today
+    sheet = review_frame(Tagger.load(labels_path=labels).tag(batch), include_all=True, labels_path=labels)
+    said = sheet.set_index("fund_code")["settles"].to_dict()
+    _decide(sheet, {"024578": "宽基ETF"}, tmp_path / "change.csv", labels, None)
+    out = Tagger.load(labels_path=labels).tag(batch).set_index("fund_code")
+    assert out["review_decision"].to_dict() == {"990301": "", "024578": "024578", "024579": "024579"}
+    assert out.at["990301", "needs_review"]  # the family in dispute: back to review
+    assert said["024578"] == "1" == str((out["review_decision"] == "024578").sum())
