@@ -1025,6 +1025,35 @@ def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame,
 _FROM_DECISION = "propagated from {}'s review decision"
 
 
+def _in_place(labels: pd.DataFrame, sheet: pd.DataFrame, h: pd.DataFrame) -> pd.DataFrame:
+    """``labels`` with the rows of a taxonomy migration's review queue it holds (funds the latest migration took out,
+    :func:`classifier.labeled.latest_migration_queued`, back by this import or an earlier one) at their places in the
+    set before the migration (the queue's ``row``, their line there: :func:`classifier.taxonomy_change.migrate`), not
+    after every other row: the file changes only where it must. Every other row keeps its order; a queue without
+    ``row`` (written by an earlier release) leaves the rows where the import put them. ``sheet``: the sheet's rows, with
+    their fund codes in ``code``."""
+    if "row" not in sheet.columns or "code" not in sheet.columns:
+        return labels
+    queued = latest_migration_queued(h)
+    line = pd.to_numeric(sheet["row"].astype(str).str.strip(), errors="coerce")
+    was = {c: int(n) - 2 for c, n in zip(sheet["code"], line)
+           if isinstance(c, str) and c in queued and n == n and n >= 2}  # its place before the migration, 0 first
+    codes = labels["fund_code"].tolist()
+    if not any(c in was for c in codes):
+        return labels
+    # the place before the migration of each other row: in turn, the places no queued row had (rows added since come
+    # after them all)
+    taken = set(was.values())
+    free = (n for n in range(len(codes) + len(taken) + 1) if n not in taken)
+    place = [was[c] if c in was else next(free) for c in codes]
+    order = [j for j, c in enumerate(codes) if c not in was]
+    for j in sorted((j for j, c in enumerate(codes) if c in was), key=lambda j: place[j]):
+        # before the first row whose place comes after its own
+        at = next((k for k, o in enumerate(order) if place[o] > place[j]), len(order))
+        order.insert(at, j)
+    return labels.iloc[order].reset_index(drop=True)
+
+
 def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int) -> tuple[dict, int] | None:
     """The label that ``state`` (a row of fund ``code``) replaced, and its history row's position: the old values of
     the last row of ``h`` (history.csv) above ``upto`` that recorded the change to it (the fund, its class, who and
@@ -1448,6 +1477,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         _follow_in_group(labels, applied, set(decided["code"]), tax, today, history, res, queued, h, touched)
         if queued.any():  # a queued row its group's decision did not settle (a dispute) stays out, in the queue
             labels = labels[~(queued & (labels["taxonomy_version"] != tax.version).to_numpy())].reset_index(drop=True)
+        labels = _in_place(labels, pd.concat([decided, undecided]), h)
         res.pending = migration_pending(labels_path, set(labels["fund_code"]))
         return Change(labels, history), res
 

@@ -335,7 +335,8 @@ def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str)
             q = {c: r.get(c, "") for c in REVIEW_COLUMNS if c in labels.columns}
             earlier = EARLIER_DECISION.format(by=r.labeled_by, at=r.labeled_at, secondary=r.secondary) \
                 if r.source == "review" else ""
-            q.update(row="", secondary=r.secondary, primary=r.primary, confidence="", evidence=earlier + r.note,
+            # row: its line in the labeled set, where `review import` puts it back (classifier.review._in_place)
+            q.update(row=str(labels.index.get_loc(i) + 2), secondary=r.secondary, primary=r.primary, confidence="", evidence=earlier + r.note,
                      alternatives=";".join(targets) if targets else "(class removed)", taxonomy_version=new.version,
                      decision="", reviewer="", comment="")
             queue.append(q)

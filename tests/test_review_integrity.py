@@ -130,3 +130,40 @@ def test_settles_of_a_row_a_same_day_decision_settles_counts_what_a_decision_of_
     assert out["review_decision"].to_dict() == {"990301": "", "024578": "024578", "024579": "024579"}
     assert out.at["990301", "needs_review"]  # the family in dispute: back to review
     assert said["024578"] == "1" == str((out["review_decision"] == "024578").sum())
+
+
+def test_review_import_puts_a_migration_queues_rows_back_in_place(tmp_path):
+    """A taxonomy migration takes the rows of a split class out of the labeled set into its review queue; importing
+    decisions on the queue put them (and the index's other queued rows its decision relabels) after every other row
+    of labels.csv, so the user's file churned: its rows came back far from where they were. They come back at their
+    lines of the set before the migration (the queue's `row`), every other row in its order, import after import."""
+    import openpyxl
+    from conftest import TRAINING_GROUPS, split_migrate, write_labeled_subset
+
+    labels = tmp_path / "labeled" / "labels.csv"
+    labels.parent.mkdir()
+    write_labeled_subset(SHIPPED_LABELS, labels, n_groups=TRAINING_GROUPS,
+                         keep=lambda lab: lab["index_code"].str.startswith("H30590"))  # 中证机器人: 科技成长主题ETF
+    before = pd.read_csv(labels, dtype=str, keep_default_na=False)["fund_code"].tolist()
+    r = CliRunner()
+    new_tax, queue, res = split_migrate(r, tmp_path, labels, "queue.xlsx")
+    assert res.exit_code == 0, res.output
+    migrated = pd.read_csv(labels, dtype=str, keep_default_na=False)["fund_code"].tolist()
+    wb = openpyxl.load_workbook(queue)
+    ws = wb["review"]
+    head = [c.value for c in ws[1]]
+    col = {c: head.index(c) + 1 for c in ("group", "decision", "reviewer")}
+    rows = range(2, ws.max_row + 1)
+    robot = [k for k in rows if str(ws.cell(k, col["group"]).value).startswith("H30590")]
+    other = [k for k in rows if k not in robot]
+    assert robot and other
+    for rounds in ((robot[:1], "科技主题ETF"), (other[:3], "成长风格ETF")):
+        for k in rows:
+            ws.cell(k, col["decision"]).value = rounds[1] if k in rounds[0] else None
+            ws.cell(k, col["reviewer"]).value = "张三" if k in rounds[0] else None
+        wb.save(queue)
+        res = r.invoke(cli, ["review", "import", str(queue), "--labeled", str(labels), "--taxonomy", str(new_tax)])
+        assert res.exit_code == 0, res.output
+        now = pd.read_csv(labels, dtype=str, keep_default_na=False)["fund_code"].tolist()
+        assert len(now) > len(migrated)  # queued rows came back: where they were, the others in their order
+        assert now == [c for c in before if c in set(now)]
