@@ -167,3 +167,44 @@ def test_review_import_puts_a_migration_queues_rows_back_in_place(tmp_path):
         now = pd.read_csv(labels, dtype=str, keep_default_na=False)["fund_code"].tolist()
         assert len(now) > len(migrated)  # queued rows came back: where they were, the others in their order
         assert now == [c for c in before if c in set(now)]
+
+
+def test_review_import_overrules_the_named_rows_only(tmp_path):
+    """`--overrule` lifted the protection of every row of a sheet: to replace one later decision a sheet did not show,
+    a user also let every other row of it revert decisions made since, unseen. `--overrule-fund CODE[,CODE]` overrules
+    the named rows only; the refusal names the code to pass; a code of no decided row of the sheet is refused."""
+    import shutil
+
+    from classifier.io import write_table
+
+    labels = tmp_path / "labels.csv"
+    shutil.copy(SHIPPED_LABELS, labels)
+    batch, tagged = tmp_path / "batch.csv", tmp_path / "tagged.csv"
+    pd.DataFrame({"基金代码": ["990901", "990902"], "基金简称": ["示例优选成长混合A", "示例稳健回报混合A"]}).to_csv(batch, index=False)
+    r = CliRunner()
+    res = r.invoke(cli, ["tag", str(batch), "-o", str(tagged), "-s", "--labeled", str(labels)])
+    assert res.exit_code == 0, res.output
+    old = tmp_path / "old.csv"
+    res = r.invoke(cli, ["review", "export", str(tagged), "-o", str(old), "--all", "--labeled", str(labels)])
+    assert res.exit_code == 0, res.output
+    sheet = pd.read_csv(old, dtype=str, keep_default_na=False)
+    # decisions made after the old sheet was exported, by another sheet
+    _decide(sheet, {"990901": "国企主题ETF", "990902": "国企主题ETF"}, tmp_path / "later.csv", labels, "2026-11-30")
+    sheet.loc[:, ["decision", "reviewer"]] = ["策略主题ETF", "李四"]
+    write_table(sheet, old)
+    before = labels.read_bytes()
+
+    def imp(*extra):
+        return r.invoke(cli, ["review", "import", str(old), "--labeled", str(labels), *extra])
+
+    res = imp("--overrule-fund", "990901")  # 990902 stays protected: refused, named, nothing written
+    assert res.exit_code != 0 and labels.read_bytes() == before, res.output
+    assert "(990902)" in res.output and "(990901)" not in res.output
+    assert "pass --overrule-fund 990902 to replace the later decision" in res.output
+    res = imp("--overrule-fund", "990903")
+    assert res.exit_code != 0 and labels.read_bytes() == before
+    assert "--overrule-fund 990903: no decided row of this sheet has this fund code" in res.output
+    res = imp("--overrule-fund", "990901,990902.OF")
+    assert res.exit_code == 0, res.output
+    lab = pd.read_csv(labels, dtype=str, keep_default_na=False).set_index("fund_code")
+    assert lab.loc[["990901", "990902"], "secondary"].tolist() == ["策略主题ETF"] * 2
