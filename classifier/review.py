@@ -1029,14 +1029,15 @@ _FROM_DECISION = "propagated from {}'s review decision"
 def _in_place(labels: pd.DataFrame, sheet: pd.DataFrame, h: pd.DataFrame) -> pd.DataFrame:
     """``labels`` with the rows of a taxonomy migration's review queue it holds (funds the latest migration took out,
     :func:`classifier.labeled.latest_migration_queued`, back by this import or an earlier one) at their places in the
-    set before the migration (the queue's ``row``, their line there: :func:`classifier.taxonomy_change.migrate`), not
-    after every other row: the file changes only where it must. Every other row keeps its order; a queue without
-    ``row`` (written by an earlier release) leaves the rows where the import put them. ``sheet``: the sheet's rows, with
-    their fund codes in ``code``."""
+    set before the migration (the queue's ``row`` names their line there, ``labels.csv:39``: :func:`classifier.
+    taxonomy_change.migrate`), not after every other row: the file changes only where it must. Every other row keeps
+    its order; a review sheet (its ``row`` a line of its tagged file) or a queue of an earlier release (no line) leaves
+    the rows where the import put them. ``sheet``: the sheet's rows, with their fund codes in ``code``."""
     if "row" not in sheet.columns or "code" not in sheet.columns:
         return labels
     queued = latest_migration_queued(h)
-    line = pd.to_numeric(sheet["row"].astype(str).str.strip(), errors="coerce")
+    # a queue's row names the set's line (labels.csv:39); a review sheet's is a line of its tagged file, not read
+    line = pd.to_numeric(sheet["row"].astype(str).str.strip().str.extract(r"^.+:(\d+)$")[0], errors="coerce")
     was = {c: int(n) - 2 for c, n in zip(sheet["code"], line)
            if isinstance(c, str) and c in queued and n == n and n >= 2}  # its place before the migration, 0 first
     codes = labels["fund_code"].tolist()

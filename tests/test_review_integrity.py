@@ -208,3 +208,17 @@ def test_review_import_overrules_the_named_rows_only(tmp_path):
     assert res.exit_code == 0, res.output
     lab = pd.read_csv(labels, dtype=str, keep_default_na=False).set_index("fund_code")
     assert lab.loc[["990901", "990902"], "secondary"].tolist() == ["策略主题ETF"] * 2
+
+
+def test_a_review_sheets_row_is_not_read_as_a_line_of_the_labeled_set():
+    """A queue's `row` names the labeled set's line (labels.csv:3), a review sheet's the line of its tagged file: a
+    fund the latest migration queued, decided on a review sheet of a fresh tag, is not put at its tagged file's line."""
+    from classifier.labeled import MIGRATION_BY
+    from classifier.review import _in_place
+
+    labels = pd.DataFrame({"fund_code": ["000001", "000002", "000003", "000004"]})
+    h = pd.DataFrame({"fund_code": ["", "000004"], "new_secondary": "", "changed_by": MIGRATION_BY})  # 000004 queued
+    sheet = pd.DataFrame({"code": ["000004"], "row": ["2"]})  # a review sheet: line 2 of its tagged file
+    assert _in_place(labels, sheet, h)["fund_code"].tolist() == ["000001", "000002", "000003", "000004"]
+    sheet["row"] = "labels.csv:3"  # the queue: line 3 of the set before the migration
+    assert _in_place(labels, sheet, h)["fund_code"].tolist() == ["000001", "000004", "000002", "000003"]
