@@ -549,9 +549,12 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet, la
               help="Worksheet of an .xlsx REVIEW_FILE to read (default: its only visible sheet that holds data).")
 @click.option("--overrule", is_flag=True,
               help="Replace review decisions made after the sheet was exported (refused by default: an older sheet "
-                   "would revert them).")
+                   "would revert them), on every row of the sheet.")
+@click.option("--overrule-fund", "overrule_fund", multiple=True, metavar="CODE[,CODE]",
+              help="As --overrule, on the rows of these funds only (the codes the import's refusals name; repeat the "
+                   "option or separate codes with commas): the sheet's other rows stay protected.")
 @friendly_errors
-def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run, sheet, overrule):
+def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run, sheet, overrule, overrule_fund):
     """Validate every decision and put the good ones into the labeled set (all or nothing).
 
     Example: fundclass review import review.xlsx --reviewer 张三
@@ -563,7 +566,7 @@ def review_import(review_file, labeled, taxonomy_path, reviewer, dry_run, sheet,
                              "labeled set to update (nothing is written unless every decision is valid)",
                              taxonomy_path)
     res = import_review(review_file, load_taxonomy(taxonomy_path), labeled, reviewer, dry_run=dry_run, sheet=sheet,
-                        overrule=overrule)
+                        overrule=True if overrule else tuple(overrule_fund))
     click.echo("\n".join(res.lines()))
     if not dry_run and (res.added or res.changed):
         click.echo("the next `fundclass tag` applies them to these funds, their share classes and feeders, and every "

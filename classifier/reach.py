@@ -14,20 +14,18 @@ the set, and its decision settles the file's 沪深300 funds.
 
 A row another decision of the set settles stays with it unless the new decision comes first in the order
 :func:`~classifier.decide.override` tries them (own code, followed fund, a share class of the same fund, the ETF a
-feeder follows, index code key, subject key, name key); an index key another decision already settles stays with it
-(:func:`~classifier.decide.settling_keys` gives a key to the earliest of the decisions that agree on it: a new
-decision, made today, agreeing leaves the earlier one named, and one of another class disputes the key, which then
-settles none), but for one made the same day that comes after the new one in the set (a fund the set holds keeps its
-row, a new one goes last); an index key or family decisions dispute does not move to the new one; a family another
-decision settles reaches, through the new one, its rows that decision does not, and, when the new one comes first in
-the same order (:class:`~classifier.linking.ReviewedFamilies`: the earliest of a family's agreeing decisions settles its
-share classes), those it does.
+feeder follows, index code key, subject key, name key); an index key or family another decision already settles stays
+with it whatever the new decision's class: one of another class disputes it (its rows go to review, settled by
+neither), and one that agrees leaves the earlier one named (:func:`~classifier.decide.settling_keys` gives a key to the
+earliest of the decisions that agree on it). So ``settles`` is what a decision settles whichever class it is; the one
+exception is not counted: a decision made the same day as the one that settles a row, agreeing with it and first in
+the labeled set (a fund the set holds keeps its row), takes that row over at the next tag (the order of one day's
+decisions is the set's), its class unchanged. A family another decision settles reaches, through the new one, its
+rows that decision does not.
 """
 from __future__ import annotations
 
 import warnings
-from bisect import bisect_left
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -48,27 +46,21 @@ def _existing(p: pd.DataFrame, codes: list[str], linked_row: np.ndarray, problem
               labels: pd.DataFrame | None, tax: Taxonomy):
     """The decisions of the labeled set as the next tag applies them (:meth:`classifier.pipeline.Tagger.
     use_reviewed`, :func:`~classifier.decide.override`): per row, the deciding fund ('' none), the level it settles
-    the row at and the index key it settles it by ('' none); the index keys already decided (key → code) with the
-    (kind, row) of their deciders (:class:`~classifier.decide.SettlingKeys`), those and the family names in dispute,
-    the rows of the set the decisions are at, in their order, and per deciding code the (date, position) of its
-    decision among them (the earliest of a family's agreeing decisions settles its other rows,
-    :class:`~classifier.linking.ReviewedFamilies`)."""
+    the row at and the index key it settles it by ('' none); the index keys already decided (key → code), those and
+    the family names in dispute."""
     from .pipeline import Tagger
 
     n = len(codes)
     via, level, by = [""] * n, np.full(n, _NONE), [""] * n
     if labels is None or labels.empty:
-        return via, level, by, {}, {}, set(), set(), [], {}
+        return via, level, by, {}, set(), set()
     t = Tagger(tax)
     with warnings.catch_warnings():  # decisions of another taxonomy are not applied: the tag run says so
         warnings.simplefilter("ignore")
         t.use_reviewed(labels)
     taken, families = set(t.reviewed_disputes), set(t.reviewed_families.disputed)
-    at = {c: i for i, c in enumerate(labels["fund_code"])}
-    rows = [at[c] for c in t.reviewed]
-    ranks = {c: (str(v[2]), j) for j, (c, v) in enumerate(t.reviewed.items())}
     if not t.reviewed:
-        return via, level, by, t.reviewed_index, t.reviewed_rank, taken, families, rows, ranks
+        return via, level, by, t.reviewed_index, taken, families
     d = pd.DataFrame({"code": codes, "linked_row": linked_row, "name_problem": np.where(problem, "x", ""),
                       "secondary": "", "confidence": 0.0, "needs_review": False}, index=p.index)
     d = override(p, d, t.reviewed, t.reviewed_index, 0, t.reviewed_families, fam, t.reviewed_disputes,
@@ -76,17 +68,23 @@ def _existing(p: pd.DataFrame, codes: list[str], linked_row: np.ndarray, problem
     for i, (v, how, key, at) in enumerate(zip(d["review_via"], d["review_how"], d["review_key"], d["review_level"])):
         if v:
             via[i], level[i], by[i] = v, at, key if how == "index" else ""
-    return via, level, by, t.reviewed_index, t.reviewed_rank, taken, families, rows, ranks
+    return via, level, by, t.reviewed_index, taken, families
 
 
 def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarray, rows: np.ndarray,
-                   ids: pd.DataFrame, labels: pd.DataFrame | None, tax: Taxonomy) -> list[np.ndarray]:
+                   ids: pd.DataFrame, labels: pd.DataFrame | None, tax: Taxonomy,
+                   on: list | None = None) -> list[np.ndarray]:
     """Per row position of ``rows``, the positions of the rows of the file a review decision on it settles at the next
     tag of the file (its own among them). ``tagged_p``: the file prepared (:func:`classifier.prepare.prepare`, index
     0…n−1); ``linked``: per row, the code of the fund it follows (``linked_fund``, '' none); ``problem``: rows that
     are not a fund's name (only their own code's decision settles them); ``ids``: the identifying fields
     (:data:`classifier.labeled.ID_COLUMNS`) the review sheet gives the decided rows, in the order of ``rows``;
-    ``labels``: the labeled set the import writes to and the tag reads (None: none)."""
+    ``labels``: the labeled set the import writes to and the tag reads (None: none). ``on``, when given, is filled
+    with, per row of ``rows``, what its decision is a decision on: the index keys it settles by (with their aliases,
+    as tagging reads them) and its share-class family (the fund it follows, its family key), none for a row that is
+    not a fund's name or gives no fund code. Two rows with one of them in common decide one index or family, though
+    an earlier decision there leaves each decision settling its own fund alone (a later one that agrees settles no
+    other row; one that disagrees disputes it)."""
     n = len(tagged_p)
     codes = fund_codes(tagged_p).tolist()
     six = tagged_p["code6"].tolist()  # '' where the code cell holds no fund code (数据来源：Wind, a Wind footer)
@@ -96,7 +94,7 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
     linked_row = np.array([first.get(lk, -1) if lk else -1 for lk in linked], dtype=np.int64)
     head = [codes[j] if j >= 0 else c for j, c in zip(linked_row, codes)]
     fam = family_keys(tagged_p)
-    via, level, by, decided, rank, disputed, fam_disputed, decision_rows, ranks = _existing(
+    via, level, by, decided, disputed, fam_disputed = _existing(
         tagged_p, codes, linked_row, problem, fam, labels, tax)
 
     # the decided funds as the labeled set will hold them: the set's row of a fund it holds, else the sheet's fields
@@ -180,14 +178,19 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
         if v:
             settled_by.setdefault(v, []).append(i)
 
-    today = date.today().isoformat()  # the import's day (review import writes it into labeled_at)
     out = []
     for k, r in enumerate(rows):
         x = codes[r]
         if not six[r]:  # a row without a fund code (none, or text that is none): the import refuses its decision,
             # which settles nothing
             out.append(np.array([], dtype=np.int64))
+            if on is not None:
+                on.append(set())
             continue
+        if on is not None:  # the index and family the decision is on, whatever it settles there
+            on.append(set() if problem[r] else
+                      set(keys[k]) | ({by[r]} - {""}) | {f"family:{f}" for f in (fam[r], head[r] if linked_row[r] >= 0
+                                                                                 else "") if f})
         lv: dict[int, int] = {}
 
         def reach(i: int, at: int) -> None:
@@ -207,22 +210,14 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
             for i in feeds.get(name, ()):
                 if not subject or not split[i][1] or split[i][1] == subject:
                     reach(i, 3)
-        # the decision's day and row among the set's decisions after the import: a fund the set holds keeps its row
-        order = (today, len(decision_rows) if known[k] is None else bisect_left(decision_rows, known[k]))
-        moved = set()
         for key in keys[k]:
-            owner = decided.get(key, x)
-            if key in disputed or owner != x and rank[key] < order:
-                continue  # an earlier decision keeps the key if the two agree; if not, they dispute it
+            if key in disputed or decided.get(key, x) != x:
+                continue  # another decision keeps the key if the two agree; if not, they dispute it
             for i, at in by_key.get(key, ()):
                 reach(i, at)
-            if owner != x:
-                moved.add(key)
+        # a row another decision settles stays with it whatever this one's class: a decision of another class
+        # disputes its index or family (the row goes to review), one of the same class leaves it with the other (or,
+        # made the same day and first in the set, takes it over, its class unchanged: not counted, see above)
         hit = {i for i, at in lv.items() if at < level[i]} | set(settled_by.get(x, ()))
-        # a share class another decision of its family settles moves to this one when this one comes first (made the
-        # same day, its row before that decision's in the set): the family's earliest agreeing decision settles it
-        hit |= {i for i, at in lv.items() if at == level[i] == 1 and via[i] != x and not ranks[via[i]] < order}
-        if moved:  # rows the earlier decision settled by a key that moves to this one
-            hit |= {i for i, key in enumerate(by) if key in moved}
         out.append(np.array(sorted(hit), dtype=np.int64))
     return out

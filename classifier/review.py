@@ -3,7 +3,8 @@
 Export writes the rows that need review grouped by what a decision settles (``group``, ``group_size``, and
 ``settles``: the rows of the file, in review or not, that a decision on the row settles at the next tag of the file,
 as the import writes it into the labeled set and tagging reads it: :mod:`classifier.reach`; rows whose decisions
-settle a row in common are one group), most doubtful and most consequential groups first (a group's doubt weighs
+settle a row in common are one group, and so are the rows of one index or share-class family, whatever an earlier
+decision there leaves them settling), most doubtful and most consequential groups first (a group's doubt weighs
 more the more funds of the file its decision settles; within a group, the row that settles the most, then the fund
 others follow), with
 evidence and alternatives and empty ``decision``, ``reviewer`` and ``comment`` columns; in XLSX the decision cell
@@ -133,7 +134,8 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     problem = (p["name_problem"] != "").to_numpy() & (blank | (p["name_problem"] != "fund_words").to_numpy())
     ids = out.loc[shown, list(ID_FIELDS.values())].copy()
     ids["index_code"] = ids["index_code"].map(sheet_index_code)
-    reach = decision_reach(p, linked.tolist(), problem, shown, ids.replace("nan", ""), labels, tax)
+    on: list[set] = []  # per shown row, the index keys and family its decision is on
+    reach = decision_reach(p, linked.tolist(), problem, shown, ids.replace("nan", ""), labels, tax, on)
     # rows whose decisions settle a row in common (one of them, or another fund of the file) are one group: two
     # classes there would dispute it; named after the row whose decision settles the most (a share class or feeder
     # joins the fund it follows, the funds of an index come together however the file names it)
@@ -146,8 +148,11 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
             r = parent[r]
         return r
 
-    for r, hit in zip(shown, reach):
-        for i in hit:
+    # one index or family is one group, also when an earlier decision there leaves each row's decision settling its
+    # own fund alone: two decisions on it agree (the later settles nothing more) or dispute it, never stand apart
+    first_on: dict[str, int] = {}
+    for r, hit, keys in zip(shown, reach, on):
+        for i in list(hit) + [first_on.setdefault(k, int(r)) for k in sorted(keys)]:
             a, b = root(int(r)), root(int(i))
             if a != b:
                 parent[max(a, b)] = min(a, b)
@@ -247,6 +252,15 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
     since = _migrated_since(tax.version, labels_path)  # a sheet of this version: no import could take it back
     if since:
         raise InputError(f"{tagged_path}: tagged with taxonomy {tax.version}; {since}, nothing written")
+    if labels_path:  # another taxonomy's set (E Fund's while tagging with jrj): the import would refuse the sheet
+        versions = sorted(set(read_labels(labels_path)["taxonomy_version"]) - {""})
+        if versions and versions != [tax.version]:
+            raise InputError(f"{labels_path}: this labeled set holds labels of taxonomy {', '.join(versions)}, not "
+                             f"{tax.version}, the taxonomy {tagged_path} was tagged with and the sheet is for: no "
+                             f"import could put the sheet's decisions into it, and it says nothing of what they "
+                             f"settle; pass --labeled a labeled set of {tax.version} (or no --labeled: the "
+                             f"workspace's, else the shipped one), or export a file tagged with "
+                             f"{taxonomy_hint(versions)}, nothing written")
     frame = review_frame(tagged, include_all, str(tagged_path), tax, labels_path)
     choices = tax.labels + [w for w in withdraw_words() if w not in tax.labels]  # the classes, then 撤销
     return len(frame), write_review(frame, out_path, choices, raw_csv), frame.attrs["without_holdings"]
@@ -688,8 +702,8 @@ def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: 
                 f"review sheet, so it cannot show whether that decision was made before the sheet was exported or "
                 f"after (a later decision it never showed would be "
                 + ("withdrawn" if withdraw else f"reverted to {r.decision}") + "): put the column(s) back (copy "
-                "them from the exported sheet), or pass --overrule to " + ("withdraw" if withdraw else "replace")
-                + " the decision")
+                f"them from the exported sheet), or pass --overrule-fund {r.code} to "
+                + ("withdraw" if withdraw else "replace") + " the decision (--overrule: on every row)")
     if shown == old["secondary"] and conf is None:
         return ""
     answer = (shown or "none") + (f", the tool's own at confidence {conf:g}" if shown == old["secondary"] else "")
@@ -697,8 +711,9 @@ def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: 
             f"({old['labeled_by']}, {old['labeled_at']}), that this sheet did not show (its answer: {answer}): "
             f"it was exported before that decision, and importing it would "
             + (f"withdraw that later decision ({r.decision})" if withdraw else f"revert it to {r.decision}")
-            + "; export a new sheet from a fresh `fundclass tag` to review the fund again, or pass --overrule to "
-            + ("withdraw" if withdraw else "replace") + " the later decision")
+            + f"; export a new sheet from a fresh `fundclass tag` to review the fund again, or pass --overrule-fund "
+            f"{r.code} to " + ("withdraw" if withdraw else "replace")
+            + " the later decision (--overrule: on every row)")
 
 
 def _ended_reviews(h: pd.DataFrame) -> dict[str, pd.Series]:
@@ -728,8 +743,8 @@ def _withdrawn_before(r, ended: dict[str, pd.Series], held: dict | None, tax: Ta
             f"({w['old_labeled_by']}, {w['old_labeled_at']}), that was withdrawn later ({w['changed_by']}, "
             f"{w['changed_at']}; history.csv), with no decision on the fund since; this sheet cannot show whether it "
             f"was exported before that withdrawal, and importing it would undo it: to decide {r.decision} again, "
-            f"export a new sheet from a fresh `fundclass tag`, decide there and import it with --overrule; else clear "
-            f"the row's decision to import the sheet's other rows")
+            f"export a new sheet from a fresh `fundclass tag`, decide there and import it with --overrule-fund "
+            f"{r.code}; else clear the row's decision to import the sheet's other rows")
 
 
 def _history_row(old: dict, decision: str, reviewer: str, today: str, reason: str) -> dict:
@@ -1011,6 +1026,36 @@ def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame,
 _FROM_DECISION = "propagated from {}'s review decision"
 
 
+def _in_place(labels: pd.DataFrame, sheet: pd.DataFrame, h: pd.DataFrame) -> pd.DataFrame:
+    """``labels`` with the rows of a taxonomy migration's review queue it holds (funds the latest migration took out,
+    :func:`classifier.labeled.latest_migration_queued`, back by this import or an earlier one) at their places in the
+    set before the migration (the queue's ``row`` names their line there, ``labels.csv:39``: :func:`classifier.
+    taxonomy_change.migrate`), not after every other row: the file changes only where it must. Every other row keeps
+    its order; a review sheet (its ``row`` a line of its tagged file) or a queue of an earlier release (no line) leaves
+    the rows where the import put them. ``sheet``: the sheet's rows, with their fund codes in ``code``."""
+    if "row" not in sheet.columns or "code" not in sheet.columns:
+        return labels
+    queued = latest_migration_queued(h)
+    # a queue's row names the set's line (labels.csv:39); a review sheet's is a line of its tagged file, not read
+    line = pd.to_numeric(sheet["row"].astype(str).str.strip().str.extract(r"^.+:(\d+)$")[0], errors="coerce")
+    was = {c: int(n) - 2 for c, n in zip(sheet["code"], line)
+           if isinstance(c, str) and c in queued and n == n and n >= 2}  # its place before the migration, 0 first
+    codes = labels["fund_code"].tolist()
+    if not any(c in was for c in codes):
+        return labels
+    # the place before the migration of each other row: in turn, the places no queued row had (rows added since come
+    # after them all)
+    taken = set(was.values())
+    free = (n for n in range(len(codes) + len(taken) + 1) if n not in taken)
+    place = [was[c] if c in was else next(free) for c in codes]
+    order = [j for j, c in enumerate(codes) if c not in was]
+    for j in sorted((j for j, c in enumerate(codes) if c in was), key=lambda j: place[j]):
+        # before the first row whose place comes after its own
+        at = next((k for k, o in enumerate(order) if place[o] > place[j]), len(order))
+        order.insert(at, j)
+    return labels.iloc[order].reset_index(drop=True)
+
+
 def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int) -> tuple[dict, int] | None:
     """The label that ``state`` (a row of fund ``code``) replaced, and its history row's position: the old values of
     the last row of ``h`` (history.csv) above ``upto`` that recorded the change to it (the fund, its class, who and
@@ -1166,7 +1211,7 @@ def _followers(labels: pd.DataFrame, h: pd.DataFrame, code: str, relabeled, tax:
 
 def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.DataFrame, today: str, history: list,
               res: "ImportResult", shows_answer: bool = False, unseen: list | None = None,
-              hidden: tuple = (), touched: dict | None = None) -> pd.DataFrame:
+              hidden: tuple = (), touched: dict | None = None, overruled: frozenset = frozenset()) -> pd.DataFrame:
     """Take back the review decisions of the funds of ``rows`` (their decision: a withdraw word): each fund's row goes
     back to the label it had before its review decision(s), or, when the decision added it (or history.csv does not
     hold its earlier label), leaves the labeled set; the rows the decision relabeled (its index's hand, propagated and
@@ -1174,7 +1219,8 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
     (the report names those); the index's remaining decisions then settle it afresh (:func:`_follow_in_group`, for the
     groups ``touched`` gains: group → the withdrawn fund and who withdrew it). Every old row goes to ``history`` (a
     removed one with no new class). A withdrawal on a sheet that did not show the fund's decision (``shows_answer``: it
-    shows the tool's answer, see :func:`_unseen_decision`) goes to ``unseen`` instead. Returns the new labeled set."""
+    shows the tool's answer, see :func:`_unseen_decision`) goes to ``unseen`` instead, but on the rows of the funds
+    ``overruled`` names (`--overrule-fund`). Returns the new labeled set."""
     labels = labels.copy()
     h = h.reindex(columns=list(dict.fromkeys(list(h.columns) + HISTORY_COLUMNS))).fillna("").astype(str)
     # funds the latest taxonomy migration took out of the set for its review queue (a decision on their group put
@@ -1192,8 +1238,8 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
             res.undecided.append(code)
             continue
         i = int(at[0])
-        why = _unseen_decision(r, {c: labels[c].iat[i] for c in labels.columns}, tax, shows_answer, withdraw=True,
-                               deleted=hidden)
+        why = _unseen_decision(r, {c: labels[c].iat[i] for c in labels.columns}, tax,
+                               shows_answer and code not in overruled, withdraw=True, deleted=hidden)
         if why:
             unseen.append(why)
             continue
@@ -1291,19 +1337,43 @@ def _out_of_earlier_queue(h: pd.DataFrame, code: str, tax: Taxonomy) -> str:
             f"adds it again")
 
 
+def _overruled(overrule: bool | tuple, decided: pd.DataFrame, withdraw: pd.DataFrame, path) -> frozenset:
+    """The fund codes ``overrule`` names (`--overrule-fund 159915,510300`, six digits or with an exchange), each a
+    decided row of the sheet (a decision or a withdrawal); none for True or False (every row, or none). A code that
+    is not a fund code, or names no decided row (a typo would leave the row meant refused), is refused."""
+    if isinstance(overrule, bool) or not overrule:
+        return frozenset()
+    given = [c.strip() for item in overrule for c in str(item).split(",") if c.strip()]
+    codes = {c: parse_fund_code(c) for c in given}
+    on_sheet = set(decided["code"]) | set(withdraw["code"])
+    bad = [c for c, six in codes.items() if six is None or six not in on_sheet]
+    if bad:
+        raise InputError(f"{path}: --overrule-fund {', '.join(bad)}: "
+                         + ("not a fund code" if all(codes[c] is None for c in bad) else
+                            "no decided row of this sheet has this fund code")
+                         + "; name the fund codes of the rows to overrule (the import's refusals name them), or pass "
+                           "--overrule for every row, nothing imported")
+    return frozenset(codes.values())
+
+
 def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None, today: str | None = None,
-                  dry_run: bool = False, sheet: str | None = None, overrule: bool = False) -> ImportResult:
+                  dry_run: bool = False, sheet: str | None = None, overrule: bool | tuple = False) -> ImportResult:
     """Put the decisions of a review sheet into the labeled set at ``labels_path``: one transaction, all or nothing.
     ``sheet``: the worksheet of a workbook to read (default: its only visible sheet that holds data). A decision that
     would replace a review decision the sheet did not show (it was exported before it) is refused unless
-    ``overrule``."""
+    ``overrule``: True for every row, or the fund codes of the rows to overrule (`--overrule-fund`), each one a
+    decided row of the sheet."""
     decided, commented, padded, undecided = _read_decisions(path, tax, reviewer, sheet, labels_path)
     taken_back = decided["decision"].isin(set(withdraw_words())).to_numpy()  # 撤销: withdraw the fund's decision
     withdraw, decided = decided[taken_back], decided[~taken_back].copy()
     exported = "group" in decided.columns  # an exported sheet: it has `group`, and every column export writes
     # what shows a fund's later review decision (or its absence); on an exported sheet, deleted columns hide it
     hidden = tuple(c for c in ("secondary", "confidence") if c not in decided.columns) if exported else ()
-    shows_answer = ("secondary" in decided.columns or exported) and not overrule
+    shows_answer = ("secondary" in decided.columns or exported) and overrule is not True
+    overruled = _overruled(overrule, decided, withdraw, path)  # the rows --overrule-fund names: those only
+
+    def shows(code: str) -> bool:  # whether the sheet's row of ``code`` is held to what the sheet shows
+        return shows_answer and code not in overruled
     # what identifies a fund the import adds to the labeled set; an exported sheet holds them all
     deleted = [c for c in ID_COLUMNS[1:] if c not in decided.columns] if exported else []
     decided["index_key"] = code_keys(decided) if "index_code" in decided.columns else ""
@@ -1336,14 +1406,15 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         touched: dict[str, tuple[str, str]] = {}  # group of a withdrawn decision → its fund, who withdrew it
         if len(withdraw):  # first: a decision of the same sheet then relabels the index's rows as they were before
             before = labels
-            labels = _withdraw(labels, withdraw, tax, h, today, history, res, shows_answer, unseen, hidden, touched)
+            labels = _withdraw(labels, withdraw, tax, h, today, history, res, shows_answer, unseen, hidden, touched,
+                               overruled)
             if res.undecided:  # a fund a decision on its index or family settles: that decision is the one to take back
                 res.settled_by = _index_disputes(before, withdraw[withdraw["code"].isin(res.undecided)], tax)[1]
         res.disputes, settled_by = _index_disputes(labels, decided, tax)
         if shows_answer:  # a fund an earlier decision on its index or family settles shows at confidence 1 once made
             who = labels.set_index("fund_code")[["secondary", "labeled_by", "labeled_at"]]
             for r in decided[decided["code"].isin(settled_by)].itertuples():
-                conf = _tool_confidence(r)
+                conf = _tool_confidence(r) if shows(r.code) else None
                 if conf is not None:
                     earlier = "; ".join(f"{c} {who.at[c, 'secondary']} ({who.at[c, 'labeled_by']}, "
                                         f"{who.at[c, 'labeled_at']})" for c in settled_by[r.code])
@@ -1351,7 +1422,8 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                                   f"family, {earlier}, settles this fund, but this sheet shows the tool's answer (confidence "
                                   f"{conf:g}): it was exported before that decision, and {r.decision} here would put the "
                                   f"index in dispute (its other funds back to review): export the sheet again and decide "
-                                  f"there, or pass --overrule to decide {r.decision} anyway")
+                                  f"there, or pass --overrule-fund {r.code} to decide {r.decision} anyway "
+                                  f"(--overrule: on every row)")
         applied: dict[str, tuple[str, str, str]] = {}  # fund code → decision, reviewer, note of the rows written
         pos = {c: i for i, c in enumerate(labels["fund_code"])}
         group_of = {}  # the set's group of each tracked index code (000510 and 000510.SH are one index)
@@ -1371,7 +1443,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 old = {c: labels.iat[i, labels.columns.get_loc(c)] for c in labels.columns}  # a copy, before writing
             else:
                 old = None
-            if shows_answer:  # a decision withdrawn since this sheet may have been exported: not put back unseen
+            if shows(code):  # a decision withdrawn since this sheet may have been exported: not put back unseen
                 why = _withdrawn_before(r, ended, old, tax)
                 if why:
                     unseen.append(why)
@@ -1380,7 +1452,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 if old["secondary"] == r.decision and old["source"] == "review":
                     res.confirmed.append(code)
                     continue
-                why = _unseen_decision(r, old, tax, shows_answer, deleted=hidden)
+                why = _unseen_decision(r, old, tax, shows(code), deleted=hidden)
                 if why:
                     unseen.append(why)
                     continue
@@ -1434,6 +1506,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         _follow_in_group(labels, applied, set(decided["code"]), tax, today, history, res, queued, h, touched)
         if queued.any():  # a queued row its group's decision did not settle (a dispute) stays out, in the queue
             labels = labels[~(queued & (labels["taxonomy_version"] != tax.version).to_numpy())].reset_index(drop=True)
+        labels = _in_place(labels, pd.concat([decided, undecided]), h)
         res.pending = migration_pending(labels_path, set(labels["fund_code"]))
         return Change(labels, history), res
 

@@ -57,16 +57,22 @@ def load_previous(path, tax: Taxonomy) -> Previous:
     Raises
     ------
     InputError
-        when the file is not a tagged file, has no fund-code column, was tagged with another taxonomy, or holds a
-        label that is not one of ``tax`` (the lines are named).
+        when the file is not a tagged file, has no fund-code column, was tagged with another taxonomy or does not
+        show which (no ``taxonomy_version``), or holds a label that is not one of ``tax`` (the lines are named).
     """
     run = read_tagged(path, ("secondary",))
     if "code" not in run.colmap:
         raise InputError(f"{path}: no fund-code column; --previous matches funds by their code")
     sec = run.column("secondary").str.strip()
     versions = run.versions("taxonomy_version")
-    same = run.column("taxonomy_version").str.strip() == tax.version if versions else pd.Series(True, index=sec.index)
-    if versions and not same.any():
+    if not versions:  # the column deleted (or emptied): nothing shows the classes are of this taxonomy version
+        how = "is empty" if "taxonomy_version" in run.frame.columns else "is missing"
+        raise InputError(f"{path}: column 'taxonomy_version' {how}, so the file does not show which taxonomy its "
+                         f"classes are of, and --previous keeps a fund's class only within one taxonomy version (this "
+                         f"run: {tax.version}); put the column back as `fundclass tag` wrote it (or fill in "
+                         f"{tax.version} if the file was tagged with it), or tag without --previous, nothing written")
+    same = run.column("taxonomy_version").str.strip() == tax.version
+    if not same.any():
         raise InputError(_other_version(path, versions, tax))
     bad = same & (sec != "") & ~sec.isin(tax.labels)
     if bad.any():

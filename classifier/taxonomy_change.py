@@ -197,7 +197,7 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
                 f"(`fundclass review import QUEUE --taxonomy {old.path}`), then migrate again; or migrate with "
                 f"--drop-undecided to leave them out of the set (their labels before that migration stay in "
                 f"history.csv); nothing migrated")
-        result, queue_frame, keep_mask, history = _plan(labels, migration, new, today)
+        result, queue_frame, keep_mask, history = _plan(labels, migration, new, today, Path(labels_path).name)
         if undecided:
             result.warnings.append(
                 f"{len(undecided)} funds the taxonomy migration to {old.version} queued for review were never decided "
@@ -296,9 +296,9 @@ def _queue_not_in_place(queue_path: Path, queue: StagedOutputs, exc: OSError, la
             f"but its review queue could not be put there: {where}")
 
 
-def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str):
+def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str, name: str = "labels.csv"):
     """Change ``labels`` in place for the 1:1 moves; return the result, the review queue, the rows kept and the
-    history rows."""
+    history rows. ``name``: the labeled set's file name, which the queue's ``row`` names with each row's line."""
     # the migration itself, as one row of no fund: its version, even when it moves no row (a keyword added: the labels
     # only change version), so a review decision withdrawn later finds the labels it replaced, of the version before,
     # carried through it (review._through_migrations reads each migration's old version from history.csv)
@@ -335,7 +335,10 @@ def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str)
             q = {c: r.get(c, "") for c in REVIEW_COLUMNS if c in labels.columns}
             earlier = EARLIER_DECISION.format(by=r.labeled_by, at=r.labeled_at, secondary=r.secondary) \
                 if r.source == "review" else ""
-            q.update(row="", secondary=r.secondary, primary=r.primary, confidence="", evidence=earlier + r.note,
+            # row: its line in the labeled set (labels.csv:39), where `review import` puts it back (classifier.review.
+            # _in_place); a review sheet's row is a line of its tagged file, a number alone
+            q.update(row=f"{name}:{labels.index.get_loc(i) + 2}", secondary=r.secondary, primary=r.primary,
+                     confidence="", evidence=earlier + r.note,
                      alternatives=";".join(targets) if targets else "(class removed)", taxonomy_version=new.version,
                      decision="", reviewer="", comment="")
             queue.append(q)

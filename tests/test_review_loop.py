@@ -345,12 +345,14 @@ def test_a_later_agreeing_decision_on_a_share_class_leaves_its_family_with_the_e
     assert said == "1"
 
 
-def test_a_share_class_decided_the_same_day_before_its_familys_decision_in_the_set_says_it_settles_the_family(
+def test_a_share_class_decided_the_same_day_before_its_familys_decision_in_the_set_settles_its_own_fund(
         tmp_path, labels_subset):
     """Two sheets imported the same day: 022422 (大成中证A500ETF发起式联接C) decided 制造业主题ETF, then 022421 (联接A),
     whose row comes before 022422's in the labeled set, decided the same. Of a family's agreeing decisions of one day
-    tagging takes the one first in the set, 022421, for 022423 (联接E); the sheet said 022421 settled 1 (its own row),
-    tagging settled 2. `settles` now counts 022423."""
+    tagging takes the one first in the set, 022421, for 022423 (联接E), whose class stays the one 022422 gave it; a
+    decision of another class on 022421 would dispute the family and send 022423 to review. `settles`, which cannot
+    know the class the reviewer will write, counts what the decision settles whichever it is: 022421 alone (a sheet
+    that counted the takeover over-counted every decision of another class, test_review_integrity)."""
     codes = read_labels(labels_subset)["fund_code"].tolist()
     assert codes.index("022421") < codes.index("022422")  # the set's order: A before C
     decide = functools.partial(_decide_a500_family, tmp_path, labels_subset)
@@ -358,7 +360,8 @@ def test_a_share_class_decided_the_same_day_before_its_familys_decision_in_the_s
     said = decide("022421")
     out = Tagger.load(labels_path=labels_subset).tag(A500_FAMILY).set_index("fund_code")
     assert out["review_decision"].to_dict() == {"022423": "022421", "022422": "022422", "022421": "022421"}
-    assert said == "2"
+    assert out.at["022423", "secondary"] == "制造业主题ETF"  # taken over, its class unchanged
+    assert said == "1"
 
 
 RENAME_MIGRATION = """[migration]
