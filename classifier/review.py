@@ -489,12 +489,21 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     their codes (a migration queue's rows a decision on their group settles, :func:`_queued_in_group`); every problem
     is reported at once."""
     table = read_output(path, sheet)  # a CSV's cells without the ' that export put before formula-like text
-    f = table.frame
+    # a header as a spreadsheet user leaves it, with a space after it, a capital or a full-width letter ("decision ",
+    # "Reviewer", "ｃｏｍｍｅｎｔ"), is the sheet's column: else the import refused a sheet it shows (missing 'decision'),
+    # or read no reviewer nor comment from it
+    typed = [str(c) for c in table.frame.columns]
+    known = {_folded(c): c for c in dict.fromkeys(REVIEW_COLUMNS + list(READ_COLUMNS))}
+    f = table.frame.set_axis([known.get(_folded(c), c) for c in typed], axis=1)
     cols = list(f.columns)
-    errors = [f"column '{c}' appears {cols.count(c)} times; keep one" for c in READ_COLUMNS if cols.count(c) > 1]
+    errors = [f"column '{c}' appears {cols.count(c)} times"
+              + (f" ({', '.join(repr(t) for t, k in zip(typed, cols) if k == c)})"
+                 if len({t for t, k in zip(typed, cols) if k == c}) > 1 else "") + "; keep one"
+              for c in READ_COLUMNS if cols.count(c) > 1]
     missing = [c for c in REQUIRED if c not in cols]
     if missing:
-        errors.append(f"missing column(s) {missing}; export the sheet with `fundclass review export`")
+        errors.append(f"missing column(s) {missing}; put back the column(s) of the exported sheet (its columns are "
+                      f"{', '.join(REVIEW_COLUMNS)}), or export the sheet again with `fundclass review export`")
     if errors:
         raise InputError(f"{path}: " + "; ".join(errors) + ", nothing imported")
     f = f.copy()
