@@ -72,3 +72,60 @@ def test_a_header_retyped_beside_the_sheets_own_column_is_refused_naming_both(tm
         import_review(sheet, load_taxonomy(), labels)
     assert "column 'comment' appears 2 times ('Comment', 'comment'); keep one" in str(e.value)
     assert labels.read_bytes() == before and read_history(labels).empty
+
+
+_KILL = r'''
+import os, signal, sys
+import classifier.labeled as L
+if sys.argv[1] == "staged":  # both files staged, no journal yet: not committed
+    real = L._staged
+    def staged(target, data):
+        tmp = real(target, data)
+        if target.name == "history.csv":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return tmp
+    L._staged = staged
+else:  # committed: the journal written, labels.csv replaced, history.csv not yet
+    real = os.replace
+    def replace(src, dst, *a, **kw):
+        real(src, dst, *a, **kw)
+        if str(dst).endswith("labels.csv"):
+            os.kill(os.getpid(), signal.SIGKILL)
+    L.os.replace = replace
+from classifier.cli import cli
+cli(sys.argv[2:])
+'''
+
+
+@pytest.mark.parametrize("at, said", [
+    ("staged", "was interrupted before it was committed (its command killed or crashed): nothing of it was written"),
+    ("journal", "was interrupted after it was committed (its command killed or crashed): it is now complete")])
+def test_the_command_after_a_killed_import_says_whether_the_import_went_in(tmp_path, labels, at, said):
+    """An analyst's `review import` is killed (kill -9, a closed laptop) while it writes. The next command settled the
+    set silently, completing the import or clearing it away, so nobody could tell whether the decisions were in
+    (the import's own terminal said nothing). It now says which, naming the set, and the set is consistent either way."""
+    import os
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    import classifier
+    from classifier.cli import cli
+
+    first = read_labels(labels).iloc[0]
+    code, was = first["fund_code"], first["secondary"]
+    new = "策略主题ETF" if was != "策略主题ETF" else "宽基ETF"
+    sheet = _sheet(tmp_path / "r.csv", [(code, was, new, "张三", "")])
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(classifier.__file__)))
+    p = subprocess.run([sys.executable, "-c", _KILL, at, "review", "import", str(sheet), "--labeled", str(labels)],
+                       cwd=tmp_path, env=env, capture_output=True)
+    assert p.returncode == -9, p.stderr.decode()
+    res = CliRunner().invoke(cli, ["labels", "audit", str(labels)])
+    assert res.exit_code == 0, res.output
+    assert f"warning: {labels}: a change to the labeled set (a review import or a taxonomy migration) {said}" \
+        in res.output, res.output
+    assert read_labels(labels).set_index("fund_code").at[code, "secondary"] == (new if at == "journal" else was)
+    assert (code in set(read_history(labels)["fund_code"])) == (at == "journal")
+    res = CliRunner().invoke(cli, ["labels", "audit", str(labels)])  # said once: the set is settled now
+    assert "interrupted" not in res.output, res.output
