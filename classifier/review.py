@@ -311,6 +311,9 @@ class ImportResult:
     restored: list[tuple[str, str, str, str]] = field(default_factory=list)  # code, old, restored, the withdrawn fund
     kept: list[tuple[str, str, str]] = field(default_factory=list)  # code, its label, why it keeps the withdrawn one's
     undecided: list[str] = field(default_factory=list)  # withdrawals of funds that hold no review decision
+    # confirmed funds whose row has a comment that is not the decision's note: a confirmation changes nothing, so
+    # the comment is kept nowhere, which the import says
+    unnoted: list[str] = field(default_factory=list)
     # of those, the funds whose decision on their index or family settles them: the decision to withdraw instead
     settled_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
     padded: list[str] = field(default_factory=list)  # codes of a sheet saved with numbers for codes, read as six digits
@@ -389,6 +392,11 @@ class ImportResult:
         if self.padded:
             out.append(f"warning: the sheet's fund_code column was saved as numbers (Excel drops leading zeros): "
                        f"{len(self.padded)} codes read as six digits: {_first(self.padded)}")
+        if self.unnoted:
+            out.append(f"warning: {len(self.unnoted)} row(s) confirm a review decision the labeled set holds already, "
+                       f"with a comment that {did('was', 'would be')} written nowhere: {_first(self.unnoted)} (a "
+                       f"confirmation changes nothing: the decision keeps its first reviewer, date and note; keep the "
+                       f"comment elsewhere)")
         if self.commented:
             out.append(f"warning: {len(self.commented)} rows have a comment but no decision and were not imported: "
                        f"{_first(self.commented)}; write their "
@@ -1460,6 +1468,8 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
             if old is not None:
                 if old["secondary"] == r.decision and old["source"] == "review":
                     res.confirmed.append(code)
+                    if str(getattr(r, "comment", "") or "").strip() not in ("", str(old.get("note", "")).strip()):
+                        res.unnoted.append(code)
                     continue
                 why = _unseen_decision(r, old, tax, shows(code), deleted=hidden)
                 if why:

@@ -129,3 +129,20 @@ def test_the_command_after_a_killed_import_says_whether_the_import_went_in(tmp_p
     assert (code in set(read_history(labels)["fund_code"])) == (at == "journal")
     res = CliRunner().invoke(cli, ["labels", "audit", str(labels)])  # said once: the set is settled now
     assert "interrupted" not in res.output, res.output
+
+
+def test_a_comment_on_a_row_confirming_a_decision_is_not_dropped_without_a_word(tmp_path, labels):
+    """Two reviewers: the first decides 990974 (策略主题ETF, "红利因子为主"); the second, on a later sheet, writes the
+    same class and her own reasoning in `comment`. The import said "confirmed 1" and dropped the comment without a
+    word (a confirmation changes nothing). The decision keeps its first reviewer and note, and the import now says
+    the comment was written nowhere, naming the fund; a row whose comment is the decision's note says nothing."""
+    first = _sheet(tmp_path / "a.csv", [("990974", "宽基ETF", "策略主题ETF", "张三", "红利因子为主")])
+    import_review(first, load_taxonomy(), labels, today="2026-11-30")
+    assert not any("written nowhere" in line
+                   for line in import_review(first, load_taxonomy(), labels, today="2026-12-01").lines())
+    second = _sheet(tmp_path / "b.csv", [("990974", "策略主题ETF", "策略主题ETF", "李四", "同意，按红利策略")])
+    before = labels.read_bytes()
+    res = import_review(second, load_taxonomy(), labels, today="2026-12-01")
+    assert res.confirmed == ["990974"] and labels.read_bytes() == before
+    assert ("warning: 1 row(s) confirm a review decision the labeled set holds already, with a comment that was "
+            "written nowhere: 990974") in "\n".join(res.lines())
