@@ -39,7 +39,7 @@ from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, 
                       migration_pending, read_history, read_labels)
 from .reach import decision_reach
 from .taxonomy import Taxonomy, file_of_version, load_taxonomy, taxonomy_hint
-from .text import code6_column
+from .text import blank_rows, code6_column
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
              "index_name": "index_name", "fund_type": "fund_type"}
@@ -119,7 +119,14 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     named = key.where(key != "", family.values).to_numpy(dtype=object)
     # actively managed funds the run had no holdings of come after the rest: holdings may settle them (seed 004)
     out["later"] = active_without_holdings(tagged, code6_column(out["fund_code"]).set_axis(tagged.index)).to_numpy()
-    shown = np.flatnonzero(np.ones(len(out), dtype=bool) if include_all else _truthy(tagged["needs_review"]).to_numpy())
+    # a row of the input with no cell filled (a blank line, a row Excel keeps because it was formatted or cleared)
+    # is no fund: it goes to review with no class, but there is nothing to decide there (import needs a code)
+    from .pipeline import OUTPUT_COLUMNS
+
+    given = tagged.iloc[:, [j for j, c in enumerate(tagged.columns) if c not in OUTPUT_COLUMNS]]
+    blank = blank_rows(given).to_numpy(dtype=bool)
+    shown = np.flatnonzero((np.ones(len(out), dtype=bool) if include_all else _truthy(tagged["needs_review"]).to_numpy())
+                           & ~blank)
     # what a decision on each row settles at the next tag of this file: as the import writes it into the labeled set
     # and tagging then reads it (classifier.reach); a row not a fund's name is settled by its own code's decision only
     tax = tax or load_taxonomy()
@@ -189,6 +196,7 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
         out[c] = ""
     frame = out[REVIEW_COLUMNS].reset_index(drop=True)
     frame.attrs["without_holdings"] = int(out["later"].sum())  # rows of it that come last (see above)
+    frame.attrs["blank_rows"] = (np.flatnonzero(blank) + 2).tolist()  # the file's rows left out, as the sheet numbers them
     return frame
 
 
@@ -263,7 +271,12 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
                              f"{taxonomy_hint(versions)}, nothing written")
     frame = review_frame(tagged, include_all, str(tagged_path), tax, labels_path)
     choices = tax.labels + [w for w in withdraw_words() if w not in tax.labels]  # the classes, then 撤销
-    return len(frame), write_review(frame, out_path, choices, raw_csv), frame.attrs["without_holdings"]
+    notes = write_review(frame, out_path, choices, raw_csv)
+    blank = frame.attrs["blank_rows"]
+    if blank:
+        notes.append(f"{tagged_path}: {len(blank)} blank row(s) left out (no cell filled, no fund to decide): row(s) "
+                     f"{', '.join(map(str, blank[:10]))}{' …' if len(blank) > 10 else ''}")
+    return len(frame), notes, frame.attrs["without_holdings"]
 
 
 def withdraw_words() -> tuple[str, ...]:

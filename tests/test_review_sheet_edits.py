@@ -146,3 +146,40 @@ def test_a_comment_on_a_row_confirming_a_decision_is_not_dropped_without_a_word(
     assert res.confirmed == ["990974"] and labels.read_bytes() == before
     assert ("warning: 1 row(s) confirm a review decision the labeled set holds already, with a comment that was "
             "written nowhere: 990974") in "\n".join(res.lines())
+
+
+def test_blank_rows_of_a_batch_are_not_put_first_in_the_review_sheet(tmp_path, labels):
+    """An analyst's batch saved from Excel keeps rows that were formatted or cleared (and blank lines between
+    sections): `tag` keeps each in its place, with no class, in review. `review export` put every one of them at the
+    top of the sheet (confidence 0, nothing to decide: import needs a fund code), and `tag` counted them in its
+    review rate without a word (2 funds: "rows: 6  review: 4 (66.7%)"). The sheet now leaves them out, naming
+    their rows, and the run summary counts them apart; the tagged output is unchanged."""
+    import openpyxl
+    from click.testing import CliRunner
+    from openpyxl.styles import Font
+
+    from classifier.cli import cli
+
+    src = tmp_path / "batch.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["基金代码", "基金简称"])
+    ws.append(["510300", "华泰柏瑞沪深300ETF"])
+    ws.append([None, None])
+    ws.append(["159975", "招商深证100ETF"])
+    for r in range(6, 9):  # cleared rows Excel still writes (their format stays)
+        ws.cell(r, 1).font = Font(bold=True)
+        ws.cell(r, 2).font = Font(bold=True)
+    wb.save(src)
+    r = CliRunner()
+    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--labeled", str(labels)])
+    assert res.exit_code == 0, res.output
+    tagged = pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False)
+    assert tagged["基金代码"].tolist() == ["510300", "", "159975", "", "", "", ""]  # every row in its place, as before
+    assert "of the review: 5 blank row(s) of the input (no cell filled, no fund)" in res.output, res.output
+    res = r.invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "--all", "-o", str(tmp_path / "r.csv"),
+                         "--labeled", str(labels)])
+    assert res.exit_code == 0, res.output
+    sheet = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False)
+    assert sorted(sheet["fund_code"]) == ["159975", "510300"]
+    assert "5 blank row(s) left out (no cell filled, no fund to decide): row(s) 3, 5, 6, 7, 8" in res.output, res.output
