@@ -32,7 +32,8 @@ from .prepare import prepare
 from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
-from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
+from .io import (atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, merged_ranges, read_output,
+                 write_table)
 from .linking import ReviewedFamilies, family_keys
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
                       change_labels, labels_version, latest_migration_queued, migrated_from, migrated_note,
@@ -517,6 +518,13 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     known = {_folded(c): c for c in dict.fromkeys(REVIEW_COLUMNS + list(READ_COLUMNS))}
     f = table.frame.set_axis([known.get(_folded(c), c) for c in typed], axis=1)
     cols = list(f.columns)
+    # a decision, reviewer or comment cell merged down a block of rows (to decide the block at once) shows its value
+    # on each row, and decides each: its other cells hold nothing, which read alone left those rows undecided
+    for r0, c0, r1, c1 in merged_ranges(table):
+        if r1 > r0 and c0 < len(cols) and cols[c0] in ("decision", "reviewer", "comment") and cols.count(cols[c0]) == 1:
+            for r in range(r0 + 1, min(r1, len(f) - 1) + 1):
+                if not str(f.iat[r, c0]).strip():
+                    f.iat[r, c0] = f.iat[r0, c0]
     errors = [f"column '{c}' appears {cols.count(c)} times"
               + (f" ({', '.join(repr(t) for t, k in zip(typed, cols) if k == c)})"
                  if len({t for t, k in zip(typed, cols) if k == c}) > 1 else "") + "; keep one"

@@ -183,3 +183,26 @@ def test_blank_rows_of_a_batch_are_not_put_first_in_the_review_sheet(tmp_path, l
     sheet = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False)
     assert sorted(sheet["fund_code"]) == ["159975", "510300"]
     assert "5 blank row(s) left out (no cell filled, no fund to decide): row(s) 3, 5, 6, 7, 8" in res.output, res.output
+
+
+def test_a_decision_cell_merged_down_a_block_decides_every_row_it_shows_on(tmp_path, labels):
+    """A reviewer selects the decision cells of three rows, merges them (合并单元格) and writes one class, and merges
+    the reviewer cells the same way: the sheet shows the class and the name on each row. The import read the first
+    row alone and left the other two undecided without a word. Each row a merged cell spans now takes its value."""
+    rows = [("990975", "宽基ETF", "", "", ""), ("990976", "宽基ETF", "", "", ""), ("990977", "宽基ETF", "", "", ""),
+            ("990978", "宽基ETF", "宽基ETF", "李四", "")]
+    sheet = _sheet(tmp_path / "r.xlsx", rows)
+    wb = openpyxl.load_workbook(sheet)
+    ws = wb.active
+    head = [c.value for c in ws[1]]
+    for col in ("decision", "reviewer"):
+        j = head.index(col) + 1
+        ws.cell(2, j).value = "策略主题ETF" if col == "decision" else "张三"
+        ws.merge_cells(start_row=2, start_column=j, end_row=4, end_column=j)
+    wb.save(sheet)
+    result = import_review(sheet, load_taxonomy(), labels, today="2026-12-01")
+    assert sorted(result.added) == ["990975", "990976", "990977", "990978"]
+    got = read_labels(labels).set_index("fund_code")
+    assert got.loc[["990975", "990976", "990977"], "secondary"].tolist() == ["策略主题ETF"] * 3
+    assert got.loc[["990975", "990976", "990977"], "labeled_by"].tolist() == ["张三"] * 3
+    assert got.at["990978", "secondary"] == "宽基ETF"
