@@ -546,7 +546,9 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet, la
                                     _read_default(labeled, "labeled", taxonomy_path))
     for w in notes:
         click.echo(f"warning: {w}", err=True)
-    click.echo(f"{n} rows to review -> {output}")
+    # --all: every row of the file, whether it needs review or not
+    click.echo(f"{n} {'row' if n == 1 else 'rows'} {'exported (--all: every row)' if include_all else 'to review'} "
+               f"-> {output}")
     if not n and not include_all:  # the sheet holds the header alone: say why, and how to see every row
         click.echo(f"  nothing in {tagged} needs review; `fundclass review export {tagged} --all -o {output}` lists "
                    f"every row, to check or overrule the tool's answers")

@@ -206,3 +206,26 @@ def test_a_decision_cell_merged_down_a_block_decides_every_row_it_shows_on(tmp_p
     assert got.loc[["990975", "990976", "990977"], "secondary"].tolist() == ["策略主题ETF"] * 3
     assert got.loc[["990975", "990976", "990977"], "labeled_by"].tolist() == ["张三"] * 3
     assert got.at["990978", "secondary"] == "宽基ETF"
+
+
+def test_review_export_counts_what_it_wrote_in_plain_words(tmp_path, labels):
+    """`review export --all` of a file with one row in review said "3 rows to review" for its three rows, and a
+    sheet of one row said "1 rows to review". It says "3 rows exported (--all: every row)" and "1 row to review"."""
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    src = tmp_path / "b.csv"
+    src.write_text("基金代码,基金简称\n510300,华泰柏瑞沪深300ETF\n159975,招商深证100ETF\n990979,示例优选成长混合A\n",
+                   encoding="utf-8")
+    r = CliRunner()
+    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--labeled", str(labels)])
+    assert res.exit_code == 0, res.output
+    tagged = pd.read_csv(tmp_path / "t.csv", dtype=str)
+    assert tagged["needs_review"].tolist().count("True") == 1, tagged
+    res = r.invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "-o", str(tmp_path / "r.csv"),
+                         "--labeled", str(labels)])
+    assert f"1 row to review -> {tmp_path / 'r.csv'}" in res.output, res.output
+    res = r.invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "--all", "-o", str(tmp_path / "a.csv"),
+                         "--labeled", str(labels)])
+    assert f"3 rows exported (--all: every row) -> {tmp_path / 'a.csv'}" in res.output, res.output
