@@ -253,7 +253,10 @@ def read_table(path: str | Path, sheet: str | None = None) -> Table:
             frame = typed.astype(object).where(typed.notna(), "").astype(str)
             return Table(frame, sp, "parquet", typed=typed)
         if suffix not in CSV_SUFFIXES and suffix:
-            raise InputError(f"{sp}: unsupported file type '{suffix}'; use .csv, .xlsx or .parquet")
+            # a workbook of another format (Excel 97-2003, WPS, LibreOffice): the program that saved it saves .xlsx
+            how = (f" (open it in Excel, WPS or LibreOffice and save it as .xlsx: 另存为 Excel 工作簿)"
+                   if suffix in (".xls", ".xlsb", ".et", ".ett", ".ods", ".numbers") else "")
+            raise InputError(f"{sp}: unsupported file type '{suffix}'; use .csv, .xlsx or .parquet{how}")
         data = p.read_bytes()
     except InputError:
         raise

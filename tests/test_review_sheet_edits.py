@@ -229,3 +229,15 @@ def test_review_export_counts_what_it_wrote_in_plain_words(tmp_path, labels):
     res = r.invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "--all", "-o", str(tmp_path / "a.csv"),
                          "--labeled", str(labels)])
     assert f"3 rows exported (--all: every row) -> {tmp_path / 'a.csv'}" in res.output, res.output
+
+
+@pytest.mark.parametrize("suffix", [".xls", ".et"])
+def test_a_sheet_saved_as_xls_or_wps_is_refused_saying_how_to_save_it(tmp_path, labels, suffix):
+    """A reviewer saves the sheet as Excel 97-2003 (.xls) or in WPS's own format (.et): the import said only
+    "unsupported file type '.xls'; use .csv, .xlsx or .parquet". It now says how to get one: save it as .xlsx."""
+    sheet = tmp_path / f"review{suffix}"
+    sheet.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504)  # an OLE2 (Excel 97-2003) file's start
+    with pytest.raises(InputError) as e:
+        import_review(sheet, load_taxonomy(), labels)
+    assert (f"{sheet}: unsupported file type '{suffix}'; use .csv, .xlsx or .parquet (open it in Excel, WPS or "
+            f"LibreOffice and save it as .xlsx") in str(e.value)
