@@ -241,3 +241,24 @@ def test_a_sheet_saved_as_xls_or_wps_is_refused_saying_how_to_save_it(tmp_path, 
         import_review(sheet, load_taxonomy(), labels)
     assert (f"{sheet}: unsupported file type '{suffix}'; use .csv, .xlsx or .parquet (open it in Excel, WPS or "
             f"LibreOffice and save it as .xlsx") in str(e.value)
+
+
+def test_a_decision_on_an_index_reaches_a_new_share_class_named_by_the_index_number_and_its_letter(tmp_path, labels):
+    """A fund list names share classes 东财沪深300A/C/E, 人保沪深300A, 东财北证50A: the letter follows the index's number,
+    and the index the name gave was 沪深300E (`idx:沪深300E`), so a review decision on 沪深300 did not reach a new
+    listing 东财沪深300E (tagged 宽基ETF at 0.976, out of review, with no word of the decision), while 东财沪深300ETF联接E
+    took it; nor did the index's blind reads. The letter is no part of the index: both take the decision."""
+    from classifier.pipeline import Tagger
+
+    sheet = tmp_path / "r.csv"
+    _sheet(sheet, [("990980", "宽基ETF", "策略主题ETF", "张三", "")])
+    df = pd.read_csv(sheet, dtype=str, keep_default_na=False)
+    df.loc[0, ["fund_name", "index_name"]] = ["示例沪深300ETF", "沪深300指数"]
+    df.to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels, today="2026-12-01")
+    batch = pd.DataFrame({"基金代码": ["990981", "990982", "990983"],
+                          "基金简称": ["东财沪深300E", "人保沪深300A", "东财沪深300ETF联接E"],
+                          "基金类型": ["指数型-股票"] * 3})
+    out = Tagger.load(labels_path=labels).tag(batch)
+    assert out["review_decision"].tolist() == ["990980"] * 3, out[["基金简称", "secondary", "review_decision"]]
+    assert out["secondary"].tolist() == ["策略主题ETF"] * 3
