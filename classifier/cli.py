@@ -15,7 +15,7 @@ import click
 
 from .collector import collector_paused
 from .config import ENV_CONFIG, default_path, use_config
-from .errors import DecisionsNotApplied, FundClassifierError, InputError
+from .errors import ChangeRecovered, DecisionsNotApplied, FundClassifierError, InputError
 
 READ_HELP = "(default: the workspace's, else the one shipped with the tool)"
 
@@ -108,6 +108,23 @@ def holdings_options(fn):
                         help="Long holdings file: fund code, stock code, weight % of NAV, optional quarter.")(fn)
 
 
+def _say_recovered() -> None:
+    """Print what became of a change to the labeled set that a killed command left part way (completed or cleared
+    away by this command, :class:`classifier.errors.ChangeRecovered`) as one ``warning:`` line, every time."""
+    warnings.filterwarnings("always", category=ChangeRecovered)
+    show = warnings.showwarning
+    if getattr(show, "fundclass", False):
+        return
+
+    def say(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ChangeRecovered):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            show(message, category, filename, lineno, file, line)
+    say.fundclass = True
+    warnings.showwarning = say
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fund-classifier")
 @click.option("--workspace", type=click.Path(file_okay=False), default=None, envvar="FUNDCLASS_WORKSPACE",
@@ -127,6 +144,7 @@ def cli(ctx, workspace, config_file):
     use_config(config_file)
     # decisions a tagger cannot apply are said once in the run summary (``fundclass tag``), not again as a warning
     warnings.filterwarnings("ignore", category=DecisionsNotApplied)
+    _say_recovered()
     if workspace:
         os.environ["FUNDCLASS_WORKSPACE"] = workspace
 
@@ -528,7 +546,9 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet, la
                                     _read_default(labeled, "labeled", taxonomy_path))
     for w in notes:
         click.echo(f"warning: {w}", err=True)
-    click.echo(f"{n} rows to review -> {output}")
+    # --all: every row of the file, whether it needs review or not
+    click.echo(f"{n} {'row' if n == 1 else 'rows'} {'exported (--all: every row)' if include_all else 'to review'} "
+               f"-> {output}")
     if not n and not include_all:  # the sheet holds the header alone: say why, and how to see every row
         click.echo(f"  nothing in {tagged} needs review; `fundclass review export {tagged} --all -o {output}` lists "
                    f"every row, to check or overrule the tool's answers")

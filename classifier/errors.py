@@ -21,3 +21,8 @@ class DecisionsNotApplied(UserWarning):
     """Review decisions of a labeled set that a tagger read but cannot apply (of another taxonomy version, without a
     version, or with a label that is not a class): their funds are tagged by the model, as if never reviewed. The
     message names the rows. ``fundclass tag`` says the same in its run summary."""
+
+
+class ChangeRecovered(UserWarning):
+    """A change to the labeled set that a killed or crashed command left part way was settled by this command:
+    completed (it was committed) or cleared away (it was not). The command line prints it as a warning."""

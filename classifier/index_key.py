@@ -50,6 +50,9 @@ def subject_keys(p: pd.DataFrame) -> pd.Series:
     return idx.where(idx != "", bench)
 
 
+_SHARE_AFTER_NUMBER = re.compile(r"(?<=\d)[A-Z]$")
+
+
 def name_keys(p: pd.DataFrame) -> pd.Series:
     """``idx:<index subject>`` read from the name of an index fund (passive or enhanced) that gives no index code,
     index or benchmark, '' for every other row. A fund list gives names alone, and 华夏中证A500ETF联接C tracks 中证A500
@@ -60,7 +63,10 @@ def name_keys(p: pd.DataFrame) -> pd.Series:
             & p["management_style"].isin([PASSIVE, ENHANCED]))
     if bare.any():
         def named(t: str) -> str:
-            return index_key_subject(index_subject(_unenhanced(t, vocab.enhanced), vocab, cleaned=True), vocab)
+            # a share-class letter right after the index's number (人保沪深300A, 东财上证50C) is no part of the index:
+            # the name reads it as the subject's end, where only one after a Chinese character is taken off
+            return _SHARE_AFTER_NUMBER.sub("", index_key_subject(
+                index_subject(_unenhanced(t, vocab.enhanced), vocab, cleaned=True), vocab))
 
         subject = apply_unique(p.loc[bare, "s_name"], named)
         # a name that gives its index's number alone (50ETF, 平安500ETF联接A: 50, 500) does not name the index: its

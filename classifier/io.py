@@ -59,6 +59,7 @@ class Table:
     warnings: list[str] = field(default_factory=list)
     typed: pd.DataFrame | None = None
     cells: pd.DataFrame | None = None
+    sheet: str = ""  # the worksheet read, of an XLSX
 
 
 def _lines(numbers: list[int]) -> str:
@@ -252,7 +253,10 @@ def read_table(path: str | Path, sheet: str | None = None) -> Table:
             frame = typed.astype(object).where(typed.notna(), "").astype(str)
             return Table(frame, sp, "parquet", typed=typed)
         if suffix not in CSV_SUFFIXES and suffix:
-            raise InputError(f"{sp}: unsupported file type '{suffix}'; use .csv, .xlsx or .parquet")
+            # a workbook of another format (Excel 97-2003, WPS, LibreOffice): the program that saved it saves .xlsx
+            how = (f" (open it in Excel, WPS or LibreOffice and save it as .xlsx: 另存为 Excel 工作簿)"
+                   if suffix in (".xls", ".xlsb", ".et", ".ett", ".ods", ".numbers") else "")
+            raise InputError(f"{sp}: unsupported file type '{suffix}'; use .csv, .xlsx or .parquet{how}")
         data = p.read_bytes()
     except InputError:
         raise
@@ -355,7 +359,35 @@ def _read_excel(p: Path, sheet: str | None = None) -> Table:
     width = frame.shape[1]
     body = [r + [None] * (width - len(r)) for r in natives[hdr + 1:]]
     cells = pd.DataFrame(body, dtype=object) if body else None
-    return Table(frame, str(p), "xlsx", hdr, warnings, cells=cells)
+    return Table(frame, str(p), "xlsx", hdr, warnings, cells=cells, sheet=name)
+
+
+def merged_ranges(table: Table) -> list[tuple[int, int, int, int]]:
+    """The merged cells of the worksheet an XLSX ``table`` was read from, as (first row, first column, last row, last
+    column), 0-based in ``table.frame`` (rows of the header or above it left out); none for other files. A merged
+    cell shows its first cell's value over the whole range (a reviewer merges the decision cells of a block to decide
+    it at once), while its other cells hold nothing: a reader that reads what the sheet shows spreads it."""
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    if table.encoding != "xlsx" or not table.sheet:
+        return []
+    book = openpyxl.load_workbook(table.path, read_only=True)
+    try:
+        part = book[table.sheet]._worksheet_path
+    finally:
+        book.close()
+    with zipfile.ZipFile(table.path) as z:
+        xml = z.read(part).decode("utf-8", errors="replace")
+    first = table.header_row + 1  # the frame's first row, 0-based in the sheet
+    out = []
+    for ref in re.findall(r"<(?:\w+:)?mergeCell\b[^>]*\bref=\"([A-Za-z]+\d+:[A-Za-z]+\d+)\"", xml):
+        c0, r0, c1, r1 = range_boundaries(ref)
+        if r0 - 1 >= first:
+            out.append((r0 - 1 - first, c0 - 1, r1 - 1 - first, c1 - 1))
+    return out
 
 
 def _excel_native(v) -> bool:

@@ -22,6 +22,7 @@ import csv
 import hashlib
 import json
 import os
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from io import BytesIO, StringIO
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .agreement import AGREEMENT_FILE
-from .errors import InputError
+from .errors import ChangeRecovered, InputError
 from .io import atomic_write_bytes, csv_text, stale_temps
 from .text import code6_column
 from .taxonomy import Taxonomy
@@ -416,8 +417,10 @@ def held_still(labels_path: str | Path):
 
 
 def _recover(labels_path: Path) -> None:
-    """Roll an interrupted commit forward (its journal names the staged files), and drop stale staged files."""
+    """Roll an interrupted commit forward (its journal names the staged files), and drop stale staged files; each
+    says what became of the interrupted change (a :class:`ChangeRecovered` warning), which no output showed since."""
     j = _journal(labels_path)
+    completed = j.exists()
     if j.exists():
         # the files are the set's folder's, wherever it is now (a workspace moved or copied since the crash): a
         # journal names them by name (one of an earlier version by full path: its name is taken)
@@ -433,11 +436,21 @@ def _recover(labels_path: Path) -> None:
                                      f"to be completed in it; close it there and run the command again") from exc
         j.unlink()
     files = [_real(labels_path.parent / n) for n in (labels_path.name, "history.csv", AGREEMENT_FILE)]
+    dropped = 0
     for folder in dict.fromkeys(f.parent for f in files):
         for stale in folder.glob(".*.csv.*.tmp"):
             if stale.name.startswith(tuple(f".{f.name}." for f in files)):
                 stale.unlink(missing_ok=True)
+                dropped += 1
     _settle_outputs(labels_path)
+    if completed:
+        warnings.warn(f"{labels_path}: a change to the labeled set (a review import or a taxonomy migration) was "
+                      f"interrupted after it was committed (its command killed or crashed): it is now complete, "
+                      f"{labels_path.name} and history.csv both hold it", ChangeRecovered, stacklevel=2)
+    elif dropped:
+        warnings.warn(f"{labels_path}: a change to the labeled set (a review import or a taxonomy migration) was "
+                      f"interrupted before it was committed (its command killed or crashed): nothing of it was "
+                      f"written, the set is as before it; run that command again", ChangeRecovered, stacklevel=2)
 
 
 class CommitPending(InputError):

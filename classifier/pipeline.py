@@ -31,7 +31,7 @@ from .prepare import prepare
 from .rules import RuleLayer
 from .score import score
 from .taxonomy import Taxonomy, load_taxonomy
-from .text import code6_column
+from .text import blank_rows, code6_column
 from .vocabulary import load_vocabulary
 from .workspace import data_path, for_taxonomy
 
@@ -69,6 +69,7 @@ class TagSummary:
     per_class: dict = field(default_factory=dict)
     review: int = 0
     review_without_holdings: int = 0  # of review: actively managed funds the run had no holdings of
+    blank: int = 0  # of review: input rows with no cell filled (a blank line; a row Excel kept, formatted or cleared)
     holdings: bool = False  # the run had a holdings file
     out_of_scope: int = 0
     warnings: list = field(default_factory=list)
@@ -85,6 +86,7 @@ class TagSummary:
             self.per_class[k] = self.per_class.get(k, 0) + v
         self.review += part.review
         self.review_without_holdings += part.review_without_holdings
+        self.blank += part.blank
         self.out_of_scope += part.out_of_scope
         self.settled += part.settled
         self.warnings += part.warnings
@@ -100,6 +102,9 @@ class TagSummary:
                 "share may then leave review)"
             out.append(f"  of the review: {self.review_without_holdings} actively managed funds {where}; `review "
                        f"export` lists them after the others")
+        if self.blank:
+            out.append(f"  of the review: {self.blank} blank row(s) of the input (no cell filled, no fund): kept in "
+                       f"the output in their place; `review export` leaves them out")
         # most rows first, ties by name: the same lines whatever order the chunks (or forked processes) came in
         out += [f"  {k or '(no class)'}: {v}"
                 for k, v in sorted(self.per_class.items(), key=lambda kv: (-kv[1], kv[0]))]
@@ -411,6 +416,7 @@ class Tagger:
             for k, v in pred["secondary"].value_counts().items():
                 summary.per_class[k] = summary.per_class.get(k, 0) + int(v)
             summary.review += int(pred["needs_review"].sum())
+            summary.blank += int(blank_rows(body).sum())
             summary.out_of_scope += int((pred["secondary"] == self.taxonomy.not_applicable).sum())
             summary.seconds += time.perf_counter() - t0
         out.index = frame.index  # the caller's index (a notebook's fund codes, say), as its rows and columns

@@ -32,14 +32,15 @@ from .prepare import prepare
 from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
-from .io import atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, read_output, write_table
+from .io import (atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, merged_ranges, read_output,
+                 write_table)
 from .linking import ReviewedFamilies, family_keys
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
                       change_labels, labels_version, latest_migration_queued, migrated_from, migrated_note,
                       migration_pending, read_history, read_labels)
 from .reach import decision_reach
 from .taxonomy import Taxonomy, file_of_version, load_taxonomy, taxonomy_hint
-from .text import code6_column
+from .text import blank_rows, code6_column
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
              "index_name": "index_name", "fund_type": "fund_type"}
@@ -119,7 +120,14 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     named = key.where(key != "", family.values).to_numpy(dtype=object)
     # actively managed funds the run had no holdings of come after the rest: holdings may settle them (seed 004)
     out["later"] = active_without_holdings(tagged, code6_column(out["fund_code"]).set_axis(tagged.index)).to_numpy()
-    shown = np.flatnonzero(np.ones(len(out), dtype=bool) if include_all else _truthy(tagged["needs_review"]).to_numpy())
+    # a row of the input with no cell filled (a blank line, a row Excel keeps because it was formatted or cleared)
+    # is no fund: it goes to review with no class, but there is nothing to decide there (import needs a code)
+    from .pipeline import OUTPUT_COLUMNS
+
+    given = tagged.iloc[:, [j for j, c in enumerate(tagged.columns) if c not in OUTPUT_COLUMNS]]
+    blank = blank_rows(given).to_numpy(dtype=bool)
+    shown = np.flatnonzero((np.ones(len(out), dtype=bool) if include_all else _truthy(tagged["needs_review"]).to_numpy())
+                           & ~blank)
     # what a decision on each row settles at the next tag of this file: as the import writes it into the labeled set
     # and tagging then reads it (classifier.reach); a row not a fund's name is settled by its own code's decision only
     tax = tax or load_taxonomy()
@@ -189,6 +197,7 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
         out[c] = ""
     frame = out[REVIEW_COLUMNS].reset_index(drop=True)
     frame.attrs["without_holdings"] = int(out["later"].sum())  # rows of it that come last (see above)
+    frame.attrs["blank_rows"] = (np.flatnonzero(blank) + 2).tolist()  # the file's rows left out, as the sheet numbers them
     return frame
 
 
@@ -263,7 +272,12 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
                              f"{taxonomy_hint(versions)}, nothing written")
     frame = review_frame(tagged, include_all, str(tagged_path), tax, labels_path)
     choices = tax.labels + [w for w in withdraw_words() if w not in tax.labels]  # the classes, then 撤销
-    return len(frame), write_review(frame, out_path, choices, raw_csv), frame.attrs["without_holdings"]
+    notes = write_review(frame, out_path, choices, raw_csv)
+    blank = frame.attrs["blank_rows"]
+    if blank:
+        notes.append(f"{tagged_path}: {len(blank)} blank row(s) left out (no cell filled, no fund to decide): row(s) "
+                     f"{', '.join(map(str, blank[:10]))}{' …' if len(blank) > 10 else ''}")
+    return len(frame), notes, frame.attrs["without_holdings"]
 
 
 def withdraw_words() -> tuple[str, ...]:
@@ -311,6 +325,9 @@ class ImportResult:
     restored: list[tuple[str, str, str, str]] = field(default_factory=list)  # code, old, restored, the withdrawn fund
     kept: list[tuple[str, str, str]] = field(default_factory=list)  # code, its label, why it keeps the withdrawn one's
     undecided: list[str] = field(default_factory=list)  # withdrawals of funds that hold no review decision
+    # confirmed funds whose row has a comment that is not the decision's note: a confirmation changes nothing, so
+    # the comment is kept nowhere, which the import says
+    unnoted: list[str] = field(default_factory=list)
     # of those, the funds whose decision on their index or family settles them: the decision to withdraw instead
     settled_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
     padded: list[str] = field(default_factory=list)  # codes of a sheet saved with numbers for codes, read as six digits
@@ -389,6 +406,11 @@ class ImportResult:
         if self.padded:
             out.append(f"warning: the sheet's fund_code column was saved as numbers (Excel drops leading zeros): "
                        f"{len(self.padded)} codes read as six digits: {_first(self.padded)}")
+        if self.unnoted:
+            out.append(f"warning: {len(self.unnoted)} row(s) confirm a review decision the labeled set holds already, "
+                       f"with a comment that {did('was', 'would be')} written nowhere: {_first(self.unnoted)} (a "
+                       f"confirmation changes nothing: the decision keeps its first reviewer, date and note; keep the "
+                       f"comment elsewhere)")
         if self.commented:
             out.append(f"warning: {len(self.commented)} rows have a comment but no decision and were not imported: "
                        f"{_first(self.commented)}; write their "
@@ -489,12 +511,28 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     their codes (a migration queue's rows a decision on their group settles, :func:`_queued_in_group`); every problem
     is reported at once."""
     table = read_output(path, sheet)  # a CSV's cells without the ' that export put before formula-like text
-    f = table.frame
+    # a header as a spreadsheet user leaves it, with a space after it, a capital or a full-width letter ("decision ",
+    # "Reviewer", "ｃｏｍｍｅｎｔ"), is the sheet's column: else the import refused a sheet it shows (missing 'decision'),
+    # or read no reviewer nor comment from it
+    typed = [str(c) for c in table.frame.columns]
+    known = {_folded(c): c for c in dict.fromkeys(REVIEW_COLUMNS + list(READ_COLUMNS))}
+    f = table.frame.set_axis([known.get(_folded(c), c) for c in typed], axis=1)
     cols = list(f.columns)
-    errors = [f"column '{c}' appears {cols.count(c)} times; keep one" for c in READ_COLUMNS if cols.count(c) > 1]
+    # a decision, reviewer or comment cell merged down a block of rows (to decide the block at once) shows its value
+    # on each row, and decides each: its other cells hold nothing, which read alone left those rows undecided
+    for r0, c0, r1, c1 in merged_ranges(table):
+        if r1 > r0 and c0 < len(cols) and cols[c0] in ("decision", "reviewer", "comment") and cols.count(cols[c0]) == 1:
+            for r in range(r0 + 1, min(r1, len(f) - 1) + 1):
+                if not str(f.iat[r, c0]).strip():
+                    f.iat[r, c0] = f.iat[r0, c0]
+    errors = [f"column '{c}' appears {cols.count(c)} times"
+              + (f" ({', '.join(repr(t) for t, k in zip(typed, cols) if k == c)})"
+                 if len({t for t, k in zip(typed, cols) if k == c}) > 1 else "") + "; keep one"
+              for c in READ_COLUMNS if cols.count(c) > 1]
     missing = [c for c in REQUIRED if c not in cols]
     if missing:
-        errors.append(f"missing column(s) {missing}; export the sheet with `fundclass review export`")
+        errors.append(f"missing column(s) {missing}; put back the column(s) of the exported sheet (its columns are "
+                      f"{', '.join(REVIEW_COLUMNS)}), or export the sheet again with `fundclass review export`")
     if errors:
         raise InputError(f"{path}: " + "; ".join(errors) + ", nothing imported")
     f = f.copy()
@@ -1451,6 +1489,8 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
             if old is not None:
                 if old["secondary"] == r.decision and old["source"] == "review":
                     res.confirmed.append(code)
+                    if str(getattr(r, "comment", "") or "").strip() not in ("", str(old.get("note", "")).strip()):
+                        res.unnoted.append(code)
                     continue
                 why = _unseen_decision(r, old, tax, shows(code), deleted=hidden)
                 if why:

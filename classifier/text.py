@@ -92,3 +92,17 @@ def code6_column(codes: pd.Series) -> pd.Series:
         else:
             out.append(code6(t))
     return pd.Series(out, index=codes.index, dtype=object)
+
+
+def blank_rows(frame: pd.DataFrame) -> pd.Series:
+    """Per row of ``frame``, whether no cell of it is filled (missing, or whitespace only): a blank line of a CSV, a
+    row an Excel sheet keeps because it was formatted or cleared.
+
+    >>> blank_rows(pd.DataFrame({"a": ["x", "", None], "b": [" ", "\u3000", float("nan")]})).tolist()
+    [False, True, True]
+    """
+    blank = pd.Series(True, index=frame.index)
+    for j in range(frame.shape[1]):
+        col = frame.iloc[:, j]
+        blank &= col.isna().to_numpy() | (col.astype(str).str.strip() == "").to_numpy()
+    return blank

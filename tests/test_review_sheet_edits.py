@@ -1,0 +1,264 @@
+"""A review sheet as reviewers hand it back after editing it in Excel or WPS (audit round 17): what they did to it
+that the sheet still shows must not lose, change or silently drop a decision, a reviewer's name or a note."""
+import openpyxl
+import pandas as pd
+import pytest
+
+from classifier.errors import InputError
+from classifier.labeled import SHIPPED_LABELS, read_history, read_labels
+from classifier.review import REVIEW_COLUMNS, import_review
+from classifier.io import write_table
+from classifier.taxonomy import load_taxonomy
+from conftest import write_labeled_subset
+
+
+@pytest.fixture
+def labels(tmp_path):
+    p = tmp_path / "labeled" / "labels.csv"
+    p.parent.mkdir()
+    write_labeled_subset(SHIPPED_LABELS, p, n_groups=20)
+    return p
+
+
+def _sheet(path, rows):
+    """A review sheet as `review export` writes it: rows of (fund_code, the tool's answer, decision, reviewer, comment)."""
+    tax = load_taxonomy()
+    df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS} for _ in rows])
+    for i, (code, shown, decision, reviewer, comment) in enumerate(rows):
+        df.loc[i, ["fund_code", "fund_name", "secondary", "confidence", "primary", "decision", "reviewer", "comment",
+                   "taxonomy_version", "group"]] = [code, f"示例{code}ETF", shown, "0.6", tax.primary_of(shown),
+                                                    decision, reviewer, comment, tax.version, code]
+    write_table(df, path)
+    return path
+
+
+def _rename_headers(path, renames: dict[str, str]):
+    wb = openpyxl.load_workbook(path)
+    ws = wb.active
+    for cell in ws[1]:
+        cell.value = renames.get(cell.value, cell.value)
+    wb.save(path)
+
+
+@pytest.mark.parametrize("renames", [{"decision": "decision ", "reviewer": "Reviewer", "comment": "Comment "},
+                                     {"decision": "Decision", "reviewer": "reviewer　", "comment": "ｃｏｍｍｅｎｔ"},
+                                     {"fund_code": " fund_code", "taxonomy_version": "Taxonomy_Version"}])
+def test_a_sheet_whose_headers_excel_users_retyped_imports_its_decisions_reviewers_and_notes(tmp_path, labels,
+                                                                                            renames):
+    """A reviewer retypes a header in Excel (a space after `decision `, `Reviewer` with a capital, a full-width
+    `ｃｏｍｍｅｎｔ` from the IME): the import refused the sheet for a missing column it shows ("missing column(s)
+    ['decision']; export the sheet…", which would throw the reviewer's work away), or read no reviewer from
+    `Reviewer` ("no reviewer (fill the reviewer column …)" beside the filled column) and silently dropped every note
+    under `Comment `. Such a header is the sheet's column: the decisions import with their reviewer and note."""
+    sheet = _sheet(tmp_path / "r.xlsx", [("990971", "宽基ETF", "策略主题ETF", "张三", "红利因子为主")])
+    _rename_headers(sheet, renames)
+    result = import_review(sheet, load_taxonomy(), labels, today="2026-12-01")
+    assert result.added == ["990971"]
+    row = read_labels(labels).set_index("fund_code").loc["990971"]
+    assert (row["secondary"], row["labeled_by"], row["note"]) == ("策略主题ETF", "张三", "红利因子为主")
+
+
+def test_a_header_retyped_beside_the_sheets_own_column_is_refused_naming_both(tmp_path, labels):
+    """A reviewer adds their own `Comment` column beside the sheet's `comment`: the import reads one comment column,
+    so it names both spellings and writes nothing (as for a column inserted twice under one name)."""
+    sheet = _sheet(tmp_path / "r.xlsx", [("990972", "宽基ETF", "策略主题ETF", "张三", "")])
+    wb = openpyxl.load_workbook(sheet)
+    ws = wb.active
+    ws.insert_cols(3)
+    ws.cell(1, 3).value = "Comment"
+    wb.save(sheet)
+    before = labels.read_bytes()
+    with pytest.raises(InputError) as e:
+        import_review(sheet, load_taxonomy(), labels)
+    assert "column 'comment' appears 2 times ('Comment', 'comment'); keep one" in str(e.value)
+    assert labels.read_bytes() == before and read_history(labels).empty
+
+
+_KILL = r'''
+import os, signal, sys
+import classifier.labeled as L
+if sys.argv[1] == "staged":  # both files staged, no journal yet: not committed
+    real = L._staged
+    def staged(target, data):
+        tmp = real(target, data)
+        if target.name == "history.csv":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return tmp
+    L._staged = staged
+else:  # committed: the journal written, labels.csv replaced, history.csv not yet
+    real = os.replace
+    def replace(src, dst, *a, **kw):
+        real(src, dst, *a, **kw)
+        if str(dst).endswith("labels.csv"):
+            os.kill(os.getpid(), signal.SIGKILL)
+    L.os.replace = replace
+from classifier.cli import cli
+cli(sys.argv[2:])
+'''
+
+
+@pytest.mark.parametrize("at, said", [
+    ("staged", "was interrupted before it was committed (its command killed or crashed): nothing of it was written"),
+    ("journal", "was interrupted after it was committed (its command killed or crashed): it is now complete")])
+def test_the_command_after_a_killed_import_says_whether_the_import_went_in(tmp_path, labels, at, said):
+    """An analyst's `review import` is killed (kill -9, a closed laptop) while it writes. The next command settled the
+    set silently, completing the import or clearing it away, so nobody could tell whether the decisions were in
+    (the import's own terminal said nothing). It now says which, naming the set, and the set is consistent either way."""
+    import os
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    import classifier
+    from classifier.cli import cli
+
+    first = read_labels(labels).iloc[0]
+    code, was = first["fund_code"], first["secondary"]
+    new = "策略主题ETF" if was != "策略主题ETF" else "宽基ETF"
+    sheet = _sheet(tmp_path / "r.csv", [(code, was, new, "张三", "")])
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(classifier.__file__)))
+    p = subprocess.run([sys.executable, "-c", _KILL, at, "review", "import", str(sheet), "--labeled", str(labels)],
+                       cwd=tmp_path, env=env, capture_output=True)
+    assert p.returncode == -9, p.stderr.decode()
+    res = CliRunner().invoke(cli, ["labels", "audit", str(labels)])
+    assert res.exit_code == 0, res.output
+    assert f"warning: {labels}: a change to the labeled set (a review import or a taxonomy migration) {said}" \
+        in res.output, res.output
+    assert read_labels(labels).set_index("fund_code").at[code, "secondary"] == (new if at == "journal" else was)
+    assert (code in set(read_history(labels)["fund_code"])) == (at == "journal")
+    res = CliRunner().invoke(cli, ["labels", "audit", str(labels)])  # said once: the set is settled now
+    assert "interrupted" not in res.output, res.output
+
+
+def test_a_comment_on_a_row_confirming_a_decision_is_not_dropped_without_a_word(tmp_path, labels):
+    """Two reviewers: the first decides 990974 (策略主题ETF, "红利因子为主"); the second, on a later sheet, writes the
+    same class and her own reasoning in `comment`. The import said "confirmed 1" and dropped the comment without a
+    word (a confirmation changes nothing). The decision keeps its first reviewer and note, and the import now says
+    the comment was written nowhere, naming the fund; a row whose comment is the decision's note says nothing."""
+    first = _sheet(tmp_path / "a.csv", [("990974", "宽基ETF", "策略主题ETF", "张三", "红利因子为主")])
+    import_review(first, load_taxonomy(), labels, today="2026-11-30")
+    assert not any("written nowhere" in line
+                   for line in import_review(first, load_taxonomy(), labels, today="2026-12-01").lines())
+    second = _sheet(tmp_path / "b.csv", [("990974", "策略主题ETF", "策略主题ETF", "李四", "同意，按红利策略")])
+    before = labels.read_bytes()
+    res = import_review(second, load_taxonomy(), labels, today="2026-12-01")
+    assert res.confirmed == ["990974"] and labels.read_bytes() == before
+    assert ("warning: 1 row(s) confirm a review decision the labeled set holds already, with a comment that was "
+            "written nowhere: 990974") in "\n".join(res.lines())
+
+
+def test_blank_rows_of_a_batch_are_not_put_first_in_the_review_sheet(tmp_path, labels):
+    """An analyst's batch saved from Excel keeps rows that were formatted or cleared (and blank lines between
+    sections): `tag` keeps each in its place, with no class, in review. `review export` put every one of them at the
+    top of the sheet (confidence 0, nothing to decide: import needs a fund code), and `tag` counted them in its
+    review rate without a word (2 funds: "rows: 6  review: 4 (66.7%)"). The sheet now leaves them out, naming
+    their rows, and the run summary counts them apart; the tagged output is unchanged."""
+    import openpyxl
+    from click.testing import CliRunner
+    from openpyxl.styles import Font
+
+    from classifier.cli import cli
+
+    src = tmp_path / "batch.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["基金代码", "基金简称"])
+    ws.append(["510300", "华泰柏瑞沪深300ETF"])
+    ws.append([None, None])
+    ws.append(["159975", "招商深证100ETF"])
+    for r in range(6, 9):  # cleared rows Excel still writes (their format stays)
+        ws.cell(r, 1).font = Font(bold=True)
+        ws.cell(r, 2).font = Font(bold=True)
+    wb.save(src)
+    r = CliRunner()
+    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--labeled", str(labels)])
+    assert res.exit_code == 0, res.output
+    tagged = pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False)
+    assert tagged["基金代码"].tolist() == ["510300", "", "159975", "", "", "", ""]  # every row in its place, as before
+    assert "of the review: 5 blank row(s) of the input (no cell filled, no fund)" in res.output, res.output
+    res = r.invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "--all", "-o", str(tmp_path / "r.csv"),
+                         "--labeled", str(labels)])
+    assert res.exit_code == 0, res.output
+    sheet = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False)
+    assert sorted(sheet["fund_code"]) == ["159975", "510300"]
+    assert "5 blank row(s) left out (no cell filled, no fund to decide): row(s) 3, 5, 6, 7, 8" in res.output, res.output
+
+
+def test_a_decision_cell_merged_down_a_block_decides_every_row_it_shows_on(tmp_path, labels):
+    """A reviewer selects the decision cells of three rows, merges them (合并单元格) and writes one class, and merges
+    the reviewer cells the same way: the sheet shows the class and the name on each row. The import read the first
+    row alone and left the other two undecided without a word. Each row a merged cell spans now takes its value."""
+    rows = [("990975", "宽基ETF", "", "", ""), ("990976", "宽基ETF", "", "", ""), ("990977", "宽基ETF", "", "", ""),
+            ("990978", "宽基ETF", "宽基ETF", "李四", "")]
+    sheet = _sheet(tmp_path / "r.xlsx", rows)
+    wb = openpyxl.load_workbook(sheet)
+    ws = wb.active
+    head = [c.value for c in ws[1]]
+    for col in ("decision", "reviewer"):
+        j = head.index(col) + 1
+        ws.cell(2, j).value = "策略主题ETF" if col == "decision" else "张三"
+        ws.merge_cells(start_row=2, start_column=j, end_row=4, end_column=j)
+    wb.save(sheet)
+    result = import_review(sheet, load_taxonomy(), labels, today="2026-12-01")
+    assert sorted(result.added) == ["990975", "990976", "990977", "990978"]
+    got = read_labels(labels).set_index("fund_code")
+    assert got.loc[["990975", "990976", "990977"], "secondary"].tolist() == ["策略主题ETF"] * 3
+    assert got.loc[["990975", "990976", "990977"], "labeled_by"].tolist() == ["张三"] * 3
+    assert got.at["990978", "secondary"] == "宽基ETF"
+
+
+def test_review_export_counts_what_it_wrote_in_plain_words(tmp_path, labels):
+    """`review export --all` of a file with one row in review said "3 rows to review" for its three rows, and a
+    sheet of one row said "1 rows to review". It says "3 rows exported (--all: every row)" and "1 row to review"."""
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    src = tmp_path / "b.csv"
+    src.write_text("基金代码,基金简称\n510300,华泰柏瑞沪深300ETF\n159975,招商深证100ETF\n990979,示例优选成长混合A\n",
+                   encoding="utf-8")
+    r = CliRunner()
+    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--labeled", str(labels)])
+    assert res.exit_code == 0, res.output
+    tagged = pd.read_csv(tmp_path / "t.csv", dtype=str)
+    assert tagged["needs_review"].tolist().count("True") == 1, tagged
+    res = r.invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "-o", str(tmp_path / "r.csv"),
+                         "--labeled", str(labels)])
+    assert f"1 row to review -> {tmp_path / 'r.csv'}" in res.output, res.output
+    res = r.invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "--all", "-o", str(tmp_path / "a.csv"),
+                         "--labeled", str(labels)])
+    assert f"3 rows exported (--all: every row) -> {tmp_path / 'a.csv'}" in res.output, res.output
+
+
+@pytest.mark.parametrize("suffix", [".xls", ".et"])
+def test_a_sheet_saved_as_xls_or_wps_is_refused_saying_how_to_save_it(tmp_path, labels, suffix):
+    """A reviewer saves the sheet as Excel 97-2003 (.xls) or in WPS's own format (.et): the import said only
+    "unsupported file type '.xls'; use .csv, .xlsx or .parquet". It now says how to get one: save it as .xlsx."""
+    sheet = tmp_path / f"review{suffix}"
+    sheet.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504)  # an OLE2 (Excel 97-2003) file's start
+    with pytest.raises(InputError) as e:
+        import_review(sheet, load_taxonomy(), labels)
+    assert (f"{sheet}: unsupported file type '{suffix}'; use .csv, .xlsx or .parquet (open it in Excel, WPS or "
+            f"LibreOffice and save it as .xlsx") in str(e.value)
+
+
+def test_a_decision_on_an_index_reaches_a_new_share_class_named_by_the_index_number_and_its_letter(tmp_path, labels):
+    """A fund list names share classes 东财沪深300A/C/E, 人保沪深300A, 东财北证50A: the letter follows the index's number,
+    and the index the name gave was 沪深300E (`idx:沪深300E`), so a review decision on 沪深300 did not reach a new
+    listing 东财沪深300E (tagged 宽基ETF at 0.976, out of review, with no word of the decision), while 东财沪深300ETF联接E
+    took it; nor did the index's blind reads. The letter is no part of the index: both take the decision."""
+    from classifier.pipeline import Tagger
+
+    sheet = tmp_path / "r.csv"
+    _sheet(sheet, [("990980", "宽基ETF", "策略主题ETF", "张三", "")])
+    df = pd.read_csv(sheet, dtype=str, keep_default_na=False)
+    df.loc[0, ["fund_name", "index_name"]] = ["示例沪深300ETF", "沪深300指数"]
+    df.to_csv(sheet, index=False)
+    import_review(sheet, load_taxonomy(), labels, today="2026-12-01")
+    batch = pd.DataFrame({"基金代码": ["990981", "990982", "990983"],
+                          "基金简称": ["东财沪深300E", "人保沪深300A", "东财沪深300ETF联接E"],
+                          "基金类型": ["指数型-股票"] * 3})
+    out = Tagger.load(labels_path=labels).tag(batch)
+    assert out["review_decision"].tolist() == ["990980"] * 3, out[["基金简称", "secondary", "review_decision"]]
+    assert out["secondary"].tolist() == ["策略主题ETF"] * 3
