@@ -34,7 +34,12 @@ def _uncurrency(t: str, vocab: Vocabulary) -> str:
     """``t`` without the share-class currency words it ends with (taxonomy/common.toml ``currency_words``), where
     something is left: 嘉实美国成长股票美元现汇 → 嘉实美国成长股票; …联接(QDII)A人民币 → …联接(QDII)A, whose class letter
     is then read as at the end. A currency is not a fund's theme."""
-    m = vocab.currency_tail_words.search(t) if vocab.currency_tail_words is not None else None
+    rx = vocab.currency_tail_words
+    # its match ends where the text does (or before a last newline): a text ending in none of the words has none,
+    # which ``endswith`` says without the pattern's try at every character
+    if rx is None or not (t.endswith(vocab.currency_words) or t.endswith("\n")):
+        return t
+    m = rx.search(t)
     return t[:m.start()] if m else t
 
 
