@@ -663,6 +663,12 @@ def _end_process(code: int) -> None:
 
 
 def main():  # console entry point
+    # NumPy's BLAS on one thread, set before NumPy loads (a user's own OPENBLAS_NUM_THREADS wins): the products a
+    # command computes are small (tagging's: rows × 14 classes), and OpenBLAS's second thread, started at import and
+    # spinning around each one, was 0.7 G of the fund list's 10.5 G instructions (callgrind); one thread gives the
+    # same bytes (it splits a product's rows and columns, not its sums). Training limits itself too
+    # (:func:`classifier.train.one_blas_thread`).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         cli()  # standalone: always ends with SystemExit
     except SystemExit as exc:

@@ -34,13 +34,39 @@ def _uncurrency(t: str, vocab: Vocabulary) -> str:
     """``t`` without the share-class currency words it ends with (taxonomy/common.toml ``currency_words``), where
     something is left: 嘉实美国成长股票美元现汇 → 嘉实美国成长股票; …联接(QDII)A人民币 → …联接(QDII)A, whose class letter
     is then read as at the end. A currency is not a fund's theme."""
-    m = vocab.currency_tail_words.search(t) if vocab.currency_tail_words is not None else None
+    rx = vocab.currency_tail_words
+    # its match ends where the text does (or before a last newline): a text ending in none of the words has none,
+    # which ``endswith`` says without the pattern's try at every character
+    if rx is None or not (t.endswith(vocab.currency_words) or t.endswith("\n")):
+        return t
+    m = rx.search(t)
     return t[:m.start()] if m else t
 
 
 def fund_subject(name: str, vocab: Vocabulary, cleaned: bool = False) -> str:
     """A fund name reduced to what it says about its theme: no manager, structure words or share class."""
-    t = _uncurrency(name if cleaned else clean(name), vocab)
+    return _subject_of_classless(_classless(name if cleaned else clean(name), vocab), vocab)
+
+
+def fund_subject_column(series: pd.Series, vocab: Vocabulary) -> pd.Series:
+    """:func:`fund_subject` of a column of cleaned names, once per distinct name, and what follows the share class's
+    removal once per distinct name without it: a fund's share classes (…联接A, …联接C) leave the same text, which is
+    read once (the fund list: 25,312 names, 13,762 without their class)."""
+    subjects: dict[str, str] = {}
+
+    def subject(name: str) -> str:
+        t = _classless(name, vocab)
+        s = subjects.get(t)
+        if s is None:
+            s = subjects[t] = _subject_of_classless(t, vocab)
+        return s
+
+    return apply_unique(series, subject)
+
+
+def _classless(t: str, vocab: Vocabulary) -> str:
+    """The first half of :func:`fund_subject`: a cleaned name without its currency words and share-class letter."""
+    t = _uncurrency(t, vocab)
     # a class letter before a trailing structure word (南方沪深300ETF联接A(后端)) is the share class too: stripped
     # with the word, it would follow a digit (沪深300A), where no class letter is read
     for w in vocab.strip_suffixes.get(t[-1:], vocab.strip_suffixes[""]):  # the words t may end with, longest first
@@ -48,8 +74,11 @@ def fund_subject(name: str, vocab: Vocabulary, cleaned: bool = False) -> str:
             t = t[:-len(w)]
             break
     t, n = vocab.share_class.subn("", t)  # twice, the second only where the first removed a letter (else a no-op)
-    if n:
-        t = vocab.share_class.sub("", t)
+    return vocab.share_class.sub("", t) if n else t
+
+
+def _subject_of_classless(t: str, vocab: Vocabulary) -> str:
+    """The second half of :func:`fund_subject`: the subject of a text :func:`_classless` gave."""
     m = vocab.manager_prefix.match(t)
     if m and len(t) > m.end() + 1:
         t = t[m.end():]

@@ -13,7 +13,7 @@ import pandas as pd
 from .columns import FIELDS
 from .fundtype import classify_frame
 from .name_check import name_problem
-from .normalize import apply_unique, benchmark_subject, clean_column, fund_subject, index_subject
+from .normalize import apply_unique, benchmark_subject, clean_column, fund_subject_column, index_subject
 from .text import code6_column
 from .vocabulary import Vocabulary, load_vocabulary
 
@@ -57,8 +57,8 @@ def prepare(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | Non
     c = {fld: clean_column(p[fld]) for fld in ("name", "full_name", "index_code", "index_name", "benchmark")}
     _identity(p, c, vocab)
     p["index_code"] = c["index_code"]
-    p["s_name"] = apply_unique(c["name"], lambda t: fund_subject(t, vocab, cleaned=True))
-    p["s_full_name"] = apply_unique(c["full_name"], lambda t: fund_subject(t, vocab, cleaned=True))
+    p["s_name"] = fund_subject_column(c["name"], vocab)
+    p["s_full_name"] = fund_subject_column(c["full_name"], vocab)
     p["n_name"] = c["name"]
     # the benchmark's main index (not its cash or bond legs) also says what a fund holds: 信用债指数 → 债券
     # (one f-string per row: pandas' element-wise "+" of text columns makes a new column per operand)

@@ -8,7 +8,7 @@ import pytest
 
 from classifier.columns import detect_columns
 from classifier.config import project_path
-from classifier.normalize import _expand_aliases, _strip, clean_column, fund_subject
+from classifier.normalize import _expand_aliases, _strip, clean_column, fund_subject, fund_subject_column
 from classifier.vocabulary import load_vocabulary
 
 from conftest import ETF_LIST, FUND_LIST
@@ -91,6 +91,17 @@ def test_fund_subject_equals_the_reference_with_other_strip_words(words, share_c
     v = dataclasses.replace(V, strip_words=words, share_class=re.compile(share_class))
     assert _differences(lambda t: fund_subject(t, v, cleaned=True), lambda t: fund_subject_reference(t, v),
                         TEXTS[:5000] + ["ETF联接C", "华夏C联接", "A"]) == []
+
+
+@pytest.mark.parametrize("share_class", [V.share_class.pattern, r"[A-Z]?$"])
+def test_fund_subject_column_equals_fund_subject_on_real_texts(share_class):
+    """prepare reads a column's subjects with fund_subject_column, which reads what follows the share class once per
+    distinct text left (a fund's share classes share it): the same subjects as fund_subject's, name for name."""
+    v = dataclasses.replace(V, share_class=re.compile(share_class))
+    texts = TEXTS + TEXTS[:3000]  # repeated names too
+    column = fund_subject_column(pd.Series(texts, index=range(5, 5 + len(texts)), dtype=object), v)
+    assert list(column.index) == list(range(5, 5 + len(texts)))
+    assert [(t, a) for t, a in zip(texts, column.tolist()) if a != fund_subject(t, v, cleaned=True)] == []
 
 
 def code6_column_reference(codes: pd.Series) -> pd.Series:
