@@ -151,9 +151,9 @@ def write_labeled_subset(src, dest, n_groups=250, seed=0, keep=None):
     split class learned) does not need all ~1,100 groups, and a fit on all of them costs ~8 s."""
     import numpy as np
 
-    from classifier.labeled import read_labels, write_labels
+    from classifier.labeled import write_labels
 
-    labels = read_labels(src)
+    labels = _labels_of(src)
     groups = sorted(labels["group"].unique())
     chosen = set(np.random.default_rng(seed).choice(groups, size=n_groups, replace=False))
     if keep is not None:
@@ -161,6 +161,22 @@ def write_labeled_subset(src, dest, n_groups=250, seed=0, keep=None):
     sub = labels[labels["group"].isin(chosen)].reset_index(drop=True)
     write_labels(sub, dest)
     return sub
+
+
+_LABELS_READ: dict = {}
+
+
+def _labels_of(src):
+    """``read_labels(src)``, read once per test process while the file is unchanged (its size and modification time
+    the same): ~100 tests draw their labeled subsets from the shipped set (~5,000 rows), which they never change. A
+    copy, for the caller to filter."""
+    from classifier.labeled import read_labels
+
+    st = Path(src).stat()
+    key = (str(Path(src).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _LABELS_READ:
+        _LABELS_READ[key] = read_labels(src)
+    return _LABELS_READ[key].copy()
 
 
 @pytest.fixture
