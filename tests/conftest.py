@@ -14,6 +14,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+pytest.register_assert_rewrite("review_helpers")  # the review-loop tests' helpers assert too: rewritten, as they were
+
 if "numpy" in sys.modules:  # numpy was loaded before us: its BLAS read the environment already
     from threadpoolctl import threadpool_limits
 
@@ -37,16 +39,20 @@ needs_raw = pytest.mark.skipif(not ETF_LIST.exists(), reason=f"shared raw data n
 
 
 
-# The longest files first (CPU seconds of a test process on this 2-core machine, measured with the other worker busy:
-# test_user_path.py ~28 (its `fundclass` processes, one after the other), test_review_loop.py ~25,
-# test_labeled_store.py ~11, test_bad_inputs.py ~10, test_parallel.py ~9, test_summary.py and test_estimator.py ~8,
-# then ~7 down to ~4; the rest are shorter). `--dist loadfile` hands whole files to the workers in collection order,
-# a couple ahead; collected alphabetically, test_user_path.py came last and ran alone while the other worker idled.
-# Stable sort: each file's tests keep their order, and the other files theirs (see pytest_configure: xdist must be
-# told to keep this order).
-LONGEST_FIRST = ("test_user_path.py", "test_review_loop.py", "test_labeled_store.py", "test_bad_inputs.py",
-                 "test_parallel.py", "test_summary.py", "test_estimator.py", "test_cli.py", "test_real_data.py",
-                 "test_linking.py", "test_training.py", "test_regressions.py", "test_own_outputs.py")
+# The longest files first (seconds of a test process, summed per file from --durations=0 on main at 02b1f78, with the
+# machine loaded (load ~5 on 2 cores), so for their order: test_user_path.py 52 (its `fundclass` processes, one after
+# the other); the review loop's five files (test_review_loop.py split by theme, 159 s, a third of the suite's time:
+# one worker ran it while the other ran everything else) 38, 37, 36, 27 and 20; test_labeled_store.py 30,
+# test_review_disputes.py 27, test_cli.py 25, then 15 down to ~5; the rest are shorter). `--dist loadfile` hands
+# whole files to the workers in collection order, a couple ahead; collected alphabetically, test_user_path.py came
+# last and ran alone while the other worker idled. Stable sort: each file's tests keep their order, and the other
+# files theirs (see pytest_configure: xdist must be told to keep this order).
+LONGEST_FIRST = ("test_user_path.py", "test_review_migration.py", "test_review_settles.py", "test_review_import.py",
+                 "test_labeled_store.py", "test_review_index.py", "test_review_disputes.py", "test_cli.py",
+                 "test_review_withdrawal.py", "test_real_data.py", "test_summary.py", "test_holdings_table.py",
+                 "test_fast_paths.py", "test_estimator.py", "test_model_store.py", "test_linking.py",
+                 "test_parallel.py", "test_training.py", "test_bad_inputs.py", "test_regressions.py",
+                 "test_own_outputs.py")
 
 
 def pytest_configure(config):
@@ -132,7 +138,7 @@ def small_labels():
     return labels[labels["group"].isin(keep)].reset_index(drop=True)
 
 
-# Whole labeled groups the workflow tests that run `fundclass train` fit on (test_review_loop, test_regressions,
+# Whole labeled groups the workflow tests that run `fundclass train` fit on (test_review_*, test_regressions,
 # test_user_path; test_training's holdings test draws its own): ~450 rows of ~5,000. What they assert does not
 # depend on how many (see write_labeled_subset); a train on 250 groups cost ~2.2 s CPU, on 100 ~1.45 s.
 TRAINING_GROUPS = 100
@@ -145,9 +151,9 @@ def write_labeled_subset(src, dest, n_groups=250, seed=0, keep=None):
     split class learned) does not need all ~1,100 groups, and a fit on all of them costs ~8 s."""
     import numpy as np
 
-    from classifier.labeled import read_labels, write_labels
+    from classifier.labeled import write_labels
 
-    labels = read_labels(src)
+    labels = _labels_of(src)
     groups = sorted(labels["group"].unique())
     chosen = set(np.random.default_rng(seed).choice(groups, size=n_groups, replace=False))
     if keep is not None:
@@ -155,6 +161,47 @@ def write_labeled_subset(src, dest, n_groups=250, seed=0, keep=None):
     sub = labels[labels["group"].isin(chosen)].reset_index(drop=True)
     write_labels(sub, dest)
     return sub
+
+
+_LABELS_READ: dict = {}
+
+
+def _labels_of(src):
+    """``read_labels(src)``, read once per test process while the file is unchanged (its size and modification time
+    the same): ~100 tests draw their labeled subsets from the shipped set (~5,000 rows), which they never change. A
+    copy, for the caller to filter."""
+    from classifier.labeled import read_labels
+
+    st = Path(src).stat()
+    key = (str(Path(src).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _LABELS_READ:
+        _LABELS_READ[key] = read_labels(src)
+    return _LABELS_READ[key].copy()
+
+
+@pytest.fixture
+def labels_subset(tmp_path, request):
+    """For the review-loop tests (test_review_*.py), a labeled set a test may change: whole groups of the shipped one
+    (write_labeled_subset, TRAINING_GROUPS of them) plus every group holding a fund or an index whose six-digit code
+    (or index name) the test's source names, and every review decision: for the tests whose decisions and lookups
+    touch only those (reading, rewriting and indexing all ~5,000 rows costs ~0.3-1 s a test)."""
+    import inspect
+    import re
+
+    from classifier.labeled import SHIPPED_LABELS
+
+    src = inspect.getsource(request.function)
+    codes = set(re.findall(r"(?<!\d)(\d{6})(?!\d)", src))
+
+    def keep(lab):
+        named = lab["index_name"].str.removesuffix("指数").map(lambda n: bool(n) and n in src)
+        return (lab["fund_code"].str[:6].isin(codes) | lab["index_code"].str[:6].isin(codes) | named
+                | (lab["source"] == "review"))  # every decision already made: those are what tagging applies
+
+    p = tmp_path / "labeled" / "labels.csv"
+    p.parent.mkdir()
+    write_labeled_subset(SHIPPED_LABELS, p, n_groups=TRAINING_GROUPS, keep=keep)
+    return p
 
 
 @pytest.fixture(scope="session")
@@ -201,8 +248,8 @@ def tagged_fund_list(tmp_path_factory):
 
 @pytest.fixture
 def labels_copy(tmp_path):
-    """A copy of the shipped labeled set and its history that a test may change (test_review_loop has its own,
-    without the history)."""
+    """A copy of the shipped labeled set and its history that a test may change (the review-loop tests have their own,
+    labels_subset, without the history)."""
     from classifier.labeled import SHIPPED_LABELS
 
     p = tmp_path / "labeled" / "labels.csv"

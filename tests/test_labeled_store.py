@@ -220,7 +220,7 @@ def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, named_labe
     got = pd.read_csv(hist, dtype=str, keep_default_na=False)
     assert list(got.columns) == store.HISTORY_COLUMNS
     n_old = old_rows.count(b"\n")
-    # the decided fund's row comes first among the new ones (rows propagated from it follow it, see test_review_loop)
+    # the decided fund's row comes first among the new ones (rows propagated from it follow it, see test_review_import.py)
     mine = got.iloc[n_old]
     assert (mine.fund_code, mine.reason, mine.old_note) == ("159215", "增强策略", old_note)
     assert (got.old_note.iloc[:n_old] == "").all()
