@@ -56,7 +56,8 @@ _SHARE_AFTER_NUMBER = re.compile(r"(?<=\d)[A-Z]$")
 def name_keys(p: pd.DataFrame) -> pd.Series:
     """``idx:<index subject>`` read from the name of an index fund (passive or enhanced) that gives no index code,
     index or benchmark, '' for every other row. A fund list gives names alone, and 华夏中证A500ETF联接C tracks 中证A500
-    as surely as a row whose index column says so: a review decision on that index reaches it."""
+    as surely as a row whose index column says so: a review decision on that index reaches it. A name beginning with a
+    company the vocabulary's managers lack gives the index from its first index family word on (:func:`_unprefixed`)."""
     vocab = load_vocabulary()
     out = pd.Series("", index=p.index, dtype=object)
     bare = ((p["index_code"] == "") & (p["s_index"] == "") & (p["s_benchmark"] == "") & (p["s_name"] != "")
@@ -65,8 +66,8 @@ def name_keys(p: pd.DataFrame) -> pd.Series:
         def named(t: str) -> str:
             # a share-class letter right after the index's number (人保沪深300A, 东财上证50C) is no part of the index:
             # the name reads it as the subject's end, where only one after a Chinese character is taken off
-            return _SHARE_AFTER_NUMBER.sub("", index_key_subject(
-                index_subject(_unenhanced(t, vocab.enhanced), vocab, cleaned=True), vocab))
+            t = _unprefixed(_unenhanced(t, vocab.enhanced), vocab.index_families)
+            return _SHARE_AFTER_NUMBER.sub("", index_key_subject(index_subject(t, vocab, cleaned=True), vocab))
 
         subject = apply_unique(p.loc[bare, "s_name"], named)
         # a name that gives its index's number alone (50ETF, 平安500ETF联接A: 50, 500) does not name the index: its
@@ -77,6 +78,17 @@ def name_keys(p: pd.DataFrame) -> pd.Series:
             subject[number] = full.where(~full.str.fullmatch(r"[0-9]*"), "").to_numpy(dtype=object)
         out[bare] = ("idx:" + subject).where(subject != "", "")
     return out
+
+
+def _unprefixed(subject: str, families: tuple[str, ...]) -> str:
+    """A fund name's subject from the first index family word on (taxonomy/common.toml ``index_families``: 中证, 上证 …)
+    when it does not begin with one: what comes before is a company name the vocabulary's managers lack (华泰保兴中证
+    A500指数增强A gives 保兴中证A500 → 中证A500; 招商资管北证50成份指数发起A, 资管北证50成份 → 北证50成份). A subject
+    beginning with one, or holding none, is kept as it is."""
+    if not families or subject.startswith(families):
+        return subject
+    at = min((i for i in (subject.find(w, 1) for w in families) if i > 0), default=-1)
+    return subject[at:] if at > 0 else subject
 
 
 def _unenhanced(name: str, words) -> str:
@@ -153,7 +165,8 @@ def _one_to_one(pairs) -> dict[str, str]:
 def reference_pairs() -> tuple[tuple[str, str], ...]:
     """The (code key, subject key) pairs of the index synonym table shipped with the tool (classifier/reference/
     index_synonyms.csv: each name there names exactly one index code; the subject key is that of the index's full name,
-    ``canonical``, which every name of the table reads as), kept one to one (none without a code). Read once per
+    ``canonical``, which every name of the table reads as; an index whose full name is its only name has a row of its
+    own, subject = canonical: 中证1000, 000852), kept one to one (none without a code). Read once per
     vocabulary: the table is part of it (its hash)."""
     vocab = load_vocabulary()
     return _reference_pairs(vocab.sha256)

@@ -45,6 +45,7 @@ class Vocabulary:
     index_abbreviations: tuple[tuple[str, str], ...]  # (abbreviation, the word it abbreviates), longest first
     index_tails: tuple[str, ...]  # what may follow an abbreviation: index_strip_words ending in 指数, without it ('' first)
     index_synonyms: dict[str, str]  # an index subject → the subject of the index's full name (INDEX_SYNONYMS)
+    index_families: tuple[str, ...]  # [normalize] what an index's name begins with (中证, 上证 …), longest first
     share_class: re.Pattern
     currency_words: tuple[str, ...]  # [normalize] a share class's currency, longest first (see currency_tail_words)
     aliases: dict[str, str]
@@ -152,6 +153,8 @@ def _load(path: str) -> Vocabulary:
         return Vocabulary(by_len(n["strip_words"]), index_strip,
                           tuple(sorted(abbreviations.items(), key=lambda kv: len(kv[0]), reverse=True)), tails,
                           synonyms,
+                          # optional: a workspace's copy of the file from before the key came keeps loading
+                          by_len(cl(n.get("index_families", []))),
                           re.compile(n["share_class"]),
                           # optional: a workspace's copy of the file from before the key came keeps loading
                           by_len(cl(n.get("currency_words", []))),
@@ -179,7 +182,11 @@ def _index_synonyms(path: Path) -> tuple[dict[str, str], bytes]:
     except FileNotFoundError:
         return {}, b""
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
-    out = {r["subject"]: r["canonical"] for r in rows}
-    if not rows or len(out) != len(rows) or any(not k or not v or k == v or v in out for k, v in out.items()):
-        raise KeyError(f"{path}: each row must give a subject once, and a canonical subject that is no row's subject")
+    # a row whose subject is its canonical one names its index's code only (the index code key's pair, classifier.
+    # index_key.reference_pairs): no other name
+    out = {r["subject"]: r["canonical"] for r in rows if r["subject"] != r["canonical"]}
+    if not rows or len({r["subject"] for r in rows}) != len(rows) or any(not r["subject"] for r in rows) \
+            or any(not v or v in out for v in out.values()):
+        raise KeyError(f"{path}: each row must give a subject once, and a canonical subject that is no other name's "
+                       "subject")
     return out, b"\n# " + path.name.encode() + b"\n" + raw

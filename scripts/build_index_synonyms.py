@@ -20,11 +20,25 @@ Names of an index, by how sure they are:
    give one index, and its characters occur, in order, in the index's full name (战略新兴成份 in 中国战略新兴产业成份).
    Other words of fund names are left out: they shorten an index's name to a word other indices' funds use too
    (中证500成长ETF tracks 中证500质量成长, not 500成长; 化工行业ETF 中证石化产业).
+3. feeders' names (the Eastmoney fund list, `eastmoney_fundcode_20251117`) beside the index code of the ETF the tool
+   links each to (`classifier.linking`, as a tag run of the list does; the ETF's index code from the ETF list): a
+   name that begins with an index family word (taxonomy/common.toml `index_families`) and with its index's full name,
+   cut short at the end (景顺长城国证机器人ETF联接A → 景顺长城国证机器人产业ETF, 980022: 国证机器人 of 国证机器人产业), where
+   no official name gives it and every fund name giving it (any kind above) gives that index.
 
-A subject official names give two codes is no one's other name, nor one fund names (of any kind above) give another
+An index whose full name is no other name's keeps a row of its own (`names` `code`, subject = canonical: 中证1000,
+000852), which pairs its code with its name for review decisions (`classifier.index_key.reference_pairs`): a decision
+on funds giving the index by name alone reaches funds giving it by code alone. Only a full name the ETF list or the
+labeled sets give the code, or a CSI short name beginning with an index family word: a bare short name (机器人, H30590)
+is a word other indices' funds use too.
+
+A subject official names give two codes is no one's other name, nor one fund names (of any kind above, or a labeled
+set's fund beside its row's index: 申万菱信沪深300优选指数增强发起A, 沪深300, not 930767 沪深300优选) give another
 index: 军工 (official: 399959) names the ETFs of 399967 too, 大湾区 (931000) those of 恒生沪深港通大湾区综合. The table is checked on the labeled sets, the ETF
 list and the CSI list: no subject newly names two index codes there (entries that would are dropped and printed), and
 the labeled sets' groups it newly joins are printed with their classes.
+
+Built 2026-12-01 (code rows and feeders' names added: session 29).
 
 Usage: python scripts/build_index_synonyms.py [--raw ../shared/data/raw] [--check]
 writes classifier/reference/index_synonyms.csv and its section of SOURCE.md; --check exits 1 when the shipped table
@@ -39,9 +53,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from classifier.columns import detect_columns
 from classifier.config import raw_data_dir
 from classifier.index_key import _code_key, _unenhanced
+from classifier.linking import link
 from classifier.normalize import _strip, benchmark_subject, fund_subject, index_subject
+from classifier.prepare import prepare
 from classifier.text import clean
 from classifier.vocabulary import INDEX_SYNONYMS, load_vocabulary
 
@@ -50,6 +67,7 @@ CSI_LIST = "yalishanyi_csindex_list/csindex_index_list.csv"
 CSI_SELECTED = "yalishanyi_csindex_list/index_selected_by_author.csv"
 ETF_LIST = "tushare_etf_basic_2026/etf_basic_listed.csv"
 FUND_BASIC = "tushare_fund_basic_E_2025/fund_basic_market_E.csv"
+FUND_LIST = "eastmoney_fundcode_20251117/fundcode_search_20251117.csv"
 LABELED = ("data/labeled/labels.csv", "data/labeled/efund/labels.csv")
 INDEX_FUNDS = {"被动指数型", "增强指数型"}  # Tushare's invest_type of funds that track their benchmark's index
 SOURCE_MD = INDEX_SYNONYMS.parent / "SOURCE.md"
@@ -100,6 +118,20 @@ class Names:
             bs = benchmark_subject(b, vocab)
             if bs:
                 self.given.append((*self.name_subject(n), bs, "", n))
+        # the labeled sets' funds beside the index their rows give (a reader's: 申万菱信沪深300优选指数增强发起A tracks
+        # 沪深300, so 沪深300优选 is no name of the CSI's 930767 for its funds): (subject, code key, index subject, fund)
+        self.labeled = [(self.name_subject(n)[0], _code_key(clean(c)), self.subject(i), n)
+                        for n, c, i in zip(labeled["fund_name"], labeled["index_code"], labeled["index_name"])]
+        # feeders of the fund list beside the index code of the ETF the tool links each to (classifier.linking, as a
+        # tag run of the list does: 景顺长城国证机器人ETF联接A → 景顺长城国证机器人产业ETF, 159559, 980022.SZ)
+        self.feeders: list[tuple[str, str, str]] = []  # (subject, code key, fund)
+        funds = _read(raw / FUND_LIST)
+        p = prepare(funds, detect_columns(list(funds.columns)), vocab)
+        index_of = {clean(c)[:6]: _code_key(clean(k)) for c, k in zip(etf["ts_code"], etf["index_code"]) if clean(k)}
+        for n, at in zip(p["name"], link(p)["etf"]):
+            k = index_of.get(p["code"].iat[at][:6], "") if at >= 0 else ""
+            if k:
+                self.feeders.append((self.name_subject(n)[0], k, n))
 
     def name_subject(self, name: str) -> tuple[str, bool]:
         """The index subject a fund's name gives (as :func:`classifier.index_key.name_keys` reads it; an exchange short
@@ -139,12 +171,14 @@ def derive(names: Names) -> tuple[pd.DataFrame, list[str]]:
     given: dict[str, set] = defaultdict(set)
     funds: dict[str, list] = defaultdict(list)
     contested = set()
+    every: dict[str, set] = defaultdict(set)  # subject → every index a fund name giving it tracks
     for s, abbreviated, bench, k, fund in names.given:
         if not s:
             continue
         if not k:  # a benchmark's index: its code when official names give it one, else the name itself
             ks = codes_of.get(bench, set())
             k = next(iter(ks)) if len(ks) == 1 else "name:" + bench
+        every[s].add(k)
         if s in codes_of:
             if s in entries and canonical(entries[s][0]) != canonical(k):
                 notes.append(f"{fund}: its name gives {s}, officially {entries[s][0]}'s, but it tracks {k}: left out")
@@ -153,8 +187,22 @@ def derive(names: Names) -> tuple[pd.DataFrame, list[str]]:
         if abbreviated and not k.startswith("name:"):  # a benchmark no official name codes: its text may hold more
             given[s].add(k)
             funds[s].append(fund)
+    # a labeled fund's name giving another code's official name than its row's index (given by code, or by a name
+    # official names give one code; a reader's own short name, 科创芯片, names none)
+    for s, k, bs, fund in names.labeled:
+        ks = {k} if k else codes_of.get(bs, set())
+        if s in entries and len(ks) == 1 and canonical(entries[s][0]) != canonical(next(iter(ks))):
+            notes.append(f"{fund} (labeled): its name gives {s}, officially {entries[s][0]}'s, but it tracks {ks}: "
+                         "left out")
+            contested.add(s)
     for s in contested:
         del entries[s]
+    # a feeder's name that begins with an index family word and with its ETF index's full name (国证机器人 of
+    # 国证机器人产业), where no official name gives it and every fund name giving it gives that index
+    for s, k, fund in names.feeders:
+        if s and s not in codes_of and s.startswith(names.vocab.index_families) and canonical(k).startswith(s):
+            given[s] |= {k} | every[s]
+            funds[s].append(fund)
     for s, ks in sorted(given.items()):
         if len(ks) > 1:
             notes.append(f"{s}: fund names give it {len(ks)} indices ({', '.join(sorted(ks))}): left out")
@@ -165,15 +213,22 @@ def derive(names: Names) -> tuple[pd.DataFrame, list[str]]:
             notes.append(f"{s} ({funds[s][0]}): not in order in {c}, the full name of {k}: left out")
             continue
         entries[s] = (k, "fund names")
-    rows = []
+    rows, own = [], []
     for s, (k, how) in sorted(entries.items()):
         c = canonical(k)
         if c and c != s:
             rows.append({"subject": s, "canonical": c, "index_code": k[5:] if k.startswith("code:") else "",
                          "names": how})
+        elif c and k.startswith("code:") and (names.full.get(k) or s.startswith(names.vocab.index_families)):
+            # the code's own row, when no other name gives it one: its full name (the ETF list's, the labeled sets'),
+            # or a CSI short name beginning with an index family word (中证1000, 000852), not a bare one (机器人)
+            own.append({"subject": s, "canonical": s, "index_code": k[5:], "names": "code"})
     table = pd.DataFrame(rows, columns=COLUMNS)
     table = table[~table["canonical"].isin(set(table["subject"]))]  # a canonical subject is no row's subject
-    return check(table, names, notes), notes
+    table = check(table, names, notes)
+    own = pd.DataFrame(own, columns=COLUMNS)
+    own = own[~own["index_code"].isin(set(table["index_code"])) & ~own["subject"].isin(set(table["subject"]))]
+    return pd.concat([table, own]).sort_values("subject", kind="stable").reset_index(drop=True), notes
 
 
 def _codes_by_subject(pairs, syn: dict[str, str]) -> dict[str, set]:
@@ -228,14 +283,18 @@ def source_section(table: pd.DataFrame) -> str:
 `index_synonyms.csv`: {len(table)} index subjects (an index name without 指数 …, as `classifier.normalize.index_subject`
 reads it), each with the subject of its index's full name (`canonical`), the index code when one is known, and how
 the name is known (`names`: `official`, {by.get('official', 0)}: a short name the CSI index list gives the code;
-`fund names`, {by.get('fund names', 0)}: the name funds tracking the index give it). Review decisions' index keys read
-it (`classifier.index_key`): 富国上证指数ETF (`idx:上证`) and the ETFs of 000001.SH (上证综合指数) are one index. Part of
-the shared vocabulary: its bytes are in the vocabulary hash a model records.
+`fund names`, {by.get('fund names', 0)}: the name funds tracking the index give it; `code`, {by.get('code', 0)}: an
+index's full name that is no other name's, subject = canonical, which pairs the code with it). Review decisions' index keys read
+it (`classifier.index_key`): 富国上证指数ETF (`idx:上证`) and the ETFs of 000001.SH (上证综合指数) are one index, and
+a decision on 中证1000 given by name reaches funds giving 000852 alone. Part of the shared vocabulary: its bytes are in
+the vocabulary hash a model records.
 
 - Derived from the shared raw data, never copied: `{CSI_LIST}` and `{CSI_SELECTED}` (yalishanyi/stock_data, CSI index
   short names, 2026-05-12), `{ETF_LIST}` (Tushare ETF list, index codes and names, fund names; ~May 2026),
-  `{FUND_BASIC}` (Tushare fund list, index funds' names and benchmarks; 2025-04), and the labeled sets' index codes and
-  names (`data/labeled/labels.csv`, `data/labeled/efund/labels.csv`); built 2026-12-01. Rules in the script's
+  `{FUND_BASIC}` (Tushare fund list, index funds' names and benchmarks; 2025-04), `{FUND_LIST}` (Eastmoney fund list,
+  2025-11-17: feeders' names, each with the ETF the tool links it to), and the labeled sets' index codes and names
+  (`data/labeled/labels.csv`, `data/labeled/efund/labels.csv`); built 2026-12-01 (code rows, feeders: session
+  29). Rules in the script's
   docstring: only names of exactly one index code; a subject official names give two codes, or that funds tracking
   another index use (军工, 大湾区), is left out; no subject newly names two codes in the labeled sets, the ETF list or
   the CSI list.

@@ -114,3 +114,9 @@ def test_the_index_synonym_table_is_the_one_the_raw_lists_give():
     assert {s: syn.get(s) for s in ("上证", "科创综合", "战略新兴成份", "军工", "大湾区")} == {
         "上证": "上证综合", "科创综合": "上证科创板综合", "战略新兴成份": "中国战略新兴产业成份",
         "军工": None, "大湾区": None}  # 军工, 大湾区: official short names other indices' funds use too
+    # code rows (an index's full name, its own canonical): 000852 ↔ 中证1000; not a bare short name (机器人), nor a name
+    # a labeled fund of another index gives (申万菱信沪深300优选指数增强发起A tracks 沪深300, not 930767)
+    codes = dict(zip(table["subject"], table["index_code"]))
+    assert {s: (syn.get(s), codes.get(s)) for s in ("中证1000", "国证机器人", "机器人", "沪深300优选")} == {
+        "中证1000": ("中证1000", "000852"), "国证机器人": ("国证机器人产业", "980022"), "机器人": (None, None),
+        "沪深300优选": (None, None)}

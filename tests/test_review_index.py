@@ -304,6 +304,56 @@ def test_a_decision_on_an_index_given_by_name_alone_settles_its_funds_given_by_c
     res = import_review(other, tax, labels_subset, today="2026-12-01", dry_run=True)
     assert [c for c, *_ in res.disputes] == ["990962"] and "990961" in res.disputes[0][2]
 
+def test_a_decision_on_csi_1000_given_by_name_alone_settles_its_funds_given_by_code_alone(tmp_path, labels_subset):
+    """A decision on a fund whose batch gives its index by name alone (中证1000指数) did not settle a later batch's
+    fund giving it by code alone (000852.SH), nor the other way round: the labeled set holds no fund of the index
+    with both, and the shipped synonym table held no row for 000852 (中证1000 is the index's only name, so no other
+    name gave it a row). The table now keeps a code row for an index's full name (CSI list, ETF list): 000852 ↔
+    中证1000. Another index's fund (000905.SH) stays apart."""
+    tax = load_taxonomy()
+    _decide_index(tmp_path, labels_subset, "990966", "示例一千指数增强", "", "中证1000指数", "2026-11-30")
+    later = pd.DataFrame({"基金代码": ["990967", "990968"], "基金简称": ["乙一千ETF", "乙五百ETF"],
+                          "跟踪指数代码": ["000852.SH", "000905.SH"], "跟踪指数名称": ["", ""]})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["review_decision"].tolist() == ["990966", ""]
+    # review export: a decision on the fund giving the name alone settles the file's fund giving the code alone
+    batch = pd.DataFrame({"基金代码": ["990964", "990965"], "基金简称": ["丙一千ETF", "丁一千ETF"],
+                          "跟踪指数代码": ["", "000852.SH"], "跟踪指数名称": ["中证1000指数", ""]})
+    f = review_frame(Tagger.load(labels_path=None).tag(batch), include_all=True, tax=tax,
+                     labels_path=None).set_index("fund_code")
+    assert f.loc["990964", "settles"] == "2"
+
+
+def test_a_decision_on_an_index_settles_an_index_fund_whose_name_begins_with_an_unknown_company(tmp_path,
+                                                                                                 labels_subset):
+    """An index fund known by its name alone whose name begins with a company name the vocabulary's managers lack
+    kept it in its index key: 鹏远中证红利指数A gave idx:鹏远中证红利 (as 华泰保兴中证A500指数增强A gave
+    idx:保兴中证A500), so a decision on 中证红利 did not reach it. An index fund's name key now starts at the first
+    index family word (taxonomy/common.toml index_families) when the name does not begin with one; 华证沪深港红利50
+    (华证's index of 沪深港 stocks: 沪深300 is the family word, not 沪深) and a name holding none keep theirs."""
+    _decide_index(tmp_path, labels_subset, "990941", "示例中证红利ETF", "000922.CSI", "中证红利指数", "2026-11-30")
+    later = pd.DataFrame({"基金代码": ["990942", "990943", "990944"],
+                          "基金简称": ["鹏远中证红利指数A", "鹏远华证沪深港红利50指数A", "鹏远红利指数A"],
+                          "基金类型": ["指数型-股票"] * 3})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["review_decision"].tolist() == ["990941", "", ""]
+    assert out["evidence"].iloc[0].startswith("人工复核: 张三")
+
+
+def test_a_decision_on_cni_robot_industry_settles_the_feeder_naming_it_cni_robot(tmp_path, labels_subset):
+    """景顺长城国证机器人ETF联接A follows 景顺长城国证机器人产业ETF (980022.SZ, 国证机器人产业指数) but its name gives
+    国证机器人: two keys for one index, so a decision on 980022 did not reach the feeder in a batch without its ETF.
+    The synonym table now reads feeders' names beside their ETF's index (scripts/build_index_synonyms.py, rule 3):
+    国证机器人 → 国证机器人产业. A feeder of 中证机器人 (H30590) stays apart."""
+    _decide_index(tmp_path, labels_subset, "990945", "示例机器人产业ETF", "980022.SZ", "国证机器人产业指数",
+                  "2026-11-30")
+    later = pd.DataFrame({"基金代码": ["990946", "990947"],
+                          "基金简称": ["景顺长城国证机器人ETF联接A", "乙中证机器人ETF联接A"],
+                          "基金类型": ["指数型-股票"] * 2})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["review_decision"].tolist() == ["990945", ""]
+
+
 def test_a_decision_on_an_index_settles_the_etf_named_by_its_managers_short_name(tmp_path, labels_subset):
     """添富沪深300ETF (汇添富's ETF, named with the short form 添富) read its index from the name as 添富沪深300, so a
     decision on 沪深300 settled its feeders (汇添富…联接A) but not the ETF itself (audit round 7). 添富 is now one of
