@@ -109,8 +109,9 @@ def holdings_options(fn):
 
 
 def _say_recovered() -> None:
-    """Print what became of a change to the labeled set that a killed command left part way (completed or cleared
-    away by this command, :class:`classifier.errors.ChangeRecovered`) as one ``warning:`` line, every time."""
+    """Print what became of a change to the labeled set or a model save that a killed command left part way
+    (completed or cleared away by this command, :class:`classifier.errors.ChangeRecovered`) as one ``warning:`` line,
+    every time."""
     warnings.filterwarnings("always", category=ChangeRecovered)
     show = warnings.showwarning
     if getattr(show, "fundclass", False):
