@@ -32,8 +32,8 @@ from .prepare import prepare
 from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
-from .io import (atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, merged_ranges, read_output,
-                 write_table)
+from .io import (SheetChooser, atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, merged_ranges,
+                 read_output, write_table)
 from .linking import ReviewedFamilies, family_keys
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
                       change_labels, labels_version, latest_migration_queued, migrated_from, migrated_note,
@@ -340,6 +340,7 @@ class ImportResult:
     # decision on its index disputes it
     undone: list[tuple[str, str, str, str]] = field(default_factory=list)
 
+    read: list[str] = field(default_factory=list)  # the sheet taken among several holding data (io.SheetChooser)
     dry_run: bool = False  # checked only (review import --dry-run): nothing was written, the lines say what would be
 
     def lines(self) -> list[str]:
@@ -437,6 +438,7 @@ class ImportResult:
         for what, rows in ((did("relabeled", "to relabel"), followed), (did("added", "to add"), self.added)):
             if len(rows) > 50:
                 out.append(f"  … and {len(rows) - 50} more {what}")
+        out += self.read  # which sheet of a workbook with several was read
         if dry:
             out.append("dry run: nothing was written (import without --dry-run to make these changes)")
         return out
@@ -460,6 +462,12 @@ _DISPUTED = ("each decision settles only its own fund and, unless their family i
 def _first(codes: list[str], n: int = 20) -> str:
     """The first ``n`` of ``codes``, comma-separated, with ' …' when there are more."""
     return ", ".join(codes[:n]) + (" …" if len(codes) > n else "")
+
+
+# how `review import` tells the review sheet among a workbook's sheets holding data (a user's notes sheet beside it):
+# the only one whose header holds the columns the import needs, typed as the import reads them (:func:`_folded`)
+REVIEW_SHEET = SheetChooser(f"the review sheet's columns {', '.join(REQUIRED)}",
+                            lambda row: {_folded(c) for c in REQUIRED} <= {_folded(c) for c in row})
 
 
 def _folded(text: str) -> str:
@@ -506,12 +514,14 @@ def _migrated_since(version: str, labels_path) -> str | None:
 
 
 def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None = None,
-                    labels_path=None) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+                    labels_path=None) -> tuple[pd.DataFrame, list[str], list[str], pd.DataFrame, list[str]]:
     """The decided rows of a review sheet, each with its normalized code, the fund codes of the rows with a
     comment but no decision (a reviewer's question, not imported: the import names them), and the undecided rows with
     their codes (a migration queue's rows a decision on their group settles, :func:`_queued_in_group`); every problem
     is reported at once."""
-    table = read_output(path, sheet)  # a CSV's cells without the ' that export put before formula-like text
+    # a CSV's cells without the ' that export put before formula-like text; of a workbook with other sheets holding
+    # data (a user's notes sheet), the only one whose header holds the columns the import needs, said in ``notes``
+    table = read_output(path, sheet, REVIEW_SHEET)
     # a header as a spreadsheet user leaves it, with a space after it, a capital or a full-width letter ("decision ",
     # "Reviewer", "ｃｏｍｍｅｎｔ"), is the sheet's column: else the import refused a sheet it shows (missing 'decision'),
     # or read no reviewer nor comment from it
@@ -629,7 +639,8 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
         rest.loc[short, "code"] = rest.loc[short, "fund_code"].astype(str).str.strip().str.zfill(6)
     if "index_code" in rest.columns:
         rest["index_code"] = rest["index_code"].astype(str).map(sheet_index_code)
-    return decided.drop_duplicates("code"), noted, padded, rest[rest["code"].notna()].drop_duplicates("code")
+    return (decided.drop_duplicates("code"), noted, padded, rest[rest["code"].notna()].drop_duplicates("code"),
+            [table.chosen] if table.chosen else [])
 
 
 def _id_rows(decided: pd.DataFrame) -> pd.DataFrame:
@@ -1420,7 +1431,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     would replace a review decision the sheet did not show (it was exported before it) is refused unless
     ``overrule``: True for every row, or the fund codes of the rows to overrule (`--overrule-fund`), each one a
     decided row of the sheet."""
-    decided, commented, padded, undecided = _read_decisions(path, tax, reviewer, sheet, labels_path)
+    decided, commented, padded, undecided, read = _read_decisions(path, tax, reviewer, sheet, labels_path)
     taken_back = decided["decision"].isin(set(withdraw_words())).to_numpy()  # 撤销: withdraw the fund's decision
     withdraw, decided = decided[taken_back], decided[~taken_back].copy()
     exported = "group" in decided.columns  # an exported sheet: it has `group`, and every column export writes
@@ -1456,7 +1467,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
 
     def compute(labels: pd.DataFrame):
         _check_labeled_set(labels, labels_path, tax)
-        res = ImportResult(split_groups=split, commented=commented, padded=padded, dry_run=dry_run)
+        res = ImportResult(split_groups=split, commented=commented, padded=padded, read=read, dry_run=dry_run)
         history, new_rows, unseen = [], [], []
         h = read_history(labels_path)
         ended = _ended_reviews(h) if shows_answer else {}

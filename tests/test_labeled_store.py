@@ -385,8 +385,8 @@ def test_workspace_never_in_the_package(tmp_path):
 
 
 def test_a_review_workbook_with_another_visible_sheet_imports_with_the_sheet_it_names(tmp_path, named_labels_copy):
-    """A reviewer adds a notes sheet (or unhides the labels list): the refusal says to choose one with --sheet, and
-    review import (and export) accept it."""
+    """A reviewer adds a notes sheet (or unhides the labels list): review import takes the one sheet holding the
+    review columns and says so (audit round 18), and review import (and export) accept --sheet."""
     import openpyxl
 
     from classifier.review import write_review
@@ -399,8 +399,9 @@ def test_a_review_workbook_with_another_visible_sheet_imports_with_the_sheet_it_
     wb.create_sheet("备注")["A1"] = "第二轮复核"
     wb.save(sheet)
     r = CliRunner()
-    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(named_labels_copy)])
-    assert res.exit_code == 2 and "choose one with --sheet NAME" in res.output
+    res = r.invoke(cli, ["review", "import", str(sheet), "--dry-run", "--labeled", str(named_labels_copy)])
+    assert res.exit_code == 0 and f"{sheet}: read sheet 'review', the only one holding the review sheet's columns" \
+        in res.output and "would add 1" in res.output, res.output
     res = r.invoke(cli, ["review", "import", str(sheet), "--sheet", "review", "--labeled", str(named_labels_copy)])
     assert res.exit_code == 0, res.output
     assert "added 1" in res.output and "990001" in set(read_labels(named_labels_copy).fund_code)

@@ -262,3 +262,41 @@ def test_a_decision_on_an_index_reaches_a_new_share_class_named_by_the_index_num
     out = Tagger.load(labels_path=labels).tag(batch)
     assert out["review_decision"].tolist() == ["990980"] * 3, out[["基金简称", "secondary", "review_decision"]]
     assert out["secondary"].tolist() == ["策略主题ETF"] * 3
+
+
+def test_a_review_workbook_with_a_notes_sheet_imports_the_sheet_holding_the_review_columns(tmp_path, labels):
+    """Audit round 18: a reviewer adds a sheet of their own notes ('我的笔记') to the review workbook; `review import`
+    refused it ("2 visible sheets hold data ('review', '我的笔记'); choose one with --sheet NAME"), though only one of
+    them holds the columns the import reads. It takes that one and says which it took; a workbook where no sheet, or
+    several, hold those columns is still refused, saying so."""
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    sheet = _sheet(tmp_path / "r.xlsx", [("990971", "宽基ETF", "策略主题ETF", "张三", "红利因子为主")])
+    wb = openpyxl.load_workbook(sheet)
+    wb.active.title = "review"
+    notes = wb.create_sheet("我的笔记")
+    notes.append(["待问", "990971 是否红利"])
+    notes.append(["fund_code", "想法"])
+    wb.save(sheet)
+    r = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels)])
+    assert r.exit_code == 0, r.output
+    assert f"{sheet}: read sheet 'review', the only one holding the review sheet's columns fund_code, decision, " \
+        f"taxonomy_version; '我的笔记' skipped (--sheet NAME reads another)" in r.output.splitlines(), r.output
+    assert read_labels(labels).set_index("fund_code").at["990971", "secondary"] == "策略主题ETF"
+    # a copy of the review sheet beside it: two sheets hold the columns, which one is meant is the user's to say
+    wb = openpyxl.load_workbook(sheet)
+    wb.copy_worksheet(wb["review"]).title = "review (2)"
+    wb.save(sheet)
+    with pytest.raises(InputError, match=r"3 visible sheets hold data \('review', '我的笔记', 'review \(2\)'\); 2 of "
+                                         r"them hold the review sheet's columns fund_code, decision, taxonomy_version "
+                                         r"\('review', 'review \(2\)'\); choose one with --sheet NAME"):
+        import_review(sheet, load_taxonomy(), labels)
+    # none of them: the review sheet's headers deleted
+    del wb["review (2)"]
+    wb["review"].delete_rows(1)
+    wb.save(sheet)
+    with pytest.raises(InputError, match=r"2 visible sheets hold data \('review', '我的笔记'\); none of them holds the "
+                                         r"review sheet's columns"):
+        import_review(sheet, load_taxonomy(), labels)
