@@ -421,6 +421,25 @@ def merged_ranges(table: Table) -> list[tuple[int, int, int, int]]:
     return out
 
 
+def date_texts(table: Table, column: int) -> dict[int, str]:
+    """The date and date-time cells of column ``column`` (0-based) of an XLSX ``table``, by row of ``table.frame``, as
+    the date text a user saw in Excel: a cell typed as text that Excel turned into a date (12/1 in a comment column)
+    reads as "2026-12-01", not its value's text "2026-12-01 00:00:00"; a time other than midnight is kept
+    ("2026-12-01 09:30"). For a reader of a column of text (a comment, a name); none for other files."""
+    import datetime as _dt
+
+    if table.cells is None or column >= table.cells.shape[1]:
+        return {}
+    out = {}
+    for r, v in enumerate(table.cells.iloc[:, column]):
+        if isinstance(v, _dt.datetime):
+            out[r] = v.strftime("%Y-%m-%d") if v.time() == _dt.time() else \
+                v.strftime("%Y-%m-%d %H:%M" + (":%S" if v.second or v.microsecond else ""))
+        elif isinstance(v, _dt.date):
+            out[r] = v.isoformat()
+    return out
+
+
 def _excel_native(v) -> bool:
     """A cell value an XLSX output writes as itself rather than as its text: a number (finite), a boolean, a date or
     a naive date-time; not text, blanks, times of day, durations or time-zone-aware stamps."""

@@ -32,8 +32,8 @@ from .prepare import prepare
 from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
-from .io import (SheetChooser, atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, merged_ranges,
-                 read_output, write_table)
+from .io import (SheetChooser, atomic_write_bytes, check_not_input, date_texts, excel_writer, fit_excel_sheets,
+                 merged_ranges, read_output, write_table)
 from .linking import ReviewedFamilies, family_keys
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
                       change_labels, labels_version, latest_migration_queued, migrated_from, migrated_note,
@@ -529,6 +529,11 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     known = {_folded(c): c for c in dict.fromkeys(REVIEW_COLUMNS + list(READ_COLUMNS))}
     f = table.frame.set_axis([known.get(_folded(c), c) for c in typed], axis=1)
     cols = list(f.columns)
+    # a comment or reviewer typed as 12/1 that Excel turned into a date: its date text, not "2026-12-01 00:00:00"
+    for c in ("comment", "reviewer"):
+        if cols.count(c) == 1:
+            for r, text in date_texts(table, cols.index(c)).items():
+                f.iat[r, cols.index(c)] = text
     # a decision, reviewer or comment cell merged down a block of rows (to decide the block at once) shows its value
     # on each row, and decides each: its other cells hold nothing, which read alone left those rows undecided
     for r0, c0, r1, c1 in merged_ranges(table):

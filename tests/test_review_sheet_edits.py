@@ -300,3 +300,25 @@ def test_a_review_workbook_with_a_notes_sheet_imports_the_sheet_holding_the_revi
     with pytest.raises(InputError, match=r"2 visible sheets hold data \('review', '我的笔记'\); none of them holds the "
                                          r"review sheet's columns"):
         import_review(sheet, load_taxonomy(), labels)
+
+
+def test_a_comment_excel_turned_into_a_date_is_kept_as_its_date_text(tmp_path, labels):
+    """Audit round 18: a reviewer typed 12/1 in the comment column and Excel made it a date; the import stored the
+    note as "2026-12-01 00:00:00". A date cell in a text column (comment, reviewer) is read as its date, without the
+    midnight time; a time the cell holds is kept."""
+    import datetime as dt
+
+    sheet = _sheet(tmp_path / "r.xlsx", [("990971", "宽基ETF", "策略主题ETF", "张三", "x"),
+                                         ("990972", "宽基ETF", "策略主题ETF", "张三", "x")])
+    wb = openpyxl.load_workbook(sheet)
+    ws = wb.active
+    col = [c.value for c in ws[1]].index("comment") + 1
+    ws.cell(2, col).value = dt.datetime(2026, 12, 1)
+    ws.cell(2, col).number_format = "m/d"
+    ws.cell(3, col).value = dt.datetime(2026, 12, 1, 9, 30)
+    ws.cell(3, col).number_format = "m/d h:mm"
+    wb.save(sheet)
+    import_review(sheet, load_taxonomy(), labels, today="2026-12-01")
+    got = read_labels(labels).set_index("fund_code")
+    assert got.at["990971", "note"] == "2026-12-01", got.at["990971", "note"]
+    assert got.at["990972", "note"] == "2026-12-01 09:30", got.at["990972", "note"]
