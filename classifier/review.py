@@ -40,7 +40,7 @@ from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, 
                       migration_pending, read_history, read_labels)
 from .reach import decision_reach
 from .taxonomy import Taxonomy, file_of_version, load_taxonomy, taxonomy_hint
-from .text import blank_rows, code6_column
+from .text import blank_rows, code6_column, counted
 from .vocabulary import load_vocabulary
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
@@ -365,19 +365,20 @@ class ImportResult:
         left = [f for f in followed if f[3] not in sheet]
         out = [(f"would add {len(self.added)}, change {len(self.changed)}, confirm {len(self.confirmed)}" if dry else
                 f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}")
-               + (f"; {len(own)} more funds of the decided funds' indices "
+               + (f"; {counted(len(own), 'more fund')} of the decided funds' indices "
                   f"{did('relabeled', 'would be relabeled')} with them" if own else "")
-               + (f"; {len(self.family)} share classes or feeders of the decided funds "
+               + (f"; {counted(len(self.family), 'share class or feeder', 'share classes or feeders')} of the "
+                  f"decided funds "
                   f"{did('relabeled', 'would be relabeled')} with them" if self.family else "")
                + (f"; {did('withdrew', 'would withdraw')} {len(self.withdrawn)} decision(s)"
-                  + (f", {len(restored)} funds relabeled with them {did('went', 'would go')} back to their "
+                  + (f", {counted(len(restored), 'fund')} relabeled with them {did('went', 'would go')} back to their "
                      f"earlier labels" if restored else "")
-                  + (f", {len(again)} funds relabeled with them {did('took', 'would take')} the decision left on "
+                  + (f", {counted(len(again), 'fund')} relabeled with them {did('took', 'would take')} the decision left on "
                      f"their index" if again else "")
-                  + (f", {len(left)} funds of their indices {did('relabeled', 'would be relabeled')} with the "
+                  + (f", {counted(len(left), 'fund')} of their indices {did('relabeled', 'would be relabeled')} with the "
                      f"decision left to settle each ({_first(sorted({h for *_, h in left}))})" if left else "")
                   if self.withdrawn else "")
-               + (f"; {len(self.undone)} funds relabeled with a decision now disputed on their index "
+               + (f"; {counted(len(self.undone), 'fund')} relabeled with a decision now disputed on their index "
                   f"{did('went', 'would go')} back to their earlier labels" if self.undone else "")]
         out += [f"  {did('withdrew', 'would withdraw')} {c}: {d}; "
                 + (what if not dry else _conditional(what))
@@ -397,7 +398,8 @@ class ImportResult:
                 f"there, {h}'s, withdrawn)" for c, lab, h in self.requeued]
         out += [f"warning: {c} {did('keeps', 'would keep')} {lab}: {why}" for c, lab, why in self.kept]
         if self.undecided:
-            out.append(f"warning: {len(self.undecided)} funds hold no review decision to withdraw (nothing done): "
+            out.append(f"warning: {counted(len(self.undecided), 'fund', verbs=('holds', 'hold'))} no review decision "
+                       f"to withdraw (nothing done): "
                        f"{_first(self.undecided)}")
             gone = {c for c, *_ in self.withdrawn}  # a settling decision this sheet withdraws too: nothing to say
             by = [(c, d) for c in self.undecided
@@ -407,16 +409,18 @@ class ImportResult:
                     f"{'it' if len(d) == 1 else 'them'} back" for c, d in by]
         if self.padded:
             out.append(f"warning: the sheet's fund_code column was saved as numbers (Excel drops leading zeros): "
-                       f"{len(self.padded)} codes read as six digits: {_first(self.padded)}")
+                       f"{counted(len(self.padded), 'code')} read as six digits: {_first(self.padded)}")
         if self.unnoted:
             out.append(f"warning: {len(self.unnoted)} row(s) confirm a review decision the labeled set holds already, "
                        f"with a comment that {did('was', 'would be')} written nowhere: {_first(self.unnoted)} (a "
                        f"confirmation changes nothing: the decision keeps its first reviewer, date and note; keep the "
                        f"comment elsewhere)")
         if self.commented:
-            out.append(f"warning: {len(self.commented)} rows have a comment but no decision and were not imported: "
-                       f"{_first(self.commented)}; write their "
-                       f"decisions in the `decision` column and import the sheet again")
+            one = len(self.commented) == 1
+            out.append(f"warning: {counted(len(self.commented), 'row', verbs=('has', 'have'))} a comment but no "
+                       f"decision and {'was' if one else 'were'} not imported: {_first(self.commented)}; write "
+                       f"{'its decision' if one else 'their decisions'} in the `decision` column and import the sheet "
+                       f"again")
         out += [f"warning: group {g} was given {len(d)} classes ("
                 + "; ".join(f"{c}: {', '.join(codes)}" for c, codes in d.items())
                 + "): the decisions dispute the tracked index or share-class family the group's funds share: "

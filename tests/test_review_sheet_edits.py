@@ -322,3 +322,37 @@ def test_a_comment_excel_turned_into_a_date_is_kept_as_its_date_text(tmp_path, l
     got = read_labels(labels).set_index("fund_code")
     assert got.at["990971", "note"] == "2026-12-01", got.at["990971", "note"]
     assert got.at["990972", "note"] == "2026-12-01 09:30", got.at["990972", "note"]
+
+
+def test_counts_of_one_read_in_plain_words(monkeypatch, tmp_path):
+    """Audit round 18: counts of one still read "1 codes read as six digits", "1 more funds", "1 funds hold no review
+    decision", "1 rows have a comment" (review import) and "the last 1 of them" (review export). They read "1 code",
+    "1 more fund", "1 fund holds", "1 row has", "the last one"; counts of more keep their plural."""
+    from click.testing import CliRunner
+
+    from classifier import review
+    from classifier.cli import cli
+    from classifier.review import ImportResult
+
+    one = ImportResult(added=["990971"], padded=["000001"], undecided=["000002"], commented=["000003"],
+                       followed=[("000004", "宽基ETF", "策略主题ETF", "990971")],
+                       family=[("000005", "宽基ETF", "策略主题ETF", "990971")])
+    text = "\n".join(one.lines())
+    for said in ("added 1, changed 0, confirmed 0; 1 more fund of the decided funds' indices relabeled with them; "
+                 "1 share class or feeder of the decided funds relabeled with them",
+                 "warning: 1 fund holds no review decision to withdraw (nothing done): 000002",
+                 "1 code read as six digits: 000001",
+                 "warning: 1 row has a comment but no decision and was not imported: 000003; write its decision in "
+                 "the `decision` column"):
+        assert said in text, text
+    two = ImportResult(padded=["000001", "000006"], undecided=["000002", "000007"], commented=["000003", "000008"])
+    text = "\n".join(two.lines())
+    for said in ("2 funds hold no review decision", "2 codes read as six digits", "2 rows have a comment but no "
+                 "decision and were not imported: 000003, 000008; write their decisions"):
+        assert said in text, text
+    monkeypatch.setattr(review, "export_review", lambda *a, **k: (3, [], 1))
+    tagged = tmp_path / "t.csv"
+    tagged.write_text("fund_code\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["review", "export", str(tagged), "-o", str(tmp_path / "r.csv")])
+    assert "  the last one: of a share-class family of actively managed funds the tagged file gives no holdings of" \
+        in r.output, r.output
