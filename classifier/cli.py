@@ -109,8 +109,9 @@ def holdings_options(fn):
 
 
 def _say_recovered() -> None:
-    """Print what became of a change to the labeled set that a killed command left part way (completed or cleared
-    away by this command, :class:`classifier.errors.ChangeRecovered`) as one ``warning:`` line, every time."""
+    """Print what became of a change to the labeled set or a model save that a killed command left part way
+    (completed or cleared away by this command, :class:`classifier.errors.ChangeRecovered`) as one ``warning:`` line,
+    every time."""
     warnings.filterwarnings("always", category=ChangeRecovered)
     show = warnings.showwarning
     if getattr(show, "fundclass", False):
@@ -162,11 +163,12 @@ def init(folder):
     Example: fundclass init my-funds && cd my-funds && fundclass review import review.xlsx
     """
     from .config import WORKSPACE_CONFIG, read_overlay
+    from .text import counted
     from .workspace import init as make_workspace, own_models, root
 
     written, kept, removed = make_workspace(folder)
     mine = own_models(folder)  # a model the workspace trained is read instead of the shipped one: said, not hidden
-    click.echo(f"workspace {folder or root()}: {len(written)} files copied (data/labeled/); models: "
+    click.echo(f"workspace {folder or root()}: {counted(len(written), 'file')} copied (data/labeled/); models: "
                + (f"the workspace's own, kept as they are ({', '.join(str(m) for m in mine)}); for a taxonomy without "
                   f"one there, the one shipped with the tool" if mine else
                   "the ones shipped with the tool, until `fundclass train` writes the workspace's own"))
@@ -540,6 +542,7 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet, la
     from .io import check_output
     from .review import export_review
     from .taxonomy import load_taxonomy
+    from .text import counted
 
     check_output(output)
     n, notes, later = export_review(tagged, output, load_taxonomy(taxonomy_path), include_all, raw_csv, sheet,
@@ -547,15 +550,15 @@ def review_export(tagged, output, taxonomy_path, include_all, raw_csv, sheet, la
     for w in notes:
         click.echo(f"warning: {w}", err=True)
     # --all: every row of the file, whether it needs review or not
-    click.echo(f"{n} {'row' if n == 1 else 'rows'} {'exported (--all: every row)' if include_all else 'to review'} "
+    click.echo(f"{counted(n, 'row')} {'exported (--all: every row)' if include_all else 'to review'} "
                f"-> {output}")
     if not n and not include_all:  # the sheet holds the header alone: say why, and how to see every row
         click.echo(f"  nothing in {tagged} needs review; `fundclass review export {tagged} --all -o {output}` lists "
                    f"every row, to check or overrule the tool's answers")
     if later:
-        click.echo(f"  the last {later} of them: share-class families of actively managed funds the tagged file "
-                   f"gives no holdings of (tag with --holdings FILE: one whose top industry is over the seed-004 share "
-                   f"may then leave review)")
+        which = "one: of a share-class family" if later == 1 else f"{later} of them: share-class families"
+        click.echo(f"  the last {which} of actively managed funds the tagged file gives no holdings of (tag with "
+                   f"--holdings FILE: one whose top industry is over the seed-004 share may then leave review)")
 
 
 @review.command(name="import")

@@ -24,5 +24,6 @@ class DecisionsNotApplied(UserWarning):
 
 
 class ChangeRecovered(UserWarning):
-    """A change to the labeled set that a killed or crashed command left part way was settled by this command:
-    completed (it was committed) or cleared away (it was not). The command line prints it as a warning."""
+    """A change to the labeled set, or a model save (`fundclass train`), that a killed or crashed command left part
+    way was settled by this command: completed (it was committed) or cleared away (it was not). The command line
+    prints it as a warning."""

@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,8 @@ class Table:
     typed: pd.DataFrame | None = None
     cells: pd.DataFrame | None = None
     sheet: str = ""  # the worksheet read, of an XLSX
+    # of a workbook with several visible sheets holding data, what says which one a SheetChooser took ('' otherwise)
+    chosen: str = ""
 
 
 def _lines(numbers: list[int]) -> str:
@@ -227,13 +230,14 @@ def _delimiter(text: str, suffix: str) -> str:
     return ONE_COLUMN
 
 
-def read_table(path: str | Path, sheet: str | None = None) -> Table:
+def read_table(path: str | Path, sheet: str | None = None, chooser: SheetChooser | None = None) -> Table:
     """Read CSV/TSV (UTF-8 with or without BOM, UTF-16, GBK/GB18030, Big5, lines mixing UTF-8 and one of these), XLSX
     or Parquet into a :class:`Table` of strings.
 
     A title row above the header (as in merged-header exports) is skipped with a warning: the header is the row among
     the first ten with the most known column aliases. ``sheet`` names the worksheet of a workbook to read (default:
-    the only visible sheet that holds data). A Parquet file's index, unless it is an unnamed RangeIndex, comes first
+    the only visible sheet that holds data; with ``chooser``, of several such sheets the only one whose header
+    holds the columns the caller reads, :class:`SheetChooser`). A Parquet file's index, unless it is an unnamed RangeIndex, comes first
     as columns, and ``Table.typed`` keeps the columns' own types.
     """
     p = Path(path)
@@ -247,7 +251,7 @@ def read_table(path: str | Path, sheet: str | None = None) -> Table:
         raise InputError(f"{sp}: --sheet applies to .xlsx workbooks, not to '{suffix or 'csv'}' files")
     try:
         if suffix in EXCEL_SUFFIXES:
-            return _read_excel(p, sheet)
+            return _read_excel(p, sheet, chooser)
         if suffix in PARQUET_SUFFIXES:
             typed = _index_as_columns(pd.read_parquet(p))
             frame = typed.astype(object).where(typed.notna(), "").astype(str)
@@ -307,34 +311,61 @@ def _has_data(ws) -> bool:
     return any(v is not None and str(v).strip() for row in ws.iter_rows(values_only=True) for v in row)
 
 
-def _choose_sheet(book, p: Path, sheet: str | None) -> tuple[str, list[str]]:
+@dataclass
+class SheetChooser:
+    """How a reader tells its sheet among several visible sheets of a workbook that hold data (a user's notes sheet
+    beside the review sheet): ``holds(row)`` is true of a header row (its cells as text) that holds the columns the
+    reader needs, ``what`` names those columns for the user ("the review sheet's columns fund_code, decision, …")."""
+    what: str
+    holds: Callable[[list[str]], bool]
+
+    def fits(self, ws) -> bool:
+        """Whether one of the first rows of worksheet ``ws`` (where :func:`_header_row` looks) is such a header."""
+        return any(self.holds(["" if v is None else str(v) for v in row])
+                   for row in ws.iter_rows(max_row=MAX_HEADER_SCAN, values_only=True))
+
+
+def _choose_sheet(book, p: Path, sheet: str | None,
+                  chooser: SheetChooser | None = None) -> tuple[str, list[str], str]:
     """The worksheet to read: ``sheet`` if given; else the only visible sheet that holds data (else the active one,
-    else the first visible one). Refuses a workbook with several visible sheets holding data, naming them. Returns
-    the sheet's name and warnings (hidden sheets with data that were skipped)."""
+    else the first visible one); of several, the only one ``chooser`` fits, said in a note. Refuses a workbook with
+    several visible sheets holding data otherwise, naming them. Returns the sheet's name, warnings (hidden sheets
+    with data that were skipped) and the note of the sheet ``chooser`` took ('' when it took none)."""
     sheets = book.worksheets
     listed = ", ".join(repr(ws.title) + ("" if ws.sheet_state == "visible" else f" ({ws.sheet_state})")
                        for ws in sheets)
     if sheet is not None:
         if sheet not in [ws.title for ws in sheets]:
             raise InputError(f"{p}: no worksheet '{sheet}'; its sheets are {listed}")
-        return sheet, []
+        return sheet, [], ""
     visible = [ws for ws in sheets if ws.sheet_state == "visible"]
     filled = [ws for ws in visible if _has_data(ws)]
+    chosen = ""
     if len(filled) > 1:
-        raise InputError(f"{p}: {len(filled)} visible sheets hold data ({', '.join(repr(ws.title) for ws in filled)}); "
-                         f"choose one with --sheet NAME, or hide or delete the others")
+        fit = [ws for ws in filled if chooser.fits(ws)] if chooser else []
+        if len(fit) != 1:
+            said = "" if chooser is None else (f"; none of them holds {chooser.what}" if not fit else
+                                               f"; {len(fit)} of them hold {chooser.what} "
+                                               f"({', '.join(repr(ws.title) for ws in fit)})")
+            raise InputError(f"{p}: {len(filled)} visible sheets hold data "
+                             f"({', '.join(repr(ws.title) for ws in filled)}){said}; choose one with --sheet NAME, or "
+                             f"hide or delete the others")
+        chosen = (f"{p}: read sheet '{fit[0].title}', the only one holding {chooser.what}; "
+                  f"{', '.join(repr(ws.title) for ws in filled if ws is not fit[0])} skipped (--sheet NAME reads "
+                  f"another)")
+        filled = fit
     hidden = [ws.title for ws in sheets if ws.sheet_state != "visible" and _has_data(ws)]
     if filled:
-        chosen = filled[0]
+        ws = filled[0]
     else:
         active = book.active
-        chosen = active if active is not None and active.sheet_state == "visible" else (visible or sheets)[0]
-    notes = [f"{p}: read sheet '{chosen.title}'; hidden sheet(s) {', '.join(repr(h) for h in hidden)} skipped "
+        ws = active if active is not None and active.sheet_state == "visible" else (visible or sheets)[0]
+    notes = [f"{p}: read sheet '{ws.title}'; hidden sheet(s) {', '.join(repr(h) for h in hidden)} skipped "
              f"(--sheet NAME reads one)"] if hidden else []
-    return chosen.title, notes
+    return ws.title, notes, chosen
 
 
-def _read_excel(p: Path, sheet: str | None = None) -> Table:
+def _read_excel(p: Path, sheet: str | None = None, chooser: SheetChooser | None = None) -> Table:
     import openpyxl
 
     try:
@@ -343,7 +374,7 @@ def _read_excel(p: Path, sheet: str | None = None) -> Table:
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
     try:
-        name, warnings = _choose_sheet(formulas, p, sheet)
+        name, warnings, chosen = _choose_sheet(formulas, p, sheet, chooser)
         rows, natives = [], []
         # a formula cell keeps its cached value; a workbook written by a script has none, so the formula text is kept
         for vr, fr in zip(values[name].iter_rows(values_only=True), formulas[name].iter_rows(values_only=True)):
@@ -359,7 +390,7 @@ def _read_excel(p: Path, sheet: str | None = None) -> Table:
     width = frame.shape[1]
     body = [r + [None] * (width - len(r)) for r in natives[hdr + 1:]]
     cells = pd.DataFrame(body, dtype=object) if body else None
-    return Table(frame, str(p), "xlsx", hdr, warnings, cells=cells, sheet=name)
+    return Table(frame, str(p), "xlsx", hdr, warnings, cells=cells, sheet=name, chosen=chosen)
 
 
 def merged_ranges(table: Table) -> list[tuple[int, int, int, int]]:
@@ -387,6 +418,25 @@ def merged_ranges(table: Table) -> list[tuple[int, int, int, int]]:
         c0, r0, c1, r1 = range_boundaries(ref)
         if r0 - 1 >= first:
             out.append((r0 - 1 - first, c0 - 1, r1 - 1 - first, c1 - 1))
+    return out
+
+
+def date_texts(table: Table, column: int) -> dict[int, str]:
+    """The date and date-time cells of column ``column`` (0-based) of an XLSX ``table``, by row of ``table.frame``, as
+    the date text a user saw in Excel: a cell typed as text that Excel turned into a date (12/1 in a comment column)
+    reads as "2026-12-01", not its value's text "2026-12-01 00:00:00"; a time other than midnight is kept
+    ("2026-12-01 09:30"). For a reader of a column of text (a comment, a name); none for other files."""
+    import datetime as _dt
+
+    if table.cells is None or column >= table.cells.shape[1]:
+        return {}
+    out = {}
+    for r, v in enumerate(table.cells.iloc[:, column]):
+        if isinstance(v, _dt.datetime):
+            out[r] = v.strftime("%Y-%m-%d") if v.time() == _dt.time() else \
+                v.strftime("%Y-%m-%d %H:%M" + (":%S" if v.second or v.microsecond else ""))
+        elif isinstance(v, _dt.date):
+            out[r] = v.isoformat()
     return out
 
 
@@ -704,15 +754,15 @@ def unneutralize_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def read_output(path: str | Path, sheet: str | None = None) -> Table:
+def read_output(path: str | Path, sheet: str | None = None, chooser: SheetChooser | None = None) -> Table:
     """Read back a table this tool wrote (a tagged file, a review sheet): :func:`read_table` (``sheet``: the worksheet
-    of a workbook, as there), and for a CSV every cell
+    of a workbook, and ``chooser``, as there), and for a CSV every cell
     that :func:`neutralize` gave a ``'`` loses it again (see :func:`unneutralize`), so that ``=SUM(A1)`` written as
     ``'=SUM(A1)`` comes back as ``=SUM(A1)``. XLSX and Parquet outputs hold every cell as it is and are not changed.
 
     Not for a user's input file (``fundclass tag``), whose cells come out exactly as they went in.
     """
-    table = read_table(path, sheet)
+    table = read_table(path, sheet, chooser)
     if Path(path).suffix.lower() in CSV_SUFFIXES or not Path(path).suffix:
         table.frame = unneutralize_frame(table.frame)
     return table

@@ -34,7 +34,7 @@ import pandas as pd
 from .agreement import AGREEMENT_FILE
 from .errors import ChangeRecovered, InputError
 from .io import atomic_write_bytes, csv_text, stale_temps
-from .text import code6_column
+from .text import blank_rows, code6_column
 from .taxonomy import Taxonomy
 from .config import default_path, shipped_path
 from .workspace import data_path
@@ -109,6 +109,7 @@ def _read_labels(path: str | Path | None = None) -> tuple[pd.DataFrame, pd.Serie
     missing = [c for c in LABEL_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"{p}: labeled set lacks columns {missing}")
+    check_no_blank_rows(df, p)
     # a set opened and saved in Excel holds its codes as numbers, without their leading zeros (004433 → 4433), and a
     # code typed in by hand may carry its exchange (510300.SH, sh510300): they are that fund's, which every reader
     # (tagging's decisions by code, the next import's row of the fund) needs as its six digits (text.code6_column); a
@@ -119,6 +120,21 @@ def _read_labels(path: str | Path | None = None) -> tuple[pd.DataFrame, pd.Serie
     if other.any():
         df.loc[other, "fund_code"] = six[other]
     return df, written
+
+
+def check_no_blank_rows(labels: pd.DataFrame, path: str | Path) -> None:
+    """Refuse a labeled set holding a blank row (every cell empty: Excel writes ``,,,,,,`` for a row whose cells were
+    cleared rather than deleted), naming the file and its rows. It is no fund, yet every reader would count it as one
+    (an error of "secondary ''", a fund with no code); skipping it would let the next change drop it from the file
+    without a word. The user deletes it: one answer, here, for every command that reads the set."""
+    blank = blank_rows(labels)
+    if blank.any():
+        rows = [int(i) + 2 for i in labels.index[blank]]
+        shown = ", ".join(str(r) for r in rows[:10]) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+        raise InputError(f"{path}: {'row' if len(rows) == 1 else 'rows'} {shown} "
+                         f"{'is' if len(rows) == 1 else 'are'} blank (every cell empty, as Excel saves a row whose "
+                         f"cells were cleared): delete {'it' if len(rows) == 1 else 'them'} (the whole row), nothing "
+                         f"done")
 
 
 def check_classes(labels: pd.DataFrame, path: str | Path, tax: Taxonomy) -> None:

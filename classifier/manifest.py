@@ -84,8 +84,7 @@ def save_model(model_dir: str | Path, model, manifest: dict) -> dict:
         if not d.exists():
             _save_new(d, written)
             return manifest
-        _recover(d)
-        _remove_stale_staged(d)
+        _recover_interrupted(d)
         try:
             _commit(d, written)
         except OSError as exc:  # staging or the journal failed (a full disk, a quota, an I/O error): nothing replaced
@@ -215,12 +214,36 @@ def _commit(d: Path, files: list[tuple[str, bytes]]) -> None:
     _recover(d)
 
 
-def _recover(d: Path) -> None:
+def _recover_interrupted(d: Path) -> None:
+    """Settle what a save of model folder ``d`` killed or crashed part way left (a `fundclass train` killed while it
+    saved its model), before the folder is read or saved into: complete a save its journal names, remove the files
+    one staged before its journal. Each says what became of the interrupted save (a :class:`ChangeRecovered`
+    warning, which the command line prints as one ``warning:`` line), as the labeled set's recovery does: no output
+    said it before."""
+    import warnings
+
+    from .errors import ChangeRecovered
+
+    if _recover(d):
+        warnings.warn(f"{d}: a model save (`fundclass train -o {d}`) was interrupted after it was committed (its "
+                      f"command killed or crashed): it is now complete, the new model is in place", ChangeRecovered,
+                      stacklevel=3)
+    elif _remove_stale_staged(d):
+        try:
+            had = json.loads((d / MANIFEST_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            had = None
+        warnings.warn(f"{d}: a model save (`fundclass train -o {d}`) was interrupted before it was committed (its "
+                      f"command killed or crashed): nothing of it was saved, the folder holds the model it had; run "
+                      f"{_retrain_command(d, had)} again for the new one", ChangeRecovered, stacklevel=3)
+
+
+def _recover(d: Path) -> bool:
     """Complete a save of model folder ``d`` that its journal names (interrupted between its renames, or this one's
-    own): rename each staged file still there into place, then remove the journal."""
+    own): rename each staged file still there into place, then remove the journal. True when it completed one."""
     j = _journal(d)
     if not j.exists():
-        return
+        return False
     try:
         names = json.loads(j.read_text(encoding="utf-8"))
         for tmp, name in names:
@@ -230,10 +253,11 @@ def _recover(d: Path) -> None:
                 pass
         j.unlink(missing_ok=True)
     except FileNotFoundError:  # completed meanwhile by another process
-        return
+        return False
     except (OSError, ValueError, TypeError) as exc:
         raise ModelError(f"{d}: a model save was interrupted and cannot be completed here ({exc}); run the command "
                          f"again where the folder can be written, or retrain with `fundclass train -o {d}`") from exc
+    return True
 
 
 def _remove_stale_staged(d: Path) -> list[Path]:
@@ -334,8 +358,9 @@ def read_manifest(model_dir: str | Path) -> dict:
     names inside the model folder, each with a sha256; whose taxonomy is an object and whose review threshold is a
     number in (0, 1.01]. A manifest of the old pickle format is refused (:class:`OldPickleModelError`)."""
     path = Path(model_dir) / MANIFEST_FILE
-    _recover(Path(model_dir))  # a save interrupted between its renames: completed before anything is read
-    _remove_stale_staged(Path(model_dir))  # and one killed before its journal: its staged files removed
+    # a save interrupted between its renames: completed before anything is read; one killed before its journal: its
+    # staged files removed; either said (a ChangeRecovered warning)
+    _recover_interrupted(Path(model_dir))
     try:
         m = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

@@ -31,7 +31,7 @@ from .prepare import prepare
 from .rules import RuleLayer
 from .score import score
 from .taxonomy import Taxonomy, load_taxonomy
-from .text import blank_rows, code6_column
+from .text import blank_rows, code6_column, counted
 from .vocabulary import load_vocabulary
 from .workspace import data_path, for_taxonomy
 
@@ -111,8 +111,8 @@ class TagSummary:
         if self.decisions_from:
             more = f" ({self.decisions_not_applied} more there not applied: see the warning above)" \
                 if self.decisions_not_applied else ""
-            out.append(f"review decisions: {self.decisions} in {self.decisions_from}{more}; {self.settled} rows "
-                       f"settled by them")
+            out.append(f"review decisions: {self.decisions} in {self.decisions_from}{more}; "
+                       f"{counted(self.settled, 'row')} settled by them")
         return out
 
 

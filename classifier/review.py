@@ -32,15 +32,15 @@ from .prepare import prepare
 from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
-from .io import (atomic_write_bytes, check_not_input, excel_writer, fit_excel_sheets, merged_ranges, read_output,
-                 write_table)
+from .io import (SheetChooser, atomic_write_bytes, check_not_input, date_texts, excel_writer, fit_excel_sheets,
+                 merged_ranges, read_output, write_table)
 from .linking import ReviewedFamilies, family_keys
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
                       change_labels, labels_version, latest_migration_queued, migrated_from, migrated_note,
                       migration_pending, read_history, read_labels)
 from .reach import decision_reach
 from .taxonomy import Taxonomy, file_of_version, load_taxonomy, taxonomy_hint
-from .text import blank_rows, code6_column
+from .text import blank_rows, code6_column, counted
 from .vocabulary import load_vocabulary
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
@@ -340,6 +340,7 @@ class ImportResult:
     # decision on its index disputes it
     undone: list[tuple[str, str, str, str]] = field(default_factory=list)
 
+    read: list[str] = field(default_factory=list)  # the sheet taken among several holding data (io.SheetChooser)
     dry_run: bool = False  # checked only (review import --dry-run): nothing was written, the lines say what would be
 
     def lines(self) -> list[str]:
@@ -364,19 +365,20 @@ class ImportResult:
         left = [f for f in followed if f[3] not in sheet]
         out = [(f"would add {len(self.added)}, change {len(self.changed)}, confirm {len(self.confirmed)}" if dry else
                 f"added {len(self.added)}, changed {len(self.changed)}, confirmed {len(self.confirmed)}")
-               + (f"; {len(own)} more funds of the decided funds' indices "
+               + (f"; {counted(len(own), 'more fund')} of the decided funds' indices "
                   f"{did('relabeled', 'would be relabeled')} with them" if own else "")
-               + (f"; {len(self.family)} share classes or feeders of the decided funds "
+               + (f"; {counted(len(self.family), 'share class or feeder', 'share classes or feeders')} of the "
+                  f"decided funds "
                   f"{did('relabeled', 'would be relabeled')} with them" if self.family else "")
                + (f"; {did('withdrew', 'would withdraw')} {len(self.withdrawn)} decision(s)"
-                  + (f", {len(restored)} funds relabeled with them {did('went', 'would go')} back to their "
+                  + (f", {counted(len(restored), 'fund')} relabeled with them {did('went', 'would go')} back to their "
                      f"earlier labels" if restored else "")
-                  + (f", {len(again)} funds relabeled with them {did('took', 'would take')} the decision left on "
+                  + (f", {counted(len(again), 'fund')} relabeled with them {did('took', 'would take')} the decision left on "
                      f"their index" if again else "")
-                  + (f", {len(left)} funds of their indices {did('relabeled', 'would be relabeled')} with the "
+                  + (f", {counted(len(left), 'fund')} of their indices {did('relabeled', 'would be relabeled')} with the "
                      f"decision left to settle each ({_first(sorted({h for *_, h in left}))})" if left else "")
                   if self.withdrawn else "")
-               + (f"; {len(self.undone)} funds relabeled with a decision now disputed on their index "
+               + (f"; {counted(len(self.undone), 'fund')} relabeled with a decision now disputed on their index "
                   f"{did('went', 'would go')} back to their earlier labels" if self.undone else "")]
         out += [f"  {did('withdrew', 'would withdraw')} {c}: {d}; "
                 + (what if not dry else _conditional(what))
@@ -396,7 +398,8 @@ class ImportResult:
                 f"there, {h}'s, withdrawn)" for c, lab, h in self.requeued]
         out += [f"warning: {c} {did('keeps', 'would keep')} {lab}: {why}" for c, lab, why in self.kept]
         if self.undecided:
-            out.append(f"warning: {len(self.undecided)} funds hold no review decision to withdraw (nothing done): "
+            out.append(f"warning: {counted(len(self.undecided), 'fund', verbs=('holds', 'hold'))} no review decision "
+                       f"to withdraw (nothing done): "
                        f"{_first(self.undecided)}")
             gone = {c for c, *_ in self.withdrawn}  # a settling decision this sheet withdraws too: nothing to say
             by = [(c, d) for c in self.undecided
@@ -406,16 +409,18 @@ class ImportResult:
                     f"{'it' if len(d) == 1 else 'them'} back" for c, d in by]
         if self.padded:
             out.append(f"warning: the sheet's fund_code column was saved as numbers (Excel drops leading zeros): "
-                       f"{len(self.padded)} codes read as six digits: {_first(self.padded)}")
+                       f"{counted(len(self.padded), 'code')} read as six digits: {_first(self.padded)}")
         if self.unnoted:
             out.append(f"warning: {len(self.unnoted)} row(s) confirm a review decision the labeled set holds already, "
                        f"with a comment that {did('was', 'would be')} written nowhere: {_first(self.unnoted)} (a "
                        f"confirmation changes nothing: the decision keeps its first reviewer, date and note; keep the "
                        f"comment elsewhere)")
         if self.commented:
-            out.append(f"warning: {len(self.commented)} rows have a comment but no decision and were not imported: "
-                       f"{_first(self.commented)}; write their "
-                       f"decisions in the `decision` column and import the sheet again")
+            one = len(self.commented) == 1
+            out.append(f"warning: {counted(len(self.commented), 'row', verbs=('has', 'have'))} a comment but no "
+                       f"decision and {'was' if one else 'were'} not imported: {_first(self.commented)}; write "
+                       f"{'its decision' if one else 'their decisions'} in the `decision` column and import the sheet "
+                       f"again")
         out += [f"warning: group {g} was given {len(d)} classes ("
                 + "; ".join(f"{c}: {', '.join(codes)}" for c, codes in d.items())
                 + "): the decisions dispute the tracked index or share-class family the group's funds share: "
@@ -437,6 +442,7 @@ class ImportResult:
         for what, rows in ((did("relabeled", "to relabel"), followed), (did("added", "to add"), self.added)):
             if len(rows) > 50:
                 out.append(f"  … and {len(rows) - 50} more {what}")
+        out += self.read  # which sheet of a workbook with several was read
         if dry:
             out.append("dry run: nothing was written (import without --dry-run to make these changes)")
         return out
@@ -460,6 +466,12 @@ _DISPUTED = ("each decision settles only its own fund and, unless their family i
 def _first(codes: list[str], n: int = 20) -> str:
     """The first ``n`` of ``codes``, comma-separated, with ' …' when there are more."""
     return ", ".join(codes[:n]) + (" …" if len(codes) > n else "")
+
+
+# how `review import` tells the review sheet among a workbook's sheets holding data (a user's notes sheet beside it):
+# the only one whose header holds the columns the import needs, typed as the import reads them (:func:`_folded`)
+REVIEW_SHEET = SheetChooser(f"the review sheet's columns {', '.join(REQUIRED)}",
+                            lambda row: {_folded(c) for c in REQUIRED} <= {_folded(c) for c in row})
 
 
 def _folded(text: str) -> str:
@@ -506,12 +518,14 @@ def _migrated_since(version: str, labels_path) -> str | None:
 
 
 def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None = None,
-                    labels_path=None) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+                    labels_path=None) -> tuple[pd.DataFrame, list[str], list[str], pd.DataFrame, list[str]]:
     """The decided rows of a review sheet, each with its normalized code, the fund codes of the rows with a
     comment but no decision (a reviewer's question, not imported: the import names them), and the undecided rows with
     their codes (a migration queue's rows a decision on their group settles, :func:`_queued_in_group`); every problem
     is reported at once."""
-    table = read_output(path, sheet)  # a CSV's cells without the ' that export put before formula-like text
+    # a CSV's cells without the ' that export put before formula-like text; of a workbook with other sheets holding
+    # data (a user's notes sheet), the only one whose header holds the columns the import needs, said in ``notes``
+    table = read_output(path, sheet, REVIEW_SHEET)
     # a header as a spreadsheet user leaves it, with a space after it, a capital or a full-width letter ("decision ",
     # "Reviewer", "ｃｏｍｍｅｎｔ"), is the sheet's column: else the import refused a sheet it shows (missing 'decision'),
     # or read no reviewer nor comment from it
@@ -519,6 +533,11 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     known = {_folded(c): c for c in dict.fromkeys(REVIEW_COLUMNS + list(READ_COLUMNS))}
     f = table.frame.set_axis([known.get(_folded(c), c) for c in typed], axis=1)
     cols = list(f.columns)
+    # a comment or reviewer typed as 12/1 that Excel turned into a date: its date text, not "2026-12-01 00:00:00"
+    for c in ("comment", "reviewer"):
+        if cols.count(c) == 1:
+            for r, text in date_texts(table, cols.index(c)).items():
+                f.iat[r, cols.index(c)] = text
     # a decision, reviewer or comment cell merged down a block of rows (to decide the block at once) shows its value
     # on each row, and decides each: its other cells hold nothing, which read alone left those rows undecided
     for r0, c0, r1, c1 in merged_ranges(table):
@@ -629,7 +648,8 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
         rest.loc[short, "code"] = rest.loc[short, "fund_code"].astype(str).str.strip().str.zfill(6)
     if "index_code" in rest.columns:
         rest["index_code"] = rest["index_code"].astype(str).map(sheet_index_code)
-    return decided.drop_duplicates("code"), noted, padded, rest[rest["code"].notna()].drop_duplicates("code")
+    return (decided.drop_duplicates("code"), noted, padded, rest[rest["code"].notna()].drop_duplicates("code"),
+            [table.chosen] if table.chosen else [])
 
 
 def _id_rows(decided: pd.DataFrame) -> pd.DataFrame:
@@ -1420,7 +1440,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
     would replace a review decision the sheet did not show (it was exported before it) is refused unless
     ``overrule``: True for every row, or the fund codes of the rows to overrule (`--overrule-fund`), each one a
     decided row of the sheet."""
-    decided, commented, padded, undecided = _read_decisions(path, tax, reviewer, sheet, labels_path)
+    decided, commented, padded, undecided, read = _read_decisions(path, tax, reviewer, sheet, labels_path)
     taken_back = decided["decision"].isin(set(withdraw_words())).to_numpy()  # 撤销: withdraw the fund's decision
     withdraw, decided = decided[taken_back], decided[~taken_back].copy()
     exported = "group" in decided.columns  # an exported sheet: it has `group`, and every column export writes
@@ -1456,7 +1476,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
 
     def compute(labels: pd.DataFrame):
         _check_labeled_set(labels, labels_path, tax)
-        res = ImportResult(split_groups=split, commented=commented, padded=padded, dry_run=dry_run)
+        res = ImportResult(split_groups=split, commented=commented, padded=padded, read=read, dry_run=dry_run)
         history, new_rows, unseen = [], [], []
         h = read_history(labels_path)
         ended = _ended_reviews(h) if shows_answer else {}

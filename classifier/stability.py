@@ -32,7 +32,7 @@ from .columns import detect_columns
 from .errors import InputError
 from .io import check_not_input
 from .tagged import read_tagged
-from .text import code6_column
+from .text import code6_column, counted
 from .taxonomy import Taxonomy
 
 KEPT_NOTE = "稳定性: 保留上次分类"
@@ -131,8 +131,9 @@ class StabilityReport:
                 f"previous class because the new one was not confident (they stay in review, evidence "
                 f"'{KEPT_NOTE}'); {self.updated} changed class with confidence; {self.not_before} were not in the "
                 f"previous run"
-                + (f"; {self.no_code} rows give no fund code, so none is matched with the previous run (their new "
-                   f"class stands)" if self.no_code else "")
+                + (f"; {counted(self.no_code, 'row', verbs=('gives', 'give'))} no fund code, so "
+                   f"{'it is not' if self.no_code == 1 else 'none is'} matched with the previous run "
+                   f"({'its' if self.no_code == 1 else 'their'} new class stands)" if self.no_code else "")
                 + (f"; {self.released} did not keep a previous class that a review decision gave and none gives now "
                    f"(withdrawn or disputed: they stay in review, evidence '{RELEASED_NOTE}')" if self.released else "")
                 ] + [f"warning: {w}" for w in self.warnings]

@@ -94,6 +94,19 @@ def code6_column(codes: pd.Series) -> pd.Series:
     return pd.Series(out, index=codes.index, dtype=object)
 
 
+def counted(n: int, noun: str, plural: str = "", verbs: tuple[str, str] = ("", "")) -> str:
+    """``n`` with its noun in plain English, and the verb that agrees (``verbs``: singular, plural), for a line a user
+    reads: "1 row", "3 rows", never "1 rows". ``plural``: when it is not the noun with an s.
+
+    >>> counted(1, "row"), counted(3, "row"), counted(1, "share class", "share classes")
+    ('1 row', '3 rows', '1 share class')
+    >>> counted(1, "fund", verbs=("holds", "hold")), counted(2, "fund", verbs=("holds", "hold"))
+    ('1 fund holds', '2 funds hold')
+    """
+    verb = verbs[0] if n == 1 else verbs[1]
+    return f"{n} {noun if n == 1 else plural or noun + 's'}" + (f" {verb}" if verb else "")
+
+
 def blank_rows(frame: pd.DataFrame) -> pd.Series:
     """Per row of ``frame``, whether no cell of it is filled (missing, or whitespace only): a blank line of a CSV, a
     row an Excel sheet keeps because it was formatted or cleared.

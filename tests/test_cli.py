@@ -334,7 +334,7 @@ def test_a_taxonomy_alone_chooses_its_model_and_labeled_set(runner, tmp_path, mo
     manifest = (project_path("models/efund") / "manifest.json").read_text(encoding="utf-8")
     assert set(out["taxonomy_version"]) == {efund.version} and out["model_version"].iloc[0] in manifest
     assert out["secondary"].iloc[0] == "高端制造" and out["evidence"].iloc[0].startswith("人工复核: 张三")
-    assert f"in {tmp_path / 'data' / 'labeled' / 'efund' / 'labels.csv'}; 1 rows settled" in r.output
+    assert f"in {tmp_path / 'data' / 'labeled' / 'efund' / 'labels.csv'}; 1 row settled by them" in r.output
 
 
 def test_the_python_api_applies_the_decisions_of_the_taxonomy_it_is_given(runner, tmp_path, monkeypatch):

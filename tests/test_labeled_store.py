@@ -385,8 +385,8 @@ def test_workspace_never_in_the_package(tmp_path):
 
 
 def test_a_review_workbook_with_another_visible_sheet_imports_with_the_sheet_it_names(tmp_path, named_labels_copy):
-    """A reviewer adds a notes sheet (or unhides the labels list): the refusal says to choose one with --sheet, and
-    review import (and export) accept it."""
+    """A reviewer adds a notes sheet (or unhides the labels list): review import takes the one sheet holding the
+    review columns and says so (audit round 18), and review import (and export) accept --sheet."""
     import openpyxl
 
     from classifier.review import write_review
@@ -399,8 +399,9 @@ def test_a_review_workbook_with_another_visible_sheet_imports_with_the_sheet_it_
     wb.create_sheet("备注")["A1"] = "第二轮复核"
     wb.save(sheet)
     r = CliRunner()
-    res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(named_labels_copy)])
-    assert res.exit_code == 2 and "choose one with --sheet NAME" in res.output
+    res = r.invoke(cli, ["review", "import", str(sheet), "--dry-run", "--labeled", str(named_labels_copy)])
+    assert res.exit_code == 0 and f"{sheet}: read sheet 'review', the only one holding the review sheet's columns" \
+        in res.output and "would add 1" in res.output, res.output
     res = r.invoke(cli, ["review", "import", str(sheet), "--sheet", "review", "--labeled", str(named_labels_copy)])
     assert res.exit_code == 0, res.output
     assert "added 1" in res.output and "990001" in set(read_labels(named_labels_copy).fund_code)
@@ -861,3 +862,34 @@ def test_audit_of_a_migrated_e_fund_set_with_the_file_it_came_from_names_the_ver
     errors = audit(df, tax, report_counts=False).errors
     assert len(errors) == 2 and errors[1] == f"row {i + 2} ({df['fund_code'].iat[i]}): secondary '医药卫生' is not " \
         f"in taxonomy {tax.version}", errors[:3]
+
+
+def test_a_row_cleared_in_excel_is_named_blank_by_every_command_that_reads_the_set(tmp_path, small_labels_copy):
+    """Audit round 18: a row whose cells were cleared in Excel (saved as `,,,,,,,,,,,,,,`) was counted as a fund:
+    `labels audit` said "row N (): secondary '' is not in taxonomy" and `train` "row N (): ''", without saying the
+    row is blank → every command that reads the set refuses it, naming the file and the row and saying it is blank
+    (delete it); the file is left as it was (a silent skip would let the next change drop the row without a word)."""
+    text = small_labels_copy.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    blank = "," * (len(next(csv.reader([lines[0]]))) - 1)
+    small_labels_copy.write_text("\n".join(lines[:3] + [blank] + lines[3:]) + "\n" + blank + "\n", encoding="utf-8")
+    before = small_labels_copy.read_bytes()
+    said = (f"error: {small_labels_copy}: rows 4, {len(lines) + 2} are blank (every cell empty, as Excel saves a row "
+            f"whose cells were cleared): delete them (the whole row)")
+    src = tmp_path / "in.csv"
+    src.write_text("基金代码,基金简称\n510300,华泰柏瑞沪深300ETF\n", encoding="utf-8")
+    sheet = _sheet(tmp_path / "review.csv", [("510300", "宽基ETF", "")])
+    runner = CliRunner()
+    for args in (["labels", "audit", str(small_labels_copy)],
+                 ["train", "--labeled", str(small_labels_copy), "-o", str(tmp_path / "model"), "--no-holdings"],
+                 ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--labeled", str(small_labels_copy)],
+                 ["review", "import", str(sheet), "--labeled", str(small_labels_copy)]):
+        r = runner.invoke(cli, args)
+        assert r.exit_code != 0 and said in r.output, (args, r.output)
+        assert "secondary ''" not in r.output and "(): ''" not in r.output, r.output
+    assert small_labels_copy.read_bytes() == before
+    # one cleared row alone: "row N is blank … delete it"
+    small_labels_copy.write_text(text + blank + "\n", encoding="utf-8")
+    r = runner.invoke(cli, ["labels", "audit", str(small_labels_copy)])
+    assert f"{small_labels_copy}: row {len(lines) + 1} is blank (every cell empty" in r.output, r.output
+    assert "delete it (the whole row)" in r.output, r.output

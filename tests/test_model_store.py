@@ -399,3 +399,39 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@pytest.mark.parametrize("staged, said", [
+    (2, "was interrupted before it was committed (its command killed or crashed): nothing of it was saved, the folder "
+        "holds the model it had; run `fundclass train -o {d}` again for the new one"),
+    (0, "was interrupted after it was committed (its command killed or crashed): it is now complete, the new model is "
+        "in place")])
+def test_the_command_after_a_training_killed_while_it_saved_says_what_became_of_the_save(shipped, tmp_path, staged,
+                                                                                        said):
+    """Audit round 18: `fundclass train -o DIR` killed while it saved its model (kill -9, a closed laptop) was
+    completed, or cleared away, by the next command without a word, so nobody could tell whether the folder held the
+    new model (the training's own terminal said nothing), where the labeled set's recovery says so. The next command
+    now says which, in one `warning:` line naming the folder, and only once."""
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    d = tmp_path / "m"
+    save_model(d, *shipped)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    run = subprocess.run([sys.executable, "-c", _KILLED_SAVE, str(d), str(staged)], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == -9, run.stderr
+    src = tmp_path / "in.csv"
+    src.write_text("基金代码,基金简称\n510300,华泰柏瑞沪深300ETF\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--model", str(d)])
+    assert r.exit_code == 0, r.output
+    line = f"warning: {d}: a model save (`fundclass train -o {d}`) " + said.format(d=d)
+    assert line in r.output.splitlines(), r.output
+    assert json.loads((d / MANIFEST_FILE).read_text(encoding="utf-8"))["threshold"] == \
+        (0.5 if staged == 0 else shipped[1]["threshold"])
+    r = CliRunner().invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t2.csv"), "--model", str(d)])
+    assert r.exit_code == 0 and "interrupted" not in r.output, r.output  # said once: the folder is settled now

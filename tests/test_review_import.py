@@ -377,7 +377,8 @@ def test_a_comment_without_a_decision_on_a_sheet_saved_with_codes_as_numbers_nam
                   "comment": ["", "待定"], "taxonomy_version": [load_taxonomy().version] * 2}).to_csv(sheet, index=False)
     res = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels_subset)])
     assert res.exit_code == 0, res.output
-    assert "1 rows have a comment but no decision and were not imported: 012757;" in res.output, res.output
+    assert "1 row has a comment but no decision and was not imported: 012757; write its decision in" in res.output, \
+        res.output
 
 
 def test_a_share_class_follows_its_own_funds_decision_before_the_etf_its_fund_feeds(tmp_path, labels_subset):

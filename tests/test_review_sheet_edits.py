@@ -262,3 +262,97 @@ def test_a_decision_on_an_index_reaches_a_new_share_class_named_by_the_index_num
     out = Tagger.load(labels_path=labels).tag(batch)
     assert out["review_decision"].tolist() == ["990980"] * 3, out[["基金简称", "secondary", "review_decision"]]
     assert out["secondary"].tolist() == ["策略主题ETF"] * 3
+
+
+def test_a_review_workbook_with_a_notes_sheet_imports_the_sheet_holding_the_review_columns(tmp_path, labels):
+    """Audit round 18: a reviewer adds a sheet of their own notes ('我的笔记') to the review workbook; `review import`
+    refused it ("2 visible sheets hold data ('review', '我的笔记'); choose one with --sheet NAME"), though only one of
+    them holds the columns the import reads. It takes that one and says which it took; a workbook where no sheet, or
+    several, hold those columns is still refused, saying so."""
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    sheet = _sheet(tmp_path / "r.xlsx", [("990971", "宽基ETF", "策略主题ETF", "张三", "红利因子为主")])
+    wb = openpyxl.load_workbook(sheet)
+    wb.active.title = "review"
+    notes = wb.create_sheet("我的笔记")
+    notes.append(["待问", "990971 是否红利"])
+    notes.append(["fund_code", "想法"])
+    wb.save(sheet)
+    r = CliRunner().invoke(cli, ["review", "import", str(sheet), "--labeled", str(labels)])
+    assert r.exit_code == 0, r.output
+    assert f"{sheet}: read sheet 'review', the only one holding the review sheet's columns fund_code, decision, " \
+        f"taxonomy_version; '我的笔记' skipped (--sheet NAME reads another)" in r.output.splitlines(), r.output
+    assert read_labels(labels).set_index("fund_code").at["990971", "secondary"] == "策略主题ETF"
+    # a copy of the review sheet beside it: two sheets hold the columns, which one is meant is the user's to say
+    wb = openpyxl.load_workbook(sheet)
+    wb.copy_worksheet(wb["review"]).title = "review (2)"
+    wb.save(sheet)
+    with pytest.raises(InputError, match=r"3 visible sheets hold data \('review', '我的笔记', 'review \(2\)'\); 2 of "
+                                         r"them hold the review sheet's columns fund_code, decision, taxonomy_version "
+                                         r"\('review', 'review \(2\)'\); choose one with --sheet NAME"):
+        import_review(sheet, load_taxonomy(), labels)
+    # none of them: the review sheet's headers deleted
+    del wb["review (2)"]
+    wb["review"].delete_rows(1)
+    wb.save(sheet)
+    with pytest.raises(InputError, match=r"2 visible sheets hold data \('review', '我的笔记'\); none of them holds the "
+                                         r"review sheet's columns"):
+        import_review(sheet, load_taxonomy(), labels)
+
+
+def test_a_comment_excel_turned_into_a_date_is_kept_as_its_date_text(tmp_path, labels):
+    """Audit round 18: a reviewer typed 12/1 in the comment column and Excel made it a date; the import stored the
+    note as "2026-12-01 00:00:00". A date cell in a text column (comment, reviewer) is read as its date, without the
+    midnight time; a time the cell holds is kept."""
+    import datetime as dt
+
+    sheet = _sheet(tmp_path / "r.xlsx", [("990971", "宽基ETF", "策略主题ETF", "张三", "x"),
+                                         ("990972", "宽基ETF", "策略主题ETF", "张三", "x")])
+    wb = openpyxl.load_workbook(sheet)
+    ws = wb.active
+    col = [c.value for c in ws[1]].index("comment") + 1
+    ws.cell(2, col).value = dt.datetime(2026, 12, 1)
+    ws.cell(2, col).number_format = "m/d"
+    ws.cell(3, col).value = dt.datetime(2026, 12, 1, 9, 30)
+    ws.cell(3, col).number_format = "m/d h:mm"
+    wb.save(sheet)
+    import_review(sheet, load_taxonomy(), labels, today="2026-12-01")
+    got = read_labels(labels).set_index("fund_code")
+    assert got.at["990971", "note"] == "2026-12-01", got.at["990971", "note"]
+    assert got.at["990972", "note"] == "2026-12-01 09:30", got.at["990972", "note"]
+
+
+def test_counts_of_one_read_in_plain_words(monkeypatch, tmp_path):
+    """Audit round 18: counts of one still read "1 codes read as six digits", "1 more funds", "1 funds hold no review
+    decision", "1 rows have a comment" (review import) and "the last 1 of them" (review export). They read "1 code",
+    "1 more fund", "1 fund holds", "1 row has", "the last one"; counts of more keep their plural."""
+    from click.testing import CliRunner
+
+    from classifier import review
+    from classifier.cli import cli
+    from classifier.review import ImportResult
+
+    one = ImportResult(added=["990971"], padded=["000001"], undecided=["000002"], commented=["000003"],
+                       followed=[("000004", "宽基ETF", "策略主题ETF", "990971")],
+                       family=[("000005", "宽基ETF", "策略主题ETF", "990971")])
+    text = "\n".join(one.lines())
+    for said in ("added 1, changed 0, confirmed 0; 1 more fund of the decided funds' indices relabeled with them; "
+                 "1 share class or feeder of the decided funds relabeled with them",
+                 "warning: 1 fund holds no review decision to withdraw (nothing done): 000002",
+                 "1 code read as six digits: 000001",
+                 "warning: 1 row has a comment but no decision and was not imported: 000003; write its decision in "
+                 "the `decision` column"):
+        assert said in text, text
+    two = ImportResult(padded=["000001", "000006"], undecided=["000002", "000007"], commented=["000003", "000008"])
+    text = "\n".join(two.lines())
+    for said in ("2 funds hold no review decision", "2 codes read as six digits", "2 rows have a comment but no "
+                 "decision and were not imported: 000003, 000008; write their decisions"):
+        assert said in text, text
+    monkeypatch.setattr(review, "export_review", lambda *a, **k: (3, [], 1))
+    tagged = tmp_path / "t.csv"
+    tagged.write_text("fund_code\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["review", "export", str(tagged), "-o", str(tmp_path / "r.csv")])
+    assert "  the last one: of a share-class family of actively managed funds the tagged file gives no holdings of" \
+        in r.output, r.output
