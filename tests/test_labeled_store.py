@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from classifier import labeled as store
 from classifier.cli import cli
-from classifier.errors import DecisionsNotApplied, InputError
+from classifier.errors import ChangeRecovered, DecisionsNotApplied, InputError
 from classifier.io import csv_text, read_table, write_table
 from classifier.labeled import audit, read_labels
 from classifier.review import REVIEW_COLUMNS, import_review
@@ -337,7 +337,8 @@ def _crash_between_renames(tmp_path, labels_copy, monkeypatch):
 def test_interrupted_commit_rolls_forward(tmp_path, named_labels_copy, monkeypatch):
     """A crash between the two renames: the next reader sees the new pair, not labels without their history."""
     _crash_between_renames(tmp_path, named_labels_copy, monkeypatch)
-    lab = read_labels(named_labels_copy)  # recovers
+    with pytest.warns(ChangeRecovered, match="interrupted after it was committed"):
+        lab = read_labels(named_labels_copy)  # recovers, and says so
     hist = pd.read_csv(named_labels_copy.with_name("history.csv"), dtype=str)
     assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
     assert hist.iloc[-1].fund_code == "159912"
@@ -495,7 +496,8 @@ def test_an_interrupted_commit_rolls_forward_in_a_workspace_moved_since(tmp_path
     moved = tmp_path / "moved" / "labeled"
     shutil.copytree(named_labels_copy.parent, moved)  # a copy: the old folder stays as the crash left it
     old = {p.name: p.read_bytes() for p in named_labels_copy.parent.iterdir()}
-    lab = read_labels(moved / "labels.csv")
+    with pytest.warns(ChangeRecovered, match="interrupted after it was committed"):
+        lab = read_labels(moved / "labels.csv")
     hist = pd.read_csv(moved / "history.csv", dtype=str)
     assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
     assert hist.iloc[-1].fund_code == "159912"
@@ -645,7 +647,8 @@ def test_a_labeled_set_file_open_in_excel_stops_the_import_cleanly_or_completes_
     with pytest.raises(InputError, match="history.csv: it is open in another program"):  # still open: said again
         read_labels(named_labels_copy)
     monkeypatch.setattr(store.os, "replace", real)
-    lab = read_labels(named_labels_copy)  # closed: the next command completes the change
+    with pytest.warns(ChangeRecovered, match="interrupted after it was committed"):
+        lab = read_labels(named_labels_copy)  # closed: the next command completes the change
     assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
     assert pd.read_csv(hist, dtype=str).iloc[-1].fund_code == "159912"
     assert not [p.name for p in named_labels_copy.parent.iterdir() if p.name.endswith((".journal", ".tmp"))]
@@ -812,7 +815,8 @@ def test_a_labeled_set_linked_into_the_workspace_is_changed_where_it_lives_and_s
     for name, data in before.items():
         (team / name).write_bytes(data)
     _crash_between_renames(tmp_path, named_labels_copy, monkeypatch)
-    lab = read_labels(named_labels_copy)
+    with pytest.warns(ChangeRecovered, match="interrupted after it was committed"):
+        lab = read_labels(named_labels_copy)
     assert lab.set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
     for name in ("labels.csv", "history.csv"):
         assert named_labels_copy.with_name(name).is_symlink(), name

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from classifier.cli import cli
-from classifier.errors import DecisionsNotApplied, ModelError
+from classifier.errors import ChangeRecovered, DecisionsNotApplied, ModelError
 from classifier.labeled import SHIPPED_LABELS, migration_pending, read_labels
 from classifier.pipeline import Tagger
 from classifier.io import csv_text, write_table
@@ -230,7 +230,8 @@ def test_a_split_leaves_the_heads_read_as_the_split_class_unread_and_says_so(tmp
         migrate(labels, load_migration(mig, o, n), o, n, tmp_path / "queue.xlsx")
     monkeypatch.setattr(store.os, "replace", real)
     assert "科技成长主题ETF" in ag.read_text(encoding="utf-8")  # labels and history replaced, the reads not yet
-    new = read_agreement(labels)  # rolls the commit forward
+    with pytest.warns(ChangeRecovered, match="interrupted after it was committed"):
+        new = read_agreement(labels)  # rolls the commit forward, and says so
     assert not list(labels.parent.glob(".*journal")) and not list(labels.parent.glob(".*.tmp"))
     assert set(read_labels(labels)["taxonomy_version"]) == {"jrj-2026.02-split"}
     assert new.index.tolist() == old.index.tolist() and set(new["taxonomy_version"]) == {"jrj-2026.02-split"}
