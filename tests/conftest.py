@@ -319,3 +319,30 @@ def split_migrate(runner, tmp_path, labels, queue_name="queue.csv"):
     res = runner.invoke(cli, ["taxonomy", "migrate", str(mig), "--from", str(DEFAULT_TAXONOMY), "--to", str(new_tax),
                               "--labeled", str(labels), "-o", str(queue)])
     return new_tax, queue, res
+
+
+# a process running the fundclass command of argv[2:], killed (SIGKILL) inside a change of the labeled set: argv[1]
+# "staged" once labels.csv and history.csv are staged, before the journal (not committed); anything else after the
+# journal and the first rename (committed: labels.csv new, history.csv old)
+KILLED_LABELED_CHANGE = r'''
+import os, signal, sys
+import classifier.labeled as L
+where = sys.argv[1]
+if where == "staged":  # killed once both files are staged, before the journal
+    real = L._staged
+    def staged(target, data):
+        tmp = real(target, data)
+        if target.name == "history.csv":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return tmp
+    L._staged = staged
+else:  # killed after the journal and the first rename (labels.csv new, history.csv old)
+    real = os.replace
+    def replace(src, dst, *a, **kw):
+        real(src, dst, *a, **kw)
+        if str(dst).endswith("labels.csv"):
+            os.kill(os.getpid(), signal.SIGKILL)
+    L.os.replace = replace
+from classifier.cli import cli
+cli(sys.argv[2:])
+'''

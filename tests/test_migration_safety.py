@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from classifier.cli import cli
 from classifier.labeled import SHIPPED_LABELS
 from classifier.taxonomy import DEFAULT_TAXONOMY
-from conftest import split_migrate, write_labeled_subset
+from conftest import KILLED_LABELED_CHANGE, split_migrate, write_labeled_subset
 
 
 def _subset(tmp_path, n_groups=30):
@@ -144,30 +144,6 @@ def test_after_e_funds_set_is_migrated_commands_given_its_old_file_name_its_set_
     assert (ws / "data" / "labeled" / "labels.csv").read_bytes() == jrj
 
 
-_KILLED = r'''
-import os, signal, sys
-import classifier.labeled as L
-where = sys.argv[1]
-if where == "staged":  # killed once both files are staged, before the journal
-    real = L._staged
-    def staged(target, data):
-        tmp = real(target, data)
-        if target.name == "history.csv":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return tmp
-    L._staged = staged
-else:  # killed after the journal and the first rename (labels.csv new, history.csv old)
-    real = os.replace
-    def replace(src, dst, *a, **kw):
-        real(src, dst, *a, **kw)
-        if str(dst).endswith("labels.csv"):
-            os.kill(os.getpid(), signal.SIGKILL)
-    L.os.replace = replace
-from classifier.cli import cli
-cli(sys.argv[2:])
-'''
-
-
 def _killed(where, args, cwd):
     import os
     import subprocess
@@ -176,7 +152,7 @@ def _killed(where, args, cwd):
     import classifier
 
     env = dict(os.environ, PYTHONPATH=str(os.path.dirname(os.path.dirname(classifier.__file__))))
-    p = subprocess.run([sys.executable, "-c", _KILLED, where, *args], cwd=cwd, env=env, capture_output=True)
+    p = subprocess.run([sys.executable, "-c", KILLED_LABELED_CHANGE, where, *args], cwd=cwd, env=env, capture_output=True)
     assert p.returncode == -9, p.stderr.decode()
 
 
@@ -209,7 +185,6 @@ def test_a_killed_review_import_is_completed_or_cleaned_by_the_next_command_that
     assert sorted(p.name for p in labels.parent.iterdir()) == [".labels.csv.lock", "history.csv", "labels.csv"]
     assert read_history(labels)["fund_code"].tolist() == [code]
     assert read_labels(labels).set_index("fund_code").at[code, "secondary"] == "策略主题ETF"
-
 
 
 def _retrained(monkeypatch):

@@ -9,7 +9,7 @@ from classifier.labeled import SHIPPED_LABELS, read_history, read_labels
 from classifier.review import REVIEW_COLUMNS, import_review
 from classifier.io import write_table
 from classifier.taxonomy import load_taxonomy
-from conftest import write_labeled_subset
+from conftest import KILLED_LABELED_CHANGE, write_labeled_subset
 
 
 @pytest.fixture
@@ -74,29 +74,6 @@ def test_a_header_retyped_beside_the_sheets_own_column_is_refused_naming_both(tm
     assert labels.read_bytes() == before and read_history(labels).empty
 
 
-_KILL = r'''
-import os, signal, sys
-import classifier.labeled as L
-if sys.argv[1] == "staged":  # both files staged, no journal yet: not committed
-    real = L._staged
-    def staged(target, data):
-        tmp = real(target, data)
-        if target.name == "history.csv":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return tmp
-    L._staged = staged
-else:  # committed: the journal written, labels.csv replaced, history.csv not yet
-    real = os.replace
-    def replace(src, dst, *a, **kw):
-        real(src, dst, *a, **kw)
-        if str(dst).endswith("labels.csv"):
-            os.kill(os.getpid(), signal.SIGKILL)
-    L.os.replace = replace
-from classifier.cli import cli
-cli(sys.argv[2:])
-'''
-
-
 @pytest.mark.parametrize("at, said", [
     ("staged", "was interrupted before it was committed (its command killed or crashed): nothing of it was written"),
     ("journal", "was interrupted after it was committed (its command killed or crashed): it is now complete")])
@@ -118,7 +95,7 @@ def test_the_command_after_a_killed_import_says_whether_the_import_went_in(tmp_p
     new = "策略主题ETF" if was != "策略主题ETF" else "宽基ETF"
     sheet = _sheet(tmp_path / "r.csv", [(code, was, new, "张三", "")])
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(classifier.__file__)))
-    p = subprocess.run([sys.executable, "-c", _KILL, at, "review", "import", str(sheet), "--labeled", str(labels)],
+    p = subprocess.run([sys.executable, "-c", KILLED_LABELED_CHANGE, at, "review", "import", str(sheet), "--labeled", str(labels)],
                        cwd=tmp_path, env=env, capture_output=True)
     assert p.returncode == -9, p.stderr.decode()
     res = CliRunner().invoke(cli, ["labels", "audit", str(labels)])
