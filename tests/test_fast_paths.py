@@ -164,3 +164,30 @@ def test_word_counts_equal_the_reference_on_real_texts():
         ref_lengths.append(len(counts))
     assert lengths.sum() > len(docs)  # most documents have words of the vocabulary
     assert np.array_equal(cols, ref_cols) and np.array_equal(tf, ref_tf) and np.array_equal(lengths, ref_lengths)
+
+
+@pytest.mark.parametrize("share_class", [V.share_class.pattern, r"[A-Z]?$", r"(?<=[\u4e00-\u9fff)])[A-C]$"])
+def test_share_class_removal_is_remembered_per_text_and_pattern_without_changing_it(share_class, monkeypatch):
+    """normalize's subjects and linking's family keys take the share-class letter off the same names through one
+    remembered removal (without_share_class): the same text as applying the pattern twice, whether the text is met
+    for the first time or again, under another vocabulary's pattern, or after the memory was emptied."""
+    import classifier.normalize as normalize
+    from classifier.linking import family_key
+
+    monkeypatch.setattr(normalize, "MEMO_TEXTS", 7000)  # emptied a few times over the texts
+    v = dataclasses.replace(V, share_class=re.compile(share_class))
+    texts = TEXTS + TEXTS[:3000]
+
+    def reference(t: str) -> str:
+        for _ in range(2):
+            t = v.share_class.sub("", t)
+        return t
+
+    for _ in range(2):  # once for the other pattern, which must not answer for this one
+        assert [(t, a) for t, a in zip(texts, (normalize.without_share_class(t, v) for t in texts))
+                if a != reference(t)] == []
+        assert [(t, a) for t, a in zip(texts, (family_key(t, cleaned=True, vocab=v) for t in texts))
+                if a != reference(v.family_noise.sub("", t))] == []
+        assert all(len(m) <= 7000 for m in normalize._LETTERLESS.values())
+        v = dataclasses.replace(V, share_class=re.compile(r"(?<=[\u4e00-\u9fff])[A-Z]$" if share_class != r"[A-Z]?$"
+                                                          else r"[A-Z]{2}$"))
