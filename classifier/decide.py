@@ -189,7 +189,16 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
     held = held or {}
     disputed: list[tuple[str, ...]] = [()] * len(codes)
     problem = d["name_problem"].to_numpy()
-    for i, c in enumerate(codes):
+    # the rows a decision or a dispute may reach, found column by column: most rows are reached by none, and only
+    # these go through the steps below, one by one
+    code_a = np.array(codes, dtype=object)
+    heads = np.where(linked >= 0, code_a[np.clip(linked, 0, None)], code_a)
+    keyed = reviewed_index.keys() | disputes.keys()
+    reached = (_among(codes, reviewed) | _among(own, reviewed) | _among(heads, reviewed) | _among(etf, reviewed)
+               | _among(ckeys, keyed) | _among(skeys, keyed) | _among(nkeys, keyed) | _among(codes, held)
+               | np.fromiter(map(bool, fam_disputes), dtype=bool, count=len(codes)))
+    for i in np.flatnonzero(reached).tolist():
+        c = codes[i]
         if problem[i] and c not in reviewed:  # the fund's own decision is by its code, whatever its name cell holds
             continue
         via, how, key, level = None, "", "", -1
@@ -224,6 +233,11 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
                 d.at[d.index[i], "needs_review"] = True
     d["review_dispute"] = pd.Series(disputed, index=d.index, dtype=object)
     return d
+
+
+def _among(values, keys) -> np.ndarray:
+    """Per value, whether ``keys`` (a dict or set) holds it."""
+    return np.fromiter(map(keys.__contains__, values), dtype=bool, count=len(values))
 
 
 @dataclass
