@@ -191,3 +191,22 @@ def test_share_class_removal_is_remembered_per_text_and_pattern_without_changing
         assert all(len(m) <= 7000 for m in normalize._LETTERLESS.values())
         v = dataclasses.replace(V, share_class=re.compile(r"(?<=[\u4e00-\u9fff])[A-Z]$" if share_class != r"[A-Z]?$"
                                                           else r"[A-Z]{2}$"))
+
+
+def test_a_flag_of_the_rule_hits_read_once_per_hits_tuple_equals_it_row_by_row():
+    """decide reads a flag of each row's rule hits once per hits tuple (_per_hits: rows of one text share it) instead
+    of once per row: the same flags as reading every row, on the shipped sets' and the lists' real rows (shared tuples,
+    tuples made per row, empty ones)."""
+    from classifier.decide import _per_hits
+    from classifier.rules import RuleLayer, prepare_and_apply
+    from classifier.taxonomy import load_taxonomy
+
+    layer = RuleLayer(load_taxonomy())
+    hits = []
+    for f in [project_path(f) for f in SHIPPED] + [f for f in (FUND_LIST, ETF_LIST) if f.exists()]:
+        hits += prepare_and_apply(pd.read_csv(f, dtype=str, keep_default_na=False), layer)[1].hits
+    hits += [tuple(list(hs)) for hs in hits[:2000]]  # equal hits in tuples of their own
+    assert len(hits) > 5000 and len({id(hs) for hs in hits}) < len(hits)
+    for flag in (lambda hs: any(not h.fuzzy and h.field in ("name", "full_name") for h in hs), bool,
+                 lambda hs: len(hs) % 3 == 1):
+        assert _per_hits(hits, flag).tolist() == [bool(flag(hs)) for hs in hits]
