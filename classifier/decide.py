@@ -66,17 +66,30 @@ def _alternative_shares(s: Scores, conf: np.ndarray, top: np.ndarray, contested:
 def _contested_class(s: Scores, top: np.ndarray, rule_contested: dict[str, str]) -> np.ndarray:
     """Per row, the index of the class a contested deciding rule names as also defensible (-1: none)."""
     pos = {c: j for j, c in enumerate(s.classes)}
-    out = np.full(len(top), -1)
+    out = []
     seen: dict[tuple[int, int], int] = {}  # by the hits tuple's identity (rows of one text share it) and class
-    for i, src in enumerate(s.source_row):
+    # Python lists: reading a NumPy array one element at a time makes a NumPy scalar of each
+    for src, t in zip(s.source_row.tolist(), top.tolist()):
         hits = s.rules.hits[src]
-        j = seen.get((id(hits), top[i]))
+        j = seen.get((id(hits), t))
         if j is None:
-            own = [h for h in hits if h.secondary == s.classes[top[i]]]
-            j = seen[(id(hits), top[i])] = (pos.get(rule_contested.get(max(own, key=lambda h: h.strength).rule, ""), -1)
-                                            if own else -1)
-        out[i] = j
-    return out
+            own = [h for h in hits if h.secondary == s.classes[t]]
+            j = seen[(id(hits), t)] = (pos.get(rule_contested.get(max(own, key=lambda h: h.strength).rule, ""), -1)
+                                       if own else -1)
+        out.append(j)
+    return np.array(out, dtype=np.int64)
+
+
+def _per_hits(hits: list[tuple], flag) -> np.ndarray:
+    """``flag`` of each row's rule hits, once per hits tuple (by identity: the rows of one text share it)."""
+    seen: dict[int, bool] = {}
+    out = []
+    for hs in hits:
+        f = seen.get(id(hs))
+        if f is None:
+            f = seen[id(hs)] = flag(hs)
+        out.append(f)
+    return np.array(out, dtype=bool)
 
 
 def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_alternatives: int,
@@ -89,8 +102,7 @@ def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_altern
     n = len(p)
     problem = p["name_problem"].to_numpy(dtype=object)
     # a name without fund words is still a fund's name when a term of the taxonomy occurs in it (光伏50)
-    term_hit = np.array([any(not h.fuzzy and h.field in ("name", "full_name") for h in hs) for hs in s.rules.hits],
-                        dtype=bool)
+    term_hit = _per_hits(s.rules.hits, lambda hs: any(not h.fuzzy and h.field in ("name", "full_name") for h in hs))
     # ... but text that reads as a fund's name only through such a term may be no fund at all (上海市, 百万医疗险): the
     # chance a reader picks the class is at most the chance it is a fund (``term_only_prior``), and a person decides
     term_only = (problem == "fund_words") & term_hit
@@ -189,7 +201,16 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
     held = held or {}
     disputed: list[tuple[str, ...]] = [()] * len(codes)
     problem = d["name_problem"].to_numpy()
-    for i, c in enumerate(codes):
+    # the rows a decision or a dispute may reach, found column by column: most rows are reached by none, and only
+    # these go through the steps below, one by one
+    code_a = np.array(codes, dtype=object)
+    heads = np.where(linked >= 0, code_a[np.clip(linked, 0, None)], code_a)
+    keyed = reviewed_index.keys() | disputes.keys()
+    reached = (_among(codes, reviewed) | _among(own, reviewed) | _among(heads, reviewed) | _among(etf, reviewed)
+               | _among(ckeys, keyed) | _among(skeys, keyed) | _among(nkeys, keyed) | _among(codes, held)
+               | np.fromiter(map(bool, fam_disputes), dtype=bool, count=len(codes)))
+    for i in np.flatnonzero(reached).tolist():
+        c = codes[i]
         if problem[i] and c not in reviewed:  # the fund's own decision is by its code, whatever its name cell holds
             continue
         via, how, key, level = None, "", "", -1
@@ -224,6 +245,11 @@ def override(p: pd.DataFrame, d: pd.DataFrame, reviewed: dict[str, tuple[str, st
                 d.at[d.index[i], "needs_review"] = True
     d["review_dispute"] = pd.Series(disputed, index=d.index, dtype=object)
     return d
+
+
+def _among(values, keys) -> np.ndarray:
+    """Per value, whether ``keys`` (a dict or set) holds it."""
+    return np.fromiter(map(keys.__contains__, values), dtype=bool, count=len(values))
 
 
 @dataclass

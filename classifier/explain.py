@@ -36,7 +36,7 @@ DOUBT_REASONS = {"two_classes": "规则投票给两个以上类别", "rules_over
 DOUBT_PATTERN = "同一规则与词的判定处读者一致率 {rate:.0%}"
 DOUBT_SUBJECT = "名称相近的指数上读者一致率约 {rate:.0%}"
 DUPLICATE = "; 基金代码在本批次中重复"
-LINKED = "; 关联{kind}:{code}"
+LINKED = "; 关联{kind}:"  # the linked fund's code follows
 HOLDINGS_THEME = "; 持仓:{industry} {share:.1f}%>{threshold:g}% 行业主题(seed 004{sw_date})"
 SW_DATE = "; 申万2021映射 {date}"
 
@@ -47,9 +47,15 @@ def alternatives_text(d: pd.DataFrame, classes: list[str], n_alternatives: int) 
     return [";".join(f"{classes[j]}:{q:.3f}" for j, q in row if j >= 0) for row in zip(*cols)]
 
 
+# the decision columns (classifier/decide.py) the evidence is written from
+EVIDENCE_READS = ("name_problem", "no_text", "abstain", "out_of_scope", "no_signal", "active", "concentrated",
+                  "needs_review", "term_only_name", "reviewed", "review_via", "review_how", "review_key",
+                  "review_dispute", "duplicate_code", "linked_etf")
+
+
 @lru_cache(maxsize=8)
 def _row_type(columns: tuple[str, ...]):
-    """A named tuple of the decision frame's columns (what ``itertuples`` gives)."""
+    """A named tuple of the decision frame's ``columns`` (what ``itertuples`` gives)."""
     return namedtuple("Row", columns)
 
 
@@ -74,9 +80,13 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
     # the texts that are the same on every row, written once
     no_signal = NO_SIGNAL.format(share=industry_theme_share)
     active_name_only = ACTIVE_NAME_ONLY.format(share=industry_theme_share)
+    linked_to = {True: LINKED.format(kind="ETF"), False: LINKED.format(kind="份额")}  # by linked_etf
+    heads: dict[tuple[int, int], str] = {}  # the readers' counts said, by (agree, reads): a few distinct ones
     out = []
-    rows = zip(*(d[c].tolist() for c in d.columns))  # lists: iterating Arrow-backed columns cell by cell is slow
-    for i, r in enumerate(map(_row_type(tuple(d.columns))._make, rows)):
+    # lists: iterating Arrow-backed columns cell by cell is slow; only the columns read here (rows of all the
+    # decision's columns, the runners-up too, were half this function's work)
+    rows = zip(*(d[c].tolist() for c in EVIDENCE_READS))
+    for i, r in enumerate(map(_row_type(EVIDENCE_READS)._make, rows)):
         src = source_row[i]
         if r.name_problem:
             ev = why_not_name[r.name_problem]
@@ -92,8 +102,10 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
         else:
             ev = s.rules.evidence(src) or (NO_RULE + (ACTIVE_FUND if r.active else ""))
             if head_reads[i] and not r.reviewed:  # the readers' count is of the model's class, which a decision replaces
-                said = HEAD_AGREE if head_agree[i] == head_reads[i] else HEAD_DOUBT
-                ev += said.format(agree=head_agree[i], reads=head_reads[i])
+                k = (head_agree[i], head_reads[i])
+                if k not in heads:
+                    heads[k] = (HEAD_AGREE if k[0] == k[1] else HEAD_DOUBT).format(agree=k[0], reads=k[1])
+                ev += heads[k]
             if r.active and not r.concentrated and r.needs_review and not r.term_only_name:  # whatever its confidence
                 ev += active_name_only
             if r.needs_review and not r.reviewed and doubt is not None:
@@ -119,7 +131,7 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
         if r.duplicate_code:
             ev += DUPLICATE
         if linked[i] >= 0:
-            ev += LINKED.format(kind="ETF" if r.linked_etf else "份额", code=codes[linked[i]])
+            ev += linked_to[r.linked_etf] + codes[linked[i]]
         if r.concentrated and not r.out_of_scope:
             ev += HOLDINGS_THEME.format(industry=s.holdings["holding_industry"].iat[i],
                                         share=s.holdings["holding_industry_share"].iat[i],

@@ -28,6 +28,7 @@ from rapidfuzz import fuzz, process
 
 from .config import defaults
 from .fundtype import WordReader
+from .normalize import without_share_class
 from .text import clean
 from .vocabulary import Vocabulary, load_vocabulary
 
@@ -42,9 +43,7 @@ def feeder_cutoff() -> float:
 def family_key(name: str, cleaned: bool = False, vocab: Vocabulary | None = None) -> str:
     """The name without family-noise words and share-class letter (taxonomy/common.toml [linking], [normalize])."""
     v = vocab or load_vocabulary()
-    t = v.family_noise.sub("", name if cleaned else clean(name))
-    t, n = v.share_class.subn("", t)  # twice, the second only where the first removed a letter (else a no-op)
-    return v.share_class.sub("", t) if n else t
+    return without_share_class(v.family_noise.sub("", name if cleaned else clean(name)), v)
 
 
 def family_keys(p: pd.DataFrame) -> list[str]:

@@ -73,8 +73,28 @@ def _classless(t: str, vocab: Vocabulary) -> str:
         if t.endswith(w) and vocab.share_class.search(t[:-len(w)]):
             t = t[:-len(w)]
             break
-    t, n = vocab.share_class.subn("", t)  # twice, the second only where the first removed a letter (else a no-op)
-    return vocab.share_class.sub("", t) if n else t
+    return without_share_class(t, vocab)
+
+
+MEMO_TEXTS = 50_000  # texts whose letter removal is remembered: memory stays flat over a long file
+_LETTERLESS: dict[re.Pattern, dict[str, str]] = {}  # per share-class pattern: text → the text without its letter
+
+
+def without_share_class(t: str, vocab: Vocabulary) -> str:
+    """``t`` without its share-class letter (taxonomy/common.toml [normalize] ``share_class``), the pattern applied
+    twice, the second time only where the first took a letter off. Remembered per text: a name's family key
+    (:func:`classifier.linking.family_key`) takes the letter off the same cleaned name its subject (:func:`_classless`)
+    did, and the pattern's look-behind is tried at every character (~5k instructions a name)."""
+    memo = _LETTERLESS.setdefault(vocab.share_class, {})
+    r = memo.get(t)
+    if r is None:
+        r, n = vocab.share_class.subn("", t)
+        if n:
+            r = vocab.share_class.sub("", r)
+        if len(memo) >= MEMO_TEXTS:
+            memo.clear()
+        memo[t] = r
+    return r
 
 
 def _subject_of_classless(t: str, vocab: Vocabulary) -> str:

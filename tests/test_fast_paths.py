@@ -164,3 +164,49 @@ def test_word_counts_equal_the_reference_on_real_texts():
         ref_lengths.append(len(counts))
     assert lengths.sum() > len(docs)  # most documents have words of the vocabulary
     assert np.array_equal(cols, ref_cols) and np.array_equal(tf, ref_tf) and np.array_equal(lengths, ref_lengths)
+
+
+@pytest.mark.parametrize("share_class", [V.share_class.pattern, r"[A-Z]?$", r"(?<=[\u4e00-\u9fff)])[A-C]$"])
+def test_share_class_removal_is_remembered_per_text_and_pattern_without_changing_it(share_class, monkeypatch):
+    """normalize's subjects and linking's family keys take the share-class letter off the same names through one
+    remembered removal (without_share_class): the same text as applying the pattern twice, whether the text is met
+    for the first time or again, under another vocabulary's pattern, or after the memory was emptied."""
+    import classifier.normalize as normalize
+    from classifier.linking import family_key
+
+    monkeypatch.setattr(normalize, "MEMO_TEXTS", 7000)  # emptied a few times over the texts
+    v = dataclasses.replace(V, share_class=re.compile(share_class))
+    texts = TEXTS + TEXTS[:3000]
+
+    def reference(t: str) -> str:
+        for _ in range(2):
+            t = v.share_class.sub("", t)
+        return t
+
+    for _ in range(2):  # once for the other pattern, which must not answer for this one
+        assert [(t, a) for t, a in zip(texts, (normalize.without_share_class(t, v) for t in texts))
+                if a != reference(t)] == []
+        assert [(t, a) for t, a in zip(texts, (family_key(t, cleaned=True, vocab=v) for t in texts))
+                if a != reference(v.family_noise.sub("", t))] == []
+        assert all(len(m) <= 7000 for m in normalize._LETTERLESS.values())
+        v = dataclasses.replace(V, share_class=re.compile(r"(?<=[\u4e00-\u9fff])[A-Z]$" if share_class != r"[A-Z]?$"
+                                                          else r"[A-Z]{2}$"))
+
+
+def test_a_flag_of_the_rule_hits_read_once_per_hits_tuple_equals_it_row_by_row():
+    """decide reads a flag of each row's rule hits once per hits tuple (_per_hits: rows of one text share it) instead
+    of once per row: the same flags as reading every row, on the shipped sets' and the lists' real rows (shared tuples,
+    tuples made per row, empty ones)."""
+    from classifier.decide import _per_hits
+    from classifier.rules import RuleLayer, prepare_and_apply
+    from classifier.taxonomy import load_taxonomy
+
+    layer = RuleLayer(load_taxonomy())
+    hits = []
+    for f in [project_path(f) for f in SHIPPED] + [f for f in (FUND_LIST, ETF_LIST) if f.exists()]:
+        hits += prepare_and_apply(pd.read_csv(f, dtype=str, keep_default_na=False), layer)[1].hits
+    hits += [tuple(list(hs)) for hs in hits[:2000]]  # equal hits in tuples of their own
+    assert len(hits) > 5000 and len({id(hs) for hs in hits}) < len(hits)
+    for flag in (lambda hs: any(not h.fuzzy and h.field in ("name", "full_name") for h in hs), bool,
+                 lambda hs: len(hs) % 3 == 1):
+        assert _per_hits(hits, flag).tolist() == [bool(flag(hs)) for hs in hits]
