@@ -659,7 +659,7 @@ def _id_rows(decided: pd.DataFrame) -> pd.DataFrame:
                          for c in ID_COLUMNS}).assign(fund_code=decided["code"].to_numpy())
 
 
-_PREPARED_IDS: list = []  # the last (vocabulary, identifying fields, their prepare) of _prepared_ids
+_PREPARED_IDS: list = []  # the last (vocabulary, identifying fields, their prepare, its row of each field tuple)
 
 
 def _prepared_ids(labels: pd.DataFrame) -> pd.DataFrame:
@@ -667,14 +667,67 @@ def _prepared_ids(labels: pd.DataFrame) -> pd.DataFrame:
     An import reads them three to five times (:func:`_subject_groups`, :func:`_index_groups`,
     :func:`_family_decisions`, once more per withdrawal), and its decisions change labels, not those fields: the last
     one prepared is given again while the fields and the vocabulary are the same (~16 ms a time on 450 rows, ~70 ms
-    on the shipped set's 5,000)."""
+    on the shipped set's 5,000); after rows were added or removed (a fund new to the set, a withdrawal that takes one
+    out), only the rows not prepared before are (:func:`_prepared_rows`)."""
     ids = labels[ID_COLUMNS].reset_index(drop=True)
     vocab = load_vocabulary()
     if _PREPARED_IDS and _PREPARED_IDS[0] is vocab and _PREPARED_IDS[1].equals(ids):
         return _PREPARED_IDS[2]
-    p = prepare(ids, detect_columns(ID_COLUMNS), vocab)
-    _PREPARED_IDS[:] = [vocab, ids, p]
+    p = _prepared_rows(ids, vocab)
+    _PREPARED_IDS[:] = [vocab, ids, p, None]
     return p
+
+
+def _prepared_rows(ids: pd.DataFrame, vocab) -> pd.DataFrame:
+    """:func:`classifier.prepare.prepare` of ``ids`` (the :data:`ID_COLUMNS` of some rows, in that order, text), its
+    rows the labeled set's last prepared (:func:`_prepared_ids`) holds taken from there: prepare reads each row on its
+    own, so a row of the same fields is prepared the same."""
+    ids = ids[ID_COLUMNS]
+    if not (_PREPARED_IDS and _PREPARED_IDS[0] is vocab):
+        return prepare(ids, detect_columns(ID_COLUMNS), vocab)
+    seen = _PREPARED_IDS[3]
+    if seen is None:
+        seen = _PREPARED_IDS[3] = {k: i for i, k in enumerate(_PREPARED_IDS[1].itertuples(index=False, name=None))}
+    at = [seen.get(k, -1) for k in ids.itertuples(index=False, name=None)]
+    known = [i for i, a in enumerate(at) if a >= 0]
+    if not known:
+        return prepare(ids, detect_columns(ID_COLUMNS), vocab)
+    fresh = [i for i, a in enumerate(at) if a < 0]
+    p = _PREPARED_IDS[2].iloc[[at[i] for i in known]].set_axis(ids.index[known])
+    if fresh:
+        p = pd.concat([p, prepare(ids.iloc[fresh], detect_columns(ID_COLUMNS), vocab)]).reindex(ids.index)
+    return p
+
+
+_KEYS: dict = {}  # the keys (index_key, linking) of the last prepared identifying fields, by what reads them
+
+
+def _keys(p: pd.DataFrame, fn):
+    """``fn(p)`` (a key function of the prepared rows ``p``: :func:`classifier.index_key.subject_keys`, …), read once
+    per prepared labeled set (:func:`_prepared_ids`): the callers read the keys, never change them."""
+    if _KEYS.get(None) is not p:
+        _KEYS.clear()
+        _KEYS[None] = p
+    if fn not in _KEYS:
+        _KEYS[fn] = fn(p)
+    return _KEYS[fn]
+
+
+_ALIASES: list = []  # the last (index codes, index names, their aliases) of _aliases
+
+
+def _aliases(labels: pd.DataFrame) -> dict[str, str]:
+    """:func:`classifier.index_key.index_aliases` of the labeled set's index codes and names, read once while they are
+    the same (an import reads them two to four times; a decision changes neither)."""
+    code, name = labels["index_code"].reset_index(drop=True), labels["index_name"].reset_index(drop=True)
+    if _ALIASES and _ALIASES[0].equals(code) and _ALIASES[1].equals(name) and _ALIASES[3] is load_vocabulary():
+        return _ALIASES[2]
+    _ALIASES[:] = [code, name, index_aliases(code, name), load_vocabulary()]
+    return _ALIASES[2]
+
+
+
+
 
 
 def _subject_groups(labels: pd.DataFrame) -> dict[str, str]:
@@ -682,7 +735,7 @@ def _subject_groups(labels: pd.DataFrame) -> dict[str, str]:
     gives it, else of the index funds whose name gives it (:func:`classifier.index_key.name_keys`)."""
     p = _prepared_ids(labels)
     out: dict[str, str] = {}
-    for keys in (subject_keys(p), name_keys(p)):
+    for keys in (_keys(p, subject_keys), _keys(p, name_keys)):
         for key, g in zip(keys, labels["group"]):
             if key and g:
                 out.setdefault(key, g)
@@ -715,8 +768,9 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame,
     rows = pd.concat([earlier[ID_COLUMNS], ids], ignore_index=True).fillna("")
     codes = rows["fund_code"].tolist()
     classes = earlier["secondary"].tolist() + decided["decision"].tolist()
-    keys = settling_keys(prepare(rows, detect_columns(ID_COLUMNS)), codes, classes,
-                         index_aliases(labels["index_code"], labels["index_name"]))
+    # the rows as the labeled set's prepared (the import reads it next) holds them: but the sheet's funds new to it
+    _prepared_ids(labels)
+    keys = settling_keys(_prepared_rows(rows, load_vocabulary()), codes, classes, _aliases(labels))
     meets: dict[str, set] = {}  # code → codes of another class it shares a disputed index or family with
     groups = list(keys.disputes.values()) + [tuple(c for _, c in m) for m in keys.families.disputed.values()]
     for group in groups:
@@ -838,10 +892,10 @@ def _index_groups(labels: pd.DataFrame) -> dict[str, set]:
     idx:中证计算机主题), which an index code and name the set pairs one to one join (:func:`classifier.index_key.
     index_aliases`), as they join the batches' funds a decision settles."""
     p = _prepared_ids(labels)
-    aliases = index_aliases(labels["index_code"], labels["index_name"])
-    subject = subject_keys(p)
-    subject = subject.where(subject.str.startswith("idx:"), name_keys(p))
-    code = code_keys(p)
+    aliases = _aliases(labels)
+    subject = _keys(p, subject_keys)
+    subject = subject.where(subject.str.startswith("idx:"), _keys(p, name_keys))
+    code = _keys(p, code_keys)
     index = code.where(code != "", subject.map(lambda k: aliases.get(k, k)))
     of_index: dict[str, set] = {}
     for key, g in zip(index, labels["group"]):
@@ -932,9 +986,11 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
             reason = (f"same index as {code}: its review decision settles the index alone, {withdrawn[g][0]}'s "
                       f"withdrawn ({withdrawn[g][1]}, {today})")
         move = in_group & (movable & (labels["secondary"] != decision).to_numpy() | queued) & not_decided
+        writes = _RowWrites(labels)
         for j in np.flatnonzero(move):
-            fo = _propagate(labels, j, decision, code, reviewer, at, reason, tax, history)
+            fo = _propagate(writes, j, decision, code, reviewer, at, reason, tax, history)
             res.followed.append((fo["fund_code"], fo["secondary"], decision, code))
+        writes.flush()
     # a share class or feeder follows its family's reviewed fund, as tagging settles it by its family before its index
     # (classifier.decide.override): also on a disputed index, whose other rows the loop above leaves or puts back
     # (the decisions of this sheet, and, on an index settled afresh, the standing ones: their reviewers and dates)
@@ -942,6 +998,7 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
         movable = carried_sources(labels, h).isin(("hand", "propagated", "migrated")).to_numpy() \
             if movable is None else movable
         pos = {c: k for k, c in enumerate(labels["fund_code"])}
+        writes = _RowWrites(labels)  # each row once, read before it is written
         for j, code in enumerate(_family_decisions(labels, tax)):
             if code in applied:
                 (decision, reviewer, note), at = applied[code], today
@@ -953,21 +1010,49 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
                 continue
             if not movable[j] or labels["secondary"].iat[j] == decision or labels["fund_code"].iat[j] in on_sheet:
                 continue
-            fo = _propagate(labels, j, decision, code, reviewer, at, reason, tax, history)
+            fo = _propagate(writes, j, decision, code, reviewer, at, reason, tax, history)
             res.family.append((fo["fund_code"], fo["secondary"], decision, code))
+        writes.flush()
 
 
-def _propagate(labels: pd.DataFrame, j: int, decision: str, code: str, reviewer: str, at: str, reason: str,
+def _propagate(writes: "_RowWrites", j: int, decision: str, code: str, reviewer: str, at: str, reason: str,
                tax: Taxonomy, history: list) -> dict:
-    """Relabel row ``j`` of ``labels`` (in place) with ``code``'s decision, propagated from it by ``reviewer`` on
-    ``at``; its old label goes to ``history`` with ``reason``. Returns the row as it was."""
-    fo = {c: labels.iat[j, labels.columns.get_loc(c)] for c in labels.columns}
+    """Relabel row ``j`` of the labeled set ``writes`` changes with ``code``'s decision, propagated from it by
+    ``reviewer`` on ``at``; its old label goes to ``history`` with ``reason``. Returns the row as it was."""
+    fo = writes.row(j)
     history.append(_history_row(fo, decision, reviewer, at, reason))
-    for k, v in {"primary": tax.primary_of(decision), "secondary": decision, "source": "propagated",
-                 "propagated_from": code, "labeled_by": reviewer, "labeled_at": at,
-                 "taxonomy_version": tax.version, "note": _FROM_DECISION.format(code)}.items():
-        labels.iat[j, labels.columns.get_loc(k)] = v
+    writes.set(j, {"primary": tax.primary_of(decision), "secondary": decision, "source": "propagated",
+                   "propagated_from": code, "labeled_by": reviewer, "labeled_at": at,
+                   "taxonomy_version": tax.version, "note": _FROM_DECISION.format(code)})
     return fo
+
+
+class _RowWrites:
+    """Changes to rows of ``labels`` (in place), each row read before it is written and written at most once: the
+    rows are read from the columns' values taken once, and :meth:`flush` writes them with one assignment per column,
+    not one per cell (~0.1 ms each: a decision that relabels a large index and its feeders changes thousands)."""
+
+    def __init__(self, labels: pd.DataFrame):
+        self.labels, self.values, self.writes = labels, None, {}
+
+    def row(self, j: int) -> dict:
+        if self.values is None:
+            self.values = [(c, self.labels[c].to_numpy()) for c in self.labels.columns]
+        return {c: v[j] for c, v in self.values}
+
+    def set(self, j: int, values: dict) -> None:
+        self.writes[int(j)] = values
+
+    def flush(self) -> None:
+        columns: dict[str, tuple[list, list]] = {}
+        for j, values in self.writes.items():
+            for c, v in values.items():
+                rows, vals = columns.setdefault(c, ([], []))
+                rows.append(j)
+                vals.append(v)
+        for c, (rows, vals) in columns.items():
+            self.labels.iloc[rows, self.labels.columns.get_loc(c)] = vals
+        self.values, self.writes = None, {}
 
 
 def _with_history(h: pd.DataFrame | None, history: list) -> pd.DataFrame:
@@ -1035,8 +1120,7 @@ def _family_decisions(labels: pd.DataFrame, tax: Taxonomy) -> list[str]:
     settles it by (:class:`classifier.linking.ReviewedFamilies`, from the rows' own identifying fields: a reviewed
     share class of the same fund, else the reviewed ETF a feeder follows, the order of :func:`classifier.decide.
     override`; none in a family whose decisions disagree), '' when none."""
-    p = _prepared_ids(labels)
-    fam = family_keys(p)
+    fam = _keys(_prepared_ids(labels), family_keys)
     rev = np.flatnonzero(((labels["source"] == "review") & (labels["taxonomy_version"] == tax.version)).to_numpy())
     same_fund, etf = ReviewedFamilies([fam[i] for i in rev], labels["fund_code"].iloc[rev].tolist(),
                                       labels["secondary"].iloc[rev].tolist(),
