@@ -175,6 +175,7 @@ def test_share_class_removal_is_remembered_per_text_and_pattern_without_changing
     from classifier.linking import family_key
 
     monkeypatch.setattr(normalize, "MEMO_TEXTS", 7000)  # emptied a few times over the texts
+    monkeypatch.setattr(normalize, "_LETTERLESS", {})  # not the memory earlier tests in this process filled
     v = dataclasses.replace(V, share_class=re.compile(share_class))
     texts = TEXTS + TEXTS[:3000]
 
