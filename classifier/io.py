@@ -644,6 +644,27 @@ class StagedOutputs:
 _STAGED: contextvars.ContextVar[StagedOutputs | None] = contextvars.ContextVar("fundclass_staged", default=None)
 
 
+def write_synced(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` and wait until the disk holds it (fsync): a commit's journal must be on disk before
+    the first file it names is renamed into place, or a power cut could leave a half-replaced pair with no journal."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def sync_folder(folder: str | Path) -> None:
+    """Wait until the disk holds ``folder``'s entries (the names renames gave, a journal's name): fsync of the folder,
+    where the system allows it (POSIX; Windows opens no folder as a file, and its renames are the file system's)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write_bytes(path: str | Path, writer) -> None:
     """Call ``writer(tmp_path)`` then rename onto ``path``: readers never see a half-written file.
 

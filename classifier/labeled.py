@@ -33,7 +33,7 @@ import pandas as pd
 
 from .agreement import AGREEMENT_FILE
 from .errors import ChangeRecovered, InputError
-from .io import atomic_write_bytes, csv_text, stale_temps
+from .io import atomic_write_bytes, csv_text, stale_temps, sync_folder, write_synced
 from .text import blank_rows, code6_column
 from .taxonomy import Taxonomy
 from .config import default_path, shipped_path
@@ -441,8 +441,10 @@ def _recover(labels_path: Path) -> None:
         # the files are the set's folder's, wherever it is now (a workspace moved or copied since the crash): a
         # journal names them by name (one of an earlier version by full path: its name is taken)
         here = labels_path.parent
+        folders = {here: None}
         for tmp, target in json.loads(j.read_text(encoding="utf-8")):
             target = _real(here / Path(target).name)  # a file linked into the folder: staged beside the one it links
+            folders[target.parent] = None
             tmp = target.parent / Path(tmp).name
             if tmp.exists():
                 try:
@@ -450,6 +452,8 @@ def _recover(labels_path: Path) -> None:
                 except PermissionError as exc:  # Windows: Excel or WPS holds the file open
                     raise InputError(f"{target}: {OPEN_ELSEWHERE}: a change to the labeled set is saved and waits "
                                      f"to be completed in it; close it there and run the command again") from exc
+        for folder in folders:  # the renames on disk before the journal that completes them is gone
+            sync_folder(folder)
         j.unlink()
     files = [_real(labels_path.parent / n) for n in (labels_path.name, "history.csv", AGREEMENT_FILE)]
     dropped = 0
@@ -577,7 +581,8 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
         _note_commit(labels_path, files[0][1])
         payload = json.dumps([[s.name, t.name] for s, t in staged]).encode("utf-8")
         staged = [(s, _real(t)) for s, t in staged]  # replaced through a link, which stays
-        atomic_write_bytes(j, lambda t: Path(t).write_bytes(payload))
+        atomic_write_bytes(j, lambda t: write_synced(t, payload))
+        sync_folder(j.parent)  # the journal's name on disk before any file it names is renamed into place
     except BaseException as exc:
         for s, _ in staged:
             s.unlink(missing_ok=True)
@@ -609,6 +614,8 @@ def _commit(labels_path: Path, labels: pd.DataFrame, new_history: list[dict], co
                              f"and is completed by the next fundclass command that reads the labeled set once "
                              f"{t.name} is closed: close it there, then run any command (importing the same sheet "
                              f"again then changes nothing)") from exc
+    for folder in dict.fromkeys(t.parent for _, t in staged):  # the renames on disk before the journal is gone
+        sync_folder(folder)
     j.unlink()
 
 

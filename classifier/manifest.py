@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .config import shipped_path
 from .errors import ModelError
-from .io import atomic_write_bytes, stale_temps
+from .io import atomic_write_bytes, stale_temps, sync_folder, write_synced
 from .model_store import ARRAYS_FILE, FIELDS_FILE, model_bytes, sha256_bytes
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
@@ -206,7 +206,8 @@ def _commit(d: Path, files: list[tuple[str, bytes]]) -> None:
                 os.fsync(f.fileno())
             os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; a written file gets the usual mode
         payload = json.dumps([[t.name, name] for t, name in staged]).encode("utf-8")
-        atomic_write_bytes(_journal(d), lambda t: Path(t).write_bytes(payload))
+        atomic_write_bytes(_journal(d), lambda t: write_synced(t, payload))
+        sync_folder(d)  # the journal's name on disk before any file it names is renamed into place
     except BaseException:
         for t, _ in staged:
             t.unlink(missing_ok=True)
@@ -251,6 +252,7 @@ def _recover(d: Path) -> bool:
                 os.replace(d / Path(tmp).name, d / Path(name).name)
             except FileNotFoundError:  # renamed already (by the save itself, or another reader completing it)
                 pass
+        sync_folder(d)  # the renames on disk before the journal that completes them is gone
         j.unlink(missing_ok=True)
     except FileNotFoundError:  # completed meanwhile by another process
         return False

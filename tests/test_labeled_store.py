@@ -897,3 +897,39 @@ def test_a_row_cleared_in_excel_is_named_blank_by_every_command_that_reads_the_s
     r = runner.invoke(cli, ["labels", "audit", str(small_labels_copy)])
     assert f"{small_labels_copy}: row {len(lines) + 1} is blank (every cell empty" in r.output, r.output
     assert "delete it (the whole row)" in r.output, r.output
+
+
+def _disk_events(monkeypatch):
+    """What a commit asks of the disk, in order: ("fsync", path of the file or folder synced), ("replace", target)."""
+    events, real_fsync, real_replace = [], os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        return real_fsync(fd)
+
+    def replace(src, dst, *a, **kw):
+        events.append(("replace", str(dst)))
+        return real_replace(src, dst, *a, **kw)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    return events
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/fd") or not hasattr(os, "O_DIRECTORY"),
+                    reason="reads which file an fsync is of through /proc (Linux)")
+def test_a_commits_journal_is_on_disk_before_the_first_file_it_names_is_renamed(tmp_path, named_labels_copy,
+                                                                               monkeypatch):
+    """A review import commits labels.csv and history.csv through a journal: staged files synced, the journal written,
+    then the renames. The journal was written without fsync, and no folder was synced: after a power cut the renamed
+    labels.csv could be on disk with no journal to complete its history.csv. Now the journal's data and its name (the
+    folder) are synced before the first rename, and the renames (the folder) before the journal is removed."""
+    events = _disk_events(monkeypatch)
+    import_review(_sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")]), TAX, named_labels_copy,
+                  today="2026-11-30")
+    folder = str(named_labels_copy.parent.resolve())
+    first = next(i for i, (k, p) in enumerate(events) if k == "replace" and p.endswith(("labels.csv", "history.csv")))
+    journal_put = next(i for i, (k, p) in enumerate(events) if k == "replace" and p.endswith(".labels.csv.journal"))
+    assert any(k == "fsync" and ".labels.csv.journal" in p for k, p in events[:journal_put]), events
+    assert ("fsync", folder) in events[journal_put:first], events
+    assert ("fsync", folder) in events[first:], events
