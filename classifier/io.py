@@ -655,14 +655,19 @@ def write_synced(path: str | Path, data: bytes) -> None:
 
 def sync_folder(folder: str | Path) -> None:
     """Wait until the disk holds ``folder``'s entries (the names renames gave, a journal's name): fsync of the folder,
-    where the system allows it (POSIX; Windows opens no folder as a file, and its renames are the file system's)."""
+    where the system allows it (POSIX; Windows opens no folder as a file, and its renames are the file system's; a
+    file system that refuses a folder's fsync, as some network mounts do, is left to its own order)."""
     if not hasattr(os, "O_DIRECTORY"):
         return
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a file system that syncs no folder (some network and FUSE mounts): its renames stand
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES, errno.EPERM):
+            raise
 
 
 def atomic_write_bytes(path: str | Path, writer) -> None:

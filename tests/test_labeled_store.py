@@ -933,3 +933,24 @@ def test_a_commits_journal_is_on_disk_before_the_first_file_it_names_is_renamed(
     assert any(k == "fsync" and ".labels.csv.journal" in p for k, p in events[:journal_put]), events
     assert ("fsync", folder) in events[journal_put:first], events
     assert ("fsync", folder) in events[first:], events
+
+
+@pytest.mark.skipif(not hasattr(os, "O_DIRECTORY"), reason="folders are synced where the system opens them (POSIX)")
+def test_a_file_system_that_refuses_to_sync_a_folder_still_takes_the_import(tmp_path, named_labels_copy, monkeypatch):
+    """Some network and FUSE mounts refuse fsync of a folder (EINVAL): the commit's folder syncs must not turn every
+    review import there into an error; the import goes in, the journal removed."""
+    import errno
+    import stat
+
+    real = os.fsync
+
+    def fsync(fd):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    import_review(_sheet(tmp_path / "r.csv", [("159912", "科技成长主题ETF", "x")]), TAX, named_labels_copy,
+                  today="2026-11-30")
+    assert read_labels(named_labels_copy).set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
+    assert not list(named_labels_copy.parent.glob(".*journal"))
