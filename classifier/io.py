@@ -407,14 +407,24 @@ def merged_ranges(table: Table) -> list[tuple[int, int, int, int]]:
         return []
     book = openpyxl.load_workbook(table.path, read_only=True)
     try:
-        part = book[table.sheet]._worksheet_path
+        # a read-only sheet keeps no merged cells; its part of the file is read instead (openpyxl's part name is
+        # private: a version without it loads the sheet whole, slower, and asks the public API)
+        part = getattr(book[table.sheet], "_worksheet_path", None)
     finally:
         book.close()
-    with zipfile.ZipFile(table.path) as z:
-        xml = z.read(part).decode("utf-8", errors="replace")
+    if part is None:
+        whole = openpyxl.load_workbook(table.path)
+        try:
+            refs = [r.coord for r in whole[table.sheet].merged_cells.ranges]
+        finally:
+            whole.close()
+    else:
+        with zipfile.ZipFile(table.path) as z:
+            xml = z.read(part).decode("utf-8", errors="replace")
+        refs = re.findall(r"<(?:\w+:)?mergeCell\b[^>]*\bref=\"([A-Za-z]+\d+:[A-Za-z]+\d+)\"", xml)
     first = table.header_row + 1  # the frame's first row, 0-based in the sheet
     out = []
-    for ref in re.findall(r"<(?:\w+:)?mergeCell\b[^>]*\bref=\"([A-Za-z]+\d+:[A-Za-z]+\d+)\"", xml):
+    for ref in refs:
         c0, r0, c1, r1 = range_boundaries(ref)
         if r0 - 1 >= first:
             out.append((r0 - 1 - first, c0 - 1, r1 - 1 - first, c1 - 1))
