@@ -139,8 +139,8 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
         labels_path = data_path(taxonomy_default("labeled", tax))
         labels_path = labels_path if labels_path.exists() else None
     labels = read_labels(labels_path) if labels_path else None
-    blank = out["secondary"].str.strip().isin(("", "nan")).to_numpy()
-    problem = (p["name_problem"] != "").to_numpy() & (blank | (p["name_problem"] != "fund_words").to_numpy())
+    no_class = out["secondary"].str.strip().isin(("", "nan")).to_numpy()
+    problem = (p["name_problem"] != "").to_numpy() & (no_class | (p["name_problem"] != "fund_words").to_numpy())
     ids = out.loc[shown, list(ID_FIELDS.values())].copy()
     ids["index_code"] = ids["index_code"].map(sheet_index_code)
     on: list[set] = []  # per shown row, the index keys and family its decision is on

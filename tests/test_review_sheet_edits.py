@@ -333,3 +333,26 @@ def test_counts_of_one_read_in_plain_words(monkeypatch, tmp_path):
     r = CliRunner().invoke(cli, ["review", "export", str(tagged), "-o", str(tmp_path / "r.csv")])
     assert "  the last one: of a share-class family of actively managed funds the tagged file gives no holdings of" \
         in r.output, r.output
+
+
+def test_the_blank_rows_review_export_says_it_left_out_are_the_batchs_blank_rows(tmp_path, labels):
+    """A row whose name is no fund name (今天天气很好) comes out of `tag` with no class, in review; it is in the
+    sheet, for the reviewer to decide. `review export` named it among the "blank row(s) left out" all the same (it
+    counted the rows with no class, not the rows with no cell filled), so the note contradicted the sheet."""
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    src = tmp_path / "batch.csv"
+    src.write_text("基金代码,基金简称\n510300,华泰柏瑞沪深300ETF\n,\n990979,今天天气很好\n", encoding="utf-8")
+    r = CliRunner()
+    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--labeled", str(labels)])
+    assert res.exit_code == 0, res.output
+    tagged = pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False)
+    assert tagged["secondary"].tolist()[1:] == ["", ""]  # the blank row and the row that is no fund name: no class
+    res = r.invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "--all", "-o", str(tmp_path / "r.csv"),
+                         "--labeled", str(labels)])
+    assert res.exit_code == 0, res.output
+    sheet = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False)
+    assert sorted(sheet["fund_code"]) == ["510300", "990979"]
+    assert "1 blank row(s) left out (no cell filled, no fund to decide): row(s) 3\n" in res.output, res.output
