@@ -247,7 +247,8 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
     rows are actively managed funds without holdings (written last). ``labels_path``: the labeled set whose reading
     says what a decision settles (see :func:`review_frame`)."""
     check_not_input(out_path, tagged_path)
-    tagged = read_output(tagged_path, sheet).frame
+    table = read_output(tagged_path, sheet)
+    tagged = table.frame
     _require_columns(tagged, TAGGED_REQUIRED, str(tagged_path))
     # the drop-down offers tax's labels and import checks the sheet's version: both must be the file's taxonomy
     versions = sorted(set(tagged["taxonomy_version"].astype(str).str.strip()))
@@ -273,7 +274,8 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
                              f"{taxonomy_hint(versions)}, nothing written")
     frame = review_frame(tagged, include_all, str(tagged_path), tax, labels_path)
     choices = tax.labels + [w for w in withdraw_words() if w not in tax.labels]  # the classes, then 撤销
-    notes = write_review(frame, out_path, choices, raw_csv)
+    # how the tagged file was read (a header below title lines, hidden sheets skipped, mixed encodings), then the sheet
+    notes = table.warnings + write_review(frame, out_path, choices, raw_csv)
     blank = frame.attrs["blank_rows"]
     if blank:
         notes.append(f"{tagged_path}: {len(blank)} blank row(s) left out (no cell filled, no fund to decide): row(s) "
@@ -340,7 +342,9 @@ class ImportResult:
     # decision on its index disputes it
     undone: list[tuple[str, str, str, str]] = field(default_factory=list)
 
-    read: list[str] = field(default_factory=list)  # the sheet taken among several holding data (io.SheetChooser)
+    # how the sheet was read: warnings (a header below title lines, hidden sheets skipped, mixed encodings) and the
+    # sheet taken among several holding data (io.SheetChooser)
+    read: list[str] = field(default_factory=list)
     dry_run: bool = False  # checked only (review import --dry-run): nothing was written, the lines say what would be
 
     def lines(self) -> list[str]:
@@ -442,7 +446,7 @@ class ImportResult:
         for what, rows in ((did("relabeled", "to relabel"), followed), (did("added", "to add"), self.added)):
             if len(rows) > 50:
                 out.append(f"  … and {len(rows) - 50} more {what}")
-        out += self.read  # which sheet of a workbook with several was read
+        out += self.read  # how the sheet was read, and which sheet of a workbook with several
         if dry:
             out.append("dry run: nothing was written (import without --dry-run to make these changes)")
         return out
@@ -649,7 +653,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     if "index_code" in rest.columns:
         rest["index_code"] = rest["index_code"].astype(str).map(sheet_index_code)
     return (decided.drop_duplicates("code"), noted, padded, rest[rest["code"].notna()].drop_duplicates("code"),
-            [table.chosen] if table.chosen else [])
+            [f"warning: {w}" for w in table.warnings] + ([table.chosen] if table.chosen else []))
 
 
 def _id_rows(decided: pd.DataFrame) -> pd.DataFrame:

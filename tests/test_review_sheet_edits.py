@@ -356,3 +356,30 @@ def test_the_blank_rows_review_export_says_it_left_out_are_the_batchs_blank_rows
     sheet = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False)
     assert sorted(sheet["fund_code"]) == ["510300", "990979"]
     assert "1 blank row(s) left out (no cell filled, no fund to decide): row(s) 3\n" in res.output, res.output
+
+
+def test_review_import_and_export_say_how_they_read_a_file_below_a_title_line(tmp_path, labels):
+    """A reviewer types a title above the sheet's header (复核 2026-12-01) before saving it; a tagged file gets one
+    the same way. Both read the table below it, as `fundclass tag` does, but only `tag` said so ("header found on
+    row 2 (rows above it skipped)"): `review import` and `review export` read past the line without a word, so a
+    decision typed in it was skipped silently. Both now print the note."""
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    sheet = _sheet(tmp_path / "s.csv", [("990980", "宽基ETF", "宽基ETF", "李四", "")])
+    sheet.write_bytes("复核 2026-12-01\n".encode("utf-8") + sheet.read_bytes().removeprefix(b"\xef\xbb\xbf"))
+    res = import_review(sheet, load_taxonomy(), labels, today="2026-12-01", dry_run=True)
+    assert f"warning: {sheet}: header found on row 2 (rows above it skipped)" in res.lines(), res.lines()
+    src = tmp_path / "batch.csv"
+    src.write_text("基金代码,基金简称\n510300,华泰柏瑞沪深300ETF\n", encoding="utf-8")
+    r = CliRunner()
+    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--labeled", str(labels)])
+    assert res.exit_code == 0, res.output
+    tagged = tmp_path / "t.csv"
+    tagged.write_bytes("批次 12月\n".encode("utf-8") + tagged.read_bytes().removeprefix(b"\xef\xbb\xbf"))
+    res = r.invoke(cli, ["review", "export", str(tagged), "--all", "-o", str(tmp_path / "r.csv"),
+                         "--labeled", str(labels)])
+    assert res.exit_code == 0, res.output
+    assert f"warning: {tagged}: header found on row 2 (rows above it skipped)" in res.output, res.output
+    assert pd.read_csv(tmp_path / "r.csv", dtype=str)["fund_code"].tolist() == ["510300"]
