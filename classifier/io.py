@@ -318,6 +318,7 @@ class SheetChooser:
     reader needs, ``what`` names those columns for the user ("the review sheet's columns fund_code, decision, …")."""
     what: str
     holds: Callable[[list[str]], bool]
+    own_hidden: tuple[str, ...] = ()  # hidden sheets the tool writes beside its table (a drop-down's list): no note
 
     def fits(self, ws) -> bool:
         """Whether one of the first rows of worksheet ``ws`` (where :func:`_header_row` looks) is such a header."""
@@ -354,7 +355,8 @@ def _choose_sheet(book, p: Path, sheet: str | None,
                   f"{', '.join(repr(ws.title) for ws in filled if ws is not fit[0])} skipped (--sheet NAME reads "
                   f"another)")
         filled = fit
-    hidden = [ws.title for ws in sheets if ws.sheet_state != "visible" and _has_data(ws)]
+    own = chooser.own_hidden if chooser else ()
+    hidden = [ws.title for ws in sheets if ws.sheet_state != "visible" and ws.title not in own and _has_data(ws)]
     if filled:
         ws = filled[0]
     else:

@@ -57,6 +57,7 @@ READ_COLUMNS = tuple(dict.fromkeys(REQUIRED + ("reviewer", "comment", "secondary
                                    + tuple(LABEL_COLUMNS)))
 # the output columns of `fundclass tag` a review frame is made of; an exported file needs taxonomy_version too (it goes
 # to the sheet, where import checks it)
+LABELS_SHEET = "labels"  # the review workbook's hidden sheet listing the classes of the decision drop-down
 FRAME_REQUIRED = ("secondary", "confidence", "needs_review", "evidence")
 TAGGED_REQUIRED = FRAME_REQUIRED + ("taxonomy_version",)
 # a fund code as people write it: 159915, 159915.SZ, SZ159915, 159915.OF — six digits and an optional exchange tag
@@ -220,13 +221,13 @@ def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_c
         with excel_writer(tmp) as xw:
             frame.to_excel(xw, index=False, sheet_name="review")
             book, ws = xw.book, xw.sheets["review"]
-            lab = book.add_worksheet("labels")
+            lab = book.add_worksheet(LABELS_SHEET)
             for i, v in enumerate(labels):
                 lab.write_string(i, 0, v)
             lab.hide()
             col = REVIEW_COLUMNS.index("decision")
             ws.data_validation(1, col, max(len(frame), 1) + 1000, col, {
-                "validate": "list", "source": f"=labels!$A$1:$A${len(labels)}",
+                "validate": "list", "source": f"={LABELS_SHEET}!$A$1:$A${len(labels)}",
                 "input_title": "分类决定", "input_message": "从列表中选择二级分类"
                 + "".join(f";{w}: 收回该基金的复核决定" for w in labels if w in withdraw_words()),
                 "error_title": "不在分类体系内", "error_message": "请选择分类体系中的标签"})
@@ -475,7 +476,8 @@ def _first(codes: list[str], n: int = 20) -> str:
 # how `review import` tells the review sheet among a workbook's sheets holding data (a user's notes sheet beside it):
 # the only one whose header holds the columns the import needs, typed as the import reads them (:func:`_folded`)
 REVIEW_SHEET = SheetChooser(f"the review sheet's columns {', '.join(REQUIRED)}",
-                            lambda row: {_folded(c) for c in REQUIRED} <= {_folded(c) for c in row})
+                            lambda row: {_folded(c) for c in REQUIRED} <= {_folded(c) for c in row},
+                            own_hidden=(LABELS_SHEET,))
 
 
 def _folded(text: str) -> str:

@@ -383,3 +383,36 @@ def test_review_import_and_export_say_how_they_read_a_file_below_a_title_line(tm
     assert res.exit_code == 0, res.output
     assert f"warning: {tagged}: header found on row 2 (rows above it skipped)" in res.output, res.output
     assert pd.read_csv(tmp_path / "r.csv", dtype=str)["fund_code"].tolist() == ["510300"]
+
+
+def test_importing_the_workbook_review_export_wrote_warns_of_no_hidden_sheet(tmp_path, labels):
+    """The review workbook holds a hidden sheet of its own (the classes of the decision drop-down). Once import said
+    how it read a sheet, every import of an exported workbook warned that the hidden sheet 'labels' was skipped, a
+    warning about the tool's own sheet that the reviewer can do nothing about. A hidden sheet of the user's, with
+    data, is still named."""
+    import openpyxl
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    src = tmp_path / "batch.csv"
+    src.write_text("基金代码,基金简称\n510300,华泰柏瑞沪深300ETF\n", encoding="utf-8")
+    r = CliRunner()
+    assert r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only",
+                          "--labeled", str(labels)]).exit_code == 0
+    sheet = tmp_path / "r.xlsx"
+    res = r.invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "--all", "-o", str(sheet), "--labeled",
+                         str(labels)])
+    assert res.exit_code == 0, res.output
+    wb = openpyxl.load_workbook(sheet)
+    assert wb["labels"].sheet_state == "hidden"
+    wb.active["F2"], wb.active["G2"] = "宽基ETF", "李四"
+    wb.save(sheet)
+    lines = import_review(sheet, load_taxonomy(), labels, today="2026-12-01", dry_run=True).lines()
+    assert not [x for x in lines if "warning" in x], lines
+    ws = wb.create_sheet("备注")
+    ws["A1"] = "上周的问题"
+    ws.sheet_state = "hidden"
+    wb.save(sheet)
+    lines = import_review(sheet, load_taxonomy(), labels, today="2026-12-01", dry_run=True).lines()
+    assert f"warning: {sheet}: read sheet 'review'; hidden sheet(s) '备注' skipped (--sheet NAME reads one)" in lines
