@@ -34,7 +34,7 @@ import pandas as pd
 from .agreement import AGREEMENT_FILE
 from .errors import ChangeRecovered, InputError
 from .io import atomic_write_bytes, csv_text, stale_temps, sync_folder, write_synced
-from .text import blank_rows, code6_column
+from .text import blank_rows, code6_column, counted
 from .taxonomy import Taxonomy
 from .config import default_path, shipped_path
 from .workspace import data_path
@@ -639,7 +639,7 @@ def check_one_row_per_fund(labels: pd.DataFrame, path: Path) -> None:
     if dup.empty:
         return
     found = [f"{c} on rows {', '.join(str(int(i) + 2) for i in g.index)}" for c, g in dup.groupby("fund_code", sort=True)]
-    raise InputError(f"{path}: column fund_code holds {len(found)} fund(s) on more than one row: "
+    raise InputError(f"{path}: column fund_code holds {counted(len(found), 'fund')} on more than one row: "
                      + "; ".join(found[:10]) + (" …" if len(found) > 10 else "")
                      + "; a fund has one row (delete the extra rows, keeping the label you mean), nothing written")
 
@@ -727,7 +727,7 @@ def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True,
     other = other[(other != "") & (other != tax.version)]
     for v, g in other.groupby(other, sort=True):
         rows = [int(i) + 2 for i in g.index]
-        rep.errors.append(f"{len(rows)} row(s) hold labels of taxonomy {v} (column taxonomy_version), not "
+        rep.errors.append(f"{counted(len(rows), 'row', verbs=('holds', 'hold'))} labels of taxonomy {v} (column taxonomy_version), not "
                           f"{tax.version}: rows {rows[:10]}{' …' if len(rows) > 10 else ''}; audit with "
                           + _taxonomy_of([v]))
     dup = df[df.fund_code.duplicated(keep=False)]

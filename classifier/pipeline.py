@@ -100,10 +100,10 @@ class TagSummary:
             where = "the holdings file has none of" if self.holdings else \
                 "with no holdings in this run (tag with --holdings FILE: one whose top industry is over the seed-004 " \
                 "share may then leave review)"
-            out.append(f"  of the review: {self.review_without_holdings} actively managed funds {where}; `review "
+            out.append(f"  of the review: {counted(self.review_without_holdings, 'actively managed fund')} {where}; `review "
                        f"export` lists them after the others")
         if self.blank:
-            out.append(f"  of the review: {self.blank} blank row(s) of the input (no cell filled, no fund): kept in "
+            out.append(f"  of the review: {counted(self.blank, 'blank row')} of the input (no cell filled, no fund): kept in "
                        f"the output in their place; `review export` leaves them out")
         # most rows first, ties by name: the same lines whatever order the chunks (or forked processes) came in
         out += [f"  {k or '(no class)'}: {v}"

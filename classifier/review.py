@@ -279,8 +279,8 @@ def export_review(tagged_path, out_path, tax: Taxonomy, include_all: bool = Fals
     notes = table.warnings + write_review(frame, out_path, choices, raw_csv)
     blank = frame.attrs["blank_rows"]
     if blank:
-        notes.append(f"{tagged_path}: {len(blank)} blank row(s) left out (no cell filled, no fund to decide): row(s) "
-                     f"{', '.join(map(str, blank[:10]))}{' …' if len(blank) > 10 else ''}")
+        notes.append(f"{tagged_path}: {counted(len(blank), 'blank row')} left out (no cell filled, no fund to decide): "
+                     f"{'row' if len(blank) == 1 else 'rows'} {', '.join(map(str, blank[:10]))}{' …' if len(blank) > 10 else ''}")
     return len(frame), notes, frame.attrs["without_holdings"]
 
 
@@ -416,7 +416,7 @@ class ImportResult:
             out.append(f"warning: the sheet's fund_code column was saved as numbers (Excel drops leading zeros): "
                        f"{counted(len(self.padded), 'code')} read as six digits: {_first(self.padded)}")
         if self.unnoted:
-            out.append(f"warning: {len(self.unnoted)} row(s) confirm a review decision the labeled set holds already, "
+            out.append(f"warning: {counted(len(self.unnoted), 'row', verbs=('confirms', 'confirm'))} a review decision the labeled set holds already, "
                        f"with a comment that {did('was', 'would be')} written nowhere: {_first(self.unnoted)} (a "
                        f"confirmation changes nothing: the decision keeps its first reviewer, date and note; keep the "
                        f"comment elsewhere)")
@@ -570,7 +570,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     f["decision"] = [labels.get(_folded(d), d) for d in f["decision"].astype(str).str.strip().str.replace(" ", "")]
     decided = f[f["decision"] != ""].copy()
     if len(f) and decided.empty:  # an empty sheet (nothing needed review) is no mistake; rows without decisions are
-        raise InputError(f"{path}: no decisions found: the `decision` column is empty in all {len(f)} row(s); write "
+        raise InputError(f"{path}: no decisions found: the `decision` column is empty in {'its' if len(f) == 1 else 'all'} {counted(len(f), 'row')}; write "
                          f"each decision (a label of {tax.version}) in the `decision` column, not in `secondary` "
                          f"(the tool's answer, not read on import), nothing imported")
     if "reviewer" not in decided.columns:
@@ -593,7 +593,7 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
     versions = set(decided["taxonomy_version"].astype(str).str.strip())
     if len(versions) == 1 and not versions & {"", tax.version}:
         (v,) = versions
-        head = (f"{path}: exported for taxonomy '{v}' (column taxonomy_version, all {len(decided)} decided row(s)), "
+        head = (f"{path}: exported for taxonomy '{v}' (column taxonomy_version, {'its' if len(decided) == 1 else 'all'} {counted(len(decided), 'decided row')}), "
                 f"importing against {tax.version}: ")
         # a sheet exported before the set's migration (passing its file would be refused by the set), else a sheet of
         # another taxonomy or version, which its file imports
@@ -1662,7 +1662,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         if new_rows and deleted:
             codes = ", ".join(r["fund_code"] for r in new_rows[:10]) + (" …" if len(new_rows) > 10 else "")
             unseen.append(f"column(s) {', '.join(deleted)} were deleted from this review sheet, and the decisions on "
-                          f"{len(new_rows)} fund(s) new to the labeled set ({codes}) reach the other funds of their "
+                          f"{counted(len(new_rows), 'fund')} new to the labeled set ({codes}) reach the other funds of their "
                           f"index, share classes and feeders only through them: put the columns back (copy them from "
                           f"the exported sheet), or the decisions would settle those funds alone")
         if unseen:

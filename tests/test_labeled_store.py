@@ -716,7 +716,7 @@ def test_train_on_a_labeled_set_edited_by_hand_names_the_row_and_column_of_a_cla
     dup[col["secondary"]], dup[col["primary"]] = "宽基ETF", "市场基准与分析框架"
     named_labels_copy.write_text(text + csv_text(pd.DataFrame([dup]), header=False), encoding="utf-8")
     r = CliRunner().invoke(cli, ["train", "--labeled", str(named_labels_copy), "-o", str(out), "--no-holdings"])
-    assert r.exit_code == 2 and f"column fund_code holds 1 fund(s) on more than one row: {dup[col['fund_code']]} on " \
+    assert r.exit_code == 2 and f"column fund_code holds 1 fund on more than one row: {dup[col['fund_code']]} on " \
         f"rows 2, {n + 1}" in r.output, r.output
     assert not (out / "manifest.json").exists()
 
@@ -737,7 +737,7 @@ def test_a_fund_on_two_rows_of_labels_csv_is_named_and_no_decision_goes_to_one_o
         sheet = _sheet(tmp_path / "review.csv", [("159973", decision, "")])
         res = r.invoke(cli, ["review", "import", str(sheet), "--labeled", str(named_labels_copy)])
         assert res.exit_code == 2, res.output
-        assert (f"{named_labels_copy}: column fund_code holds 1 fund(s) on more than one row: 159973 on rows {first}, "
+        assert (f"{named_labels_copy}: column fund_code holds 1 fund on more than one row: 159973 on rows {first}, "
                 f"{n}") in res.output and "nothing written" in res.output, res.output
         assert (named_labels_copy.read_bytes(), named_labels_copy.with_name("history.csv").read_bytes()) == before
     # with the extra row deleted, the decision and its withdrawal go through
@@ -858,7 +858,7 @@ def test_audit_of_a_migrated_e_fund_set_with_the_file_it_came_from_names_the_ver
     assert (df["secondary"] == "医药").sum() > 10
     df = df.assign(taxonomy_version="efund-2026.1", secondary=df["secondary"].replace("医药", "医药卫生"))
     errors = audit(df, tax, report_counts=False).errors
-    assert len(errors) == 1 and errors[0].startswith(f"{len(df)} row(s) hold labels of taxonomy efund-2026.1"), \
+    assert len(errors) == 1 and errors[0].startswith(f"{len(df)} rows hold labels of taxonomy efund-2026.1"), \
         errors[:3]
     # a row of the audited version whose class is not one of its classes is still named
     i = int((df["secondary"] == "医药卫生").to_numpy().argmax())

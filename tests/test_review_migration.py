@@ -371,7 +371,7 @@ def test_labels_audit_of_a_migrated_set_with_the_old_taxonomy_names_the_version(
     assert out.exit_code == 0, out.output
     n = len(read_labels(labels_subset))
     res = r.invoke(cli, ["labels", "audit", str(labels_subset)])
-    assert res.exit_code == 1 and f"error: {n} row(s) hold labels of taxonomy jrj-2026.02-kw (column taxonomy_version)" \
+    assert res.exit_code == 1 and f"error: {n} rows hold labels of taxonomy jrj-2026.02-kw (column taxonomy_version)" \
         f", not jrj-2026.01-r1: rows [2, 3," in res.output, res.output
     res = r.invoke(cli, ["labels", "audit", str(labels_subset), "--taxonomy", str(new_path)])
     assert res.exit_code == 0 and ", 0 errors" in res.output, res.output

@@ -101,7 +101,7 @@ def test_actively_managed_funds_without_holdings_come_last_in_the_review_sheet(t
                   "基金类型": ["混合型-偏股", "指数型-股票"]}).to_csv(tmp_path / "in.csv", index=False)
     r = CliRunner().invoke(cli, ["tag", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv")])
     assert r.exit_code == 0, r.output
-    assert "of the review: 1 actively managed funds with no holdings in this run" in r.output
+    assert "of the review: 1 actively managed fund with no holdings in this run" in r.output
 
 
 def test_review_sheet_says_how_many_funds_of_the_file_a_groups_decision_settles(tmp_path):

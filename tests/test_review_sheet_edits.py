@@ -121,7 +121,7 @@ def test_a_comment_on_a_row_confirming_a_decision_is_not_dropped_without_a_word(
     before = labels.read_bytes()
     res = import_review(second, load_taxonomy(), labels, today="2026-12-01")
     assert res.confirmed == ["990974"] and labels.read_bytes() == before
-    assert ("warning: 1 row(s) confirm a review decision the labeled set holds already, with a comment that was "
+    assert ("warning: 1 row confirms a review decision the labeled set holds already, with a comment that was "
             "written nowhere: 990974") in "\n".join(res.lines())
 
 
@@ -153,13 +153,13 @@ def test_blank_rows_of_a_batch_are_not_put_first_in_the_review_sheet(tmp_path, l
     assert res.exit_code == 0, res.output
     tagged = pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False)
     assert tagged["基金代码"].tolist() == ["510300", "", "159975", "", "", "", ""]  # every row in its place, as before
-    assert "of the review: 5 blank row(s) of the input (no cell filled, no fund)" in res.output, res.output
+    assert "of the review: 5 blank rows of the input (no cell filled, no fund)" in res.output, res.output
     res = r.invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "--all", "-o", str(tmp_path / "r.csv"),
                          "--labeled", str(labels)])
     assert res.exit_code == 0, res.output
     sheet = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False)
     assert sorted(sheet["fund_code"]) == ["159975", "510300"]
-    assert "5 blank row(s) left out (no cell filled, no fund to decide): row(s) 3, 5, 6, 7, 8" in res.output, res.output
+    assert "5 blank rows left out (no cell filled, no fund to decide): rows 3, 5, 6, 7, 8" in res.output, res.output
 
 
 def test_a_decision_cell_merged_down_a_block_decides_every_row_it_shows_on(tmp_path, labels):
@@ -355,7 +355,7 @@ def test_the_blank_rows_review_export_says_it_left_out_are_the_batchs_blank_rows
     assert res.exit_code == 0, res.output
     sheet = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False)
     assert sorted(sheet["fund_code"]) == ["510300", "990979"]
-    assert "1 blank row(s) left out (no cell filled, no fund to decide): row(s) 3\n" in res.output, res.output
+    assert "1 blank row left out (no cell filled, no fund to decide): row 3\n" in res.output, res.output
 
 
 def test_review_import_and_export_say_how_they_read_a_file_below_a_title_line(tmp_path, labels):
