@@ -32,6 +32,29 @@ def _sheet(path, rows):
     return path
 
 
+def _tag(src, tmp_path, labels):
+    """`fundclass tag SRC -o t.csv --rules-only` in process: (its result, the tagged file)."""
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    res = CliRunner().invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--labeled",
+                                   str(labels)])
+    assert res.exit_code == 0, res.output
+    return res, tmp_path / "t.csv"
+
+
+def _export(tagged, out, labels):
+    """`fundclass review export TAGGED --all -o OUT` in process: its result."""
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    res = CliRunner().invoke(cli, ["review", "export", str(tagged), "--all", "-o", str(out), "--labeled", str(labels)])
+    assert res.exit_code == 0, res.output
+    return res
+
+
 def _rename_headers(path, renames: dict[str, str]):
     wb = openpyxl.load_workbook(path)
     ws = wb.active
@@ -148,15 +171,11 @@ def test_blank_rows_of_a_batch_are_not_put_first_in_the_review_sheet(tmp_path, l
         ws.cell(r, 1).font = Font(bold=True)
         ws.cell(r, 2).font = Font(bold=True)
     wb.save(src)
-    r = CliRunner()
-    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--labeled", str(labels)])
-    assert res.exit_code == 0, res.output
-    tagged = pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False)
+    res, out = _tag(src, tmp_path, labels)
+    tagged = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert tagged["基金代码"].tolist() == ["510300", "", "159975", "", "", "", ""]  # every row in its place, as before
     assert "of the review: 5 blank rows of the input (no cell filled, no fund)" in res.output, res.output
-    res = r.invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "--all", "-o", str(tmp_path / "r.csv"),
-                         "--labeled", str(labels)])
-    assert res.exit_code == 0, res.output
+    res = _export(out, tmp_path / "r.csv", labels)
     sheet = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False)
     assert sorted(sheet["fund_code"]) == ["159975", "510300"]
     assert "5 blank rows left out (no cell filled, no fund to decide): rows 3, 5, 6, 7, 8" in res.output, res.output
@@ -339,20 +358,12 @@ def test_the_blank_rows_review_export_says_it_left_out_are_the_batchs_blank_rows
     """A row whose name is no fund name (今天天气很好) comes out of `tag` with no class, in review; it is in the
     sheet, for the reviewer to decide. `review export` named it among the "blank row(s) left out" all the same (it
     counted the rows with no class, not the rows with no cell filled), so the note contradicted the sheet."""
-    from click.testing import CliRunner
-
-    from classifier.cli import cli
-
     src = tmp_path / "batch.csv"
     src.write_text("基金代码,基金简称\n510300,华泰柏瑞沪深300ETF\n,\n990979,今天天气很好\n", encoding="utf-8")
-    r = CliRunner()
-    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--labeled", str(labels)])
-    assert res.exit_code == 0, res.output
-    tagged = pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False)
+    _, out = _tag(src, tmp_path, labels)
+    tagged = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert tagged["secondary"].tolist()[1:] == ["", ""]  # the blank row and the row that is no fund name: no class
-    res = r.invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "--all", "-o", str(tmp_path / "r.csv"),
-                         "--labeled", str(labels)])
-    assert res.exit_code == 0, res.output
+    res = _export(out, tmp_path / "r.csv", labels)
     sheet = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False)
     assert sorted(sheet["fund_code"]) == ["510300", "990979"]
     assert "1 blank row left out (no cell filled, no fund to decide): row 3\n" in res.output, res.output
@@ -363,24 +374,15 @@ def test_review_import_and_export_say_how_they_read_a_file_below_a_title_line(tm
     the same way. Both read the table below it, as `fundclass tag` does, but only `tag` said so ("header found on
     row 2 (rows above it skipped)"): `review import` and `review export` read past the line without a word, so a
     decision typed in it was skipped silently. Both now print the note."""
-    from click.testing import CliRunner
-
-    from classifier.cli import cli
-
     sheet = _sheet(tmp_path / "s.csv", [("990980", "宽基ETF", "宽基ETF", "李四", "")])
     sheet.write_bytes("复核 2026-12-01\n".encode("utf-8") + sheet.read_bytes().removeprefix(b"\xef\xbb\xbf"))
     res = import_review(sheet, load_taxonomy(), labels, today="2026-12-01", dry_run=True)
     assert f"warning: {sheet}: header found on row 2 (rows above it skipped)" in res.lines(), res.lines()
     src = tmp_path / "batch.csv"
     src.write_text("基金代码,基金简称\n510300,华泰柏瑞沪深300ETF\n", encoding="utf-8")
-    r = CliRunner()
-    res = r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only", "--labeled", str(labels)])
-    assert res.exit_code == 0, res.output
-    tagged = tmp_path / "t.csv"
+    _, tagged = _tag(src, tmp_path, labels)
     tagged.write_bytes("批次 12月\n".encode("utf-8") + tagged.read_bytes().removeprefix(b"\xef\xbb\xbf"))
-    res = r.invoke(cli, ["review", "export", str(tagged), "--all", "-o", str(tmp_path / "r.csv"),
-                         "--labeled", str(labels)])
-    assert res.exit_code == 0, res.output
+    res = _export(tagged, tmp_path / "r.csv", labels)
     assert f"warning: {tagged}: header found on row 2 (rows above it skipped)" in res.output, res.output
     assert pd.read_csv(tmp_path / "r.csv", dtype=str)["fund_code"].tolist() == ["510300"]
 
@@ -390,20 +392,10 @@ def test_importing_the_workbook_review_export_wrote_warns_of_no_hidden_sheet(tmp
     how it read a sheet, every import of an exported workbook warned that the hidden sheet 'labels' was skipped, a
     warning about the tool's own sheet that the reviewer can do nothing about. A hidden sheet of the user's, with
     data, is still named."""
-    import openpyxl
-    from click.testing import CliRunner
-
-    from classifier.cli import cli
-
     src = tmp_path / "batch.csv"
     src.write_text("基金代码,基金简称\n510300,华泰柏瑞沪深300ETF\n", encoding="utf-8")
-    r = CliRunner()
-    assert r.invoke(cli, ["tag", str(src), "-o", str(tmp_path / "t.csv"), "--rules-only",
-                          "--labeled", str(labels)]).exit_code == 0
     sheet = tmp_path / "r.xlsx"
-    res = r.invoke(cli, ["review", "export", str(tmp_path / "t.csv"), "--all", "-o", str(sheet), "--labeled",
-                         str(labels)])
-    assert res.exit_code == 0, res.output
+    _export(_tag(src, tmp_path, labels)[1], sheet, labels)
     wb = openpyxl.load_workbook(sheet)
     assert wb["labels"].sheet_state == "hidden"
     wb.active["F2"], wb.active["G2"] = "宽基ETF", "李四"
