@@ -155,10 +155,7 @@ def test_blank_rows_of_a_batch_are_not_put_first_in_the_review_sheet(tmp_path, l
     review rate without a word (2 funds: "rows: 6  review: 4 (66.7%)"). The sheet now leaves them out, naming
     their rows, and the run summary counts them apart; the tagged output is unchanged."""
     import openpyxl
-    from click.testing import CliRunner
     from openpyxl.styles import Font
-
-    from classifier.cli import cli
 
     src = tmp_path / "batch.xlsx"
     wb = openpyxl.Workbook()
