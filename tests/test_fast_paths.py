@@ -211,3 +211,32 @@ def test_a_flag_of_the_rule_hits_read_once_per_hits_tuple_equals_it_row_by_row()
     for flag in (lambda hs: any(not h.fuzzy and h.field in ("name", "full_name") for h in hs), bool,
                  lambda hs: len(hs) % 3 == 1):
         assert _per_hits(hits, flag).tolist() == [bool(flag(hs)) for hs in hits]
+
+
+def _blank_rows_reference(frame: pd.DataFrame) -> pd.Series:
+    blank = pd.Series(True, index=frame.index)
+    for j in range(frame.shape[1]):
+        col = frame.iloc[:, j]
+        blank &= col.isna().to_numpy() | (col.astype(str).str.strip() == "").to_numpy()
+    return blank
+
+
+def test_blank_rows_settles_rows_by_a_first_letter_or_digit_as_the_cell_by_cell_check_did():
+    """blank_rows settles a row with a cell beginning with a letter or digit at once (11 ms → 1 ms for a 25k-row
+    file); every other row is read as before, cell by cell, with pandas' (Arrow's) whitespace: the same answer on
+    every pair of odd cells (ideographic and no-break spaces, separators, zero-width space, NaN, None, numbers)."""
+    import numpy as np
+
+    from classifier.text import blank_rows
+
+    odd = ["", " ", "\u3000", "\xa0", "\u2028", "\x1c", "\t\n", None, np.nan, "x", " x", "\u3000A", "1", "-", "（",
+           "。", 0, 1.5, "\u200b"]
+    rows = [(a, b) for a in odd for b in odd]
+    frame = pd.DataFrame(rows, columns=["a", "b"], index=[f"r{i}" for i in range(len(rows))], dtype=object)
+    got, want = blank_rows(frame), _blank_rows_reference(frame)
+    assert got.index.equals(want.index) and got.dtype == bool
+    assert got.tolist() == want.tolist()
+    assert 0 < int(got.sum()) < len(rows)
+    three = pd.DataFrame({"c": ["", "510300", " "], "d": [" ", "", "\x1c"], "e": [None, " ", "\u3000"]})
+    assert blank_rows(three).tolist() == _blank_rows_reference(three).tolist() == [True, False, True]
+    assert blank_rows(pd.DataFrame(index=range(2))).tolist() == [True, True]  # no column: nothing is filled
