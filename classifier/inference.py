@@ -48,7 +48,7 @@ class CompiledTfidf:
         self.idf = vec.idf_.astype(np.float64)
         self.ngram_range = vec.ngram_range
         self.tokenizer = vec.tokenizer if kind == "words" else None
-        self._char_keys = None  # the vocabulary as sorted n-gram numbers, made on first use
+        self._char_keys = None  # the vocabulary as n-gram numbers in a hash table, made on first use
 
     def to_arrays(self) -> tuple[dict, dict]:
         n = len(self.idf)
@@ -132,16 +132,22 @@ class CompiledTfidf:
 
     def _char_counts(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`_counts` of character 1–3-grams, in NumPy: each n-gram is a number (its code points + 1, 21 bits
-        each), looked up in the sorted numbers of the vocabulary's terms. A document's n-grams are its characters,
+        each), looked up among the numbers of the vocabulary's terms. A document's n-grams are its characters,
         then its pairs, then its triples, each in text order, as :meth:`_terms` lists them."""
         if self._char_keys is None:
+            # the numbers of the vocabulary's 1–3-character terms (distinct terms, distinct numbers; a longer term is
+            # never matched) in a hash table: looking an n-gram up is one probe, not a binary search (the fund
+            # list's ~280k n-grams: 21 → 3 ms against the text model's 6.5k terms)
             keys = np.array([_ngram_key(t) for t in self.vocab], dtype=np.int64)
-            order = np.argsort(keys, kind="stable")
-            self._char_keys = (keys[order], np.fromiter(self.vocab.values(), np.int64, len(self.vocab))[order])
+            short = keys >= 0
+            self._char_keys = (pd.Index(keys[short]),
+                               np.fromiter(self.vocab.values(), np.int64, len(self.vocab))[short])
         vkeys, vcols = self._char_keys
         if len(vkeys) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(len(docs), np.int64)
-        texts = [_WHITE.sub(" ", d) for d in docs]
+        # runs of whitespace made one space, as the vectorizer did; most batches hold none, which one search over
+        # them all says (NUL, between the documents, is no whitespace: no run crosses two of them)
+        texts = [_WHITE.sub(" ", d) for d in docs] if _WHITE.search("\0".join(docs)) else docs
         n = len(texts)
         lens = np.fromiter(map(len, texts), np.int64, n)
         cp = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64) + 1
@@ -154,13 +160,13 @@ class CompiledTfidf:
         doc = np.concatenate([doc, doc[two], doc[three]])
         seq = np.argsort(doc, kind="stable")  # each document's characters, pairs, triples, in order
         key, doc = key[seq], doc[seq]
-        at = np.minimum(np.searchsorted(vkeys, key), len(vkeys) - 1)
-        known = vkeys[at] == key
+        at = vkeys.get_indexer(key)
+        known = at >= 0
         col, doc = vcols[at[known]], doc[known]
         if len(col) == 0:  # no n-gram of any document is in the vocabulary (e.g. every document empty)
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(n, np.int64)
         # distinct (document, column) pairs, each at its first occurrence, in document then first-occurrence order
-        pair = doc * len(vkeys) + col
+        pair = doc * len(self.vocab) + col
         by_pair = np.argsort(pair, kind="stable")  # stable: each pair's run begins at its first occurrence
         run = np.flatnonzero(np.r_[True, pair[by_pair][1:] != pair[by_pair][:-1]])
         first, tf = by_pair[run], np.diff(np.r_[run, len(pair)])
