@@ -165,14 +165,11 @@ class CompiledTfidf:
         col, doc = vcols[at[known]], doc[known]
         if len(col) == 0:  # no n-gram of any document is in the vocabulary (e.g. every document empty)
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(n, np.int64)
-        # distinct (document, column) pairs, each at its first occurrence, in document then first-occurrence order
-        pair = doc * len(self.vocab) + col
-        by_pair = np.argsort(pair, kind="stable")  # stable: each pair's run begins at its first occurrence
-        run = np.flatnonzero(np.r_[True, pair[by_pair][1:] != pair[by_pair][:-1]])
-        first, tf = by_pair[run], np.diff(np.r_[run, len(pair)])
-        order = np.argsort(first)
-        first, tf = first[order], tf[order]
-        return col[first], tf, np.bincount(doc[first], minlength=n)
+        # distinct (document, column) pairs in the order they first occur (document, then first occurrence in it):
+        # numbered by a hash table, which keeps that order, and counted
+        width = len(self.vocab)
+        ids, pairs = pd.factorize(doc * width + col, sort=False)
+        return pairs % width, np.bincount(ids, minlength=len(pairs)), np.bincount(pairs // width, minlength=n)
 
     def _batch(self, docs: list[str], first: int):
         js, tf, n_terms = self._counts(docs)
