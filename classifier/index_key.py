@@ -60,8 +60,10 @@ def name_keys(p: pd.DataFrame) -> pd.Series:
     company the vocabulary's managers lack gives the index from its first index family word on (:func:`_unprefixed`)."""
     vocab = load_vocabulary()
     out = pd.Series("", index=p.index, dtype=object)
-    bare = ((p["index_code"] == "") & (p["s_index"] == "") & (p["s_benchmark"] == "") & (p["s_name"] != "")
-            & p["management_style"].isin([PASSIVE, ENHANCED]))
+    # NumPy's comparison of the columns' Python strings (pandas' own costs ~0.6 ms more a column)
+    bare = pd.Series((p["index_code"].to_numpy() == "") & (p["s_index"].to_numpy() == "")
+                     & (p["s_benchmark"].to_numpy() == "") & (p["s_name"].to_numpy() != ""), index=p.index) \
+        & p["management_style"].isin([PASSIVE, ENHANCED])
     if bare.any():
         def named(t: str) -> str:
             # a share-class letter right after the index's number (人保沪深300A, 东财上证50C) is no part of the index:
