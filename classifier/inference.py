@@ -94,6 +94,8 @@ class CompiledTfidf:
             n = len(doc)
             return [doc[i:i + k] for k in range(lo, min(hi, n) + 1) for i in range(n - k + 1)]
         toks = self.tokenizer(doc)
+        if (lo, hi) == (1, 2):  # the model's: the words, then each pair of words in a row
+            return [*toks, *map(" ".join, zip(toks, toks[1:]))]
         out = list(toks) if lo == 1 else []
         for k in range(max(lo, 2), hi + 1):  # each run of k words, in order
             out += map(" ".join, zip(*(toks[j:] for j in range(k))))
@@ -118,17 +120,14 @@ class CompiledTfidf:
             return self._char_counts(docs)
         get = self.vocab.get
         cols: list[int] = []
-        tf: list[int] = []
         lengths: list[int] = []
         for d in docs:
-            counts: dict[int, int] = {}  # by column, in the order the columns first occur (a Counter's order)
-            for j in map(get, self._terms(d)):
-                if j is not None:  # terms outside the vocabulary are left out (the others keep their order)
-                    counts[j] = counts.get(j, 0) + 1
-            cols += counts.keys()
-            tf += counts.values()
-            lengths.append(len(counts))
-        return (np.array(cols, dtype=np.int64), np.array(tf, dtype=np.int64), np.array(lengths, dtype=np.int64))
+            # terms outside the vocabulary are left out (the others keep their order)
+            js = [j for j in map(get, self._terms(d)) if j is not None]
+            cols += js
+            lengths.append(len(js))
+        doc = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+        return _first_counts(doc, np.array(cols, dtype=np.int64), len(docs), len(self.vocab))
 
     def _char_counts(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`_counts` of character 1–3-grams, in NumPy: each n-gram is a number (its code points + 1, 21 bits
@@ -165,11 +164,7 @@ class CompiledTfidf:
         col, doc = vcols[at[known]], doc[known]
         if len(col) == 0:  # no n-gram of any document is in the vocabulary (e.g. every document empty)
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(n, np.int64)
-        # distinct (document, column) pairs in the order they first occur (document, then first occurrence in it):
-        # numbered by a hash table, which keeps that order, and counted
-        width = len(self.vocab)
-        ids, pairs = pd.factorize(doc * width + col, sort=False)
-        return pairs % width, np.bincount(ids, minlength=len(pairs)), np.bincount(pairs // width, minlength=n)
+        return _first_counts(doc, col, n, len(self.vocab))
 
     def _batch(self, docs: list[str], first: int):
         js, tf, n_terms = self._counts(docs)
@@ -182,6 +177,15 @@ class CompiledTfidf:
             norm[r] = sq[starts[r][:, None] + np.arange(k)].sum(axis=1)
         v /= np.repeat(np.sqrt(norm), n_terms)
         return first + np.repeat(np.arange(len(docs)), n_terms), js, v
+
+
+def _first_counts(doc: np.ndarray, col: np.ndarray, n: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (columns, counts, columns per document) of :meth:`CompiledTfidf._counts` from every vocabulary term of
+    ``n`` documents as (document, column), documents in order: each document's distinct columns in the order they
+    first occur in it (the order its row is summed in), numbered by a hash table that keeps that order
+    (``pd.factorize``), and counted. ``width``: more than any column."""
+    ids, pairs = pd.factorize(doc * width + col, sort=False)
+    return pairs % width, np.bincount(ids, minlength=len(pairs)), np.bincount(pairs // width, minlength=n)
 
 
 def _ngram_key(term: str) -> int:

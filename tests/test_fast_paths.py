@@ -164,6 +164,15 @@ def test_word_counts_equal_the_reference_on_real_texts():
         ref_lengths.append(len(counts))
     assert lengths.sum() > len(docs)  # most documents have words of the vocabulary
     assert np.array_equal(cols, ref_cols) and np.array_equal(tf, ref_tf) and np.array_equal(lengths, ref_lengths)
+    # the terms: the words, then every run of two (the general form, as before the model's (1, 2) was written out)
+    lo, hi = words.ngram_range
+    assert (lo, hi) == (1, 2)
+    for d in docs[:2000]:
+        toks = words.tokenizer(d)
+        ref = list(toks)
+        for k in range(max(lo, 2), hi + 1):
+            ref += map(" ".join, zip(*(toks[j:] for j in range(k))))
+        assert words._terms(d) == ref
 
 
 @pytest.mark.parametrize("share_class", [V.share_class.pattern, r"[A-Z]?$", r"(?<=[\u4e00-\u9fff)])[A-C]$"])
