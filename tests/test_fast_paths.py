@@ -249,3 +249,30 @@ def test_blank_rows_settles_rows_by_a_first_letter_or_digit_as_the_cell_by_cell_
     three = pd.DataFrame({"c": ["", "510300", " "], "d": [" ", "", "\x1c"], "e": [None, " ", "\u3000"]})
     assert blank_rows(three).tolist() == _blank_rows_reference(three).tolist() == [True, False, True]
     assert blank_rows(pd.DataFrame(index=range(2))).tolist() == [True, True]  # no column: nothing is filled
+
+
+def test_model_text_and_subject_texts_equal_the_pandas_expressions_they_replaced():
+    """featurize's ``text`` and doubt.subject_texts are built row by row from the prepared columns' Python strings;
+    the pandas expressions they replaced (element-wise "+" and ``where``), kept here verbatim, give the same on the
+    shipped labeled set and the sample, prepared."""
+    from classifier.doubt import subject_texts
+    from classifier.features import featurize
+    from classifier.prepare import prepare
+    from classifier.rules import RuleLayer
+    from classifier.taxonomy import load_taxonomy
+
+    layer = RuleLayer(load_taxonomy())
+    seen, blanks = set(), 0
+    for f in ("data/labeled/labels.csv", "examples/new_listings.csv"):
+        frame = pd.read_csv(project_path(f), dtype=str, keep_default_na=False)
+        p = prepare(frame, detect_columns(list(frame.columns)), V)
+        p.loc[p.index[::3], "s_benchmark"] = "中证500"  # benchmarks beside names, with and without an index
+        X = featurize(p, layer.apply_prepared(p))
+        text = p["s_index"] + "|" + p["s_name"] + "|" + p["s_full_name"] + "|" + p["s_benchmark"]
+        assert X["text"].tolist() == text.tolist()
+        s = p["s_index"].where(p["s_index"] != "", p["s_benchmark"])
+        ref = s.where(s != "", p["s_name"]).tolist()
+        assert subject_texts(p) == ref
+        seen |= set(ref)
+        blanks += int(((p["s_index"] == "") & (p["s_benchmark"] != "")).sum())
+    assert len(seen) > 100 and blanks >= 5  # many subjects, and rows the benchmark's fallback reaches
