@@ -276,3 +276,28 @@ def test_model_text_and_subject_texts_equal_the_pandas_expressions_they_replaced
         seen |= set(ref)
         blanks += int(((p["s_index"] == "") & (p["s_benchmark"] != "")).sum())
     assert len(seen) > 100 and blanks >= 5  # many subjects, and rows the benchmark's fallback reaches
+
+
+def test_subject_and_name_keys_equal_the_pandas_expressions_they_replaced():
+    """index_key.subject_keys and name_keys build their keys row by row; the pandas expressions they replaced, kept
+    here verbatim, give the same keys (values, index and object dtype) on the prepared labeled set, a third of its
+    rows stripped of index and benchmark so that their names give the key."""
+    from classifier.index_key import _named, name_keys, subject_keys
+    from classifier.prepare import prepare
+
+    frame = pd.read_csv(project_path("data/labeled/labels.csv"), dtype=str, keep_default_na=False)
+    p = prepare(frame, detect_columns(list(frame.columns)), V)
+    p.loc[p.index[::3], ["index_code", "s_index", "s_benchmark"]] = ""
+    p.loc[p.index[1::7], "s_benchmark"] = "中证500"
+    s_index, s_benchmark = _named(p["s_index"]), _named(p["s_benchmark"])
+    idx = ("idx:" + s_index).where(s_index != "", "")
+    bench = ("bench:" + s_benchmark).where(s_benchmark != "", "")
+    ref = idx.where(idx != "", bench)
+    got = subject_keys(p)
+    assert got.tolist() == ref.tolist() and got.index.equals(p.index) and got.dtype == object
+    assert {k.split(":")[0] for k in ref} == {"idx", "bench", ""}
+    names = name_keys(p)
+    assert names.index.equals(p.index) and names.dtype == object
+    assert (names != "").sum() > 100 and set(names[names != ""].str[:4]) == {"idx:"}
+    bare = (p["index_code"] == "") & (p["s_index"] == "") & (p["s_benchmark"] == "")
+    assert not (names[~bare] != "").any() and (names[bare.index[::3]] != "").sum() > 100  # rows without either
