@@ -16,8 +16,8 @@ Sets (``--sets``):
 Wall and CPU time (user + system: steadier on a shared machine; the CPU of every process, workers included) are
 medians of ``--repeat`` runs; wall time is taken when the process ends. Every row gives both as a multiple of the
 pandas read+write floor of the same set, format and size (``× floor``), and the list set ends with whether the whole
-list meets issue 10's targets (≤ 2.0× the floor, ≤ 250 MB peak). `fundclass tag` tags a large file in one process per CPU core (``tag.jobs``); the list
-set also shows it with ``--jobs 1``. Peak memory: of the whole process tree (its processes' proportional set sizes
+list meets issue 10's targets (≤ 2.0× the floor, ≤ 250 MB peak). `fundclass tag` tags a large file in one process
+per CPU core (``tag.jobs``); the list set also shows it with ``--jobs 1``. Peak memory: of the whole process tree (its processes' proportional set sizes
 summed, sampled every 20 ms: a page a forked worker shares with its parent counts once; at least the largest
 process's), and of the largest single process (its maximum resident set size). With several sizes, a second table gives, per set and method, how time and
 memory grew from the smallest size to the largest against the rows' growth (≤ 1: no worse than linear), CPU also net
