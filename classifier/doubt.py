@@ -133,8 +133,7 @@ def signals(proba: np.ndarray, p_text: np.ndarray, p_hold: np.ndarray, has_holdi
 def subject_texts(p: pd.DataFrame) -> list[str]:
     """Per prepared row, the subject :class:`SubjectAgreement` reads: the index subject, else the benchmark's, else
     the name's."""
-    s = p["s_index"].where(p["s_index"] != "", p["s_benchmark"])
-    return s.where(s != "", p["s_name"]).tolist()
+    return [i or b or n for i, b, n in zip(p["s_index"].tolist(), p["s_benchmark"].tolist(), p["s_name"].tolist())]
 
 
 class SubjectAgreement:

@@ -174,16 +174,18 @@ def featurize(p: pd.DataFrame, rr: RuleResult, holdings=None) -> pd.DataFrame:
     (:class:`classifier.holdings.HoldingsFeatures`) is given, ``hold::<feature>`` for each of its feature columns
     (Shenwan L1 weights, concentration, board shares), NaN on every holdings column of a fund that has none.
     """
-    text = p["s_index"] + "|" + p["s_name"] + "|" + p["s_full_name"] + "|" + p["s_benchmark"]
+    # one f-string per row (pandas' element-wise "+" of text columns makes a new column per operand)
+    text = [f"{i}|{n}|{f}|{b}" for i, n, f, b in zip(p["s_index"].tolist(), p["s_name"].tolist(),
+                                                     p["s_full_name"].tolist(), p["s_benchmark"].tolist())]
     votes = pd.DataFrame(rr.vote_features(), index=p.index, columns=[f"vote::{c}" for c in rr.classes_])
 
     def texts(values) -> pd.Series:  # Python strings, as the model reads them (pandas 3 would make Arrow strings)
         return pd.Series(values, index=p.index, dtype=object)
 
-    out = pd.DataFrame({"text": texts(text.tolist()), "rule_field": texts([f or "none" for f in rr.field]),
+    out = pd.DataFrame({"text": texts(text), "rule_field": texts([f or "none" for f in rr.field]),
                         "asset_class": texts(p["asset_class"].tolist()),
                         "style": texts(p["management_style"].tolist()),
-                        "has_index": texts(np.where(p["s_index"] != "", "yes", "no").tolist()),
+                        "has_index": texts(np.where(p["s_index"].to_numpy() != "", "yes", "no").tolist()),
                         "rule_winner": texts([w or "" for w in rr.labels]),
                         "rule_fuzzy": [bool(h) and all(x.fuzzy for x in h) for h in rr.hits]}, index=p.index)
     parts = [out, votes]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from .fundtype import ENHANCED, PASSIVE
@@ -45,9 +46,9 @@ def _named(subjects: pd.Series) -> pd.Series:
 
 def subject_keys(p: pd.DataFrame) -> pd.Series:
     s_index, s_benchmark = _named(p["s_index"]), _named(p["s_benchmark"])
-    idx = ("idx:" + s_index).where(s_index != "", "")
-    bench = ("bench:" + s_benchmark).where(s_benchmark != "", "")
-    return idx.where(idx != "", bench)
+    # row by row (pandas' element-wise "+" and where make a new column each)
+    return pd.Series([("idx:" + i) if i else ("bench:" + b) if b else "" for i, b in
+                      zip(s_index.tolist(), s_benchmark.tolist())], index=p.index, dtype=object)
 
 
 _SHARE_AFTER_NUMBER = re.compile(r"(?<=\d)[A-Z]$")
@@ -59,9 +60,11 @@ def name_keys(p: pd.DataFrame) -> pd.Series:
     as surely as a row whose index column says so: a review decision on that index reaches it. A name beginning with a
     company the vocabulary's managers lack gives the index from its first index family word on (:func:`_unprefixed`)."""
     vocab = load_vocabulary()
-    out = pd.Series("", index=p.index, dtype=object)
-    bare = ((p["index_code"] == "") & (p["s_index"] == "") & (p["s_benchmark"] == "") & (p["s_name"] != "")
-            & p["management_style"].isin([PASSIVE, ENHANCED]))
+    out = np.full(len(p), "", dtype=object)
+    # NumPy's comparison of the columns' Python strings (pandas' own costs ~0.6 ms more a column)
+    bare = pd.Series((p["index_code"].to_numpy() == "") & (p["s_index"].to_numpy() == "")
+                     & (p["s_benchmark"].to_numpy() == "") & (p["s_name"].to_numpy() != ""), index=p.index) \
+        & p["management_style"].isin([PASSIVE, ENHANCED])
     if bare.any():
         def named(t: str) -> str:
             # a share-class letter right after the index's number (人保沪深300A, 东财上证50C) is no part of the index:
@@ -76,8 +79,9 @@ def name_keys(p: pd.DataFrame) -> pd.Series:
         if number.any():
             full = apply_unique(p.loc[bare, "s_full_name"][number], named)
             subject[number] = full.where(~full.str.fullmatch(r"[0-9]*"), "").to_numpy(dtype=object)
-        out[bare] = ("idx:" + subject).where(subject != "", "")
-    return out
+        # the bare rows, in order
+        out[bare.to_numpy(dtype=bool)] = [("idx:" + t) if t else "" for t in subject.tolist()]
+    return pd.Series(out, index=p.index, dtype=object)
 
 
 def _unprefixed(subject: str, families: tuple[str, ...]) -> str:

@@ -48,7 +48,7 @@ class CompiledTfidf:
         self.idf = vec.idf_.astype(np.float64)
         self.ngram_range = vec.ngram_range
         self.tokenizer = vec.tokenizer if kind == "words" else None
-        self._char_keys = None  # the vocabulary as sorted n-gram numbers, made on first use
+        self._char_keys = None  # the vocabulary as n-gram numbers in a hash table, made on first use
 
     def to_arrays(self) -> tuple[dict, dict]:
         n = len(self.idf)
@@ -94,6 +94,8 @@ class CompiledTfidf:
             n = len(doc)
             return [doc[i:i + k] for k in range(lo, min(hi, n) + 1) for i in range(n - k + 1)]
         toks = self.tokenizer(doc)
+        if (lo, hi) == (1, 2):  # the model's: the words, then each pair of words in a row
+            return [*toks, *map(" ".join, zip(toks, toks[1:]))]
         out = list(toks) if lo == 1 else []
         for k in range(max(lo, 2), hi + 1):  # each run of k words, in order
             out += map(" ".join, zip(*(toks[j:] for j in range(k))))
@@ -118,30 +120,33 @@ class CompiledTfidf:
             return self._char_counts(docs)
         get = self.vocab.get
         cols: list[int] = []
-        tf: list[int] = []
         lengths: list[int] = []
         for d in docs:
-            counts: dict[int, int] = {}  # by column, in the order the columns first occur (a Counter's order)
-            for j in map(get, self._terms(d)):
-                if j is not None:  # terms outside the vocabulary are left out (the others keep their order)
-                    counts[j] = counts.get(j, 0) + 1
-            cols += counts.keys()
-            tf += counts.values()
-            lengths.append(len(counts))
-        return (np.array(cols, dtype=np.int64), np.array(tf, dtype=np.int64), np.array(lengths, dtype=np.int64))
+            # terms outside the vocabulary are left out (the others keep their order)
+            js = [j for j in map(get, self._terms(d)) if j is not None]
+            cols += js
+            lengths.append(len(js))
+        doc = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+        return _first_counts(doc, np.array(cols, dtype=np.int64), len(docs), len(self.vocab))
 
     def _char_counts(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`_counts` of character 1–3-grams, in NumPy: each n-gram is a number (its code points + 1, 21 bits
-        each), looked up in the sorted numbers of the vocabulary's terms. A document's n-grams are its characters,
+        each), looked up among the numbers of the vocabulary's terms. A document's n-grams are its characters,
         then its pairs, then its triples, each in text order, as :meth:`_terms` lists them."""
         if self._char_keys is None:
+            # the numbers of the vocabulary's 1–3-character terms (distinct terms, distinct numbers; a longer term is
+            # never matched) in a hash table: looking an n-gram up is one probe, not a binary search (the fund
+            # list's ~280k n-grams: 21 → 3 ms against the text model's 6.5k terms)
             keys = np.array([_ngram_key(t) for t in self.vocab], dtype=np.int64)
-            order = np.argsort(keys, kind="stable")
-            self._char_keys = (keys[order], np.fromiter(self.vocab.values(), np.int64, len(self.vocab))[order])
+            short = keys >= 0
+            self._char_keys = (pd.Index(keys[short]),
+                               np.fromiter(self.vocab.values(), np.int64, len(self.vocab))[short])
         vkeys, vcols = self._char_keys
         if len(vkeys) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(len(docs), np.int64)
-        texts = [_WHITE.sub(" ", d) for d in docs]
+        # runs of whitespace made one space, as the vectorizer did; most batches hold none, which one search over
+        # them all says (NUL, between the documents, is no whitespace: no run crosses two of them)
+        texts = [_WHITE.sub(" ", d) for d in docs] if _WHITE.search("\0".join(docs)) else docs
         n = len(texts)
         lens = np.fromiter(map(len, texts), np.int64, n)
         cp = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64) + 1
@@ -154,19 +159,12 @@ class CompiledTfidf:
         doc = np.concatenate([doc, doc[two], doc[three]])
         seq = np.argsort(doc, kind="stable")  # each document's characters, pairs, triples, in order
         key, doc = key[seq], doc[seq]
-        at = np.minimum(np.searchsorted(vkeys, key), len(vkeys) - 1)
-        known = vkeys[at] == key
+        at = vkeys.get_indexer(key)
+        known = at >= 0
         col, doc = vcols[at[known]], doc[known]
         if len(col) == 0:  # no n-gram of any document is in the vocabulary (e.g. every document empty)
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(n, np.int64)
-        # distinct (document, column) pairs, each at its first occurrence, in document then first-occurrence order
-        pair = doc * len(vkeys) + col
-        by_pair = np.argsort(pair, kind="stable")  # stable: each pair's run begins at its first occurrence
-        run = np.flatnonzero(np.r_[True, pair[by_pair][1:] != pair[by_pair][:-1]])
-        first, tf = by_pair[run], np.diff(np.r_[run, len(pair)])
-        order = np.argsort(first)
-        first, tf = first[order], tf[order]
-        return col[first], tf, np.bincount(doc[first], minlength=n)
+        return _first_counts(doc, col, n, len(self.vocab))
 
     def _batch(self, docs: list[str], first: int):
         js, tf, n_terms = self._counts(docs)
@@ -179,6 +177,15 @@ class CompiledTfidf:
             norm[r] = sq[starts[r][:, None] + np.arange(k)].sum(axis=1)
         v /= np.repeat(np.sqrt(norm), n_terms)
         return first + np.repeat(np.arange(len(docs)), n_terms), js, v
+
+
+def _first_counts(doc: np.ndarray, col: np.ndarray, n: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (columns, counts, columns per document) of :meth:`CompiledTfidf._counts` from every vocabulary term of
+    ``n`` documents as (document, column), documents in order: each document's distinct columns in the order they
+    first occur in it (the order its row is summed in), numbered by a hash table that keeps that order
+    (``pd.factorize``), and counted. ``width``: more than any column."""
+    ids, pairs = pd.factorize(doc * width + col, sort=False)
+    return pairs % width, np.bincount(ids, minlength=len(pairs)), np.bincount(pairs // width, minlength=n)
 
 
 def _ngram_key(term: str) -> int:

@@ -64,7 +64,8 @@ def fund_codes(p: pd.DataFrame) -> pd.Series:
 def duplicate_codes(p: pd.DataFrame | None = None, codes: pd.Series | None = None) -> np.ndarray:
     """Per row, whether its fund code (:func:`fund_codes` of ``p``, or ``codes``) occurs on another row."""
     codes = fund_codes(p) if codes is None else codes
-    return (codes.where(codes != "").duplicated(keep=False) & (codes != "")).to_numpy()
+    blank = codes.to_numpy() == ""
+    return codes.where(~blank).duplicated(keep=False).to_numpy() & ~blank
 
 
 def _bigrams(key: str) -> set[str]:

@@ -65,11 +65,12 @@ def prepare(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | Non
     text = pd.Series([f"{a}|{b}|{i}|{m}" for a, b, i, m in zip(c["name"].tolist(), c["full_name"].tolist(),
                                                                p["s_index"].tolist(), p["s_benchmark"].tolist())],
                      index=p.index, dtype=object)
-    has_index = (p["index_code"] != "") | (p["s_index"] != "")
+    # NumPy's comparison of the columns' Python strings (pandas' own costs ~0.6 ms more a column)
+    has_index = pd.Series((p["index_code"].to_numpy() != "") | (p["s_index"].to_numpy() != ""), index=p.index)
     p = p.join(classify_frame(p["fund_type"], text, has_index, vocab))
     # a row with nothing but a name (and perhaps a code) is classified only if that name reads as a fund's name
     untyped = pd.Series([not t.strip() for t in p["fund_type"].tolist()], index=p.index, dtype=bool)
-    name_only = ~has_index & (p["s_benchmark"] == "") & untyped
+    name_only = ~has_index & (p["s_benchmark"].to_numpy() == "") & untyped
     p["name_problem"] = ""
     if name_only.any():  # read only where it decides: most files say what each fund is
         q = p[name_only]

@@ -106,7 +106,8 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
         # the model scores only the rows others follow (each row is scored on its own: the numbers do not depend on
         # which other rows are scored with it); every row then takes its source's
         own, back = np.unique(src, return_inverse=True)
-        X = featurize(p.iloc[own], rr.take(own), holdings)
+        p_own = p.iloc[own]
+        X = featurize(p_own, rr.take(own), holdings)
         proba, p_text, p_hold, has = model.components(X)
         classes = list(model.classes_)
         cal = getattr(model, "agreement_", None)
@@ -117,7 +118,7 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
             winner = np.array([pos.get(rr.labels[s], -1) if rr.labels[s] else -1 for s in own.tolist()], dtype=int)
             keys = pattern_keys(proba.argmax(axis=1), classes, [rr.hits[s] for s in own.tolist()])
             rate = np.array([cal.patterns_.rate(k) for k in keys])
-            subject = cal.subject_rate(subject_texts(p.iloc[own]))
+            subject = cal.subject_rate(subject_texts(p_own))
             S = signals(proba, p_text, p_hold, has, align(rr.strength[own], rr.classes_, classes), winner,
                         X["rule_fuzzy"].to_numpy(bool), rate, subject)
             conf = cal.predict(S)

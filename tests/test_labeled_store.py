@@ -954,3 +954,21 @@ def test_a_file_system_that_refuses_to_sync_a_folder_still_takes_the_import(tmp_
                   today="2026-11-30")
     assert read_labels(named_labels_copy).set_index("fund_code").loc["159912", "secondary"] == "科技成长主题ETF"
     assert not list(named_labels_copy.parent.glob(".*journal"))
+
+
+def test_labels_version_reads_a_set_once_per_state_of_its_file(small_labels_copy, monkeypatch):
+    """`fundclass tag` asked the set's taxonomy version three times, each time reading and decoding the whole set
+    (~5 ms each for the shipped one). It is read once per state of the file; a set rewritten gives its new version."""
+    from pathlib import Path
+
+    reads = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real(self))
+    assert store.labels_version(small_labels_copy) == TAX.version
+    assert store.labels_version(small_labels_copy) == TAX.version
+    assert store.labels_version(str(small_labels_copy)) == TAX.version
+    assert len(reads) == 1
+    text = real(small_labels_copy).decode("utf-8-sig")
+    small_labels_copy.write_bytes(text.replace(TAX.version, "other-9").encode("gbk"))  # rewritten (and in GBK)
+    assert store.labels_version(small_labels_copy) == "other-9"
+    assert len(reads) == 2

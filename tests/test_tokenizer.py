@@ -93,3 +93,30 @@ def test_character_ngrams_are_counted_as_the_analyzer_lists_them(taxonomy):
         got = chars._char_counts(docs)
         for want, have in zip((cols, tf, lengths), got):
             assert np.array_equal(np.array(want, dtype=np.int64), have)
+
+
+def test_character_ngrams_of_a_vocabulary_with_longer_terms_are_counted_as_the_analyzer_lists_them():
+    """The n-gram numbers are looked up in a hash table of the vocabulary's 1–3-character terms: terms of more
+    characters (which no 1–3-gram matches, and which all numbered -1 before) are left out of it, not made a
+    duplicate key; whitespace runs, here in some documents of a batch only, are one space as before."""
+    from collections import Counter
+
+    import numpy as np
+
+    from classifier.inference import CompiledTfidf
+
+    terms = ["中", "中证", "中证5", "中证500", "沪深300", "证", " ", "a b", "0", "00", "ETF联接"]
+    chars = CompiledTfidf.from_arrays({"idf": np.ones(len(terms))},
+                                      {"kind": "chars", "ngram_range": [1, 3], "vocabulary": terms})
+    docs = ["中证500ETF联接A", "", "沪深300", "a  b\t\t中证", "中", "中证中证中", "000"]
+    cols, tf, lengths = [], [], []
+    for d in docs:
+        counts = Counter(map(chars.vocab.get, chars._terms(d)))
+        counts.pop(None, None)
+        cols += counts.keys()
+        tf += counts.values()
+        lengths.append(len(counts))
+    got = chars._char_counts(docs)
+    for want, have in zip((cols, tf, lengths), got):
+        assert np.array_equal(np.array(want, dtype=np.int64), have)
+    assert sum(lengths) > 10
