@@ -13,7 +13,7 @@ _spec.loader.exec_module(bench)
 def test_wall_time_resolves_a_tenth_of_a_second():
     """A process of 0.1 s is measured as about 0.1 s, not rounded up to the next memory sample (250 ms before)."""
     wall, cpu, largest, peak = bench.run_once(["sleep", "0.1"])
-    assert 0.1 <= wall < 0.2
+    assert 0.1 <= wall < 0.24  # the 250 ms sampling sleep made it ≥ 0.25 (0.257 measured); room for a loaded machine
     assert peak >= largest > 0
 
 
