@@ -109,7 +109,7 @@ def oof_report(model: FusedModel, td: TrainingData, tax: Taxonomy, target_precis
 
 def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agreement: pd.DataFrame,
                   goal: float, subject_alpha: float = 0.5, subject_min_df: int = 2, neighbour_heads: int = 0,
-                  pattern_backoff: bool = False, folds: GroupKFold | None = None
+                  pattern_backoff: bool = False, partitions: int = 1
                   ) -> tuple[AgreementCalibrator, dict]:
     """The second stage: doubt signals of the out-of-fold predictions → the chance a blind reader agrees.
 
@@ -118,8 +118,10 @@ def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agr
     The signals fitted on reads (the pattern table, :class:`classifier.doubt.SubjectAgreement`,
     :class:`classifier.doubt.SubjectNeighbours` when ``neighbour_heads`` > 0) are computed for heads they were not
     fitted on: the final calibrator learns from each row's signals with its own head left out, and the reported
-    figures come from calibrators (folds by head, ``folds``: GroupKFold(5) by default) whose signals never read their
-    test heads, the training rows' own signals fitted on the training heads only."""
+    figures and the threshold come from calibrators (folds by head) whose signals never read their test heads, the
+    training rows' own signals fitted on the training heads only. With ``partitions`` > 1 those out-of-fold
+    confidences are pooled over GroupKFold(5) and ``partitions`` − 1 shuffled partitions of the heads (seeds 1, 2, …):
+    one partition's threshold moved the review share by several points with the partition."""
     m = td.in_scope
     reads = [r for r, keep in zip(reads_per_fund(labels, agreement), m) if keep]
     heads = head_keys(labels)[m].to_numpy()
@@ -171,27 +173,30 @@ def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agr
         return oof_signals(model, td, rate, subj, near, agree), tab, nb
 
     # the calibrator's own out-of-fold confidences (folds by head) fix the threshold and the reported figures
-    conf = np.zeros(len(heads))
-    for tr, te in (folds or GroupKFold(n_splits=5)).split(heads, groups=heads):
-        S, tab, _ = fitted_signals(tr, te)
-        tr = tr[read[tr]]
-        conf[te] = AgreementCalibrator().fit(S[tr], target[tr], weight[tr], tab).predict(S[te])
+    confs = []
+    for seed in range(partitions):
+        conf = np.zeros(len(heads))
+        folds = GroupKFold(n_splits=5) if seed == 0 else GroupKFold(n_splits=5, shuffle=True, random_state=seed)
+        for tr, te in folds.split(heads, groups=heads):
+            S, tab, _ = fitted_signals(tr, te)
+            tr = tr[read[tr]]
+            conf[te] = AgreementCalibrator().fit(S[tr], target[tr], weight[tr], tab).predict(S[te])
+        confs.append(conf[read])
     every = np.arange(len(heads))
     S, tab, nb = fitted_signals(every, every[:0])
     final_subject = subject(every)
     final_subject.check(texts.tolist())
     cal = AgreementCalibrator().fit(S[read], target[read], weight[read], tab, final_subject, nb)
     cal.head_reads_ = head_reads_by_index(td.prepared, reads_per_fund(labels, agreement))
-    t, agree, review = agreement_threshold(conf[read], target[read], weight[read], goal)
-    w = weight[read]
-    rep = {"rows_read": int(read.sum()), "heads_read": int(len(n_head)), "threshold": t,
+    conf, t_read, w = np.concatenate(confs), np.tile(target[read], partitions), np.tile(weight[read], partitions)
+    t, agree, review = agreement_threshold(conf, t_read, w, goal)
+    rep = {"rows_read": int(read.sum()), "heads_read": int(len(n_head)), "partitions": partitions, "threshold": t,
            "target_agreement": goal, "auto_agreement": agree, "review_rate": review,
-           "mean_agreement": float(np.average(target[read], weights=w)),
-           "ece_vs_readers": weighted_ece(conf[read], target[read], w),
-           "ece_fused_vs_readers": weighted_ece(model.oof_proba_.max(axis=1)[read], target[read], w),
-           "auc_disagreement": disagreement_auc(conf[read], target[read], w),
-           "agreement_at_review_budget": {f"{b:.2f}": budget_agreement(conf[read], target[read], w, b)
-                                          for b in REVIEW_BUDGETS},
+           "mean_agreement": float(np.average(target[read], weights=weight[read])),
+           "ece_vs_readers": weighted_ece(conf, t_read, w),
+           "ece_fused_vs_readers": weighted_ece(model.oof_proba_.max(axis=1)[read], target[read], weight[read]),
+           "auc_disagreement": disagreement_auc(conf, t_read, w),
+           "agreement_at_review_budget": {f"{b:.2f}": budget_agreement(conf, t_read, w, b) for b in REVIEW_BUDGETS},
            "coef": dict(zip(SIGNALS, np.round(cal.coef_, 4).tolist())), "intercept": round(cal.intercept_, 4)}
     return cal, rep
 
@@ -269,7 +274,8 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
         with one_blas_thread():
             cal, agree_rep = fit_agreement(model, td, labels, agreement, float(cfg["target_agreement"]),
                                            float(cfg["subject_alpha"]), int(cfg["subject_min_df"]),
-                                           int(cfg["neighbour_heads"]), bool(cfg["pattern_backoff"]))
+                                           int(cfg["neighbour_heads"]), bool(cfg["pattern_backoff"]),
+                                           int(cfg["agreement_partitions"]))
     # the reads the confidence is fitted on are part of what the model is (ah): new reads, a new version
     manifest = {
         "model_version": f"{tax.id}-{dh[:8]}-" + hashlib.sha256(repr((sorted(cfg.items()), holdings_source,

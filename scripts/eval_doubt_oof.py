@@ -6,11 +6,12 @@ by index), then the second stage (:func:`classifier.train.fit_agreement`) is fit
 subject ridge and the subject neighbours, fitted on the training heads only) under each setting:
 
   current   the second stage without the neighbour signals or the pattern back-off (neighbour_heads = 0,
-            pattern_backoff = false), as the models up to c83a337 were fitted
+            pattern_backoff = false, agreement_partitions = 1), as the models up to c83a337 were fitted
   new       the settings of classifier/defaults.toml ([train])
 
-Per taxonomy and setting it prints, for GroupKFold(5) as training uses it and as the mean over it and four shuffled
-head partitions (the single partition's review share moves by several points with the partition): the weighted share
+Per taxonomy and setting it prints, for GroupKFold(5) alone (as models up to c83a337 chose their threshold) and for the
+out-of-fold confidences pooled over it and four shuffled head partitions (as training now does, agreement_partitions;
+one partition's review share moves by several points with the partition): the weighted share
 of rows sent to review for the accepted rows to agree with the readers on ≥ the target (0.99), the agreement of the
 accepted rows at 10% and 15% review budgets, the ECE of the confidence against reader agreement, and the AUC of reader
 disagreement against confidence (1: every disputed read below every agreed one). Rows are weighted as training
@@ -29,8 +30,6 @@ import time
 import tomllib
 
 import numpy as np
-from sklearn.model_selection import GroupKFold
-
 from classifier.agreement import read_agreement
 from classifier.config import defaults
 from classifier.labeled import read_labels
@@ -40,8 +39,8 @@ from classifier.workflows import _holdings
 
 TAXONOMIES = {"jrj": ("taxonomy/jrj2026.toml", "data/labeled/labels.csv", "models/default"),
               "efund": ("taxonomy/efund2025.toml", "data/labeled/efund/labels.csv", "models/efund")}
-CURRENT = {"neighbour_heads": 0, "pattern_backoff": False}
-SEEDS = (1, 2, 3, 4)  # shuffled head partitions besides GroupKFold's own
+CURRENT = {"neighbour_heads": 0, "pattern_backoff": False, "agreement_partitions": 1}
+PARTITIONS = 5  # GroupKFold's own and four shuffled ones
 FIGURES = (("review", "review for 0.99"), ("a10", "agree @10%"), ("a15", "agree @15%"), ("ece", "ECE"),
            ("auc", "AUC disagr."))
 
@@ -53,15 +52,16 @@ def figures(rep: dict) -> dict:
 
 
 def evaluate(model, td, labels, agreement, cfg: dict) -> tuple[dict, dict]:
-    """(figures of GroupKFold(5), their mean over it and the shuffled partitions) for the [train] settings ``cfg``."""
-    runs = []
-    for folds in [GroupKFold(5)] + [GroupKFold(5, shuffle=True, random_state=s) for s in SEEDS]:
+    """(figures of GroupKFold(5) alone, figures of the confidences pooled over it and four shuffled partitions) for
+    the [train] settings ``cfg``."""
+    out = []
+    for partitions in (1, PARTITIONS):
         with one_blas_thread():
             _, rep = fit_agreement(model, td, labels, agreement, float(cfg["target_agreement"]),
                                    float(cfg["subject_alpha"]), int(cfg["subject_min_df"]),
-                                   int(cfg["neighbour_heads"]), bool(cfg["pattern_backoff"]), folds=folds)
-        runs.append(figures(rep))
-    return runs[0], {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+                                   int(cfg["neighbour_heads"]), bool(cfg["pattern_backoff"]), partitions)
+        out.append(figures(rep))
+    return out[0], out[1]
 
 
 def main() -> None:
@@ -91,7 +91,7 @@ def main() -> None:
               f"{shipped['ece_vs_readers']:.4f}")
         rows = {s: evaluate(model, td, labels, agreement, c) for s, c in settings.items()}
         print(f"{'':22}" + "".join(f"{label:>16}" for _, label in FIGURES))
-        for part, i in (("GroupKFold(5)", 0), (f"mean of {1 + len(SEEDS)} partitions", 1)):
+        for part, i in (("GroupKFold(5)", 0), (f"pooled over {PARTITIONS}", 1)):
             for s in settings:
                 print(f"{s:<8}{part[:14]:<14}"
                       + "".join(f"{rows[s][i][k]:>16.4f}" for k, _ in FIGURES))

@@ -357,3 +357,19 @@ def test_a_row_in_review_names_the_readers_agreement_on_the_read_heads_nearest_i
     assert out["needs_review"][0] and "最相近的已读指数上读者一致率 40%" in out["evidence"][0]
     rate[0] = 1.0
     assert "最相近的已读指数" not in model_tagger.tag(frame)["evidence"][0]
+
+
+def test_the_threshold_is_read_off_out_of_fold_confidences_pooled_over_head_partitions(small_model, small_training,
+                                                                                        small_labels):
+    """train.agreement_partitions: the threshold and figures come from the second stage's out-of-fold confidences
+    of GroupKFold(5) and of shuffled head partitions, pooled; the same every run (fixed seeds)."""
+    from classifier.train import fit_agreement
+
+    agreement = read_agreement(SHIPPED_LABELS)
+    args = (small_model, small_training, small_labels, agreement, 0.99, 0.5, 2, 5, True)
+    _, one = fit_agreement(*args, 1)
+    _, three = fit_agreement(*args, 3)
+    assert one["partitions"] == 1 and three["partitions"] == 3
+    assert three["rows_read"] == one["rows_read"]
+    assert (three["threshold"], three["review_rate"]) != (one["threshold"], one["review_rate"])
+    assert fit_agreement(*args, 3)[1] == three
