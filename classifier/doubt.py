@@ -251,7 +251,7 @@ class SubjectNeighbours:
     a subject sharing no n-gram with any read head gets the overall agreement).
     """
 
-    BLOCK = 1024  # query subjects compared at once (a block × subjects dense array)
+    BLOCK = 256  # query subjects compared at once (a block × subjects dense array)
 
     def __init__(self, k: int = 5, prior_weight: float = 0.1):
         self.k, self.prior_weight = k, prior_weight
