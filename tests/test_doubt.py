@@ -332,9 +332,12 @@ def test_a_row_in_review_always_shows_its_likeliest_runner_up(model_tagger):
 def test_a_subject_readers_split_on_lowers_the_confidence_and_is_named(model_tagger, monkeypatch):
     """The subject signal reaches the confidence and the evidence: a row of an index no labeled head tracks, its
     subject predicted at 40% reader agreement, goes to review naming that rate; the same row predicted at 100% is
-    more confident and names no such doubt."""
+    more confident and names no such doubt. (A review threshold of 0.98: since doubt20's retraining, with the
+    neighbour signals beside it, the subject signal weighs less, 40% alone takes this row from 0.994 to 0.971, above
+    the model's own 0.947.)"""
     cal = model_tagger.model.agreement_
     assert cal.coef_[SIGNALS.index("subject")] > 0  # more predicted agreement, more confidence
+    monkeypatch.setattr(model_tagger, "threshold", 0.98)
     frame = pd.DataFrame({"基金简称": ["示例国证新能源储能科技ETF"], "跟踪指数名称": ["国证新能源储能科技指数"]})
     low = {"国证新能源储能科技": 0.4}
     monkeypatch.setattr(cal, "subject_rate", lambda texts: np.array([low.get(t, 1.0) for t in texts]))
@@ -373,3 +376,20 @@ def test_the_threshold_is_read_off_out_of_fold_confidences_pooled_over_head_part
     assert three["rows_read"] == one["rows_read"]
     assert (three["threshold"], three["review_rate"]) != (one["threshold"], one["review_rate"])
     assert fit_agreement(*args, 3)[1] == three
+
+
+def test_the_shipped_model_reads_the_read_heads_nearest_an_unseen_subject(model_tagger, monkeypatch):
+    """The shipped model (doubt20 on) carries the subject neighbours and the pattern back-off, and a row of an index
+    no labeled head tracks is less confident when the read heads nearest its subject split the readers."""
+    cal = model_tagger.model.agreement_
+    assert cal.neighbours_ is not None and cal.patterns_.backoff
+    assert cal.coef_[SIGNALS.index("neighbours")] > 0  # more agreement near it, more confidence
+    frame = pd.DataFrame({"基金简称": ["示例国证新能源储能科技ETF"], "跟踪指数名称": ["国证新能源储能科技指数"]})
+    near, agree = cal.neighbour_signals(["国证新能源储能科技"])
+    assert 0 < near[0] < 1  # no read head has this subject
+    confidence = {}
+    for rate in (0.5, 1.0):
+        monkeypatch.setattr(cal, "neighbour_signals", lambda texts, r=rate: (np.full(len(texts), near[0]),
+                                                                             np.full(len(texts), r)))
+        confidence[rate] = model_tagger.tag(frame)["confidence"][0]
+    assert confidence[0.5] < confidence[1.0]
