@@ -86,9 +86,9 @@ def main() -> None:
         td = training_data(labels, tax, holdings)
         model = fit(td, tax, cfg)
         shipped = json.load(open(f"{model_dir}/manifest.json", encoding="utf-8"))["metrics_agreement"]
-        print(f"\n{name}: {labels_path}, {int(td.in_scope.sum())} training rows; the shipped model's manifest "
-              f"(figures before the stricter out-of-fold signals): review {shipped['review_rate']:.4f}, ECE "
-              f"{shipped['ece_vs_readers']:.4f}")
+        print(f"\n{name}: {labels_path}, {int(td.in_scope.sum())} training rows; {model_dir}/manifest.json says: "
+              f"review {shipped['review_rate']:.4f}, ECE {shipped['ece_vs_readers']:.4f} "
+              f"({shipped.get('partitions', 1)} partition(s))")
         rows = {s: evaluate(model, td, labels, agreement, c) for s, c in settings.items()}
         print(f"{'':22}" + "".join(f"{label:>16}" for _, label in FIGURES))
         for part, i in (("GroupKFold(5)", 0), (f"pooled over {PARTITIONS}", 1)):
