@@ -17,6 +17,14 @@ agrees, fitted on the labeled set's blind reads (``agreement.csv``) with the fus
   holdings_vs    the fund's holdings point to another class
   no_rule        no rule voted at all
   fuzzy          the deciding rule matched a near-miss term
+  nearest        how close the subject is to the nearest read head's (cosine of character 1–3-gram tf-idf; 1: the
+                 same subject, 0: no n-gram in common): an index far from every head read is one the calibrator
+                 has seen no reader on
+  neighbours     the reader agreement of the ``neighbour_heads`` read heads whose subjects are nearest, weighted by
+                 that similarity (:class:`SubjectNeighbours`; a head's own reads never count for it in training)
+
+The pattern rate of a key seen on few heads is smoothed towards the rate of its rule (``pattern_backoff``: an unseen
+term of a contested rule, 中证细分机械 after 中证细分化工, starts from the rule's split), not the overall rate.
 
 Every signal is a number computed from flags, probabilities and the row's input text, never from evidence text.
 """
@@ -28,9 +36,11 @@ import pandas as pd
 from .inference import CompiledTfidf, sparse_scores
 
 SIGNALS = ("logit_p", "margin", "pattern", "subject", "two_classes", "rules_overruled", "text_vs_rules",
-           "holdings_vs", "no_rule", "fuzzy")
-# a model saved before the subject signal existed has one coefficient fewer: loaded with 0 for it (its confidences)
-SIGNALS_BEFORE_SUBJECT = tuple(n for n in SIGNALS if n != "subject")
+           "holdings_vs", "no_rule", "fuzzy", "nearest", "neighbours")
+# a model saved before a signal existed has fewer coefficients: loaded with 0 for the signals it lacks (so it gives
+# the confidences it gave), the layout told by the number of coefficients
+SIGNALS_BEFORE_NEIGHBOURS = tuple(n for n in SIGNALS if n not in ("nearest", "neighbours"))
+SIGNALS_BEFORE_SUBJECT = tuple(n for n in SIGNALS_BEFORE_NEIGHBOURS if n != "subject")
 NONE = "-"
 CLIP = 6.0
 
@@ -60,36 +70,71 @@ def pattern_keys(pred: np.ndarray, classes, hits: list) -> list[str]:
     return out
 
 
-class PatternTable:
-    """Reader agreement per decision pattern, smoothed with ``prior_weight`` pseudo-reads at the overall rate."""
+def pattern_rule(key: str) -> str:
+    """The rule of a :func:`pattern_keys` key ('-' for none): 'industry.cyclicals:机械|-' → 'industry.cyclicals'."""
+    return key.split("|", 1)[0].split(":", 1)[0]
 
-    def __init__(self, keys, targets, weights, heads, prior_weight: float = 3.0):
+
+def _add(table: dict, key, w: float, t: float) -> None:
+    s = table.setdefault(key, [0.0, 0.0])
+    s[0] += w * t
+    s[1] += w
+
+
+class PatternTable:
+    """Reader agreement per decision pattern, smoothed with ``prior_weight`` pseudo-reads at the overall rate, or,
+    with ``backoff``, at the rate of the pattern's rule (itself smoothed at the overall rate)."""
+
+    def __init__(self, keys, targets, weights, heads, prior_weight: float = 3.0, backoff: bool = False):
         self.prior_weight = prior_weight
+        self.backoff = bool(backoff)
         self.prior = float(np.average(targets, weights=weights))
         self.sums: dict[str, list[float]] = {}
         self._by_head: dict[tuple[str, str], list[float]] = {}
         for k, t, w, h in zip(keys, targets, weights, heads):
-            s = self.sums.setdefault(k, [0.0, 0.0])
-            s[0] += w * t
-            s[1] += w
-            b = self._by_head.setdefault((k, h), [0.0, 0.0])
-            b[0] += w * t
-            b[1] += w
+            _add(self.sums, k, w, t)
+            _add(self._by_head, (k, h), w, t)
+        self._rules()
+
+    def _rules(self) -> None:
+        """The per-rule sums (and per rule and head), summed from the per-key ones."""
+        self._rule_sums: dict[str, list[float]] = {}
+        self._rule_by_head: dict[tuple[str, str], list[float]] = {}
+        for k, (a, b) in self.sums.items():
+            s = self._rule_sums.setdefault(pattern_rule(k), [0.0, 0.0])
+            s[0] += a
+            s[1] += b
+        for (k, h), (a, b) in self._by_head.items():
+            s = self._rule_by_head.setdefault((pattern_rule(k), h), [0.0, 0.0])
+            s[0] += a
+            s[1] += b
+
+    @staticmethod
+    def _sums(table: dict, by_head: dict, key: str, leave_out_head: str | None) -> tuple[float, float]:
+        s, n = table.get(key, (0.0, 0.0))
+        if leave_out_head is not None:
+            b = by_head.get((key, leave_out_head), (0.0, 0.0))
+            s, n = s - b[0], n - b[1]
+        return s, n
 
     def rate(self, key: str, leave_out_head: str | None = None) -> float:
-        s, n = self.sums.get(key, (0.0, 0.0))
-        if leave_out_head is not None:
-            b = self._by_head.get((key, leave_out_head), (0.0, 0.0))
-            s, n = s - b[0], n - b[1]
         m = self.prior_weight
-        return (s + m * self.prior) / (n + m)
+        prior = self.prior
+        if self.backoff:
+            s, n = self._sums(self._rule_sums, self._rule_by_head, pattern_rule(key), leave_out_head)
+            prior = (s + m * prior) / (n + m)
+        s, n = self._sums(self.sums, self._by_head, key, leave_out_head)
+        return (s + m * prior) / (n + m)
 
     def to_arrays(self) -> tuple[dict, dict]:
         """The saved table: pattern keys (sorted) in the JSON fields, their [Σ w·t, Σ w] sums as one array (the
         per-head sums are for training only)."""
         keys = sorted(self.sums)
         sums = np.array([[float(x) for x in self.sums[k]] for k in keys], dtype=np.float64).reshape(len(keys), 2)
-        return {"sums": sums}, {"prior_weight": float(self.prior_weight), "prior": float(self.prior), "keys": keys}
+        fields = {"prior_weight": float(self.prior_weight), "prior": float(self.prior), "keys": keys}
+        if self.backoff:  # absent: a table saved before the back-off existed, or one without it (the same file)
+            fields["backoff"] = True
+        return {"sums": sums}, fields
 
     @classmethod
     def from_arrays(cls, arrays: dict, fields: dict) -> "PatternTable":
@@ -99,21 +144,26 @@ class PatternTable:
         if sums.dtype != np.float64 or sums.shape != (len(keys), 2) or not all(isinstance(k, str) for k in keys):
             raise ValueError(f"pattern table: {len(keys)} keys but sums of shape {sums.shape} ({sums.dtype})")
         self.sums = {k: [float(a), float(b)] for k, (a, b) in zip(keys, sums.tolist())}
+        self.backoff = bool(fields.get("backoff", False))
         self._by_head = {}
+        self._rules()
         return self
 
     def __getstate__(self):  # the per-head sums are for training only
-        return {"prior_weight": self.prior_weight, "prior": self.prior, "sums": self.sums, "_by_head": {}}
+        return {"prior_weight": self.prior_weight, "backoff": self.backoff, "prior": self.prior, "sums": self.sums,
+                "_by_head": {}, "_rule_sums": self._rule_sums, "_rule_by_head": {}}
 
 
 def signals(proba: np.ndarray, p_text: np.ndarray, p_hold: np.ndarray, has_holdings: np.ndarray,
             strength: np.ndarray, rule_winner: list, fuzzy: np.ndarray, pattern_rate: np.ndarray,
-            subject_rate: np.ndarray) -> np.ndarray:
+            subject_rate: np.ndarray, nearest: np.ndarray | None = None,
+            neighbours: np.ndarray | None = None) -> np.ndarray:
     """The doubt signals (n × len(SIGNALS)) for rows whose chosen class is ``proba.argmax(1)``.
 
     ``strength`` is the rule layer's per-class vote strength (0 where a class got no vote), ``rule_winner`` its class
     index per row (-1 when it abstained or nothing fired), ``pattern_rate`` the pattern table's rate per row,
-    ``subject_rate`` :class:`SubjectAgreement`'s prediction per row.
+    ``subject_rate`` :class:`SubjectAgreement`'s prediction per row, ``nearest`` and ``neighbours``
+    :class:`SubjectNeighbours`' (0 when not given: a model without them).
     """
     n = len(proba)
     pred = proba.argmax(axis=1)
@@ -127,7 +177,9 @@ def signals(proba: np.ndarray, p_text: np.ndarray, p_hold: np.ndarray, has_holdi
         (has_rule & (winner != pred)).astype(float),
         (has_rule & (p_text.argmax(axis=1) != winner)).astype(float),
         (has_holdings & (p_hold.argmax(axis=1) != pred)).astype(float),
-        (voted == 0).astype(float), np.asarray(fuzzy, dtype=float)])
+        (voted == 0).astype(float), np.asarray(fuzzy, dtype=float),
+        np.zeros(n) if nearest is None else np.asarray(nearest, dtype=float),
+        np.zeros(n) if neighbours is None else np.asarray(neighbours, dtype=float)])
 
 
 def subject_texts(p: pd.DataFrame) -> list[str]:
@@ -189,6 +241,116 @@ class SubjectAgreement:
         return self
 
 
+class SubjectNeighbours:
+    """The read heads whose subjects are nearest a row's: how near the nearest is, and their reader agreement.
+
+    Subjects are compared by the cosine of their character 1–3-gram tf-idf vectors (the idf of the read heads'
+    distinct subjects). A head's similarity is that of its nearest subject; the ``k`` nearest heads' agreements are
+    averaged with their similarities as weights, with ``prior_weight`` of similarity at the overall agreement (so
+    a subject sharing no n-gram with any read head gets the overall agreement).
+    """
+
+    BLOCK = 256  # query subjects compared at once (a block × subjects dense array)
+
+    def __init__(self, k: int = 5, prior_weight: float = 0.1):
+        self.k, self.prior_weight = k, prior_weight
+
+    def fit(self, texts, heads, target: np.ndarray, weight: np.ndarray) -> "SubjectNeighbours":
+        """``texts``, ``heads``, ``target``, ``weight``: per read row, its subject, head, agreement and weight."""
+        from sklearn.feature_extraction.text import TfidfVectorizer  # training only
+
+        heads = np.asarray(heads, dtype=object)
+        names = sorted(set(heads.tolist()))
+        pos = {h: i for i, h in enumerate(names)}
+        hi = np.array([pos[h] for h in heads.tolist()], dtype=np.int64)
+        w = np.asarray(weight, dtype=np.float64)
+        self.head_agreement_ = (np.bincount(hi, weights=w * target, minlength=len(names))
+                                / np.bincount(hi, weights=w, minlength=len(names)))
+        self.prior_ = float(np.average(target, weights=w))
+        pairs = sorted(set(zip(hi.tolist(), (str(t) for t in texts))))  # each head's distinct subjects
+        self.subjects_ = [t for _, t in pairs]
+        self.subject_head_ = np.array([h for h, _ in pairs], dtype=np.int64)
+        self.head_names_ = names  # for training's leave-own-head-out only; not saved
+        vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, lowercase=False)
+        vec.fit(self.subjects_)
+        self.tfidf_ = CompiledTfidf(vec, "chars")
+        self._matrix = None
+        return self
+
+    def _stored(self):
+        if self._matrix is None:
+            from scipy.sparse import csr_matrix
+
+            r, c, v = self.tfidf_.transform(self.subjects_)
+            self._matrix = csr_matrix((v, (r, c)), shape=(len(self.subjects_), len(self.tfidf_.idf))).T.tocsr()
+        return self._matrix
+
+    def predict(self, texts, leave_out_heads=None) -> tuple[np.ndarray, np.ndarray]:
+        """(nearest, neighbours) per text; ``leave_out_heads`` (training): per text, a head whose subjects do not
+        count for it."""
+        from scipy.sparse import csr_matrix
+
+        ids: dict = {}
+        keyed = texts if leave_out_heads is None else list(zip(texts, leave_out_heads))
+        back = np.fromiter((ids.setdefault(t, len(ids)) for t in keyed), np.int64, len(keyed))
+        uniq = list(ids)
+        qt = uniq if leave_out_heads is None else [t for t, _ in uniq]
+        pos = {h: i for i, h in enumerate(getattr(self, "head_names_", []))}
+        out = (np.zeros(len(uniq)), np.full(len(uniq), self.prior_))
+        n_heads = len(self.head_agreement_)
+        head = self.subject_head_
+        _, first = np.unique(head, return_index=True)  # each head's first subject; its others are maxed in below
+        extra = np.setdiff1d(np.arange(len(head)), first)
+        k = min(self.k, n_heads)
+        stored = self._stored()
+        for b in range(0, len(uniq), self.BLOCK):
+            part = qt[b:b + self.BLOCK]
+            r, c, v = self.tfidf_.transform(part)
+            Q = csr_matrix((v, (r, c)), shape=(len(part), len(self.tfidf_.idf)))
+            sim = (Q @ stored).toarray()
+            H = np.zeros((len(part), n_heads))  # a head's similarity: that of its nearest subject
+            H[:, head[first]] = sim[:, first]
+            for j in extra.tolist():
+                np.maximum(H[:, head[j]], sim[:, j], out=H[:, head[j]])
+            if leave_out_heads is not None:
+                own = np.array([pos.get(h, -1) for _, h in uniq[b:b + self.BLOCK]])
+                hit = own >= 0
+                H[np.flatnonzero(hit), own[hit]] = -1.0  # below every other head
+            # the k nearest heads, ties taken in head order: every head above the k-th similarity, then those at it
+            kth = -np.partition(-H, k - 1, axis=1)[:, k - 1:k]
+            above = H > kth
+            at = H == kth
+            chosen = above | (at & (np.cumsum(at, axis=1) <= k - above.sum(axis=1, keepdims=True)))
+            s_ = np.where(chosen, np.clip(H, 0.0, None), 0.0)
+            out[0][b:b + len(part)] = np.clip(H.max(axis=1), 0.0, None)
+            out[1][b:b + len(part)] = (s_ @ self.head_agreement_ + self.prior_weight * self.prior_
+                                       ) / (s_.sum(axis=1) + self.prior_weight)
+        return out[0][back], out[1][back]
+
+    def to_arrays(self) -> tuple[dict, dict]:
+        ta, tf = self.tfidf_.to_arrays()
+        return ({"head_agreement": self.head_agreement_, "subject_head": self.subject_head_,
+                 **{f"tfidf.{k}": v for k, v in ta.items()}},
+                {"k": int(self.k), "prior_weight": float(self.prior_weight), "prior": self.prior_,
+                 "subjects": list(self.subjects_), "tfidf": tf})
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, fields: dict) -> "SubjectNeighbours":
+        self = cls(k=int(fields["k"]), prior_weight=float(fields["prior_weight"]))
+        self.prior_ = float(fields["prior"])
+        self.subjects_ = [str(t) for t in fields["subjects"]]
+        self.tfidf_ = CompiledTfidf.from_arrays({k[6:]: v for k, v in arrays.items() if k.startswith("tfidf.")},
+                                                fields["tfidf"])
+        agree, head = arrays["head_agreement"], arrays["subject_head"]
+        if (agree.dtype != np.float64 or agree.ndim != 1 or head.dtype != np.int64
+                or head.shape != (len(self.subjects_),) or (len(head) and not 0 <= head.min() <= head.max() < len(agree))):
+            raise ValueError(f"subject neighbours: {len(self.subjects_)} subjects, heads {head.shape} ({head.dtype}), "
+                             f"agreements {agree.shape} ({agree.dtype})")
+        self.head_agreement_, self.subject_head_ = agree, head
+        self._matrix = None
+        return self
+
+
 class AgreementCalibrator:
     """Logistic regression from doubt signals to the chance a reader agrees, fitted on soft targets (each row
     enters twice: as agreeing with weight w·t and as disagreeing with weight w·(1−t))."""
@@ -197,7 +359,7 @@ class AgreementCalibrator:
         self.C = C
 
     def fit(self, S: np.ndarray, target: np.ndarray, weight: np.ndarray, patterns: PatternTable,
-            subject: SubjectAgreement | None = None):
+            subject: SubjectAgreement | None = None, neighbours: SubjectNeighbours | None = None):
         from sklearn.linear_model import LogisticRegression  # training only
 
         X = np.vstack([S, S])
@@ -208,13 +370,19 @@ class AgreementCalibrator:
         self.intercept_ = float(lr.intercept_[0])
         self.patterns_ = patterns
         self.subject_ = subject
+        self.neighbours_ = neighbours
         return self
 
-    FIELDS = ("C", "coef_", "intercept_", "patterns_", "subject_", "head_reads_")
+    FIELDS = ("C", "coef_", "intercept_", "patterns_", "subject_", "neighbours_", "head_reads_")
 
     def subject_rate(self, texts: list[str]) -> np.ndarray:
         """The ``subject`` signal of rows with these subjects (0 for a model saved before it existed)."""
         return self.subject_.predict(texts) if self.subject_ is not None else np.zeros(len(texts))
+
+    def neighbour_signals(self, texts: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The ``nearest`` and ``neighbours`` signals of rows with these subjects (None: a model without them)."""
+        neighbours = getattr(self, "neighbours_", None)
+        return neighbours.predict(texts) if neighbours is not None else (None, None)
 
     def to_arrays(self) -> tuple[dict, dict]:
         """(arrays, JSON fields) of the fitted calibrator, its pattern table and ``head_reads_`` (index key → the
@@ -224,22 +392,41 @@ class AgreementCalibrator:
             raise ValueError(f"AgreementCalibrator.to_arrays does not know the attributes {sorted(extra)}")
         pa, pf = self.patterns_.to_arrays()
         sa, sf = self.subject_.to_arrays() if self.subject_ is not None else ({}, None)
+        neighbours = getattr(self, "neighbours_", None)
+        na, nf = neighbours.to_arrays() if neighbours is not None else ({}, None)
         reads = getattr(self, "head_reads_", None)
         fields = {"C": float(self.C), "intercept": float(self.intercept_), "patterns": pf, "subject": sf,
                   "head_reads": None if reads is None else {k: list(v) for k, v in reads.items()}}
-        return {"coef": np.asarray(self.coef_, dtype=np.float64), **{f"patterns.{k}": v for k, v in pa.items()},
-                **{f"subject.{k}": v for k, v in sa.items()}}, fields
+        coef = np.asarray(self.coef_, dtype=np.float64)
+        if nf is not None:  # absent: a model without neighbours (and every model saved before they existed)
+            fields["neighbours"] = nf
+        elif len(coef) == len(SIGNALS) and not coef[[SIGNALS.index(n) for n in SIGNALS
+                                                      if n not in SIGNALS_BEFORE_NEIGHBOURS]].any():
+            # without them, the layout of a model saved before they existed: such a model saved again is the same bytes
+            coef = coef[[SIGNALS.index(n) for n in SIGNALS_BEFORE_NEIGHBOURS]]
+        return {"coef": coef, **{f"patterns.{k}": v for k, v in pa.items()},
+                **{f"subject.{k}": v for k, v in sa.items()}, **{f"neighbours.{k}": v for k, v in na.items()}}, fields
 
     @classmethod
     def from_arrays(cls, arrays: dict, fields: dict) -> "AgreementCalibrator":
         self = cls(C=float(fields["C"]))
         coef = arrays["coef"]
-        subject = fields.get("subject")
-        if coef.dtype == np.float64 and subject is None and coef.shape == (len(SIGNALS_BEFORE_SUBJECT),):
-            coef = np.insert(coef, SIGNALS.index("subject"), 0.0)  # saved before the subject signal existed
+        subject, neighbours = fields.get("subject"), fields.get("neighbours")
+        # saved before the subject signal existed (no subject part), or before the neighbour signals (10 signals)
+        older = (SIGNALS_BEFORE_SUBJECT,) if subject is None else ()
+        older += (SIGNALS_BEFORE_NEIGHBOURS,) if neighbours is None else ()
+        for layout in older:
+            if coef.dtype == np.float64 and coef.shape == (len(layout),):
+                full = np.zeros(len(SIGNALS))
+                full[[SIGNALS.index(n) for n in layout]] = coef
+                coef = full
+                break
         if coef.dtype != np.float64 or coef.shape != (len(SIGNALS),):
             raise ValueError(f"agreement coefficients: shape {coef.shape} ({coef.dtype}), expected ({len(SIGNALS)},)")
         self.coef_ = coef
+        self.neighbours_ = (SubjectNeighbours.from_arrays(
+            {k[11:]: v for k, v in arrays.items() if k.startswith("neighbours.")}, neighbours)
+            if neighbours is not None else None)
         self.subject_ = (SubjectAgreement.from_arrays({k[8:]: v for k, v in arrays.items() if k.startswith("subject.")},
                                                       subject) if subject is not None else None)
         self.intercept_ = float(fields["intercept"])

@@ -35,6 +35,7 @@ DOUBT_REASONS = {"two_classes": "规则投票给两个以上类别", "rules_over
                  "no_rule": "无规则命中"}
 DOUBT_PATTERN = "同一规则与词的判定处读者一致率 {rate:.0%}"
 DOUBT_SUBJECT = "名称相近的指数上读者一致率约 {rate:.0%}"
+DOUBT_NEIGHBOURS = "最相近的已读指数上读者一致率 {rate:.0%}"
 DUPLICATE = "; 基金代码在本批次中重复"
 LINKED = "; 关联{kind}:"  # the linked fund's code follows
 HOLDINGS_THEME = "; 持仓:{industry} {share:.1f}%>{threshold:g}% 行业主题(seed 004{sw_date})"
@@ -74,6 +75,7 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
     rate = (1.0 / (1.0 + np.exp(-doubt[:, pos["pattern"]]))).tolist() if doubt is not None else None
     # a regression's prediction: it may pass 0 or 1
     subject = np.clip(s.subject_rate, 0.0, 1.0).tolist() if s.subject_rate is not None else None
+    neighbours = s.neighbour_rate.tolist() if s.neighbour_rate is not None else None
     # per lowering signal with a reason to give, whether each row has it set (in the order of ``lowers``)
     signal_set = {n: (doubt[:, pos[n]] == 1.0).tolist() for n in lowers if n in DOUBT_REASONS} \
         if doubt is not None else {}
@@ -115,6 +117,8 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
                     reasons.append(DOUBT_PATTERN.format(rate=rate[i]))
                 if subject is not None and subject[i] < doubt_pattern_rate:
                     reasons.append(DOUBT_SUBJECT.format(rate=subject[i]))
+                if neighbours is not None and neighbours[i] < doubt_pattern_rate:
+                    reasons.append(DOUBT_NEIGHBOURS.format(rate=neighbours[i]))
                 if reasons:
                     ev += DOUBTS.format(reasons=", ".join(reasons))
         if r.reviewed:

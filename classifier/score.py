@@ -39,6 +39,7 @@ class Scores:
     doubt: np.ndarray | None = None  # n × len(doubt.SIGNALS): the signals the agreement calibrator read (None: none)
     doubt_lowers: tuple = ()  # the signals whose calibrator coefficient is negative (being set lowers confidence)
     subject_rate: np.ndarray | None = None  # readers' agreement predicted from the row's subject (None: not modelled)
+    neighbour_rate: np.ndarray | None = None  # readers' agreement on the read heads nearest its subject (None: none)
     # per row, its index code key, subject key and name key (index_key.code_keys, subject_keys, name_keys) as lists,
     # when this step read them (None: it did not); decide.override reads the same keys
     index_keys: tuple[list[str], list[str], list[str]] | None = None
@@ -98,7 +99,7 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
     links = link(p) if links is None else links.set_axis(p.index)
     # share classes follow their family's first member; feeders follow their ETF when it is in the file
     src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
-    S, lowers, subject = None, (), None
+    S, lowers, subject, neighbours = None, (), None, None
     if model is None:
         proba, classes = _rule_proba(rr)[src], list(rr.classes_)
         conf = proba.max(axis=1)
@@ -118,14 +119,18 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
             winner = np.array([pos.get(rr.labels[s], -1) if rr.labels[s] else -1 for s in own.tolist()], dtype=int)
             keys = pattern_keys(proba.argmax(axis=1), classes, [rr.hits[s] for s in own.tolist()])
             rate = np.array([cal.patterns_.rate(k) for k in keys])
-            subject = cal.subject_rate(subject_texts(p_own))
+            texts = subject_texts(p_own)
+            subject = cal.subject_rate(texts)
+            nearest, neighbours = cal.neighbour_signals(texts)
             S = signals(proba, p_text, p_hold, has, align(rr.strength[own], rr.classes_, classes), winner,
-                        X["rule_fuzzy"].to_numpy(bool), rate, subject)
+                        X["rule_fuzzy"].to_numpy(bool), rate, subject, nearest, neighbours)
             conf = cal.predict(S)
             S, lowers = S[back], tuple(n for n, c in zip(SIGNALS, cal.coef_) if c < 0)
             subject = subject[back] if cal.subject_ is not None else None
+            neighbours = neighbours[back] if neighbours is not None else None
         proba, conf = proba[back], conf[back]
     head_reads = getattr(getattr(model, "agreement_", None), "head_reads_", None)
     keys = index_keys(p) if head_reads else None  # read once, here and by decide.override
     conf, agree, n_reads, doubting = _head_doubt(p, conf, proba.argmax(axis=1), classes, head_reads, keys)
-    return Scores(rr, hrows, proba, classes, links, src, conf, agree, n_reads, doubting, S, lowers, subject, keys)
+    return Scores(rr, hrows, proba, classes, links, src, conf, agree, n_reads, doubting, S, lowers, subject,
+                  neighbours, keys)

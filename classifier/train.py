@@ -17,8 +17,8 @@ from sklearn.model_selection import GroupKFold
 
 from .config import defaults
 from .agreement import agreement_path, head_keys, read_agreement, reads_per_fund
-from .doubt import (SIGNALS, AgreementCalibrator, PatternTable, SubjectAgreement, agreement_threshold, pattern_keys,
-                    signals, subject_texts, weighted_ece)
+from .doubt import (SIGNALS, AgreementCalibrator, PatternTable, SubjectAgreement, SubjectNeighbours,
+                    agreement_threshold, pattern_keys, signals, subject_texts, weighted_ece)
 from .evaluate import expected_calibration_error, metrics, review_threshold
 from .features import featurize
 from .holdings import HoldingsFeatures
@@ -108,15 +108,20 @@ def oof_report(model: FusedModel, td: TrainingData, tax: Taxonomy, target_precis
 
 
 def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agreement: pd.DataFrame,
-                  goal: float, subject_alpha: float = 0.5, subject_min_df: int = 2
+                  goal: float, subject_alpha: float = 0.5, subject_min_df: int = 2, neighbour_heads: int = 0,
+                  pattern_backoff: bool = False, partitions: int = 1
                   ) -> tuple[AgreementCalibrator, dict]:
     """The second stage: doubt signals of the out-of-fold predictions → the chance a blind reader agrees.
 
     Rows are the training rows whose head was read; target = share of the head's reads equal to the out-of-fold class;
     each fund weighs min(n, 4)/n of its head's n training funds (a holdout samples at most four funds per head).
-    The ``subject`` signal is itself a fitted model (:class:`classifier.doubt.SubjectAgreement`): the calibrator
-    learns from its predictions for heads it was not fitted on (folds by head), and the reported figures come from
-    calibrators whose subject model never saw their test heads either."""
+    The signals fitted on reads (the pattern table, :class:`classifier.doubt.SubjectAgreement`,
+    :class:`classifier.doubt.SubjectNeighbours` when ``neighbour_heads`` > 0) are computed for heads they were not
+    fitted on: the final calibrator learns from each row's signals with its own head left out, and the reported
+    figures and the threshold come from calibrators (folds by head) whose signals never read their test heads, the
+    training rows' own signals fitted on the training heads only. With ``partitions`` > 1 those out-of-fold
+    confidences are pooled over GroupKFold(5) and ``partitions`` − 1 shuffled partitions of the heads (seeds 1, 2, …):
+    one partition's threshold moved the review share by several points with the partition."""
     m = td.in_scope
     reads = [r for r, keep in zip(reads_per_fund(labels, agreement), m) if keep]
     heads = head_keys(labels)[m].to_numpy()
@@ -127,14 +132,21 @@ def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agr
     n_head = pd.Series(heads[read]).value_counts()
     weight = np.array([min(n_head[h], 4) / n_head[h] if ok else 0.0 for h, ok in zip(heads, read)])
     hits = [h for h, keep in zip(td.rules.hits, m) if keep]
-    keys = pattern_keys(pred, classes, hits)
-    table = PatternTable([k for k, ok in zip(keys, read) if ok], target[read], weight[read], heads[read])
-    rate_oof = np.array([table.rate(k, leave_out_head=h) for k, h in zip(keys, heads)])
+    keys = np.array(pattern_keys(pred, classes, hits), dtype=object)
     texts = np.array(subject_texts(td.prepared[m]), dtype=object)
+
+    def table(rows: np.ndarray) -> PatternTable:
+        rows = rows[read[rows]]
+        return PatternTable(keys[rows].tolist(), target[rows], weight[rows], heads[rows], backoff=pattern_backoff)
 
     def subject(rows: np.ndarray) -> SubjectAgreement:
         rows = rows[read[rows]]
         return SubjectAgreement(subject_alpha, subject_min_df).fit(texts[rows].tolist(), target[rows], weight[rows])
+
+    def neighbours(rows: np.ndarray) -> SubjectNeighbours | None:
+        rows = rows[read[rows]]
+        return (SubjectNeighbours(neighbour_heads).fit(texts[rows].tolist(), heads[rows], target[rows], weight[rows])
+                if neighbour_heads > 0 else None)
 
     def subject_oof(rows: np.ndarray) -> np.ndarray:
         """The subject signal of ``rows``, each from a subject model fitted on the other heads among them."""
@@ -143,31 +155,63 @@ def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agr
             out[te] = subject(rows[tr]).predict(texts[rows[te]].tolist())
         return out
 
+    def fitted_signals(tr: np.ndarray, te: np.ndarray):
+        """Signals of every row (those of ``tr`` with their own head left out of what reads fit, those of ``te``
+        from ``tr`` alone) and the read-fitted parts made from ``tr``."""
+        tab, nb = table(tr), neighbours(tr)
+        rate, subj = np.zeros(len(heads)), np.zeros(len(heads))
+        near, agree = np.zeros(len(heads)), np.zeros(len(heads))
+        rate[tr] = [tab.rate(k, leave_out_head=h) for k, h in zip(keys[tr], heads[tr])]
+        rate[te] = [tab.rate(k) for k in keys[te]]
+        subj[tr] = subject_oof(tr)
+        if len(te):
+            subj[te] = subject(tr).predict(texts[te].tolist())
+        if nb is not None:
+            near[tr], agree[tr] = nb.predict(texts[tr].tolist(), leave_out_heads=heads[tr].tolist())
+            if len(te):
+                near[te], agree[te] = nb.predict(texts[te].tolist())
+        return oof_signals(model, td, rate, subj, near, agree), tab, nb
+
     # the calibrator's own out-of-fold confidences (folds by head) fix the threshold and the reported figures
-    conf = np.zeros(len(heads))
-    for tr, te in GroupKFold(n_splits=5).split(heads, groups=heads):
-        rate = np.zeros(len(heads))
-        rate[tr] = subject_oof(tr)
-        rate[te] = subject(tr).predict(texts[te].tolist())
-        S = oof_signals(model, td, rate_oof, rate)
-        tr = tr[read[tr]]
-        conf[te] = AgreementCalibrator().fit(S[tr], target[tr], weight[tr], table).predict(S[te])
-    final_subject = subject(np.arange(len(heads)))
+    confs = []
+    for seed in range(partitions):
+        conf = np.zeros(len(heads))
+        folds = GroupKFold(n_splits=5) if seed == 0 else GroupKFold(n_splits=5, shuffle=True, random_state=seed)
+        for tr, te in folds.split(heads, groups=heads):
+            S, tab, _ = fitted_signals(tr, te)
+            tr = tr[read[tr]]
+            conf[te] = AgreementCalibrator().fit(S[tr], target[tr], weight[tr], tab).predict(S[te])
+        confs.append(conf[read])
+    every = np.arange(len(heads))
+    S, tab, nb = fitted_signals(every, every[:0])
+    final_subject = subject(every)
     final_subject.check(texts.tolist())
-    S = oof_signals(model, td, rate_oof, subject_oof(np.arange(len(heads))))
-    cal = AgreementCalibrator().fit(S[read], target[read], weight[read], table, final_subject)
+    cal = AgreementCalibrator().fit(S[read], target[read], weight[read], tab, final_subject, nb)
     cal.head_reads_ = head_reads_by_index(td.prepared, reads_per_fund(labels, agreement))
-    t, agree, review = agreement_threshold(conf[read], target[read], weight[read], goal)
-    w = weight[read]
-    rep = {"rows_read": int(read.sum()), "heads_read": int(len(n_head)), "threshold": t,
+    conf, t_read, w = np.concatenate(confs), np.tile(target[read], partitions), np.tile(weight[read], partitions)
+    t, agree, review = agreement_threshold(conf, t_read, w, goal)
+    rep = {"rows_read": int(read.sum()), "heads_read": int(len(n_head)), "partitions": partitions, "threshold": t,
            "target_agreement": goal, "auto_agreement": agree, "review_rate": review,
-           "mean_agreement": float(np.average(target[read], weights=w)),
-           "ece_vs_readers": weighted_ece(conf[read], target[read], w),
-           "ece_fused_vs_readers": weighted_ece(model.oof_proba_.max(axis=1)[read], target[read], w),
-           "agreement_at_review_budget": {f"{b:.2f}": budget_agreement(conf[read], target[read], w, b)
-                                          for b in REVIEW_BUDGETS},
+           "mean_agreement": float(np.average(target[read], weights=weight[read])),
+           "ece_vs_readers": weighted_ece(conf, t_read, w),
+           "ece_fused_vs_readers": weighted_ece(model.oof_proba_.max(axis=1)[read], target[read], weight[read]),
+           "auc_disagreement": disagreement_auc(conf, t_read, w),
+           "agreement_at_review_budget": {f"{b:.2f}": budget_agreement(conf, t_read, w, b) for b in REVIEW_BUDGETS},
            "coef": dict(zip(SIGNALS, np.round(cal.coef_, 4).tolist())), "intercept": round(cal.intercept_, 4)}
     return cal, rep
+
+
+def disagreement_auc(conf: np.ndarray, target: np.ndarray, weight: np.ndarray) -> float:
+    """The chance that, of a read disagreeing with the tool and a read agreeing (weighted, each row w·(1−t) of the
+    one and w·t of the other), the disagreeing one has the lower confidence (ties count half): how well confidence
+    ranks what readers dispute."""
+    order = np.argsort(conf, kind="stable")
+    c, neg, pos = conf[order], (weight * (1 - target))[order], (weight * target)[order]
+    # per distinct confidence: the agreeing weight above it, and half of that at it
+    uniq, start = np.unique(c, return_index=True)
+    neg_at, pos_at = np.add.reduceat(neg, start), np.add.reduceat(pos, start)
+    above = pos_at[::-1].cumsum()[::-1] - pos_at
+    return float((neg_at * (above + 0.5 * pos_at)).sum() / (neg.sum() * pos.sum()))
 
 
 REVIEW_BUDGETS = (0.05, 0.10, 0.15, 0.25)
@@ -196,7 +240,8 @@ def budget_agreement(conf: np.ndarray, target: np.ndarray, weight: np.ndarray, b
     return float(np.average(target[acc], weights=weight[acc]))
 
 
-def oof_signals(model: FusedModel, td: TrainingData, pattern_rate: np.ndarray, subject_rate: np.ndarray) -> np.ndarray:
+def oof_signals(model: FusedModel, td: TrainingData, pattern_rate: np.ndarray, subject_rate: np.ndarray,
+                nearest: np.ndarray | None = None, neighbours: np.ndarray | None = None) -> np.ndarray:
     """Doubt signals of the training rows' out-of-fold predictions."""
     m = td.in_scope
     classes = list(model.classes_)
@@ -206,7 +251,7 @@ def oof_signals(model: FusedModel, td: TrainingData, pattern_rate: np.ndarray, s
     has = ~np.isnan(hold).any(axis=1)
     strength = align(td.rules.strength[m], td.rules.classes_, classes)
     return signals(model.oof_proba_, model.oof_text_proba_, np.nan_to_num(hold), has, strength, winner,
-                   td.X["rule_fuzzy"].to_numpy(bool)[m], pattern_rate, subject_rate)
+                   td.X["rule_fuzzy"].to_numpy(bool)[m], pattern_rate, subject_rate, nearest, neighbours)
 
 
 def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings: HoldingsFeatures | None = None,
@@ -228,7 +273,9 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
     if agreement is not None:
         with one_blas_thread():
             cal, agree_rep = fit_agreement(model, td, labels, agreement, float(cfg["target_agreement"]),
-                                           float(cfg["subject_alpha"]), int(cfg["subject_min_df"]))
+                                           float(cfg["subject_alpha"]), int(cfg["subject_min_df"]),
+                                           int(cfg["neighbour_heads"]), bool(cfg["pattern_backoff"]),
+                                           int(cfg["agreement_partitions"]))
     # the reads the confidence is fitted on are part of what the model is (ah): new reads, a new version
     manifest = {
         "model_version": f"{tax.id}-{dh[:8]}-" + hashlib.sha256(repr((sorted(cfg.items()), holdings_source,

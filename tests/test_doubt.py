@@ -79,7 +79,7 @@ def test_subject_agreement_saved_and_loaded_predicts_the_same_bits():
 
 
 def test_a_model_saved_before_the_subject_signal_loads_with_the_confidences_it_gave():
-    old = [n for n in SIGNALS if n != "subject"]
+    old = [n for n in SIGNALS if n not in ("subject", "nearest", "neighbours")]
     rng = np.random.default_rng(1)
     S_old = rng.normal(size=(50, len(old)))
     cal = AgreementCalibrator().fit(S_old, rng.random(50), np.ones(50), PatternTable(["k"], np.ones(1), np.ones(1),
@@ -87,13 +87,91 @@ def test_a_model_saved_before_the_subject_signal_loads_with_the_confidences_it_g
     arrays, fields = cal.to_arrays()
     fields.pop("subject")  # what such a model's file holds: nine coefficients, no subject part
     back = AgreementCalibrator.from_arrays(arrays, json.loads(json.dumps(fields)))
-    S_new = np.insert(S_old, SIGNALS.index("subject"), rng.random(50), axis=1)  # whatever the subject signal says
-    # the same confidences, to the rounding of a product with one more (zero) term
+    S_new = rng.random((50, len(SIGNALS)))  # whatever the signals it lacks say
+    S_new[:, [SIGNALS.index(n) for n in old]] = S_old
+    # the same confidences, to the rounding of a product with more (zero) terms
     assert np.allclose(back.predict(S_new), cal.predict(S_old), rtol=0, atol=1e-12)
     assert back.subject_rate(["中证红利"]).tolist() == [0.0]
     arrays["coef"] = arrays["coef"][:-1]  # any other length is still an error
     with pytest.raises(ValueError, match="agreement coefficients"):
         AgreementCalibrator.from_arrays(arrays, json.loads(json.dumps(fields)))
+
+
+def test_a_model_saved_before_the_neighbour_signals_loads_with_the_confidences_it_gave():
+    """The shipped models up to c83a337: ten coefficients, a subject part, no neighbours part, a pattern table without
+    back-off. Loaded, they give the confidences they gave whatever the new signals say, and their pattern rates."""
+    old = [n for n in SIGNALS if n not in ("nearest", "neighbours")]
+    rng = np.random.default_rng(2)
+    S_old = rng.normal(size=(50, len(old)))
+    subject = SubjectAgreement().fit(["中证红利", "红利低波", "中证新能源"], np.array([1.0, 1.0, 0.5]), np.ones(3))
+    table = PatternTable(["r.a:x|-", "r.a:y|-"], np.array([1.0, 0.0]), np.ones(2), ["h1", "h2"])
+    cal = AgreementCalibrator().fit(S_old, rng.random(50), np.ones(50), table, subject)
+    arrays, fields = cal.to_arrays()
+    assert "neighbours" not in fields and "backoff" not in fields["patterns"]  # what such a model's file holds
+    back = AgreementCalibrator.from_arrays(arrays, json.loads(json.dumps(fields)))
+    S_new = rng.random((50, len(SIGNALS)))
+    S_new[:, [SIGNALS.index(n) for n in old]] = S_old
+    assert np.allclose(back.predict(S_new), cal.predict(S_old), rtol=0, atol=1e-12)
+    assert back.neighbour_signals(["中证红利"]) == (None, None)
+    again, again_fields = back.to_arrays()  # saved again: the same file (the shipped models' hashes hold)
+    assert again.keys() == arrays.keys() and all(again[k].tobytes() == arrays[k].tobytes() for k in arrays)
+    assert again_fields == json.loads(json.dumps(fields))
+    assert back.patterns_.rate("r.a:z|-") == pytest.approx(table.prior)  # no back-off: the overall rate
+
+
+def test_pattern_back_off_starts_an_unseen_term_of_a_contested_rule_from_the_rules_split():
+    """中证细分化工 split the readers under industry.cyclicals:化工; 中证细分机械 (industry.cyclicals:机械) was never read.
+    With back-off its rate starts from its rule's, not from the overall agreement of the other rules' patterns."""
+    keys = ["industry.cyclicals:化工|-", "industry.cyclicals:化工|-", "tech.core:芯片|-", "tech.core:半导体|-",
+            "tech.core:芯片|-"]
+    target, heads = np.array([0.5, 0.25, 1.0, 1.0, 1.0]), ["h1", "h2", "h3", "h4", "h5"]
+    flat = PatternTable(keys, target, np.ones(5), heads, prior_weight=1.0)
+    back = PatternTable(keys, target, np.ones(5), heads, prior_weight=1.0, backoff=True)
+    prior = target.mean()
+    rule = (0.75 + prior) / (2 + 1)  # the rule's two reads, smoothed at the overall rate
+    assert flat.rate("industry.cyclicals:机械|-") == pytest.approx(prior)
+    assert back.rate("industry.cyclicals:机械|-") == pytest.approx(rule) and rule < prior - 0.2
+    assert back.rate("industry.cyclicals:化工|-") == pytest.approx((0.75 + rule) / (2 + 1))
+    # leaving a head out leaves it out of the rule's rate too
+    assert back.rate("industry.cyclicals:化工|-", leave_out_head="h1") == pytest.approx(
+        (0.25 + (0.25 + prior) / 2) / 2)
+    assert back.rate("-|-") == pytest.approx(prior)  # no rule, never seen: the overall rate
+    arrays, fields = back.to_arrays()
+    loaded = PatternTable.from_arrays(arrays, json.loads(json.dumps(fields)))
+    assert loaded.rate("industry.cyclicals:机械|-") == back.rate("industry.cyclicals:机械|-")
+
+
+def test_subject_neighbours_read_the_nearest_heads_agreement_and_never_a_heads_own():
+    from classifier.doubt import SubjectNeighbours
+
+    texts = ["中证细分化工", "中证细分化工", "中证细分有色", "中证红利", "上证红利", "深证红利"]
+    heads = ["h1", "h1", "h2", "h3", "h4", "h5"]
+    target = np.array([0.5, 0.5, 0.25, 1.0, 1.0, 1.0])
+    nb = SubjectNeighbours(k=2, prior_weight=0.1).fit(texts, heads, target, np.ones(6))
+    near, agree = nb.predict(["中证细分机械", "中证红利", "𠀀"])
+    assert 0.2 < near[0] < 1 and near[1] == pytest.approx(1.0) and near[2] == 0.0
+    assert agree[0] < 0.6 and agree[1] > 0.95  # 细分 heads split the readers; 红利 ones did not
+    assert agree[2] == pytest.approx(nb.prior_)  # nothing in common with any head: the overall agreement
+    # in training a row's own head does not count: 中证红利 of h3 meets 上证红利 and 深证红利 only
+    own_near, _ = nb.predict(["中证红利"], leave_out_heads=["h3"])
+    assert own_near[0] < 0.9
+    arrays, fields = nb.to_arrays()
+    back = SubjectNeighbours.from_arrays(arrays, json.loads(json.dumps(fields)))
+    for a, b in zip(back.predict(["中证细分机械", "红利"]), nb.predict(["中证细分机械", "红利"])):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_disagreement_auc_is_the_weighted_rank_statistic():
+    from sklearn.metrics import roc_auc_score
+
+    from classifier.train import disagreement_auc
+
+    rng = np.random.default_rng(3)
+    conf = np.round(rng.random(200), 2)  # ties too
+    target, w = rng.choice([0, 0.25, 0.5, 0.75, 1.0], 200), rng.random(200)
+    want = roc_auc_score(np.r_[np.ones(200), np.zeros(200)], np.r_[-conf, -conf],
+                         sample_weight=np.r_[w * (1 - target), w * target])
+    assert disagreement_auc(conf, target, w) == pytest.approx(want, abs=1e-12)
 
 
 def test_calibrator_learns_soft_targets():
@@ -254,9 +332,12 @@ def test_a_row_in_review_always_shows_its_likeliest_runner_up(model_tagger):
 def test_a_subject_readers_split_on_lowers_the_confidence_and_is_named(model_tagger, monkeypatch):
     """The subject signal reaches the confidence and the evidence: a row of an index no labeled head tracks, its
     subject predicted at 40% reader agreement, goes to review naming that rate; the same row predicted at 100% is
-    more confident and names no such doubt."""
+    more confident and names no such doubt. (A review threshold of 0.98: since doubt20's retraining, with the
+    neighbour signals beside it, the subject signal weighs less, 40% alone takes this row from 0.994 to 0.971, above
+    the model's own 0.947.)"""
     cal = model_tagger.model.agreement_
     assert cal.coef_[SIGNALS.index("subject")] > 0  # more predicted agreement, more confidence
+    monkeypatch.setattr(model_tagger, "threshold", 0.98)
     frame = pd.DataFrame({"基金简称": ["示例国证新能源储能科技ETF"], "跟踪指数名称": ["国证新能源储能科技指数"]})
     low = {"国证新能源储能科技": 0.4}
     monkeypatch.setattr(cal, "subject_rate", lambda texts: np.array([low.get(t, 1.0) for t in texts]))
@@ -265,3 +346,50 @@ def test_a_subject_readers_split_on_lowers_the_confidence_and_is_named(model_tag
     low.clear()
     sure = model_tagger.tag(frame)
     assert sure["confidence"][0] > doubted["confidence"][0] and "名称相近" not in sure["evidence"][0]
+
+
+def test_a_row_in_review_names_the_readers_agreement_on_the_read_heads_nearest_its_subject(model_tagger, monkeypatch):
+    """The neighbours signal reaches the evidence: a row in review whose nearest read heads' readers agreed on 40%
+    names that rate; at 100% it names none."""
+    cal = model_tagger.model.agreement_
+    frame = pd.DataFrame({"基金简称": ["示例中证国有企业红利ETF"], "跟踪指数名称": ["中证国有企业红利指数"]})
+    rate = [0.4]
+    monkeypatch.setattr(cal, "neighbour_signals", lambda texts: (np.full(len(texts), 0.5), np.full(len(texts),
+                                                                                                    rate[0])))
+    out = model_tagger.tag(frame)
+    assert out["needs_review"][0] and "最相近的已读指数上读者一致率 40%" in out["evidence"][0]
+    rate[0] = 1.0
+    assert "最相近的已读指数" not in model_tagger.tag(frame)["evidence"][0]
+
+
+def test_the_threshold_is_read_off_out_of_fold_confidences_pooled_over_head_partitions(small_model, small_training,
+                                                                                        small_labels):
+    """train.agreement_partitions: the threshold and figures come from the second stage's out-of-fold confidences
+    of GroupKFold(5) and of shuffled head partitions, pooled; the same every run (fixed seeds)."""
+    from classifier.train import fit_agreement
+
+    agreement = read_agreement(SHIPPED_LABELS)
+    args = (small_model, small_training, small_labels, agreement, 0.99, 0.5, 2, 5, True)
+    _, one = fit_agreement(*args, 1)
+    _, three = fit_agreement(*args, 3)
+    assert one["partitions"] == 1 and three["partitions"] == 3
+    assert three["rows_read"] == one["rows_read"]
+    assert (three["threshold"], three["review_rate"]) != (one["threshold"], one["review_rate"])
+    assert fit_agreement(*args, 3)[1] == three
+
+
+def test_the_shipped_model_reads_the_read_heads_nearest_an_unseen_subject(model_tagger, monkeypatch):
+    """The shipped model (doubt20 on) carries the subject neighbours and the pattern back-off, and a row of an index
+    no labeled head tracks is less confident when the read heads nearest its subject split the readers."""
+    cal = model_tagger.model.agreement_
+    assert cal.neighbours_ is not None and cal.patterns_.backoff
+    assert cal.coef_[SIGNALS.index("neighbours")] > 0  # more agreement near it, more confidence
+    frame = pd.DataFrame({"基金简称": ["示例国证新能源储能科技ETF"], "跟踪指数名称": ["国证新能源储能科技指数"]})
+    near, agree = cal.neighbour_signals(["国证新能源储能科技"])
+    assert 0 < near[0] < 1  # no read head has this subject
+    confidence = {}
+    for rate in (0.5, 1.0):
+        monkeypatch.setattr(cal, "neighbour_signals", lambda texts, r=rate: (np.full(len(texts), near[0]),
+                                                                             np.full(len(texts), r)))
+        confidence[rate] = model_tagger.tag(frame)["confidence"][0]
+    assert confidence[0.5] < confidence[1.0]
