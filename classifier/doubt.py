@@ -278,18 +278,33 @@ class SubjectNeighbours:
         return self
 
     def _stored(self):
+        """The read heads' subjects as a term → subjects index (CSR arrays: indptr by term, subject numbers and
+        tf-idf weights, each term's subjects in ascending order)."""
         if self._matrix is None:
-            from scipy.sparse import csr_matrix
-
             r, c, v = self.tfidf_.transform(self.subjects_)
-            self._matrix = csr_matrix((v, (r, c)), shape=(len(self.subjects_), len(self.tfidf_.idf))).T.tocsr()
+            order = np.lexsort((r, c))
+            indptr = np.zeros(len(self.tfidf_.idf) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(c, minlength=len(self.tfidf_.idf)), out=indptr[1:])
+            self._matrix = (indptr, np.asarray(r)[order], np.asarray(v, dtype=np.float64)[order])
         return self._matrix
+
+    @staticmethod
+    def _similarities(r, c, v, n: int, stored, n_subjects: int) -> np.ndarray:
+        """Dense ``n × n_subjects`` dot products of the query triplets (row, term, weight) with the stored subjects:
+        each product added in the order of the query row's terms, ascending, then of the term's subjects (as a
+        sparse matrix product sums them), so the figures do not depend on how the triplets came."""
+        indptr, subj, data = stored
+        order = np.lexsort((c, r))
+        r, c, v = np.asarray(r)[order], np.asarray(c)[order], np.asarray(v, dtype=np.float64)[order]
+        counts = indptr[c + 1] - indptr[c]
+        rep = np.repeat(np.arange(len(c)), counts)
+        pos = np.repeat(indptr[c] - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+        return np.bincount(r[rep] * n_subjects + subj[pos], weights=v[rep] * data[pos],
+                           minlength=n * n_subjects).reshape(n, n_subjects)
 
     def predict(self, texts, leave_out_heads=None) -> tuple[np.ndarray, np.ndarray]:
         """(nearest, neighbours) per text; ``leave_out_heads`` (training): per text, a head whose subjects do not
         count for it."""
-        from scipy.sparse import csr_matrix
-
         ids: dict = {}
         keyed = texts if leave_out_heads is None else list(zip(texts, leave_out_heads))
         back = np.fromiter((ids.setdefault(t, len(ids)) for t in keyed), np.int64, len(keyed))
@@ -306,8 +321,7 @@ class SubjectNeighbours:
         for b in range(0, len(uniq), self.BLOCK):
             part = qt[b:b + self.BLOCK]
             r, c, v = self.tfidf_.transform(part)
-            Q = csr_matrix((v, (r, c)), shape=(len(part), len(self.tfidf_.idf)))
-            sim = (Q @ stored).toarray()
+            sim = self._similarities(r, c, v, len(part), stored, len(self.subjects_))
             H = np.zeros((len(part), n_heads))  # a head's similarity: that of its nearest subject
             H[:, head[first]] = sim[:, first]
             for j in extra.tolist():
@@ -318,9 +332,12 @@ class SubjectNeighbours:
                 H[np.flatnonzero(hit), own[hit]] = -1.0  # below every other head
             # the k nearest heads, ties taken in head order: every head above the k-th similarity, then those at it
             kth = -np.partition(-H, k - 1, axis=1)[:, k - 1:k]
-            above = H > kth
-            at = H == kth
-            chosen = above | (at & (np.cumsum(at, axis=1) <= k - above.sum(axis=1, keepdims=True)))
+            chosen = H >= kth
+            tied = np.flatnonzero(chosen.sum(axis=1) > k)  # rows with more than k heads at or above the k-th
+            if len(tied):
+                T, t = H[tied], kth[tied]
+                above, at = T > t, T == t
+                chosen[tied] = above | (at & (np.cumsum(at, axis=1) <= k - above.sum(axis=1, keepdims=True)))
             s_ = np.where(chosen, np.clip(H, 0.0, None), 0.0)
             out[0][b:b + len(part)] = np.clip(H.max(axis=1), 0.0, None)
             out[1][b:b + len(part)] = (s_ @ self.head_agreement_ + self.prior_weight * self.prior_

@@ -161,6 +161,47 @@ def test_subject_neighbours_read_the_nearest_heads_agreement_and_never_a_heads_o
         assert a.tobytes() == b.tobytes()
 
 
+def test_subject_neighbours_equal_a_plain_reference_with_ties_among_the_nearest_heads():
+    """predict compares subjects by a product of sparse arrays written in NumPy (not scipy.sparse, whose import cost
+    `fundclass tag` 50 ms) and picks the k nearest heads by their similarity, ties taken in head order, fast where
+    the k-th is not tied: both equal a plain reference (scipy's product, a stable sort), on subjects with exact
+    ties (heads of one subject), no n-gram in common with any head, and a row's own head left out."""
+    from scipy.sparse import csr_matrix
+
+    from classifier.doubt import SubjectNeighbours
+
+    texts = ["中证红利", "中证红利", "中证红利", "上证红利", "中证细分化工", "中证细分有色", "中证细分机械", "沪深300",
+             "沪深300", "中证500"]
+    heads = ["h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h1"]
+    target = np.array([1.0, 0.75, 0.5, 1.0, 0.5, 0.25, 0.75, 1.0, 0.5, 1.0])
+    for k in (1, 2, 3, 5):
+        nb = SubjectNeighbours(k=k, prior_weight=0.1).fit(texts, heads, target, np.ones(len(texts)))
+        queries = ["中证红利", "红利", "沪深300", "中证细分", "𠀀", "中证500红利", "中证红利"]
+        leave = [None, None, "h8", None, None, "h1", "h2"]
+        r, c, v = nb.tfidf_.transform(nb.subjects_)
+        S = csr_matrix((v, (r, c)), shape=(len(nb.subjects_), len(nb.tfidf_.idf)))
+        r, c, v = nb.tfidf_.transform(queries)
+        sim = (csr_matrix((v, (r, c)), shape=(len(queries), len(nb.tfidf_.idf))) @ S.T).toarray()
+        assert np.array_equal(nb._similarities(r, c, v, len(queries), nb._stored(), len(nb.subjects_)), sim)
+        names = sorted(set(heads))
+        near, agree = nb.predict(queries, leave_out_heads=leave)
+        ties = 0
+        for i, own in enumerate(leave):
+            H = np.full(len(names), -np.inf)
+            for j, h in enumerate(nb.subject_head_):
+                H[h] = max(H[h], sim[i, j])
+            if own is not None:
+                H[names.index(own)] = -1.0
+            order = sorted(range(len(names)), key=lambda h: -H[h])  # stable: ties in head order
+            ties += int(np.sum(H == H[order[k - 1]]) > 1)
+            s_ = np.zeros(len(names))
+            s_[order[:k]] = np.clip(H[order[:k]], 0.0, None)
+            want = (s_ @ nb.head_agreement_ + 0.1 * nb.prior_) / (s_.sum() + 0.1)
+            assert near[i] == pytest.approx(max(H.max(), 0.0), abs=1e-12)
+            assert agree[i] == pytest.approx(want, abs=1e-12), (k, i)
+        assert ties  # the tied path is taken
+
+
 def test_disagreement_auc_is_the_weighted_rank_statistic():
     from sklearn.metrics import roc_auc_score
 
