@@ -87,6 +87,20 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
+@pytest.fixture(autouse=True)
+def _fundclass_environment_of_its_own():
+    """Each test starts with the FUNDCLASS_* variables the test process started with. `fundclass --workspace DIR`
+    sets $FUNDCLASS_WORKSPACE for the rest of its process (cli.cli), and a command run in-process through CliRunner
+    left it set: after test_cli's mistyped-workspace test every later test of that worker ran in the workspace that
+    test made in its tmp_path (found when tmp_path folders were removed after each passing test: the ETF-list fixture
+    then failed, 'no such folder')."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("FUNDCLASS_")}
+    yield
+    for k in [k for k in os.environ if k.startswith("FUNDCLASS_") and k not in before]:
+        del os.environ[k]
+    os.environ.update(before)
+
+
 @pytest.fixture(scope="session")
 def taxonomy():
     from classifier.taxonomy import load_taxonomy

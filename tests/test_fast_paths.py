@@ -46,6 +46,11 @@ def _uncurrency_reference(t: str, vocab) -> str:
     character or more before it, tried from the left (``fund_subject`` reads it with one regular expression)."""
     def run(rest: str) -> bool:
         return rest == "" or any(w and rest.startswith(w) and run(rest[len(w):]) for w in vocab.currency_words)
+    # a tail run(t[i:]) accepts is non-empty and made of currency words, so it ends with one of them: a text ending
+    # with none has no such tail, and the search below would try every position of it to find none (this shortcut
+    # returns what the search returns; it took ~2 s of the test's ~2.6 s)
+    if not any(w and t.endswith(w) for w in vocab.currency_words):
+        return t
     return next((t[:i] for i in range(1, len(t)) if run(t[i:])), t)
 
 
