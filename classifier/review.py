@@ -808,14 +808,23 @@ def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None
                          + ", nothing imported")
 
 
+def _shown_confidence(r) -> float | None:
+    """The number row ``r``'s ``confidence`` cell shows, None when it shows none (blank, text, no such column): a
+    column formatted as a percentage in Excel and saved as CSV holds the cell as it shows it, 61.00% (0.61)."""
+    text = unicodedata.normalize("NFKC", str(getattr(r, "confidence", "") or "")).strip()
+    percent = text.endswith("%")
+    try:
+        conf = float(text[:-1] if percent else text) / (100 if percent else 1)
+    except ValueError:
+        return None
+    return conf if conf == conf else None  # not NaN
+
+
 def _tool_confidence(r) -> float | None:
     """The confidence row ``r`` of a sheet shows below 1, None when it shows none or 1: a fund a review decision
     settles is tagged at confidence 1, so a lower one is the tool's own answer, whatever class it names."""
-    try:
-        conf = float(str(getattr(r, "confidence", "") or "").strip())
-    except ValueError:
-        return None
-    return conf if conf < 1 else None
+    conf = _shown_confidence(r)
+    return conf if conf is not None and conf < 1 else None
 
 
 def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: bool = False,
@@ -833,13 +842,16 @@ def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: 
     shown = str(getattr(r, "secondary", "") or "").strip()
     conf = _tool_confidence(r)
     hidden = list(deleted) if "secondary" in deleted else [c for c in deleted if shown == old["secondary"]]
-    if hidden:
+    # a confidence cell that shows no number (cleared, #VALUE!) hides it as a deleted column does
+    blank = hasattr(r, "confidence") and shown == old["secondary"] and _shown_confidence(r) is None
+    if hidden or blank:
+        what, fix = ((f"column(s) {', '.join(hidden)} were deleted from this review sheet", "the column(s)") if hidden
+                     else (f"its confidence cell shows no number ('{str(r.confidence).strip()}')", "its number"))
         return (f"row {r.line_no} ({r.code}): the labeled set holds a review decision, {old['secondary']} "
-                f"({old['labeled_by']}, {old['labeled_at']}), and column(s) {', '.join(hidden)} were deleted from this "
-                f"review sheet, so it cannot show whether that decision was made before the sheet was exported or "
-                f"after (a later decision it never showed would be "
-                + ("withdrawn" if withdraw else f"reverted to {r.decision}") + "): put the column(s) back (copy "
-                f"them from the exported sheet), or pass --overrule-fund {r.code} to "
+                f"({old['labeled_by']}, {old['labeled_at']}), and {what}, so it cannot show whether that decision "
+                f"was made before the sheet was exported or after (a later decision it never showed would be "
+                + ("withdrawn" if withdraw else f"reverted to {r.decision}") + f"): put {fix} back (copy "
+                f"{'them' if hidden else 'it'} from the exported sheet), or pass --overrule-fund {r.code} to "
                 + ("withdraw" if withdraw else "replace") + " the decision (--overrule: on every row)")
     if shown == old["secondary"] and conf is None:
         return ""

@@ -405,3 +405,37 @@ def test_importing_the_workbook_review_export_wrote_warns_of_no_hidden_sheet(tmp
     wb.save(sheet)
     lines = import_review(sheet, load_taxonomy(), labels, today="2026-12-01", dry_run=True).lines()
     assert f"warning: {sheet}: read sheet 'review'; hidden sheet(s) '备注' skipped (--sheet NAME reads one)" in lines
+
+
+def test_a_confidence_column_formatted_as_percent_or_cleared_does_not_revert_a_later_decision(tmp_path, labels):
+    """Two reviewers each get a copy of one exported sheet; the first confirms the tool's answer (宽基ETF at 0.61) and
+    imports. The second formatted `confidence` as a percentage in Excel and saved the sheet as CSV (Excel writes the
+    cell as it shows it, `61.00%`), or cleared the column's cells, then decided otherwise: the import read no number,
+    took the row for one showing the decision at confidence 1, and replaced the first reviewer's decision without a
+    word (audit round 20). A percentage is its number (61.00% is 0.61, 100.00% is 1); a cell that shows no number
+    cannot show whether the decision was made before the sheet was exported, and is refused as a deleted column is,
+    naming the row and the cell, unless --overrule."""
+    tax = load_taxonomy()
+
+    def copy(name, decision, reviewer, confidence):
+        path = tmp_path / name
+        write_table(pd.DataFrame([{c: "" for c in REVIEW_COLUMNS}]).assign(
+            fund_code="990993", fund_name="示例990993ETF", secondary="宽基ETF", primary=tax.primary_of("宽基ETF"),
+            confidence=confidence, decision=decision, reviewer=reviewer, taxonomy_version=tax.version,
+            group="990993"), path)
+        return path
+
+    assert import_review(copy("a.csv", "宽基ETF", "张三", "0.61"), tax, labels, today="2026-11-30").added == ["990993"]
+    history = labels.with_name("history.csv")
+    state = lambda: (labels.read_bytes(), history.read_bytes() if history.exists() else None)  # noqa: E731
+    before = state()
+    for shown in ("61.00%", "61%", "", "#VALUE!"):
+        for decision in ("策略主题ETF", "撤销"):
+            with pytest.raises(InputError) as e:
+                import_review(copy("b.csv", decision, "李四", shown), tax, labels, today="2026-12-01")
+            msg = str(e.value)
+            assert "row 2 (990993)" in msg and "宽基ETF (张三, 2026-11-30)" in msg and "--overrule" in msg, (shown, msg)
+            assert state() == before
+    # a copy exported after the decision shows it at confidence 1, as a percentage too: the reviewer saw it
+    res = import_review(copy("c.csv", "策略主题ETF", "李四", "100.00%"), tax, labels, today="2026-12-01")
+    assert res.changed == [("990993", "宽基ETF", "策略主题ETF")]
