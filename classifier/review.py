@@ -37,7 +37,7 @@ from .io import (SheetChooser, atomic_write_bytes, check_not_input, date_texts, 
 from .linking import ReviewedFamilies, family_keys
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
                       change_labels, labels_version, latest_migration_queued, migrated_from, migrated_note,
-                      migration_pending, read_history, read_labels)
+                      migration_pending, read_history, read_labels, _folded)
 from .reach import decision_reach
 from .taxonomy import Taxonomy, file_of_version, load_taxonomy, taxonomy_hint
 from .text import blank_rows, code6_column, counted
@@ -480,10 +480,6 @@ REVIEW_SHEET = SheetChooser(f"the review sheet's columns {', '.join(REQUIRED)}",
                             own_hidden=(LABELS_SHEET,))
 
 
-def _folded(text: str) -> str:
-    """``text`` as compared with the taxonomy's labels: NFKC (full-width letters, digits, brackets and spaces as
-    their ASCII forms), no whitespace, case folded."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
 
 
 def _typed_over_answer(undecided: pd.DataFrame, tax: Taxonomy) -> list[str]:

@@ -439,3 +439,24 @@ def test_a_confidence_column_formatted_as_percent_or_cleared_does_not_revert_a_l
     # a copy exported after the decision shows it at confidence 1, as a percentage too: the reviewer saw it
     res = import_review(copy("c.csv", "策略主题ETF", "李四", "100.00%"), tax, labels, today="2026-12-01")
     assert res.changed == [("990993", "宽基ETF", "策略主题ETF")]
+
+
+def test_a_decision_pasted_with_an_invisible_character_is_its_class(tmp_path, labels):
+    """A class copied from a web page or a chat message into the `decision` cell carries an invisible character (a
+    zero-width space, a word joiner, a byte-order mark): the import refused it as "decision '宽基​ETF' is not a label",
+    a message that shows the very class it refuses (audit round 20). Characters that print nothing are no part of a
+    label typed by hand, as spaces are not: the decision is its class, in a header too."""
+    tax = load_taxonomy()
+    rows = [(f"99099{i}", "宽基ETF", d, "张三", "") for i, d in
+            enumerate(["宽基\u200bETF", "\ufeff策略主题ETF", "国企主题\u2060ETF", "撤\u200d销"])]
+    path = _sheet(tmp_path / "r.csv", rows[:3])
+    f = pd.read_csv(path, dtype=str, keep_default_na=False)
+    write_table(f.rename(columns={"reviewer": "review\u200ber"}), path)
+    res = import_review(path, tax, labels, today="2026-12-01")
+    assert res.added == ["990990", "990991", "990992"]
+    got = read_labels(labels).set_index("fund_code")
+    assert got.loc[["990990", "990991", "990992"], "secondary"].tolist() == ["宽基ETF", "策略主题ETF", "国企主题ETF"]
+    assert got.loc["990990", "labeled_by"] == "张三"
+    res = import_review(_sheet(tmp_path / "w.csv", [("990990", "宽基ETF", "撤\u200d销", "张三", "")]), tax, labels,
+                        today="2026-12-01", overrule=True)
+    assert "990990" not in set(read_labels(labels)["fund_code"])
