@@ -33,7 +33,7 @@ from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
 from .io import (SheetChooser, atomic_write_bytes, check_not_input, date_texts, excel_writer, fit_excel_sheets,
-                 merged_ranges, read_output, write_table)
+                 hidden_rows, merged_ranges, read_output, write_table)
 from .linking import ReviewedFamilies, family_keys
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
                       change_labels, labels_version, latest_migration_queued, migrated_from, migrated_note,
@@ -650,8 +650,19 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
         rest.loc[short, "code"] = rest.loc[short, "fund_code"].astype(str).str.strip().str.zfill(6)
     if "index_code" in rest.columns:
         rest["index_code"] = rest["index_code"].astype(str).map(sheet_index_code)
+    # a decision in a row the sheet hides (a filter: Excel and WPS paste and fill into the rows it hides too) is
+    # imported as the others, and named: the reviewer may never have seen it
+    hidden = decided[decided.index.isin(hidden_rows(table))]
+    unseen = ([f"warning: {counted(len(hidden), 'decided row')} {'is' if len(hidden) == 1 else 'are'} hidden in the "
+               f"sheet (a filter, or rows hidden by hand; a class pasted or filled down a filtered column fills the "
+               f"rows it hides too) and {'counts' if len(hidden) == 1 else 'count'} as the others: "
+               + ", ".join(f"row {n} ({str(c).strip()}): {d}" for n, c, d in
+                           zip(hidden["line_no"][:20], hidden["fund_code"][:20], hidden["decision"][:20]))
+               + (f" and {len(hidden) - 20} more" if len(hidden) > 20 else "")
+               + f"; clear the filter to check {'it' if len(hidden) == 1 else 'them'}"]
+              if len(hidden) else [])
     return (decided.drop_duplicates("code"), noted, padded, rest[rest["code"].notna()].drop_duplicates("code"),
-            [f"warning: {w}" for w in table.warnings] + ([table.chosen] if table.chosen else []))
+            [f"warning: {w}" for w in table.warnings] + ([table.chosen] if table.chosen else []) + unseen)
 
 
 def _id_rows(decided: pd.DataFrame) -> pd.DataFrame:

@@ -460,3 +460,24 @@ def test_a_decision_pasted_with_an_invisible_character_is_its_class(tmp_path, la
     res = import_review(_sheet(tmp_path / "w.csv", [("990990", "宽基ETF", "撤\u200d销", "张三", "")]), tax, labels,
                         today="2026-12-01", overrule=True)
     assert "990990" not in set(read_labels(labels)["fund_code"])
+
+
+def test_a_decision_in_a_row_a_filter_hides_is_named(tmp_path, labels):
+    """A reviewer filters the sheet (筛选) to the rows of one class and pastes a class down the decision column:
+    Excel and WPS paste into the rows the filter hides too, and the reviewer never sees those decisions. The import
+    took them as the others, saying nothing of rows the sheet hid (audit round 20). It still imports them (a reviewer
+    may hide rows once decided), and warns, naming each hidden decided row, its fund and its decision; rows hidden
+    without a decision are not named."""
+    rows = [(f"99098{i}", "宽基ETF", "策略主题ETF" if i != 2 else "", "张三", "") for i in range(1, 5)]
+    sheet = _sheet(tmp_path / "r.xlsx", rows)
+    wb = openpyxl.load_workbook(sheet)
+    ws = wb.active
+    ws.auto_filter.ref = ws.dimensions
+    for r in (3, 4):  # 990982 (no decision) and 990983 (策略主题ETF)
+        ws.row_dimensions[r].hidden = True
+    wb.save(sheet)
+    res = import_review(sheet, load_taxonomy(), labels, today="2026-12-01")
+    assert sorted(res.added) == ["990981", "990983", "990984"]
+    warnings = [line for line in res.lines() if line.startswith("warning")]
+    assert len(warnings) == 1 and "row 4 (990983): 策略主题ETF" in warnings[0], warnings
+    assert "990981" not in warnings[0] and "990982" not in warnings[0] and "990984" not in warnings[0]
