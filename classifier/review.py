@@ -40,7 +40,7 @@ from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, 
                       migration_pending, read_history, read_labels, _folded)
 from .reach import decision_reach
 from .taxonomy import Taxonomy, file_of_version, load_taxonomy, taxonomy_hint
-from .text import blank_rows, code6_column, counted
+from .text import blank_rows, code6_column, counted, number_column
 from .vocabulary import load_vocabulary
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
@@ -183,7 +183,7 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     out["_settles"] = settles.to_numpy()
     out["group_size"] = out.groupby("group")["row"].transform("size").astype(str)
     out["settles"] = out["_settles"].astype(str)  # the file's funds a decision on this row settles
-    conf = pd.to_numeric(out["confidence"], errors="coerce").fillna(0.0)
+    conf = number_column(out["confidence"]).fillna(0.0)  # 67.76% as a file Excel saved gives it: 0.6776
     followers = linked[linked != ""].value_counts()
     follow = np.array([1 + int(followers.get(c, 0)) for c in code[out.index]], dtype=float)
     out["priority"] = (1 - conf.to_numpy(dtype=float)) * (1 + np.log(follow))
@@ -818,13 +818,8 @@ def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None
 def _shown_confidence(r) -> float | None:
     """The number row ``r``'s ``confidence`` cell shows, None when it shows none (blank, text, no such column): a
     column formatted as a percentage in Excel and saved as CSV holds the cell as it shows it, 61.00% (0.61)."""
-    text = unicodedata.normalize("NFKC", str(getattr(r, "confidence", "") or "")).strip()
-    percent = text.endswith("%")
-    try:
-        conf = float(text[:-1] if percent else text) / (100 if percent else 1)
-    except ValueError:
-        return None
-    return conf if conf == conf else None  # not NaN
+    conf = number_column(pd.Series([unicodedata.normalize("NFKC", str(getattr(r, "confidence", "") or ""))])).iat[0]
+    return None if np.isnan(conf) else float(conf)
 
 
 def _tool_confidence(r) -> float | None:

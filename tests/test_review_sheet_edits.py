@@ -481,3 +481,35 @@ def test_a_decision_in_a_row_a_filter_hides_is_named(tmp_path, labels):
     warnings = [line for line in res.lines() if line.startswith("warning")]
     assert len(warnings) == 1 and "row 4 (990983): 策略主题ETF" in warnings[0], warnings
     assert "990981" not in warnings[0] and "990982" not in warnings[0] and "990984" not in warnings[0]
+
+
+def test_a_tagged_file_saved_with_confidence_as_a_percentage_is_exported_in_the_same_order(tmp_path, labels):
+    """A user opens the tagged CSV in Excel, formats `confidence` as a percentage and saves it (Excel writes 67.76%).
+    `review export` read no number, took every row's confidence for 0 and wrote the sheet in another order (the most
+    doubtful rows no longer first), without a word, while `summary`, `diff` and `tag --previous` refused the file
+    (audit round 20). A percentage is its number: the sheet is the one the file gave before it was saved, but for the
+    confidence cells, written as the file gives them."""
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    src = tmp_path / "b.csv"
+    src.write_text("基金代码,基金简称,跟踪指数代码,跟踪指数名称\n"
+                   "159998,天弘中证计算机主题ETF,930651.CSI,中证计算机主题指数\n"
+                   "159586,南方中证全指计算机ETF,H30182.CSI,中证全指计算机指数\n"
+                   "512400,南方中证申万有色金属ETF,000819.SH,中证申万有色金属指数\n"
+                   "510300,华泰柏瑞沪深300ETF,000300.SH,沪深300指数\n"
+                   "159385,富国中证诚通国企数字经济ETF,931529.CSI,中证诚通国企数字经济指数\n", encoding="utf-8")
+    _, tagged = _tag(src, tmp_path, labels)
+    f = pd.read_csv(tagged, dtype=str, keep_default_na=False)
+    assert f["confidence"].nunique() > 2
+    pct = tmp_path / "pct.csv"
+    f.assign(confidence=[f"{float(c) * 100:.2f}%" for c in f["confidence"]]).to_csv(pct, index=False)
+    _export(tagged, tmp_path / "a.csv", labels)
+    _export(pct, tmp_path / "p.csv", labels)
+    a = pd.read_csv(tmp_path / "a.csv", dtype=str, keep_default_na=False)
+    b = pd.read_csv(tmp_path / "p.csv", dtype=str, keep_default_na=False)
+    assert b["fund_code"].tolist() == a["fund_code"].tolist()
+    assert b["confidence"].tolist() == [f"{float(c) * 100:.2f}%" for c in a["confidence"]]
+    res = CliRunner().invoke(cli, ["summary", str(pct), "-o", str(tmp_path / "s.md")])
+    assert res.exit_code == 0, res.output
