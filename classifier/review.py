@@ -480,8 +480,6 @@ REVIEW_SHEET = SheetChooser(f"the review sheet's columns {', '.join(REQUIRED)}",
                             own_hidden=(LABELS_SHEET,))
 
 
-
-
 def _typed_over_answer(undecided: pd.DataFrame, tax: Taxonomy) -> list[str]:
     """The rows without a decision whose ``secondary`` (the tool's answer, not read on import) a reviewer overwrote
     with a class: export writes ``primary`` as the answer's primary class (blank beside a blank answer), so a label
