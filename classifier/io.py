@@ -400,29 +400,14 @@ def merged_ranges(table: Table) -> list[tuple[int, int, int, int]]:
     column), 0-based in ``table.frame`` (rows of the header or above it left out); none for other files. A merged
     cell shows its first cell's value over the whole range (a reviewer merges the decision cells of a block to decide
     it at once), while its other cells hold nothing: a reader that reads what the sheet shows spreads it."""
-    import zipfile
-
-    import openpyxl
     from openpyxl.utils.cell import range_boundaries
 
     if table.encoding != "xlsx" or not table.sheet:
         return []
-    book = openpyxl.load_workbook(table.path, read_only=True)
-    try:
-        # a read-only sheet keeps no merged cells; its part of the file is read instead (openpyxl's part name is
-        # private: a version without it loads the sheet whole, slower, and asks the public API)
-        part = getattr(book[table.sheet], "_worksheet_path", None)
-    finally:
-        book.close()
-    if part is None:
-        whole = openpyxl.load_workbook(table.path)
-        try:
-            refs = [r.coord for r in whole[table.sheet].merged_cells.ranges]
-        finally:
-            whole.close()
+    xml = _sheet_part(table)
+    if xml is None:
+        refs = _whole_sheet(table, lambda ws: [r.coord for r in ws.merged_cells.ranges])
     else:
-        with zipfile.ZipFile(table.path) as z:
-            xml = z.read(part).decode("utf-8", errors="replace")
         refs = re.findall(r"<(?:\w+:)?mergeCell\b[^>]*\bref=\"([A-Za-z]+\d+:[A-Za-z]+\d+)\"", xml)
     first = table.header_row + 1  # the frame's first row, 0-based in the sheet
     out = []
@@ -431,6 +416,52 @@ def merged_ranges(table: Table) -> list[tuple[int, int, int, int]]:
         if r0 - 1 >= first:
             out.append((r0 - 1 - first, c0 - 1, r1 - 1 - first, c1 - 1))
     return out
+
+
+def hidden_rows(table: Table) -> list[int]:
+    """The rows of ``table.frame`` (0-based) that the worksheet an XLSX ``table`` was read from hides (a filter, or
+    rows hidden by hand); none for other files. Excel and WPS paste and fill into the rows a filter hides too, so a
+    reader of what a person decided names them."""
+    if table.encoding != "xlsx" or not table.sheet:
+        return []
+    xml = _sheet_part(table)
+    if xml is None:
+        numbers = _whole_sheet(table, lambda ws: [r for r, d in ws.row_dimensions.items() if d.hidden])
+    else:
+        numbers = [int(m.group(2)) for m in re.finditer(r"<(?:\w+:)?row\b([^>]*?)\br=\"(\d+)\"([^>]*)>", xml)
+                   if re.search(r"\bhidden=\"(?:1|true)\"", m.group(1) + m.group(3))]
+    first = table.header_row + 1  # the frame's first row, 0-based in the sheet
+    return [r - 1 - first for r in numbers if 0 <= r - 1 - first < len(table.frame)]
+
+
+def _sheet_part(table: Table) -> str | None:
+    """The XML of the worksheet an XLSX ``table`` was read from: a read-only sheet keeps no merged cells nor hidden
+    rows, so its part of the file is read (openpyxl's part name is private: None with a version without it)."""
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.load_workbook(table.path, read_only=True)
+    try:
+        part = getattr(book[table.sheet], "_worksheet_path", None)
+    finally:
+        book.close()
+    if part is None:
+        return None
+    with zipfile.ZipFile(table.path) as z:
+        return z.read(part).decode("utf-8", errors="replace")
+
+
+def _whole_sheet(table: Table, read):
+    """``read`` of the worksheet an XLSX ``table`` was read from, the workbook loaded whole (slower: the public API,
+    when :func:`_sheet_part` cannot name the sheet's part)."""
+    import openpyxl
+
+    whole = openpyxl.load_workbook(table.path)
+    try:
+        return read(whole[table.sheet])
+    finally:
+        whole.close()
 
 
 def date_texts(table: Table, column: int) -> dict[int, str]:

@@ -177,11 +177,13 @@ def migrated_from(labels_path: str | Path) -> set[str]:
 
 def _folded(text: str) -> str:
     """A label as typed by hand compared with the taxonomy's: NFKC (full-width brackets, letters and spaces as ASCII),
-    no whitespace, case folded."""
+    no whitespace nor character that prints nothing (a zero-width space, a byte-order mark: Unicode's format
+    characters, pasted with a class copied from a web page or a chat), case folded."""
     import re
     import unicodedata
 
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).casefold()
+    text = unicodedata.normalize("NFKC", str(text))
+    return re.sub(r"\s+", "", "".join(ch for ch in text if unicodedata.category(ch) != "Cf")).casefold()
 
 
 def write_labels(df: pd.DataFrame, path: str | Path) -> None:

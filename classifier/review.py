@@ -33,14 +33,14 @@ from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
 from .io import (SheetChooser, atomic_write_bytes, check_not_input, date_texts, excel_writer, fit_excel_sheets,
-                 merged_ranges, read_output, write_table)
+                 hidden_rows, merged_ranges, read_output, write_table)
 from .linking import ReviewedFamilies, family_keys
 from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, SOURCES, Change, carried_sources,
                       change_labels, labels_version, latest_migration_queued, migrated_from, migrated_note,
-                      migration_pending, read_history, read_labels)
+                      migration_pending, read_history, read_labels, _folded)
 from .reach import decision_reach
 from .taxonomy import Taxonomy, file_of_version, load_taxonomy, taxonomy_hint
-from .text import blank_rows, code6_column, counted
+from .text import blank_rows, code6_column, counted, number_column
 from .vocabulary import load_vocabulary
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
@@ -183,7 +183,7 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
     out["_settles"] = settles.to_numpy()
     out["group_size"] = out.groupby("group")["row"].transform("size").astype(str)
     out["settles"] = out["_settles"].astype(str)  # the file's funds a decision on this row settles
-    conf = pd.to_numeric(out["confidence"], errors="coerce").fillna(0.0)
+    conf = number_column(out["confidence"]).fillna(0.0)  # 67.76% as a file Excel saved gives it: 0.6776
     followers = linked[linked != ""].value_counts()
     follow = np.array([1 + int(followers.get(c, 0)) for c in code[out.index]], dtype=float)
     out["priority"] = (1 - conf.to_numpy(dtype=float)) * (1 + np.log(follow))
@@ -480,12 +480,6 @@ REVIEW_SHEET = SheetChooser(f"the review sheet's columns {', '.join(REQUIRED)}",
                             own_hidden=(LABELS_SHEET,))
 
 
-def _folded(text: str) -> str:
-    """``text`` as compared with the taxonomy's labels: NFKC (full-width letters, digits, brackets and spaces as
-    their ASCII forms), no whitespace, case folded."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
-
-
 def _typed_over_answer(undecided: pd.DataFrame, tax: Taxonomy) -> list[str]:
     """The rows without a decision whose ``secondary`` (the tool's answer, not read on import) a reviewer overwrote
     with a class: export writes ``primary`` as the answer's primary class (blank beside a blank answer), so a label
@@ -654,8 +648,19 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
         rest.loc[short, "code"] = rest.loc[short, "fund_code"].astype(str).str.strip().str.zfill(6)
     if "index_code" in rest.columns:
         rest["index_code"] = rest["index_code"].astype(str).map(sheet_index_code)
+    # a decision in a row the sheet hides (a filter: Excel and WPS paste and fill into the rows it hides too) is
+    # imported as the others, and named: the reviewer may never have seen it
+    hidden = decided[decided.index.isin(hidden_rows(table))]
+    unseen = ([f"warning: {counted(len(hidden), 'decided row')} {'is' if len(hidden) == 1 else 'are'} hidden in the "
+               f"sheet (a filter, or rows hidden by hand; a class pasted or filled down a filtered column fills the "
+               f"rows it hides too) and {'counts' if len(hidden) == 1 else 'count'} as the others: "
+               + ", ".join(f"row {n} ({str(c).strip()}): {d}" for n, c, d in
+                           zip(hidden["line_no"][:20], hidden["fund_code"][:20], hidden["decision"][:20]))
+               + (f" and {len(hidden) - 20} more" if len(hidden) > 20 else "")
+               + f"; clear the filter to check {'it' if len(hidden) == 1 else 'them'}"]
+              if len(hidden) else [])
     return (decided.drop_duplicates("code"), noted, padded, rest[rest["code"].notna()].drop_duplicates("code"),
-            [f"warning: {w}" for w in table.warnings] + ([table.chosen] if table.chosen else []))
+            [f"warning: {w}" for w in table.warnings] + ([table.chosen] if table.chosen else []) + unseen)
 
 
 def _id_rows(decided: pd.DataFrame) -> pd.DataFrame:
@@ -808,14 +813,18 @@ def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None
                          + ", nothing imported")
 
 
+def _shown_confidence(r) -> float | None:
+    """The number row ``r``'s ``confidence`` cell shows, None when it shows none (blank, text, no such column): a
+    column formatted as a percentage in Excel and saved as CSV holds the cell as it shows it, 61.00% (0.61)."""
+    conf = number_column(pd.Series([unicodedata.normalize("NFKC", str(getattr(r, "confidence", "") or ""))])).iat[0]
+    return None if np.isnan(conf) else float(conf)
+
+
 def _tool_confidence(r) -> float | None:
     """The confidence row ``r`` of a sheet shows below 1, None when it shows none or 1: a fund a review decision
     settles is tagged at confidence 1, so a lower one is the tool's own answer, whatever class it names."""
-    try:
-        conf = float(str(getattr(r, "confidence", "") or "").strip())
-    except ValueError:
-        return None
-    return conf if conf < 1 else None
+    conf = _shown_confidence(r)
+    return conf if conf is not None and conf < 1 else None
 
 
 def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: bool = False,
@@ -833,13 +842,16 @@ def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: 
     shown = str(getattr(r, "secondary", "") or "").strip()
     conf = _tool_confidence(r)
     hidden = list(deleted) if "secondary" in deleted else [c for c in deleted if shown == old["secondary"]]
-    if hidden:
+    # a confidence cell that shows no number (cleared, #VALUE!) hides it as a deleted column does
+    blank = hasattr(r, "confidence") and shown == old["secondary"] and _shown_confidence(r) is None
+    if hidden or blank:
+        what, fix = ((f"column(s) {', '.join(hidden)} were deleted from this review sheet", "the column(s)") if hidden
+                     else (f"its confidence cell shows no number ('{str(r.confidence).strip()}')", "its number"))
         return (f"row {r.line_no} ({r.code}): the labeled set holds a review decision, {old['secondary']} "
-                f"({old['labeled_by']}, {old['labeled_at']}), and column(s) {', '.join(hidden)} were deleted from this "
-                f"review sheet, so it cannot show whether that decision was made before the sheet was exported or "
-                f"after (a later decision it never showed would be "
-                + ("withdrawn" if withdraw else f"reverted to {r.decision}") + "): put the column(s) back (copy "
-                f"them from the exported sheet), or pass --overrule-fund {r.code} to "
+                f"({old['labeled_by']}, {old['labeled_at']}), and {what}, so it cannot show whether that decision "
+                f"was made before the sheet was exported or after (a later decision it never showed would be "
+                + ("withdrawn" if withdraw else f"reverted to {r.decision}") + f"): put {fix} back (copy "
+                f"{'them' if hidden else 'it'} from the exported sheet), or pass --overrule-fund {r.code} to "
                 + ("withdraw" if withdraw else "replace") + " the decision (--overrule: on every row)")
     if shown == old["secondary"] and conf is None:
         return ""

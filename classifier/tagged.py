@@ -16,7 +16,7 @@ import pandas as pd
 from .columns import detect_columns
 from .errors import InputError
 from .io import read_output
-from .text import code6_column
+from .text import code6_column, number_column
 
 TAGGED_COLUMNS = ("primary", "secondary", "confidence", "needs_review", "evidence")
 _TRUE = {"true", "1", "1.0", "yes", "y", "是", "t"}
@@ -78,9 +78,10 @@ def parse_flags(values: pd.Series, path: str, column: str, line: pd.Series) -> p
 
 
 def parse_numbers(values: pd.Series, path: str, column: str, line: pd.Series) -> pd.Series:
-    """Numeric cells to floats (blank → NaN); text that is not a number is an error naming the file, column, lines."""
+    """Numeric cells to floats (blank → NaN; 67.76%, a percentage as Excel saves it to CSV, → 0.6776); text that is
+    not a number is an error naming the file, column, lines."""
     text = values.astype(str).str.strip()
-    num = pd.to_numeric(text.where(text != "", None), errors="coerce")
+    num = number_column(text)
     bad = num.isna() & (text != "") & ~text.str.lower().isin(["nan", "none"])
     if bad.any():
         raise InputError(f"{path}: column '{column}' must hold numbers; found {_bad_rows(bad, values, line)}")

@@ -95,6 +95,19 @@ def code6_column(codes: pd.Series) -> pd.Series:
     return pd.Series(out, index=codes.index, dtype=object)
 
 
+def number_column(values: pd.Series) -> pd.Series:
+    """Cells as numbers, NaN where a cell holds none (blank, text). A column formatted as a percentage in Excel and
+    saved as CSV holds each cell as Excel shows it, 67.76%: the number 0.6776.
+
+    >>> number_column(pd.Series(["0.6776", "67.76%", " 100% ", "", "x"])).round(4).tolist()[:3]
+    [0.6776, 0.6776, 1.0]
+    """
+    text = values.astype(str).str.strip()
+    percent = text.str.endswith("%")
+    num = pd.to_numeric(text.where(~percent, text.str[:-1]).where(text != "", None), errors="coerce")
+    return num.where(~percent, num / 100).astype(float)
+
+
 def counted(n: int, noun: str, plural: str = "", verbs: tuple[str, str] = ("", "")) -> str:
     """``n`` with its noun in plain English, and the verb that agrees (``verbs``: singular, plural), for a line a user
     reads: "1 row", "3 rows", never "1 rows". ``plural``: when it is not the noun with an s.

@@ -136,13 +136,16 @@ def _tagged_frame(**overrides) -> pd.DataFrame:
 
 
 def _review_sheet(path, rows):
-    """A review sheet as `review export` writes it: rows of (fund_code, the tool's answer shown, decision, reviewer)."""
+    """A review sheet as `review export` writes it: rows of (fund_code, the tool's answer shown, decision, reviewer);
+    each answer at confidence 1, as a fund a review decision settles shows (a test of the tool's own answer sets it
+    below 1)."""
     version = load_taxonomy().version
     df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS} for _ in rows])
     for i, (code, shown, decision, reviewer) in enumerate(rows):
-        df.loc[i, ["fund_code", "fund_name", "secondary", "primary", "decision", "reviewer", "taxonomy_version",
-                   "group"]] = [code, f"示例{code}ETF", shown, load_taxonomy().primary_of(shown) if shown else "",
-                                decision, reviewer, version, code]
+        df.loc[i, ["fund_code", "fund_name", "secondary", "confidence", "primary", "decision", "reviewer",
+                   "taxonomy_version", "group"]] = [code, f"示例{code}ETF", shown, "1" if shown else "0",
+                                                    load_taxonomy().primary_of(shown) if shown else "", decision,
+                                                    reviewer, version, code]
     write_table(df, path)
     return path
 

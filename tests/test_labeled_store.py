@@ -228,7 +228,8 @@ def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, named_labe
     before = hist.read_bytes()
     # (a sheet exported after the first decision, so it shows that decision as the tool's answer)
     import_review(_sheet(tmp_path / "r2.csv", [("159215", "宽基ETF", "回到宽基")],
-                         columns=lambda df: df.assign(secondary="策略主题ETF")), TAX, named_labels_copy, today="2026-12-01")
+                         columns=lambda df: df.assign(secondary="策略主题ETF", confidence="1")), TAX, named_labels_copy,
+                         today="2026-12-01")
     assert hist.read_bytes().startswith(before)
     again = pd.read_csv(hist, dtype=str, keep_default_na=False)
     assert again[again.fund_code == "159215"].iloc[-1].old_note == "增强策略"

@@ -405,3 +405,111 @@ def test_importing_the_workbook_review_export_wrote_warns_of_no_hidden_sheet(tmp
     wb.save(sheet)
     lines = import_review(sheet, load_taxonomy(), labels, today="2026-12-01", dry_run=True).lines()
     assert f"warning: {sheet}: read sheet 'review'; hidden sheet(s) '备注' skipped (--sheet NAME reads one)" in lines
+
+
+def test_a_confidence_column_formatted_as_percent_or_cleared_does_not_revert_a_later_decision(tmp_path, labels):
+    """Two reviewers each get a copy of one exported sheet; the first confirms the tool's answer (宽基ETF at 0.61) and
+    imports. The second formatted `confidence` as a percentage in Excel and saved the sheet as CSV (Excel writes the
+    cell as it shows it, `61.00%`), or cleared the column's cells, then decided otherwise: the import read no number,
+    took the row for one showing the decision at confidence 1, and replaced the first reviewer's decision without a
+    word (audit round 20). A percentage is its number (61.00% is 0.61, 100.00% is 1); a cell that shows no number
+    cannot show whether the decision was made before the sheet was exported, and is refused as a deleted column is,
+    naming the row and the cell, unless --overrule."""
+    tax = load_taxonomy()
+
+    def copy(name, decision, reviewer, confidence):
+        path = tmp_path / name
+        write_table(pd.DataFrame([{c: "" for c in REVIEW_COLUMNS}]).assign(
+            fund_code="990993", fund_name="示例990993ETF", secondary="宽基ETF", primary=tax.primary_of("宽基ETF"),
+            confidence=confidence, decision=decision, reviewer=reviewer, taxonomy_version=tax.version,
+            group="990993"), path)
+        return path
+
+    assert import_review(copy("a.csv", "宽基ETF", "张三", "0.61"), tax, labels, today="2026-11-30").added == ["990993"]
+    history = labels.with_name("history.csv")
+    state = lambda: (labels.read_bytes(), history.read_bytes() if history.exists() else None)  # noqa: E731
+    before = state()
+    for shown in ("61.00%", "61%", "", "#VALUE!"):
+        for decision in ("策略主题ETF", "撤销"):
+            with pytest.raises(InputError) as e:
+                import_review(copy("b.csv", decision, "李四", shown), tax, labels, today="2026-12-01")
+            msg = str(e.value)
+            assert "row 2 (990993)" in msg and "宽基ETF (张三, 2026-11-30)" in msg and "--overrule" in msg, (shown, msg)
+            assert state() == before
+    # a copy exported after the decision shows it at confidence 1, as a percentage too: the reviewer saw it
+    res = import_review(copy("c.csv", "策略主题ETF", "李四", "100.00%"), tax, labels, today="2026-12-01")
+    assert res.changed == [("990993", "宽基ETF", "策略主题ETF")]
+
+
+def test_a_decision_pasted_with_an_invisible_character_is_its_class(tmp_path, labels):
+    """A class copied from a web page or a chat message into the `decision` cell carries an invisible character (a
+    zero-width space, a word joiner, a byte-order mark): the import refused it as "decision '宽基​ETF' is not a label",
+    a message that shows the very class it refuses (audit round 20). Characters that print nothing are no part of a
+    label typed by hand, as spaces are not: the decision is its class, in a header too."""
+    tax = load_taxonomy()
+    rows = [(f"99099{i}", "宽基ETF", d, "张三", "") for i, d in
+            enumerate(["宽基\u200bETF", "\ufeff策略主题ETF", "国企主题\u2060ETF", "撤\u200d销"])]
+    path = _sheet(tmp_path / "r.csv", rows[:3])
+    f = pd.read_csv(path, dtype=str, keep_default_na=False)
+    write_table(f.rename(columns={"reviewer": "review\u200ber"}), path)
+    res = import_review(path, tax, labels, today="2026-12-01")
+    assert res.added == ["990990", "990991", "990992"]
+    got = read_labels(labels).set_index("fund_code")
+    assert got.loc[["990990", "990991", "990992"], "secondary"].tolist() == ["宽基ETF", "策略主题ETF", "国企主题ETF"]
+    assert got.loc["990990", "labeled_by"] == "张三"
+    res = import_review(_sheet(tmp_path / "w.csv", [("990990", "宽基ETF", "撤\u200d销", "张三", "")]), tax, labels,
+                        today="2026-12-01", overrule=True)
+    assert "990990" not in set(read_labels(labels)["fund_code"])
+
+
+def test_a_decision_in_a_row_a_filter_hides_is_named(tmp_path, labels):
+    """A reviewer filters the sheet (筛选) to the rows of one class and pastes a class down the decision column:
+    Excel and WPS paste into the rows the filter hides too, and the reviewer never sees those decisions. The import
+    took them as the others, saying nothing of rows the sheet hid (audit round 20). It still imports them (a reviewer
+    may hide rows once decided), and warns, naming each hidden decided row, its fund and its decision; rows hidden
+    without a decision are not named."""
+    rows = [(f"99098{i}", "宽基ETF", "策略主题ETF" if i != 2 else "", "张三", "") for i in range(1, 5)]
+    sheet = _sheet(tmp_path / "r.xlsx", rows)
+    wb = openpyxl.load_workbook(sheet)
+    ws = wb.active
+    ws.auto_filter.ref = ws.dimensions
+    for r in (3, 4):  # 990982 (no decision) and 990983 (策略主题ETF)
+        ws.row_dimensions[r].hidden = True
+    wb.save(sheet)
+    res = import_review(sheet, load_taxonomy(), labels, today="2026-12-01")
+    assert sorted(res.added) == ["990981", "990983", "990984"]
+    warnings = [line for line in res.lines() if line.startswith("warning")]
+    assert len(warnings) == 1 and "row 4 (990983): 策略主题ETF" in warnings[0], warnings
+    assert "990981" not in warnings[0] and "990982" not in warnings[0] and "990984" not in warnings[0]
+
+
+def test_a_tagged_file_saved_with_confidence_as_a_percentage_is_exported_in_the_same_order(tmp_path, labels):
+    """A user opens the tagged CSV in Excel, formats `confidence` as a percentage and saves it (Excel writes 67.76%).
+    `review export` read no number, took every row's confidence for 0 and wrote the sheet in another order (the most
+    doubtful rows no longer first), without a word, while `summary`, `diff` and `tag --previous` refused the file
+    (audit round 20). A percentage is its number: the sheet is the one the file gave before it was saved, but for the
+    confidence cells, written as the file gives them."""
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    src = tmp_path / "b.csv"
+    src.write_text("基金代码,基金简称,跟踪指数代码,跟踪指数名称\n"
+                   "159998,天弘中证计算机主题ETF,930651.CSI,中证计算机主题指数\n"
+                   "159586,南方中证全指计算机ETF,H30182.CSI,中证全指计算机指数\n"
+                   "512400,南方中证申万有色金属ETF,000819.SH,中证申万有色金属指数\n"
+                   "510300,华泰柏瑞沪深300ETF,000300.SH,沪深300指数\n"
+                   "159385,富国中证诚通国企数字经济ETF,931529.CSI,中证诚通国企数字经济指数\n", encoding="utf-8")
+    _, tagged = _tag(src, tmp_path, labels)
+    f = pd.read_csv(tagged, dtype=str, keep_default_na=False)
+    assert f["confidence"].nunique() > 2
+    pct = tmp_path / "pct.csv"
+    f.assign(confidence=[f"{float(c) * 100:.2f}%" for c in f["confidence"]]).to_csv(pct, index=False)
+    _export(tagged, tmp_path / "a.csv", labels)
+    _export(pct, tmp_path / "p.csv", labels)
+    a = pd.read_csv(tmp_path / "a.csv", dtype=str, keep_default_na=False)
+    b = pd.read_csv(tmp_path / "p.csv", dtype=str, keep_default_na=False)
+    assert b["fund_code"].tolist() == a["fund_code"].tolist()
+    assert b["confidence"].tolist() == [f"{float(c) * 100:.2f}%" for c in a["confidence"]]
+    res = CliRunner().invoke(cli, ["summary", str(pct), "-o", str(tmp_path / "s.md")])
+    assert res.exit_code == 0, res.output
