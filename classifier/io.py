@@ -535,6 +535,7 @@ def _umask() -> int:
 
 # A temp file of ours: ``.<output name>.<pid>-<8 random>.tmp`` (before: ``.<output name>.<8 random>.tmp``, no pid)
 STALE_LEGACY_SECONDS = 600
+PROBE = "fundclass-probe"  # the empty file check_writable_folder makes and removes: ``.fundclass-probe.<pid>-….tmp``
 
 
 def _temp_pattern(name: str) -> re.Pattern:
@@ -765,11 +766,29 @@ def check_writable_folder(folder: str | Path, what: str, fix: str) -> None:
     if not probe.is_dir():
         raise InputError(f"{what} {folder} ({probe} is not a folder); {fix}")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".fundclass-probe-", suffix=".tmp", dir=probe)
+        fd, tmp = tempfile.mkstemp(prefix=f".{PROBE}.{os.getpid()}-", suffix=".tmp", dir=probe)
         os.close(fd)
         os.unlink(tmp)
     except OSError as exc:
         raise InputError(f"{what} {probe} ({exc.strerror or exc}); {fix}") from exc
+    # the empty probe a command killed between its two calls above left (a process that ended, or in the name before
+    # the pid was in it, ``.fundclass-probe-<8 random>.tmp``, untouched for ten minutes): it would stay for good
+    for t in stale_temps(probe / PROBE):
+        _unlink_quietly(t)
+    for e in probe.glob(".fundclass-probe-*.tmp"):
+        try:
+            if re.fullmatch(r"\.fundclass-probe-[a-z0-9_]{8}\.tmp", e.name) and e.is_file() and \
+                    time.time() - e.stat().st_mtime > STALE_LEGACY_SECONDS:
+                e.unlink()
+        except OSError:
+            pass
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:  # gone already, or a folder this user may only read: nothing to do
+        pass
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

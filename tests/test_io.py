@@ -452,3 +452,30 @@ def test_an_xlsx_inputs_numbers_dates_and_booleans_stay_so_in_an_xlsx_output(tmp
     assert [r["证券代码"].value for r in rows] == ["159995.SZ", "510300.SH"]
     # what the tool reads back from its own output is unchanged
     assert read_table(out).frame["基金规模"].tolist() == ["4.3193", ""]
+
+
+def test_the_writability_probe_a_killed_command_left_is_removed_by_the_next_check(tmp_path):
+    """Every command that writes first checks the folder by making an empty file and removing it. A command killed
+    between the two (audit round 20: `train` killed during the check of models/default) left a 0-byte
+    `.fundclass-probe-….tmp` there for good: no command removed it. The probe now carries its process's pid, and the
+    next check removes a probe whose process has ended (and one of the old name, untouched for ten minutes); a
+    probe of a running process, and any other file, stay."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from classifier.io import check_writable_folder
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(ended.stdout)
+    left = tmp_path / f".fundclass-probe.{dead}-abcd1234.tmp"
+    running = tmp_path / f".fundclass-probe.{os.getpid()}-efgh5678.tmp"
+    old = tmp_path / ".fundclass-probe-ijkl9012.tmp"
+    young = tmp_path / ".fundclass-probe-mnop3456.tmp"
+    other = tmp_path / ".fundclass-probe-notes.txt"
+    for f in (left, running, old, young, other):
+        f.write_bytes(b"")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    check_writable_folder(tmp_path, "cannot write in", "choose another folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (running, young, other))
