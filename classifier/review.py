@@ -409,8 +409,8 @@ class ImportResult:
             gone = {c for c, *_ in self.withdrawn}  # a settling decision this sheet withdraws too: nothing to say
             by = [(c, d) for c in self.undecided
                   if (d := tuple(x for x in self.settled_by.get(c, ()) if x not in gone))]
-            out += [f"  {c} shows the review decision of {', '.join(d)} on its index or share-class family, which "
-                    f"settles it: write 撤销 on {'that' if len(d) == 1 else 'each'} fund's row to take "
+            out += [f"  {c} is settled by the review decision of {', '.join(d)} on its index or share-class family: "
+                    f"write 撤销 on {'that' if len(d) == 1 else 'each'} fund's row to take "
                     f"{'it' if len(d) == 1 else 'them'} back" for c, d in by]
         if self.padded:
             out.append(f"warning: the sheet's fund_code column was saved as numbers (Excel drops leading zeros): "
@@ -850,7 +850,7 @@ def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: 
         return (f"row {r.line_no} ({r.code}): the labeled set holds a review decision, {old['secondary']} "
                 f"({old['labeled_by']}, {old['labeled_at']}), and {what}, so it cannot show whether that decision "
                 f"was made before the sheet was exported or after (a later decision it never showed would be "
-                + ("withdrawn" if withdraw else f"reverted to {r.decision}") + f"): put {fix} back (copy "
+                + ("withdrawn" if withdraw else f"replaced with {r.decision}") + f"): put {fix} back (copy "
                 f"{'them' if hidden else 'it'} from the exported sheet), or pass --overrule-fund {r.code} to "
                 + ("withdraw" if withdraw else "replace") + " the decision (--overrule: on every row)")
     if shown == old["secondary"] and conf is None:
@@ -859,7 +859,7 @@ def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: 
     return (f"row {r.line_no} ({r.code}): the labeled set holds a later review decision, {old['secondary']} "
             f"({old['labeled_by']}, {old['labeled_at']}), that this sheet did not show (its answer: {answer}): "
             f"it was exported before that decision, and importing it would "
-            + (f"withdraw that later decision ({r.decision})" if withdraw else f"revert it to {r.decision}")
+            + (f"withdraw that later decision ({r.decision})" if withdraw else f"replace it with {r.decision}")
             + f"; export a new sheet from a fresh `fundclass tag` to review the fund again, or pass --overrule-fund "
             f"{r.code} to " + ("withdraw" if withdraw else "replace")
             + " the later decision (--overrule: on every row)")

@@ -275,6 +275,8 @@ def test_a_sheet_imported_again_is_not_refused_for_a_decision_the_set_already_ho
     with pytest.raises(InputError) as e:
         import_review(sheet, TAX, chinext, today="2026-12-03")
     assert "the labeled set holds a later review decision, 科技成长主题ETF (张三, 2026-12-01)" in str(e.value), str(e.value)
+    # the sheet's class replaces the decision; it is no class the fund had before ("revert it to" said it was)
+    assert f"importing it would replace it with {STRATEGY};" in str(e.value), str(e.value)
     assert "110026" not in str(e.value), str(e.value)
 
 
@@ -285,5 +287,5 @@ def test_a_withdrawal_on_a_fund_another_decision_settles_names_that_decision(tmp
     _import(tmp_path, chinext, [("009012", TECH)], "2026-12-01")
     res = _import(tmp_path, chinext, [("001592", "撤销")], "2026-12-02", reviewer="李四")
     assert res.undecided == ["001592"] and not res.withdrawn
-    assert "  001592 shows the review decision of 009012 on its index or share-class family, which settles it: " \
+    assert "  001592 is settled by the review decision of 009012 on its index or share-class family: " \
            "write 撤销 on that fund's row to take it back" in res.lines(), res.lines()
