@@ -49,7 +49,11 @@ def training_data(labels: pd.DataFrame, tax: Taxonomy, holdings: HoldingsFeature
     X = featurize(p, rr, holdings)
     y = labels["secondary"].to_numpy(dtype=object)
     gate_oos = p["asset_class"].isin(tax.out_of_scope).to_numpy()
-    in_scope = ~gate_oos & (y != tax.not_applicable)
+    # a row with nothing to read (a decision typed on a review sheet by its fund code alone: no name, index nor
+    # benchmark) settles its fund by code when tagging, but gives the model nothing to learn a class from
+    readable = ((p["s_name"] != "") | (p["s_full_name"] != "") | (p["s_index"] != "") | (p["s_benchmark"] != "")
+                | (p["index_code"] != "")).to_numpy()
+    in_scope = ~gate_oos & (y != tax.not_applicable) & readable
     groups = labels["group"].where(labels["group"] != "", labels["fund_code"]).to_numpy(dtype=object)
     return TrainingData(X, y, groups, in_scope, gate_oos, rr.labels, p, rr)
 

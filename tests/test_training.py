@@ -101,3 +101,20 @@ def test_train_and_tag_with_holdings(tmp_path, taxonomy):
     assert held.any() and not b["holding_industry"].fillna("").ne("").any()
     conf_a, conf_b = a["confidence"].to_numpy(float), b["confidence"].to_numpy(float)
     assert not np.allclose(conf_a[held], conf_b[held])  # the holdings model moved the funds with holdings
+
+
+def test_a_labeled_row_with_nothing_to_read_is_not_trained_on(taxonomy):
+    """Audit round 20: a reviewer typed a fund code and a decision on an empty row of the review sheet; the import
+    added it to the labeled set with no name, index nor benchmark (it settles that fund by its code when tagging),
+    and `fundclass train` trained on it (training rows 4,378 -> 4,379): an empty text taught as a class. Such a row
+    is no training row; the same fund with its name is."""
+    from classifier.labeled import SHIPPED_LABELS
+    from classifier.train import training_data
+
+    labels = read_labels(SHIPPED_LABELS).head(40).reset_index(drop=True)
+    blank = {c: "" for c in labels.columns} | {"fund_code": "990001", "secondary": "消费主题ETF",
+                                                "primary": taxonomy.primary_of("消费主题ETF"), "source": "review"}
+    named = blank | {"fund_code": "990002", "fund_name": "示例中证主要消费ETF"}
+    td = training_data(pd.concat([labels, pd.DataFrame([blank, named])], ignore_index=True), taxonomy)
+    assert td.in_scope[-2:].tolist() == [False, True]
+    assert td.in_scope[:40].tolist() == training_data(labels, taxonomy).in_scope.tolist()
