@@ -1113,8 +1113,10 @@ def _undo(labels: pd.DataFrame, deciders: list[tuple[str, set]], among: np.ndarr
 def _decision_stamps(labels: pd.DataFrame, h: pd.DataFrame, code: str, tax: Taxonomy) -> set:
     """The reviewers and dates of fund ``code``'s review decisions: its standing one, those it replaced and those
     withdrawn (every one history.csv ``h`` holds), whose labels on other rows it may have left."""
-    mine = np.flatnonzero((h["fund_code"].to_numpy() == code) & (h["old_source"].to_numpy() == "review"))
-    stamps = set(zip(h["old_labeled_by"].to_numpy()[mine], h["old_labeled_at"].to_numpy()[mine]))
+    hi = _history(h)
+    mine = hi.mine(code)
+    mine = mine[hi.col("old_source")[mine] == "review"]
+    stamps = set(zip(hi.col("old_labeled_by")[mine], hi.col("old_labeled_at")[mine]))
     at = np.flatnonzero(labels["fund_code"].to_numpy() == code)
     if len(at) and labels["source"].iat[at[0]] == "review":
         _before_decision(h, code, labels.iloc[at[0]].to_dict(), lambda st: st["source"] == "review", tax, stamps)
@@ -1223,14 +1225,50 @@ def _in_place(labels: pd.DataFrame, sheet: pd.DataFrame, h: pd.DataFrame) -> pd.
     return labels.iloc[order].reset_index(drop=True)
 
 
+class _History:
+    """history.csv ``h`` read column by column, once: its columns as arrays of the cells (a column ``h`` lacks, an
+    older history's ``old_note`` or ``old_propagated_from``, as ''), and each fund's rows, in order. :func:`_replaced`
+    reads a fund's rows once per state it goes back through, thousands of times in an import that relabels a large
+    index (~0.1 ms a column taken from the frame each time); ``h`` is never changed (a change adds its rows to a new
+    frame, :func:`_with_history`)."""
+
+    def __init__(self, h: pd.DataFrame):
+        self.frame, self.columns = h, {c: h[c].to_numpy() for c in h.columns}
+        rows: dict[str, list[int]] = {}
+        for k, code in enumerate(self.columns.get("fund_code", ())):
+            rows.setdefault(code, []).append(k)
+        self.rows = {code: np.array(ks, dtype=np.intp) for code, ks in rows.items()}
+        self.none = np.empty(len(h), dtype=object)
+        self.none[:] = ""
+
+    def of(self, h: pd.DataFrame) -> bool:
+        return self.frame is h
+
+    def col(self, c: str) -> np.ndarray:
+        return self.columns.get(c, self.none)
+
+    def mine(self, code: str) -> np.ndarray:
+        return self.rows.get(code, np.empty(0, dtype=np.intp))
+
+
+_HISTORY: list = []  # the last _History read (one per history frame an import reads at a time)
+
+
+def _history(h: pd.DataFrame) -> _History:
+    if not (_HISTORY and _HISTORY[0].of(h)):
+        _HISTORY[:] = [_History(h)]
+    return _HISTORY[0]
+
+
 def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int) -> tuple[dict, int] | None:
     """The label that ``state`` (a row of fund ``code``) replaced, and its history row's position: the old values of
     the last row of ``h`` (history.csv) above ``upto`` that recorded the change to it (the fund, its class, who and
     when; or a taxonomy migration that moved its class and kept the rest, as it keeps a review decision's); None when
     there is none or the change added the fund."""
-    mine = np.flatnonzero(h["fund_code"].to_numpy() == code)  # the fund's rows, in order
-    f = {c: h[c].to_numpy()[mine] for c in ("changed_by", "changed_at", "new_secondary", "old_source",
-                                            "old_labeled_by", "old_labeled_at")}
+    hi = _history(h)
+    mine = hi.mine(code)  # the fund's rows, in order
+    f = {c: hi.col(c)[mine] for c in ("changed_by", "changed_at", "new_secondary", "old_source", "old_labeled_by",
+                                      "old_labeled_at")}
     kept = ((f["changed_by"] == MIGRATION_BY) & (f["old_source"] == state["source"])
             & (f["old_labeled_by"] == state["labeled_by"]) & (f["old_labeled_at"] == state["labeled_at"]))
     m = ((f["new_secondary"] == state["secondary"])
@@ -1242,28 +1280,30 @@ def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int) -> tuple[dict,
             if made is not None and k >= made:
                 continue
             nxt, prev = mine[mine > k], mine[mine < k]
-            if len(nxt) and not _is_state(h.iloc[nxt[0]], state):
+            if len(nxt) and not _is_state(hi, nxt[0], state):
                 continue  # it made another state (the fund's next change replaced that one): its own review decision
-            if len(prev) and _is_state(h.iloc[prev[-1]], state):
+            if len(prev) and _is_state(hi, prev[-1], state):
                 made = prev[-1]  # it brought the state back (a withdrawal, a dispute): made before its last change
                 continue
             hits = np.array([k])
             break
-    if not len(hits) or not h["old_secondary"].iat[hits[-1]]:
+    if not len(hits) or not hi.col("old_secondary")[hits[-1]]:
         return None
-    r = h.iloc[hits[-1]]
-    return {"primary": r["old_primary"], "secondary": r["old_secondary"], "source": r["old_source"],
-            "labeled_by": r["old_labeled_by"], "labeled_at": r["old_labeled_at"],
-            "taxonomy_version": r["old_taxonomy_version"], "note": r.get("old_note", ""),
-            "propagated_from": r.get("old_propagated_from", "")}, int(hits[-1])
+    k = hits[-1]
+    return {"primary": hi.col("old_primary")[k], "secondary": hi.col("old_secondary")[k],
+            "source": hi.col("old_source")[k], "labeled_by": hi.col("old_labeled_by")[k],
+            "labeled_at": hi.col("old_labeled_at")[k], "taxonomy_version": hi.col("old_taxonomy_version")[k],
+            "note": hi.col("old_note")[k], "propagated_from": hi.col("old_propagated_from")[k]}, int(k)
 
 
-def _is_state(r: pd.Series, state: dict) -> bool:
-    """Whether history row ``r`` replaced ``state`` (its old label, provenance, who and when: not its note, which a
-    person may edit in labels.csv; its copied fund unless the history predates keeping it)."""
-    return (r["old_secondary"] == state["secondary"] and r["old_source"] == state["source"]
-            and r["old_labeled_by"] == state["labeled_by"] and r["old_labeled_at"] == state["labeled_at"]
-            and (not r.get("old_propagated_from", "") or r["old_propagated_from"] == (state.get("propagated_from") or "")))
+def _is_state(hi: _History, k: int, state: dict) -> bool:
+    """Whether history row ``k`` (of ``hi``) replaced ``state`` (its old label, provenance, who and when: not its note,
+    which a person may edit in labels.csv; its copied fund unless the history predates keeping it)."""
+    def r(c: str):
+        return hi.col(c)[k]
+    return (r("old_secondary") == state["secondary"] and r("old_source") == state["source"]
+            and r("old_labeled_by") == state["labeled_by"] and r("old_labeled_at") == state["labeled_at"]
+            and (not r("old_propagated_from") or r("old_propagated_from") == (state.get("propagated_from") or "")))
 
 
 def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, tax: Taxonomy,
