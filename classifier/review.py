@@ -28,7 +28,7 @@ import pandas as pd
 from .columns import detect_columns
 from .config import defaults
 from .index_key import code_keys, display_key, index_aliases, name_keys, subject_keys
-from .prepare import prepare
+from .prepare import key_fields, prepare
 from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
@@ -669,7 +669,8 @@ _PREPARED_IDS: list = []  # the last (vocabulary, identifying fields, their prep
 
 
 def _prepared_ids(labels: pd.DataFrame) -> pd.DataFrame:
-    """:func:`classifier.prepare.prepare` of the labeled set's identifying fields (:data:`ID_COLUMNS`), read-only.
+    """The fields the index and family keys read (:func:`classifier.prepare.key_fields`: those of
+    :func:`classifier.prepare.prepare`) of the labeled set's identifying fields (:data:`ID_COLUMNS`), read-only.
     An import reads them three to five times (:func:`_subject_groups`, :func:`_index_groups`,
     :func:`_family_decisions`, once more per withdrawal), and its decisions change labels, not those fields: the last
     one prepared is given again while the fields and the vocabulary are the same (~16 ms a time on 450 rows, ~70 ms
@@ -685,23 +686,23 @@ def _prepared_ids(labels: pd.DataFrame) -> pd.DataFrame:
 
 
 def _prepared_rows(ids: pd.DataFrame, vocab) -> pd.DataFrame:
-    """:func:`classifier.prepare.prepare` of ``ids`` (the :data:`ID_COLUMNS` of some rows, in that order, text), its
-    rows the labeled set's last prepared (:func:`_prepared_ids`) holds taken from there: prepare reads each row on its
+    """:func:`classifier.prepare.key_fields` of ``ids`` (the :data:`ID_COLUMNS` of some rows, in that order, text),
+    its rows the labeled set's last prepared (:func:`_prepared_ids`) holds taken from there: it reads each row on its
     own, so a row of the same fields is prepared the same."""
     ids = ids[ID_COLUMNS]
     if not (_PREPARED_IDS and _PREPARED_IDS[0] is vocab):
-        return prepare(ids, detect_columns(ID_COLUMNS), vocab)
+        return key_fields(ids, detect_columns(ID_COLUMNS), vocab)
     seen = _PREPARED_IDS[3]
     if seen is None:
         seen = _PREPARED_IDS[3] = {k: i for i, k in enumerate(_row_tuples(_PREPARED_IDS[1]))}
     at = [seen.get(k, -1) for k in _row_tuples(ids)]
     known = [i for i, a in enumerate(at) if a >= 0]
     if not known:
-        return prepare(ids, detect_columns(ID_COLUMNS), vocab)
+        return key_fields(ids, detect_columns(ID_COLUMNS), vocab)
     fresh = [i for i, a in enumerate(at) if a < 0]
     p = _PREPARED_IDS[2].iloc[[at[i] for i in known]].set_axis(ids.index[known])
     if fresh:
-        p = pd.concat([p, prepare(ids.iloc[fresh], detect_columns(ID_COLUMNS), vocab)]).reindex(ids.index)
+        p = pd.concat([p, key_fields(ids.iloc[fresh], detect_columns(ID_COLUMNS), vocab)]).reindex(ids.index)
     return p
 
 

@@ -306,3 +306,33 @@ def test_subject_and_name_keys_equal_the_pandas_expressions_they_replaced():
     assert (names != "").sum() > 100 and set(names[names != ""].str[:4]) == {"idx:"}
     bare = (p["index_code"] == "") & (p["s_index"] == "") & (p["s_benchmark"] == "")
     assert not (names[~bare] != "").any() and (names[bare.index[::3]] != "").sum() > 100  # rows without either
+
+
+def test_key_fields_give_the_keys_of_prepare_on_the_shipped_sets_and_rows_without_an_index():
+    """classifier.prepare.key_fields (the review import's read of its labeled set's keys) against prepare, the whole
+    pass it replaced there: every index and family key the import reads is the same, row for row, on both shipped
+    labeled sets and the report's examples (their identifying columns), and on rows giving no index, as a fund list's
+    do (names alone, names that give an index's number only, active funds, blank cells, numbers)."""
+    from classifier.index_key import code_keys, name_keys, subject_keys
+    from classifier.labeled import ID_COLUMNS
+    from classifier.linking import family_keys
+    from classifier.prepare import key_fields, prepare
+
+    frames = [pd.read_csv(project_path(f), dtype=str, keep_default_na=False) for f in SHIPPED[:3]]
+    names = [*frames[0]["fund_name"].tolist()[:400], "华夏中证A500ETF联接C", "平安500ETF联接A", "50ETF", "东财沪深300E",
+             "南方沪深300ETF联接A(后端)", "华泰保兴中证A500指数增强A", "易方达蓝筹精选混合", "", "今天天气很好"]
+    bare = pd.DataFrame({"fund_code": [f"{990000 + i}" for i in range(len(names))], "fund_name": names,
+                         "full_name": ["上证50交易型开放式指数证券投资基金" if n == "50ETF" else "" for n in names],
+                         "index_code": "", "index_name": "",
+                         "fund_type": ["混合型" if "混合" in n else "指数型-股票" for n in names]})
+    numbers = pd.DataFrame({"fund_code": [510300, 17040], "fund_name": ["沪深300ETF", 300], "full_name": [None, ""],
+                            "index_code": ["000300.SH", None], "index_name": ["沪深300", ""],
+                            "fund_type": ["指数型-股票", "指数型-股票"]}, dtype=object)
+    for frame in [f.reindex(columns=ID_COLUMNS, fill_value="") for f in frames] + [bare, numbers]:
+        cols = detect_columns(ID_COLUMNS)
+        p, k = prepare(frame, cols), key_fields(frame, cols)
+        assert k.index.equals(p.index)
+        for fn in (code_keys, subject_keys, name_keys):
+            assert fn(k).tolist() == fn(p).tolist(), fn.__name__
+        assert family_keys(k) == family_keys(p)
+        assert (name_keys(p) != "").sum() >= (5 if frame is bare else 0)  # rows that name their index by name alone
