@@ -400,13 +400,13 @@ def merged_ranges(table: Table) -> list[tuple[int, int, int, int]]:
     column), 0-based in ``table.frame`` (rows of the header or above it left out); none for other files. A merged
     cell shows its first cell's value over the whole range (a reviewer merges the decision cells of a block to decide
     it at once), while its other cells hold nothing: a reader that reads what the sheet shows spreads it."""
-    import zipfile
-
-    import openpyxl
-    from openpyxl.utils.cell import range_boundaries
-
     if table.encoding != "xlsx" or not table.sheet:
         return []
+    import zipfile
+
+    import openpyxl  # (after the check: a CSV sheet's import loads no openpyxl, ~0.1 s of a process's CPU)
+    from openpyxl.utils.cell import range_boundaries
+
     book = openpyxl.load_workbook(table.path, read_only=True)
     try:
         # a read-only sheet keeps no merged cells; its part of the file is read instead (openpyxl's part name is
