@@ -781,8 +781,8 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame,
     rows = pd.concat([earlier[ID_COLUMNS], ids], ignore_index=True).fillna("")
     codes = rows["fund_code"].tolist()
     classes = earlier["secondary"].tolist() + decided["decision"].tolist()
-    # the rows as the labeled set's prepared (the import reads it next) holds them: but the sheet's funds new to it
-    _prepared_ids(labels)
+    # the key fields of these rows alone (those the last prepared labeled set holds taken from it): a sheet whose
+    # decisions relabel nothing (a decision confirmed, a dispute) never reads the whole set's
     keys = settling_keys(_prepared_rows(rows, load_vocabulary()), codes, classes, _aliases(labels))
     meets: dict[str, set] = {}  # code → codes of another class it shares a disputed index or family with
     groups = list(keys.disputes.values()) + [tuple(c for _, c in m) for m in keys.families.disputed.values()]
