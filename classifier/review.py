@@ -774,7 +774,8 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame,
     # identifying fields there, whatever the sheet gives (a fund list: names alone); a new one takes the sheet's
     ids = _id_rows(decided)
     held = labels.drop_duplicates("fund_code").set_index("fund_code")
-    known = ids["fund_code"].isin(held.index).to_numpy()
+    # (a lookup per decided fund: Series.isin of Arrow text converts each of the set's ~5,000 codes to a scalar first)
+    known = np.array([c in held.index for c in ids["fund_code"].tolist()], dtype=bool)
     if known.any():
         ids.loc[known, ID_COLUMNS[1:]] = held.loc[ids.loc[known, "fund_code"], ID_COLUMNS[1:]].fillna("").astype(
             str).to_numpy()
