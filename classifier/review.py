@@ -1050,9 +1050,16 @@ class _RowWrites:
         self.labels, self.values, self.writes = labels, None, {}
 
     def row(self, j: int) -> dict:
+        """Row ``j`` as :meth:`set` leaves it (its values before :meth:`flush` writes them)."""
         if self.values is None:
             self.values = [(c, self.labels[c].to_numpy()) for c in self.labels.columns]
-        return {c: v[j] for c, v in self.values}
+        out = {c: v[j] for c, v in self.values}
+        out.update(self.writes.get(int(j), {}))
+        return out
+
+    def written(self) -> dict[int, dict]:
+        """The rows :meth:`set` changed, as they are now (a plan of :func:`_propagated_from`)."""
+        return {j: self.row(j) for j in self.writes}
 
     def set(self, j: int, values: dict) -> None:
         self.writes[int(j)] = values
@@ -1091,16 +1098,18 @@ def _undo(labels: pd.DataFrame, deciders: list[tuple[str, set]], among: np.ndarr
     codes = labels["fund_code"].to_numpy()
     for code, stamps in deciders:
         relabeled = _made_by(code, stamps)
+        # each row read as the rows restored before it left it, written once this decision's rows are all read
+        writes = _RowWrites(labels)
         for j in _followers(labels, hh, code, relabeled, tax, among):
             if fam[j]:  # a share class or feeder: tagging settles it by its family's decision
                 continue
-            fo = labels.iloc[j].to_dict()
+            fo = writes.row(j)
             made, lost = [], []
             old = _before_decision(hh, codes[j], fo, lambda st: relabeled(st, made), tax, why=lost)
             if old is not None and not old["propagated_from"] and (old["source"] == "propagated" or (
                     old["source"] == "migrated" and carried_sources(pd.DataFrame([{**old, "fund_code": codes[j]}]),
                                                                     hh).iat[0] == "propagated")):
-                old["propagated_from"] = _propagated_from(labels, {j: old}, j, hh)
+                old["propagated_from"] = _propagated_from(labels, {**writes.written(), j: old}, j, hh)
                 if not old["propagated_from"] and old["source"] == "propagated":
                     old, lost = None, ["the fund whose label it copied before cannot be told"]
             what = (f"{code}'s review decision, which another decision on its index disputes ({disputed})"
@@ -1113,9 +1122,9 @@ def _undo(labels: pd.DataFrame, deciders: list[tuple[str, set]], among: np.ndarr
             history.append(_history_row(fo, old["secondary"], reviewer, today,
                                         f"{code}'s review decision disputed on its index ({disputed})" if disputed
                                         else f"{code}'s review decision withdrawn"))
-            for c, v in old.items():
-                labels.iat[j, labels.columns.get_loc(c)] = v
+            writes.set(j, old)
             (res.undone if disputed else res.restored).append((codes[j], fo["secondary"], old["secondary"], code))
+        writes.flush()
 
 
 def _decision_stamps(labels: pd.DataFrame, h: pd.DataFrame, code: str, tax: Taxonomy) -> set:
@@ -1416,9 +1425,10 @@ def _followers(labels: pd.DataFrame, h: pd.DataFrame, code: str, relabeled, tax:
     :func:`_made_by`): propagated from it (or migrated since), with a state it made in history.csv ``h``."""
     cand = ((labels["propagated_from"] == code) & labels["source"].isin(("propagated", "migrated"))).to_numpy()
     out = []
+    rows = _RowWrites(labels)  # (read only: the rows' values taken once)
     for j in np.flatnonzero(cand if among is None else cand & among):
         made: list = []
-        _before_decision(h, labels["fund_code"].iat[j], labels.iloc[j].to_dict(), lambda st: relabeled(st, made), tax)
+        _before_decision(h, labels["fund_code"].iat[j], rows.row(j), lambda st: relabeled(st, made), tax)
         if made:
             out.append(int(j))
     return out
