@@ -1468,7 +1468,10 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
         if why:
             unseen.append(why)
             continue
-        row = lambda k: {c: labels.iat[k, labels.columns.get_loc(c)] for c in labels.columns}  # noqa: E731
+        # the rows read from the columns' values taken once, each as the restorations before it left it; written
+        # together once this fund's are all decided (one assignment per column: each cell's copies an Arrow column)
+        writes = _RowWrites(labels)
+        row = writes.row
         cur = row(i)
         stamps: set[tuple[str, str]] = set()  # who and when of the fund's decisions: the rows they relabeled carry them
         relabeled = _made_by(code, stamps)
@@ -1534,8 +1537,7 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
                 continue
             reason = f"withdrawn: {note}" if k == i else f"{code}'s review decision withdrawn"
             history.append(_history_row(old, st["secondary"], r.reviewer, today, reason))
-            for c, v in st.items():
-                labels.iat[k, labels.columns.get_loc(c)] = v
+            writes.set(k, st)
             if k == i:
                 res.withdrawn.append((code, shown, f"back to its {st['source']} label {st['secondary']}"))
             else:
@@ -1545,6 +1547,7 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
             history.append(_history_row(old, "", r.reviewer, today, f"{code}'s review decision withdrawn"))
             drop.append(k)
             res.requeued.append((old["fund_code"], old["secondary"], code))
+        writes.flush()
         res.kept += [(labels["fund_code"].iat[k], labels["secondary"].iat[k],
                       f"relabeled with {code}'s withdrawn decision, it keeps that label: {why}") for k, why in kept.items()]
     return labels.drop(index=labels.index[drop]).reset_index(drop=True) if drop else labels
