@@ -269,7 +269,8 @@ class SettlingKeys:
 
 def settling_keys(p: pd.DataFrame, codes: list[str], classes: list[str],
                   aliases: dict[str, str] | None = None, dates: list[str] | None = None) -> SettlingKeys:
-    """The keys of review decisions: ``p`` the decided funds prepared (:func:`classifier.prepare.prepare`),
+    """The keys of review decisions: ``p`` the decided funds prepared (:func:`classifier.prepare.prepare`, or only the
+    fields these keys read, :func:`classifier.prepare.key_fields`),
     ``codes`` and ``classes`` their codes and decisions, ``dates`` the days they were made (``labeled_at``; None: the
     same day); ``aliases``: the index code and subject keys the labeled set pairs (:func:`classifier.index_key.
     index_aliases`), so a decision on an index given by code alone settles its funds given by name alone, and the

@@ -400,10 +400,10 @@ def merged_ranges(table: Table) -> list[tuple[int, int, int, int]]:
     column), 0-based in ``table.frame`` (rows of the header or above it left out); none for other files. A merged
     cell shows its first cell's value over the whole range (a reviewer merges the decision cells of a block to decide
     it at once), while its other cells hold nothing: a reader that reads what the sheet shows spreads it."""
-    from openpyxl.utils.cell import range_boundaries
-
     if table.encoding != "xlsx" or not table.sheet:
         return []
+    from openpyxl.utils.cell import range_boundaries  # (after the check: a CSV sheet's import loads no openpyxl)
+
     xml = _sheet_part(table)
     if xml is None:
         refs = _whole_sheet(table, lambda ws: [r.coord for r in ws.merged_cells.ranges])

@@ -27,7 +27,7 @@ from .explain import output_frame
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
 from .linking import ChunkLinks, ReviewedFamilies
 from .manifest import load_model
-from .prepare import prepare
+from .prepare import key_fields, prepare
 from .rules import RuleLayer
 from .score import score
 from .taxonomy import Taxonomy, load_taxonomy
@@ -225,7 +225,8 @@ class Tagger:
         if len(r):
             from .labeled import ID_COLUMNS
 
-            p = prepare(r[ID_COLUMNS], detect_columns(ID_COLUMNS), self.vocab)
+            # the fields the decisions' keys read (settling_keys: index and family keys), as prepare makes them
+            p = key_fields(r[ID_COLUMNS], detect_columns(ID_COLUMNS), self.vocab)
             held = row_keys(labels["index_code"], labels["index_name"])  # the set's index keys, read once
             keys = settling_keys(p, r["fund_code"].tolist(), r["secondary"].tolist(), pair_aliases(rows_pairs(held)),
                                  r["labeled_at"].tolist())

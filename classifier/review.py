@@ -28,7 +28,7 @@ import pandas as pd
 from .columns import detect_columns
 from .config import defaults
 from .index_key import code_keys, display_key, index_aliases, name_keys, subject_keys
-from .prepare import prepare
+from .prepare import key_fields, prepare
 from .errors import InputError
 from .decide import settling_keys
 from .fundtype import ACTIVE
@@ -674,7 +674,8 @@ _PREPARED_IDS: list = []  # the last (vocabulary, identifying fields, their prep
 
 
 def _prepared_ids(labels: pd.DataFrame) -> pd.DataFrame:
-    """:func:`classifier.prepare.prepare` of the labeled set's identifying fields (:data:`ID_COLUMNS`), read-only.
+    """The fields the index and family keys read (:func:`classifier.prepare.key_fields`: those of
+    :func:`classifier.prepare.prepare`) of the labeled set's identifying fields (:data:`ID_COLUMNS`), read-only.
     An import reads them three to five times (:func:`_subject_groups`, :func:`_index_groups`,
     :func:`_family_decisions`, once more per withdrawal), and its decisions change labels, not those fields: the last
     one prepared is given again while the fields and the vocabulary are the same (~16 ms a time on 450 rows, ~70 ms
@@ -690,24 +691,30 @@ def _prepared_ids(labels: pd.DataFrame) -> pd.DataFrame:
 
 
 def _prepared_rows(ids: pd.DataFrame, vocab) -> pd.DataFrame:
-    """:func:`classifier.prepare.prepare` of ``ids`` (the :data:`ID_COLUMNS` of some rows, in that order, text), its
-    rows the labeled set's last prepared (:func:`_prepared_ids`) holds taken from there: prepare reads each row on its
+    """:func:`classifier.prepare.key_fields` of ``ids`` (the :data:`ID_COLUMNS` of some rows, in that order, text),
+    its rows the labeled set's last prepared (:func:`_prepared_ids`) holds taken from there: it reads each row on its
     own, so a row of the same fields is prepared the same."""
     ids = ids[ID_COLUMNS]
     if not (_PREPARED_IDS and _PREPARED_IDS[0] is vocab):
-        return prepare(ids, detect_columns(ID_COLUMNS), vocab)
+        return key_fields(ids, detect_columns(ID_COLUMNS), vocab)
     seen = _PREPARED_IDS[3]
     if seen is None:
-        seen = _PREPARED_IDS[3] = {k: i for i, k in enumerate(_PREPARED_IDS[1].itertuples(index=False, name=None))}
-    at = [seen.get(k, -1) for k in ids.itertuples(index=False, name=None)]
+        seen = _PREPARED_IDS[3] = {k: i for i, k in enumerate(_row_tuples(_PREPARED_IDS[1]))}
+    at = [seen.get(k, -1) for k in _row_tuples(ids)]
     known = [i for i, a in enumerate(at) if a >= 0]
     if not known:
-        return prepare(ids, detect_columns(ID_COLUMNS), vocab)
+        return key_fields(ids, detect_columns(ID_COLUMNS), vocab)
     fresh = [i for i, a in enumerate(at) if a < 0]
     p = _PREPARED_IDS[2].iloc[[at[i] for i in known]].set_axis(ids.index[known])
     if fresh:
-        p = pd.concat([p, prepare(ids.iloc[fresh], detect_columns(ID_COLUMNS), vocab)]).reindex(ids.index)
+        p = pd.concat([p, key_fields(ids.iloc[fresh], detect_columns(ID_COLUMNS), vocab)]).reindex(ids.index)
     return p
+
+
+def _row_tuples(frame: pd.DataFrame):
+    """The rows of ``frame`` as tuples of its cells, as ``itertuples(index=False, name=None)`` gives them, read a column
+    at a time (itertuples reads the text columns cell by cell, ~7x slower on the labeled set)."""
+    return zip(*(frame[c].tolist() for c in frame.columns))
 
 
 _KEYS: dict = {}  # the keys (index_key, linking) of the last prepared identifying fields, by what reads them
@@ -772,15 +779,16 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame,
     # identifying fields there, whatever the sheet gives (a fund list: names alone); a new one takes the sheet's
     ids = _id_rows(decided)
     held = labels.drop_duplicates("fund_code").set_index("fund_code")
-    known = ids["fund_code"].isin(held.index).to_numpy()
+    # (a lookup per decided fund: Series.isin of Arrow text converts each of the set's ~5,000 codes to a scalar first)
+    known = np.array([c in held.index for c in ids["fund_code"].tolist()], dtype=bool)
     if known.any():
         ids.loc[known, ID_COLUMNS[1:]] = held.loc[ids.loc[known, "fund_code"], ID_COLUMNS[1:]].fillna("").astype(
             str).to_numpy()
     rows = pd.concat([earlier[ID_COLUMNS], ids], ignore_index=True).fillna("")
     codes = rows["fund_code"].tolist()
     classes = earlier["secondary"].tolist() + decided["decision"].tolist()
-    # the rows as the labeled set's prepared (the import reads it next) holds them: but the sheet's funds new to it
-    _prepared_ids(labels)
+    # the key fields of these rows alone (those the last prepared labeled set holds taken from it): a sheet whose
+    # decisions relabel nothing (a decision confirmed, a dispute) never reads the whole set's
     keys = settling_keys(_prepared_rows(rows, load_vocabulary()), codes, classes, _aliases(labels))
     meets: dict[str, set] = {}  # code → codes of another class it shares a disputed index or family with
     groups = list(keys.disputes.values()) + [tuple(c for _, c in m) for m in keys.families.disputed.values()]
@@ -1054,9 +1062,16 @@ class _RowWrites:
         self.labels, self.values, self.writes = labels, None, {}
 
     def row(self, j: int) -> dict:
+        """Row ``j`` as :meth:`set` leaves it (its values before :meth:`flush` writes them)."""
         if self.values is None:
             self.values = [(c, self.labels[c].to_numpy()) for c in self.labels.columns]
-        return {c: v[j] for c, v in self.values}
+        out = {c: v[j] for c, v in self.values}
+        out.update(self.writes.get(int(j), {}))
+        return out
+
+    def written(self) -> dict[int, dict]:
+        """The rows :meth:`set` changed, as they are now (a plan of :func:`_propagated_from`)."""
+        return {j: self.row(j) for j in self.writes}
 
     def set(self, j: int, values: dict) -> None:
         self.writes[int(j)] = values
@@ -1095,16 +1110,18 @@ def _undo(labels: pd.DataFrame, deciders: list[tuple[str, set]], among: np.ndarr
     codes = labels["fund_code"].to_numpy()
     for code, stamps in deciders:
         relabeled = _made_by(code, stamps)
+        # each row read as the rows restored before it left it, written once this decision's rows are all read
+        writes = _RowWrites(labels)
         for j in _followers(labels, hh, code, relabeled, tax, among):
             if fam[j]:  # a share class or feeder: tagging settles it by its family's decision
                 continue
-            fo = labels.iloc[j].to_dict()
+            fo = writes.row(j)
             made, lost = [], []
             old = _before_decision(hh, codes[j], fo, lambda st: relabeled(st, made), tax, why=lost)
             if old is not None and not old["propagated_from"] and (old["source"] == "propagated" or (
                     old["source"] == "migrated" and carried_sources(pd.DataFrame([{**old, "fund_code": codes[j]}]),
                                                                     hh).iat[0] == "propagated")):
-                old["propagated_from"] = _propagated_from(labels, {j: old}, j, hh)
+                old["propagated_from"] = _propagated_from(labels, {**writes.written(), j: old}, j, hh)
                 if not old["propagated_from"] and old["source"] == "propagated":
                     old, lost = None, ["the fund whose label it copied before cannot be told"]
             what = (f"{code}'s review decision, which another decision on its index disputes ({disputed})"
@@ -1117,16 +1134,18 @@ def _undo(labels: pd.DataFrame, deciders: list[tuple[str, set]], among: np.ndarr
             history.append(_history_row(fo, old["secondary"], reviewer, today,
                                         f"{code}'s review decision disputed on its index ({disputed})" if disputed
                                         else f"{code}'s review decision withdrawn"))
-            for c, v in old.items():
-                labels.iat[j, labels.columns.get_loc(c)] = v
+            writes.set(j, old)
             (res.undone if disputed else res.restored).append((codes[j], fo["secondary"], old["secondary"], code))
+        writes.flush()
 
 
 def _decision_stamps(labels: pd.DataFrame, h: pd.DataFrame, code: str, tax: Taxonomy) -> set:
     """The reviewers and dates of fund ``code``'s review decisions: its standing one, those it replaced and those
     withdrawn (every one history.csv ``h`` holds), whose labels on other rows it may have left."""
-    mine = np.flatnonzero((h["fund_code"].to_numpy() == code) & (h["old_source"].to_numpy() == "review"))
-    stamps = set(zip(h["old_labeled_by"].to_numpy()[mine], h["old_labeled_at"].to_numpy()[mine]))
+    hi = _history(h)
+    mine = hi.mine(code)
+    mine = mine[hi.col("old_source")[mine] == "review"]
+    stamps = set(zip(hi.col("old_labeled_by")[mine], hi.col("old_labeled_at")[mine]))
     at = np.flatnonzero(labels["fund_code"].to_numpy() == code)
     if len(at) and labels["source"].iat[at[0]] == "review":
         _before_decision(h, code, labels.iloc[at[0]].to_dict(), lambda st: st["source"] == "review", tax, stamps)
@@ -1235,14 +1254,50 @@ def _in_place(labels: pd.DataFrame, sheet: pd.DataFrame, h: pd.DataFrame) -> pd.
     return labels.iloc[order].reset_index(drop=True)
 
 
+class _History:
+    """history.csv ``h`` read column by column, once: its columns as arrays of the cells (a column ``h`` lacks, an
+    older history's ``old_note`` or ``old_propagated_from``, as ''), and each fund's rows, in order. :func:`_replaced`
+    reads a fund's rows once per state it goes back through, thousands of times in an import that relabels a large
+    index (~0.1 ms a column taken from the frame each time); ``h`` is never changed (a change adds its rows to a new
+    frame, :func:`_with_history`)."""
+
+    def __init__(self, h: pd.DataFrame):
+        self.frame, self.columns = h, {c: h[c].to_numpy() for c in h.columns}
+        rows: dict[str, list[int]] = {}
+        for k, code in enumerate(self.columns.get("fund_code", ())):
+            rows.setdefault(code, []).append(k)
+        self.rows = {code: np.array(ks, dtype=np.intp) for code, ks in rows.items()}
+        self.none = np.empty(len(h), dtype=object)
+        self.none[:] = ""
+
+    def of(self, h: pd.DataFrame) -> bool:
+        return self.frame is h
+
+    def col(self, c: str) -> np.ndarray:
+        return self.columns.get(c, self.none)
+
+    def mine(self, code: str) -> np.ndarray:
+        return self.rows.get(code, np.empty(0, dtype=np.intp))
+
+
+_HISTORY: list = []  # the last _History read (one per history frame an import reads at a time)
+
+
+def _history(h: pd.DataFrame) -> _History:
+    if not (_HISTORY and _HISTORY[0].of(h)):
+        _HISTORY[:] = [_History(h)]
+    return _HISTORY[0]
+
+
 def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int) -> tuple[dict, int] | None:
     """The label that ``state`` (a row of fund ``code``) replaced, and its history row's position: the old values of
     the last row of ``h`` (history.csv) above ``upto`` that recorded the change to it (the fund, its class, who and
     when; or a taxonomy migration that moved its class and kept the rest, as it keeps a review decision's); None when
     there is none or the change added the fund."""
-    mine = np.flatnonzero(h["fund_code"].to_numpy() == code)  # the fund's rows, in order
-    f = {c: h[c].to_numpy()[mine] for c in ("changed_by", "changed_at", "new_secondary", "old_source",
-                                            "old_labeled_by", "old_labeled_at")}
+    hi = _history(h)
+    mine = hi.mine(code)  # the fund's rows, in order
+    f = {c: hi.col(c)[mine] for c in ("changed_by", "changed_at", "new_secondary", "old_source", "old_labeled_by",
+                                      "old_labeled_at")}
     kept = ((f["changed_by"] == MIGRATION_BY) & (f["old_source"] == state["source"])
             & (f["old_labeled_by"] == state["labeled_by"]) & (f["old_labeled_at"] == state["labeled_at"]))
     m = ((f["new_secondary"] == state["secondary"])
@@ -1254,28 +1309,30 @@ def _replaced(h: pd.DataFrame, code: str, state: dict, upto: int) -> tuple[dict,
             if made is not None and k >= made:
                 continue
             nxt, prev = mine[mine > k], mine[mine < k]
-            if len(nxt) and not _is_state(h.iloc[nxt[0]], state):
+            if len(nxt) and not _is_state(hi, nxt[0], state):
                 continue  # it made another state (the fund's next change replaced that one): its own review decision
-            if len(prev) and _is_state(h.iloc[prev[-1]], state):
+            if len(prev) and _is_state(hi, prev[-1], state):
                 made = prev[-1]  # it brought the state back (a withdrawal, a dispute): made before its last change
                 continue
             hits = np.array([k])
             break
-    if not len(hits) or not h["old_secondary"].iat[hits[-1]]:
+    if not len(hits) or not hi.col("old_secondary")[hits[-1]]:
         return None
-    r = h.iloc[hits[-1]]
-    return {"primary": r["old_primary"], "secondary": r["old_secondary"], "source": r["old_source"],
-            "labeled_by": r["old_labeled_by"], "labeled_at": r["old_labeled_at"],
-            "taxonomy_version": r["old_taxonomy_version"], "note": r.get("old_note", ""),
-            "propagated_from": r.get("old_propagated_from", "")}, int(hits[-1])
+    k = hits[-1]
+    return {"primary": hi.col("old_primary")[k], "secondary": hi.col("old_secondary")[k],
+            "source": hi.col("old_source")[k], "labeled_by": hi.col("old_labeled_by")[k],
+            "labeled_at": hi.col("old_labeled_at")[k], "taxonomy_version": hi.col("old_taxonomy_version")[k],
+            "note": hi.col("old_note")[k], "propagated_from": hi.col("old_propagated_from")[k]}, int(k)
 
 
-def _is_state(r: pd.Series, state: dict) -> bool:
-    """Whether history row ``r`` replaced ``state`` (its old label, provenance, who and when: not its note, which a
-    person may edit in labels.csv; its copied fund unless the history predates keeping it)."""
-    return (r["old_secondary"] == state["secondary"] and r["old_source"] == state["source"]
-            and r["old_labeled_by"] == state["labeled_by"] and r["old_labeled_at"] == state["labeled_at"]
-            and (not r.get("old_propagated_from", "") or r["old_propagated_from"] == (state.get("propagated_from") or "")))
+def _is_state(hi: _History, k: int, state: dict) -> bool:
+    """Whether history row ``k`` (of ``hi``) replaced ``state`` (its old label, provenance, who and when: not its note,
+    which a person may edit in labels.csv; its copied fund unless the history predates keeping it)."""
+    def r(c: str):
+        return hi.col(c)[k]
+    return (r("old_secondary") == state["secondary"] and r("old_source") == state["source"]
+            and r("old_labeled_by") == state["labeled_by"] and r("old_labeled_at") == state["labeled_at"]
+            and (not r("old_propagated_from") or r("old_propagated_from") == (state.get("propagated_from") or "")))
 
 
 def _before_decision(h: pd.DataFrame, code: str, row: dict, decided, tax: Taxonomy,
@@ -1380,9 +1437,10 @@ def _followers(labels: pd.DataFrame, h: pd.DataFrame, code: str, relabeled, tax:
     :func:`_made_by`): propagated from it (or migrated since), with a state it made in history.csv ``h``."""
     cand = ((labels["propagated_from"] == code) & labels["source"].isin(("propagated", "migrated"))).to_numpy()
     out = []
+    rows = _RowWrites(labels)  # (read only: the rows' values taken once)
     for j in np.flatnonzero(cand if among is None else cand & among):
         made: list = []
-        _before_decision(h, labels["fund_code"].iat[j], labels.iloc[j].to_dict(), lambda st: relabeled(st, made), tax)
+        _before_decision(h, labels["fund_code"].iat[j], rows.row(j), lambda st: relabeled(st, made), tax)
         if made:
             out.append(int(j))
     return out
@@ -1422,7 +1480,10 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
         if why:
             unseen.append(why)
             continue
-        row = lambda k: {c: labels.iat[k, labels.columns.get_loc(c)] for c in labels.columns}  # noqa: E731
+        # the rows read from the columns' values taken once, each as the restorations before it left it; written
+        # together once this fund's are all decided (one assignment per column: each cell's copies an Arrow column)
+        writes = _RowWrites(labels)
+        row = writes.row
         cur = row(i)
         stamps: set[tuple[str, str]] = set()  # who and when of the fund's decisions: the rows they relabeled carry them
         relabeled = _made_by(code, stamps)
@@ -1488,8 +1549,7 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
                 continue
             reason = f"withdrawn: {note}" if k == i else f"{code}'s review decision withdrawn"
             history.append(_history_row(old, st["secondary"], r.reviewer, today, reason))
-            for c, v in st.items():
-                labels.iat[k, labels.columns.get_loc(c)] = v
+            writes.set(k, st)
             if k == i:
                 res.withdrawn.append((code, shown, f"back to its {st['source']} label {st['secondary']}"))
             else:
@@ -1499,6 +1559,7 @@ def _withdraw(labels: pd.DataFrame, rows: pd.DataFrame, tax: Taxonomy, h: pd.Dat
             history.append(_history_row(old, "", r.reviewer, today, f"{code}'s review decision withdrawn"))
             drop.append(k)
             res.requeued.append((old["fund_code"], old["secondary"], code))
+        writes.flush()
         res.kept += [(labels["fund_code"].iat[k], labels["secondary"].iat[k],
                       f"relabeled with {code}'s withdrawn decision, it keeps that label: {why}") for k, why in kept.items()]
     return labels.drop(index=labels.index[drop]).reset_index(drop=True) if drop else labels

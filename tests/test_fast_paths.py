@@ -306,3 +306,120 @@ def test_subject_and_name_keys_equal_the_pandas_expressions_they_replaced():
     assert (names != "").sum() > 100 and set(names[names != ""].str[:4]) == {"idx:"}
     bare = (p["index_code"] == "") & (p["s_index"] == "") & (p["s_benchmark"] == "")
     assert not (names[~bare] != "").any() and (names[bare.index[::3]] != "").sum() > 100  # rows without either
+
+
+def test_key_fields_give_the_keys_of_prepare_on_the_shipped_sets_and_rows_without_an_index():
+    """classifier.prepare.key_fields (the review import's read of its labeled set's keys) against prepare, the whole
+    pass it replaced there: every index and family key the import reads is the same, row for row, on both shipped
+    labeled sets and the report's examples (their identifying columns), and on rows giving no index, as a fund list's
+    do (names alone, names that give an index's number only, active funds, blank cells, numbers)."""
+    from classifier.index_key import code_keys, name_keys, subject_keys
+    from classifier.labeled import ID_COLUMNS
+    from classifier.linking import family_keys
+    from classifier.prepare import key_fields, prepare
+
+    frames = [pd.read_csv(project_path(f), dtype=str, keep_default_na=False) for f in SHIPPED[:3]]
+    names = [*frames[0]["fund_name"].tolist()[:400], "华夏中证A500ETF联接C", "平安500ETF联接A", "50ETF", "东财沪深300E",
+             "南方沪深300ETF联接A(后端)", "华泰保兴中证A500指数增强A", "易方达蓝筹精选混合", "", "今天天气很好"]
+    bare = pd.DataFrame({"fund_code": [f"{990000 + i}" for i in range(len(names))], "fund_name": names,
+                         "full_name": ["上证50交易型开放式指数证券投资基金" if n == "50ETF" else "" for n in names],
+                         "index_code": "", "index_name": "",
+                         "fund_type": ["混合型" if "混合" in n else "指数型-股票" for n in names]})
+    numbers = pd.DataFrame({"fund_code": [510300, 17040], "fund_name": ["沪深300ETF", 300], "full_name": [None, ""],
+                            "index_code": ["000300.SH", None], "index_name": ["沪深300", ""],
+                            "fund_type": ["指数型-股票", "指数型-股票"]}, dtype=object)
+    for frame in [f.reindex(columns=ID_COLUMNS, fill_value="") for f in frames] + [bare, numbers]:
+        cols = detect_columns(ID_COLUMNS)
+        p, k = prepare(frame, cols), key_fields(frame, cols)
+        assert k.index.equals(p.index)
+        for fn in (code_keys, subject_keys, name_keys):
+            assert fn(k).tolist() == fn(p).tolist(), fn.__name__
+        assert family_keys(k) == family_keys(p)
+        assert (name_keys(p) != "").sum() >= (5 if frame is bare else 0)  # rows that name their index by name alone
+
+
+def _replaced_reference(h, code, state, upto):
+    """classifier.review._replaced before it read history.csv through review._History (verbatim, with _is_state)."""
+    import numpy as np
+
+    from classifier.labeled import MIGRATION_BY
+
+    def is_state(r, state):
+        return (r["old_secondary"] == state["secondary"] and r["old_source"] == state["source"]
+                and r["old_labeled_by"] == state["labeled_by"] and r["old_labeled_at"] == state["labeled_at"]
+                and (not r.get("old_propagated_from", "")
+                     or r["old_propagated_from"] == (state.get("propagated_from") or "")))
+
+    mine = np.flatnonzero(h["fund_code"].to_numpy() == code)
+    f = {c: h[c].to_numpy()[mine] for c in ("changed_by", "changed_at", "new_secondary", "old_source",
+                                            "old_labeled_by", "old_labeled_at")}
+    kept = ((f["changed_by"] == MIGRATION_BY) & (f["old_source"] == state["source"])
+            & (f["old_labeled_by"] == state["labeled_by"]) & (f["old_labeled_at"] == state["labeled_at"]))
+    m = ((f["new_secondary"] == state["secondary"])
+         & (((f["changed_by"] == state["labeled_by"]) & (f["changed_at"] == state["labeled_at"])) | kept))
+    hits = mine[m & (mine < upto)]
+    if len(hits) > 1:
+        made = None
+        for k in hits[::-1]:
+            if made is not None and k >= made:
+                continue
+            nxt, prev = mine[mine > k], mine[mine < k]
+            if len(nxt) and not is_state(h.iloc[nxt[0]], state):
+                continue
+            if len(prev) and is_state(h.iloc[prev[-1]], state):
+                made = prev[-1]
+                continue
+            hits = np.array([k])
+            break
+    if not len(hits) or not h["old_secondary"].iat[hits[-1]]:
+        return None
+    r = h.iloc[hits[-1]]
+    return {"primary": r["old_primary"], "secondary": r["old_secondary"], "source": r["old_source"],
+            "labeled_by": r["old_labeled_by"], "labeled_at": r["old_labeled_at"],
+            "taxonomy_version": r["old_taxonomy_version"], "note": r.get("old_note", ""),
+            "propagated_from": r.get("old_propagated_from", "")}, int(hits[-1])
+
+
+def test_replaced_through_the_history_view_equals_the_frame_reads_it_replaced(tmp_path):
+    """review._replaced reads history.csv through review._History (its columns taken once): against the earlier code,
+    on the history a series of decisions, a dispute, withdrawals and a decision by one reviewer on one day again
+    leave on the 创业板 funds (one fund changed several times: the branch telling apart one reviewer's changes of a
+    day), for every state a row of it or the set holds, at every position, with and without old_propagated_from."""
+    from classifier.labeled import SHIPPED_LABELS, read_history, read_labels
+    from classifier.review import _replaced, _with_history, import_review
+    from classifier.taxonomy import load_taxonomy
+    from conftest import write_labeled_subset
+
+    tax = load_taxonomy()
+    labels = tmp_path / "labels.csv"
+    write_labeled_subset(SHIPPED_LABELS, labels, n_groups=0,
+                         keep=lambda lab: lab["group"].isin(("idx:创业板指", "399006.SZ")) | (lab["source"] == "review"))
+    steps = [[("159915", "科技成长主题ETF")], [("110026", "宽基ETF")], [("159915", "撤销")], [("159915", "策略主题ETF")],
+             [("110026", "撤销"), ("004744", "科技成长主题ETF")], [("159915", "撤销")], [("159915", "策略主题ETF")]]
+    for i, rows in enumerate(steps):
+        sheet = tmp_path / f"s{i}.csv"
+        pd.DataFrame([{"fund_code": c, "decision": d, "reviewer": "张三", "taxonomy_version": tax.version}
+                      for c, d in rows]).to_csv(sheet, index=False)
+        import_review(sheet, tax, labels, today="2026-12-01", overrule=True)
+    h = _with_history(read_history(labels), [])
+    assert h["fund_code"].value_counts().max() >= 5
+    held = read_labels(labels).set_index("fund_code", drop=False)
+    found = 0
+    for frame in (h, h.drop(columns=["old_note", "old_propagated_from"])):
+        for code, rows in h.groupby("fund_code"):
+            if code not in ("159915", "110026", "004744") and code not in sorted(set(h["fund_code"]))[:6]:
+                continue  # the decided funds and a few the decisions relabeled (each call reads the frame: ~0.1 ms)
+            # every state a row of the fund's history made or replaced, and its row in the set, at each of its rows
+            states = [{"secondary": r.new_secondary, "source": s, "labeled_by": r.changed_by,
+                       "labeled_at": r.changed_at, "propagated_from": p} for r in rows.itertuples()
+                      for s in ("review", "propagated", "migrated") for p in ("", "159915")]
+            states += [{"secondary": r.old_secondary, "source": r.old_source, "labeled_by": r.old_labeled_by,
+                        "labeled_at": r.old_labeled_at, "propagated_from": r.old_propagated_from}
+                       for r in rows.itertuples()]
+            states += [held.loc[code].to_dict()] if code in held.index else []
+            for state in states:
+                for upto in sorted({0, len(frame), *(rows.index + 1), *rows.index}):
+                    want = _replaced_reference(frame, code, state, upto)
+                    assert _replaced(frame, code, state, upto) == want, (code, state, upto)
+                    found += want is not None
+    assert found > 100
