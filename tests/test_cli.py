@@ -188,9 +188,6 @@ def test_a_command_runs_numpy_blas_on_one_thread_unless_the_user_says_otherwise(
     """`fundclass tag` ran NumPy's BLAS on a thread per core: its products are small (rows × classes), and OpenBLAS's
     second thread cost about 0.1 s of the fund list's CPU (1.50 s against 1.40 s, the least of six runs each) for no
     gain. A command now runs it on one thread, unless the user's OPENBLAS_NUM_THREADS says otherwise."""
-    import subprocess
-    import sys
-
     code = ("import atexit, sys\n"
             "from classifier.cli import main\n"
             "def threads():\n"
@@ -199,23 +196,39 @@ def test_a_command_runs_numpy_blas_on_one_thread_unless_the_user_says_otherwise(
             "atexit.register(threads)\n"
             "sys.argv = ['fundclass'] + sys.argv[1:]\n"
             "main()\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                                                             "MKL_NUM_THREADS")}
-    for given, expected in ((None, "[1]"), ("2", "[2]")):
-        run_env = env if given is None else {**env, "OPENBLAS_NUM_THREADS": given}
-        p = subprocess.run([sys.executable, "-c", code, "tag", str(csv_in), "-o", str(tmp_path / "out.csv"), "-s"],
-                           cwd=tmp_path, capture_output=True, text=True, env=run_env)
-        assert p.returncode == 0, p.stderr
-        assert p.stdout.strip() == expected, (given, p.stdout)
+    _tag_prints(tmp_path, csv_in, code, ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"),
+                ((None, "[1]"), ("2", "[2]")))
+
+
+def _tag_prints(tmp_path, csv_in, code, variables, cases):
+    """Run ``code`` (which runs `fundclass tag CSV_IN` and prints something at exit) in a fresh process for each
+    (value, expected) of ``cases``: the first of ``variables`` set to the value (None: none of them set); assert
+    that it printed ``expected``."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in variables}
+    for given, expected in cases:
+        out = _tag_stdout(tmp_path, csv_in, code, env if given is None else {**env, variables[0]: given})
+        assert out == expected, (given, out)
+
+
+def _tag_stdout(tmp_path, csv_in, code, env=None, out: str = "out.csv") -> str:
+    """What ``code`` (a program that runs `fundclass tag CSV_IN -o OUT -s` with the arguments it is given) printed,
+    run in a fresh process in ``tmp_path``; it must succeed."""
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-c", code, "tag", str(csv_in), "-o", str(tmp_path / out), "-s"],
+                       cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip()
 
 
 def test_a_command_gives_freed_arrow_memory_back_unless_the_user_says_otherwise(tmp_path, csv_in):
     """pandas' text columns are Arrow arrays, and Arrow's default allocator (mimalloc) kept the pages freed during
     `fundclass tag` of the fund list: peak 258 MB against 240 MB with the C library's malloc (the same CPU and
     bytes). A command now uses the system allocator, unless the user's ARROW_DEFAULT_MEMORY_POOL says otherwise."""
-    import subprocess
-    import sys
-
     code = ("import atexit, sys\n"
             "from classifier.cli import main\n"
             "def pool():\n"
@@ -224,13 +237,7 @@ def test_a_command_gives_freed_arrow_memory_back_unless_the_user_says_otherwise(
             "atexit.register(pool)\n"
             "sys.argv = ['fundclass'] + sys.argv[1:]\n"
             "main()\n")
-    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
-    for given, expected in ((None, "system"), ("mimalloc", "mimalloc")):
-        run_env = env if given is None else {**env, "ARROW_DEFAULT_MEMORY_POOL": given}
-        p = subprocess.run([sys.executable, "-c", code, "tag", str(csv_in), "-o", str(tmp_path / "out.csv"), "-s"],
-                           cwd=tmp_path, capture_output=True, text=True, env=run_env)
-        assert p.returncode == 0, p.stderr
-        assert p.stdout.strip() == expected, (given, p.stdout)
+    _tag_prints(tmp_path, csv_in, code, ("ARROW_DEFAULT_MEMORY_POOL",), ((None, "system"), ("mimalloc", "mimalloc")))
 
 
 def test_tagging_keeps_what_its_imports_made_out_of_the_collectors_sight(tmp_path, csv_in):
@@ -238,9 +245,6 @@ def test_tagging_keeps_what_its_imports_made_out_of_the_collectors_sight(tmp_pat
     collection after the pause went over every object the imports made (~40 ms for the fund list), and the next
     older one over them again (~35 ms). They stay to the end, so `fundclass tag` hides them from the collector
     (``gc.freeze``) before it resumes: no collection while tagging goes over them."""
-    import subprocess
-    import sys
-
     code = ("import gc, sys\n"
             "from classifier.cli import main\n"
             "seen = [0]\n"
@@ -252,10 +256,8 @@ def test_tagging_keeps_what_its_imports_made_out_of_the_collectors_sight(tmp_pat
             "try:\n    from classifier.cli import cli\n    cli()\n"
             "except SystemExit as e:\n    assert not e.code, e.code\n"
             "print(seen[0])\n")
-    p = subprocess.run([sys.executable, "-c", code, "tag", str(csv_in), "-o", str(tmp_path / "a.csv"), "-s"],
-                       cwd=tmp_path, capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
-    assert int(p.stdout.strip()) < 50_000, p.stdout  # ~100,000 with the imports in sight, ~5,000 without
+    seen = _tag_stdout(tmp_path, csv_in, code, out="a.csv")
+    assert int(seen) < 50_000, seen  # ~100,000 with the imports in sight, ~5,000 without
 
 
 def test_tagging_pauses_the_garbage_collector_while_it_imports_and_tags_and_restores_it(tmp_path, csv_in,
@@ -283,10 +285,7 @@ def test_tagging_pauses_the_garbage_collector_while_it_imports_and_tags_and_rest
             "except SystemExit as e:\n    assert not e.code, e.code\n"
             "assert 'pandas' in sys.modules and gc.isenabled()\n"
             "print(len(during))\n")
-    p = subprocess.run([sys.executable, "-c", code, "tag", str(csv_in), "-o", str(tmp_path / "a.csv"), "-s"],
-                       cwd=tmp_path, capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.strip() == "0"  # no collection while the tagging code was imported
+    assert _tag_stdout(tmp_path, csv_in, code, out="a.csv") == "0"  # no collection while the tagging code was imported
     seen = []
     tag = pipeline.Tagger.tag
 

@@ -73,42 +73,21 @@ def test_a_term_jieba_would_refuse_is_refused():
 def test_character_ngrams_are_counted_as_the_analyzer_lists_them(taxonomy):
     """The NumPy count of character 1–3-grams gives the columns, counts and order of counting the analyzer's terms
     one by one (the order matters: a row's weights are summed in it)."""
-    from collections import Counter
-
-    import numpy as np
-
     model, _ = load_model(ROOT / TERMS_FROM_MODEL, taxonomy)
     chars = next(b[1] for b in model.text_.blocks if b[0] == "chars")
     vocab = chars.vocab
     strings = _strings(list(vocab)) + ["\x00a\x00", "\U0010FFFF" * 4, "😀😀ETF", "ＥＴＦ\u3000\u3000基金", "  x  y  "]
     for s in range(0, len(strings), 500):
-        docs = strings[s:s + 500]
-        cols, tf, lengths = [], [], []
-        for d in docs:
-            counts = Counter(map(vocab.get, chars._terms(d)))
-            counts.pop(None, None)
-            cols += counts.keys()
-            tf += counts.values()
-            lengths.append(len(counts))
-        got = chars._char_counts(docs)
-        for want, have in zip((cols, tf, lengths), got):
-            assert np.array_equal(np.array(want, dtype=np.int64), have)
+        _assert_counted_as_listed(chars, strings[s:s + 500])
 
 
-def test_character_ngrams_of_a_vocabulary_with_longer_terms_are_counted_as_the_analyzer_lists_them():
-    """The n-gram numbers are looked up in a hash table of the vocabulary's 1–3-character terms: terms of more
-    characters (which no 1–3-gram matches, and which all numbered -1 before) are left out of it, not made a
-    duplicate key; whitespace runs, here in some documents of a batch only, are one space as before."""
+def _assert_counted_as_listed(chars, docs: list[str]) -> list[int]:
+    """``chars._char_counts(docs)`` equals a count of the n-grams ``chars._terms`` lists that the vocabulary holds;
+    returns the number of distinct counted n-grams per document."""
     from collections import Counter
 
     import numpy as np
 
-    from classifier.inference import CompiledTfidf
-
-    terms = ["中", "中证", "中证5", "中证500", "沪深300", "证", " ", "a b", "0", "00", "ETF联接"]
-    chars = CompiledTfidf.from_arrays({"idf": np.ones(len(terms))},
-                                      {"kind": "chars", "ngram_range": [1, 3], "vocabulary": terms})
-    docs = ["中证500ETF联接A", "", "沪深300", "a  b\t\t中证", "中", "中证中证中", "000"]
     cols, tf, lengths = [], [], []
     for d in docs:
         counts = Counter(map(chars.vocab.get, chars._terms(d)))
@@ -119,4 +98,19 @@ def test_character_ngrams_of_a_vocabulary_with_longer_terms_are_counted_as_the_a
     got = chars._char_counts(docs)
     for want, have in zip((cols, tf, lengths), got):
         assert np.array_equal(np.array(want, dtype=np.int64), have)
-    assert sum(lengths) > 10
+    return lengths
+
+
+def test_character_ngrams_of_a_vocabulary_with_longer_terms_are_counted_as_the_analyzer_lists_them():
+    """The n-gram numbers are looked up in a hash table of the vocabulary's 1–3-character terms: terms of more
+    characters (which no 1–3-gram matches, and which all numbered -1 before) are left out of it, not made a
+    duplicate key; whitespace runs, here in some documents of a batch only, are one space as before."""
+    import numpy as np
+
+    from classifier.inference import CompiledTfidf
+
+    terms = ["中", "中证", "中证5", "中证500", "沪深300", "证", " ", "a b", "0", "00", "ETF联接"]
+    chars = CompiledTfidf.from_arrays({"idf": np.ones(len(terms))},
+                                      {"kind": "chars", "ngram_range": [1, 3], "vocabulary": terms})
+    docs = ["中证500ETF联接A", "", "沪深300", "a  b\t\t中证", "中", "中证中证中", "000"]
+    assert sum(_assert_counted_as_listed(chars, docs)) > 10
