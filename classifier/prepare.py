@@ -8,6 +8,7 @@ see :mod:`classifier.name_check`).
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .columns import FIELDS
@@ -81,6 +82,14 @@ def key_fields(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | 
         for col in KEY_FIELDS[4:]:
             out.loc[bare, col] = whole[col].to_numpy(dtype=object)
     return out[list(KEY_FIELDS)]
+
+
+def nothing_to_read(p: pd.DataFrame) -> np.ndarray:
+    """Per prepared row, whether it gives nothing to read: no name, full name, index (code or name) nor benchmark (a
+    row with a fund code alone). NumPy's comparison of the columns' Python strings (pandas' own costs ~0.6 ms more a
+    column)."""
+    return ((p["s_index"].to_numpy() == "") & (p["s_name"].to_numpy() == "") & (p["s_full_name"].to_numpy() == "")
+            & (p["s_benchmark"].to_numpy() == "") & (p["index_code"].to_numpy() == ""))
 
 
 def prepare(frame: pd.DataFrame, colmap: dict[str, int], vocab: Vocabulary | None = None) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from .agreement import agreement_path, head_keys, read_agreement, reads_per_fund
 from .doubt import (SIGNALS, AgreementCalibrator, PatternTable, SubjectAgreement, SubjectNeighbours,
                     agreement_threshold, pattern_keys, signals, subject_texts, weighted_ece)
 from .evaluate import expected_calibration_error, metrics, review_threshold
+from .prepare import nothing_to_read
 from .features import featurize
 from .holdings import HoldingsFeatures
 from .inference import CompiledModel
@@ -51,9 +52,7 @@ def training_data(labels: pd.DataFrame, tax: Taxonomy, holdings: HoldingsFeature
     gate_oos = p["asset_class"].isin(tax.out_of_scope).to_numpy()
     # a row with nothing to read (a decision typed on a review sheet by its fund code alone: no name, index nor
     # benchmark) settles its fund by code when tagging, but gives the model nothing to learn a class from
-    readable = ((p["s_name"] != "") | (p["s_full_name"] != "") | (p["s_index"] != "") | (p["s_benchmark"] != "")
-                | (p["index_code"] != "")).to_numpy()
-    in_scope = ~gate_oos & (y != tax.not_applicable) & readable
+    in_scope = ~gate_oos & (y != tax.not_applicable) & ~nothing_to_read(p)
     groups = labels["group"].where(labels["group"] != "", labels["fund_code"]).to_numpy(dtype=object)
     return TrainingData(X, y, groups, in_scope, gate_oos, rr.labels, p, rr)
 
