@@ -17,10 +17,14 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import wait
 
 
+_STOP = {signal.SIGTERM, signal.SIGINT}
+
+
 def _child(fn: Callable, task, conn) -> None:
     # the parent handles Ctrl-C and SIGTERM (it ends the children and removes its temp files); a child just ends
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP)  # blocked from the fork to here (see forked_map)
     try:
         result = (True, fn(task))
     except BaseException as exc:  # noqa: BLE001 — raised again in the parent, which reports it
@@ -51,9 +55,16 @@ def forked_map(fn: Callable, tasks: Iterable, n: int) -> Iterator:
             while start < len(tasks) and len(running) < n and len(running) + len(done) < 2 * n:
                 recv, send = ctx.Pipe(duplex=False)
                 proc = ctx.Process(target=_child, args=(fn, tasks[start], send), daemon=True)
-                proc.start()
+                # SIGTERM and SIGINT held from before the fork until the child has its own handlers: one arriving in
+                # between (the parent ending its children after another's error) ran the parent's handler in the
+                # child, which unwound through this function as if it were the parent (a test run hung on it)
+                old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP)
+                try:
+                    proc.start()
+                    running[start] = (proc, recv)
+                finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, old)
                 send.close()
-                running[start] = (proc, recv)
                 start += 1
             if turn in done:
                 ok, value = done.pop(turn)

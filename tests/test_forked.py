@@ -62,3 +62,39 @@ def test_stopping_early_ends_the_running_processes(tmp_path):
     assert os.path.exists(f"/proc/{pid}")
     it.close()
     assert not os.path.exists(f"/proc/{pid}")  # terminated and waited for
+
+
+def test_a_sigterm_between_the_fork_and_the_childs_handlers_ends_the_child_not_a_copy_of_the_parent(tmp_path,
+                                                                                                    monkeypatch):
+    """The parent ends its running children with SIGTERM when one fails. One that arrived in a child between the
+    fork and `_child` setting its own handlers ran the parent's handler there (`fundclass tag` raises to unwind):
+    the child unwound through forked_map and the caller as if it were the parent (under pytest-xdist a CI run hung,
+    the copy waiting for tests). The signal is now held from before the fork until the child's handlers are set,
+    and then ends the child. Here each fork sends itself SIGTERM at once, to a parent whose handler marks a child
+    that runs it."""
+    import multiprocessing.popen_fork
+    import signal
+
+    parent = os.getpid()
+    real_fork = os.fork
+
+    def fork_then_term():
+        pid = real_fork()
+        if pid == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return pid
+
+    def handler(signum, frame):
+        if os.getpid() != parent:  # the parent's handler run in a child
+            (tmp_path / f"ran-in-{os.getpid()}").write_text("x")
+            os._exit(0)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(multiprocessing.popen_fork.os, "fork", fork_then_term)
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        with pytest.raises(RuntimeError, match="ended without a result"):
+            list(forked_map(_slow_square, range(2), 2))
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert not list(tmp_path.iterdir())
