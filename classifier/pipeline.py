@@ -304,9 +304,7 @@ class Tagger:
         """score → decide → override → explain; returns (output columns, the decision's flags and numbers).
         ``links``: the rows' links and duplicate flags over their whole file (default: found within ``p``);
         ``objects``: text columns of Python strings (:func:`classifier.explain.output_frame`)."""
-        asset_oos = p["asset_class"].isin(self.taxonomy.out_of_scope).to_numpy()
-        s = score(p, self.rules, self.model, self.holdings, skip_fuzzy=asset_oos & (p["name_problem"] == "").to_numpy(),
-                  out_of_scope=self.taxonomy.out_of_scope, industry_theme_share=self.industry_theme_share,
+        s = score(p, self.rules, self.model, self.holdings, out_of_scope=self.taxonomy.out_of_scope, industry_theme_share=self.industry_theme_share,
                   links=links.links if links is not None else None)
         d = decide(p, s, self.taxonomy, self.threshold, self.n_alternatives, self._rule_contested,
                    duplicate=links.duplicate if links is not None else None, alternative_min=self.alternative_min,
@@ -341,9 +339,7 @@ class Tagger:
             return np.zeros((0, len(self.classes_)))
         body, colmap = _reading_index_code(frame, body, detect_columns(list(frame.columns), "input", name_column))
         p = prepare(body, colmap, self.vocab)
-        asset_oos = p["asset_class"].isin(self.taxonomy.out_of_scope).to_numpy()
-        return score(p, self.rules, self.model, self.holdings,
-                     skip_fuzzy=asset_oos & (p["name_problem"] == "").to_numpy(), out_of_scope=self.taxonomy.out_of_scope,
+        return score(p, self.rules, self.model, self.holdings, out_of_scope=self.taxonomy.out_of_scope,
                      industry_theme_share=self.industry_theme_share, every_row=True).proba
 
     # ------------------------------------------------------------------ frames

@@ -126,20 +126,26 @@ def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: lis
     return conf, agree, n_reads, doubting
 
 
-def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.ndarray, out_of_scope,
-          industry_theme_share: float, links: pd.DataFrame | None = None, every_row: bool = False) -> Scores:
-    """Scores of a prepared frame. ``skip_fuzzy``: rows the near-miss search skips (out of scope, not a name);
-    active funds skip it too (it is for index products' names). ``out_of_scope`` (the taxonomy's out-of-scope asset
-    classes) and ``industry_theme_share`` (seed 004, % of NAV): what the gates read (:mod:`classifier.gates`).
-    ``links``: head and etf of every row, found over a whole file (:meth:`classifier.linking.FileLinks.chunk`); by
-    default the frame's own (:func:`link`). The model scores only the rows the gates leave a class to choose for (and
-    the rows those follow); the other rows' model numbers are placeholders no later step reads (a uniform ``proba``,
-    confidence 0): with ``every_row`` the model scores them too (:meth:`classifier.pipeline.Tagger.predict_proba`)."""
-    rr = rules.apply_prepared(p, skip_fuzzy=skip_fuzzy | (p["management_style"] == ACTIVE).values)
-    hrows = holdings.table.reindex(p["code6"].values).set_axis(p.index) if holdings is not None else None
+def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, out_of_scope, industry_theme_share: float,
+          links: pd.DataFrame | None = None, every_row: bool = False) -> Scores:
+    """Scores of a prepared frame. ``out_of_scope`` (the taxonomy's out-of-scope asset classes) and
+    ``industry_theme_share`` (seed 004, % of NAV): what the gates read (:mod:`classifier.gates`). ``links``: head and
+    etf of every row, found over a whole file (:meth:`classifier.linking.FileLinks.chunk`); by default the frame's
+    own (:func:`link`). A fund's name of an out-of-scope asset class gets no rule read (and no near-miss search:
+    nor does an active fund, the search is for index products' names) unless a row in scope follows it, and the
+    model scores only the rows the gates leave a class to choose for (and the rows those follow); the other rows'
+    numbers are placeholders no later step reads (no rule hit, a uniform ``proba``, confidence 0): with
+    ``every_row`` the rules read and the model scores every row (:meth:`classifier.pipeline.Tagger.predict_proba`)."""
     links = link(p) if links is None else links.set_axis(p.index)
     # share classes follow their family's first member; feeders follow their ETF when it is in the file
     src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
+    oos_name = p["asset_class"].isin(out_of_scope).to_numpy() & (p["name_problem"] == "").to_numpy()
+    unread = None
+    if not every_row:
+        unread = oos_name.copy()
+        unread[src[~oos_name]] = False
+    rr = rules.apply_prepared(p, skip_fuzzy=oos_name | (p["management_style"] == ACTIVE).values, skip=unread)
+    hrows = holdings.table.reindex(p["code6"].values).set_axis(p.index) if holdings is not None else None
     g = gates(p, rr, src, hrows, out_of_scope, industry_theme_share, rules_only=model is None)
     S, lowers, subject, neighbours = None, (), None, None
     if model is None:

@@ -50,11 +50,22 @@ def test_rows_without_a_class_to_choose_come_out_the_same_whether_or_not_the_mod
         return components(X)
 
     monkeypatch.setattr(tagger.model, "components", counting)
+    skipped = []
+    apply = tagger.rules.apply
+
+    def recording(subjects, skip_fuzzy=None, skip=None):
+        skipped.append(0 if skip is None else int(skip.sum()))
+        return apply(subjects, skip_fuzzy=skip_fuzzy, skip=skip)
+
+    monkeypatch.setattr(tagger.rules, "apply", recording)
     gated = tagger.tag(frame)
     monkeypatch.setattr(pipeline, "score", functools.partial(score, every_row=True))
     every = tagger.tag(frame)
     # the model scored fewer rows by default (else this test would compare a run with itself) …
     assert len(seen) == 2 and seen[0] < seen[1]
+    # … and the rules read no out-of-scope fund's name the first time (the two bond share classes, the money-market
+    # fund, the FOF, the REIT and the labeled bond index funds), every row the second
+    assert skipped[0] >= 5 and skipped[1] == 0
     # … and every gate is met by some row here, so each way a row goes without a class is compared
     assert (gated["secondary"] == "不适用").sum() >= 5
     assert (gated["secondary"] == "").sum() >= 4
