@@ -17,10 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .fundtype import ACTIVE
 from .index_key import code_keys, name_keys, subject_keys
 from .linking import ReviewedFamilies, duplicate_codes, family_keys, fund_codes
-from .prepare import nothing_to_read
 from .score import Scores
 from .score import index_keys as read_index_keys
 from .taxonomy import Taxonomy
@@ -81,58 +79,24 @@ def _contested_class(s: Scores, top: np.ndarray, rule_contested: dict[str, str])
     return np.array(out, dtype=np.int64)
 
 
-def _per_hits(hits: list[tuple], flag) -> np.ndarray:
-    """``flag`` of each row's rule hits, once per hits tuple (by identity: the rows of one text share it)."""
-    seen: dict[int, bool] = {}
-    out = []
-    for hs in hits:
-        f = seen.get(id(hs))
-        if f is None:
-            f = seen[id(hs)] = flag(hs)
-        out.append(f)
-    return np.array(out, dtype=bool)
-
-
 def decide(p: pd.DataFrame, s: Scores, tax: Taxonomy, threshold: float, n_alternatives: int,
-           rule_contested: dict[str, str], rules_only: bool, duplicate: np.ndarray | None = None,
-           *, industry_theme_share: float, alternative_min: float, term_only_prior: float) -> pd.DataFrame:
-    """``duplicate``: duplicate_code of every row, found over a whole file; by default within the frame.
-    ``industry_theme_share`` (% of NAV, seed 004) and ``alternative_min`` (least share of a listed runner-up): the
-    configuration's ``tag`` keys of the same names; ``term_only_prior``: the chance that a name-only row without any
+           rule_contested: dict[str, str], duplicate: np.ndarray | None = None,
+           *, alternative_min: float, term_only_prior: float) -> pd.DataFrame:
+    """The gates (out of scope, blank: :mod:`classifier.gates`) are the score step's, ``s.gates``.
+    ``duplicate``: duplicate_code of every row, found over a whole file; by default within the frame.
+    ``alternative_min`` (least share of a listed runner-up): the configuration's ``tag`` key of the same name;
+    ``term_only_prior``: the chance that a name-only row without any
     fund word, read as a fund's name only through a taxonomy term, is a fund at all (``tag.term_only_name_prior``)."""
     n = len(p)
-    problem = p["name_problem"].to_numpy(dtype=object)
-    # a name without fund words is still a fund's name when a term of the taxonomy occurs in it (光伏50)
-    term_hit = _per_hits(s.rules.hits, lambda hs: any(not h.fuzzy and h.field in ("name", "full_name") for h in hs))
-    # ... but text that reads as a fund's name only through such a term may be no fund at all (上海市, 百万医疗险): the
-    # chance a reader picks the class is at most the chance it is a fund (``term_only_prior``), and a person decides
-    term_only = (problem == "fund_words") & term_hit
-    problem = np.where(term_only, "", problem)
-    not_name = problem != ""
-    oos = p["asset_class"].isin(tax.out_of_scope).to_numpy() & ~not_name
+    g = s.gates
+    problem, term_only, oos, no_text, abstain = g.problem, g.term_only, g.out_of_scope, g.no_text, g.abstain
+    active, concentrated, held, no_signal, blank = g.active, g.concentrated, g.held, g.no_signal, g.blank
     top = s.top
     contested = _contested_class(s, top, rule_contested)
     alt = _alternative_shares(s, s.confidence, top, contested)  # among the classes, whether or not it is a fund
     conf = np.where(term_only, s.confidence * term_only_prior, s.confidence)
     order = np.argsort(-alt, axis=1)[:, :n_alternatives]
     cls = np.array(s.classes, dtype=object)
-    active = (p["management_style"] == ACTIVE).to_numpy()
-    no_text = nothing_to_read(p) & ~oos & ~not_name
-    # without a model, a row no rule decided is left blank for review (a tie abstains, it is not guessed)
-    abstain = (np.array([lab is None for lab in s.rules.labels], dtype=bool)[s.source_row] & ~oos & ~no_text) \
-        if rules_only else np.zeros(n, dtype=bool)
-    # The model is calibrated on index funds. An active fund's name is weaker evidence of what it holds, so it is
-    # accepted without review only when its holdings show an industry concentration above industry_theme_share
-    # (seed 004).
-    concentrated, held = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    if s.holdings is not None:
-        concentrated = (s.holdings["holding_industry_share"] > industry_theme_share).fillna(False).to_numpy()
-        held = s.holdings["holding_industry_share"].notna().to_numpy()
-    # an active fund whose names carry no class word and whose holdings show no industry concentration gives nothing
-    # to classify by: the model's guess there is noise (it flips with every retraining), so no class is given
-    no_rule = np.array([not hs for hs in s.rules.hits], dtype=bool)[s.source_row]
-    no_signal = active & ~concentrated & no_rule & ~oos & ~not_name & ~no_text & ~abstain
-    blank = no_text | abstain | not_name | no_signal
     secondary = np.where(oos, tax.not_applicable, cls[top])
     codes = fund_codes(p)
     dup = duplicate_codes(codes=codes) if duplicate is None else np.asarray(duplicate, dtype=bool)

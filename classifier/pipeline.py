@@ -304,12 +304,10 @@ class Tagger:
         """score → decide → override → explain; returns (output columns, the decision's flags and numbers).
         ``links``: the rows' links and duplicate flags over their whole file (default: found within ``p``);
         ``objects``: text columns of Python strings (:func:`classifier.explain.output_frame`)."""
-        asset_oos = p["asset_class"].isin(self.taxonomy.out_of_scope).to_numpy()
-        s = score(p, self.rules, self.model, self.holdings, skip_fuzzy=asset_oos & (p["name_problem"] == "").to_numpy(),
+        s = score(p, self.rules, self.model, self.holdings, out_of_scope=self.taxonomy.out_of_scope, industry_theme_share=self.industry_theme_share,
                   links=links.links if links is not None else None)
         d = decide(p, s, self.taxonomy, self.threshold, self.n_alternatives, self._rule_contested,
-                   rules_only=self.model is None, duplicate=links.duplicate if links is not None else None,
-                   industry_theme_share=self.industry_theme_share, alternative_min=self.alternative_min,
+                   duplicate=links.duplicate if links is not None else None, alternative_min=self.alternative_min,
                    term_only_prior=self.term_only_prior)
         d = override(p, d, self.reviewed, self.reviewed_index, self.n_alternatives, self.reviewed_families,
                      s.links["family"].tolist(), self.reviewed_disputes, self.reviewed_held, s.index_keys)
@@ -341,9 +339,8 @@ class Tagger:
             return np.zeros((0, len(self.classes_)))
         body, colmap = _reading_index_code(frame, body, detect_columns(list(frame.columns), "input", name_column))
         p = prepare(body, colmap, self.vocab)
-        asset_oos = p["asset_class"].isin(self.taxonomy.out_of_scope).to_numpy()
-        return score(p, self.rules, self.model, self.holdings,
-                     skip_fuzzy=asset_oos & (p["name_problem"] == "").to_numpy()).proba
+        return score(p, self.rules, self.model, self.holdings, out_of_scope=self.taxonomy.out_of_scope,
+                     industry_theme_share=self.industry_theme_share, every_row=True).proba
 
     # ------------------------------------------------------------------ frames
     def tag(self, frame: pd.DataFrame, name_column: str | None = None, source: str = "input",

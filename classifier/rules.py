@@ -174,20 +174,24 @@ class RuleLayer:
         labels = [self.classes_[j] if w else None for j, w in zip(best.tolist(), won.tolist())]
         return labels, np.where(won, margin, np.float32(0.0)).astype(np.float32)
 
-    def apply_prepared(self, p: pd.DataFrame, skip_fuzzy: np.ndarray | None = None) -> "RuleResult":
+    def apply_prepared(self, p: pd.DataFrame, skip_fuzzy: np.ndarray | None = None,
+                       skip: np.ndarray | None = None) -> "RuleResult":
         """:meth:`apply` to a frame :func:`classifier.prepare.prepare` made."""
-        return self.apply(subjects(p), skip_fuzzy=skip_fuzzy)
+        return self.apply(subjects(p), skip_fuzzy=skip_fuzzy, skip=skip)
 
-    def apply(self, subjects: pd.DataFrame, skip_fuzzy: np.ndarray | None = None) -> "RuleResult":
+    def apply(self, subjects: pd.DataFrame, skip_fuzzy: np.ndarray | None = None,
+              skip: np.ndarray | None = None) -> "RuleResult":
         """Apply the rules to prepared subjects (columns ``index``, ``index_code``, ``benchmark``, ``name``,
         ``full_name``; see :mod:`classifier.prepare`). Rows flagged in ``skip_fuzzy`` (funds already known to be out
-        of scope) get no near-miss search."""
+        of scope) get no near-miss search; rows flagged in ``skip`` are not read at all (no hits: rows whose rules
+        nothing reads)."""
         n = len(subjects)
         hits_per_row: list[tuple[Hit, ...]] = [()] * n
         decided_field = [""] * n
         cols = {f: subjects[f].tolist() for f in FIELDS}
         codes = subjects["index_code"].tolist()
-        pending = list(range(n))
+        read = range(n) if skip is None else np.flatnonzero(~np.asarray(skip, dtype=bool)).tolist()
+        pending = list(read)
         for f in FIELDS:
             nxt = []
             for i in pending:
@@ -214,7 +218,7 @@ class RuleLayer:
         # rules on the declared asset class (e.g. a commodity fund) vote beside whatever field decided the row
         if self._asset_rules and "asset_class" in subjects:
             assets = subjects["asset_class"].tolist()
-            for i in range(n):
+            for i in read:
                 extra = tuple(self._hit(r, assets[i], "asset_class") for r in self._asset_rules
                               if r.asset_class == assets[i])
                 if extra:

@@ -15,6 +15,7 @@ from .doubt import SIGNALS, pattern_keys, signals, subject_texts
 from .features import featurize
 from .fundtype import ACTIVE
 from .fusion import align
+from .gates import Gates, gates
 from .index_key import code_keys, name_keys, subject_keys
 from .linking import link
 from .rules import RuleLayer, RuleResult
@@ -27,6 +28,7 @@ class Scores:
     """What the score step knows about each row (all arrays in row order)."""
 
     rules: RuleResult
+    gates: Gates  # which rows get no class to choose among (out of scope, blank), read before the model
     holdings: pd.DataFrame | None  # holdings features per row, or None when no holdings were given
     proba: np.ndarray  # n × K class probabilities (of the row the row follows)
     classes: list[str]
@@ -56,6 +58,41 @@ def _rule_proba(rr: RuleResult) -> np.ndarray:
     tot = w.sum(axis=1, keepdims=True)
     k = s.shape[1]
     return np.where(tot > 0, w / np.where(tot > 0, tot, 1), 1.0 / k)
+
+
+def _spread(values: np.ndarray, scored: np.ndarray, back: np.ndarray, fill: float) -> np.ndarray:
+    """Per row, the value of the scored row it takes (``back``: position among the scored rows' sources, for the
+    rows ``scored``), ``fill`` for a row not scored."""
+    out = np.full((len(scored),) + values.shape[1:], fill, dtype=float)
+    out[scored] = values[back]
+    return out
+
+
+def _model_numbers(p: pd.DataFrame, rr: RuleResult, holdings, model, own: np.ndarray):
+    """The model's numbers of the rows ``own`` (positions in ``p``): probabilities, confidence and, when the model
+    carries an agreement calibrator, its doubt signals and the subject and neighbour rates (else None)."""
+    classes = list(model.classes_)
+    cal = getattr(model, "agreement_", None)
+    if not own.size:  # nothing to score (every row out of scope or blank)
+        none = np.zeros(0)
+        return (np.zeros((0, len(classes))), none, np.zeros((0, len(SIGNALS))) if cal is not None else None,
+                none if cal is not None and cal.subject_ is not None else None,
+                none if getattr(cal, "neighbours_", None) is not None else None)
+    p_own = p.iloc[own]
+    X = featurize(p_own, rr.take(own), holdings)
+    proba, p_text, p_hold, has = model.components(X)
+    if cal is None:
+        return proba, proba.max(axis=1), None, None, None
+    pos = {c: j for j, c in enumerate(classes)}
+    winner = np.array([pos.get(rr.labels[s], -1) if rr.labels[s] else -1 for s in own.tolist()], dtype=int)
+    keys = pattern_keys(proba.argmax(axis=1), classes, [rr.hits[s] for s in own.tolist()])
+    rate = np.array([cal.patterns_.rate(k) for k in keys])
+    texts = subject_texts(p_own)
+    subject = cal.subject_rate(texts)
+    nearest, neighbours = cal.neighbour_signals(texts)
+    S = signals(proba, p_text, p_hold, has, align(rr.strength[own], rr.classes_, classes), winner,
+                X["rule_fuzzy"].to_numpy(bool), rate, subject, nearest, neighbours)
+    return proba, cal.predict(S), S, subject, neighbours
 
 
 def index_keys(p: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
@@ -89,16 +126,27 @@ def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: lis
     return conf, agree, n_reads, doubting
 
 
-def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.ndarray,
-          links: pd.DataFrame | None = None) -> Scores:
-    """Scores of a prepared frame. ``skip_fuzzy``: rows the near-miss search skips (out of scope, not a name);
-    active funds skip it too (it is for index products' names). ``links``: head and etf of every row, found over a
-    whole file (:meth:`classifier.linking.FileLinks.chunk`); by default the frame's own (:func:`link`)."""
-    rr = rules.apply_prepared(p, skip_fuzzy=skip_fuzzy | (p["management_style"] == ACTIVE).values)
-    hrows = holdings.table.reindex(p["code6"].values).set_axis(p.index) if holdings is not None else None
+def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, out_of_scope, industry_theme_share: float,
+          links: pd.DataFrame | None = None, every_row: bool = False) -> Scores:
+    """Scores of a prepared frame. ``out_of_scope`` (the taxonomy's out-of-scope asset classes) and
+    ``industry_theme_share`` (seed 004, % of NAV): what the gates read (:mod:`classifier.gates`). ``links``: head and
+    etf of every row, found over a whole file (:meth:`classifier.linking.FileLinks.chunk`); by default the frame's
+    own (:func:`link`). A fund's name of an out-of-scope asset class gets no rule read (and no near-miss search:
+    nor does an active fund, the search is for index products' names) unless a row in scope follows it, and the
+    model scores only the rows the gates leave a class to choose for (and the rows those follow); the other rows'
+    numbers are placeholders no later step reads (no rule hit, a uniform ``proba``, confidence 0): with
+    ``every_row`` the rules read and the model scores every row (:meth:`classifier.pipeline.Tagger.predict_proba`)."""
     links = link(p) if links is None else links.set_axis(p.index)
     # share classes follow their family's first member; feeders follow their ETF when it is in the file
     src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
+    oos_name = p["asset_class"].isin(out_of_scope).to_numpy() & (p["name_problem"] == "").to_numpy()
+    unread = None
+    if not every_row:
+        unread = oos_name.copy()
+        unread[src[~oos_name]] = False
+    rr = rules.apply_prepared(p, skip_fuzzy=oos_name | (p["management_style"] == ACTIVE).values, skip=unread)
+    hrows = holdings.table.reindex(p["code6"].values).set_axis(p.index) if holdings is not None else None
+    g = gates(p, rr, src, hrows, out_of_scope, industry_theme_share, rules_only=model is None)
     S, lowers, subject, neighbours = None, (), None, None
     if model is None:
         proba, classes = _rule_proba(rr)[src], list(rr.classes_)
@@ -106,31 +154,19 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, skip_fuzzy: np.nda
     else:
         # the model scores only the rows others follow (each row is scored on its own: the numbers do not depend on
         # which other rows are scored with it); every row then takes its source's
-        own, back = np.unique(src, return_inverse=True)
-        p_own = p.iloc[own]
-        X = featurize(p_own, rr.take(own), holdings)
-        proba, p_text, p_hold, has = model.components(X)
+        scored = np.ones(len(p), dtype=bool) if every_row else ~g.classless
+        own, back = np.unique(src[scored], return_inverse=True)
         classes = list(model.classes_)
         cal = getattr(model, "agreement_", None)
-        if cal is None:
-            conf = proba.max(axis=1)
-        else:
-            pos = {c: j for j, c in enumerate(classes)}
-            winner = np.array([pos.get(rr.labels[s], -1) if rr.labels[s] else -1 for s in own.tolist()], dtype=int)
-            keys = pattern_keys(proba.argmax(axis=1), classes, [rr.hits[s] for s in own.tolist()])
-            rate = np.array([cal.patterns_.rate(k) for k in keys])
-            texts = subject_texts(p_own)
-            subject = cal.subject_rate(texts)
-            nearest, neighbours = cal.neighbour_signals(texts)
-            S = signals(proba, p_text, p_hold, has, align(rr.strength[own], rr.classes_, classes), winner,
-                        X["rule_fuzzy"].to_numpy(bool), rate, subject, nearest, neighbours)
-            conf = cal.predict(S)
-            S, lowers = S[back], tuple(n for n, c in zip(SIGNALS, cal.coef_) if c < 0)
-            subject = subject[back] if cal.subject_ is not None else None
-            neighbours = neighbours[back] if neighbours is not None else None
-        proba, conf = proba[back], conf[back]
+        proba, conf, S, subject, neighbours = _model_numbers(p, rr, holdings, model, own)
+        if cal is not None:
+            lowers = tuple(n for n, c in zip(SIGNALS, cal.coef_) if c < 0)
+            S = _spread(S, scored, back, 0.0)
+            subject = _spread(subject, scored, back, 1.0) if cal.subject_ is not None else None
+            neighbours = _spread(neighbours, scored, back, 1.0) if neighbours is not None else None
+        proba, conf = _spread(proba, scored, back, 1.0 / len(classes)), _spread(conf, scored, back, 0.0)
     head_reads = getattr(getattr(model, "agreement_", None), "head_reads_", None)
     keys = index_keys(p) if head_reads else None  # read once, here and by decide.override
     conf, agree, n_reads, doubting = _head_doubt(p, conf, proba.argmax(axis=1), classes, head_reads, keys)
-    return Scores(rr, hrows, proba, classes, links, src, conf, agree, n_reads, doubting, S, lowers, subject,
+    return Scores(rr, g, hrows, proba, classes, links, src, conf, agree, n_reads, doubting, S, lowers, subject,
                   neighbours, keys)

@@ -23,12 +23,18 @@ process's), and of the largest single process (its maximum resident set size). W
 memory grew from the smallest size to the largest against the rows' growth (≤ 1: no worse than linear), CPU also net
 of start-up (`fundclass tag` of a one-row file: imports, model and labels).
 
+The package `fundclass` imports is byte-compiled first, as `pip install` does (Python then loads the compiled
+modules rather than compiling each source file at every start): a development checkout run with
+PYTHONDONTWRITEBYTECODE=1 would otherwise time the compilation of the package on every run, which no installed copy
+pays.
+
 Usage: python scripts/benchmark_speed.py [--sets list,realistic,unique] [--sizes 25000,250000] [--formats csv,xlsx]
        [--repeat 1] [--input FUND_LIST.csv] [--keep DIR]
 """
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import statistics
@@ -42,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import classifier
 from classifier.config import defaults, project_path, raw_data_dir
 
 # the `fundclass` of the environment running this script (its venv need not be on PATH), else the one on PATH
@@ -237,6 +244,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--keep", default=None, help="keep the generated inputs and the outputs in this folder")
     a = ap.parse_args()
+    package = Path(classifier.__file__).parent
+    if not compileall.compile_dir(str(package), quiet=1):
+        raise SystemExit(f"could not byte-compile {package}")
     full = pd.read_csv(a.input, dtype=str, keep_default_na=False)
     sizes = [int(s) for s in a.sizes.split(",")]
     rows = []
@@ -283,7 +293,7 @@ def main() -> None:
             if "unique" in sets:
                 run("unique", "csv", unique_names(full, n), tag_only("csv"))
     print(f"input: {a.input}; chunk_rows {defaults()['tag']['chunk_rows']}; median of {a.repeat} run(s); each a "
-          f"fresh process (start-up and model load included)" +
+          f"fresh process (start-up and model load included); {package} byte-compiled as an install is" +
           (f"; start-up (fundclass tag of one row) {startup:.1f} s CPU" if startup is not None else "") + "\n")
     table = with_floor_ratio(pd.DataFrame(rows))
     print(table.drop(columns=["_wall", "_cpu"]).to_markdown(index=False))

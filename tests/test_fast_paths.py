@@ -212,7 +212,7 @@ def test_a_flag_of_the_rule_hits_read_once_per_hits_tuple_equals_it_row_by_row()
     """decide reads a flag of each row's rule hits once per hits tuple (_per_hits: rows of one text share it) instead
     of once per row: the same flags as reading every row, on the shipped sets' and the lists' real rows (shared tuples,
     tuples made per row, empty ones)."""
-    from classifier.decide import _per_hits
+    from classifier.gates import _per_hits
     from classifier.rules import RuleLayer, prepare_and_apply
     from classifier.taxonomy import load_taxonomy
 
