@@ -68,9 +68,11 @@ def name_keys(p: pd.DataFrame) -> pd.Series:
     if bare.any():
         def named(t: str) -> str:
             # a share-class letter right after the index's number (人保沪深300A, 东财上证50C) is no part of the index:
-            # the name reads it as the subject's end, where only one after a Chinese character is taken off
+            # the name reads it as the subject's end, where only one after a Chinese character is taken off; the
+            # subject without it is the one the synonym table names (东财A500A: A500, 中证A500)
             t = _unprefixed(_unenhanced(t, vocab.enhanced), vocab.index_families)
-            return _SHARE_AFTER_NUMBER.sub("", index_key_subject(index_subject(t, vocab, cleaned=True), vocab))
+            s = _SHARE_AFTER_NUMBER.sub("", index_key_subject(index_subject(t, vocab, cleaned=True), vocab))
+            return index_key_subject(s, vocab)
 
         subject = apply_unique(p.loc[bare, "s_name"], named)
         # a name that gives its index's number alone (50ETF, 平安500ETF联接A: 50, 500) does not name the index: its

@@ -25,6 +25,15 @@ Names of an index, by how sure they are:
    name that begins with an index family word (taxonomy/common.toml `index_families`) and with its index's full name,
    cut short at the end (景顺长城国证机器人ETF联接A → 景顺长城国证机器人产业ETF, 980022: 国证机器人 of 国证机器人产业), where
    no official name gives it and every fund name giving it (any kind above) gives that index.
+4. fund names that give an index's name without the index family word it begins with (嘉实央企创新驱动ETF beside
+   000861.CSI, 中证央企创新驱动指数: 央企创新驱动; `names` `family word dropped`): an index fund known by its name alone
+   that drops the word (广发央企创新驱动ETF联接A, `idx:央企创新驱动`) tracks its index as surely as one that keeps it.
+   Only where exactly one index has a name (official, or a benchmark's) that is the subject after a family word (not
+   医药卫生: 中证, 创业板 and 沪深300医药卫生; not 成长: 创业板成长, 沪深300成长), no official name gives the subject
+   (食品饮料 is the CSI's 000807 too), it is not a number alone (500), a fund name (any kind above, a labeled fund's,
+   or an ETF's of the Eastmoney fund list beside the ETF list's index code of its fund code) gives it beside that
+   index, and none beside another (信息技术, 中证信息技术 without 中证, is the name 广发信息技术联接A gives
+   中证全指信息技术: left out). `-v` prints why each name funds give is left out.
 
 An index whose full name is no other name's keeps a row of its own (`names` `code`, subject = canonical: 中证1000,
 000852), which pairs its code with its name for review decisions (`classifier.index_key.reference_pairs`): a decision
@@ -38,7 +47,7 @@ index: 军工 (official: 399959) names the ETFs of 399967 too, 大湾区 (931000
 list and the CSI list: no subject newly names two index codes there (entries that would are dropped and printed), and
 the labeled sets' groups it newly joins are printed with their classes.
 
-Built 2026-12-01 (code rows and feeders' names added: session 29).
+Built 2026-12-01 (code rows and feeders' names added: session 29; rule 4: session 32).
 
 Usage: python scripts/build_index_synonyms.py [--raw ../shared/data/raw] [--check]
 writes classifier/reference/index_synonyms.csv and its section of SOURCE.md; --check exits 1 when the shipped table
@@ -132,6 +141,10 @@ class Names:
             k = index_of.get(p["code"].iat[at][:6], "") if at >= 0 else ""
             if k:
                 self.feeders.append((self.name_subject(n)[0], k, n))
+        # the fund list's ETFs beside their own index code (the ETF list's, by fund code: 富国细分机械设备产业主题ETF,
+        # 159886, 931786.CSI), for rule 4 only
+        self.etfs = [(self.name_subject(n)[0], index_of[c[:6]], n) for n, c in zip(p["name"], p["code"])
+                     if c[:6] in index_of]
 
     def name_subject(self, name: str) -> tuple[str, bool]:
         """The index subject a fund's name gives (as :func:`classifier.index_key.name_keys` reads it; an exchange short
@@ -213,6 +226,8 @@ def derive(names: Names) -> tuple[pd.DataFrame, list[str]]:
             notes.append(f"{s} ({funds[s][0]}): not in order in {c}, the full name of {k}: left out")
             continue
         entries[s] = (k, "fund names")
+    for s, k in _without_family_word(names, codes_of, canonical, every, set(entries), notes).items():
+        entries[s] = (k, "family word dropped")
     rows, own = [], []
     for s, (k, how) in sorted(entries.items()):
         c = canonical(k)
@@ -229,6 +244,64 @@ def derive(names: Names) -> tuple[pd.DataFrame, list[str]]:
     own = pd.DataFrame(own, columns=COLUMNS)
     own = own[~own["index_code"].isin(set(table["index_code"])) & ~own["subject"].isin(set(table["subject"]))]
     return pd.concat([table, own]).sort_values("subject", kind="stable").reset_index(drop=True), notes
+
+
+def _family_dropped(subject: str, families: tuple[str, ...]) -> str:
+    """``subject`` without the index family word it begins with (中证央企创新驱动 → 央企创新驱动), '' when it begins
+    with none or is one alone (``families`` longest first, as the vocabulary holds them)."""
+    w = next((w for w in families if subject.startswith(w)), "")
+    return subject[len(w):] if w else ""
+
+
+def _without_family_word(names: Names, codes_of: dict[str, set], canonical, every: dict[str, set],
+                         taken: set[str], notes: list[str]) -> dict[str, str]:
+    """Rule 4: subject → index (code key, or ``name:`` a benchmark's index) of the fund names that give an index's
+    name without the family word it begins with (嘉实央企创新驱动ETF, 000861.CSI 中证央企创新驱动指数: 央企创新驱动), where
+
+    - exactly one index has a name (official: the CSI list's, the ETF list's, the labeled sets'; or a benchmark's)
+      that is the subject after a family word: 医药卫生 is 中证, 创业板 and 沪深300医药卫生, so no one's;
+    - no official name gives the subject (食品饮料, a CSI short name of its own) and it is no name of its index's
+      number alone (500: the number names no index, :func:`classifier.index_key.name_keys`);
+    - a fund name (any kind above, a labeled fund's, or the fund list's ETFs' beside their index code) gives it
+      beside that index, and no fund name gives it beside another: 信息技术 is 中证信息技术
+      without its family word, but 广发信息技术联接A feeds the ETF of 中证全指信息技术 (000993), so it names neither.
+
+    ``taken``: subjects the other rules gave an index; why a name funds give is left out goes into ``notes``."""
+    families = names.vocab.index_families
+    named: dict[str, set] = defaultdict(set)  # a subject after a family word → the indices with such a name
+    for _, k, s in names.official:
+        r = _family_dropped(s, families)
+        if r:
+            named[r].add(k)
+    for s, _, bench, k, _ in names.given:
+        r = _family_dropped(bench, families)
+        if r and not k and not codes_of.get(bench):
+            named[r].add("name:" + bench)
+    tracked: dict[str, set] = defaultdict(set, {s: set(ks) for s, ks in every.items()})  # subject → indices funds give
+    for s, k, _ in names.feeders + names.etfs:
+        tracked[s].add(k)
+    for s, k, bs, _ in names.labeled:
+        ks = {k} if k else codes_of.get(bs, set())
+        if len(ks) == 1:
+            tracked[s] |= ks
+        elif bs and not ks:
+            tracked[s].add("name:" + bs)
+    out = {}
+    for r, ks in sorted(named.items()):
+        if r in taken or r.isdigit():
+            continue
+        # a fund beside an index named as the subject itself (a labeled row's 龙头家电, no code) says nothing of which
+        given = {canonical(t) for t in tracked.get(r, ())} - {r}
+        why = (f"{len(ks)} indices are it after a family word ({', '.join(sorted(ks))})" if len(ks) > 1
+               else f"an official name of {', '.join(sorted(codes_of[r]))}" if r in codes_of
+               else "no fund name gives it" if not given
+               else f"fund names give it {', '.join(sorted(given))}" if given != {canonical(next(iter(ks)))}
+               else "")
+        if not why:
+            out[r] = next(iter(ks))
+        elif given:  # a name funds use: say why it names no index
+            notes.append(f"{r}: {why}: not read as {' / '.join(sorted(canonical(k) for k in ks))} (rule 4)")
+    return out
 
 
 def _codes_by_subject(pairs, syn: dict[str, str]) -> dict[str, set]:
@@ -283,10 +356,14 @@ def source_section(table: pd.DataFrame) -> str:
 `index_synonyms.csv`: {len(table)} index subjects (an index name without 指数 …, as `classifier.normalize.index_subject`
 reads it), each with the subject of its index's full name (`canonical`), the index code when one is known, and how
 the name is known (`names`: `official`, {by.get('official', 0)}: a short name the CSI index list gives the code;
-`fund names`, {by.get('fund names', 0)}: the name funds tracking the index give it; `code`, {by.get('code', 0)}: an
+`fund names`, {by.get('fund names', 0)}: the name funds tracking the index give it; `family word dropped`,
+{by.get('family word dropped', 0)}: the index's name without the index family word it begins with, as funds tracking it
+give it, where no other index's name is it after a family word, no official name gives it and no fund gives it beside
+another index; `code`, {by.get('code', 0)}: an
 index's full name that is no other name's, subject = canonical, which pairs the code with it). Review decisions' index keys read
-it (`classifier.index_key`): 富国上证指数ETF (`idx:上证`) and the ETFs of 000001.SH (上证综合指数) are one index, and
-a decision on 中证1000 given by name reaches funds giving 000852 alone. Part of the shared vocabulary: its bytes are in
+it (`classifier.index_key`): 富国上证指数ETF (`idx:上证`) and the ETFs of 000001.SH (上证综合指数) are one index,
+a decision on 中证1000 given by name reaches funds giving 000852 alone, and one on 中证央企创新驱动 reaches
+广发央企创新驱动ETF联接A (`idx:央企创新驱动`). Part of the shared vocabulary: its bytes are in
 the vocabulary hash a model records.
 
 - Derived from the shared raw data, never copied: `{CSI_LIST}` and `{CSI_SELECTED}` (yalishanyi/stock_data, CSI index
@@ -294,7 +371,7 @@ the vocabulary hash a model records.
   `{FUND_BASIC}` (Tushare fund list, index funds' names and benchmarks; 2025-04), `{FUND_LIST}` (Eastmoney fund list,
   2025-11-17: feeders' names, each with the ETF the tool links it to), and the labeled sets' index codes and names
   (`data/labeled/labels.csv`, `data/labeled/efund/labels.csv`); built 2026-12-01 (code rows, feeders: session
-  29). Rules in the script's
+  29; names without their family word: session 32). Rules in the script's
   docstring: only names of exactly one index code; a subject official names give two codes, or that funds tracking
   another index use (军工, 大湾区), is left out; no subject newly names two codes in the labeled sets, the ETF list or
   the CSI list.

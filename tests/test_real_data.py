@@ -120,3 +120,9 @@ def test_the_index_synonym_table_is_the_one_the_raw_lists_give():
     assert {s: (syn.get(s), codes.get(s)) for s in ("中证1000", "国证机器人", "机器人", "沪深300优选")} == {
         "中证1000": ("中证1000", "000852"), "国证机器人": ("国证机器人产业", "980022"), "机器人": (None, None),
         "沪深300优选": (None, None)}
+    # rule 4, an index's name without the family word it begins with: 央企创新驱动 (广发央企创新驱动ETF联接A) is 000861's;
+    # not a name several indices' names are after a family word (医药卫生, 成长), nor one funds give beside another
+    # index (信息技术: 广发信息技术联接A feeds 中证全指信息技术's ETF), an official name of its own (食品饮料) or a number
+    assert {s: (syn.get(s), codes.get(s)) for s in ("央企创新驱动", "医药卫生", "成长", "信息技术", "食品饮料", "500")} == {
+        "央企创新驱动": ("中证央企创新驱动", "000861"), "医药卫生": (None, None), "成长": (None, None),
+        "信息技术": (None, None), "食品饮料": (None, None), "500": (None, None)}

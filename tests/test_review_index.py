@@ -548,3 +548,85 @@ def test_a_name_giving_its_index_number_alone_groups_by_the_full_names_index_or_
     out = Tagger.load(labels_path=labels_subset).tag(batch)
     assert set(out.loc[out["review_decision"] == "510050", "fund_code"]) == {"510050", "001051", "510100"}
     assert sheet.at[k, "settles"] == "3"
+
+
+# the funds of 中证央企创新驱动指数 (000861.CSI) on the Eastmoney fund list, as it gives them: names alone
+CENTRAL_SOE_INNOVATION = {"159974": "富国央企创新ETF", "515680": "嘉实中证央企创新驱动ETF", "515900": "博时央企创新驱动ETF",
+                          "007784": "广发央企创新驱动ETF联接A", "007792": "嘉实央企创新驱动ETF联接A"}
+
+
+def test_a_decision_on_an_index_settles_its_funds_whose_names_drop_the_index_family_word(tmp_path, labels_subset):
+    """广发央企创新驱动ETF联接A (a fund list's name alone) gave idx:央企创新驱动: its name drops 中证, the index family
+    word of 中证央企创新驱动指数 (000861.CSI), so a decision on an ETF of 000861 did not settle it, nor a decision on it
+    the index's ETFs, and two opposite decisions could both stand for one index. The synonym table now reads an
+    index's name without its family word as the index's, where funds tracking it name it so and no other index's name
+    is it after a family word (scripts/build_index_synonyms.py, rule 4). 富国's ETF: no feeder of its own family here."""
+    _decide_index(tmp_path, labels_subset, "159974", "富国中证央企创新驱动ETF", "000861.CSI", "中证央企创新驱动指数",
+                  "2026-11-30")
+    later = pd.DataFrame({"基金代码": ["007784", "515900"],
+                          "基金简称": ["广发央企创新驱动ETF联接A", "博时央企创新驱动ETF"], "基金类型": ["指数型-股票"] * 2})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["review_decision"].tolist() == ["159974", "159974"]
+    assert out["evidence"].iloc[0].startswith("人工复核: 张三")
+
+
+def test_a_decision_on_a_fund_whose_name_drops_the_family_word_settles_its_index_given_by_code_or_name(
+        tmp_path, labels_subset):
+    """The other way round: a decision on 广发央企创新驱动ETF联接A given by its name alone settles a later batch's funds
+    giving 000861.CSI alone, or 中证央企创新驱动指数 alone."""
+    _decide(tmp_path, labels_subset, [("007784", "广发央企创新驱动ETF联接A", "策略主题ETF")])
+    later = pd.DataFrame({"基金代码": ["990981", "990982"], "基金简称": ["示例央企ETF", "示例央企ETF联接C"],
+                          "跟踪指数代码": ["000861.CSI", ""], "跟踪指数名称": ["", "中证央企创新驱动指数"]})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["review_decision"].tolist() == ["007784", "007784"]
+    assert out["secondary"].tolist() == ["策略主题ETF"] * 2
+
+
+def test_a_name_without_its_family_word_that_several_indices_or_another_index_fund_give_stays_apart(tmp_path,
+                                                                                                   labels_subset):
+    """A name without a family word is an index's only where exactly one index's name is it after a family word, and
+    no fund gives it beside another index: 医药卫生 is 中证 (000933), 创业板 and 沪深300医药卫生 (000913) without the word,
+    so a decision on 中证医药卫生 does not settle 广发医药卫生联接A; 信息技术 is 中证信息技术 (000935) without 中证, but
+    广发信息技术联接A feeds the ETF of 中证全指信息技术 (000993), so a decision on 000935 does not settle it either; and a
+    name that adds to the index's (央企创新驱动50) is another index."""
+    _decide_index(tmp_path, labels_subset, "990983", "示例中证医药ETF", "000933.SH", "中证医药卫生指数", "2026-11-30")
+    _decide_index(tmp_path, labels_subset, "990984", "示例中证信息技术ETF", "000935.SH", "中证信息技术指数",
+                  "2026-11-30")
+    _decide_index(tmp_path, labels_subset, "990985", "示例中证央企创新驱动ETF", "000861.CSI", "中证央企创新驱动指数",
+                  "2026-11-30")
+    later = pd.DataFrame({"基金代码": ["990986", "990987", "990988", "990989"],
+                          "基金简称": ["广发医药卫生联接A", "广发信息技术联接A", "易方达央企创新驱动50指数A",
+                                   "易方达央企创新驱动指数A"],
+                          "基金类型": ["指数型-股票"] * 4})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["review_decision"].tolist() == ["", "", "", "990985"]
+
+
+def test_review_export_groups_the_funds_of_an_index_whose_names_drop_its_family_word_as_one(tmp_path):
+    """The user path (`fundclass tag` of a names-only fund list, then `review export`): the funds of 000861 were two
+    groups, idx:中证央企创新驱动 (富国央企创新ETF, by the CSI short name 央企创新; 嘉实中证央企创新驱动ETF) and
+    idx:央企创新驱动 (博时…, 广发…联接A, 嘉实…联接A), to decide twice; now one, whose decision settles all five."""
+    batch = tmp_path / "list.csv"
+    pd.DataFrame({"基金代码": list(CENTRAL_SOE_INNOVATION), "基金简称": list(CENTRAL_SOE_INNOVATION.values()),
+                  "基金类型": ["指数型-股票"] * len(CENTRAL_SOE_INNOVATION)}).to_csv(batch, index=False)
+    r = CliRunner()
+    assert r.invoke(cli, ["--workspace", str(tmp_path), "tag", str(batch), "-o", str(tmp_path / "t.csv")]).exit_code == 0
+    res = r.invoke(cli, ["--workspace", str(tmp_path), "review", "export", str(tmp_path / "t.csv"), "-o",
+                         str(tmp_path / "r.csv"), "--all"])
+    assert res.exit_code == 0, res.output
+    sheet = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False)
+    assert sheet["group"].nunique() == 1, sheet[["fund_code", "group"]]
+    assert sheet["group_size"].tolist() == ["5"] * 5 and "5" in set(sheet["settles"])
+
+
+def test_a_class_lettered_right_after_the_indexs_number_keys_as_the_index_its_name_is_another_name_of(
+        tmp_path, labels_subset):
+    """东财中证500A gave idx:中证500, while every other fund of 000905 (中证小盘500指数) keys as idx:中证小盘500, and 东财A500A
+    idx:A500 (中证A500 without its family word): the share-class letter after the number came off after the synonym
+    table was read, so 中证500 and A500 were never looked up. The subject without the letter is read there too."""
+    _decide_index(tmp_path, labels_subset, "990991", "示例中证500ETF", "000905.SH", "中证500指数", "2026-11-30")
+    _decide_index(tmp_path, labels_subset, "990992", "示例中证A500ETF", "000510.SH", "中证A500指数", "2026-11-30")
+    later = pd.DataFrame({"基金代码": ["990993", "990994", "990995"],
+                          "基金简称": ["东财中证500A", "东财A500C", "东财中证800A"], "基金类型": ["指数型-股票"] * 3})
+    out = Tagger.load(labels_path=labels_subset).tag(later)
+    assert out["review_decision"].tolist() == ["990991", "990992", ""]
