@@ -14,7 +14,8 @@ Sets (``--sets``):
   100k feeders × 100k ETFs at 250k rows). CSV.
 
 Wall and CPU time (user + system: steadier on a shared machine; the CPU of every process, workers included) are
-medians of ``--repeat`` runs; wall time is taken when the process ends. Every row gives both as a multiple of the
+medians of ``--repeat`` runs; wall time is taken when the process ends. Every process runs with NumPy's BLAS on one
+thread (``OPENBLAS_NUM_THREADS=1``, as fundclass sets for itself), so no idle BLAS thread's spinning counts as CPU. Every row gives both as a multiple of the
 pandas read+write floor of the same set, format and size (``× floor``), and the list set ends with whether the whole
 list meets issue 10's targets (≤ 2.0× the floor, ≤ 250 MB peak). `fundclass tag` tags a large file in one process
 per CPU core (``tag.jobs``); the list set also shows it with ``--jobs 1``. Peak memory: of the whole process tree (its processes' proportional set sizes
@@ -66,6 +67,11 @@ SAMPLE_S = 0.02  # memory sampling interval (wall time does not depend on it)
 TARGET = 2.0  # issue 10: the whole list in at most this multiple of the floor's time
 MAX_MB = 250  # and at most this peak memory
 FLOOR_METHOD = "pandas read+write (floor)"
+# every process measured with NumPy's BLAS on one thread, as fundclass sets it for itself (classifier/cli.py): with
+# its default thread per core, OpenBLAS's idle threads spin after NumPy loads, ~0.1 s of CPU the floor spent doing
+# nothing (measured: the floor's CPU 0.50-0.53 s, 0.39-0.41 s on one thread, wall 0.41 s either way), which made the
+# CPU ratios look ~20% better than the wall ones
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
 
 
 def _tree(pid: int) -> list[int]:
@@ -102,7 +108,7 @@ def run_once(cmd: list[str]) -> tuple[float, float, float, float]:
     done = threading.Event()
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=ENV)
 
         def sample() -> None:
             while not done.is_set():
