@@ -191,6 +191,8 @@ def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agr
     final_subject.check(texts.tolist())
     cal = AgreementCalibrator().fit(S[read], target[read], weight[read], tab, final_subject, nb)
     cal.head_reads_ = head_reads_by_index(td.prepared, reads_per_fund(labels, agreement))
+    cal.head_reads_.update({k: r for k, r in index_head_reads(labels, agreement).items()
+                            if k not in cal.head_reads_})  # a labeled head's reads come first
     conf, t_read, w = np.concatenate(confs), np.tile(target[read], partitions), np.tile(weight[read], partitions)
     t, agree, review = agreement_threshold(conf, t_read, w, goal)
     rep = {"rows_read": int(read.sum()), "heads_read": int(len(n_head)), "partitions": partitions, "threshold": t,
@@ -232,6 +234,25 @@ def head_reads_by_index(prepared: pd.DataFrame, reads: list) -> dict[str, tuple[
             r = tuple(sorted(r))
             if out.setdefault(k, r) != r:
                 clash.add(k)
+    return {k: r for k, r in out.items() if k not in clash}
+
+
+def index_head_reads(labels: pd.DataFrame, agreement: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """Index code key → the blind reads of an index no labeled fund tracks, read alone (the rows of ``agreement.csv``
+    whose group is no fund's: ``scripts/build_agreement.py``'s ``read:<code>`` heads), so that a fund tracking it has
+    the readers' doubt as a labeled head's fund does. By code only: such a head's name is the index list's short name,
+    which may be another index's subject (食品饮料 is the CSI's short name of 000807, and a subject of others). A code
+    two such heads with different reads share is dropped."""
+    rows = agreement[~agreement.index.isin(set(labels["group"])) & (agreement["reads"] != "")]
+    if rows.empty:
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    clash = set()
+    keys = code_keys(pd.DataFrame({"index_code": rows["index_code"].tolist()}))
+    for k, r in zip(keys, rows["reads"]):
+        r = tuple(sorted(x for x in r.split(";") if x))
+        if k and r and out.setdefault(k, r) != r:
+            clash.add(k)
     return {k: r for k, r in out.items() if k not in clash}
 
 
