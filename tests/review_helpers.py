@@ -109,8 +109,9 @@ def _with_agreement(labels_path):
 
 
 def _agreement_of(label, reads):
-    """build_agreement's share of the reads equal to the label, as it writes it."""
-    return f"{sum(r == label for r in reads) / len(reads):.4g}" if reads else "nan"
+    """build_agreement's share of the reads equal to the label, as it writes it ('nan' with no reads, or no label to
+    measure them against: a head of an index read alone whose readers reached no majority)."""
+    return f"{sum(r == label for r in reads) / len(reads):.4g}" if reads and label else "nan"
 
 
 def _decide(tmp_path, labels_copy, rows):
