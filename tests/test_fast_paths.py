@@ -3,6 +3,7 @@ string. Each reference below is the earlier code, kept verbatim."""
 import dataclasses
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -423,3 +424,42 @@ def test_replaced_through_the_history_view_equals_the_frame_reads_it_replaced(tm
                     assert _replaced(frame, code, state, upto) == want, (code, state, upto)
                     found += want is not None
     assert found > 100
+
+
+@pytest.mark.parametrize("rules_only", [False, True])
+def test_tagging_reads_the_name_subjects_of_the_rows_that_need_them_and_tags_as_with_all_of_them(rules_only):
+    """Tagging reads a row's name subjects (s_name, s_full_name) only where a step reads them (classifier.score.
+    name_rows: not on an out-of-scope fund's name that no fund in scope follows, unless an index fund's name may give
+    its index key): the shipped sets, the examples, the development set of names that are no funds, the fund and ETF
+    lists (when the shared raw data is there), and a fund whose bond share class comes first (its mixed share class
+    reads the rules of the bond class's name), are tagged as from the plain prepare, which reads every row's, column
+    for column, with the same index keys (the keys review decisions and known heads are found by); the rows read get
+    the subjects the plain prepare gives, the others ''."""
+    from classifier.linking import link
+    from classifier.pipeline import OUTPUT_COLUMNS, Tagger
+    from classifier.prepare import prepare
+    from classifier.score import index_keys, name_rows
+
+    tagger = Tagger.load(model_dir=None if rules_only else "")
+    oos = tagger.taxonomy.out_of_scope
+    bond_first = pd.DataFrame({"fund_code": ["000001", "000002"], "fund_short_name": ["华夏消费升级A", "华夏消费升级C"],
+                               "fund_type": ["债券型-混合一级", "混合型-偏股"]})
+    frames = [pd.read_csv(f, dtype=str, keep_default_na=False)
+              for f in [project_path(f) for f in SHIPPED] + [f for f in (FUND_LIST, ETF_LIST) if f.exists()]]
+    skipped = 0
+    for frame in frames + [bond_first]:
+        cols = detect_columns(list(frame.columns))
+        plain = prepare(frame, cols, tagger.vocab)
+        rows = name_rows(plain, link(plain), oos)
+        fast = prepare(frame, cols, tagger.vocab, name_rows=lambda q: name_rows(q, link(q), oos))
+        assert list(fast.columns) == list(plain.columns)
+        for col in ("s_name", "s_full_name"):
+            assert fast[col].tolist() == np.where(rows, plain[col].to_numpy(dtype=object), "").tolist(), col
+        assert fast.drop(columns=["s_name", "s_full_name"]).equals(plain.drop(columns=["s_name", "s_full_name"]))
+        assert index_keys(fast) == index_keys(plain)
+        skipped += int((~rows & (plain["s_name"] != "").to_numpy()).sum())
+        tagged = tagger.tag(frame)[OUTPUT_COLUMNS].reset_index(drop=True)
+        pd.testing.assert_frame_equal(tagged, tagger.predict(plain)[OUTPUT_COLUMNS].reset_index(drop=True),
+                                      check_dtype=False)
+    assert tagger.tag(bond_first)["secondary"].tolist()[1] != ""  # the mixed class read its bond class's rules
+    assert skipped > 30  # the fast path is taken: rows' name subjects are left unread (fund list: ~9,200)
