@@ -2,9 +2,6 @@
 the decision's flags and numbers and the rule layer's hits; nothing after this step reads them."""
 from __future__ import annotations
 
-from collections import namedtuple
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 
@@ -54,12 +51,6 @@ EVIDENCE_READS = ("name_problem", "no_text", "abstain", "out_of_scope", "no_sign
                   "review_dispute", "duplicate_code", "linked_etf")
 
 
-@lru_cache(maxsize=8)
-def _row_type(columns: tuple[str, ...]):
-    """A named tuple of the decision frame's ``columns`` (what ``itertuples`` gives)."""
-    return namedtuple("Row", columns)
-
-
 def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, reviewed: dict,
                   sw_map_as_of: str, industry_theme_share: float, doubt_pattern_rate: float = 0.0) -> list[str]:
     """``industry_theme_share``: the seed-004 threshold decide used (% of NAV), quoted in the evidence;
@@ -80,37 +71,41 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
     signal_set = {n: (doubt[:, pos[n]] == 1.0).tolist() for n in lowers if n in DOUBT_REASONS} \
         if doubt is not None else {}
     # the texts that are the same on every row, written once
-    no_signal = NO_SIGNAL.format(share=industry_theme_share)
+    no_signal_text = NO_SIGNAL.format(share=industry_theme_share)
     active_name_only = ACTIVE_NAME_ONLY.format(share=industry_theme_share)
     linked_to = {True: LINKED.format(kind="ETF"), False: LINKED.format(kind="份额")}  # by linked_etf
     heads: dict[tuple[int, int], str] = {}  # the readers' counts said, by (agree, reads): a few distinct ones
     out = []
     # lists: iterating Arrow-backed columns cell by cell is slow; only the columns read here (rows of all the
     # decision's columns, the runners-up too, were half this function's work)
+    # each row's flags unpacked into local names (a named tuple per row and its attribute reads cost ~10 ms of the
+    # fund list's ~35)
     rows = zip(*(d[c].tolist() for c in EVIDENCE_READS))
-    for i, r in enumerate(map(_row_type(EVIDENCE_READS)._make, rows)):
+    for i, (name_problem, no_text, abstain, out_of_scope, no_signal, active, concentrated, needs_review,
+            term_only_name, is_reviewed, review_via, review_how, review_key, review_dispute, duplicate_code,
+            linked_etf) in enumerate(rows):
         src = source_row[i]
-        if r.name_problem:
-            ev = why_not_name[r.name_problem]
-        elif r.no_text:
+        if name_problem:
+            ev = why_not_name[name_problem]
+        elif no_text:
             ev = NO_TEXT
-        elif r.abstain:
+        elif abstain:
             rules = s.rules.evidence(src)
             ev = (ABSTAIN + rules) if rules else NO_RULE_RULES_ONLY
-        elif r.out_of_scope:
+        elif out_of_scope:
             ev = f"{tax.out_of_scope[asset[i]]} ({reason[i]})"
-        elif r.no_signal:
-            ev = no_signal
+        elif no_signal:
+            ev = no_signal_text
         else:
-            ev = s.rules.evidence(src) or (NO_RULE + (ACTIVE_FUND if r.active else ""))
-            if head_reads[i] and not r.reviewed:  # the readers' count is of the model's class, which a decision replaces
+            ev = s.rules.evidence(src) or (NO_RULE + (ACTIVE_FUND if active else ""))
+            if head_reads[i] and not is_reviewed:  # the readers' count is of the model's class, which a decision replaces
                 k = (head_agree[i], head_reads[i])
                 if k not in heads:
                     heads[k] = (HEAD_AGREE if k[0] == k[1] else HEAD_DOUBT).format(agree=k[0], reads=k[1])
                 ev += heads[k]
-            if r.active and not r.concentrated and r.needs_review and not r.term_only_name:  # whatever its confidence
+            if active and not concentrated and needs_review and not term_only_name:  # whatever its confidence
                 ev += active_name_only
-            if r.needs_review and not r.reviewed and doubt is not None:
+            if needs_review and not is_reviewed and doubt is not None:
                 reasons = [DOUBT_REASONS[n] for n, is_set in signal_set.items() if is_set[i]
                            and not (n == "no_rule" and ev.startswith(NO_RULE))]
                 if rate[i] < doubt_pattern_rate:
@@ -121,22 +116,22 @@ def evidence_text(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, re
                     reasons.append(DOUBT_NEIGHBOURS.format(rate=neighbours[i]))
                 if reasons:
                     ev += DOUBTS.format(reasons=", ".join(reasons))
-        if r.reviewed:
-            _, by, at = reviewed[r.review_via]
-            how = ("" if r.review_how == "fund" else VIA_LINK.format(code=r.review_via) if r.review_how == "linked"
-                   else VIA_INDEX.format(index=r.review_key.split(":", 1)[1], code=r.review_via))
+        if is_reviewed:
+            _, by, at = reviewed[review_via]
+            how = ("" if review_how == "fund" else VIA_LINK.format(code=review_via) if review_how == "linked"
+                   else VIA_INDEX.format(index=review_key.split(":", 1)[1], code=review_via))
             ev = REVIEWED.format(by=by, at=at, how=how) + ev
-        if r.review_dispute:
+        if review_dispute:
             ev += REVIEW_DISPUTE.format(decisions="、".join(
                 DECISION.format(code=c, secondary=reviewed[c][0], by=reviewed[c][1], at=reviewed[c][2])
-                for c in r.review_dispute))
-        if r.term_only_name and not r.reviewed:
+                for c in review_dispute))
+        if term_only_name and not is_reviewed:
             ev += TERM_ONLY
-        if r.duplicate_code:
+        if duplicate_code:
             ev += DUPLICATE
         if linked[i] >= 0:
-            ev += linked_to[r.linked_etf] + codes[linked[i]]
-        if r.concentrated and not r.out_of_scope:
+            ev += linked_to[linked_etf] + codes[linked[i]]
+        if concentrated and not out_of_scope:
             ev += HOLDINGS_THEME.format(industry=s.holdings["holding_industry"].iat[i],
                                         share=s.holdings["holding_industry_share"].iat[i],
                                         threshold=industry_theme_share,
@@ -171,7 +166,7 @@ def output_frame(p: pd.DataFrame, s: Scores, d: pd.DataFrame, tax: Taxonomy, rev
         # a row with nothing to read (no name, index, benchmark or type) has no asset class or style to report
         "asset_class": text(np.where(unread, "", p["asset_class"].to_numpy(dtype=object))),
         "management_style": text(np.where(unread, "", p["management_style"].to_numpy(dtype=object))),
-        "linked_fund": text([codes[j] if j >= 0 else "" for j in d["linked_row"]])}, index=p.index)
+        "linked_fund": text([codes[j] if j >= 0 else "" for j in d["linked_row"].tolist()])}, index=p.index)
     if s.holdings is not None:
         out["holding_industry"] = text(s.holdings["holding_industry"].fillna("").values)
         out["holding_industry_share"] = s.holdings["holding_industry_share"].values

@@ -25,11 +25,11 @@ from .errors import DecisionsNotApplied, FundClassifierError, InputError
 from .index_key import pair_aliases, row_keys, rows_pairs
 from .explain import output_frame
 from .holdings import HoldingsFeatures, holdings_features, load_sw_map
-from .linking import ChunkLinks, ReviewedFamilies
+from .linking import ChunkLinks, ReviewedFamilies, link
 from .manifest import load_model
 from .prepare import key_fields, prepare
 from .rules import RuleLayer
-from .score import score
+from .score import name_rows as score_name_rows, score
 from .taxonomy import Taxonomy, load_taxonomy
 from .text import blank_rows, code6_column, counted
 from .vocabulary import load_vocabulary
@@ -299,13 +299,14 @@ class Tagger:
         return tagger
 
     # ------------------------------------------------------------------ prediction
-    def _predict(self, p: pd.DataFrame, links: ChunkLinks | None = None,
-                 objects: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _predict(self, p: pd.DataFrame, links: ChunkLinks | None = None, objects: bool = False,
+                 linked: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
         """score → decide → override → explain; returns (output columns, the decision's flags and numbers).
-        ``links``: the rows' links and duplicate flags over their whole file (default: found within ``p``);
-        ``objects``: text columns of Python strings (:func:`classifier.explain.output_frame`)."""
+        ``links``: the rows' links and duplicate flags over their whole file (default: found within ``p``, or
+        ``linked``, :func:`classifier.linking.link` of ``p`` already found); ``objects``: text columns of Python
+        strings (:func:`classifier.explain.output_frame`)."""
         s = score(p, self.rules, self.model, self.holdings, out_of_scope=self.taxonomy.out_of_scope, industry_theme_share=self.industry_theme_share,
-                  links=links.links if links is not None else None)
+                  links=links.links if links is not None else linked)
         d = decide(p, s, self.taxonomy, self.threshold, self.n_alternatives, self._rule_contested,
                    duplicate=links.duplicate if links is not None else None, alternative_min=self.alternative_min,
                    term_only_prior=self.term_only_prior)
@@ -367,7 +368,18 @@ class Tagger:
                 work, colmap = _reading_index_code(frame, body, colmap)
             else:  # a chunk of a file, with the rows it follows
                 work = pd.concat([body, context.set_axis(body.columns, axis=1)], ignore_index=True)
-            pred, decision = self._predict(prepare(work, colmap, self.vocab), links, objects=objects)
+            # the name subjects only of the rows that read them (score.name_rows), found from the rows' links (a
+            # frame's own, found once here for the score step too)
+            linked = links.links if links is not None else None
+
+            def name_rows(q: pd.DataFrame):
+                nonlocal linked
+                if linked is None:
+                    linked = link(q)
+                return score_name_rows(q, linked, self.taxonomy.out_of_scope)
+
+            p = prepare(work, colmap, self.vocab, name_rows=name_rows)
+            pred, decision = self._predict(p, links, objects=objects, linked=linked)
             if len(work) > len(body):
                 pred, decision = pred.iloc[:len(body)], decision.iloc[:len(body)]
             ndup = int(decision["duplicate_code"].sum())

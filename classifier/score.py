@@ -13,7 +13,7 @@ import pandas as pd
 
 from .doubt import SIGNALS, pattern_keys, signals, subject_texts
 from .features import featurize
-from .fundtype import ACTIVE
+from .fundtype import ACTIVE, ENHANCED, PASSIVE
 from .fusion import align
 from .gates import Gates, gates
 from .index_key import code_keys, name_keys, subject_keys
@@ -126,6 +126,31 @@ def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: lis
     return conf, agree, n_reads, doubting
 
 
+def sources(links: pd.DataFrame) -> np.ndarray:
+    """Per row, the row whose scores it takes: the ETF a feeder follows when it is in the file, else its share-class
+    family's first member (itself when it follows none)."""
+    return np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
+
+
+def out_of_scope_names(p: pd.DataFrame, out_of_scope) -> np.ndarray:
+    """Per row, whether it is a fund's name of an out-of-scope asset class (whose rules :func:`score` reads only when a
+    row in scope follows it)."""
+    return p["asset_class"].isin(out_of_scope).to_numpy() & (p["name_problem"] == "").to_numpy()
+
+
+def name_rows(p: pd.DataFrame, links: pd.DataFrame, out_of_scope) -> np.ndarray:
+    """Per row of a prepared frame, whether tagging reads its name subjects (``s_name``, ``s_full_name``; see
+    :func:`classifier.prepare.prepare`'s ``name_rows``), given its ``links`` (:func:`link`): the rows whose rules
+    :func:`score` reads (all but the out-of-scope funds' names no row in scope follows), which hold the rows the model
+    scores and the doubt signals read; and every index fund (passive or enhanced), whose name may give its index key
+    (:func:`classifier.index_key.name_keys`). The other rows' name subjects are read by nothing: their gates do not
+    (an out-of-scope fund's name has nothing to read or not), nor does any later step."""
+    oos_name = out_of_scope_names(p, out_of_scope)
+    read = ~oos_name
+    read[sources(links)[read]] = True
+    return read | p["management_style"].isin([PASSIVE, ENHANCED]).to_numpy()
+
+
 def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, out_of_scope, industry_theme_share: float,
           links: pd.DataFrame | None = None, every_row: bool = False) -> Scores:
     """Scores of a prepared frame. ``out_of_scope`` (the taxonomy's out-of-scope asset classes) and
@@ -138,8 +163,8 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, out_of_scope, indu
     ``every_row`` the rules read and the model scores every row (:meth:`classifier.pipeline.Tagger.predict_proba`)."""
     links = link(p) if links is None else links.set_axis(p.index)
     # share classes follow their family's first member; feeders follow their ETF when it is in the file
-    src = np.where(links["etf"].values >= 0, links["etf"].values, links["head"].values)
-    oos_name = p["asset_class"].isin(out_of_scope).to_numpy() & (p["name_problem"] == "").to_numpy()
+    src = sources(links)
+    oos_name = out_of_scope_names(p, out_of_scope)
     unread = None
     if not every_row:
         unread = oos_name.copy()
