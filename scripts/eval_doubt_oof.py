@@ -101,7 +101,7 @@ def main() -> None:
                 own, every = rows[s][i]
                 print(f"{s:<8}{part[:14]:<14}" + "".join(f"{own[k]:>16.4f}" for k, _ in FIGURES))
                 if every:
-                    print(f"{'  +index':<8}{part[:14]:<14}" + "".join(f"{every[k]:>16.4f}" for k, _ in FIGURES))
+                    print(f"{'+index':<8}{part[:14]:<14}" + "".join(f"{every[k]:>16.4f}" for k, _ in FIGURES))
         print(f"({time.process_time() - t0:.0f} s CPU)")
 
 
