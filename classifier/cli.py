@@ -294,9 +294,13 @@ def tag(input_path, output, model_dir, rules_only, taxonomy_path, threshold, hol
 @click.option("--target-agreement", type=click.FloatRange(0.5, 1.0), default=None,
               help="With reader agreement (agreement.csv beside the labels): share of auto-accepted rows a blind "
                    "reader must agree with, out of fold, at the review threshold (default: configuration, 0.99).")
+@click.option("--index-reads/--no-index-reads", default=None,
+              help="Train also on the blind reads of indices no labeled fund tracks (one row per index whose readers' "
+                   "majority is a class; figures stay the labeled set's) (default: configuration, [train] "
+                   "index_reads).")
 @friendly_errors
 def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compare_to, target_precision,
-          target_agreement):
+          target_agreement, index_reads):
     """Train the fused model from the labeled set and write it with its manifest.
 
     Holdings default to the table shipped with the tool (the funds' industry weights of the 2022 top-10 holdings),
@@ -307,8 +311,8 @@ def train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, compar
     from .io import check_writable_folder
     from .workflows import run_train
 
-    params = {k: v for k, v in (("target_precision", target_precision), ("target_agreement", target_agreement))
-              if v is not None} or None
+    params = {k: v for k, v in (("target_precision", target_precision), ("target_agreement", target_agreement),
+                                ("index_reads", index_reads)) if v is not None} or None
     labeled = _read_default(labeled, "labeled", taxonomy_path)
     out_dir = _write_default(out_dir, "model_dir", "writing the model to", taxonomy_path)
     # before the training, not after it: a folder that cannot take the model is said at once

@@ -4,6 +4,11 @@
 scope (out-of-scope funds never reach the model: the gate decides them). Folds are grouped by tracked index (or, for
 off-exchange families, by the index read from the name), so no index is in both train and test folds. The review
 threshold is the lowest out-of-fold confidence at which the accepted rows reach the target precision.
+
+With ``[train] index_reads``, the blind reads of indices no labeled fund tracks (``read:<code>`` heads of
+``agreement.csv``) add one training row per index whose readers' majority is a class (:func:`index_rows`): the text
+model learns the readers' class of those indices and the second stage is fitted on them too. Every figure of the
+labeled set (grouped CV, the review threshold, the agreement figures) is measured on the labeled funds alone.
 """
 from __future__ import annotations
 
@@ -43,9 +48,19 @@ class TrainingData:
     rule_labels: list
     prepared: pd.DataFrame
     rules: RuleResult
+    labeled: np.ndarray | None = None  # rows of the labeled set (the others: index rows, after them); None: all
+
+    def __post_init__(self):
+        if self.labeled is None:
+            self.labeled = np.ones(len(self.y), dtype=bool)
 
 
-def training_data(labels: pd.DataFrame, tax: Taxonomy, holdings: HoldingsFeatures | None = None) -> TrainingData:
+def training_data(labels: pd.DataFrame, tax: Taxonomy, holdings: HoldingsFeatures | None = None,
+                  index: pd.DataFrame | None = None) -> TrainingData:
+    """The labeled set's rows, then ``index`` (:func:`index_rows`: one row per index read alone), if given."""
+    n = len(labels)
+    if index is not None and len(index):
+        labels = pd.concat([labels, index[labels.columns]], ignore_index=True)
     p, rr = prepare_and_apply(labels[ID_COLUMNS].reset_index(drop=True), RuleLayer(tax), load_vocabulary())
     X = featurize(p, rr, holdings)
     y = labels["secondary"].to_numpy(dtype=object)
@@ -54,7 +69,28 @@ def training_data(labels: pd.DataFrame, tax: Taxonomy, holdings: HoldingsFeature
     # benchmark) settles its fund by code when tagging, but gives the model nothing to learn a class from
     in_scope = ~gate_oos & (y != tax.not_applicable) & ~nothing_to_read(p)
     groups = labels["group"].where(labels["group"] != "", labels["fund_code"]).to_numpy(dtype=object)
-    return TrainingData(X, y, groups, in_scope, gate_oos, rr.labels, p, rr)
+    return TrainingData(X, y, groups, in_scope, gate_oos, rr.labels, p, rr, np.arange(len(y)) < n)
+
+
+INDEX_SOURCE = "index reads"  # the source of an index row (:func:`index_rows`)
+
+
+def index_rows(labels: pd.DataFrame, agreement: pd.DataFrame, tax: Taxonomy) -> pd.DataFrame:
+    """Training rows of the indices no labeled fund tracks, read alone (``read:<code>`` heads of ``agreement.csv``,
+    whose group is no fund's): one row per index whose readers' majority (the head's ``label``) is a class of
+    ``tax``, with the index's code and short name as ``index_code``/``index_name`` and no fund name, group its head's.
+    A majority of 不适用 stays out, as every 不适用 label does (and so does a head the readers split evenly on: no
+    label). Columns: the labeled set's."""
+    rows = agreement[~agreement.index.isin(set(labels["group"])) & agreement["label"].isin(tax.secondaries)
+                     & (agreement["label"] != tax.not_applicable)]
+    out = pd.DataFrame({c: [""] * len(rows) for c in labels.columns})
+    out["index_code"] = rows["index_code"].tolist()
+    out["index_name"] = rows["index_name"].tolist()
+    out["secondary"] = rows["label"].tolist()
+    out["group"] = rows.index.tolist()
+    out["source"] = INDEX_SOURCE
+    out["primary"] = [tax.primary_of(c) for c in out["secondary"]]
+    return out
 
 
 def data_hash(path: str | Path) -> str:
@@ -91,7 +127,8 @@ def _fit(td: TrainingData, tax: Taxonomy, params: dict | None = None) -> FusedMo
 
 def oof_report(model: FusedModel, td: TrainingData, tax: Taxonomy, target_precision: float) -> dict:
     """Cross-validated figures from the model's out-of-fold predictions, over every labeled row (gate rows
-    included: an out-of-scope fund the gate catches is correct at confidence 1)."""
+    included: an out-of-scope fund the gate catches is correct at confidence 1) and those alone (not the index rows
+    trained beside them)."""
     y = td.y
     pred = np.array([tax.not_applicable] * len(y), dtype=object)
     conf = np.ones(len(y))
@@ -102,6 +139,8 @@ def oof_report(model: FusedModel, td: TrainingData, tax: Taxonomy, target_precis
     rest = ~m & ~td.gate_oos  # in scope by the gate but labeled 不适用: the model cannot get these right
     pred[rest] = "(gate missed)"
     conf[rest] = 0.0
+    lab = td.labeled
+    y, pred, conf, m = y[lab], pred[lab], conf[lab], m[lab]
     t, prec, review = review_threshold(conf[m], pred[m] == y[m], target_precision)
     out = metrics(y, pred, conf, labels=tax.labels)
     out.update({"ece_in_scope": expected_calibration_error(conf[m], pred[m] == y[m]), "threshold": t,
@@ -118,16 +157,24 @@ def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agr
 
     Rows are the training rows whose head was read; target = share of the head's reads equal to the out-of-fold class;
     each fund weighs min(n, 4)/n of its head's n training funds (a holdout samples at most four funds per head).
-    The signals fitted on reads (the pattern table, :class:`classifier.doubt.SubjectAgreement`,
+    Index rows (``td.labeled`` False) are fitted on as the labeled set's rows are (each its own head, one fund); the
+    threshold and the report's figures are the labeled set's rows' alone, with the same figures over every row read
+    under ``overall``. The signals fitted on reads (the pattern table, :class:`classifier.doubt.SubjectAgreement`,
     :class:`classifier.doubt.SubjectNeighbours` when ``neighbour_heads`` > 0) are computed for heads they were not
     fitted on: the final calibrator learns from each row's signals with its own head left out, and the reported
     figures and the threshold come from calibrators (folds by head) whose signals never read their test heads, the
     training rows' own signals fitted on the training heads only. With ``partitions`` > 1 those out-of-fold
     confidences are pooled over GroupKFold(5) and ``partitions`` − 1 shuffled partitions of the heads (seeds 1, 2, …):
     one partition's threshold moved the review share by several points with the partition."""
-    m = td.in_scope
-    reads = [r for r, keep in zip(reads_per_fund(labels, agreement), m) if keep]
-    heads = head_keys(labels)[m].to_numpy()
+    m, lab = td.in_scope, td.labeled
+    # an index row (after the labeled set's rows) is its own head, read alone: never joined to a labeled head by its
+    # short name, which may be another index's subject (see index_head_reads)
+    extra = td.groups[~lab]
+    index_reads = [[x for x in agreement.at[g, "reads"].split(";") if x] if g in agreement.index else []
+                   for g in extra]
+    reads = [r for r, keep in zip(reads_per_fund(labels, agreement) + index_reads, m) if keep]
+    heads = np.concatenate([head_keys(labels).to_numpy(dtype=object), extra])[m]
+    own = lab[m]  # training rows of the labeled set: what the threshold and the figures are measured on
     classes = list(model.classes_)
     pred = model.oof_proba_.argmax(axis=1)
     target = np.array([np.mean([x == classes[k] for x in r]) if r else np.nan for r, k in zip(reads, pred)])
@@ -184,25 +231,47 @@ def fit_agreement(model: FusedModel, td: TrainingData, labels: pd.DataFrame, agr
             S, tab, _ = fitted_signals(tr, te)
             tr = tr[read[tr]]
             conf[te] = AgreementCalibrator().fit(S[tr], target[tr], weight[tr], tab).predict(S[te])
-        confs.append(conf[read])
+        confs.append(conf)
     every = np.arange(len(heads))
     S, tab, nb = fitted_signals(every, every[:0])
     final_subject = subject(every)
     final_subject.check(texts.tolist())
     cal = AgreementCalibrator().fit(S[read], target[read], weight[read], tab, final_subject, nb)
-    cal.head_reads_ = head_reads_by_index(td.prepared, reads_per_fund(labels, agreement))
+    cal.head_reads_ = head_reads_by_index(td.prepared[lab], reads_per_fund(labels, agreement))
     cal.head_reads_.update({k: r for k, r in index_head_reads(labels, agreement).items()
                             if k not in cal.head_reads_})  # a labeled head's reads come first
-    conf, t_read, w = np.concatenate(confs), np.tile(target[read], partitions), np.tile(weight[read], partitions)
-    t, agree, review = agreement_threshold(conf, t_read, w, goal)
-    rep = {"rows_read": int(read.sum()), "heads_read": int(len(n_head)), "partitions": partitions, "threshold": t,
-           "target_agreement": goal, "auto_agreement": agree, "review_rate": review,
-           "mean_agreement": float(np.average(target[read], weights=weight[read])),
-           "ece_vs_readers": weighted_ece(conf, t_read, w),
-           "ece_fused_vs_readers": weighted_ece(model.oof_proba_.max(axis=1)[read], target[read], weight[read]),
-           "auc_disagreement": disagreement_auc(conf, t_read, w),
-           "agreement_at_review_budget": {f"{b:.2f}": budget_agreement(conf, t_read, w, b) for b in REVIEW_BUDGETS},
+    fused = model.oof_proba_.max(axis=1)
+
+    def figures(rows: np.ndarray, t: float | None = None) -> dict:
+        """The out-of-fold figures of the read rows among ``rows`` (pooled over the partitions); the threshold for
+        the target agreement is theirs, or the review rate and agreement at threshold ``t``."""
+        sel = rows & read
+        conf = np.concatenate([c[sel] for c in confs])
+        t_read, w = np.tile(target[sel], partitions), np.tile(weight[sel], partitions)
+        if t is None:
+            t, agree, review = agreement_threshold(conf, t_read, w, goal)
+        else:
+            acc = conf >= t
+            agree = float(np.average(t_read[acc], weights=w[acc])) if acc.any() else float("nan")
+            review = float(w[~acc].sum() / w.sum())
+        return {"rows_read": int(sel.sum()), "heads_read": int(len(set(heads[sel]))), "threshold": t,
+                "auto_agreement": agree, "review_rate": review,
+                "mean_agreement": float(np.average(target[sel], weights=weight[sel])),
+                "ece_vs_readers": weighted_ece(conf, t_read, w),
+                "ece_fused_vs_readers": weighted_ece(fused[sel], target[sel], weight[sel]),
+                "auc_disagreement": disagreement_auc(conf, t_read, w),
+                "agreement_at_review_budget": {f"{b:.2f}": budget_agreement(conf, t_read, w, b)
+                                               for b in REVIEW_BUDGETS}}
+
+    rep = figures(own)
+    rep = {**{k: rep[k] for k in ("rows_read", "heads_read")}, "partitions": partitions, "threshold": rep["threshold"],
+           "target_agreement": goal, **{k: v for k, v in rep.items() if k not in ("rows_read", "heads_read",
+                                                                                 "threshold")},
            "coef": dict(zip(SIGNALS, np.round(cal.coef_, 4).tolist())), "intercept": round(cal.intercept_, 4)}
+    if not own.all():  # index rows trained beside the labeled set: every read row, at the labeled set's threshold
+        alone = figures(np.ones_like(own))  # and at the threshold these rows would give themselves
+        rep["overall"] = {**figures(np.ones_like(own), rep["threshold"]), "threshold_own": alone["threshold"],
+                          "review_rate_own": alone["review_rate"]}
     return cal, rep
 
 
@@ -290,7 +359,8 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
         ah = data_hash(agreement_path(labels_path)) if agreement is not None else ""
     check_classes(labels, labels_path, tax)
     check_one_row_per_fund(labels, Path(labels_path))  # two rows of a fund: two labels, or one label counted twice
-    td = training_data(labels, tax, holdings)
+    extra = index_rows(labels, agreement, tax) if agreement is not None and cfg["index_reads"] else None
+    td = training_data(labels, tax, holdings, extra)
     model = fit(td, tax, cfg)
     rep = oof_report(model, td, tax, float(cfg["target_precision"]))
     cal, agree_rep = (None, None)
@@ -308,7 +378,8 @@ def train(labels_path: str | Path, tax: Taxonomy, out_dir: str | Path, holdings:
         "taxonomy": {"id": tax.id, "version": tax.version, "sha256": tax.sha256, "path": Path(tax.path).name},
         "vocabulary_sha256": load_vocabulary().sha256,
         "labeled_data": {"path": str(labels_path), "sha256": dh, "rows": int(len(labels)),
-                         "training_rows": int(td.in_scope.sum()),
+                         "training_rows": int((td.in_scope & td.labeled).sum()),
+                         **({"index_rows": int((td.in_scope & ~td.labeled).sum())} if extra is not None else {}),
                          "agreement_sha256": ah},
         "holdings": {"source": holdings_source, "funds": int(holdings.table.shape[0]) if holdings else 0,
                      "columns": model.holdings_columns_},

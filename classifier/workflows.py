@@ -59,20 +59,29 @@ def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, co
     m = train(labeled, tax, out_dir, H, params=params, holdings_source=src if H is not None else "")
     cv = m["metrics_cv"]
     lines = [f"model {m['model_version']} for {tax.id} {tax.version} -> {out_dir}",
-             f"training rows: {m['labeled_data']['training_rows']} of {m['labeled_data']['rows']}; holdings: {held}",
-             f"grouped {m['params']['n_splits']}-fold CV: accuracy {cv['accuracy']:.4f}  macro-F1 {cv['macro_f1']:.4f}  "
-             f"ECE {cv['ece']:.4f}",
+             f"training rows: {m['labeled_data']['training_rows']} of {m['labeled_data']['rows']}"
+             + (f" (and {m['labeled_data']['index_rows']} rows of indices read alone)"
+                if "index_rows" in m["labeled_data"] else "") + f"; holdings: {held}",
+             f"grouped {m['params']['n_splits']}-fold CV (labeled funds): accuracy {cv['accuracy']:.4f}  "
+             f"macro-F1 {cv['macro_f1']:.4f}  ECE {cv['ece']:.4f}",
              f"label-precision cut: auto-accepted precision {cv['auto_precision']:.4f}, "
              f"review rate {cv['review_rate']:.2%}"]
     ag = m.get("metrics_agreement")
     if ag:
         lines += [f"confidence = chance a blind reader agrees ({ag['heads_read']} heads read, out-of-fold mean agreement "
                   f"{ag['mean_agreement']:.4f}): ECE vs readers {ag['ece_vs_readers']:.4f} "
-                  f"(fused probability alone {ag['ece_fused_vs_readers']:.4f})",
+                  f"(fused probability alone {ag['ece_fused_vs_readers']:.4f}), AUC of disagreement "
+                  f"{ag['auc_disagreement']:.4f}",
                   f"review threshold {m['threshold']:.3f}: auto-accepted agree with readers {ag['auto_agreement']:.4f}, "
                   f"review rate {ag['review_rate']:.2%} (target agreement {ag['target_agreement']})",
                   "  reader agreement of auto-accepted rows at a review budget of " +
                   ", ".join(f"{float(b):.0%}: {a:.4f}" for b, a in ag["agreement_at_review_budget"].items())]
+        if "overall" in ag:
+            o = ag["overall"]
+            lines.append(f"  with the indices read alone ({o['heads_read']} heads read): ECE vs readers "
+                         f"{o['ece_vs_readers']:.4f}, AUC of disagreement {o['auc_disagreement']:.4f}, review rate "
+                         f"{o['review_rate']:.2%} at this threshold ({o['review_rate_own']:.2%} at theirs, "
+                         f"{o['threshold_own']:.3f})")
     else:
         lines.append(f"review threshold {m['threshold']:.3f} (no agreement.csv beside the labels: confidence is the "
                      f"fused probability, calibrated on the labels)")

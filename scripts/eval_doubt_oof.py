@@ -15,7 +15,9 @@ one partition's review share moves by several points with the partition): the we
 of rows sent to review for the accepted rows to agree with the readers on ≥ the target (0.99), the agreement of the
 accepted rows at 10% and 15% review budgets, the ECE of the confidence against reader agreement, and the AUC of reader
 disagreement against confidence (1: every disputed read below every agreed one). Rows are weighted as training
-weighs them (≤ 4 funds per head). It never reads the holdout (data/holdout/).
+weighs them (≤ 4 funds per head). With ``--set index_reads=true`` the models are trained with the index rows
+(:func:`classifier.train.index_rows`) and each figure is printed for the labeled set's heads alone and, below it
+(``+index``), over every head read. It never reads the holdout (data/holdout/).
 
 Usage
 -----
@@ -34,7 +36,7 @@ from classifier.agreement import read_agreement
 from classifier.config import defaults
 from classifier.labeled import read_labels
 from classifier.taxonomy import load_taxonomy
-from classifier.train import fit, fit_agreement, one_blas_thread, training_data
+from classifier.train import fit, fit_agreement, index_rows, one_blas_thread, training_data
 from classifier.workflows import _holdings
 
 TAXONOMIES = {"jrj": ("taxonomy/jrj2026.toml", "data/labeled/labels.csv", "models/default"),
@@ -60,7 +62,9 @@ def evaluate(model, td, labels, agreement, cfg: dict) -> tuple[dict, dict]:
             _, rep = fit_agreement(model, td, labels, agreement, float(cfg["target_agreement"]),
                                    float(cfg["subject_alpha"]), int(cfg["subject_min_df"]),
                                    int(cfg["neighbour_heads"]), bool(cfg["pattern_backoff"]), partitions)
-        out.append(figures(rep))
+        # every head read: at the threshold of its own rows (the labeled set's figure is at the labeled set's)
+        out.append((figures(rep), {**figures(rep["overall"]), "review": rep["overall"]["review_rate_own"]}
+                    if "overall" in rep else None))
     return out[0], out[1]
 
 
@@ -83,18 +87,21 @@ def main() -> None:
         tax = load_taxonomy(tax_path)
         labels, agreement = read_labels(labels_path), read_agreement(labels_path)
         holdings, _, _ = _holdings(None, None, True)
-        td = training_data(labels, tax, holdings)
+        td = training_data(labels, tax, holdings, index_rows(labels, agreement, tax) if cfg["index_reads"] else None)
         model = fit(td, tax, cfg)
         shipped = json.load(open(f"{model_dir}/manifest.json", encoding="utf-8"))["metrics_agreement"]
-        print(f"\n{name}: {labels_path}, {int(td.in_scope.sum())} training rows; {model_dir}/manifest.json says: "
+        print(f"\n{name}: {labels_path}, {int((td.in_scope & td.labeled).sum())} training rows "
+              f"(+{int((td.in_scope & ~td.labeled).sum())} index rows); {model_dir}/manifest.json says: "
               f"review {shipped['review_rate']:.4f}, ECE {shipped['ece_vs_readers']:.4f} "
               f"({shipped.get('partitions', 1)} partition(s))")
         rows = {s: evaluate(model, td, labels, agreement, c) for s, c in settings.items()}
         print(f"{'':22}" + "".join(f"{label:>16}" for _, label in FIGURES))
         for part, i in (("GroupKFold(5)", 0), (f"pooled over {PARTITIONS}", 1)):
             for s in settings:
-                print(f"{s:<8}{part[:14]:<14}"
-                      + "".join(f"{rows[s][i][k]:>16.4f}" for k, _ in FIGURES))
+                own, every = rows[s][i]
+                print(f"{s:<8}{part[:14]:<14}" + "".join(f"{own[k]:>16.4f}" for k, _ in FIGURES))
+                if every:
+                    print(f"{'+index':<8}{part[:14]:<14}" + "".join(f"{every[k]:>16.4f}" for k, _ in FIGURES))
         print(f"({time.process_time() - t0:.0f} s CPU)")
 
 
