@@ -671,3 +671,37 @@ def test_csv_blocks_equal_the_reference_on_tagged_outputs_and_edge_cells():
                                                            ("\t", True, True, "\r\n"), ("\t", False, True, "\n")]:
             args = (sep, neutralize_formulas, header, line_end)
             assert list(csv_blocks(frame, *args)) == list(csv_blocks_reference(frame, *args)), (args, frame.head())
+
+
+def alternatives_text_reference(d: pd.DataFrame, classes: list[str], n_alternatives: int) -> list[str]:
+    """classifier.explain.alternatives_text before it read only the rows with a runner-up, each distinct one once."""
+    cols = [list(zip(d[f"alt_class_{k}"].tolist(), d[f"alt_p_{k}"].tolist())) for k in range(1, n_alternatives + 1)]
+    return [";".join(f"{classes[j]}:{q:.3f}" for j, q in row if j >= 0) for row in zip(*cols)]
+
+
+@pytest.mark.parametrize("rules_only", [False, True])
+def test_alternatives_text_equals_the_reference_on_real_decisions(rules_only):
+    """alternatives_text against its earlier code, row for row, on the decisions of the shipped sets, the examples,
+    the development set and the fund and ETF lists (when the shared raw data is there), and on a decision whose
+    runners-up are shuffled among its alternative columns and rows (a runner-up only in a later column, the same
+    numbers under other classes, one and two alternatives)."""
+    from classifier.explain import alternatives_text
+    from classifier.pipeline import Tagger
+
+    tagger = Tagger.load(model_dir=None if rules_only else "")
+    n, found = tagger.n_alternatives, 0
+    assert n >= 2
+    for f in [project_path(f) for f in SHIPPED] + [f for f in (FUND_LIST, ETF_LIST) if f.exists()]:
+        _, s, d = _decided(tagger, pd.read_csv(f, dtype=str, keep_default_na=False))
+        fast = alternatives_text(d, s.classes, n)
+        assert fast == alternatives_text_reference(d, s.classes, n)
+        found += sum(t != "" for t in fast)
+        rng = np.random.default_rng(len(d))
+        shuffled = d.copy()
+        for k in range(1, n + 1):
+            order = rng.permutation(len(d))
+            shuffled[f"alt_class_{k}"] = d[f"alt_class_{(k % n) + 1}"].to_numpy()[order]
+            shuffled[f"alt_p_{k}"] = d[f"alt_p_{k}"].to_numpy()[order]
+        for m in (1, 2, n):
+            assert alternatives_text(shuffled, s.classes, m) == alternatives_text_reference(shuffled, s.classes, m)
+    assert found > 100
