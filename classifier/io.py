@@ -856,12 +856,22 @@ def read_output(path: str | Path, sheet: str | None = None, chooser: SheetChoose
     return table
 
 
+_BOOL_TEXTS = np.array(["False", "True"], dtype=object)
+
+
 def _cell_texts(column: pd.Series) -> list[str]:
     """A column's cells as text: missing values (None, NaN) empty, others ``str(v)``. A text column comes out of
     Arrow in one step (``pd.NA`` of a ``string`` column reads as ``str(pd.NA)``, as cell by cell)."""
     dtype = column.dtype
     if isinstance(dtype, pd.StringDtype):
         return column.to_numpy(dtype=object, na_value="<NA>" if dtype.na_value is pd.NA else "").tolist()
+    if dtype == np.float64:  # numbers (the output's confidence): each distinct value's text made once
+        bits = np.ascontiguousarray(column.to_numpy()).view(np.int64)  # -0.0 apart from 0.0, as str() keeps it
+        distinct, back = np.unique(bits, return_inverse=True)
+        made = np.array(["" if v != v else str(v) for v in distinct.view(np.float64).tolist()], dtype=object)
+        return made[back].tolist()
+    if dtype == np.bool_:
+        return _BOOL_TEXTS[column.to_numpy().view(np.uint8)].tolist()
     values = column.tolist()
     if set(map(type, values)) <= {str}:  # text in an object column (the output's own columns)
         return values
@@ -901,9 +911,14 @@ def csv_blocks(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = 
     def cells(out: list[str]) -> list[str]:
         """One column's cells (see :func:`_cell_texts`) as CSV text; the per-cell checks run only on columns that
         need them."""
-        if neutralize_formulas and _FORMULA_CELL.search("\n" + "\n".join(out)):
+        # the column joined once by LF: a cell begins like a formula where LF is followed by one of their characters
+        # (the first cell: where it begins with one), and a cell holds a LF where the text holds more than the LFs
+        # put between the cells
+        joined = "\n".join(out)
+        if neutralize_formulas and ((out and out[0].startswith(_FORMULA_START)) or _FORMULA_CELL.search(joined)):
             out = [neutralize(t) if t.startswith(_FORMULA_START) else t for t in out]
-        if quoted("".join(out)):
+            joined = "\n".join(out)
+        if '"' in joined or "\r" in joined or joined.count("\n") > len(out) - 1 or (sep != "\n" and sep in joined):
             out = ['"' + t.replace('"', '""') + '"' if quoted(t) else t for t in out]
         return out
 

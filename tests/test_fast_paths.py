@@ -599,3 +599,109 @@ def test_evidence_text_equals_the_reference_on_real_decisions(rules_only):
     assert {"不适用" in t or "不在分类体系内" in t for t in texts} == {True, False}
     assert any("关联" in t for t in texts) and any("复核" in t for t in texts)
     assert len(texts) > 200
+
+
+def _cell_texts_reference(column: pd.Series) -> list[str]:
+    """classifier.io._cell_texts before its number and flag columns were written once per distinct value."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return column.to_numpy(dtype=object, na_value="<NA>" if dtype.na_value is pd.NA else "").tolist()
+    values = column.tolist()
+    if set(map(type, values)) <= {str}:
+        return values
+    return ["" if v is None or (isinstance(v, float) and v != v) else v if isinstance(v, str) else str(v)
+            for v in values]
+
+
+def csv_blocks_reference(frame: pd.DataFrame, sep: str = ",", neutralize_formulas: bool = False,
+                         header: bool = True, line_end: str = "\n"):
+    """classifier.io.csv_blocks before each column was joined once for its checks."""
+    from classifier.io import _FORMULA_CELL, _FORMULA_START, CSV_BLOCK_ROWS, neutralize
+
+    def quoted(t: str) -> bool:
+        return sep in t or '"' in t or "\r" in t or "\n" in t
+
+    def cells(out: list[str]) -> list[str]:
+        if neutralize_formulas and _FORMULA_CELL.search("\n" + "\n".join(out)):
+            out = [neutralize(t) if t.startswith(_FORMULA_START) else t for t in out]
+        if quoted("".join(out)):
+            out = ['"' + t.replace('"', '""') + '"' if quoted(t) else t for t in out]
+        return out
+
+    if header:
+        yield sep.join(cells(_cell_texts_reference(pd.Series(frame.columns, dtype=object)))) + line_end
+    for s in range(0, len(frame), CSV_BLOCK_ROWS):
+        block = frame.iloc[s:s + CSV_BLOCK_ROWS]
+        yield line_end.join(map(sep.join, zip(*(cells(_cell_texts_reference(block.iloc[:, j]))
+                                                for j in range(block.shape[1]))))) + line_end
+
+
+def _csv_frames():
+    """Tagged outputs of the shipped sets and the fund and ETF lists (text, number and flag columns, as a chunk's CSV
+    is written from), and frames of the cells where the checks differ: numbers whose text is unusual (-0.0, NaN,
+    infinities, exponents, a float's shortest repr), a formula or a line break in the first cell or only in a later
+    one, quotes, CR, the separator."""
+    from classifier.pipeline import Tagger
+
+    tagger = Tagger.load(model_dir=None)
+    frames = [tagger.tag(pd.read_csv(f, dtype=str, keep_default_na=False), objects=objects)
+              for f in [project_path(f) for f in SHIPPED] + [f for f in (FUND_LIST, ETF_LIST) if f.exists()]
+              for objects in (True, False)]
+    nums = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-05, 1e16, 0.1 + 0.2, 0.85, 1 / 3, -1.5, 123456789.125, 5e-324]
+    cells = ["=1+1", "x", "a\nb", "-", "+3", "@a", "\tx", "q\"", "c\rd", "1,2", "", "华夏", "\n", "x\t", "'=1"]
+    for i, first in enumerate(cells):
+        rest = [c for c in cells if c != first]
+        frames.append(pd.DataFrame({"t": [first] + rest[:3], "u": ["ok"] * 3 + [first], "f": nums[i % 10:i % 10 + 4],
+                                    "b": [True, False, i % 2 == 0, True]}))
+    frames.append(pd.DataFrame({"f": pd.Series(nums, dtype="float64"), "g": pd.Series(nums, dtype=object),
+                                "b": [i % 3 == 0 for i in range(len(nums))]}))
+    return frames
+
+
+def test_csv_blocks_equal_the_reference_on_tagged_outputs_and_edge_cells():
+    """A chunk's CSV text (number and flag columns written once per distinct value, each column joined once for its
+    formula and quoting checks) is the earlier writer's, piece for piece, with and without neutralisation, for ',' and
+    TAB, LF and CRLF, with and without the header."""
+    from classifier.io import csv_blocks
+
+    frames = _csv_frames()
+    assert sum(len(f) for f in frames) > 5000
+    for frame in frames:
+        for sep, neutralize_formulas, header, line_end in [(",", True, True, "\n"), (",", False, False, "\n"),
+                                                           ("\t", True, True, "\r\n"), ("\t", False, True, "\n")]:
+            args = (sep, neutralize_formulas, header, line_end)
+            assert list(csv_blocks(frame, *args)) == list(csv_blocks_reference(frame, *args)), (args, frame.head())
+
+
+def alternatives_text_reference(d: pd.DataFrame, classes: list[str], n_alternatives: int) -> list[str]:
+    """classifier.explain.alternatives_text before it read only the rows with a runner-up, each distinct one once."""
+    cols = [list(zip(d[f"alt_class_{k}"].tolist(), d[f"alt_p_{k}"].tolist())) for k in range(1, n_alternatives + 1)]
+    return [";".join(f"{classes[j]}:{q:.3f}" for j, q in row if j >= 0) for row in zip(*cols)]
+
+
+@pytest.mark.parametrize("rules_only", [False, True])
+def test_alternatives_text_equals_the_reference_on_real_decisions(rules_only):
+    """alternatives_text against its earlier code, row for row, on the decisions of the shipped sets, the examples,
+    the development set and the fund and ETF lists (when the shared raw data is there), and on a decision whose
+    runners-up are shuffled among its alternative columns and rows (a runner-up only in a later column, the same
+    numbers under other classes, one and two alternatives)."""
+    from classifier.explain import alternatives_text
+    from classifier.pipeline import Tagger
+
+    tagger = Tagger.load(model_dir=None if rules_only else "")
+    n, found = tagger.n_alternatives, 0
+    assert n >= 2
+    for f in [project_path(f) for f in SHIPPED] + [f for f in (FUND_LIST, ETF_LIST) if f.exists()]:
+        _, s, d = _decided(tagger, pd.read_csv(f, dtype=str, keep_default_na=False))
+        fast = alternatives_text(d, s.classes, n)
+        assert fast == alternatives_text_reference(d, s.classes, n)
+        found += sum(t != "" for t in fast)
+        rng = np.random.default_rng(len(d))
+        shuffled = d.copy()
+        for k in range(1, n + 1):
+            order = rng.permutation(len(d))
+            shuffled[f"alt_class_{k}"] = d[f"alt_class_{(k % n) + 1}"].to_numpy()[order]
+            shuffled[f"alt_p_{k}"] = d[f"alt_p_{k}"].to_numpy()[order]
+        for m in (1, 2, n):
+            assert alternatives_text(shuffled, s.classes, m) == alternatives_text_reference(shuffled, s.classes, m)
+    assert found > 100
