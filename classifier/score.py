@@ -138,6 +138,14 @@ def out_of_scope_names(p: pd.DataFrame, out_of_scope) -> np.ndarray:
     return p["asset_class"].isin(out_of_scope).to_numpy() & (p["name_problem"] == "").to_numpy()
 
 
+def rules_read(oos_name: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """Per row, whether :func:`score` reads its rules: every row but an out-of-scope fund's name (``oos_name``:
+    :func:`out_of_scope_names`) that no row in scope follows (``src``: :func:`sources`)."""
+    read = ~oos_name
+    read[src[read]] = True
+    return read
+
+
 def name_rows(p: pd.DataFrame, links: pd.DataFrame, out_of_scope) -> np.ndarray:
     """Per row of a prepared frame, whether tagging reads its name subjects (``s_name``, ``s_full_name``; see
     :func:`classifier.prepare.prepare`'s ``name_rows``), given its ``links`` (:func:`link`): the rows whose rules
@@ -145,9 +153,7 @@ def name_rows(p: pd.DataFrame, links: pd.DataFrame, out_of_scope) -> np.ndarray:
     scores and the doubt signals read; and every index fund (passive or enhanced), whose name may give its index key
     (:func:`classifier.index_key.name_keys`). The other rows' name subjects are read by nothing: their gates do not
     (an out-of-scope fund's name has nothing to read or not), nor does any later step."""
-    oos_name = out_of_scope_names(p, out_of_scope)
-    read = ~oos_name
-    read[sources(links)[read]] = True
+    read = rules_read(out_of_scope_names(p, out_of_scope), sources(links))
     return read | p["management_style"].isin([PASSIVE, ENHANCED]).to_numpy()
 
 
@@ -165,10 +171,7 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, out_of_scope, indu
     # share classes follow their family's first member; feeders follow their ETF when it is in the file
     src = sources(links)
     oos_name = out_of_scope_names(p, out_of_scope)
-    unread = None
-    if not every_row:
-        unread = oos_name.copy()
-        unread[src[~oos_name]] = False
+    unread = None if every_row else ~rules_read(oos_name, src)
     rr = rules.apply_prepared(p, skip_fuzzy=oos_name | (p["management_style"] == ACTIVE).values, skip=unread)
     hrows = holdings.table.reindex(p["code6"].values).set_axis(p.index) if holdings is not None else None
     g = gates(p, rr, src, hrows, out_of_scope, industry_theme_share, rules_only=model is None)
