@@ -294,9 +294,15 @@ REVIEW_BUDGETS = (0.05, 0.10, 0.15, 0.25)
 def head_reads_by_index(prepared: pd.DataFrame, reads: list) -> dict[str, tuple[str, ...]]:
     """Index key (code, and index/benchmark subject) → the blind reads of the labeled head tracking it, so that a
     labeled fund's doubt survives when it is tagged again. A key two heads with different reads share is dropped."""
+    return _reads_by_key((code_keys(prepared), subject_keys(prepared)), reads)
+
+
+def _reads_by_key(key_columns, reads: list) -> dict[str, tuple[str, ...]]:
+    """Key → the reads (sorted) of the rows giving it, over each column of keys (one key per row, '' none) and the
+    rows' ``reads`` (lists of classes); a key two rows with different reads give is dropped."""
     out: dict[str, tuple[str, ...]] = {}
     clash = set()
-    for keys in (code_keys(prepared), subject_keys(prepared)):
+    for keys in key_columns:
         for k, r in zip(keys, reads):
             if not k or not r:
                 continue
@@ -315,14 +321,8 @@ def index_head_reads(labels: pd.DataFrame, agreement: pd.DataFrame) -> dict[str,
     rows = agreement[~agreement.index.isin(set(labels["group"])) & (agreement["reads"] != "")]
     if rows.empty:
         return {}
-    out: dict[str, tuple[str, ...]] = {}
-    clash = set()
     keys = code_keys(pd.DataFrame({"index_code": rows["index_code"].tolist()}))
-    for k, r in zip(keys, rows["reads"]):
-        r = tuple(sorted(x for x in r.split(";") if x))
-        if k and r and out.setdefault(k, r) != r:
-            clash.add(k)
-    return {k: r for k, r in out.items() if k not in clash}
+    return _reads_by_key((keys,), [[x for x in r.split(";") if x] for r in rows["reads"]])
 
 
 def budget_agreement(conf: np.ndarray, target: np.ndarray, weight: np.ndarray, budget: float) -> float:
