@@ -153,139 +153,142 @@ def test_help_and_init_start_without_pandas(tmp_path):
     assert classifier.Tagger.__module__ == "classifier.pipeline"  # the names are still there when used
 
 
-def test_a_command_that_succeeds_ends_without_tearing_the_interpreter_down(tmp_path, csv_in):
-    """`fundclass tag` spent about a tenth of its CPU after its work was done, freeing pandas', NumPy's and the
-    model's objects one by one at interpreter exit. A command that succeeds now ends its process at once: its output
-    file is complete, the standard streams are flushed and the exit handlers run, as at any exit, but objects left
-    to the end are not freed one by one (the object below is never finalized)."""
+# What a `fundclass tag` process does around its work, read from one process per environment instead of one per test
+# (each such process imports pandas, scikit-learn and the model: ~1 s of CPU, and there were seven): the program
+# below runs the console entry point (`main`) on a small CSV with every probe of the tests that follow installed; the
+# probes' readings are written to a JSON file by the last exit handler registered (exit handlers run last-registered
+# first, so it runs before the teardown test's own handler prints, and nothing of it reaches stdout).
+TAG_PROBES = """import atexit, gc, json, sys
+from classifier.cli import main
+class Teardown:
+    def __del__(self):
+        sys.stderr.write('torn down')
+kept = Teardown()
+atexit.register(lambda: print('exit handler ran'))
+print('buffered', end=' ')
+seen, during = [0], []
+def count(phase, info):
+    if phase != 'start':
+        return
+    m = sys.modules.get('classifier.batch')
+    if m is not None and not hasattr(m, 'tag_file'):  # while batch is imported
+        during.append(info['generation'])
+    if m is not None:
+        seen[0] = max(seen[0], sum(len(gc.get_objects(g)) for g in range(info['generation'] + 1)))
+gc.callbacks.append(count)
+def report():
+    gc.callbacks.remove(count)  # what follows is the probes' own work, not the command's
+    probes = {'seen': seen[0], 'during': len(during), 'pandas': 'pandas' in sys.modules, 'gc_on': gc.isenabled()}
+    from threadpoolctl import threadpool_info
+    probes['blas_threads'] = sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'})
+    import pyarrow
+    probes['arrow_pool'] = pyarrow.default_memory_pool().backend_name
+    with open('probes.json', 'w') as f:
+        json.dump(probes, f)
+atexit.register(report)
+sys.argv = ['fundclass'] + sys.argv[1:]
+main()
+"""
+PROBED_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "ARROW_DEFAULT_MEMORY_POOL")
+
+
+def _probed_tag(folder, csv_in, env):
+    """Run TAG_PROBES (`fundclass tag CSV_IN -o FOLDER/out.csv -s`) in a fresh process in ``folder`` with ``env``: the
+    finished process and the probes' readings."""
+    import json
     import subprocess
     import sys
 
-    out = tmp_path / "out.csv"
-    code = ("import atexit, sys\n"
-            "from classifier.cli import main\n"
-            "class Teardown:\n"
-            "    def __del__(self):\n"
-            "        sys.stderr.write('torn down')\n"
-            "kept = Teardown()\n"
-            "atexit.register(lambda: print('exit handler ran'))\n"
-            "print('buffered', end=' ')\n"
-            "sys.argv = ['fundclass'] + sys.argv[1:]\n"
-            "main()\n")
-    p = subprocess.run([sys.executable, "-c", code, "tag", str(csv_in), "-o", str(out), "-s"], cwd=tmp_path,
-                       capture_output=True, text=True)
+    folder.mkdir()
+    p = subprocess.run([sys.executable, "-c", TAG_PROBES, "tag", str(csv_in), "-o", str(folder / "out.csv"), "-s"],
+                       cwd=folder, capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr
-    assert p.stdout == "buffered exit handler ran\n"  # the buffered output, then the exit handler's
-    assert "torn down" not in p.stderr
-    assert out.read_bytes().startswith("\ufeff".encode()) and len(out.read_text(encoding="utf-8-sig").splitlines()) == 6
-    p = subprocess.run([sys.executable, "-c", code, "tag", str(tmp_path / "none.csv"), "-o", str(out), "-s"],
+    return p, json.loads((folder / "probes.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def probed_tag(tmp_path_factory):
+    """TAG_PROBES run twice on the same small CSV: with none of PROBED_VARIABLES set ("default") and with the user's
+    own OPENBLAS_NUM_THREADS=2 and ARROW_DEFAULT_MEMORY_POOL=mimalloc ("user"): {name: (process, readings, folder)},
+    and the CSV."""
+    import pandas as pd
+
+    base = tmp_path_factory.mktemp("probed_tag")
+    csv_in = base / "in.csv"
+    pd.DataFrame({"基金代码": ["159995", "510300", "511880", "000001", "159995"],
+                  "基金简称": ["华夏国证半导体芯片ETF", "华泰柏瑞沪深300ETF", "银华日利", "华夏成长混合", "华夏国证半导体芯片ETF"],
+                  "备注": ["a", "b", "c", "d", "e"]}).to_csv(csv_in, index=False)  # conftest's small_frame
+    env = {k: v for k, v in os.environ.items() if k not in PROBED_VARIABLES}
+    runs = {}
+    for name, given in [("default", {}), ("user", {"OPENBLAS_NUM_THREADS": "2", "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"})]:
+        runs[name] = (*_probed_tag(base / name, csv_in, {**env, **given}), base / name)
+    return runs, csv_in
+
+
+def test_a_command_that_succeeds_ends_without_tearing_the_interpreter_down(tmp_path, probed_tag):
+    """`fundclass tag` spent about a tenth of its CPU after its work was done, freeing pandas', NumPy's and the
+    model's objects one by one at interpreter exit. A command that succeeds now ends its process at once: its output
+    file is complete, the standard streams are flushed and the exit handlers run, as at any exit, but objects left
+    to the end are not freed one by one (the object TAG_PROBES keeps is never finalized)."""
+    import subprocess
+    import sys
+
+    runs, _ = probed_tag
+    for p, _, folder in runs.values():
+        assert p.stdout == "buffered exit handler ran\n"  # the buffered output, then the exit handler's
+        assert "torn down" not in p.stderr
+        out = folder / "out.csv"
+        assert out.read_bytes().startswith("\ufeff".encode())
+        assert len(out.read_text(encoding="utf-8-sig").splitlines()) == 6
+    out = tmp_path / "out.csv"
+    p = subprocess.run([sys.executable, "-c", TAG_PROBES, "tag", str(tmp_path / "none.csv"), "-o", str(out), "-s"],
                        cwd=tmp_path, capture_output=True, text=True)
     assert p.returncode == 2 and "no such file" in p.stderr  # a failed command exits as before
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: OpenBLAS starts one thread anyway")
-def test_a_command_runs_numpy_blas_on_one_thread_unless_the_user_says_otherwise(tmp_path, csv_in):
+def test_a_command_runs_numpy_blas_on_one_thread_unless_the_user_says_otherwise(probed_tag):
     """`fundclass tag` ran NumPy's BLAS on a thread per core: its products are small (rows × classes), and OpenBLAS's
     second thread cost about 0.1 s of the fund list's CPU (1.50 s against 1.40 s, the least of six runs each) for no
     gain. A command now runs it on one thread, unless the user's OPENBLAS_NUM_THREADS says otherwise."""
-    code = ("import atexit, sys\n"
-            "from classifier.cli import main\n"
-            "def threads():\n"
-            "    from threadpoolctl import threadpool_info\n"
-            "    print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))\n"
-            "atexit.register(threads)\n"
-            "sys.argv = ['fundclass'] + sys.argv[1:]\n"
-            "main()\n")
-    _tag_prints(tmp_path, csv_in, code, ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"),
-                ((None, "[1]"), ("2", "[2]")))
+    runs, _ = probed_tag
+    assert runs["default"][1]["blas_threads"] == [1]
+    assert runs["user"][1]["blas_threads"] == [2]
 
 
-def _tag_prints(tmp_path, csv_in, code, variables, cases):
-    """Run ``code`` (which runs `fundclass tag CSV_IN` and prints something at exit) in a fresh process for each
-    (value, expected) of ``cases``: the first of ``variables`` set to the value (None: none of them set); assert
-    that it printed ``expected``."""
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k not in variables}
-    for given, expected in cases:
-        out = _tag_stdout(tmp_path, csv_in, code, env if given is None else {**env, variables[0]: given})
-        assert out == expected, (given, out)
-
-
-def _tag_stdout(tmp_path, csv_in, code, env=None, out: str = "out.csv") -> str:
-    """What ``code`` (a program that runs `fundclass tag CSV_IN -o OUT -s` with the arguments it is given) printed,
-    run in a fresh process in ``tmp_path``; it must succeed."""
-    import subprocess
-    import sys
-
-    p = subprocess.run([sys.executable, "-c", code, "tag", str(csv_in), "-o", str(tmp_path / out), "-s"],
-                       cwd=tmp_path, capture_output=True, text=True, env=env)
-    assert p.returncode == 0, p.stderr
-    return p.stdout.strip()
-
-
-def test_a_command_gives_freed_arrow_memory_back_unless_the_user_says_otherwise(tmp_path, csv_in):
+def test_a_command_gives_freed_arrow_memory_back_unless_the_user_says_otherwise(probed_tag):
     """pandas' text columns are Arrow arrays, and Arrow's default allocator (mimalloc) kept the pages freed during
     `fundclass tag` of the fund list: peak 258 MB against 240 MB with the C library's malloc (the same CPU and
     bytes). A command now uses the system allocator, unless the user's ARROW_DEFAULT_MEMORY_POOL says otherwise."""
-    code = ("import atexit, sys\n"
-            "from classifier.cli import main\n"
-            "def pool():\n"
-            "    import pyarrow\n"
-            "    print(pyarrow.default_memory_pool().backend_name)\n"
-            "atexit.register(pool)\n"
-            "sys.argv = ['fundclass'] + sys.argv[1:]\n"
-            "main()\n")
-    _tag_prints(tmp_path, csv_in, code, ("ARROW_DEFAULT_MEMORY_POOL",), ((None, "system"), ("mimalloc", "mimalloc")))
+    runs, _ = probed_tag
+    assert runs["default"][1]["arrow_pool"] == "system"
+    assert runs["user"][1]["arrow_pool"] == "mimalloc"
 
 
-def test_tagging_keeps_what_its_imports_made_out_of_the_collectors_sight(tmp_path, csv_in):
+def test_tagging_keeps_what_its_imports_made_out_of_the_collectors_sight(probed_tag):
     """The collector paused while pandas and the tagging code were imported only put its work off: the first
     collection after the pause went over every object the imports made (~40 ms for the fund list), and the next
     older one over them again (~35 ms). They stay to the end, so `fundclass tag` hides them from the collector
     (``gc.freeze``) before it resumes: no collection while tagging goes over them."""
-    code = ("import gc, sys\n"
-            "from classifier.cli import main\n"
-            "seen = [0]\n"
-            "def count(phase, info):\n"
-            "    if phase == 'start' and 'classifier.batch' in sys.modules:\n"
-            "        seen[0] = max(seen[0], sum(len(gc.get_objects(g)) for g in range(info['generation'] + 1)))\n"
-            "gc.callbacks.append(count)\n"
-            "sys.argv = ['fundclass'] + sys.argv[1:]\n"
-            "try:\n    from classifier.cli import cli\n    cli()\n"
-            "except SystemExit as e:\n    assert not e.code, e.code\n"
-            "print(seen[0])\n")
-    seen = _tag_stdout(tmp_path, csv_in, code, out="a.csv")
-    assert int(seen) < 50_000, seen  # ~100,000 with the imports in sight, ~5,000 without
+    runs, _ = probed_tag
+    for _, probes, _ in runs.values():
+        assert probes["seen"] < 50_000, probes  # ~100,000 with the imports in sight, ~5,000 without
 
 
-def test_tagging_pauses_the_garbage_collector_while_it_imports_and_tags_and_restores_it(tmp_path, csv_in,
+def test_tagging_pauses_the_garbage_collector_while_it_imports_and_tags_and_restores_it(tmp_path, probed_tag,
                                                                                          monkeypatch):
     """Python's cyclic garbage collector went over every object the tagging made and kept: ~150 collections while
     pandas, NumPy and the tagging code were imported (40-60 ms of CPU) and hundreds while a chunk was tagged (60-100
     ms for the fund list, with full collections over the model and the file). It is paused for both, and on again
     after (a program tagging file after file collects as before)."""
     import gc
-    import subprocess
-    import sys
 
     from classifier import batch, pipeline
 
-    code = ("import gc, sys\n"
-            "from classifier.cli import main\n"
-            "during = []\n"
-            "def count(phase, info):\n"
-            "    m = sys.modules.get('classifier.batch')\n"
-            "    if phase == 'start' and m is not None and not hasattr(m, 'tag_file'):  # while batch is imported\n"
-            "        during.append(info['generation'])\n"
-            "gc.callbacks.append(count)\n"
-            "sys.argv = ['fundclass'] + sys.argv[1:]\n"
-            "try:\n    from classifier.cli import cli\n    cli()\n"
-            "except SystemExit as e:\n    assert not e.code, e.code\n"
-            "assert 'pandas' in sys.modules and gc.isenabled()\n"
-            "print(len(during))\n")
-    assert _tag_stdout(tmp_path, csv_in, code, out="a.csv") == "0"  # no collection while the tagging code was imported
+    runs, csv_in = probed_tag
+    for _, probes, _ in runs.values():
+        assert probes["during"] == 0  # no collection while the tagging code was imported
+        assert probes["pandas"] and probes["gc_on"]
     seen = []
     tag = pipeline.Tagger.tag
 
@@ -297,7 +300,7 @@ def test_tagging_pauses_the_garbage_collector_while_it_imports_and_tags_and_rest
     assert gc.isenabled()
     batch.tag_file(csv_in, tmp_path / "b.csv", model_dir="", progress=False)  # as `fundclass tag` above
     assert seen == [False] and gc.isenabled()
-    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert (runs["default"][2] / "out.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
 
 
 def test_init_adds_a_labeled_set_shipped_after_the_workspace_was_made_and_keeps_the_users_own(runner, tmp_path):

@@ -18,8 +18,7 @@ SHIPPED = ["data/labeled/labels.csv", "data/labeled/efund/labels.csv", "data/lab
 
 
 @pytest.mark.parametrize("rules_only", [False, True])
-def test_tagging_reads_the_name_subjects_of_the_rows_that_need_them_and_tags_as_with_all_of_them(rules_only,
-                                                                                               real_frames):
+def test_tagging_reads_the_name_subjects_of_the_rows_that_need_them_and_tags_as_with_all_of_them(rules_only, once):
     """Tagging reads a row's name subjects (s_name, s_full_name) only where a step reads them (classifier.score.
     name_rows: not on an out-of-scope fund's name that no fund in scope follows, unless an index fund's name may give
     its index key): the shipped sets, the examples, the development set of names that are no funds, the fund and ETF
@@ -28,18 +27,18 @@ def test_tagging_reads_the_name_subjects_of_the_rows_that_need_them_and_tags_as_
     for column, with the same index keys (the keys review decisions and known heads are found by); the rows read get
     the subjects the plain prepare gives, the others ''."""
     from classifier.linking import link
-    from classifier.pipeline import OUTPUT_COLUMNS, Tagger
+    from classifier.pipeline import OUTPUT_COLUMNS
     from classifier.prepare import prepare
     from classifier.score import index_keys, name_rows
 
-    tagger = Tagger.load(model_dir=None if rules_only else "")
+    tagger = once.tagger(rules_only)
     oos = tagger.taxonomy.out_of_scope
     bond_first = pd.DataFrame({"fund_code": ["000001", "000002"], "fund_short_name": ["华夏消费升级A", "华夏消费升级C"],
                                "fund_type": ["债券型-混合一级", "混合型-偏股"]})
     skipped = 0
-    for frame in real_frames + [bond_first]:
+    for i, frame in enumerate(once.frames + [bond_first]):
         cols = detect_columns(list(frame.columns))
-        plain = prepare(frame, cols, tagger.vocab)
+        plain = once.plain(rules_only, i) if i < len(once.frames) else prepare(frame, cols, tagger.vocab)
         rows = name_rows(plain, link(plain), oos)
         fast = prepare(frame, cols, tagger.vocab, name_rows=lambda q: name_rows(q, link(q), oos))
         assert list(fast.columns) == list(plain.columns)
@@ -48,7 +47,8 @@ def test_tagging_reads_the_name_subjects_of_the_rows_that_need_them_and_tags_as_
         assert fast.drop(columns=["s_name", "s_full_name"]).equals(plain.drop(columns=["s_name", "s_full_name"]))
         assert index_keys(fast) == index_keys(plain)
         skipped += int((~rows & (plain["s_name"] != "").to_numpy()).sum())
-        tagged = tagger.tag(frame)[OUTPUT_COLUMNS].reset_index(drop=True)
+        tagged = (once.tagged(rules_only, i) if i < len(once.frames) else tagger.tag(frame))[OUTPUT_COLUMNS]
+        tagged = tagged.reset_index(drop=True)
         pd.testing.assert_frame_equal(tagged, tagger.predict(plain)[OUTPUT_COLUMNS].reset_index(drop=True),
                                       check_dtype=False)
     assert tagger.tag(bond_first)["secondary"].tolist()[1] != ""  # the mixed class read its bond class's rules
@@ -63,23 +63,54 @@ def real_frames() -> list[pd.DataFrame]:
             for f in [project_path(f) for f in SHIPPED] + [f for f in (FUND_LIST, ETF_LIST) if f.exists()]]
 
 
+class _Once:
+    """What several tests of this module read of the real frames, each made once for the module when first asked
+    for: the taggers (the shipped model's, rules only), each frame prepared by the plain prepare (every row's name
+    subjects read) and tagged (``Tagger.tag``). The tests read them and change nothing of them."""
+
+    def __init__(self, frames: list[pd.DataFrame]):
+        self.frames = frames
+        self._made: dict = {}
+
+    def _once(self, key, make):
+        if key not in self._made:
+            self._made[key] = make()
+        return self._made[key]
+
+    def tagger(self, rules_only: bool):
+        from classifier.pipeline import Tagger
+
+        return self._once(("tagger", rules_only), lambda: Tagger.load(model_dir=None if rules_only else ""))
+
+    def plain(self, rules_only: bool, i: int) -> pd.DataFrame:
+        from classifier.prepare import prepare
+
+        frame, vocab = self.frames[i], self.tagger(rules_only).vocab
+        return self._once(("plain", rules_only, i), lambda: prepare(frame, detect_columns(list(frame.columns)), vocab))
+
+    def tagged(self, rules_only: bool, i: int, objects: bool = False) -> pd.DataFrame:
+        tagger = self.tagger(rules_only)
+        return self._once(("tagged", rules_only, i, objects), lambda: tagger.tag(self.frames[i], objects=objects))
+
+
+@pytest.fixture(scope="module")
+def once(real_frames) -> _Once:
+    return _Once(real_frames)
+
+
 @pytest.fixture(scope="module", params=[False, True], ids=["model", "rules_only"])
-def decided(request, real_frames):
+def decided(request, once):
     """A tagger (with the shipped model, or rules only) and the decisions of every real frame (:func:`_decided`),
     made once for the tests that read them."""
-    from classifier.pipeline import Tagger
-
-    tagger = Tagger.load(model_dir=None if request.param else "")
-    return tagger, [_decided(tagger, frame) for frame in real_frames]
+    return once.tagger(request.param), [_decided(once, request.param, i) for i in range(len(once.frames))]
 
 
-def _decided(tagger, frame):
+def _decided(once, rules_only, i):
     """The prepared frame, scores and decision a tagger's run writes its evidence from (Tagger._predict's steps)."""
     from classifier.decide import decide, override
-    from classifier.prepare import prepare
     from classifier.score import score
 
-    p = prepare(frame, detect_columns(list(frame.columns)), tagger.vocab)
+    tagger, p = once.tagger(rules_only), once.plain(rules_only, i)
     s = score(p, tagger.rules, tagger.model, tagger.holdings, out_of_scope=tagger.taxonomy.out_of_scope,
               industry_theme_share=tagger.industry_theme_share)
     d = decide(p, s, tagger.taxonomy, tagger.threshold, tagger.n_alternatives, tagger._rule_contested,
@@ -240,15 +271,12 @@ def csv_blocks_reference(frame: pd.DataFrame, sep: str = ",", neutralize_formula
                                                 for j in range(block.shape[1]))))) + line_end
 
 
-def _csv_frames(real_frames):
+def _csv_frames(once):
     """Tagged outputs of the shipped sets and the fund and ETF lists (text, number and flag columns, as a chunk's CSV
     is written from), and frames of the cells where the checks differ: numbers whose text is unusual (-0.0, NaN,
     infinities, exponents, a float's shortest repr), a formula or a line break in the first cell or only in a later
     one, quotes, CR, the separator."""
-    from classifier.pipeline import Tagger
-
-    tagger = Tagger.load(model_dir=None)
-    frames = [tagger.tag(frame, objects=objects) for frame in real_frames for objects in (True, False)]
+    frames = [once.tagged(True, i, objects) for i in range(len(once.frames)) for objects in (True, False)]
     nums = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-05, 1e16, 0.1 + 0.2, 0.85, 1 / 3, -1.5, 123456789.125, 5e-324]
     cells = ["=1+1", "x", "a\nb", "-", "+3", "@a", "\tx", "q\"", "c\rd", "1,2", "", "华夏", "\n", "x\t", "'=1"]
     for i, first in enumerate(cells):
@@ -260,13 +288,13 @@ def _csv_frames(real_frames):
     return frames
 
 
-def test_csv_blocks_equal_the_reference_on_tagged_outputs_and_edge_cells(real_frames):
+def test_csv_blocks_equal_the_reference_on_tagged_outputs_and_edge_cells(once):
     """A chunk's CSV text (number and flag columns written once per distinct value, each column joined once for its
     formula and quoting checks) is the earlier writer's, piece for piece, with and without neutralisation, for ',' and
     TAB, LF and CRLF, with and without the header."""
     from classifier.io import csv_blocks
 
-    frames = _csv_frames(real_frames)
+    frames = _csv_frames(once)
     assert sum(len(f) for f in frames) > 5000
     for frame in frames:
         for sep, neutralize_formulas, header, line_end in [(",", True, True, "\n"), (",", False, False, "\n"),
