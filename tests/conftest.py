@@ -39,20 +39,20 @@ needs_raw = pytest.mark.skipif(not ETF_LIST.exists(), reason=f"shared raw data n
 
 
 
-# The longest files first (seconds of a test process, summed per file from --durations=0 on main at 02b1f78, with the
-# machine loaded (load ~5 on 2 cores), so for their order: test_user_path.py 52 (its `fundclass` processes, one after
-# the other); the review loop's five files (test_review_loop.py split by theme, 159 s, a third of the suite's time:
-# one worker ran it while the other ran everything else) 38, 37, 36, 27 and 20; test_labeled_store.py 30,
-# test_review_disputes.py 27, test_cli.py 25, then 15 down to ~5; the rest are shorter). `--dist loadfile` hands
-# whole files to the workers in collection order, a couple ahead; collected alphabetically, test_user_path.py came
-# last and ran alone while the other worker idled. Stable sort: each file's tests keep their order, and the other
-# files theirs (see pytest_configure: xdist must be told to keep this order).
-LONGEST_FIRST = ("test_user_path.py", "test_review_migration.py", "test_review_settles.py", "test_review_import.py",
-                 "test_labeled_store.py", "test_review_index.py", "test_review_disputes.py", "test_cli.py",
-                 "test_review_withdrawal.py", "test_real_data.py", "test_summary.py", "test_holdings_table.py",
-                 "test_fast_paths.py", "test_estimator.py", "test_model_store.py", "test_linking.py",
-                 "test_parallel.py", "test_training.py", "test_bad_inputs.py", "test_regressions.py",
-                 "test_own_outputs.py")
+# The longest files first (seconds of test time summed per file from --durations=0 on main at 2026-12-02 12:43, load
+# ~1.3 on 2 cores; files of a second or more, longest first: test_fast_paths.py, test_user_path.py (its `fundclass`
+# processes, one after the other), test_review_migration.py and test_fast_paths_output.py ~8 each, then 5.4 down to
+# 1.0). `--dist loadfile` hands whole files to the workers in collection order, a couple ahead; collected
+# alphabetically, test_user_path.py came last and ran alone while the other worker idled. Stable sort: each file's
+# tests keep their order, and the other files theirs (see pytest_configure: xdist must be told to keep this order).
+LONGEST_FIRST = ("test_fast_paths.py", "test_user_path.py", "test_review_migration.py", "test_fast_paths_output.py",
+                 "test_index_reads.py", "test_review_import.py", "test_review_index.py", "test_cli.py",
+                 "test_review_settles.py", "test_labeled_store.py", "test_review_disputes.py", "test_model_store.py",
+                 "test_holdings_table.py", "test_real_data.py", "test_review_sheet_edits.py", "test_doubt.py",
+                 "test_review_withdrawal.py", "test_parallel.py", "test_summary.py", "test_review_integrity.py",
+                 "test_linking.py", "test_migration_safety.py", "test_estimator.py", "test_training.py",
+                 "test_bad_inputs.py", "test_workspace_taxonomy.py", "test_own_outputs.py", "test_regressions.py",
+                 "test_migration_chain.py", "test_forked.py")
 
 
 def pytest_configure(config):
