@@ -305,8 +305,8 @@ class Tagger:
         ``links``: the rows' links and duplicate flags over their whole file (default: found within ``p``, or
         ``linked``, :func:`classifier.linking.link` of ``p`` already found); ``objects``: text columns of Python
         strings (:func:`classifier.explain.output_frame`)."""
-        s = score(p, self.rules, self.model, self.holdings, out_of_scope=self.taxonomy.out_of_scope, industry_theme_share=self.industry_theme_share,
-                  links=links.links if links is not None else linked)
+        s = score(p, self.rules, self.model, self.holdings, out_of_scope=self.taxonomy.out_of_scope,
+                  industry_theme_share=self.industry_theme_share, links=links.links if links is not None else linked)
         d = decide(p, s, self.taxonomy, self.threshold, self.n_alternatives, self._rule_contested,
                    duplicate=links.duplicate if links is not None else None, alternative_min=self.alternative_min,
                    term_only_prior=self.term_only_prior)
