@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .columns import detect_columns, is_alias
-from .config import defaults
+from .config import DEFAULTS_FILE, config_file, defaults, shipped_defaults
 from .decide import decide, override, settling_keys
 from .errors import DecisionsNotApplied, FundClassifierError, InputError
 from .index_key import pair_aliases, row_keys, rows_pairs
@@ -173,6 +173,11 @@ class Tagger:
         self.industry_theme_share = float(cfg["industry_theme_share"])
         self.doubt_pattern_rate = float(cfg["doubt_pattern_rate"])
         self.term_only_prior = float(cfg["term_only_name_prior"])
+        self.head_prior_reads = float(cfg["head_prior_reads"])
+        if not self.head_prior_reads >= 0:  # negative (or nan): a confidence outside 0–1, or a division by zero
+            raise InputError(f"{config_file() or DEFAULTS_FILE}: tag.head_prior_reads = {self.head_prior_reads}: give "
+                             f"the reads the model's confidence counts as, 0 or more (default "
+                             f"{shipped_defaults()['tag']['head_prior_reads']})")
         self.holdings = holdings
         self.model_version = self.manifest.get("model_version", RULES_ONLY) if model is not None else RULES_ONLY
         self.reviewed: dict[str, tuple[str, str, str]] = {}
@@ -306,7 +311,8 @@ class Tagger:
         ``linked``, :func:`classifier.linking.link` of ``p`` already found); ``objects``: text columns of Python
         strings (:func:`classifier.explain.output_frame`)."""
         s = score(p, self.rules, self.model, self.holdings, out_of_scope=self.taxonomy.out_of_scope,
-                  industry_theme_share=self.industry_theme_share, links=links.links if links is not None else linked)
+                  industry_theme_share=self.industry_theme_share, links=links.links if links is not None else linked,
+                  head_prior_reads=self.head_prior_reads)
         d = decide(p, s, self.taxonomy, self.threshold, self.n_alternatives, self._rule_contested,
                    duplicate=links.duplicate if links is not None else None, alternative_min=self.alternative_min,
                    term_only_prior=self.term_only_prior)

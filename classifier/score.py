@@ -20,7 +20,6 @@ from .index_key import code_keys, name_keys, subject_keys
 from .linking import link
 from .rules import RuleLayer, RuleResult
 
-HEAD_PRIOR_READS = 2.0  # weight of the model's confidence, in reads, against a known head's blind reads
 
 
 @dataclass
@@ -102,11 +101,11 @@ def index_keys(p: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
 
 
 def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: list, head_reads: dict | None,
-                keys: tuple[list[str], list[str], list[str]] | None = None):
+                keys: tuple[list[str], list[str], list[str]] | None = None, prior_reads: float = 2.0):
     """A fund of an index the labeled set holds (by its index code or name, or, for an index fund known by its name
     alone, by the index that name gives: :func:`classifier.index_key.name_keys`) has that head's blind reads: its
     confidence becomes the readers' agreement with the chosen class, with the model's confidence counted as
-    HEAD_PRIOR_READS reads (a beta posterior's mean). Readers who all chose the class raise it; a split lowers it, or
+    ``prior_reads`` reads (``[tag] head_prior_reads``; a beta posterior's mean). Readers who all chose the class raise it; a split lowers it, or
     (the model being less sure still) raises it no higher than the split allows: with four reads, 3/4 gives at most
     5/6, never the review threshold."""
     agree, n_reads = np.zeros(len(conf), dtype=int), np.zeros(len(conf), dtype=int)
@@ -119,7 +118,7 @@ def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: lis
         if not reads:
             continue
         k = sum(r == classes[top[i]] for r in reads)
-        conf[i] = (k + HEAD_PRIOR_READS * conf[i]) / (len(reads) + HEAD_PRIOR_READS)
+        conf[i] = (k + prior_reads * conf[i]) / (len(reads) + prior_reads)
         agree[i], n_reads[i] = k, len(reads)
         if k < len(reads):
             doubting[i] = reads
@@ -158,7 +157,7 @@ def name_rows(p: pd.DataFrame, links: pd.DataFrame, out_of_scope) -> np.ndarray:
 
 
 def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, out_of_scope, industry_theme_share: float,
-          links: pd.DataFrame | None = None, every_row: bool = False) -> Scores:
+          links: pd.DataFrame | None = None, every_row: bool = False, head_prior_reads: float = 2.0) -> Scores:
     """Scores of a prepared frame. ``out_of_scope`` (the taxonomy's out-of-scope asset classes) and
     ``industry_theme_share`` (seed 004, % of NAV): what the gates read (:mod:`classifier.gates`). ``links``: head and
     etf of every row, found over a whole file (:meth:`classifier.linking.FileLinks.chunk`); by default the frame's
@@ -166,7 +165,8 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, out_of_scope, indu
     nor does an active fund, the search is for index products' names) unless a row in scope follows it, and the
     model scores only the rows the gates leave a class to choose for (and the rows those follow); the other rows'
     numbers are placeholders no later step reads (no rule hit, a uniform ``proba``, confidence 0): with
-    ``every_row`` the rules read and the model scores every row (:meth:`classifier.pipeline.Tagger.predict_proba`)."""
+    ``every_row`` the rules read and the model scores every row (:meth:`classifier.pipeline.Tagger.predict_proba`).
+    ``head_prior_reads``: the model's confidence counted as this many reads against a known head's blind reads."""
     links = link(p) if links is None else links.set_axis(p.index)
     # share classes follow their family's first member; feeders follow their ETF when it is in the file
     src = sources(links)
@@ -195,6 +195,7 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, out_of_scope, indu
         proba, conf = _spread(proba, scored, back, 1.0 / len(classes)), _spread(conf, scored, back, 0.0)
     head_reads = getattr(getattr(model, "agreement_", None), "head_reads_", None)
     keys = index_keys(p) if head_reads else None  # read once, here and by decide.override
-    conf, agree, n_reads, doubting = _head_doubt(p, conf, proba.argmax(axis=1), classes, head_reads, keys)
+    conf, agree, n_reads, doubting = _head_doubt(p, conf, proba.argmax(axis=1), classes, head_reads, keys,
+                                                 head_prior_reads)
     return Scores(rr, g, hrows, proba, classes, links, src, conf, agree, n_reads, doubting, S, lowers, subject,
                   neighbours, keys)

@@ -96,3 +96,14 @@ def test_the_environment_variable_is_read_on_every_call(tmp_path, monkeypatch):
     assert config.defaults()["tag"]["alternatives"] == 1
     monkeypatch.delenv(config.ENV_CONFIG)
     assert config.defaults()["tag"]["alternatives"] == config.shipped_defaults()["tag"]["alternatives"]
+
+
+def test_a_negative_head_prior_is_refused_naming_the_file_and_key(tmp_path):
+    """tag.head_prior_reads counts the model's confidence as reads against a head's blind reads: a negative count
+    would give a confidence outside 0–1 (or divide by zero), so the command stops before reading the input."""
+    cfg = tmp_path / "mine.toml"
+    cfg.write_text("[tag]\nhead_prior_reads = -4.0\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "tag", str(SAMPLE), "-o", str(out)])
+    assert r.exit_code != 0 and not out.exists()
+    assert f"{cfg}: tag.head_prior_reads = -4.0" in r.output and "0 or more (default 2.0)" in r.output

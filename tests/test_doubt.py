@@ -319,6 +319,11 @@ def test_readers_who_all_chose_the_class_raise_a_known_heads_confidence(model_ta
     assert "盲读" not in alone["evidence"][0]
     assert out["confidence"][0] == pytest.approx((4 + 2 * alone["confidence"][0]) / 6, abs=1e-4)  # 4 decimals
     assert out["confidence"][0] > alone["confidence"][0]
+    monkeypatch.undo()  # the reads back; the model's confidence counted as 6 reads (tag.head_prior_reads) weighs more
+    monkeypatch.setattr(model_tagger, "head_prior_reads", 6.0)
+    heavier = model_tagger.tag(frame)
+    assert heavier["confidence"][0] == pytest.approx((4 + 6 * alone["confidence"][0]) / 10, abs=1e-4)
+    assert alone["confidence"][0] < heavier["confidence"][0] < out["confidence"][0]
 
 
 def test_an_index_fund_known_by_its_name_alone_takes_its_heads_reads(model_tagger, monkeypatch):
