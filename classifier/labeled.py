@@ -304,10 +304,12 @@ def settle(labels_path: str | Path) -> None:
         with _locked(p):
             _recover(p)
         return
-    # no commit to finish: the files a change staged and never committed (killed before its journal) are removed once
-    # its process has ended (their names carry its pid: :func:`_staged`), as a model save's are, by any reader; under
-    # the set's lock, as a change removes them (a change of another machine sharing the folder holds it meanwhile)
-    if any(stale_temps(_real(p.parent / n)) for n in (p.name, "history.csv", AGREEMENT_FILE)):
+    # no commit to finish: the files a change staged and never committed (killed before its journal was in place, the
+    # journal's own temp file too) are removed once its process has ended (their names carry its pid: :func:`_staged`),
+    # as a model save's are, by any reader; under the set's lock, as a change removes them (a change of another
+    # machine sharing the folder holds it meanwhile)
+    staged = [_real(p.parent / n) for n in (p.name, "history.csv", AGREEMENT_FILE)] + [_journal(p)]
+    if any(stale_temps(f) for f in staged):
         with _locked(p, reading=True) as locked:
             if locked:
                 _recover(p)
@@ -479,6 +481,8 @@ def _recover(labels_path: Path) -> None:
             if stale.name.startswith(tuple(f".{f.name}." for f in files)):
                 stale.unlink(missing_ok=True)
                 dropped += 1
+    for stale in stale_temps(j):  # the journal's temp file, of a change killed while writing it: the staged files
+        stale.unlink(missing_ok=True)  # beside it, dropped above, say what became of that change
     _settle_outputs(labels_path)
     if completed:
         warnings.warn(f"{labels_path}: a change to the labeled set (a review import or a taxonomy migration) was "
@@ -703,15 +707,28 @@ class AuditReport:
         return not self.errors
 
 
-def _disputing(rows: pd.DataFrame) -> tuple | None:
+def _disputing(rows: pd.DataFrame, disputed: dict | None = None) -> tuple | None:
     """The review decisions of one index's or family's rows (``rows``, with their ``carried`` source) when they
     disagree and account for its labels: (code, class, reviewer, date) of each decision, sorted; None when its labels
     disagree otherwise. In a dispute (``review import`` warns of it) each decision's fund and the share classes and
     feeders that follow it (propagated from it by the decision's reviewer on its date) hold its class, and the other
-    rows their labels from before the decisions, one class; any other split is an error of the set."""
+    rows their labels from before the decisions, one class; any other split is an error of the set.
+
+    ``disputed``: the decisions of the disputes found on other keys (code → (class, reviewer, date, the dispute)).
+    The set may hold one index in two groups (its ETFs under the index code, feeders under the index name): the
+    feeders of a disputing decision on an ETF then follow it in a group that holds no decision, beside the name
+    group's labels from before the decisions; that group is part of the ETF's dispute, which is returned."""
     review = (rows["carried"] == "review").to_numpy()
     if rows.loc[review, "secondary"].nunique() < 2:
-        return None
+        if not disputed:
+            return None
+        outer = [disputed.get(f, (None,) * 4) for f in rows["propagated_from"]]
+        follows = np.array([o[:3] == (s, by, at) for o, s, by, at in zip(outer, *(rows[k] for k in (
+            "secondary", "labeled_by", "labeled_at")))], dtype=bool)
+        found = {o[3] for o, f in zip(outer, follows) if f}
+        if len(found) != 1 or rows.loc[~review & ~follows, "secondary"].nunique() > 1:
+            return None
+        return found.pop()
     decided = {c: (s, by, at) for c, s, by, at in zip(*(rows.loc[review, k] for k in (
         "fund_code", "secondary", "labeled_by", "labeled_at")))}
     follows = [decided.get(f) == (s, by, at) for f, s, by, at in zip(*(rows[k] for k in (
@@ -773,25 +790,30 @@ def audit(df: pd.DataFrame, tax: Taxonomy, report_counts: bool = True,
             rep.errors.append(f"row {line} ({code}): missing provenance (labeled_by/labeled_at/taxonomy_version)")
     carried = carried_sources(df, history)
     non_report = df[(carried != "report").to_numpy()].assign(carried=carried)
-    said: set = set()
+    split = []  # (what, key, its rows) of each index and group carrying two labels or more
     for col, what in (("index_code", "index"), ("group", "family/index group")):
         keyed = non_report[non_report[col] != ""]
         n = keyed.groupby(col).secondary.nunique()
-        for key in n[n > 1].index:
-            rows = keyed[keyed[col] == key]
-            seen = rows.secondary.value_counts().to_dict()
-            decisions = _disputing(rows)
-            if decisions is None:
-                rep.errors.append(f"{what} '{key}' carries {len(seen)} labels: {seen}")
-            elif decisions not in said:  # an index's code and its group: one dispute, said once
-                said.add(decisions)
-                rep.disputes.append(
-                    f"{what} '{key}' is in dispute: its review decisions disagree ("
-                    + "; ".join(f"{c} {s} ({by}, {at})" for c, s, by, at in decisions)
-                    + f"), so it carries {len(seen)} labels {seen}: at the next `fundclass tag` each decision settles "
-                    f"its own fund (and its share classes and feeders) and the index's or family's other funds go to "
-                    f"review (复核决定不一致); the set holds their labels from before the decisions until the dispute "
-                    f"ends: decide them again in one class, or withdraw (撤销) the decision of the other")
+        split += [(what, key, keyed[keyed[col] == key]) for key in n[n > 1].index]
+    found = [_disputing(rows) for _, _, rows in split]
+    # a group of an index that holds none of its decisions (the index's feeders under its name, its ETFs' under its
+    # code) may take part in a dispute found on another key: read once every such dispute is known
+    disputed = {c: (s, by, at, d) for d in found if d for c, s, by, at in d}
+    said: set = set()
+    for (what, key, rows), decisions in zip(split, found):
+        seen = rows.secondary.value_counts().to_dict()
+        decisions = decisions or _disputing(rows, disputed)
+        if decisions is None:
+            rep.errors.append(f"{what} '{key}' carries {len(seen)} labels: {seen}")
+        elif decisions not in said:  # an index's code and its group: one dispute, said once
+            said.add(decisions)
+            rep.disputes.append(
+                f"{what} '{key}' is in dispute: its review decisions disagree ("
+                + "; ".join(f"{c} {s} ({by}, {at})" for c, s, by, at in decisions)
+                + f"), so it carries {len(seen)} labels {seen}: at the next `fundclass tag` each decision settles "
+                f"its own fund (and its share classes and feeders) and the index's or family's other funds go to "
+                f"review (复核决定不一致); the set holds their labels from before the decisions until the dispute "
+                f"ends: decide them again in one class, or withdraw (撤销) the decision of the other")
     if report_counts:
         df = df.assign(index_key=names.where(names != "", df["group"]))
         by_class = df.groupby("secondary").agg(funds=("fund_code", "size"), indices=("index_key", "nunique"))

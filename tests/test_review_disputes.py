@@ -23,7 +23,8 @@ TAX = load_taxonomy()
 CHINEXT = ("idx:创业板指", "399006.SZ")  # the set's two groups of the 创业板 index
 TECH, BROAD, STRATEGY = "科技成长主题ETF", "宽基ETF", "策略主题ETF"
 NAMES = {"009012": "平安创业板ETF联接A", "009013": "平安创业板ETF联接C", "110026": "易方达创业板ETF联接A",
-         "004744": "易方达创业板ETF联接C", "001592": "天弘创业板ETF联接A", "159915": "易方达创业板ETF"}
+         "004744": "易方达创业板ETF联接C", "001592": "天弘创业板ETF联接A", "159915": "易方达创业板ETF",
+         "159952": "广发创业板ETF"}
 
 
 @pytest.fixture
@@ -289,3 +290,41 @@ def test_a_withdrawal_on_a_fund_another_decision_settles_names_that_decision(tmp
     assert res.undecided == ["001592"] and not res.withdrawn
     assert "  001592 is settled by the review decision of 009012 on its index or share-class family: " \
            "write 撤销 on that fund's row to take it back" in res.lines(), res.lines()
+
+
+def test_labels_audit_takes_the_feeders_of_a_disputing_etf_under_the_index_name_as_part_of_its_dispute(tmp_path,
+                                                                                                       chinext):
+    """Review hunt (session 33): two reviewers decided two ETFs of one index in two classes (159915 科技成长, 159952
+    策略, both of group 399006.SZ). As documented, the import left the index's other rows at their labels from before
+    the decisions but for the share classes and feeders of a decided fund, which take its decision: 易方达创业板ETF
+    联接A/C (110026/004744) follow 159915, and the set keeps them in the index's other group, idx:创业板指, which holds
+    no decision. `labels audit` warned of the dispute on 399006.SZ and also said 'error: family/index group
+    'idx:创业板指' carries 2 labels' and exited 1, for the very state the dispute warning describes. That group is
+    part of the ETF's dispute: one warning, no error; a split there the decisions do not account for stays one."""
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    lab = read_labels(chinext)
+    assert lab.set_index("fund_code").loc[["159915", "159952", "110026", "004744"], "group"].tolist() == [
+        "399006.SZ", "399006.SZ", "idx:创业板指", "idx:创业板指"]
+    _import(tmp_path, chinext, [("159915", TECH)], "2026-12-01")
+    res = _import(tmp_path, chinext, [("159952", STRATEGY)], "2026-12-02", reviewer="李四")
+    assert res.disputes
+    lab = read_labels(chinext).set_index("fund_code")
+    assert lab.loc[["110026", "004744"], "secondary"].tolist() == [TECH, TECH]  # 159915's feeders, as documented
+    assert lab.loc["001592", "secondary"] == BROAD  # the group's other rows: their labels from before
+    res = CliRunner().invoke(cli, ["labels", "audit", str(chinext)])
+    assert res.exit_code == 0, res.output
+    assert "0 errors, 1 in dispute" in res.output and "error:" not in res.output, res.output
+    (warning,) = [line for line in res.output.splitlines() if line.startswith("warning:")]
+    assert "159915 科技成长主题ETF (张三, 2026-12-01)" in warning and "159952 策略主题ETF (李四, 2026-12-02)" in warning
+    # a row of the name group edited to a third class: not what the dispute leaves, an error again
+    row = read_labels(chinext).index[read_labels(chinext)["fund_code"] == "001592"][0]
+    text = chinext.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert text[row + 1].startswith("001592,") and f",{BROAD}," in text[row + 1]
+    text[row + 1] = text[row + 1].replace(f",{TAX.primary_of(BROAD)},{BROAD},",
+                                          f",{TAX.primary_of('消费主题ETF')},消费主题ETF,")
+    chinext.write_text("".join(text), encoding="utf-8")
+    res = CliRunner().invoke(cli, ["labels", "audit", str(chinext)])
+    assert res.exit_code == 1 and "family/index group 'idx:创业板指' carries 4 labels" in res.output, res.output

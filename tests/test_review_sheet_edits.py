@@ -99,11 +99,15 @@ def test_a_header_retyped_beside_the_sheets_own_column_is_refused_naming_both(tm
 
 @pytest.mark.parametrize("at, said", [
     ("staged", "was interrupted before it was committed (its command killed or crashed): nothing of it was written"),
+    ("journal-temp", "was interrupted before it was committed (its command killed or crashed): nothing of it was "
+                     "written"),
     ("journal", "was interrupted after it was committed (its command killed or crashed): it is now complete")])
 def test_the_command_after_a_killed_import_says_whether_the_import_went_in(tmp_path, labels, at, said):
     """An analyst's `review import` is killed (kill -9, a closed laptop) while it writes. The next command settled the
     set silently, completing the import or clearing it away, so nobody could tell whether the decisions were in
-    (the import's own terminal said nothing). It now says which, naming the set, and the set is consistent either way."""
+    (the import's own terminal said nothing). It now says which, naming the set, and the set is consistent either way.
+    Killed while its journal was being written (``journal-temp``), the import left the journal's temp file
+    (``..labels.csv.journal.<pid>-….tmp``) in the set's folder for good: the reader removed the staged files, not it."""
     import os
     import subprocess
     import sys
@@ -125,6 +129,7 @@ def test_the_command_after_a_killed_import_says_whether_the_import_went_in(tmp_p
     assert res.exit_code == 0, res.output
     assert f"warning: {labels}: a change to the labeled set (a review import or a taxonomy migration) {said}" \
         in res.output, res.output
+    assert sorted(f.name for f in labels.parent.iterdir() if f.name.endswith(".tmp")) == []
     assert read_labels(labels).set_index("fund_code").at[code, "secondary"] == (new if at == "journal" else was)
     assert (code in set(read_history(labels)["fund_code"])) == (at == "journal")
     res = CliRunner().invoke(cli, ["labels", "audit", str(labels)])  # said once: the set is settled now
