@@ -209,8 +209,11 @@ def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, named_labe
     old_note. A history written before that column keeps every row's bytes; its header gains the column at the end,
     and it reads as before (old rows: empty old_note)."""
     hist = named_labels_copy.with_name("history.csv")
+    # a workspace's history written before those columns (the shipped one is of the current form)
+    shipped = pd.read_csv(hist, dtype=str, keep_default_na=False)
+    shipped[store.HISTORY_COLUMNS[:11]].to_csv(hist, index=False, lineterminator="\n")
     old_header, old_rows = hist.read_bytes().split(b"\n", 1)
-    assert b"old_note" not in old_header  # the shipped history is of the older form
+    assert b"old_note" not in old_header
     old_note = read_labels(named_labels_copy).set_index("fund_code").loc["159215", "note"]
     assert old_note
     import_review(_sheet(tmp_path / "r.csv", [("159215", "策略主题ETF", "增强策略")]), TAX, named_labels_copy,
@@ -235,6 +238,19 @@ def test_a_changed_label_keeps_the_old_rows_note_in_history(tmp_path, named_labe
     assert again[again.fund_code == "159215"].iloc[-1].old_note == "增强策略"
     with open(hist, encoding="utf-8", newline="") as f:  # a reader of the csv module too
         assert [r["old_note"] for r in csv.DictReader(f) if r["fund_code"] == "159215"][-2:] == [old_note, "增强策略"]
+
+
+@pytest.mark.parametrize("shipped", ["data/labeled/history.csv", "data/labeled/efund/history.csv"])
+def test_a_shipped_history_is_of_the_current_form_so_a_first_import_only_appends(shipped):
+    """A workspace's history.csv is append-only (a team may keep it in a synced folder): the shipped ones carry every
+    column a change writes, each row as many fields as the header, so a user's first import adds rows after the
+    shipped bytes instead of rewriting the header (as it must for a history of an older form, above)."""
+    from classifier.config import project_path
+
+    with open(project_path(shipped), encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == store.HISTORY_COLUMNS and len(rows) > 1
+    assert {len(r) for r in rows} == {len(store.HISTORY_COLUMNS)}
 
 
 def test_an_added_fund_takes_the_labeled_sets_group_not_the_sheets(tmp_path):
