@@ -48,12 +48,15 @@ ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name",
 # what a reviewer reads and types, left to right: the fund, the tool's answer and its runners-up, the decision cells,
 # why (evidence), then the context; import reads the columns by name, so sheets of the earlier order still import
 REVIEW_COLUMNS = ["fund_code", "fund_name", "secondary", "confidence", "alternatives", "decision", "reviewer", "comment",
-                  "evidence", "group", "group_size", "settles", "index_code", "index_name", "full_name", "fund_type",
-                  "primary", "taxonomy_version", "row"]
+                  "evidence", "review_decision", "group", "group_size", "settles", "index_code", "index_name",
+                  "full_name", "fund_type", "primary", "taxonomy_version", "row"]
+# review_decision: the tagged file's column of that name (the code of the fund whose review decision settles the row,
+# '' none), which says which rows show a decision; written only when the tagged file has it (see _tool_confidence)
+FLAG = "review_decision"
 FROZEN_COLUMNS = 2  # fund_code and fund_name stay in view while scrolling right
 REQUIRED = ("fund_code", "decision", "taxonomy_version")
 # every column of a sheet that import reads (a fund new to the labeled set takes its LABEL_COLUMNS): each must appear once
-READ_COLUMNS = tuple(dict.fromkeys(REQUIRED + ("reviewer", "comment", "secondary", "primary", "confidence")
+READ_COLUMNS = tuple(dict.fromkeys(REQUIRED + ("reviewer", "comment", "secondary", "primary", "confidence", FLAG)
                                    + tuple(LABEL_COLUMNS)))
 # the output columns of `fundclass tag` a review frame is made of; an exported file needs taxonomy_version too (it goes
 # to the sheet, where import checks it)
@@ -104,6 +107,9 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
         out[col] = tagged.iloc[:, colmap[fld]].astype(str).values if fld in colmap else ""
     for c in ("primary", "secondary", "confidence", "alternatives", "evidence", "taxonomy_version"):
         out[c] = tagged[c].astype(str).values if c in tagged.columns else ""
+    flagged = FLAG in tagged.columns  # a file tagged before the column existed: the sheet has none (see _tool_confidence)
+    if flagged:
+        out[FLAG] = tagged[FLAG].fillna("").astype(str).str.strip().values
     p = prepare(tagged.reset_index(drop=True), colmap)
     linked = tagged["linked_fund"].astype(str).replace("nan", "") if "linked_fund" in tagged.columns \
         else pd.Series([""] * len(tagged))
@@ -197,7 +203,7 @@ def review_frame(tagged: pd.DataFrame, include_all: bool = False, source: str = 
                           ascending=[True, False, True, False, False, True], kind="stable")
     for c in ("decision", "reviewer", "comment"):
         out[c] = ""
-    frame = out[REVIEW_COLUMNS].reset_index(drop=True)
+    frame = out[[c for c in REVIEW_COLUMNS if c != FLAG or flagged]].reset_index(drop=True)
     frame.attrs["without_holdings"] = int(out["later"].sum())  # rows of it that come last (see above)
     frame.attrs["blank_rows"] = (np.flatnonzero(blank) + 2).tolist()  # the file's rows left out, as the sheet numbers them
     return frame
@@ -225,17 +231,18 @@ def write_review(frame: pd.DataFrame, path: str | Path, labels: list[str], raw_c
             for i, v in enumerate(labels):
                 lab.write_string(i, 0, v)
             lab.hide()
-            col = REVIEW_COLUMNS.index("decision")
+            columns = list(frame.columns)
+            col = columns.index("decision")
             ws.data_validation(1, col, max(len(frame), 1) + 1000, col, {
                 "validate": "list", "source": f"={LABELS_SHEET}!$A$1:$A${len(labels)}",
                 "input_title": "分类决定", "input_message": "从列表中选择二级分类"
                 + "".join(f";{w}: 收回该基金的复核决定" for w in labels if w in withdraw_words()),
                 "error_title": "不在分类体系内", "error_message": "请选择分类体系中的标签"})
             ws.freeze_panes(1, FROZEN_COLUMNS)
-            ws.autofilter(0, 0, len(frame), len(REVIEW_COLUMNS) - 1)
+            ws.autofilter(0, 0, len(frame), len(columns) - 1)
             widths = {"fund_name": 28, "index_name": 24, "alternatives": 40, "evidence": 60, "decision": 18,
                       "comment": 30}
-            for i, c in enumerate(REVIEW_COLUMNS):
+            for i, c in enumerate(columns):
                 ws.set_column(i, i, widths.get(c, 12))
     atomic_write_bytes(path, _write)
     return notes
@@ -829,10 +836,19 @@ def _shown_confidence(r) -> float | None:
 
 
 def _tool_confidence(r) -> float | None:
-    """The confidence row ``r`` of a sheet shows below 1, None when it shows none or 1: a fund a review decision
-    settles is tagged at confidence 1, so a lower one is the tool's own answer, whatever class it names."""
+    """The confidence of the tool's own answer row ``r`` of a sheet shows, None when it shows none or a review
+    decision. A sheet with a ``review_decision`` column says which: a row whose cell is empty shows the tool's answer,
+    also at confidence 1 (an out-of-scope fund, 不适用, is tagged at 1 too, so on a sheet exported before a decision
+    of 不适用 the number alone would show that decision). On a sheet without it (exported before it existed, or the
+    column deleted), a fund a review decision settles is tagged at confidence 1, so a lower one is the tool's own
+    answer, whatever class it names."""
     conf = _shown_confidence(r)
-    return conf if conf is not None and conf < 1 else None
+    if conf is None:
+        return None
+    flag = getattr(r, FLAG, None)
+    if flag is not None:
+        return None if str(flag).strip() not in ("", "nan") else conf
+    return conf if conf < 1 else None
 
 
 def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: bool = False,
@@ -861,6 +877,17 @@ def _unseen_decision(r, old: dict, tax: Taxonomy, shows_answer: bool, withdraw: 
                 + ("withdrawn" if withdraw else f"replaced with {r.decision}") + f"): put {fix} back (copy "
                 f"{'them' if hidden else 'it'} from the exported sheet), or pass --overrule-fund {r.code} to "
                 + ("withdraw" if withdraw else "replace") + " the decision (--overrule: on every row)")
+    if shown == old["secondary"] == tax.not_applicable and conf is None and not hasattr(r, FLAG):
+        # a sheet without review_decision shows a decision by its confidence of 1 alone, which is also the tool's own
+        # for a fund out of the taxonomy's scope: this row cannot show whether the decision was made before it
+        return (f"row {r.line_no} ({r.code}): the labeled set holds a review decision, {old['secondary']} "
+                f"({old['labeled_by']}, {old['labeled_at']}), and this sheet has no `{FLAG}` column, so its "
+                f"{shown} at confidence 1 (the tool's own answer for a fund out of the taxonomy's scope, as a "
+                f"decision's) cannot show whether that decision was made before the sheet was exported or after (a "
+                f"later decision it never showed would be " + ("withdrawn" if withdraw else f"replaced with "
+                                                                f"{r.decision}")
+                + f"): export a new sheet from a fresh `fundclass tag` (it has the column), or pass --overrule-fund "
+                f"{r.code} to " + ("withdraw" if withdraw else "replace") + " the decision (--overrule: on every row)")
     if shown == old["secondary"] and conf is None:
         return ""
     answer = (shown or "none") + (f", the tool's own at confidence {conf:g}" if shown == old["secondary"] else "")

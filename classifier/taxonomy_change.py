@@ -38,8 +38,10 @@ from .errors import InputError, TaxonomyError
 from .io import StagedOutputs, atomic_write_bytes, check_not_input
 from .labeled import (HISTORY_COLUMNS, MIGRATION_BY, OPEN_ELSEWHERE, Change, CommitPending, change_labels,
                       migrated_note, migration_pending, outputs_placed, stage_outputs)
-from .review import REVIEW_COLUMNS, _index_groups, write_review
+from .review import FLAG, REVIEW_COLUMNS, _index_groups, write_review
 from .taxonomy import Taxonomy
+
+QUEUE_COLUMNS = [c for c in REVIEW_COLUMNS if c != FLAG]  # a queue holds the labeled set's rows, none of them tagged
 
 
 # the queue's evidence for a review decision whose class was split or removed: the reviewer decides again, knowing it
@@ -332,7 +334,7 @@ def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str,
             moved += 1
         else:
             keep_mask[labels.index.get_loc(i)] = False
-            q = {c: r.get(c, "") for c in REVIEW_COLUMNS if c in labels.columns}
+            q = {c: r.get(c, "") for c in QUEUE_COLUMNS if c in labels.columns}
             earlier = EARLIER_DECISION.format(by=r.labeled_by, at=r.labeled_at, secondary=r.secondary) \
                 if r.source == "review" else ""
             # row: its line in the labeled set (labels.csv:39), where `review import` puts it back (classifier.review.
@@ -345,7 +347,7 @@ def _plan(labels: pd.DataFrame, migration: Migration, new: Taxonomy, today: str,
     queued = labels[[not k for k in keep_mask]]
     # the groups of one index (the set may keep its ETFs under the index code and its feeders under the index name)
     same = _index_groups(labels) if queue else {}
-    queue_frame = _grouped(pd.DataFrame(queue, columns=REVIEW_COLUMNS), queued, same)
+    queue_frame = _grouped(pd.DataFrame(queue, columns=QUEUE_COLUMNS), queued, same)
     decided = int((queued["source"] == "review").sum())
     return MigrationResult(kept, moved, len(queue_frame), decisions_queued=decided), queue_frame, keep_mask, history
 
@@ -379,4 +381,4 @@ def _grouped(queue: pd.DataFrame, queued: pd.DataFrame, same: dict[str, set] | N
     q["_settles"], q["_key"], q["_own"] = follow, key, own
     q = q.sort_values(["_settles", "_key", "_own", "_rank", "_order"], ascending=[False, True, True, True, True],
                       kind="stable")
-    return q[REVIEW_COLUMNS].reset_index(drop=True)
+    return q[QUEUE_COLUMNS].reset_index(drop=True)

@@ -9,9 +9,13 @@ from classifier.cli import cli
 from classifier.labeled import SHIPPED_LABELS
 from classifier.pipeline import Tagger
 from classifier.io import write_table
-from classifier.review import REVIEW_COLUMNS, import_review, review_frame
+from classifier.review import FLAG, REVIEW_COLUMNS, import_review, review_frame
 from classifier.taxonomy import DEFAULT_TAXONOMY, load_taxonomy
 from conftest import TRAINING_GROUPS, write_labeled_subset
+
+# a sheet as one exported from a file tagged before review_decision existed: which rows show a decision is read from
+# their confidence (1) alone; tests of the column add it
+SHEET_COLUMNS = [c for c in REVIEW_COLUMNS if c != FLAG]
 
 TAX_VERSION = load_taxonomy().version
 
@@ -141,7 +145,7 @@ def _review_sheet(path, rows):
     each answer at confidence 1, as a fund a review decision settles shows (a test of the tool's own answer sets it
     below 1)."""
     version = load_taxonomy().version
-    df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS} for _ in rows])
+    df = pd.DataFrame([{c: "" for c in SHEET_COLUMNS} for _ in rows])
     for i, (code, shown, decision, reviewer) in enumerate(rows):
         df.loc[i, ["fund_code", "fund_name", "secondary", "confidence", "primary", "decision", "reviewer",
                    "taxonomy_version", "group"]] = [code, f"示例{code}ETF", shown, "1" if shown else "0",

@@ -14,18 +14,19 @@ from classifier.cli import cli
 from classifier.errors import ChangeRecovered, DecisionsNotApplied, InputError
 from classifier.io import csv_text, read_table, write_table
 from classifier.labeled import audit, read_labels
-from classifier.review import REVIEW_COLUMNS, import_review
+from classifier.review import FLAG, REVIEW_COLUMNS, import_review
 from classifier.taxonomy import load_taxonomy
 from classifier.workspace import check_writable, init
 from conftest import TRAINING_GROUPS, write_labeled_subset
 
 TAX = load_taxonomy()
+SHEET_COLUMNS = [c for c in REVIEW_COLUMNS if c != FLAG]  # as review_helpers: a sheet without review_decision
 EFUND = load_taxonomy(os.path.join(os.path.dirname(str(TAX.path)), "efund2025.toml"))
 
 
 def _sheet(path, rows, columns=None):
     """A review sheet with ``rows`` of (fund_code, decision, comment) — every other column as export writes it."""
-    df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS} for _ in rows])
+    df = pd.DataFrame([{c: "" for c in SHEET_COLUMNS} for _ in rows])
     for i, (code, decision, comment) in enumerate(rows):
         df.loc[i, ["fund_code", "decision", "comment", "reviewer", "taxonomy_version"]] = [
             code, decision, comment, "张三", TAX.version]
@@ -177,7 +178,7 @@ def test_an_import_that_changes_nothing_does_not_rewrite_the_labeled_set(tmp_pat
 
 
 def test_other_taxonomy_cannot_write_into_this_labeled_set(tmp_path, labels_copy):
-    df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS}])
+    df = pd.DataFrame([{c: "" for c in SHEET_COLUMNS}])
     df.loc[0, ["fund_code", "decision", "reviewer", "taxonomy_version"]] = ["159915", "中国", "张三", EFUND.version]
     write_table(df, tmp_path / "r.csv")
     before = labels_copy.read_bytes()
@@ -409,7 +410,7 @@ def test_a_review_workbook_with_another_visible_sheet_imports_with_the_sheet_it_
 
     from classifier.review import write_review
 
-    df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS}])
+    df = pd.DataFrame([{c: "" for c in SHEET_COLUMNS}])
     df.loc[0, ["fund_code", "decision", "reviewer", "taxonomy_version"]] = ["990001", "宽基ETF", "张三", TAX.version]
     sheet = tmp_path / "review.xlsx"
     write_review(df, sheet, TAX.labels)
@@ -461,7 +462,7 @@ def test_a_review_sheet_imports_whatever_the_order_of_its_columns(tmp_path, smal
                "secondary", "confidence", "alternatives", "evidence", "taxonomy_version", "group", "group_size",
                "decision", "reviewer", "comment"]
     assert set(earlier) <= set(REVIEW_COLUMNS)  # later sheets have more columns (settles), earlier ones import too
-    for i, order in enumerate((earlier, REVIEW_COLUMNS[::-1])):
+    for i, order in enumerate((earlier, SHEET_COLUMNS[::-1])):
         sheet = _sheet(tmp_path / f"r{i}.xlsx", [(f"99000{i}", "宽基ETF", "")], lambda d, order=order: d[order])
         assert import_review(sheet, TAX, small_labels_copy, today="2026-11-30").added == [f"99000{i}"]
 

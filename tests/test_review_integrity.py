@@ -222,3 +222,46 @@ def test_a_review_sheets_row_is_not_read_as_a_line_of_the_labeled_set():
     assert _in_place(labels, sheet, h)["fund_code"].tolist() == ["000001", "000002", "000003", "000004"]
     sheet["row"] = "labels.csv:3"  # the queue: line 3 of the set before the migration
     assert _in_place(labels, sheet, h)["fund_code"].tolist() == ["000001", "000004", "000002", "000003"]
+
+
+def test_a_decision_of_not_applicable_is_not_replaced_by_a_sheet_exported_before_it(tmp_path):
+    """A fund out of the taxonomy's scope (a bond ETF) is tagged 不适用 at confidence 1, the number a review decision
+    shows at: a sheet exported before a reviewer decided the fund 不适用 showed the tool's answer, and its import
+    replaced that later decision in silence (user-path hunt, session 33). The sheet's review_decision column (the
+    deciding fund's code; empty for the tool's own answer) tells the two apart; a sheet without it cannot, and is
+    refused for such a row; a sheet exported after the decision shows it, and a decision there replaces it."""
+    import shutil
+
+    from classifier.io import write_table
+
+    labels = tmp_path / "labels.csv"
+    shutil.copy(SHIPPED_LABELS, labels)
+    batch, tagged, old = tmp_path / "batch.csv", tmp_path / "tagged.csv", tmp_path / "old.csv"
+    pd.DataFrame({"基金代码": ["990911"], "基金简称": ["示例中证信用债ETF"], "跟踪指数名称": ["中证信用债指数"],
+                  "基金类型": ["被动指数型债券"]}).to_csv(batch, index=False)
+    r = CliRunner()
+
+    def export(out):
+        res = r.invoke(cli, ["tag", str(batch), "-o", str(tagged), "-s", "--labeled", str(labels)])
+        assert res.exit_code == 0, res.output
+        res = r.invoke(cli, ["review", "export", str(tagged), "-o", str(out), "--all", "--labeled", str(labels)])
+        assert res.exit_code == 0, res.output
+        return pd.read_csv(out, dtype=str, keep_default_na=False)
+
+    sheet = export(old)
+    assert sheet[["secondary", "confidence", "review_decision"]].values.tolist() == [["不适用", "1.0", ""]]
+    _decide(sheet, {"990911": "不适用"}, tmp_path / "alice.csv", labels, "2026-11-30")  # the decision, after the export
+    sheet.loc[:, ["decision", "reviewer"]] = ["宽基ETF", "李四"]
+    write_table(sheet, old)
+    older = tmp_path / "older.csv"  # the same sheet, as one of a file tagged before the column existed
+    write_table(sheet.drop(columns="review_decision"), older)
+    before = labels.read_bytes()
+    for path, why in ((old, "that this sheet did not show (its answer: 不适用, the tool's own at confidence 1)"),
+                      (older, "this sheet has no `review_decision` column, so its 不适用 at confidence 1")):
+        res = r.invoke(cli, ["review", "import", str(path), "--labeled", str(labels)])
+        assert res.exit_code != 0 and labels.read_bytes() == before, res.output
+        assert "row 2 (990911)" in res.output and why in res.output and "--overrule-fund 990911" in res.output
+    fresh = export(tmp_path / "fresh.csv")
+    assert fresh[["secondary", "confidence", "review_decision"]].values.tolist() == [["不适用", "1.0", "990911"]]
+    res = _decide(fresh, {"990911": "宽基ETF"}, tmp_path / "bob.csv", labels, "2026-12-01")
+    assert res.changed == [("990911", "不适用", "宽基ETF")]

@@ -6,10 +6,12 @@ import pytest
 
 from classifier.errors import InputError
 from classifier.labeled import SHIPPED_LABELS, read_history, read_labels
-from classifier.review import REVIEW_COLUMNS, import_review
+from classifier.review import FLAG, REVIEW_COLUMNS, import_review
 from classifier.io import write_table
 from classifier.taxonomy import load_taxonomy
 from conftest import KILLED_LABELED_CHANGE, write_labeled_subset
+
+SHEET_COLUMNS = [c for c in REVIEW_COLUMNS if c != FLAG]  # a sheet of a file tagged before review_decision existed
 
 
 @pytest.fixture
@@ -23,7 +25,7 @@ def labels(tmp_path):
 def _sheet(path, rows):
     """A review sheet as `review export` writes it: rows of (fund_code, the tool's answer, decision, reviewer, comment)."""
     tax = load_taxonomy()
-    df = pd.DataFrame([{c: "" for c in REVIEW_COLUMNS} for _ in rows])
+    df = pd.DataFrame([{c: "" for c in SHEET_COLUMNS} for _ in rows])
     for i, (code, shown, decision, reviewer, comment) in enumerate(rows):
         df.loc[i, ["fund_code", "fund_name", "secondary", "confidence", "primary", "decision", "reviewer", "comment",
                    "taxonomy_version", "group"]] = [code, f"示例{code}ETF", shown, "0.6", tax.primary_of(shown),
@@ -424,7 +426,7 @@ def test_a_confidence_column_formatted_as_percent_or_cleared_does_not_revert_a_l
 
     def copy(name, decision, reviewer, confidence):
         path = tmp_path / name
-        write_table(pd.DataFrame([{c: "" for c in REVIEW_COLUMNS}]).assign(
+        write_table(pd.DataFrame([{c: "" for c in SHEET_COLUMNS}]).assign(
             fund_code="990993", fund_name="示例990993ETF", secondary="宽基ETF", primary=tax.primary_of("宽基ETF"),
             confidence=confidence, decision=decision, reviewer=reviewer, taxonomy_version=tax.version,
             group="990993"), path)
