@@ -40,7 +40,7 @@ from .labeled import (HISTORY_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MIGRATION_BY, 
                       migration_pending, read_history, read_labels, _folded)
 from .reach import decision_reach
 from .taxonomy import Taxonomy, file_of_version, load_taxonomy, taxonomy_hint
-from .text import blank_rows, code6_column, counted, number_column
+from .text import blank_rows, clean, code6_column, counted, number_column
 from .vocabulary import load_vocabulary
 
 ID_FIELDS = {"code": "fund_code", "name": "fund_name", "full_name": "full_name", "index_code": "index_code",
@@ -349,6 +349,9 @@ class ImportResult:
     # code, old, restored, the decided fund: a row that fund's decision relabeled, back to its earlier label as another
     # decision on its index disputes it
     undone: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # code, the fund the sheet's row shows (name, index code), the labeled set's fund of that code: a decision written
+    # into the set's row of a fund the sheet names otherwise (a typed or stale code), which the import warns of
+    mismatched: list[tuple[str, str, str]] = field(default_factory=list)
 
     # how the sheet was read: warnings (a header below title lines, hidden sheets skipped, mixed encodings) and the
     # sheet taken among several holding data (io.SheetChooser)
@@ -419,6 +422,15 @@ class ImportResult:
             out += [f"  {c} is settled by the review decision of {', '.join(d)} on its index or share-class family: "
                     f"write 撤销 on {'that' if len(d) == 1 else 'each'} fund's row to take "
                     f"{'it' if len(d) == 1 else 'them'} back" for c, d in by]
+        if self.mismatched:
+            out.append(f"warning: {counted(len(self.mismatched), 'row', verbs=('decides', 'decide'))} a fund the "
+                       f"labeled set holds under another name or index, and the decision "
+                       f"{did('was', 'would be')} written into the set's fund (and reaches its index): "
+                       + "; ".join(f"{c} (sheet: {sheet}; labeled set: {held})" for c, sheet, held
+                                   in self.mismatched[:20])
+                       + ("; …" if len(self.mismatched) > 20 else "")
+                       + ": check the fund codes (a typed or stale code decides another fund); to undo, write 撤销 "
+                       "on the row and import it")
         if self.padded:
             out.append(f"warning: the sheet's fund_code column was saved as numbers (Excel drops leading zeros): "
                        f"{counted(len(self.padded), 'code')} read as six digits: {_first(self.padded)}")
@@ -826,6 +838,22 @@ def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None
         raise InputError(f"{labels_path}: this labeled set holds labels of taxonomy {', '.join(versions)}, not "
                          f"{tax.version}; " + (since or "pass the matching --taxonomy or --labeled")
                          + ", nothing imported")
+
+
+def _other_fund(r, old: dict, old_key: str) -> tuple[str, str] | None:
+    """(the fund row ``r`` of a sheet shows, the labeled set's fund ``old`` of the same code) when they are not one
+    fund: both give an index code and the codes differ, or both give a name and the names differ (cleaned: width,
+    script, spaces, case) while their index codes do not agree; None otherwise (a column the sheet lacks or a blank
+    cell says nothing)."""
+    name = clean(str(getattr(r, "fund_name", "") or ""))
+    held = clean(str(old.get("fund_name", "") or ""))
+    key = str(getattr(r, "index_key", "") or "")
+    index_differs = bool(key and old_key and key != old_key)
+    if not index_differs and (not name or not held or name == held or (key and key == old_key)):
+        return None
+    shown = lambda n, i: ", ".join(x for x in (str(n).strip(), str(i).strip()) if x)  # noqa: E731
+    return (shown(getattr(r, "fund_name", ""), getattr(r, "index_code", "")),
+            shown(old.get("fund_name", ""), old.get("index_code", "")))
 
 
 def _shown_confidence(r) -> float | None:
@@ -1693,8 +1721,9 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                                   f"(--overrule: on every row)")
         applied: dict[str, tuple[str, str, str]] = {}  # fund code → decision, reviewer, note of the rows written
         pos = {c: i for i, c in enumerate(labels["fund_code"])}
+        set_keys = code_keys(labels).tolist()
         group_of = {}  # the set's group of each tracked index code (000510 and 000510.SH are one index)
-        for key, g in zip(code_keys(labels), labels["group"]):
+        for key, g in zip(set_keys, labels["group"]):
             if key and g:
                 group_of.setdefault(key, g)
         by_subject: dict[str, str] | None = None  # the set's group of each index subject, read when a name needs it
@@ -1725,6 +1754,9 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                 if why:
                     unseen.append(why)
                     continue
+                other = _other_fund(r, old, set_keys[i])
+                if other:
+                    res.mismatched.append((code, *other))
                 history.append(_history_row(old, r.decision, r.reviewer, today, note))
                 for k, v in new.items():
                     labels.iat[i, labels.columns.get_loc(k)] = v

@@ -990,3 +990,28 @@ def test_labels_version_reads_a_set_once_per_state_of_its_file(small_labels_copy
     small_labels_copy.write_bytes(text.replace(TAX.version, "other-9").encode("gbk"))  # rewritten (and in GBK)
     assert store.labels_version(small_labels_copy) == "other-9"
     assert len(reads) == 2
+
+
+def test_a_decision_on_a_code_the_set_holds_as_another_fund_is_named_in_a_warning(tmp_path, named_labels_copy):
+    """A sheet row whose fund code the labeled set holds as another fund (a typed or stale code: the sheet shows a
+    battery ETF under 563990, the set's 563990 is 富国中证800自由现金流ETF) decides the set's fund and relabels its index,
+    as the README says; the import says so, naming the code and both funds, in a dry run too. A row that shows the
+    set's own fund (its name, or its index code, however written) is no such row."""
+    rows = [("563990", "科技成长主题ETF", ""), ("159915", "科技成长主题ETF", ""), ("588000", "宽基ETF", "")]
+
+    def shown(df):
+        df[["fund_name", "index_code"]] = [["南方中证电池主题ETF", "931719.CSI"],
+                                           ["易方达创业板ETF", ""],  # the set's name
+                                           ["华夏科创50ETF", "000688"]]  # another name, the set's index (000688.SH)
+        return df
+
+    held = read_labels(named_labels_copy).set_index("fund_code")
+    assert held.loc["588000", "index_code"] == "000688.SH" and held.loc["588000", "fund_name"] != "华夏科创50ETF"
+    sheet = _sheet(tmp_path / "r.csv", rows, shown)
+    for dry in (True, False):
+        res = import_review(sheet, TAX, named_labels_copy, today="2026-12-02", dry_run=dry)
+        assert [m[0] for m in res.mismatched] == ["563990"]
+        (line,) = [x for x in res.lines() if "under another name or index" in x]
+        assert ("563990 (sheet: 南方中证电池主题ETF, 931719.CSI; labeled set: 富国中证800自由现金流ETF, 932368.CSI)"
+                in line) and ("would be written" if dry else "was written") in line
+    assert read_labels(named_labels_copy).set_index("fund_code").loc["563990", "secondary"] == "科技成长主题ETF"
