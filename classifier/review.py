@@ -644,8 +644,11 @@ def _read_decisions(path, tax: Taxonomy, reviewer: str | None, sheet: str | None
         if not r.reviewer:
             errors.append(f"{where}: no reviewer (fill the reviewer column or pass --reviewer)")
         tv = str(r.taxonomy_version).strip()
-        if tv != tax.version:
-            errors.append(f"{where}: exported for taxonomy '{tv or 'none'}', importing against {tax.version}")
+        if not tv:  # a row inserted by hand, or a cell cleared: the sheet's other rows say which version it is of
+            errors.append(f"{where}: its taxonomy_version cell is empty; fill in {tax.version} (the version this "
+                          f"import is against; a row added by hand takes the exported rows' version)")
+        elif tv != tax.version:
+            errors.append(f"{where}: exported for taxonomy '{tv}', importing against {tax.version}")
     errors += _typed_over_answer(f[f["decision"] == ""], tax)
     ok = decided[pd.Series([isinstance(c, str) for c in decided["code"]], index=decided.index, dtype=bool)]
     for code, g in ok.groupby("code", sort=True):

@@ -520,3 +520,24 @@ def test_a_tagged_file_saved_with_confidence_as_a_percentage_is_exported_in_the_
     assert b["confidence"].tolist() == [f"{float(c) * 100:.2f}%" for c in a["confidence"]]
     res = CliRunner().invoke(cli, ["summary", str(pct), "-o", str(tmp_path / "s.md")])
     assert res.exit_code == 0, res.output
+
+
+def test_a_row_added_by_hand_without_a_taxonomy_version_is_refused_naming_the_empty_cell(tmp_path, labels):
+    """A reviewer inserts a row for a fund the sheet did not list and fills code, decision and reviewer, but not
+    taxonomy_version: the import said `exported for taxonomy 'none'`, as if the sheet were of another taxonomy. It names
+    the empty cell and the version to fill in; nothing is written until it is."""
+    tax = load_taxonomy()
+    path = _sheet(tmp_path / "r.csv", [("990981", "宽基ETF", "宽基ETF", "张三", ""),
+                                       ("990982", "宽基ETF", "策略主题ETF", "张三", "")])
+    f = pd.read_csv(path, dtype=str, keep_default_na=False)
+    f.loc[1, "taxonomy_version"] = ""
+    write_table(f, path)
+    before = labels.read_bytes()
+    with pytest.raises(InputError) as e:
+        import_review(path, tax, labels, today="2026-12-02")
+    msg = str(e.value)
+    assert f"row 3 (990982): its taxonomy_version cell is empty; fill in {tax.version}" in msg
+    assert "'none'" not in msg and "row 2 (990981)" not in msg and labels.read_bytes() == before
+    f.loc[1, "taxonomy_version"] = tax.version
+    write_table(f, path)
+    assert import_review(path, tax, labels, today="2026-12-02").added == ["990981", "990982"]
