@@ -219,15 +219,24 @@ def test_labels_audit_names_an_open_dispute_as_a_warning_not_an_error(tmp_path, 
     assert "009012 科技成长主题ETF (张三, 2026-12-01)" in warning and "110026 策略主题ETF (李四, 2026-12-02)" in warning
     assert "撤销" in warning
     # a hand row of the index edited to a third class: not what the dispute leaves, an error again
-    lab = read_labels(chinext)
-    row = lab.index[(lab["fund_code"] == "001592")][0]
+    res = _audit_with_001592_edited(chinext)
+    assert res.exit_code == 1 and "carries 4 labels" in res.output, res.output
+
+
+def _audit_with_001592_edited(chinext):
+    """`labels audit` of the set once the hand row 001592 (宽基ETF, of the 创业板 index's name group) is edited by hand
+    to a third class, 消费主题ETF: a split no decision accounts for."""
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    row = read_labels(chinext).index[read_labels(chinext)["fund_code"] == "001592"][0]
     text = chinext.read_text(encoding="utf-8").splitlines(keepends=True)
     assert text[row + 1].startswith("001592,") and f",{BROAD}," in text[row + 1]
     text[row + 1] = text[row + 1].replace(f",{TAX.primary_of(BROAD)},{BROAD},",
                                           f",{TAX.primary_of('消费主题ETF')},消费主题ETF,")
     chinext.write_text("".join(text), encoding="utf-8")
-    res = CliRunner().invoke(cli, ["labels", "audit", str(chinext)])
-    assert res.exit_code == 1 and "carries 4 labels" in res.output, res.output
+    return CliRunner().invoke(cli, ["labels", "audit", str(chinext)])
 
 
 def test_the_import_says_which_decision_relabels_an_index_after_a_withdrawal(tmp_path, chinext):
@@ -320,11 +329,5 @@ def test_labels_audit_takes_the_feeders_of_a_disputing_etf_under_the_index_name_
     (warning,) = [line for line in res.output.splitlines() if line.startswith("warning:")]
     assert "159915 科技成长主题ETF (张三, 2026-12-01)" in warning and "159952 策略主题ETF (李四, 2026-12-02)" in warning
     # a row of the name group edited to a third class: not what the dispute leaves, an error again
-    row = read_labels(chinext).index[read_labels(chinext)["fund_code"] == "001592"][0]
-    text = chinext.read_text(encoding="utf-8").splitlines(keepends=True)
-    assert text[row + 1].startswith("001592,") and f",{BROAD}," in text[row + 1]
-    text[row + 1] = text[row + 1].replace(f",{TAX.primary_of(BROAD)},{BROAD},",
-                                          f",{TAX.primary_of('消费主题ETF')},消费主题ETF,")
-    chinext.write_text("".join(text), encoding="utf-8")
-    res = CliRunner().invoke(cli, ["labels", "audit", str(chinext)])
+    res = _audit_with_001592_edited(chinext)
     assert res.exit_code == 1 and "family/index group 'idx:创业板指' carries 4 labels" in res.output, res.output
