@@ -504,8 +504,8 @@ def taxonomy_migrate(migration, old, new, labeled, queue, drop_undecided):
         if used:
             tx = ""
             click.echo(f"this workspace now uses {new} for every command given no --taxonomy (recorded in {f}: "
-                       f"[taxonomies] {line}); to undo, delete that line (commands then use {old} again unless "
-                       f"given --taxonomy, and the migrated labeled set refuses it)")
+                       f"[taxonomies] {line}); to undo, delete that line (commands then use "
+                       f"{default_path('taxonomy')} unless given --taxonomy, and the migrated labeled set refuses it)")
         else:
             click.echo(f"recorded in {f} ([taxonomies] {line}): used in place of [paths].taxonomy when that is a "
                        f"version of {n.id}, which the configuration in use does not name"

@@ -120,6 +120,12 @@ def load_migration(path, old: Taxonomy, new: Taxonomy) -> Migration:
     for s in old.secondaries:
         if s not in norm and s not in new.secondaries:
             problems.append(f"[map] class '{s}' of {old.version} is not in {new.version}: map it (to [] if removed)")
+    if norm and old.version == new.version:
+        # a label names its taxonomy by version alone: moved under the same one, a migrated set reads as unmigrated
+        problems.append(f"{new.path} keeps the version of {old.path}, {old.version}, but [map] moves classes: each "
+                        f"label names its taxonomy by version alone, so the migrated set could not be told from the "
+                        f"old one (the migration would run again on it, and commands given {old.path} would read its "
+                        f"labels as errors); give the new file a new [taxonomy] version and write it in [migration] to")
     if problems:
         raise TaxonomyError(f"{p}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     return Migration(str(p), head["from"], head["to"], norm)

@@ -88,12 +88,19 @@ def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, co
     from .labeled import migration_pending, read_labels
 
     # funds the taxonomy migration queued and no one decided yet are not in the set: the model learned nothing of them
-    undecided = migration_pending(labeled, set(read_labels(labeled)["fund_code"]))
+    labels = read_labels(labeled)
+    undecided = migration_pending(labeled, set(labels["fund_code"]))
     if undecided:
         lines.append(f"warning: {len(undecided)} funds the taxonomy migration to {tax.version} took out of the labeled "
                      f"set are still undecided in its review queue ({', '.join(undecided[:10])}"
                      f"{' …' if len(undecided) > 10 else ''}): this model learned nothing of them; decide them in the "
                      f"queue, import it (`fundclass review import QUEUE --taxonomy {tax.path}`) and train again")
+    # a class of the taxonomy no labeled fund holds (a split's new class left undecided): the model never saw it
+    unseen = [c for c in tax.secondaries if c not in set(labels["secondary"])]
+    if unseen:
+        lines.append(f"warning: no fund of the labeled set holds {len(unseen)} class(es) of {tax.version}: "
+                     f"{', '.join(unseen)}; this model learned nothing of them (only the rules give them, and the "
+                     f"model may overrule those rules): label or decide funds of them and train again")
     if before:
         lines += compare_models(compare_to, before, previous, out_dir, m, labeled, tax, H)
     return lines

@@ -253,3 +253,29 @@ def test_a_next_migration_given_the_file_e_funds_set_came_from_names_the_next_fr
         "ef2.toml" in res.output, res.output
     assert "[map]" not in res.output and "[migration]" not in res.output, res.output
     assert ef.read_bytes() == before
+
+
+def test_after_a_second_migration_the_undo_line_names_the_file_commands_would_use(workspace):
+    """taxhunt: after a second migration (r2 → r3) the command said 'to undo, delete that line (commands then use
+    r2.toml again …)', but with the line deleted commands use [paths].taxonomy, the shipped taxonomy/jrj2026.toml, as
+    they did before the first migration. It now names that file."""
+    r = CliRunner()
+    _renamed(DEFAULT_TAXONOMY, workspace / "r2.toml", "jrj-2026.01-r1", "jrj-2026.02-r2", "资源主题ETF", "资源能源主题ETF")
+    (workspace / "m.toml").write_text(RENAME.format(old="jrj-2026.01-r1", new="jrj-2026.02-r2", a="资源主题ETF",
+                                                    b="资源能源主题ETF"), encoding="utf-8")
+    res = r.invoke(cli, ["taxonomy", "migrate", "m.toml", "--from", str(DEFAULT_TAXONOMY), "--to", "r2.toml",
+                         "-o", "q.csv"])
+    assert res.exit_code == 0, res.output
+    _renamed(workspace / "r2.toml", workspace / "r3.toml", "jrj-2026.02-r2", "jrj-2026.03-r3", "资源能源主题ETF",
+             "能源资源主题ETF")
+    (workspace / "m3.toml").write_text(RENAME.format(old="jrj-2026.02-r2", new="jrj-2026.03-r3", a="资源能源主题ETF",
+                                                     b="能源资源主题ETF"), encoding="utf-8")
+    res = r.invoke(cli, ["taxonomy", "migrate", "m3.toml", "--from", "r2.toml", "--to", "r3.toml", "-o", "q.csv"])
+    assert res.exit_code == 0, res.output
+    assert "this workspace now uses r3.toml" in res.output, res.output
+    assert "commands then use taxonomy/jrj2026.toml unless given --taxonomy" in res.output, res.output
+    assert "commands then use r2.toml" not in res.output
+    # and so they do, once the line is deleted: the shipped file, which the migrated set refuses
+    (workspace / "fundclass.toml").write_text("[taxonomies]\n", encoding="utf-8")
+    from classifier.taxonomy import default_taxonomy_path
+    assert default_taxonomy_path().resolve() == DEFAULT_TAXONOMY.resolve()
