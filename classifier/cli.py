@@ -421,15 +421,19 @@ def taxonomy():
 @click.argument("path", type=click.Path(dir_okay=False))
 @friendly_errors
 def taxonomy_check(path):
-    """Validate a taxonomy file and print its classes.
+    """Validate a taxonomy file and print its classes, and the file read (a shipped taxonomy's path in the installed
+    package: copy it from there to edit it for `taxonomy migrate`).
 
     Example: fundclass taxonomy check taxonomy/jrj2026.toml
     """
+    from pathlib import Path
+
     from .taxonomy import load_taxonomy
 
     t = load_taxonomy(path)
     click.echo(f"{t.id} {t.version}: {len(t.primaries)} primary, {len(t.classes)} secondary classes, "
                f"{len(t.rules)} rules, sha256 {t.sha256[:12]}")
+    click.echo(f"file: {Path(t.path).resolve()}")
     for c in t.classes:
         click.echo(f"  {c.primary} / {c.secondary}")
 

@@ -74,6 +74,14 @@ def test_every_command_is_documented_with_an_example(runner):
 def test_taxonomy_check_and_labels_audit(runner):
     r = runner.invoke(cli, ["taxonomy", "check", "taxonomy/jrj2026.toml"])
     assert r.exit_code == 0 and "14 secondary classes" in r.output
+    # the file read, to copy from (a user's folder has no taxonomy/: the installed package's file is read)
+    (shown,) = [line[len("file: "):] for line in r.output.splitlines() if line.startswith("file: ")]
+    import hashlib
+
+    from classifier.taxonomy import load_taxonomy
+
+    assert Path(shown).is_absolute() and Path(shown).name == "jrj2026.toml"
+    assert hashlib.sha256(Path(shown).read_bytes()).hexdigest() == load_taxonomy("taxonomy/jrj2026.toml").sha256
     r = runner.invoke(cli, ["labels", "audit"])
     assert r.exit_code == 0, r.output
     assert ", 0 errors" in r.output
