@@ -55,7 +55,7 @@ def head_keys(labels: pd.DataFrame) -> pd.Series:
             x = parent[x]
         return x
 
-    for g, s in zip(labels["group"], subject):
+    for g, s in zip(labels["group"].tolist(), subject):
         if s:
             parent[find("g:" + g)] = find("s:" + s)
     root = {g: find("g:" + g) for g in labels["group"].unique()}
@@ -109,7 +109,7 @@ def reads_per_fund(labels: pd.DataFrame, agreement: pd.DataFrame) -> list[list[s
     (:func:`head_keys`), and its reads must not be lost with the old name. Where groups read apart have since joined
     one head, that head takes the reads of its alphabetically first read group."""
     keys = head_keys(labels)
-    head_of = dict(zip(labels["group"], keys))
+    head_of = dict(zip(labels["group"].tolist(), keys))
     reads: dict[str, list[str]] = {}
     for g, r in sorted(agreement["reads"].items()):
         if g in head_of:

@@ -639,12 +639,12 @@ def labels_audit(path, taxonomy_path):
     for d in rep.disputes:  # a state `review import` warned of and tagging handles, not an error of the set
         click.echo(f"warning: {d}")
     # not an error of the set's rows: funds the latest taxonomy migration took out of it, still to be decided
-    undecided = migration_pending(path, set(labels["fund_code"]))
+    undecided = migration_pending(path, set(labels["fund_code"].tolist()))
     if undecided:
         from .taxonomy import taxonomy_hint
 
         # the queue is of the set's version: its file, not the one given (a set audited with the version before)
-        versions = sorted(set(labels["taxonomy_version"]) - {""})
+        versions = sorted(set(labels["taxonomy_version"].tolist()) - {""})
         tx = f"--taxonomy {tax.path}" if versions in ([], [tax.version]) else taxonomy_hint(versions, "migrated")
         click.echo(f"warning: {len(undecided)} funds the latest taxonomy migration took out of the labeled set are "
                    f"still undecided in its review queue ({', '.join(undecided[:10])}"

@@ -180,7 +180,8 @@ def read_weights(path: str | Path) -> pd.DataFrame:
             raise ValueError(f"columns should begin with fund_code, {', '.join(WEIGHT_COLUMNS)}")
         t = t.set_index("fund_code")
         # Python's float() reads each cell: the exact inverse of repr, whatever pandas' own parser does
-        out = t.apply(lambda c: pd.Series([float(x) if x else np.nan for x in c], index=t.index, dtype="float64"))
+        out = t.apply(lambda c: pd.Series([float(x) if x else np.nan for x in c.tolist()], index=t.index,
+                                           dtype="float64"))
     except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{p}: cannot read the holdings table: {exc}") from exc
     industry = [c for c in out.columns if c not in WEIGHT_COLUMNS]

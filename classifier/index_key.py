@@ -135,15 +135,29 @@ def rows_pairs(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     return {(a, b) for a, b in keys if a and b}
 
 
+_ROW_KEYS: list = []  # the last (index codes, index names, vocabulary, their row_keys) of text columns
+
+
 def row_keys(index_code: pd.Series, index_name: pd.Series) -> list[tuple[str, str]]:
     """Per row of a labeled set (its ``index_code`` and ``index_name`` columns), the index code key and the index
     subject key ('' where none) a batch row giving the same index code and name yields (:func:`code_keys`,
     :func:`subject_keys`): the keys a fund the set holds is settled by when its batch row's own keys meet no decision
-    (a fund list gives 平安300ETF联接C's index as its name does, the number 300 alone: no key; the set, as `idx:沪深300`)."""
+    (a fund list gives 平安300ETF联接C's index as its name does, the number 300 alone: no key; the set, as `idx:沪深300`).
+
+    The last text columns' keys are given again while the columns and the vocabulary are the same (the list is
+    read-only): every load of a tagger with the labeled set's decisions reads them (~20 ms on the shipped set's 5,000
+    rows), and so does each review import, which changes labels, not the set's index columns."""
     vocab = load_vocabulary()
+    code, name = index_code.reset_index(drop=True), index_name.reset_index(drop=True)
+    text = isinstance(code.dtype, pd.StringDtype) and isinstance(name.dtype, pd.StringDtype)  # equals: cell for cell
+    if text and _ROW_KEYS and _ROW_KEYS[2] is vocab and _ROW_KEYS[0].equals(code) and _ROW_KEYS[1].equals(name):
+        return _ROW_KEYS[3]
     c = apply_unique(index_code, lambda t: _code_key(clean(t)))
     s = apply_unique(index_name, lambda t: index_key_subject(index_subject(t, vocab), vocab))
-    return [(a, "idx:" + b if b else "") for a, b in zip(c.tolist(), s.tolist())]
+    keys = [(a, "idx:" + b if b else "") for a, b in zip(c.tolist(), s.tolist())]
+    if text:
+        _ROW_KEYS[:] = [code.copy(deep=True), name.copy(deep=True), vocab, keys]  # copies: a caller may change its own
+    return keys
 
 
 def pair_aliases(pairs: set[tuple[str, str]]) -> dict[str, str]:

@@ -102,7 +102,7 @@ def decision_reach(tagged_p: pd.DataFrame, linked: list[str], problem: np.ndarra
     ids["fund_code"] = [codes[r] for r in rows]
     have = labels is not None and not labels.empty
     if have:
-        at = {c: i for i, c in enumerate(labels["fund_code"])}
+        at = {c: i for i, c in enumerate(labels["fund_code"].tolist())}
         known = [at.get(c) for c in ids["fund_code"]]
         held = [k for k, j in enumerate(known) if j is not None]
         if held:

@@ -775,8 +775,9 @@ def _subject_groups(labels: pd.DataFrame) -> dict[str, str]:
     gives it, else of the index funds whose name gives it (:func:`classifier.index_key.name_keys`)."""
     p = _prepared_ids(labels)
     out: dict[str, str] = {}
+    groups = labels["group"].tolist()
     for keys in (_keys(p, subject_keys), _keys(p, name_keys)):
-        for key, g in zip(keys, labels["group"]):
+        for key, g in zip(keys, groups):
             if key and g:
                 out.setdefault(key, g)
     return out
@@ -835,7 +836,7 @@ def _index_disputes(labels: pd.DataFrame, decided: pd.DataFrame,
 
 
 def _check_labeled_set(labels: pd.DataFrame, labels_path, tax: Taxonomy) -> None:
-    versions = sorted(set(labels["taxonomy_version"]) - {""})
+    versions = sorted(set(labels["taxonomy_version"].tolist()) - {""})
     if versions and versions != [tax.version]:
         since = _migrated_since(tax.version, labels_path)  # a sheet of the version the set was migrated from
         raise InputError(f"{labels_path}: this labeled set holds labels of taxonomy {', '.join(versions)}, not "
@@ -982,7 +983,7 @@ def _index_groups(labels: pd.DataFrame) -> dict[str, set]:
     code = _keys(p, code_keys)
     index = code.where(code != "", subject.map(lambda k: aliases.get(k, k)))
     of_index: dict[str, set] = {}
-    for key, g in zip(index, labels["group"]):
+    for key, g in zip(index, labels["group"].tolist()):
         if key and g:
             of_index.setdefault(key, set()).add(g)
     out: dict[str, set] = {}
@@ -1014,7 +1015,7 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
     queued = np.zeros(len(labels), dtype=bool) if queued is None else queued
     withdrawn = {g: w for g, w in (withdrawn or {}).items() if g}
     groups = labels["group"].to_numpy()
-    group_of = dict(zip(labels["fund_code"], groups))
+    group_of = dict(zip(labels["fund_code"].tolist(), groups))
     first: dict[str, str] = {}  # group → the first decided fund of it on the sheet
     for code in applied:
         if group_of[code]:
@@ -1081,7 +1082,7 @@ def _follow_in_group(labels: pd.DataFrame, applied: dict, on_sheet: set, tax: Ta
     if applied or reach.any():
         movable = carried_sources(labels, h).isin(("hand", "propagated", "migrated")).to_numpy() \
             if movable is None else movable
-        pos = {c: k for k, c in enumerate(labels["fund_code"])}
+        pos = {c: k for k, c in enumerate(labels["fund_code"].tolist())}
         writes = _RowWrites(labels)  # each row once, read before it is written
         for j, code in enumerate(_family_decisions(labels, tax)):
             if code in applied:
@@ -1221,7 +1222,8 @@ def _family_decisions(labels: pd.DataFrame, tax: Taxonomy) -> list[str]:
                                       labels["secondary"].iloc[rev].tolist(),
                                       labels["labeled_at"].iloc[rev].astype(str).tolist()).find(fam)
     # a reviewed share class of the same fund first, then the reviewed ETF a feeder follows, as tagging tries them
-    return [c if c != code else "" for c, code in zip((a or b for a, b in zip(same_fund, etf)), labels["fund_code"])]
+    return [c if c != code else "" for c, code in zip((a or b for a, b in zip(same_fund, etf)),
+                                                      labels["fund_code"].tolist())]
 
 
 def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame, undecided: pd.DataFrame,
@@ -1237,7 +1239,7 @@ def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame,
     person's decision is not replaced by one on another fund)."""
     if "group" not in decided.columns or undecided.empty or "group" not in undecided.columns:
         return labels
-    pos = {c: i for i, c in enumerate(labels["fund_code"])}
+    pos = {c: i for i, c in enumerate(labels["fund_code"].tolist())}
     by_group: dict[str, str] = {}  # the sheet's group → the labeled set's group of its first applied decision
     for code, g in zip(decided["code"], decided["group"].astype(str).str.strip()):
         if g and code in applied:
@@ -1245,7 +1247,7 @@ def _queued_in_group(labels: pd.DataFrame, applied: dict, decided: pd.DataFrame,
     if not by_group:
         return labels
     sheet_group = undecided["group"].astype(str).str.strip()
-    queued = undecided["code"].isin(set(migration_pending(labels_path, set(labels["fund_code"])))).to_numpy()
+    queued = undecided["code"].isin(set(migration_pending(labels_path, set(labels["fund_code"].tolist())))).to_numpy()
     if not queued.any():
         return labels
     # the index's other groups: of the set as it was before the migration took the queued rows out
@@ -1723,10 +1725,10 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
                                   f"there, or pass --overrule-fund {r.code} to decide {r.decision} anyway "
                                   f"(--overrule: on every row)")
         applied: dict[str, tuple[str, str, str]] = {}  # fund code → decision, reviewer, note of the rows written
-        pos = {c: i for i, c in enumerate(labels["fund_code"])}
+        pos = {c: i for i, c in enumerate(labels["fund_code"].tolist())}
         set_keys = code_keys(labels).tolist()
         group_of = {}  # the set's group of each tracked index code (000510 and 000510.SH are one index)
-        for key, g in zip(set_keys, labels["group"]):
+        for key, g in zip(set_keys, labels["group"].tolist()):
             if key and g:
                 group_of.setdefault(key, g)
         by_subject: dict[str, str] | None = None  # the set's group of each index subject, read when a name needs it
@@ -1811,7 +1813,7 @@ def import_review(path, tax: Taxonomy, labels_path, reviewer: str | None = None,
         if queued.any():  # a queued row its group's decision did not settle (a dispute) stays out, in the queue
             labels = labels[~(queued & (labels["taxonomy_version"] != tax.version).to_numpy())].reset_index(drop=True)
         labels = _in_place(labels, pd.concat([decided, undecided]), h)
-        res.pending = migration_pending(labels_path, set(labels["fund_code"]))
+        res.pending = migration_pending(labels_path, set(labels["fund_code"].tolist()))
         return Change(labels, history), res
 
     return change_labels(labels_path, compute, dry_run=dry_run)

@@ -191,11 +191,11 @@ def migrate(labels_path, migration: Migration, old: Taxonomy, new: Taxonomy, que
 
     def compute(labels: pd.DataFrame):
         labels = labels.copy()
-        versions = sorted(set(labels["taxonomy_version"]) - {""})
+        versions = sorted(set(labels["taxonomy_version"].tolist()) - {""})
         if versions and versions != [old.version]:
             raise InputError(f"{labels_path}: holds labels of taxonomy {', '.join(versions)}, not {old.version} "
                              f"(--from){_migrated_since(labels_path, old, versions)}; nothing migrated")
-        undecided = migration_pending(labels_path, set(labels["fund_code"]))
+        undecided = migration_pending(labels_path, set(labels["fund_code"].tolist()))
         if undecided and not drop_undecided:
             raise InputError(
                 f"{labels_path}: {len(undecided)} funds the taxonomy migration to {old.version} took out of the labeled "

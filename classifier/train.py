@@ -81,7 +81,7 @@ def index_rows(labels: pd.DataFrame, agreement: pd.DataFrame, tax: Taxonomy) -> 
     ``tax``, with the index's code and short name as ``index_code``/``index_name`` and no fund name, group its head's.
     A majority of 不适用 stays out, as every 不适用 label does (and so does a head the readers split evenly on: no
     label). Columns: the labeled set's."""
-    rows = agreement[~agreement.index.isin(set(labels["group"])) & agreement["label"].isin(tax.secondaries)
+    rows = agreement[~agreement.index.isin(set(labels["group"].tolist())) & agreement["label"].isin(tax.secondaries)
                      & (agreement["label"] != tax.not_applicable)]
     out = pd.DataFrame({c: [""] * len(rows) for c in labels.columns})
     out["index_code"] = rows["index_code"].tolist()
@@ -318,7 +318,7 @@ def index_head_reads(labels: pd.DataFrame, agreement: pd.DataFrame) -> dict[str,
     the readers' doubt as a labeled head's fund does. By code only: such a head's name is the index list's short name,
     which may be another index's subject (食品饮料 is the CSI's short name of 000807, and a subject of others). A code
     two such heads with different reads share is dropped."""
-    rows = agreement[~agreement.index.isin(set(labels["group"])) & (agreement["reads"] != "")]
+    rows = agreement[~agreement.index.isin(set(labels["group"].tolist())) & (agreement["reads"] != "")]
     if rows.empty:
         return {}
     keys = code_keys(pd.DataFrame({"index_code": rows["index_code"].tolist()}))

@@ -39,20 +39,21 @@ needs_raw = pytest.mark.skipif(not ETF_LIST.exists(), reason=f"shared raw data n
 
 
 
-# The longest files first (seconds of test time summed per file from --durations=0 on main at 2026-12-02 12:43, load
-# ~1.3 on 2 cores; files of a second or more, longest first: test_fast_paths.py, test_user_path.py (its `fundclass`
-# processes, one after the other), test_review_migration.py and test_fast_paths_output.py ~8 each, then 5.4 down to
-# 1.0). `--dist loadfile` hands whole files to the workers in collection order, a couple ahead; collected
-# alphabetically, test_user_path.py came last and ran alone while the other worker idled. Stable sort: each file's
-# tests keep their order, and the other files theirs (see pytest_configure: xdist must be told to keep this order).
-LONGEST_FIRST = ("test_fast_paths.py", "test_user_path.py", "test_review_migration.py", "test_fast_paths_output.py",
-                 "test_index_reads.py", "test_review_import.py", "test_review_index.py", "test_cli.py",
-                 "test_review_settles.py", "test_labeled_store.py", "test_review_disputes.py", "test_model_store.py",
-                 "test_holdings_table.py", "test_real_data.py", "test_review_sheet_edits.py", "test_doubt.py",
-                 "test_review_withdrawal.py", "test_parallel.py", "test_summary.py", "test_review_integrity.py",
-                 "test_linking.py", "test_migration_safety.py", "test_estimator.py", "test_training.py",
-                 "test_bad_inputs.py", "test_workspace_taxonomy.py", "test_own_outputs.py", "test_regressions.py",
-                 "test_migration_chain.py", "test_forked.py")
+# The longest files first (seconds from a file's first test to its last on its worker, median of four runs of the
+# README command on tspeed at 2026-12-02 18:10, this machine slower than at noon: the suite took 80-95 s; files of a
+# second and a half or more, longest first: test_user_path.py 13.5 (its `fundclass` processes, one after the other),
+# test_fast_paths_output.py 12.5, test_review_migration.py 11.3, test_fast_paths.py 10.4, then 8.0 down to 1.5).
+# `--dist loadfile` hands whole files to the workers in collection order, a couple ahead; collected alphabetically,
+# test_user_path.py came last and ran alone while the other worker idled. Stable sort: each file's tests keep their
+# order, and the other files theirs (see pytest_configure: xdist must be told to keep this order).
+LONGEST_FIRST = ("test_user_path.py", "test_fast_paths_output.py", "test_review_migration.py", "test_fast_paths.py",
+                 "test_labeled_store.py", "test_index_reads.py", "test_review_import.py", "test_cli.py",
+                 "test_model_store.py", "test_review_index.py", "test_review_settles.py", "test_review_disputes.py",
+                 "test_review_sheet_edits.py", "test_holdings_table.py", "test_real_data.py",
+                 "test_review_withdrawal.py", "test_parallel.py", "test_doubt.py", "test_migration_safety.py",
+                 "test_summary.py", "test_bad_inputs.py", "test_review_integrity.py", "test_linking.py",
+                 "test_estimator.py", "test_workspace_taxonomy.py", "test_migration_chain.py", "test_own_outputs.py",
+                 "test_training.py", "test_forked.py", "test_io.py", "test_regressions.py")
 
 
 def pytest_configure(config):
@@ -101,6 +102,46 @@ def _fundclass_environment_of_its_own():
     os.environ.update(before)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shipped_models_read_once():
+    """``Tagger.load`` (and every command run in-process that loads one: `fundclass tag`, `review export`, …) reads
+    each shipped model of models/ once per test process, not once a call: ~230 loads, ~20 ms each (two files of
+    1.7 MB read, hashed, parsed and compiled), most of them of models/default. A load of one of those folders,
+    unchanged since it was read (the same files: names, sizes, modification times, inodes; no staged or journal file
+    of an interrupted save), is given the model read then and a copy of its manifest; ``load_model`` itself still
+    runs once for each taxonomy, vocabulary and labeled set's version it is asked with (its checks: a refusal is
+    raised every time). Any other folder (a model a test trained, a workspace's) is read as before, every time.
+    Tagging reads a model and never changes it (the tests that patch one restore it: monkeypatch)."""
+    import copy
+
+    import classifier.pipeline as pipeline
+    from classifier.config import project_path
+    from classifier.vocabulary import load_vocabulary
+
+    real, shipped = pipeline.load_model, project_path("models").resolve()
+    read: dict = {}  # the folder's files → (model, manifest) read from them
+    checked: set = set()  # (the folder's files, taxonomy, vocabulary, labeled set's version) load_model passed
+
+    def load_model(model_dir, taxonomy, labels_version=""):
+        d = Path(model_dir).resolve()
+        if d.parent != shipped or not d.is_dir():
+            return real(model_dir, taxonomy, labels_version)
+        files = (d, *sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns, e.stat().st_ino) for e in os.scandir(d)))
+        if any(f[0].startswith(".") for f in files[1:]):  # a save's staged files or journal: its recovery runs
+            return real(model_dir, taxonomy, labels_version)
+        key = (files, taxonomy.sha256, load_vocabulary().sha256, labels_version)
+        if key not in checked:
+            loaded = real(model_dir, taxonomy, labels_version)
+            read.setdefault(files, loaded)
+            checked.add(key)
+        model, manifest = read[files]
+        return model, copy.deepcopy(manifest)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "load_model", load_model)
+        yield
+
+
 @pytest.fixture(scope="session")
 def taxonomy():
     from classifier.taxonomy import load_taxonomy
@@ -147,7 +188,7 @@ def small_labels():
     from classifier.labeled import read_labels
 
     labels = read_labels()
-    groups = sorted(labels["group"].unique())
+    groups = sorted(labels["group"].unique().tolist())
     keep = set(np.random.default_rng(0).choice(groups, size=260, replace=False))
     return labels[labels["group"].isin(keep)].reset_index(drop=True)
 
@@ -168,7 +209,7 @@ def write_labeled_subset(src, dest, n_groups=250, seed=0, keep=None):
     from classifier.labeled import write_labels
 
     labels = _labels_of(src)
-    groups = sorted(labels["group"].unique())
+    groups = sorted(labels["group"].unique().tolist())
     chosen = set(np.random.default_rng(seed).choice(groups, size=n_groups, replace=False))
     if keep is not None:
         chosen |= set(labels.loc[keep(labels), "group"])
@@ -208,7 +249,8 @@ def labels_subset(tmp_path, request):
     codes = set(re.findall(r"(?<!\d)(\d{6})(?!\d)", src))
 
     def keep(lab):
-        named = lab["index_name"].str.removesuffix("指数").map(lambda n: bool(n) and n in src)
+        names = lab["index_name"].str.removesuffix("指数")
+        named = names.isin({n for n in set(names) if n and n in src})  # each distinct name looked up once
         return (lab["fund_code"].str[:6].isin(codes) | lab["index_code"].str[:6].isin(codes) | named
                 | (lab["source"] == "review"))  # every decision already made: those are what tagging applies
 

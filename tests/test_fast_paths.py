@@ -1,6 +1,7 @@
 """The fast paths of tagging against the plain functions they replaced, on many real strings: same output, string for
 string. Each reference below is the earlier code, kept verbatim."""
 import dataclasses
+import functools
 import re
 
 import numpy as np
@@ -19,6 +20,9 @@ SHIPPED = ["data/labeled/labels.csv", "data/labeled/efund/labels.csv", "data/lab
            "examples/new_listings.csv", "data/dev/not_fund_names_dev.csv"]
 
 
+# read when a test first asks, not on import: every pytest-xdist worker imports this module to collect it (the fund list
+# read into ~75,000 texts: ~0.2 s before the worker's first test), and one of them runs its tests
+@functools.cache
 def _real_texts() -> list[str]:
     """The names, full names, index names and fund types of the shipped labeled sets, examples and development set
     (and of the fund and ETF lists when the shared raw data is there), cleaned, each once; then variants that reach every branch: class letters, strip words
@@ -37,9 +41,6 @@ def _real_texts() -> list[str]:
         variants += [t + "A", t + "AC", t + ")C", t + "A" + w, t + w + "C", V.managers[i % len(V.managers)] + t,
                      t[:2], t[-3:], "CS" + t, w, t + "A" + V.currency_words[i % len(V.currency_words)]]
     return list(dict.fromkeys(base + variants + ["", "A", "联接", "ETF联接A(后端)"]))
-
-
-TEXTS = _real_texts()
 
 
 def _uncurrency_reference(t: str, vocab) -> str:
@@ -77,15 +78,15 @@ def _differences(fast, reference, texts):
 
 
 def test_real_texts_are_many_and_reach_every_branch():
-    assert len(TEXTS) > 20000
+    assert len(_real_texts()) > 20000
     # names that end in a strip word after a class letter, that begin with a manager, that end in a class letter
-    assert sum(fund_subject(t, V, cleaned=True) != t for t in TEXTS) > 10000
-    assert any(t.endswith("A联接") for t in TEXTS) and any(V.manager_prefix.match(t) for t in TEXTS)
+    assert sum(fund_subject(t, V, cleaned=True) != t for t in _real_texts()) > 10000
+    assert any(t.endswith("A联接") for t in _real_texts()) and any(V.manager_prefix.match(t) for t in _real_texts())
 
 
 def test_fund_subject_equals_the_reference_on_real_texts():
     assert _differences(lambda t: fund_subject(t, V, cleaned=True), lambda t: fund_subject_reference(t, V),
-                        TEXTS) == []
+                        _real_texts()) == []
 
 
 @pytest.mark.parametrize("words,share_class", [
@@ -96,7 +97,7 @@ def test_fund_subject_equals_the_reference_on_real_texts():
 def test_fund_subject_equals_the_reference_with_other_strip_words(words, share_class):
     v = dataclasses.replace(V, strip_words=words, share_class=re.compile(share_class))
     assert _differences(lambda t: fund_subject(t, v, cleaned=True), lambda t: fund_subject_reference(t, v),
-                        TEXTS[:5000] + ["ETF联接C", "华夏C联接", "A"]) == []
+                        _real_texts()[:5000] + ["ETF联接C", "华夏C联接", "A"]) == []
 
 
 @pytest.mark.parametrize("share_class", [V.share_class.pattern, r"[A-Z]?$"])
@@ -104,7 +105,7 @@ def test_fund_subject_column_equals_fund_subject_on_real_texts(share_class):
     """prepare reads a column's subjects with fund_subject_column, which reads what follows the share class once per
     distinct text left (a fund's share classes share it): the same subjects as fund_subject's, name for name."""
     v = dataclasses.replace(V, share_class=re.compile(share_class))
-    texts = TEXTS + TEXTS[:3000]  # repeated names too
+    texts = _real_texts() + _real_texts()[:3000]  # repeated names too
     column = fund_subject_column(pd.Series(texts, index=range(5, 5 + len(texts)), dtype=object), v)
     assert list(column.index) == list(range(5, 5 + len(texts)))
     assert [(t, a) for t, a in zip(texts, column.tolist()) if a != fund_subject(t, v, cleaned=True)] == []
@@ -158,7 +159,7 @@ def test_word_counts_equal_the_reference_on_real_texts():
 
     model, _ = load_model(project_path("models/default"), load_taxonomy())
     words = next(obj for name, obj, *_ in model.text_.blocks if name == "words")
-    subjects = [fund_subject(t, V, cleaned=True) for t in TEXTS[:6000]]
+    subjects = [fund_subject(t, V, cleaned=True) for t in _real_texts()[:6000]]
     docs = [f"{a}|{b}||{c}" for a, b, c in zip(subjects, subjects[1:] + [""], [""] * 5 + subjects)]
     cols, tf, lengths = words._counts(docs)
     ref_cols, ref_tf, ref_lengths = [], [], []
@@ -192,7 +193,7 @@ def test_share_class_removal_is_remembered_per_text_and_pattern_without_changing
     monkeypatch.setattr(normalize, "MEMO_TEXTS", 7000)  # emptied a few times over the texts
     monkeypatch.setattr(normalize, "_LETTERLESS", {})  # not the memory earlier tests in this process filled
     v = dataclasses.replace(V, share_class=re.compile(share_class))
-    texts = TEXTS + TEXTS[:3000]
+    texts = _real_texts() + _real_texts()[:3000]
 
     def reference(t: str) -> str:
         for _ in range(2):
@@ -339,9 +340,18 @@ def test_key_fields_give_the_keys_of_prepare_on_the_shipped_sets_and_rows_withou
         assert (name_keys(p) != "").sum() >= (5 if frame is bare else 0)  # rows that name their index by name alone
 
 
-def _replaced_reference(h, code, state, upto):
-    """classifier.review._replaced before it read history.csv through review._History (verbatim, with _is_state)."""
+def _replaced_reference(h, code, state, upto, columns=None):
+    """classifier.review._replaced before it read history.csv through review._History (verbatim, with _is_state).
+    ``columns``: ``h[c].to_numpy()`` of each of its columns, taken once by a caller that reads one frame ~6,000 times:
+    each call converted six Arrow columns of the whole frame to arrays again, and made a Series of a row or two
+    (``h.iloc``), ~2 s of the test's ~2.7 s; a row is then a dict of its cells (the same strings)."""
     import numpy as np
+
+    def column(c):
+        return columns[c] if columns is not None else h[c].to_numpy()
+
+    def row(k):
+        return {c: v[k] for c, v in columns.items()} if columns is not None else h.iloc[k]
 
     from classifier.labeled import MIGRATION_BY
 
@@ -351,9 +361,9 @@ def _replaced_reference(h, code, state, upto):
                 and (not r.get("old_propagated_from", "")
                      or r["old_propagated_from"] == (state.get("propagated_from") or "")))
 
-    mine = np.flatnonzero(h["fund_code"].to_numpy() == code)
-    f = {c: h[c].to_numpy()[mine] for c in ("changed_by", "changed_at", "new_secondary", "old_source",
-                                            "old_labeled_by", "old_labeled_at")}
+    mine = np.flatnonzero(column("fund_code") == code)
+    f = {c: column(c)[mine] for c in ("changed_by", "changed_at", "new_secondary", "old_source",
+                                      "old_labeled_by", "old_labeled_at")}
     kept = ((f["changed_by"] == MIGRATION_BY) & (f["old_source"] == state["source"])
             & (f["old_labeled_by"] == state["labeled_by"]) & (f["old_labeled_at"] == state["labeled_at"]))
     m = ((f["new_secondary"] == state["secondary"])
@@ -365,16 +375,16 @@ def _replaced_reference(h, code, state, upto):
             if made is not None and k >= made:
                 continue
             nxt, prev = mine[mine > k], mine[mine < k]
-            if len(nxt) and not is_state(h.iloc[nxt[0]], state):
+            if len(nxt) and not is_state(row(nxt[0]), state):
                 continue
-            if len(prev) and is_state(h.iloc[prev[-1]], state):
+            if len(prev) and is_state(row(prev[-1]), state):
                 made = prev[-1]
                 continue
             hits = np.array([k])
             break
-    if not len(hits) or not h["old_secondary"].iat[hits[-1]]:
+    if not len(hits) or not column("old_secondary")[hits[-1]]:
         return None
-    r = h.iloc[hits[-1]]
+    r = row(hits[-1])
     return {"primary": r["old_primary"], "secondary": r["old_secondary"], "source": r["old_source"],
             "labeled_by": r["old_labeled_by"], "labeled_at": r["old_labeled_at"],
             "taxonomy_version": r["old_taxonomy_version"], "note": r.get("old_note", ""),
@@ -407,6 +417,7 @@ def test_replaced_through_the_history_view_equals_the_frame_reads_it_replaced(tm
     held = read_labels(labels).set_index("fund_code", drop=False)
     found = 0
     for frame in (h, h.drop(columns=["old_note", "old_propagated_from"])):
+        columns = {c: frame[c].to_numpy() for c in frame.columns}
         for code, rows in h.groupby("fund_code"):
             if code not in ("159915", "110026", "004744") and code not in sorted(set(h["fund_code"]))[:6]:
                 continue  # the decided funds and a few the decisions relabeled (each call reads the frame: ~0.1 ms)
@@ -420,7 +431,7 @@ def test_replaced_through_the_history_view_equals_the_frame_reads_it_replaced(tm
             states += [held.loc[code].to_dict()] if code in held.index else []
             for state in states:
                 for upto in sorted({0, len(frame), *(rows.index + 1), *rows.index}):
-                    want = _replaced_reference(frame, code, state, upto)
+                    want = _replaced_reference(frame, code, state, upto, columns)
                     assert _replaced(frame, code, state, upto) == want, (code, state, upto)
                     found += want is not None
     assert found > 100
