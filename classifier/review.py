@@ -855,7 +855,9 @@ def _other_fund(r, old: dict, old_key: str) -> tuple[str, str] | None:
     index_differs = bool(key and old_key and key != old_key)
     if not index_differs and (not name or not held or name == held or (key and key == old_key)):
         return None
-    shown = lambda n, i: ", ".join(x for x in (str(n).strip(), str(i).strip()) if x)  # noqa: E731
+    def shown(fund_name, index_code) -> str:
+        return ", ".join(x for x in (str(fund_name).strip(), str(index_code).strip()) if x)
+
     return (shown(getattr(r, "fund_name", ""), getattr(r, "index_code", "")),
             shown(old.get("fund_name", ""), old.get("index_code", "")))
 

@@ -96,7 +96,8 @@ def run_train(labeled, taxonomy_path, out_dir, holdings, sw_map, no_holdings, co
                      f"{' …' if len(undecided) > 10 else ''}): this model learned nothing of them; decide them in the "
                      f"queue, import it (`fundclass review import QUEUE --taxonomy {tax.path}`) and train again")
     # a class of the taxonomy no labeled fund holds (a split's new class left undecided): the model never saw it
-    unseen = [c for c in tax.secondaries if c not in set(labels["secondary"])]
+    held = set(labels["secondary"].tolist())
+    unseen = [c for c in tax.secondaries if c not in held]
     if unseen:
         lines.append(f"warning: no fund of the labeled set holds {len(unseen)} class(es) of {tax.version}: "
                      f"{', '.join(unseen)}; this model learned nothing of them (only the rules give them, and the "
