@@ -101,20 +101,25 @@ def index_keys(p: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
 
 
 def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: list, head_reads: dict | None,
-                keys: tuple[list[str], list[str], list[str]] | None = None, prior_reads: float = 2.0):
+                keys: tuple[list[str], list[str], list[str]] | None = None, prior_reads: float = 2.0,
+                src: np.ndarray | None = None):
     """A fund of an index the labeled set holds (by its index code or name, or, for an index fund known by its name
     alone, by the index that name gives: :func:`classifier.index_key.name_keys`) has that head's blind reads: its
     confidence becomes the readers' agreement with the chosen class, with the model's confidence counted as
     ``prior_reads`` reads (``[tag] head_prior_reads``; a beta posterior's mean). Readers who all chose the class raise it; a split lowers it, or
     (the model being less sure still) raises it no higher than the split allows: with four reads, 3/4 gives at most
-    5/6, never the review threshold."""
+    5/6, never the review threshold. A row that follows another (``src``: :func:`sources`; a feeder its ETF, a share
+    class its family's first member) takes the class of that row, and so its reads when that row's keys find any (the
+    same index, which a feeder's name may give in words that find no head or another one); its own otherwise."""
     agree, n_reads = np.zeros(len(conf), dtype=int), np.zeros(len(conf), dtype=int)
     doubting: dict[int, tuple[str, ...]] = {}
     if not head_reads:
         return conf, agree, n_reads, doubting
     conf = conf.copy()
-    for i, (ck, sk, nk) in enumerate(zip(*(keys or index_keys(p)))):
-        reads = head_reads.get(ck) or head_reads.get(sk) or head_reads.get(nk)
+    found = [head_reads.get(ck) or head_reads.get(sk) or head_reads.get(nk)
+             for ck, sk, nk in zip(*(keys or index_keys(p)))]
+    for i, own in enumerate(found):
+        reads = found[src[i]] or own if src is not None else own
         if not reads:
             continue
         k = sum(r == classes[top[i]] for r in reads)
@@ -196,6 +201,6 @@ def score(p: pd.DataFrame, rules: RuleLayer, model, holdings, out_of_scope, indu
     head_reads = getattr(getattr(model, "agreement_", None), "head_reads_", None)
     keys = index_keys(p) if head_reads else None  # read once, here and by decide.override
     conf, agree, n_reads, doubting = _head_doubt(p, conf, proba.argmax(axis=1), classes, head_reads, keys,
-                                                 head_prior_reads)
+                                                 head_prior_reads, src)
     return Scores(rr, g, hrows, proba, classes, links, src, conf, agree, n_reads, doubting, S, lowers, subject,
                   neighbours, keys)

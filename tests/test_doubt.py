@@ -440,3 +440,21 @@ def test_the_shipped_model_reads_the_read_heads_nearest_an_unseen_subject(model_
                                                                              np.full(len(texts), r)))
         confidence[rate] = model_tagger.tag(frame)["confidence"][0]
     assert confidence[0.5] < confidence[1.0]
+
+
+def test_a_feeder_takes_the_blind_reads_of_the_etf_it_follows_易方达中证国企带路联接(model_tagger):
+    """A feeder takes its ETF's class, so its confidence reads the ETF's head too: 易方达中证国企带路发起式联接A's name
+    gives its index as 国企带路, a key no head has, while its ETF's (中证国企一带一路) finds the readers' 4/4. The
+    feeder sat in review at 0.806 beside its ETF at 0.935 (the fund list, 2026-12-02); now both read the same 4/4 and
+    are one number. A row that follows none keeps its own reads: the feeder tagged alone finds none (its own name,
+    without the ETF's doubt signals, gives it 0.937)."""
+    frame = pd.DataFrame({"基金代码": ["515110", "007788"],
+                          "基金简称": ["易方达中证国企一带一路ETF", "易方达中证国企带路发起式联接A"],
+                          "基金类型": ["指数型-股票"] * 2})
+    out = model_tagger.tag(frame)
+    assert out["linked_fund"].tolist() == ["", "515110"]
+    assert out["secondary"][0] == out["secondary"][1]
+    assert out["confidence"][0] == out["confidence"][1]
+    assert all("独立盲读一致(4/4 选此类)" in e for e in out["evidence"])
+    alone = model_tagger.tag(frame.iloc[1:].reset_index(drop=True))
+    assert alone["linked_fund"][0] == "" and "盲读" not in alone["evidence"][0]
