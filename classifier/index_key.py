@@ -192,6 +192,17 @@ def reference_pairs() -> tuple[tuple[str, str], ...]:
     return _reference_pairs(vocab.sha256)
 
 
+def reference_aliases() -> dict[str, str]:
+    """:func:`reference_pairs` as a mapping each way (``code:931722`` ↔ ``idx:中证国新港股通央企红利``)."""
+    return _reference_aliases(load_vocabulary().sha256)
+
+
+@lru_cache(maxsize=4)
+def _reference_aliases(_vocabulary_hash: str) -> dict[str, str]:
+    pairs = reference_pairs()
+    return {**dict(pairs), **{b: a for a, b in pairs}}
+
+
 @lru_cache(maxsize=4)
 def _reference_pairs(_vocabulary_hash: str) -> tuple[tuple[str, str], ...]:
     from .vocabulary import INDEX_SYNONYMS

@@ -16,7 +16,7 @@ from .features import featurize
 from .fundtype import ACTIVE, ENHANCED, PASSIVE
 from .fusion import align
 from .gates import Gates, gates
-from .index_key import code_keys, name_keys, subject_keys
+from .index_key import code_keys, name_keys, reference_aliases, subject_keys
 from .linking import link
 from .rules import RuleLayer, RuleResult
 
@@ -110,13 +110,18 @@ def _head_doubt(p: pd.DataFrame, conf: np.ndarray, top: np.ndarray, classes: lis
     (the model being less sure still) raises it no higher than the split allows: with four reads, 3/4 gives at most
     5/6, never the review threshold. A row that follows another (``src``: :func:`sources`; a feeder its ETF, a share
     class its family's first member) takes the class of that row, and so its reads when that row's keys find any (the
-    same index, which a feeder's name may give in words that find no head or another one); its own otherwise."""
+    same index, which a feeder's name may give in words that find no head or another one); its own otherwise. Keys
+    that find no head are read again through the shipped index synonym table's code ↔ name pairs
+    (:func:`classifier.index_key.reference_aliases`), as a review decision's keys are: an index read by the readers
+    under its code (``code:931722``) is the one a row giving its name alone (中证国新港股通央企红利) tracks."""
     agree, n_reads = np.zeros(len(conf), dtype=int), np.zeros(len(conf), dtype=int)
     doubting: dict[int, tuple[str, ...]] = {}
     if not head_reads:
         return conf, agree, n_reads, doubting
     conf = conf.copy()
-    found = [head_reads.get(ck) or head_reads.get(sk) or head_reads.get(nk)
+    alias = reference_aliases()
+    found = [head_reads.get(ck) or head_reads.get(sk) or head_reads.get(nk) or head_reads.get(alias.get(ck, ""))
+             or head_reads.get(alias.get(sk, "")) or head_reads.get(alias.get(nk, ""))
              for ck, sk, nk in zip(*(keys or index_keys(p)))]
     for i, own in enumerate(found):
         reads = found[src[i]] or own if src is not None else own

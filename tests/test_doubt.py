@@ -458,3 +458,16 @@ def test_a_feeder_takes_the_blind_reads_of_the_etf_it_follows_易方达中证国
     assert all("独立盲读一致(4/4 选此类)" in e for e in out["evidence"])
     alone = model_tagger.tag(frame.iloc[1:].reset_index(drop=True))
     assert alone["linked_fund"][0] == "" and "盲读" not in alone["evidence"][0]
+
+
+def test_an_index_read_under_its_code_reaches_a_fund_giving_its_name_鹏华中证工业互联网主题ETF(model_tagger):
+    """The readers read 中证工业互联网主题 (931495) alone, by its code, and none of the three chose 制造业主题ETF. A batch
+    giving the ETF's code carried their 0/3 into review; the fund list, which gives 鹏华中证工业互联网主题ETF by name
+    alone, auto-accepted it at 0.984: its name key (idx:中证工业互联网主题) is the code's other name in the shipped
+    synonym table, as a review decision's keys read it, but the reads were looked up by the row's own keys only."""
+    frame = pd.DataFrame({"基金简称": ["鹏华中证工业互联网主题ETF", "示例工业互联网ETF"],
+                          "跟踪指数代码": ["", "931495.CSI"], "基金类型": ["指数型-股票"] * 2})
+    out = model_tagger.tag(frame)
+    assert out["secondary"].tolist() == ["制造业主题ETF"] * 2
+    assert all("该指数的独立盲读有分歧(0/3 选此类)" in e for e in out["evidence"])
+    assert out["needs_review"].tolist() == [True, True]
